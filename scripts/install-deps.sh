@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Installs every package tenant_backup needs to build, test and run its demo on Debian 12.
+# Idempotent; needs root (or sudo). Only Debian's own archive is used.
+set -euo pipefail
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+export DEBIAN_FRONTEND=noninteractive
+PACKAGES=(
+  build-essential cmake pkg-config git
+  postgresql-15 postgresql-server-dev-15 postgresql-client-15
+  libssl-dev libzstd-dev libcurl4-openssl-dev
+  googletest libgtest-dev
+  libipc-run-perl perl
+)
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi

@@ -1,0 +1,12 @@
+#include "core/error.hpp"
+
+#include <cstring>
+
+namespace tb {
+
+void throw_system_error(const std::string &operation, const std::string &object, int errnum) {
+	throw Error(errnum == ENOENT ? ErrorKind::NotFound : ErrorKind::Io,
+	            "could not " + operation + " \"" + object + "\": " + std::strerror(errnum));
+}
+
+} // namespace tb

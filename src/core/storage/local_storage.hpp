@@ -1,0 +1,24 @@
+// A repository in a local directory. Writes go to "<name>.<tag>.tmp", are fsync'ed, then renamed
+// and the directory fsync'ed, so a crash leaves either the whole archive or a temporary file.
+#pragma once
+#include "core/storage/storage.hpp"
+
+namespace tb {
+
+class LocalStorage : public Storage {
+public:
+	// Creates root (mode 0700) if it does not exist.
+	explicit LocalStorage(std::string root);
+	std::unique_ptr<WriteObject> open_write(const std::string &name, const std::string &tag) override;
+	std::unique_ptr<Source> open_read(const std::string &name) override;
+	bool remove(const std::string &name) override;
+	bool exists(const std::string &name) override;
+	std::vector<TemporaryObject> list_temporaries() override;
+	std::string describe(const std::string &name) const override { return path(name); }
+
+private:
+	std::string path(const std::string &name) const;
+	std::string root_;
+};
+
+} // namespace tb

@@ -1,0 +1,45 @@
+// A repository of archives. Drivers (local directory now; object stores later) implement this
+// interface; callers never switch on the driver type.
+#pragma once
+#include "core/stream/stream.hpp"
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace tb {
+
+// An object being written. Bytes go to a temporary object; finish() makes them durable;
+// publish() makes them visible under the final name. Destroying it unpublished discards it.
+class WriteObject : public Sink {
+public:
+	virtual void publish() = 0;
+	virtual const std::string &name() const = 0;
+};
+
+struct TemporaryObject {
+	std::string name; // storage-relative name of the temporary object
+	std::string tag;  // the tag given to open_write: tells who was writing it
+};
+
+class Storage {
+public:
+	virtual ~Storage() = default;
+	// name: storage-relative, made only of [A-Za-z0-9._-] segments separated by '/'.
+	// tag: same alphabet without '/'; recorded in the temporary name so that leftovers of a
+	// writer that died can be recognised (see list_temporaries).
+	virtual std::unique_ptr<WriteObject> open_write(const std::string &name, const std::string &tag) = 0;
+	// Throws ErrorKind::NotFound if the object does not exist.
+	virtual std::unique_ptr<Source> open_read(const std::string &name) = 0;
+	// Removing an object that does not exist is not an error; returns whether it existed.
+	virtual bool remove(const std::string &name) = 0;
+	virtual bool exists(const std::string &name) = 0;
+	virtual std::vector<TemporaryObject> list_temporaries() = 0;
+	// Where the repository is, for messages and the catalog.
+	virtual std::string describe(const std::string &name) const = 0;
+};
+
+// Throws InvalidInput unless name is a safe storage-relative name (see Storage::open_write).
+void check_object_name(const std::string &name, bool allow_slash = true);
+
+} // namespace tb

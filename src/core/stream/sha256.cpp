@@ -1,0 +1,64 @@
+#include "core/stream/sha256.hpp"
+
+#include "core/error.hpp"
+
+#include <openssl/evp.h>
+#include <vector>
+
+namespace tb {
+
+struct Sha256::Impl {
+	EVP_MD_CTX *ctx = nullptr;
+	~Impl() { EVP_MD_CTX_free(ctx); }
+};
+
+Sha256::Sha256() : impl_(std::make_unique<Impl>()) {
+	impl_->ctx = EVP_MD_CTX_new();
+	if (!impl_->ctx || EVP_DigestInit_ex(impl_->ctx, EVP_sha256(), nullptr) != 1)
+		throw Error(ErrorKind::Internal, "could not initialize SHA-256");
+}
+
+Sha256::~Sha256() = default;
+
+void Sha256::update(const uint8_t *data, size_t len) {
+	if (len && EVP_DigestUpdate(impl_->ctx, data, len) != 1)
+		throw Error(ErrorKind::Internal, "SHA-256 update failed");
+}
+
+std::string Sha256::hex_digest() {
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int len = 0;
+	if (EVP_DigestFinal_ex(impl_->ctx, md, &len) != 1)
+		throw Error(ErrorKind::Internal, "SHA-256 finalization failed");
+	static const char digits[] = "0123456789abcdef";
+	std::string hex;
+	hex.reserve(len * 2);
+	for (unsigned int i = 0; i < len; i++) {
+		hex.push_back(digits[md[i] >> 4]);
+		hex.push_back(digits[md[i] & 0xf]);
+	}
+	return hex;
+}
+
+void HashingSink::write(const uint8_t *data, size_t len) {
+	hash_.update(data, len);
+	bytes_ += len;
+	next_.write(data, len);
+}
+
+void HashingSink::finish() { next_.finish(); }
+
+std::string sha256_of(Source &source, uint64_t *length) {
+	Sha256 hash;
+	std::vector<uint8_t> buf(1 << 20);
+	uint64_t total = 0;
+	for (size_t n; (n = source.read(buf.data(), buf.size())) > 0;) {
+		hash.update(buf.data(), n);
+		total += n;
+	}
+	if (length)
+		*length = total;
+	return hash.hex_digest();
+}
+
+} // namespace tb

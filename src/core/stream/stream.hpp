@@ -1,0 +1,29 @@
+// Byte streams: a backup is a chain of Sinks (archive framing -> zstd -> SHA-256 -> storage) and a
+// restore a chain of Sources (storage -> zstd -> archive parsing). Each stage owns the next one.
+#pragma once
+#include "core/cpp_only.hpp"
+
+#include <cstddef>
+#include <cstdint>
+
+namespace tb {
+
+class Sink {
+public:
+	virtual ~Sink() = default;
+	virtual void write(const uint8_t *data, size_t len) = 0;
+	// Flushes everything buffered down the chain; no write may follow.
+	virtual void finish() = 0;
+};
+
+class Source {
+public:
+	virtual ~Source() = default;
+	// Reads up to cap bytes; returns 0 only at end of stream.
+	virtual size_t read(uint8_t *buf, size_t cap) = 0;
+};
+
+// Reads exactly len bytes or returns false if the stream ended first (after reading a partial amount).
+bool read_exact(Source &source, uint8_t *buf, size_t len);
+
+} // namespace tb
