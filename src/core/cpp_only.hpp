@@ -1,4 +1,4 @@
-// Included by every file of the core: the core must compile without PostgreSQL, so that it can be
+// Included first by every .cpp file of the core (not by headers, which src/pg/ includes too): the core must compile without PostgreSQL, so that it can be
 // unit-tested alone and so that no PostgreSQL error (a longjmp) can ever cross its C++ frames.
 #pragma once
 #ifdef PG_VERSION_NUM

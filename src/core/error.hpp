@@ -1,7 +1,5 @@
 // The one exception type the core throws. Its kind tells the PostgreSQL layer which SQLSTATE to raise.
 #pragma once
-#include "core/cpp_only.hpp"
-
 #include <stdexcept>
 #include <string>
 

@@ -1,3 +1,4 @@
+#include "core/cpp_only.hpp"
 #include "core/archive/archive_reader.hpp"
 
 #include "core/archive/bytes.hpp"

@@ -34,4 +34,14 @@ private:
 	uint64_t table_rows_ = 0, total_rows_ = 0, tables_ = 0, rows_seen_ = 0;
 };
 
+// The rows of the reader's current table as a Source.
+class TableRows : public Source {
+public:
+	explicit TableRows(ArchiveReader &reader) : reader_(reader) {}
+	size_t read(uint8_t *buf, size_t cap) override { return reader_.read_rows(buf, cap); }
+
+private:
+	ArchiveReader &reader_;
+};
+
 } // namespace tb::archive

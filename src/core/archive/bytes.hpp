@@ -1,7 +1,5 @@
 // Little-endian integers and length-prefixed strings for our own framing.
 #pragma once
-#include "core/cpp_only.hpp"
-
 #include <cstdint>
 #include <string>
 

@@ -1,3 +1,4 @@
+#include "core/cpp_only.hpp"
 #include "core/archive/copy_binary.hpp"
 
 #include "core/error.hpp"

@@ -7,8 +7,6 @@
 // Records, in order: one 'H' (header), then per table one 'T', any number of 'D', one 'E';
 // finally one 'Z'. Nothing may follow 'Z': a missing 'Z' means the archive is truncated.
 #pragma once
-#include "core/cpp_only.hpp"
-
 #include <cstdint>
 #include <string>
 #include <vector>

@@ -1,8 +1,6 @@
 // Byte streams: a backup is a chain of Sinks (archive framing -> zstd -> SHA-256 -> storage) and a
 // restore a chain of Sources (storage -> zstd -> archive parsing). Each stage owns the next one.
 #pragma once
-#include "core/cpp_only.hpp"
-
 #include <cstddef>
 #include <cstdint>
 

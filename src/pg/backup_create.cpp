@@ -1,0 +1,147 @@
+// tenant_backup.backup_create(tenant text, label text) RETURNS bigint
+//
+// Reads all of a tenant's rows, from every tenant table, under one snapshot, and streams them
+// (binary COPY tuples -> archive framing -> zstd -> SHA-256 -> temporary file) into the
+// repository. The archive is renamed into place when the transaction commits.
+#include "core/archive/archive_writer.hpp"
+#include "core/stream/sha256.hpp"
+#include "pg/catalog.hpp"
+#include "pg/guard.hpp"
+#include "pg/pending_objects.hpp"
+#include "pg/repository.hpp"
+#include "pg/settings.hpp"
+#include "pg/tenant_tables.hpp"
+#include "pg/tuple_receiver.hpp"
+
+namespace tb::pg {
+
+namespace {
+
+constexpr size_t kMaxTenantBytes = 1024;
+constexpr size_t kMaxLabelBytes = 1024;
+
+std::string select_sql(const TenantTable &t) {
+	std::string columns;
+	for (const auto &c : t.columns)
+		columns += (columns.empty() ? "" : ", ") + quoted_ident(c.name);
+	// ONLY: an inheritance child with the tenant column is a tenant table of its own.
+	return "SELECT " + columns + " FROM " + (t.relkind == 'p' ? "" : "ONLY ") + quoted_name(t.schema, t.name) +
+	       " WHERE " + quoted_ident(t.tenant_column) + " = $1";
+}
+
+// Runs the table's query under the active snapshot with our receiver as destination.
+uint64 stream_table(const TenantTable &t, Datum tenant, archive::ArchiveWriter &writer) {
+	std::string sql = select_sql(t);
+	TupleStreamReceiver *receiver = create_tuple_receiver(&writer);
+	const char *query = sql.c_str();
+	Oid type = t.tenant_type;
+	pg_call([=] {
+		Oid argtype = type;
+		SPIPlanPtr plan = SPI_prepare(query, 1, &argtype);
+		if (!plan)
+			elog(ERROR, "tenant_backup: could not prepare \"%s\": %s", query, SPI_result_code_string(SPI_result));
+		ParamListInfo params = makeParamList(1);
+		params->numParams = 1;
+		params->params[0].value = tenant;
+		params->params[0].isnull = false;
+		params->params[0].pflags = PARAM_FLAG_CONST;
+		params->params[0].ptype = argtype;
+		SPIExecuteOptions options;
+		memset(&options, 0, sizeof(options));
+		options.params = params;
+		options.read_only = true; // use the snapshot we pushed, for every table alike
+		options.dest = as_dest(receiver);
+		int rc = SPI_execute_plan_extended(plan, &options);
+		// SPI reports SPI_OK_UTILITY for a SELECT whose receiver is not SPI's own (DestNone).
+		if (rc != SPI_OK_SELECT && rc != SPI_OK_UTILITY)
+			elog(ERROR, "tenant_backup: reading \"%s\" failed: %s", query, SPI_result_code_string(rc));
+		SPI_freeplan(plan);
+	});
+	return flush_tuple_receiver(receiver);
+}
+
+std::string timestamp_text(TimestampTz t) {
+	return pg_eval([t] { return static_cast<const char *>(timestamptz_to_str(t)); });
+}
+
+} // namespace
+
+} // namespace tb::pg
+
+using namespace tb::pg;
+
+TB_SQL_FUNCTION(backup_create) {
+	std::optional<std::string> tenant = arg_text(fcinfo, 0);
+	if (!tenant)
+		throw SqlError(ERRCODE_NULL_VALUE_NOT_ALLOWED, "tenant must not be NULL");
+	check_text_arg(*tenant, "tenant", kMaxTenantBytes, false);
+	NewBackup backup;
+	backup.tenant = *tenant;
+	backup.label = arg_text(fcinfo, 1);
+	if (backup.label)
+		check_text_arg(*backup.label, "label", kMaxLabelBytes, true);
+
+	spi_begin();
+	lock_tenant(backup.tenant, false);
+
+	std::vector<TenantTable> tables = load_tenant_tables();
+	std::vector<Datum> tenant_values;
+	for (const auto &t : tables) {
+		check_tenant_type(t.tenant_type, t.tenant_column, t.display_name());
+		tenant_values.push_back(tenant_datum(backup.tenant, t.tenant_type, t.tenant_column, t.display_name()));
+	}
+	for (const auto &t : tables) {
+		if (t.has_index)
+			continue;
+		std::string msg = "tenant table " + t.display_name() + " has no index leading with \"" + t.tenant_column +
+		                  "\": backing up a tenant reads the whole table";
+		const char *m = msg.c_str();
+		pg_call([m] {
+			ereport(WARNING, (errmsg("%s", m), errhint("CREATE INDEX ON the table (tenant column, ...).")));
+		});
+	}
+
+	std::unique_ptr<tb::Storage> storage = open_repository();
+	remove_stale_temporaries(*storage);
+
+	backup.id = next_backup_id();
+	backup.created_at = pg_eval([] { return GetCurrentTimestamp(); });
+	// One snapshot for every table: a transaction that touched two tables is wholly in or out.
+	pg_call([] { PushActiveSnapshot(GetTransactionSnapshot()); });
+	backup.snapshot_at = pg_eval([] { return GetCurrentTimestamp(); });
+
+	backup.object_name = new_archive_name(backup.id);
+	backup.location = storage->describe(backup.object_name);
+	int level = setting_compression_level();
+	backup.compression = level > 0 ? "zstd" : "none";
+	std::unique_ptr<tb::WriteObject> object = storage->open_write(backup.object_name, temporary_tag());
+	tb::HashingSink hashing(*object);
+	tb::archive::ArchiveWriter writer(hashing, level > 0, level);
+
+	std::string server_version = pg_eval([] { return static_cast<const char *>(GetConfigOption("server_version", false, false)); });
+	writer.begin(backup.tenant, json_object({{"backup_id", std::to_string(backup.id)},
+	                                         {"tenant", backup.tenant},
+	                                         {"created_at", timestamp_text(backup.created_at)},
+	                                         {"snapshot_at", timestamp_text(backup.snapshot_at)},
+	                                         {"server_version", server_version}}));
+	for (size_t i = 0; i < tables.size(); i++) {
+		const TenantTable &t = tables[i];
+		writer.begin_table(t.header());
+		uint64 rows = stream_table(t, tenant_values[i], writer);
+		writer.end_table();
+		TableSummary summary{t.schema, t.name, t.tenant_column, rows, {}};
+		for (const auto &c : t.columns)
+			summary.columns.emplace_back(c.name, c.type);
+		backup.tables.push_back(std::move(summary));
+		backup.rows += rows;
+	}
+	writer.finish(); // flushes the chain and fsyncs the temporary file
+	backup.sha256 = hashing.hex_digest();
+	backup.size_bytes = hashing.bytes();
+	pg_call([] { PopActiveSnapshot(); });
+
+	insert_completed_backup(backup);
+	spi_end();
+	publish_at_commit(std::move(object));
+	return Int64GetDatum(backup.id);
+}

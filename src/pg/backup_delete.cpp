@@ -1,0 +1,30 @@
+// tenant_backup.backup_delete(backup_id bigint): removes the catalog row now and the archive when
+// the transaction commits (so a rolled-back delete loses nothing).
+#include "pg/catalog.hpp"
+#include "pg/guard.hpp"
+#include "pg/pending_objects.hpp"
+#include "pg/repository.hpp"
+#include "pg/settings.hpp"
+
+using namespace tb::pg;
+
+TB_SQL_FUNCTION(backup_delete) {
+	int64 id = arg_int64(fcinfo, 0, "backup_id");
+	spi_begin();
+	StoredBackup backup = load_backup(id);
+	if (backup.status == "running")
+		throw SqlError(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+		               "backup " + std::to_string(id) + " is still running and cannot be deleted");
+	lock_tenant(backup.tenant, true); // not while a restore of the tenant reads the archive
+	delete_backup_row(id);
+	if (backup.has_archive)
+		remove_at_commit(open_repository(), backup.object_name);
+	spi_end();
+	PG_RETURN_VOID();
+}
+
+// tenant_backup._tenant_column(): the effective tenant_backup.tenant_column, for backup_tables().
+TB_SQL_FUNCTION(tenant_backup_tenant_column) {
+	const char *column = setting_tenant_column();
+	return pg_eval([column] { return PointerGetDatum(cstring_to_text(column)); });
+}

@@ -1,0 +1,135 @@
+// tenant_backup.backup_restore(backup_id bigint)
+//   RETURNS TABLE (table_name text, rows_removed bigint, rows_restored bigint)
+//
+// Replaces the tenant's rows in every table of the backup with the archived rows, inside the
+// caller's transaction: the archive's SHA-256 is checked first, then per table DELETE + COPY FROM,
+// then sequences and foreign keys. Any error aborts the transaction, leaving the tenant as it was.
+// User triggers do not fire (session_replication_role = replica while loading), as with
+// pg_restore --disable-triggers: a restore brings back data, it does not replay business logic.
+#include "core/archive/archive_reader.hpp"
+#include "core/archive/copy_binary.hpp"
+#include "core/stream/sha256.hpp"
+#include "pg/catalog.hpp"
+#include "pg/copy_loader.hpp"
+#include "pg/guard.hpp"
+#include "pg/repository.hpp"
+#include "pg/restore_checks.hpp"
+#include "pg/spi.hpp"
+#include "pg/tenant_tables.hpp"
+
+namespace tb::pg {
+
+namespace {
+
+struct TableResult {
+	std::string name;
+	uint64 removed, restored;
+};
+
+// Refuses unless the stored archive has the size and SHA-256 the catalog recorded.
+void verify_archive(Storage &storage, const StoredBackup &b) {
+	std::string id = std::to_string(b.id);
+	if (!storage.exists(b.object_name))
+		throw SqlError(ERRCODE_UNDEFINED_FILE,
+		               "archive of backup " + id + " is missing: " + storage.describe(b.object_name) +
+		                   "; nothing was restored");
+	uint64 size = 0;
+	std::unique_ptr<Source> in = storage.open_read(b.object_name);
+	std::string sha = sha256_of(*in, &size);
+	if (sha != b.sha256 || static_cast<int64>(size) != b.size_bytes)
+		throw SqlError(ERRCODE_DATA_CORRUPTED,
+		               "archive of backup " + id + " failed its SHA-256 check; nothing was restored",
+		               "Expected " + std::to_string(b.size_bytes) + " bytes with SHA-256 " + b.sha256 + ", found " +
+		                   std::to_string(size) + " bytes with SHA-256 " + sha + " in " +
+		                   storage.describe(b.object_name) + ".");
+}
+
+uint64 delete_tenant_rows(const TableRestorePlan &plan, Datum tenant) {
+	std::string sql = "DELETE FROM " + std::string(plan.relkind == RELKIND_PARTITIONED_TABLE ? "" : "ONLY ") +
+	                  plan.qualified + " WHERE " + plan.tenant_column + " = $1";
+	const char *q = sql.c_str();
+	Oid type = plan.tenant_type;
+	return pg_eval([=] {
+		Oid types[1] = {type};
+		Datum values[1] = {tenant};
+		return spi_run(q, 1, types, values, nullptr, false, SPI_OK_DELETE);
+	});
+}
+
+void emit_results(FunctionCallInfo fcinfo, const std::vector<TableResult> &results) {
+	for (const auto &r : results) {
+		const char *name = r.name.c_str();
+		uint64 removed = r.removed, restored = r.restored;
+		pg_call([=] {
+			auto *rsinfo = reinterpret_cast<ReturnSetInfo *>(fcinfo->resultinfo);
+			Datum values[3] = {CStringGetTextDatum(name), Int64GetDatum(static_cast<int64>(removed)),
+			                   Int64GetDatum(static_cast<int64>(restored))};
+			bool nulls[3] = {false, false, false};
+			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+		});
+	}
+}
+
+} // namespace
+
+} // namespace tb::pg
+
+using namespace tb::pg;
+
+TB_SQL_FUNCTION(backup_restore) {
+	int64 id = arg_int64(fcinfo, 0, "backup_id");
+	pg_call([&] { InitMaterializedSRF(fcinfo, 0); });
+	spi_begin();
+	StoredBackup backup = load_backup(id);
+	if (backup.status != "completed")
+		throw SqlError(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+		               "backup " + std::to_string(id) + " is " + backup.status + " and cannot be restored",
+		               backup.error.empty() ? "" : "Its error was: " + backup.error);
+	if (!backup.has_archive)
+		throw SqlError(ERRCODE_DATA_CORRUPTED, "backup " + std::to_string(id) + " has no archive recorded");
+	lock_tenant(backup.tenant, true);
+
+	std::unique_ptr<tb::Storage> storage = open_repository();
+	verify_archive(*storage, backup);
+	tb::archive::ArchiveReader reader(storage->open_read(backup.object_name));
+	if (reader.tenant() != backup.tenant)
+		throw SqlError(ERRCODE_DATA_CORRUPTED, "archive of backup " + std::to_string(id) + " belongs to tenant \"" +
+		                                           reader.tenant() + "\", not \"" + backup.tenant + "\"");
+
+	// Triggers off while loading; restored when this nest level ends (also on error, by abort).
+	int nest_level = pg_eval([] {
+		int level = NewGUCNestLevel();
+		set_config_option("session_replication_role", "replica", PGC_SUSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0,
+		                  false);
+		return level;
+	});
+
+	std::vector<RestoredTable> restored;
+	std::vector<TableResult> results;
+	while (std::optional<tb::archive::TableHeader> table = reader.next_table()) {
+		RestoredTable r{plan_table_restore(*table, id), 0};
+		r.tenant = tenant_datum(backup.tenant, r.plan.tenant_type, table->tenant_column, r.plan.display_name);
+		uint64 removed = delete_tenant_rows(r.plan, r.tenant);
+
+		tb::archive::TableRows rows(reader);
+		std::unique_ptr<tb::archive::TupleFieldFilter> filter;
+		if (r.plan.drops_fields)
+			filter = std::make_unique<tb::archive::TupleFieldFilter>(rows, r.plan.keep);
+		tb::archive::CopyBinaryFrame stream(filter ? static_cast<tb::Source &>(*filter) : rows);
+		uint64 loaded = copy_into(r.plan.relid, r.plan.load, stream);
+		if (loaded != reader.table_rows())
+			throw SqlError(ERRCODE_DATA_CORRUPTED, "archive of backup " + std::to_string(id) + " is damaged: table " +
+			                                           r.plan.display_name + " loaded " + std::to_string(loaded) +
+			                                           " rows, the archive records " +
+			                                           std::to_string(reader.table_rows()));
+		pg_call([] { CommandCounterIncrement(); });
+		advance_sequences(r);
+		results.push_back({r.plan.display_name, removed, loaded});
+		restored.push_back(std::move(r));
+	}
+	pg_call([nest_level] { AtEOXact_GUC(true, nest_level); });
+	check_foreign_keys(restored, id);
+	spi_end();
+	emit_results(fcinfo, results);
+	return 0;
+}

@@ -1,0 +1,185 @@
+#include "pg/catalog.hpp"
+
+#include "pg/guard.hpp"
+#include "pg/spi.hpp"
+
+extern "C" {
+#include "catalog/pg_collation.h"
+#include "utils/fmgrprotos.h"
+}
+
+namespace tb::pg {
+
+namespace {
+// Advisory lock class of tenant locks ("TBUP"); the second key is hashtext(tenant).
+constexpr int32 kTenantLockClass = 0x54425550;
+
+// escape_json of a string, as a std::string.
+std::string quote_json(const std::string &s) {
+	const char *in = s.c_str();
+	const char *out = pg_eval([in] {
+		StringInfoData buf;
+		initStringInfo(&buf);
+		escape_json(&buf, in);
+		return static_cast<const char *>(buf.data);
+	});
+	return out;
+}
+} // namespace
+
+std::string json_object(const std::vector<std::pair<std::string, std::string>> &fields) {
+	std::string out = "{";
+	for (const auto &[key, value] : fields) {
+		if (out.size() > 1)
+			out += ", ";
+		out += quote_json(key) + ": " + quote_json(value);
+	}
+	return out + "}";
+}
+
+std::string tables_json(const std::vector<TableSummary> &tables) {
+	std::string out = "[";
+	for (const auto &t : tables) {
+		if (out.size() > 1)
+			out += ", ";
+		out += "{\"schema\": " + quote_json(t.schema) + ", \"name\": " + quote_json(t.name) +
+		       ", \"tenant_column\": " + quote_json(t.tenant_column) + ", \"rows\": " + std::to_string(t.rows) +
+		       ", \"columns\": [";
+		bool first = true;
+		for (const auto &[name, type] : t.columns) {
+			out += (first ? "" : ", ") + std::string("{\"name\": ") + quote_json(name) +
+			       ", \"type\": " + quote_json(type) + "}";
+			first = false;
+		}
+		out += "]}";
+	}
+	return out + "]";
+}
+
+void spi_begin() {
+	pg_call([] {
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "tenant_backup: SPI_connect failed");
+	});
+}
+
+void spi_end() {
+	pg_call([] { SPI_finish(); });
+}
+
+int64 next_backup_id() {
+	return pg_eval([] {
+		spi_run("SELECT nextval('tenant_backup.backups_id_seq')", 0, nullptr, nullptr, nullptr, false, SPI_OK_SELECT);
+		bool isnull;
+		return DatumGetInt64(spi_datum(0, 1, &isnull));
+	});
+}
+
+void insert_completed_backup(const NewBackup &b) {
+	std::string tables = tables_json(b.tables);
+	pg_call([&] {
+		static const char *sql =
+		    "INSERT INTO tenant_backup.backups (id, tenant, kind, label, status, created_at, finished_at, "
+		    "  snapshot_at, server_version, tables, row_count, size_bytes, sha256, compression, repository, "
+		    "  object_name, location) "
+		    "VALUES ($1, $2, 'manual', $3, 'completed', $4, clock_timestamp(), $5, "
+		    "  current_setting('server_version'), $6::jsonb, $7, $8, $9, $10, 'local', $11, $12)";
+		Oid types[12] = {INT8OID, TEXTOID, TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TEXTOID,
+		                 INT8OID, INT8OID, TEXTOID, TEXTOID,        TEXTOID,        TEXTOID};
+		Datum values[12] = {Int64GetDatum(b.id),
+		                    CStringGetTextDatum(b.tenant.c_str()),
+		                    b.label ? CStringGetTextDatum(b.label->c_str()) : 0,
+		                    TimestampTzGetDatum(b.created_at),
+		                    TimestampTzGetDatum(b.snapshot_at),
+		                    CStringGetTextDatum(tables.c_str()),
+		                    Int64GetDatum(static_cast<int64>(b.rows)),
+		                    Int64GetDatum(static_cast<int64>(b.size_bytes)),
+		                    CStringGetTextDatum(b.sha256.c_str()),
+		                    CStringGetTextDatum(b.compression.c_str()),
+		                    CStringGetTextDatum(b.object_name.c_str()),
+		                    CStringGetTextDatum(b.location.c_str())};
+		char nulls[13] = "            ";
+		if (!b.label)
+			nulls[2] = 'n';
+		spi_run(sql, 12, types, values, nulls, false, SPI_OK_INSERT);
+	});
+}
+
+StoredBackup load_backup(int64 id) {
+	struct {
+		uint64 rows;
+		char *tenant, *status, *sha256, *object_name, *error, *size;
+	} raw{};
+	pg_call([&] {
+		Oid types[1] = {INT8OID};
+		Datum values[1] = {Int64GetDatum(id)};
+		raw.rows = spi_run("SELECT tenant, status, sha256, object_name, error, size_bytes::text "
+		                   "FROM tenant_backup.backups WHERE id = $1 FOR UPDATE",
+		                   1, types, values, nullptr, false, SPI_OK_SELECT);
+		if (raw.rows == 1) {
+			raw.tenant = spi_text(0, 1);
+			raw.status = spi_text(0, 2);
+			raw.sha256 = spi_text(0, 3);
+			raw.object_name = spi_text(0, 4);
+			raw.error = spi_text(0, 5);
+			raw.size = spi_text(0, 6);
+		}
+	});
+	if (raw.rows != 1)
+		throw SqlError(ERRCODE_NO_DATA_FOUND, "backup " + std::to_string(id) + " does not exist",
+		               "", "tenant_backup.backup_list() shows the existing backups.");
+	StoredBackup b;
+	b.id = id;
+	b.tenant = raw.tenant;
+	b.status = raw.status;
+	b.error = raw.error ? raw.error : "";
+	b.has_archive = raw.sha256 && raw.object_name && raw.size;
+	if (b.has_archive) {
+		b.sha256 = raw.sha256;
+		b.object_name = raw.object_name;
+		b.size_bytes = std::stoll(raw.size);
+	}
+	return b;
+}
+
+void delete_backup_row(int64 id) {
+	pg_call([id] {
+		Oid types[1] = {INT8OID};
+		Datum values[1] = {Int64GetDatum(id)};
+		spi_run("DELETE FROM tenant_backup.backups WHERE id = $1", 1, types, values, nullptr, false, SPI_OK_DELETE);
+	});
+}
+
+void lock_tenant(const std::string &tenant, bool exclusive) {
+	const char *t = tenant.c_str();
+	pg_call([t, exclusive] {
+		Datum key = DirectFunctionCall1Coll(hashtext, C_COLLATION_OID, CStringGetTextDatum(t));
+		if (exclusive)
+			DirectFunctionCall2(pg_advisory_xact_lock_int4, Int32GetDatum(kTenantLockClass), key);
+		else
+			DirectFunctionCall2(pg_advisory_xact_lock_shared_int4, Int32GetDatum(kTenantLockClass), key);
+	});
+}
+
+std::optional<std::string> arg_text(FunctionCallInfo fcinfo, int n) {
+	if (PG_ARGISNULL(n))
+		return std::nullopt;
+	return std::string(pg_eval([&] { return static_cast<const char *>(text_to_cstring(PG_GETARG_TEXT_PP(n))); }));
+}
+
+int64 arg_int64(FunctionCallInfo fcinfo, int n, const char *name) {
+	if (PG_ARGISNULL(n))
+		throw SqlError(ERRCODE_NULL_VALUE_NOT_ALLOWED, std::string(name) + " must not be NULL");
+	return PG_GETARG_INT64(n);
+}
+
+void check_text_arg(const std::string &value, const char *name, size_t max_bytes, bool allow_empty) {
+	if (!allow_empty && value.empty())
+		throw SqlError(ERRCODE_INVALID_PARAMETER_VALUE, std::string(name) + " must not be empty");
+	if (value.size() > max_bytes)
+		throw SqlError(ERRCODE_INVALID_PARAMETER_VALUE,
+		               std::string(name) + " is too long (" + std::to_string(value.size()) + " bytes; at most " +
+		                   std::to_string(max_bytes) + ")");
+}
+
+} // namespace tb::pg

@@ -1,0 +1,58 @@
+// Rows of tenant_backup.backups, read and written through SPI (SPI must be connected).
+#pragma once
+#include "pg/pg_headers.hpp"
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace tb::pg {
+
+struct TableSummary {
+	std::string schema, name, tenant_column;
+	uint64 rows = 0;
+	std::vector<std::pair<std::string, std::string>> columns; // name, type
+};
+
+struct NewBackup {
+	int64 id = 0;
+	std::string tenant;
+	std::optional<std::string> label;
+	TimestampTz created_at = 0, snapshot_at = 0;
+	std::vector<TableSummary> tables;
+	uint64 rows = 0, size_bytes = 0;
+	std::string sha256, compression, object_name, location;
+};
+
+struct StoredBackup {
+	int64 id = 0;
+	std::string tenant, status, sha256, object_name, error;
+	int64 size_bytes = 0;
+	bool has_archive = false; // sha256, size and object name are set
+};
+
+// SPI_connect / SPI_finish around a SQL function's work. On error the transaction abort cleans up.
+void spi_begin();
+void spi_end();
+
+int64 next_backup_id();
+void insert_completed_backup(const NewBackup &backup);
+// Throws a clear error if the backup does not exist.
+StoredBackup load_backup(int64 id);
+void delete_backup_row(int64 id);
+
+// JSON of a table list, as stored in backups.tables (built with PostgreSQL's escape_json).
+std::string tables_json(const std::vector<TableSummary> &tables);
+// JSON object of string fields, for the archive header.
+std::string json_object(const std::vector<std::pair<std::string, std::string>> &fields);
+
+// Per-tenant lock: restores and deletes take it exclusively, backups shared (transaction-scoped).
+void lock_tenant(const std::string &tenant, bool exclusive);
+
+// Argument helpers for TB_SQL_FUNCTION bodies.
+std::optional<std::string> arg_text(FunctionCallInfo fcinfo, int n);
+int64 arg_int64(FunctionCallInfo fcinfo, int n, const char *name);
+// Rejects values our functions will not take: too long (> max_bytes) or empty when !allow_empty.
+void check_text_arg(const std::string &value, const char *name, size_t max_bytes, bool allow_empty);
+
+} // namespace tb::pg

@@ -1,0 +1,110 @@
+#include "pg/pending_objects.hpp"
+
+#include "pg/guard.hpp"
+
+#include <vector>
+
+namespace tb::pg {
+
+namespace {
+
+struct PendingWrite {
+	std::unique_ptr<WriteObject> object;
+	SubTransactionId subxact;
+};
+struct PendingRemoval {
+	std::shared_ptr<Storage> storage;
+	std::string name;
+	SubTransactionId subxact;
+};
+
+std::vector<PendingWrite> pending_writes;
+std::vector<PendingRemoval> pending_removals;
+
+template <typename T> void forget_subxact(std::vector<T> &items, SubTransactionId sub) {
+	for (size_t i = items.size(); i-- > 0;)
+		if (items[i].subxact == sub)
+			items.erase(items.begin() + static_cast<long>(i));
+}
+
+template <typename T> void reparent_subxact(std::vector<T> &items, SubTransactionId sub, SubTransactionId parent) {
+	for (auto &item : items)
+		if (item.subxact == sub)
+			item.subxact = parent;
+}
+
+void on_xact(XactEvent event, void *) {
+	switch (event) {
+	case XACT_EVENT_PRE_COMMIT:
+	case XACT_EVENT_PARALLEL_PRE_COMMIT:
+		// Still allowed to fail here: an error aborts the transaction, which discards the rest.
+		cpp_call([] {
+			for (auto &w : pending_writes) {
+				w.object->publish();
+				w.object.reset();
+			}
+			pending_writes.clear();
+		});
+		break;
+	case XACT_EVENT_PRE_PREPARE:
+		if (!pending_writes.empty() || !pending_removals.empty())
+			ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+			                errmsg("cannot PREPARE a transaction that created or deleted tenant backups")));
+		break;
+	case XACT_EVENT_COMMIT:
+	case XACT_EVENT_PARALLEL_COMMIT: {
+		// The commit is durable: an error now would be a PANIC, so failures are only reported.
+		std::string failures;
+		try {
+			for (auto &r : pending_removals) {
+				try {
+					r.storage->remove(r.name);
+				} catch (const std::exception &e) {
+					failures += e.what();
+				}
+			}
+		} catch (...) {
+		}
+		pending_removals.clear();
+		if (!failures.empty())
+			ereport(WARNING, (errmsg("tenant_backup: could not remove a deleted archive: %s", failures.c_str())));
+		break;
+	}
+	case XACT_EVENT_ABORT:
+	case XACT_EVENT_PARALLEL_ABORT:
+		pending_writes.clear(); // destructors remove the temporary files
+		pending_removals.clear();
+		break;
+	default:
+		break;
+	}
+}
+
+void on_subxact(SubXactEvent event, SubTransactionId sub, SubTransactionId parent, void *) {
+	if (event == SUBXACT_EVENT_ABORT_SUB) {
+		forget_subxact(pending_writes, sub);
+		forget_subxact(pending_removals, sub);
+	} else if (event == SUBXACT_EVENT_COMMIT_SUB) {
+		reparent_subxact(pending_writes, sub, parent);
+		reparent_subxact(pending_removals, sub, parent);
+	}
+}
+
+} // namespace
+
+void register_transaction_callbacks() {
+	RegisterXactCallback(on_xact, nullptr);
+	RegisterSubXactCallback(on_subxact, nullptr);
+}
+
+void publish_at_commit(std::unique_ptr<WriteObject> object) {
+	SubTransactionId sub = pg_eval([] { return GetCurrentSubTransactionId(); });
+	pending_writes.push_back({std::move(object), sub});
+}
+
+void remove_at_commit(std::unique_ptr<Storage> storage, const std::string &name) {
+	SubTransactionId sub = pg_eval([] { return GetCurrentSubTransactionId(); });
+	pending_removals.push_back({std::shared_ptr<Storage>(std::move(storage)), name, sub});
+}
+
+} // namespace tb::pg

@@ -1,0 +1,17 @@
+// Makes archive files follow the transaction that created or deleted them: a new archive is
+// published (renamed into place) just before commit and discarded on abort; a deleted archive
+// is unlinked only after commit. Savepoints are honoured.
+#pragma once
+#include "core/storage/storage.hpp"
+
+#include <memory>
+
+namespace tb::pg {
+
+void register_transaction_callbacks();
+// Takes a finished (durable) WriteObject; publishes it at pre-commit, discards it on abort.
+void publish_at_commit(std::unique_ptr<WriteObject> object);
+// Removes name from the repository once the transaction commits.
+void remove_at_commit(std::unique_ptr<Storage> storage, const std::string &name);
+
+} // namespace tb::pg

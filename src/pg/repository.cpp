@@ -1,0 +1,57 @@
+#include "pg/repository.hpp"
+
+#include "core/storage/local_storage.hpp"
+#include "pg/guard.hpp"
+#include "pg/settings.hpp"
+
+extern "C" {
+#include "access/xlog.h"
+#include "common/pg_prng.h"
+}
+
+namespace tb::pg {
+
+namespace {
+
+std::string cluster_prefix() {
+	uint64 sysid = pg_eval([] { return GetSystemIdentifier(); });
+	return std::to_string(sysid) + "/";
+}
+
+std::string tag_prefix() { return "s" + std::to_string(pg_eval([] { return GetSystemIdentifier(); })) + "p"; }
+
+} // namespace
+
+std::unique_ptr<Storage> open_repository() {
+	std::string dir = setting_repository();
+	if (dir.empty() || dir[0] != '/')
+		dir = std::string(pg_eval([] { return (const char *)DataDir; })) + "/" + dir;
+	return std::make_unique<LocalStorage>(dir);
+}
+
+std::string new_archive_name(int64_t backup_id) {
+	uint64 random = pg_eval([] { return pg_prng_uint64(&pg_global_prng_state); });
+	char suffix[17];
+	snprintf(suffix, sizeof(suffix), "%016llx", static_cast<unsigned long long>(random));
+	Oid db = pg_eval([] { return MyDatabaseId; });
+	return cluster_prefix() + std::to_string(db) + "/" + std::to_string(backup_id) + "-" + suffix + ".tbk";
+}
+
+std::string temporary_tag() { return tag_prefix() + std::to_string(pg_eval([] { return MyProcPid; })); }
+
+int remove_stale_temporaries(Storage &storage) {
+	std::string prefix = tag_prefix();
+	int removed = 0;
+	for (const auto &tmp : storage.list_temporaries()) {
+		if (tmp.tag.compare(0, prefix.size(), prefix) != 0)
+			continue; // another cluster's, or not ours at all
+		int pid = std::atoi(tmp.tag.c_str() + prefix.size());
+		bool alive = pid == pg_eval([] { return MyProcPid; }) ||
+		             pg_eval([pid] { return BackendPidGetProc(pid) != nullptr; });
+		if (!alive && storage.remove(tmp.name))
+			removed++;
+	}
+	return removed;
+}
+
+} // namespace tb::pg

@@ -1,0 +1,21 @@
+// The local repository as configured by tenant_backup.repository, and archive naming: archives of
+// this cluster and database live under "<system identifier>/<database oid>/"; names come from the
+// backup id and random bytes only, never from user input.
+#pragma once
+#include "core/storage/storage.hpp"
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+namespace tb::pg {
+
+std::unique_ptr<Storage> open_repository();
+std::string new_archive_name(int64_t backup_id);
+// The tag of this backend's temporary objects.
+std::string temporary_tag();
+// Removes temporary objects left by backends of this cluster that no longer exist (a crash or a
+// kill -9 in the middle of a backup). Returns how many were removed.
+int remove_stale_temporaries(Storage &storage);
+
+} // namespace tb::pg

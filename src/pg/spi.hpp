@@ -1,0 +1,16 @@
+// Small SPI helpers for the PostgreSQL layer. They raise PostgreSQL errors (call them inside
+// pg_call) and take their SQL as constants or as text built with quote_identifier.
+#pragma once
+#include "pg/pg_headers.hpp"
+
+namespace tb::pg {
+
+// Runs sql with parameters; fails unless SPI returns expected_rc. Returns SPI_processed.
+uint64 spi_run(const char *sql, int nargs, const Oid *types, const Datum *values, const char *nulls, bool read_only,
+               int expected_rc);
+// Column `col` (1-based) of row `row` of the last result, as a C string in the current context, or NULL.
+char *spi_text(uint64 row, int col);
+// Same as a Datum of the column's own type; *isnull tells NULLs.
+Datum spi_datum(uint64 row, int col, bool *isnull);
+
+} // namespace tb::pg

@@ -1,0 +1,104 @@
+#include "pg/tenant_tables.hpp"
+
+#include "pg/guard.hpp"
+#include "pg/spi.hpp"
+
+namespace tb::pg {
+
+archive::TableHeader TenantTable::header() const {
+	archive::TableHeader h{schema, name, tenant_column, {}};
+	for (const auto &c : columns)
+		h.columns.push_back({c.name, c.type});
+	return h;
+}
+
+std::vector<TenantTable> load_tenant_tables() {
+	static const char *sql = "SELECT t.table_name::oid, n.nspname::text, c.relname::text, c.relkind::text, "
+	                         "       t.tenant_column::text, t.tenant_type::oid, t.has_index, "
+	                         "       a.attname::text, format_type(a.atttypid, a.atttypmod), a.atttypid "
+	                         "FROM tenant_backup.backup_tables() t "
+	                         "JOIN pg_catalog.pg_class c ON c.oid = t.table_name "
+	                         "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+	                         "JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 "
+	                         "     AND NOT a.attisdropped AND a.attgenerated = '' "
+	                         "ORDER BY n.nspname, c.relname, a.attnum";
+	uint64 rows = pg_eval([] { return spi_run(sql, 0, nullptr, nullptr, nullptr, true, SPI_OK_SELECT); });
+	std::vector<TenantTable> tables;
+	for (uint64 r = 0; r < rows; r++) {
+		struct {
+			Oid relid, tenant_type, type_oid;
+			char *schema, *name, *relkind, *tenant_column, *has_index, *attname, *atttype;
+		} raw;
+		pg_call([&] {
+			bool isnull;
+			raw.relid = DatumGetObjectId(spi_datum(r, 1, &isnull));
+			raw.schema = spi_text(r, 2);
+			raw.name = spi_text(r, 3);
+			raw.relkind = spi_text(r, 4);
+			raw.tenant_column = spi_text(r, 5);
+			raw.tenant_type = DatumGetObjectId(spi_datum(r, 6, &isnull));
+			raw.has_index = spi_text(r, 7);
+			raw.attname = spi_text(r, 8);
+			raw.atttype = spi_text(r, 9);
+			raw.type_oid = DatumGetObjectId(spi_datum(r, 10, &isnull));
+		});
+		if (tables.empty() || tables.back().relid != raw.relid) {
+			TenantTable t;
+			t.relid = raw.relid;
+			t.schema = raw.schema;
+			t.name = raw.name;
+			t.relkind = raw.relkind[0];
+			t.tenant_column = raw.tenant_column;
+			t.tenant_type = raw.tenant_type;
+			t.has_index = raw.has_index[0] == 't';
+			tables.push_back(std::move(t));
+		}
+		tables.back().columns.push_back({raw.attname, raw.atttype, raw.type_oid});
+	}
+	return tables;
+}
+
+void check_tenant_type(Oid type, const std::string &column, const std::string &table) {
+	switch (type) {
+	case INT2OID:
+	case INT4OID:
+	case INT8OID:
+	case TEXTOID:
+	case VARCHAROID:
+	case UUIDOID:
+		return;
+	default:
+		throw SqlError(ERRCODE_DATATYPE_MISMATCH,
+		               "tenant column \"" + column + "\" of table " + table + " has an unsupported type",
+		               "A tenant column must be smallint, integer, bigint, text, varchar or uuid.",
+		               "Exclude the table with tenant_backup.backup_exclude_table(), or register another column.");
+	}
+}
+
+Datum tenant_datum(const std::string &tenant, Oid type, const std::string &column, const std::string &table) {
+	const char *value = tenant.c_str();
+	try {
+		return pg_eval([&] {
+			Oid input, ioparam;
+			getTypeInputInfo(type, &input, &ioparam);
+			return OidInputFunctionCall(input, const_cast<char *>(value), ioparam, -1);
+		});
+	} catch (const PgError &e) {
+		const char *type_name = pg_eval([&] { return format_type_be(type); });
+		throw SqlError(ERRCODE_INVALID_TEXT_REPRESENTATION,
+		               "tenant value \"" + tenant + "\" is not a valid " + type_name + " for tenant column \"" +
+		                   column + "\" of table " + table,
+		               e.what());
+	}
+}
+
+std::string quoted_ident(const std::string &ident) {
+	const char *s = ident.c_str();
+	return pg_eval([s] { return quote_identifier(s); });
+}
+
+std::string quoted_name(const std::string &schema, const std::string &name) {
+	return quoted_ident(schema) + "." + quoted_ident(name);
+}
+
+} // namespace tb::pg

@@ -1,0 +1,43 @@
+// The tables a backup contains, as tenant_backup.backup_tables() lists them, with their columns.
+#pragma once
+#include "core/archive/format.hpp"
+#include "pg/pg_headers.hpp"
+
+#include <string>
+#include <vector>
+
+namespace tb::pg {
+
+struct ColumnInfo {
+	std::string name;
+	std::string type; // format_type()
+	Oid type_oid;
+};
+
+struct TenantTable {
+	Oid relid = InvalidOid;
+	std::string schema, name;
+	char relkind = 'r'; // 'r' ordinary, 'p' partitioned
+	std::string tenant_column;
+	Oid tenant_type = InvalidOid;
+	bool has_index = false;
+	std::vector<ColumnInfo> columns; // stored columns (generated columns are recomputed, not stored)
+
+	std::string display_name() const { return schema + "." + name; }
+	archive::TableHeader header() const;
+};
+
+// Reads tenant_backup.backup_tables() (needs SPI connected).
+std::vector<TenantTable> load_tenant_tables();
+
+// Throws a clear error unless type is one a tenant column may have.
+void check_tenant_type(Oid type, const std::string &column, const std::string &table);
+
+// Converts the tenant value to the type of a tenant column, with a clear error if it does not cast.
+Datum tenant_datum(const std::string &tenant, Oid type, const std::string &column, const std::string &table);
+
+// quote_identifier()-quoted "schema.table".
+std::string quoted_name(const std::string &schema, const std::string &name);
+std::string quoted_ident(const std::string &ident);
+
+} // namespace tb::pg

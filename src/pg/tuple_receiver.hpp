@@ -1,0 +1,17 @@
+// A DestReceiver that turns each tuple the executor produces into PostgreSQL's binary COPY tuple
+// format (each column's binary send function) and streams them, in chunks, into an archive.
+#pragma once
+#include "core/archive/archive_writer.hpp"
+#include "pg/pg_headers.hpp"
+
+namespace tb::pg {
+
+struct TupleStreamReceiver;
+
+// Allocated in the current memory context; the receiver only borrows the writer.
+TupleStreamReceiver *create_tuple_receiver(archive::ArchiveWriter *writer);
+DestReceiver *as_dest(TupleStreamReceiver *receiver);
+// Hands buffered tuples to the writer; returns the rows sent by this receiver so far.
+uint64 flush_tuple_receiver(TupleStreamReceiver *receiver);
+
+} // namespace tb::pg

@@ -1,0 +1,161 @@
+-- tenant_backup 0.1.0: per-tenant backup and restore.
+\echo Use "CREATE EXTENSION tenant_backup" to load this file. \quit
+
+-- The catalog of backups. One row per backup; the archive lives in the repository
+-- (tenant_backup.repository) under object_name.
+CREATE TABLE tenant_backup.backups (
+    id             bigserial PRIMARY KEY,
+    tenant         text NOT NULL,
+    kind           text NOT NULL DEFAULT 'manual' CHECK (kind IN ('manual', 'auto', 'imported')),
+    label          text,
+    status         text NOT NULL CHECK (status IN ('running', 'completed', 'failed')),
+    created_at     timestamptz NOT NULL DEFAULT now(),
+    finished_at    timestamptz,
+    snapshot_at    timestamptz,
+    server_version text NOT NULL DEFAULT current_setting('server_version'),
+    tables         jsonb NOT NULL DEFAULT '[]',
+    row_count      bigint,
+    size_bytes     bigint,
+    sha256         text CHECK (sha256 ~ '^[0-9a-f]{64}$'),
+    compression    text,
+    repository     text NOT NULL DEFAULT 'local',
+    object_name    text,
+    location       text,
+    error          text,
+    pinned         boolean NOT NULL DEFAULT false,
+    keep_until     timestamptz,
+    CHECK (status <> 'completed' OR (sha256 IS NOT NULL AND size_bytes IS NOT NULL AND object_name IS NOT NULL))
+);
+CREATE INDEX backups_tenant_created_idx ON tenant_backup.backups (tenant, created_at DESC);
+COMMENT ON TABLE tenant_backup.backups IS 'One row per tenant backup; see tenant_backup.backup_list().';
+
+-- Explicit choices that override discovery by tenant_backup.tenant_column.
+CREATE TABLE tenant_backup.registered_tables (
+    tbl           regclass PRIMARY KEY,
+    tenant_column name,
+    excluded      boolean NOT NULL DEFAULT false,
+    CHECK (excluded OR tenant_column IS NOT NULL)
+);
+
+SELECT pg_catalog.pg_extension_config_dump('tenant_backup.backups', '');
+SELECT pg_catalog.pg_extension_config_dump('tenant_backup.backups_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('tenant_backup.registered_tables', '');
+
+CREATE FUNCTION tenant_backup._tenant_column() RETURNS text
+    AS 'MODULE_PATHNAME', 'tenant_backup_tenant_column' LANGUAGE C STABLE STRICT;
+
+CREATE FUNCTION tenant_backup.backup_tables()
+RETURNS TABLE (table_name regclass, tenant_column name, tenant_type regtype, has_index boolean, source text)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    WITH registered AS (
+        SELECT r.tbl::oid AS relid, r.tenant_column, r.excluded FROM tenant_backup.registered_tables r
+    ), candidates AS (
+        SELECT r.relid, r.tenant_column AS col, 'registered'::text AS source
+        FROM registered r WHERE NOT r.excluded
+        UNION ALL
+        SELECT c.oid, a.attname, 'discovered'
+        FROM pg_class c
+        JOIN pg_namespace n ON n.oid = c.relnamespace
+        JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+        WHERE a.attname = tenant_backup._tenant_column()
+          AND c.relkind IN ('r', 'p') AND NOT c.relispartition
+          AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'tenant_backup')
+          AND n.nspname NOT LIKE 'pg\_toast%' AND n.nspname NOT LIKE 'pg\_temp\_%'
+          AND NOT EXISTS (SELECT 1 FROM registered r WHERE r.relid = c.oid)
+          -- tables that belong to another extension are that extension's business
+          AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass
+                          AND d.objid = c.oid AND d.deptype = 'e')
+    )
+    SELECT c.oid::regclass, k.col, a.atttypid::regtype,
+           EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indkey[0] = a.attnum),
+           k.source
+    FROM candidates k
+    JOIN pg_class c ON c.oid = k.relid
+    JOIN pg_namespace n ON n.oid = c.relnamespace
+    JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = k.col AND a.attnum > 0 AND NOT a.attisdropped
+    ORDER BY n.nspname, c.relname
+$$;
+COMMENT ON FUNCTION tenant_backup.backup_tables() IS
+    'Exactly the tables a backup will contain, with their tenant column and whether an index leads with it.';
+
+CREATE FUNCTION tenant_backup.backup_register_table(tbl regclass, tenant_column name) RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    rel record;
+    coltype regtype;
+BEGIN
+    IF tbl IS NULL OR tenant_column IS NULL THEN
+        RAISE EXCEPTION 'tbl and tenant_column must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    SELECT c.relkind, c.relispartition INTO rel FROM pg_class c WHERE c.oid = tbl;
+    IF rel.relkind NOT IN ('r', 'p') THEN
+        RAISE EXCEPTION '% is not a table', tbl USING ERRCODE = 'wrong_object_type';
+    END IF;
+    IF rel.relispartition THEN
+        RAISE EXCEPTION '% is a partition', tbl USING ERRCODE = 'wrong_object_type',
+            HINT = 'Register its partitioned table: a backup reads all partitions through it.';
+    END IF;
+    SELECT a.atttypid::regtype INTO coltype FROM pg_attribute a
+    WHERE a.attrelid = tbl AND a.attname = tenant_column AND a.attnum > 0 AND NOT a.attisdropped;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'column "%" of table % does not exist', tenant_column, tbl USING ERRCODE = 'undefined_column';
+    END IF;
+    IF coltype NOT IN ('smallint'::regtype, 'integer'::regtype, 'bigint'::regtype, 'text'::regtype,
+                       'character varying'::regtype, 'uuid'::regtype) THEN
+        RAISE EXCEPTION 'tenant column "%" of table % has type %', tenant_column, tbl, coltype
+            USING ERRCODE = 'datatype_mismatch',
+                  DETAIL = 'A tenant column must be smallint, integer, bigint, text, varchar or uuid.';
+    END IF;
+    INSERT INTO tenant_backup.registered_tables AS r (tbl, tenant_column, excluded)
+    VALUES (tbl, tenant_column, false)
+    ON CONFLICT (tbl) DO UPDATE SET tenant_column = excluded.tenant_column, excluded = false;
+END
+$$;
+
+CREATE FUNCTION tenant_backup.backup_exclude_table(tbl regclass) RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF tbl IS NULL THEN
+        RAISE EXCEPTION 'tbl must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    INSERT INTO tenant_backup.registered_tables AS r (tbl, tenant_column, excluded)
+    VALUES (tbl, NULL, true)
+    ON CONFLICT (tbl) DO UPDATE SET excluded = true;
+END
+$$;
+
+CREATE FUNCTION tenant_backup.backup_create(tenant text, label text DEFAULT NULL) RETURNS bigint
+    AS 'MODULE_PATHNAME', 'backup_create' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION tenant_backup.backup_create(text, text) IS
+    'Backs up every row of one tenant, from one snapshot, into the repository; returns the backup id.';
+
+CREATE FUNCTION tenant_backup.backup_restore(backup_id bigint)
+RETURNS TABLE (table_name text, rows_removed bigint, rows_restored bigint)
+    AS 'MODULE_PATHNAME', 'backup_restore' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION tenant_backup.backup_restore(bigint) IS
+    'Replaces the tenant''s rows with those of the backup, atomically, after checking the archive''s SHA-256.';
+
+CREATE FUNCTION tenant_backup.backup_delete(backup_id bigint) RETURNS void
+    AS 'MODULE_PATHNAME', 'backup_delete' LANGUAGE C VOLATILE;
+
+CREATE FUNCTION tenant_backup.backup_list(tenant text DEFAULT NULL)
+RETURNS SETOF tenant_backup.backups
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT b.* FROM tenant_backup.backups b
+    WHERE $1 IS NULL OR b.tenant = $1
+    ORDER BY b.created_at DESC, b.id DESC
+$$;
+
+-- Until per-tenant permissions exist, only superusers and the extension's owner may use it:
+-- backups read and overwrite every tenant's data.
+REVOKE ALL ON ALL TABLES IN SCHEMA tenant_backup FROM PUBLIC;
+REVOKE ALL ON ALL SEQUENCES IN SCHEMA tenant_backup FROM PUBLIC;
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA tenant_backup FROM PUBLIC;
