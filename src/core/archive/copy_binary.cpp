@@ -12,6 +12,7 @@ namespace {
 // "PGCOPY\n\377\r\n\0", int32 flags = 0, int32 header extension length = 0.
 const std::string kCopyHeader("PGCOPY\n\377\r\n\0\0\0\0\0\0\0\0\0", 19);
 const std::string kCopyTrailer("\xff\xff", 2);
+constexpr size_t kFieldStep = 1 << 20;
 
 uint32_t get_be32(const uint8_t *p) {
 	return (uint32_t(p[0]) << 24) | (uint32_t(p[1]) << 16) | (uint32_t(p[2]) << 8) | uint32_t(p[3]);
@@ -87,13 +88,17 @@ bool TupleFieldFilter::next_tuple() {
 			throw Error(ErrorKind::Corrupt, "archive is damaged: negative field length");
 		if (keep_[i])
 			out_.append(reinterpret_cast<const char *>(lenbuf), 4);
-		if (len <= 0)
-			continue;
-		size_t at = out_.size();
-		out_.resize(at + static_cast<size_t>(len));
-		need(reinterpret_cast<uint8_t *>(out_.data()) + at, static_cast<size_t>(len));
-		if (!keep_[i])
-			out_.resize(at);
+		// Read the value in bounded steps: a damaged length may claim up to 2 GiB, and the buffer
+		// must only grow with bytes that really arrive.
+		for (size_t left = len > 0 ? static_cast<size_t>(len) : 0; left > 0;) {
+			size_t step = std::min(left, kFieldStep);
+			size_t at = out_.size();
+			out_.resize(at + step);
+			need(reinterpret_cast<uint8_t *>(out_.data()) + at, step);
+			if (!keep_[i])
+				out_.resize(at);
+			left -= step;
+		}
 	}
 	return true;
 }
