@@ -177,6 +177,8 @@ std::string LocalStorage::path(const std::string &name) const { return root_ + "
 std::unique_ptr<WriteObject> LocalStorage::open_write(const std::string &name, const std::string &tag) {
 	check_object_name(name);
 	check_object_name(tag, false);
+	if (name.size() >= 4 && name.compare(name.size() - 4, 4, kTempSuffix) == 0)
+		throw Error(ErrorKind::InvalidInput, "object names may not end in \"" + std::string(kTempSuffix) + "\"");
 	make_dirs(root_);
 	return std::make_unique<LocalWriteObject>(name, path(name), path(name) + "." + tag + kTempSuffix);
 }

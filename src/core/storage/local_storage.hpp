@@ -7,7 +7,7 @@ namespace tb {
 
 class LocalStorage : public Storage {
 public:
-	// Creates root (mode 0700) if it does not exist.
+	// The root directory (mode 0700) is created by the first write.
 	explicit LocalStorage(std::string root);
 	std::unique_ptr<WriteObject> open_write(const std::string &name, const std::string &tag) override;
 	std::unique_ptr<Source> open_read(const std::string &name) override;

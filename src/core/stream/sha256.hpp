@@ -2,6 +2,7 @@
 #pragma once
 #include "core/stream/stream.hpp"
 
+#include <array>
 #include <memory>
 #include <string>
 
@@ -14,6 +15,8 @@ public:
 	Sha256(const Sha256 &) = delete;
 	Sha256 &operator=(const Sha256 &) = delete;
 	void update(const uint8_t *data, size_t len);
+	// The 32-byte digest; the hasher cannot be updated afterwards.
+	std::array<uint8_t, 32> digest();
 	// Lowercase hex digest; the hasher cannot be updated afterwards.
 	std::string hex_digest();
 

@@ -12,6 +12,9 @@ public:
 	virtual void write(const uint8_t *data, size_t len) = 0;
 	// Flushes everything buffered down the chain; no write may follow.
 	virtual void finish() = 0;
+	// Marks a point after which the stream can be read on its own (a new zstd frame, a new
+	// cipher chunk). Stages that buffer or frame override it and pass it on.
+	virtual void boundary() {}
 };
 
 class Source {
