@@ -24,10 +24,30 @@ CREATE TABLE tenant_backup.backups (
     error          text,
     pinned         boolean NOT NULL DEFAULT false,
     keep_until     timestamptz,
+    encrypted      boolean NOT NULL DEFAULT false,
+    key_generation integer,
+    verified_at    timestamptz,
+    verify_status  text CHECK (verify_status IN ('ok', 'failed')),
+    verify_error   text,
+    CHECK (encrypted = (key_generation IS NOT NULL)),
     CHECK (status <> 'completed' OR (sha256 IS NOT NULL AND size_bytes IS NOT NULL AND object_name IS NOT NULL))
 );
 CREATE INDEX backups_tenant_created_idx ON tenant_backup.backups (tenant, created_at DESC);
 COMMENT ON TABLE tenant_backup.backups IS 'One row per tenant backup; see tenant_backup.backup_list().';
+
+-- Each tenant's data-encryption keys, only ever stored wrapped (AES-256-GCM) under a master key
+-- that lives outside the database (tenant_backup.encryption_key_file / _command). A generation
+-- is never reused; deleting a tenant's rows here makes its encrypted archives undecryptable.
+CREATE SEQUENCE tenant_backup.tenant_keys_generation_seq AS integer;
+CREATE TABLE tenant_backup.tenant_keys (
+    generation    integer PRIMARY KEY,
+    tenant        text NOT NULL,
+    wrapped_key   bytea NOT NULL,
+    master_key_id text NOT NULL,
+    created_at    timestamptz NOT NULL DEFAULT now(),
+    rotated_at    timestamptz
+);
+CREATE INDEX tenant_keys_tenant_idx ON tenant_backup.tenant_keys (tenant, generation DESC);
 
 -- Explicit choices that override discovery by tenant_backup.tenant_column.
 CREATE TABLE tenant_backup.registered_tables (
@@ -40,6 +60,8 @@ CREATE TABLE tenant_backup.registered_tables (
 SELECT pg_catalog.pg_extension_config_dump('tenant_backup.backups', '');
 SELECT pg_catalog.pg_extension_config_dump('tenant_backup.backups_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('tenant_backup.registered_tables', '');
+SELECT pg_catalog.pg_extension_config_dump('tenant_backup.tenant_keys', '');
+SELECT pg_catalog.pg_extension_config_dump('tenant_backup.tenant_keys_generation_seq', '');
 
 CREATE FUNCTION tenant_backup._tenant_column() RETURNS text
     AS 'MODULE_PATHNAME', 'tenant_backup_tenant_column' LANGUAGE C STABLE STRICT;
@@ -143,6 +165,22 @@ COMMENT ON FUNCTION tenant_backup.backup_restore(bigint) IS
 
 CREATE FUNCTION tenant_backup.backup_delete(backup_id bigint) RETURNS void
     AS 'MODULE_PATHNAME', 'backup_delete' LANGUAGE C VOLATILE;
+
+CREATE FUNCTION tenant_backup.backup_verify(backup_id bigint)
+RETURNS TABLE (ok boolean, tables integer, rows bigint, error text)
+    AS 'MODULE_PATHNAME', 'backup_verify' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION tenant_backup.backup_verify(bigint) IS
+    'Checks a backup''s archive end to end (checksum, every chunk, every row) and records the outcome.';
+
+CREATE FUNCTION tenant_backup.backup_rotate_master_key() RETURNS bigint
+    AS 'MODULE_PATHNAME', 'backup_rotate_master_key' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION tenant_backup.backup_rotate_master_key() IS
+    'Re-wraps every tenant key under the current master key; archives are not rewritten.';
+
+CREATE FUNCTION tenant_backup.backup_forget_tenant(tenant text) RETURNS text
+    AS 'MODULE_PATHNAME', 'backup_forget_tenant' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION tenant_backup.backup_forget_tenant(text) IS
+    'Destroys a tenant''s encryption keys, archives and catalog rows (crypto-shredding).';
 
 CREATE FUNCTION tenant_backup.backup_list(tenant text DEFAULT NULL)
 RETURNS SETOF tenant_backup.backups

@@ -10,6 +10,7 @@ PACKAGES=(
   postgresql-15 postgresql-server-dev-15 postgresql-client-15
   libssl-dev libzstd-dev libcurl4-openssl-dev
   googletest libgtest-dev
+  clang libclang-rt-14-dev
   libipc-run-perl perl
 )
 missing=()

@@ -2,7 +2,8 @@
 # Sets up everything (Debian packages included) and runs every test of tenant_backup:
 #   1. unit tests of the pure C++ core (GoogleTest via ctest),
 #   2. pg_regress tests of the SQL API (sql/, expected/) in a throwaway cluster (pg_virtualenv),
-#   3. TAP tests (test/t/*.pl, PostgreSQL::Test::Cluster) for concurrency and crashes.
+#   3. TAP tests (test/t/*.pl, PostgreSQL::Test::Cluster) for concurrency and crashes,
+#   4. a bounded libFuzzer run of the archive reader (test/fuzz; FUZZ_SECONDS, default 30).
 # Works as root (clusters then run as the unprivileged user postgres) or as a sudo-capable user.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -34,6 +35,23 @@ unit_tests() {
 		(cd build/unit && ctest --output-on-failure)
 }
 
+fuzz_archive_reader() {
+	# A bounded libFuzzer run of the archive reader, seeded with valid archives (test/fuzz/corpus).
+	local src corpus
+	src=$(ls src/core/*.cpp src/core/*/*.cpp)
+	mkdir -p build/fuzz
+	# shellcheck disable=SC2086
+	clang++ -std=c++17 -O1 -g -fsanitize=fuzzer,address,undefined -Isrc test/fuzz/archive_reader_fuzz.cpp $src \
+		-lzstd -lcrypto -o build/fuzz/archive_reader_fuzz || return 1
+	corpus=$(mktemp -d /tmp/tenant_backup_corpus.XXXXXX)
+	cp test/fuzz/corpus/* "$corpus/"
+	build/fuzz/archive_reader_fuzz -max_total_time="${FUZZ_SECONDS:-30}" -rss_limit_mb=2048 -print_final_stats=1 \
+		"$corpus" 2>&1 | tail -n 15
+	local rc=${PIPESTATUS[0]}
+	rm -rf "$corpus"
+	return "$rc"
+}
+
 build_extension() {
 	make -j"$(nproc)" && $SUDO make install
 }
@@ -62,6 +80,7 @@ tap_tests() {
 }
 
 suite "unit tests (ctest)" unit_tests
+suite "fuzz (archive reader)" fuzz_archive_reader
 suite "build and install" build_extension
 suite "pg_regress" regress_tests
 suite "TAP" tap_tests

@@ -7,6 +7,7 @@
 #include "core/stream/sha256.hpp"
 #include "pg/catalog.hpp"
 #include "pg/guard.hpp"
+#include "pg/keys.hpp"
 #include "pg/pending_objects.hpp"
 #include "pg/repository.hpp"
 #include "pg/settings.hpp"
@@ -114,12 +115,31 @@ TB_SQL_FUNCTION(backup_create) {
 	backup.location = storage->describe(backup.object_name);
 	int level = setting_compression_level();
 	backup.compression = level > 0 ? "zstd" : "none";
+	std::optional<DataKey> key = current_data_key(backup.tenant);
+	if (!key) {
+		std::string msg = "backup " + std::to_string(backup.id) + " of tenant \"" + backup.tenant +
+		                  "\" is not encrypted: no encryption key is configured";
+		const char *m = msg.c_str();
+		pg_call([m] {
+			ereport(WARNING, (errmsg("%s", m), errhint("Set tenant_backup.encryption_key_file or "
+			                                           "tenant_backup.encryption_key_command to encrypt backups.")));
+		});
+	}
+	backup.key_generation = key ? key->generation : 0;
+	tb::archive::WriterOptions options;
+	options.backup_id = static_cast<uint64_t>(backup.id);
+	options.tenant = backup.tenant;
+	options.compression_level = level;
+	if (key)
+		options.key = key->key;
+	options.key_generation = backup.key_generation;
+
 	std::unique_ptr<tb::WriteObject> object = storage->open_write(backup.object_name, temporary_tag());
 	tb::HashingSink hashing(*object);
-	tb::archive::ArchiveWriter writer(hashing, level > 0, level);
+	tb::archive::ArchiveWriter writer(hashing, options);
 
 	std::string server_version = pg_eval([] { return static_cast<const char *>(GetConfigOption("server_version", false, false)); });
-	writer.begin(backup.tenant, json_object({{"backup_id", std::to_string(backup.id)},
+	writer.begin(json_object({{"backup_id", std::to_string(backup.id)},
 	                                         {"tenant", backup.tenant},
 	                                         {"created_at", timestamp_text(backup.created_at)},
 	                                         {"snapshot_at", timestamp_text(backup.snapshot_at)},

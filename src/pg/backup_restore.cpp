@@ -8,7 +8,7 @@
 // pg_restore --disable-triggers: a restore brings back data, it does not replay business logic.
 #include "core/archive/archive_reader.hpp"
 #include "core/archive/copy_binary.hpp"
-#include "core/stream/sha256.hpp"
+#include "pg/archive_access.hpp"
 #include "pg/catalog.hpp"
 #include "pg/copy_loader.hpp"
 #include "pg/guard.hpp"
@@ -25,24 +25,6 @@ struct TableResult {
 	std::string name;
 	uint64 removed, restored;
 };
-
-// Refuses unless the stored archive has the size and SHA-256 the catalog recorded.
-void verify_archive(Storage &storage, const StoredBackup &b) {
-	std::string id = std::to_string(b.id);
-	if (!storage.exists(b.object_name))
-		throw SqlError(ERRCODE_UNDEFINED_FILE,
-		               "archive of backup " + id + " is missing: " + storage.describe(b.object_name) +
-		                   "; nothing was restored");
-	uint64 size = 0;
-	std::unique_ptr<Source> in = storage.open_read(b.object_name);
-	std::string sha = sha256_of(*in, &size);
-	if (sha != b.sha256 || static_cast<int64>(size) != b.size_bytes)
-		throw SqlError(ERRCODE_DATA_CORRUPTED,
-		               "archive of backup " + id + " failed its SHA-256 check; nothing was restored",
-		               "Expected " + std::to_string(b.size_bytes) + " bytes with SHA-256 " + b.sha256 + ", found " +
-		                   std::to_string(size) + " bytes with SHA-256 " + sha + " in " +
-		                   storage.describe(b.object_name) + ".");
-}
 
 uint64 delete_tenant_rows(const TableRestorePlan &plan, Datum tenant) {
 	std::string sql = "DELETE FROM " + std::string(plan.relkind == RELKIND_PARTITIONED_TABLE ? "" : "ONLY ") +
@@ -85,16 +67,12 @@ TB_SQL_FUNCTION(backup_restore) {
 		throw SqlError(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
 		               "backup " + std::to_string(id) + " is " + backup.status + " and cannot be restored",
 		               backup.error.empty() ? "" : "Its error was: " + backup.error);
-	if (!backup.has_archive)
-		throw SqlError(ERRCODE_DATA_CORRUPTED, "backup " + std::to_string(id) + " has no archive recorded");
 	lock_tenant(backup.tenant, true);
 
 	std::unique_ptr<tb::Storage> storage = open_repository();
-	verify_archive(*storage, backup);
-	tb::archive::ArchiveReader reader(storage->open_read(backup.object_name));
-	if (reader.tenant() != backup.tenant)
-		throw SqlError(ERRCODE_DATA_CORRUPTED, "archive of backup " + std::to_string(id) + " belongs to tenant \"" +
-		                                           reader.tenant() + "\", not \"" + backup.tenant + "\"");
+	check_stored_archive(*storage, backup, "nothing was restored");
+	// The reader authenticates every chunk against this backup's id and tenant.
+	tb::archive::ArchiveReader reader(storage->open_read(backup.object_name), reader_options(backup));
 
 	// Triggers off while loading; restored when this nest level ends (also on error, by abort).
 	int nest_level = pg_eval([] {

@@ -81,12 +81,12 @@ void insert_completed_backup(const NewBackup &b) {
 		static const char *sql =
 		    "INSERT INTO tenant_backup.backups (id, tenant, kind, label, status, created_at, finished_at, "
 		    "  snapshot_at, server_version, tables, row_count, size_bytes, sha256, compression, repository, "
-		    "  object_name, location) "
+		    "  object_name, location, encrypted, key_generation) "
 		    "VALUES ($1, $2, 'manual', $3, 'completed', $4, clock_timestamp(), $5, "
-		    "  current_setting('server_version'), $6::jsonb, $7, $8, $9, $10, 'local', $11, $12)";
-		Oid types[12] = {INT8OID, TEXTOID, TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TEXTOID,
-		                 INT8OID, INT8OID, TEXTOID, TEXTOID,        TEXTOID,        TEXTOID};
-		Datum values[12] = {Int64GetDatum(b.id),
+		    "  current_setting('server_version'), $6::jsonb, $7, $8, $9, $10, 'local', $11, $12, $13 IS NOT NULL, $13)";
+		Oid types[13] = {INT8OID, TEXTOID, TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TEXTOID, INT8OID,
+		                 INT8OID, TEXTOID, TEXTOID, TEXTOID,        TEXTOID,        INT4OID};
+		Datum values[13] = {Int64GetDatum(b.id),
 		                    CStringGetTextDatum(b.tenant.c_str()),
 		                    b.label ? CStringGetTextDatum(b.label->c_str()) : 0,
 		                    TimestampTzGetDatum(b.created_at),
@@ -97,11 +97,14 @@ void insert_completed_backup(const NewBackup &b) {
 		                    CStringGetTextDatum(b.sha256.c_str()),
 		                    CStringGetTextDatum(b.compression.c_str()),
 		                    CStringGetTextDatum(b.object_name.c_str()),
-		                    CStringGetTextDatum(b.location.c_str())};
-		char nulls[13] = "            ";
+		                    CStringGetTextDatum(b.location.c_str()),
+		                    Int32GetDatum(static_cast<int32>(b.key_generation))};
+		char nulls[14] = "             ";
 		if (!b.label)
 			nulls[2] = 'n';
-		spi_run(sql, 12, types, values, nulls, false, SPI_OK_INSERT);
+		if (b.key_generation == 0)
+			nulls[12] = 'n';
+		spi_run(sql, 13, types, values, nulls, false, SPI_OK_INSERT);
 	});
 }
 

@@ -22,6 +22,7 @@ struct NewBackup {
 	std::vector<TableSummary> tables;
 	uint64 rows = 0, size_bytes = 0;
 	std::string sha256, compression, object_name, location;
+	uint32_t key_generation = 0; // 0: not encrypted
 };
 
 struct StoredBackup {

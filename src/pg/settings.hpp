@@ -12,5 +12,9 @@ const char *setting_tenant_column();
 const char *setting_repository();
 // tenant_backup.compression_level: zstd level, 0 turns compression off (default 3).
 int setting_compression_level();
+// tenant_backup.encryption_key_file / encryption_key_command: where the master keys come from
+// (empty: backups are not encrypted). The command wins when both are set.
+const char *setting_key_file();
+const char *setting_key_command();
 
 } // namespace tb::pg

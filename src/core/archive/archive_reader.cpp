@@ -1,6 +1,7 @@
 #include "core/cpp_only.hpp"
 #include "core/archive/archive_reader.hpp"
 
+#include "core/archive/archive_writer.hpp"
 #include "core/archive/bytes.hpp"
 #include "core/error.hpp"
 #include "core/stream/zstd_stream.hpp"
@@ -12,25 +13,40 @@ namespace tb::archive {
 namespace {
 
 [[noreturn]] void corrupt(const std::string &what) { throw Error(ErrorKind::Corrupt, what); }
-[[noreturn]] void truncated() { corrupt("archive is truncated: it ends before its end record"); }
+[[noreturn]] void truncated() { corrupt("archive is truncated: it ends before its trailer"); }
+
+// Lets a decompressor read from a source the reader does not own.
+class BorrowedSource : public Source {
+public:
+	explicit BorrowedSource(Source &s) : s_(s) {}
+	size_t read(uint8_t *buf, size_t cap) override { return s_.read(buf, cap); }
+
+private:
+	Source &s_;
+};
+
+struct Footer {
+	uint64_t trailer_offset, trailer_chunk;
+};
+
+Footer parse_footer(const uint8_t *b) {
+	if (std::memcmp(b + 16, kFooterMagic, sizeof(kFooterMagic)) != 0)
+		corrupt("archive is damaged or truncated: its footer is missing");
+	return {get_le(b, 8), get_le(b + 8, 8)};
+}
 
 } // namespace
 
-ArchiveReader::ArchiveReader(std::unique_ptr<Source> in) {
-	uint8_t header[kFileHeaderSize];
-	if (!read_exact(*in, header, sizeof(header)) || std::memcmp(header, kMagic, sizeof(kMagic)) != 0)
-		corrupt("not a tenant_backup archive (bad magic bytes)");
-	uint16_t version = static_cast<uint16_t>(get_le(header + 8, 2));
-	uint16_t flags = static_cast<uint16_t>(get_le(header + 10, 2));
-	if (version != kFormatVersion)
-		corrupt("unsupported archive format version " + std::to_string(version));
-	if (flags & ~kFlagZstd)
-		corrupt("archive uses unknown features (flags " + std::to_string(flags) + ")");
-	if (flags & kFlagZstd)
-		body_ = std::make_unique<ZstdDecompressSource>(std::move(in));
-	else
-		body_ = std::move(in);
+FileHeader read_file_header(Source &in) {
+	uint8_t bytes[kFileHeaderSize];
+	if (!read_exact(in, bytes, sizeof(bytes)))
+		corrupt("not a tenant_backup archive (shorter than its header)");
+	return FileHeader::parse(bytes);
+}
 
+ArchiveReader::ArchiveReader(std::unique_ptr<Source> in, const ReaderOptions &options) : raw_(std::move(in)) {
+	header_ = read_file_header(*raw_);
+	open_body(options, 0);
 	uint8_t type;
 	uint32_t len;
 	if (!read_record_header(type, len))
@@ -44,7 +60,36 @@ ArchiveReader::ArchiveReader(std::unique_ptr<Source> in) {
 	r.expect_end();
 }
 
+ArchiveReader::ArchiveReader(std::unique_ptr<Source> in, const ReaderOptions &options, const FileHeader &header,
+                             const TableIndexEntry &entry)
+    : raw_(std::move(in)), header_(header), only_(entry) {
+	open_body(options, entry.chunk);
+}
+
 ArchiveReader::~ArchiveReader() = default;
+
+void ArchiveReader::open_body(const ReaderOptions &options, uint64_t first_chunk) {
+	if (options.backup_id != 0 && header_.backup_id != options.backup_id)
+		corrupt("archive belongs to backup " + std::to_string(header_.backup_id) + ", not to backup " +
+		        std::to_string(options.backup_id));
+	crypto::ChunkParams params;
+	if (header_.encrypted()) {
+		if (!options.key_for)
+			throw Error(ErrorKind::InvalidInput, "archive is encrypted and no key is available");
+		params.key = options.key_for(header_.key_generation);
+	}
+	params.base_nonce = header_.base_nonce;
+	params.context = chunk_context(header_, options.tenant);
+	params.chunk_size = header_.chunk_size;
+	params.first_index = first_chunk;
+	chunks_ = std::make_unique<crypto::ChunkOpenSource>(*raw_, std::move(params));
+	if (header_.compressed())
+		body_ = std::make_unique<ZstdDecompressSource>(std::make_unique<BorrowedSource>(*chunks_));
+	else
+		body_ = std::make_unique<BorrowedSource>(*chunks_);
+}
+
+uint64_t ArchiveReader::chunk_index() const { return chunks_ ? chunks_->chunk_index() : 0; }
 
 bool ArchiveReader::read_record_header(uint8_t &type, uint32_t &len) {
 	uint8_t head[5];
@@ -72,6 +117,38 @@ std::string ArchiveReader::read_payload(uint32_t len, const char *what) {
 	return payload;
 }
 
+void ArchiveReader::read_trailer(uint32_t len) {
+	std::string payload = read_payload(len, "trailer");
+	PayloadReader r(payload, "trailer");
+	uint64_t tables = r.u64(), rows = r.u64();
+	if (tables != seen_.size() || rows != rows_seen_)
+		corrupt("archive is damaged: its trailer does not match its tables");
+	for (uint64_t i = 0; i < tables; i++) {
+		TableIndexEntry e;
+		e.schema = r.string();
+		e.name = r.string();
+		e.chunk = r.u64();
+		e.offset = r.u64();
+		e.rows = r.u64();
+		if (e.schema != seen_[i].schema || e.name != seen_[i].name || e.rows != seen_[i].rows)
+			corrupt("archive is damaged: its index does not match table " + e.schema + "." + e.name);
+		index_.push_back(std::move(e));
+	}
+	r.expect_end();
+	total_rows_ = rows;
+	uint8_t extra;
+	if (body_->read(&extra, 1) != 0)
+		corrupt("archive is damaged: data follows its trailer");
+	uint8_t footer[kFooterSize];
+	if (!read_exact(*raw_, footer, sizeof(footer)))
+		corrupt("archive is truncated: its footer is missing");
+	Footer f = parse_footer(footer);
+	if (f.trailer_chunk >= chunks_->chunk_index())
+		corrupt("archive is damaged: its footer points past its last chunk");
+	if (raw_->read(&extra, 1) != 0)
+		corrupt("archive is damaged: data follows its footer");
+}
+
 std::optional<TableHeader> ArchiveReader::next_table() {
 	// Drain what is left of the current table so that its end record is checked.
 	uint8_t scratch[65536];
@@ -79,28 +156,23 @@ std::optional<TableHeader> ArchiveReader::next_table() {
 		read_rows(scratch, sizeof(scratch));
 	if (state_ == State::Done)
 		return std::nullopt;
+	if (only_ && !seen_.empty()) {
+		state_ = State::Done; // one table's section has been read; the rest is not ours
+		return std::nullopt;
+	}
 
 	uint8_t type;
 	uint32_t len;
 	if (!read_record_header(type, len))
 		truncated();
-	if (type == kRecordArchiveEnd) {
-		std::string payload = read_payload(len, "end");
-		PayloadReader r(payload, "end");
-		uint64_t tables = r.u64(), rows = r.u64();
-		r.expect_end();
-		if (tables != tables_ || rows != rows_seen_)
-			corrupt("archive is damaged: its end record does not match its tables");
-		total_rows_ = rows;
-		uint8_t extra;
-		if (body_->read(&extra, 1) != 0)
-			corrupt("archive is damaged: bytes follow its end record");
+	if (type == kRecordArchiveEnd && !only_) {
+		read_trailer(len);
 		state_ = State::Done;
 		return std::nullopt;
 	}
 	if (type != kRecordTable)
 		corrupt("archive is damaged: unexpected record '" + std::string(1, static_cast<char>(type)) +
-		        "' where a table should start");
+		        "' where a table should start (chunk " + std::to_string(chunk_index()) + ")");
 	std::string payload = read_payload(len, "table");
 	PayloadReader r(payload, "table");
 	TableHeader table;
@@ -117,6 +189,10 @@ std::optional<TableHeader> ArchiveReader::next_table() {
 		table.columns.push_back(std::move(c));
 	}
 	r.expect_end();
+	if (only_ && (table.schema != only_->schema || table.name != only_->name))
+		corrupt("archive index points at table " + table.schema + "." + table.name + ", not " + only_->schema +
+		        "." + only_->name);
+	seen_.push_back({table.schema, table.name, 0, 0, 0});
 	state_ = State::InTable;
 	table_rows_ = 0;
 	return table;
@@ -141,12 +217,15 @@ size_t ArchiveReader::read_rows(uint8_t *buf, size_t cap) {
 			table_rows_ = r.u64();
 			r.expect_end();
 			rows_seen_ += table_rows_;
-			tables_++;
+			seen_.back().rows = table_rows_;
+			if (only_ && table_rows_ != only_->rows)
+				corrupt("archive is damaged: table " + only_->schema + "." + only_->name +
+				        " does not hold the rows its index records");
 			state_ = State::Between;
 			return 0;
 		} else {
 			corrupt("archive is damaged: unexpected record '" + std::string(1, static_cast<char>(type)) +
-			        "' inside a table");
+			        "' inside a table (chunk " + std::to_string(chunk_index()) + ")");
 		}
 	}
 	if (state_ != State::InData)
@@ -159,6 +238,51 @@ size_t ArchiveReader::read_rows(uint8_t *buf, size_t cap) {
 	if (data_left_ == 0)
 		state_ = State::InTable;
 	return n;
+}
+
+std::vector<TableIndexEntry> read_archive_index(Storage &storage, const std::string &name,
+                                                const ReaderOptions &options, FileHeader *header_out) {
+	uint64_t size = storage.size(name);
+	if (size < kFileHeaderSize + kFooterSize)
+		corrupt("archive is truncated: shorter than its header and footer");
+	FileHeader header = read_file_header(*storage.open_read(name));
+	uint8_t footer_bytes[kFooterSize];
+	if (!read_exact(*storage.open_read(name, size - kFooterSize), footer_bytes, kFooterSize))
+		corrupt("archive is truncated: its footer is missing");
+	Footer f = parse_footer(footer_bytes);
+	if (f.trailer_offset < kFileHeaderSize || f.trailer_offset >= size - kFooterSize)
+		corrupt("archive is damaged: its footer points outside the archive");
+	// The trailer is a section of its own: read it as a one-section archive body.
+	TableIndexEntry trailer{"", "", f.trailer_chunk, f.trailer_offset, 0};
+	ArchiveReader reader(storage.open_read(name, f.trailer_offset), options, header, trailer);
+	uint8_t type;
+	uint32_t len;
+	if (!reader.read_record_header(type, len) || type != kRecordArchiveEnd)
+		corrupt("archive is damaged: its footer does not point at its trailer");
+	std::string payload = reader.read_payload(len, "trailer");
+	PayloadReader r(payload, "trailer");
+	uint64_t tables = r.u64();
+	r.u64(); // total rows
+	std::vector<TableIndexEntry> index;
+	for (uint64_t i = 0; i < tables; i++) {
+		TableIndexEntry e;
+		e.schema = r.string();
+		e.name = r.string();
+		e.chunk = r.u64();
+		e.offset = r.u64();
+		e.rows = r.u64();
+		index.push_back(std::move(e));
+	}
+	r.expect_end();
+	if (header_out)
+		*header_out = header;
+	return index;
+}
+
+std::unique_ptr<ArchiveReader> open_archive_table(Storage &storage, const std::string &name,
+                                                  const ReaderOptions &options, const TableIndexEntry &entry) {
+	FileHeader header = read_file_header(*storage.open_read(name));
+	return std::make_unique<ArchiveReader>(storage.open_read(name, entry.offset), options, header, entry);
 }
 
 } // namespace tb::archive

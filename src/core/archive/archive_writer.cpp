@@ -7,6 +7,23 @@
 
 namespace tb::archive {
 
+// Passes bytes on to the writer's output and counts them (file offsets for the index); finishing
+// is left to the writer, which still has the footer to write.
+class ArchiveWriter::Counter : public Sink {
+public:
+	explicit Counter(Sink &target) : target_(target) {}
+	void write(const uint8_t *data, size_t len) override {
+		target_.write(data, len);
+		bytes_ += len;
+	}
+	void finish() override {}
+	uint64_t bytes() const { return bytes_; }
+
+private:
+	Sink &target_;
+	uint64_t bytes_ = 0;
+};
+
 namespace {
 
 // Lets a compressor write into a sink the writer does not own.
@@ -15,6 +32,7 @@ public:
 	explicit BorrowedSink(Sink &target) : target_(target) {}
 	void write(const uint8_t *data, size_t len) override { target_.write(data, len); }
 	void finish() override { target_.finish(); }
+	void boundary() override { target_.boundary(); }
 
 private:
 	Sink &target_;
@@ -24,14 +42,34 @@ void misuse(const char *what) { throw Error(ErrorKind::Internal, std::string("ar
 
 } // namespace
 
-ArchiveWriter::ArchiveWriter(Sink &out, bool compress, int level) : out_(out) {
-	std::string header(kMagic, sizeof(kMagic));
-	put_u16(header, kFormatVersion);
-	put_u16(header, compress ? kFlagZstd : 0);
-	out_.write(reinterpret_cast<const uint8_t *>(header.data()), header.size());
-	auto borrowed = std::make_unique<BorrowedSink>(out_);
-	if (compress)
-		body_ = std::make_unique<ZstdCompressSink>(std::move(borrowed), level);
+std::string chunk_context(const FileHeader &header, const std::string &tenant) {
+	std::string context = header.serialize();
+	put_string(context, tenant);
+	return context;
+}
+
+ArchiveWriter::ArchiveWriter(Sink &out, WriterOptions options) : out_(out), options_(std::move(options)) {
+	if (options_.key.has_value() != (options_.key_generation != 0))
+		misuse("a key needs a non-zero key generation, and only a key does");
+	header_.flags = static_cast<uint16_t>((options_.compression_level > 0 ? kFlagZstd : 0) |
+	                                      (options_.key ? kFlagEncrypted : 0));
+	header_.chunk_size = options_.chunk_size;
+	header_.backup_id = options_.backup_id;
+	header_.key_generation = options_.key_generation;
+	crypto::random_bytes(header_.base_nonce.data(), header_.base_nonce.size());
+
+	counter_ = std::make_unique<Counter>(out_);
+	std::string head = header_.serialize();
+	counter_->write(reinterpret_cast<const uint8_t *>(head.data()), head.size());
+	crypto::ChunkParams params;
+	params.key = options_.key;
+	params.base_nonce = header_.base_nonce;
+	params.context = chunk_context(header_, options_.tenant);
+	params.chunk_size = options_.chunk_size;
+	chunks_ = std::make_unique<crypto::ChunkSealSink>(*counter_, std::move(params));
+	auto borrowed = std::make_unique<BorrowedSink>(*chunks_);
+	if (options_.compression_level > 0)
+		body_ = std::make_unique<ZstdCompressSink>(std::move(borrowed), options_.compression_level);
 	else
 		body_ = std::move(borrowed);
 }
@@ -47,11 +85,18 @@ void ArchiveWriter::record(RecordType type, const uint8_t *payload, size_t len) 
 		body_->write(payload, len);
 }
 
-void ArchiveWriter::begin(const std::string &tenant, const std::string &metadata) {
+// Ends the current zstd frame and chunk, and notes where the next section starts.
+void ArchiveWriter::start_section() {
+	body_->boundary();
+	section_offset_ = counter_->bytes();
+	section_chunk_ = chunks_->next_index();
+}
+
+void ArchiveWriter::begin(const std::string &metadata) {
 	if (state_ != State::Fresh)
 		misuse("begin called twice");
 	std::string payload;
-	put_string(payload, tenant);
+	put_string(payload, options_.tenant);
 	put_string(payload, metadata);
 	if (payload.size() > kMaxMetaRecord)
 		throw Error(ErrorKind::InvalidInput, "archive metadata is too large");
@@ -73,6 +118,8 @@ void ArchiveWriter::begin_table(const TableHeader &table) {
 	}
 	if (payload.size() > kMaxMetaRecord)
 		throw Error(ErrorKind::InvalidInput, "table description is too large");
+	start_section();
+	index_.push_back({table.schema, table.name, section_chunk_, section_offset_, 0});
 	record(kRecordTable, reinterpret_cast<const uint8_t *>(payload.data()), payload.size());
 	state_ = State::Table;
 	table_rows_ = 0;
@@ -96,8 +143,8 @@ void ArchiveWriter::end_table() {
 	std::string payload;
 	put_u64(payload, table_rows_);
 	record(kRecordTableEnd, reinterpret_cast<const uint8_t *>(payload.data()), payload.size());
+	index_.back().rows = table_rows_;
 	total_rows_ += table_rows_;
-	tables_++;
 	state_ = State::Archive;
 }
 
@@ -105,10 +152,27 @@ void ArchiveWriter::finish() {
 	if (state_ != State::Archive)
 		misuse("finish outside an archive or inside a table");
 	std::string payload;
-	put_u64(payload, tables_);
+	put_u64(payload, index_.size());
 	put_u64(payload, total_rows_);
+	for (const auto &e : index_) {
+		put_string(payload, e.schema);
+		put_string(payload, e.name);
+		put_u64(payload, e.chunk);
+		put_u64(payload, e.offset);
+		put_u64(payload, e.rows);
+	}
+	if (payload.size() > kMaxMetaRecord)
+		throw Error(ErrorKind::InvalidInput, "archive index is too large");
+	start_section();
+	uint64_t trailer_offset = section_offset_, trailer_chunk = section_chunk_;
 	record(kRecordArchiveEnd, reinterpret_cast<const uint8_t *>(payload.data()), payload.size());
-	body_->finish();
+	body_->finish(); // ends the zstd frame and seals the final chunk
+	std::string footer;
+	put_u64(footer, trailer_offset);
+	put_u64(footer, trailer_chunk);
+	footer.append(kFooterMagic, sizeof(kFooterMagic));
+	counter_->write(reinterpret_cast<const uint8_t *>(footer.data()), footer.size());
+	out_.finish();
 	state_ = State::Finished;
 }
 

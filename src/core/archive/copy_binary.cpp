@@ -57,57 +57,70 @@ size_t CopyBinaryFrame::read(uint8_t *buf, size_t cap) {
 	return 0;
 }
 
-TupleFieldFilter::TupleFieldFilter(Source &tuples, std::vector<bool> keep) : in_(tuples), keep_(std::move(keep)) {
+void CopyTupleReader::need(size_t len) {
+	// Grow in bounded steps: a damaged length may claim up to 2 GiB, and the buffer must only
+	// grow with bytes that really arrive.
+	while (len > 0) {
+		size_t step = std::min(len, kFieldStep);
+		size_t at = tuple_.size();
+		tuple_.resize(at + step);
+		if (!read_exact(in_, reinterpret_cast<uint8_t *>(tuple_.data()) + at, step))
+			throw Error(ErrorKind::Corrupt, "archive is damaged: a row ends in the middle");
+		len -= step;
+	}
+}
+
+bool CopyTupleReader::next(std::vector<Field> &fields) {
+	tuple_.clear();
+	uint8_t first;
+	if (in_.read(&first, 1) == 0)
+		return false;
+	tuple_.push_back(static_cast<char>(first));
+	need(1);
+	const auto *b = reinterpret_cast<const uint8_t *>(tuple_.data());
+	size_t count = (size_t(b[0]) << 8) | b[1];
+	if (count != expected_)
+		throw Error(ErrorKind::Corrupt, "archive is damaged: a row has " + std::to_string(count) +
+		                                    " fields where its table has " + std::to_string(expected_));
+	std::vector<std::pair<size_t, int32_t>> spans; // offsets, since tuple_ may move as it grows
+	for (size_t i = 0; i < count; i++) {
+		size_t at = tuple_.size();
+		need(4);
+		int32_t len = static_cast<int32_t>(get_be32(reinterpret_cast<const uint8_t *>(tuple_.data()) + at));
+		if (len < -1)
+			throw Error(ErrorKind::Corrupt, "archive is damaged: negative field length");
+		spans.emplace_back(at + 4, len);
+		if (len > 0)
+			need(static_cast<size_t>(len));
+	}
+	fields.clear();
+	for (const auto &[offset, len] : spans)
+		fields.push_back({reinterpret_cast<const uint8_t *>(tuple_.data()) + offset, len});
+	return true;
+}
+
+TupleFieldFilter::TupleFieldFilter(Source &tuples, std::vector<bool> keep)
+    : reader_(tuples, keep.size()), keep_(std::move(keep)) {
 	for (bool k : keep_)
 		kept_ += k;
 }
 
-void TupleFieldFilter::need(uint8_t *dst, size_t len) {
-	if (!read_exact(in_, dst, len))
-		throw Error(ErrorKind::Corrupt, "archive is damaged: a row ends in the middle");
-}
-
-bool TupleFieldFilter::next_tuple() {
-	uint8_t head[2];
-	size_t got = in_.read(head, 1);
-	if (got == 0)
-		return false;
-	need(head + 1, 1);
-	size_t fields = (size_t(head[0]) << 8) | head[1];
-	if (fields != keep_.size())
-		throw Error(ErrorKind::Corrupt, "archive is damaged: a row has " + std::to_string(fields) +
-		                                    " fields where its table has " + std::to_string(keep_.size()));
-	out_.clear();
-	out_pos_ = 0;
-	put_be16(out_, static_cast<uint16_t>(kept_));
-	for (size_t i = 0; i < fields; i++) {
-		uint8_t lenbuf[4];
-		need(lenbuf, 4);
-		int32_t len = static_cast<int32_t>(get_be32(lenbuf));
-		if (len < -1)
-			throw Error(ErrorKind::Corrupt, "archive is damaged: negative field length");
-		if (keep_[i])
-			out_.append(reinterpret_cast<const char *>(lenbuf), 4);
-		// Read the value in bounded steps: a damaged length may claim up to 2 GiB, and the buffer
-		// must only grow with bytes that really arrive.
-		for (size_t left = len > 0 ? static_cast<size_t>(len) : 0; left > 0;) {
-			size_t step = std::min(left, kFieldStep);
-			size_t at = out_.size();
-			out_.resize(at + step);
-			need(reinterpret_cast<uint8_t *>(out_.data()) + at, step);
-			if (!keep_[i])
-				out_.resize(at);
-			left -= step;
-		}
-	}
-	return true;
-}
-
 size_t TupleFieldFilter::read(uint8_t *buf, size_t cap) {
 	if (out_pos_ == out_.size()) {
-		if (done_ || !next_tuple()) {
+		if (done_ || !reader_.next(fields_)) {
 			done_ = true;
 			return 0;
+		}
+		out_.clear();
+		out_pos_ = 0;
+		put_be16(out_, static_cast<uint16_t>(kept_));
+		for (size_t i = 0; i < fields_.size(); i++) {
+			if (!keep_[i])
+				continue;
+			const uint8_t *len_bytes = fields_[i].data - 4;
+			out_.append(reinterpret_cast<const char *>(len_bytes), 4);
+			if (fields_[i].length > 0)
+				out_.append(reinterpret_cast<const char *>(fields_[i].data), static_cast<size_t>(fields_[i].length));
 		}
 	}
 	size_t n = std::min(cap, out_.size() - out_pos_);

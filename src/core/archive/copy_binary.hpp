@@ -23,6 +23,24 @@ private:
 	size_t pos_ = 0;
 };
 
+// Splits a stream of binary COPY tuples into fields, checking every tuple's field count.
+class CopyTupleReader {
+public:
+	struct Field {
+		const uint8_t *data; // valid until the next call to next()
+		int32_t length;      // -1 for NULL
+	};
+	CopyTupleReader(Source &tuples, size_t expected_fields) : in_(tuples), expected_(expected_fields) {}
+	// Reads the next tuple; false at the end of the stream.
+	bool next(std::vector<Field> &fields);
+
+private:
+	void need(size_t len);
+	Source &in_;
+	size_t expected_;
+	std::string tuple_; // the raw bytes of the current tuple
+};
+
 // Rewrites tuples to keep only the fields whose keep[i] is true (columns dropped since the backup
 // are skipped). Checks every tuple's field count against keep.size().
 class TupleFieldFilter : public Source {
@@ -31,10 +49,9 @@ public:
 	size_t read(uint8_t *buf, size_t cap) override;
 
 private:
-	bool next_tuple();
-	void need(uint8_t *dst, size_t len);
-	Source &in_;
+	CopyTupleReader reader_;
 	std::vector<bool> keep_;
+	std::vector<CopyTupleReader::Field> fields_;
 	size_t kept_ = 0;
 	std::string out_;
 	size_t out_pos_ = 0;

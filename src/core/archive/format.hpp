@@ -1,12 +1,21 @@
 // The archive format, version 1 (docs/FORMAT.md describes it for readers of the files).
 //
-//   file   := magic[8] version:u16le flags:u16le body
-//   body   := records, zstd-compressed when flags has kFlagZstd
-//   record := type:u8 length:u32le payload[length]
+//   file    := header[64] chunk* footer[24]
+//   header  := magic[8] version:u16le flags:u16le chunk_size:u32le backup_id:u64le
+//              key_generation:u32le base_nonce[12] zero[24]
+//   chunk   := sealed by crypto::ChunkSealSink (AES-256-GCM when encrypted); the data of all
+//              chunks, concatenated, is the body
+//   body    := sections, each one zstd frame when flags has kFlagZstd:
+//              [H] [T D* E] per table [Z]; every section after the first starts a new chunk
+//   record  := type:u8 length:u32le payload[length]
+//   footer  := trailer_offset:u64le trailer_chunk:u64le "TBKTRAIL"
 //
-// Records, in order: one 'H' (header), then per table one 'T', any number of 'D', one 'E';
-// finally one 'Z'. Nothing may follow 'Z': a missing 'Z' means the archive is truncated.
+// Chunks are bound to the header and the tenant (associated data), so an archive of another
+// backup or tenant, a reordered, dropped or altered chunk, and truncation are all detected. The
+// trailer's 'Z' record holds an index: where each table's section starts, so one table can be
+// read without decrypting the others.
 #pragma once
+#include <array>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -14,22 +23,40 @@
 namespace tb::archive {
 
 constexpr char kMagic[8] = {'T', 'N', 'T', 'B', 'K', 'U', 'P', '\n'};
+constexpr char kFooterMagic[8] = {'T', 'B', 'K', 'T', 'R', 'A', 'I', 'L'};
 constexpr uint16_t kFormatVersion = 1;
 constexpr uint16_t kFlagZstd = 1;
-constexpr size_t kFileHeaderSize = 12;
+constexpr uint16_t kFlagEncrypted = 2;
+constexpr size_t kFileHeaderSize = 64;
+constexpr size_t kFooterSize = 24;
 
 enum RecordType : uint8_t {
 	kRecordHeader = 'H',     // tenant, then opaque metadata (JSON written by the PostgreSQL layer)
 	kRecordTable = 'T',      // TableHeader
-	kRecordData = 'D',       // PostgreSQL binary COPY tuples of the current table (whole tuples)
+	kRecordData = 'D',       // PostgreSQL binary COPY tuples of the current table
 	kRecordTableEnd = 'E',   // u64le row count of the current table
-	kRecordArchiveEnd = 'Z', // u64le table count, u64le total row count
+	kRecordArchiveEnd = 'Z', // u64le table count, u64le total rows, then the table index
 };
 
 // A data record never exceeds this; other records are bounded so a damaged length cannot make a
 // reader allocate gigabytes.
 constexpr uint32_t kMaxDataRecord = 1u << 20;
 constexpr uint32_t kMaxMetaRecord = 64u << 20;
+
+struct FileHeader {
+	uint16_t version = kFormatVersion;
+	uint16_t flags = 0;
+	uint32_t chunk_size = 1u << 20;
+	uint64_t backup_id = 0;
+	uint32_t key_generation = 0; // 0 when not encrypted
+	std::array<uint8_t, 12> base_nonce{};
+
+	bool compressed() const { return flags & kFlagZstd; }
+	bool encrypted() const { return flags & kFlagEncrypted; }
+	std::string serialize() const;
+	// Throws Corrupt for a wrong magic, unknown version or flags, or a bad chunk size.
+	static FileHeader parse(const uint8_t *bytes);
+};
 
 struct Column {
 	std::string name;
@@ -45,6 +72,14 @@ struct TableHeader {
 	bool operator==(const TableHeader &o) const {
 		return schema == o.schema && name == o.name && tenant_column == o.tenant_column && columns == o.columns;
 	}
+};
+
+// Where a table's section starts, from the trailer.
+struct TableIndexEntry {
+	std::string schema, name;
+	uint64_t chunk = 0;  // index of its first chunk
+	uint64_t offset = 0; // file offset of its first chunk
+	uint64_t rows = 0;
 };
 
 } // namespace tb::archive

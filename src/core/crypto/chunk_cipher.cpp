@@ -153,16 +153,12 @@ ChunkOpenSource::ChunkOpenSource(Source &in, ChunkParams params)
 ChunkOpenSource::~ChunkOpenSource() = default;
 
 bool ChunkOpenSource::open_next() {
+	if (final_seen_)
+		return false; // what follows the final chunk (the footer) is not ours to read
 	uint8_t head[kChunkHeaderSize];
-	size_t got = in_.read(head, 1);
-	if (got == 0) {
-		if (final_seen_)
-			return false;
+	if (in_.read(head, 1) == 0)
 		throw Error(ErrorKind::Corrupt,
 		            "archive is truncated: it ends before its final chunk (chunk " + std::to_string(index_) + ")");
-	}
-	if (final_seen_)
-		throw Error(ErrorKind::Corrupt, "archive is damaged: data follows its final chunk");
 	std::string where = " (chunk " + std::to_string(index_) + ")";
 	if (!read_exact(in_, head + 1, kChunkHeaderSize - 1))
 		throw Error(ErrorKind::Corrupt, "archive is truncated inside a chunk header" + where);

@@ -58,8 +58,8 @@ private:
 	uint64_t index_;
 };
 
-// Opens chunks; throws Corrupt naming the chunk index on any failure. stop_at_boundary is not
-// needed: the caller reads until it has what it wants.
+// Opens chunks; throws Corrupt naming the chunk index on any failure. Reads nothing after the
+// final chunk (the archive's footer follows it).
 class ChunkOpenSource : public Source {
 public:
 	ChunkOpenSource(Source &in, ChunkParams params);

@@ -115,9 +115,12 @@ private:
 
 class LocalReadSource : public Source {
 public:
-	explicit LocalReadSource(const std::string &path) : path_(path), fd_(::open(path.c_str(), O_RDONLY | O_CLOEXEC)) {
+	LocalReadSource(const std::string &path, uint64_t offset)
+	    : path_(path), fd_(::open(path.c_str(), O_RDONLY | O_CLOEXEC)) {
 		if (fd_.get() < 0)
 			throw_system_error("open file", path, errno);
+		if (offset && ::lseek(fd_.get(), static_cast<off_t>(offset), SEEK_SET) < 0)
+			throw_system_error("seek in file", path, errno);
 	}
 	size_t read(uint8_t *buf, size_t cap) override {
 		while (true) {
@@ -183,9 +186,17 @@ std::unique_ptr<WriteObject> LocalStorage::open_write(const std::string &name, c
 	return std::make_unique<LocalWriteObject>(name, path(name), path(name) + "." + tag + kTempSuffix);
 }
 
-std::unique_ptr<Source> LocalStorage::open_read(const std::string &name) {
+std::unique_ptr<Source> LocalStorage::open_read(const std::string &name, uint64_t offset) {
 	check_object_name(name);
-	return std::make_unique<LocalReadSource>(path(name));
+	return std::make_unique<LocalReadSource>(path(name), offset);
+}
+
+uint64_t LocalStorage::size(const std::string &name) {
+	check_object_name(name);
+	struct stat st;
+	if (::stat(path(name).c_str(), &st) != 0)
+		throw_system_error("stat file", path(name), errno);
+	return static_cast<uint64_t>(st.st_size);
 }
 
 bool LocalStorage::remove(const std::string &name) {

@@ -10,7 +10,8 @@ public:
 	// The root directory (mode 0700) is created by the first write.
 	explicit LocalStorage(std::string root);
 	std::unique_ptr<WriteObject> open_write(const std::string &name, const std::string &tag) override;
-	std::unique_ptr<Source> open_read(const std::string &name) override;
+	std::unique_ptr<Source> open_read(const std::string &name, uint64_t offset = 0) override;
+	uint64_t size(const std::string &name) override;
 	bool remove(const std::string &name) override;
 	bool exists(const std::string &name) override;
 	std::vector<TemporaryObject> list_temporaries() override;

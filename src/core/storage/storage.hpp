@@ -29,8 +29,10 @@ public:
 	// tag: same alphabet without '/'; recorded in the temporary name so that leftovers of a
 	// writer that died can be recognised (see list_temporaries).
 	virtual std::unique_ptr<WriteObject> open_write(const std::string &name, const std::string &tag) = 0;
-	// Throws ErrorKind::NotFound if the object does not exist.
-	virtual std::unique_ptr<Source> open_read(const std::string &name) = 0;
+	// Reads from byte `offset` on. Throws ErrorKind::NotFound if the object does not exist.
+	virtual std::unique_ptr<Source> open_read(const std::string &name, uint64_t offset = 0) = 0;
+	// Size in bytes. Throws ErrorKind::NotFound if the object does not exist.
+	virtual uint64_t size(const std::string &name) = 0;
 	// Removing an object that does not exist is not an error; returns whether it existed.
 	virtual bool remove(const std::string &name) = 0;
 	virtual bool exists(const std::string &name) = 0;

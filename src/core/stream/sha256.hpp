@@ -32,6 +32,7 @@ public:
 	explicit HashingSink(Sink &next) : next_(next) {}
 	void write(const uint8_t *data, size_t len) override;
 	void finish() override;
+	void boundary() override { next_.boundary(); }
 	std::string hex_digest() { return hash_.hex_digest(); }
 	uint64_t bytes() const { return bytes_; }
 

@@ -33,6 +33,16 @@ void ZstdCompressSink::write(const uint8_t *data, size_t len) {
 }
 
 void ZstdCompressSink::finish() {
+	end_frame();
+	next_->finish();
+}
+
+void ZstdCompressSink::boundary() {
+	end_frame();
+	next_->boundary();
+}
+
+void ZstdCompressSink::end_frame() {
 	ZSTD_inBuffer in{nullptr, 0, 0};
 	size_t remaining;
 	do {
@@ -44,7 +54,6 @@ void ZstdCompressSink::finish() {
 		if (out.pos)
 			next_->write(out_.data(), out.pos);
 	} while (remaining != 0);
-	next_->finish();
 }
 
 struct ZstdDecompressSource::Impl {

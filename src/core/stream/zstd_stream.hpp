@@ -13,8 +13,11 @@ public:
 	~ZstdCompressSink() override;
 	void write(const uint8_t *data, size_t len) override;
 	void finish() override;
+	// Ends the current zstd frame, so what follows can be decompressed on its own.
+	void boundary() override;
 
 private:
+	void end_frame();
 	struct Impl;
 	std::unique_ptr<Impl> impl_;
 	std::unique_ptr<Sink> next_;

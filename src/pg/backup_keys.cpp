@@ -1,0 +1,66 @@
+// Key management from SQL:
+//   tenant_backup.backup_rotate_master_key() RETURNS bigint
+//   tenant_backup.backup_forget_tenant(tenant text) RETURNS text
+#include "pg/catalog.hpp"
+#include "pg/guard.hpp"
+#include "pg/keys.hpp"
+#include "pg/pending_objects.hpp"
+#include "pg/repository.hpp"
+#include "pg/spi.hpp"
+
+using namespace tb::pg;
+
+// Re-wraps every tenant data key under the current (first) master key. Archives are not touched:
+// they are encrypted with the data keys, which do not change.
+TB_SQL_FUNCTION(backup_rotate_master_key) {
+	spi_begin();
+	int64 count = rewrap_data_keys();
+	spi_end();
+	return Int64GetDatum(count);
+}
+
+// Crypto-shredding: destroys the tenant's data keys, then its archives and catalog rows.
+TB_SQL_FUNCTION(backup_forget_tenant) {
+	std::optional<std::string> tenant = arg_text(fcinfo, 0);
+	if (!tenant)
+		throw SqlError(ERRCODE_NULL_VALUE_NOT_ALLOWED, "tenant must not be NULL");
+	check_text_arg(*tenant, "tenant", 1024, false);
+	spi_begin();
+	lock_tenant(*tenant, true);
+	const char *t = tenant->c_str();
+	uint64 rows = pg_eval([t] {
+		Oid types[1] = {TEXTOID};
+		Datum values[1] = {CStringGetTextDatum(t)};
+		return spi_run("DELETE FROM tenant_backup.backups WHERE tenant = $1 RETURNING object_name, encrypted",
+		               1, types, values, nullptr, false, SPI_OK_DELETE_RETURNING);
+	});
+	std::vector<std::string> archives;
+	int64 unencrypted = 0;
+	for (uint64 r = 0; r < rows; r++) {
+		char *name = nullptr, *encrypted = nullptr;
+		pg_call([&] {
+			name = spi_text(r, 1);
+			encrypted = spi_text(r, 2);
+		});
+		if (name)
+			archives.emplace_back(name);
+		if (encrypted && encrypted[0] != 't')
+			unencrypted++;
+	}
+	int64 keys = destroy_data_keys(*tenant);
+	for (const auto &name : archives)
+		remove_at_commit(open_repository(), name);
+	spi_end();
+
+	std::string message = "tenant \"" + *tenant + "\" forgotten: " + std::to_string(rows) + " backup(s) deleted, " +
+	                      std::to_string(keys) + " encryption key(s) destroyed; ";
+	if (unencrypted > 0)
+		message += std::to_string(unencrypted) +
+		           " of its backups were NOT encrypted, so copies of those archives made elsewhere remain readable";
+	else if (rows > 0)
+		message += "copies of its archives, wherever they are, can no longer be decrypted";
+	else
+		message += "it had no backups";
+	const char *m = message.c_str();
+	return pg_eval([m] { return PointerGetDatum(cstring_to_text(m)); });
+}

@@ -1,0 +1,212 @@
+// tenant_backup.backup_verify(backup_id bigint)
+//   RETURNS TABLE (ok boolean, tables integer, rows bigint, error text)
+//
+// Checks a backup without restoring it: the archive's SHA-256 and size, then every chunk
+// (authenticated, decrypted, decompressed), every row decoded with its column's binary receive
+// function as recorded in the archive, and row counts against the catalog. The outcome is
+// recorded in backups.verified_at / verify_status / verify_error and returned; a damaged archive
+// is an outcome, not an error.
+#include "core/archive/archive_reader.hpp"
+#include "core/archive/copy_binary.hpp"
+#include "core/error.hpp"
+#include "pg/archive_access.hpp"
+#include "pg/catalog.hpp"
+#include "pg/guard.hpp"
+#include "pg/repository.hpp"
+#include "pg/spi.hpp"
+
+extern "C" {
+#include "parser/parse_type.h"
+}
+
+#include <map>
+
+namespace tb::pg {
+
+namespace {
+
+struct ColumnDecoder {
+	FmgrInfo receive;
+	Oid ioparam;
+	int32 typmod;
+};
+
+std::vector<ColumnDecoder> decoders_for(const tb::archive::TableHeader &table) {
+	std::vector<ColumnDecoder> decoders(table.columns.size());
+	for (size_t i = 0; i < table.columns.size(); i++) {
+		const char *type = table.columns[i].type.c_str();
+		ColumnDecoder *d = &decoders[i];
+		pg_call([type, d] {
+			Oid typid;
+			parseTypeString(type, &typid, &d->typmod, false);
+			Oid receive;
+			getTypeBinaryInputInfo(typid, &receive, &d->ioparam);
+			fmgr_info(receive, &d->receive);
+		});
+	}
+	return decoders;
+}
+
+// Decodes every field of every row the way COPY FROM (FORMAT binary) would; returns the row count.
+uint64 decode_rows(tb::archive::ArchiveReader &reader, const tb::archive::TableHeader &table,
+                   MemoryContext row_context) {
+	std::vector<ColumnDecoder> decoders = decoders_for(table);
+	tb::archive::TableRows rows(reader);
+	tb::archive::CopyTupleReader tuples(rows, table.columns.size());
+	std::vector<tb::archive::CopyTupleReader::Field> fields;
+	uint64 count = 0;
+	while (tuples.next(fields)) {
+		pg_call([&] {
+			CHECK_FOR_INTERRUPTS();
+			MemoryContext old = MemoryContextSwitchTo(row_context);
+			for (size_t i = 0; i < fields.size(); i++) {
+				if (fields[i].length < 0)
+					continue;
+				StringInfoData buf;
+				initStringInfo(&buf);
+				appendBinaryStringInfo(&buf, reinterpret_cast<const char *>(fields[i].data), fields[i].length);
+				ReceiveFunctionCall(&decoders[i].receive, &buf, decoders[i].ioparam, decoders[i].typmod);
+				if (buf.cursor != buf.len)
+					ereport(ERROR, (errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
+					                errmsg("incorrect binary data format in column \"%s\"",
+					                       table.columns[i].name.c_str())));
+			}
+			MemoryContextSwitchTo(old);
+			MemoryContextReset(row_context);
+		});
+		count++;
+	}
+	return count;
+}
+
+std::map<std::string, int64> catalog_row_counts(int64 id) {
+	uint64 n = pg_eval([id] {
+		Oid types[1] = {INT8OID};
+		Datum values[1] = {Int64GetDatum(id)};
+		return spi_run("SELECT (t->>'schema') || '.' || (t->>'name'), (t->>'rows')::bigint "
+		               "FROM tenant_backup.backups b, jsonb_array_elements(b.tables) t WHERE b.id = $1",
+		               1, types, values, nullptr, true, SPI_OK_SELECT);
+	});
+	std::map<std::string, int64> counts;
+	for (uint64 r = 0; r < n; r++) {
+		char *name = nullptr;
+		int64 rows = 0;
+		pg_call([&] {
+			bool isnull;
+			name = spi_text(r, 1);
+			rows = DatumGetInt64(spi_datum(r, 2, &isnull));
+		});
+		counts[name] = rows;
+	}
+	return counts;
+}
+
+struct Outcome {
+	bool ok = false;
+	int32 tables = 0;
+	int64 rows = 0;
+	std::string error;
+};
+
+// The checks proper. Throws on the first problem; `where` names the table being read.
+void check_archive(const StoredBackup &backup, Outcome &out, std::string &where) {
+	std::unique_ptr<tb::Storage> storage = open_repository();
+	check_stored_archive(*storage, backup, "the backup cannot be restored");
+	std::map<std::string, int64> expected = catalog_row_counts(backup.id);
+	tb::archive::ArchiveReader reader(storage->open_read(backup.object_name), reader_options(backup));
+	MemoryContext row_context = pg_eval([] {
+		return AllocSetContextCreate(CurrentMemoryContext, "tenant_backup verify row", ALLOCSET_DEFAULT_SIZES);
+	});
+	while (std::optional<tb::archive::TableHeader> table = reader.next_table()) {
+		std::string name = table->schema + "." + table->name;
+		where = "table " + name;
+		uint64 decoded = decode_rows(reader, *table, row_context);
+		if (decoded != reader.table_rows())
+			throw tb::Error(tb::ErrorKind::Corrupt, "holds " + std::to_string(decoded) + " rows, its section records " +
+			                                            std::to_string(reader.table_rows()));
+		auto it = expected.find(name);
+		if (it == expected.end() || it->second != static_cast<int64>(decoded))
+			throw tb::Error(tb::ErrorKind::Corrupt, "holds " + std::to_string(decoded) +
+			                                            " rows, the catalog records " +
+			                                            (it == expected.end() ? "no such table" : std::to_string(it->second)));
+		out.tables++;
+		out.rows += static_cast<int64>(decoded);
+		where = "chunk " + std::to_string(reader.chunk_index());
+	}
+	where = "trailer";
+	if (static_cast<size_t>(out.tables) != expected.size())
+		throw tb::Error(tb::ErrorKind::Corrupt, "the archive holds " + std::to_string(out.tables) +
+		                                            " tables, the catalog records " + std::to_string(expected.size()));
+}
+
+void record_outcome(int64 id, const Outcome &out) {
+	const char *error = out.error.c_str();
+	bool ok = out.ok;
+	pg_call([=] {
+		Oid types[3] = {INT8OID, TEXTOID, TEXTOID};
+		Datum values[3] = {Int64GetDatum(id), CStringGetTextDatum(ok ? "ok" : "failed"), CStringGetTextDatum(error)};
+		char nulls[4] = {' ', ' ', ok ? 'n' : ' ', '\0'};
+		spi_run("UPDATE tenant_backup.backups SET verified_at = clock_timestamp(), verify_status = $2, "
+		        "verify_error = $3 WHERE id = $1",
+		        3, types, values, nulls, false, SPI_OK_UPDATE);
+	});
+}
+
+} // namespace
+
+} // namespace tb::pg
+
+using namespace tb::pg;
+
+TB_SQL_FUNCTION(backup_verify) {
+	int64 id = arg_int64(fcinfo, 0, "backup_id");
+	pg_call([&] { InitMaterializedSRF(fcinfo, 0); });
+	spi_begin();
+	StoredBackup backup = load_backup(id);
+	if (backup.status != "completed")
+		throw SqlError(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+		               "backup " + std::to_string(id) + " is " + backup.status + " and cannot be verified");
+	lock_tenant(backup.tenant, false);
+
+	// A receive function that rejects a value raises a PostgreSQL error: run the checks in a
+	// subtransaction so that such an error can be rolled back and recorded as the outcome.
+	MemoryContext context = pg_eval([] { return CurrentMemoryContext; });
+	ResourceOwner owner = pg_eval([] { return CurrentResourceOwner; });
+	pg_call([context] {
+		BeginInternalSubTransaction(nullptr);
+		MemoryContextSwitchTo(context);
+	});
+	Outcome out;
+	std::string where;
+	try {
+		check_archive(backup, out, where);
+		out.ok = true;
+		pg_call([=] {
+			ReleaseCurrentSubTransaction();
+			MemoryContextSwitchTo(context);
+			CurrentResourceOwner = owner;
+		});
+	} catch (const std::exception &e) {
+		out.ok = false;
+		out.error = (where.empty() ? "" : where + ": ") + e.what();
+		pg_call([=] {
+			RollbackAndReleaseCurrentSubTransaction();
+			MemoryContextSwitchTo(context);
+			CurrentResourceOwner = owner;
+		});
+		// A cancel or timeout is not a verdict on the archive.
+		if (const auto *pg = dynamic_cast<const PgError *>(&e); pg && pg->edata()->sqlerrcode == ERRCODE_QUERY_CANCELED)
+			throw;
+	}
+	record_outcome(id, out);
+	spi_end();
+	const char *error = out.error.c_str();
+	pg_call([&] {
+		auto *rsinfo = reinterpret_cast<ReturnSetInfo *>(fcinfo->resultinfo);
+		Datum values[4] = {BoolGetDatum(out.ok), Int32GetDatum(out.tables), Int64GetDatum(out.rows),
+		                   out.ok ? 0 : CStringGetTextDatum(error)};
+		bool nulls[4] = {false, false, false, out.ok};
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	});
+	return 0;
+}
