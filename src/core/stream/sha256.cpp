@@ -26,15 +26,20 @@ void Sha256::update(const uint8_t *data, size_t len) {
 		throw Error(ErrorKind::Internal, "SHA-256 update failed");
 }
 
-std::string Sha256::hex_digest() {
-	unsigned char md[EVP_MAX_MD_SIZE];
+std::array<uint8_t, 32> Sha256::digest() {
+	std::array<uint8_t, 32> md;
 	unsigned int len = 0;
-	if (EVP_DigestFinal_ex(impl_->ctx, md, &len) != 1)
+	if (EVP_DigestFinal_ex(impl_->ctx, md.data(), &len) != 1 || len != md.size())
 		throw Error(ErrorKind::Internal, "SHA-256 finalization failed");
+	return md;
+}
+
+std::string Sha256::hex_digest() {
+	std::array<uint8_t, 32> md = digest();
 	static const char digits[] = "0123456789abcdef";
 	std::string hex;
-	hex.reserve(len * 2);
-	for (unsigned int i = 0; i < len; i++) {
+	hex.reserve(md.size() * 2);
+	for (size_t i = 0; i < md.size(); i++) {
 		hex.push_back(digits[md[i] >> 4]);
 		hex.push_back(digits[md[i] & 0xf]);
 	}
