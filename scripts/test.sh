@@ -76,7 +76,7 @@ tap_tests() {
 	fi
 	(cd "$dir" && "${run[@]}" env PATH="$PG_BIN:$PATH" PERL5LIB="$PGXS_DIR/src/test/perl" \
 		PG_REGRESS="$PGXS_DIR/src/test/regress/pg_regress" TESTDIR="$dir" \
-		prove -v --timer t/)
+		prove -v --timer t/*.pl)
 }
 
 suite "unit tests (ctest)" unit_tests

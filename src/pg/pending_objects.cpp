@@ -1,6 +1,7 @@
 #include "pg/pending_objects.hpp"
 
 #include "pg/guard.hpp"
+#include "pg/repository.hpp"
 
 #include <vector>
 
@@ -10,7 +11,13 @@ namespace {
 
 struct PendingWrite {
 	std::unique_ptr<WriteObject> object;
+	std::shared_ptr<Storage> storage; // where the archive is published, to take it back on abort
 	SubTransactionId subxact;
+};
+// An archive renamed into place at pre-commit by a transaction that has not committed yet.
+struct PublishedWrite {
+	std::shared_ptr<Storage> storage;
+	std::string name;
 };
 struct PendingRemoval {
 	std::shared_ptr<Storage> storage;
@@ -20,6 +27,9 @@ struct PendingRemoval {
 
 std::vector<PendingWrite> pending_writes;
 std::vector<PendingRemoval> pending_removals;
+// The commit can still fail after our pre-commit callback (SERIALIZABLE conflicts found at commit,
+// NOTIFY, later callbacks): then the published archive has no catalog row and is removed on abort.
+std::vector<PublishedWrite> published_writes;
 
 template <typename T> void forget_subxact(std::vector<T> &items, SubTransactionId sub) {
 	for (size_t i = items.size(); i-- > 0;)
@@ -40,6 +50,7 @@ void on_xact(XactEvent event, void *) {
 		// Still allowed to fail here: an error aborts the transaction, which discards the rest.
 		cpp_call([] {
 			for (auto &w : pending_writes) {
+				published_writes.push_back({w.storage, w.object->name()}); // before: publish may fail after rename
 				w.object->publish();
 				w.object.reset();
 			}
@@ -66,15 +77,33 @@ void on_xact(XactEvent event, void *) {
 		} catch (...) {
 		}
 		pending_removals.clear();
+		published_writes.clear();
 		if (!failures.empty())
 			ereport(WARNING, (errmsg("tenant_backup: could not remove a deleted archive: %s", failures.c_str())));
 		break;
 	}
 	case XACT_EVENT_ABORT:
-	case XACT_EVENT_PARALLEL_ABORT:
+	case XACT_EVENT_PARALLEL_ABORT: {
 		pending_writes.clear(); // destructors remove the temporary files
 		pending_removals.clear();
+		// Archives published at pre-commit of a commit that then failed.
+		std::string failures;
+		try {
+			for (auto &p : published_writes) {
+				try {
+					p.storage->remove(p.name);
+				} catch (const std::exception &e) {
+					failures += e.what();
+				}
+			}
+		} catch (...) {
+		}
+		published_writes.clear();
+		if (!failures.empty())
+			ereport(WARNING, (errmsg("tenant_backup: could not remove the archive of an aborted backup: %s",
+			                         failures.c_str())));
 		break;
+	}
 	default:
 		break;
 	}
@@ -99,7 +128,8 @@ void register_transaction_callbacks() {
 
 void publish_at_commit(std::unique_ptr<WriteObject> object) {
 	SubTransactionId sub = pg_eval([] { return GetCurrentSubTransactionId(); });
-	pending_writes.push_back({std::move(object), sub});
+	std::shared_ptr<Storage> storage = open_repository(); // the repository backup_create wrote to
+	pending_writes.push_back({std::move(object), std::move(storage), sub});
 }
 
 void remove_at_commit(std::unique_ptr<Storage> storage, const std::string &name) {
