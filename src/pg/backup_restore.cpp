@@ -12,6 +12,7 @@
 #include "pg/catalog.hpp"
 #include "pg/copy_loader.hpp"
 #include "pg/guard.hpp"
+#include "pg/pending_objects.hpp"
 #include "pg/repository.hpp"
 #include "pg/restore_checks.hpp"
 #include "pg/spi.hpp"
@@ -29,6 +30,10 @@ struct TableResult {
 // Refuses unless the stored archive has the size and SHA-256 the catalog recorded.
 void verify_archive(Storage &storage, const StoredBackup &b) {
 	std::string id = std::to_string(b.id);
+	if (awaiting_publication(b.object_name))
+		throw SqlError(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+		               "backup " + id + " was created in this transaction; its archive can be read once the "
+		               "transaction commits");
 	if (!storage.exists(b.object_name))
 		throw SqlError(ERRCODE_UNDEFINED_FILE,
 		               "archive of backup " + id + " is missing: " + storage.describe(b.object_name) +
@@ -42,18 +47,6 @@ void verify_archive(Storage &storage, const StoredBackup &b) {
 		               "Expected " + std::to_string(b.size_bytes) + " bytes with SHA-256 " + b.sha256 + ", found " +
 		                   std::to_string(size) + " bytes with SHA-256 " + sha + " in " +
 		                   storage.describe(b.object_name) + ".");
-}
-
-uint64 delete_tenant_rows(const TableRestorePlan &plan, Datum tenant) {
-	std::string sql = "DELETE FROM " + std::string(plan.relkind == RELKIND_PARTITIONED_TABLE ? "" : "ONLY ") +
-	                  plan.qualified + " WHERE " + plan.tenant_column + " = $1";
-	const char *q = sql.c_str();
-	Oid type = plan.tenant_type;
-	return pg_eval([=] {
-		Oid types[1] = {type};
-		Datum values[1] = {tenant};
-		return spi_run(q, 1, types, values, nullptr, false, SPI_OK_DELETE);
-	});
 }
 
 void emit_results(FunctionCallInfo fcinfo, const std::vector<TableResult> &results) {
@@ -104,12 +97,13 @@ TB_SQL_FUNCTION(backup_restore) {
 		return level;
 	});
 
+	ForeignKeyChecks foreign_keys;
 	std::vector<RestoredTable> restored;
 	std::vector<TableResult> results;
 	while (std::optional<tb::archive::TableHeader> table = reader.next_table()) {
 		RestoredTable r{plan_table_restore(*table, id), 0};
 		r.tenant = tenant_datum(backup.tenant, r.plan.tenant_type, table->tenant_column, r.plan.display_name);
-		uint64 removed = delete_tenant_rows(r.plan, r.tenant);
+		uint64 removed = foreign_keys.delete_tenant_rows(r);
 
 		tb::archive::TableRows rows(reader);
 		std::unique_ptr<tb::archive::TupleFieldFilter> filter;
@@ -128,7 +122,7 @@ TB_SQL_FUNCTION(backup_restore) {
 		restored.push_back(std::move(r));
 	}
 	pg_call([nest_level] { AtEOXact_GUC(true, nest_level); });
-	check_foreign_keys(restored, id);
+	foreign_keys.check(restored, id);
 	spi_end();
 	emit_results(fcinfo, results);
 	return 0;
