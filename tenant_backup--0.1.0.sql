@@ -134,7 +134,8 @@ BEGIN
     END IF;
     INSERT INTO tenant_backup.registered_tables AS r (tbl, tenant_column, excluded)
     VALUES (tbl, tenant_column, false)
-    ON CONFLICT (tbl) DO UPDATE SET tenant_column = excluded.tenant_column, excluded = false;
+    ON CONFLICT ON CONSTRAINT registered_tables_pkey
+        DO UPDATE SET tenant_column = excluded.tenant_column, excluded = false;
 END
 $$;
 
@@ -148,7 +149,7 @@ BEGIN
     END IF;
     INSERT INTO tenant_backup.registered_tables AS r (tbl, tenant_column, excluded)
     VALUES (tbl, NULL, true)
-    ON CONFLICT (tbl) DO UPDATE SET excluded = true;
+    ON CONFLICT ON CONSTRAINT registered_tables_pkey DO UPDATE SET excluded = true;
 END
 $$;
 

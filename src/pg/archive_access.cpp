@@ -3,6 +3,7 @@
 #include "core/stream/sha256.hpp"
 #include "pg/guard.hpp"
 #include "pg/keys.hpp"
+#include "pg/pending_objects.hpp"
 
 namespace tb::pg {
 
@@ -10,6 +11,10 @@ void check_stored_archive(Storage &storage, const StoredBackup &b, const char *c
 	std::string id = std::to_string(b.id);
 	if (!b.has_archive)
 		throw SqlError(ERRCODE_DATA_CORRUPTED, "backup " + id + " has no archive recorded; " + consequence);
+	if (awaiting_publication(b.object_name))
+		throw SqlError(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+		               "backup " + id + " was created in this transaction; its archive can be read once the "
+		               "transaction commits");
 	if (!storage.exists(b.object_name))
 		throw SqlError(ERRCODE_UNDEFINED_FILE, "archive of backup " + id + " is missing: " +
 		                                           storage.describe(b.object_name) + "; " + consequence);

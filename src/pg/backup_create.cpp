@@ -83,14 +83,14 @@ TB_SQL_FUNCTION(backup_create) {
 		check_text_arg(*backup.label, "label", kMaxLabelBytes, true);
 
 	spi_begin();
-	lock_tenant(backup.tenant, false);
-
 	std::vector<TenantTable> tables = load_tenant_tables();
 	std::vector<Datum> tenant_values;
 	for (const auto &t : tables) {
 		check_tenant_type(t.tenant_type, t.tenant_column, t.display_name());
 		tenant_values.push_back(tenant_datum(backup.tenant, t.tenant_type, t.tenant_column, t.display_name()));
 	}
+	backup.tenant = canonical_tenant(backup.tenant, tables, tenant_values);
+	lock_tenant(backup.tenant, false);
 	for (const auto &t : tables) {
 		if (t.has_index)
 			continue;

@@ -26,18 +26,6 @@ struct TableResult {
 	uint64 removed, restored;
 };
 
-uint64 delete_tenant_rows(const TableRestorePlan &plan, Datum tenant) {
-	std::string sql = "DELETE FROM " + std::string(plan.relkind == RELKIND_PARTITIONED_TABLE ? "" : "ONLY ") +
-	                  plan.qualified + " WHERE " + plan.tenant_column + " = $1";
-	const char *q = sql.c_str();
-	Oid type = plan.tenant_type;
-	return pg_eval([=] {
-		Oid types[1] = {type};
-		Datum values[1] = {tenant};
-		return spi_run(q, 1, types, values, nullptr, false, SPI_OK_DELETE);
-	});
-}
-
 void emit_results(FunctionCallInfo fcinfo, const std::vector<TableResult> &results) {
 	for (const auto &r : results) {
 		const char *name = r.name.c_str();
@@ -82,12 +70,13 @@ TB_SQL_FUNCTION(backup_restore) {
 		return level;
 	});
 
+	ForeignKeyChecks foreign_keys;
 	std::vector<RestoredTable> restored;
 	std::vector<TableResult> results;
 	while (std::optional<tb::archive::TableHeader> table = reader.next_table()) {
 		RestoredTable r{plan_table_restore(*table, id), 0};
 		r.tenant = tenant_datum(backup.tenant, r.plan.tenant_type, table->tenant_column, r.plan.display_name);
-		uint64 removed = delete_tenant_rows(r.plan, r.tenant);
+		uint64 removed = foreign_keys.delete_tenant_rows(r);
 
 		tb::archive::TableRows rows(reader);
 		std::unique_ptr<tb::archive::TupleFieldFilter> filter;
@@ -106,7 +95,7 @@ TB_SQL_FUNCTION(backup_restore) {
 		restored.push_back(std::move(r));
 	}
 	pg_call([nest_level] { AtEOXact_GUC(true, nest_level); });
-	check_foreign_keys(restored, id);
+	foreign_keys.check(restored, id);
 	spi_end();
 	emit_results(fcinfo, results);
 	return 0;

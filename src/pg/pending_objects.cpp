@@ -132,6 +132,13 @@ void publish_at_commit(std::unique_ptr<WriteObject> object) {
 	pending_writes.push_back({std::move(object), std::move(storage), sub});
 }
 
+bool awaiting_publication(const std::string &name) {
+	for (const auto &w : pending_writes)
+		if (w.object && w.object->name() == name)
+			return true;
+	return false;
+}
+
 void remove_at_commit(std::unique_ptr<Storage> storage, const std::string &name) {
 	SubTransactionId sub = pg_eval([] { return GetCurrentSubTransactionId(); });
 	pending_removals.push_back({std::shared_ptr<Storage>(std::move(storage)), name, sub});

@@ -11,6 +11,8 @@ namespace tb::pg {
 void register_transaction_callbacks();
 // Takes a finished (durable) WriteObject; publishes it at pre-commit, discards it on abort.
 void publish_at_commit(std::unique_ptr<WriteObject> object);
+// Whether an archive of this name waits for this transaction to commit.
+bool awaiting_publication(const std::string &name);
 // Removes name from the repository once the transaction commits.
 void remove_at_commit(std::unique_ptr<Storage> storage, const std::string &name);
 

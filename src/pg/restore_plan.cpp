@@ -58,6 +58,7 @@ TableRestorePlan plan_table_restore(const archive::TableHeader &table, int64 bac
 	plan.display_name = table.schema + "." + table.name;
 	plan.qualified = quoted_name(table.schema, table.name);
 	plan.tenant_column = quoted_ident(table.tenant_column);
+	plan.tenant_column_raw = table.tenant_column;
 	const char *schema = table.schema.c_str(), *name = table.name.c_str();
 	plan.relid = pg_eval([schema, name] {
 		return RangeVarGetRelid(makeRangeVar(pstrdup(schema), pstrdup(name), -1), RowExclusiveLock, true);

@@ -15,6 +15,7 @@ struct TableRestorePlan {
 	std::string display_name;  // schema.table
 	std::string qualified;     // quoted, for SQL
 	std::string tenant_column; // quoted, for SQL
+	std::string tenant_column_raw;
 	Oid tenant_type = InvalidOid;
 	std::vector<bool> keep;            // per archived field
 	std::vector<std::string> load;     // columns that receive the kept fields, in order

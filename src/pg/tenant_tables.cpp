@@ -92,6 +92,23 @@ Datum tenant_datum(const std::string &tenant, Oid type, const std::string &colum
 	}
 }
 
+std::string canonical_tenant(const std::string &tenant, const std::vector<TenantTable> &tables,
+                             const std::vector<Datum> &values) {
+	if (tables.empty())
+		return tenant;
+	for (const auto &t : tables)
+		if (t.tenant_type != tables[0].tenant_type)
+			return tenant;
+	Oid type = tables[0].tenant_type;
+	Datum value = values[0];
+	return pg_eval([type, value] {
+		Oid output;
+		bool varlena;
+		getTypeOutputInfo(type, &output, &varlena);
+		return static_cast<const char *>(OidOutputFunctionCall(output, value));
+	});
+}
+
 std::string quoted_ident(const std::string &ident) {
 	const char *s = ident.c_str();
 	return pg_eval([s] { return quote_identifier(s); });

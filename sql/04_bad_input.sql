@@ -1,0 +1,216 @@
+-- tenant_backup regression tests, part 4: bad input. Every call fails with a clear error and
+-- changes nothing: no catalog row, no archive, the tenants' rows as they were.
+CREATE EXTENSION IF NOT EXISTS tenant_backup;
+-- Backup ids printed in this file start at 4001, whatever ran before.
+SELECT setval('tenant_backup.backups_id_seq', 4000) AS id_base \gset
+
+-- Runs a statement and returns its error as "SQLSTATE: message", the data directory replaced by
+-- <datadir> (error messages about archives name the file).
+CREATE FUNCTION pg_temp.error_of(stmt text) RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+    EXECUTE stmt;
+    RETURN 'no error';
+EXCEPTION WHEN OTHERS THEN
+    RETURN SQLSTATE || ': ' || replace(SQLERRM, current_setting('data_directory'), '<datadir>');
+END
+$$;
+
+-- A good backup of tenant 1, then a change that a restore would undo: after each failed
+-- restore below, tenant 1 must still have the change.
+SELECT tenant_backup.backup_create('1', 'good') AS bid \gset
+UPDATE app.customers SET email = 'changed@acme.example' WHERE tenant_id = 1 AND name = 'Bob';
+CREATE TABLE all_before AS SELECT * FROM app.tenant_rows(ARRAY[1, 2, 3, 4]);
+CREATE TABLE others_before AS SELECT * FROM app.tenant_rows(ARRAY[2, 3, 4]);
+SELECT count(*) AS catalog_before FROM tenant_backup.backups \gset
+SELECT regexp_replace(location, '/[^/]*$', '') AS repo_dir FROM tenant_backup.backups WHERE id = :bid \gset
+SELECT count(*) AS files_before FROM pg_ls_dir(:'repo_dir') \gset
+
+------------------------------------------------------------------------------------------------
+-- backup_create: tenant and label.
+------------------------------------------------------------------------------------------------
+SELECT tenant_backup.backup_create(NULL);
+SELECT tenant_backup.backup_create(NULL, 'label');
+SELECT tenant_backup.backup_create('');
+SELECT tenant_backup.backup_create(repeat('x', 1025));
+-- The limits are in bytes: 513 two-byte characters are too many.
+SELECT tenant_backup.backup_create(repeat('é', 513));
+SELECT tenant_backup.backup_create('1', repeat('l', 1025));
+SELECT tenant_backup.backup_create('1', repeat('é', 513));
+-- A tenant value that does not cast to a tenant column's type (the first table, by name, that
+-- it does not fit is named; the cast's own error is the detail).
+SELECT tenant_backup.backup_create('abc');
+SELECT tenant_backup.backup_create('99999999999');
+SELECT tenant_backup.backup_create('1.5', 'not an integer');
+-- Nothing was recorded or written.
+SELECT count(*) - :catalog_before AS new_catalog_rows FROM tenant_backup.backups;
+SELECT count(*) - :files_before AS new_files FROM pg_ls_dir(:'repo_dir');
+-- The longest label is fine.
+SELECT tenant_backup.backup_create('1', repeat('l', 1024)) AS bid_long \gset
+SELECT length(label) FROM tenant_backup.backups WHERE id = :bid_long;
+SELECT tenant_backup.backup_delete(:bid_long);
+
+------------------------------------------------------------------------------------------------
+-- backup_restore and backup_delete: NULL and unknown ids.
+------------------------------------------------------------------------------------------------
+SELECT * FROM tenant_backup.backup_restore(NULL);
+SELECT tenant_backup.backup_delete(NULL);
+SELECT * FROM tenant_backup.backup_restore(0);
+SELECT tenant_backup.backup_delete(987654321);
+
+------------------------------------------------------------------------------------------------
+-- Backups that are not completed: running and failed (catalog rows made by hand).
+------------------------------------------------------------------------------------------------
+INSERT INTO tenant_backup.backups (tenant, status) VALUES ('1', 'running') RETURNING id - :id_base AS n \gset running_
+INSERT INTO tenant_backup.backups (tenant, status, error) VALUES ('1', 'failed', 'disk full')
+RETURNING id - :id_base AS n \gset failed_
+SELECT :id_base + :running_n AS running_id, :id_base + :failed_n AS failed_id \gset
+SELECT * FROM tenant_backup.backup_restore(:running_id);
+SELECT tenant_backup.backup_delete(:running_id);
+SELECT * FROM tenant_backup.backup_restore(:failed_id);
+-- The list shows them; a failed backup can be deleted (it has no archive).
+SELECT id - :id_base AS n, status, error FROM tenant_backup.backup_list('1') WHERE id > :id_base;
+SELECT tenant_backup.backup_delete(:failed_id);
+SELECT count(*) AS failed_left FROM tenant_backup.backups WHERE id = :failed_id;
+DELETE FROM tenant_backup.backups WHERE id = :running_id;
+
+------------------------------------------------------------------------------------------------
+-- Archives that are missing or damaged. Each case is a copy of the good backup's catalog row,
+-- altered; the restore reads the archive before changing anything.
+------------------------------------------------------------------------------------------------
+CREATE FUNCTION pg_temp.copy_of(src bigint, what text) RETURNS bigint LANGUAGE sql AS $$
+    INSERT INTO tenant_backup.backups (tenant, label, status, tables, row_count, size_bytes, sha256,
+                                       compression, object_name, location)
+    SELECT tenant, what, status, tables, row_count, size_bytes, sha256, compression, object_name, location
+    FROM tenant_backup.backups WHERE id = src
+    RETURNING id
+$$;
+
+-- The archive is missing.
+SELECT pg_temp.copy_of(:bid, 'missing') AS bid_missing \gset
+UPDATE tenant_backup.backups SET object_name = '0/0/999-0000000000000000.tbk' WHERE id = :bid_missing;
+SELECT pg_temp.error_of(format('SELECT * FROM tenant_backup.backup_restore(%s)', :bid_missing)) AS error;
+
+-- The catalog's SHA-256, or size, does not match the archive.
+SELECT pg_temp.copy_of(:bid, 'bad sha') AS bid_sha \gset
+UPDATE tenant_backup.backups SET sha256 = repeat('0', 64) WHERE id = :bid_sha;
+\set VERBOSITY terse
+SELECT * FROM tenant_backup.backup_restore(:bid_sha);
+\set VERBOSITY default
+SELECT pg_temp.copy_of(:bid, 'bad size') AS bid_size \gset
+UPDATE tenant_backup.backups SET size_bytes = size_bytes + 1 WHERE id = :bid_size;
+\set VERBOSITY terse
+SELECT * FROM tenant_backup.backup_restore(:bid_size);
+\set VERBOSITY default
+
+-- An object name that leaves the repository is refused.
+SELECT pg_temp.copy_of(:bid, 'escape') AS bid_escape \gset
+UPDATE tenant_backup.backups SET object_name = '../../../postgresql.conf' WHERE id = :bid_escape;
+SELECT * FROM tenant_backup.backup_restore(:bid_escape);
+
+-- The archive of another tenant under this tenant's catalog row.
+SELECT tenant_backup.backup_create('3', 'of tenant 3') AS bid_3 \gset
+SELECT pg_temp.copy_of(:bid_3, 'swapped') AS bid_swapped \gset
+UPDATE tenant_backup.backups SET tenant = '1' WHERE id = :bid_swapped;
+SELECT * FROM tenant_backup.backup_restore(:bid_swapped);
+
+-- Archives whose catalog row matches them but whose content is not a valid archive: written
+-- into the repository by the server (lo_export), their SHA-256 and size put into the catalog.
+CREATE FUNCTION pg_temp.fake_archive(src bigint, what text, content bytea) RETURNS bigint LANGUAGE plpgsql AS $$
+DECLARE
+    new_id bigint := pg_temp.copy_of(src, what);
+    name text := regexp_replace((SELECT object_name FROM tenant_backup.backups b WHERE b.id = src),
+                                '[^/]*$', 'fake-' || what || '.tbk');
+    path text := current_setting('data_directory') || '/pg_tenant_backup/' || name;
+    lo oid := lo_from_bytea(0, content);
+BEGIN
+    PERFORM lo_export(lo, path);
+    PERFORM lo_unlink(lo);
+    UPDATE tenant_backup.backups b
+    SET object_name = name, location = path, sha256 = encode(sha256(content), 'hex'), size_bytes = length(content)
+    WHERE b.id = new_id;
+    RETURN new_id;
+END
+$$;
+SELECT location AS good_location FROM tenant_backup.backups WHERE id = :bid \gset
+SELECT pg_read_binary_file(:'good_location') AS good_bytes \gset
+-- not an archive at all
+SELECT pg_temp.fake_archive(:bid, 'garbage', 'this is not an archive') AS bid_garbage \gset
+SELECT * FROM tenant_backup.backup_restore(:bid_garbage);
+-- truncated: the good archive without its last 10 bytes, and with only its first 100 bytes
+SELECT pg_temp.fake_archive(:bid, 'truncated', substring(:'good_bytes'::bytea for length(:'good_bytes'::bytea) - 10))
+    AS bid_trunc \gset
+SELECT * FROM tenant_backup.backup_restore(:bid_trunc);
+SELECT pg_temp.fake_archive(:bid, 'head', substring(:'good_bytes'::bytea for 100)) AS bid_head \gset
+SELECT * FROM tenant_backup.backup_restore(:bid_head);
+-- a byte after the end
+SELECT pg_temp.fake_archive(:bid, 'trailing', :'good_bytes'::bytea || '\x00'::bytea) AS bid_trailing \gset
+SELECT * FROM tenant_backup.backup_restore(:bid_trailing);
+-- an unknown format version, an unknown flag
+SELECT pg_temp.fake_archive(:bid, 'version', set_byte(:'good_bytes'::bytea, 8, 2)) AS bid_version \gset
+SELECT * FROM tenant_backup.backup_restore(:bid_version);
+SELECT pg_temp.fake_archive(:bid, 'flags', set_byte(:'good_bytes'::bytea, 10, 3)) AS bid_flags \gset
+SELECT * FROM tenant_backup.backup_restore(:bid_flags);
+-- The same for an uncompressed archive, whose records are read directly.
+SET tenant_backup.compression_level = 0;
+SELECT tenant_backup.backup_create('1', 'uncompressed') AS bid_raw \gset
+RESET tenant_backup.compression_level;
+SELECT location AS raw_location FROM tenant_backup.backups WHERE id = :bid_raw \gset
+SELECT pg_read_binary_file(:'raw_location') AS raw_bytes \gset
+SELECT pg_temp.fake_archive(:bid_raw, 'raw-truncated', substring(:'raw_bytes'::bytea for length(:'raw_bytes'::bytea) - 10))
+    AS bid_raw_trunc \gset
+SELECT * FROM tenant_backup.backup_restore(:bid_raw_trunc);
+SELECT pg_temp.fake_archive(:bid_raw, 'raw-trailing', :'raw_bytes'::bytea || '\x00'::bytea) AS bid_raw_trailing \gset
+SELECT * FROM tenant_backup.backup_restore(:bid_raw_trailing);
+-- the first record is not the header record
+SELECT pg_temp.fake_archive(:bid_raw, 'raw-type', set_byte(:'raw_bytes'::bytea, 12, ascii('Z'))) AS bid_raw_type \gset
+SELECT * FROM tenant_backup.backup_restore(:bid_raw_type);
+
+-- After all these failed restores, every tenant is exactly as before; the good backup still works.
+SELECT * FROM app.diff('all_before', ARRAY[1, 2, 3, 4]);
+SELECT email FROM app.customers WHERE tenant_id = 1 AND name = 'Bob';
+SELECT * FROM tenant_backup.backup_restore(:bid);
+SELECT email FROM app.customers WHERE tenant_id = 1 AND name = 'Bob';
+
+-- Clean up the hand-made catalog rows. The copies share the good archive: remove their rows
+-- directly, so that the archive stays; delete the fake ones through the API.
+DELETE FROM tenant_backup.backups
+WHERE id IN (:bid_missing, :bid_sha, :bid_size, :bid_escape, :bid_swapped);
+SELECT tenant_backup.backup_delete(:bid_garbage), tenant_backup.backup_delete(:bid_trunc),
+       tenant_backup.backup_delete(:bid_head), tenant_backup.backup_delete(:bid_trailing),
+       tenant_backup.backup_delete(:bid_version), tenant_backup.backup_delete(:bid_flags),
+       tenant_backup.backup_delete(:bid_raw_trunc), tenant_backup.backup_delete(:bid_raw_trailing),
+       tenant_backup.backup_delete(:bid_raw_type), tenant_backup.backup_delete(:bid_raw);
+SELECT count(*) AS fake_files_left FROM pg_ls_dir(:'repo_dir') f WHERE f LIKE 'fake-%';
+
+------------------------------------------------------------------------------------------------
+-- Settings.
+------------------------------------------------------------------------------------------------
+SET tenant_backup.compression_level = 20;
+SET tenant_backup.compression_level = -1;
+SET tenant_backup.repository = '';
+
+------------------------------------------------------------------------------------------------
+-- Only superusers (and the extension's owner) may use the extension.
+------------------------------------------------------------------------------------------------
+CREATE ROLE regress_tenant_backup_user;
+SELECT 'app.audit'::regclass::oid AS audit_oid \gset
+SET ROLE regress_tenant_backup_user;
+SELECT tenant_backup.backup_create('1');
+RESET ROLE;
+-- Even with USAGE on the schema, the functions and the catalog are not granted to PUBLIC.
+GRANT USAGE ON SCHEMA tenant_backup TO regress_tenant_backup_user;
+SET ROLE regress_tenant_backup_user;
+SELECT tenant_backup.backup_create('1');
+SELECT * FROM tenant_backup.backup_restore(:bid);
+SELECT tenant_backup.backup_delete(:bid);
+SELECT * FROM tenant_backup.backup_list();
+SELECT count(*) FROM tenant_backup.backups;
+SELECT tenant_backup.backup_register_table(:'audit_oid', 'owner_tenant');
+RESET ROLE;
+REVOKE USAGE ON SCHEMA tenant_backup FROM regress_tenant_backup_user;
+DROP ROLE regress_tenant_backup_user;
+SELECT status FROM tenant_backup.backups WHERE id = :bid;
+SELECT count(*) AS registered FROM tenant_backup.registered_tables;
+
+SELECT * FROM app.diff('others_before', ARRAY[2, 3, 4]);
+DROP TABLE all_before, others_before;

@@ -1,0 +1,220 @@
+#include "pg/foreign_keys.hpp"
+
+#include "pg/guard.hpp"
+#include "pg/spi.hpp"
+
+#include <algorithm>
+#include <functional>
+
+namespace tb::pg {
+
+namespace {
+
+struct ForeignKey {
+	Oid oid, child, parent;
+	std::string name, child_name, parent_name;
+	char child_kind, parent_kind;
+	std::vector<std::string> child_cols, parent_cols; // quoted, in key order
+	std::vector<std::string> parent_raw;              // unquoted parent column names
+};
+
+std::string from(char relkind, const std::string &name) {
+	return (relkind == RELKIND_PARTITIONED_TABLE ? "" : "ONLY ") + name;
+}
+
+std::string join(const std::vector<std::string> &items, const std::string &sep,
+                 const std::function<std::string(size_t)> &fn) {
+	std::string out;
+	for (size_t i = 0; i < items.size(); i++)
+		out += (i ? sep : "") + fn(i);
+	return out;
+}
+
+// Foreign keys (top-level constraints only: partitions inherit theirs) matching `where`.
+std::vector<ForeignKey> load_foreign_keys(const std::string &where) {
+	std::string sql = "SELECT c.oid, c.conrelid, c.confrelid, c.conname::text, c.conrelid::regclass::text, "
+	                  "  c.confrelid::regclass::text, ch.relkind::text, pa.relkind::text "
+	                  "FROM pg_catalog.pg_constraint c "
+	                  "JOIN pg_catalog.pg_class ch ON ch.oid = c.conrelid "
+	                  "JOIN pg_catalog.pg_class pa ON pa.oid = c.confrelid "
+	                  "WHERE c.contype = 'f' AND c.conparentid = 0 AND (" +
+	                  where + ") ORDER BY c.conname, c.oid";
+	const char *q = sql.c_str();
+	uint64 rows = pg_eval([q] { return spi_run(q, 0, nullptr, nullptr, nullptr, true, SPI_OK_SELECT); });
+	std::vector<ForeignKey> fks;
+	for (uint64 r = 0; r < rows; r++) {
+		Oid oids[3];
+		char *text[5];
+		pg_call([&] {
+			bool isnull;
+			for (int i = 0; i < 3; i++)
+				oids[i] = DatumGetObjectId(spi_datum(r, i + 1, &isnull));
+			for (int i = 0; i < 5; i++)
+				text[i] = spi_text(r, i + 4);
+		});
+		fks.push_back({oids[0], oids[1], oids[2], text[0], text[1], text[2], text[3][0], text[4][0], {}, {}, {}});
+	}
+	for (auto &fk : fks) {
+		Oid con = fk.oid;
+		uint64 cols = pg_eval([con] {
+			Oid types[1] = {OIDOID};
+			Datum values[1] = {ObjectIdGetDatum(con)};
+			return spi_run("SELECT quote_ident(ca.attname), quote_ident(pa.attname), pa.attname::text "
+			               "FROM pg_catalog.pg_constraint c "
+			               "CROSS JOIN LATERAL unnest(c.conkey, c.confkey) WITH ORDINALITY k(ck, pk, i) "
+			               "JOIN pg_catalog.pg_attribute ca ON ca.attrelid = c.conrelid AND ca.attnum = k.ck "
+			               "JOIN pg_catalog.pg_attribute pa ON pa.attrelid = c.confrelid AND pa.attnum = k.pk "
+			               "WHERE c.oid = $1 ORDER BY k.i",
+			               1, types, values, nullptr, true, SPI_OK_SELECT);
+		});
+		for (uint64 r = 0; r < cols; r++) {
+			char *c[3];
+			pg_call([&] {
+				for (int i = 0; i < 3; i++)
+					c[i] = spi_text(r, i + 1);
+			});
+			fk.child_cols.emplace_back(c[0]);
+			fk.parent_cols.emplace_back(c[1]);
+			fk.parent_raw.emplace_back(c[2]);
+		}
+	}
+	return fks;
+}
+
+// Position in the key of the parent's tenant column, or -1.
+int tenant_position(const ForeignKey &fk, const std::string &parent_tenant_column) {
+	for (size_t i = 0; i < fk.parent_raw.size(); i++)
+		if (fk.parent_raw[i] == parent_tenant_column)
+			return static_cast<int>(i);
+	return -1;
+}
+
+// "ch.a IS NOT NULL AND ... AND NOT EXISTS (SELECT 1 FROM parent pa WHERE pa.x = ch.a AND ...)"
+std::string dangling(const ForeignKey &fk) {
+	return join(fk.child_cols, " AND ", [&](size_t i) { return "ch." + fk.child_cols[i] + " IS NOT NULL"; }) +
+	       " AND NOT EXISTS (SELECT 1 FROM " + from(fk.parent_kind, fk.parent_name) + " pa WHERE " +
+	       join(fk.child_cols, " AND ", [&](size_t i) { return "pa." + fk.parent_cols[i] + " = ch." + fk.child_cols[i]; }) +
+	       ")";
+}
+
+bool has_row(const std::string &sql, Oid type, Datum value, int nargs) {
+	const char *q = sql.c_str();
+	return pg_eval([=] {
+		Oid types[1] = {type};
+		Datum values[1] = {value};
+		// read_only = false: the query must see the rows this transaction just loaded.
+		return spi_run(q, nargs, types, values, nullptr, false, SPI_OK_SELECT) > 0;
+	});
+}
+
+int temp_table_counter = 0;
+
+} // namespace
+
+uint64 ForeignKeyChecks::delete_tenant_rows(const RestoredTable &table) {
+	const TableRestorePlan &plan = table.plan;
+	std::string filter = " WHERE " + plan.tenant_column + " = $1";
+	std::string target = from(plan.relkind, plan.qualified);
+	std::vector<std::string> ctes;
+	std::vector<std::string> returning;                // each column once
+	std::map<std::string, std::string> key_tables;     // referenced columns -> temporary table
+	for (const auto &fk : load_foreign_keys("c.confrelid = " + std::to_string(plan.relid))) {
+		if (tenant_position(fk, plan.tenant_column_raw) >= 0 || removed_keys_.count(fk.oid))
+			continue; // found by the tenant column; or already remembered by an earlier restore
+		std::string cols = join(fk.parent_cols, ", ", [&](size_t i) { return fk.parent_cols[i]; });
+		auto known = key_tables.find(cols);
+		if (known != key_tables.end()) {
+			removed_keys_[fk.oid] = known->second; // another key into the same columns
+			continue;
+		}
+		std::string temp = "pg_temp.tenant_backup_fk_" + std::to_string(++temp_table_counter);
+		std::string create = "CREATE TEMP TABLE " + temp + " ON COMMIT DROP AS SELECT " + cols + " FROM " + target +
+		                     " WITH NO DATA";
+		const char *q = create.c_str();
+		pg_call([q] { spi_run(q, 0, nullptr, nullptr, nullptr, false, SPI_OK_UTILITY); });
+		ctes.push_back("i" + std::to_string(ctes.size()) + " AS (INSERT INTO " + temp + " SELECT " + cols + " FROM d)");
+		for (const auto &c : fk.parent_cols)
+			if (std::find(returning.begin(), returning.end(), c) == returning.end())
+				returning.push_back(c);
+		key_tables[cols] = temp;
+		removed_keys_[fk.oid] = temp;
+	}
+	std::string sql;
+	if (ctes.empty()) {
+		sql = "DELETE FROM " + target + filter;
+	} else {
+		sql = "WITH d AS (DELETE FROM " + target + filter + " RETURNING " +
+		      join(returning, ", ", [&](size_t i) { return returning[i]; }) + ")";
+		for (const auto &cte : ctes)
+			sql += ", " + cte;
+		sql += " SELECT count(*) FROM d";
+	}
+	const char *q = sql.c_str();
+	Oid type = plan.tenant_type;
+	Datum tenant = table.tenant;
+	bool counted = !ctes.empty();
+	return pg_eval([=] {
+		Oid types[1] = {type};
+		Datum values[1] = {tenant};
+		uint64 n = spi_run(q, 1, types, values, nullptr, false, counted ? SPI_OK_SELECT : SPI_OK_DELETE);
+		if (counted) {
+			bool isnull;
+			n = static_cast<uint64>(DatumGetInt64(spi_datum(0, 1, &isnull)));
+		}
+		return n;
+	});
+}
+
+void ForeignKeyChecks::check(const std::vector<RestoredTable> &tables, int64 backup_id) {
+	if (tables.empty())
+		return;
+	std::string oids = join(std::vector<std::string>(tables.size()), ",",
+	                        [&](size_t i) { return std::to_string(tables[i].plan.relid); });
+	auto restored = [&](Oid relid) -> const RestoredTable * {
+		for (const auto &t : tables)
+			if (t.plan.relid == relid)
+				return &t;
+		return nullptr;
+	};
+	for (const auto &fk : load_foreign_keys("c.conrelid IN (" + oids + ") OR c.confrelid IN (" + oids + ")")) {
+		std::string child = from(fk.child_kind, fk.child_name) + " ch";
+		std::vector<std::pair<std::string, const RestoredTable *>> checks; // query, table whose tenant is $1
+		// This tenant's restored rows must find what they reference.
+		if (const RestoredTable *c = restored(fk.child))
+			checks.emplace_back("SELECT 1 FROM " + child + " WHERE ch." + c->plan.tenant_column + " = $1 AND " +
+			                        dangling(fk) + " LIMIT 1",
+			                    c);
+		// Rows of any tenant that referenced the restored table must still find their rows.
+		if (const RestoredTable *p = restored(fk.parent)) {
+			int pos = tenant_position(fk, p->plan.tenant_column_raw);
+			if (pos >= 0)
+				checks.emplace_back("SELECT 1 FROM " + child + " WHERE ch." + fk.child_cols[pos] + " = $1 AND " +
+				                        dangling(fk) + " LIMIT 1",
+				                    p);
+			else if (removed_keys_.count(fk.oid))
+				checks.emplace_back(
+				    "SELECT 1 FROM " + removed_keys_.at(fk.oid) + " r WHERE NOT EXISTS (SELECT 1 FROM " +
+				        from(fk.parent_kind, fk.parent_name) + " pa WHERE " +
+				        join(fk.parent_cols, " AND ",
+				             [&](size_t i) { return "pa." + fk.parent_cols[i] + " = r." + fk.parent_cols[i]; }) +
+				        ") AND EXISTS (SELECT 1 FROM " + child + " WHERE " +
+				        join(fk.child_cols, " AND ",
+				             [&](size_t i) { return "ch." + fk.child_cols[i] + " = r." + fk.parent_cols[i]; }) +
+				        ") LIMIT 1",
+				    nullptr);
+		}
+		for (const auto &[sql, t] : checks) {
+			bool broken = t ? has_row(sql, t->plan.tenant_type, t->tenant, 1) : has_row(sql, InvalidOid, 0, 0);
+			if (broken)
+				throw SqlError(ERRCODE_FOREIGN_KEY_VIOLATION,
+				               "restoring backup " + std::to_string(backup_id) +
+				                   " would violate foreign key constraint \"" + fk.name + "\" on table " + fk.child_name,
+				               "Rows of " + fk.child_name + " would reference rows of " + fk.parent_name +
+				                   " that do not exist after the restore. Nothing was restored.",
+				               "Tables that reference tenant tables should be tenant tables themselves, so that they "
+				               "are backed up and restored together.");
+		}
+	}
+}
+
+} // namespace tb::pg
