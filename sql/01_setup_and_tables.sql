@@ -8,6 +8,12 @@ SHOW tenant_backup.tenant_column;
 SHOW tenant_backup.compression_level;
 SET tenant_backup.no_such_setting = 1;
 
+-- Every following file backs up with encryption on: a master key for this database (the
+-- unencrypted path, and key handling itself, are tested in 09_encryption).
+SELECT format('ALTER DATABASE %I SET tenant_backup.encryption_key_command = %L', current_database(),
+              'echo 5ca1ab1e5ca1ab1e5ca1ab1e5ca1ab1e5ca1ab1e5ca1ab1e5ca1ab1e5ca1ab1e') \gexec
+SET tenant_backup.encryption_key_command = 'echo 5ca1ab1e5ca1ab1e5ca1ab1e5ca1ab1e5ca1ab1e5ca1ab1e5ca1ab1e5ca1ab1e';
+
 -- A small multi-tenant shop. Tenant key: "tenant_id" (integer, text or bigint), which a backup
 -- of tenant '1' casts to every column type. Foreign keys form a chain
 -- tenants <- customers <- orders <- order_lines; countries and trigger_log are shared tables.

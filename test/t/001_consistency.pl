@@ -21,6 +21,9 @@ my $n_backups = 15;
 
 my $node = PostgreSQL::Test::Cluster->new('consistency');
 $node->init;
+# Backups are encrypted, as in production (a master key from a command; see 006 for key files).
+$node->append_conf('postgresql.conf',
+	"tenant_backup.encryption_key_command = 'echo 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef'");
 $node->start;
 
 $node->safe_psql(

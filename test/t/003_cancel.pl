@@ -17,6 +17,9 @@ my $n_rows = 200000;
 
 my $node = PostgreSQL::Test::Cluster->new('cancel');
 $node->init;
+# Backups are encrypted, as in production (a master key from a command; see 006 for key files).
+$node->append_conf('postgresql.conf',
+	"tenant_backup.encryption_key_command = 'echo 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef'");
 $node->start;
 my $repo = $node->data_dir . '/pg_tenant_backup';
 

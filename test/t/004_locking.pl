@@ -15,6 +15,9 @@ use Time::HiRes qw(time usleep);
 
 my $node = PostgreSQL::Test::Cluster->new('locking');
 $node->init;
+# Backups are encrypted, as in production (a master key from a command; see 006 for key files).
+$node->append_conf('postgresql.conf',
+	"tenant_backup.encryption_key_command = 'echo 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef'");
 $node->start;
 
 $node->safe_psql(

@@ -14,6 +14,9 @@ use Test::More;
 
 my $node = PostgreSQL::Test::Cluster->new('failed_commit');
 $node->init;
+# Backups are encrypted, as in production (a master key from a command; see 006 for key files).
+$node->append_conf('postgresql.conf',
+	"tenant_backup.encryption_key_command = 'echo 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef'");
 $node->start;
 my $repo = $node->data_dir . '/pg_tenant_backup';
 
