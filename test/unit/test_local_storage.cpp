@@ -76,6 +76,52 @@ TEST_F(LocalStorageTest, PublishedObjectReadsBackTheSameBytes) {
 	EXPECT_EQ(mode_of(dir_ + "/a.tbk"), 0600u);
 }
 
+TEST_F(LocalStorageTest, OpenReadAtAnOffset) {
+	tb::LocalStorage s(dir_);
+	std::string data = random_bytes(200000, 22);
+	store(s, "o/ff.tbk", data);
+	for (uint64_t offset :
+	     {uint64_t(0), uint64_t(1), uint64_t(4095), uint64_t(4096), uint64_t(123457), uint64_t(data.size() - 1)}) {
+		auto src = s.open_read("o/ff.tbk", offset);
+		EXPECT_TRUE(read_all(*src, 4093) == data.substr(offset)) << "offset " << offset;
+	}
+	// At or past the end there is nothing to read, and that is no error.
+	for (uint64_t offset : {uint64_t(data.size()), uint64_t(data.size() + 1), uint64_t(1) << 40}) {
+		auto src = s.open_read("o/ff.tbk", offset);
+		EXPECT_EQ(read_all(*src), "") << "offset " << offset;
+	}
+	// Two readers at different offsets do not disturb each other.
+	auto a = s.open_read("o/ff.tbk", 10), b = s.open_read("o/ff.tbk", 100000);
+	uint8_t x[4], y[4];
+	ASSERT_TRUE(tb::read_exact(*a, x, 4));
+	ASSERT_TRUE(tb::read_exact(*b, y, 4));
+	EXPECT_EQ(std::string(reinterpret_cast<char *>(x), 4), data.substr(10, 4));
+	EXPECT_EQ(std::string(reinterpret_cast<char *>(y), 4), data.substr(100000, 4));
+	EXPECT_TRUE(throws_kind(ErrorKind::NotFound, [&] { s.open_read("missing.tbk", 5); }));
+	EXPECT_TRUE(throws_kind(ErrorKind::InvalidInput, [&] { s.open_read("../x", 5); }));
+}
+
+TEST_F(LocalStorageTest, SizeOfObjects) {
+	tb::LocalStorage s(dir_);
+	store(s, "empty", "");
+	store(s, "a/b.tbk", random_bytes(3 * 1024 * 1024 + 7, 23));
+	EXPECT_EQ(s.size("empty"), 0u);
+	EXPECT_EQ(s.size("a/b.tbk"), 3u * 1024 * 1024 + 7);
+	store(s, "a/b.tbk", "shorter", "w2");
+	EXPECT_EQ(s.size("a/b.tbk"), 7u) << "the size of what is published now";
+	EXPECT_TRUE(throws_kind(ErrorKind::NotFound, [&] { s.size("missing.tbk"); }));
+	EXPECT_TRUE(throws_kind(ErrorKind::NotFound, [&] { s.size("no/such/dir.tbk"); }));
+	EXPECT_TRUE(throws_kind(ErrorKind::InvalidInput, [&] { s.size("a/../b"); }));
+	EXPECT_TRUE(throws_kind(ErrorKind::InvalidInput, [&] { s.size(""); }));
+	// An object being written has no size until it is published.
+	auto w = s.open_write("later.tbk", "w1");
+	w->write(bytes_of("abc"), 3);
+	EXPECT_TRUE(throws_kind(ErrorKind::NotFound, [&] { s.size("later.tbk"); }));
+	w->finish();
+	w->publish();
+	EXPECT_EQ(s.size("later.tbk"), 3u);
+}
+
 TEST_F(LocalStorageTest, EmptyObject) {
 	tb::LocalStorage s(dir_);
 	store(s, "empty", "");
@@ -256,6 +302,8 @@ TEST_F(LocalStorageTest, InvalidNamesAreRejectedByEveryOperation) {
 		EXPECT_TRUE(throws_kind(ErrorKind::InvalidInput, [&] { s.open_read(name); })) << name;
 		EXPECT_TRUE(throws_kind(ErrorKind::InvalidInput, [&] { s.remove(name); })) << name;
 		EXPECT_TRUE(throws_kind(ErrorKind::InvalidInput, [&] { s.exists(name); })) << name;
+		EXPECT_TRUE(throws_kind(ErrorKind::InvalidInput, [&] { s.size(name); })) << name;
+		EXPECT_TRUE(throws_kind(ErrorKind::InvalidInput, [&] { s.open_read(name, 1); })) << name;
 	}
 	for (const std::string tag : {"", "a/b", "..", "has space", "x.tmp/"})
 		EXPECT_TRUE(throws_kind(ErrorKind::InvalidInput, [&] { s.open_write("ok.tbk", tag); })) << tag;

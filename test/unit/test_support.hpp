@@ -1,7 +1,8 @@
-// Shared helpers for the unit tests: in-memory sinks and sources, binary COPY tuple builders and
-// an assertion that a call throws tb::Error of a given kind.
+// Shared helpers for the unit tests: in-memory sinks, sources and storage, binary COPY tuple
+// builders and an assertion that a call throws tb::Error of a given kind.
 #pragma once
 #include "core/error.hpp"
+#include "core/storage/storage.hpp"
 #include "core/stream/stream.hpp"
 
 #include <gtest/gtest.h>
@@ -9,6 +10,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include <map>
 #include <memory>
 #include <optional>
 #include <random>
@@ -32,13 +34,17 @@ public:
 		writes_++;
 	}
 	void finish() override { finished_++; }
+	void boundary() override { boundaries_.push_back(out_.size()); }
 	int finished() const { return finished_; }
 	size_t writes() const { return writes_; }
+	// The size of the output at each boundary() call.
+	const std::vector<size_t> &boundaries() const { return boundaries_; }
 
 private:
 	std::string &out_;
 	int finished_ = 0;
 	size_t writes_ = 0;
+	std::vector<size_t> boundaries_;
 };
 
 // Serves a copy of a string, never more than max_chunk bytes per read (to exercise partial reads).
@@ -76,6 +82,72 @@ public:
 inline std::unique_ptr<tb::Source> memory_source(std::string data, size_t max_chunk = SIZE_MAX) {
 	return std::make_unique<MemorySource>(std::move(data), max_chunk);
 }
+
+// A Storage in memory. It counts the bytes it serves, so that a test can tell how much of an
+// object a reader needed.
+class MemoryStorage : public tb::Storage {
+public:
+	std::map<std::string, std::string> objects;
+	uint64_t bytes_served = 0;
+	size_t opens = 0;
+
+	std::unique_ptr<tb::WriteObject> open_write(const std::string &name, const std::string &tag) override {
+		tb::check_object_name(name);
+		tb::check_object_name(tag, false);
+		return std::make_unique<Writer>(*this, name);
+	}
+	std::unique_ptr<tb::Source> open_read(const std::string &name, uint64_t offset = 0) override {
+		auto it = find(name);
+		opens++;
+		return std::make_unique<Reader>(*this, it->second, offset);
+	}
+	uint64_t size(const std::string &name) override { return find(name)->second.size(); }
+	bool remove(const std::string &name) override { return objects.erase(name) > 0; }
+	bool exists(const std::string &name) override { return objects.count(name) > 0; }
+	std::vector<tb::TemporaryObject> list_temporaries() override { return {}; }
+	std::string describe(const std::string &name) const override { return "memory:" + name; }
+
+private:
+	std::map<std::string, std::string>::iterator find(const std::string &name) {
+		tb::check_object_name(name);
+		auto it = objects.find(name);
+		if (it == objects.end())
+			throw tb::Error(tb::ErrorKind::NotFound, "no object " + name);
+		return it;
+	}
+	class Writer : public tb::WriteObject {
+	public:
+		Writer(MemoryStorage &s, std::string name) : s_(s), name_(std::move(name)) {}
+		void write(const uint8_t *data, size_t len) override {
+			data_.append(reinterpret_cast<const char *>(data), len);
+		}
+		void finish() override {}
+		void publish() override { s_.objects[name_] = data_; }
+		const std::string &name() const override { return name_; }
+
+	private:
+		MemoryStorage &s_;
+		std::string name_, data_;
+	};
+	// Reads the stored string in place: an object must not be replaced while it is read.
+	class Reader : public tb::Source {
+	public:
+		Reader(MemoryStorage &s, const std::string &data, uint64_t offset)
+		    : s_(s), data_(data), pos_(std::min<uint64_t>(offset, data.size())) {}
+		size_t read(uint8_t *buf, size_t cap) override {
+			size_t n = std::min(cap, data_.size() - pos_);
+			std::memcpy(buf, data_.data() + pos_, n);
+			pos_ += n;
+			s_.bytes_served += n;
+			return n;
+		}
+
+	private:
+		MemoryStorage &s_;
+		const std::string &data_;
+		size_t pos_;
+	};
+};
 
 // Reads a source to its end, asking for read_size bytes at a time.
 inline std::string read_all(tb::Source &source, size_t read_size = 65536) {

@@ -175,3 +175,29 @@ TEST(Zstd, DamagedFrameNeverCrashes) {
 	}
 	EXPECT_GT(errors, 0u);
 }
+
+TEST(Zstd, BoundaryEndsAFrame) {
+	// What follows a boundary is a frame of its own: it decompresses without what came before.
+	std::string a = compressible_bytes(70000), b = compressible_bytes(30000) + random_bytes(1000, 12);
+	std::string out;
+	auto sink = std::make_unique<StringSink>(out);
+	StringSink *raw = sink.get();
+	tb::ZstdCompressSink z(std::move(sink), 3);
+	z.write(bytes_of(a), a.size());
+	z.boundary();
+	ASSERT_EQ(raw->boundaries().size(), 1u) << "boundary() is passed on to the next stage";
+	size_t cut = raw->boundaries()[0];
+	EXPECT_EQ(out.size(), cut) << "everything before the boundary has been written";
+	z.boundary(); // an empty frame in between is harmless
+	z.write(bytes_of(b), b.size());
+	z.finish();
+	EXPECT_EQ(raw->finished(), 1);
+	EXPECT_EQ(raw->boundaries().size(), 2u);
+	EXPECT_EQ(out.substr(cut, 4), std::string("\x28\xb5\x2f\xfd", 4)) << "a new frame starts at the boundary";
+	EXPECT_EQ(decompress(out, 4096), a + b);
+	EXPECT_EQ(decompress(out.substr(0, cut), 4096), a);
+	EXPECT_EQ(decompress(out.substr(raw->boundaries()[1]), 4096), b);
+	EXPECT_EQ(decompress(out.substr(cut), 4096), b);
+	// A cut right at the boundary is a complete stream; one byte less is not.
+	EXPECT_TRUE(throws_kind(tb::ErrorKind::Corrupt, [&] { decompress(out.substr(0, cut - 1), 4096); }));
+}

@@ -143,8 +143,9 @@ void ArchiveReader::read_trailer(uint32_t len) {
 	if (!read_exact(*raw_, footer, sizeof(footer)))
 		corrupt("archive is truncated: its footer is missing");
 	Footer f = parse_footer(footer);
-	if (f.trailer_chunk >= chunks_->chunk_index())
-		corrupt("archive is damaged: its footer points past its last chunk");
+	std::optional<uint64_t> start = chunks_->chunk_start(f.trailer_chunk);
+	if (!start || kFileHeaderSize + *start != f.trailer_offset)
+		corrupt("archive is damaged: its footer does not point at its trailer");
 	if (raw_->read(&extra, 1) != 0)
 		corrupt("archive is damaged: data follows its footer");
 }
@@ -161,6 +162,11 @@ std::optional<TableHeader> ArchiveReader::next_table() {
 		return std::nullopt;
 	}
 
+	// The record that comes may start the trailer, which the footer points at: note where it starts
+	// (with zstd the decoder may already have read the trailer's first chunk, or not yet the end of
+	// the previous frame).
+	if (!only_)
+		chunks_->remember_chunk_starts(true);
 	uint8_t type;
 	uint32_t len;
 	if (!read_record_header(type, len))
@@ -170,6 +176,7 @@ std::optional<TableHeader> ArchiveReader::next_table() {
 		state_ = State::Done;
 		return std::nullopt;
 	}
+	chunks_->remember_chunk_starts(false);
 	if (type != kRecordTable)
 		corrupt("archive is damaged: unexpected record '" + std::string(1, static_cast<char>(type)) +
 		        "' where a table should start (chunk " + std::to_string(chunk_index()) + ")");

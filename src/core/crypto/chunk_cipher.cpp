@@ -155,6 +155,7 @@ ChunkOpenSource::~ChunkOpenSource() = default;
 bool ChunkOpenSource::open_next() {
 	if (final_seen_)
 		return false; // what follows the final chunk (the footer) is not ours to read
+	uint64_t start = consumed_;
 	uint8_t head[kChunkHeaderSize];
 	if (in_.read(head, 1) == 0)
 		throw Error(ErrorKind::Corrupt,
@@ -180,7 +181,7 @@ bool ChunkOpenSource::open_next() {
 		uint8_t expect[kTagSize];
 		digest_tag(aad, sealed_.data(), len, expect);
 		ok = std::memcmp(expect, tag, kTagSize) == 0;
-		if (ok)
+		if (ok && len) // an empty chunk's buffer may be null, which memcpy must not get
 			std::memcpy(plain_.data(), sealed_.data(), len);
 	}
 	if (!ok)
@@ -189,9 +190,27 @@ bool ChunkOpenSource::open_next() {
 		                (params_.key ? ": it was altered, belongs to another backup, or the key is wrong"
 		                             : ": it was altered or belongs to another backup"));
 	pos_ = 0;
+	consumed_ += kChunkHeaderSize + sealed_.size();
+	current_start_ = start;
+	if (remember_ && starts_.size() < 64) // the chunk sought is among the first few
+		starts_.push_back({index_, start});
 	index_++;
 	final_seen_ = flags & kChunkFinal;
 	return true;
+}
+
+void ChunkOpenSource::remember_chunk_starts(bool on) {
+	starts_.clear();
+	remember_ = on;
+	if (on && index_ > params_.first_index)
+		starts_.push_back({index_ - 1, current_start_});
+}
+
+std::optional<uint64_t> ChunkOpenSource::chunk_start(uint64_t index) const {
+	for (const auto &s : starts_)
+		if (s.first == index)
+			return s.second;
+	return std::nullopt;
 }
 
 size_t ChunkOpenSource::read(uint8_t *buf, size_t cap) {

@@ -66,6 +66,11 @@ public:
 	~ChunkOpenSource() override;
 	size_t read(uint8_t *buf, size_t cap) override;
 	uint64_t chunk_index() const { return index_; }
+	// For checking a footer that points at a chunk: while on, remembers where the current chunk
+	// and the next chunks opened start (as bytes read from `in` before them).
+	void remember_chunk_starts(bool on);
+	// Where chunk `index` starts, if it was remembered.
+	std::optional<uint64_t> chunk_start(uint64_t index) const;
 
 private:
 	bool open_next();
@@ -77,6 +82,9 @@ private:
 	size_t pos_ = 0;
 	uint64_t index_;
 	bool final_seen_ = false;
+	uint64_t consumed_ = 0, current_start_ = 0;
+	bool remember_ = false;
+	std::vector<std::pair<uint64_t, uint64_t>> starts_; // (chunk index, start)
 };
 
 // Random bytes from OpenSSL's CSPRNG.
