@@ -11,7 +11,7 @@ ROOT=$(pwd)
 
 bash scripts/install-deps.sh
 PG_BIN=$(pg_config --bindir)
-PGXS_DIR=$(dirname "$(pg_config --pgxs)")/..
+PGXS_DIR=$(cd "$(dirname "$(pg_config --pgxs)")/../.." && pwd) # .../lib/pgxs
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 
