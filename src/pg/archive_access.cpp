@@ -13,8 +13,9 @@ void check_stored_archive(Storage &storage, const StoredBackup &b, const char *c
 		throw SqlError(ERRCODE_DATA_CORRUPTED, "backup " + id + " has no archive recorded; " + consequence);
 	if (awaiting_publication(b.object_name))
 		throw SqlError(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
-		               "backup " + id + " was created in this transaction; its archive can be read once the "
-		               "transaction commits");
+		               "backup " + id +
+		                   " was created in this transaction; its archive can be read once the "
+		                   "transaction commits");
 	if (!storage.exists(b.object_name))
 		throw SqlError(ERRCODE_UNDEFINED_FILE, "archive of backup " + id + " is missing: " +
 		                                           storage.describe(b.object_name) + "; " + consequence);

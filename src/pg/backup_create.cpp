@@ -97,9 +97,8 @@ TB_SQL_FUNCTION(backup_create) {
 		std::string msg = "tenant table " + t.display_name() + " has no index leading with \"" + t.tenant_column +
 		                  "\": backing up a tenant reads the whole table";
 		const char *m = msg.c_str();
-		pg_call([m] {
-			ereport(WARNING, (errmsg("%s", m), errhint("CREATE INDEX ON the table (tenant column, ...).")));
-		});
+		pg_call(
+		    [m] { ereport(WARNING, (errmsg("%s", m), errhint("CREATE INDEX ON the table (tenant column, ...)."))); });
 	}
 
 	std::unique_ptr<tb::Storage> storage = open_repository();
@@ -138,12 +137,13 @@ TB_SQL_FUNCTION(backup_create) {
 	tb::HashingSink hashing(*object);
 	tb::archive::ArchiveWriter writer(hashing, options);
 
-	std::string server_version = pg_eval([] { return static_cast<const char *>(GetConfigOption("server_version", false, false)); });
+	std::string server_version =
+	    pg_eval([] { return static_cast<const char *>(GetConfigOption("server_version", false, false)); });
 	writer.begin(json_object({{"backup_id", std::to_string(backup.id)},
-	                                         {"tenant", backup.tenant},
-	                                         {"created_at", timestamp_text(backup.created_at)},
-	                                         {"snapshot_at", timestamp_text(backup.snapshot_at)},
-	                                         {"server_version", server_version}}));
+	                          {"tenant", backup.tenant},
+	                          {"created_at", timestamp_text(backup.created_at)},
+	                          {"snapshot_at", timestamp_text(backup.snapshot_at)},
+	                          {"server_version", server_version}}));
 	for (size_t i = 0; i < tables.size(); i++) {
 		const TenantTable &t = tables[i];
 		writer.begin_table(t.header());

@@ -29,10 +29,8 @@ TB_SQL_FUNCTION(backup_forget_tenant) {
 	lock_tenant(*tenant, true);
 	const char *t = tenant->c_str();
 	uint64 rows = pg_eval([t] {
-		Oid types[1] = {TEXTOID};
-		Datum values[1] = {CStringGetTextDatum(t)};
-		return spi_run("DELETE FROM tenant_backup.backups WHERE tenant = $1 RETURNING object_name, encrypted",
-		               1, types, values, nullptr, false, SPI_OK_DELETE_RETURNING);
+		return spi_run_text("DELETE FROM tenant_backup.backups WHERE tenant = $1 RETURNING object_name, encrypted", t,
+		                    false, SPI_OK_DELETE_RETURNING);
 	});
 	std::vector<std::string> archives;
 	int64 unencrypted = 0;

@@ -50,11 +50,7 @@ TB_SQL_FUNCTION(backup_restore) {
 	int64 id = arg_int64(fcinfo, 0, "backup_id");
 	pg_call([&] { InitMaterializedSRF(fcinfo, 0); });
 	spi_begin();
-	StoredBackup backup = load_backup(id);
-	if (backup.status != "completed")
-		throw SqlError(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
-		               "backup " + std::to_string(id) + " is " + backup.status + " and cannot be restored",
-		               backup.error.empty() ? "" : "Its error was: " + backup.error);
+	StoredBackup backup = load_completed_backup(id, "restored");
 	lock_tenant(backup.tenant, true);
 
 	std::unique_ptr<tb::Storage> storage = open_repository();

@@ -67,9 +67,9 @@ uint64 decode_rows(tb::archive::ArchiveReader &reader, const tb::archive::TableH
 				appendBinaryStringInfo(&buf, reinterpret_cast<const char *>(fields[i].data), fields[i].length);
 				ReceiveFunctionCall(&decoders[i].receive, &buf, decoders[i].ioparam, decoders[i].typmod);
 				if (buf.cursor != buf.len)
-					ereport(ERROR, (errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
-					                errmsg("incorrect binary data format in column \"%s\"",
-					                       table.columns[i].name.c_str())));
+					ereport(ERROR,
+					        (errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
+					         errmsg("incorrect binary data format in column \"%s\"", table.columns[i].name.c_str())));
 			}
 			MemoryContextSwitchTo(old);
 			MemoryContextReset(row_context);
@@ -114,9 +114,8 @@ void check_archive(const StoredBackup &backup, Outcome &out, std::string &where)
 	check_stored_archive(*storage, backup, "the backup cannot be restored");
 	std::map<std::string, int64> expected = catalog_row_counts(backup.id);
 	tb::archive::ArchiveReader reader(storage->open_read(backup.object_name), reader_options(backup));
-	MemoryContext row_context = pg_eval([] {
-		return AllocSetContextCreate(CurrentMemoryContext, "tenant_backup verify row", ALLOCSET_DEFAULT_SIZES);
-	});
+	MemoryContext row_context = pg_eval(
+	    [] { return AllocSetContextCreate(CurrentMemoryContext, "tenant_backup verify row", ALLOCSET_DEFAULT_SIZES); });
 	while (std::optional<tb::archive::TableHeader> table = reader.next_table()) {
 		std::string name = table->schema + "." + table->name;
 		where = "table " + name;
@@ -126,9 +125,9 @@ void check_archive(const StoredBackup &backup, Outcome &out, std::string &where)
 			                                            std::to_string(reader.table_rows()));
 		auto it = expected.find(name);
 		if (it == expected.end() || it->second != static_cast<int64>(decoded))
-			throw tb::Error(tb::ErrorKind::Corrupt, "holds " + std::to_string(decoded) +
-			                                            " rows, the catalog records " +
-			                                            (it == expected.end() ? "no such table" : std::to_string(it->second)));
+			throw tb::Error(tb::ErrorKind::Corrupt,
+			                "holds " + std::to_string(decoded) + " rows, the catalog records " +
+			                    (it == expected.end() ? "no such table" : std::to_string(it->second)));
 		out.tables++;
 		out.rows += static_cast<int64>(decoded);
 		where = "chunk " + std::to_string(reader.chunk_index());
@@ -162,10 +161,7 @@ TB_SQL_FUNCTION(backup_verify) {
 	int64 id = arg_int64(fcinfo, 0, "backup_id");
 	pg_call([&] { InitMaterializedSRF(fcinfo, 0); });
 	spi_begin();
-	StoredBackup backup = load_backup(id);
-	if (backup.status != "completed")
-		throw SqlError(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
-		               "backup " + std::to_string(id) + " is " + backup.status + " and cannot be verified");
+	StoredBackup backup = load_completed_backup(id, "verified");
 	lock_tenant(backup.tenant, false);
 
 	// A receive function that rejects a value raises a PostgreSQL error: run the checks in a

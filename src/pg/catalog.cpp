@@ -129,8 +129,8 @@ StoredBackup load_backup(int64 id) {
 		}
 	});
 	if (raw.rows != 1)
-		throw SqlError(ERRCODE_NO_DATA_FOUND, "backup " + std::to_string(id) + " does not exist",
-		               "", "tenant_backup.backup_list() shows the existing backups.");
+		throw SqlError(ERRCODE_NO_DATA_FOUND, "backup " + std::to_string(id) + " does not exist", "",
+		               "tenant_backup.backup_list() shows the existing backups.");
 	StoredBackup b;
 	b.id = id;
 	b.tenant = raw.tenant;
@@ -142,6 +142,15 @@ StoredBackup load_backup(int64 id) {
 		b.object_name = raw.object_name;
 		b.size_bytes = std::stoll(raw.size);
 	}
+	return b;
+}
+
+StoredBackup load_completed_backup(int64 id, const char *action) {
+	StoredBackup b = load_backup(id);
+	if (b.status != "completed")
+		throw SqlError(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+		               "backup " + std::to_string(id) + " is " + b.status + " and cannot be " + action,
+		               b.error.empty() ? "" : "Its error was: " + b.error);
 	return b;
 }
 
@@ -180,9 +189,9 @@ void check_text_arg(const std::string &value, const char *name, size_t max_bytes
 	if (!allow_empty && value.empty())
 		throw SqlError(ERRCODE_INVALID_PARAMETER_VALUE, std::string(name) + " must not be empty");
 	if (value.size() > max_bytes)
-		throw SqlError(ERRCODE_INVALID_PARAMETER_VALUE,
-		               std::string(name) + " is too long (" + std::to_string(value.size()) + " bytes; at most " +
-		                   std::to_string(max_bytes) + ")");
+		throw SqlError(ERRCODE_INVALID_PARAMETER_VALUE, std::string(name) + " is too long (" +
+		                                                    std::to_string(value.size()) + " bytes; at most " +
+		                                                    std::to_string(max_bytes) + ")");
 }
 
 } // namespace tb::pg

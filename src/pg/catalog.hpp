@@ -40,6 +40,8 @@ int64 next_backup_id();
 void insert_completed_backup(const NewBackup &backup);
 // Throws a clear error if the backup does not exist.
 StoredBackup load_backup(int64 id);
+// load_backup, refusing a backup that is not completed; `action` completes "cannot be ...".
+StoredBackup load_completed_backup(int64 id, const char *action);
 void delete_backup_row(int64 id);
 
 // JSON of a table list, as stored in backups.tables (built with PostgreSQL's escape_json).

@@ -93,7 +93,8 @@ int tenant_position(const ForeignKey &fk, const std::string &parent_tenant_colum
 std::string dangling(const ForeignKey &fk) {
 	return join(fk.child_cols, " AND ", [&](size_t i) { return "ch." + fk.child_cols[i] + " IS NOT NULL"; }) +
 	       " AND NOT EXISTS (SELECT 1 FROM " + from(fk.parent_kind, fk.parent_name) + " pa WHERE " +
-	       join(fk.child_cols, " AND ", [&](size_t i) { return "pa." + fk.parent_cols[i] + " = ch." + fk.child_cols[i]; }) +
+	       join(fk.child_cols, " AND ",
+	            [&](size_t i) { return "pa." + fk.parent_cols[i] + " = ch." + fk.child_cols[i]; }) +
 	       ")";
 }
 
@@ -116,8 +117,8 @@ uint64 ForeignKeyChecks::delete_tenant_rows(const RestoredTable &table) {
 	std::string filter = " WHERE " + plan.tenant_column + " = $1";
 	std::string target = from(plan.relkind, plan.qualified);
 	std::vector<std::string> ctes;
-	std::vector<std::string> returning;                // each column once
-	std::map<std::string, std::string> key_tables;     // referenced columns -> temporary table
+	std::vector<std::string> returning;            // each column once
+	std::map<std::string, std::string> key_tables; // referenced columns -> temporary table
 	for (const auto &fk : load_foreign_keys("c.confrelid = " + std::to_string(plan.relid))) {
 		if (tenant_position(fk, plan.tenant_column_raw) >= 0 || removed_keys_.count(fk.oid))
 			continue; // found by the tenant column; or already remembered by an earlier restore
@@ -128,8 +129,8 @@ uint64 ForeignKeyChecks::delete_tenant_rows(const RestoredTable &table) {
 			continue;
 		}
 		std::string temp = "pg_temp.tenant_backup_fk_" + std::to_string(++temp_table_counter);
-		std::string create = "CREATE TEMP TABLE " + temp + " ON COMMIT DROP AS SELECT " + cols + " FROM " + target +
-		                     " WITH NO DATA";
+		std::string create =
+		    "CREATE TEMP TABLE " + temp + " ON COMMIT DROP AS SELECT " + cols + " FROM " + target + " WITH NO DATA";
 		const char *q = create.c_str();
 		pg_call([q] { spi_run(q, 0, nullptr, nullptr, nullptr, false, SPI_OK_UTILITY); });
 		ctes.push_back("i" + std::to_string(ctes.size()) + " AS (INSERT INTO " + temp + " SELECT " + cols + " FROM d)");
@@ -208,7 +209,8 @@ void ForeignKeyChecks::check(const std::vector<RestoredTable> &tables, int64 bac
 			if (broken)
 				throw SqlError(ERRCODE_FOREIGN_KEY_VIOLATION,
 				               "restoring backup " + std::to_string(backup_id) +
-				                   " would violate foreign key constraint \"" + fk.name + "\" on table " + fk.child_name,
+				                   " would violate foreign key constraint \"" + fk.name + "\" on table " +
+				                   fk.child_name,
 				               "Rows of " + fk.child_name + " would reference rows of " + fk.parent_name +
 				                   " that do not exist after the restore. Nothing was restored.",
 				               "Tables that reference tenant tables should be tenant tables themselves, so that they "

@@ -95,8 +95,8 @@ template <typename F> void cpp_call(F &&fn) {
 } // namespace tb::pg
 
 // Declares a SQL-callable function whose body is C++: `TB_SQL_FUNCTION(backup_create) { ... }`.
-#define TB_SQL_FUNCTION(name)                                                                                         \
-	static Datum name##_cpp([[maybe_unused]] FunctionCallInfo fcinfo);                                                                 \
+#define TB_SQL_FUNCTION(name)                                                                                          \
+	static Datum name##_cpp([[maybe_unused]] FunctionCallInfo fcinfo);                                                 \
 	extern "C" {                                                                                                       \
 	PG_FUNCTION_INFO_V1(name);                                                                                         \
 	Datum name(PG_FUNCTION_ARGS) {                                                                                     \

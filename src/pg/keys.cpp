@@ -29,7 +29,8 @@ std::string run_key_command(const std::string &command) {
 	pg_call([&] {
 		FILE *pipe = OpenPipeStream(cmd, "r");
 		if (!pipe)
-			ereport(ERROR, (errcode_for_file_access(), errmsg("could not run tenant_backup.encryption_key_command: %m")));
+			ereport(ERROR,
+			        (errcode_for_file_access(), errmsg("could not run tenant_backup.encryption_key_command: %m")));
 		StringInfoData buf;
 		initStringInfo(&buf);
 		char chunk[1024];
@@ -80,9 +81,10 @@ StoredKey stored_key(uint64 row) {
 		raw.len = VARSIZE_ANY_EXHDR(b);
 		raw.master_id = spi_text(row, 3);
 	});
-	return {static_cast<uint32_t>(raw.generation),
-	        std::vector<uint8_t>(reinterpret_cast<uint8_t *>(raw.data), reinterpret_cast<uint8_t *>(raw.data) + raw.len),
-	        raw.master_id};
+	return {
+	    static_cast<uint32_t>(raw.generation),
+	    std::vector<uint8_t>(reinterpret_cast<uint8_t *>(raw.data), reinterpret_cast<uint8_t *>(raw.data) + raw.len),
+	    raw.master_id};
 }
 
 const crypto::Key *find_master(const std::vector<crypto::Key> &masters, const std::string &id) {
@@ -109,11 +111,9 @@ std::optional<DataKey> current_data_key(const std::string &tenant) {
 		return std::nullopt;
 	const char *t = tenant.c_str();
 	uint64 found = pg_eval([t] {
-		Oid types[1] = {TEXTOID};
-		Datum values[1] = {CStringGetTextDatum(t)};
-		return spi_run("SELECT generation, wrapped_key, master_key_id FROM tenant_backup.tenant_keys "
-		               "WHERE tenant = $1 ORDER BY generation DESC LIMIT 1",
-		               1, types, values, nullptr, false, SPI_OK_SELECT);
+		return spi_run_text("SELECT generation, wrapped_key, master_key_id FROM tenant_backup.tenant_keys "
+		                    "WHERE tenant = $1 ORDER BY generation DESC LIMIT 1",
+		                    t, false, SPI_OK_SELECT);
 	});
 	if (found) {
 		StoredKey k = stored_key(0);
@@ -183,11 +183,9 @@ int64_t rewrap_data_keys() {
 	std::string current_id = crypto::key_id(masters[0]);
 	const char *cid = current_id.c_str();
 	uint64 rows = pg_eval([cid] {
-		Oid types[1] = {TEXTOID};
-		Datum values[1] = {CStringGetTextDatum(cid)};
-		return spi_run("SELECT generation, wrapped_key, master_key_id, tenant FROM tenant_backup.tenant_keys "
-		               "WHERE master_key_id <> $1 ORDER BY generation FOR UPDATE",
-		               1, types, values, nullptr, false, SPI_OK_SELECT);
+		return spi_run_text("SELECT generation, wrapped_key, master_key_id, tenant FROM tenant_backup.tenant_keys "
+		                    "WHERE master_key_id <> $1 ORDER BY generation FOR UPDATE",
+		                    cid, false, SPI_OK_SELECT);
 	});
 	struct Rewrap {
 		std::string tenant;

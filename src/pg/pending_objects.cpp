@@ -100,8 +100,8 @@ void on_xact(XactEvent event, void *) {
 		}
 		published_writes.clear();
 		if (!failures.empty())
-			ereport(WARNING, (errmsg("tenant_backup: could not remove the archive of an aborted backup: %s",
-			                         failures.c_str())));
+			ereport(WARNING,
+			        (errmsg("tenant_backup: could not remove the archive of an aborted backup: %s", failures.c_str())));
 		break;
 	}
 	default:

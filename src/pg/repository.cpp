@@ -18,7 +18,9 @@ std::string cluster_prefix() {
 	return std::to_string(sysid) + "/";
 }
 
-std::string tag_prefix() { return "s" + std::to_string(pg_eval([] { return GetSystemIdentifier(); })) + "p"; }
+std::string tag_prefix() {
+	return "s" + std::to_string(pg_eval([] { return GetSystemIdentifier(); })) + "p";
+}
 
 } // namespace
 
@@ -37,7 +39,9 @@ std::string new_archive_name(int64_t backup_id) {
 	return cluster_prefix() + std::to_string(db) + "/" + std::to_string(backup_id) + "-" + suffix + ".tbk";
 }
 
-std::string temporary_tag() { return tag_prefix() + std::to_string(pg_eval([] { return MyProcPid; })); }
+std::string temporary_tag() {
+	return tag_prefix() + std::to_string(pg_eval([] { return MyProcPid; }));
+}
 
 int remove_stale_temporaries(Storage &storage) {
 	std::string prefix = tag_prefix();
@@ -46,8 +50,8 @@ int remove_stale_temporaries(Storage &storage) {
 		if (tmp.tag.compare(0, prefix.size(), prefix) != 0)
 			continue; // another cluster's, or not ours at all
 		int pid = std::atoi(tmp.tag.c_str() + prefix.size());
-		bool alive = pid == pg_eval([] { return MyProcPid; }) ||
-		             pg_eval([pid] { return BackendPidGetProc(pid) != nullptr; });
+		bool alive =
+		    pid == pg_eval([] { return MyProcPid; }) || pg_eval([pid] { return BackendPidGetProc(pid) != nullptr; });
 		if (!alive && storage.remove(tmp.name))
 			removed++;
 	}

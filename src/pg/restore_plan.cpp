@@ -66,8 +66,8 @@ TableRestorePlan plan_table_restore(const archive::TableHeader &table, int64 bac
 	std::string backup = "backup " + std::to_string(backup_id);
 	if (plan.relid == InvalidOid)
 		throw SqlError(ERRCODE_UNDEFINED_TABLE,
-		               "table " + plan.display_name + " of " + backup + " no longer exists; nothing was restored",
-		               "", "Recreate the table, then restore again.");
+		               "table " + plan.display_name + " of " + backup + " no longer exists; nothing was restored", "",
+		               "Recreate the table, then restore again.");
 	Oid relid = plan.relid;
 	plan.relkind = pg_eval([relid] { return get_rel_relkind(relid); });
 	if (plan.relkind != RELKIND_RELATION && plan.relkind != RELKIND_PARTITIONED_TABLE)
@@ -103,9 +103,9 @@ TableRestorePlan plan_table_restore(const archive::TableHeader &table, int64 bac
 			continue;
 		}
 		if (it->second.type != col.type)
-			throw SqlError(ERRCODE_DATATYPE_MISMATCH,
-			               "column \"" + col.name + "\" of table " + plan.display_name + " changed type from " +
-			                   col.type + " to " + it->second.type + " since " + backup + "; nothing was restored");
+			throw SqlError(ERRCODE_DATATYPE_MISMATCH, "column \"" + col.name + "\" of table " + plan.display_name +
+			                                              " changed type from " + col.type + " to " + it->second.type +
+			                                              " since " + backup + "; nothing was restored");
 		plan.keep.push_back(true);
 		plan.load.push_back(col.name);
 	}

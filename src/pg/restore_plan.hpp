@@ -17,9 +17,9 @@ struct TableRestorePlan {
 	std::string tenant_column; // quoted, for SQL
 	std::string tenant_column_raw;
 	Oid tenant_type = InvalidOid;
-	std::vector<bool> keep;            // per archived field
-	std::vector<std::string> load;     // columns that receive the kept fields, in order
-	bool drops_fields = false;         // some archived columns no longer exist
+	std::vector<bool> keep;        // per archived field
+	std::vector<std::string> load; // columns that receive the kept fields, in order
+	bool drops_fields = false;     // some archived columns no longer exist
 };
 
 // Resolves the table (locking it ROW EXCLUSIVE), checks privileges and column types; warns about

@@ -98,7 +98,9 @@ TupleStreamReceiver *create_tuple_receiver(archive::ArchiveWriter *writer) {
 	});
 }
 
-DestReceiver *as_dest(TupleStreamReceiver *receiver) { return &receiver->pub; }
+DestReceiver *as_dest(TupleStreamReceiver *receiver) {
+	return &receiver->pub;
+}
 
 uint64 flush_tuple_receiver(TupleStreamReceiver *receiver) {
 	pg_call([receiver] { flush(receiver); });

@@ -12,8 +12,12 @@ namespace tb::archive {
 
 namespace {
 
-[[noreturn]] void corrupt(const std::string &what) { throw Error(ErrorKind::Corrupt, what); }
-[[noreturn]] void truncated() { corrupt("archive is truncated: it ends before its trailer"); }
+[[noreturn]] void corrupt(const std::string &what) {
+	throw Error(ErrorKind::Corrupt, what);
+}
+[[noreturn]] void truncated() {
+	corrupt("archive is truncated: it ends before its trailer");
+}
 
 // Lets a decompressor read from a source the reader does not own.
 class BorrowedSource : public Source {
@@ -28,6 +32,27 @@ private:
 struct Footer {
 	uint64_t trailer_offset, trailer_chunk;
 };
+
+struct Trailer {
+	uint64_t tables, rows;
+	std::vector<TableIndexEntry> index;
+};
+
+Trailer parse_trailer(const std::string &payload) {
+	PayloadReader r(payload, "trailer");
+	Trailer t{r.u64(), r.u64(), {}};
+	for (uint64_t i = 0; i < t.tables; i++) {
+		TableIndexEntry e;
+		e.schema = r.string();
+		e.name = r.string();
+		e.chunk = r.u64();
+		e.offset = r.u64();
+		e.rows = r.u64();
+		t.index.push_back(std::move(e));
+	}
+	r.expect_end();
+	return t;
+}
 
 Footer parse_footer(const uint8_t *b) {
 	if (std::memcmp(b + 16, kFooterMagic, sizeof(kFooterMagic)) != 0)
@@ -89,7 +114,9 @@ void ArchiveReader::open_body(const ReaderOptions &options, uint64_t first_chunk
 		body_ = std::make_unique<BorrowedSource>(*chunks_);
 }
 
-uint64_t ArchiveReader::chunk_index() const { return chunks_ ? chunks_->chunk_index() : 0; }
+uint64_t ArchiveReader::chunk_index() const {
+	return chunks_ ? chunks_->chunk_index() : 0;
+}
 
 bool ArchiveReader::read_record_header(uint8_t &type, uint32_t &len) {
 	uint8_t head[5];
@@ -118,24 +145,16 @@ std::string ArchiveReader::read_payload(uint32_t len, const char *what) {
 }
 
 void ArchiveReader::read_trailer(uint32_t len) {
-	std::string payload = read_payload(len, "trailer");
-	PayloadReader r(payload, "trailer");
-	uint64_t tables = r.u64(), rows = r.u64();
-	if (tables != seen_.size() || rows != rows_seen_)
+	Trailer trailer = parse_trailer(read_payload(len, "trailer"));
+	if (trailer.tables != seen_.size() || trailer.rows != rows_seen_)
 		corrupt("archive is damaged: its trailer does not match its tables");
-	for (uint64_t i = 0; i < tables; i++) {
-		TableIndexEntry e;
-		e.schema = r.string();
-		e.name = r.string();
-		e.chunk = r.u64();
-		e.offset = r.u64();
-		e.rows = r.u64();
+	for (size_t i = 0; i < trailer.index.size(); i++) {
+		const TableIndexEntry &e = trailer.index[i];
 		if (e.schema != seen_[i].schema || e.name != seen_[i].name || e.rows != seen_[i].rows)
 			corrupt("archive is damaged: its index does not match table " + e.schema + "." + e.name);
-		index_.push_back(std::move(e));
 	}
-	r.expect_end();
-	total_rows_ = rows;
+	index_ = std::move(trailer.index);
+	total_rows_ = trailer.rows;
 	uint8_t extra;
 	if (body_->read(&extra, 1) != 0)
 		corrupt("archive is damaged: data follows its trailer");
@@ -197,8 +216,8 @@ std::optional<TableHeader> ArchiveReader::next_table() {
 	}
 	r.expect_end();
 	if (only_ && (table.schema != only_->schema || table.name != only_->name))
-		corrupt("archive index points at table " + table.schema + "." + table.name + ", not " + only_->schema +
-		        "." + only_->name);
+		corrupt("archive index points at table " + table.schema + "." + table.name + ", not " + only_->schema + "." +
+		        only_->name);
 	seen_.push_back({table.schema, table.name, 0, 0, 0});
 	state_ = State::InTable;
 	table_rows_ = 0;
@@ -247,8 +266,8 @@ size_t ArchiveReader::read_rows(uint8_t *buf, size_t cap) {
 	return n;
 }
 
-std::vector<TableIndexEntry> read_archive_index(Storage &storage, const std::string &name,
-                                                const ReaderOptions &options, FileHeader *header_out) {
+std::vector<TableIndexEntry> read_archive_index(Storage &storage, const std::string &name, const ReaderOptions &options,
+                                                FileHeader *header_out) {
 	uint64_t size = storage.size(name);
 	if (size < kFileHeaderSize + kFooterSize)
 		corrupt("archive is truncated: shorter than its header and footer");
@@ -266,21 +285,7 @@ std::vector<TableIndexEntry> read_archive_index(Storage &storage, const std::str
 	uint32_t len;
 	if (!reader.read_record_header(type, len) || type != kRecordArchiveEnd)
 		corrupt("archive is damaged: its footer does not point at its trailer");
-	std::string payload = reader.read_payload(len, "trailer");
-	PayloadReader r(payload, "trailer");
-	uint64_t tables = r.u64();
-	r.u64(); // total rows
-	std::vector<TableIndexEntry> index;
-	for (uint64_t i = 0; i < tables; i++) {
-		TableIndexEntry e;
-		e.schema = r.string();
-		e.name = r.string();
-		e.chunk = r.u64();
-		e.offset = r.u64();
-		e.rows = r.u64();
-		index.push_back(std::move(e));
-	}
-	r.expect_end();
+	std::vector<TableIndexEntry> index = parse_trailer(reader.read_payload(len, "trailer")).index;
 	if (header_out)
 		*header_out = header;
 	return index;

@@ -78,8 +78,8 @@ private:
 
 // Reads the table index from the trailer at the end of a stored archive, decrypting only the
 // trailer; header_out receives the archive's header.
-std::vector<TableIndexEntry> read_archive_index(Storage &storage, const std::string &name,
-                                                const ReaderOptions &options, FileHeader *header_out = nullptr);
+std::vector<TableIndexEntry> read_archive_index(Storage &storage, const std::string &name, const ReaderOptions &options,
+                                                FileHeader *header_out = nullptr);
 
 // Opens one table of a stored archive through its index entry.
 std::unique_ptr<ArchiveReader> open_archive_table(Storage &storage, const std::string &name,

@@ -38,7 +38,9 @@ private:
 	Sink &target_;
 };
 
-void misuse(const char *what) { throw Error(ErrorKind::Internal, std::string("archive writer misuse: ") + what); }
+void misuse(const char *what) {
+	throw Error(ErrorKind::Internal, std::string("archive writer misuse: ") + what);
+}
 
 } // namespace
 
@@ -51,8 +53,8 @@ std::string chunk_context(const FileHeader &header, const std::string &tenant) {
 ArchiveWriter::ArchiveWriter(Sink &out, WriterOptions options) : out_(out), options_(std::move(options)) {
 	if (options_.key.has_value() != (options_.key_generation != 0))
 		misuse("a key needs a non-zero key generation, and only a key does");
-	header_.flags = static_cast<uint16_t>((options_.compression_level > 0 ? kFlagZstd : 0) |
-	                                      (options_.key ? kFlagEncrypted : 0));
+	header_.flags =
+	    static_cast<uint16_t>((options_.compression_level > 0 ? kFlagZstd : 0) | (options_.key ? kFlagEncrypted : 0));
 	header_.chunk_size = options_.chunk_size;
 	header_.backup_id = options_.backup_id;
 	header_.key_generation = options_.key_generation;

@@ -13,8 +13,12 @@ const uint8_t *PayloadReader::take(size_t n) {
 	return at;
 }
 
-uint32_t PayloadReader::u32() { return static_cast<uint32_t>(get_le(take(4), 4)); }
-uint64_t PayloadReader::u64() { return get_le(take(8), 8); }
+uint32_t PayloadReader::u32() {
+	return static_cast<uint32_t>(get_le(take(4), 4));
+}
+uint64_t PayloadReader::u64() {
+	return get_le(take(8), 8);
+}
 
 std::string PayloadReader::string() {
 	uint32_t len = u32();

@@ -29,9 +29,9 @@ using Key = std::array<uint8_t, kKeySize>;
 using Nonce = std::array<uint8_t, kNonceSize>;
 
 struct ChunkParams {
-	std::optional<Key> key;  // no key: integrity-only framing
-	Nonce base_nonce{};      // random per archive; stored in the archive header
-	std::string context;     // associated data binding chunks to one archive (header, backup, tenant)
+	std::optional<Key> key; // no key: integrity-only framing
+	Nonce base_nonce{};     // random per archive; stored in the archive header
+	std::string context;    // associated data binding chunks to one archive (header, backup, tenant)
 	uint32_t chunk_size = 1u << 20;
 	uint64_t first_index = 0; // index of the first chunk (non-zero when reading from the middle)
 };

@@ -63,8 +63,8 @@ std::vector<Key> read_key_file(const std::string &path, const std::string &forbi
 	if (!S_ISREG(st.st_mode) || st.st_size > 65536)
 		throw Error(ErrorKind::InvalidInput, "encryption key file " + path + " is not a small regular file");
 	if (st.st_mode & 077)
-		throw Error(ErrorKind::InvalidInput, "encryption key file " + path +
-		                                         " is accessible by other users; it must be mode 0600 or 0400");
+		throw Error(ErrorKind::InvalidInput,
+		            "encryption key file " + path + " is accessible by other users; it must be mode 0600 or 0400");
 	return parse_key_list(text, "encryption key file " + path);
 }
 

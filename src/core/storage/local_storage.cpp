@@ -175,7 +175,9 @@ LocalStorage::LocalStorage(std::string root) : root_(std::move(root)) {
 		throw Error(ErrorKind::InvalidInput, "repository directory is empty");
 }
 
-std::string LocalStorage::path(const std::string &name) const { return root_ + "/" + name; }
+std::string LocalStorage::path(const std::string &name) const {
+	return root_ + "/" + name;
+}
 
 std::unique_ptr<WriteObject> LocalStorage::open_write(const std::string &name, const std::string &tag) {
 	check_object_name(name);

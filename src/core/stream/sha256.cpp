@@ -52,7 +52,9 @@ void HashingSink::write(const uint8_t *data, size_t len) {
 	next_.write(data, len);
 }
 
-void HashingSink::finish() { next_.finish(); }
+void HashingSink::finish() {
+	next_.finish();
+}
 
 std::string sha256_of(Source &source, uint64_t *length) {
 	Sha256 hash;

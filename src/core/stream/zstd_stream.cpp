@@ -49,8 +49,7 @@ void ZstdCompressSink::end_frame() {
 		ZSTD_outBuffer out{out_.data(), out_.size(), 0};
 		remaining = ZSTD_compressStream2(impl_->ctx, &out, &in, ZSTD_e_end);
 		if (ZSTD_isError(remaining))
-			throw Error(ErrorKind::Internal,
-			            std::string("zstd compression failed: ") + ZSTD_getErrorName(remaining));
+			throw Error(ErrorKind::Internal, std::string("zstd compression failed: ") + ZSTD_getErrorName(remaining));
 		if (out.pos)
 			next_->write(out_.data(), out.pos);
 	} while (remaining != 0);
