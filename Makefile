@@ -10,8 +10,8 @@ REGRESS = $(patsubst sql/%.sql,%,$(sort $(wildcard sql/*.sql)))
 
 PG_CONFIG ?= pg_config
 PG_CPPFLAGS = -Isrc
-PG_CXXFLAGS = -std=c++17 -Wall -Wextra -Wno-missing-field-initializers -Wno-register -fPIC -MMD -MP
-SHLIB_LINK = -lzstd -lcrypto -lstdc++
+PG_CXXFLAGS = -std=c++17 -pthread -Wall -Wextra -Wno-missing-field-initializers -Wno-register -fPIC -MMD -MP
+SHLIB_LINK = -lzstd -lcrypto -lstdc++ -lpthread
 
 # No JIT bitcode for C++ sources (it needs clang and gains nothing here).
 override with_llvm = no

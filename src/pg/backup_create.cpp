@@ -132,6 +132,7 @@ TB_SQL_FUNCTION(backup_create) {
 	if (key)
 		options.key = key->key;
 	options.key_generation = backup.key_generation;
+	options.background = true; // zstd, AES-GCM, SHA-256 and writes overlap with the scan
 
 	std::unique_ptr<tb::WriteObject> object = storage->open_write(backup.object_name, temporary_tag());
 	tb::HashingSink hashing(*object);

@@ -3,6 +3,7 @@
 
 #include "core/archive/bytes.hpp"
 #include "core/error.hpp"
+#include "core/stream/threaded_sink.hpp"
 #include "core/stream/zstd_stream.hpp"
 
 namespace tb::archive {
@@ -74,6 +75,9 @@ ArchiveWriter::ArchiveWriter(Sink &out, WriterOptions options) : out_(out), opti
 		body_ = std::make_unique<ZstdCompressSink>(std::move(borrowed), options_.compression_level);
 	else
 		body_ = std::move(borrowed);
+	if (options_.background)
+		thread_ = std::make_unique<ThreadedSink>(*body_);
+	front_ = thread_ ? thread_.get() : body_.get();
 }
 
 ArchiveWriter::~ArchiveWriter() = default;
@@ -82,14 +86,14 @@ void ArchiveWriter::record(RecordType type, const uint8_t *payload, size_t len) 
 	std::string head;
 	head.push_back(static_cast<char>(type));
 	put_u32(head, static_cast<uint32_t>(len));
-	body_->write(reinterpret_cast<const uint8_t *>(head.data()), head.size());
+	front_->write(reinterpret_cast<const uint8_t *>(head.data()), head.size());
 	if (len)
-		body_->write(payload, len);
+		front_->write(payload, len);
 }
 
 // Ends the current zstd frame and chunk, and notes where the next section starts.
 void ArchiveWriter::start_section() {
-	body_->boundary();
+	front_->boundary(); // with a helper thread, returns once it has caught up
 	section_offset_ = counter_->bytes();
 	section_chunk_ = chunks_->next_index();
 }
@@ -168,7 +172,7 @@ void ArchiveWriter::finish() {
 	start_section();
 	uint64_t trailer_offset = section_offset_, trailer_chunk = section_chunk_;
 	record(kRecordArchiveEnd, reinterpret_cast<const uint8_t *>(payload.data()), payload.size());
-	body_->finish(); // ends the zstd frame and seals the final chunk
+	front_->finish(); // ends the zstd frame and seals the final chunk
 	std::string footer;
 	put_u64(footer, trailer_offset);
 	put_u64(footer, trailer_chunk);

@@ -17,6 +17,9 @@ struct WriterOptions {
 	std::optional<crypto::Key> key;
 	uint32_t key_generation = 0; // non-zero exactly when key is set
 	uint32_t chunk_size = 1u << 20;
+	// Compress, encrypt, hash and write on a helper thread (ThreadedSink), overlapping with the
+	// producer. The caller's `out` is then written from that thread.
+	bool background = false;
 };
 
 class ArchiveWriter {
@@ -43,7 +46,9 @@ private:
 	FileHeader header_;
 	std::unique_ptr<Counter> counter_;
 	std::unique_ptr<crypto::ChunkSealSink> chunks_;
-	std::unique_ptr<Sink> body_; // chunks_ itself or a compressor in front of it
+	std::unique_ptr<Sink> body_;   // chunks_ itself or a compressor in front of it
+	std::unique_ptr<Sink> thread_; // a ThreadedSink in front of body_ (declared after: stops first)
+	Sink *front_ = nullptr;        // where records are written: thread_ or body_
 	std::vector<TableIndexEntry> index_;
 	uint64_t section_offset_ = 0, section_chunk_ = 0;
 	uint64_t table_rows_ = 0, total_rows_ = 0;
