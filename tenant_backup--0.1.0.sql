@@ -66,6 +66,9 @@ SELECT pg_catalog.pg_extension_config_dump('tenant_backup.tenant_keys_generation
 CREATE FUNCTION tenant_backup._tenant_column() RETURNS text
     AS 'MODULE_PATHNAME', 'tenant_backup_tenant_column' LANGUAGE C STABLE STRICT;
 
+CREATE FUNCTION tenant_backup._stored_tenant(tenant text) RETURNS text
+    AS 'MODULE_PATHNAME', 'tenant_backup_stored_tenant' LANGUAGE C STABLE STRICT;
+
 CREATE FUNCTION tenant_backup.backup_tables()
 RETURNS TABLE (table_name regclass, tenant_column name, tenant_type regtype, has_index boolean, source text)
 LANGUAGE sql STABLE
@@ -189,7 +192,7 @@ LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT b.* FROM tenant_backup.backups b
-    WHERE $1 IS NULL OR b.tenant = $1
+    WHERE $1 IS NULL OR b.tenant IN ($1, tenant_backup._stored_tenant($1))
     ORDER BY b.created_at DESC, b.id DESC
 $$;
 

@@ -58,7 +58,9 @@ uint64 stream_table(const TenantTable &t, Datum tenant, archive::ArchiveWriter &
 			elog(ERROR, "tenant_backup: reading \"%s\" failed: %s", query, SPI_result_code_string(rc));
 		SPI_freeplan(plan);
 	});
-	return flush_tuple_receiver(receiver);
+	uint64 rows = flush_tuple_receiver(receiver);
+	destroy_tuple_receiver(receiver); // memory stays flat however many tables there are
+	return rows;
 }
 
 std::string timestamp_text(TimestampTz t) {

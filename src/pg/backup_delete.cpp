@@ -5,6 +5,7 @@
 #include "pg/pending_objects.hpp"
 #include "pg/repository.hpp"
 #include "pg/settings.hpp"
+#include "pg/tenant_tables.hpp"
 
 using namespace tb::pg;
 
@@ -27,4 +28,14 @@ TB_SQL_FUNCTION(backup_delete) {
 TB_SQL_FUNCTION(tenant_backup_tenant_column) {
 	const char *column = setting_tenant_column();
 	return pg_eval([column] { return PointerGetDatum(cstring_to_text(column)); });
+}
+
+// tenant_backup._stored_tenant(text): the form the catalog records a tenant value in.
+TB_SQL_FUNCTION(tenant_backup_stored_tenant) {
+	std::optional<std::string> tenant = arg_text(fcinfo, 0);
+	spi_begin();
+	std::string stored = stored_tenant(*tenant); // STRICT: never NULL
+	spi_end();
+	const char *s = stored.c_str();
+	return pg_eval([s] { return PointerGetDatum(cstring_to_text(s)); });
 }

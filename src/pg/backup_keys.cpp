@@ -7,6 +7,7 @@
 #include "pg/pending_objects.hpp"
 #include "pg/repository.hpp"
 #include "pg/spi.hpp"
+#include "pg/tenant_tables.hpp"
 
 using namespace tb::pg;
 
@@ -26,11 +27,16 @@ TB_SQL_FUNCTION(backup_forget_tenant) {
 		throw SqlError(ERRCODE_NULL_VALUE_NOT_ALLOWED, "tenant must not be NULL");
 	check_text_arg(*tenant, "tenant", 1024, false);
 	spi_begin();
-	lock_tenant(*tenant, true);
-	const char *t = tenant->c_str();
-	uint64 rows = pg_eval([t] {
-		return spi_run_text("DELETE FROM tenant_backup.backups WHERE tenant = $1 RETURNING object_name, encrypted", t,
-		                    false, SPI_OK_DELETE_RETURNING);
+	// Backups record the tenant in its canonical form (' 7' -> '7'): forget that one, and the
+	// value as given too, in case it was recorded as given.
+	std::string stored = stored_tenant(*tenant);
+	lock_tenant(stored, true);
+	const char *t = stored.c_str(), *given = tenant->c_str();
+	uint64 rows = pg_eval([t, given] {
+		Oid types[2] = {TEXTOID, TEXTOID};
+		Datum values[2] = {CStringGetTextDatum(t), CStringGetTextDatum(given)};
+		return spi_run("DELETE FROM tenant_backup.backups WHERE tenant IN ($1, $2) RETURNING object_name, encrypted",
+		               2, types, values, nullptr, false, SPI_OK_DELETE_RETURNING);
 	});
 	std::vector<std::string> archives;
 	int64 unencrypted = 0;
@@ -45,12 +51,12 @@ TB_SQL_FUNCTION(backup_forget_tenant) {
 		if (encrypted && encrypted[0] != 't')
 			unencrypted++;
 	}
-	int64 keys = destroy_data_keys(*tenant);
+	int64 keys = destroy_data_keys(stored) + (stored != *tenant ? destroy_data_keys(*tenant) : 0);
 	for (const auto &name : archives)
 		remove_at_commit(open_repository(), name);
 	spi_end();
 
-	std::string message = "tenant \"" + *tenant + "\" forgotten: " + std::to_string(rows) + " backup(s) deleted, " +
+	std::string message = "tenant \"" + stored + "\" forgotten: " + std::to_string(rows) + " backup(s) deleted, " +
 	                      std::to_string(keys) + " encryption key(s) destroyed; ";
 	if (unencrypted > 0)
 		message += std::to_string(unencrypted) +

@@ -101,6 +101,29 @@ std::map<std::string, int64> catalog_row_counts(int64 id) {
 	return counts;
 }
 
+// Whether an exception says the archive is damaged (and why), as opposed to an error of the
+// environment: missing keys, cancels, I/O errors, out of memory.
+bool archive_damage(std::exception_ptr error, std::string &reason) {
+	try {
+		std::rethrow_exception(error);
+	} catch (const tb::Error &e) {
+		reason = e.what();
+		return e.kind() == tb::ErrorKind::Corrupt || e.kind() == tb::ErrorKind::NotFound;
+	} catch (const SqlError &e) {
+		reason = e.what();
+		return e.sqlstate() == ERRCODE_DATA_CORRUPTED || e.sqlstate() == ERRCODE_UNDEFINED_FILE;
+	} catch (const PgError &e) {
+		reason = e.what();
+		int code = e.edata()->sqlerrcode;
+		return code == ERRCODE_DATA_CORRUPTED || code == ERRCODE_INVALID_BINARY_REPRESENTATION ||
+		       code == ERRCODE_INVALID_TEXT_REPRESENTATION || code == ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE ||
+		       code == ERRCODE_DATETIME_VALUE_OUT_OF_RANGE || code == ERRCODE_CHARACTER_NOT_IN_REPERTOIRE ||
+		       code == ERRCODE_UNTRANSLATABLE_CHARACTER;
+	} catch (...) {
+		return false;
+	}
+}
+
 struct Outcome {
 	bool ok = false;
 	int32 tables = 0;
@@ -182,17 +205,19 @@ TB_SQL_FUNCTION(backup_verify) {
 			MemoryContextSwitchTo(context);
 			CurrentResourceOwner = owner;
 		});
-	} catch (const std::exception &e) {
-		out.ok = false;
-		out.error = (where.empty() ? "" : where + ": ") + e.what();
+	} catch (...) {
 		pg_call([=] {
 			RollbackAndReleaseCurrentSubTransaction();
 			MemoryContextSwitchTo(context);
 			CurrentResourceOwner = owner;
 		});
-		// A cancel or timeout is not a verdict on the archive.
-		if (const auto *pg = dynamic_cast<const PgError *>(&e); pg && pg->edata()->sqlerrcode == ERRCODE_QUERY_CANCELED)
+		// Only damage to the archive is a verdict on it; a missing key, a timeout, a full disk
+		// or a lock wait is an error of this call, not of the backup.
+		std::string reason;
+		if (!archive_damage(std::current_exception(), reason))
 			throw;
+		out.ok = false;
+		out.error = (where.empty() ? "" : where + ": ") + reason;
 	}
 	record_outcome(id, out);
 	spi_end();

@@ -9,9 +9,11 @@ namespace {
 // COPY's data source callback has no argument for state; a backend runs one COPY at a time.
 Source *current_source = nullptr;
 
+// Restores the previous source on exit: a trigger fired by one COPY may run another restore.
 struct CurrentSourceScope {
-	explicit CurrentSourceScope(Source &s) { current_source = &s; }
-	~CurrentSourceScope() { current_source = nullptr; }
+	explicit CurrentSourceScope(Source &s) : previous(current_source) { current_source = &s; }
+	~CurrentSourceScope() { current_source = previous; }
+	Source *previous;
 };
 
 int read_copy_data(void *outbuf, int minread, int maxread) {

@@ -35,8 +35,10 @@ std::string run_key_command(const std::string &command) {
 		initStringInfo(&buf);
 		char chunk[1024];
 		size_t n;
-		while ((n = fread(chunk, 1, sizeof(chunk), pipe)) > 0 && buf.len < 65536)
-			appendBinaryStringInfo(&buf, chunk, static_cast<int>(n));
+		// Read to the end (a command blocked on a full pipe would never exit), keeping 64 kB.
+		while ((n = fread(chunk, 1, sizeof(chunk), pipe)) > 0)
+			if (buf.len < 65536)
+				appendBinaryStringInfo(&buf, chunk, static_cast<int>(n));
 		result.status = ClosePipeStream(pipe);
 		result.output = buf.data;
 	});

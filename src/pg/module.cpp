@@ -1,14 +1,21 @@
 // Library entry: module magic, settings and transaction callbacks.
+#include "core/stream/threaded_sink.hpp"
 #include "pg/pending_objects.hpp"
 #include "pg/pg_headers.hpp"
 #include "pg/settings.hpp"
 
 extern "C" {
+#include "storage/ipc.h"
 PG_MODULE_MAGIC;
 void _PG_init(void);
 }
 
+// A FATAL error (pg_terminate_backend, shutdown) exits without unwinding C++ frames: stop the
+// backup pipeline's helper thread before exit() tears down the libraries it is using.
+static void stop_helper_threads(int, Datum) { tb::ThreadedSink::stop_all(); }
+
 void _PG_init(void) {
 	tb::pg::define_settings();
 	tb::pg::register_transaction_callbacks();
+	before_shmem_exit(stop_helper_threads, 0);
 }

@@ -14,16 +14,6 @@ std::string from_clause(char relkind, const std::string &qualified) {
 	return (relkind == RELKIND_PARTITIONED_TABLE ? "" : "ONLY ") + qualified;
 }
 
-// Runs a query with the tenant as $1 and returns whether it produced a row.
-bool tenant_query_has_row(const std::string &sql, Oid tenant_type, Datum tenant, bool read_only) {
-	const char *q = sql.c_str();
-	return pg_eval([=] {
-		Oid types[1] = {tenant_type};
-		Datum values[1] = {tenant};
-		return spi_run(q, tenant_type == InvalidOid ? 0 : 1, types, values, nullptr, read_only, SPI_OK_SELECT) > 0;
-	});
-}
-
 } // namespace
 
 void advance_sequences(const RestoredTable &table) {
@@ -31,7 +21,8 @@ void advance_sequences(const RestoredTable &table) {
 	uint64 rows = pg_eval([relid] {
 		Oid types[1] = {OIDOID};
 		Datum values[1] = {ObjectIdGetDatum(relid)};
-		return spi_run("SELECT quote_ident(sn.nspname) || '.' || quote_ident(s.relname), quote_ident(a.attname) "
+		return spi_run("SELECT s.oid, quote_ident(sn.nspname) || '.' || quote_ident(s.relname), "
+		               "       quote_ident(a.attname) "
 		               "FROM pg_catalog.pg_depend d "
 		               "JOIN pg_catalog.pg_class s ON s.oid = d.objid AND s.relkind = 'S' "
 		               "JOIN pg_catalog.pg_namespace sn ON sn.oid = s.relnamespace "
@@ -41,24 +32,39 @@ void advance_sequences(const RestoredTable &table) {
 		               "  AND d.refobjid = $1 AND d.deptype IN ('a', 'i')",
 		               1, types, values, nullptr, true, SPI_OK_SELECT);
 	});
-	std::vector<std::pair<std::string, std::string>> owned;
+	struct Owned {
+		Oid seq;
+		std::string seq_name, column; // quoted identifiers
+	};
+	std::vector<Owned> owned;
 	for (uint64 r = 0; r < rows; r++) {
-		char *seq = nullptr, *col = nullptr;
+		Oid seq = InvalidOid;
+		char *name = nullptr, *col = nullptr;
 		pg_call([&] {
-			seq = spi_text(r, 1);
-			col = spi_text(r, 2);
+			bool isnull;
+			seq = DatumGetObjectId(spi_datum(r, 1, &isnull));
+			name = spi_text(r, 2);
+			col = spi_text(r, 3);
 		});
-		owned.emplace_back(seq, col);
+		owned.push_back({seq, name, col});
 	}
-	for (const auto &[seq, col] : owned) {
+	for (const auto &o : owned) {
 		// A sequence that has not been used yet hands out last_value itself next: it must then
-		// be moved when the tenant already has that value.
-		std::string sql = "SELECT pg_catalog.setval('" + seq + "', m.v) FROM (SELECT max(" + col +
+		// be moved when the tenant already has that value. The sequence is a parameter where a
+		// value is needed and a quoted identifier where a relation is.
+		std::string sql = "SELECT pg_catalog.setval($2, m.v) FROM (SELECT max(" + o.column +
 		                  ")::bigint AS v FROM " + from_clause(table.plan.relkind, table.plan.qualified) + " WHERE " +
-		                  table.plan.tenant_column + " = $1) m, " + seq +
+		                  table.plan.tenant_column + " = $1) m, " + o.seq_name +
 		                  " q WHERE m.v IS NOT NULL AND (m.v > q.last_value OR (NOT q.is_called AND m.v >= "
 		                  "q.last_value))";
-		tenant_query_has_row(sql, table.plan.tenant_type, table.tenant, false);
+		const char *q = sql.c_str();
+		Oid tenant_type = table.plan.tenant_type, seq = o.seq;
+		Datum tenant = table.tenant;
+		pg_call([=] {
+			Oid types[2] = {tenant_type, REGCLASSOID};
+			Datum values[2] = {tenant, ObjectIdGetDatum(seq)};
+			spi_run(q, 2, types, values, nullptr, false, SPI_OK_SELECT);
+		});
 	}
 }
 

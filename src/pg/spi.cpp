@@ -4,11 +4,19 @@ namespace tb::pg {
 
 uint64 spi_run(const char *sql, int nargs, const Oid *types, const Datum *values, const char *nulls, bool read_only,
                int expected_rc) {
-	int rc =
-	    SPI_execute_with_args(sql, nargs, const_cast<Oid *>(types), const_cast<Datum *>(values), nulls, read_only, 0);
+	SPIPlanPtr plan = SPI_prepare(sql, nargs, const_cast<Oid *>(types));
+	if (!plan)
+		elog(ERROR, "tenant_backup: could not prepare internal query (%s): %s", SPI_result_code_string(SPI_result),
+		     sql);
+	// Defence in depth: an internal query is exactly one statement, whatever got into its text.
+	if (list_length(SPI_plan_get_plan_sources(plan)) != 1)
+		elog(ERROR, "tenant_backup: internal query is not a single statement: %s", sql);
+	int rc = SPI_execute_plan(plan, const_cast<Datum *>(values), nulls, read_only, 0);
 	if (rc != expected_rc)
 		elog(ERROR, "tenant_backup: internal query failed (%s): %s", SPI_result_code_string(rc), sql);
-	return SPI_processed;
+	uint64 processed = SPI_processed;
+	SPI_freeplan(plan);
+	return processed;
 }
 
 uint64 spi_run_text(const char *sql, const char *arg, bool read_only, int expected_rc) {

@@ -109,6 +109,29 @@ std::string canonical_tenant(const std::string &tenant, const std::vector<Tenant
 	});
 }
 
+std::string stored_tenant(const std::string &tenant) {
+	std::vector<TenantTable> tables = load_tenant_tables();
+	if (tables.empty())
+		return tenant;
+	for (const auto &t : tables)
+		if (t.tenant_type != tables[0].tenant_type)
+			return tenant;
+	Oid type = tables[0].tenant_type;
+	const char *value = tenant.c_str();
+	const char *canonical = nullptr;
+	bool cast = pg_eval([&] {
+		return pg_try([&] {
+			Oid input, ioparam, output;
+			bool varlena;
+			getTypeInputInfo(type, &input, &ioparam);
+			Datum d = OidInputFunctionCall(input, const_cast<char *>(value), ioparam, -1);
+			getTypeOutputInfo(type, &output, &varlena);
+			canonical = OidOutputFunctionCall(output, d);
+		});
+	});
+	return cast ? std::string(canonical) : tenant;
+}
+
 std::string quoted_ident(const std::string &ident) {
 	const char *s = ident.c_str();
 	return pg_eval([s] { return quote_identifier(s); });

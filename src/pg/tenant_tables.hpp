@@ -41,6 +41,10 @@ Datum tenant_datum(const std::string &tenant, Oid type, const std::string &colum
 std::string canonical_tenant(const std::string &tenant, const std::vector<TenantTable> &tables,
                              const std::vector<Datum> &values);
 
+// The form backup_create stores a tenant value in (see canonical_tenant), for looking tenants up:
+// the value as given when it does not cast to the tenant columns' type. Needs SPI connected.
+std::string stored_tenant(const std::string &tenant);
+
 // quote_identifier()-quoted "schema.table".
 std::string quoted_name(const std::string &schema, const std::string &name);
 std::string quoted_ident(const std::string &ident);

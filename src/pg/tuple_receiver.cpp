@@ -19,6 +19,7 @@ struct TupleStreamReceiver {
 	FmgrInfo *send_functions;
 	int natts;
 	StringInfoData buffer;
+	MemoryContext context;     // holds the receiver itself, its buffer and row_context
 	MemoryContext row_context; // reset after every tuple: send functions palloc their output
 	uint64 buffered_rows;
 	uint64 total_rows;
@@ -84,6 +85,9 @@ void receiver_destroy(DestReceiver *) {}
 
 TupleStreamReceiver *create_tuple_receiver(archive::ArchiveWriter *writer) {
 	return pg_eval([writer] {
+		MemoryContext context =
+		    AllocSetContextCreate(CurrentMemoryContext, "tenant_backup table", ALLOCSET_DEFAULT_SIZES);
+		MemoryContext old = MemoryContextSwitchTo(context);
 		auto *self = static_cast<TupleStreamReceiver *>(palloc0(sizeof(TupleStreamReceiver)));
 		self->pub.receiveSlot = receiver_receive;
 		self->pub.rStartup = receiver_startup;
@@ -91,11 +95,17 @@ TupleStreamReceiver *create_tuple_receiver(archive::ArchiveWriter *writer) {
 		self->pub.rDestroy = receiver_destroy;
 		self->pub.mydest = DestNone;
 		self->writer = writer;
+		self->context = context;
 		initStringInfo(&self->buffer);
 		enlargeStringInfo(&self->buffer, kFlushBytes + 65536);
-		self->row_context = AllocSetContextCreate(CurrentMemoryContext, "tenant_backup row", ALLOCSET_SMALL_SIZES);
+		self->row_context = AllocSetContextCreate(context, "tenant_backup row", ALLOCSET_SMALL_SIZES);
+		MemoryContextSwitchTo(old);
 		return self;
 	});
+}
+
+void destroy_tuple_receiver(TupleStreamReceiver *receiver) {
+	pg_call([receiver] { MemoryContextDelete(receiver->context); });
 }
 
 DestReceiver *as_dest(TupleStreamReceiver *receiver) {

@@ -5,6 +5,7 @@
 #include "test_support.hpp"
 
 #include <atomic>
+#include <chrono>
 #include <csignal>
 #include <gtest/gtest.h>
 #include <pthread.h>
@@ -130,4 +131,25 @@ TEST(ThreadedSink, ArchivesWrittenInTheBackgroundReadBackTheSame) {
 				EXPECT_EQ(read_table(*reader, *header).rows, spec.tables[i].all_rows());
 			}
 		}
+}
+
+TEST(ThreadedSink, StopAllStopsAndJoinsLiveHelpers) {
+	// A downstream stage that is slow, as zstd + AES on a big buffer would be.
+	class SlowSink : public tb::Sink {
+	public:
+		std::atomic<int> writes{0};
+		void write(const uint8_t *, size_t) override {
+			std::this_thread::sleep_for(std::chrono::milliseconds(20));
+			writes++;
+		}
+		void finish() override {}
+	} slow;
+	tb::ThreadedSink sink(slow, 1024, 4);
+	std::string data(4 * 1024, 'q');
+	sink.write(bytes_of(data), data.size()); // four buffers queued
+	tb::ThreadedSink::stop_all();            // what the exit callback does
+	int after_stop = slow.writes.load();
+	std::this_thread::sleep_for(std::chrono::milliseconds(100));
+	EXPECT_EQ(slow.writes.load(), after_stop) << "no downstream work runs once stop_all returned";
+	EXPECT_LT(after_stop, 4) << "queued work was dropped, not drained";
 }

@@ -3,11 +3,17 @@
 
 #include "core/error.hpp"
 
+#include <algorithm>
 #include <csignal>
 #include <cstring>
 #include <pthread.h>
 
 namespace tb {
+
+namespace {
+std::mutex live_mutex;
+std::vector<ThreadedSink *> live; // every ThreadedSink whose helper thread may be running
+} // namespace
 
 ThreadedSink::ThreadedSink(Sink &next, size_t buffer_size, size_t depth)
     : next_(next), buffer_size_(buffer_size), depth_(depth) {
@@ -23,17 +29,31 @@ ThreadedSink::ThreadedSink(Sink &next, size_t buffer_size, size_t depth)
 		throw;
 	}
 	pthread_sigmask(SIG_SETMASK, &old, nullptr);
+	std::lock_guard<std::mutex> lock(live_mutex);
+	live.push_back(this);
 }
 
 ThreadedSink::~ThreadedSink() {
+	stop();
+	std::lock_guard<std::mutex> lock(live_mutex);
+	live.erase(std::remove(live.begin(), live.end(), this), live.end());
+}
+
+void ThreadedSink::stop() noexcept {
 	{
 		std::lock_guard<std::mutex> lock(mutex_);
 		stop_ = true;
 		queue_.clear();
 	}
 	changed_.notify_all();
-	if (worker_.joinable())
+	if (worker_.joinable() && worker_.get_id() != std::this_thread::get_id())
 		worker_.join();
+}
+
+void ThreadedSink::stop_all() noexcept {
+	std::lock_guard<std::mutex> lock(live_mutex);
+	for (ThreadedSink *sink : live)
+		sink->stop();
 }
 
 void ThreadedSink::rethrow_if_failed() {

@@ -30,6 +30,10 @@ public:
 	void boundary() override;
 	// Flushes, finishes the downstream chain on the helper thread and waits for it.
 	void finish() override;
+	// Stops and joins the helper threads of every live ThreadedSink. For a process that is about
+	// to exit without unwinding (PostgreSQL's FATAL, proc_exit): no helper may still be running
+	// library code while exit() tears the libraries down.
+	static void stop_all() noexcept;
 
 private:
 	enum class Kind { Data, Boundary, Finish };
@@ -41,6 +45,7 @@ private:
 	void wait_idle();
 	void rethrow_if_failed();
 	void run();
+	void stop() noexcept;
 
 	Sink &next_;
 	size_t buffer_size_, depth_;
