@@ -1,0 +1,362 @@
+#!/usr/bin/env bash
+# Benchmark of tenant_backup against its floors and against what a DBA would do instead.
+#
+#   bash bench/run.sh [--scale N] [--runs N] [--port N] [--no-install] [--time-limit SECONDS]
+#
+# Installs what it needs (scripts/install-deps.sh, gnuplot-nox, zstd), builds and installs the
+# extension, starts a throwaway cluster as the postgres user under /tmp, generates a reproducible
+# multi-tenant database (~10.2M rows at --scale 1), measures (medians over --runs) and writes
+# bench/results/results.md and bench/results/results.png. The cluster is removed on exit.
+# Needs root (or sudo). --no-install skips packages and the build (uses the installed extension).
+set -euo pipefail
+
+SCALE=1
+RUNS=3
+PORT=54329
+INSTALL=1
+TIME_LIMIT=3600
+usage() { sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; }
+while [ $# -gt 0 ]; do
+	case $1 in
+	--scale) SCALE=$2; shift 2 ;;
+	--runs) RUNS=$2; shift 2 ;;
+	--port) PORT=$2; shift 2 ;;
+	--no-install) INSTALL=0; shift ;;
+	--time-limit) TIME_LIMIT=$2; shift 2 ;;
+	-h | --help) usage; exit 0 ;;
+	*) echo "unknown argument: $1" >&2; usage >&2; exit 2 ;;
+	esac
+done
+[[ $SCALE =~ ^[0-9]*\.?[0-9]+$ ]] || { echo "--scale must be a positive number" >&2; exit 2; }
+[[ $RUNS =~ ^[1-9][0-9]*$ ]] || { echo "--runs must be a positive integer" >&2; exit 2; }
+
+BENCH=$(cd "$(dirname "$0")" && pwd)
+ROOT=$(dirname "$BENCH")
+cd "$ROOT"
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+T_START=$(date +%s.%N)
+LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
+COMMIT_INFO="$(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD -- src sql Makefile 2>/dev/null || echo ' with uncommitted changes in src')"
+log() { printf '[%6.1fs] %s\n' "$(echo "$(date +%s.%N) - $T_START" | bc)" "$*" >&2; }
+
+# ---------------------------------------------------------------- dependencies and build
+if [ "$INSTALL" = 1 ]; then
+	log "installing packages and building the extension"
+	bash scripts/install-deps.sh
+	missing=()
+	for p in gnuplot-nox zstd openssl python3 bc; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+	done
+	if [ ${#missing[@]} -gt 0 ]; then
+		$SUDO apt-get update -qq
+		DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+	fi
+	make -s -j"$(nproc)"
+	$SUDO make -s install
+fi
+for tool in gnuplot zstd openssl python3 bc psql pg_dump pg_config; do
+	command -v "$tool" >/dev/null || { echo "missing $tool (run without --no-install)" >&2; exit 1; }
+done
+PGBIN=$(pg_config --bindir)
+
+# ---------------------------------------------------------------- throwaway cluster
+WORK=$(mktemp -d /tmp/tb_bench.XXXXXX)
+chmod 755 "$WORK"
+mkdir -p "$WORK/copy" "$WORK/dba" "$WORK/dump"
+chown postgres: "$WORK" "$WORK/copy"
+PGDATA="$WORK/data"
+as_pg() { $SUDO runuser -u postgres -- "$@"; }
+WATCHDOG=""
+cleanup() {
+	local rc=$?
+	if [ -n "$WATCHDOG" ]; then
+		pkill -P "$WATCHDOG" 2>/dev/null || true # its sleep
+		kill "$WATCHDOG" 2>/dev/null || true
+	fi
+	touch "$WORK"/mem_*.stop 2>/dev/null || true
+	if [ -f "$PGDATA/postmaster.pid" ]; then
+		as_pg "$PGBIN/pg_ctl" -D "$PGDATA" -m immediate -w stop >/dev/null 2>&1 || true
+	fi
+	[ -f "$WORK/timed_out" ] && echo "benchmark stopped: --time-limit $TIME_LIMIT s reached" >&2
+	[ $rc -ne 0 ] && [ -f "$WORK/server.log" ] && tail -n 20 "$WORK/server.log" >&2
+	rm -rf "$WORK"
+	exit $rc
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+log "initdb in $PGDATA, port $PORT"
+as_pg "$PGBIN/initdb" -D "$PGDATA" -U postgres --auth=trust --no-locale -E UTF8 >/dev/null
+cat >>"$PGDATA/postgresql.conf" <<EOF
+# tenant_backup benchmark: 2 cores, 24 GB RAM. Durability as in production: fsync,
+# synchronous_commit and full_page_writes stay on.
+port = $PORT
+listen_addresses = ''
+unix_socket_directories = '/tmp'
+max_connections = 20
+shared_buffers = 2GB
+work_mem = 64MB
+maintenance_work_mem = 1GB
+effective_cache_size = 16GB
+random_page_cost = 1.1
+effective_io_concurrency = 200
+max_wal_size = 8GB
+min_wal_size = 1GB
+checkpoint_timeout = 30min
+checkpoint_completion_target = 0.9
+wal_buffers = 64MB
+fsync = on
+synchronous_commit = on
+full_page_writes = on
+# the benchmark vacuums explicitly between runs, so no autovacuum worker runs during a measurement
+autovacuum = off
+jit = off
+log_min_messages = warning
+EOF
+as_pg "$PGBIN/pg_ctl" -D "$PGDATA" -l "$WORK/server.log" -w start >/dev/null
+# Bounded in time: past the limit the cluster is stopped, which fails whatever is running.
+(
+	exec </dev/null >/dev/null 2>&1
+	sleep "$TIME_LIMIT" && touch "$WORK/timed_out" && as_pg "$PGBIN/pg_ctl" -D "$PGDATA" -m immediate stop
+) &
+WATCHDOG=$!
+
+PSQL=(psql -X -q -v ON_ERROR_STOP=1 -h /tmp -p "$PORT" -U postgres)
+sql() { "${PSQL[@]}" -At -d bench "$@"; }
+"${PSQL[@]}" -d postgres -c "CREATE DATABASE bench"
+
+RESULTS="$WORK/results.tsv" # metric, subject, run, value
+INFO="$WORK/info.tsv"       # key, value
+: >"$RESULTS"
+: >"$INFO"
+info() { printf '%s\t%s\n' "$1" "$2" >>"$INFO"; }
+now() { date +%s.%N; }
+elapsed() { printf '%.3f' "$(echo "$(now) - $1" | bc)"; }
+TABLES=(tenants customers products orders order_lines events)
+
+# ---------------------------------------------------------------- data
+log "generating data (scale $SCALE)"
+t0=$(now)
+sql -v scale="$SCALE" -f "$BENCH/sql/schema.sql"
+sql -f "$BENCH/sql/functions.sql"
+sql -f "$BENCH/sql/generate_events.sql" &
+events_pid=$!
+sql -f "$BENCH/sql/generate_main.sql"
+wait $events_pid
+log "  rows inserted ($(elapsed "$t0") s); indexes, foreign keys, VACUUM ANALYZE, CHECKPOINT"
+sql -f "$BENCH/sql/finish.sql"
+info gen_seconds "$(elapsed "$t0")"
+log "  data ready ($(elapsed "$t0") s)"
+
+# Encryption on for every backup: a fixed 64-hex master key from a command.
+KEY=$(printf 'tenant_backup benchmark key!!!!!' | od -An -tx1 | tr -d ' \n')
+sql -c "LOAD 'tenant_backup'" -c "ALTER SYSTEM SET tenant_backup.encryption_key_command = 'echo $KEY'" -c "SELECT pg_reload_conf()" >/dev/null
+
+LARGE=1
+# the small tenant: the median one of the small tenants (~1,000 rows expected)
+SMALL=$(sql -c "SELECT tid FROM bench.tenant_share WHERE kind = 'small' ORDER BY tid
+                OFFSET (SELECT count(*) / 2 FROM bench.tenant_share WHERE kind = 'small') LIMIT 1")
+WARM=$((SMALL + 1)) # warms up each session (library load, caches); never measured
+info large_tid $LARGE
+info small_tid "$SMALL"
+info large_rows "$(sql -c "SELECT bench.tenant_rows($LARGE)")"
+info small_rows "$(sql -c "SELECT bench.tenant_rows($SMALL)")"
+for t in "${TABLES[@]}"; do info "rows_$t" "$(sql -c "SELECT count(*) FROM $t")"; done
+info total_rows "$(sql -c "SELECT sum(n) FROM (SELECT count(*) n FROM customers UNION ALL SELECT count(*) FROM products
+  UNION ALL SELECT count(*) FROM orders UNION ALL SELECT count(*) FROM order_lines UNION ALL SELECT count(*) FROM events
+  UNION ALL SELECT count(*) FROM tenants) s")"
+info tenants "$(sql -c "SELECT count(*) FROM tenants")"
+info tenants_by_kind "$(sql -c "SELECT string_agg(n || ' ' || kind, ', ' ORDER BY min) FROM (SELECT kind, count(*) n, min(tid) FROM bench.tenant_share GROUP BY kind) s")"
+info db_bytes "$(sql -c "SELECT pg_database_size('bench')")"
+# interleaving: share of order_lines' heap pages holding rows of the tenant
+for who in LARGE SMALL; do
+	tid=${!who}
+	info "pages_${who,,}" "$(sql -c "SELECT count(DISTINCT (ctid::text::point)[0]) || ' of ' || pg_relation_size('order_lines') / 8192
+	                                FROM order_lines WHERE tenant_id = $tid")"
+done
+# Binary row data of each tenant, written once as files for the restore floor (3).
+mkdir -p "$WORK/copy/large" "$WORK/copy/small"
+chown postgres: "$WORK/copy/large" "$WORK/copy/small"
+info large_bytes "$(sql -c "BEGIN ISOLATION LEVEL REPEATABLE READ" -c "SELECT bench.copy_out_files($LARGE, '$WORK/copy/large')" -c "COMMIT")"
+info small_bytes "$(sql -c "BEGIN ISOLATION LEVEL REPEATABLE READ" -c "SELECT bench.copy_out_files($SMALL, '$WORK/copy/small')" -c "COMMIT")"
+log "  large tenant $LARGE, small tenant $SMALL"
+
+VACUUM_SQL="VACUUM ${TABLES[*]};"
+VACUUM_SQL=${VACUUM_SQL// /, }
+VACUUM_SQL=${VACUUM_SQL/VACUUM, /VACUUM }
+
+# ---------------------------------------------------------------- (1) and (2): floor and backup_create
+log "(1) floor and (2) backup_create, $RUNS runs"
+{
+	echo "\\set large $LARGE"
+	echo "\\set small $SMALL"
+	# warm-up, not measured: reads every tenant's rows once, loads the library
+	echo "BEGIN ISOLATION LEVEL REPEATABLE READ; SELECT bench.floor_copy_out(:large) AS s \\gset"
+	echo "COMMIT;"
+	echo "CALL bench.timed_backup('$WARM', 'warmup') \\gset"
+	for r in $(seq 1 "$RUNS"); do
+		for who in large small; do
+			floor="BEGIN ISOLATION LEVEL REPEATABLE READ; SELECT bench.floor_copy_out(:$who) AS s \\gset
+COMMIT;
+\\echo floor_out	$who	$r	:s"
+			backup="CALL bench.timed_backup(:'$who', 'bench') \\gset
+\\echo backup	$who	$r	:secs
+\\echo backup_id	$who	$r	:backup_id"
+			# alternate the order so that neither always runs first
+			if [ $((r % 2)) = 1 ]; then echo "$floor"; echo "$backup"; else echo "$backup"; echo "$floor"; fi
+		done
+	done
+} >"$WORK/phase_backup.sql"
+sql -f "$WORK/phase_backup.sql" >>"$RESULTS"
+sql -c "SELECT 'archive_bytes', CASE tenant WHEN '$LARGE' THEN 'large' ELSE 'small' END, row_number() OVER (PARTITION BY tenant ORDER BY id), size_bytes
+        FROM tenant_backup.backups WHERE label = 'bench' ORDER BY id" -F $'\t' >>"$RESULTS"
+info backup_settings "$(sql -c "LOAD 'tenant_backup'" -c "SELECT string_agg(DISTINCT format('compression=%s encrypted=%s level=%s', compression, encrypted, current_setting('tenant_backup.compression_level')), '; ')
+                                FROM tenant_backup.backups WHERE label = 'bench'")"
+info archive_rows_large "$(sql -c "SELECT max(row_count) FROM tenant_backup.backups WHERE label = 'bench' AND tenant = '$LARGE'")"
+
+# ---------------------------------------------------------------- (4) what a DBA would script
+DBA_PASS="benchmark passphrase"
+dba_pipeline() { # tenant id, output dir
+	local t
+	for t in "${TABLES[@]}"; do
+		"${PSQL[@]}" -d bench -c "\\copy (SELECT * FROM $t WHERE tenant_id = $1) TO STDOUT" |
+			zstd -3 -q -c |
+			openssl enc -aes-256-ctr -pbkdf2 -pass "pass:$DBA_PASS" |
+			tee "$2/$t.copy.zst.enc" | sha256sum >"$2/$t.copy.zst.enc.sha256"
+	done
+}
+log "(4) psql \\copy | zstd -3 | openssl enc | sha256sum, $RUNS runs"
+for r in $(seq 1 "$RUNS"); do
+	for who in large small; do
+		tid=$([ $who = large ] && echo $LARGE || echo "$SMALL")
+		rm -rf "$WORK/dba/$who" && mkdir -p "$WORK/dba/$who"
+		t0=$(now)
+		dba_pipeline "$tid" "$WORK/dba/$who"
+		printf 'dba\t%s\t%s\t%s\n' $who "$r" "$(elapsed "$t0")" >>"$RESULTS"
+		printf 'dba_bytes\t%s\t%s\t%s\n' $who "$r" "$(cat "$WORK/dba/$who"/*.enc | wc -c)" >>"$RESULTS"
+	done
+done
+
+# ---------------------------------------------------------------- (3) backup_restore and its floor
+log "(3) backup_restore and its floor (each inside BEGIN ... ROLLBACK), $RUNS runs"
+ID_LARGE=$(sql -c "SELECT max(id) FROM tenant_backup.backups WHERE label = 'bench' AND tenant = '$LARGE'")
+ID_SMALL=$(sql -c "SELECT max(id) FROM tenant_backup.backups WHERE label = 'bench' AND tenant = '$SMALL'")
+# Untimed steps around each measured restore, echoing how long they took:
+# - CHECKPOINT before: every measured restore starts right after a checkpoint, so the first change of
+#   each page writes a full-page image into the WAL in every run (full_page_writes on), not only in
+#   the first run after the load;
+# - VACUUM after a large restore: the rolled-back rows are dead tuples and index entries, removed
+#   so that the next run sees the same tables.
+untimed() { # metric, who, run, sql
+	printf 'SELECT clock_timestamp() AS u0 \\gset\n%s\nSELECT extract(epoch FROM clock_timestamp() - :'"'"'u0'"'"') AS u \\gset\n\\echo %s\t%s\t%s\t:u\n' "$4" "$1" "$2" "$3"
+}
+{
+	echo "\\set large $LARGE"
+	echo "\\set small $SMALL"
+	# warm-up, not measured
+	echo "BEGIN; SELECT bench.timed_restore(max(id)) AS s FROM tenant_backup.backups WHERE label = 'warmup' \\gset"
+	echo "ROLLBACK;"
+	echo "BEGIN; SELECT bench.floor_restore(:small, '$WORK/copy/small') AS s \\gset"
+	echo "ROLLBACK;"
+	# and one of the large tenant: the first load into the indexes splits pages, which the rollback
+	# and VACUUM keep; without it the first measured run would pay those splits alone
+	echo "BEGIN; SELECT bench.floor_restore(:large, '$WORK/copy/large') AS s \\gset"
+	echo "ROLLBACK;"
+	echo "$VACUUM_SQL"
+	for r in $(seq 1 "$RUNS"); do
+		for who in large small; do
+			id=$([ $who = large ] && echo "$ID_LARGE" || echo "$ID_SMALL")
+			floor="BEGIN; SELECT bench.floor_restore(:$who, '$WORK/copy/$who') AS s \\gset
+ROLLBACK;
+\\echo floor_restore	$who	$r	:s"
+			restore="BEGIN; SELECT bench.timed_restore($id) AS s \\gset
+ROLLBACK;
+\\echo restore	$who	$r	:s"
+			# alternate the order so that neither always runs first
+			if [ $((r % 2)) = 1 ]; then ops=("$floor" "$restore"); else ops=("$restore" "$floor"); fi
+			for op in "${ops[@]}"; do
+				untimed checkpoint "$who" "$r" "CHECKPOINT;"
+				echo "$op"
+				[ $who = large ] && untimed vacuum "$who" "$r" "$VACUUM_SQL"
+			done
+		done
+	done
+} >"$WORK/phase_restore.sql"
+sql -f "$WORK/phase_restore.sql" >>"$RESULTS"
+
+# ---------------------------------------------------------------- (6) backend memory
+# Each measurement in a fresh session (freed memory is not always returned to the OS, so a second
+# measurement in the same backend would start from a higher baseline): a warm-up on a small
+# tenant, then RssAnon of the backend sampled every 20 ms around the measured call.
+mem_measure() { # name, warm-up SQL, measured SQL, SQL after
+	{
+		echo "SELECT pg_backend_pid() AS pid \\gset"
+		echo "\\setenv TB_PID :pid"
+		echo "$2"
+		echo "\\! python3 '$BENCH/lib/sample_mem.py' \"\$TB_PID\" '$WORK/mem_$1.txt' '$WORK/mem_$1.stop' &"
+		echo "SELECT pg_sleep(0.5);"
+		echo "$3"
+		echo "SELECT pg_sleep(0.1);"
+		echo "\\! touch '$WORK/mem_$1.stop'"
+		echo "$4"
+	} >"$WORK/mem_$1.sql"
+	sql -f "$WORK/mem_$1.sql" >/dev/null
+	for _ in $(seq 1 100); do [ -f "$WORK/mem_$1.txt" ] && break; sleep 0.1; done
+	read -r base peak samples <"$WORK/mem_$1.txt"
+	printf 'mem_%s_base\tlarge\t1\t%s\nmem_%s_peak\tlarge\t1\t%s\nmem_%s_samples\tlarge\t1\t%s\n' \
+		"$1" "$base" "$1" "$peak" "$1" "$samples" >>"$RESULTS"
+}
+log "(6) backend memory during backup and restore of the large tenant, and during the floors"
+mem_measure backup "CALL bench.timed_backup('$WARM', 'warmup') \\gset" \
+	"CALL bench.timed_backup('$LARGE', 'memory') \\gset" ""
+mem_measure restore "BEGIN; SELECT bench.timed_restore(max(id)) FROM tenant_backup.backups WHERE label = 'warmup'; ROLLBACK;" \
+	"BEGIN; SELECT bench.timed_restore($ID_LARGE); ROLLBACK;" "$VACUUM_SQL"
+# the same restore with PostgreSQL's default work_mem (4MB) instead of the cluster's 64MB
+mem_measure restore_wm4 "SET work_mem = '4MB'; BEGIN; SELECT bench.timed_restore(max(id)) FROM tenant_backup.backups WHERE label = 'warmup'; ROLLBACK;" \
+	"BEGIN; SELECT bench.timed_restore($ID_LARGE); ROLLBACK;" "$VACUUM_SQL"
+mem_measure floor_out "BEGIN ISOLATION LEVEL REPEATABLE READ; SELECT bench.floor_copy_out($WARM); COMMIT;" \
+	"BEGIN ISOLATION LEVEL REPEATABLE READ; SELECT bench.floor_copy_out($LARGE); COMMIT;" ""
+mem_measure floor_restore "BEGIN; SELECT bench.floor_restore($SMALL, '$WORK/copy/small'); ROLLBACK;" \
+	"BEGIN; SELECT bench.floor_restore($LARGE, '$WORK/copy/large'); ROLLBACK;" "$VACUUM_SQL"
+
+# ---------------------------------------------------------------- (5) whole database
+NT=$(sql -c "SELECT count(*) FROM tenants")
+log "(5) pg_dump -Fc of the database and backup_create of all $NT tenants in one statement, $RUNS runs"
+for r in $(seq 1 "$RUNS"); do
+	# one statement, one transaction: the time includes the commit that publishes the archives
+	t0=$(now)
+	sql -c "SELECT count(tenant_backup.backup_create(tenant_id::text, 'all')) FROM tenants" >/dev/null
+	printf 'all_backups\tall\t%s\t%s\n' "$r" "$(elapsed "$t0")" >>"$RESULTS"
+	printf 'all_backups_bytes\tall\t%s\t%s\n' "$r" "$(sql -c "SELECT sum(size_bytes) FROM tenant_backup.backups WHERE label = 'all'")" >>"$RESULTS"
+	sql -c "DO \$\$ BEGIN PERFORM tenant_backup.backup_delete(id) FROM tenant_backup.backups WHERE label = 'all'; END \$\$"
+	t0=$(now)
+	pg_dump -h /tmp -p "$PORT" -U postgres -Fc -f "$WORK/dump/bench.dump" bench
+	printf 'pg_dump\tall\t%s\t%s\n' "$r" "$(elapsed "$t0")" >>"$RESULTS"
+	printf 'pg_dump_bytes\tall\t%s\t%s\n' "$r" "$(stat -c %s "$WORK/dump/bench.dump")" >>"$RESULTS"
+	rm -f "$WORK/dump/bench.dump"
+done
+# For reference, once: what a nightly job with one transaction per tenant costs.
+log "(5) backup_create of all $NT tenants, one transaction each (psql script), once"
+sql -c "SELECT format('SELECT tenant_backup.backup_create(%L, %L);', tenant_id, 'all') FROM tenants ORDER BY tenant_id" >"$WORK/all_tenants.sql"
+t0=$(now)
+"${PSQL[@]}" -d bench -f "$WORK/all_tenants.sql" >/dev/null
+printf 'all_backups_txn\tall\t1\t%s\n' "$(elapsed "$t0")" >>"$RESULTS"
+sql -c "DO \$\$ BEGIN PERFORM tenant_backup.backup_delete(id) FROM tenant_backup.backups WHERE label = 'all'; END \$\$"
+
+# ---------------------------------------------------------------- report
+info date "$(date -u '+%Y-%m-%d %H:%M UTC')"
+info machine "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GB RAM, $(. /etc/os-release && echo "$PRETTY_NAME")"
+info postgres "$(sql -c "SELECT version()" | sed 's/ on .*//')"
+info commit "$COMMIT_INFO"
+info scale "$SCALE"
+info runs "$RUNS"
+info loadavg "$LOAD_START at the start, $(cut -d' ' -f1-3 /proc/loadavg) at the end"
+info build "$([ "$INSTALL" = 1 ] && echo "built and installed from this work tree" || echo "the installed build (--no-install)"), $(pg_config --pkglibdir)/tenant_backup.so of $(date -u -r "$(pg_config --pkglibdir)/tenant_backup.so" '+%Y-%m-%d %H:%M UTC')"
+info total_seconds "$(elapsed "$T_START")"
+mkdir -p "$BENCH/results"
+python3 "$BENCH/lib/report.py" "$RESULTS" "$INFO" "$BENCH/results"
+cp "$RESULTS" "$BENCH/results/raw.tsv"
+cp "$INFO" "$BENCH/results/info.tsv" # report.py raw.tsv info.tsv DIR redoes the report
+cat "$BENCH/results/results.md"
+log "done: bench/results/results.md, bench/results/results.png"
