@@ -5,6 +5,8 @@
 #include "pg/settings.hpp"
 #include "pg/spi.hpp"
 
+#include <algorithm>
+
 extern "C" {
 #include "port.h"
 #include "storage/fd.h"
@@ -98,13 +100,40 @@ const crypto::Key *find_master(const std::vector<crypto::Key> &masters, const st
 
 } // namespace
 
+namespace {
+
+// Master keys read in the current transaction, so that backing up many tenants in one statement
+// runs the key command (or reads the key file) once; forgotten when the transaction ends.
+struct KeyCache {
+	bool valid = false;
+	std::string command, file; // the settings they were read with
+	std::vector<crypto::Key> keys;
+} key_cache;
+
+void forget_cached_keys(XactEvent event, void *) {
+	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_COMMIT ||
+	    event == XACT_EVENT_PARALLEL_ABORT || event == XACT_EVENT_PREPARE) {
+		std::fill(key_cache.keys.begin(), key_cache.keys.end(), crypto::Key{});
+		key_cache.keys.clear();
+		key_cache.valid = false;
+	}
+}
+
+} // namespace
+
+void register_key_cache_callbacks() { RegisterXactCallback(forget_cached_keys, nullptr); }
+
 std::vector<crypto::Key> load_master_keys() {
 	std::string command = setting_key_command(), file = setting_key_file();
+	if (key_cache.valid && key_cache.command == command && key_cache.file == file)
+		return key_cache.keys;
+	std::vector<crypto::Key> keys;
 	if (!command.empty())
-		return crypto::parse_key_list(run_key_command(command), "tenant_backup.encryption_key_command output");
-	if (!file.empty())
-		return crypto::read_key_file(file, pg_eval([] { return static_cast<const char *>(DataDir); }));
-	return {};
+		keys = crypto::parse_key_list(run_key_command(command), "tenant_backup.encryption_key_command output");
+	else if (!file.empty())
+		keys = crypto::read_key_file(file, pg_eval([] { return static_cast<const char *>(DataDir); }));
+	key_cache = {true, command, file, keys};
+	return keys;
 }
 
 std::optional<DataKey> current_data_key(const std::string &tenant) {

@@ -11,6 +11,9 @@
 
 namespace tb::pg {
 
+// Master keys are read once per transaction; this registers forgetting them at its end.
+void register_key_cache_callbacks();
+
 // The configured master keys, current first; empty when none is configured.
 std::vector<crypto::Key> load_master_keys();
 

@@ -1,5 +1,6 @@
 // Library entry: module magic, settings and transaction callbacks.
 #include "core/stream/threaded_sink.hpp"
+#include "pg/keys.hpp"
 #include "pg/pending_objects.hpp"
 #include "pg/pg_headers.hpp"
 #include "pg/settings.hpp"
@@ -17,5 +18,6 @@ static void stop_helper_threads(int, Datum) { tb::ThreadedSink::stop_all(); }
 void _PG_init(void) {
 	tb::pg::define_settings();
 	tb::pg::register_transaction_callbacks();
+	tb::pg::register_key_cache_callbacks();
 	before_shmem_exit(stop_helper_threads, 0);
 }
