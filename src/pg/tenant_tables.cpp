@@ -92,14 +92,21 @@ Datum tenant_datum(const std::string &tenant, Oid type, const std::string &colum
 	}
 }
 
-std::string canonical_tenant(const std::string &tenant, const std::vector<TenantTable> &tables,
-                             const std::vector<Datum> &values) {
-	if (tables.empty())
-		return tenant;
+namespace {
+// The type every tenant column has, or InvalidOid when there are none or they differ.
+Oid common_tenant_type(const std::vector<TenantTable> &tables) {
 	for (const auto &t : tables)
 		if (t.tenant_type != tables[0].tenant_type)
-			return tenant;
-	Oid type = tables[0].tenant_type;
+			return InvalidOid;
+	return tables.empty() ? InvalidOid : tables[0].tenant_type;
+}
+} // namespace
+
+std::string canonical_tenant(const std::string &tenant, const std::vector<TenantTable> &tables,
+                             const std::vector<Datum> &values) {
+	Oid type = common_tenant_type(tables);
+	if (type == InvalidOid)
+		return tenant;
 	Datum value = values[0];
 	return pg_eval([type, value] {
 		Oid output;
@@ -110,13 +117,9 @@ std::string canonical_tenant(const std::string &tenant, const std::vector<Tenant
 }
 
 std::string stored_tenant(const std::string &tenant) {
-	std::vector<TenantTable> tables = load_tenant_tables();
-	if (tables.empty())
+	Oid type = common_tenant_type(load_tenant_tables());
+	if (type == InvalidOid)
 		return tenant;
-	for (const auto &t : tables)
-		if (t.tenant_type != tables[0].tenant_type)
-			return tenant;
-	Oid type = tables[0].tenant_type;
 	const char *value = tenant.c_str();
 	const char *canonical = nullptr;
 	bool cast = pg_eval([&] {
