@@ -322,13 +322,26 @@ mem_measure floor_restore "BEGIN; SELECT bench.floor_restore($SMALL, '$WORK/copy
 
 # ---------------------------------------------------------------- (5) whole database
 NT=$(sql -c "SELECT count(*) FROM tenants")
-log "(5) pg_dump -Fc of the database and backup_create of all $NT tenants in one statement, $RUNS runs"
+NPAR=$(nproc)
+info parallel_sessions "$NPAR"
+log "(5) pg_dump -Fc of the database and backup_create of all $NT tenants (one statement; $NPAR sessions), $RUNS runs"
 for r in $(seq 1 "$RUNS"); do
 	# one statement, one transaction: the time includes the commit that publishes the archives
 	t0=$(now)
 	sql -c "SELECT count(tenant_backup.backup_create(tenant_id::text, 'all')) FROM tenants" >/dev/null
 	printf 'all_backups\tall\t%s\t%s\n' "$r" "$(elapsed "$t0")" >>"$RESULTS"
 	printf 'all_backups_bytes\tall\t%s\t%s\n' "$r" "$(sql -c "SELECT sum(size_bytes) FROM tenant_backup.backups WHERE label = 'all'")" >>"$RESULTS"
+	sql -c "DO \$\$ BEGIN PERFORM tenant_backup.backup_delete(id) FROM tenant_backup.backups WHERE label = 'all'; END \$\$"
+	# Parallel workers, as the target allows: one session per core, each one statement over its
+	# share of the tenants (tenant_id modulo the number of sessions).
+	t0=$(now)
+	pids=()
+	for k in $(seq 0 $((NPAR - 1))); do
+		sql -c "SELECT count(tenant_backup.backup_create(tenant_id::text, 'all')) FROM tenants WHERE tenant_id % $NPAR = $k" >/dev/null &
+		pids+=($!)
+	done
+	wait "${pids[@]}"
+	printf 'all_backups_parallel\tall\t%s\t%s\n' "$r" "$(elapsed "$t0")" >>"$RESULTS"
 	sql -c "DO \$\$ BEGIN PERFORM tenant_backup.backup_delete(id) FROM tenant_backup.backups WHERE label = 'all'; END \$\$"
 	t0=$(now)
 	pg_dump -h /tmp -p "$PORT" -U postgres -Fc -f "$WORK/dump/bench.dump" bench

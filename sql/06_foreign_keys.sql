@@ -89,5 +89,37 @@ SELECT * FROM tenant_backup.backup_restore(:bid);
 SELECT * FROM app.diff('t1_before', ARRAY[1]);
 SELECT * FROM app.diff('others_before', ARRAY[2, 3]);
 
+------------------------------------------------------------------------------------------------
+-- Single-column keys on the tenant column itself (a workspace registry): every row of the
+-- tenant holds the same value, so the restore checks it once, not per row.
+------------------------------------------------------------------------------------------------
+-- (a) Restored rows reference a registry row that is not in the backup and no longer exists.
+CREATE TABLE app.workspaces (id integer PRIMARY KEY);
+INSERT INTO app.workspaces VALUES (1), (2), (3);
+ALTER TABLE app.orders ADD CONSTRAINT orders_workspace_fk FOREIGN KEY (tenant_id) REFERENCES app.workspaces;
+SET session_replication_role = replica; -- only to make the registry row vanish under tenant 1's orders
+DELETE FROM app.workspaces WHERE id = 1;
+RESET session_replication_role;
+SELECT pg_temp.sqlstate_of(format('SELECT * FROM tenant_backup.backup_restore(%s)', :bid)) AS restore_sqlstate;
+SELECT * FROM app.diff('t1_before', ARRAY[1]);
+INSERT INTO app.workspaces VALUES (1);
+SELECT count(*) AS restored_tables FROM tenant_backup.backup_restore(:bid);
+ALTER TABLE app.orders DROP CONSTRAINT orders_workspace_fk;
+DROP TABLE app.workspaces;
+-- (b) A table outside the backup references the tenant's row of a restored registry table, and
+-- the backup predates that row: the restore would remove it, so it fails.
+CREATE TABLE app.tenant_settings (tenant_id integer PRIMARY KEY, theme text);
+CREATE TABLE app.settings_log (tenant_id integer REFERENCES app.tenant_settings, entry text);
+SELECT tenant_backup.backup_exclude_table('app.settings_log');
+SELECT tenant_backup.backup_create('3', 'before settings') AS bid3 \gset
+INSERT INTO app.tenant_settings VALUES (3, 'dark');
+INSERT INTO app.settings_log VALUES (3, 'theme set');
+SELECT pg_temp.sqlstate_of(format('SELECT * FROM tenant_backup.backup_restore(%s)', :bid3)) AS restore_sqlstate;
+SELECT * FROM app.tenant_settings;
+DELETE FROM app.settings_log;
+SELECT table_name, rows_removed, rows_restored FROM tenant_backup.backup_restore(:bid3)
+WHERE table_name = 'app.tenant_settings';
+DROP TABLE app.settings_log, app.tenant_settings;
+
 ALTER TABLE app.customers DROP COLUMN referred_by;
 DROP TABLE t1_before, others_before, t1_changed, t1_changed2, t1_changed3, others_changed3;

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <functional>
+#include <set>
 
 namespace tb::pg {
 
@@ -89,22 +90,15 @@ int tenant_position(const ForeignKey &fk, const std::string &parent_tenant_colum
 	return -1;
 }
 
-// "ch.a IS NOT NULL AND ... AND NOT EXISTS (SELECT 1 FROM parent pa WHERE pa.x = ch.a AND ...)"
-std::string dangling(const ForeignKey &fk) {
-	return join(fk.child_cols, " AND ", [&](size_t i) { return "ch." + fk.child_cols[i] + " IS NOT NULL"; }) +
-	       " AND NOT EXISTS (SELECT 1 FROM " + from(fk.parent_kind, fk.parent_name) + " pa WHERE " +
-	       join(fk.child_cols, " AND ",
-	            [&](size_t i) { return "pa." + fk.parent_cols[i] + " = ch." + fk.child_cols[i]; }) +
-	       ")";
-}
-
 bool has_row(const std::string &sql, Oid type, Datum value, int nargs) {
 	const char *q = sql.c_str();
 	return pg_eval([=] {
 		Oid types[1] = {type};
 		Datum values[1] = {value};
-		// read_only = false: the query must see the rows this transaction just loaded.
-		return spi_run(q, nargs, types, values, nullptr, false, SPI_OK_SELECT) > 0;
+		// read_only = false: the query must see the rows this transaction just loaded. One row
+		// answers; planned without LIMIT, so for the whole pass a restore without violations makes
+		// (a LIMIT would favour plain index scans that visit the heap in random order).
+		return spi_run(q, nargs, types, values, nullptr, false, SPI_OK_SELECT, 1) > 0;
 	});
 }
 
@@ -166,6 +160,66 @@ uint64 ForeignKeyChecks::delete_tenant_rows(const RestoredTable &table) {
 	});
 }
 
+namespace {
+
+// Work memory of a check: enough to sort a large tenant's keys in a few runs.
+constexpr int check_work_mem_kb = 16 * 1024;
+
+// Checks run with plans whose cost grows with the tenant, not with the database: index probes per
+// restored key or removed key, never a hash of a whole referenced table nor a scan of a whole
+// table; keys are made distinct by sorting (bounded by work_mem, spilling beyond it), not hashing
+// (which may take work_mem × hash_mem_multiplier), and work_mem is capped, so that a restore's
+// memory does not grow with the tenant nor with a large session work_mem. Returns the GUC nest
+// level to end with AtEOXact_GUC; an error ends it with the (sub)transaction.
+int plan_with_index_probes() {
+	return pg_eval([] {
+		int level = NewGUCNestLevel();
+		for (const char *setting : {"enable_hashjoin", "enable_mergejoin", "enable_seqscan", "enable_hashagg"})
+			set_config_option(setting, "off", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+		if (work_mem > check_work_mem_kb)
+			set_config_option("work_mem", std::to_string(check_work_mem_kb).c_str(), PGC_USERSET, PGC_S_SESSION,
+			                  GUC_ACTION_SAVE, true, 0, false);
+		return level;
+	});
+}
+
+// A single-column key whose child column is filtered by $1: its rows are dangling exactly when
+// some child row holds $1 and no parent row does. Two index probes instead of a pass over the rows.
+std::string dangling_value(const ForeignKey &fk, const std::string &child) {
+	return "SELECT 1 WHERE EXISTS (SELECT 1 FROM " + child + " WHERE ch." + fk.child_cols[0] +
+	       " = $1) AND NOT EXISTS (SELECT 1 FROM " + from(fk.parent_kind, fk.parent_name) + " pa WHERE pa." +
+	       fk.parent_cols[0] + " = $1)";
+}
+
+// Rows of `child` whose column `filter_col` holds $1 that reference no parent row. Each distinct key
+// is probed once, in key order (sorted, so the probes walk the parent's index and heap forward).
+std::string dangling_rows(const ForeignKey &fk, const std::string &child, const std::string &filter_col) {
+	if (fk.child_cols.size() == 1 && fk.child_cols[0] == filter_col)
+		return dangling_value(fk, child);
+	std::string keys = join(fk.child_cols, ", ", [&](size_t i) { return "ch." + fk.child_cols[i]; });
+	return "SELECT 1 FROM (SELECT DISTINCT " + keys + " FROM " + child + " WHERE ch." + filter_col + " = $1" +
+	       join(fk.child_cols, "", [&](size_t i) { return " AND ch." + fk.child_cols[i] + " IS NOT NULL"; }) +
+	       ") ch WHERE NOT EXISTS (SELECT 1 FROM " + from(fk.parent_kind, fk.parent_name) + " pa WHERE " +
+	       join(fk.child_cols, " AND ",
+	            [&](size_t i) { return "pa." + fk.parent_cols[i] + " = ch." + fk.child_cols[i]; }) +
+	       ")";
+}
+
+// Removed keys that no restored row brought back but that rows of the child still reference. The
+// fence (OFFSET 0) probes the parent first: a restore usually brings back nearly every key it removed.
+std::string dangling_removed_keys(const ForeignKey &fk, const std::string &child, const std::string &removed) {
+	return "SELECT 1 FROM (SELECT * FROM " + removed + " r WHERE NOT EXISTS (SELECT 1 FROM " +
+	       from(fk.parent_kind, fk.parent_name) + " pa WHERE " +
+	       join(fk.parent_cols, " AND ",
+	            [&](size_t i) { return "pa." + fk.parent_cols[i] + " = r." + fk.parent_cols[i]; }) +
+	       ") OFFSET 0) r WHERE EXISTS (SELECT 1 FROM " + child + " WHERE " +
+	       join(fk.child_cols, " AND ",
+	            [&](size_t i) { return "ch." + fk.child_cols[i] + " = r." + fk.parent_cols[i]; }) +
+	       ")";
+}
+
+} // namespace
+
 void ForeignKeyChecks::check(const std::vector<RestoredTable> &tables, int64 backup_id) {
 	if (tables.empty())
 		return;
@@ -177,34 +231,25 @@ void ForeignKeyChecks::check(const std::vector<RestoredTable> &tables, int64 bac
 				return &t;
 		return nullptr;
 	};
+	int nest_level = plan_with_index_probes();
+	std::set<std::pair<std::string, Oid>> done; // a key between two restored tables needs one check
 	for (const auto &fk : load_foreign_keys("c.conrelid IN (" + oids + ") OR c.confrelid IN (" + oids + ")")) {
 		std::string child = from(fk.child_kind, fk.child_name) + " ch";
 		std::vector<std::pair<std::string, const RestoredTable *>> checks; // query, table whose tenant is $1
 		// This tenant's restored rows must find what they reference.
 		if (const RestoredTable *c = restored(fk.child))
-			checks.emplace_back("SELECT 1 FROM " + child + " WHERE ch." + c->plan.tenant_column + " = $1 AND " +
-			                        dangling(fk) + " LIMIT 1",
-			                    c);
+			checks.emplace_back(dangling_rows(fk, child, c->plan.tenant_column), c);
 		// Rows of any tenant that referenced the restored table must still find their rows.
 		if (const RestoredTable *p = restored(fk.parent)) {
 			int pos = tenant_position(fk, p->plan.tenant_column_raw);
 			if (pos >= 0)
-				checks.emplace_back("SELECT 1 FROM " + child + " WHERE ch." + fk.child_cols[pos] + " = $1 AND " +
-				                        dangling(fk) + " LIMIT 1",
-				                    p);
+				checks.emplace_back(dangling_rows(fk, child, fk.child_cols[pos]), p);
 			else if (removed_keys_.count(fk.oid))
-				checks.emplace_back(
-				    "SELECT 1 FROM " + removed_keys_.at(fk.oid) + " r WHERE NOT EXISTS (SELECT 1 FROM " +
-				        from(fk.parent_kind, fk.parent_name) + " pa WHERE " +
-				        join(fk.parent_cols, " AND ",
-				             [&](size_t i) { return "pa." + fk.parent_cols[i] + " = r." + fk.parent_cols[i]; }) +
-				        ") AND EXISTS (SELECT 1 FROM " + child + " WHERE " +
-				        join(fk.child_cols, " AND ",
-				             [&](size_t i) { return "ch." + fk.child_cols[i] + " = r." + fk.parent_cols[i]; }) +
-				        ") LIMIT 1",
-				    nullptr);
+				checks.emplace_back(dangling_removed_keys(fk, child, removed_keys_.at(fk.oid)), nullptr);
 		}
 		for (const auto &[sql, t] : checks) {
+			if (!done.insert({sql, t ? t->plan.tenant_type : InvalidOid}).second)
+				continue;
 			bool broken = t ? has_row(sql, t->plan.tenant_type, t->tenant, 1) : has_row(sql, InvalidOid, 0, 0);
 			if (broken)
 				throw SqlError(ERRCODE_FOREIGN_KEY_VIOLATION,
@@ -217,6 +262,7 @@ void ForeignKeyChecks::check(const std::vector<RestoredTable> &tables, int64 bac
 				               "are backed up and restored together.");
 		}
 	}
+	pg_call([nest_level] { AtEOXact_GUC(true, nest_level); });
 }
 
 } // namespace tb::pg

@@ -3,7 +3,7 @@
 namespace tb::pg {
 
 uint64 spi_run(const char *sql, int nargs, const Oid *types, const Datum *values, const char *nulls, bool read_only,
-               int expected_rc) {
+               int expected_rc, long max_rows) {
 	SPIPlanPtr plan = SPI_prepare(sql, nargs, const_cast<Oid *>(types));
 	if (!plan)
 		elog(ERROR, "tenant_backup: could not prepare internal query (%s): %s", SPI_result_code_string(SPI_result),
@@ -11,7 +11,7 @@ uint64 spi_run(const char *sql, int nargs, const Oid *types, const Datum *values
 	// Defence in depth: an internal query is exactly one statement, whatever got into its text.
 	if (list_length(SPI_plan_get_plan_sources(plan)) != 1)
 		elog(ERROR, "tenant_backup: internal query is not a single statement: %s", sql);
-	int rc = SPI_execute_plan(plan, const_cast<Datum *>(values), nulls, read_only, 0);
+	int rc = SPI_execute_plan(plan, const_cast<Datum *>(values), nulls, read_only, max_rows);
 	if (rc != expected_rc)
 		elog(ERROR, "tenant_backup: internal query failed (%s): %s", SPI_result_code_string(rc), sql);
 	uint64 processed = SPI_processed;
