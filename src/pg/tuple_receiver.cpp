@@ -11,6 +11,7 @@ namespace tb::pg {
 namespace {
 // Large enough that framing and syscalls are negligible, small enough to keep memory flat.
 constexpr int kFlushBytes = 256 * 1024;
+constexpr Size kRowBlockBytes = 64 * 1024;
 } // namespace
 
 struct TupleStreamReceiver {
@@ -98,7 +99,9 @@ TupleStreamReceiver *create_tuple_receiver(archive::ArchiveWriter *writer) {
 		self->context = context;
 		initStringInfo(&self->buffer);
 		enlargeStringInfo(&self->buffer, kFlushBytes + 65536);
-		self->row_context = AllocSetContextCreate(context, "tenant_backup row", ALLOCSET_SMALL_SIZES);
+		// Each send function pallocs a 1 kB buffer at least: the first block is kept across resets
+		// and holds a wide row's allocations, so that a row costs no malloc/free.
+		self->row_context = AllocSetContextCreate(context, "tenant_backup row", 0, kRowBlockBytes, kRowBlockBytes);
 		MemoryContextSwitchTo(old);
 		return self;
 	});
