@@ -173,6 +173,8 @@ def main():
         lambda k: f"{fmt_s(m[k]['dba'])} ({fmt_mb(m[k]['dba_bytes'])})")
     row("&nbsp;&nbsp;**(4) / (2)**: how much faster `backup_create` is",
         lambda k: f"**{ratio(m[k]['dba'], m[k]['backup']):.1f}×**")
+    row("&nbsp;&nbsp;(4) / (1): the most any tool that reads the rows could be faster than (4)",
+        lambda k: f"{ratio(m[k]['dba'], m[k]['floor_out']):.1f}×")
     w(f"| (6) backend memory growth (`RssAnon` peak − idle baseline, sampled every 20 ms): backup · restore | "
       f"{fmt_mem(mem_growth['backup'])} · {fmt_mem(mem_growth['restore'])} | |")
     w(f"| &nbsp;&nbsp;for comparison: `backup_restore` with work_mem = 4MB (PostgreSQL's default; the cluster has 64MB) · "
