@@ -186,6 +186,21 @@ CREATE FUNCTION tenant_backup.backup_forget_tenant(tenant text) RETURNS text
 COMMENT ON FUNCTION tenant_backup.backup_forget_tenant(text) IS
     'Destroys a tenant''s encryption keys, archives and catalog rows (crypto-shredding).';
 
+CREATE FUNCTION tenant_backup.backup_download(backup_id bigint) RETURNS SETOF text
+    AS 'MODULE_PATHNAME', 'backup_download' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION tenant_backup.backup_download(bigint) IS
+    'The backup as one JSON document, one line per row (see docs/FORMAT.md); write the rows verbatim, e.g. psql -At.';
+
+CREATE FUNCTION tenant_backup.backup_export_csv(backup_id bigint, tbl regclass) RETURNS SETOF text
+    AS 'MODULE_PATHNAME', 'backup_export_csv' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION tenant_backup.backup_export_csv(bigint, regclass) IS
+    'One table of a backup as CSV with a header line, one row of text per record.';
+
+CREATE FUNCTION tenant_backup.tenant_export_csv(tenant text, tbl regclass) RETURNS SETOF text
+    AS 'MODULE_PATHNAME', 'tenant_export_csv' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION tenant_backup.tenant_export_csv(text, regclass) IS
+    'A tenant''s current rows of one tenant table as CSV with a header line, one row of text per record.';
+
 CREATE FUNCTION tenant_backup.backup_list(tenant text DEFAULT NULL)
 RETURNS SETOF tenant_backup.backups
 LANGUAGE sql STABLE

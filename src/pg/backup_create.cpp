@@ -3,14 +3,9 @@
 // Reads all of a tenant's rows, from every tenant table, under one snapshot, and streams them
 // (binary COPY tuples -> archive framing -> zstd -> SHA-256 -> temporary file) into the
 // repository. The archive is renamed into place when the transaction commits.
-#include "core/archive/archive_writer.hpp"
-#include "core/stream/sha256.hpp"
 #include "pg/catalog.hpp"
 #include "pg/guard.hpp"
-#include "pg/keys.hpp"
-#include "pg/pending_objects.hpp"
-#include "pg/repository.hpp"
-#include "pg/settings.hpp"
+#include "pg/new_archive.hpp"
 #include "pg/tenant_tables.hpp"
 #include "pg/tuple_receiver.hpp"
 
@@ -21,18 +16,9 @@ namespace {
 constexpr size_t kMaxTenantBytes = 1024;
 constexpr size_t kMaxLabelBytes = 1024;
 
-std::string select_sql(const TenantTable &t) {
-	std::string columns;
-	for (const auto &c : t.columns)
-		columns += (columns.empty() ? "" : ", ") + quoted_ident(c.name);
-	// ONLY: an inheritance child with the tenant column is a tenant table of its own.
-	return "SELECT " + columns + " FROM " + (t.relkind == 'p' ? "" : "ONLY ") + quoted_name(t.schema, t.name) +
-	       " WHERE " + quoted_ident(t.tenant_column) + " = $1";
-}
-
 // Runs the table's query under the active snapshot with our receiver as destination.
 uint64 stream_table(const TenantTable &t, Datum tenant, archive::ArchiveWriter &writer) {
-	std::string sql = select_sql(t);
+	std::string sql = t.select_sql();
 	TupleStreamReceiver *receiver = create_tuple_receiver(&writer);
 	const char *query = sql.c_str();
 	Oid type = t.tenant_type;
@@ -61,10 +47,6 @@ uint64 stream_table(const TenantTable &t, Datum tenant, archive::ArchiveWriter &
 	uint64 rows = flush_tuple_receiver(receiver);
 	destroy_tuple_receiver(receiver); // memory stays flat however many tables there are
 	return rows;
-}
-
-std::string timestamp_text(TimestampTz t) {
-	return pg_eval([t] { return static_cast<const char *>(timestamptz_to_str(t)); });
 }
 
 } // namespace
@@ -103,50 +85,14 @@ TB_SQL_FUNCTION(backup_create) {
 		    [m] { ereport(WARNING, (errmsg("%s", m), errhint("CREATE INDEX ON the table (tenant column, ...)."))); });
 	}
 
-	std::unique_ptr<tb::Storage> storage = open_repository();
-	remove_stale_temporaries(*storage);
-
 	backup.id = next_backup_id();
 	backup.created_at = pg_eval([] { return GetCurrentTimestamp(); });
 	// One snapshot for every table: a transaction that touched two tables is wholly in or out.
 	pg_call([] { PushActiveSnapshot(GetTransactionSnapshot()); });
 	backup.snapshot_at = pg_eval([] { return GetCurrentTimestamp(); });
 
-	backup.object_name = new_archive_name(backup.id);
-	backup.location = storage->describe(backup.object_name);
-	int level = setting_compression_level();
-	backup.compression = level > 0 ? "zstd" : "none";
-	std::optional<DataKey> key = current_data_key(backup.tenant);
-	if (!key) {
-		std::string msg = "backup " + std::to_string(backup.id) + " of tenant \"" + backup.tenant +
-		                  "\" is not encrypted: no encryption key is configured";
-		const char *m = msg.c_str();
-		pg_call([m] {
-			ereport(WARNING, (errmsg("%s", m), errhint("Set tenant_backup.encryption_key_file or "
-			                                           "tenant_backup.encryption_key_command to encrypt backups.")));
-		});
-	}
-	backup.key_generation = key ? key->generation : 0;
-	tb::archive::WriterOptions options;
-	options.backup_id = static_cast<uint64_t>(backup.id);
-	options.tenant = backup.tenant;
-	options.compression_level = level;
-	if (key)
-		options.key = key->key;
-	options.key_generation = backup.key_generation;
-	options.background = true; // zstd, AES-GCM, SHA-256 and writes overlap with the scan
-
-	std::unique_ptr<tb::WriteObject> object = storage->open_write(backup.object_name, temporary_tag());
-	tb::HashingSink hashing(*object);
-	tb::archive::ArchiveWriter writer(hashing, options);
-
-	std::string server_version =
-	    pg_eval([] { return static_cast<const char *>(GetConfigOption("server_version", false, false)); });
-	writer.begin(json_object({{"backup_id", std::to_string(backup.id)},
-	                          {"tenant", backup.tenant},
-	                          {"created_at", timestamp_text(backup.created_at)},
-	                          {"snapshot_at", timestamp_text(backup.snapshot_at)},
-	                          {"server_version", server_version}}));
+	NewArchive archive(backup, true); // zstd, AES-GCM, SHA-256 and writes overlap with the scan
+	tb::archive::ArchiveWriter &writer = archive.writer();
 	for (size_t i = 0; i < tables.size(); i++) {
 		const TenantTable &t = tables[i];
 		writer.begin_table(t.header());
@@ -158,13 +104,11 @@ TB_SQL_FUNCTION(backup_create) {
 		backup.tables.push_back(std::move(summary));
 		backup.rows += rows;
 	}
-	writer.finish(); // flushes the chain and fsyncs the temporary file
-	backup.sha256 = hashing.hex_digest();
-	backup.size_bytes = hashing.bytes();
+	archive.finish(backup);
 	pg_call([] { PopActiveSnapshot(); });
 
 	insert_completed_backup(backup);
 	spi_end();
-	publish_at_commit(std::move(object));
+	archive.publish_at_commit();
 	return Int64GetDatum(backup.id);
 }

@@ -35,8 +35,8 @@ TB_SQL_FUNCTION(backup_forget_tenant) {
 	uint64 rows = pg_eval([t, given] {
 		Oid types[2] = {TEXTOID, TEXTOID};
 		Datum values[2] = {CStringGetTextDatum(t), CStringGetTextDatum(given)};
-		return spi_run("DELETE FROM tenant_backup.backups WHERE tenant IN ($1, $2) RETURNING object_name, encrypted",
-		               2, types, values, nullptr, false, SPI_OK_DELETE_RETURNING);
+		return spi_run("DELETE FROM tenant_backup.backups WHERE tenant IN ($1, $2) RETURNING object_name, encrypted", 2,
+		               types, values, nullptr, false, SPI_OK_DELETE_RETURNING);
 	});
 	std::vector<std::string> archives;
 	int64 unencrypted = 0;

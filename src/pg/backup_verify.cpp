@@ -10,14 +10,11 @@
 #include "core/archive/copy_binary.hpp"
 #include "core/error.hpp"
 #include "pg/archive_access.hpp"
+#include "pg/archive_rows.hpp"
 #include "pg/catalog.hpp"
 #include "pg/guard.hpp"
 #include "pg/repository.hpp"
 #include "pg/spi.hpp"
-
-extern "C" {
-#include "parser/parse_type.h"
-}
 
 #include <map>
 
@@ -25,58 +22,12 @@ namespace tb::pg {
 
 namespace {
 
-struct ColumnDecoder {
-	FmgrInfo receive;
-	Oid ioparam;
-	int32 typmod;
-};
-
-std::vector<ColumnDecoder> decoders_for(const tb::archive::TableHeader &table) {
-	std::vector<ColumnDecoder> decoders(table.columns.size());
-	for (size_t i = 0; i < table.columns.size(); i++) {
-		const char *type = table.columns[i].type.c_str();
-		ColumnDecoder *d = &decoders[i];
-		pg_call([type, d] {
-			Oid typid;
-			parseTypeString(type, &typid, &d->typmod, false);
-			Oid receive;
-			getTypeBinaryInputInfo(typid, &receive, &d->ioparam);
-			fmgr_info(receive, &d->receive);
-		});
-	}
-	return decoders;
-}
-
 // Decodes every field of every row the way COPY FROM (FORMAT binary) would; returns the row count.
-uint64 decode_rows(tb::archive::ArchiveReader &reader, const tb::archive::TableHeader &table,
-                   MemoryContext row_context) {
-	std::vector<ColumnDecoder> decoders = decoders_for(table);
-	tb::archive::TableRows rows(reader);
-	tb::archive::CopyTupleReader tuples(rows, table.columns.size());
-	std::vector<tb::archive::CopyTupleReader::Field> fields;
-	uint64 count = 0;
-	while (tuples.next(fields)) {
-		pg_call([&] {
-			CHECK_FOR_INTERRUPTS();
-			MemoryContext old = MemoryContextSwitchTo(row_context);
-			for (size_t i = 0; i < fields.size(); i++) {
-				if (fields[i].length < 0)
-					continue;
-				StringInfoData buf;
-				initStringInfo(&buf);
-				appendBinaryStringInfo(&buf, reinterpret_cast<const char *>(fields[i].data), fields[i].length);
-				ReceiveFunctionCall(&decoders[i].receive, &buf, decoders[i].ioparam, decoders[i].typmod);
-				if (buf.cursor != buf.len)
-					ereport(ERROR,
-					        (errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
-					         errmsg("incorrect binary data format in column \"%s\"", table.columns[i].name.c_str())));
-			}
-			MemoryContextSwitchTo(old);
-			MemoryContextReset(row_context);
-		});
-		count++;
+uint64 decode_rows(tb::archive::ArchiveReader &reader, const tb::archive::TableHeader &table) {
+	ArchiveRowDecoder rows(reader, table);
+	while (rows.next()) {
 	}
-	return count;
+	return rows.rows();
 }
 
 std::map<std::string, int64> catalog_row_counts(int64 id) {
@@ -137,12 +88,10 @@ void check_archive(const StoredBackup &backup, Outcome &out, std::string &where)
 	check_stored_archive(*storage, backup, "the backup cannot be restored");
 	std::map<std::string, int64> expected = catalog_row_counts(backup.id);
 	tb::archive::ArchiveReader reader(storage->open_read(backup.object_name), reader_options(backup));
-	MemoryContext row_context = pg_eval(
-	    [] { return AllocSetContextCreate(CurrentMemoryContext, "tenant_backup verify row", ALLOCSET_DEFAULT_SIZES); });
 	while (std::optional<tb::archive::TableHeader> table = reader.next_table()) {
 		std::string name = table->schema + "." + table->name;
 		where = "table " + name;
-		uint64 decoded = decode_rows(reader, *table, row_context);
+		uint64 decoded = decode_rows(reader, *table);
 		if (decoded != reader.table_rows())
 			throw tb::Error(tb::ErrorKind::Corrupt, "holds " + std::to_string(decoded) + " rows, its section records " +
 			                                            std::to_string(reader.table_rows()));

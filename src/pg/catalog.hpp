@@ -17,6 +17,7 @@ struct TableSummary {
 struct NewBackup {
 	int64 id = 0;
 	std::string tenant;
+	std::string kind = "manual"; // or "imported"
 	std::optional<std::string> label;
 	TimestampTz created_at = 0, snapshot_at = 0;
 	std::vector<TableSummary> tables;
@@ -44,6 +45,8 @@ StoredBackup load_backup(int64 id);
 StoredBackup load_completed_backup(int64 id, const char *action);
 void delete_backup_row(int64 id);
 
+// A string as a JSON string literal (PostgreSQL's escape_json).
+std::string quote_json(const std::string &s);
 // JSON of a table list, as stored in backups.tables (built with PostgreSQL's escape_json).
 std::string tables_json(const std::vector<TableSummary> &tables);
 // JSON object of string fields, for the archive header.

@@ -121,7 +121,9 @@ void forget_cached_keys(XactEvent event, void *) {
 
 } // namespace
 
-void register_key_cache_callbacks() { RegisterXactCallback(forget_cached_keys, nullptr); }
+void register_key_cache_callbacks() {
+	RegisterXactCallback(forget_cached_keys, nullptr);
+}
 
 std::vector<crypto::Key> load_master_keys() {
 	std::string command = setting_key_command(), file = setting_key_file();

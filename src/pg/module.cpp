@@ -13,7 +13,9 @@ void _PG_init(void);
 
 // A FATAL error (pg_terminate_backend, shutdown) exits without unwinding C++ frames: stop the
 // backup pipeline's helper thread before exit() tears down the libraries it is using.
-static void stop_helper_threads(int, Datum) { tb::ThreadedSink::stop_all(); }
+static void stop_helper_threads(int, Datum) {
+	tb::ThreadedSink::stop_all();
+}
 
 void _PG_init(void) {
 	tb::pg::define_settings();

@@ -52,9 +52,9 @@ void advance_sequences(const RestoredTable &table) {
 		// A sequence that has not been used yet hands out last_value itself next: it must then
 		// be moved when the tenant already has that value. The sequence is a parameter where a
 		// value is needed and a quoted identifier where a relation is.
-		std::string sql = "SELECT pg_catalog.setval($2, m.v) FROM (SELECT max(" + o.column +
-		                  ")::bigint AS v FROM " + from_clause(table.plan.relkind, table.plan.qualified) + " WHERE " +
-		                  table.plan.tenant_column + " = $1) m, " + o.seq_name +
+		std::string sql = "SELECT pg_catalog.setval($2, m.v) FROM (SELECT max(" + o.column + ")::bigint AS v FROM " +
+		                  from_clause(table.plan.relkind, table.plan.qualified) + " WHERE " + table.plan.tenant_column +
+		                  " = $1) m, " + o.seq_name +
 		                  " q WHERE m.v IS NOT NULL AND (m.v > q.last_value OR (NOT q.is_called AND m.v >= "
 		                  "q.last_value))";
 		const char *q = sql.c_str();

@@ -102,6 +102,15 @@ Oid common_tenant_type(const std::vector<TenantTable> &tables) {
 }
 } // namespace
 
+std::string TenantTable::select_sql() const {
+	std::string list;
+	for (const auto &c : columns)
+		list += (list.empty() ? "" : ", ") + quoted_ident(c.name);
+	// ONLY: an inheritance child with the tenant column is a tenant table of its own.
+	return "SELECT " + list + " FROM " + (relkind == 'p' ? "" : "ONLY ") + quoted_name(schema, name) + " WHERE " +
+	       quoted_ident(tenant_column) + " = $1";
+}
+
 std::string canonical_tenant(const std::string &tenant, const std::vector<TenantTable> &tables,
                              const std::vector<Datum> &values) {
 	Oid type = common_tenant_type(tables);

@@ -25,6 +25,8 @@ struct TenantTable {
 
 	std::string display_name() const { return schema + "." + name; }
 	archive::TableHeader header() const;
+	// "SELECT <stored columns> FROM [ONLY] table WHERE <tenant column> = $1"
+	std::string select_sql() const;
 };
 
 // Reads tenant_backup.backup_tables() (needs SPI connected).

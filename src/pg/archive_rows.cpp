@@ -1,0 +1,81 @@
+#include "pg/archive_rows.hpp"
+
+#include "pg/guard.hpp"
+
+extern "C" {
+#include "funcapi.h"
+#include "parser/parse_type.h"
+}
+
+namespace tb::pg {
+
+ArchiveRowDecoder::ArchiveRowDecoder(archive::ArchiveReader &reader, const archive::TableHeader &table)
+    : table_(table), source_(reader), tuples_(source_, table.columns.size()), columns_(table.columns.size()),
+      values_(table.columns.size()), nulls_(new bool[table.columns.size() + 1]()) {
+	for (size_t i = 0; i < table.columns.size(); i++) {
+		const char *type = table.columns[i].type.c_str();
+		Column *c = &columns_[i];
+		pg_call([type, c] {
+			parseTypeString(type, &c->typid, &c->typmod, false);
+			Oid receive;
+			getTypeBinaryInputInfo(c->typid, &receive, &c->ioparam);
+			fmgr_info(receive, &c->receive);
+		});
+	}
+	row_context_ = pg_eval([] {
+		return AllocSetContextCreate(CurrentMemoryContext, "tenant_backup archived row", ALLOCSET_DEFAULT_SIZES);
+	});
+}
+
+ArchiveRowDecoder::~ArchiveRowDecoder() {
+	MemoryContext context = row_context_;
+	try {
+		pg_call([context] { MemoryContextDelete(context); });
+	} catch (...) {
+		// Deleting a context does not fail; and the transaction's end frees it anyway.
+	}
+}
+
+bool ArchiveRowDecoder::next() {
+	if (!tuples_.next(fields_))
+		return false;
+	pg_call([this] {
+		CHECK_FOR_INTERRUPTS();
+		MemoryContextReset(row_context_);
+		MemoryContext old = MemoryContextSwitchTo(row_context_);
+		for (size_t i = 0; i < fields_.size(); i++) {
+			nulls_[i] = fields_[i].length < 0;
+			if (nulls_[i]) {
+				values_[i] = 0;
+				continue;
+			}
+			StringInfoData buf;
+			initStringInfo(&buf);
+			appendBinaryStringInfo(&buf, reinterpret_cast<const char *>(fields_[i].data), fields_[i].length);
+			const Column &c = columns_[i];
+			values_[i] = ReceiveFunctionCall(const_cast<FmgrInfo *>(&c.receive), &buf, c.ioparam, c.typmod);
+			if (buf.cursor != buf.len)
+				ereport(ERROR,
+				        (errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
+				         errmsg("incorrect binary data format in column \"%s\"", table_.columns[i].name.c_str())));
+		}
+		MemoryContextSwitchTo(old);
+	});
+	rows_++;
+	return true;
+}
+
+TupleDesc ArchiveRowDecoder::tuple_desc() {
+	if (desc_)
+		return desc_;
+	desc_ = pg_eval([this] {
+		TupleDesc desc = CreateTemplateTupleDesc(static_cast<int>(columns_.size()));
+		for (size_t i = 0; i < columns_.size(); i++)
+			TupleDescInitEntry(desc, static_cast<AttrNumber>(i + 1), table_.columns[i].name.c_str(), columns_[i].typid,
+			                   columns_[i].typmod, 0);
+		return BlessTupleDesc(desc);
+	});
+	return desc_;
+}
+
+} // namespace tb::pg

@@ -1,0 +1,188 @@
+// tenant_backup.backup_download(backup_id bigint) RETURNS SETOF text
+// tenant_backup.backup_export_csv(backup_id bigint, tbl regclass) RETURNS SETOF text
+//
+// A backup as one JSON document, or one of its tables as CSV, streamed as rows of text (one row
+// per line) straight from the archive: checksum checked first, then every chunk authenticated,
+// decrypted and decompressed, every field decoded with its type's receive function and rendered
+// the way PostgreSQL renders it (row_to_json, or the type's output function for CSV). The
+// document layout is described in docs/FORMAT.md ("The JSON download").
+#include "core/archive/archive_reader.hpp"
+#include "pg/archive_access.hpp"
+#include "pg/archive_rows.hpp"
+#include "pg/catalog.hpp"
+#include "pg/guard.hpp"
+#include "pg/repository.hpp"
+#include "pg/spi.hpp"
+#include "pg/text_lines.hpp"
+
+extern "C" {
+#include "utils/fmgrprotos.h"
+}
+
+namespace tb::pg {
+
+namespace {
+
+constexpr const char *kFormatName = "tenant_backup.json";
+constexpr int kFormatVersion = 1;
+
+// The "backup" object: the catalog row's fields, and the server version of the backup itself.
+std::string backup_json(int64 id, const std::string &archive_metadata) {
+	const char *metadata = archive_metadata.c_str();
+	const char *json = pg_eval([id, metadata] {
+		Oid types[2] = {INT8OID, TEXTOID};
+		Datum values[2] = {Int64GetDatum(id), CStringGetTextDatum(metadata)};
+		spi_run("SELECT json_build_object('id', id, 'tenant', tenant, 'kind', kind, 'label', label, "
+		        "  'created_at', created_at, 'snapshot', snapshot_at, 'checksum', sha256, "
+		        "  'server_version', coalesce($2::jsonb ->> 'server_version', server_version), "
+		        "  'encrypted', encrypted, 'row_count', row_count)::text "
+		        "FROM tenant_backup.backups WHERE id = $1",
+		        2, types, values, nullptr, true, SPI_OK_SELECT);
+		return static_cast<const char *>(spi_text(0, 1));
+	});
+	return json;
+}
+
+std::string table_json_start(const archive::TableHeader &table) {
+	std::string out = "{\"schema\": " + quote_json(table.schema) + ", \"name\": " + quote_json(table.name) +
+	                  ", \"tenant_column\": " + quote_json(table.tenant_column) + ", \"columns\": [";
+	for (size_t i = 0; i < table.columns.size(); i++)
+		out += (i ? ", " : "") + std::string("{\"name\": ") + quote_json(table.columns[i].name) +
+		       ", \"type\": " + quote_json(table.columns[i].type) + "}";
+	return out + "], \"rows\": [";
+}
+
+void check_row_count(const ArchiveRowDecoder &rows, const archive::ArchiveReader &reader, int64 id,
+                     const archive::TableHeader &table) {
+	if (rows.rows() != reader.table_rows())
+		throw SqlError(ERRCODE_DATA_CORRUPTED, "archive of backup " + std::to_string(id) + " is damaged: table " +
+		                                           table.schema + "." + table.name + " holds " +
+		                                           std::to_string(rows.rows()) + " rows, its section records " +
+		                                           std::to_string(reader.table_rows()));
+}
+
+// Opens the backup's archive for reading, after the checks every reader of a backup makes.
+struct OpenedBackup {
+	StoredBackup backup;
+	std::unique_ptr<tb::Storage> storage;
+	std::unique_ptr<archive::ArchiveReader> reader;
+};
+
+OpenedBackup open_backup(int64 id, const char *action, const char *consequence) {
+	OpenedBackup b;
+	b.backup = load_completed_backup(id, action);
+	lock_tenant(b.backup.tenant, false);
+	b.storage = open_repository();
+	check_stored_archive(*b.storage, b.backup, consequence);
+	b.reader =
+	    std::make_unique<archive::ArchiveReader>(b.storage->open_read(b.backup.object_name), reader_options(b.backup));
+	return b;
+}
+
+} // namespace
+
+} // namespace tb::pg
+
+using namespace tb::pg;
+
+TB_SQL_FUNCTION(backup_download) {
+	int64 id = arg_int64(fcinfo, 0, "backup_id");
+	TextLines out(fcinfo);
+	spi_begin();
+	OpenedBackup b = open_backup(id, "downloaded", "nothing was downloaded");
+	tb::archive::ArchiveReader &reader = *b.reader;
+
+	out.hash_lines(true);
+	out.put("{\"format\": \"" + std::string(kFormatName) + "\", \"format_version\": " + std::to_string(kFormatVersion) +
+	        ", \"backup\": " + backup_json(id, reader.metadata()) + ", \"tables\": [");
+	bool first_table = true;
+	while (std::optional<tb::archive::TableHeader> table = reader.next_table()) {
+		out.put((first_table ? "" : ",") + table_json_start(*table));
+		first_table = false;
+		ArchiveRowDecoder rows(reader, *table);
+		TupleDesc desc = rows.tuple_desc();
+		while (rows.next()) {
+			// One JSON object per line; every row after the first starts with the comma before it.
+			bool first_row = rows.rows() == 1;
+			const char *line = pg_eval([&] {
+				MemoryContext old = MemoryContextSwitchTo(rows.row_context());
+				HeapTuple tuple =
+				    heap_form_tuple(desc, const_cast<Datum *>(rows.values()), const_cast<bool *>(rows.nulls()));
+				Datum json = DirectFunctionCall1(row_to_json, HeapTupleGetDatum(tuple));
+				StringInfoData buf;
+				initStringInfo(&buf);
+				if (!first_row)
+					appendStringInfoChar(&buf, ',');
+				appendStringInfoString(&buf, TextDatumGetCString(json));
+				MemoryContextSwitchTo(old);
+				return static_cast<const char *>(buf.data);
+			});
+			out.put(line);
+		}
+		check_row_count(rows, reader, id, *table);
+		out.put("], \"row_count\": " + std::to_string(rows.rows()) + "}");
+	}
+	out.hash_lines(false);
+	// The checksum covers every line above, each followed by "\n": the file's bytes up to here.
+	out.put("], \"sha256\": \"" + out.hex_digest() + "\"}");
+	spi_end();
+	return 0;
+}
+
+TB_SQL_FUNCTION(backup_export_csv) {
+	int64 id = arg_int64(fcinfo, 0, "backup_id");
+	if (PG_ARGISNULL(1))
+		throw SqlError(ERRCODE_NULL_VALUE_NOT_ALLOWED, "tbl must not be NULL");
+	Oid relid = PG_GETARG_OID(1);
+	TextLines out(fcinfo);
+	spi_begin();
+	std::string schema, name;
+	pg_call([&] {
+		char *rel = get_rel_name(relid);
+		char *nsp = get_namespace_name(get_rel_namespace(relid));
+		if (!rel || !nsp)
+			ereport(ERROR, (errcode(ERRCODE_UNDEFINED_TABLE), errmsg("relation with OID %u does not exist", relid)));
+		name = rel;
+		schema = nsp;
+	});
+	OpenedBackup b = open_backup(id, "exported", "nothing was exported");
+	tb::archive::ArchiveReader &reader = *b.reader;
+	bool found = false;
+	while (std::optional<tb::archive::TableHeader> table = reader.next_table()) {
+		if (table->schema != schema || table->name != name)
+			continue; // next_table() skips the rest of this one
+		found = true;
+		std::vector<std::string> names;
+		for (const auto &c : table->columns)
+			names.push_back(c.name);
+		out.put(pg_eval([&] { return static_cast<const char *>(csv_header(names)); }));
+		ArchiveRowDecoder rows(reader, *table);
+		std::vector<FmgrInfo> output(table->columns.size());
+		for (size_t i = 0; i < output.size(); i++) {
+			FmgrInfo *f = &output[i];
+			Oid type = rows.type(i);
+			pg_call([f, type] {
+				Oid func;
+				bool varlena;
+				getTypeOutputInfo(type, &func, &varlena);
+				fmgr_info(func, f);
+			});
+		}
+		while (rows.next()) {
+			const char *line = pg_eval([&] {
+				MemoryContext old = MemoryContextSwitchTo(rows.row_context());
+				char *csv = csv_line(output.data(), static_cast<int>(output.size()), rows.values(), rows.nulls());
+				MemoryContextSwitchTo(old);
+				return static_cast<const char *>(csv);
+			});
+			out.put(line);
+		}
+		check_row_count(rows, reader, id, *table);
+	}
+	if (!found)
+		throw SqlError(ERRCODE_UNDEFINED_TABLE,
+		               "table " + schema + "." + name + " is not in backup " + std::to_string(id),
+		               "tenant_backup.backups.tables lists the tables of a backup.");
+	spi_end();
+	return 0;
+}
