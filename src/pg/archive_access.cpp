@@ -4,6 +4,7 @@
 #include "pg/guard.hpp"
 #include "pg/keys.hpp"
 #include "pg/pending_objects.hpp"
+#include "pg/repository.hpp"
 
 namespace tb::pg {
 
@@ -37,6 +38,18 @@ archive::ReaderOptions reader_options(const StoredBackup &b) {
 	int64 id = b.id;
 	options.key_for = [tenant, id](uint32_t generation) { return data_key(tenant, generation, id); };
 	return options;
+}
+
+OpenedBackup open_backup(int64 id, const char *action, const char *consequence, bool exclusive) {
+	OpenedBackup b;
+	b.backup = load_completed_backup(id, action);
+	lock_tenant(b.backup.tenant, exclusive);
+	b.storage = open_repository();
+	check_stored_archive(*b.storage, b.backup, consequence);
+	// The reader authenticates every chunk against this backup's id and tenant.
+	b.reader =
+	    std::make_unique<archive::ArchiveReader>(b.storage->open_read(b.backup.object_name), reader_options(b.backup));
+	return b;
 }
 
 } // namespace tb::pg

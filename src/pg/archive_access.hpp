@@ -16,4 +16,14 @@ void check_stored_archive(Storage &storage, const StoredBackup &backup, const ch
 // tenant_backup.tenant_keys through the configured master key.
 archive::ReaderOptions reader_options(const StoredBackup &backup);
 
+// A completed backup opened for reading: the tenant locked (exclusively when `exclusive`), the
+// stored archive checked (see check_stored_archive; `action` completes "cannot be ..."), and a
+// reader at its start.
+struct OpenedBackup {
+	StoredBackup backup;
+	std::unique_ptr<Storage> storage;
+	std::unique_ptr<archive::ArchiveReader> reader;
+};
+OpenedBackup open_backup(int64 id, const char *action, const char *consequence, bool exclusive);
+
 } // namespace tb::pg

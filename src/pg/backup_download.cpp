@@ -11,7 +11,6 @@
 #include "pg/archive_rows.hpp"
 #include "pg/catalog.hpp"
 #include "pg/guard.hpp"
-#include "pg/repository.hpp"
 #include "pg/spi.hpp"
 #include "pg/text_lines.hpp"
 
@@ -61,24 +60,6 @@ void check_row_count(const ArchiveRowDecoder &rows, const archive::ArchiveReader
 		                                           std::to_string(reader.table_rows()));
 }
 
-// Opens the backup's archive for reading, after the checks every reader of a backup makes.
-struct OpenedBackup {
-	StoredBackup backup;
-	std::unique_ptr<tb::Storage> storage;
-	std::unique_ptr<archive::ArchiveReader> reader;
-};
-
-OpenedBackup open_backup(int64 id, const char *action, const char *consequence) {
-	OpenedBackup b;
-	b.backup = load_completed_backup(id, action);
-	lock_tenant(b.backup.tenant, false);
-	b.storage = open_repository();
-	check_stored_archive(*b.storage, b.backup, consequence);
-	b.reader =
-	    std::make_unique<archive::ArchiveReader>(b.storage->open_read(b.backup.object_name), reader_options(b.backup));
-	return b;
-}
-
 } // namespace
 
 } // namespace tb::pg
@@ -89,7 +70,7 @@ TB_SQL_FUNCTION(backup_download) {
 	int64 id = arg_int64(fcinfo, 0, "backup_id");
 	TextLines out(fcinfo);
 	spi_begin();
-	OpenedBackup b = open_backup(id, "downloaded", "nothing was downloaded");
+	OpenedBackup b = open_backup(id, "downloaded", "nothing was downloaded", false);
 	tb::archive::ArchiveReader &reader = *b.reader;
 
 	out.hash_lines(true);
@@ -145,7 +126,7 @@ TB_SQL_FUNCTION(backup_export_csv) {
 		name = rel;
 		schema = nsp;
 	});
-	OpenedBackup b = open_backup(id, "exported", "nothing was exported");
+	OpenedBackup b = open_backup(id, "exported", "nothing was exported", false);
 	tb::archive::ArchiveReader &reader = *b.reader;
 	bool found = false;
 	while (std::optional<tb::archive::TableHeader> table = reader.next_table()) {
@@ -157,17 +138,10 @@ TB_SQL_FUNCTION(backup_export_csv) {
 			names.push_back(c.name);
 		out.put(pg_eval([&] { return static_cast<const char *>(csv_header(names)); }));
 		ArchiveRowDecoder rows(reader, *table);
-		std::vector<FmgrInfo> output(table->columns.size());
-		for (size_t i = 0; i < output.size(); i++) {
-			FmgrInfo *f = &output[i];
-			Oid type = rows.type(i);
-			pg_call([f, type] {
-				Oid func;
-				bool varlena;
-				getTypeOutputInfo(type, &func, &varlena);
-				fmgr_info(func, f);
-			});
-		}
+		std::vector<Oid> types;
+		for (size_t i = 0; i < rows.columns(); i++)
+			types.push_back(rows.type(i));
+		std::vector<FmgrInfo> output = output_functions(types);
 		while (rows.next()) {
 			const char *line = pg_eval([&] {
 				MemoryContext old = MemoryContextSwitchTo(rows.row_context());

@@ -12,7 +12,6 @@
 #include "pg/catalog.hpp"
 #include "pg/copy_loader.hpp"
 #include "pg/guard.hpp"
-#include "pg/repository.hpp"
 #include "pg/restore_checks.hpp"
 #include "pg/spi.hpp"
 #include "pg/tenant_tables.hpp"
@@ -50,13 +49,9 @@ TB_SQL_FUNCTION(backup_restore) {
 	int64 id = arg_int64(fcinfo, 0, "backup_id");
 	pg_call([&] { InitMaterializedSRF(fcinfo, 0); });
 	spi_begin();
-	StoredBackup backup = load_completed_backup(id, "restored");
-	lock_tenant(backup.tenant, true);
-
-	std::unique_ptr<tb::Storage> storage = open_repository();
-	check_stored_archive(*storage, backup, "nothing was restored");
-	// The reader authenticates every chunk against this backup's id and tenant.
-	tb::archive::ArchiveReader reader(storage->open_read(backup.object_name), reader_options(backup));
+	OpenedBackup opened = open_backup(id, "restored", "nothing was restored", true);
+	const StoredBackup &backup = opened.backup;
+	tb::archive::ArchiveReader &reader = *opened.reader;
 
 	// Triggers off while loading; restored when this nest level ends (also on error, by abort).
 	int nest_level = pg_eval([] {

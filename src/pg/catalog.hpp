@@ -17,7 +17,6 @@ struct TableSummary {
 struct NewBackup {
 	int64 id = 0;
 	std::string tenant;
-	std::string kind = "manual"; // or "imported"
 	std::optional<std::string> label;
 	TimestampTz created_at = 0, snapshot_at = 0;
 	std::vector<TableSummary> tables;

@@ -58,15 +58,13 @@ std::vector<ForeignKey> load_foreign_keys(const std::string &where) {
 	for (auto &fk : fks) {
 		Oid con = fk.oid;
 		uint64 cols = pg_eval([con] {
-			Oid types[1] = {OIDOID};
-			Datum values[1] = {ObjectIdGetDatum(con)};
-			return spi_run("SELECT quote_ident(ca.attname), quote_ident(pa.attname), pa.attname::text "
-			               "FROM pg_catalog.pg_constraint c "
-			               "CROSS JOIN LATERAL unnest(c.conkey, c.confkey) WITH ORDINALITY k(ck, pk, i) "
-			               "JOIN pg_catalog.pg_attribute ca ON ca.attrelid = c.conrelid AND ca.attnum = k.ck "
-			               "JOIN pg_catalog.pg_attribute pa ON pa.attrelid = c.confrelid AND pa.attnum = k.pk "
-			               "WHERE c.oid = $1 ORDER BY k.i",
-			               1, types, values, nullptr, true, SPI_OK_SELECT);
+			return spi_run_oid("SELECT quote_ident(ca.attname), quote_ident(pa.attname), pa.attname::text "
+			                   "FROM pg_catalog.pg_constraint c "
+			                   "CROSS JOIN LATERAL unnest(c.conkey, c.confkey) WITH ORDINALITY k(ck, pk, i) "
+			                   "JOIN pg_catalog.pg_attribute ca ON ca.attrelid = c.conrelid AND ca.attnum = k.ck "
+			                   "JOIN pg_catalog.pg_attribute pa ON pa.attrelid = c.confrelid AND pa.attnum = k.pk "
+			                   "WHERE c.oid = $1 ORDER BY k.i",
+			                   con, true, SPI_OK_SELECT);
 		});
 		for (uint64 r = 0; r < cols; r++) {
 			char *c[3];

@@ -19,18 +19,16 @@ std::string from_clause(char relkind, const std::string &qualified) {
 void advance_sequences(const RestoredTable &table) {
 	Oid relid = table.plan.relid;
 	uint64 rows = pg_eval([relid] {
-		Oid types[1] = {OIDOID};
-		Datum values[1] = {ObjectIdGetDatum(relid)};
-		return spi_run("SELECT s.oid, quote_ident(sn.nspname) || '.' || quote_ident(s.relname), "
-		               "       quote_ident(a.attname) "
-		               "FROM pg_catalog.pg_depend d "
-		               "JOIN pg_catalog.pg_class s ON s.oid = d.objid AND s.relkind = 'S' "
-		               "JOIN pg_catalog.pg_namespace sn ON sn.oid = s.relnamespace "
-		               "JOIN pg_catalog.pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid "
-		               "WHERE d.classid = 'pg_catalog.pg_class'::regclass "
-		               "  AND d.refclassid = 'pg_catalog.pg_class'::regclass "
-		               "  AND d.refobjid = $1 AND d.deptype IN ('a', 'i')",
-		               1, types, values, nullptr, true, SPI_OK_SELECT);
+		return spi_run_oid("SELECT s.oid, quote_ident(sn.nspname) || '.' || quote_ident(s.relname), "
+		                   "       quote_ident(a.attname) "
+		                   "FROM pg_catalog.pg_depend d "
+		                   "JOIN pg_catalog.pg_class s ON s.oid = d.objid AND s.relkind = 'S' "
+		                   "JOIN pg_catalog.pg_namespace sn ON sn.oid = s.relnamespace "
+		                   "JOIN pg_catalog.pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid "
+		                   "WHERE d.classid = 'pg_catalog.pg_class'::regclass "
+		                   "  AND d.refclassid = 'pg_catalog.pg_class'::regclass "
+		                   "  AND d.refobjid = $1 AND d.deptype IN ('a', 'i')",
+		                   relid, true, SPI_OK_SELECT);
 	});
 	struct Owned {
 		Oid seq;

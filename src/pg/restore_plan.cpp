@@ -22,11 +22,9 @@ struct CurrentColumn {
 
 std::map<std::string, CurrentColumn> current_columns(Oid relid) {
 	uint64 rows = pg_eval([relid] {
-		Oid types[1] = {OIDOID};
-		Datum values[1] = {ObjectIdGetDatum(relid)};
-		return spi_run("SELECT attname::text, format_type(atttypid, atttypmod), attgenerated <> '', atttypid "
-		               "FROM pg_catalog.pg_attribute WHERE attrelid = $1 AND attnum > 0 AND NOT attisdropped",
-		               1, types, values, nullptr, true, SPI_OK_SELECT);
+		return spi_run_oid("SELECT attname::text, format_type(atttypid, atttypmod), attgenerated <> '', atttypid "
+		                   "FROM pg_catalog.pg_attribute WHERE attrelid = $1 AND attnum > 0 AND NOT attisdropped",
+		                   relid, true, SPI_OK_SELECT);
 	});
 	std::map<std::string, CurrentColumn> columns;
 	for (uint64 r = 0; r < rows; r++) {

@@ -19,6 +19,12 @@ uint64 spi_run(const char *sql, int nargs, const Oid *types, const Datum *values
 	return processed;
 }
 
+uint64 spi_run_oid(const char *sql, Oid arg, bool read_only, int expected_rc) {
+	Oid types[1] = {OIDOID};
+	Datum values[1] = {ObjectIdGetDatum(arg)};
+	return spi_run(sql, 1, types, values, nullptr, read_only, expected_rc);
+}
+
 uint64 spi_run_text(const char *sql, const char *arg, bool read_only, int expected_rc) {
 	Oid types[1] = {TEXTOID};
 	Datum values[1] = {CStringGetTextDatum(arg)};

@@ -9,6 +9,8 @@ namespace tb::pg {
 // max_rows > 0 stops after that many rows; the plan is still made for reading every row.
 uint64 spi_run(const char *sql, int nargs, const Oid *types, const Datum *values, const char *nulls, bool read_only,
                int expected_rc, long max_rows = 0);
+// spi_run with one oid parameter, $1.
+uint64 spi_run_oid(const char *sql, Oid arg, bool read_only, int expected_rc);
 // spi_run with one text parameter, $1.
 uint64 spi_run_text(const char *sql, const char *arg, bool read_only, int expected_rc);
 // Column `col` (1-based) of row `row` of the last result, as a C string in the current context, or NULL.

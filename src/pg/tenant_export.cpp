@@ -59,12 +59,16 @@ TB_SQL_FUNCTION(tenant_export_csv) {
 		return SPI_cursor_open_with_args(nullptr, query, 1, &argtype, &arg, nullptr, true, 0);
 	});
 	int natts = static_cast<int>(t.columns.size());
-	std::vector<FmgrInfo> output(natts);
+	std::vector<Oid> types(natts);
+	pg_call([&] {
+		for (int i = 0; i < natts; i++)
+			types[i] = TupleDescAttr(portal->tupDesc, i)->atttypid;
+	});
+	std::vector<FmgrInfo> output = output_functions(types);
 	std::vector<Datum> values(natts);
 	std::unique_ptr<bool[]> nulls(new bool[natts + 1]());
 	MemoryContext row_context = pg_eval(
 	    [] { return AllocSetContextCreate(CurrentMemoryContext, "tenant_backup export row", ALLOCSET_DEFAULT_SIZES); });
-	bool output_ready = false;
 	for (;;) {
 		uint64 n = pg_eval([portal] {
 			SPI_cursor_fetch(portal, true, kFetchRows);
@@ -72,17 +76,6 @@ TB_SQL_FUNCTION(tenant_export_csv) {
 		});
 		if (n == 0)
 			break;
-		if (!output_ready) {
-			pg_call([&] {
-				for (int i = 0; i < natts; i++) {
-					Oid func;
-					bool varlena;
-					getTypeOutputInfo(TupleDescAttr(SPI_tuptable->tupdesc, i)->atttypid, &func, &varlena);
-					fmgr_info(func, &output[i]);
-				}
-			});
-			output_ready = true;
-		}
 		for (uint64 r = 0; r < n; r++) {
 			const char *line = pg_eval([&] {
 				CHECK_FOR_INTERRUPTS();

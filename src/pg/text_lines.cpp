@@ -52,6 +52,21 @@ char *csv_line(const FmgrInfo *output, int columns, const Datum *values, const b
 	return buf.data;
 }
 
+std::vector<FmgrInfo> output_functions(const std::vector<Oid> &types) {
+	std::vector<FmgrInfo> output(types.size());
+	for (size_t i = 0; i < types.size(); i++) {
+		FmgrInfo *f = &output[i];
+		Oid type = types[i];
+		pg_call([f, type] {
+			Oid func;
+			bool varlena;
+			getTypeOutputInfo(type, &func, &varlena);
+			fmgr_info(func, f);
+		});
+	}
+	return output;
+}
+
 char *csv_header(const std::vector<std::string> &names) {
 	StringInfoData buf;
 	initStringInfo(&buf);

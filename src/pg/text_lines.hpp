@@ -37,6 +37,9 @@ void append_csv_field(StringInfo buf, const char *value);
 // `output` holds one output function per column. Returns palloc'd text in the current context.
 char *csv_line(const FmgrInfo *output, int columns, const Datum *values, const bool *nulls);
 
+// Each type's output function, for csv_line.
+std::vector<FmgrInfo> output_functions(const std::vector<Oid> &types);
+
 // The header line of column names.
 char *csv_header(const std::vector<std::string> &names);
 
