@@ -7,6 +7,7 @@
 // the way PostgreSQL renders it (row_to_json, or the type's output function for CSV). The
 // document layout is described in docs/FORMAT.md ("The JSON download").
 #include "core/archive/archive_reader.hpp"
+#include "core/document/json_document.hpp"
 #include "pg/archive_access.hpp"
 #include "pg/archive_rows.hpp"
 #include "pg/catalog.hpp"
@@ -21,9 +22,6 @@ extern "C" {
 namespace tb::pg {
 
 namespace {
-
-constexpr const char *kFormatName = "tenant_backup.json";
-constexpr int kFormatVersion = 1;
 
 // The "backup" object: the catalog row's fields, and the server version of the backup itself.
 std::string backup_json(int64 id, const std::string &archive_metadata) {
@@ -42,13 +40,14 @@ std::string backup_json(int64 id, const std::string &archive_metadata) {
 	return json;
 }
 
-std::string table_json_start(const archive::TableHeader &table) {
-	std::string out = "{\"schema\": " + quote_json(table.schema) + ", \"name\": " + quote_json(table.name) +
+// The table object's fields before "rows".
+std::string table_fields(const archive::TableHeader &table) {
+	std::string out = "\"schema\": " + quote_json(table.schema) + ", \"name\": " + quote_json(table.name) +
 	                  ", \"tenant_column\": " + quote_json(table.tenant_column) + ", \"columns\": [";
 	for (size_t i = 0; i < table.columns.size(); i++)
 		out += (i ? ", " : "") + std::string("{\"name\": ") + quote_json(table.columns[i].name) +
 		       ", \"type\": " + quote_json(table.columns[i].type) + "}";
-	return out + "], \"rows\": [";
+	return out + "]";
 }
 
 void check_row_count(const ArchiveRowDecoder &rows, const archive::ArchiveReader &reader, int64 id,
@@ -74,11 +73,10 @@ TB_SQL_FUNCTION(backup_download) {
 	tb::archive::ArchiveReader &reader = *b.reader;
 
 	out.hash_lines(true);
-	out.put("{\"format\": \"" + std::string(kFormatName) + "\", \"format_version\": " + std::to_string(kFormatVersion) +
-	        ", \"backup\": " + backup_json(id, reader.metadata()) + ", \"tables\": [");
+	out.put(tb::document::header_line(backup_json(id, reader.metadata())));
 	bool first_table = true;
 	while (std::optional<tb::archive::TableHeader> table = reader.next_table()) {
-		out.put((first_table ? "" : ",") + table_json_start(*table));
+		out.put(tb::document::table_start_line(table_fields(*table), first_table));
 		first_table = false;
 		ArchiveRowDecoder rows(reader, *table);
 		TupleDesc desc = rows.tuple_desc();
@@ -101,11 +99,11 @@ TB_SQL_FUNCTION(backup_download) {
 			out.put(line);
 		}
 		check_row_count(rows, reader, id, *table);
-		out.put("], \"row_count\": " + std::to_string(rows.rows()) + "}");
+		out.put(tb::document::table_end_line(rows.rows()));
 	}
 	out.hash_lines(false);
 	// The checksum covers every line above, each followed by "\n": the file's bytes up to here.
-	out.put("], \"sha256\": \"" + out.hex_digest() + "\"}");
+	out.put(tb::document::checksum_line(out.hex_digest()));
 	spi_end();
 	return 0;
 }
