@@ -201,6 +201,16 @@ CREATE FUNCTION tenant_backup.tenant_export_csv(tenant text, tbl regclass) RETUR
 COMMENT ON FUNCTION tenant_backup.tenant_export_csv(text, regclass) IS
     'A tenant''s current rows of one tenant table as CSV with a header line, one row of text per record.';
 
+CREATE FUNCTION tenant_backup.backup_import(document text) RETURNS bigint
+    AS 'MODULE_PATHNAME', 'backup_import' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION tenant_backup.backup_import(text) IS
+    'Checks a downloaded JSON document and stores it as a backup of kind imported; returns its id.';
+
+CREATE FUNCTION tenant_backup.backup_import_large_object(document oid) RETURNS bigint
+    AS 'MODULE_PATHNAME', 'backup_import_large_object' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION tenant_backup.backup_import_large_object(oid) IS
+    'backup_import for a document uploaded as a large object (lo_import, psql \lo_import), read in pieces.';
+
 CREATE FUNCTION tenant_backup.backup_list(tenant text DEFAULT NULL)
 RETURNS SETOF tenant_backup.backups
 LANGUAGE sql STABLE

@@ -13,9 +13,6 @@ namespace tb::pg {
 
 namespace {
 
-constexpr size_t kMaxTenantBytes = 1024;
-constexpr size_t kMaxLabelBytes = 1024;
-
 // Runs the table's query under the active snapshot with our receiver as destination.
 uint64 stream_table(const TenantTable &t, Datum tenant, archive::ArchiveWriter &writer) {
 	std::string sql = t.select_sql();
@@ -68,12 +65,8 @@ TB_SQL_FUNCTION(backup_create) {
 
 	spi_begin();
 	std::vector<TenantTable> tables = load_tenant_tables();
-	std::vector<Datum> tenant_values;
-	for (const auto &t : tables) {
-		check_tenant_type(t.tenant_type, t.tenant_column, t.display_name());
-		tenant_values.push_back(tenant_datum(backup.tenant, t.tenant_type, t.tenant_column, t.display_name()));
-	}
-	backup.tenant = canonical_tenant(backup.tenant, tables, tenant_values);
+	std::vector<Datum> values = tenant_values(backup.tenant, tables);
+	backup.tenant = canonical_tenant(backup.tenant, tables, values);
 	lock_tenant(backup.tenant, false);
 	for (const auto &t : tables) {
 		if (t.has_index)
@@ -96,7 +89,7 @@ TB_SQL_FUNCTION(backup_create) {
 	for (size_t i = 0; i < tables.size(); i++) {
 		const TenantTable &t = tables[i];
 		writer.begin_table(t.header());
-		uint64 rows = stream_table(t, tenant_values[i], writer);
+		uint64 rows = stream_table(t, values[i], writer);
 		writer.end_table();
 		TableSummary summary{t.schema, t.name, t.tenant_column, rows, {}};
 		for (const auto &c : t.columns)

@@ -82,11 +82,11 @@ void insert_completed_backup(const NewBackup &b) {
 		    "INSERT INTO tenant_backup.backups (id, tenant, kind, label, status, created_at, finished_at, "
 		    "  snapshot_at, server_version, tables, row_count, size_bytes, sha256, compression, repository, "
 		    "  object_name, location, encrypted, key_generation) "
-		    "VALUES ($1, $2, 'manual', $3, 'completed', $4, clock_timestamp(), $5, "
+		    "VALUES ($1, $2, $14, $3, 'completed', $4, clock_timestamp(), $5, "
 		    "  current_setting('server_version'), $6::jsonb, $7, $8, $9, $10, 'local', $11, $12, $13 IS NOT NULL, $13)";
-		Oid types[13] = {INT8OID, TEXTOID, TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TEXTOID, INT8OID,
-		                 INT8OID, TEXTOID, TEXTOID, TEXTOID,        TEXTOID,        INT4OID};
-		Datum values[13] = {Int64GetDatum(b.id),
+		Oid types[14] = {INT8OID, TEXTOID, TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TEXTOID, INT8OID,
+		                 INT8OID, TEXTOID, TEXTOID, TEXTOID,        TEXTOID,        INT4OID, TEXTOID};
+		Datum values[14] = {Int64GetDatum(b.id),
 		                    CStringGetTextDatum(b.tenant.c_str()),
 		                    b.label ? CStringGetTextDatum(b.label->c_str()) : 0,
 		                    TimestampTzGetDatum(b.created_at),
@@ -98,13 +98,14 @@ void insert_completed_backup(const NewBackup &b) {
 		                    CStringGetTextDatum(b.compression.c_str()),
 		                    CStringGetTextDatum(b.object_name.c_str()),
 		                    CStringGetTextDatum(b.location.c_str()),
-		                    Int32GetDatum(static_cast<int32>(b.key_generation))};
-		char nulls[14] = "             ";
+		                    Int32GetDatum(static_cast<int32>(b.key_generation)),
+		                    CStringGetTextDatum(b.kind.c_str())};
+		char nulls[15] = "              ";
 		if (!b.label)
 			nulls[2] = 'n';
 		if (b.key_generation == 0)
 			nulls[12] = 'n';
-		spi_run(sql, 13, types, values, nulls, false, SPI_OK_INSERT);
+		spi_run(sql, 14, types, values, nulls, false, SPI_OK_INSERT);
 	});
 }
 

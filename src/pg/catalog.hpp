@@ -17,6 +17,7 @@ struct TableSummary {
 struct NewBackup {
 	int64 id = 0;
 	std::string tenant;
+	std::string kind = "manual"; // or "imported"
 	std::optional<std::string> label;
 	TimestampTz created_at = 0, snapshot_at = 0;
 	std::vector<TableSummary> tables;
@@ -53,6 +54,10 @@ std::string json_object(const std::vector<std::pair<std::string, std::string>> &
 
 // Per-tenant lock: restores and deletes take it exclusively, backups shared (transaction-scoped).
 void lock_tenant(const std::string &tenant, bool exclusive);
+
+// Longest tenant value and label our functions take.
+constexpr size_t kMaxTenantBytes = 1024;
+constexpr size_t kMaxLabelBytes = 1024;
 
 // Argument helpers for TB_SQL_FUNCTION bodies.
 std::optional<std::string> arg_text(FunctionCallInfo fcinfo, int n);

@@ -16,7 +16,6 @@ extern "C" {
 namespace tb::pg {
 namespace {
 constexpr long kFetchRows = 1000;
-constexpr size_t kMaxTenantBytes = 1024;
 } // namespace
 } // namespace tb::pg
 

@@ -102,6 +102,15 @@ Oid common_tenant_type(const std::vector<TenantTable> &tables) {
 }
 } // namespace
 
+std::vector<Datum> tenant_values(const std::string &tenant, const std::vector<TenantTable> &tables) {
+	std::vector<Datum> values;
+	for (const auto &t : tables) {
+		check_tenant_type(t.tenant_type, t.tenant_column, t.display_name());
+		values.push_back(tenant_datum(tenant, t.tenant_type, t.tenant_column, t.display_name()));
+	}
+	return values;
+}
+
 std::string TenantTable::select_sql() const {
 	std::string list;
 	for (const auto &c : columns)

@@ -38,6 +38,9 @@ void check_tenant_type(Oid type, const std::string &column, const std::string &t
 // Converts the tenant value to the type of a tenant column, with a clear error if it does not cast.
 Datum tenant_datum(const std::string &tenant, Oid type, const std::string &column, const std::string &table);
 
+// The tenant value as each table's tenant column type (tenant_datum), checking each type.
+std::vector<Datum> tenant_values(const std::string &tenant, const std::vector<TenantTable> &tables);
+
 // The tenant value as the tenant columns' type prints it (' 1' -> '1', upper-case uuid -> lower
 // case) when every tenant table has the same tenant column type; otherwise the value as given.
 std::string canonical_tenant(const std::string &tenant, const std::vector<TenantTable> &tables,

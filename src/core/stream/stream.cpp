@@ -1,7 +1,17 @@
 #include "core/cpp_only.hpp"
 #include "core/stream/stream.hpp"
 
+#include <algorithm>
+#include <cstring>
+
 namespace tb {
+
+size_t BytesSource::read(uint8_t *buf, size_t cap) {
+	size_t n = std::min(cap, len_ - pos_);
+	std::memcpy(buf, data_ + pos_, n);
+	pos_ += n;
+	return n;
+}
 
 bool read_exact(Source &source, uint8_t *buf, size_t len) {
 	size_t done = 0;

@@ -24,6 +24,18 @@ public:
 	virtual size_t read(uint8_t *buf, size_t cap) = 0;
 };
 
+// Reads a byte range that the caller keeps alive.
+class BytesSource : public Source {
+public:
+	BytesSource(const uint8_t *data, size_t len) : data_(data), len_(len) {}
+	size_t read(uint8_t *buf, size_t cap) override;
+	void rewind() { pos_ = 0; }
+
+private:
+	const uint8_t *data_;
+	size_t len_, pos_ = 0;
+};
+
 // Reads exactly len bytes or returns false if the stream ended first (after reading a partial amount).
 bool read_exact(Source &source, uint8_t *buf, size_t len);
 
