@@ -12,6 +12,7 @@ PACKAGES=(
   googletest libgtest-dev
   clang libclang-rt-14-dev
   libipc-run-perl perl
+  python3
 )
 missing=()
 for p in "${PACKAGES[@]}"; do
