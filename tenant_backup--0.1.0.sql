@@ -57,7 +57,58 @@ CREATE TABLE tenant_backup.registered_tables (
     CHECK (excluded OR tenant_column IS NOT NULL)
 );
 
+-- Who holds which of the four backup permissions, for one tenant or (tenant NULL) for all.
+-- Superusers and the extension's owner hold all four without a row here. Managed with
+-- backup_grant / backup_revoke; role membership counts (pg_has_role ... 'MEMBER').
+CREATE TABLE tenant_backup.permissions (
+    role_id    oid NOT NULL,
+    permission text NOT NULL
+               CHECK (permission IN ('backup.view', 'backup.create', 'backup.download', 'backup.restore')),
+    tenant     text,
+    granted_by name NOT NULL DEFAULT current_user,
+    granted_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE UNIQUE INDEX permissions_unique_idx
+    ON tenant_backup.permissions (role_id, permission, coalesce(tenant, ''), (tenant IS NULL));
+
+-- Every action and every denied or failed attempt. Denied and failed attempts are written by a
+-- background worker in a transaction of their own, so they stay recorded when the caller's
+-- transaction aborts. Append-only for everyone but superusers.
+CREATE TABLE tenant_backup.backup_audit (
+    id             bigserial PRIMARY KEY,
+    at             timestamptz NOT NULL DEFAULT clock_timestamp(),
+    session_user_name name NOT NULL,
+    current_user_name name NOT NULL,
+    client_addr    inet,
+    tenant         text,
+    backup_id      bigint,
+    action         text NOT NULL,
+    outcome        text NOT NULL CHECK (outcome IN ('ok', 'denied', 'failed')),
+    error          text
+);
+CREATE INDEX backup_audit_tenant_idx ON tenant_backup.backup_audit (tenant, at);
+CREATE FUNCTION tenant_backup._audit_append_only() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF NOT (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) THEN
+        RAISE EXCEPTION 'tenant_backup.backup_audit is append-only'
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = 'Only superusers may change or remove audit rows.';
+    END IF;
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER backup_audit_append_only BEFORE UPDATE OR DELETE ON tenant_backup.backup_audit
+    FOR EACH ROW EXECUTE FUNCTION tenant_backup._audit_append_only();
+CREATE TRIGGER backup_audit_no_truncate BEFORE TRUNCATE ON tenant_backup.backup_audit
+    FOR EACH STATEMENT EXECUTE FUNCTION tenant_backup._audit_append_only();
+
 SELECT pg_catalog.pg_extension_config_dump('tenant_backup.backups', '');
+SELECT pg_catalog.pg_extension_config_dump('tenant_backup.permissions', '');
+SELECT pg_catalog.pg_extension_config_dump('tenant_backup.backup_audit', '');
+SELECT pg_catalog.pg_extension_config_dump('tenant_backup.backup_audit_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('tenant_backup.backups_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('tenant_backup.registered_tables', '');
 SELECT pg_catalog.pg_extension_config_dump('tenant_backup.tenant_keys', '');
@@ -211,6 +262,31 @@ CREATE FUNCTION tenant_backup.backup_import_large_object(document oid) RETURNS b
 COMMENT ON FUNCTION tenant_backup.backup_import_large_object(oid) IS
     'backup_import for a document uploaded as a large object (lo_import, psql \lo_import), read in pieces.';
 
+CREATE FUNCTION tenant_backup._may(permission text, tenant text) RETURNS boolean
+    AS 'MODULE_PATHNAME', 'tenant_backup_may' LANGUAGE C STABLE STRICT;
+COMMENT ON FUNCTION tenant_backup._may(text, text) IS
+    'Whether the current user holds the backup permission on the tenant (for row-level security).';
+
+CREATE FUNCTION tenant_backup.backup_grant(role regrole, permission text, tenant text DEFAULT NULL) RETURNS void
+    AS 'MODULE_PATHNAME', 'backup_grant' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION tenant_backup.backup_grant(regrole, text, text) IS
+    'Grants backup.view, backup.create, backup.download or backup.restore on one tenant (NULL: every tenant).';
+
+CREATE FUNCTION tenant_backup.backup_revoke(role regrole, permission text, tenant text DEFAULT NULL) RETURNS void
+    AS 'MODULE_PATHNAME', 'backup_revoke' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION tenant_backup.backup_revoke(regrole, text, text) IS
+    'Revokes a grant made by backup_grant (the same role, permission and tenant).';
+
+CREATE FUNCTION tenant_backup.backup_grants()
+RETURNS TABLE (role regrole, permission text, tenant text, granted_by name, granted_at timestamptz)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT p.role_id::regrole, p.permission, p.tenant, p.granted_by, p.granted_at
+    FROM tenant_backup.permissions p
+    ORDER BY p.role_id::regrole::text, p.permission, p.tenant NULLS FIRST
+$$;
+
 CREATE FUNCTION tenant_backup.backup_list(tenant text DEFAULT NULL)
 RETURNS SETOF tenant_backup.backups
 LANGUAGE sql STABLE
@@ -221,8 +297,27 @@ AS $$
     ORDER BY b.created_at DESC, b.id DESC
 $$;
 
--- Until per-tenant permissions exist, only superusers and the extension's owner may use it:
--- backups read and overwrite every tenant's data.
+-- Access. Nothing is open to PUBLIC except what checks the four backup permissions itself (the
+-- functions below, which call tenant_backup._may or its C equivalent for the tenant concerned),
+-- and the catalog of backups, whose rows are filtered by row-level security. Catalog tables are
+-- written only by our functions (as the extension's owner); tenant tables are always read and
+-- written with the caller's own privileges.
 REVOKE ALL ON ALL TABLES IN SCHEMA tenant_backup FROM PUBLIC;
 REVOKE ALL ON ALL SEQUENCES IN SCHEMA tenant_backup FROM PUBLIC;
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA tenant_backup FROM PUBLIC;
+GRANT USAGE ON SCHEMA tenant_backup TO PUBLIC;
+GRANT EXECUTE ON FUNCTION
+    tenant_backup.backup_create(text, text), tenant_backup.backup_restore(bigint),
+    tenant_backup.backup_delete(bigint), tenant_backup.backup_verify(bigint),
+    tenant_backup.backup_download(bigint), tenant_backup.backup_export_csv(bigint, regclass),
+    tenant_backup.tenant_export_csv(text, regclass), tenant_backup.backup_import(text),
+    tenant_backup.backup_import_large_object(oid), tenant_backup.backup_list(text),
+    tenant_backup._may(text, text), tenant_backup._stored_tenant(text),
+    -- admin-only functions check it themselves, so that denied attempts reach the audit trail
+    tenant_backup.backup_grant(regrole, text, text), tenant_backup.backup_revoke(regrole, text, text),
+    tenant_backup.backup_rotate_master_key(), tenant_backup.backup_forget_tenant(text)
+    TO PUBLIC;
+ALTER TABLE tenant_backup.backups ENABLE ROW LEVEL SECURITY;
+CREATE POLICY backups_view ON tenant_backup.backups FOR SELECT
+    USING (tenant_backup._may('backup.view', tenant));
+GRANT SELECT ON tenant_backup.backups TO PUBLIC;

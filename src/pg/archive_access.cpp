@@ -1,3 +1,4 @@
+#include "pg/permissions.hpp"
 #include "pg/archive_access.hpp"
 
 #include "core/stream/sha256.hpp"
@@ -40,9 +41,16 @@ archive::ReaderOptions reader_options(const StoredBackup &b) {
 	return options;
 }
 
-OpenedBackup open_backup(int64 id, const char *action, const char *consequence, bool exclusive) {
+StoredBackup authorize_backup(int64 id, const char *action, const char *permission, AuditedAction &audit) {
+	StoredBackup backup = load_completed_backup(id, action);
+	audit.set_tenant(backup.tenant);
+	require_permission(permission, backup.tenant, id, audit.action());
+	return backup;
+}
+
+OpenedBackup open_backup(const StoredBackup &backup, const char *consequence, bool exclusive) {
 	OpenedBackup b;
-	b.backup = load_completed_backup(id, action);
+	b.backup = backup;
 	lock_tenant(b.backup.tenant, exclusive);
 	b.storage = open_repository();
 	check_stored_archive(*b.storage, b.backup, consequence);

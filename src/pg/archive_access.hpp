@@ -2,6 +2,7 @@
 // backup's id, tenant and keys.
 #pragma once
 #include "core/archive/archive_reader.hpp"
+#include "pg/audit.hpp"
 #include "pg/catalog.hpp"
 
 #include <memory>
@@ -16,14 +17,17 @@ void check_stored_archive(Storage &storage, const StoredBackup &backup, const ch
 // tenant_backup.tenant_keys through the configured master key.
 archive::ReaderOptions reader_options(const StoredBackup &backup);
 
-// A completed backup opened for reading: the tenant locked (exclusively when `exclusive`), the
-// stored archive checked (see check_stored_archive; `action` completes "cannot be ..."), and a
-// reader at its start.
+// A completed backup the caller may act on: loaded (refused unless completed; `action` completes
+// "cannot be ..."), its tenant set on the audited action, and `permission` required on it.
+StoredBackup authorize_backup(int64 id, const char *action, const char *permission, AuditedAction &audit);
+
+// A backup opened for reading: the tenant locked (exclusively when `exclusive`), the stored
+// archive checked (see check_stored_archive), and a reader at its start.
 struct OpenedBackup {
 	StoredBackup backup;
 	std::unique_ptr<Storage> storage;
 	std::unique_ptr<archive::ArchiveReader> reader;
 };
-OpenedBackup open_backup(int64 id, const char *action, const char *consequence, bool exclusive);
+OpenedBackup open_backup(const StoredBackup &backup, const char *consequence, bool exclusive);
 
 } // namespace tb::pg

@@ -3,11 +3,17 @@
 // Reads all of a tenant's rows, from every tenant table, under one snapshot, and streams them
 // (binary COPY tuples -> archive framing -> zstd -> SHA-256 -> temporary file) into the
 // repository. The archive is renamed into place when the transaction commits.
+#include "pg/permissions.hpp"
+#include "pg/audit.hpp"
 #include "pg/catalog.hpp"
 #include "pg/guard.hpp"
 #include "pg/new_archive.hpp"
 #include "pg/tenant_tables.hpp"
 #include "pg/tuple_receiver.hpp"
+
+extern "C" {
+#include "utils/rls.h"
+}
 
 namespace tb::pg {
 
@@ -46,6 +52,16 @@ uint64 stream_table(const TenantTable &t, Datum tenant, archive::ArchiveWriter &
 	return rows;
 }
 
+// Row-level security that applies to the caller would make a partial backup, and restoring a
+// partial backup would delete the rows the caller could not see: refuse, as a restore does.
+void refuse_row_level_security(const TenantTable &t) {
+	Oid relid = t.relid;
+	if (pg_eval([relid] { return check_enable_rls(relid, InvalidOid, false) == RLS_ENABLED; }))
+		throw SqlError(ERRCODE_FEATURE_NOT_SUPPORTED,
+		               "cannot back up table " + t.display_name() + ": row-level security applies to the current user",
+		               "Back up as a role that bypasses row-level security on the tenant tables (or owns them).");
+}
+
 } // namespace
 
 } // namespace tb::pg
@@ -67,6 +83,10 @@ TB_SQL_FUNCTION(backup_create) {
 	std::vector<TenantTable> tables = load_tenant_tables();
 	std::vector<Datum> values = tenant_values(backup.tenant, tables);
 	backup.tenant = canonical_tenant(backup.tenant, tables, values);
+	AuditedAction audit("create", backup.tenant);
+	require_permission("backup.create", backup.tenant, 0, "create");
+	for (const auto &t : tables)
+		refuse_row_level_security(t);
 	lock_tenant(backup.tenant, false);
 	for (const auto &t : tables) {
 		if (t.has_index)
@@ -101,6 +121,8 @@ TB_SQL_FUNCTION(backup_create) {
 	pg_call([] { PopActiveSnapshot(); });
 
 	insert_completed_backup(backup);
+	audit.set_backup(backup.id);
+	audit.ok();
 	spi_end();
 	archive.publish_at_commit();
 	return Int64GetDatum(backup.id);

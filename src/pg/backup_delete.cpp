@@ -1,6 +1,8 @@
 // tenant_backup.backup_delete(backup_id bigint): removes the catalog row now and the archive when
 // the transaction commits (so a rolled-back delete loses nothing).
+#include "pg/audit.hpp"
 #include "pg/catalog.hpp"
+#include "pg/permissions.hpp"
 #include "pg/guard.hpp"
 #include "pg/pending_objects.hpp"
 #include "pg/repository.hpp"
@@ -12,7 +14,11 @@ using namespace tb::pg;
 TB_SQL_FUNCTION(backup_delete) {
 	int64 id = arg_int64(fcinfo, 0, "backup_id");
 	spi_begin();
+	AuditedAction audit("delete", "", id);
 	StoredBackup backup = load_backup(id);
+	audit.set_tenant(backup.tenant);
+	// Deleting a restore point takes away a way back: the explicitly granted permission.
+	require_permission("backup.restore", backup.tenant, id, "delete");
 	if (backup.status == "running")
 		throw SqlError(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
 		               "backup " + std::to_string(id) + " is still running and cannot be deleted");
@@ -20,6 +26,7 @@ TB_SQL_FUNCTION(backup_delete) {
 	delete_backup_row(id);
 	if (backup.has_archive)
 		remove_at_commit(open_repository(), backup.object_name);
+	audit.ok();
 	spi_end();
 	PG_RETURN_VOID();
 }

@@ -8,6 +8,7 @@
 // document layout is described in docs/FORMAT.md ("The JSON download").
 #include "core/archive/archive_reader.hpp"
 #include "core/document/json_document.hpp"
+#include "pg/permissions.hpp"
 #include "pg/archive_access.hpp"
 #include "pg/archive_rows.hpp"
 #include "pg/catalog.hpp"
@@ -25,6 +26,7 @@ namespace {
 
 // The "backup" object: the catalog row's fields, and the server version of the backup itself.
 std::string backup_json(int64 id, const std::string &archive_metadata) {
+	AsExtensionOwner owner; // the catalog is the extension's own
 	const char *metadata = archive_metadata.c_str();
 	const char *json = pg_eval([id, metadata] {
 		Oid types[2] = {INT8OID, TEXTOID};
@@ -69,7 +71,9 @@ TB_SQL_FUNCTION(backup_download) {
 	int64 id = arg_int64(fcinfo, 0, "backup_id");
 	TextLines out(fcinfo);
 	spi_begin();
-	OpenedBackup b = open_backup(id, "downloaded", "nothing was downloaded", false);
+	AuditedAction audit("download", "", id);
+	OpenedBackup b =
+	    open_backup(authorize_backup(id, "downloaded", "backup.download", audit), "nothing was downloaded", false);
 	tb::archive::ArchiveReader &reader = *b.reader;
 
 	out.hash_lines(true);
@@ -104,6 +108,7 @@ TB_SQL_FUNCTION(backup_download) {
 	out.hash_lines(false);
 	// The checksum covers every line above, each followed by "\n": the file's bytes up to here.
 	out.put(tb::document::checksum_line(out.hex_digest()));
+	audit.ok();
 	spi_end();
 	return 0;
 }
@@ -124,7 +129,9 @@ TB_SQL_FUNCTION(backup_export_csv) {
 		name = rel;
 		schema = nsp;
 	});
-	OpenedBackup b = open_backup(id, "exported", "nothing was exported", false);
+	AuditedAction audit("export_csv", "", id);
+	OpenedBackup b =
+	    open_backup(authorize_backup(id, "exported", "backup.download", audit), "nothing was exported", false);
 	tb::archive::ArchiveReader &reader = *b.reader;
 	bool found = false;
 	while (std::optional<tb::archive::TableHeader> table = reader.next_table()) {
@@ -155,6 +162,7 @@ TB_SQL_FUNCTION(backup_export_csv) {
 		throw SqlError(ERRCODE_UNDEFINED_TABLE,
 		               "table " + schema + "." + name + " is not in backup " + std::to_string(id),
 		               "tenant_backup.backups.tables lists the tables of a backup.");
+	audit.ok();
 	spi_end();
 	return 0;
 }

@@ -9,6 +9,8 @@
 // compressed, encrypted and hashed like any backup (NewArchive). The large-object form reads a
 // document uploaded with lo_import (psql's \lo_import), byte for byte and in pieces.
 #include "core/document/json_document.hpp"
+#include "pg/permissions.hpp"
+#include "pg/audit.hpp"
 #include "pg/catalog.hpp"
 #include "pg/guard.hpp"
 #include "pg/new_archive.hpp"
@@ -123,6 +125,7 @@ struct TableImport {
 
 class DocumentImporter : public document::DocumentHandler {
 public:
+	explicit DocumentImporter(AuditedAction &audit) : audit_(audit) {}
 	void header(const std::string &object) override;
 	void table(const std::string &object) override;
 	void row(const std::string &object) override;
@@ -133,6 +136,7 @@ public:
 private:
 	void start_table(const TenantTable &t, const std::vector<std::string> &names, const archive::TableHeader &header);
 
+	AuditedAction &audit_;
 	NewBackup backup_;
 	std::vector<TenantTable> tables_;
 	std::vector<Datum> tenant_values_;
@@ -171,6 +175,9 @@ void DocumentImporter::header(const std::string &object) {
 	tables_ = load_tenant_tables();
 	tenant_values_ = tenant_values(tenant, tables_);
 	backup_.tenant = canonical_tenant(tenant, tables_, tenant_values_);
+	// Importing hands a tenant a way to overwrite its data: what restoring takes.
+	audit_.set_tenant(backup_.tenant);
+	require_permission("backup.restore", backup_.tenant, 0, "import");
 	backup_.kind = "imported";
 	backup_.id = next_backup_id();
 	backup_.created_at = pg_eval([] { return GetCurrentTimestamp(); });
@@ -376,6 +383,7 @@ int64 DocumentImporter::finish() {
 
 // Both passes over a document: `source` is read to its end, rewound, and read again.
 template <typename RewindableSource> int64 import_document(RewindableSource &source) {
+	AuditedAction audit("import");
 	{
 		LineReader lines(source, document::kMaxLineBytes);
 		document::check_document(lines);
@@ -383,12 +391,14 @@ template <typename RewindableSource> int64 import_document(RewindableSource &sou
 	source.rewind();
 	spi_begin();
 	LineReader lines(source, document::kMaxLineBytes);
-	DocumentImporter importer;
+	DocumentImporter importer(audit);
 	{
 		LineContext context(lines);
 		document::read_document(lines, importer);
 	}
 	int64 id = importer.finish();
+	audit.set_backup(id);
+	audit.ok();
 	spi_end();
 	return id;
 }

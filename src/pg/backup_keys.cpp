@@ -1,7 +1,9 @@
 // Key management from SQL:
 //   tenant_backup.backup_rotate_master_key() RETURNS bigint
 //   tenant_backup.backup_forget_tenant(tenant text) RETURNS text
+#include "pg/audit.hpp"
 #include "pg/catalog.hpp"
+#include "pg/permissions.hpp"
 #include "pg/guard.hpp"
 #include "pg/keys.hpp"
 #include "pg/pending_objects.hpp"
@@ -15,7 +17,10 @@ using namespace tb::pg;
 // they are encrypted with the data keys, which do not change.
 TB_SQL_FUNCTION(backup_rotate_master_key) {
 	spi_begin();
+	require_backup_admin("rotate_master_key", "rotate the master key");
+	AuditedAction audit("rotate_master_key");
 	int64 count = rewrap_data_keys();
+	audit.ok(std::to_string(count) + " data key(s) re-wrapped");
 	spi_end();
 	return Int64GetDatum(count);
 }
@@ -27,11 +32,14 @@ TB_SQL_FUNCTION(backup_forget_tenant) {
 		throw SqlError(ERRCODE_NULL_VALUE_NOT_ALLOWED, "tenant must not be NULL");
 	check_text_arg(*tenant, "tenant", 1024, false);
 	spi_begin();
+	require_backup_admin("forget_tenant", "forget a tenant");
 	// Backups record the tenant in its canonical form (' 7' -> '7'): forget that one, and the
 	// value as given too, in case it was recorded as given.
 	std::string stored = stored_tenant(*tenant);
+	AuditedAction audit("forget_tenant", stored);
 	lock_tenant(stored, true);
 	const char *t = stored.c_str(), *given = tenant->c_str();
+	AsExtensionOwner owner;
 	uint64 rows = pg_eval([t, given] {
 		Oid types[2] = {TEXTOID, TEXTOID};
 		Datum values[2] = {CStringGetTextDatum(t), CStringGetTextDatum(given)};
@@ -54,6 +62,7 @@ TB_SQL_FUNCTION(backup_forget_tenant) {
 	int64 keys = destroy_data_keys(stored) + (stored != *tenant ? destroy_data_keys(*tenant) : 0);
 	for (const auto &name : archives)
 		remove_at_commit(open_repository(), name);
+	audit.ok();
 	spi_end();
 
 	std::string message = "tenant \"" + stored + "\" forgotten: " + std::to_string(rows) + " backup(s) deleted, " +

@@ -49,7 +49,9 @@ TB_SQL_FUNCTION(backup_restore) {
 	int64 id = arg_int64(fcinfo, 0, "backup_id");
 	pg_call([&] { InitMaterializedSRF(fcinfo, 0); });
 	spi_begin();
-	OpenedBackup opened = open_backup(id, "restored", "nothing was restored", true);
+	AuditedAction audit("restore", "", id);
+	OpenedBackup opened =
+	    open_backup(authorize_backup(id, "restored", "backup.restore", audit), "nothing was restored", true);
 	const StoredBackup &backup = opened.backup;
 	tb::archive::ArchiveReader &reader = *opened.reader;
 
@@ -87,6 +89,7 @@ TB_SQL_FUNCTION(backup_restore) {
 	}
 	pg_call([nest_level] { AtEOXact_GUC(true, nest_level); });
 	foreign_keys.check(restored, id);
+	audit.ok();
 	spi_end();
 	emit_results(fcinfo, results);
 	return 0;

@@ -9,6 +9,7 @@
 #include "core/archive/archive_reader.hpp"
 #include "core/archive/copy_binary.hpp"
 #include "core/error.hpp"
+#include "pg/permissions.hpp"
 #include "pg/archive_access.hpp"
 #include "pg/archive_rows.hpp"
 #include "pg/catalog.hpp"
@@ -31,6 +32,7 @@ uint64 decode_rows(tb::archive::ArchiveReader &reader, const tb::archive::TableH
 }
 
 std::map<std::string, int64> catalog_row_counts(int64 id) {
+	AsExtensionOwner owner; // the catalog is the extension's own
 	uint64 n = pg_eval([id] {
 		Oid types[1] = {INT8OID};
 		Datum values[1] = {Int64GetDatum(id)};
@@ -111,6 +113,7 @@ void check_archive(const StoredBackup &backup, Outcome &out, std::string &where)
 }
 
 void record_outcome(int64 id, const Outcome &out) {
+	AsExtensionOwner owner; // the catalog is the extension's own
 	const char *error = out.error.c_str();
 	bool ok = out.ok;
 	pg_call([=] {
@@ -133,7 +136,8 @@ TB_SQL_FUNCTION(backup_verify) {
 	int64 id = arg_int64(fcinfo, 0, "backup_id");
 	pg_call([&] { InitMaterializedSRF(fcinfo, 0); });
 	spi_begin();
-	StoredBackup backup = load_completed_backup(id, "verified");
+	AuditedAction audit("verify", "", id);
+	StoredBackup backup = authorize_backup(id, "verified", "backup.view", audit);
 	lock_tenant(backup.tenant, false);
 
 	// A receive function that rejects a value raises a PostgreSQL error: run the checks in a
@@ -169,6 +173,7 @@ TB_SQL_FUNCTION(backup_verify) {
 		out.error = (where.empty() ? "" : where + ": ") + reason;
 	}
 	record_outcome(id, out);
+	audit.ok(out.ok ? "" : "verification failed: " + out.error);
 	spi_end();
 	const char *error = out.error.c_str();
 	pg_call([&] {

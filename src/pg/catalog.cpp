@@ -1,3 +1,4 @@
+#include "pg/permissions.hpp"
 #include "pg/catalog.hpp"
 
 #include "pg/guard.hpp"
@@ -68,6 +69,7 @@ void spi_end() {
 }
 
 int64 next_backup_id() {
+	AsExtensionOwner owner; // the catalog is the extension's own
 	return pg_eval([] {
 		spi_run("SELECT nextval('tenant_backup.backups_id_seq')", 0, nullptr, nullptr, nullptr, false, SPI_OK_SELECT);
 		bool isnull;
@@ -76,6 +78,7 @@ int64 next_backup_id() {
 }
 
 void insert_completed_backup(const NewBackup &b) {
+	AsExtensionOwner owner; // the catalog is the extension's own
 	std::string tables = tables_json(b.tables);
 	pg_call([&] {
 		static const char *sql =
@@ -110,6 +113,7 @@ void insert_completed_backup(const NewBackup &b) {
 }
 
 StoredBackup load_backup(int64 id) {
+	AsExtensionOwner owner; // the catalog is the extension's own
 	struct {
 		uint64 rows;
 		char *tenant, *status, *sha256, *object_name, *error, *size;
@@ -156,6 +160,7 @@ StoredBackup load_completed_backup(int64 id, const char *action) {
 }
 
 void delete_backup_row(int64 id) {
+	AsExtensionOwner owner; // the catalog is the extension's own
 	pg_call([id] {
 		Oid types[1] = {INT8OID};
 		Datum values[1] = {Int64GetDatum(id)};

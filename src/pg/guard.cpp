@@ -7,6 +7,8 @@
 
 namespace tb::pg::detail {
 
+void (*failure_hook)(const CapturedError &err) = nullptr;
+
 void pg_call_impl(void (*fn)(void *), void *arg) {
 	MemoryContext volatile caller_context = CurrentMemoryContext;
 	ErrorData *volatile edata = nullptr;

@@ -61,6 +61,8 @@ struct CapturedError {
 };
 void capture_current_exception(CapturedError &out) noexcept;
 [[noreturn]] void raise(const CapturedError &err);
+// Called with every error leaving cpp_call, before it is raised (set by the audit trail).
+extern void (*failure_hook)(const CapturedError &err);
 } // namespace detail
 
 // Runs fn (PostgreSQL calls only, see rule 2); a PostgreSQL error becomes a PgError.
@@ -100,8 +102,11 @@ template <typename F> void cpp_call(F &&fn) {
 		detail::capture_current_exception(err);
 		failed = true;
 	}
-	if (failed)
+	if (failed) {
+		if (detail::failure_hook)
+			detail::failure_hook(err); // the audit trail's record of a failed action
 		detail::raise(err);
+	}
 }
 
 } // namespace tb::pg

@@ -1,3 +1,4 @@
+#include "pg/permissions.hpp"
 #include "pg/keys.hpp"
 
 #include "core/crypto/master_keys.hpp"
@@ -139,6 +140,7 @@ std::vector<crypto::Key> load_master_keys() {
 }
 
 std::optional<DataKey> current_data_key(const std::string &tenant) {
+	AsExtensionOwner owner; // the catalog is the extension's own
 	std::vector<crypto::Key> masters = load_master_keys();
 	if (masters.empty())
 		return std::nullopt;
@@ -181,6 +183,7 @@ std::optional<DataKey> current_data_key(const std::string &tenant) {
 }
 
 crypto::Key data_key(const std::string &tenant, uint32_t generation, int64_t backup_id) {
+	AsExtensionOwner owner; // the catalog is the extension's own
 	const char *t = tenant.c_str();
 	uint64 found = pg_eval([=] {
 		Oid types[2] = {TEXTOID, INT4OID};
@@ -209,6 +212,7 @@ crypto::Key data_key(const std::string &tenant, uint32_t generation, int64_t bac
 }
 
 int64_t rewrap_data_keys() {
+	AsExtensionOwner owner; // the catalog is the extension's own
 	std::vector<crypto::Key> masters = load_master_keys();
 	if (masters.empty())
 		throw SqlError(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE, "no encryption key is configured", "",
@@ -253,6 +257,7 @@ int64_t rewrap_data_keys() {
 }
 
 int64_t destroy_data_keys(const std::string &tenant) {
+	AsExtensionOwner owner; // the catalog is the extension's own
 	const char *t = tenant.c_str();
 	return static_cast<int64_t>(pg_eval([t] {
 		Oid types[1] = {TEXTOID};

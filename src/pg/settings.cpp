@@ -24,8 +24,9 @@ bool check_repository(char **newval, void **, GucSource) {
 // Runs from _PG_init, in a PostgreSQL frame with no C++ object alive: plain PostgreSQL calls.
 void define_settings() {
 	DefineCustomStringVariable("tenant_backup.tenant_column", "Name of the column that identifies the tenant of a row.",
-	                           "Every ordinary or partitioned table with this column is a tenant table.",
-	                           &tenant_column, "tenant_id", PGC_USERSET, 0, nullptr, nullptr, nullptr);
+	                           "Every ordinary or partitioned table with this column is a tenant table. "
+	                           "Superuser-only: it draws the line between tenants that permissions rely on.",
+	                           &tenant_column, "tenant_id", PGC_SUSET, 0, nullptr, nullptr, nullptr);
 	DefineCustomStringVariable("tenant_backup.repository", "Directory where backup archives are stored.",
 	                           "A relative path is resolved against the data directory.", &repository,
 	                           "pg_tenant_backup", PGC_SUSET, GUC_SUPERUSER_ONLY, check_repository, nullptr, nullptr);

@@ -3,6 +3,8 @@
 // A tenant's current rows of one tenant table as CSV (header line first), read through a cursor
 // in batches under the statement's snapshot and rendered by each type's output function: memory
 // stays bounded whatever the tenant's size.
+#include "pg/permissions.hpp"
+#include "pg/audit.hpp"
 #include "pg/catalog.hpp"
 #include "pg/guard.hpp"
 #include "pg/spi.hpp"
@@ -31,6 +33,8 @@ TB_SQL_FUNCTION(tenant_export_csv) {
 	Oid relid = PG_GETARG_OID(1);
 	TextLines out(fcinfo);
 	spi_begin();
+	AuditedAction audit("tenant_export", stored_tenant(*tenant));
+	require_permission("backup.download", stored_tenant(*tenant), 0, "tenant_export");
 	std::optional<TenantTable> found;
 	for (auto &t : load_tenant_tables())
 		if (t.relid == relid)
@@ -93,6 +97,7 @@ TB_SQL_FUNCTION(tenant_export_csv) {
 		SPI_cursor_close(portal);
 		MemoryContextDelete(row_context);
 	});
+	audit.ok();
 	spi_end();
 	return 0;
 }

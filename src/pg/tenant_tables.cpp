@@ -1,3 +1,4 @@
+#include "pg/permissions.hpp"
 #include "pg/tenant_tables.hpp"
 
 #include "pg/guard.hpp"
@@ -13,6 +14,7 @@ archive::TableHeader TenantTable::header() const {
 }
 
 std::vector<TenantTable> load_tenant_tables() {
+	AsExtensionOwner owner; // the catalog is the extension's own
 	static const char *sql = "SELECT t.table_name::oid, n.nspname::text, c.relname::text, c.relkind::text, "
 	                         "       t.tenant_column::text, t.tenant_type::oid, t.has_index, "
 	                         "       a.attname::text, format_type(a.atttypid, a.atttypmod), a.atttypid "

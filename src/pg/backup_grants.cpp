@@ -1,0 +1,107 @@
+// The four backup permissions from SQL:
+//   tenant_backup.backup_grant(role regrole, permission text, tenant text DEFAULT NULL)
+//   tenant_backup.backup_revoke(role regrole, permission text, tenant text DEFAULT NULL)
+//   tenant_backup._may(permission text, tenant text) RETURNS boolean (row-level security)
+// Grants name the tenant in the form backups record it (canonical_tenant), so that '007' and
+// '7' are the same tenant for an integer tenant column.
+#include "pg/audit.hpp"
+#include "pg/catalog.hpp"
+#include "pg/guard.hpp"
+#include "pg/permissions.hpp"
+#include "pg/spi.hpp"
+#include "pg/tenant_tables.hpp"
+
+namespace tb::pg {
+
+namespace {
+
+struct GrantArgs {
+	Oid role;
+	std::string permission;
+	std::optional<std::string> tenant; // canonical; nullopt: every tenant
+};
+
+GrantArgs grant_args(FunctionCallInfo fcinfo) {
+	if (PG_ARGISNULL(0))
+		throw SqlError(ERRCODE_NULL_VALUE_NOT_ALLOWED, "role must not be NULL");
+	std::optional<std::string> permission = arg_text(fcinfo, 1);
+	if (!permission || !is_permission_name(*permission))
+		throw SqlError(ERRCODE_INVALID_PARAMETER_VALUE,
+		               "unknown backup permission \"" + permission.value_or("NULL") + "\"", "",
+		               "The permissions are backup.view, backup.create, backup.download and backup.restore.");
+	GrantArgs args{PG_GETARG_OID(0), *permission, arg_text(fcinfo, 2)};
+	if (args.tenant) {
+		check_text_arg(*args.tenant, "tenant", kMaxTenantBytes, false);
+		args.tenant = stored_tenant(*args.tenant);
+	}
+	return args;
+}
+
+std::string describe(const GrantArgs &a) {
+	std::string role = pg_eval([r = a.role] { return static_cast<const char *>(GetUserNameFromId(r, false)); });
+	return a.permission + " to role \"" + role + "\" on " +
+	       (a.tenant ? "tenant \"" + *a.tenant + "\"" : "every tenant");
+}
+
+// Runs sql with $1 role, $2 permission, $3 tenant (NULL: every tenant); returns rows affected.
+uint64 change_grant(const char *sql, const GrantArgs &a, int expected) {
+	AsExtensionOwner owner;
+	const char *tenant = a.tenant ? a.tenant->c_str() : nullptr;
+	const char *permission = a.permission.c_str();
+	Oid role = a.role;
+	return pg_eval([=] {
+		Oid types[3] = {OIDOID, TEXTOID, TEXTOID};
+		Datum values[3] = {ObjectIdGetDatum(role), CStringGetTextDatum(permission),
+		                   tenant ? CStringGetTextDatum(tenant) : 0};
+		char nulls[4] = "  n";
+		if (tenant)
+			nulls[2] = ' ';
+		return spi_run(sql, 3, types, values, nulls, false, expected);
+	});
+}
+
+} // namespace
+
+} // namespace tb::pg
+
+using namespace tb::pg;
+
+TB_SQL_FUNCTION(backup_grant) {
+	spi_begin();
+	require_backup_admin("grant", "grant backup permissions");
+	GrantArgs args = grant_args(fcinfo);
+	AuditedAction audit("grant", args.tenant.value_or(""));
+	uint64 added = change_grant("INSERT INTO tenant_backup.permissions (role_id, permission, tenant) "
+	                            "VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+	                            args, SPI_OK_INSERT);
+	audit.ok(describe(args) + (added ? "" : " (already granted)"));
+	spi_end();
+	PG_RETURN_VOID();
+}
+
+TB_SQL_FUNCTION(backup_revoke) {
+	spi_begin();
+	require_backup_admin("revoke", "revoke backup permissions");
+	GrantArgs args = grant_args(fcinfo);
+	AuditedAction audit("revoke", args.tenant.value_or(""));
+	uint64 removed = change_grant("DELETE FROM tenant_backup.permissions "
+	                              "WHERE role_id = $1 AND permission = $2 AND tenant IS NOT DISTINCT FROM $3",
+	                              args, SPI_OK_DELETE);
+	if (removed == 0) {
+		std::string msg = "no grant of " + describe(args) + " to revoke";
+		const char *m = msg.c_str();
+		pg_call([m] { ereport(NOTICE, (errmsg("%s", m))); });
+	}
+	audit.ok(describe(args) + (removed ? "" : " (was not granted)"));
+	spi_end();
+	PG_RETURN_VOID();
+}
+
+TB_SQL_FUNCTION(tenant_backup_may) {
+	std::optional<std::string> permission = arg_text(fcinfo, 0), tenant = arg_text(fcinfo, 1);
+	Oid role = pg_eval([] { return GetUserId(); });
+	spi_begin();
+	bool may = holds_permission(role, permission->c_str(), *tenant); // STRICT: never NULL
+	spi_end();
+	PG_RETURN_BOOL(may);
+}
