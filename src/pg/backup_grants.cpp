@@ -60,6 +60,24 @@ uint64 change_grant(const char *sql, const GrantArgs &a, int expected) {
 	});
 }
 
+// backup_grant or backup_revoke: admin check, arguments, the change, its audit row; a NOTICE
+// when nothing changed.
+void grant_or_revoke(FunctionCallInfo fcinfo, const char *action, const char *sql, int expected,
+                     const char *unchanged) {
+	spi_begin();
+	require_backup_admin(action, (std::string(action) + " backup permissions").c_str());
+	GrantArgs args = grant_args(fcinfo);
+	AuditedAction audit(action, args.tenant.value_or(""));
+	uint64 changed = change_grant(sql, args, expected);
+	std::string note = describe(args) + (changed ? "" : " (" + std::string(unchanged) + ")");
+	if (!changed) {
+		const char *m = note.c_str();
+		pg_call([m] { ereport(NOTICE, (errmsg("nothing changed: %s", m))); });
+	}
+	audit.ok(note);
+	spi_end();
+}
+
 } // namespace
 
 } // namespace tb::pg
@@ -67,33 +85,18 @@ uint64 change_grant(const char *sql, const GrantArgs &a, int expected) {
 using namespace tb::pg;
 
 TB_SQL_FUNCTION(backup_grant) {
-	spi_begin();
-	require_backup_admin("grant", "grant backup permissions");
-	GrantArgs args = grant_args(fcinfo);
-	AuditedAction audit("grant", args.tenant.value_or(""));
-	uint64 added = change_grant("INSERT INTO tenant_backup.permissions (role_id, permission, tenant) "
-	                            "VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
-	                            args, SPI_OK_INSERT);
-	audit.ok(describe(args) + (added ? "" : " (already granted)"));
-	spi_end();
+	grant_or_revoke(fcinfo, "grant",
+	                "INSERT INTO tenant_backup.permissions (role_id, permission, tenant) "
+	                "VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+	                SPI_OK_INSERT, "already granted");
 	PG_RETURN_VOID();
 }
 
 TB_SQL_FUNCTION(backup_revoke) {
-	spi_begin();
-	require_backup_admin("revoke", "revoke backup permissions");
-	GrantArgs args = grant_args(fcinfo);
-	AuditedAction audit("revoke", args.tenant.value_or(""));
-	uint64 removed = change_grant("DELETE FROM tenant_backup.permissions "
-	                              "WHERE role_id = $1 AND permission = $2 AND tenant IS NOT DISTINCT FROM $3",
-	                              args, SPI_OK_DELETE);
-	if (removed == 0) {
-		std::string msg = "no grant of " + describe(args) + " to revoke";
-		const char *m = msg.c_str();
-		pg_call([m] { ereport(NOTICE, (errmsg("%s", m))); });
-	}
-	audit.ok(describe(args) + (removed ? "" : " (was not granted)"));
-	spi_end();
+	grant_or_revoke(fcinfo, "revoke",
+	                "DELETE FROM tenant_backup.permissions "
+	                "WHERE role_id = $1 AND permission = $2 AND tenant IS NOT DISTINCT FROM $3",
+	                SPI_OK_DELETE, "was not granted");
 	PG_RETURN_VOID();
 }
 
