@@ -107,13 +107,14 @@ std::string required(std::optional<std::string> value, const std::string &what) 
 // The PostgreSQL side of one document table while its rows arrive.
 struct TableImport {
 	const TenantTable *table = nullptr;
-	std::string display;                 // schema.table
-	MemoryContext context = nullptr;     // everything below lives here
-	MemoryContext row_context = nullptr; // reset after every row
-	FmgrInfo populate;                   // json_populate_record(NULL::<table>, row)
-	TupleDesc row_desc = nullptr;        // the table's row type
-	std::vector<int> kept;               // per archived column: its index in row_desc
-	int tenant_index = -1;               // the tenant column's index in row_desc
+	std::string display;                  // schema.table
+	std::vector<archive::Column> columns; // the archived columns (name, type)
+	MemoryContext context = nullptr;      // everything below lives here
+	MemoryContext row_context = nullptr;  // reset after every row
+	FmgrInfo populate;                    // json_populate_record(NULL::<table>, row)
+	TupleDesc row_desc = nullptr;         // the table's row type
+	std::vector<int> kept;                // per archived column: its index in row_desc
+	int tenant_index = -1;                // the tenant column's index in row_desc
 	FmgrInfo tenant_output;
 	char *tenant_text = nullptr; // the document's tenant as the tenant column's type prints it
 	Datum *values = nullptr;
@@ -254,6 +255,7 @@ void DocumentImporter::start_table(const TenantTable &t, const std::vector<std::
 	current_ = TableImport{};
 	current_.table = &t;
 	current_.display = t.display_name();
+	current_.columns = header.columns;
 	Datum tenant = tenant_values_[static_cast<size_t>(&t - tables_.data())];
 	TableImport &ti = current_;
 	pg_call([&] {
@@ -356,13 +358,8 @@ void DocumentImporter::table_end(uint64_t rows) {
 		                                           " rows of " + ti.table->display_name());
 	archive_->writer().end_table();
 	TableSummary summary{ti.table->schema, ti.table->name, ti.table->tenant_column, rows, {}};
-	TupleDesc kept = ti.slot->tts_tupleDescriptor;
-	for (int k = 0; k < kept->natts; k++) {
-		int i = ti.kept[static_cast<size_t>(k)];
-		for (const auto &c : ti.table->columns)
-			if (c.name == NameStr(TupleDescAttr(ti.row_desc, i)->attname))
-				summary.columns.emplace_back(c.name, c.type);
-	}
+	for (const auto &c : ti.columns)
+		summary.columns.emplace_back(c.name, c.type);
 	backup_.tables.push_back(std::move(summary));
 	backup_.rows += rows;
 	TupleTableSlot *slot = ti.slot;

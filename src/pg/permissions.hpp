@@ -18,6 +18,7 @@ namespace tb::pg {
 class AsExtensionOwner {
 public:
 	AsExtensionOwner();
+	explicit AsExtensionOwner(Oid owner);
 	~AsExtensionOwner();
 	AsExtensionOwner(const AsExtensionOwner &) = delete;
 	AsExtensionOwner &operator=(const AsExtensionOwner &) = delete;

@@ -33,8 +33,9 @@ TB_SQL_FUNCTION(tenant_export_csv) {
 	Oid relid = PG_GETARG_OID(1);
 	TextLines out(fcinfo);
 	spi_begin();
-	AuditedAction audit("tenant_export", stored_tenant(*tenant));
-	require_permission("backup.download", stored_tenant(*tenant), 0, "tenant_export");
+	std::string stored = stored_tenant(*tenant);
+	AuditedAction audit("tenant_export", stored);
+	require_permission("backup.download", stored, 0, "tenant_export");
 	std::optional<TenantTable> found;
 	for (auto &t : load_tenant_tables())
 		if (t.relid == relid)
