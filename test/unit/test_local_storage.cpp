@@ -188,6 +188,29 @@ TEST_F(LocalStorageTest, ListTemporariesWhileWriting) {
 	EXPECT_TRUE(s.list_temporaries().empty());
 }
 
+TEST_F(LocalStorageTest, ListsFinishedObjectsByPrefixSorted) {
+	tb::LocalStorage s(dir_);
+	store(s, "7/2-b.tbk", "bb");
+	store(s, "7/10-a.tbk", "a");
+	store(s, "70/1-c.tbk", "ccc");
+	store(s, "8/1-d.tbk", "");
+	auto w = s.open_write("7/3-x.tbk", "p1"); // unpublished: not listed
+	w->write(bytes_of("abc"), 3);
+	auto all = s.list("");
+	ASSERT_EQ(all.size(), 4u);
+	EXPECT_EQ(all[0].name, "7/10-a.tbk");
+	EXPECT_EQ(all[3].name, "8/1-d.tbk");
+	auto seven = s.list("7/");
+	ASSERT_EQ(seven.size(), 2u);
+	EXPECT_EQ(seven[0].name, "7/10-a.tbk");
+	EXPECT_EQ(seven[0].size, 1u);
+	EXPECT_EQ(seven[1].name, "7/2-b.tbk");
+	EXPECT_EQ(seven[1].size, 2u);
+	EXPECT_EQ(s.list("7").size(), 3u) << "a prefix is a string, not a directory";
+	EXPECT_TRUE(s.list("9/").empty());
+	EXPECT_TRUE(tb::LocalStorage(dir_ + "/not-there").list("").empty());
+}
+
 TEST_F(LocalStorageTest, ListTemporariesOfMissingRepository) {
 	tb::LocalStorage s(dir_ + "/not-there");
 	EXPECT_TRUE(s.list_temporaries().empty());

@@ -104,6 +104,13 @@ public:
 	uint64_t size(const std::string &name) override { return find(name)->second.size(); }
 	bool remove(const std::string &name) override { return objects.erase(name) > 0; }
 	bool exists(const std::string &name) override { return objects.count(name) > 0; }
+	std::vector<tb::ObjectInfo> list(const std::string &prefix) override {
+		std::vector<tb::ObjectInfo> out;
+		for (auto it = objects.lower_bound(prefix);
+		     it != objects.end() && it->first.compare(0, prefix.size(), prefix) == 0; ++it)
+			out.push_back({it->first, it->second.size()});
+		return out;
+	}
 	std::vector<tb::TemporaryObject> list_temporaries() override { return {}; }
 	std::string describe(const std::string &name) const override { return "memory:" + name; }
 

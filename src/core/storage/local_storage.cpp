@@ -3,6 +3,7 @@
 
 #include "core/error.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <dirent.h>
 #include <fcntl.h>
@@ -138,12 +139,16 @@ private:
 	Fd fd_;
 };
 
-// Collects temporary files below dir; names are relative to the repository root.
-void collect_temporaries(const std::string &root, const std::string &rel, std::vector<TemporaryObject> &out) {
+bool is_temporary(const std::string &entry) {
+	return entry.size() > 4 && entry.compare(entry.size() - 4, 4, kTempSuffix) == 0;
+}
+
+// Calls fn(name, size) for every regular file below dir; names are relative to the repository root.
+template <typename Fn> void walk_files(const std::string &root, const std::string &rel, const Fn &fn) {
 	std::string dir = rel.empty() ? root : root + "/" + rel;
 	DIR *d = ::opendir(dir.c_str());
 	if (!d)
-		return; // a missing repository has no leftovers
+		return; // a missing repository holds nothing
 	std::vector<std::string> subdirs;
 	while (struct dirent *e = ::readdir(d)) {
 		std::string entry = e->d_name;
@@ -153,17 +158,14 @@ void collect_temporaries(const std::string &root, const std::string &rel, std::v
 		struct stat st;
 		if (::lstat((root + "/" + name).c_str(), &st) != 0)
 			continue;
-		if (S_ISDIR(st.st_mode)) {
+		if (S_ISDIR(st.st_mode))
 			subdirs.push_back(name);
-		} else if (S_ISREG(st.st_mode) && entry.size() > 4 && entry.compare(entry.size() - 4, 4, kTempSuffix) == 0) {
-			std::string stem = entry.substr(0, entry.size() - 4);
-			size_t dot = stem.rfind('.');
-			out.push_back({name, dot == std::string::npos ? "" : stem.substr(dot + 1)});
-		}
+		else if (S_ISREG(st.st_mode))
+			fn(name, static_cast<uint64_t>(st.st_size));
 	}
 	::closedir(d);
 	for (const auto &sub : subdirs)
-		collect_temporaries(root, sub, out);
+		walk_files(root, sub, fn);
 }
 
 } // namespace
@@ -216,9 +218,27 @@ bool LocalStorage::exists(const std::string &name) {
 	return ::stat(path(name).c_str(), &st) == 0 && S_ISREG(st.st_mode);
 }
 
+std::vector<ObjectInfo> LocalStorage::list(const std::string &prefix) {
+	std::vector<ObjectInfo> out;
+	walk_files(root_, "", [&](const std::string &name, uint64_t size) {
+		if (name.compare(0, prefix.size(), prefix) == 0 && !is_temporary(name))
+			out.push_back({name, size});
+	});
+	std::sort(out.begin(), out.end(), [](const ObjectInfo &a, const ObjectInfo &b) { return a.name < b.name; });
+	return out;
+}
+
 std::vector<TemporaryObject> LocalStorage::list_temporaries() {
 	std::vector<TemporaryObject> out;
-	collect_temporaries(root_, "", out);
+	walk_files(root_, "", [&](const std::string &name, uint64_t) {
+		if (!is_temporary(name))
+			return;
+		std::string stem = name.substr(0, name.size() - 4);
+		size_t dot = stem.rfind('.');
+		size_t slash = stem.rfind('/');
+		bool tagged = dot != std::string::npos && (slash == std::string::npos || dot > slash);
+		out.push_back({name, tagged ? stem.substr(dot + 1) : ""});
+	});
 	return out;
 }
 

@@ -14,6 +14,7 @@ public:
 	uint64_t size(const std::string &name) override;
 	bool remove(const std::string &name) override;
 	bool exists(const std::string &name) override;
+	std::vector<ObjectInfo> list(const std::string &prefix) override;
 	std::vector<TemporaryObject> list_temporaries() override;
 	std::string describe(const std::string &name) const override { return path(name); }
 

@@ -17,6 +17,11 @@ public:
 	virtual const std::string &name() const = 0;
 };
 
+struct ObjectInfo {
+	std::string name; // storage-relative
+	uint64_t size = 0;
+};
+
 struct TemporaryObject {
 	std::string name; // storage-relative name of the temporary object
 	std::string tag;  // the tag given to open_write: tells who was writing it
@@ -36,6 +41,9 @@ public:
 	// Removing an object that does not exist is not an error; returns whether it existed.
 	virtual bool remove(const std::string &name) = 0;
 	virtual bool exists(const std::string &name) = 0;
+	// Finished objects whose names start with `prefix` (any string; "" lists all), sorted by name.
+	// Temporary objects are not listed.
+	virtual std::vector<ObjectInfo> list(const std::string &prefix) = 0;
 	virtual std::vector<TemporaryObject> list_temporaries() = 0;
 	// Where the repository is, for messages and the catalog.
 	virtual std::string describe(const std::string &name) const = 0;
