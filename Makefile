@@ -3,7 +3,7 @@ EXTENSION = tenant_backup
 MODULE_big = tenant_backup
 DATA = $(wildcard tenant_backup--*.sql)
 
-SRCS = $(wildcard src/core/*.cpp src/core/*/*.cpp src/pg/*.cpp)
+SRCS = $(wildcard src/core/*.cpp src/core/*/*.cpp src/pg/*.cpp src/pg/*/*.cpp)
 OBJS = $(SRCS:.cpp=.o)
 
 REGRESS = $(patsubst sql/%.sql,%,$(sort $(wildcard sql/*.sql)))
@@ -11,7 +11,7 @@ REGRESS = $(patsubst sql/%.sql,%,$(sort $(wildcard sql/*.sql)))
 PG_CONFIG ?= pg_config
 PG_CPPFLAGS = -Isrc
 PG_CXXFLAGS = -std=c++17 -pthread -Wall -Wextra -Wno-missing-field-initializers -Wno-register -fPIC -MMD -MP
-SHLIB_LINK = -lzstd -lcrypto -lstdc++ -lpthread
+SHLIB_LINK = -lzstd -lcrypto -lcurl -lstdc++ -lpthread
 
 # No JIT bitcode for C++ sources (it needs clang and gains nothing here).
 override with_llvm = no
