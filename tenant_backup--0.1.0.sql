@@ -297,6 +297,94 @@ AS $$
     ORDER BY b.created_at DESC, b.id DESC
 $$;
 
+-- Schedules (run by the scheduler background worker; see README "Nightly schedules"). The row
+-- with tenant NULL is the default for every tenant; a tenant's own row overrides it.
+CREATE TABLE tenant_backup.schedules (
+    tenant         text UNIQUE NULLS NOT DISTINCT,
+    cron           text NOT NULL,
+    time_zone      text NOT NULL,
+    keep_last      integer NOT NULL CHECK (keep_last >= 0),
+    keep_days      integer NOT NULL DEFAULT 0 CHECK (keep_days >= 0),
+    keep_daily     integer NOT NULL DEFAULT 0 CHECK (keep_daily >= 0),
+    keep_weekly    integer NOT NULL DEFAULT 0 CHECK (keep_weekly >= 0),
+    keep_monthly   integer NOT NULL DEFAULT 0 CHECK (keep_monthly >= 0),
+    window_minutes integer NOT NULL DEFAULT 0 CHECK (window_minutes BETWEEN 0 AND 1440),
+    enabled        boolean NOT NULL DEFAULT true,
+    updated_at     timestamptz NOT NULL DEFAULT now()
+);
+SELECT pg_catalog.pg_extension_config_dump('tenant_backup.schedules', '');
+
+-- The scheduler's memory per tenant: when it runs next (a stored time, so that runs missed while
+-- the server was down happen once after start-up), the job running now, and failures.
+CREATE TABLE tenant_backup.schedule_state (
+    tenant               text PRIMARY KEY,
+    schedule_key         text,        -- the schedule next_run was computed under
+    next_run             timestamptz,
+    running_backup_id    bigint,      -- the 'running' backups row of the job in progress
+    running_pid          integer,     -- its background worker, once started
+    last_attempt_at      timestamptz,
+    last_success_at      timestamptz,
+    last_failure_at      timestamptz,
+    consecutive_failures integer NOT NULL DEFAULT 0,
+    last_error           text
+);
+
+CREATE FUNCTION tenant_backup.backup_schedule_set(
+    tenant text DEFAULT NULL, cron text DEFAULT '0 2 * * *', time_zone text DEFAULT 'UTC',
+    keep_last integer DEFAULT 14, window_minutes integer DEFAULT 0, enabled boolean DEFAULT true,
+    keep_days integer DEFAULT 0, keep_daily integer DEFAULT 0, keep_weekly integer DEFAULT 0,
+    keep_monthly integer DEFAULT 0) RETURNS void
+    AS 'MODULE_PATHNAME', 'backup_schedule_set' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION tenant_backup.backup_schedule_set(text, text, text, integer, integer, boolean, integer, integer,
+    integer, integer) IS
+    'Sets the backup schedule of a tenant, or (tenant NULL) the default of every tenant. Backup admins only.';
+
+CREATE FUNCTION tenant_backup.backup_schedule_remove(tenant text DEFAULT NULL) RETURNS boolean
+    AS 'MODULE_PATHNAME', 'backup_schedule_remove' LANGUAGE C VOLATILE;
+
+CREATE FUNCTION tenant_backup.backup_schedules()
+RETURNS TABLE (tenant text, schedule text, cron text, time_zone text, keep_last integer, keep_days integer,
+               keep_daily integer, keep_weekly integer, keep_monthly integer, window_minutes integer,
+               enabled boolean, next_run timestamptz, last_due_run timestamptz)
+    AS 'MODULE_PATHNAME', 'backup_schedules' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION tenant_backup.backup_schedules() IS
+    'The schedule in force for every tenant, with its next run. Backup admins only.';
+
+-- One row per tenant: is it protected? Backup admins only (it reads backup_schedules()).
+CREATE VIEW tenant_backup.backup_status AS
+WITH schedules AS (SELECT * FROM tenant_backup.backup_schedules()),
+kept AS (
+    SELECT b.tenant, count(*) AS retained_count, sum(b.size_bytes)::bigint AS retained_bytes
+    FROM tenant_backup.backups b WHERE b.status = 'completed' GROUP BY b.tenant),
+last_completed AS (
+    SELECT DISTINCT ON (b.tenant) b.tenant, b.id, b.kind, b.created_at, b.finished_at, b.size_bytes
+    FROM tenant_backup.backups b WHERE b.status = 'completed'
+    ORDER BY b.tenant, b.created_at DESC, b.id DESC),
+tenants AS (SELECT s.tenant FROM schedules s UNION SELECT k.tenant FROM kept k)
+SELECT t.tenant,
+       s.schedule,
+       coalesce(s.enabled, false) AS scheduled,
+       l.id AS last_backup_id,
+       l.kind AS last_backup_kind,
+       l.finished_at AS last_backup_at,
+       l.size_bytes AS last_backup_bytes,
+       s.next_run,
+       coalesce(s.enabled AND s.last_due_run IS NOT NULL
+                AND (l.created_at IS NULL OR l.created_at < s.last_due_run), false) AS overdue,
+       st.running_backup_id IS NOT NULL AS running,
+       coalesce(st.consecutive_failures, 0) AS consecutive_failures,
+       st.last_error,
+       st.last_failure_at,
+       coalesce(k.retained_count, 0) AS retained_count,
+       coalesce(k.retained_bytes, 0) AS retained_bytes
+FROM tenants t
+LEFT JOIN schedules s ON s.tenant = t.tenant
+LEFT JOIN last_completed l ON l.tenant = t.tenant
+LEFT JOIN kept k ON k.tenant = t.tenant
+LEFT JOIN tenant_backup.schedule_state st ON st.tenant = t.tenant;
+COMMENT ON VIEW tenant_backup.backup_status IS
+    'One row per tenant: last completed backup, next run, overdue, failures, retained backups.';
+
 -- Access. Nothing is open to PUBLIC except what checks the four backup permissions itself (the
 -- functions below, which call tenant_backup._may or its C equivalent for the tenant concerned),
 -- and the catalog of backups, whose rows are filtered by row-level security. Catalog tables are

@@ -3,8 +3,10 @@
 // Reads all of a tenant's rows, from every tenant table, under one snapshot, and streams them
 // (binary COPY tuples -> archive framing -> zstd -> SHA-256 -> temporary file) into the
 // repository. The archive is renamed into place when the transaction commits.
-#include "pg/permissions.hpp"
+#include "pg/backup_create.hpp"
+
 #include "pg/audit.hpp"
+#include "pg/permissions.hpp"
 #include "pg/catalog.hpp"
 #include "pg/guard.hpp"
 #include "pg/new_archive.hpp"
@@ -64,22 +66,7 @@ void refuse_row_level_security(const TenantTable &t) {
 
 } // namespace
 
-} // namespace tb::pg
-
-using namespace tb::pg;
-
-TB_SQL_FUNCTION(backup_create) {
-	std::optional<std::string> tenant = arg_text(fcinfo, 0);
-	if (!tenant)
-		throw SqlError(ERRCODE_NULL_VALUE_NOT_ALLOWED, "tenant must not be NULL");
-	check_text_arg(*tenant, "tenant", kMaxTenantBytes, false);
-	NewBackup backup;
-	backup.tenant = *tenant;
-	backup.label = arg_text(fcinfo, 1);
-	if (backup.label)
-		check_text_arg(*backup.label, "label", kMaxLabelBytes, true);
-
-	spi_begin();
+void take_backup(NewBackup &backup) {
 	std::vector<TenantTable> tables = load_tenant_tables();
 	std::vector<Datum> values = tenant_values(backup.tenant, tables);
 	backup.tenant = canonical_tenant(backup.tenant, tables, values);
@@ -98,7 +85,8 @@ TB_SQL_FUNCTION(backup_create) {
 		    [m] { ereport(WARNING, (errmsg("%s", m), errhint("CREATE INDEX ON the table (tenant column, ...)."))); });
 	}
 
-	backup.id = next_backup_id();
+	if (!backup.id)
+		backup.id = next_backup_id();
 	backup.created_at = pg_eval([] { return GetCurrentTimestamp(); });
 	// One snapshot for every table: a transaction that touched two tables is wholly in or out.
 	pg_call([] { PushActiveSnapshot(GetTransactionSnapshot()); });
@@ -123,7 +111,26 @@ TB_SQL_FUNCTION(backup_create) {
 	insert_completed_backup(backup);
 	audit.set_backup(backup.id);
 	audit.ok();
-	spi_end();
 	archive.publish_at_commit();
+}
+
+} // namespace tb::pg
+
+using namespace tb::pg;
+
+TB_SQL_FUNCTION(backup_create) {
+	std::optional<std::string> tenant = arg_text(fcinfo, 0);
+	if (!tenant)
+		throw SqlError(ERRCODE_NULL_VALUE_NOT_ALLOWED, "tenant must not be NULL");
+	check_text_arg(*tenant, "tenant", kMaxTenantBytes, false);
+	NewBackup backup;
+	backup.tenant = *tenant;
+	backup.label = arg_text(fcinfo, 1);
+	if (backup.label)
+		check_text_arg(*backup.label, "label", kMaxLabelBytes, true);
+
+	spi_begin();
+	take_backup(backup);
+	spi_end();
 	return Int64GetDatum(backup.id);
 }

@@ -80,6 +80,12 @@ int64 next_backup_id() {
 void insert_completed_backup(const NewBackup &b) {
 	AsExtensionOwner owner; // the catalog is the extension's own
 	std::string tables = tables_json(b.tables);
+	if (b.replaces_running_row &&
+	    spi_query("DELETE FROM tenant_backup.backups WHERE id = $1::bigint AND status = 'running' RETURNING id",
+	              {std::to_string(b.id)})
+	        .empty())
+		throw SqlError(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+		               "scheduled backup " + std::to_string(b.id) + " is no longer running");
 	pg_call([&] {
 		static const char *sql =
 		    "INSERT INTO tenant_backup.backups (id, tenant, kind, label, status, created_at, finished_at, "

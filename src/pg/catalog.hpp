@@ -17,7 +17,8 @@ struct TableSummary {
 struct NewBackup {
 	int64 id = 0;
 	std::string tenant;
-	std::string kind = "manual"; // or "imported"
+	std::string kind = "manual"; // or "imported", or "auto" (scheduled)
+	bool replaces_running_row = false; // a scheduled job's: its 'running' row of this id becomes this
 	std::optional<std::string> label;
 	TimestampTz created_at = 0, snapshot_at = 0;
 	std::vector<TableSummary> tables;

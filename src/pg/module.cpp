@@ -2,6 +2,7 @@
 #include "core/stream/threaded_sink.hpp"
 #include "pg/keys.hpp"
 #include "pg/pending_objects.hpp"
+#include "pg/scheduler/scheduler.hpp"
 #include "pg/pg_headers.hpp"
 #include "pg/settings.hpp"
 
@@ -22,4 +23,7 @@ void _PG_init(void) {
 	tb::pg::register_transaction_callbacks();
 	tb::pg::register_key_cache_callbacks();
 	before_shmem_exit(stop_helper_threads, 0);
+	// Scheduled backups need the launcher, which only a preloaded library can register.
+	if (process_shared_preload_libraries_in_progress)
+		tb::pg::register_launcher();
 }

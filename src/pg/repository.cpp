@@ -35,8 +35,12 @@ std::string new_archive_name(int64_t backup_id) {
 	uint64 random = pg_eval([] { return pg_prng_uint64(&pg_global_prng_state); });
 	char suffix[17];
 	snprintf(suffix, sizeof(suffix), "%016llx", static_cast<unsigned long long>(random));
+	return archive_name_prefix(backup_id) + suffix + ".tbk";
+}
+
+std::string archive_name_prefix(int64_t backup_id) {
 	Oid db = pg_eval([] { return MyDatabaseId; });
-	return cluster_prefix() + std::to_string(db) + "/" + std::to_string(backup_id) + "-" + suffix + ".tbk";
+	return cluster_prefix() + std::to_string(db) + "/" + std::to_string(backup_id) + "-";
 }
 
 std::string temporary_tag() {

@@ -10,6 +10,13 @@ char *repository = nullptr;
 int compression_level = 3;
 char *key_file = nullptr;
 char *key_command = nullptr;
+char *databases = nullptr;
+int max_parallel = 2;
+int scheduler_naptime = 60;
+int retry_interval = 300;
+int overdue_after = 60;
+char *tenant_registry = nullptr;
+int clock_offset = 0;
 
 // A repository must be an absolute path or one relative to the data directory, never empty.
 bool check_repository(char **newval, void **, GucSource) {
@@ -42,6 +49,29 @@ void define_settings() {
 	                           "Shell command that prints the master key(s), like encryption_key_file's content.",
 	                           "Takes precedence over tenant_backup.encryption_key_file.", &key_command, "", PGC_SUSET,
 	                           GUC_SUPERUSER_ONLY, nullptr, nullptr, nullptr);
+	DefineCustomStringVariable("tenant_backup.databases", "Databases whose scheduled backups the scheduler runs.",
+	                           "Comma-separated database names; one scheduler background worker each. Needs "
+	                           "tenant_backup in shared_preload_libraries.",
+	                           &databases, "postgres", PGC_SIGHUP, GUC_LIST_INPUT, nullptr, nullptr, nullptr);
+	DefineCustomIntVariable("tenant_backup.max_parallel", "Scheduled backups that may run at once in a database.",
+	                        nullptr, &max_parallel, 2, 1, 64, PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
+	DefineCustomIntVariable("tenant_backup.scheduler_naptime", "Longest time the scheduler sleeps between checks.",
+	                        nullptr, &scheduler_naptime, 60, 1, 3600, PGC_SIGHUP, GUC_UNIT_S, nullptr, nullptr,
+	                        nullptr);
+	DefineCustomIntVariable("tenant_backup.retry_interval", "Delay before retrying a failed scheduled backup.",
+	                        "Doubled for each further consecutive failure, up to six hours, and never later than "
+	                        "the next scheduled run.",
+	                        &retry_interval, 300, 1, 86400, PGC_SIGHUP, GUC_UNIT_S, nullptr, nullptr, nullptr);
+	DefineCustomIntVariable("tenant_backup.overdue_after",
+	                        "How long after a scheduled time a tenant without a newer backup counts as overdue.",
+	                        nullptr, &overdue_after, 60, 1, 10080, PGC_SIGHUP, GUC_UNIT_MIN, nullptr, nullptr, nullptr);
+	DefineCustomStringVariable("tenant_backup.tenant_registry", "Table that lists the tenants to schedule.",
+	                           "Its tenant_backup.tenant_column column holds one tenant per row. Empty: the "
+	                           "tenants are the distinct values found in the tenant tables.",
+	                           &tenant_registry, "", PGC_SUSET, 0, nullptr, nullptr, nullptr);
+	DefineCustomIntVariable("tenant_backup.scheduler_clock_offset", "Seconds added to the scheduler's clock.",
+	                        "For testing schedules without waiting for them.", &clock_offset, 0, -1000000000,
+	                        1000000000, PGC_SIGHUP, GUC_NOT_IN_SAMPLE | GUC_UNIT_S, nullptr, nullptr, nullptr);
 	MarkGUCPrefixReserved("tenant_backup");
 }
 
@@ -59,6 +89,28 @@ const char *setting_key_file() {
 }
 const char *setting_key_command() {
 	return key_command;
+}
+
+const char *setting_databases() {
+	return databases;
+}
+int setting_max_parallel() {
+	return max_parallel;
+}
+int setting_scheduler_naptime() {
+	return scheduler_naptime;
+}
+int setting_retry_interval() {
+	return retry_interval;
+}
+int setting_overdue_after() {
+	return overdue_after;
+}
+const char *setting_tenant_registry() {
+	return tenant_registry;
+}
+int setting_clock_offset() {
+	return clock_offset;
 }
 
 } // namespace tb::pg

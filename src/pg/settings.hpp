@@ -17,4 +17,24 @@ int setting_compression_level();
 const char *setting_key_file();
 const char *setting_key_command();
 
+
+// The scheduler (see src/pg/scheduler/). All reloadable with SIGHUP.
+// tenant_backup.databases: comma-separated databases that get a scheduler (default postgres).
+const char *setting_databases();
+// tenant_backup.max_parallel: scheduled backups running at once per database (default 2).
+int setting_max_parallel();
+// tenant_backup.scheduler_naptime: seconds between the scheduler's checks at most (default 60).
+int setting_scheduler_naptime();
+// tenant_backup.retry_interval: seconds before the first retry of a failed scheduled backup,
+// doubled for each further consecutive failure up to six hours (default 300).
+int setting_retry_interval();
+// tenant_backup.overdue_after: minutes after a scheduled time before a tenant without a backup
+// since then counts as overdue (default 60).
+int setting_overdue_after();
+// tenant_backup.tenant_registry: a table listing the tenants (in its tenant_backup.tenant_column
+// column); empty: tenants are the distinct values of the tenant tables (default).
+const char *setting_tenant_registry();
+// tenant_backup.scheduler_clock_offset: seconds added to the scheduler's clock (testing only).
+int setting_clock_offset();
+
 } // namespace tb::pg

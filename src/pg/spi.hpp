@@ -3,6 +3,10 @@
 #pragma once
 #include "pg/pg_headers.hpp"
 
+#include <optional>
+#include <string>
+#include <vector>
+
 namespace tb::pg {
 
 // Runs sql with parameters; fails unless SPI returns expected_rc. Returns SPI_processed.
@@ -17,5 +21,12 @@ uint64 spi_run_text(const char *sql, const char *arg, bool read_only, int expect
 char *spi_text(uint64 row, int col);
 // Same as a Datum of the column's own type; *isnull tells NULLs.
 Datum spi_datum(uint64 row, int col, bool *isnull);
+
+using SqlValue = std::optional<std::string>; // NULL is nullopt
+using SqlRow = std::vector<SqlValue>;
+
+// Runs one statement with text parameters ($1::bigint casts them) and returns every row as text.
+// C++ callers use it outside pg_call; it raises PgError like pg_call does.
+std::vector<SqlRow> spi_query(const char *sql, const std::vector<SqlValue> &params = {}, bool read_only = false);
 
 } // namespace tb::pg

@@ -1,0 +1,87 @@
+// A job worker: one scheduled backup of one tenant, then retention, then the outcome recorded.
+// A failure is recorded in a transaction of its own (the backup's has been rolled back).
+#include "pg/backup_create.hpp"
+#include "pg/guard.hpp"
+#include "pg/scheduler/jobs.hpp"
+#include "pg/scheduler/worker_support.hpp"
+#include "pg/spi.hpp"
+
+extern "C" {
+#include "pgstat.h"
+#include "storage/ipc.h"
+#include "tcop/tcopprot.h"
+}
+
+namespace tb::pg {
+
+namespace {
+
+void log_error(ErrorData *error) {
+	pg_call([error] {
+		ereport(WARNING, (errmsg("tenant_backup job: %s", error->message)));
+		FreeErrorData(error);
+	});
+}
+
+std::string message_of(ErrorData *error) {
+	std::string message = error->message ? error->message : "unknown error";
+	if (error->detail)
+		message += " (" + std::string(error->detail) + ")";
+	pg_call([error] { FreeErrorData(error); });
+	return message;
+}
+
+void run_job(int64_t backup_id) {
+	std::string tenant;
+	ErrorData *error = run_in_transaction("tenant_backup job: starting", [&] {
+		auto rows = spi_query("SELECT tenant FROM tenant_backup.backups WHERE id = $1::bigint AND status = 'running'",
+		                      {std::to_string(backup_id)});
+		if (rows.empty())
+			return; // recorded as failed meanwhile
+		tenant = *rows[0][0];
+		record_job_started(backup_id, pg_eval([] { return MyProcPid; }));
+	});
+	if (error)
+		return log_error(error);
+	if (tenant.empty())
+		return;
+	error = run_in_transaction("tenant_backup job: backing up", [&] {
+		NewBackup backup;
+		backup.id = backup_id;
+		backup.tenant = tenant;
+		backup.kind = "auto";
+		backup.label = "scheduled";
+		backup.replaces_running_row = true;
+		take_backup(backup);
+		ScheduleSet schedules = load_schedules();
+		if (const Schedule *schedule = schedules.for_tenant(tenant))
+			apply_retention(backup.tenant, *schedule, scheduler_now());
+		record_job_success(tenant, backup_id);
+	});
+	if (!error)
+		return;
+	std::string reason = message_of(error);
+	error = run_in_transaction("tenant_backup job: recording failure",
+	                           [&] { record_job_failure(tenant, backup_id, reason); });
+	if (error)
+		log_error(error);
+}
+
+} // namespace
+
+} // namespace tb::pg
+
+extern "C" PGDLLEXPORT void tenant_backup_job_main(Datum arg);
+
+void tenant_backup_job_main(Datum) {
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+	unsigned int database = 0;
+	long long backup_id = 0;
+	if (sscanf(MyBgworkerEntry->bgw_extra, "%u %lld", &database, &backup_id) != 2)
+		ereport(ERROR, (errmsg("tenant_backup job: bad worker argument \"%s\"", MyBgworkerEntry->bgw_extra)));
+	BackgroundWorkerInitializeConnectionByOid(database, InvalidOid, 0);
+	pgstat_report_appname("tenant_backup job");
+	tb::pg::cpp_call([&] { tb::pg::run_job(backup_id); });
+	proc_exit(0);
+}

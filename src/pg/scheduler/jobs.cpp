@@ -1,0 +1,225 @@
+#include "pg/scheduler/jobs.hpp"
+
+#include "pg/audit.hpp"
+#include "pg/catalog.hpp"
+#include "pg/guard.hpp"
+#include "pg/pending_objects.hpp"
+#include "pg/repository.hpp"
+#include "pg/settings.hpp"
+#include "pg/spi.hpp"
+
+#include <algorithm>
+#include <map>
+#include <set>
+
+namespace tb::pg {
+
+namespace {
+
+constexpr int64_t kMaxRetryDelay = 6 * 3600;
+
+// A text[] literal of the values (NULL for nullopt), for passing a list as one parameter.
+std::string array_literal(const std::vector<SqlValue> &values) {
+	std::string out = "{";
+	for (size_t i = 0; i < values.size(); i++) {
+		if (i)
+			out += ",";
+		if (!values[i]) {
+			out += "NULL";
+			continue;
+		}
+		out += "\"";
+		for (char c : *values[i]) {
+			if (c == '"' || c == '\\')
+				out += '\\';
+			out += c;
+		}
+		out += "\"";
+	}
+	return out + "}";
+}
+
+SqlValue epoch_text(std::optional<int64_t> t) {
+	return t ? SqlValue(std::to_string(*t)) : std::nullopt;
+}
+
+void log_warning(const std::string &message, const std::string &hint) {
+	const char *m = message.c_str(), *h = hint.c_str();
+	pg_call([=] { ereport(WARNING, (errmsg("%s", m), hint[0] ? errhint("%s", h) : 0)); });
+}
+
+// What an unfinished backup may have left: its published archive (a crash between publishing
+// and committing) and temporary objects of workers that no longer exist.
+void remove_leftovers(int64_t backup_id) {
+	std::unique_ptr<Storage> storage = open_repository();
+	for (const auto &object : storage->list(archive_name_prefix(backup_id)))
+		storage->remove(object.name);
+	remove_stale_temporaries(*storage);
+}
+
+} // namespace
+
+void refresh_schedule_state(const ScheduleSet &schedules, const std::vector<std::string> *tenants, int64_t now) {
+	if (tenants) {
+		std::string list = array_literal(std::vector<SqlValue>(tenants->begin(), tenants->end()));
+		spi_query("INSERT INTO tenant_backup.schedule_state (tenant) SELECT unnest($1::text[]) ON CONFLICT DO NOTHING",
+		          {list});
+		spi_query("DELETE FROM tenant_backup.schedule_state WHERE running_backup_id IS NULL "
+		          "AND NOT (tenant = ANY ($1::text[]))",
+		          {list});
+	}
+	std::vector<SqlValue> changed_tenants, keys, next_runs;
+	for (const auto &row : spi_query("SELECT tenant, coalesce(schedule_key, '') FROM tenant_backup.schedule_state "
+	                                 "WHERE running_backup_id IS NULL")) {
+		const std::string &tenant = *row[0];
+		const Schedule *s = schedules.for_tenant(tenant);
+		std::string key = s ? s->key() : "";
+		if (key == *row[1])
+			continue;
+		changed_tenants.push_back(tenant);
+		keys.push_back(key);
+		next_runs.push_back(epoch_text(s ? s->next_run(tenant, now) : std::nullopt));
+	}
+	if (!changed_tenants.empty())
+		spi_query(
+		    "UPDATE tenant_backup.schedule_state s SET schedule_key = nullif(u.k, ''), next_run = to_timestamp(u.n) "
+		    "FROM unnest($1::text[], $2::text[], $3::bigint[]) AS u(t, k, n) WHERE s.tenant = u.t",
+		    {array_literal(changed_tenants), array_literal(keys), array_literal(next_runs)});
+}
+
+std::vector<Claim> claim_due_jobs(int limit, int64_t now) {
+	std::vector<Claim> claims;
+	if (limit <= 0)
+		return claims;
+	auto due = spi_query("SELECT tenant FROM tenant_backup.schedule_state "
+	                     "WHERE running_backup_id IS NULL AND next_run <= to_timestamp($1::bigint) "
+	                     "ORDER BY next_run, tenant LIMIT $2::int FOR UPDATE SKIP LOCKED",
+	                     {std::to_string(now), std::to_string(limit)});
+	for (const auto &row : due) {
+		Claim claim{*row[0], next_backup_id()};
+		std::string id = std::to_string(claim.backup_id);
+		spi_query("INSERT INTO tenant_backup.backups (id, tenant, kind, label, status) "
+		          "VALUES ($1::bigint, $2, 'auto', 'scheduled', 'running')",
+		          {id, claim.tenant});
+		spi_query("UPDATE tenant_backup.schedule_state SET running_backup_id = $1::bigint, running_pid = NULL, "
+		          "last_attempt_at = now() WHERE tenant = $2",
+		          {id, claim.tenant});
+		claims.push_back(std::move(claim));
+	}
+	return claims;
+}
+
+std::optional<int64_t> earliest_next_run() {
+	auto rows = spi_query("SELECT extract(epoch FROM min(next_run))::bigint FROM tenant_backup.schedule_state "
+	                      "WHERE running_backup_id IS NULL");
+	return rows.empty() || !rows[0][0] ? std::nullopt : std::optional<int64_t>(std::stoll(*rows[0][0]));
+}
+
+std::vector<RunningJob> running_jobs() {
+	std::vector<RunningJob> jobs;
+	for (const auto &row : spi_query("SELECT tenant, running_backup_id, coalesce(running_pid, 0) "
+	                                 "FROM tenant_backup.schedule_state WHERE running_backup_id IS NOT NULL"))
+		jobs.push_back({*row[0], std::stoll(*row[1]), std::stoi(*row[2])});
+	return jobs;
+}
+
+std::vector<int64_t> unclaimed_running_backups() {
+	std::vector<int64_t> ids;
+	for (const auto &row : spi_query("SELECT b.id FROM tenant_backup.backups b WHERE b.status = 'running' "
+	                                 "AND b.kind = 'auto' AND NOT EXISTS (SELECT 1 FROM tenant_backup.schedule_state s "
+	                                 "WHERE s.running_backup_id = b.id)"))
+		ids.push_back(std::stoll(*row[0]));
+	return ids;
+}
+
+void record_job_started(int64_t backup_id, int pid) {
+	spi_query("UPDATE tenant_backup.schedule_state SET running_pid = $2::int WHERE running_backup_id = $1::bigint",
+	          {std::to_string(backup_id), std::to_string(pid)});
+}
+
+void record_job_success(const std::string &tenant, int64_t backup_id) {
+	ScheduleSet schedules = load_schedules();
+	const Schedule *s = schedules.for_tenant(tenant);
+	spi_query("UPDATE tenant_backup.schedule_state SET running_backup_id = NULL, running_pid = NULL, "
+	          "last_success_at = now(), consecutive_failures = 0, last_error = NULL, schedule_key = $3, "
+	          "next_run = to_timestamp($4::bigint) WHERE tenant = $1 AND running_backup_id = $2::bigint",
+	          {tenant, std::to_string(backup_id), s ? SqlValue(s->key()) : std::nullopt,
+	           epoch_text(s ? s->next_run(tenant, scheduler_now()) : std::nullopt)});
+}
+
+void record_job_failure(const std::string &known_tenant, int64_t backup_id, const std::string &reason) {
+	std::string id = std::to_string(backup_id);
+	auto failed = spi_query("UPDATE tenant_backup.backups SET status = 'failed', error = $2, "
+	                        "finished_at = clock_timestamp() WHERE id = $1::bigint AND status = 'running' "
+	                        "RETURNING tenant",
+	                        {id, reason});
+	if (!failed.empty())
+		remove_leftovers(backup_id); // never for a backup that completed meanwhile
+	std::string tenant = known_tenant.empty() && !failed.empty() ? *failed[0][0] : known_tenant;
+	auto state = spi_query("SELECT consecutive_failures FROM tenant_backup.schedule_state "
+	                       "WHERE tenant = $1 AND running_backup_id = $2::bigint FOR UPDATE",
+	                       {tenant, id});
+	if (state.empty()) {
+		log_warning("tenant_backup: scheduled backup " + id + " of tenant \"" + tenant + "\" failed: " + reason, "");
+		return;
+	}
+	int failures = std::stoi(*state[0][0]) + 1;
+	int64_t now = scheduler_now();
+	int64_t delay = setting_retry_interval();
+	for (int i = 1; i < failures && delay < kMaxRetryDelay; i++)
+		delay *= 2;
+	std::optional<int64_t> retry = now + std::min(delay, kMaxRetryDelay);
+	ScheduleSet schedules = load_schedules();
+	const Schedule *s = schedules.for_tenant(tenant);
+	std::optional<int64_t> regular = s ? s->next_run(tenant, now) : std::nullopt;
+	if (!s || !s->enabled)
+		retry = std::nullopt; // unscheduled meanwhile: no retry
+	else if (regular && *regular < *retry)
+		retry = regular;
+	spi_query("UPDATE tenant_backup.schedule_state SET running_backup_id = NULL, running_pid = NULL, "
+	          "consecutive_failures = $3::int, last_error = $4, last_failure_at = now(), schedule_key = $5, "
+	          "next_run = to_timestamp($6::bigint) WHERE tenant = $1 AND running_backup_id = $2::bigint",
+	          {tenant, id, std::to_string(failures), reason, s ? SqlValue(s->key()) : std::nullopt, epoch_text(retry)});
+	log_warning("tenant_backup: scheduled backup " + id + " of tenant \"" + tenant + "\" failed (" +
+	                std::to_string(failures) + " in a row): " + reason,
+	            retry ? "It is retried in " + std::to_string(*retry - now) + " s." : "");
+}
+
+int apply_retention(const std::string &tenant, const Schedule &schedule, int64_t now) {
+	auto rows = spi_query("SELECT id, extract(epoch FROM created_at)::bigint, "
+	                      "pinned OR coalesce(keep_until > now(), false) FROM tenant_backup.backups "
+	                      "WHERE tenant = $1 AND kind = 'auto' AND status = 'completed'",
+	                      {tenant});
+	std::vector<schedule::RetainedBackup> backups;
+	std::set<int64_t> protected_ids;
+	for (const auto &row : rows) {
+		backups.push_back({std::stoll(*row[0]), std::stoll(*row[1])});
+		if (*row[2] == "t")
+			protected_ids.insert(backups.back().id);
+	}
+	std::vector<int64_t> doomed = schedule::backups_to_delete(backups, schedule.retention, now, *schedule.zone);
+	doomed.erase(std::remove_if(doomed.begin(), doomed.end(), [&](int64_t id) { return protected_ids.count(id); }),
+	             doomed.end());
+	if (doomed.empty())
+		return 0;
+	lock_tenant(tenant, true); // not while a restore of the tenant reads an archive
+	for (int64_t id : doomed) {
+		StoredBackup backup = load_backup(id);
+		delete_backup_row(id);
+		if (backup.has_archive)
+			remove_at_commit(open_repository(), backup.object_name);
+		audit_in_transaction({"delete", tenant, id, "ok", "retention (" + schedule.cron_text + ")"});
+	}
+	// Failed attempts older than every backup kept tell nothing any more.
+	std::set<int64_t> gone(doomed.begin(), doomed.end());
+	int64_t oldest_kept = INT64_MAX;
+	for (const auto &b : backups)
+		if (!gone.count(b.id))
+			oldest_kept = std::min(oldest_kept, b.taken_at);
+	spi_query("DELETE FROM tenant_backup.backups WHERE tenant = $1 AND kind = 'auto' AND status = 'failed' "
+	          "AND created_at < to_timestamp($2::bigint)",
+	          {tenant, std::to_string(oldest_kept)});
+	return static_cast<int>(doomed.size());
+}
+
+} // namespace tb::pg

@@ -1,0 +1,110 @@
+// The launcher: keeps one scheduler worker running per database in tenant_backup.databases.
+#include "pg/guard.hpp"
+#include "pg/scheduler/scheduler.hpp"
+#include "pg/scheduler/worker_support.hpp"
+#include "pg/settings.hpp"
+
+extern "C" {
+#include "postmaster/interrupt.h"
+#include "storage/ipc.h"
+#include "utils/varlena.h"
+#include "storage/latch.h"
+#include "utils/wait_event.h"
+}
+
+#include <map>
+#include <set>
+
+namespace tb::pg {
+
+namespace {
+
+constexpr int kSchedulerRestartSeconds = 10;
+
+std::map<std::string, BackgroundWorkerHandle *> schedulers;
+
+std::set<std::string> wanted_databases() {
+	// SplitIdentifierString: names as in search_path (quote a name with capitals or commas).
+	const char *setting = setting_databases();
+	std::set<std::string> names;
+	List *list = nullptr;
+	bool ok = pg_eval([&] {
+		char *copy = pstrdup(setting ? setting : "");
+		return SplitIdentifierString(copy, ',', &list);
+	});
+	if (!ok) {
+		pg_call([] { ereport(WARNING, (errmsg("tenant_backup.databases is not a valid list of database names"))); });
+		return names;
+	}
+	for (int i = 0; i < pg_eval([&] { return list_length(list); }); i++)
+		names.insert(pg_eval([&] { return static_cast<const char *>(list_nth(list, i)); }));
+	return names;
+}
+
+void sync_schedulers() {
+	std::set<std::string> wanted = wanted_databases();
+	for (auto it = schedulers.begin(); it != schedulers.end();) {
+		if (wanted.count(it->first)) {
+			++it;
+			continue;
+		}
+		BackgroundWorkerHandle *handle = it->second;
+		pg_call([handle] { TerminateBackgroundWorker(handle); });
+		it = schedulers.erase(it);
+	}
+	for (const auto &name : wanted) {
+		// Registered with a restart time: the postmaster restarts a scheduler that failed (say, for
+		// a database created later); one that exited cleanly found another serving its database.
+		if (schedulers.count(name))
+			continue;
+		std::string worker_name = "tenant_backup scheduler";
+		BackgroundWorkerHandle *handle = pg_eval([&] {
+			return start_worker("tenant_backup_scheduler_main", worker_name.c_str(), name, kSchedulerRestartSeconds,
+			                    true);
+		});
+		if (!handle) {
+			pg_call([] {
+				ereport(WARNING, (errmsg("tenant_backup: could not start a scheduler background worker"),
+				                  errhint("Raise max_worker_processes.")));
+			});
+			continue; // tried again at the next wake-up
+		}
+		schedulers[name] = handle;
+	}
+}
+
+} // namespace
+
+void register_launcher() {
+	BackgroundWorker worker;
+	memset(&worker, 0, sizeof(worker));
+	worker.bgw_flags = BGWORKER_SHMEM_ACCESS;
+	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	worker.bgw_restart_time = kSchedulerRestartSeconds;
+	snprintf(worker.bgw_library_name, BGW_MAXLEN, "tenant_backup");
+	snprintf(worker.bgw_function_name, BGW_MAXLEN, "tenant_backup_launcher_main");
+	snprintf(worker.bgw_name, BGW_MAXLEN, "tenant_backup launcher");
+	snprintf(worker.bgw_type, BGW_MAXLEN, "tenant_backup launcher");
+	RegisterBackgroundWorker(&worker);
+}
+
+} // namespace tb::pg
+
+extern "C" PGDLLEXPORT void tenant_backup_launcher_main(Datum arg);
+
+void tenant_backup_launcher_main(Datum) {
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	pqsignal(SIGTERM, SignalHandlerForShutdownRequest);
+	BackgroundWorkerUnblockSignals();
+	ereport(LOG, (errmsg("tenant_backup launcher started")));
+	while (!ShutdownRequestPending) {
+		if (ConfigReloadPending) {
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+		}
+		tb::pg::cpp_call([] { tb::pg::sync_schedulers(); });
+		(void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, 10000L, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+	}
+	proc_exit(0);
+}

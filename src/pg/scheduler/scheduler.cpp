@@ -1,0 +1,201 @@
+// The per-database scheduler worker: claims due tenants and starts a job worker for each.
+#include "pg/scheduler/scheduler.hpp"
+
+#include "pg/guard.hpp"
+#include "pg/scheduler/jobs.hpp"
+#include "pg/scheduler/worker_support.hpp"
+#include "pg/settings.hpp"
+#include "pg/spi.hpp"
+
+extern "C" {
+#include "commands/extension.h"
+#include "pgstat.h"
+#include "postmaster/interrupt.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "utils/wait_event.h"
+}
+
+#include <algorithm>
+#include <map>
+#include <set>
+
+namespace tb::pg {
+
+namespace {
+
+constexpr int64_t kDiscoveryInterval = 600; // new tenants are found within ten minutes
+constexpr int32 kSchedulerLockClass = 0x54425553;
+const char *const kInterrupted =
+    "interrupted: the backup's worker exited before finishing (crash, termination or server restart)";
+
+std::map<int64_t, BackgroundWorkerHandle *> job_handles; // the jobs this scheduler started
+bool discovery_due = true;
+int64_t last_discovery = 0;
+std::string last_schedules_fingerprint;
+
+bool extension_installed() {
+	return pg_eval([] { return OidIsValid(get_extension_oid("tenant_backup", true)); });
+}
+
+// Job ids whose worker (started by this scheduler) has exited. Checked before the catalog is
+// read, so a job that committed its outcome and then exited is seen as finished, not as lost.
+std::set<int64_t> stopped_jobs() {
+	std::set<int64_t> stopped;
+	for (auto it = job_handles.begin(); it != job_handles.end();) {
+		BackgroundWorkerHandle *handle = it->second;
+		pid_t pid;
+		BgwHandleStatus status = pg_eval([&] { return GetBackgroundWorkerPid(handle, &pid); });
+		if (status == BGWH_STARTED || status == BGWH_NOT_YET_STARTED) {
+			++it;
+			continue;
+		}
+		stopped.insert(it->first);
+		pg_call([handle] { pfree(handle); });
+		it = job_handles.erase(it);
+	}
+	return stopped;
+}
+
+// Marks jobs whose worker is gone as failed (and schedules their retry).
+void reap_lost_jobs() {
+	std::set<int64_t> stopped = stopped_jobs();
+	for (const auto &job : running_jobs()) {
+		bool ours = job_handles.count(job.backup_id) > 0;
+		bool lost = stopped.count(job.backup_id) > 0;
+		if (!ours && !lost) // started by an earlier scheduler (before a restart): ask the process table
+			lost = job.pid == 0 || !pg_eval([&] { return BackendPidGetProc(job.pid) != nullptr; });
+		if (lost)
+			record_job_failure(job.tenant, job.backup_id, kInterrupted);
+	}
+	for (int64_t id : unclaimed_running_backups())
+		record_job_failure("", id, kInterrupted);
+}
+
+std::string fingerprint(const ScheduleSet &schedules) {
+	std::string out = schedules.fallback ? schedules.fallback->key() : "-";
+	for (const auto &[tenant, s] : schedules.per_tenant)
+		out += "\n" + tenant + "=" + s.key();
+	return out;
+}
+
+// One pass, in a transaction. Returns the claims to start once it has committed.
+std::vector<Claim> tick(int64_t &sleep_seconds) {
+	sleep_seconds = setting_scheduler_naptime();
+	if (!extension_installed())
+		return {};
+	reap_lost_jobs();
+	int64_t now = scheduler_now();
+	ScheduleSet schedules = load_schedules();
+	std::string print = fingerprint(schedules);
+	int64_t real_now = now - setting_clock_offset();
+	bool discover =
+	    discovery_due || print != last_schedules_fingerprint || real_now - last_discovery >= kDiscoveryInterval;
+	std::vector<std::string> tenants;
+	if (discover)
+		tenants = scheduled_tenants(schedules);
+	refresh_schedule_state(schedules, discover ? &tenants : nullptr, now);
+	if (discover) {
+		discovery_due = false;
+		last_discovery = real_now;
+		last_schedules_fingerprint = print;
+	}
+	int running = static_cast<int>(running_jobs().size());
+	std::vector<Claim> claims = claim_due_jobs(setting_max_parallel() - running, now);
+	if (std::optional<int64_t> next = earliest_next_run())
+		sleep_seconds = std::clamp<int64_t>(*next - now, 1, sleep_seconds);
+	return claims;
+}
+
+void launch(const std::vector<Claim> &claims) {
+	std::vector<Claim> unstarted;
+	Oid db = pg_eval([] { return MyDatabaseId; });
+	for (const auto &claim : claims) {
+		std::string extra = std::to_string(db) + " " + std::to_string(claim.backup_id);
+		BackgroundWorkerHandle *handle =
+		    pg_eval([&] { return start_worker("tenant_backup_job_main", "tenant_backup job", extra, 0, true); });
+		if (handle)
+			job_handles[claim.backup_id] = handle;
+		else
+			unstarted.push_back(claim);
+	}
+	if (unstarted.empty())
+		return;
+	ErrorData *error = run_in_transaction("tenant_backup scheduler: recording unstarted jobs", [&] {
+		for (const auto &claim : unstarted)
+			record_job_failure(claim.tenant, claim.backup_id,
+			                   "could not start a background worker for the backup (raise max_worker_processes)");
+	});
+	if (error)
+		pg_call([error] {
+			ereport(WARNING, (errmsg("tenant_backup scheduler: %s", error->message)));
+			FreeErrorData(error);
+		});
+}
+
+// A tick and the launches; returns how long to sleep, in milliseconds.
+long run_once() {
+	int64_t sleep_seconds = setting_scheduler_naptime();
+	std::vector<Claim> claims;
+	ErrorData *error = run_in_transaction("tenant_backup scheduler", [&] { claims = tick(sleep_seconds); });
+	if (error) {
+		claims.clear();
+		pg_call([error] {
+			ereport(WARNING, (errmsg("tenant_backup scheduler: %s", error->message),
+			                  error->detail ? errdetail("%s", error->detail) : 0));
+			FreeErrorData(error);
+		});
+	}
+	launch(claims);
+	return static_cast<long>(sleep_seconds) * 1000L;
+}
+
+bool take_scheduler_lock() {
+	bool locked = false;
+	ErrorData *error = run_in_transaction("tenant_backup scheduler: start", [&] {
+		auto rows = spi_query("SELECT pg_try_advisory_lock($1::int, 0)", {std::to_string(kSchedulerLockClass)});
+		locked = rows.at(0)[0] == std::optional<std::string>("t");
+	});
+	if (error)
+		pg_call([error] { ReThrowError(error); });
+	return locked;
+}
+
+} // namespace
+
+} // namespace tb::pg
+
+extern "C" PGDLLEXPORT void tenant_backup_scheduler_main(Datum arg);
+
+void tenant_backup_scheduler_main(Datum) {
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	pqsignal(SIGTERM, SignalHandlerForShutdownRequest);
+	BackgroundWorkerUnblockSignals();
+	char database[BGW_EXTRALEN];
+	strlcpy(database, MyBgworkerEntry->bgw_extra, sizeof(database));
+	BackgroundWorkerInitializeConnection(database, nullptr, 0);
+	pgstat_report_appname("tenant_backup scheduler");
+	bool locked = false;
+	tb::pg::cpp_call([&] { locked = tb::pg::take_scheduler_lock(); });
+	if (!locked) {
+		ereport(LOG, (errmsg("tenant_backup: another scheduler already serves database \"%s\"", database)));
+		proc_exit(0);
+	}
+	ereport(LOG, (errmsg("tenant_backup scheduler started for database \"%s\"", database)));
+	while (!ShutdownRequestPending) {
+		if (ConfigReloadPending) {
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+			tb::pg::discovery_due = true;
+		}
+		long sleep_ms = 0;
+		tb::pg::cpp_call([&] { sleep_ms = tb::pg::run_once(); });
+		if (ShutdownRequestPending)
+			break;
+		(void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, sleep_ms, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+	}
+	ereport(LOG, (errmsg("tenant_backup scheduler of database \"%s\" stopping", database)));
+	proc_exit(0);
+}

@@ -1,0 +1,19 @@
+// The background workers of scheduled backups (see README, "Nightly schedules"):
+//
+//   launcher   one per server, started at server start when tenant_backup is in
+//              shared_preload_libraries; starts a scheduler per database named in
+//              tenant_backup.databases and stops those no longer named (on SIGHUP).
+//   scheduler  one per database; wakes at the next due run (at most every
+//              tenant_backup.scheduler_naptime), marks jobs whose worker died as failed, claims due
+//              tenants and starts a job worker for each, at most tenant_backup.max_parallel.
+//   job        one per backup; takes it, applies retention, records the outcome, exits.
+//
+// Their entry points are plain C functions PostgreSQL calls; every C++ part runs under cpp_call.
+#pragma once
+
+namespace tb::pg {
+
+// From _PG_init while shared_preload_libraries is processed.
+void register_launcher();
+
+} // namespace tb::pg

@@ -1,0 +1,125 @@
+#include "pg/scheduler/schedules.hpp"
+
+#include "core/error.hpp"
+#include "pg/guard.hpp"
+#include "pg/scheduler/pg_time_zone.hpp"
+#include "pg/settings.hpp"
+#include "pg/spi.hpp"
+#include "pg/tenant_tables.hpp"
+
+#include <algorithm>
+#include <set>
+
+namespace tb::pg {
+
+std::string Schedule::key() const {
+	return cron_text + "|" + time_zone + "|" + std::to_string(window_minutes) + "|" + (enabled ? "on" : "off");
+}
+
+std::optional<int64_t> Schedule::next_run(const std::string &tenant, int64_t after) const {
+	if (!enabled)
+		return std::nullopt;
+	int64_t offset = schedule::window_offset_seconds(tenant, window_minutes);
+	auto run = cron->next_after(after - offset, *zone);
+	return run ? std::optional<int64_t>(*run + offset) : std::nullopt;
+}
+
+std::optional<int64_t> Schedule::last_run(const std::string &tenant, int64_t at) const {
+	if (!enabled)
+		return std::nullopt;
+	int64_t offset = schedule::window_offset_seconds(tenant, window_minutes);
+	auto run = cron->last_at_or_before(at - offset, *zone);
+	return run ? std::optional<int64_t>(*run + offset) : std::nullopt;
+}
+
+const Schedule *ScheduleSet::for_tenant(const std::string &tenant) const {
+	auto it = per_tenant.find(tenant);
+	if (it != per_tenant.end())
+		return &it->second;
+	return fallback ? &*fallback : nullptr;
+}
+
+std::shared_ptr<const schedule::TimeZone> time_zone_named(const std::string &name) {
+	const char *n = name.c_str();
+	pg_tz *tz = pg_eval([n] { return pg_tzset(n); });
+	if (!tz)
+		throw SqlError(ERRCODE_INVALID_PARAMETER_VALUE, "time zone \"" + name + "\" not recognized", "",
+		               "Use an IANA time zone name such as Europe/Berlin or Africa/Nairobi.");
+	return std::make_shared<PgTimeZone>(tz);
+}
+
+ScheduleSet load_schedules() {
+	ScheduleSet set;
+	auto rows = spi_query("SELECT tenant, cron, time_zone, keep_last, keep_days, keep_daily, keep_weekly, "
+	                      "keep_monthly, window_minutes, enabled FROM tenant_backup.schedules",
+	                      {}, true);
+	for (const auto &row : rows) {
+		Schedule s;
+		s.tenant = row[0];
+		s.cron_text = *row[1];
+		s.time_zone = *row[2];
+		s.retention.keep_last = std::stoi(*row[3]);
+		s.retention.keep_days = std::stoi(*row[4]);
+		s.retention.keep_daily = std::stoi(*row[5]);
+		s.retention.keep_weekly = std::stoi(*row[6]);
+		s.retention.keep_monthly = std::stoi(*row[7]);
+		s.window_minutes = std::stoi(*row[8]);
+		s.enabled = *row[9] == "t";
+		s.cron = std::make_shared<schedule::CronSchedule>(schedule::CronSchedule::parse(s.cron_text));
+		s.zone = time_zone_named(s.time_zone);
+		if (s.tenant)
+			set.per_tenant.emplace(*s.tenant, std::move(s));
+		else
+			set.fallback = std::move(s);
+	}
+	return set;
+}
+
+namespace {
+
+std::vector<std::string> column_values(const std::string &sql) {
+	std::vector<std::string> out;
+	for (const auto &row : spi_query(sql.c_str(), {}, true))
+		if (row[0])
+			out.push_back(*row[0]);
+	return out;
+}
+
+std::vector<std::string> discover_tenants() {
+	const char *registry = setting_tenant_registry();
+	const char *column = setting_tenant_column();
+	if (registry && registry[0]) {
+		// PostgreSQL resolves and quotes the names: the setting never becomes SQL text itself.
+		auto sql = spi_query("SELECT format('SELECT DISTINCT %I::text FROM %s', $2::text, $1::regclass)",
+		                     {std::string(registry), std::string(column)}, true);
+		return column_values(*sql.at(0)[0]);
+	}
+	std::vector<TenantTable> tables = load_tenant_tables();
+	if (tables.empty())
+		return {};
+	std::string sql;
+	for (const auto &t : tables) {
+		if (!sql.empty())
+			sql += " UNION ";
+		sql += "SELECT " + quoted_ident(t.tenant_column) + "::text FROM " + quoted_name(t.schema, t.name);
+	}
+	return column_values(sql);
+}
+
+} // namespace
+
+std::vector<std::string> scheduled_tenants(const ScheduleSet &schedules) {
+	std::set<std::string> tenants;
+	for (auto &t : discover_tenants())
+		tenants.insert(std::move(t));
+	for (const auto &entry : schedules.per_tenant)
+		tenants.insert(entry.first);
+	return {tenants.begin(), tenants.end()};
+}
+
+int64_t scheduler_now() {
+	TimestampTz now = pg_eval([] { return GetCurrentTimestamp(); });
+	return static_cast<int64_t>(timestamptz_to_time_t(now)) + setting_clock_offset();
+}
+
+} // namespace tb::pg

@@ -1,0 +1,54 @@
+// Schedules as stored in tenant_backup.schedules (a default row with tenant NULL, and per-tenant
+// rows that override it), the tenants they apply to, and their run times by the scheduler's clock.
+// Times are seconds since the epoch. Needs SPI connected.
+#pragma once
+#include "core/schedule/cron.hpp"
+#include "core/schedule/retention.hpp"
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace tb::pg {
+
+struct Schedule {
+	std::optional<std::string> tenant; // nullopt: the default for every tenant
+	std::string cron_text, time_zone;
+	schedule::RetentionPolicy retention;
+	int window_minutes = 0;
+	bool enabled = true;
+	std::shared_ptr<const schedule::CronSchedule> cron;
+	std::shared_ptr<const schedule::TimeZone> zone;
+
+	// What the run times depend on: a stored next run made under another key is recomputed.
+	std::string key() const;
+	// The tenant's first run after `after` (its window offset included), if enabled.
+	std::optional<int64_t> next_run(const std::string &tenant, int64_t after) const;
+	// The tenant's last run at or before `at`, if enabled.
+	std::optional<int64_t> last_run(const std::string &tenant, int64_t at) const;
+};
+
+struct ScheduleSet {
+	std::optional<Schedule> fallback;
+	std::map<std::string, Schedule> per_tenant;
+	// The schedule in force for a tenant, or nullptr.
+	const Schedule *for_tenant(const std::string &tenant) const;
+};
+
+ScheduleSet load_schedules();
+
+// A time zone by name, through PostgreSQL's time zone library (IANA names such as
+// Africa/Nairobi, and what the timezone setting accepts); a clear error for an unknown name.
+std::shared_ptr<const schedule::TimeZone> time_zone_named(const std::string &name);
+
+// The tenants: the values of tenant_backup.tenant_registry's tenant column if a registry is
+// set, otherwise every distinct value of the tenant tables; plus tenants with their own
+// schedule. Sorted, without NULLs.
+std::vector<std::string> scheduled_tenants(const ScheduleSet &schedules);
+
+// Now by the scheduler's clock (tenant_backup.scheduler_clock_offset added).
+int64_t scheduler_now();
+
+} // namespace tb::pg

@@ -1,0 +1,36 @@
+// What our background workers share: running C++ in a transaction of its own, and starting
+// dynamic workers of this library.
+#pragma once
+#include "pg/guard.hpp"
+#include "pg/pg_headers.hpp"
+
+#include <string>
+#include <type_traits>
+
+extern "C" {
+#include "postmaster/bgworker.h"
+}
+
+namespace tb::pg {
+
+namespace detail {
+ErrorData *run_in_transaction_impl(const char *what, void (*fn)(void *), void *arg);
+}
+
+// Runs fn (C++, under cpp_call) in a transaction with SPI connected and a snapshot pushed, then
+// commits. An error aborts the transaction and is returned (copied, in the caller's memory
+// context; FreeErrorData it) instead of ending the worker; nullptr on success. `what` shows in
+// pg_stat_activity meanwhile.
+template <typename F> ErrorData *run_in_transaction(const char *what, F &&fn) {
+	using Fn = std::remove_reference_t<F>;
+	return detail::run_in_transaction_impl(
+	    what, [](void *p) { cpp_call([p] { (*static_cast<Fn *>(p))(); }); }, &fn);
+}
+
+// Registers a dynamic background worker running `function` of this library, connected to no
+// database. `extra` (< BGW_EXTRALEN bytes) is its argument. The handle lives in TopMemoryContext;
+// nullptr if no worker slot is free. Called from PostgreSQL frames only (plain C calls).
+BackgroundWorkerHandle *start_worker(const char *function, const char *name, const std::string &extra,
+                                     int restart_seconds, bool needs_database);
+
+} // namespace tb::pg
