@@ -6,11 +6,12 @@
 namespace tb {
 
 enum class ErrorKind {
-	InvalidInput, // a caller passed something we cannot accept
-	Corrupt,      // stored bytes are not a well-formed archive (truncated, altered, not ours)
-	NotFound,     // an object that should exist does not
-	Io,           // the operating system refused a read, write, rename or fsync
-	Internal,     // a library we call failed in a way that is not the caller's fault
+	InvalidInput,     // a caller passed something we cannot accept
+	Corrupt,          // stored bytes are not a well-formed archive (truncated, altered, not ours)
+	NotFound,         // an object that should exist does not
+	Io,               // the operating system or a storage service refused a read, write, rename or fsync
+	PermissionDenied, // a storage service refused our credentials or access to an object
+	Internal,         // a library we call failed in a way that is not the caller's fault
 };
 
 class Error : public std::runtime_error {

@@ -282,6 +282,8 @@ inline const char *kind_name(tb::ErrorKind kind) {
 		return "Io";
 	case tb::ErrorKind::Internal:
 		return "Internal";
+	case tb::ErrorKind::PermissionDenied:
+		return "PermissionDenied";
 	}
 	return "?";
 }

@@ -1,0 +1,163 @@
+#include "core/cpp_only.hpp"
+#include "core/storage/s3_client.hpp"
+
+#include "core/net/uri.hpp"
+#include "core/storage/s3_etag.hpp"
+#include "core/storage/s3_xml.hpp"
+#include "core/stream/sha256.hpp"
+
+#include <chrono>
+#include <thread>
+
+namespace tb {
+
+namespace {
+
+// SHA-256 of the body, in hex: S3 requires x-amz-content-sha256 and libcurl 7.88 signs with the
+// value it is given, so the body is covered by the signature too.
+std::string payload_hash(const uint8_t *body, size_t size) {
+	Sha256 hash;
+	if (size)
+		hash.update(body, size);
+	return hash.hex_digest();
+}
+
+bool credentials_refused(const std::string &code) {
+	return code.empty() || code == "SignatureDoesNotMatch" || code == "InvalidAccessKeyId" || code == "InvalidToken" ||
+	       code == "ExpiredToken" || code == "TokenRefreshRequired" || code == "InvalidSecurity";
+}
+
+} // namespace
+
+RetryPolicy s3_retry_policy(const S3Config &c) {
+	return RetryPolicy{c.max_retries, c.retry_base_delay_ms, c.retry_max_delay_ms};
+}
+
+std::string s3_status_detail(const HttpResponse &r) {
+	S3ErrorBody e = parse_error_body(r.body);
+	std::string detail = "HTTP " + std::to_string(r.status);
+	if (!e.code.empty())
+		detail += " " + e.code;
+	if (!e.message.empty())
+		detail += ": " + e.message;
+	return detail;
+}
+
+S3Client::S3Client(std::shared_ptr<const S3Config> config)
+    : config_(std::move(config)), http_(http_settings()), random_(std::random_device{}()) {}
+
+HttpSettings S3Client::http_settings() const {
+	HttpSettings s;
+	s.aws_sigv4 = "aws:amz:" + config_->region + ":s3";
+	s.username = config_->credentials.access_key_id;
+	s.password = config_->credentials.secret_access_key;
+	s.ca_file = config_->ca_file;
+	s.verify_tls = config_->verify_tls;
+	s.connect_timeout_ms = config_->connect_timeout_ms;
+	s.io_timeout_ms = config_->io_timeout_ms;
+	return s;
+}
+
+std::string S3Client::uri(const std::string &key) const {
+	return "s3://" + config_->bucket + "/" + key;
+}
+
+HttpRequest S3Client::http_request(const S3Request &r) const {
+	std::string endpoint = s3_endpoint(*config_);
+	std::string url;
+	if (config_->path_style) {
+		url = endpoint + "/" + config_->bucket + (r.key.empty() ? "" : "/" + uri_encode(r.key, true));
+	} else {
+		size_t host = endpoint.find("://") + 3;
+		url = endpoint.substr(0, host) + config_->bucket + "." + endpoint.substr(host) + "/" + uri_encode(r.key, true);
+	}
+	if (!r.query.empty())
+		url += "?" + r.query;
+	HttpRequest req;
+	req.method = r.method;
+	req.url = url;
+	req.headers = r.headers;
+	req.headers.push_back("x-amz-content-sha256: " + payload_hash(r.body, r.body_size));
+	if (!config_->credentials.session_token.empty())
+		req.headers.push_back("x-amz-security-token: " + config_->credentials.session_token);
+	req.body = r.body;
+	req.body_size = r.body_size;
+	return req;
+}
+
+void S3Client::backoff(int retry) {
+	long ms = retry_delay_ms(s3_retry_policy(*config_), retry, random_());
+	std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+}
+
+HttpResponse S3Client::call(const std::string &operation, const S3Request &request,
+                            std::initializer_list<long> accept) {
+	HttpRequest req = http_request(request);
+	const std::string &subject = request.subject.empty() ? request.key : request.subject;
+	for (int attempt = 0;; attempt++) {
+		HttpResponse response = http_.perform(req);
+		bool more = attempt < config_->max_retries;
+		if (!response.transport_error.empty()) {
+			if (response.transport_retryable && more) {
+				backoff(attempt);
+				continue;
+			}
+			throw transport_error_for(operation, subject, response, attempt + 1);
+		}
+		if (response.status >= 200 && response.status < 300)
+			return response;
+		for (long s : accept)
+			if (s == response.status)
+				return response;
+		if (retryable_http_status(response.status) && more) {
+			backoff(attempt);
+			continue;
+		}
+		Error e = error_for(operation, subject, response);
+		if (attempt > 0)
+			throw Error(e.kind(), std::string(e.what()) + " (after " + std::to_string(attempt + 1) + " attempts)");
+		throw e;
+	}
+}
+
+S3Head s3_head(S3Client &client, const std::string &operation, const std::string &key) {
+	S3Request r;
+	r.method = "HEAD";
+	r.key = key;
+	HttpResponse response = client.call(operation, r, {404});
+	S3Head head;
+	if (response.status == 404)
+		return head;
+	head.exists = true;
+	std::string length = response.header("content-length");
+	if (length.empty() || length.find_first_not_of("0123456789") != std::string::npos)
+		throw Error(ErrorKind::Io,
+		            "could not " + operation + " \"" + client.uri(key) + "\": the answer has no valid Content-Length");
+	head.size = std::stoull(length);
+	head.etag = unquote_etag(response.header("etag"));
+	return head;
+}
+
+Error S3Client::error_for(const std::string &operation, const std::string &key, const HttpResponse &r) const {
+	std::string what = "could not " + operation + " \"" + uri(key) + "\": ";
+	std::string detail = s3_status_detail(r);
+	S3ErrorBody e = parse_error_body(r.body);
+	if (r.status == 403 && credentials_refused(e.code))
+		return Error(ErrorKind::PermissionDenied, what + "S3 refused the credentials (" + detail + ")");
+	if (r.status == 403)
+		return Error(ErrorKind::PermissionDenied, what + "S3 denied access (" + detail + ")");
+	if (r.status == 404 && e.code == "NoSuchBucket")
+		return Error(ErrorKind::NotFound, what + "bucket \"" + config_->bucket + "\" does not exist (" + detail + ")");
+	if (r.status == 404)
+		return Error(ErrorKind::NotFound, what + "no such object (" + detail + ")");
+	return Error(ErrorKind::Io, what + detail);
+}
+
+Error S3Client::transport_error_for(const std::string &operation, const std::string &key, const HttpResponse &r,
+                                    int attempts) const {
+	return Error(ErrorKind::Io, "could not " + operation + " \"" + uri(key) + "\" at " + s3_endpoint(*config_) + ": " +
+	                                r.transport_error + " (after " + std::to_string(attempts) + " attempt" +
+	                                (attempts == 1 ? "" : "s") + ")");
+}
+
+} // namespace tb

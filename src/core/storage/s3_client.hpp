@@ -1,0 +1,74 @@
+// Requests to one S3 bucket: URLs (path-style or virtual-hosted), the payload hash header that
+// SigV4 needs (libcurl signs), retries with backoff for throttling, server errors and dropped
+// connections, and errors that name the operation, the object and S3's error code - never the
+// credentials. Not thread-safe: each user owns one.
+#pragma once
+#include "core/error.hpp"
+#include "core/net/http_client.hpp"
+#include "core/net/retry.hpp"
+#include "core/storage/s3_config.hpp"
+
+#include <initializer_list>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+namespace tb {
+
+struct S3Request {
+	std::string method = "GET";
+	std::string key;   // the object's full key; "" for the bucket itself
+	std::string query; // already canonical (canonical_query)
+	std::vector<std::string> headers;
+	const uint8_t *body = nullptr; // kept alive by the caller across retries
+	size_t body_size = 0;
+	std::string subject; // the key messages name when it is not `key` (a listing's prefix)
+};
+
+// What a HEAD request tells about an object.
+struct S3Head {
+	bool exists = false;
+	uint64_t size = 0;
+	std::string etag; // without quotes
+};
+
+class S3Client {
+public:
+	explicit S3Client(std::shared_ptr<const S3Config> config);
+
+	// Sends the request, retrying transport failures and retryable statuses. Returns the answer
+	// when its status is 2xx or one of `accept`; otherwise throws the Error it means.
+	HttpResponse call(const std::string &operation, const S3Request &request, std::initializer_list<long> accept = {});
+
+	// The request as sent (URL, signing headers), for callers that stream the answer themselves.
+	HttpRequest http_request(const S3Request &request) const;
+	HttpSettings http_settings() const;
+	std::string uri(const std::string &key) const; // s3://bucket/key, for messages
+	const S3Config &config() const { return *config_; }
+	const std::shared_ptr<const S3Config> &shared_config() const { return config_; }
+
+	// Sleeps before retry number `retry` (0-based).
+	void backoff(int retry);
+	// The error a final non-2xx answer means.
+	Error error_for(const std::string &operation, const std::string &key, const HttpResponse &response) const;
+	// A final transport failure.
+	Error transport_error_for(const std::string &operation, const std::string &key, const HttpResponse &response,
+	                          int attempts) const;
+
+private:
+	std::shared_ptr<const S3Config> config_;
+	HttpClient http_;
+	std::mt19937_64 random_;
+};
+
+// HEAD of an object: exists is false on 404; any other failure throws.
+S3Head s3_head(S3Client &client, const std::string &operation, const std::string &key);
+
+// The RetryPolicy of a configuration.
+RetryPolicy s3_retry_policy(const S3Config &config);
+
+// "s3://bucket/key" style message for an answer: "HTTP 403 SignatureDoesNotMatch: <message>".
+std::string s3_status_detail(const HttpResponse &response);
+
+} // namespace tb
