@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Sets up everything (Debian packages included) and runs every test of tenant_backup:
-#   1. unit tests of the pure C++ core (GoogleTest via ctest),
+#   1. unit tests of the pure C++ core (GoogleTest via ctest; the live S3 tests skip themselves),
+#   1b. the live S3 unit tests (S3Live*) against a throwaway OpenStack Swift with its S3 API,
 #   2. pg_regress tests of the SQL API (sql/, expected/) in a throwaway cluster (pg_virtualenv),
 #   3. TAP tests (test/t/*.pl, PostgreSQL::Test::Cluster) for concurrency and crashes,
 #   4. a bounded libFuzzer run of the archive reader (test/fuzz; FUZZ_SECONDS, default 30).
@@ -42,13 +43,36 @@ fuzz_archive_reader() {
 	mkdir -p build/fuzz
 	# shellcheck disable=SC2086
 	clang++ -std=c++17 -O1 -g -fsanitize=fuzzer,address,undefined -Isrc test/fuzz/archive_reader_fuzz.cpp $src \
-		-lzstd -lcrypto -o build/fuzz/archive_reader_fuzz || return 1
+		-lzstd -lcrypto -lcurl -o build/fuzz/archive_reader_fuzz || return 1
 	corpus=$(mktemp -d /tmp/tenant_backup_corpus.XXXXXX)
 	cp test/fuzz/corpus/* "$corpus/"
 	build/fuzz/archive_reader_fuzz -max_total_time="${FUZZ_SECONDS:-30}" -rss_limit_mb=2048 -print_final_stats=1 \
 		"$corpus" 2>&1 | tail -n 15
 	local rc=${PIPESTATUS[0]}
 	rm -rf "$corpus"
+	return "$rc"
+}
+
+s3_tests() {
+	# A throwaway Swift (test/s3/swift-server.sh) and its fault proxy, run by postgres when we are
+	# root, as the TAP tests will run them; the live unit tests talk to both.
+	local dir rc=0 run=()
+	dir=$(mktemp -d /tmp/tenant_backup_s3.XXXXXX)
+	cp -r test/s3 "$dir/"
+	if [ "$(id -u)" -eq 0 ]; then
+		chown -R postgres "$dir"
+		run=(runuser -u postgres --)
+	fi
+	# shellcheck disable=SC2064 # expanded now: dir and run are local
+	trap "${run[*]} bash '$dir/s3/swift-server.sh' stop '$dir/swift'; rm -rf '$dir'" EXIT
+	if "${run[@]}" bash "$dir/s3/swift-server.sh" start "$dir/swift" "${TB_S3_PORT:-18080}"; then
+		(. "$dir/swift/env.sh" && build/unit/unit_tests --gtest_filter='S3Live*') || rc=$?
+	else
+		rc=1
+	fi
+	"${run[@]}" bash "$dir/s3/swift-server.sh" stop "$dir/swift"
+	rm -rf "$dir"
+	trap - EXIT
 	return "$rc"
 }
 
@@ -80,6 +104,7 @@ tap_tests() {
 }
 
 suite "unit tests (ctest)" unit_tests
+suite "S3 (Swift)" s3_tests
 suite "fuzz (archive reader)" fuzz_archive_reader
 suite "build and install" build_extension
 suite "pg_regress" regress_tests
