@@ -403,8 +403,11 @@ GRANT EXECUTE ON FUNCTION
     tenant_backup._may(text, text), tenant_backup._stored_tenant(text),
     -- admin-only functions check it themselves, so that denied attempts reach the audit trail
     tenant_backup.backup_grant(regrole, text, text), tenant_backup.backup_revoke(regrole, text, text),
-    tenant_backup.backup_rotate_master_key(), tenant_backup.backup_forget_tenant(text)
+    tenant_backup.backup_rotate_master_key(), tenant_backup.backup_forget_tenant(text),
+    tenant_backup.backup_schedule_set(text, text, text, integer, integer, boolean, integer, integer, integer, integer),
+    tenant_backup.backup_schedule_remove(text), tenant_backup.backup_schedules()
     TO PUBLIC;
+GRANT SELECT ON tenant_backup.backup_status TO PUBLIC; -- backup_schedules() lets backup admins only
 ALTER TABLE tenant_backup.backups ENABLE ROW LEVEL SECURITY;
 CREATE POLICY backups_view ON tenant_backup.backups FOR SELECT
     USING (tenant_backup._may('backup.view', tenant));

@@ -72,6 +72,8 @@ int sqlstate_for(ErrorKind kind) {
 		return ERRCODE_UNDEFINED_FILE;
 	case ErrorKind::Io:
 		return ERRCODE_IO_ERROR;
+	case ErrorKind::PermissionDenied: // storage refused our credentials (S3 403)
+		return ERRCODE_INSUFFICIENT_PRIVILEGE;
 	case ErrorKind::Internal:
 		break;
 	}

@@ -17,6 +17,7 @@ namespace tb::pg {
 namespace {
 
 constexpr int64_t kMaxRetryDelay = 6 * 3600;
+constexpr int kFailedAttemptsKept = 10;
 
 // A text[] literal of the values (NULL for nullopt), for passing a list as one parameter.
 std::string array_literal(const std::vector<SqlValue> &values) {
@@ -153,8 +154,15 @@ void record_job_failure(const std::string &known_tenant, int64_t backup_id, cons
 	                        "finished_at = clock_timestamp() WHERE id = $1::bigint AND status = 'running' "
 	                        "RETURNING tenant",
 	                        {id, reason});
-	if (!failed.empty())
+	if (!failed.empty()) {
 		remove_leftovers(backup_id); // never for a backup that completed meanwhile
+		// A tenant that keeps failing keeps its latest failed attempts only (the state row
+		// counts them all).
+		spi_query("DELETE FROM tenant_backup.backups WHERE tenant = $1 AND kind = 'auto' AND status = 'failed' "
+		          "AND id NOT IN (SELECT id FROM tenant_backup.backups WHERE tenant = $1 AND kind = 'auto' "
+		          "AND status = 'failed' ORDER BY id DESC LIMIT $2::int)",
+		          {*failed[0][0], std::to_string(kFailedAttemptsKept)});
+	}
 	std::string tenant = known_tenant.empty() && !failed.empty() ? *failed[0][0] : known_tenant;
 	auto state = spi_query("SELECT consecutive_failures FROM tenant_backup.schedule_state "
 	                       "WHERE tenant = $1 AND running_backup_id = $2::bigint FOR UPDATE",
