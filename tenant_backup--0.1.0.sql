@@ -350,6 +350,15 @@ RETURNS TABLE (tenant text, schedule text, cron text, time_zone text, keep_last 
 COMMENT ON FUNCTION tenant_backup.backup_schedules() IS
     'The schedule in force for every tenant, with its next run. Backup admins only.';
 
+CREATE FUNCTION tenant_backup._backup_progress()
+RETURNS TABLE (pid integer, backup_id bigint, tenant text, kind text, started_at timestamptz, tables_done integer,
+               tables_total integer, current_table text, rows_done bigint, bytes_done bigint)
+    AS 'MODULE_PATHNAME', 'tenant_backup_progress' LANGUAGE C VOLATILE;
+-- Backups running now (needs tenant_backup in shared_preload_libraries), with the tenants the
+-- current user may view. bytes_done counts binary row bytes read, before compression.
+CREATE VIEW tenant_backup.backup_progress AS
+SELECT p.* FROM tenant_backup._backup_progress() p WHERE tenant_backup._may('backup.view', p.tenant);
+
 -- One row per tenant: is it protected? Backup admins only (it reads backup_schedules()).
 CREATE VIEW tenant_backup.backup_status AS
 WITH schedules AS (SELECT * FROM tenant_backup.backup_schedules()),
@@ -407,7 +416,7 @@ GRANT EXECUTE ON FUNCTION
     tenant_backup.backup_schedule_set(text, text, text, integer, integer, boolean, integer, integer, integer, integer),
     tenant_backup.backup_schedule_remove(text), tenant_backup.backup_schedules()
     TO PUBLIC;
-GRANT SELECT ON tenant_backup.backup_status TO PUBLIC; -- backup_schedules() lets backup admins only
+GRANT SELECT ON tenant_backup.backup_status, tenant_backup.backup_progress TO PUBLIC; -- backup_schedules() lets backup admins only
 ALTER TABLE tenant_backup.backups ENABLE ROW LEVEL SECURITY;
 CREATE POLICY backups_view ON tenant_backup.backups FOR SELECT
     USING (tenant_backup._may('backup.view', tenant));

@@ -10,6 +10,7 @@
 #include "pg/catalog.hpp"
 #include "pg/guard.hpp"
 #include "pg/new_archive.hpp"
+#include "pg/progress.hpp"
 #include "pg/tenant_tables.hpp"
 #include "pg/tuple_receiver.hpp"
 
@@ -92,10 +93,12 @@ void take_backup(NewBackup &backup) {
 	pg_call([] { PushActiveSnapshot(GetTransactionSnapshot()); });
 	backup.snapshot_at = pg_eval([] { return GetCurrentTimestamp(); });
 
+	BackupProgress progress(backup.id, backup.tenant, backup.kind, static_cast<int>(tables.size()));
 	NewArchive archive(backup, true); // zstd, AES-GCM, SHA-256 and writes overlap with the scan
 	tb::archive::ArchiveWriter &writer = archive.writer();
 	for (size_t i = 0; i < tables.size(); i++) {
 		const TenantTable &t = tables[i];
+		progress.table(t.display_name());
 		writer.begin_table(t.header());
 		uint64 rows = stream_table(t, values[i], writer);
 		writer.end_table();

@@ -2,6 +2,7 @@
 #include "core/stream/threaded_sink.hpp"
 #include "pg/keys.hpp"
 #include "pg/pending_objects.hpp"
+#include "pg/progress.hpp"
 #include "pg/scheduler/scheduler.hpp"
 #include "pg/pg_headers.hpp"
 #include "pg/settings.hpp"
@@ -24,6 +25,9 @@ void _PG_init(void) {
 	tb::pg::register_key_cache_callbacks();
 	before_shmem_exit(stop_helper_threads, 0);
 	// Scheduled backups need the launcher, which only a preloaded library can register.
-	if (process_shared_preload_libraries_in_progress)
+	// and progress needs shared memory, sized at server start.
+	if (process_shared_preload_libraries_in_progress) {
 		tb::pg::register_launcher();
+		tb::pg::request_progress_memory();
+	}
 }

@@ -1,5 +1,7 @@
 #include "pg/tuple_receiver.hpp"
 
+#include "pg/progress.hpp"
+
 #include "pg/guard.hpp"
 
 extern "C" {
@@ -35,6 +37,7 @@ void flush(TupleStreamReceiver *self) {
 		self->writer->append_rows(reinterpret_cast<const uint8_t *>(self->buffer.data),
 		                          static_cast<size_t>(self->buffer.len), self->buffered_rows);
 	});
+	progress_add(self->buffered_rows, static_cast<uint64>(self->buffer.len));
 	resetStringInfo(&self->buffer);
 	self->buffered_rows = 0;
 }

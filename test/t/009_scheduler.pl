@@ -6,7 +6,8 @@
 #   - a failing tenant is retried with backoff and does not stop the others;
 #   - a job killed mid-backup by a crash leaves a failed row and no stray file, and is retried;
 #   - a terminated job worker is recorded as failed and retried;
-#   - runs missed while the server was down happen once after start-up.
+#   - runs missed while the server was down happen once after start-up;
+#   - backup_progress shows running jobs.
 use strict;
 use warnings FATAL => 'all';
 
@@ -142,6 +143,9 @@ ok(wait_for($waiting_jobs, '2'), 'two jobs (max_parallel) are waiting inside the
 my $running = sql("SELECT string_agg(id::text, ',' ORDER BY id) FROM tenant_backup.backups WHERE status = 'running'");
 is(scalar(my @ids = split /,/, $running), 2, 'their rows say running, the third tenant has none yet');
 is(scalar(grep { /\.tmp$/ } repo_files()), 2, 'and their temporary archives exist');
+is(sql("SELECT string_agg(kind || ' ' || current_table || ' ' || tables_done || '/' || tables_total, ', ') "
+		. "FROM tenant_backup.backup_progress WHERE backup_id IN ($running)"),
+	'auto public.items 0/2, auto public.items 0/2', 'backup_progress shows the running jobs (items, then registry)');
 $node->stop('immediate');
 $blocker->quit;
 $node->start;
