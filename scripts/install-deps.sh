@@ -13,6 +13,7 @@ PACKAGES=(
   clang libclang-rt-14-dev
   libipc-run-perl perl
   python3
+  postgresql-15-cron
   curl swift swift-proxy swift-object swift-container swift-account
 )
 missing=()
