@@ -1,5 +1,6 @@
 #include "pg/audit.hpp"
 
+#include "pg/background_workers.hpp"
 #include "pg/catalog.hpp"
 #include "pg/guard.hpp"
 #include "pg/permissions.hpp"
@@ -154,15 +155,8 @@ void audit_autonomously(const AuditEvent &event) {
 		memcpy(base, ids, sizeof(ids));
 		memcpy(base + sizeof(ids), payload.data(), payload.size());
 
-		BackgroundWorker worker;
-		memset(&worker, 0, sizeof(worker));
-		worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-		worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
-		worker.bgw_restart_time = BGW_NEVER_RESTART;
-		snprintf(worker.bgw_library_name, BGW_MAXLEN, "tenant_backup");
-		snprintf(worker.bgw_function_name, BGW_MAXLEN, "tenant_backup_audit_worker");
-		snprintf(worker.bgw_name, BGW_MAXLEN, "tenant_backup audit writer");
-		snprintf(worker.bgw_type, BGW_MAXLEN, "tenant_backup audit writer");
+		BackgroundWorker worker =
+		    worker_definition("tenant_backup_audit_worker", "tenant_backup audit writer", 0, true);
 		worker.bgw_main_arg = UInt32GetDatum(dsm_segment_handle(segment));
 		worker.bgw_notify_pid = MyProcPid;
 		BackgroundWorkerHandle *handle;

@@ -3,7 +3,7 @@
 #include "pg/backup_create.hpp"
 #include "pg/guard.hpp"
 #include "pg/scheduler/jobs.hpp"
-#include "pg/scheduler/worker_support.hpp"
+#include "pg/background_workers.hpp"
 #include "pg/spi.hpp"
 
 extern "C" {

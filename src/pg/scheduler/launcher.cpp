@@ -1,7 +1,7 @@
 // The launcher: keeps one scheduler worker running per database in tenant_backup.databases.
 #include "pg/guard.hpp"
 #include "pg/scheduler/scheduler.hpp"
-#include "pg/scheduler/worker_support.hpp"
+#include "pg/background_workers.hpp"
 #include "pg/settings.hpp"
 
 extern "C" {
@@ -76,15 +76,8 @@ void sync_schedulers() {
 } // namespace
 
 void register_launcher() {
-	BackgroundWorker worker;
-	memset(&worker, 0, sizeof(worker));
-	worker.bgw_flags = BGWORKER_SHMEM_ACCESS;
-	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
-	worker.bgw_restart_time = kSchedulerRestartSeconds;
-	snprintf(worker.bgw_library_name, BGW_MAXLEN, "tenant_backup");
-	snprintf(worker.bgw_function_name, BGW_MAXLEN, "tenant_backup_launcher_main");
-	snprintf(worker.bgw_name, BGW_MAXLEN, "tenant_backup launcher");
-	snprintf(worker.bgw_type, BGW_MAXLEN, "tenant_backup launcher");
+	BackgroundWorker worker =
+	    worker_definition("tenant_backup_launcher_main", "tenant_backup launcher", kSchedulerRestartSeconds, false);
 	RegisterBackgroundWorker(&worker);
 }
 

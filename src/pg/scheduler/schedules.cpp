@@ -16,20 +16,26 @@ std::string Schedule::key() const {
 	return cron_text + "|" + time_zone + "|" + std::to_string(window_minutes) + "|" + (enabled ? "on" : "off");
 }
 
-std::optional<int64_t> Schedule::next_run(const std::string &tenant, int64_t after) const {
-	if (!enabled)
+namespace {
+
+// A cron search shifted by the tenant's window offset: runs are cron times plus the offset.
+template <typename Search>
+std::optional<int64_t> shifted(const Schedule &s, const std::string &tenant, int64_t at, Search search) {
+	if (!s.enabled)
 		return std::nullopt;
-	int64_t offset = schedule::window_offset_seconds(tenant, window_minutes);
-	auto run = cron->next_after(after - offset, *zone);
+	int64_t offset = schedule::window_offset_seconds(tenant, s.window_minutes);
+	std::optional<int64_t> run = search(at - offset);
 	return run ? std::optional<int64_t>(*run + offset) : std::nullopt;
 }
 
+} // namespace
+
+std::optional<int64_t> Schedule::next_run(const std::string &tenant, int64_t after) const {
+	return shifted(*this, tenant, after, [this](int64_t t) { return cron->next_after(t, *zone); });
+}
+
 std::optional<int64_t> Schedule::last_run(const std::string &tenant, int64_t at) const {
-	if (!enabled)
-		return std::nullopt;
-	int64_t offset = schedule::window_offset_seconds(tenant, window_minutes);
-	auto run = cron->last_at_or_before(at - offset, *zone);
-	return run ? std::optional<int64_t>(*run + offset) : std::nullopt;
+	return shifted(*this, tenant, at, [this](int64_t t) { return cron->last_at_or_before(t, *zone); });
 }
 
 const Schedule *ScheduleSet::for_tenant(const std::string &tenant) const {

@@ -1,4 +1,4 @@
-// What our background workers share: running C++ in a transaction of its own, and starting
+// What our background workers (scheduler, audit writer) share: running C++ in a transaction of its own, and starting
 // dynamic workers of this library.
 #pragma once
 #include "pg/guard.hpp"
@@ -27,9 +27,13 @@ template <typename F> ErrorData *run_in_transaction(const char *what, F &&fn) {
 	    what, [](void *p) { cpp_call([p] { (*static_cast<Fn *>(p))(); }); }, &fn);
 }
 
-// Registers a dynamic background worker running `function` of this library, connected to no
-// database. `extra` (< BGW_EXTRALEN bytes) is its argument. The handle lives in TopMemoryContext;
-// nullptr if no worker slot is free. Called from PostgreSQL frames only (plain C calls).
+// The definition of a worker running `function` of this library, started once recovery is over,
+// restarted `restart_seconds` after a failure (0: never). Plain C: no errors raised.
+BackgroundWorker worker_definition(const char *function, const char *name, int restart_seconds, bool needs_database);
+
+// Registers a dynamic worker (worker_definition) that notifies this process when it stops.
+// `extra` (< BGW_EXTRALEN bytes) is its argument. The handle lives in TopMemoryContext; nullptr
+// if no worker slot is free. Called from PostgreSQL frames only (plain C calls).
 BackgroundWorkerHandle *start_worker(const char *function, const char *name, const std::string &extra,
                                      int restart_seconds, bool needs_database);
 

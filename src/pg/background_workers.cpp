@@ -1,4 +1,4 @@
-#include "pg/scheduler/worker_support.hpp"
+#include "pg/background_workers.hpp"
 
 extern "C" {
 #include "pgstat.h"
@@ -36,8 +36,7 @@ ErrorData *detail::run_in_transaction_impl(const char *what, void (*fn)(void *),
 	return error;
 }
 
-BackgroundWorkerHandle *start_worker(const char *function, const char *name, const std::string &extra,
-                                     int restart_seconds, bool needs_database) {
+BackgroundWorker worker_definition(const char *function, const char *name, int restart_seconds, bool needs_database) {
 	BackgroundWorker worker;
 	memset(&worker, 0, sizeof(worker));
 	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | (needs_database ? BGWORKER_BACKEND_DATABASE_CONNECTION : 0);
@@ -47,6 +46,12 @@ BackgroundWorkerHandle *start_worker(const char *function, const char *name, con
 	snprintf(worker.bgw_function_name, BGW_MAXLEN, "%s", function);
 	snprintf(worker.bgw_name, BGW_MAXLEN, "%s", name);
 	snprintf(worker.bgw_type, BGW_MAXLEN, "%s", name);
+	return worker;
+}
+
+BackgroundWorkerHandle *start_worker(const char *function, const char *name, const std::string &extra,
+                                     int restart_seconds, bool needs_database) {
+	BackgroundWorker worker = worker_definition(function, name, restart_seconds, needs_database);
 	snprintf(worker.bgw_extra, BGW_EXTRALEN, "%s", extra.c_str());
 	worker.bgw_notify_pid = MyProcPid;
 	MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
