@@ -310,7 +310,8 @@ CREATE TABLE tenant_backup.schedules (
     keep_monthly   integer NOT NULL DEFAULT 0 CHECK (keep_monthly >= 0),
     window_minutes integer NOT NULL DEFAULT 0 CHECK (window_minutes BETWEEN 0 AND 1440),
     enabled        boolean NOT NULL DEFAULT true,
-    updated_at     timestamptz NOT NULL DEFAULT now()
+    updated_at     timestamptz NOT NULL DEFAULT now(),
+    repositories   text -- the schedule's own tenant_backup.repositories; NULL: the setting's
 );
 SELECT pg_catalog.pg_extension_config_dump('tenant_backup.schedules', '');
 
@@ -333,10 +334,10 @@ CREATE FUNCTION tenant_backup.backup_schedule_set(
     tenant text DEFAULT NULL, cron text DEFAULT '0 2 * * *', time_zone text DEFAULT 'UTC',
     keep_last integer DEFAULT 14, window_minutes integer DEFAULT 0, enabled boolean DEFAULT true,
     keep_days integer DEFAULT 0, keep_daily integer DEFAULT 0, keep_weekly integer DEFAULT 0,
-    keep_monthly integer DEFAULT 0) RETURNS void
+    keep_monthly integer DEFAULT 0, repositories text DEFAULT NULL) RETURNS void
     AS 'MODULE_PATHNAME', 'backup_schedule_set' LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION tenant_backup.backup_schedule_set(text, text, text, integer, integer, boolean, integer, integer,
-    integer, integer) IS
+    integer, integer, text) IS
     'Sets the backup schedule of a tenant, or (tenant NULL) the default of every tenant. Backup admins only.';
 
 CREATE FUNCTION tenant_backup.backup_schedule_remove(tenant text DEFAULT NULL) RETURNS boolean
@@ -394,6 +395,66 @@ LEFT JOIN tenant_backup.schedule_state st ON st.tenant = t.tenant;
 COMMENT ON VIEW tenant_backup.backup_status IS
     'One row per tenant: last completed backup, next run, overdue, failures, retained backups.';
 
+-- Repositories besides the built-in "local" one (the directory of tenant_backup.repository):
+-- s3://bucket/prefix or file:///path, with driver options. Never credentials: S3 repositories
+-- sign with the server's environment or a credentials_file (see docs/STORAGE.md). Superusers only.
+CREATE TABLE tenant_backup.repositories (
+    name       text PRIMARY KEY CHECK (name ~ '^[a-z][a-z0-9_]{0,62}$' AND name <> 'local'),
+    url        text NOT NULL,
+    options    jsonb NOT NULL DEFAULT '{}' CHECK (jsonb_typeof(options) = 'object'),
+    created_at timestamptz NOT NULL DEFAULT now()
+);
+
+-- One row per copy of a backup's archive: the primary copy (backups.repository) and one per
+-- further repository of tenant_backup.repositories at backup time. 'stored' once the object was
+-- confirmed with the backup's size and SHA-256; 'missing' with the reason otherwise
+-- (backup_sync() stores it later).
+CREATE TABLE tenant_backup.backup_copies (
+    backup_id   bigint NOT NULL REFERENCES tenant_backup.backups ON DELETE CASCADE,
+    repository  text NOT NULL,
+    object_name text NOT NULL,
+    location    text,
+    size_bytes  bigint,
+    sha256      text CHECK (sha256 ~ '^[0-9a-f]{64}$'),
+    stored_at   timestamptz,
+    state       text NOT NULL CHECK (state IN ('stored', 'missing')),
+    error       text,
+    PRIMARY KEY (backup_id, repository),
+    CHECK (state <> 'stored' OR (size_bytes IS NOT NULL AND sha256 IS NOT NULL AND stored_at IS NOT NULL))
+);
+CREATE INDEX backup_copies_repository_idx ON tenant_backup.backup_copies (repository, state);
+SELECT pg_catalog.pg_extension_config_dump('tenant_backup.repositories', '');
+SELECT pg_catalog.pg_extension_config_dump('tenant_backup.backup_copies', '');
+
+CREATE FUNCTION tenant_backup.backup_repository_add(name text, url text, options jsonb DEFAULT '{}') RETURNS void
+    AS 'MODULE_PATHNAME', 'backup_repository_add' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION tenant_backup.backup_repository_add(text, text, jsonb) IS
+    'Adds a repository (s3://bucket/prefix or file:///path) with driver options; never credentials. Superusers only.';
+
+CREATE FUNCTION tenant_backup.backup_repository_remove(name text) RETURNS boolean
+    AS 'MODULE_PATHNAME', 'backup_repository_remove' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION tenant_backup.backup_repository_remove(text) IS
+    'Removes a repository that holds no stored copy. Superusers only.';
+
+CREATE FUNCTION tenant_backup.backup_repositories()
+RETURNS TABLE (name text, url text, options jsonb, layer integer, stored_copies bigint, missing_copies bigint,
+               created_at timestamptz)
+    AS 'MODULE_PATHNAME', 'backup_repositories' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION tenant_backup.backup_repositories() IS
+    'Every repository, its position in tenant_backup.repositories (layer) and its copies. Superusers only.';
+
+CREATE FUNCTION tenant_backup.backup_sync()
+RETURNS TABLE (backup_id bigint, repository text, stored boolean, error text)
+    AS 'MODULE_PATHNAME', 'backup_sync' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION tenant_backup.backup_sync() IS
+    'Stores every missing copy of completed backups from a healthy copy; one row per copy tried. Superusers only.';
+
+CREATE FUNCTION tenant_backup.backup_repository_check(name text)
+RETURNS TABLE (problem text, object_name text, backup_id bigint, size_bytes bigint)
+    AS 'MODULE_PATHNAME', 'backup_repository_check' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION tenant_backup.backup_repository_check(text) IS
+    'Objects of this database in the repository without a copy row (orphan_object), stored copies without their object (missing_object) or of another size (size_mismatch). Superusers only.';
+
 -- Access. Nothing is open to PUBLIC except what checks the four backup permissions itself (the
 -- functions below, which call tenant_backup._may or its C equivalent for the tenant concerned),
 -- and the catalog of backups, whose rows are filtered by row-level security. Catalog tables are
@@ -413,8 +474,12 @@ GRANT EXECUTE ON FUNCTION
     -- admin-only functions check it themselves, so that denied attempts reach the audit trail
     tenant_backup.backup_grant(regrole, text, text), tenant_backup.backup_revoke(regrole, text, text),
     tenant_backup.backup_rotate_master_key(), tenant_backup.backup_forget_tenant(text),
-    tenant_backup.backup_schedule_set(text, text, text, integer, integer, boolean, integer, integer, integer, integer),
-    tenant_backup.backup_schedule_remove(text), tenant_backup.backup_schedules()
+    tenant_backup.backup_schedule_set(text, text, text, integer, integer, boolean, integer, integer, integer, integer,
+                                     text),
+    tenant_backup.backup_schedule_remove(text), tenant_backup.backup_schedules(),
+    -- superuser-only functions check it themselves, for the same reason
+    tenant_backup.backup_repository_add(text, text, jsonb), tenant_backup.backup_repository_remove(text),
+    tenant_backup.backup_repositories(), tenant_backup.backup_sync(), tenant_backup.backup_repository_check(text)
     TO PUBLIC;
 GRANT SELECT ON tenant_backup.backup_status, tenant_backup.backup_progress TO PUBLIC; -- backup_schedules() lets backup admins only
 ALTER TABLE tenant_backup.backups ENABLE ROW LEVEL SECURITY;

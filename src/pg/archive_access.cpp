@@ -1,11 +1,13 @@
 #include "pg/permissions.hpp"
 #include "pg/archive_access.hpp"
 
+#include "core/error.hpp"
 #include "core/stream/sha256.hpp"
+#include "pg/backup_copies.hpp"
 #include "pg/guard.hpp"
 #include "pg/keys.hpp"
 #include "pg/pending_objects.hpp"
-#include "pg/repository.hpp"
+#include "pg/repositories.hpp"
 
 namespace tb::pg {
 
@@ -31,6 +33,52 @@ void check_stored_archive(Storage &storage, const StoredBackup &b, const char *c
 		                   storage.describe(b.object_name) + ".");
 }
 
+CheckedCopy open_checked_copy(const StoredBackup &b, const char *consequence) {
+	std::string id = std::to_string(b.id);
+	if (!b.has_archive)
+		throw SqlError(ERRCODE_DATA_CORRUPTED, "backup " + id + " has no archive recorded; " + consequence);
+	std::vector<BackupCopy> copies = readable_copies(b);
+	if (copies.empty())
+		throw SqlError(ERRCODE_UNDEFINED_FILE, "backup " + id + " has no stored copy; " + consequence, "",
+		               "tenant_backup.backup_copies says why each copy is missing.");
+	std::string problems;
+	int first_code = 0;
+	for (size_t i = 0; i < copies.size(); i++) {
+		const BackupCopy &c = copies[i];
+		StoredBackup copy = b;
+		copy.object_name = c.object_name;
+		std::string problem;
+		int code = ERRCODE_IO_ERROR;
+		try {
+			std::shared_ptr<Storage> storage = open_storage(c.repository);
+			check_stored_archive(*storage, copy, copies.size() == 1 ? consequence : "the copy is skipped");
+			if (i > 0) {
+				std::string msg = "backup " + id + " is read from its copy in repository \"" + c.repository + "\"";
+				const char *m = msg.c_str();
+				pg_call([m] { ereport(WARNING, (errmsg("%s", m))); });
+			}
+			return {storage, c.repository, c.object_name};
+		} catch (const SqlError &e) {
+			if (copies.size() == 1 || e.sqlstate() == ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE)
+				throw; // one copy: its own error, as always; created in this transaction: no copy is readable yet
+			problem = e.what() + (e.detail().empty() ? "" : " (" + e.detail() + ")");
+			code = e.sqlstate();
+		} catch (const Error &e) {
+			if (copies.size() == 1)
+				throw;
+			problem = e.what();
+		}
+		std::string msg =
+		    "the copy of backup " + id + " in repository \"" + c.repository + "\" is unusable: " + problem;
+		const char *m = msg.c_str();
+		pg_call([m] { ereport(WARNING, (errmsg("%s", m))); });
+		problems += (problems.empty() ? "" : "; ") + c.repository + ": " + problem;
+		if (!first_code)
+			first_code = code;
+	}
+	throw SqlError(first_code, "no copy of backup " + id + " is usable; " + consequence, problems);
+}
+
 archive::ReaderOptions reader_options(const StoredBackup &b) {
 	archive::ReaderOptions options;
 	options.backup_id = static_cast<uint64_t>(b.id);
@@ -52,8 +100,9 @@ OpenedBackup open_backup(const StoredBackup &backup, const char *consequence, bo
 	OpenedBackup b;
 	b.backup = backup;
 	lock_tenant(b.backup.tenant, exclusive);
-	b.storage = open_repository();
-	check_stored_archive(*b.storage, b.backup, consequence);
+	CheckedCopy copy = open_checked_copy(b.backup, consequence);
+	b.storage = copy.storage;
+	b.backup.object_name = copy.object_name;
 	// The reader authenticates every chunk against this backup's id and tenant.
 	b.reader =
 	    std::make_unique<archive::ArchiveReader>(b.storage->open_read(b.backup.object_name), reader_options(b.backup));

@@ -1,11 +1,10 @@
-// tenant_backup.backup_delete(backup_id bigint): removes the catalog row now and the archive when
-// the transaction commits (so a rolled-back delete loses nothing).
+// tenant_backup.backup_delete(backup_id bigint): removes the catalog row now and every copy of the
+// archive when the transaction commits (so a rolled-back delete loses nothing).
 #include "pg/audit.hpp"
+#include "pg/backup_copies.hpp"
 #include "pg/catalog.hpp"
 #include "pg/permissions.hpp"
 #include "pg/guard.hpp"
-#include "pg/pending_objects.hpp"
-#include "pg/repository.hpp"
 #include "pg/settings.hpp"
 #include "pg/tenant_tables.hpp"
 
@@ -23,9 +22,8 @@ TB_SQL_FUNCTION(backup_delete) {
 		throw SqlError(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
 		               "backup " + std::to_string(id) + " is still running and cannot be deleted");
 	lock_tenant(backup.tenant, true); // not while a restore of the tenant reads the archive
+	remove_copies_at_commit(backup);  // every copy, in every repository
 	delete_backup_row(id);
-	if (backup.has_archive)
-		remove_at_commit(open_repository(), backup.object_name);
 	audit.ok();
 	spi_end();
 	PG_RETURN_VOID();

@@ -2,12 +2,11 @@
 //   tenant_backup.backup_rotate_master_key() RETURNS bigint
 //   tenant_backup.backup_forget_tenant(tenant text) RETURNS text
 #include "pg/audit.hpp"
+#include "pg/backup_copies.hpp"
 #include "pg/catalog.hpp"
 #include "pg/permissions.hpp"
 #include "pg/guard.hpp"
 #include "pg/keys.hpp"
-#include "pg/pending_objects.hpp"
-#include "pg/repository.hpp"
 #include "pg/spi.hpp"
 #include "pg/tenant_tables.hpp"
 
@@ -40,28 +39,25 @@ TB_SQL_FUNCTION(backup_forget_tenant) {
 	lock_tenant(stored, true);
 	const char *t = stored.c_str(), *given = tenant->c_str();
 	AsExtensionOwner owner;
+	// Every copy of every archive, in every repository (the copy rows go with the backups rows).
+	for (const auto &row : spi_query("SELECT id FROM tenant_backup.backups WHERE tenant IN ($1, $2) "
+	                                 "AND object_name IS NOT NULL",
+	                                 {stored, *tenant}))
+		remove_copies_at_commit(load_backup(std::stoll(*row[0])));
 	uint64 rows = pg_eval([t, given] {
 		Oid types[2] = {TEXTOID, TEXTOID};
 		Datum values[2] = {CStringGetTextDatum(t), CStringGetTextDatum(given)};
-		return spi_run("DELETE FROM tenant_backup.backups WHERE tenant IN ($1, $2) RETURNING object_name, encrypted", 2,
-		               types, values, nullptr, false, SPI_OK_DELETE_RETURNING);
+		return spi_run("DELETE FROM tenant_backup.backups WHERE tenant IN ($1, $2) RETURNING encrypted", 2, types,
+		               values, nullptr, false, SPI_OK_DELETE_RETURNING);
 	});
-	std::vector<std::string> archives;
 	int64 unencrypted = 0;
 	for (uint64 r = 0; r < rows; r++) {
-		char *name = nullptr, *encrypted = nullptr;
-		pg_call([&] {
-			name = spi_text(r, 1);
-			encrypted = spi_text(r, 2);
-		});
-		if (name)
-			archives.emplace_back(name);
+		char *encrypted = nullptr;
+		pg_call([&] { encrypted = spi_text(r, 1); });
 		if (encrypted && encrypted[0] != 't')
 			unencrypted++;
 	}
 	int64 keys = destroy_data_keys(stored) + (stored != *tenant ? destroy_data_keys(*tenant) : 0);
-	for (const auto &name : archives)
-		remove_at_commit(open_repository(), name);
 	audit.ok();
 	spi_end();
 

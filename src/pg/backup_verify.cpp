@@ -86,10 +86,9 @@ struct Outcome {
 
 // The checks proper. Throws on the first problem; `where` names the table being read.
 void check_archive(const StoredBackup &backup, Outcome &out, std::string &where) {
-	std::unique_ptr<tb::Storage> storage = open_repository();
-	check_stored_archive(*storage, backup, "the backup cannot be restored");
+	CheckedCopy copy = open_checked_copy(backup, "the backup cannot be restored");
 	std::map<std::string, int64> expected = catalog_row_counts(backup.id);
-	tb::archive::ArchiveReader reader(storage->open_read(backup.object_name), reader_options(backup));
+	tb::archive::ArchiveReader reader(copy.storage->open_read(copy.object_name), reader_options(backup));
 	while (std::optional<tb::archive::TableHeader> table = reader.next_table()) {
 		std::string name = table->schema + "." + table->name;
 		where = "table " + name;

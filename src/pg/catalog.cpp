@@ -92,10 +92,10 @@ void insert_completed_backup(const NewBackup &b) {
 		    "  snapshot_at, server_version, tables, row_count, size_bytes, sha256, compression, repository, "
 		    "  object_name, location, encrypted, key_generation) "
 		    "VALUES ($1, $2, $14, $3, 'completed', $4, clock_timestamp(), $5, "
-		    "  current_setting('server_version'), $6::jsonb, $7, $8, $9, $10, 'local', $11, $12, $13 IS NOT NULL, $13)";
-		Oid types[14] = {INT8OID, TEXTOID, TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TEXTOID, INT8OID,
-		                 INT8OID, TEXTOID, TEXTOID, TEXTOID,        TEXTOID,        INT4OID, TEXTOID};
-		Datum values[14] = {Int64GetDatum(b.id),
+		    "  current_setting('server_version'), $6::jsonb, $7, $8, $9, $10, $15, $11, $12, $13 IS NOT NULL, $13)";
+		Oid types[15] = {INT8OID, TEXTOID, TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TEXTOID, INT8OID, INT8OID,
+		                 TEXTOID, TEXTOID, TEXTOID, TEXTOID,        INT4OID,        TEXTOID, TEXTOID};
+		Datum values[15] = {Int64GetDatum(b.id),
 		                    CStringGetTextDatum(b.tenant.c_str()),
 		                    b.label ? CStringGetTextDatum(b.label->c_str()) : 0,
 		                    TimestampTzGetDatum(b.created_at),
@@ -108,27 +108,36 @@ void insert_completed_backup(const NewBackup &b) {
 		                    CStringGetTextDatum(b.object_name.c_str()),
 		                    CStringGetTextDatum(b.location.c_str()),
 		                    Int32GetDatum(static_cast<int32>(b.key_generation)),
-		                    CStringGetTextDatum(b.kind.c_str())};
-		char nulls[15] = "              ";
+		                    CStringGetTextDatum(b.kind.c_str()),
+		                    CStringGetTextDatum(b.repository.c_str())};
+		char nulls[16] = "               ";
 		if (!b.label)
 			nulls[2] = 'n';
 		if (b.key_generation == 0)
 			nulls[12] = 'n';
-		spi_run(sql, 14, types, values, nulls, false, SPI_OK_INSERT);
+		spi_run(sql, 15, types, values, nulls, false, SPI_OK_INSERT);
 	});
+	for (const auto &c : b.copies)
+		spi_query("INSERT INTO tenant_backup.backup_copies (backup_id, repository, object_name, location, size_bytes, "
+		          "sha256, stored_at, state, error) VALUES ($1::bigint, $2, $3, $4, CASE WHEN $5::boolean THEN "
+		          "$6::bigint END, "
+		          "CASE WHEN $5::boolean THEN $7 END, CASE WHEN $5::boolean THEN clock_timestamp() END, "
+		          "CASE WHEN $5::boolean THEN 'stored' ELSE 'missing' END, $8)",
+		          {std::to_string(b.id), c.repository, b.object_name, c.location, std::string(c.stored ? "t" : "f"),
+		           std::to_string(b.size_bytes), b.sha256, c.stored ? std::nullopt : SqlValue(c.error)});
 }
 
 StoredBackup load_backup(int64 id) {
 	AsExtensionOwner owner; // the catalog is the extension's own
 	struct {
 		uint64 rows;
-		char *tenant, *status, *sha256, *object_name, *error, *size;
+		char *tenant, *status, *sha256, *object_name, *error, *size, *repository;
 	} raw{};
 	pg_call([&] {
 		Oid types[1] = {INT8OID};
 		Datum values[1] = {Int64GetDatum(id)};
-		raw.rows = spi_run("SELECT tenant, status, sha256, object_name, error, size_bytes::text "
-		                   "FROM tenant_backup.backups WHERE id = $1 FOR UPDATE",
+		raw.rows = spi_run("SELECT tenant, status, sha256, object_name, error, size_bytes::text, "
+		                   "repository FROM tenant_backup.backups WHERE id = $1 FOR UPDATE",
 		                   1, types, values, nullptr, false, SPI_OK_SELECT);
 		if (raw.rows == 1) {
 			raw.tenant = spi_text(0, 1);
@@ -137,6 +146,7 @@ StoredBackup load_backup(int64 id) {
 			raw.object_name = spi_text(0, 4);
 			raw.error = spi_text(0, 5);
 			raw.size = spi_text(0, 6);
+			raw.repository = spi_text(0, 7);
 		}
 	});
 	if (raw.rows != 1)
@@ -147,6 +157,7 @@ StoredBackup load_backup(int64 id) {
 	b.tenant = raw.tenant;
 	b.status = raw.status;
 	b.error = raw.error ? raw.error : "";
+	b.repository = raw.repository;
 	b.has_archive = raw.sha256 && raw.object_name && raw.size;
 	if (b.has_archive) {
 		b.sha256 = raw.sha256;

@@ -14,22 +14,32 @@ struct TableSummary {
 	std::vector<std::pair<std::string, std::string>> columns; // name, type
 };
 
+// One copy of a new backup's archive, for tenant_backup.backup_copies.
+struct NewCopy {
+	std::string repository, location;
+	bool stored = false;
+	std::string error; // why it is missing
+};
+
 struct NewBackup {
 	int64 id = 0;
 	std::string tenant;
-	std::string kind = "manual"; // or "imported", or "auto" (scheduled)
+	std::string kind = "manual";       // or "imported", or "auto" (scheduled)
 	bool replaces_running_row = false; // a scheduled job's: its 'running' row of this id becomes this
 	std::optional<std::string> label;
 	TimestampTz created_at = 0, snapshot_at = 0;
 	std::vector<TableSummary> tables;
 	uint64 rows = 0, size_bytes = 0;
 	std::string sha256, compression, object_name, location;
-	uint32_t key_generation = 0; // 0: not encrypted
+	uint32_t key_generation = 0;      // 0: not encrypted
+	std::string repository = "local"; // where the primary copy is
+	std::vector<NewCopy> copies;      // every copy, the primary first (object_name in each)
 };
 
 struct StoredBackup {
 	int64 id = 0;
 	std::string tenant, status, sha256, object_name, error;
+	std::string repository; // of the primary copy
 	int64 size_bytes = 0;
 	bool has_archive = false; // sha256, size and object name are set
 };
@@ -39,6 +49,7 @@ void spi_begin();
 void spi_end();
 
 int64 next_backup_id();
+// Inserts the backups row and its rows of tenant_backup.backup_copies.
 void insert_completed_backup(const NewBackup &backup);
 // Throws a clear error if the backup does not exist.
 StoredBackup load_backup(int64 id);

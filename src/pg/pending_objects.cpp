@@ -1,8 +1,9 @@
 #include "pg/pending_objects.hpp"
 
 #include "pg/guard.hpp"
-#include "pg/repository.hpp"
 
+#include <algorithm>
+#include <optional>
 #include <vector>
 
 namespace tb::pg {
@@ -30,6 +31,34 @@ std::vector<PendingRemoval> pending_removals;
 // The commit can still fail after our pre-commit callback (SERIALIZABLE conflicts found at commit,
 // NOTIFY, later callbacks): then the published archive has no catalog row and is removed on abort.
 std::vector<PublishedWrite> published_writes;
+// Objects published before commit (off-site copies): removed on abort of their (sub)transaction.
+std::vector<PendingRemoval> removals_on_abort;
+
+// Removes objects of an aborting (sub)transaction; an error is only reported: an abort must not fail.
+void remove_now(std::vector<PendingRemoval> &items, const std::optional<SubTransactionId> &sub) {
+	std::string failures;
+	try {
+		for (size_t i = 0; i < items.size(); i++) {
+			if (sub && items[i].subxact != *sub)
+				continue;
+			try {
+				items[i].storage->remove(items[i].name);
+			} catch (const std::exception &e) {
+				failures += e.what();
+			}
+		}
+	} catch (...) {
+	}
+	if (sub)
+		items.erase(
+		    std::remove_if(items.begin(), items.end(), [&](const PendingRemoval &r) { return r.subxact == *sub; }),
+		    items.end());
+	else
+		items.clear();
+	if (!failures.empty())
+		ereport(WARNING,
+		        (errmsg("tenant_backup: could not remove the copy of an aborted backup: %s", failures.c_str())));
+}
 
 template <typename T> void forget_subxact(std::vector<T> &items, SubTransactionId sub) {
 	for (size_t i = items.size(); i-- > 0;)
@@ -78,6 +107,7 @@ void on_xact(XactEvent event, void *) {
 		}
 		pending_removals.clear();
 		published_writes.clear();
+		removals_on_abort.clear();
 		if (!failures.empty())
 			ereport(WARNING, (errmsg("tenant_backup: could not remove a deleted archive: %s", failures.c_str())));
 		break;
@@ -86,6 +116,7 @@ void on_xact(XactEvent event, void *) {
 	case XACT_EVENT_PARALLEL_ABORT: {
 		pending_writes.clear(); // destructors remove the temporary files
 		pending_removals.clear();
+		remove_now(removals_on_abort, std::nullopt);
 		// Archives published at pre-commit of a commit that then failed.
 		std::string failures;
 		try {
@@ -113,9 +144,11 @@ void on_subxact(SubXactEvent event, SubTransactionId sub, SubTransactionId paren
 	if (event == SUBXACT_EVENT_ABORT_SUB) {
 		forget_subxact(pending_writes, sub);
 		forget_subxact(pending_removals, sub);
+		remove_now(removals_on_abort, sub);
 	} else if (event == SUBXACT_EVENT_COMMIT_SUB) {
 		reparent_subxact(pending_writes, sub, parent);
 		reparent_subxact(pending_removals, sub, parent);
+		reparent_subxact(removals_on_abort, sub, parent);
 	}
 }
 
@@ -126,10 +159,14 @@ void register_transaction_callbacks() {
 	RegisterSubXactCallback(on_subxact, nullptr);
 }
 
-void publish_at_commit(std::unique_ptr<WriteObject> object) {
+void publish_at_commit(std::shared_ptr<Storage> storage, std::unique_ptr<WriteObject> object) {
 	SubTransactionId sub = pg_eval([] { return GetCurrentSubTransactionId(); });
-	std::shared_ptr<Storage> storage = open_repository(); // the repository backup_create wrote to
 	pending_writes.push_back({std::move(object), std::move(storage), sub});
+}
+
+void remove_at_abort(std::shared_ptr<Storage> storage, const std::string &name) {
+	SubTransactionId sub = pg_eval([] { return GetCurrentSubTransactionId(); });
+	removals_on_abort.push_back({std::move(storage), name, sub});
 }
 
 bool awaiting_publication(const std::string &name) {
@@ -139,9 +176,9 @@ bool awaiting_publication(const std::string &name) {
 	return false;
 }
 
-void remove_at_commit(std::unique_ptr<Storage> storage, const std::string &name) {
+void remove_at_commit(std::shared_ptr<Storage> storage, const std::string &name) {
 	SubTransactionId sub = pg_eval([] { return GetCurrentSubTransactionId(); });
-	pending_removals.push_back({std::shared_ptr<Storage>(std::move(storage)), name, sub});
+	pending_removals.push_back({std::move(storage), name, sub});
 }
 
 } // namespace tb::pg

@@ -38,9 +38,13 @@ std::string new_archive_name(int64_t backup_id) {
 	return archive_name_prefix(backup_id) + suffix + ".tbk";
 }
 
-std::string archive_name_prefix(int64_t backup_id) {
+std::string database_prefix() {
 	Oid db = pg_eval([] { return MyDatabaseId; });
-	return cluster_prefix() + std::to_string(db) + "/" + std::to_string(backup_id) + "-";
+	return cluster_prefix() + std::to_string(db) + "/";
+}
+
+std::string archive_name_prefix(int64_t backup_id) {
+	return database_prefix() + std::to_string(backup_id) + "-";
 }
 
 std::string temporary_tag() {

@@ -12,6 +12,8 @@ namespace tb::pg {
 
 std::unique_ptr<Storage> open_repository();
 std::string new_archive_name(int64_t backup_id);
+// What every archive name of this database starts with: "<system identifier>/<database oid>/".
+std::string database_prefix();
 // What every archive name of this backup starts with (to find an unfinished backup's leftovers).
 std::string archive_name_prefix(int64_t backup_id);
 // The tag of this backend's temporary objects.

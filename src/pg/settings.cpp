@@ -7,6 +7,7 @@ namespace tb::pg {
 namespace {
 char *tenant_column = nullptr;
 char *repository = nullptr;
+char *repositories = nullptr;
 int compression_level = 3;
 char *key_file = nullptr;
 char *key_command = nullptr;
@@ -26,6 +27,40 @@ bool check_repository(char **newval, void **, GucSource) {
 	}
 	return true;
 }
+
+// Names only (whether they exist is checked when a backup starts: the catalog is not readable here).
+bool check_repositories(char **newval, void **, GucSource) {
+	const char *p = *newval ? *newval : "";
+	int names = 0;
+	while (true) {
+		while (*p == ' ')
+			p++;
+		const char *start = p;
+		while (*p && *p != ',' && *p != ' ')
+			p++;
+		int len = static_cast<int>(p - start);
+		bool ok = len > 0 && len <= 63 && start[0] >= 'a' && start[0] <= 'z';
+		for (int i = 0; ok && i < len; i++)
+			ok = (start[i] >= 'a' && start[i] <= 'z') || (start[i] >= '0' && start[i] <= '9') || start[i] == '_';
+		if (!ok) {
+			GUC_check_errmsg("tenant_backup.repositories must be a comma-separated list of repository names");
+			GUC_check_errdetail("A name is made of lower-case letters, digits and underscores, and starts with a "
+			                    "letter.");
+			return false;
+		}
+		names++;
+		while (*p == ' ')
+			p++;
+		if (*p == '\0')
+			break;
+		if (*p != ',') {
+			GUC_check_errmsg("tenant_backup.repositories must be a comma-separated list of repository names");
+			return false;
+		}
+		p++;
+	}
+	return names > 0;
+}
 } // namespace
 
 // Runs from _PG_init, in a PostgreSQL frame with no C++ object alive: plain PostgreSQL calls.
@@ -37,6 +72,10 @@ void define_settings() {
 	DefineCustomStringVariable("tenant_backup.repository", "Directory where backup archives are stored.",
 	                           "A relative path is resolved against the data directory.", &repository,
 	                           "pg_tenant_backup", PGC_SUSET, GUC_SUPERUSER_ONLY, check_repository, nullptr, nullptr);
+	DefineCustomStringVariable("tenant_backup.repositories", "Repositories every new backup is stored in.",
+	                           "Comma-separated names: local, or repositories added with backup_repository_add. "
+	                           "The first holds the primary copy; a backup fails only if that one fails.",
+	                           &repositories, "local", PGC_SUSET, GUC_LIST_INPUT, check_repositories, nullptr, nullptr);
 	DefineCustomIntVariable("tenant_backup.compression_level", "zstd compression level of new archives.",
 	                        "0 stores archives uncompressed.", &compression_level, 3, 0, 19, PGC_USERSET, 0, nullptr,
 	                        nullptr, nullptr);
@@ -80,6 +119,9 @@ const char *setting_tenant_column() {
 }
 const char *setting_repository() {
 	return repository;
+}
+const char *setting_repositories() {
+	return repositories;
 }
 int setting_compression_level() {
 	return compression_level;

@@ -10,6 +10,9 @@ const char *setting_tenant_column();
 // tenant_backup.repository: directory of the local repository; relative paths are resolved
 // against the data directory (default pg_tenant_backup, i.e. $PGDATA/pg_tenant_backup).
 const char *setting_repository();
+// tenant_backup.repositories: comma-separated repositories every backup is stored in, the first
+// being the primary copy (default local; see src/pg/repositories.hpp).
+const char *setting_repositories();
 // tenant_backup.compression_level: zstd level, 0 turns compression off (default 3).
 int setting_compression_level();
 // tenant_backup.encryption_key_file / encryption_key_command: where the master keys come from

@@ -2,6 +2,7 @@
 // A failure is recorded in a transaction of its own (the backup's has been rolled back).
 #include "pg/backup_create.hpp"
 #include "pg/guard.hpp"
+#include "pg/repositories.hpp"
 #include "pg/scheduler/jobs.hpp"
 #include "pg/background_workers.hpp"
 #include "pg/spi.hpp"
@@ -52,6 +53,7 @@ void run_job(int64_t backup_id) {
 		backup.kind = "auto";
 		backup.label = "scheduled";
 		backup.replaces_running_row = true;
+		use_schedule_repositories(tenant); // the schedule's own repositories, for this transaction
 		take_backup(backup);
 		ScheduleSet schedules = load_schedules();
 		if (const Schedule *schedule = schedules.for_tenant(tenant))

@@ -1,6 +1,7 @@
 #include "pg/scheduler/jobs.hpp"
 
 #include "pg/audit.hpp"
+#include "pg/backup_copies.hpp"
 #include "pg/catalog.hpp"
 #include "pg/guard.hpp"
 #include "pg/pending_objects.hpp"
@@ -213,9 +214,8 @@ int apply_retention(const std::string &tenant, const Schedule &schedule, int64_t
 	lock_tenant(tenant, true); // not while a restore of the tenant reads an archive
 	for (int64_t id : doomed) {
 		StoredBackup backup = load_backup(id);
+		remove_copies_at_commit(backup); // every copy, in every repository
 		delete_backup_row(id);
-		if (backup.has_archive)
-			remove_at_commit(open_repository(), backup.object_name);
 		audit_in_transaction({"delete", tenant, id, "ok", "retention (" + schedule.cron_text + ")"});
 	}
 	// Failed attempts older than every backup kept tell nothing any more.

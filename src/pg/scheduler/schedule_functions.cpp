@@ -5,6 +5,7 @@
 #include "pg/catalog.hpp"
 #include "pg/guard.hpp"
 #include "pg/permissions.hpp"
+#include "pg/repositories.hpp"
 #include "pg/scheduler/schedules.hpp"
 #include "pg/settings.hpp"
 #include "pg/spi.hpp"
@@ -81,16 +82,22 @@ TB_SQL_FUNCTION(backup_schedule_set) {
 	std::optional<std::string> tenant = schedule_tenant(fcinfo);
 	AuditedAction audit("schedule", tenant.value_or(""));
 	require_backup_admin("schedule", "change backup schedules");
+	// The schedule's own repositories (NULL: tenant_backup.repositories); choosing them is superuser-only.
+	std::optional<std::string> repositories = arg_text(fcinfo, 10);
+	if (repositories) {
+		require_superuser("schedule", "choose the repositories of a schedule");
+		repositories = checked_repository_list(*repositories);
+	}
 	{
 		AsExtensionOwner owner; // the catalog is the extension's own
 		spi_query("LOCK TABLE tenant_backup.schedules IN SHARE ROW EXCLUSIVE MODE");
 		spi_query("DELETE FROM tenant_backup.schedules WHERE tenant IS NOT DISTINCT FROM $1", {tenant});
 		spi_query("INSERT INTO tenant_backup.schedules (tenant, cron, time_zone, keep_last, window_minutes, enabled, "
-		          "keep_days, keep_daily, keep_weekly, keep_monthly) "
-		          "VALUES ($1, $2, $3, $4::int, $5::int, $6::bool, $7::int, $8::int, $9::int, $10::int)",
+		          "keep_days, keep_daily, keep_weekly, keep_monthly, repositories) "
+		          "VALUES ($1, $2, $3, $4::int, $5::int, $6::bool, $7::int, $8::int, $9::int, $10::int, $11)",
 		          {tenant, cron, zone, std::to_string(keep_last), std::to_string(window), enabled ? "t" : "f",
 		           std::to_string(keep_days), std::to_string(keep_daily), std::to_string(keep_weekly),
-		           std::to_string(keep_monthly)});
+		           std::to_string(keep_monthly), repositories});
 	}
 	audit.ok(cron + " " + zone + (enabled ? "" : " (disabled)"));
 	spi_end();

@@ -1,0 +1,36 @@
+// The copies of a backup's archive, one row each in tenant_backup.backup_copies: the primary
+// copy (the repository backups.repository names) and one per further repository the backup was
+// configured to reach, 'stored' once the object was confirmed with the backup's size and SHA-256,
+// or 'missing' with the reason. Needs SPI connected.
+#pragma once
+#include "core/storage/storage.hpp"
+#include "pg/catalog.hpp"
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace tb::pg {
+
+struct BackupCopy {
+	std::string repository, object_name, state, error;
+};
+
+// The backup's copies in the order they are read: stored copies only, the primary first, then in
+// the order of tenant_backup.repositories, then by name. A backup without copy rows has its primary.
+std::vector<BackupCopy> readable_copies(const StoredBackup &backup);
+
+// Registers the removal of every copy of the backup when the transaction commits. Call it before
+// deleting the backups row (which deletes the copy rows with it). A repository that cannot be
+// opened is reported in a WARNING; its object stays (backup_repository_check finds it).
+void remove_copies_at_commit(const StoredBackup &backup);
+
+// Streams object `name` from one storage into another, hashing on the way; publishes it only if
+// the bytes read have the expected size and SHA-256, then confirms the stored size. Throws
+// tb::Error (Corrupt on a mismatch, the storage's own error otherwise).
+void copy_object(Storage &from, Storage &to, const std::string &name, const std::string &sha256, uint64_t size);
+
+// Throws Corrupt unless the stored object has this size (after a publish).
+void confirm_size(Storage &storage, const std::string &name, uint64_t size);
+
+} // namespace tb::pg
