@@ -130,6 +130,13 @@ $node->reload;
 ok(wait_for("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'tenant_backup scheduler'", '2'),
 	'after a reload, a scheduler serves the second database too');
 
+# A terminated scheduler is started again by the launcher.
+my $scheduler_pid = sql("SELECT pid FROM pg_stat_activity WHERE application_name = 'tenant_backup scheduler' "
+	  . "AND datname = 'postgres'");
+sql("SELECT pg_terminate_backend($scheduler_pid)");
+ok(wait_for("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'tenant_backup scheduler' "
+		. "AND datname = 'postgres' AND pid <> $scheduler_pid", '1'), 'a terminated scheduler is started again');
+
 # A crash in the middle of a scheduled backup. Holding a lock on the tenant table makes the jobs
 # wait inside their backups (temporary archives written, rows 'running'); max_parallel (2) jobs
 # run at once, the third tenant waits its turn.

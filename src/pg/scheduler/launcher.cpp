@@ -19,7 +19,9 @@ namespace tb::pg {
 
 namespace {
 
-constexpr int kSchedulerRestartSeconds = 10;
+// The launcher restarts itself after a failure; schedulers are restarted by the launcher (at its
+// next wake-up, within 10 s), never by the postmaster, so that there is one registration each.
+constexpr int kLauncherRestartSeconds = 10;
 
 std::map<std::string, BackgroundWorkerHandle *> schedulers;
 
@@ -53,15 +55,21 @@ void sync_schedulers() {
 		it = schedulers.erase(it);
 	}
 	for (const auto &name : wanted) {
-		// Registered with a restart time: the postmaster restarts a scheduler that failed (say, for
-		// a database created later); one that exited cleanly found another serving its database.
-		if (schedulers.count(name))
-			continue;
+		// A scheduler that stopped (it failed, say its database does not exist yet; it was
+		// terminated; or it found another serving its database) is started again; a duplicate
+		// exits at once.
+		auto it = schedulers.find(name);
+		if (it != schedulers.end()) {
+			pid_t pid;
+			BackgroundWorkerHandle *handle = it->second;
+			if (pg_eval([&] { return GetBackgroundWorkerPid(handle, &pid); }) != BGWH_STOPPED)
+				continue;
+			pg_call([handle] { pfree(handle); });
+			schedulers.erase(it);
+		}
 		std::string worker_name = "tenant_backup scheduler";
-		BackgroundWorkerHandle *handle = pg_eval([&] {
-			return start_worker("tenant_backup_scheduler_main", worker_name.c_str(), name, kSchedulerRestartSeconds,
-			                    true);
-		});
+		BackgroundWorkerHandle *handle =
+		    pg_eval([&] { return start_worker("tenant_backup_scheduler_main", worker_name.c_str(), name, 0, true); });
 		if (!handle) {
 			pg_call([] {
 				ereport(WARNING, (errmsg("tenant_backup: could not start a scheduler background worker"),
@@ -77,7 +85,7 @@ void sync_schedulers() {
 
 void register_launcher() {
 	BackgroundWorker worker =
-	    worker_definition("tenant_backup_launcher_main", "tenant_backup launcher", kSchedulerRestartSeconds, false);
+	    worker_definition("tenant_backup_launcher_main", "tenant_backup launcher", kLauncherRestartSeconds, false);
 	RegisterBackgroundWorker(&worker);
 }
 

@@ -178,7 +178,7 @@ void tenant_backup_scheduler_main(Datum) {
 	bool locked = false;
 	tb::pg::cpp_call([&] { locked = tb::pg::take_scheduler_lock(); });
 	if (!locked) {
-		ereport(LOG, (errmsg("tenant_backup: another scheduler already serves database \"%s\"", database)));
+		ereport(DEBUG1, (errmsg("tenant_backup: another scheduler already serves database \"%s\"", database)));
 		proc_exit(0);
 	}
 	ereport(LOG, (errmsg("tenant_backup scheduler started for database \"%s\"", database)));
