@@ -93,13 +93,14 @@ tap_tests() {
 	local dir
 	dir=$(mktemp -d /tmp/tenant_backup_tap.XXXXXX)
 	cp -r test/t "$dir/"
+	cp -r test/s3 "$dir/" # the Swift harness, which t/011_s3.pl starts itself (TB_S3_HARNESS)
 	local run=()
 	if [ "$(id -u)" -eq 0 ]; then
 		chown -R postgres "$dir"
 		run=(runuser -u postgres --)
 	fi
 	(cd "$dir" && "${run[@]}" env PATH="$PG_BIN:$PATH" PERL5LIB="$PGXS_DIR/src/test/perl" \
-		PG_REGRESS="$PGXS_DIR/src/test/regress/pg_regress" TESTDIR="$dir" \
+		PG_REGRESS="$PGXS_DIR/src/test/regress/pg_regress" TESTDIR="$dir" TB_S3_HARNESS="$dir/s3" \
 		prove -v --timer t/*.pl)
 }
 

@@ -1,0 +1,344 @@
+# Off-site copies in S3, against a real server: a throwaway OpenStack Swift with its S3 API
+# (test/s3/swift-server.sh, which checks SigV4 signatures), started here in a temporary directory.
+# Repositories from SQL (and their refusals), backups stored in two repositories, multipart
+# uploads, restore from the S3 copy when the local one is gone or damaged, wrong credentials,
+# throttling and dropped connections through the fault proxy, deletes, repository checks, and an
+# S3 outage repaired by backup_sync(). scripts/test.sh sets TB_S3_HARNESS to a copy of test/s3.
+use strict;
+use warnings FATAL => 'all';
+
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+my $harness = $ENV{TB_S3_HARNESS};
+plan skip_all => 'TB_S3_HARNESS (a copy of test/s3) is not set'
+  unless $harness && -f "$harness/swift-server.sh";
+
+my $tmp = PostgreSQL::Test::Utils::tempdir;
+my $swift = "$tmp/swift";
+my $port = $ENV{TB_S3_TAP_PORT} // 18180;
+my $swift_running = 0;
+
+sub swift_start
+{
+	system_or_bail('bash', "$harness/swift-server.sh", 'start', $swift, $port);
+	$swift_running = 1;
+}
+
+sub swift_stop
+{
+	system('bash', "$harness/swift-server.sh", 'stop', $swift);
+	$swift_running = 0;
+}
+END { swift_stop() if $swift_running; }
+
+swift_start();
+my %s3;
+open(my $envfh, '<', "$swift/env.sh") or die "env.sh: $!";
+while (<$envfh>) { $s3{$1} = $2 if /^export (\w+)=(.*)$/; }
+close $envfh;
+my ($endpoint, $proxy, $bucket, $key, $secret) =
+  @s3{qw(TB_S3_ENDPOINT TB_S3_PROXY TB_S3_BUCKET TB_S3_ACCESS_KEY TB_S3_SECRET)};
+
+# The bucket seen through curl's own SigV4 signing, independently of our driver (a netrc file
+# carries the access key, which holds a colon).
+my $netrc = "$tmp/netrc";
+PostgreSQL::Test::Utils::append_to_file($netrc, "machine 127.0.0.1 login $key password $secret\n");
+chmod 0600, $netrc;
+
+sub s3_curl
+{
+	my ($args, $object) = @_;
+	return `curl -s --aws-sigv4 aws:amz:us-east-1:s3 --netrc-file $netrc -H x-amz-content-sha256:UNSIGNED-PAYLOAD $args $endpoint/$bucket/$object`;
+}
+
+sub swift_head    # the object's size (and, in list context, its number of parts), or undef
+{
+	my ($object) = @_;
+	my $out = s3_curl('-I', $object);
+	return undef unless $out =~ m{^HTTP/\S+ 200}m;
+	my ($len) = $out =~ /^Content-Length: (\d+)/mi;
+	my ($parts) = $out =~ /^ETag: "[0-9a-f]+-(\d+)"/mi;
+	return wantarray ? ($len, $parts // 1) : $len;
+}
+
+sub swift_put
+{
+	my ($object, $file) = @_;
+	my $code = s3_curl("-o /dev/null -w '%{http_code}' -T $file", $object);
+	die "PUT $object: $code" unless $code =~ /^20/;
+}
+
+sub swift_delete
+{
+	my ($object) = @_;
+	my $code = s3_curl("-o /dev/null -w '%{http_code}' -X DELETE", $object);
+	die "DELETE $object: $code" unless $code =~ /^20/;
+}
+
+sub fault    # arms the fault proxy; returns its state line
+{
+	my ($query) = @_;
+	return `curl -s '$proxy/__fault?$query'`;
+}
+
+# The server's credentials come from its environment.
+$ENV{AWS_ACCESS_KEY_ID} = $key;
+$ENV{AWS_SECRET_ACCESS_KEY} = $secret;
+my $node = PostgreSQL::Test::Cluster->new('s3');
+$node->init;
+$node->start;
+delete $ENV{AWS_ACCESS_KEY_ID};
+delete $ENV{AWS_SECRET_ACCESS_KEY};
+
+$node->safe_psql(
+	'postgres', q{
+CREATE EXTENSION tenant_backup;
+CREATE TABLE items (tenant_id int NOT NULL, id int PRIMARY KEY, name text);
+CREATE INDEX ON items (tenant_id);
+INSERT INTO items SELECT 1, g, 'item ' || g FROM generate_series(1, 500) g;
+INSERT INTO items SELECT 3, g, 'other ' || g FROM generate_series(501, 510) g;
+-- a tenant whose uncompressed archive needs three 5 MiB parts
+INSERT INTO items SELECT 2, g, md5(g::text) || md5((g + 1)::text) || md5((g + 2)::text)
+FROM generate_series(1000001, 1115000) g;
+CREATE ROLE app LOGIN;
+});
+
+sub psql_err
+{
+	my ($sql, %opts) = @_;
+	my ($ret, $out, $err) = $node->psql('postgres', $sql, %opts);
+	return $err;
+}
+
+# --- Repositories from SQL --------------------------------------------------------------------
+my $opts = qq{{"endpoint": "$endpoint", "region": "us-east-1", "path_style": true, "part_size": 5242880}};
+$node->safe_psql('postgres',
+	qq{SELECT tenant_backup.backup_repository_add('offsite', 's3://$bucket/pg1', '$opts')});
+like(psql_err(q{SELECT tenant_backup.backup_repository_add('x', 'http://example.com/b')}),
+	qr/invalid repository URL "http:\/\/example.com\/b"/, 'a URL that is neither s3:// nor file:// is refused');
+like(psql_err(q{SELECT tenant_backup.backup_repository_add('x', 's3://tb-test/p', '{"colour": "red"}')}),
+	qr/unknown S3 option "colour"/, 'an unknown option is refused');
+my $err = psql_err(q{SELECT tenant_backup.backup_repository_add('x', 's3://tb-test/p',
+                                                                 '{"secret_access_key": "hunter2-xyz"}')});
+like($err, qr/option "secret_access_key" looks like a credential/, 'a secret in the options is refused');
+unlike($err, qr/hunter2/, '... without repeating it');
+like(psql_err(q{SELECT tenant_backup.backup_repository_add('x', 's3://AK:SK@tb-test/p')}),
+	qr/must not contain "@"/, 'credentials in the URL are refused');
+like(psql_err(q{SELECT tenant_backup.backup_repository_add('x', 's3://tb-test/p')}, extra_params => [ '-U', 'app' ]),
+	qr/permission denied: only superusers may add a repository/, 'a non-superuser may not add a repository');
+like(psql_err(q{SELECT * FROM tenant_backup.backup_repositories()}, extra_params => [ '-U', 'app' ]),
+	qr/permission denied/, 'nor list them');
+is($node->safe_psql('postgres', q{SELECT count(*) FROM tenant_backup.backup_audit
+                                  WHERE action = 'repository_add' AND outcome = 'denied'}),
+	'1', 'the denial is audited');
+$node->safe_psql('postgres', q{SELECT tenant_backup.backup_repository_add('scratch', 'file:///nonexistent/x')});
+is($node->safe_psql('postgres', q{SELECT string_agg(name || ':' || url, ' ' ORDER BY name)
+                                  FROM tenant_backup.backup_repositories() WHERE name <> 'local'}),
+	"offsite:s3://$bucket/pg1 scratch:file:///nonexistent/x", 'backup_repositories() lists them');
+is($node->safe_psql('postgres', q{SELECT tenant_backup.backup_repository_remove('scratch'),
+                                         tenant_backup.backup_repository_remove('scratch')}),
+	't|f', 'backup_repository_remove');
+
+# --- A backup in local and offsite --------------------------------------------------------------
+my $b1 = $node->safe_psql('postgres',
+	q{SET tenant_backup.repositories = 'local, offsite'; SELECT tenant_backup.backup_create('1')});
+is( $node->safe_psql(
+		'postgres', qq{SELECT string_agg(c.repository || ':' || c.state || ':' || (c.sha256 = b.sha256)
+                             || ':' || (c.size_bytes = b.size_bytes), ' ' ORDER BY c.repository)
+          FROM tenant_backup.backup_copies c JOIN tenant_backup.backups b ON b.id = c.backup_id
+          WHERE c.backup_id = $b1}),
+	'local:stored:true:true offsite:stored:true:true',
+	'two copies stored, with the backup\'s SHA-256 and size');
+my ($object, $size, $location) =
+  split /\|/, $node->safe_psql('postgres', "SELECT object_name, size_bytes, location FROM tenant_backup.backups WHERE id = $b1");
+is(swift_head("pg1/$object"), $size, 'the object is in the bucket with its size');
+# From here on every backup goes to both, as set for the server.
+$node->append_conf('postgresql.conf', "tenant_backup.repositories = 'local, offsite'");
+$node->reload;
+
+# --- Multipart ----------------------------------------------------------------------------------
+my $big = $node->safe_psql('postgres',
+	q{SET tenant_backup.compression_level = 0; SELECT tenant_backup.backup_create('2')});
+my $big_size = $node->safe_psql('postgres', "SELECT size_bytes FROM tenant_backup.backups WHERE id = $big");
+my $big_object = $node->safe_psql('postgres', "SELECT object_name FROM tenant_backup.backups WHERE id = $big");
+cmp_ok($big_size, '>', 10 * 1024 * 1024, 'the large archive needs three 5 MiB parts');
+my ($len, $parts) = swift_head("pg1/$big_object");
+is($len, $big_size, 'the multipart object has the archive\'s size');
+is($parts, 3, '... and was uploaded in three parts');
+is($node->safe_psql('postgres', "SELECT state FROM tenant_backup.backup_copies WHERE backup_id = $big AND repository = 'offsite'"),
+	'stored', 'its copy is stored');
+
+# --- Restore from S3 when the local copy is gone ------------------------------------------------
+unlink $location or die "unlink $location: $!";
+$node->safe_psql('postgres', q{DELETE FROM items WHERE tenant_id = 1 AND id > 250});
+my ($ret, $out);
+($ret, $out, $err) = $node->psql('postgres', "SELECT sum(rows_restored) FROM tenant_backup.backup_restore($b1)");
+is($out, '500', 'restored from the S3 copy when the local file is gone');
+like($err, qr/archive of backup $b1 is missing.*\n.*read from its copy in repository "offsite"/s,
+	'... saying so');
+is($node->safe_psql('postgres', q{SELECT count(*) FROM items WHERE tenant_id = 1}), '500', 'the rows are back');
+
+# --- A corrupted local copy ---------------------------------------------------------------------
+my $b2 = $node->safe_psql('postgres', q{SELECT tenant_backup.backup_create('1')});
+my $loc2 = $node->safe_psql('postgres', "SELECT location FROM tenant_backup.backups WHERE id = $b2");
+open(my $fh, '+<', $loc2) or die "open $loc2: $!";
+binmode $fh;
+seek($fh, 100, 0);
+print $fh 'XXXXXXXXXXXXXXXX';
+close $fh;
+is(-s $loc2, $node->safe_psql('postgres', "SELECT size_bytes FROM tenant_backup.backups WHERE id = $b2"),
+	'the damaged local copy keeps its size');
+$node->safe_psql('postgres', q{UPDATE items SET name = 'changed' WHERE tenant_id = 1});
+($ret, $out, $err) = $node->psql('postgres', "SELECT sum(rows_restored) FROM tenant_backup.backup_restore($b2)");
+is($out, '500', 'a corrupted local copy: restored from S3');
+like($err, qr/failed its SHA-256 check/, '... after the local copy failed its checksum');
+is($node->safe_psql('postgres', q{SELECT count(*) FROM items WHERE tenant_id = 1 AND name = 'changed'}), '0',
+	'the rows are as backed up');
+is($node->safe_psql('postgres', "SELECT ok FROM tenant_backup.backup_verify($b2)"), 't',
+	'backup_verify reads the healthy copy too');
+is($node->safe_psql('postgres', "SELECT count(*) FROM tenant_backup.backup_download($b2)"), '504',
+	'and so does backup_download');
+
+# --- Credentials: a wrong secret, and a credentials file ---------------------------------------
+my $wrong = "$tmp/wrong.credentials";
+my $right = "$tmp/right.credentials";
+PostgreSQL::Test::Utils::append_to_file($wrong, "access_key_id = $key\nsecret_access_key = wrong-secret-Zq81\n");
+PostgreSQL::Test::Utils::append_to_file($right, "access_key_id = $key\nsecret_access_key = $secret\n");
+chmod 0600, $wrong, $right;
+$node->safe_psql('postgres', qq{
+SELECT tenant_backup.backup_repository_add('badcreds', 's3://$bucket/pg3',
+    '{"endpoint": "$endpoint", "path_style": true, "credentials_file": "$wrong"}');
+SELECT tenant_backup.backup_repository_add('viafile', 's3://$bucket/pg4',
+    '{"endpoint": "$endpoint", "path_style": true, "credentials_file": "$right"}');
+});
+($ret, $out, $err) = $node->psql('postgres',
+	q{SET tenant_backup.repositories = 'local, badcreds, viafile'; SELECT tenant_backup.backup_create('1')});
+is($ret, 0, 'a backup whose off-site copy is refused still completes');
+my $b3 = $out;
+like($err, qr/backup $b3 has no copy in repository "badcreds": .*403/, 'a WARNING says why, with the HTTP status');
+my $copy_error = $node->safe_psql('postgres',
+	"SELECT state || ': ' || error FROM tenant_backup.backup_copies WHERE backup_id = $b3 AND repository = 'badcreds'");
+like($copy_error, qr/^missing: .*403.*SignatureDoesNotMatch/s, 'the catalog says the copy is missing and why');
+is($node->safe_psql('postgres',
+		"SELECT string_agg(repository || ':' || state, ' ' ORDER BY repository) FROM tenant_backup.backup_copies WHERE backup_id = $b3"),
+	'badcreds:missing local:stored viafile:stored', 'the local copy and the one signed from a credentials file are stored');
+unlike($err . $copy_error, qr/wrong-secret|$secret/, 'no secret in the warning or the catalog');
+unlike(slurp_file($node->logfile), qr/wrong-secret/, 'nor in the server log');
+chmod 0644, $right;
+like(psql_err(q{SET tenant_backup.repositories = 'viafile'; SELECT tenant_backup.backup_create('1')}),
+	qr/cannot open repository "viafile".*only its owner may access/, 'a credentials file others may read is refused');
+chmod 0600, $right;
+
+# --- Faults: throttling and dropped connections, retried ---------------------------------------
+$node->safe_psql('postgres', qq{
+SELECT tenant_backup.backup_repository_add('flaky', 's3://$bucket/pg5',
+    '{"endpoint": "$proxy", "path_style": true, "max_retries": 5, "retry_base_delay_ms": 50, "part_size": 5242880}');
+});
+fault('clear=1');
+fault('slowdown=3');
+my $b4 = $node->safe_psql('postgres',
+	q{SET tenant_backup.repositories = 'local, flaky'; SELECT tenant_backup.backup_create('1')});
+like(fault(''), qr/slowdowns_sent=3/, 'three 503 SlowDown answers were sent');
+is($node->safe_psql('postgres', "SELECT state FROM tenant_backup.backup_copies WHERE backup_id = $b4 AND repository = 'flaky'"),
+	'stored', '... and the retries stored the copy');
+fault('clear=1');
+fault('reset=2&reset_after=1000000');
+my $b5 = $node->safe_psql('postgres',
+	q{SET tenant_backup.repositories = 'local, flaky'; SET tenant_backup.compression_level = 0;
+      SELECT tenant_backup.backup_create('2')});
+like(fault(''), qr/resets_done=2/, 'two uploads were cut by a connection reset');
+is($node->safe_psql('postgres', "SELECT state FROM tenant_backup.backup_copies WHERE backup_id = $b5 AND repository = 'flaky'"),
+	'stored', '... and the retries stored the copy');
+my $b5_object = $node->safe_psql('postgres', "SELECT object_name FROM tenant_backup.backups WHERE id = $b5");
+is(swift_head("pg5/$b5_object"), $node->safe_psql('postgres', "SELECT size_bytes FROM tenant_backup.backups WHERE id = $b5"),
+	'with the archive\'s size');
+fault('clear=1');
+
+# --- backup_delete removes every copy -----------------------------------------------------------
+$node->safe_psql('postgres', "SELECT tenant_backup.backup_delete($big)");
+is(swift_head("pg1/$big_object"), undef, 'backup_delete removed the S3 copy');
+ok(!-e $node->data_dir . "/pg_tenant_backup/" . $big_object, '... and the local one');
+is($node->safe_psql('postgres', "SELECT count(*) FROM tenant_backup.backup_copies WHERE backup_id = $big"), '0',
+	'... and their rows');
+like(psql_err(q{SELECT tenant_backup.backup_repository_remove('offsite')}), qr/holds \d+ stored copies/,
+	'a repository holding copies cannot be removed');
+
+# --- backup_repository_check ----------------------------------------------------------------------
+is($node->safe_psql('postgres', q{SELECT count(*) FROM tenant_backup.backup_repository_check('offsite')}), '0',
+	'offsite is consistent with the catalog');
+my $prefix = $object =~ s{/[^/]*$}{}r;
+PostgreSQL::Test::Utils::append_to_file("$tmp/orphan", 'not an archive');
+swift_put("pg1/$prefix/999999-0000000000000000.tbk", "$tmp/orphan");
+my ($obj3) = $node->safe_psql('postgres', "SELECT object_name FROM tenant_backup.backups WHERE id = $b3");
+swift_delete("pg4/$obj3");
+is($node->safe_psql('postgres', q{SELECT string_agg(problem || ' ' || object_name, ', ' ORDER BY problem)
+                                  FROM tenant_backup.backup_repository_check('offsite')}),
+	"orphan_object $prefix/999999-0000000000000000.tbk", 'an object without a catalog row is reported');
+is($node->safe_psql('postgres', q{SELECT string_agg(problem || ' ' || backup_id, ', ')
+                                  FROM tenant_backup.backup_repository_check('viafile')}),
+	"missing_object $b3", 'a stored copy whose object was deleted is reported');
+
+# --- A schedule's own repositories: S3 only, so the primary copy is the S3 one ------------------
+like(psql_err(q{SELECT tenant_backup.backup_schedule_set(tenant => '3', repositories => 'nope')}),
+	qr/repository "nope" does not exist/, 'a schedule naming an unknown repository is refused');
+$ENV{AWS_ACCESS_KEY_ID} = $key;
+$ENV{AWS_SECRET_ACCESS_KEY} = $secret;
+$node->append_conf('postgresql.conf', "shared_preload_libraries = 'tenant_backup'\ntenant_backup.scheduler_naptime = 1");
+$node->restart;
+delete $ENV{AWS_ACCESS_KEY_ID};
+delete $ENV{AWS_SECRET_ACCESS_KEY};
+my $clock = (int(time() / 86400) + 1) * 86400 + 2 * 3600 - 3 - time();    # 3 s before 02:00 tomorrow
+$node->append_conf('postgresql.conf', "tenant_backup.scheduler_clock_offset = $clock");
+$node->reload;
+$node->safe_psql('postgres',
+	q{SELECT tenant_backup.backup_schedule_set(tenant => '3', cron => '0 2 * * *', keep_last => 5, repositories => 'offsite')});
+is($node->safe_psql('postgres', q{SELECT repositories FROM tenant_backup.schedules WHERE tenant = '3'}),
+	'offsite', 'the schedule keeps its repositories');
+ok( $node->poll_query_until(
+		'postgres', q{SELECT count(*) > 0 FROM tenant_backup.backups WHERE kind = 'auto' AND status = 'completed'}),
+	'the scheduled backup ran');
+my $auto = $node->safe_psql('postgres', q{SELECT max(id) FROM tenant_backup.backups WHERE kind = 'auto'});
+is($node->safe_psql('postgres', "SELECT repository FROM tenant_backup.backups WHERE id = $auto") . ' '
+	  . $node->safe_psql('postgres',
+		"SELECT string_agg(repository || ':' || state, ' ') FROM tenant_backup.backup_copies WHERE backup_id = $auto"),
+	'offsite offsite:stored', 'it went to the schedule\'s repository only');
+my $auto_object = $node->safe_psql('postgres', "SELECT object_name FROM tenant_backup.backups WHERE id = $auto");
+is(swift_head("pg1/$auto_object"), $node->safe_psql('postgres', "SELECT size_bytes FROM tenant_backup.backups WHERE id = $auto"),
+	'published in the bucket at commit');
+is($node->safe_psql('postgres', "SELECT sum(rows_restored) FROM tenant_backup.backup_restore($auto)"), '10',
+	'restored from its only copy, in S3');
+$node->safe_psql('postgres', q{SELECT tenant_backup.backup_schedule_remove('3')});
+
+# --- S3 down during a backup, repaired by backup_sync() -----------------------------------------
+swift_stop();
+($ret, $out, $err) = $node->psql('postgres', q{SELECT tenant_backup.backup_create('3')});
+is($ret, 0, 'with S3 down, a backup completes');
+my $b6 = $out;
+like($node->safe_psql('postgres',
+		"SELECT state || ': ' || error FROM tenant_backup.backup_copies WHERE backup_id = $b6 AND repository = 'offsite'"),
+	qr/^missing: .*(connect|Connection|refused)/i, 'its off-site copy is missing, and the catalog says why');
+is($node->safe_psql('postgres', "SELECT state FROM tenant_backup.backup_copies WHERE backup_id = $b6 AND repository = 'local'"),
+	'stored', 'its local copy is stored');
+is($node->safe_psql('postgres', q{SELECT stored FROM tenant_backup.backup_sync() WHERE repository = 'offsite'}),
+	'f', 'backup_sync() cannot store it while S3 is down');
+swift_start();    # a fresh, empty bucket
+is($node->safe_psql('postgres', q{SELECT string_agg(backup_id || ':' || repository || ':' || stored, ' ' ORDER BY backup_id, repository)
+                                  FROM tenant_backup.backup_sync() WHERE repository = 'offsite'}),
+	"$b6:offsite:true", 'backup_sync() stores the missing copy once S3 is back');
+my $obj6 = $node->safe_psql('postgres', "SELECT object_name FROM tenant_backup.backups WHERE id = $b6");
+is(swift_head("pg1/$obj6"), $node->safe_psql('postgres', "SELECT size_bytes FROM tenant_backup.backups WHERE id = $b6"),
+	'the object is in the bucket');
+is($node->safe_psql('postgres',
+		"SELECT state || ':' || (sha256 = (SELECT sha256 FROM tenant_backup.backups WHERE id = $b6)) FROM tenant_backup.backup_copies WHERE backup_id = $b6 AND repository = 'offsite'"),
+	'stored:true', 'its copy row is stored, with the SHA-256');
+
+# The local copy of that backup gone: restored from the synced copy.
+unlink $node->safe_psql('postgres', "SELECT location FROM tenant_backup.backups WHERE id = $b6");
+is($node->safe_psql('postgres', "SELECT sum(rows_restored) FROM tenant_backup.backup_restore($b6)"), '10',
+	'restored from the copy backup_sync() stored');
+
+$node->stop;
+swift_stop();
+done_testing();
