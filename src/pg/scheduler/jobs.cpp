@@ -1,7 +1,11 @@
 #include "pg/scheduler/jobs.hpp"
 
+#include "core/error.hpp"
+#include "core/storage/s3_storage.hpp"
+
 #include "pg/audit.hpp"
 #include "pg/backup_copies.hpp"
+#include "pg/repositories.hpp"
 #include "pg/catalog.hpp"
 #include "pg/guard.hpp"
 #include "pg/pending_objects.hpp"
@@ -50,13 +54,31 @@ void log_warning(const std::string &message, const std::string &hint) {
 	pg_call([=] { ereport(WARNING, (errmsg("%s", m), hint[0] ? errhint("%s", h) : 0)); });
 }
 
-// What an unfinished backup may have left: its published archive (a crash between publishing
-// and committing) and temporary objects of workers that no longer exist.
+// What an unfinished backup may have left, in every repository: its published archive or
+// off-site copy (a crash between publishing and committing), an S3 multipart upload never
+// completed, and temporary objects of workers that no longer exist.
 void remove_leftovers(int64_t backup_id) {
-	std::unique_ptr<Storage> storage = open_repository();
-	for (const auto &object : storage->list(archive_name_prefix(backup_id)))
-		storage->remove(object.name);
-	remove_stale_temporaries(*storage);
+	std::string prefix = archive_name_prefix(backup_id);
+	std::vector<std::string> repositories{kLocalRepository};
+	for (const auto &row : spi_query("SELECT name FROM tenant_backup.repositories ORDER BY name"))
+		repositories.push_back(*row[0]);
+	for (const auto &name : repositories) {
+		try {
+			std::shared_ptr<Storage> storage = open_storage(name);
+			for (const auto &object : storage->list(prefix))
+				storage->remove(object.name);
+			if (auto *s3 = dynamic_cast<S3Storage *>(storage.get()))
+				for (const auto &upload : s3->list_uploads())
+					if (upload.name.compare(0, prefix.size(), prefix) == 0)
+						s3->abort_upload(upload);
+			remove_stale_temporaries(*storage);
+		} catch (const std::runtime_error &e) { // tb::Error, SqlError: not PostgreSQL errors
+			// An unreachable repository keeps them; backup_repository_check reports them later.
+			log_warning("tenant_backup: could not remove what backup " + std::to_string(backup_id) +
+			                " left in repository \"" + name + "\": " + e.what(),
+			            "");
+		}
+	}
 }
 
 } // namespace
