@@ -208,6 +208,14 @@ int64 arg_int64(FunctionCallInfo fcinfo, int n, const char *name) {
 	return PG_GETARG_INT64(n);
 }
 
+std::string required_text_arg(FunctionCallInfo fcinfo, int n, const char *name, size_t max_bytes) {
+	std::optional<std::string> value = arg_text(fcinfo, n);
+	if (!value)
+		throw SqlError(ERRCODE_NULL_VALUE_NOT_ALLOWED, std::string(name) + " must not be NULL");
+	check_text_arg(*value, name, max_bytes, false);
+	return *value;
+}
+
 void check_text_arg(const std::string &value, const char *name, size_t max_bytes, bool allow_empty) {
 	if (!allow_empty && value.empty())
 		throw SqlError(ERRCODE_INVALID_PARAMETER_VALUE, std::string(name) + " must not be empty");

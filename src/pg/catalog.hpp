@@ -74,6 +74,8 @@ constexpr size_t kMaxLabelBytes = 1024;
 // Argument helpers for TB_SQL_FUNCTION bodies.
 std::optional<std::string> arg_text(FunctionCallInfo fcinfo, int n);
 int64 arg_int64(FunctionCallInfo fcinfo, int n, const char *name);
+// A text argument that must not be NULL or empty, at most max_bytes long.
+std::string required_text_arg(FunctionCallInfo fcinfo, int n, const char *name, size_t max_bytes);
 // Rejects values our functions will not take: too long (> max_bytes) or empty when !allow_empty.
 void check_text_arg(const std::string &value, const char *name, size_t max_bytes, bool allow_empty);
 

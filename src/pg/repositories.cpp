@@ -216,25 +216,13 @@ void require_superuser(const char *action, const char *what) {
 
 using namespace tb::pg;
 
-namespace {
-
-std::string required_arg(FunctionCallInfo fcinfo, int n, const char *name) {
-	std::optional<std::string> v = arg_text(fcinfo, n);
-	if (!v)
-		throw SqlError(ERRCODE_NULL_VALUE_NOT_ALLOWED, std::string(name) + " must not be NULL");
-	check_text_arg(*v, name, 1024, false);
-	return *v;
-}
-
-} // namespace
-
 // backup_repository_add(name text, url text, options jsonb DEFAULT '{}') RETURNS void
 TB_SQL_FUNCTION(backup_repository_add) {
 	spi_begin();
 	require_superuser("repository_add", "add a repository");
 	AuditedAction audit("repository_add");
-	std::string name = required_arg(fcinfo, 0, "name");
-	std::string url = required_arg(fcinfo, 1, "url");
+	std::string name = required_text_arg(fcinfo, 0, "name", 1024);
+	std::string url = required_text_arg(fcinfo, 1, "url", 1024);
 	if (!valid_name(name))
 		throw SqlError(ERRCODE_INVALID_PARAMETER_VALUE, "invalid repository name \"" + name + "\"",
 		               "A name is made of lower-case letters, digits and underscores, starts with a letter and has "
@@ -285,7 +273,7 @@ TB_SQL_FUNCTION(backup_repository_remove) {
 	spi_begin();
 	require_superuser("repository_remove", "remove a repository");
 	AuditedAction audit("repository_remove");
-	std::string name = required_arg(fcinfo, 0, "name");
+	std::string name = required_text_arg(fcinfo, 0, "name", 1024);
 	if (name == kLocalRepository)
 		throw SqlError(ERRCODE_INVALID_PARAMETER_VALUE, "repository \"local\" is built in and cannot be removed");
 	bool removed;

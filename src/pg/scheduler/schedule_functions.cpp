@@ -27,14 +27,6 @@ int32 arg_int(FunctionCallInfo fcinfo, int n, const char *name, int32 min, int32
 	return value;
 }
 
-std::string required_text(FunctionCallInfo fcinfo, int n, const char *name) {
-	std::optional<std::string> value = arg_text(fcinfo, n);
-	if (!value)
-		throw SqlError(ERRCODE_NULL_VALUE_NOT_ALLOWED, std::string(name) + " must not be NULL");
-	check_text_arg(*value, name, 256, false);
-	return *value;
-}
-
 // The tenant argument as the catalog stores tenants, or nullopt for the default schedule.
 std::optional<std::string> schedule_tenant(FunctionCallInfo fcinfo) {
 	std::optional<std::string> tenant = arg_text(fcinfo, 0);
@@ -63,8 +55,8 @@ SqlValue utc_text(std::optional<int64_t> t) {
 using namespace tb::pg;
 
 TB_SQL_FUNCTION(backup_schedule_set) {
-	std::string cron = required_text(fcinfo, 1, "cron");
-	std::string zone = required_text(fcinfo, 2, "time_zone");
+	std::string cron = required_text_arg(fcinfo, 1, "cron", 256);
+	std::string zone = required_text_arg(fcinfo, 2, "time_zone", 256);
 	constexpr int32 kMaxKeep = 100000;
 	int32 keep_last = arg_int(fcinfo, 3, "keep_last", 0, kMaxKeep);
 	int32 window = arg_int(fcinfo, 4, "window_minutes", 0, 1440);
