@@ -17,6 +17,7 @@ public:
 	std::vector<ObjectInfo> list(const std::string &prefix) override;
 	std::vector<TemporaryObject> list_temporaries() override;
 	std::string describe(const std::string &name) const override { return path(name); }
+	bool publish_is_local() const override { return true; }
 
 private:
 	std::string path(const std::string &name) const;

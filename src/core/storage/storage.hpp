@@ -47,6 +47,9 @@ public:
 	virtual std::vector<TemporaryObject> list_temporaries() = 0;
 	// Where the repository is, for messages and the catalog.
 	virtual std::string describe(const std::string &name) const = 0;
+	// Whether WriteObject::publish() is a local step that fails only when the machine does (a
+	// rename), so that it can wait until the last moment; false where it needs a network (S3).
+	virtual bool publish_is_local() const { return false; }
 };
 
 // Throws InvalidInput unless name is a safe storage-relative name (see Storage::open_write).

@@ -1,44 +1,51 @@
 #include "core/cpp_only.hpp"
 #include "core/stream/tee_sink.hpp"
 
-#include <exception>
+#include "core/error.hpp"
 
 namespace tb {
 
-size_t TeeSink::add_optional(Sink &sink) {
-	branches_.push_back({&sink, ""});
+size_t TeeSink::add(Sink &sink) {
+	branches_.push_back({&sink, nullptr, ""});
 	return branches_.size() - 1;
 }
 
-template <typename F> void TeeSink::each_optional(F &&fn) {
+template <typename F> void TeeSink::each(F &&fn) {
+	std::exception_ptr last;
+	bool survivor = false;
 	for (auto &b : branches_) {
-		if (!b.error.empty())
+		if (b.exception)
 			continue;
 		try {
 			fn(*b.sink);
+			survivor = true;
 		} catch (const std::exception &e) {
-			b.error = e.what();
-			if (b.error.empty())
-				b.error = "unknown error";
+			b.exception = last = std::current_exception();
+			b.error = *e.what() ? e.what() : "unknown error";
 		} catch (...) {
+			b.exception = last = std::current_exception();
 			b.error = "unknown error";
 		}
 	}
+	if (survivor)
+		return;
+	if (!last && !branches_.empty())
+		last = branches_.front().exception; // called again after the stream failed
+	if (!last)
+		throw Error(ErrorKind::Internal, "a stream with nowhere to go");
+	std::rethrow_exception(last);
 }
 
 void TeeSink::write(const uint8_t *data, size_t len) {
-	required_.write(data, len);
-	each_optional([&](Sink &s) { s.write(data, len); });
+	each([&](Sink &s) { s.write(data, len); });
 }
 
 void TeeSink::finish() {
-	required_.finish();
-	each_optional([](Sink &s) { s.finish(); });
+	each([](Sink &s) { s.finish(); });
 }
 
 void TeeSink::boundary() {
-	required_.boundary();
-	each_optional([](Sink &s) { s.boundary(); });
+	each([](Sink &s) { s.boundary(); });
 }
 
 } // namespace tb

@@ -1,9 +1,11 @@
-// One stream written to several places: a required sink, whose errors propagate, and optional
-// ones (off-site copies), each of which is dropped at its first error, keeping the error's text,
-// while the others go on. The bytes every surviving branch received are exactly the same.
+// One stream written to several places (the copies of a backup in several repositories). Each
+// branch is dropped at its first error, keeping the error, while the others go on; the stream
+// itself fails only when its last surviving branch fails, with that branch's own exception. The
+// bytes every surviving branch received are exactly the same.
 #pragma once
 #include "core/stream/stream.hpp"
 
+#include <exception>
 #include <string>
 #include <vector>
 
@@ -11,22 +13,22 @@ namespace tb {
 
 class TeeSink : public Sink {
 public:
-	explicit TeeSink(Sink &required) : required_(required) {}
-	// Adds an optional branch (before the first write); returns its index for failed()/error().
-	size_t add_optional(Sink &sink);
+	// Adds a branch (before the first write); returns its index for failed()/error().
+	size_t add(Sink &sink);
 	void write(const uint8_t *data, size_t len) override;
 	void finish() override;
 	void boundary() override;
-	bool failed(size_t branch) const { return !branches_[branch].error.empty(); }
+	bool failed(size_t branch) const { return static_cast<bool>(branches_[branch].exception); }
 	const std::string &error(size_t branch) const { return branches_[branch].error; }
 
 private:
 	struct Branch {
 		Sink *sink;
-		std::string error; // set once the branch failed; it gets no further bytes
+		std::exception_ptr exception; // set once the branch failed; it gets no further bytes
+		std::string error;
 	};
-	template <typename F> void each_optional(F &&fn);
-	Sink &required_;
+	// Runs fn on every surviving branch; rethrows the last failure once no branch survives.
+	template <typename F> void each(F &&fn);
 	std::vector<Branch> branches_;
 };
 
