@@ -14,6 +14,7 @@ namespace tb::pg {
 namespace {
 // Advisory lock class of tenant locks ("TBUP"); the second key is hashtext(tenant).
 constexpr int32 kTenantLockClass = 0x54425550;
+constexpr int32 kBackupWriteLockClass = 0x54425557;
 
 } // namespace
 
@@ -193,6 +194,28 @@ void lock_tenant(const std::string &tenant, bool exclusive) {
 			DirectFunctionCall2(pg_advisory_xact_lock_int4, Int32GetDatum(kTenantLockClass), key);
 		else
 			DirectFunctionCall2(pg_advisory_xact_lock_shared_int4, Int32GetDatum(kTenantLockClass), key);
+	});
+}
+
+void lock_backup_writing(int64 id) {
+	// Two backups whose ids agree in the low 32 bits share a key: harmless, backup_sync only
+	// leaves more alone.
+	int32 key = static_cast<int32>(static_cast<uint32>(id));
+	pg_call([key] {
+		DirectFunctionCall2(pg_advisory_xact_lock_shared_int4, Int32GetDatum(kBackupWriteLockClass),
+		                    Int32GetDatum(key));
+	});
+}
+
+bool backup_being_written(int64 id) {
+	int32 key = static_cast<int32>(static_cast<uint32>(id));
+	return pg_eval([key] {
+		// A session-level probe, released at once: a writer holding the shared lock makes it fail.
+		Datum k1 = Int32GetDatum(kBackupWriteLockClass), k2 = Int32GetDatum(key);
+		if (!DatumGetBool(DirectFunctionCall2(pg_try_advisory_lock_int4, k1, k2)))
+			return true;
+		DirectFunctionCall2(pg_advisory_unlock_int4, k1, k2);
+		return false;
 	});
 }
 

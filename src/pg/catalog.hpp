@@ -67,6 +67,14 @@ std::string json_object(const std::vector<std::pair<std::string, std::string>> &
 // Per-tenant lock: restores and deletes take it exclusively, backups shared (transaction-scoped).
 void lock_tenant(const std::string &tenant, bool exclusive);
 
+// Marks backup `id` as being written by this transaction (a shared, transaction-scoped lock):
+// taken before any object of the backup is created, so that backup_sync never takes the objects
+// of a backup still being written, or stored, for leftovers.
+void lock_backup_writing(int64 id);
+// Whether some other transaction is writing objects of backup `id` now (false also when only this
+// transaction is). Probes without waiting and keeps nothing.
+bool backup_being_written(int64 id);
+
 // Longest tenant value and label our functions take.
 constexpr size_t kMaxTenantBytes = 1024;
 constexpr size_t kMaxLabelBytes = 1024;

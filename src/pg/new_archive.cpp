@@ -9,6 +9,9 @@
 #include "pg/repository.hpp"
 #include "pg/settings.hpp"
 
+#include <algorithm>
+#include <exception>
+
 namespace tb::pg {
 
 namespace {
@@ -26,23 +29,30 @@ void warn_missing_copy(int64 id, const std::string &repository, const std::strin
 } // namespace
 
 NewArchive::NewArchive(NewBackup &backup, bool background) {
-	std::vector<std::string> repositories = configured_repositories();
-	backup.repository = repositories[0];
-	storage_ = open_storage(backup.repository);
-	remove_stale_temporaries(*storage_);
+	lock_backup_writing(backup.id); // before any object exists: backup_sync leaves them alone
 	backup.object_name = new_archive_name(backup.id);
-	backup.location = storage_->describe(backup.object_name);
 	backup.copies.clear();
-	for (size_t i = 1; i < repositories.size(); i++) {
-		OffsiteCopy c;
-		c.repository = repositories[i];
+	tee_ = std::make_unique<TeeSink>();
+	std::exception_ptr first_error;
+	for (const std::string &repository : configured_repositories()) {
+		Target t;
+		t.repository = repository;
 		try {
-			c.storage = open_storage(c.repository);
-		} catch (const SqlError &e) {
-			c.error = e.what(); // e.g. no credentials: the primary copy goes on
+			t.storage = open_storage(repository, true);
+			remove_stale_temporaries(*t.storage);
+			t.object = t.storage->open_write(backup.object_name, temporary_tag());
+			t.branch = tee_->add(*t.object);
+		} catch (const SqlError &e) { // e.g. no such repository, no credentials: the others go on
+			t.error = e.what();
+			first_error = first_error ? first_error : std::current_exception();
+		} catch (const Error &e) { // e.g. a directory that cannot be written, an endpoint down
+			t.error = e.what();
+			first_error = first_error ? first_error : std::current_exception();
 		}
-		offsite_.push_back(std::move(c));
+		targets_.push_back(std::move(t));
 	}
+	if (std::none_of(targets_.begin(), targets_.end(), [](const Target &t) { return t.object != nullptr; }))
+		std::rethrow_exception(first_error);
 	int level = setting_compression_level();
 	backup.compression = level > 0 ? "zstd" : "none";
 	std::optional<DataKey> key = current_data_key(backup.tenant);
@@ -65,19 +75,6 @@ NewArchive::NewArchive(NewBackup &backup, bool background) {
 	options.key_generation = backup.key_generation;
 	options.background = background;
 
-	object_ = storage_->open_write(backup.object_name, temporary_tag());
-	tee_ = std::make_unique<TeeSink>(*object_);
-	for (auto &c : offsite_) {
-		if (!c.error.empty())
-			continue;
-		try {
-			remove_stale_temporaries(*c.storage);
-			c.object = c.storage->open_write(backup.object_name, temporary_tag());
-			c.branch = tee_->add_optional(*c.object);
-		} catch (const Error &e) {
-			c.error = e.what();
-		}
-	}
 	hashing_ = std::make_unique<HashingSink>(*tee_);
 	writer_ = std::make_unique<archive::ArchiveWriter>(*hashing_, options);
 	std::string server_version =
@@ -90,46 +87,62 @@ NewArchive::NewArchive(NewBackup &backup, bool background) {
 }
 
 void NewArchive::finish(NewBackup &backup) {
-	writer_->finish(); // flushes the chain and fsyncs the temporary file
+	writer_->finish(); // flushes the chain and fsyncs the temporary files; throws if no copy is left
 	backup.sha256 = hashing_->hex_digest();
 	backup.size_bytes = hashing_->bytes();
-	backup.copies.push_back({backup.repository, backup.location, true, ""});
-	for (auto &c : offsite_) {
-		NewCopy copy{c.repository, c.storage ? c.storage->describe(backup.object_name) : "", false, c.error};
-		if (copy.error.empty() && tee_->failed(c.branch))
-			copy.error = tee_->error(c.branch);
-		if (copy.error.empty()) {
+	std::exception_ptr first_error;
+	for (Target &t : targets_) {
+		NewCopy copy{t.repository, t.storage ? t.storage->describe(backup.object_name) : "", false, t.error};
+		if (t.object && tee_->failed(t.branch))
+			copy.error = tee_->error(t.branch);
+		if (usable(t) && t.storage->publish_is_local()) {
+			t.at_commit = true;
+			copy.stored = true;
+		} else if (usable(t)) {
 			bool published = false;
 			try {
-				c.object->publish(); // S3: completes the upload, then a HEAD checks size and ETag
+				t.object->publish(); // S3: completes the upload, then a HEAD checks size and ETag
 				published = true;
-				remove_at_abort(c.storage, backup.object_name);
-				confirm_size(*c.storage, backup.object_name, backup.size_bytes);
+				remove_at_abort(t.storage, backup.object_name);
+				confirm_size(*t.storage, backup.object_name, backup.size_bytes);
 				copy.stored = true;
 			} catch (const Error &e) {
 				copy.error = e.what();
+				first_error = first_error ? first_error : std::current_exception();
 				if (published) {
 					try {
-						c.storage->remove(backup.object_name);
+						t.storage->remove(backup.object_name);
 					} catch (const Error &) {
-						// removed on abort, or found by backup_repository_check
+						// removed on abort, or by backup_sync() as a leftover
 					}
 				}
 			}
 		}
-		c.object.reset(); // an unpublished S3 upload is aborted here
-		if (!copy.stored)
-			warn_missing_copy(backup.id, c.repository, copy.error);
+		if (!t.at_commit)
+			t.object.reset(); // an unpublished S3 upload is aborted here
 		backup.copies.push_back(std::move(copy));
 	}
+	auto primary = std::find_if(backup.copies.begin(), backup.copies.end(), [](const NewCopy &c) { return c.stored; });
+	if (primary == backup.copies.end() && first_error)
+		std::rethrow_exception(first_error); // every copy that was written failed to publish
+	if (primary == backup.copies.end())
+		throw Error(ErrorKind::Internal, "backup " + std::to_string(backup.id) + " has no copy");
+	backup.repository = primary->repository;
+	backup.location = primary->location;
+	std::rotate(backup.copies.begin(), primary, primary + 1); // the primary first, as the catalog wants
+	for (const NewCopy &c : backup.copies)
+		if (!c.stored)
+			warn_missing_copy(backup.id, c.repository, c.error);
 }
 
 void NewArchive::publish_at_commit() {
 	writer_.reset();
 	hashing_.reset();
 	tee_.reset();
-	offsite_.clear();
-	pg::publish_at_commit(storage_, std::move(object_));
+	for (Target &t : targets_)
+		if (t.at_commit)
+			pg::publish_at_commit(t.storage, std::move(t.object));
+	targets_.clear();
 }
 
 } // namespace tb::pg

@@ -29,9 +29,13 @@ struct RepositoryRow {
 	Options options;
 };
 
-std::optional<RepositoryRow> load_repository(const std::string &name) {
+// for_writing: the row stays key-share locked until the transaction ends, so that
+// backup_repository_remove waits for the copies being stored and then counts them.
+std::optional<RepositoryRow> load_repository(const std::string &name, bool for_writing = false) {
 	AsExtensionOwner owner; // the catalog is the extension's own
-	auto rows = spi_query("SELECT url FROM tenant_backup.repositories WHERE name = $1", {name}, true);
+	auto rows = for_writing
+	                ? spi_query("SELECT url FROM tenant_backup.repositories WHERE name = $1 FOR KEY SHARE", {name})
+	                : spi_query("SELECT url FROM tenant_backup.repositories WHERE name = $1", {name}, true);
 	if (rows.empty())
 		return std::nullopt;
 	RepositoryRow r{*rows[0][0], {}};
@@ -136,7 +140,9 @@ std::string local_url() {
 
 namespace {
 
-std::vector<std::string> parse_repository_list(const std::string &list) {
+// The names of a comma-separated list, in order and without repeats; with check_exists, an
+// unknown name is an error.
+std::vector<std::string> parse_repository_list(const std::string &list, bool check_exists) {
 	std::vector<std::string> names;
 	size_t start = 0;
 	while (start <= list.size()) {
@@ -145,7 +151,7 @@ std::vector<std::string> parse_repository_list(const std::string &list) {
 		name.erase(0, name.find_first_not_of(' '));
 		name.erase(name.find_last_not_of(' ') + 1);
 		if (!name.empty() && std::find(names.begin(), names.end(), name) == names.end()) {
-			if (name != kLocalRepository && !load_repository(name))
+			if (check_exists && name != kLocalRepository && !load_repository(name))
 				no_such_repository(name);
 			names.push_back(name);
 		}
@@ -159,7 +165,9 @@ std::vector<std::string> parse_repository_list(const std::string &list) {
 } // namespace
 
 std::vector<std::string> configured_repositories() {
-	std::vector<std::string> names = parse_repository_list(setting_repositories());
+	// Not checked here: an unknown name is one missing copy (open_storage says why), not a failed
+	// backup, and readers still find the copies that exist.
+	std::vector<std::string> names = parse_repository_list(setting_repositories(), false);
 	if (names.empty())
 		names.push_back(kLocalRepository);
 	return names;
@@ -167,7 +175,7 @@ std::vector<std::string> configured_repositories() {
 
 std::string checked_repository_list(const std::string &list) {
 	std::string out;
-	for (const auto &name : parse_repository_list(list)) {
+	for (const auto &name : parse_repository_list(list, true)) {
 		if (!valid_name(name))
 			throw SqlError(ERRCODE_INVALID_PARAMETER_VALUE, "invalid repository name \"" + name + "\"");
 		out += (out.empty() ? "" : ",") + name;
@@ -191,10 +199,10 @@ void use_schedule_repositories(const std::string &tenant) {
 	});
 }
 
-std::shared_ptr<Storage> open_storage(const std::string &name) {
+std::shared_ptr<Storage> open_storage(const std::string &name, bool for_writing) {
 	if (name == kLocalRepository)
 		return open_repository();
-	std::optional<RepositoryRow> row = load_repository(name);
+	std::optional<RepositoryRow> row = load_repository(name, for_writing);
 	if (!row)
 		no_such_repository(name);
 	try {
@@ -276,9 +284,14 @@ TB_SQL_FUNCTION(backup_repository_remove) {
 	std::string name = required_text_arg(fcinfo, 0, "name", 1024);
 	if (name == kLocalRepository)
 		throw SqlError(ERRCODE_INVALID_PARAMETER_VALUE, "repository \"local\" is built in and cannot be removed");
-	bool removed;
 	{
 		AsExtensionOwner owner;
+		// Locked first: a backup that opens it now waits (open_storage), one that did is counted.
+		if (spi_query("SELECT 1 FROM tenant_backup.repositories WHERE name = $1 FOR UPDATE", {name}).empty()) {
+			audit.ok(name + " (no such repository)");
+			spi_end();
+			return BoolGetDatum(false);
+		}
 		auto stored = spi_query("SELECT count(*) FROM tenant_backup.backup_copies WHERE repository = $1 "
 		                        "AND state = 'stored'",
 		                        {name});
@@ -287,27 +300,30 @@ TB_SQL_FUNCTION(backup_repository_remove) {
 			               "repository \"" + name + "\" holds " + *stored[0][0] + " stored cop" +
 			                   (*stored[0][0] == "1" ? "y" : "ies") + " of backups",
 			               "", "Delete those backups first (tenant_backup.backup_delete), or keep the repository.");
+		auto schedules = spi_query("SELECT coalesce(tenant, '(default)') FROM tenant_backup.schedules "
+		                           "WHERE $1 = ANY (string_to_array(repositories, ',')) ORDER BY tenant NULLS FIRST",
+		                           {name});
+		if (!schedules.empty())
+			throw SqlError(
+			    ERRCODE_OBJECT_IN_USE,
+			    "repository \"" + name + "\" is named by the schedule of tenant \"" + *schedules[0][0] + "\"" +
+			        (schedules.size() > 1 ? " and " + std::to_string(schedules.size() - 1) + " more" : ""),
+			    "", "Change those schedules first (tenant_backup.backup_schedule_set(..., repositories => ...)).");
 		spi_query("DELETE FROM tenant_backup.backup_copies WHERE repository = $1", {name});
-		removed = !spi_query("DELETE FROM tenant_backup.repositories WHERE name = $1 RETURNING name", {name}).empty();
+		spi_query("DELETE FROM tenant_backup.repositories WHERE name = $1", {name});
 	}
-	if (removed) {
-		std::vector<std::string> configured;
-		std::string list = std::string(",") + setting_repositories() + ",";
-		std::string spaced;
-		for (char c : list)
-			if (c != ' ')
-				spaced += c;
-		if (spaced.find("," + name + ",") != std::string::npos) {
-			std::string msg = "repository \"" + name + "\" is still listed in tenant_backup.repositories";
-			const char *m = msg.c_str();
-			pg_call([m] {
-				ereport(WARNING, (errmsg("%s", m), errhint("Backups fail until it is taken out of the setting.")));
-			});
-		}
+	std::vector<std::string> layers = configured_repositories();
+	if (std::find(layers.begin(), layers.end(), name) != layers.end()) {
+		std::string msg = "repository \"" + name + "\" is still listed in tenant_backup.repositories";
+		const char *m = msg.c_str();
+		pg_call([m] {
+			ereport(WARNING, (errmsg("%s", m), errhint("Until it is taken out of the setting, every new backup "
+			                                           "records its copy there as missing.")));
+		});
 	}
 	audit.ok(name);
 	spi_end();
-	return BoolGetDatum(removed);
+	return BoolGetDatum(true);
 }
 
 // backup_repositories() RETURNS TABLE (name, url, options, layer, stored_copies, missing_copies, created_at)
@@ -315,12 +331,7 @@ TB_SQL_FUNCTION(backup_repositories) {
 	spi_begin();
 	require_superuser("repositories", "list repositories");
 	SrfRows out(fcinfo);
-	std::vector<std::string> layers;
-	try {
-		layers = configured_repositories();
-	} catch (const SqlError &) {
-		// an unknown name in the setting: no layer positions, the list itself still helps
-	}
+	std::vector<std::string> layers = configured_repositories();
 	auto layer_of = [&](const std::string &name) -> SqlValue {
 		auto it = std::find(layers.begin(), layers.end(), name);
 		return it == layers.end() ? std::nullopt : SqlValue(std::to_string(it - layers.begin() + 1));

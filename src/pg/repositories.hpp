@@ -18,10 +18,11 @@ namespace tb::pg {
 
 constexpr const char *kLocalRepository = "local";
 
-// The names of tenant_backup.repositories, in order and without repeats, each checked to exist.
+// The names of tenant_backup.repositories, in order and without repeats (not checked to exist).
 std::vector<std::string> configured_repositories();
-// Opens a repository by name; throws a clear error if there is no such repository.
-std::shared_ptr<Storage> open_storage(const std::string &name);
+// Opens a repository by name; throws a clear error if there is no such repository. for_writing:
+// to store copies in it, which keeps it from being removed until the transaction ends.
+std::shared_ptr<Storage> open_storage(const std::string &name, bool for_writing = false);
 // A list of repository names as tenant_backup.repositories takes it, checked (names exist, no
 // repeats); returned as "a,b". For a schedule's own list.
 std::string checked_repository_list(const std::string &list);
