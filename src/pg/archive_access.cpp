@@ -49,6 +49,7 @@ CheckedCopy open_checked_copy(const StoredBackup &b, const char *consequence) {
 		copy.object_name = c.object_name;
 		std::string problem;
 		int code = ERRCODE_IO_ERROR;
+		bool gone = false;
 		try {
 			std::shared_ptr<Storage> storage = open_storage(c.repository);
 			check_stored_archive(*storage, copy, copies.size() == 1 ? consequence : "the copy is skipped");
@@ -63,11 +64,17 @@ CheckedCopy open_checked_copy(const StoredBackup &b, const char *consequence) {
 				throw; // one copy: its own error, as always; created in this transaction: no copy is readable yet
 			problem = e.what() + (e.detail().empty() ? "" : " (" + e.detail() + ")");
 			code = e.sqlstate();
+			gone = code == ERRCODE_UNDEFINED_FILE || code == ERRCODE_DATA_CORRUPTED;
 		} catch (const Error &e) {
 			if (copies.size() == 1)
 				throw;
 			problem = e.what();
+			gone = e.kind() == ErrorKind::NotFound || e.kind() == ErrorKind::Corrupt;
 		}
+		// A copy that is absent or altered is so for good: the catalog says so from now on. One
+		// that could not be reached (an endpoint down, a timeout) may be fine tomorrow.
+		if (gone)
+			mark_copy_missing(b.id, c.repository, problem);
 		std::string msg =
 		    "the copy of backup " + id + " in repository \"" + c.repository + "\" is unusable: " + problem;
 		const char *m = msg.c_str();

@@ -38,12 +38,7 @@ std::vector<BackupCopy> readable_copies(const StoredBackup &b) {
 	std::vector<BackupCopy> copies = all_copies(b);
 	copies.erase(std::remove_if(copies.begin(), copies.end(), [](const BackupCopy &c) { return c.state != "stored"; }),
 	             copies.end());
-	std::vector<std::string> layers;
-	try {
-		layers = configured_repositories();
-	} catch (const SqlError &) {
-		// an unknown name in the setting does not stop reading what exists
-	}
+	std::vector<std::string> layers = configured_repositories();
 	auto rank = [&](const BackupCopy &c) -> size_t {
 		if (c.repository == b.repository)
 			return 0;
@@ -53,6 +48,13 @@ std::vector<BackupCopy> readable_copies(const StoredBackup &b) {
 	std::stable_sort(copies.begin(), copies.end(),
 	                 [&](const BackupCopy &x, const BackupCopy &y) { return rank(x) < rank(y); });
 	return copies;
+}
+
+void mark_copy_missing(int64 backup_id, const std::string &repository, const std::string &reason) {
+	AsExtensionOwner owner; // the catalog is the extension's own
+	spi_query("UPDATE tenant_backup.backup_copies SET state = 'missing', error = $3 "
+	          "WHERE backup_id = $1::bigint AND repository = $2 AND state = 'stored'",
+	          {std::to_string(backup_id), repository, reason});
 }
 
 void remove_copies_at_commit(const StoredBackup &b) {

@@ -20,6 +20,11 @@ struct BackupCopy {
 // the order of tenant_backup.repositories, then by name. A backup without copy rows has its primary.
 std::vector<BackupCopy> readable_copies(const StoredBackup &backup);
 
+// Records that a copy the catalog called 'stored' is not there or not intact (found by a reader
+// or by backup_sync), so that readers skip it and backup_sync() stores it again. In the caller's
+// transaction: a restore that fails and rolls back takes the mark back with it.
+void mark_copy_missing(int64 backup_id, const std::string &repository, const std::string &reason);
+
 // Registers the removal of every copy of the backup when the transaction commits. Call it before
 // deleting the backups row (which deletes the copy rows with it). A repository that cannot be
 // opened is reported in a WARNING; its object stays (backup_repository_check finds it).

@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <optional>
+#include <set>
+#include <string>
 #include <vector>
 
 namespace tb::pg {
@@ -34,30 +36,64 @@ std::vector<PublishedWrite> published_writes;
 // Objects published before commit (off-site copies): removed on abort of their (sub)transaction.
 std::vector<PendingRemoval> removals_on_abort;
 
-// Removes objects of an aborting (sub)transaction; an error is only reported: an abort must not fail.
-void remove_now(std::vector<PendingRemoval> &items, const std::optional<SubTransactionId> &sub) {
+// Removes objects while a transaction commits or aborts, where nothing may fail: errors are only
+// reported (WARNING, by remove_all). After one failure in a repository the rest of its objects are not tried, so
+// an unreachable endpoint costs one bounded attempt, not one per object; what is left has no
+// catalog row and backup_sync() removes it later. `what` names the objects for the message.
+template <typename T> void remove_all_into(const std::vector<const T *> &items, char *report, size_t size) {
+	std::set<std::string> failed_repositories;
 	std::string failures;
+	size_t skipped = 0;
 	try {
-		for (size_t i = 0; i < items.size(); i++) {
-			if (sub && items[i].subxact != *sub)
+		for (const T *item : items) {
+			std::string where = item->storage->describe("");
+			if (failed_repositories.count(where)) {
+				skipped++;
 				continue;
+			}
 			try {
-				items[i].storage->remove(items[i].name);
+				item->storage->remove(item->name);
 			} catch (const std::exception &e) {
-				failures += e.what();
+				failed_repositories.insert(where);
+				failures += (failures.empty() ? "" : "; ") + std::string(e.what());
 			}
 		}
+		if (!failures.empty() && skipped)
+			failures += " (" + std::to_string(skipped) + " more not tried)";
 	} catch (...) {
+		failures = failures.empty() ? "out of memory" : failures;
 	}
+	strlcpy(report, failures.c_str(), size);
+}
+
+template <typename T> void remove_all(const std::vector<const T *> &items, const char *what) {
+	char report[2048]; // no C++ object is alive when ereport runs
+	remove_all_into(items, report, sizeof(report));
+	if (report[0])
+		ereport(WARNING, (errmsg("tenant_backup: could not remove %s: %s", what, report),
+		                  errhint("tenant_backup.backup_sync() removes them later.")));
+}
+
+template <typename T> std::vector<const T *> all_of(const std::vector<T> &items) {
+	std::vector<const T *> out;
+	for (const auto &item : items)
+		out.push_back(&item);
+	return out;
+}
+
+// Removes objects of an aborting (sub)transaction (all of them for nullopt).
+void remove_now(std::vector<PendingRemoval> &items, const std::optional<SubTransactionId> &sub) {
+	std::vector<const PendingRemoval *> doomed;
+	for (const auto &item : items)
+		if (!sub || item.subxact == *sub)
+			doomed.push_back(&item);
+	remove_all(doomed, "the copy of an aborted backup");
 	if (sub)
 		items.erase(
 		    std::remove_if(items.begin(), items.end(), [&](const PendingRemoval &r) { return r.subxact == *sub; }),
 		    items.end());
 	else
 		items.clear();
-	if (!failures.empty())
-		ereport(WARNING,
-		        (errmsg("tenant_backup: could not remove the copy of an aborted backup: %s", failures.c_str())));
 }
 
 template <typename T> void forget_subxact(std::vector<T> &items, SubTransactionId sub) {
@@ -94,22 +130,10 @@ void on_xact(XactEvent event, void *) {
 	case XACT_EVENT_COMMIT:
 	case XACT_EVENT_PARALLEL_COMMIT: {
 		// The commit is durable: an error now would be a PANIC, so failures are only reported.
-		std::string failures;
-		try {
-			for (auto &r : pending_removals) {
-				try {
-					r.storage->remove(r.name);
-				} catch (const std::exception &e) {
-					failures += e.what();
-				}
-			}
-		} catch (...) {
-		}
+		remove_all(all_of(pending_removals), "a deleted archive");
 		pending_removals.clear();
 		published_writes.clear();
 		removals_on_abort.clear();
-		if (!failures.empty())
-			ereport(WARNING, (errmsg("tenant_backup: could not remove a deleted archive: %s", failures.c_str())));
 		break;
 	}
 	case XACT_EVENT_ABORT:
@@ -118,21 +142,8 @@ void on_xact(XactEvent event, void *) {
 		pending_removals.clear();
 		remove_now(removals_on_abort, std::nullopt);
 		// Archives published at pre-commit of a commit that then failed.
-		std::string failures;
-		try {
-			for (auto &p : published_writes) {
-				try {
-					p.storage->remove(p.name);
-				} catch (const std::exception &e) {
-					failures += e.what();
-				}
-			}
-		} catch (...) {
-		}
+		remove_all(all_of(published_writes), "the archive of an aborted backup");
 		published_writes.clear();
-		if (!failures.empty())
-			ereport(WARNING,
-			        (errmsg("tenant_backup: could not remove the archive of an aborted backup: %s", failures.c_str())));
 		break;
 	}
 	default:
@@ -172,6 +183,13 @@ void remove_at_abort(std::shared_ptr<Storage> storage, const std::string &name) 
 bool awaiting_publication(const std::string &name) {
 	for (const auto &w : pending_writes)
 		if (w.object && w.object->name() == name)
+			return true;
+	return false;
+}
+
+bool awaiting_removal(const std::string &name) {
+	for (const auto &r : pending_removals)
+		if (r.name == name)
 			return true;
 	return false;
 }

@@ -17,7 +17,10 @@ void publish_at_commit(std::shared_ptr<Storage> storage, std::unique_ptr<WriteOb
 void remove_at_abort(std::shared_ptr<Storage> storage, const std::string &name);
 // Whether an archive of this name waits for this transaction to commit.
 bool awaiting_publication(const std::string &name);
-// Removes name from the repository once the transaction commits.
+// Whether this transaction removes an object of this name when it commits.
+bool awaiting_removal(const std::string &name);
+// Removes name from the repository once the transaction commits (best effort: what cannot be
+// removed then is left for backup_sync()).
 void remove_at_commit(std::shared_ptr<Storage> storage, const std::string &name);
 
 } // namespace tb::pg
