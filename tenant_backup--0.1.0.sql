@@ -444,16 +444,16 @@ COMMENT ON FUNCTION tenant_backup.backup_repositories() IS
     'Every repository, its position in tenant_backup.repositories (layer) and its copies. Superusers only.';
 
 CREATE FUNCTION tenant_backup.backup_sync()
-RETURNS TABLE (backup_id bigint, repository text, stored boolean, error text)
+RETURNS TABLE (backup_id bigint, repository text, action text, object_name text, ok boolean, error text)
     AS 'MODULE_PATHNAME', 'backup_sync' LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION tenant_backup.backup_sync() IS
-    'Stores every missing copy of completed backups from a healthy copy; one row per copy tried. Superusers only.';
+    'Makes the repositories hold what the catalog says: records vanished copies as missing (mark_missing), removes leftovers no backup needs (remove_leftover), aborts abandoned multipart uploads (abort_upload), and stores every missing copy of completed backups from a healthy copy (store_copy); a repository that cannot be reached is one check row. One row per action. Superusers only.';
 
 CREATE FUNCTION tenant_backup.backup_repository_check(name text)
 RETURNS TABLE (problem text, object_name text, backup_id bigint, size_bytes bigint)
     AS 'MODULE_PATHNAME', 'backup_repository_check' LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION tenant_backup.backup_repository_check(text) IS
-    'Objects of this database in the repository without a copy row (orphan_object), stored copies without their object (missing_object) or of another size (size_mismatch). Superusers only.';
+    'Objects of this database in the repository without a stored copy row (orphan_object), stored copies without their object (missing_object) or of another size (size_mismatch), multipart uploads never completed (incomplete_upload). Changes nothing. Superusers only.';
 
 -- Access. Nothing is open to PUBLIC except what checks the four backup permissions itself (the
 -- functions below, which call tenant_backup._may or its C equivalent for the tenant concerned),

@@ -1,9 +1,14 @@
-// tenant_backup.backup_sync(): stores the missing copies of completed backups, each streamed from
-// a healthy copy and published only if what was read has the backup's size and SHA-256.
-// tenant_backup.backup_repository_check(name): compares a repository's objects of this database
-// with the catalog's copies. Superusers only.
+// tenant_backup.backup_sync(): makes every repository hold what the catalog says, as far as the
+// repositories can be reached:
+//   1. a stored copy whose object is gone or has another size is recorded 'missing';
+//   2. objects of this database that no catalog row needs (a crash between publishing and
+//      committing, a removal that failed at commit, a damaged copy) are removed, and S3 multipart
+//      uploads nobody is writing any more are aborted;
+//   3. every missing copy of a completed backup is stored again from a healthy copy, published
+//      only if what was read has the backup's size and SHA-256.
+// tenant_backup.backup_repository_check(name): reports what 1 and 2 would act on, changing
+// nothing. Superusers only.
 #include "core/error.hpp"
-#include "core/storage/s3_storage.hpp"
 #include "pg/audit.hpp"
 #include "pg/backup_copies.hpp"
 #include "pg/catalog.hpp"
@@ -12,11 +17,11 @@
 #include "pg/permissions.hpp"
 #include "pg/repositories.hpp"
 #include "pg/repository.hpp"
+#include "pg/repository_survey.hpp"
 #include "pg/spi.hpp"
 #include "pg/srf_rows.hpp"
 
 #include <map>
-#include <set>
 
 using namespace tb::pg;
 
@@ -27,49 +32,111 @@ struct MissingCopy {
 	std::string repository, object_name;
 };
 
-// Stores one missing copy; returns "" or why it could not.
+// One row of backup_sync()'s result.
+struct SyncResult {
+	SrfRows &out;
+	int done = 0, failed = 0;
+	void add(std::optional<int64> backup_id, const std::string &repository, const char *action,
+	         const std::string &object_name, const std::string &error) {
+		(error.empty() ? done : failed)++;
+		out.add({backup_id ? SqlValue(std::to_string(*backup_id)) : std::nullopt, repository, std::string(action),
+		         object_name.empty() ? std::nullopt : SqlValue(object_name), std::string(error.empty() ? "t" : "f"),
+		         error.empty() ? std::nullopt : SqlValue(error)});
+	}
+};
+
+std::vector<std::string> all_repositories() {
+	std::vector<std::string> names{kLocalRepository};
+	AsExtensionOwner owner;
+	for (const auto &r : spi_query("SELECT name FROM tenant_backup.repositories ORDER BY name"))
+		names.push_back(*r[0]);
+	return names;
+}
+
+template <typename F> std::string error_of(F &&fn) {
+	try {
+		fn();
+		return "";
+	} catch (const tb::Error &e) {
+		return e.what();
+	} catch (const SqlError &e) {
+		return e.what();
+	}
+}
+
+// Steps 1 and 2 for one repository.
+void tidy_repository(const std::string &repository, SyncResult &result) {
+	std::shared_ptr<tb::Storage> storage;
+	std::vector<SurveyFinding> findings;
+	std::string error = error_of([&] {
+		storage = open_storage(repository, true);
+		remove_stale_temporaries(*storage);
+		findings = survey_repository(repository, *storage);
+	});
+	if (!error.empty())
+		return result.add(std::nullopt, repository, "check", "", error);
+	for (const SurveyFinding &f : findings) {
+		switch (f.kind) {
+		case SurveyFinding::MissingObject:
+			mark_copy_missing(*f.backup_id, repository, "the object was not found by backup_sync()");
+			result.add(f.backup_id, repository, "mark_missing", f.object_name, "");
+			break;
+		case SurveyFinding::SizeMismatch:
+			mark_copy_missing(*f.backup_id, repository,
+			                  "backup_sync() found the object holding " + std::to_string(*f.size) + " bytes");
+			result.add(f.backup_id, repository, "mark_missing", f.object_name, "");
+			break;
+		case SurveyFinding::OrphanObject:
+			if (object_still_needed(repository, f.object_name, f.backup_id))
+				break;
+			result.add(f.backup_id, repository, "remove_leftover", f.object_name,
+			           error_of([&] { storage->remove(f.object_name); }));
+			break;
+		case SurveyFinding::IncompleteUpload:
+			if (!f.backup_id || backup_being_written(*f.backup_id))
+				break;
+			result.add(f.backup_id, repository, "abort_upload", f.object_name,
+			           error_of([&] { static_cast<tb::S3Storage &>(*storage).abort_upload(f.upload); }));
+			break;
+		}
+	}
+}
+
+// Step 3 for one copy: returns "" or why it could not be stored.
 std::string store_copy(const MissingCopy &m) {
 	StoredBackup backup = load_backup(m.backup_id);
 	if (backup.status != "completed" || !backup.has_archive)
 		return "backup is " + backup.status;
 	std::shared_ptr<tb::Storage> target;
-	try {
-		target = open_storage(m.repository);
-	} catch (const SqlError &e) {
-		return e.what();
-	}
+	std::string error = error_of([&] { target = open_storage(m.repository, true); });
+	if (!error.empty())
+		return error;
+	lock_backup_writing(m.backup_id); // a concurrent backup_sync must not take it for a leftover
 	std::string problems;
 	for (const BackupCopy &source : readable_copies(backup)) {
 		if (source.repository == m.repository)
 			continue;
-		try {
+		error = error_of([&] {
 			std::shared_ptr<tb::Storage> from = open_storage(source.repository);
 			tb::pg::copy_object(*from, *target, m.object_name, backup.sha256, static_cast<uint64_t>(backup.size_bytes));
-			remove_at_abort(target, m.object_name);
-			AsExtensionOwner owner;
-			spi_query("UPDATE tenant_backup.backup_copies SET state = 'stored', size_bytes = $3::bigint, sha256 = $4, "
-			          "stored_at = clock_timestamp(), error = NULL, location = $5 "
-			          "WHERE backup_id = $1::bigint AND repository = $2",
-			          {std::to_string(m.backup_id), m.repository, std::to_string(backup.size_bytes), backup.sha256,
-			           target->describe(m.object_name)});
-			return "";
-		} catch (const tb::Error &e) {
-			problems += (problems.empty() ? "" : "; ") + std::string("from ") + source.repository + ": " + e.what();
-		} catch (const SqlError &e) {
-			problems += (problems.empty() ? "" : "; ") + std::string("from ") + source.repository + ": " + e.what();
+		});
+		if (!error.empty()) {
+			problems += (problems.empty() ? "" : "; ") + std::string("from ") + source.repository + ": " + error;
+			continue;
 		}
+		remove_at_abort(target, m.object_name);
+		AsExtensionOwner owner;
+		spi_query("UPDATE tenant_backup.backup_copies SET state = 'stored', size_bytes = $3::bigint, sha256 = $4, "
+		          "stored_at = clock_timestamp(), error = NULL, location = $5 "
+		          "WHERE backup_id = $1::bigint AND repository = $2",
+		          {std::to_string(m.backup_id), m.repository, std::to_string(backup.size_bytes), backup.sha256,
+		           target->describe(m.object_name)});
+		return "";
 	}
 	return problems.empty() ? "no stored copy to copy from" : problems;
 }
 
-} // namespace
-
-// backup_sync() RETURNS TABLE (backup_id bigint, repository text, stored boolean, error text)
-TB_SQL_FUNCTION(backup_sync) {
-	spi_begin();
-	require_superuser("sync", "synchronize repositories");
-	AuditedAction audit("sync");
-	SrfRows out(fcinfo);
+void store_missing_copies(SyncResult &result) {
 	std::vector<MissingCopy> missing;
 	std::map<int64, std::string> tenants;
 	{
@@ -80,7 +147,6 @@ TB_SQL_FUNCTION(backup_sync) {
 		                               "ORDER BY c.backup_id, c.repository"))
 			missing.push_back({std::stoll(*r[0]), *r[1], *r[2]}), tenants[std::stoll(*r[0])] = *r[3];
 	}
-	int stored = 0, failed = 0;
 	for (const MissingCopy &m : missing) {
 		lock_tenant(tenants[m.backup_id], false); // as a backup: no delete or restore meanwhile
 		{
@@ -92,20 +158,33 @@ TB_SQL_FUNCTION(backup_sync) {
 				continue; // deleted or stored meanwhile
 		}
 		std::string error = store_copy(m);
-		if (error.empty()) {
-			stored++;
-		} else {
-			failed++;
+		if (!error.empty()) {
 			AsExtensionOwner owner;
 			spi_query("UPDATE tenant_backup.backup_copies SET error = $3 WHERE backup_id = $1::bigint "
 			          "AND repository = $2",
 			          {std::to_string(m.backup_id), m.repository, error});
 		}
-		out.add({std::to_string(m.backup_id), m.repository, std::string(error.empty() ? "t" : "f"),
-		         error.empty() ? std::nullopt : SqlValue(error)});
+		result.add(m.backup_id, m.repository, "store_copy", m.object_name, error);
 	}
-	audit.ok(std::to_string(stored) + " cop" + (stored == 1 ? "y" : "ies") + " stored, " + std::to_string(failed) +
-	         " still missing");
+}
+
+} // namespace
+
+// backup_sync() RETURNS TABLE (backup_id bigint, repository text, action text, object_name text,
+// ok boolean, error text)
+TB_SQL_FUNCTION(backup_sync) {
+	spi_begin();
+	require_superuser("sync", "synchronize repositories");
+	AuditedAction audit("sync");
+	// Telling a leftover from a copy being committed right now needs a new snapshot per check.
+	if (pg_eval([] { return IsolationUsesXactSnapshot(); }))
+		throw SqlError(ERRCODE_ACTIVE_SQL_TRANSACTION, "backup_sync() must run at isolation level READ COMMITTED");
+	SrfRows out(fcinfo);
+	SyncResult result{out};
+	for (const std::string &repository : all_repositories())
+		tidy_repository(repository, result);
+	store_missing_copies(result);
+	audit.ok(std::to_string(result.done) + " done, " + std::to_string(result.failed) + " failed");
 	spi_end();
 	return 0;
 }
@@ -115,57 +194,16 @@ TB_SQL_FUNCTION(backup_sync) {
 TB_SQL_FUNCTION(backup_repository_check) {
 	spi_begin();
 	require_superuser("repository_check", "check a repository");
-	std::optional<std::string> name = arg_text(fcinfo, 0);
-	if (!name)
-		throw SqlError(ERRCODE_NULL_VALUE_NOT_ALLOWED, "name must not be NULL");
+	std::string name = required_text_arg(fcinfo, 0, "name", 1024);
 	AuditedAction audit("repository_check");
 	SrfRows out(fcinfo);
-	std::shared_ptr<tb::Storage> storage = open_storage(*name);
-	std::string prefix = database_prefix();
-	struct Recorded {
-		int64 backup_id;
-		int64 size;
-		bool stored;
-	};
-	std::map<std::string, Recorded> recorded;
-	{
-		AsExtensionOwner owner;
-		for (const auto &r : spi_query("SELECT object_name, backup_id, coalesce(size_bytes, -1), state = 'stored' "
-		                               "FROM tenant_backup.backup_copies WHERE repository = $1",
-		                               {*name}))
-			recorded[*r[0]] = {std::stoll(*r[1]), std::stoll(*r[2]), *r[3] == "t"};
-	}
-	int problems = 0;
-	std::set<std::string> seen;
-	for (const auto &object : storage->list(prefix)) {
-		seen.insert(object.name);
-		auto it = recorded.find(object.name);
-		std::string size = std::to_string(object.size);
-		if (it == recorded.end() || !it->second.stored) {
-			if (awaiting_publication(object.name))
-				continue;
-			out.add({std::string("orphan_object"), object.name,
-			         it == recorded.end() ? std::nullopt : SqlValue(std::to_string(it->second.backup_id)), size});
-			problems++;
-		} else if (it->second.size != static_cast<int64>(object.size)) {
-			out.add({std::string("size_mismatch"), object.name, std::to_string(it->second.backup_id), size});
-			problems++;
-		}
-	}
-	for (const auto &[object_name, r] : recorded) {
-		if (!r.stored || seen.count(object_name))
-			continue;
-		out.add({std::string("missing_object"), object_name, std::to_string(r.backup_id), std::to_string(r.size)});
-		problems++;
-	}
-	// Multipart uploads never completed (a backend killed mid-upload; or one running now).
-	if (auto *s3 = dynamic_cast<tb::S3Storage *>(storage.get()))
-		for (const auto &u : s3->list_uploads())
-			if (u.name.compare(0, prefix.size(), prefix) == 0) {
-				out.add({std::string("incomplete_upload"), u.name, std::nullopt, std::nullopt});
-				problems++;
-			}
-	audit.ok(*name + ": " + std::to_string(problems) + " problem(s)");
+	std::shared_ptr<tb::Storage> storage = open_storage(name);
+	std::vector<SurveyFinding> findings = survey_repository(name, *storage);
+	for (const SurveyFinding &f : findings)
+		out.add({std::string(f.kind_name()), f.object_name,
+		         f.backup_id ? SqlValue(std::to_string(*f.backup_id)) : std::nullopt,
+		         f.size ? SqlValue(std::to_string(*f.size)) : std::nullopt});
+	audit.ok(name + ": " + std::to_string(findings.size()) + " problem(s)");
 	spi_end();
 	return 0;
 }

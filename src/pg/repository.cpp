@@ -47,6 +47,20 @@ std::string archive_name_prefix(int64_t backup_id) {
 	return database_prefix() + std::to_string(backup_id) + "-";
 }
 
+std::optional<int64_t> backup_id_of_archive(const std::string &name) {
+	// "<database prefix><id>-<16 hex digits>.tbk"
+	std::string prefix = database_prefix();
+	const size_t suffix = 1 + 16 + 4;
+	if (name.compare(0, prefix.size(), prefix) != 0 || name.size() <= prefix.size() + suffix)
+		return std::nullopt;
+	std::string id = name.substr(prefix.size(), name.size() - prefix.size() - suffix);
+	std::string tail = name.substr(name.size() - suffix);
+	if (id.size() > 18 || id.find_first_not_of("0123456789") != std::string::npos || tail[0] != '-' ||
+	    tail.compare(17, 4, ".tbk") != 0 || tail.find_first_not_of("0123456789abcdef", 1) != 17)
+		return std::nullopt;
+	return std::stoll(id);
+}
+
 std::string temporary_tag() {
 	return tag_prefix() + std::to_string(pg_eval([] { return MyProcPid; }));
 }

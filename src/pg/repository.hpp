@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 namespace tb::pg {
@@ -16,6 +17,9 @@ std::string new_archive_name(int64_t backup_id);
 std::string database_prefix();
 // What every archive name of this backup starts with (to find an unfinished backup's leftovers).
 std::string archive_name_prefix(int64_t backup_id);
+// The backup id an archive name of this database was made for (see new_archive_name), or nullopt
+// for a name that is not one.
+std::optional<int64_t> backup_id_of_archive(const std::string &name);
 // The tag of this backend's temporary objects.
 std::string temporary_tag();
 // Removes temporary objects left by backends of this cluster that no longer exist (a crash or a
