@@ -7,6 +7,8 @@
 #                                                 # storage servers on port+1..port+3, the
 #                                                 # fault proxy (fault_proxy.py) on port+10
 #   test/s3/swift-server.sh stop <dir>
+#   test/s3/swift-server.sh pause <dir>           # the S3 endpoint (Swift's proxy) goes down; the
+#   test/s3/swift-server.sh resume <dir>          # stored objects stay, and come back on resume
 #
 # S3 endpoint http://127.0.0.1:<port>, region us-east-1, path-style addressing, access key
 # "test:tester", secret "testing". start also creates the bucket "tb-test" and writes
@@ -17,7 +19,7 @@ cmd=${1:-}
 dir=${2:-}
 port=${3:-18080}
 if [ -z "$cmd" ] || [ -z "$dir" ]; then
-	echo "usage: $0 start|stop <dir> [port]" >&2
+	echo "usage: $0 start|stop|pause|resume <dir> [port]" >&2
 	exit 2
 fi
 # Swift's daemons are Debian's python3 modules: never a python3 from a virtualenv or pyenv.
@@ -39,9 +41,30 @@ stop() {
 	done
 }
 
+start_proxy_server() {
+	nohup $PY "$(command -v swift-proxy-server)" "$dir/etc/proxy-server.conf" >>"$dir/log/proxy.log" 2>&1 </dev/null &
+	echo $! >"$dir/run/proxy.pid"
+}
+
 if [ "$cmd" = stop ]; then
 	stop
 	exit 0
+fi
+if [ "$cmd" = pause ]; then
+	pid=$(cat "$dir/run/proxy.pid")
+	kill -9 "$pid" 2>/dev/null || true # as a crash would: no goodbye to open connections
+	rm -f "$dir/run/proxy.pid"
+	exit 0
+fi
+if [ "$cmd" = resume ]; then
+	start_proxy_server
+	url=$(sed -n 's/^export TB_S3_ENDPOINT=//p' "$dir/env.sh")
+	for _ in $(seq 150); do
+		curl -s -o /dev/null "$url/info" && exit 0
+		sleep 0.1
+	done
+	echo "Swift proxy did not come back" >&2
+	exit 1
 fi
 if [ "$cmd" != start ]; then
 	echo "unknown command $cmd" >&2

@@ -2,14 +2,17 @@
 # (test/s3/swift-server.sh, which checks SigV4 signatures), started here in a temporary directory.
 # Repositories from SQL (and their refusals), backups stored in two repositories, multipart
 # uploads, restore from the S3 copy when the local one is gone or damaged, wrong credentials,
-# throttling and dropped connections through the fault proxy, deletes, repository checks, and an
-# S3 outage repaired by backup_sync(). scripts/test.sh sets TB_S3_HARNESS to a copy of test/s3.
+# throttling and dropped connections through the fault proxy, the order of layers and unknown
+# names, S3 going down in the middle of a multipart upload, deletes, retention, repository checks,
+# and S3 outages and a lost bucket repaired by backup_sync(). scripts/test.sh sets TB_S3_HARNESS
+# to a copy of test/s3.
 use strict;
 use warnings FATAL => 'all';
 
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use Time::HiRes qw(usleep);
 
 my $harness = $ENV{TB_S3_HARNESS};
 plan skip_all => 'TB_S3_HARNESS (a copy of test/s3) is not set'
@@ -31,6 +34,12 @@ sub swift_stop
 	system('bash', "$harness/swift-server.sh", 'stop', $swift);
 	$swift_running = 0;
 }
+
+sub swift_pause_resume    # the endpoint down (or up again), the stored objects kept
+{
+	my ($what) = @_;
+	system_or_bail('bash', "$harness/swift-server.sh", $what, $swift);
+}
 END { swift_stop() if $swift_running; }
 
 swift_start();
@@ -51,6 +60,14 @@ sub s3_curl
 {
 	my ($args, $object) = @_;
 	return `curl -s --aws-sigv4 aws:amz:us-east-1:s3 --netrc-file $netrc -H x-amz-content-sha256:UNSIGNED-PAYLOAD $args $endpoint/$bucket/$object`;
+}
+
+sub swift_uploads    # how many multipart uploads under a prefix are incomplete
+{
+	my ($prefix) = @_;
+	# curl 7.88 signs the query as given: it must already be canonical (sorted, "uploads=").
+	my $out = `curl -s --aws-sigv4 aws:amz:us-east-1:s3 --netrc-file $netrc -H x-amz-content-sha256:UNSIGNED-PAYLOAD '$endpoint/$bucket?prefix=$prefix&uploads='`;
+	return scalar(() = $out =~ /<UploadId>/g);
 }
 
 sub swift_head    # the object's size (and, in list context, its number of parts), or undef
@@ -201,6 +218,26 @@ is($node->safe_psql('postgres', "SELECT ok FROM tenant_backup.backup_verify($b2)
 is($node->safe_psql('postgres', "SELECT count(*) FROM tenant_backup.backup_download($b2)"), '504',
 	'and so does backup_download');
 
+# Readers recorded what they found; backup_sync() stores those copies again from S3.
+is($node->safe_psql('postgres', "SELECT state || ': ' || error FROM tenant_backup.backup_copies WHERE backup_id = $b1 AND repository = 'local'"),
+	"missing: archive of backup $b1 is missing: $location; the copy is skipped",
+	'the local copy found gone is recorded missing, and why');
+like($node->safe_psql('postgres', "SELECT state || ': ' || error FROM tenant_backup.backup_copies WHERE backup_id = $b2 AND repository = 'local'"),
+	qr/^missing: archive of backup $b2 failed its SHA-256 check/, 'so is the damaged one');
+is($node->safe_psql('postgres', "SELECT count(*) FROM tenant_backup.backup_restore($b2)"), '1',
+	'restores now go straight to the S3 copy');
+$node->safe_psql('postgres', 'CREATE TABLE sync0 AS SELECT * FROM tenant_backup.backup_sync()');
+is($node->safe_psql('postgres', q{SELECT string_agg(backup_id || ':' || action || ':' || ok, ' ' ORDER BY backup_id, action)
+                                  FROM sync0 WHERE repository = 'local'}),
+	"$b1:store_copy:true $b2:remove_leftover:true $b2:store_copy:true",
+	'backup_sync() removes the damaged file and stores both local copies again from S3');
+is($node->safe_psql('postgres', "SELECT string_agg(state, ' ') FROM tenant_backup.backup_copies WHERE backup_id IN ($b1, $b2) AND repository = 'local'"),
+	'stored stored', 'both local copies are stored');
+is(-s $location, $size, 'the local file of the first is back, whole');
+$node->safe_psql('postgres', q{UPDATE items SET name = 'again' WHERE tenant_id = 1});
+($ret, $out, $err) = $node->psql('postgres', "SELECT sum(rows_restored) FROM tenant_backup.backup_restore($b2)");
+is($out . ($err =~ /WARNING/ ? ' with warnings' : ''), '500', 'and restores read the local copy again, without a warning');
+
 # --- Credentials: a wrong secret, and a credentials file ---------------------------------------
 my $wrong = "$tmp/wrong.credentials";
 my $right = "$tmp/right.credentials";
@@ -231,6 +268,17 @@ like(psql_err(q{SET tenant_backup.repositories = 'viafile'; SELECT tenant_backup
 	qr/cannot open repository "viafile".*only its owner may access/, 'a credentials file others may read is refused');
 chmod 0600, $right;
 
+# --- Layers: an unknown name is one missing copy, not a failed backup -------------------------
+($ret, $out, $err) = $node->psql('postgres',
+	q{SET tenant_backup.repositories = 'local, nosuch'; SELECT tenant_backup.backup_create('1')});
+is($ret, 0, 'a backup whose layers name an unknown repository completes');
+is($node->safe_psql('postgres', "SELECT string_agg(repository || ':' || state || ':' || coalesce(error, ''), ' ' ORDER BY repository)
+                                 FROM tenant_backup.backup_copies WHERE backup_id = $out"),
+	'local:stored: nosuch:missing:repository "nosuch" does not exist', '... and records that copy missing, and why');
+($ret, $out, $err) = $node->psql('postgres',
+	q{SET tenant_backup.repositories = 'nosuch'; SELECT tenant_backup.backup_create('1')});
+like($err, qr/ERROR:  repository "nosuch" does not exist/, 'with no usable repository at all, the backup fails');
+
 # --- Faults: throttling and dropped connections, retried ---------------------------------------
 $node->safe_psql('postgres', qq{
 SELECT tenant_backup.backup_repository_add('flaky', 's3://$bucket/pg5',
@@ -255,6 +303,44 @@ my $b5_object = $node->safe_psql('postgres', "SELECT object_name FROM tenant_bac
 is(swift_head("pg5/$b5_object"), $node->safe_psql('postgres', "SELECT size_bytes FROM tenant_backup.backups WHERE id = $b5"),
 	'with the archive\'s size');
 fault('clear=1');
+
+# --- S3 going down in the middle of a multipart upload ------------------------------------------
+fault('clear=1');
+fault('delay=1000&delay_ms=300');    # every answer held back: the upload takes seconds
+my $mid = $node->background_psql('postgres', on_error_stop => 0);
+$mid->query_until(
+	qr/started/, q{
+SET tenant_backup.repositories = 'local, flaky';
+SET tenant_backup.compression_level = 0;
+\echo started
+SELECT tenant_backup.backup_create('2', 'mid-upload');
+});
+my $deadline = time + 60;
+usleep(50_000) while swift_uploads('pg5%2F') == 0 && time < $deadline;
+is(swift_uploads('pg5%2F'), 1, 'a multipart upload is under way');
+swift_pause_resume('pause');
+ok($node->poll_query_until('postgres', q{SELECT count(*) = 1 FROM tenant_backup.backups WHERE label = 'mid-upload'}),
+	'the backup completes without S3');
+$mid->quit;
+my $mid_id = $node->safe_psql('postgres', q{SELECT id FROM tenant_backup.backups WHERE label = 'mid-upload'});
+like($node->safe_psql('postgres', "SELECT string_agg(repository || ':' || state || ':' || coalesce(error, ''), ' ' ORDER BY repository)
+                                   FROM tenant_backup.backup_copies WHERE backup_id = $mid_id"),
+	qr/^flaky:missing:could not upload .*s3:\/\/$bucket\/pg5\/.*attempts\) local:stored:$/, 'its S3 copy is missing, with the reason');
+fault('clear=1');
+swift_pause_resume('resume');
+is(swift_uploads('pg5%2F'), 1, 'the interrupted upload could not be aborted while S3 was down');
+is($node->safe_psql('postgres', q{SELECT string_agg(problem, ' ') FROM tenant_backup.backup_repository_check('flaky')}),
+	'incomplete_upload', 'backup_repository_check reports it');
+$node->safe_psql('postgres', 'CREATE TABLE sync_mid AS SELECT * FROM tenant_backup.backup_sync()');
+is($node->safe_psql('postgres', q{SELECT string_agg(backup_id || ':' || action || ':' || ok, ' ' ORDER BY action)
+                                  FROM sync_mid WHERE repository = 'flaky'}),
+	"$mid_id:abort_upload:true $mid_id:store_copy:true", 'backup_sync() aborts the upload and stores the copy');
+is(swift_uploads('pg5%2F'), 0, 'no incomplete upload is left');
+is($node->safe_psql('postgres', q{SELECT count(*) FROM tenant_backup.backup_repository_check('flaky')}), '0',
+	'the repository matches the catalog');
+my $mid_object = $node->safe_psql('postgres', "SELECT object_name FROM tenant_backup.backups WHERE id = $mid_id");
+is(swift_head("pg5/$mid_object"), $node->safe_psql('postgres', "SELECT size_bytes FROM tenant_backup.backups WHERE id = $mid_id"),
+	'the copy is in the bucket with the archive\'s size');
 
 # --- backup_delete removes every copy -----------------------------------------------------------
 $node->safe_psql('postgres', "SELECT tenant_backup.backup_delete($big)");
@@ -293,7 +379,7 @@ my $clock = (int(time() / 86400) + 1) * 86400 + 2 * 3600 - 3 - time();    # 3 s 
 $node->append_conf('postgresql.conf', "tenant_backup.scheduler_clock_offset = $clock");
 $node->reload;
 $node->safe_psql('postgres',
-	q{SELECT tenant_backup.backup_schedule_set(tenant => '3', cron => '0 2 * * *', keep_last => 5, repositories => 'offsite')});
+	q{SELECT tenant_backup.backup_schedule_set(tenant => '3', cron => '0 2 * * *', keep_last => 1, repositories => 'offsite')});
 is($node->safe_psql('postgres', q{SELECT repositories FROM tenant_backup.schedules WHERE tenant = '3'}),
 	'offsite', 'the schedule keeps its repositories');
 ok( $node->poll_query_until(
@@ -306,27 +392,61 @@ is($node->safe_psql('postgres', "SELECT repository FROM tenant_backup.backups WH
 	'offsite offsite:stored', 'it went to the schedule\'s repository only');
 my $auto_object = $node->safe_psql('postgres', "SELECT object_name FROM tenant_backup.backups WHERE id = $auto");
 is(swift_head("pg1/$auto_object"), $node->safe_psql('postgres', "SELECT size_bytes FROM tenant_backup.backups WHERE id = $auto"),
-	'published in the bucket at commit');
+	'published in the bucket');
 is($node->safe_psql('postgres', "SELECT sum(rows_restored) FROM tenant_backup.backup_restore($auto)"), '10',
 	'restored from its only copy, in S3');
+
+# The next night, in local and S3: retention (keep_last 1) removes the first one's S3 copy.
+$node->safe_psql('postgres',
+	q{SELECT tenant_backup.backup_schedule_set(tenant => '3', cron => '0 2 * * *', keep_last => 1, repositories => 'local,offsite')});
+$clock += 86400;
+$node->append_conf('postgresql.conf', "tenant_backup.scheduler_clock_offset = $clock");
+$node->reload;
+ok( $node->poll_query_until(
+		'postgres', qq{SELECT count(*) > 0 FROM tenant_backup.backups WHERE kind = 'auto' AND status = 'completed' AND id > $auto}),
+	'the next scheduled backup ran');
+my $auto2 = $node->safe_psql('postgres', q{SELECT max(id) FROM tenant_backup.backups WHERE kind = 'auto'});
+is($node->safe_psql('postgres',
+		"SELECT string_agg(repository || ':' || state, ' ' ORDER BY repository) FROM tenant_backup.backup_copies WHERE backup_id = $auto2"),
+	'local:stored offsite:stored', 'it is stored in both layers');
+ok($node->poll_query_until('postgres', "SELECT count(*) = 0 FROM tenant_backup.backups WHERE id = $auto"),
+	'retention deleted the first one');
+is(swift_head("pg1/$auto_object"), undef, '... and its S3 object');
 $node->safe_psql('postgres', q{SELECT tenant_backup.backup_schedule_remove('3')});
 
 # --- S3 down during a backup, repaired by backup_sync() -----------------------------------------
+my $offsite_stored = $node->safe_psql('postgres',
+	q{SELECT count(*) FROM tenant_backup.backup_copies WHERE repository = 'offsite' AND state = 'stored'});
 swift_stop();
-($ret, $out, $err) = $node->psql('postgres', q{SELECT tenant_backup.backup_create('3')});
-is($ret, 0, 'with S3 down, a backup completes');
+($ret, $out, $err) = $node->psql('postgres',
+	q{SET tenant_backup.repositories = 'offsite, local'; SELECT tenant_backup.backup_create('3')});
+is($ret, 0, 'with S3 down, a backup whose first layer is S3 completes');
 my $b6 = $out;
+is($node->safe_psql('postgres', "SELECT repository FROM tenant_backup.backups WHERE id = $b6"), 'local',
+	'its primary copy is the local one');
 like($node->safe_psql('postgres',
 		"SELECT state || ': ' || error FROM tenant_backup.backup_copies WHERE backup_id = $b6 AND repository = 'offsite'"),
 	qr/^missing: .*(connect|Connection|refused)/i, 'its off-site copy is missing, and the catalog says why');
 is($node->safe_psql('postgres', "SELECT state FROM tenant_backup.backup_copies WHERE backup_id = $b6 AND repository = 'local'"),
 	'stored', 'its local copy is stored');
-is($node->safe_psql('postgres', q{SELECT stored FROM tenant_backup.backup_sync() WHERE repository = 'offsite'}),
-	'f', 'backup_sync() cannot store it while S3 is down');
-swift_start();    # a fresh, empty bucket
-is($node->safe_psql('postgres', q{SELECT string_agg(backup_id || ':' || repository || ':' || stored, ' ' ORDER BY backup_id, repository)
-                                  FROM tenant_backup.backup_sync() WHERE repository = 'offsite'}),
-	"$b6:offsite:true", 'backup_sync() stores the missing copy once S3 is back');
+$node->safe_psql('postgres', 'CREATE TABLE sync1 AS SELECT * FROM tenant_backup.backup_sync()');
+is($node->safe_psql('postgres', qq{SELECT string_agg(action || ':' || ok, ' ' ORDER BY action) FROM sync1
+                                   WHERE repository = 'offsite' AND (backup_id = $b6 OR action = 'check')}),
+	'check:false store_copy:false', 'backup_sync() can neither check nor store while S3 is down');
+is($node->safe_psql('postgres', q{SELECT count(*) FROM sync1 WHERE repository = 'offsite' AND action = 'mark_missing'}),
+	'0', '... and marks nothing missing for want of an answer');
+swift_start();    # a fresh, empty bucket: every object the old one held is lost
+$node->safe_psql('postgres', 'CREATE TABLE sync2 AS SELECT * FROM tenant_backup.backup_sync()');
+is($node->safe_psql('postgres', qq{SELECT action || ':' || ok FROM sync2 WHERE repository = 'offsite' AND backup_id = $b6}),
+	'store_copy:true', 'backup_sync() stores the missing copy once S3 is back');
+is($node->safe_psql('postgres', q{SELECT count(*) FROM sync2 WHERE repository = 'offsite' AND action = 'mark_missing'}),
+	$offsite_stored, 'every copy the lost bucket held is recorded missing');
+is($node->safe_psql('postgres', q{SELECT count(*) FROM tenant_backup.backup_copies c WHERE c.repository = 'offsite'
+                                  AND c.state <> 'stored' AND EXISTS (SELECT 1 FROM tenant_backup.backup_copies l
+                                  WHERE l.backup_id = c.backup_id AND l.repository = 'local' AND l.state = 'stored')}),
+	'0', '... and stored again from its local copy');
+is($node->safe_psql('postgres', q{SELECT count(*) FROM tenant_backup.backup_repository_check('offsite')}), '0',
+	'the new bucket matches the catalog');
 my $obj6 = $node->safe_psql('postgres', "SELECT object_name FROM tenant_backup.backups WHERE id = $b6");
 is(swift_head("pg1/$obj6"), $node->safe_psql('postgres', "SELECT size_bytes FROM tenant_backup.backups WHERE id = $b6"),
 	'the object is in the bucket');
