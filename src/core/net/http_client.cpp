@@ -131,6 +131,9 @@ void take_header_line(HttpResponse &r, const char *data, size_t len) {
 struct HttpClient::Impl {
 	HttpSettings settings;
 	CURL *curl = nullptr;
+	// CURLOPT_ERRORBUFFER stays registered with the handle until the next reset, so it lives as
+	// long as the handle does.
+	char error[CURL_ERROR_SIZE] = "";
 };
 
 HttpClient::HttpClient(HttpSettings settings) : impl_(new Impl) {
@@ -178,9 +181,11 @@ HttpResponse HttpClient::perform(const HttpRequest &req, size_t max_body) {
 	for (const auto &h : req.headers)
 		headers = curl_slist_append(headers, h.c_str());
 	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
-	char error[CURL_ERROR_SIZE] = "";
+	char *error = impl_->error;
+	error[0] = '\0';
 	curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, error);
 	CURLcode rc = curl_easy_perform(curl);
+	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, nullptr); // the handle must not keep a freed list
 	curl_slist_free_all(headers);
 	if (t.too_large) {
 		response.transport_error = "the answer is larger than " + std::to_string(max_body) + " bytes";
