@@ -29,6 +29,15 @@ bool credentials_refused(const std::string &code) {
 
 } // namespace
 
+bool retryable_s3_answer(long status, const std::string &code) {
+	if (code == "RequestTimeTooSkewed")
+		return false;
+	if (code == "RequestTimeout" || code == "InternalError" || code == "SlowDown" || code == "ServiceUnavailable" ||
+	    code == "Throttling" || code == "ThrottlingException" || code == "RequestThrottled")
+		return true;
+	return retryable_http_status(status);
+}
+
 RetryPolicy s3_retry_policy(const S3Config &c) {
 	return RetryPolicy{c.max_retries, c.retry_base_delay_ms, c.retry_max_delay_ms};
 }
@@ -95,6 +104,7 @@ HttpResponse S3Client::call(const std::string &operation, const S3Request &reque
 	HttpRequest req = http_request(request);
 	const std::string &subject = request.subject.empty() ? request.key : request.subject;
 	for (int attempt = 0;; attempt++) {
+		attempts_ = attempt + 1;
 		HttpResponse response = http_.perform(req);
 		bool more = attempt < config_->max_retries;
 		if (!response.transport_error.empty()) {
@@ -104,12 +114,15 @@ HttpResponse S3Client::call(const std::string &operation, const S3Request &reque
 			}
 			throw transport_error_for(operation, subject, response, attempt + 1);
 		}
-		if (response.status >= 200 && response.status < 300)
+		bool ok = response.status >= 200 && response.status < 300;
+		// Error bodies are parsed only where they are expected (a listing may be megabytes).
+		std::string code = !ok || request.error_in_ok_answer ? parse_error_body(response.body).code : "";
+		if (ok && code.empty())
 			return response;
 		for (long s : accept)
 			if (s == response.status)
 				return response;
-		if (retryable_http_status(response.status) && more) {
+		if (retryable_s3_answer(response.status, code) && more) {
 			backoff(attempt);
 			continue;
 		}
@@ -148,6 +161,9 @@ Error S3Client::error_for(const std::string &operation, const std::string &key, 
 		return Error(ErrorKind::PermissionDenied, what + "S3 denied access (" + detail + ")");
 	if (r.status == 404 && e.code == "NoSuchBucket")
 		return Error(ErrorKind::NotFound, what + "bucket \"" + config_->bucket + "\" does not exist (" + detail + ")");
+	if (r.status == 404 && e.code == "NoSuchUpload")
+		return Error(ErrorKind::NotFound,
+		             what + "the multipart upload no longer exists, e.g. aborted by a lifecycle rule (" + detail + ")");
 	if (r.status == 404)
 		return Error(ErrorKind::NotFound, what + "no such object (" + detail + ")");
 	return Error(ErrorKind::Io, what + detail);

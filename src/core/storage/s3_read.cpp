@@ -5,6 +5,7 @@
 #include "core/net/retry.hpp"
 #include "core/storage/s3_client.hpp"
 #include "core/storage/s3_etag.hpp"
+#include "core/storage/s3_xml.hpp"
 
 namespace tb {
 
@@ -95,7 +96,7 @@ private:
 			if (head.status == 412)
 				throw Error(ErrorKind::Io, "could not " + what() + " \"" + client_.uri(key_) +
 				                               "\": the object was replaced while it was read");
-			if (retryable_http_status(head.status) && more) {
+			if (retryable_s3_answer(head.status, parse_error_body(head.body).code) && more) {
 				client_.backoff(failures_++);
 				continue;
 			}

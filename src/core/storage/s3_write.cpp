@@ -23,7 +23,7 @@ public:
 		if (upload_id_.empty() || published_)
 			return;
 		try {
-			abort_upload();
+			abort_upload(upload_id_);
 		} catch (...) {
 			// Never throw from a destructor; the bucket's lifecycle rule is the last resort.
 		}
@@ -144,21 +144,16 @@ private:
 		r.headers.push_back("Content-Type: application/xml");
 		r.body = reinterpret_cast<const uint8_t *>(xml.data());
 		r.body_size = xml.size();
+		r.error_in_ok_answer = true;
 		const std::string what = "complete the upload of";
-		for (int attempt = 0;; attempt++) {
-			HttpResponse response = client_.call(what, r, {404});
-			if (response.status == 404) {
-				// NoSuchUpload after a retried request: an earlier attempt completed it; confirm() checks.
-				if (parse_error_body(response.body).code == "NoSuchUpload")
-					return;
-				throw client_.error_for(what, key_, response);
-			}
-			// S3 may answer 200 and report a failure in the body, which it sends while it works.
-			if (parse_error_body(response.body).code.empty())
+		// call() retries on its own; no second loop here.
+		HttpResponse response = client_.call(what, r, {404});
+		if (response.status == 404) {
+			// After a retry: an earlier attempt completed the upload but its answer was lost.
+			// confirm() then checks the object (size, and ETag) by HEAD.
+			if (client_.attempts() > 1 && parse_error_body(response.body).code == "NoSuchUpload")
 				return;
-			if (attempt >= client_.config().max_retries)
-				throw client_.error_for(what, key_, response);
-			client_.backoff(attempt);
+			throw client_.error_for(what, key_, response);
 		}
 	}
 
@@ -189,11 +184,11 @@ private:
 		            "S3 object \"" + client_.uri(key_) + "\" does not match what was written: " + problem);
 	}
 
-	void abort_upload() {
+	void abort_upload(const std::string &upload_id) {
 		S3Request r;
 		r.method = "DELETE";
 		r.key = key_;
-		r.query = canonical_query({{"uploadId", upload_id_}});
+		r.query = canonical_query({{"uploadId", upload_id}});
 		client_.call("abort the upload of", r, {404});
 	}
 
