@@ -272,6 +272,41 @@ TEST_F(S3Live, ResetsMidDownloadResumeWhereTheyStopped) {
 	EXPECT_EQ(fault_count("resets_done"), 2);
 }
 
+// A CreateMultipartUpload whose answer is lost is retried, which makes a second upload: the first
+// must not be left behind, never completed.
+TEST_F(S3Live, LostCreateAnswerLeavesNoDuplicateUpload) {
+	if (!has_proxy())
+		GTEST_SKIP() << "TB_S3_PROXY not set";
+	tb::S3Storage s(config(env("TB_S3_PROXY")));
+	const std::string data = random_bytes(tb::kS3MinPartSize + 1000, 8);
+	fault("lose=1&lose_match=%3Fuploads%3D");
+	auto w = s.open_write("dup.tbk", "w1");
+	w->write(bytes_of(data), data.size()); // the first part: the upload is created
+	EXPECT_EQ(fault_count("losses_done"), 1);
+	EXPECT_EQ(s.list_uploads().size(), 1u);
+	w->finish();
+	w->publish();
+	EXPECT_TRUE(s.list_uploads().empty());
+	EXPECT_EQ(sha256_hex(load(s, "dup.tbk")), sha256_hex(data));
+}
+
+// The answer to CompleteMultipartUpload is lost after the server completed the object: the retry
+// finds the upload gone (or completed), and HEAD confirms the object by size and ETag.
+TEST_F(S3Live, LostCompleteAnswerIsConfirmedByHead) {
+	if (!has_proxy())
+		GTEST_SKIP() << "TB_S3_PROXY not set";
+	tb::S3Storage s(config(env("TB_S3_PROXY")));
+	const std::string data = random_bytes(tb::kS3MinPartSize + 1000, 9);
+	auto w = s.open_write("complete.tbk", "w1");
+	w->write(bytes_of(data), data.size());
+	w->finish();
+	fault("lose=1&lose_match=POST");
+	w->publish();
+	EXPECT_EQ(fault_count("losses_done"), 1);
+	EXPECT_TRUE(s.list_uploads().empty());
+	EXPECT_EQ(sha256_hex(load(s, "complete.tbk")), sha256_hex(data));
+}
+
 TEST_F(S3Live, SilentServerTimesOutAndIsRetried) {
 	if (!has_proxy())
 		GTEST_SKIP() << "TB_S3_PROXY not set";

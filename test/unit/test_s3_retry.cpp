@@ -1,6 +1,6 @@
 // Which S3 answers are retried, and the writer's request sequences around retries, against a
 // fake S3 (test/unit/fake_s3.hpp): one bounded loop for CompleteMultipartUpload, an upload
-// completed by an attempt whose answer was lost.
+// completed by an attempt whose answer was lost, and a duplicate upload left by a retried create.
 #include "core/storage/s3_client.hpp"
 #include "core/storage/s3_storage.hpp"
 
@@ -147,6 +147,35 @@ TEST(S3Complete, NoSuchUploadAtTheFirstAttemptIsAnError) {
 		EXPECT_NE(std::string(e.what()).find("the multipart upload no longer exists"), std::string::npos) << e.what();
 	}
 	EXPECT_EQ(s3.server().count("HEAD"), 0);
+}
+
+// The first CreateMultipartUpload creates an upload but its answer is lost; the retry creates
+// another. The first one must not be left behind.
+TEST(S3CreateUpload, LostAnswerLeavesNoDuplicateUpload) {
+	FakeS3 s3;
+	s3.after = [&](const FakeRequest &r, FakeAnswer &a) {
+		if (r.method == "POST" && r.query == "uploads=" && s3.server().count("POST", "uploads=") == 1)
+			a.kind = FakeAnswer::Drop;
+	};
+	tb::S3Storage storage(fake_config(s3.url()));
+	auto w = storage.open_write("big.tbk", "w1");
+	write_all(*w, two_parts());
+	EXPECT_EQ(s3.server().count("POST", "uploads="), 2);
+	EXPECT_EQ(s3.open_uploads(), std::set<std::string>{"u2"}); // u1 was aborted
+	w->publish();
+	EXPECT_TRUE(s3.open_uploads().empty());
+	EXPECT_TRUE(s3.has_object("pre/big.tbk"));
+}
+
+// Without a retry nothing is listed: the extra requests are only for the rare lost answer.
+TEST(S3CreateUpload, NoListingWithoutARetry) {
+	FakeS3 s3;
+	tb::S3Storage storage(fake_config(s3.url()));
+	auto w = storage.open_write("big.tbk", "w1");
+	write_all(*w, two_parts());
+	w->publish();
+	EXPECT_EQ(s3.server().count("GET"), 0);
+	EXPECT_EQ(s3.server().count("POST", "uploads="), 1);
 }
 
 } // namespace

@@ -4,6 +4,7 @@
 #include "core/net/uri.hpp"
 #include "core/storage/s3_client.hpp"
 #include "core/storage/s3_etag.hpp"
+#include "core/storage/s3_listing.hpp"
 #include "core/storage/s3_xml.hpp"
 
 #include <vector>
@@ -86,6 +87,21 @@ private:
 		r.query = canonical_query({{"uploads", ""}});
 		r.headers = storage_class_header();
 		upload_id_ = parse_upload_id(client_.call("start the upload of", r).body);
+		if (client_.attempts() > 1)
+			abort_duplicate_uploads();
+	}
+
+	// A retried CreateMultipartUpload may have created an upload whose answer was lost: one more
+	// upload of our key that nobody would ever complete or abort. The key ends in a name chosen
+	// for this writer, so every other upload of exactly this key is such a duplicate. Best effort:
+	// a duplicate holds no parts, and a lifecycle rule or backup_repository_check finds it.
+	void abort_duplicate_uploads() {
+		try {
+			for (const auto &u : s3_list_uploads(client_, key_))
+				if (u.key == key_ && u.upload_id != upload_id_)
+					abort_upload(u.upload_id);
+		} catch (const Error &) {
+		}
 	}
 
 	void upload_part() {
