@@ -211,6 +211,13 @@ TEST_F(S3Live, WrongSecretIsAClearErrorWithoutTheSecret) {
 		EXPECT_NE(msg.find("refused the credentials"), std::string::npos) << msg;
 		EXPECT_EQ(msg.find("wrong-secret"), std::string::npos) << msg;
 	}
+	// HEAD answers carry no error code: the message must not claim to know which it was.
+	for (const auto &f : std::vector<std::function<void()>>{[&] { s.exists("x.tbk"); }, [&] { s.size("x.tbk"); }}) {
+		std::string msg = message_of(f, ErrorKind::PermissionDenied);
+		EXPECT_NE(msg.find("access denied (HTTP 403"), std::string::npos) << msg;
+		EXPECT_NE(msg.find("wrong credentials or missing permission"), std::string::npos) << msg;
+		EXPECT_EQ(msg.find("refused the credentials"), std::string::npos) << msg;
+	}
 }
 
 TEST_F(S3Live, MissingBucketIsAClearError) {
@@ -221,6 +228,17 @@ TEST_F(S3Live, MissingBucketIsAClearError) {
 	EXPECT_NE(msg.find("bucket \"tb-no-such-bucket\" does not exist"), std::string::npos) << msg;
 	msg = message_of([&] { store(s, "x.tbk", "x"); }, ErrorKind::NotFound);
 	EXPECT_NE(msg.find("NoSuchBucket"), std::string::npos) << msg;
+	// HEAD requests (a restore's size and existence checks, a delete) say so too, not "no such
+	// object".
+	for (const auto &f : std::vector<std::function<void()>>{[&] { s.exists("x.tbk"); }, [&] { s.size("x.tbk"); },
+	                                                        [&] { s.remove("x.tbk"); }}) {
+		msg = message_of(f, ErrorKind::NotFound);
+		EXPECT_NE(msg.find("bucket \"tb-no-such-bucket\" does not exist"), std::string::npos) << msg;
+	}
+	// An existing bucket with a missing object is still no error for exists().
+	tb::S3Storage good(config());
+	EXPECT_FALSE(good.exists("x.tbk"));
+	EXPECT_TRUE(throws_kind(ErrorKind::NotFound, [&] { good.size("x.tbk"); }));
 }
 
 TEST_F(S3Live, SlowDownIsRetried) {

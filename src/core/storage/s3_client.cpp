@@ -23,7 +23,7 @@ std::string payload_hash(const uint8_t *body, size_t size) {
 }
 
 bool credentials_refused(const std::string &code) {
-	return code.empty() || code == "SignatureDoesNotMatch" || code == "InvalidAccessKeyId" || code == "InvalidToken" ||
+	return code == "SignatureDoesNotMatch" || code == "InvalidAccessKeyId" || code == "InvalidToken" ||
 	       code == "ExpiredToken" || code == "TokenRefreshRequired" || code == "InvalidSecurity";
 }
 
@@ -133,14 +133,30 @@ HttpResponse S3Client::call(const std::string &operation, const S3Request &reque
 	}
 }
 
+namespace {
+
+// Whether the configured bucket is missing: HEAD of the bucket itself, sent only after a HEAD of
+// an object answered 404 (which carries no error code to tell a missing bucket from a missing key).
+bool bucket_missing(S3Client &client, const std::string &operation) {
+	S3Request r;
+	r.method = "HEAD";
+	return client.call(operation, r, {301, 400, 403, 404, 405}).status == 404;
+}
+
+} // namespace
+
 S3Head s3_head(S3Client &client, const std::string &operation, const std::string &key) {
 	S3Request r;
 	r.method = "HEAD";
 	r.key = key;
 	HttpResponse response = client.call(operation, r, {404});
 	S3Head head;
-	if (response.status == 404)
+	if (response.status == 404) {
+		if (bucket_missing(client, operation))
+			throw Error(ErrorKind::NotFound, "could not " + operation + " \"" + client.uri(key) + "\": bucket \"" +
+			                                     client.config().bucket + "\" does not exist");
 		return head;
+	}
 	head.exists = true;
 	std::string length = response.header("content-length");
 	if (length.empty() || length.find_first_not_of("0123456789") != std::string::npos)
@@ -155,8 +171,15 @@ Error S3Client::error_for(const std::string &operation, const std::string &key, 
 	std::string what = "could not " + operation + " \"" + uri(key) + "\": ";
 	std::string detail = s3_status_detail(r);
 	S3ErrorBody e = parse_error_body(r.body);
+	if (r.status == 403 && e.code.empty()) // which of the two S3 does not say
+		return Error(ErrorKind::PermissionDenied,
+		             what + "access denied (HTTP 403; a HEAD response carries no error code: wrong credentials or "
+		                    "missing permission)");
 	if (r.status == 403 && credentials_refused(e.code))
 		return Error(ErrorKind::PermissionDenied, what + "S3 refused the credentials (" + detail + ")");
+	if (e.code == "RequestTimeTooSkewed")
+		return Error(ErrorKind::PermissionDenied,
+		             what + "S3 refused the request's time: this server's clock is off (" + detail + ")");
 	if (r.status == 403)
 		return Error(ErrorKind::PermissionDenied, what + "S3 denied access (" + detail + ")");
 	if (r.status == 404 && e.code == "NoSuchBucket")

@@ -69,7 +69,8 @@ private:
 	int attempts_ = 0;
 };
 
-// HEAD of an object: exists is false on 404; any other failure throws.
+// HEAD of an object: exists is false on 404, unless the bucket is missing (NotFound naming the
+// bucket); any other failure throws.
 S3Head s3_head(S3Client &client, const std::string &operation, const std::string &key);
 
 // Whether an S3 error answer is worth another attempt, by its status and, as S3 uses 400 and 403
