@@ -1,13 +1,11 @@
 #include "core/cpp_only.hpp"
 #include "core/storage/s3_client.hpp"
 
+#include "core/net/interrupt.hpp"
 #include "core/net/uri.hpp"
 #include "core/storage/s3_etag.hpp"
 #include "core/storage/s3_xml.hpp"
 #include "core/stream/sha256.hpp"
-
-#include <chrono>
-#include <thread>
 
 namespace tb {
 
@@ -94,22 +92,32 @@ HttpRequest S3Client::http_request(const S3Request &r) const {
 	return req;
 }
 
-void S3Client::backoff(int retry) {
+void S3Client::backoff(int retry, const std::string &operation, const std::string &key) {
 	long ms = retry_delay_ms(s3_retry_policy(*config_), retry, random_());
-	std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+	if (!sleep_unless_interrupted(ms))
+		throw cancelled_error(operation, key);
+}
+
+Error S3Client::cancelled_error(const std::string &operation, const std::string &key) const {
+	return Error(ErrorKind::Cancelled, "could not " + operation + " \"" + uri(key) + "\": cancelled");
 }
 
 HttpResponse S3Client::call(const std::string &operation, const S3Request &request,
                             std::initializer_list<long> accept) {
 	HttpRequest req = http_request(request);
 	const std::string &subject = request.subject.empty() ? request.key : request.subject;
+	const int max_retries = request.single_attempt ? 0 : config_->max_retries;
 	for (int attempt = 0;; attempt++) {
 		attempts_ = attempt + 1;
+		if (interrupt_requested())
+			throw cancelled_error(operation, subject);
 		HttpResponse response = http_.perform(req);
-		bool more = attempt < config_->max_retries;
+		bool more = attempt < max_retries;
+		if (response.cancelled)
+			throw cancelled_error(operation, subject);
 		if (!response.transport_error.empty()) {
 			if (response.transport_retryable && more) {
-				backoff(attempt);
+				backoff(attempt, operation, subject);
 				continue;
 			}
 			throw transport_error_for(operation, subject, response, attempt + 1);
@@ -123,7 +131,7 @@ HttpResponse S3Client::call(const std::string &operation, const S3Request &reque
 			if (s == response.status)
 				return response;
 		if (retryable_s3_answer(response.status, code) && more) {
-			backoff(attempt);
+			backoff(attempt, operation, subject);
 			continue;
 		}
 		Error e = error_for(operation, subject, response);

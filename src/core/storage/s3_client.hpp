@@ -27,6 +27,7 @@ struct S3Request {
 	// CompleteMultipartUpload may answer 200 and then report a failure in an <Error> body (S3
 	// sends the status before it has finished): such an answer is an error, classified by its code.
 	bool error_in_ok_answer = false;
+	bool single_attempt = false; // no retries: a best-effort cleanup after a cancel
 };
 
 // What a HEAD request tells about an object.
@@ -42,7 +43,8 @@ public:
 
 	// Sends the request, retrying transport failures and retryable answers (retryable_s3_answer).
 	// Returns the answer when its status is 2xx or one of `accept`; otherwise throws the Error it
-	// means.
+	// means. Checks interrupt_requested() before each attempt, during it and while backing off:
+	// then throws cancelled_error, without another attempt.
 	HttpResponse call(const std::string &operation, const S3Request &request, std::initializer_list<long> accept = {});
 	// How many attempts the last call() made (1: it was not retried).
 	int attempts() const { return attempts_; }
@@ -54,8 +56,11 @@ public:
 	const S3Config &config() const { return *config_; }
 	const std::shared_ptr<const S3Config> &shared_config() const { return config_; }
 
-	// Sleeps before retry number `retry` (0-based).
-	void backoff(int retry);
+	// Sleeps before retry number `retry` (0-based); throws cancelled_error if an interrupt is
+	// requested meanwhile.
+	void backoff(int retry, const std::string &operation, const std::string &key);
+	// The error of an operation stopped by interrupt_requested(): ErrorKind::Cancelled.
+	Error cancelled_error(const std::string &operation, const std::string &key) const;
 	// The error a final non-2xx answer means.
 	Error error_for(const std::string &operation, const std::string &key, const HttpResponse &response) const;
 	// A final transport failure.

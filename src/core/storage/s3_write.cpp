@@ -1,6 +1,7 @@
 #include "core/cpp_only.hpp"
 #include "core/storage/s3_write.hpp"
 
+#include "core/net/interrupt.hpp"
 #include "core/net/uri.hpp"
 #include "core/storage/s3_client.hpp"
 #include "core/storage/s3_etag.hpp"
@@ -24,7 +25,11 @@ public:
 		if (upload_id_.empty() || published_)
 			return;
 		try {
-			abort_upload(upload_id_);
+			// After a cancel (often why we are here) still one attempt, not cut by the pending
+			// interrupt, or the parts would stay until a lifecycle rule removes them.
+			bool cancelled = interrupt_requested();
+			IgnoreInterrupts ignore;
+			abort_upload(upload_id_, cancelled);
 		} catch (...) {
 			// Never throw from a destructor; the bucket's lifecycle rule is the last resort.
 		}
@@ -100,7 +105,9 @@ private:
 			for (const auto &u : s3_list_uploads(client_, key_))
 				if (u.key == key_ && u.upload_id != upload_id_)
 					abort_upload(u.upload_id);
-		} catch (const Error &) {
+		} catch (const Error &e) {
+			if (e.kind() == ErrorKind::Cancelled)
+				throw;
 		}
 	}
 
@@ -200,8 +207,9 @@ private:
 		            "S3 object \"" + client_.uri(key_) + "\" does not match what was written: " + problem);
 	}
 
-	void abort_upload(const std::string &upload_id) {
+	void abort_upload(const std::string &upload_id, bool single_attempt = false) {
 		S3Request r;
+		r.single_attempt = single_attempt;
 		r.method = "DELETE";
 		r.key = key_;
 		r.query = canonical_query({{"uploadId", upload_id}});

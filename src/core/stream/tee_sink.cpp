@@ -1,6 +1,8 @@
 #include "core/cpp_only.hpp"
 #include "core/stream/tee_sink.hpp"
 
+#include "core/error.hpp"
+
 #include <exception>
 
 namespace tb {
@@ -16,6 +18,10 @@ template <typename F> void TeeSink::each_optional(F &&fn) {
 			continue;
 		try {
 			fn(*b.sink);
+		} catch (const Error &e) {
+			if (e.kind() == ErrorKind::Cancelled)
+				throw; // a cancel stops the whole stream: it is no failure of this branch
+			b.error = e.what();
 		} catch (const std::exception &e) {
 			b.error = e.what();
 			if (b.error.empty())

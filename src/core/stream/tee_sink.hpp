@@ -1,6 +1,7 @@
 // One stream written to several places: a required sink, whose errors propagate, and optional
 // ones (off-site copies), each of which is dropped at its first error, keeping the error's text,
-// while the others go on. The bytes every surviving branch received are exactly the same.
+// while the others go on. The bytes every surviving branch received are exactly the same. An
+// ErrorKind::Cancelled error of any branch propagates: a cancel is no failure of one copy.
 #pragma once
 #include "core/stream/stream.hpp"
 
