@@ -12,6 +12,10 @@ enum class ErrorKind {
 	Io,               // the operating system or a storage service refused a read, write, rename or fsync
 	PermissionDenied, // a storage service refused our credentials or access to an object
 	Internal,         // a library we call failed in a way that is not the caller's fault
+	// The operation stopped because interrupt_requested() (core/net/interrupt.hpp) said so: a
+	// query cancel or a termination, not a failure of the storage. Never retried; callers that
+	// drop a failing copy must pass it on instead.
+	Cancelled,
 };
 
 class Error : public std::runtime_error {

@@ -66,7 +66,7 @@ CheckedCopy open_checked_copy(const StoredBackup &b, const char *consequence) {
 			code = e.sqlstate();
 			gone = code == ERRCODE_UNDEFINED_FILE || code == ERRCODE_DATA_CORRUPTED;
 		} catch (const Error &e) {
-			if (copies.size() == 1)
+			if (copies.size() == 1 || e.kind() == ErrorKind::Cancelled)
 				throw;
 			problem = e.what();
 			gone = e.kind() == ErrorKind::NotFound || e.kind() == ErrorKind::Corrupt;

@@ -58,6 +58,8 @@ template <typename F> std::string error_of(F &&fn) {
 		fn();
 		return "";
 	} catch (const tb::Error &e) {
+		if (e.kind() == tb::ErrorKind::Cancelled)
+			throw;
 		return e.what();
 	} catch (const SqlError &e) {
 		return e.what();

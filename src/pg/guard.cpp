@@ -74,6 +74,8 @@ int sqlstate_for(ErrorKind kind) {
 		return ERRCODE_IO_ERROR;
 	case ErrorKind::PermissionDenied: // storage refused our credentials (S3 403)
 		return ERRCODE_INSUFFICIENT_PRIVILEGE;
+	case ErrorKind::Cancelled: // a transfer stopped for a pending cancel or termination
+		return ERRCODE_QUERY_CANCELED;
 	case ErrorKind::Internal:
 		break;
 	}
@@ -119,6 +121,10 @@ void capture_current_exception(CapturedError &out) noexcept {
 void raise(const CapturedError &err) {
 	if (err.edata)
 		ReThrowError(err.edata);
+	// The core stopped because PostgreSQL asked it to: let PostgreSQL say why (cancel, statement
+	// timeout, termination) rather than our generic message.
+	if (err.sqlstate == ERRCODE_QUERY_CANCELED)
+		CHECK_FOR_INTERRUPTS();
 	ereport(ERROR, (errcode(err.sqlstate),
 	                errmsg("%s", err.message ? err.message
 	                                         : (err.sqlstate == ERRCODE_OUT_OF_MEMORY ? "out of memory"

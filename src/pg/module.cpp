@@ -1,4 +1,5 @@
 // Library entry: module magic, settings and transaction callbacks.
+#include "core/net/interrupt.hpp"
 #include "core/stream/threaded_sink.hpp"
 #include "pg/keys.hpp"
 #include "pg/pending_objects.hpp"
@@ -13,6 +14,14 @@ PG_MODULE_MAGIC;
 void _PG_init(void);
 }
 
+// Whether a network transfer should stop: a query cancel (or statement timeout) or a termination
+// is pending and would be acted on now. Called from any thread, also the backup pipeline's
+// helper thread, so it only reads PostgreSQL's interrupt flags and calls nothing.
+static bool interrupt_pending() {
+	return (ProcDiePending || (QueryCancelPending && QueryCancelHoldoffCount == 0)) && InterruptHoldoffCount == 0 &&
+	       CritSectionCount == 0;
+}
+
 // A FATAL error (pg_terminate_backend, shutdown) exits without unwinding C++ frames: stop the
 // backup pipeline's helper thread before exit() tears down the libraries it is using.
 static void stop_helper_threads(int, Datum) {
@@ -24,6 +33,7 @@ void _PG_init(void) {
 	tb::pg::register_transaction_callbacks();
 	tb::pg::register_key_cache_callbacks();
 	before_shmem_exit(stop_helper_threads, 0);
+	tb::set_interrupt_check(interrupt_pending);
 	// Scheduled backups need the launcher, which only a preloaded library can register.
 	// and progress needs shared memory, sized at server start.
 	if (process_shared_preload_libraries_in_progress) {

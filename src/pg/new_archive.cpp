@@ -46,6 +46,8 @@ NewArchive::NewArchive(NewBackup &backup, bool background) {
 			t.error = e.what();
 			first_error = first_error ? first_error : std::current_exception();
 		} catch (const Error &e) { // e.g. a directory that cannot be written, an endpoint down
+			if (e.kind() == ErrorKind::Cancelled)
+				throw;
 			t.error = e.what();
 			first_error = first_error ? first_error : std::current_exception();
 		}
@@ -107,6 +109,8 @@ void NewArchive::finish(NewBackup &backup) {
 				confirm_size(*t.storage, backup.object_name, backup.size_bytes);
 				copy.stored = true;
 			} catch (const Error &e) {
+				if (e.kind() == ErrorKind::Cancelled)
+					throw; // removed again on abort
 				copy.error = e.what();
 				first_error = first_error ? first_error : std::current_exception();
 				if (published) {

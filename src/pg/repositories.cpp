@@ -208,6 +208,8 @@ std::shared_ptr<Storage> open_storage(const std::string &name, bool for_writing)
 	try {
 		return open_url(row->url, row->options);
 	} catch (const tb::Error &e) {
+		if (e.kind() == tb::ErrorKind::Cancelled)
+			throw;
 		throw SqlError(ERRCODE_CONFIG_FILE_ERROR, "cannot open repository \"" + name + "\": " + e.what());
 	}
 }

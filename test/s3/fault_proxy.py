@@ -12,6 +12,10 @@ relays bytes both ways. Faults are armed through the proxy itself, with unsigned
         [&reset_after=BYTES]     either direction (default 65536) are cut there with a TCP reset
     GET /__fault?delay=N&delay_ms=MS
                                  the next N answers are held back MS milliseconds
+    GET /__fault?lose=N[&lose_match=TEXT]
+                                 the next N requests whose request line contains TEXT (default:
+                                 any) reach the server, which acts on them, but their answers are
+                                 discarded and the client's connection is reset: a lost answer
     GET /__fault?clear=1         disarms everything and zeroes the counters
     GET /__fault                 shows the state: "slowdown=0 reset=0 delay=0 slowdowns_sent=2 ..."
 
@@ -32,10 +36,13 @@ state = {
     "reset_after": 65536,
     "delay": 0,
     "delay_ms": 0,
+    "lose": 0,
+    "lose_match": "",
     "requests": 0,
     "slowdowns_sent": 0,
     "resets_done": 0,
     "delays_done": 0,
+    "losses_done": 0,
 }
 
 
@@ -76,13 +83,16 @@ def control(sock, target):
     query = urllib.parse.parse_qs(urllib.parse.urlsplit(target).query)
     with lock:
         if "clear" in query:
-            for key in ("slowdown", "reset", "delay", "delay_ms", "requests", "slowdowns_sent", "resets_done",
-                        "delays_done"):
+            for key in ("slowdown", "reset", "delay", "delay_ms", "lose", "requests", "slowdowns_sent", "resets_done",
+                        "delays_done", "losses_done"):
                 state[key] = 0
             state["reset_after"] = 65536
-        for key in ("slowdown", "reset", "reset_after", "delay", "delay_ms"):
+            state["lose_match"] = ""
+        for key in ("slowdown", "reset", "reset_after", "delay", "delay_ms", "lose"):
             if key in query:
                 state[key] = int(query[key][0])
+        if "lose_match" in query:
+            state["lose_match"] = query["lose_match"][0]
         text = " ".join(f"{k}={v}" for k, v in state.items())
     respond(sock, "200 OK", text + "\n")
 
@@ -96,7 +106,16 @@ def reset(sock):
     sock.close()
 
 
-def relay(client, head, rest, upstream_addr):
+def take_lose(request_line):
+    """Consumes one armed "lose" fault if the request line matches it."""
+    with lock:
+        if state["lose"] > 0 and state["lose_match"] in request_line:
+            state["lose"] -= 1
+            return True
+        return False
+
+
+def relay(client, head, rest, upstream_addr, lose=False):
     lines = head.split("\r\n")
     kept = [l for l in lines[1:] if l.split(":", 1)[0].strip().lower() not in ("connection", "keep-alive")]
     new_head = "\r\n".join([lines[0]] + kept + ["Connection: close"]) + "\r\n\r\n"
@@ -118,6 +137,10 @@ def relay(client, head, rest, upstream_addr):
                 data = src.recv(65536)
                 if not data:
                     if key.data == "down":
+                        if lose:
+                            with lock:
+                                state["losses_done"] += 1
+                            reset(client)
                         return  # the server finished its answer
                     sel.unregister(client)  # the client has sent everything
                     continue
@@ -129,6 +152,8 @@ def relay(client, head, rest, upstream_addr):
                         reset(client)
                         return
                     upstream.sendall(data)
+                elif lose:
+                    continue  # the server's answer never reaches the client
                 else:
                     if not delayed:
                         delayed = True
@@ -191,7 +216,7 @@ def handle(client, upstream_addr):
                 "application/xml",
             )
             return
-        relay(client, head, rest, upstream_addr)
+        relay(client, head, rest, upstream_addr, take_lose(head.split("\r\n", 1)[0]))
     except OSError:
         pass
     finally:

@@ -342,6 +342,29 @@ my $mid_object = $node->safe_psql('postgres', "SELECT object_name FROM tenant_ba
 is(swift_head("pg5/$mid_object"), $node->safe_psql('postgres', "SELECT size_bytes FROM tenant_backup.backups WHERE id = $mid_id"),
 	'the copy is in the bucket with the archive\'s size');
 
+# --- A cancel stops an S3 transfer at once -----------------------------------------------------
+fault('clear=1');
+fault('delay=100&delay_ms=30000');    # every answer held 30 s: without a cancel, minutes
+my $cancelled = $node->background_psql('postgres', on_error_stop => 0);
+my $cancelled_pid = $cancelled->query_safe('SELECT pg_backend_pid()');
+$cancelled->query_until(
+	qr/started/, q{
+SET tenant_backup.repositories = 'local, flaky';
+\echo started
+SELECT tenant_backup.backup_create('1', 'cancelled');
+});
+sleep 2;    # the upload waits for its held answer
+my $cancel_at = time;
+$node->safe_psql('postgres', "SELECT pg_cancel_backend($cancelled_pid)");
+ok($node->poll_query_until('postgres', "SELECT count(*) = 0 FROM pg_stat_activity WHERE pid = $cancelled_pid AND state = 'active'"),
+	'the cancelled backup ends');
+cmp_ok(time - $cancel_at, '<', 20, 'the cancel interrupted the held S3 answer (30 s)');
+$cancelled->quit;
+like($cancelled->{stderr}, qr/canceling statement due to user request/, 'with PostgreSQL\'s own cancel message');
+is($node->safe_psql('postgres', q{SELECT count(*) FROM tenant_backup.backups WHERE label = 'cancelled'}), '0',
+	'and no catalog row');
+fault('clear=1');
+
 # --- backup_delete removes every copy -----------------------------------------------------------
 $node->safe_psql('postgres', "SELECT tenant_backup.backup_delete($big)");
 is(swift_head("pg1/$big_object"), undef, 'backup_delete removed the S3 copy');

@@ -75,6 +75,31 @@ TEST(S3Config, OptionsAreParsedAndChecked) {
 	EXPECT_TRUE(bad("no_such_option", "1"));
 }
 
+// One part is buffered per upload, so its size is capped far below S3's 5 GiB; the error names
+// both limits.
+TEST(S3Config, PartSizeIsCappedAndTheErrorNamesTheLimits) {
+	tb::S3Config c = tb::parse_s3_url("s3://b12");
+	tb::set_s3_option(c, "part_size", "536870912"); // 512 MiB: the largest allowed
+	EXPECT_EQ(c.part_size, 512u << 20);
+	for (const char *value : {"536870913", "5368709120", "5242879"}) {
+		try {
+			tb::set_s3_option(c, "part_size", value);
+			ADD_FAILURE() << value << " accepted";
+		} catch (const tb::Error &e) {
+			EXPECT_EQ(e.kind(), ErrorKind::InvalidInput);
+			std::string msg = e.what();
+			EXPECT_NE(msg.find("5 MiB (5242880 bytes)"), std::string::npos) << msg;
+			EXPECT_NE(msg.find("512 MiB (536870912 bytes)"), std::string::npos) << msg;
+		}
+	}
+	EXPECT_EQ(c.part_size, 512u << 20); // a refused value changes nothing
+	c.credentials = {"AKID", "SECRET", ""};
+	c.part_size = uint64_t(1) << 30; // set directly: check_s3_config refuses it too
+	EXPECT_TRUE(throws_kind(ErrorKind::InvalidInput, [&] { tb::check_s3_config(c); }));
+	c.part_size = tb::kS3MaxPartSize;
+	tb::check_s3_config(c);
+}
+
 TEST(S3Config, CheckWantsCredentials) {
 	tb::S3Config c = tb::parse_s3_url("s3://b12");
 	EXPECT_TRUE(throws_kind(ErrorKind::InvalidInput, [&] { tb::check_s3_config(c); }));

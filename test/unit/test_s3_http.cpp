@@ -5,6 +5,7 @@
 #include "core/storage/s3_client.hpp"
 #include "core/storage/s3_etag.hpp"
 
+#include "fake_http_server.hpp"
 #include "test_support.hpp"
 
 #include <openssl/evp.h>
@@ -143,11 +144,75 @@ TEST(S3Http, ErrorsNameTheObjectAndCodeButNotTheSecret) {
 	e = client.error_for("list", "p/", r);
 	EXPECT_EQ(e.kind(), tb::ErrorKind::NotFound);
 	EXPECT_NE(std::string(e.what()).find("bucket \"bkt\" does not exist"), std::string::npos) << e.what();
+	r.status = 403; // as every answer to HEAD: no body, so no code to tell why
+	r.body = "";
+	e = client.error_for("check for", "k", r);
+	EXPECT_EQ(e.kind(), tb::ErrorKind::PermissionDenied);
+	EXPECT_STREQ(e.what(), "could not check for \"s3://bkt/k\": access denied (HTTP 403; a HEAD response carries no "
+	                       "error code: wrong credentials or missing permission)");
+	r.body = "<Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>";
+	e = client.error_for("read", "k", r);
+	EXPECT_STREQ(e.what(), "could not read \"s3://bkt/k\": S3 denied access (HTTP 403 AccessDenied: Access Denied)");
+	r.body = "<Error><Code>RequestTimeTooSkewed</Code><Message>too far</Message></Error>";
+	e = client.error_for("read", "k", r);
+	EXPECT_NE(std::string(e.what()).find("clock is off"), std::string::npos) << e.what();
 	r.status = 500;
 	r.body = "";
 	e = client.error_for("write", "k", r);
 	EXPECT_EQ(e.kind(), tb::ErrorKind::Io);
 	EXPECT_STREQ(e.what(), "could not write \"s3://bkt/k\": HTTP 500");
+}
+
+// A HEAD of an object answers 404 without a body whether the key or the bucket is missing; only
+// then a HEAD of the bucket tells which.
+TEST(S3Http, HeadTellsAMissingBucketFromAMissingObject) {
+	for (int bucket_status : {404, 200, 403}) {
+		tbtest::FakeHttpServer server([&](const tbtest::FakeRequest &r) {
+			tbtest::FakeAnswer a;
+			a.status = r.path == "/bkt" ? bucket_status : 404;
+			return a;
+		});
+		auto config = std::make_shared<tb::S3Config>();
+		config->bucket = "bkt";
+		config->endpoint = server.url();
+		config->path_style = true;
+		config->credentials = {"AKID", "SECRET", ""};
+		tb::S3Client client(config);
+		if (bucket_status == 404) {
+			try {
+				tb::s3_head(client, "check for", "p/x.tbk");
+				ADD_FAILURE() << "no error";
+			} catch (const tb::Error &e) {
+				EXPECT_EQ(e.kind(), tb::ErrorKind::NotFound);
+				EXPECT_STREQ(e.what(), "could not check for \"s3://bkt/p/x.tbk\": bucket \"bkt\" does not exist");
+			}
+		} else {
+			EXPECT_FALSE(tb::s3_head(client, "check for", "p/x.tbk").exists) << bucket_status;
+		}
+		ASSERT_EQ(server.requests().size(), 2u);
+		EXPECT_EQ(server.requests()[1].method, "HEAD");
+		EXPECT_EQ(server.requests()[1].path, "/bkt");
+	}
+}
+
+// An object that exists costs one request, as before.
+TEST(S3Http, HeadOfAnExistingObjectIsOneRequest) {
+	tbtest::FakeHttpServer server([](const tbtest::FakeRequest &) {
+		tbtest::FakeAnswer a;
+		a.headers = {"Content-Length: 12", "ETag: \"abc\""};
+		return a;
+	});
+	auto config = std::make_shared<tb::S3Config>();
+	config->bucket = "bkt";
+	config->endpoint = server.url();
+	config->path_style = true;
+	config->credentials = {"AKID", "SECRET", ""};
+	tb::S3Client client(config);
+	tb::S3Head head = tb::s3_head(client, "check for", "x");
+	EXPECT_TRUE(head.exists);
+	EXPECT_EQ(head.size, 12u);
+	EXPECT_EQ(head.etag, "abc");
+	EXPECT_EQ(server.requests().size(), 1u);
 }
 
 } // namespace

@@ -211,6 +211,13 @@ TEST_F(S3Live, WrongSecretIsAClearErrorWithoutTheSecret) {
 		EXPECT_NE(msg.find("refused the credentials"), std::string::npos) << msg;
 		EXPECT_EQ(msg.find("wrong-secret"), std::string::npos) << msg;
 	}
+	// HEAD answers carry no error code: the message must not claim to know which it was.
+	for (const auto &f : std::vector<std::function<void()>>{[&] { s.exists("x.tbk"); }, [&] { s.size("x.tbk"); }}) {
+		std::string msg = message_of(f, ErrorKind::PermissionDenied);
+		EXPECT_NE(msg.find("access denied (HTTP 403"), std::string::npos) << msg;
+		EXPECT_NE(msg.find("wrong credentials or missing permission"), std::string::npos) << msg;
+		EXPECT_EQ(msg.find("refused the credentials"), std::string::npos) << msg;
+	}
 }
 
 TEST_F(S3Live, MissingBucketIsAClearError) {
@@ -221,6 +228,17 @@ TEST_F(S3Live, MissingBucketIsAClearError) {
 	EXPECT_NE(msg.find("bucket \"tb-no-such-bucket\" does not exist"), std::string::npos) << msg;
 	msg = message_of([&] { store(s, "x.tbk", "x"); }, ErrorKind::NotFound);
 	EXPECT_NE(msg.find("NoSuchBucket"), std::string::npos) << msg;
+	// HEAD requests (a restore's size and existence checks, a delete) say so too, not "no such
+	// object".
+	for (const auto &f : std::vector<std::function<void()>>{[&] { s.exists("x.tbk"); }, [&] { s.size("x.tbk"); },
+	                                                        [&] { s.remove("x.tbk"); }}) {
+		msg = message_of(f, ErrorKind::NotFound);
+		EXPECT_NE(msg.find("bucket \"tb-no-such-bucket\" does not exist"), std::string::npos) << msg;
+	}
+	// An existing bucket with a missing object is still no error for exists().
+	tb::S3Storage good(config());
+	EXPECT_FALSE(good.exists("x.tbk"));
+	EXPECT_TRUE(throws_kind(ErrorKind::NotFound, [&] { good.size("x.tbk"); }));
 }
 
 TEST_F(S3Live, SlowDownIsRetried) {
@@ -270,6 +288,41 @@ TEST_F(S3Live, ResetsMidDownloadResumeWhereTheyStopped) {
 	fault("reset=2&reset_after=1048576");
 	EXPECT_EQ(sha256_hex(load(s, "reset-down.tbk", 0, 10000)), sha256_hex(data));
 	EXPECT_EQ(fault_count("resets_done"), 2);
+}
+
+// A CreateMultipartUpload whose answer is lost is retried, which makes a second upload: the first
+// must not be left behind, never completed.
+TEST_F(S3Live, LostCreateAnswerLeavesNoDuplicateUpload) {
+	if (!has_proxy())
+		GTEST_SKIP() << "TB_S3_PROXY not set";
+	tb::S3Storage s(config(env("TB_S3_PROXY")));
+	const std::string data = random_bytes(tb::kS3MinPartSize + 1000, 8);
+	fault("lose=1&lose_match=%3Fuploads%3D");
+	auto w = s.open_write("dup.tbk", "w1");
+	w->write(bytes_of(data), data.size()); // the first part: the upload is created
+	EXPECT_EQ(fault_count("losses_done"), 1);
+	EXPECT_EQ(s.list_uploads().size(), 1u);
+	w->finish();
+	w->publish();
+	EXPECT_TRUE(s.list_uploads().empty());
+	EXPECT_EQ(sha256_hex(load(s, "dup.tbk")), sha256_hex(data));
+}
+
+// The answer to CompleteMultipartUpload is lost after the server completed the object: the retry
+// finds the upload gone (or completed), and HEAD confirms the object by size and ETag.
+TEST_F(S3Live, LostCompleteAnswerIsConfirmedByHead) {
+	if (!has_proxy())
+		GTEST_SKIP() << "TB_S3_PROXY not set";
+	tb::S3Storage s(config(env("TB_S3_PROXY")));
+	const std::string data = random_bytes(tb::kS3MinPartSize + 1000, 9);
+	auto w = s.open_write("complete.tbk", "w1");
+	w->write(bytes_of(data), data.size());
+	w->finish();
+	fault("lose=1&lose_match=POST");
+	w->publish();
+	EXPECT_EQ(fault_count("losses_done"), 1);
+	EXPECT_TRUE(s.list_uploads().empty());
+	EXPECT_EQ(sha256_hex(load(s, "complete.tbk")), sha256_hex(data));
 }
 
 TEST_F(S3Live, SilentServerTimesOutAndIsRetried) {

@@ -284,6 +284,8 @@ inline const char *kind_name(tb::ErrorKind kind) {
 		return "Internal";
 	case tb::ErrorKind::PermissionDenied:
 		return "PermissionDenied";
+	case tb::ErrorKind::Cancelled:
+		return "Cancelled";
 	}
 	return "?";
 }

@@ -2,6 +2,7 @@
 #include "core/net/http_client.hpp"
 
 #include "core/error.hpp"
+#include "core/net/interrupt.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -55,6 +56,12 @@ int on_seek(void *user, curl_off_t offset, int origin) {
 	return CURL_SEEKFUNC_OK;
 }
 
+// Called by libcurl at least about once a second, also while nothing moves; non-zero aborts the
+// transfer with CURLE_ABORTED_BY_CALLBACK.
+int on_progress(void *, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+	return interrupt_requested() ? 1 : 0;
+}
+
 } // namespace
 
 std::string HttpResponse::header(const std::string &name) const {
@@ -83,6 +90,8 @@ void apply_http_settings(void *handle, const HttpSettings &s) {
 	curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, s.verify_tls ? 2L : 0L);
 	if (!s.ca_file.empty())
 		curl_easy_setopt(curl, CURLOPT_CAINFO, s.ca_file.c_str());
+	curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, on_progress);
+	curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
 	if (!s.aws_sigv4.empty()) {
 		curl_easy_setopt(curl, CURLOPT_AWS_SIGV4, s.aws_sigv4.c_str());
 		curl_easy_setopt(curl, CURLOPT_USERNAME, s.username.c_str());
@@ -109,6 +118,17 @@ bool curl_code_retryable(int code) {
 	}
 }
 
+void take_curl_failure(HttpResponse &r, int code, const char *error) {
+	if (code == CURLE_ABORTED_BY_CALLBACK) { // only on_progress aborts so
+		r.transport_error = "cancelled";
+		r.cancelled = true;
+		r.transport_retryable = false;
+		return;
+	}
+	r.transport_error = error && error[0] ? error : curl_easy_strerror(static_cast<CURLcode>(code));
+	r.transport_retryable = curl_code_retryable(code);
+}
+
 void take_header_line(HttpResponse &r, const char *data, size_t len) {
 	std::string line(data, len);
 	while (!line.empty() && (line.back() == '\n' || line.back() == '\r'))
@@ -131,6 +151,9 @@ void take_header_line(HttpResponse &r, const char *data, size_t len) {
 struct HttpClient::Impl {
 	HttpSettings settings;
 	CURL *curl = nullptr;
+	// CURLOPT_ERRORBUFFER stays registered with the handle until the next reset, so it lives as
+	// long as the handle does.
+	char error[CURL_ERROR_SIZE] = "";
 };
 
 HttpClient::HttpClient(HttpSettings settings) : impl_(new Impl) {
@@ -178,15 +201,16 @@ HttpResponse HttpClient::perform(const HttpRequest &req, size_t max_body) {
 	for (const auto &h : req.headers)
 		headers = curl_slist_append(headers, h.c_str());
 	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
-	char error[CURL_ERROR_SIZE] = "";
+	char *error = impl_->error;
+	error[0] = '\0';
 	curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, error);
 	CURLcode rc = curl_easy_perform(curl);
+	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, nullptr); // the handle must not keep a freed list
 	curl_slist_free_all(headers);
 	if (t.too_large) {
 		response.transport_error = "the answer is larger than " + std::to_string(max_body) + " bytes";
 	} else if (rc != CURLE_OK) {
-		response.transport_error = error[0] ? error : curl_easy_strerror(rc);
-		response.transport_retryable = curl_code_retryable(rc);
+		take_curl_failure(response, rc, error);
 	} else {
 		curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &response.status);
 	}

@@ -33,6 +33,7 @@ struct HttpResponse {
 	// Empty when an HTTP answer came; otherwise why not (connection refused, timeout, TLS...).
 	std::string transport_error;
 	bool transport_retryable = false;
+	bool cancelled = false; // stopped because interrupt_requested() (then transport_error is set)
 	long status = 0;
 	std::vector<std::pair<std::string, std::string>> headers; // names in lower case
 	std::string body;
@@ -44,11 +45,15 @@ struct HttpResponse {
 // Sets up libcurl once per process (curl_global_init is not safe to call concurrently).
 void ensure_curl_initialized();
 
-// Settings shared by HttpClient and HttpStream: signing, TLS, timeouts; CURL* is a void* here so
-// that callers need no curl header.
+// Settings shared by HttpClient and HttpStream: signing, TLS, timeouts, and a progress callback
+// that aborts the transfer when interrupt_requested(); CURL* is a void* here so that callers need
+// no curl header.
 void apply_http_settings(void *curl, const HttpSettings &settings);
 // Whether a libcurl result code describes a failure that another attempt may not meet.
 bool curl_code_retryable(int code);
+// Records a failed transfer's libcurl result in the response (cancelled, or why and whether
+// another attempt may do better); `error` is curl's error buffer.
+void take_curl_failure(HttpResponse &response, int code, const char *error);
 
 // Parses one response header line into response (status lines reset it, for 100 Continue).
 void take_header_line(HttpResponse &response, const char *line, size_t len);

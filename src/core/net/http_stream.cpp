@@ -2,6 +2,7 @@
 #include "core/net/http_stream.hpp"
 
 #include "core/error.hpp"
+#include "core/net/interrupt.hpp"
 
 #include <chrono>
 #include <cstring>
@@ -108,6 +109,11 @@ bool HttpStream::pump(int wait_ms) {
 	Impl &impl = *impl_;
 	if (impl.done)
 		return false;
+	if (interrupt_requested()) { // checked here too: libcurl's progress callback may wait a second
+		fail("cancelled", false);
+		head_.cancelled = true;
+		return false;
+	}
 	if (impl.paused && impl.buffered() < kHighWater) {
 		impl.paused = false;
 		curl_easy_pause(impl.easy, CURLPAUSE_CONT); // may deliver the held bytes right away
@@ -124,8 +130,8 @@ bool HttpStream::pump(int wait_ms) {
 			continue;
 		impl.done = true;
 		CURLcode rc = msg->data.result;
-		if (rc != CURLE_OK)
-			fail(impl.error[0] ? impl.error : curl_easy_strerror(rc), curl_code_retryable(rc));
+		if (rc != CURLE_OK && head_.transport_error.empty())
+			take_curl_failure(head_, rc, impl.error);
 		impl.headers_done = true;
 	}
 	if (impl.done)

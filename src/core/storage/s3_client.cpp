@@ -1,13 +1,11 @@
 #include "core/cpp_only.hpp"
 #include "core/storage/s3_client.hpp"
 
+#include "core/net/interrupt.hpp"
 #include "core/net/uri.hpp"
 #include "core/storage/s3_etag.hpp"
 #include "core/storage/s3_xml.hpp"
 #include "core/stream/sha256.hpp"
-
-#include <chrono>
-#include <thread>
 
 namespace tb {
 
@@ -23,11 +21,20 @@ std::string payload_hash(const uint8_t *body, size_t size) {
 }
 
 bool credentials_refused(const std::string &code) {
-	return code.empty() || code == "SignatureDoesNotMatch" || code == "InvalidAccessKeyId" || code == "InvalidToken" ||
+	return code == "SignatureDoesNotMatch" || code == "InvalidAccessKeyId" || code == "InvalidToken" ||
 	       code == "ExpiredToken" || code == "TokenRefreshRequired" || code == "InvalidSecurity";
 }
 
 } // namespace
+
+bool retryable_s3_answer(long status, const std::string &code) {
+	if (code == "RequestTimeTooSkewed")
+		return false;
+	if (code == "RequestTimeout" || code == "InternalError" || code == "SlowDown" || code == "ServiceUnavailable" ||
+	    code == "Throttling" || code == "ThrottlingException" || code == "RequestThrottled")
+		return true;
+	return retryable_http_status(status);
+}
 
 RetryPolicy s3_retry_policy(const S3Config &c) {
 	return RetryPolicy{c.max_retries, c.retry_base_delay_ms, c.retry_max_delay_ms};
@@ -85,32 +92,46 @@ HttpRequest S3Client::http_request(const S3Request &r) const {
 	return req;
 }
 
-void S3Client::backoff(int retry) {
+void S3Client::backoff(int retry, const std::string &operation, const std::string &key) {
 	long ms = retry_delay_ms(s3_retry_policy(*config_), retry, random_());
-	std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+	if (!sleep_unless_interrupted(ms))
+		throw cancelled_error(operation, key);
+}
+
+Error S3Client::cancelled_error(const std::string &operation, const std::string &key) const {
+	return Error(ErrorKind::Cancelled, "could not " + operation + " \"" + uri(key) + "\": cancelled");
 }
 
 HttpResponse S3Client::call(const std::string &operation, const S3Request &request,
                             std::initializer_list<long> accept) {
 	HttpRequest req = http_request(request);
 	const std::string &subject = request.subject.empty() ? request.key : request.subject;
+	const int max_retries = request.single_attempt ? 0 : config_->max_retries;
 	for (int attempt = 0;; attempt++) {
+		attempts_ = attempt + 1;
+		if (interrupt_requested())
+			throw cancelled_error(operation, subject);
 		HttpResponse response = http_.perform(req);
-		bool more = attempt < config_->max_retries;
+		bool more = attempt < max_retries;
+		if (response.cancelled)
+			throw cancelled_error(operation, subject);
 		if (!response.transport_error.empty()) {
 			if (response.transport_retryable && more) {
-				backoff(attempt);
+				backoff(attempt, operation, subject);
 				continue;
 			}
 			throw transport_error_for(operation, subject, response, attempt + 1);
 		}
-		if (response.status >= 200 && response.status < 300)
+		bool ok = response.status >= 200 && response.status < 300;
+		// Error bodies are parsed only where they are expected (a listing may be megabytes).
+		std::string code = !ok || request.error_in_ok_answer ? parse_error_body(response.body).code : "";
+		if (ok && code.empty())
 			return response;
 		for (long s : accept)
 			if (s == response.status)
 				return response;
-		if (retryable_http_status(response.status) && more) {
-			backoff(attempt);
+		if (retryable_s3_answer(response.status, code) && more) {
+			backoff(attempt, operation, subject);
 			continue;
 		}
 		Error e = error_for(operation, subject, response);
@@ -120,14 +141,30 @@ HttpResponse S3Client::call(const std::string &operation, const S3Request &reque
 	}
 }
 
+namespace {
+
+// Whether the configured bucket is missing: HEAD of the bucket itself, sent only after a HEAD of
+// an object answered 404 (which carries no error code to tell a missing bucket from a missing key).
+bool bucket_missing(S3Client &client, const std::string &operation) {
+	S3Request r;
+	r.method = "HEAD";
+	return client.call(operation, r, {301, 400, 403, 404, 405}).status == 404;
+}
+
+} // namespace
+
 S3Head s3_head(S3Client &client, const std::string &operation, const std::string &key) {
 	S3Request r;
 	r.method = "HEAD";
 	r.key = key;
 	HttpResponse response = client.call(operation, r, {404});
 	S3Head head;
-	if (response.status == 404)
+	if (response.status == 404) {
+		if (bucket_missing(client, operation))
+			throw Error(ErrorKind::NotFound, "could not " + operation + " \"" + client.uri(key) + "\": bucket \"" +
+			                                     client.config().bucket + "\" does not exist");
 		return head;
+	}
 	head.exists = true;
 	std::string length = response.header("content-length");
 	if (length.empty() || length.find_first_not_of("0123456789") != std::string::npos)
@@ -142,12 +179,22 @@ Error S3Client::error_for(const std::string &operation, const std::string &key, 
 	std::string what = "could not " + operation + " \"" + uri(key) + "\": ";
 	std::string detail = s3_status_detail(r);
 	S3ErrorBody e = parse_error_body(r.body);
+	if (r.status == 403 && e.code.empty()) // which of the two S3 does not say
+		return Error(ErrorKind::PermissionDenied,
+		             what + "access denied (HTTP 403; a HEAD response carries no error code: wrong credentials or "
+		                    "missing permission)");
 	if (r.status == 403 && credentials_refused(e.code))
 		return Error(ErrorKind::PermissionDenied, what + "S3 refused the credentials (" + detail + ")");
+	if (e.code == "RequestTimeTooSkewed")
+		return Error(ErrorKind::PermissionDenied,
+		             what + "S3 refused the request's time: this server's clock is off (" + detail + ")");
 	if (r.status == 403)
 		return Error(ErrorKind::PermissionDenied, what + "S3 denied access (" + detail + ")");
 	if (r.status == 404 && e.code == "NoSuchBucket")
 		return Error(ErrorKind::NotFound, what + "bucket \"" + config_->bucket + "\" does not exist (" + detail + ")");
+	if (r.status == 404 && e.code == "NoSuchUpload")
+		return Error(ErrorKind::NotFound,
+		             what + "the multipart upload no longer exists, e.g. aborted by a lifecycle rule (" + detail + ")");
 	if (r.status == 404)
 		return Error(ErrorKind::NotFound, what + "no such object (" + detail + ")");
 	return Error(ErrorKind::Io, what + detail);

@@ -24,6 +24,10 @@ struct S3Request {
 	const uint8_t *body = nullptr; // kept alive by the caller across retries
 	size_t body_size = 0;
 	std::string subject; // the key messages name when it is not `key` (a listing's prefix)
+	// CompleteMultipartUpload may answer 200 and then report a failure in an <Error> body (S3
+	// sends the status before it has finished): such an answer is an error, classified by its code.
+	bool error_in_ok_answer = false;
+	bool single_attempt = false; // no retries: a best-effort cleanup after a cancel
 };
 
 // What a HEAD request tells about an object.
@@ -37,9 +41,13 @@ class S3Client {
 public:
 	explicit S3Client(std::shared_ptr<const S3Config> config);
 
-	// Sends the request, retrying transport failures and retryable statuses. Returns the answer
-	// when its status is 2xx or one of `accept`; otherwise throws the Error it means.
+	// Sends the request, retrying transport failures and retryable answers (retryable_s3_answer).
+	// Returns the answer when its status is 2xx or one of `accept`; otherwise throws the Error it
+	// means. Checks interrupt_requested() before each attempt, during it and while backing off:
+	// then throws cancelled_error, without another attempt.
 	HttpResponse call(const std::string &operation, const S3Request &request, std::initializer_list<long> accept = {});
+	// How many attempts the last call() made (1: it was not retried).
+	int attempts() const { return attempts_; }
 
 	// The request as sent (URL, signing headers), for callers that stream the answer themselves.
 	HttpRequest http_request(const S3Request &request) const;
@@ -48,8 +56,11 @@ public:
 	const S3Config &config() const { return *config_; }
 	const std::shared_ptr<const S3Config> &shared_config() const { return config_; }
 
-	// Sleeps before retry number `retry` (0-based).
-	void backoff(int retry);
+	// Sleeps before retry number `retry` (0-based); throws cancelled_error if an interrupt is
+	// requested meanwhile.
+	void backoff(int retry, const std::string &operation, const std::string &key);
+	// The error of an operation stopped by interrupt_requested(): ErrorKind::Cancelled.
+	Error cancelled_error(const std::string &operation, const std::string &key) const;
 	// The error a final non-2xx answer means.
 	Error error_for(const std::string &operation, const std::string &key, const HttpResponse &response) const;
 	// A final transport failure.
@@ -60,10 +71,18 @@ private:
 	std::shared_ptr<const S3Config> config_;
 	HttpClient http_;
 	std::mt19937_64 random_;
+	int attempts_ = 0;
 };
 
-// HEAD of an object: exists is false on 404; any other failure throws.
+// HEAD of an object: exists is false on 404, unless the bucket is missing (NotFound naming the
+// bucket); any other failure throws.
 S3Head s3_head(S3Client &client, const std::string &operation, const std::string &key);
+
+// Whether an S3 error answer is worth another attempt, by its status and, as S3 uses 400 and 403
+// for some passing conditions, by its <Code>: throttling (429, 503 SlowDown), server failures
+// (500 InternalError, 502, 503, 504) and 400 RequestTimeout (the server waited too long for our
+// bytes). Never 403 RequestTimeTooSkewed (our clock is off: another attempt meets the same fate).
+bool retryable_s3_answer(long status, const std::string &error_code);
 
 // The RetryPolicy of a configuration.
 RetryPolicy s3_retry_policy(const S3Config &config);

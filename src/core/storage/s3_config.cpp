@@ -12,6 +12,9 @@ namespace tb {
 
 namespace {
 
+const std::string kPartSizeLimits = "between 5 MiB (5242880 bytes) and 512 MiB (536870912 bytes): one part is "
+                                    "held in memory per upload";
+
 [[noreturn]] void bad_option(const std::string &name, const std::string &value, const std::string &why) {
 	throw Error(ErrorKind::InvalidInput, "invalid value \"" + value + "\" for S3 option " + name + ": " + why);
 }
@@ -97,9 +100,10 @@ void set_s3_option(S3Config &c, const std::string &name, const std::string &valu
 			bad_option(name, value, "expected a storage class such as STANDARD_IA");
 		c.storage_class = value;
 	} else if (name == "part_size") {
-		c.part_size = parse_uint(name, value, kS3MaxPartSize);
-		if (c.part_size < kS3MinPartSize)
-			bad_option(name, value, "S3 parts are at least 5 MiB (5242880 bytes)");
+		uint64_t size = parse_uint(name, value, std::numeric_limits<uint64_t>::max());
+		if (size < kS3MinPartSize || size > kS3MaxPartSize)
+			bad_option(name, value, "expected a size " + kPartSizeLimits);
+		c.part_size = size;
 	} else if (name == "connect_timeout_ms") {
 		c.connect_timeout_ms = static_cast<long>(parse_uint(name, value, max_ms));
 	} else if (name == "io_timeout_ms") {
@@ -122,7 +126,7 @@ void set_s3_option(S3Config &c, const std::string &name, const std::string &valu
 void check_s3_config(const S3Config &c) {
 	check_bucket(c.bucket);
 	if (c.part_size < kS3MinPartSize || c.part_size > kS3MaxPartSize)
-		throw Error(ErrorKind::InvalidInput, "S3 part_size must be between 5 MiB and 5 GiB");
+		throw Error(ErrorKind::InvalidInput, "S3 part_size must be " + kPartSizeLimits);
 	if (c.credentials.access_key_id.empty() || c.credentials.secret_access_key.empty())
 		throw Error(ErrorKind::InvalidInput,
 		            "no S3 credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY or give a credentials file");

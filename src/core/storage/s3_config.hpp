@@ -31,8 +31,10 @@ struct S3Config {
 	int list_page_size = 1000; // max-keys; small values only to test pagination
 };
 
-constexpr uint64_t kS3MinPartSize = 5 << 20;           // S3's minimum for all parts but the last
-constexpr uint64_t kS3MaxPartSize = uint64_t(5) << 30; // and its maximum
+constexpr uint64_t kS3MinPartSize = 5 << 20; // S3's minimum for all parts but the last
+// Ours, far below S3's 5 GiB: each upload holds one part in memory. 10000 parts of it still make
+// 5 TiB, S3's largest object.
+constexpr uint64_t kS3MaxPartSize = 512 << 20;
 
 // Bucket and prefix of "s3://bucket[/prefix]"; the other fields keep their defaults.
 S3Config parse_s3_url(const std::string &url);

@@ -2,9 +2,11 @@
 #include "core/storage/s3_read.hpp"
 
 #include "core/net/http_stream.hpp"
+#include "core/net/interrupt.hpp"
 #include "core/net/retry.hpp"
 #include "core/storage/s3_client.hpp"
 #include "core/storage/s3_etag.hpp"
+#include "core/storage/s3_xml.hpp"
 
 namespace tb {
 
@@ -33,6 +35,8 @@ public:
 			}
 			HttpResponse head = stream_->head();
 			stream_.reset();
+			if (head.cancelled)
+				throw client_.cancelled_error(what(), key_);
 			if (!head.failed_transport() && (!has_end_ || pos_ >= end_)) {
 				eof_ = true;
 				break;
@@ -43,7 +47,7 @@ public:
 			}
 			if (!head.transport_retryable || failures_ >= client_.config().max_retries)
 				throw client_.transport_error_for(what(), key_, head, failures_ + 1);
-			client_.backoff(failures_++);
+			client_.backoff(failures_++, what(), key_);
 		}
 		return 0;
 	}
@@ -54,6 +58,8 @@ private:
 	// GETs from pos_, retrying until a body starts coming (or the range is past the end).
 	void open() {
 		while (true) {
+			if (interrupt_requested())
+				throw client_.cancelled_error(what(), key_);
 			S3Request r;
 			r.key = key_;
 			if (pos_ > 0)
@@ -65,9 +71,11 @@ private:
 			bool more = failures_ < client_.config().max_retries;
 			if (head.failed_transport()) {
 				stream_.reset();
+				if (head.cancelled)
+					throw client_.cancelled_error(what(), key_);
 				if (!head.transport_retryable || !more)
 					throw client_.transport_error_for(what(), key_, head, failures_ + 1);
-				client_.backoff(failures_++);
+				client_.backoff(failures_++, what(), key_);
 				continue;
 			}
 			if (head.status == 200 || head.status == 206) {
@@ -95,8 +103,8 @@ private:
 			if (head.status == 412)
 				throw Error(ErrorKind::Io, "could not " + what() + " \"" + client_.uri(key_) +
 				                               "\": the object was replaced while it was read");
-			if (retryable_http_status(head.status) && more) {
-				client_.backoff(failures_++);
+			if (retryable_s3_answer(head.status, parse_error_body(head.body).code) && more) {
+				client_.backoff(failures_++, what(), key_);
 				continue;
 			}
 			throw client_.error_for(what(), key_, head);

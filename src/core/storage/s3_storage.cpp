@@ -4,9 +4,9 @@
 #include "core/error.hpp"
 #include "core/net/uri.hpp"
 #include "core/storage/s3_credentials.hpp"
+#include "core/storage/s3_listing.hpp"
 #include "core/storage/s3_read.hpp"
 #include "core/storage/s3_write.hpp"
-#include "core/storage/s3_xml.hpp"
 
 #include <algorithm>
 
@@ -86,26 +86,12 @@ std::vector<ObjectInfo> S3Storage::list(const std::string &prefix) {
 	std::lock_guard<std::mutex> lock(mutex_);
 	const std::string base = key_prefix();
 	std::vector<ObjectInfo> out;
-	std::string token;
-	do {
-		std::vector<std::pair<std::string, std::string>> params = {
-		    {"list-type", "2"}, {"max-keys", std::to_string(config_->list_page_size)}};
-		if (!(base + prefix).empty())
-			params.emplace_back("prefix", base + prefix);
-		if (!token.empty())
-			params.emplace_back("continuation-token", token);
-		S3Request r;
-		r.query = canonical_query(params);
-		r.subject = base + prefix;
-		S3ListPage page = parse_list_objects(client_.call("list", r).body);
-		for (auto &obj : page.objects) {
-			// Keys that are not names we could have written are someone else's: not listed.
-			if (obj.key.compare(0, base.size(), base) != 0 || !valid_name(obj.key.substr(base.size())))
-				continue;
-			out.push_back({obj.key.substr(base.size()), obj.size});
-		}
-		token = page.truncated ? page.next_token : std::string();
-	} while (!token.empty());
+	for (auto &obj : s3_list_objects(client_, base + prefix)) {
+		// Keys that are not names we could have written are someone else's: not listed.
+		if (obj.key.compare(0, base.size(), base) != 0 || !valid_name(obj.key.substr(base.size())))
+			continue;
+		out.push_back({obj.key.substr(base.size()), obj.size});
+	}
 	std::sort(out.begin(), out.end(), [](const ObjectInfo &a, const ObjectInfo &b) { return a.name < b.name; });
 	return out;
 }
@@ -114,27 +100,9 @@ std::vector<S3Storage::Upload> S3Storage::list_uploads() {
 	std::lock_guard<std::mutex> lock(mutex_);
 	const std::string base = key_prefix();
 	std::vector<Upload> out;
-	std::string key_marker, id_marker;
-	while (true) {
-		std::vector<std::pair<std::string, std::string>> params = {{"uploads", ""}};
-		if (!base.empty())
-			params.emplace_back("prefix", base);
-		if (!key_marker.empty())
-			params.emplace_back("key-marker", key_marker);
-		if (!id_marker.empty())
-			params.emplace_back("upload-id-marker", id_marker);
-		S3Request r;
-		r.query = canonical_query(params);
-		r.subject = base;
-		S3UploadsPage page = parse_list_uploads(client_.call("list the uploads of", r).body);
-		for (auto &u : page.uploads)
-			if (u.key.compare(0, base.size(), base) == 0)
-				out.push_back({u.key.substr(base.size()), u.upload_id});
-		if (!page.truncated)
-			break;
-		key_marker = page.next_key_marker;
-		id_marker = page.next_upload_id_marker;
-	}
+	for (auto &u : s3_list_uploads(client_, base))
+		if (u.key.compare(0, base.size(), base) == 0)
+			out.push_back({u.key.substr(base.size()), u.upload_id});
 	return out;
 }
 

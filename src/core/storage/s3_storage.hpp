@@ -12,7 +12,9 @@
 // Reads stream (s3_read.hpp). size/exists are HEAD requests; remove is a HEAD (to tell whether
 // the object existed: S3's DELETE answers 204 either way) then a DELETE. Every request is signed
 // with SigV4 by libcurl and retried on throttling, server errors and dropped connections.
-// A 403 is ErrorKind::PermissionDenied, a 404 ErrorKind::NotFound (a missing bucket says so).
+// A 403 is ErrorKind::PermissionDenied, a 404 ErrorKind::NotFound. A missing bucket says so,
+// also for HEAD requests (size, exists, remove): their 404 carries no error code, so a HEAD of
+// the bucket follows it to tell a missing bucket from a missing object.
 // Without s3:ListBucket permission S3 answers 403 for a missing key, which exists() reports as
 // an error rather than false.
 #pragma once

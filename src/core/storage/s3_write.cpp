@@ -1,9 +1,11 @@
 #include "core/cpp_only.hpp"
 #include "core/storage/s3_write.hpp"
 
+#include "core/net/interrupt.hpp"
 #include "core/net/uri.hpp"
 #include "core/storage/s3_client.hpp"
 #include "core/storage/s3_etag.hpp"
+#include "core/storage/s3_listing.hpp"
 #include "core/storage/s3_xml.hpp"
 
 #include <vector>
@@ -23,7 +25,11 @@ public:
 		if (upload_id_.empty() || published_)
 			return;
 		try {
-			abort_upload();
+			// After a cancel (often why we are here) still one attempt, not cut by the pending
+			// interrupt, or the parts would stay until a lifecycle rule removes them.
+			bool cancelled = interrupt_requested();
+			IgnoreInterrupts ignore;
+			abort_upload(upload_id_, cancelled);
 		} catch (...) {
 			// Never throw from a destructor; the bucket's lifecycle rule is the last resort.
 		}
@@ -86,6 +92,23 @@ private:
 		r.query = canonical_query({{"uploads", ""}});
 		r.headers = storage_class_header();
 		upload_id_ = parse_upload_id(client_.call("start the upload of", r).body);
+		if (client_.attempts() > 1)
+			abort_duplicate_uploads();
+	}
+
+	// A retried CreateMultipartUpload may have created an upload whose answer was lost: one more
+	// upload of our key that nobody would ever complete or abort. The key ends in a name chosen
+	// for this writer, so every other upload of exactly this key is such a duplicate. Best effort:
+	// a duplicate holds no parts, and a lifecycle rule or backup_repository_check finds it.
+	void abort_duplicate_uploads() {
+		try {
+			for (const auto &u : s3_list_uploads(client_, key_))
+				if (u.key == key_ && u.upload_id != upload_id_)
+					abort_upload(u.upload_id);
+		} catch (const Error &e) {
+			if (e.kind() == ErrorKind::Cancelled)
+				throw;
+		}
 	}
 
 	void upload_part() {
@@ -144,21 +167,16 @@ private:
 		r.headers.push_back("Content-Type: application/xml");
 		r.body = reinterpret_cast<const uint8_t *>(xml.data());
 		r.body_size = xml.size();
+		r.error_in_ok_answer = true;
 		const std::string what = "complete the upload of";
-		for (int attempt = 0;; attempt++) {
-			HttpResponse response = client_.call(what, r, {404});
-			if (response.status == 404) {
-				// NoSuchUpload after a retried request: an earlier attempt completed it; confirm() checks.
-				if (parse_error_body(response.body).code == "NoSuchUpload")
-					return;
-				throw client_.error_for(what, key_, response);
-			}
-			// S3 may answer 200 and report a failure in the body, which it sends while it works.
-			if (parse_error_body(response.body).code.empty())
+		// call() retries on its own; no second loop here.
+		HttpResponse response = client_.call(what, r, {404});
+		if (response.status == 404) {
+			// After a retry: an earlier attempt completed the upload but its answer was lost.
+			// confirm() then checks the object (size, and ETag) by HEAD.
+			if (client_.attempts() > 1 && parse_error_body(response.body).code == "NoSuchUpload")
 				return;
-			if (attempt >= client_.config().max_retries)
-				throw client_.error_for(what, key_, response);
-			client_.backoff(attempt);
+			throw client_.error_for(what, key_, response);
 		}
 	}
 
@@ -189,11 +207,12 @@ private:
 		            "S3 object \"" + client_.uri(key_) + "\" does not match what was written: " + problem);
 	}
 
-	void abort_upload() {
+	void abort_upload(const std::string &upload_id, bool single_attempt = false) {
 		S3Request r;
+		r.single_attempt = single_attempt;
 		r.method = "DELETE";
 		r.key = key_;
-		r.query = canonical_query({{"uploadId", upload_id_}});
+		r.query = canonical_query({{"uploadId", upload_id}});
 		client_.call("abort the upload of", r, {404});
 	}
 

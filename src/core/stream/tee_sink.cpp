@@ -19,6 +19,11 @@ template <typename F> void TeeSink::each(F &&fn) {
 		try {
 			fn(*b.sink);
 			survivor = true;
+		} catch (const Error &e) {
+			if (e.kind() == ErrorKind::Cancelled)
+				throw; // a cancel stops the whole stream: it is no failure of this branch
+			b.exception = last = std::current_exception();
+			b.error = *e.what() ? e.what() : "unknown error";
 		} catch (const std::exception &e) {
 			b.exception = last = std::current_exception();
 			b.error = *e.what() ? e.what() : "unknown error";

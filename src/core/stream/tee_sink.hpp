@@ -1,7 +1,8 @@
 // One stream written to several places (the copies of a backup in several repositories). Each
 // branch is dropped at its first error, keeping the error, while the others go on; the stream
 // itself fails only when its last surviving branch fails, with that branch's own exception. The
-// bytes every surviving branch received are exactly the same.
+// bytes every surviving branch received are exactly the same. An ErrorKind::Cancelled error of
+// any branch propagates at once: a cancel is no failure of one copy.
 #pragma once
 #include "core/stream/stream.hpp"
 

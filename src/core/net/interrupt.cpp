@@ -1,0 +1,50 @@
+#include "core/cpp_only.hpp"
+#include "core/net/interrupt.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <thread>
+
+namespace tb {
+
+namespace {
+
+std::atomic<bool (*)()> installed_check{nullptr};
+thread_local int ignore_depth = 0;
+
+} // namespace
+
+void set_interrupt_check(bool (*check)()) {
+	installed_check.store(check);
+}
+
+bool interrupt_requested() {
+	if (ignore_depth > 0)
+		return false;
+	bool (*check)() = installed_check.load();
+	return check != nullptr && check();
+}
+
+bool sleep_unless_interrupted(long ms) {
+	using Clock = std::chrono::steady_clock;
+	const Clock::time_point end = Clock::now() + std::chrono::milliseconds(std::max(0L, ms));
+	while (true) {
+		if (interrupt_requested())
+			return false;
+		Clock::time_point now = Clock::now();
+		if (now >= end)
+			return true;
+		std::this_thread::sleep_for(std::min<Clock::duration>(end - now, std::chrono::milliseconds(100)));
+	}
+}
+
+IgnoreInterrupts::IgnoreInterrupts() {
+	ignore_depth++;
+}
+
+IgnoreInterrupts::~IgnoreInterrupts() {
+	ignore_depth--;
+}
+
+} // namespace tb
