@@ -113,11 +113,17 @@ void record_failure_from_guard(const detail::CapturedError &err) {
 	event.outcome = "failed";
 	const char *message = err.edata ? err.edata->message : err.message;
 	event.error = message ? message : "unexpected error";
+	// A pending cancel or termination is often why the action failed: it must not cut the wait for
+	// the audit worker short, and must stay pending so that PostgreSQL raises it next. Restored by
+	// hand, since an error inside resets the count to 0.
+	uint32 holdoff = InterruptHoldoffCount;
+	HOLD_INTERRUPTS();
 	try {
 		audit_autonomously(event);
 	} catch (...) {
 		// The original error is raised next; the event is at least in the server log if logging worked.
 	}
+	InterruptHoldoffCount = holdoff;
 }
 
 struct InstallHook {
