@@ -117,6 +117,13 @@ TEST(Cron, RejectsBadExpressionsNamingTheField) {
 	EXPECT_NE(error_of("*/0 0 * * *").find("step"), std::string::npos);
 	EXPECT_NE(error_of("*/ 0 * * *").find("step"), std::string::npos);
 	EXPECT_NE(error_of("*/99 0 * * *").find("step"), std::string::npos);
+	EXPECT_NE(error_of("*/9999999 0 * * *").find("out of range"), std::string::npos);
+	// A step is digits only: trailing garbage is refused, not ignored.
+	EXPECT_NE(error_of("*/5x * * * *").find("minute \"*/5x\": step \"5x\" is not a number"), std::string::npos);
+	EXPECT_NE(error_of("0 1-5/2a * * *").find("hour"), std::string::npos);
+	EXPECT_NE(error_of("0 0 * * 1/2/3").find("step \"2/3\""), std::string::npos);
+	EXPECT_NE(error_of("*/+5 * * * *").find("not a number"), std::string::npos);
+	EXPECT_EQ(error_of("*/5 * * * *"), "(accepted)") << "a plain step still parses";
 	EXPECT_NE(error_of("1,,2 0 * * *").find("empty"), std::string::npos);
 	EXPECT_NE(error_of("1, 0 * * *").find("empty list item"), std::string::npos);
 	EXPECT_NE(error_of("1- 0 * * *").find("empty"), std::string::npos);

@@ -3,6 +3,7 @@
 #include "core/error.hpp"
 #include "core/schedule/civil_time.hpp"
 
+#include <algorithm>
 #include <cctype>
 #include <sstream>
 #include <vector>
@@ -73,10 +74,14 @@ bool parse_field(const FieldSpec &spec, const std::string &field, std::vector<bo
 		if (slash != std::string::npos) {
 			range = item.substr(0, slash);
 			std::string step_text = item.substr(slash + 1);
-			if (step_text.empty() || !std::isdigit(static_cast<unsigned char>(step_text[0])))
+			// Every character a digit: "*/5x" is refused, not read as "*/5".
+			bool digits = !step_text.empty() && std::all_of(step_text.begin(), step_text.end(), [](char c) {
+				return std::isdigit(static_cast<unsigned char>(c));
+			});
+			if (!digits)
 				bad_field(spec, field, "step \"" + step_text + "\" is not a number");
-			step = std::stoi(step_text.substr(0, 6));
-			if (step < 1 || step > spec.max - spec.min + 1 || step_text.size() > 6)
+			step = step_text.size() > 6 ? 0 : std::stoi(step_text);
+			if (step < 1 || step > spec.max - spec.min + 1)
 				bad_field(spec, field, "step " + step_text + " is out of range");
 		}
 		int lo, hi;
