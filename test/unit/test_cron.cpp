@@ -212,6 +212,29 @@ TEST(Cron, LastRunAtOrBefore) {
 	EXPECT_EQ(*nightly.next_after(utc(2026, 11, 25, 10), nairobi), utc(2026, 11, 25, 23));
 }
 
+TEST(Cron, LastRunOfAMinutelySchedule) {
+	auto minutely = CronSchedule::parse("* * * * *");
+	EXPECT_EQ(*minutely.last_at_or_before(utc(2026, 11, 25, 10, 17) + 42, kUtc), utc(2026, 11, 25, 10, 17));
+	EXPECT_EQ(*minutely.last_at_or_before(utc(2026, 11, 25, 10, 17), kUtc), utc(2026, 11, 25, 10, 17));
+	EXPECT_EQ(*minutely.last_at_or_before(utc(2026, 11, 25, 10, 17) - 1, kUtc), utc(2026, 11, 25, 10, 16));
+	// In New York's repeated hour (01:00-01:59 EST, after 01:59 EDT) a wall-clock minute that
+	// already ran does not run again: the last run is 01:59 EDT, over half an hour back.
+	SystemZone ny("America/New_York");
+	EXPECT_EQ(*minutely.last_at_or_before(utc(2026, 11, 1, 6, 30), ny), utc(2026, 11, 1, 5, 59));
+	// Whatever the schedule and the instant, the last run is at or before it and the next run
+	// after the last is after it: no run is skipped between them.
+	const char *crons[] = {"* * * * *", "*/7 * * * *", "* 2 * * *", "0 * * * *", "30 2 * * *", "0 0 1 * *"};
+	for (const char *expression : crons) {
+		auto cron = CronSchedule::parse(expression);
+		for (int64_t t = utc(2026, 10, 31, 20); t < utc(2026, 11, 2, 4); t += 7 * 60 + 13) {
+			auto last = cron.last_at_or_before(t, ny);
+			ASSERT_TRUE(last) << expression;
+			ASSERT_LE(*last, t) << expression << " at " << local_text(ny, t);
+			ASSERT_GT(*cron.next_after(*last, ny), t) << expression << " at " << local_text(ny, t);
+		}
+	}
+}
+
 TEST(Cron, WindowSpreadsTenantsDeterministically) {
 	EXPECT_EQ(tb::schedule::window_offset_seconds("any", 0), 0);
 	// FNV-1a 64 of "a" is 0xaf63dc4c8601ec8c: the offset must never change between releases.

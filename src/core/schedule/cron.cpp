@@ -191,10 +191,12 @@ std::optional<int64_t> CronSchedule::next_after(int64_t utc, const TimeZone &zon
 }
 
 std::optional<int64_t> CronSchedule::last_at_or_before(int64_t utc, const TimeZone &zone) const {
-	// Search forward from ever further back: runs are found forwards only, in one place.
-	for (int64_t days_back : {2, 35, 370, 8 * 366 + 2}) {
+	// Search forward from ever further back: runs are found forwards only, in one place. The
+	// first window is short, so a frequent schedule steps over a few runs (an hour of a minutely
+	// one), not over days of them; a rare one finds none there and widens the window.
+	for (int64_t seconds_back : {int64_t(3600), kDay + 3600, 8 * kDay, 35 * kDay, 370 * kDay, kSearchDays * kDay}) {
 		std::optional<int64_t> last;
-		for (auto run = next_after(utc - days_back * kDay - 1, zone); run && *run <= utc; run = next_after(*run, zone))
+		for (auto run = next_after(utc - seconds_back - 1, zone); run && *run <= utc; run = next_after(*run, zone))
 			last = run;
 		if (last)
 			return last;
