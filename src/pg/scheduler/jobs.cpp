@@ -12,6 +12,7 @@
 #include "pg/repository.hpp"
 #include "pg/settings.hpp"
 #include "pg/spi.hpp"
+#include "pg/subtransaction.hpp"
 
 #include <algorithm>
 #include <map>
@@ -57,13 +58,20 @@ void log_warning(const std::string &message, const std::string &hint) {
 // What an unfinished backup may have left, in every repository: its published archive or
 // off-site copy (a crash between publishing and committing), an S3 multipart upload never
 // completed, and temporary objects of workers that no longer exist.
+// Each repository in a subtransaction of its own: whatever fails there (an unreachable S3, a
+// PostgreSQL error) is logged and the failure is recorded all the same. An unreachable
+// repository keeps the leftovers; backup_repository_check reports them later.
 void remove_leftovers(int64_t backup_id) {
 	std::string prefix = archive_name_prefix(backup_id);
 	std::vector<std::string> repositories{kLocalRepository};
-	for (const auto &row : spi_query("SELECT name FROM tenant_backup.repositories ORDER BY name"))
-		repositories.push_back(*row[0]);
+	std::optional<std::string> error = try_in_subtransaction([&] {
+		for (const auto &row : spi_query("SELECT name FROM tenant_backup.repositories ORDER BY name"))
+			repositories.push_back(*row[0]);
+	});
+	if (error)
+		log_warning("tenant_backup: could not list the repositories: " + *error, "");
 	for (const auto &name : repositories) {
-		try {
+		error = try_in_subtransaction([&] {
 			std::shared_ptr<Storage> storage = open_storage(name);
 			for (const auto &object : storage->list(prefix))
 				storage->remove(object.name);
@@ -72,25 +80,26 @@ void remove_leftovers(int64_t backup_id) {
 					if (upload.name.compare(0, prefix.size(), prefix) == 0)
 						s3->abort_upload(upload);
 			remove_stale_temporaries(*storage);
-		} catch (const std::runtime_error &e) { // tb::Error, SqlError: not PostgreSQL errors
-			// An unreachable repository keeps them; backup_repository_check reports them later.
+		});
+		if (error)
 			log_warning("tenant_backup: could not remove what backup " + std::to_string(backup_id) +
-			                " left in repository \"" + name + "\": " + e.what(),
+			                " left in repository \"" + name + "\": " + *error,
 			            "");
-		}
 	}
 }
 
 } // namespace
 
-void refresh_schedule_state(const ScheduleSet &schedules, const std::vector<std::string> *tenants, int64_t now) {
+void refresh_schedule_state(const ScheduleSet &schedules, const std::vector<std::string> *tenants, bool remove_others,
+                            int64_t now) {
 	if (tenants) {
 		std::string list = array_literal(std::vector<SqlValue>(tenants->begin(), tenants->end()));
 		spi_query("INSERT INTO tenant_backup.schedule_state (tenant) SELECT unnest($1::text[]) ON CONFLICT DO NOTHING",
 		          {list});
-		spi_query("DELETE FROM tenant_backup.schedule_state WHERE running_backup_id IS NULL "
-		          "AND NOT (tenant = ANY ($1::text[]))",
-		          {list});
+		if (remove_others)
+			spi_query("DELETE FROM tenant_backup.schedule_state WHERE running_backup_id IS NULL "
+			          "AND NOT (tenant = ANY ($1::text[]))",
+			          {list});
 	}
 	std::vector<SqlValue> changed_tenants, keys, next_runs;
 	for (const auto &row : spi_query("SELECT tenant, coalesce(schedule_key, '') FROM tenant_backup.schedule_state "

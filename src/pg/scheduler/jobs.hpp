@@ -15,9 +15,10 @@ struct Claim {
 	int64_t backup_id = 0;
 };
 
-// Adds state rows for new tenants, drops idle ones of tenants that are gone, and (re)computes
-// next runs made under another schedule. `tenants` is nullptr to skip discovery.
-void refresh_schedule_state(const ScheduleSet &schedules, const std::vector<std::string> *tenants, int64_t now);
+// Adds state rows for new tenants, drops idle ones of tenants not in `tenants` if remove_others,
+// and (re)computes next runs made under another schedule. `tenants` is nullptr to skip discovery.
+void refresh_schedule_state(const ScheduleSet &schedules, const std::vector<std::string> *tenants, bool remove_others,
+                            int64_t now);
 
 // Claims up to `limit` due tenants: a 'running' auto backup row each, committed with the claim.
 std::vector<Claim> claim_due_jobs(int limit, int64_t now);

@@ -1,0 +1,117 @@
+# The scheduler when things go wrong around it, with a test clock
+# (tenant_backup.scheduler_clock_offset): one bad input never stops the other tenants.
+#   - a schedule row that no longer parses is skipped with one WARNING (not one per pass), and
+#     its tenant is not backed up under another schedule;
+#   - a dropped tenant registry is logged, and the tenants found before are still backed up;
+#   - a PostgreSQL error while removing a failed backup's leftovers is logged, and the failure is
+#     recorded all the same.
+use strict;
+use warnings FATAL => 'all';
+
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use POSIX qw(floor);
+use Test::More;
+use Time::HiRes qw(usleep);
+
+my $node = PostgreSQL::Test::Cluster->new('scheduler_faults');
+$node->init;
+$node->append_conf(
+	'postgresql.conf', q{
+shared_preload_libraries = 'tenant_backup'
+tenant_backup.databases = 'postgres'
+tenant_backup.scheduler_naptime = 1
+tenant_backup.retry_interval = 2
+tenant_backup.tenant_registry = 'public.registry'
+max_worker_processes = 16
+});
+$node->start;
+
+sub sql { return $node->safe_psql('postgres', $_[0]); }
+
+# Polls until $sql returns $expected (or 60 s pass); returns whether it did.
+sub wait_for
+{
+	my ($sql, $expected) = @_;
+	for (1 .. 600)
+	{
+		return 1 if sql($sql) eq $expected;
+		usleep(100_000);
+	}
+	diag("still " . sql($sql) . " instead of $expected for: $sql");
+	return 0;
+}
+
+# Sets the scheduler's clock to `day` days after today, at hh:mm:ss UTC, and reloads.
+my $today = floor(time() / 86400) * 86400;
+sub set_clock
+{
+	my ($day, $h, $m, $s) = @_;
+	my $offset = $today + $day * 86400 + $h * 3600 + $m * 60 + $s - time();
+	$node->append_conf('postgresql.conf', "tenant_backup.scheduler_clock_offset = $offset");
+	$node->reload;
+}
+
+sub max_id { return sql("SELECT coalesce(max(id), 0) FROM tenant_backup.backups"); }
+sub completed_since
+{
+	return "SELECT string_agg(tenant, ' ' ORDER BY tenant) FROM tenant_backup.backups "
+	  . "WHERE kind = 'auto' AND status = 'completed' AND id > $_[0]";
+}
+sub log_count
+{
+	my ($pattern) = @_;
+	my @hits = slurp_file($node->logfile) =~ /$pattern/g;
+	return scalar @hits;
+}
+
+# Tenants 1-3 and a registry listing them. Tenant 3's own schedule row no longer parses (as a
+# row stored before the cron parser refused "*/5x" would).
+sql(q{
+CREATE EXTENSION tenant_backup;
+CREATE TABLE items (tenant_id int NOT NULL, id int NOT NULL, note text, PRIMARY KEY (tenant_id, id));
+INSERT INTO items SELECT t, g, 'row ' || g FROM generate_series(1, 3) t, generate_series(1, 20) g;
+CREATE TABLE registry (tenant_id text PRIMARY KEY);
+INSERT INTO registry VALUES ('1'), ('2'), ('3');
+SELECT tenant_backup.backup_schedule_set(cron => '0 2 * * *', keep_last => 5);
+INSERT INTO tenant_backup.schedules (tenant, cron, time_zone, keep_last) VALUES ('3', '*/5x * * * *', 'UTC', 1);
+});
+set_clock(0, 1, 59, 57);
+
+my $max = max_id();
+ok(wait_for(completed_since($max), '1 2'), 'the 02:00 run backed up tenants 1 and 2');
+sleep 3;    # several more passes, each of which skips the bad row
+is(sql("SELECT count(*) FROM tenant_backup.backups WHERE tenant = '3'"), '0',
+	'tenant 3, whose schedule does not parse, is not backed up under the default');
+is(log_count(qr/WARNING:  tenant_backup: the schedule of tenant "3" is not used: invalid cron minute "\*\/5x"/),
+	1, 'the bad schedule row is logged once, not at every pass');
+is(sql("SELECT next_run IS NULL FROM tenant_backup.schedule_state WHERE tenant = '3'"), 't',
+	'tenant 3 has no next run');
+
+# The registry is dropped: discovery fails, the tenants found before keep their schedules.
+sql("DROP TABLE registry");
+$max = max_id();
+set_clock(1, 1, 59, 57);
+ok(wait_for(completed_since($max), '1 2'), 'without the registry, the next night still backs up tenants 1 and 2');
+like(slurp_file($node->logfile), qr/WARNING:  tenant_backup scheduler: could not find the tenants: relation "public.registry" does not exist/,
+	'the failed discovery is logged');
+
+# A PostgreSQL error while a failed backup's leftovers are removed (the catalog of repositories
+# cannot be read): logged, and the failure is recorded and retried all the same.
+sql(q{
+CREATE TABLE registry (tenant_id text PRIMARY KEY);
+INSERT INTO registry VALUES ('1'), ('2'), ('bogus');
+ALTER TABLE tenant_backup.repositories RENAME TO repositories_elsewhere;
+});
+$node->reload;    # discovery again, now with the registry back
+$max = max_id();
+set_clock(2, 1, 59, 57);
+ok(wait_for(completed_since($max), '1 2'), 'tenants 1 and 2 are backed up next to a failing tenant');
+ok(wait_for("SELECT consecutive_failures >= 2 FROM tenant_backup.schedule_state WHERE tenant = 'bogus'", 't'),
+	'the failing tenant\'s failures are recorded and it is retried');
+like(slurp_file($node->logfile), qr/WARNING:  tenant_backup: could not list the repositories: relation "tenant_backup.repositories" does not exist/,
+	'the error while removing its leftovers is logged');
+sql("ALTER TABLE tenant_backup.repositories_elsewhere RENAME TO repositories");
+
+$node->stop;
+done_testing();
