@@ -33,19 +33,20 @@ std::string message_of(ErrorData *error) {
 }
 
 void run_job(int64_t backup_id) {
-	std::string tenant;
+	std::optional<std::string> claimed;
 	ErrorData *error = run_in_transaction("tenant_backup job: starting", [&] {
-		auto rows = spi_query("SELECT tenant FROM tenant_backup.backups WHERE id = $1::bigint AND status = 'running'",
-		                      {std::to_string(backup_id)});
-		if (rows.empty())
-			return; // recorded as failed meanwhile
-		tenant = *rows[0][0];
-		record_job_started(backup_id, pg_eval([] { return MyProcPid; }));
+		claimed = record_job_started(backup_id, pg_eval([] { return MyProcPid; }));
 	});
 	if (error)
 		return log_error(error);
-	if (tenant.empty())
+	if (!claimed) { // recorded as failed meanwhile: a whole backup would be thrown away at its end
+		pg_call([backup_id] {
+			ereport(LOG, (errmsg("tenant_backup job: scheduled backup %lld is no longer claimed; not taken",
+			                     static_cast<long long>(backup_id))));
+		});
 		return;
+	}
+	std::string tenant = *claimed;
 	error = run_in_transaction("tenant_backup job: backing up", [&] {
 		NewBackup backup;
 		backup.id = backup_id;

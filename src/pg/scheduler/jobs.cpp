@@ -165,9 +165,12 @@ std::vector<int64_t> unclaimed_running_backups() {
 	return ids;
 }
 
-void record_job_started(int64_t backup_id, int pid) {
-	spi_query("UPDATE tenant_backup.schedule_state SET running_pid = $2::int WHERE running_backup_id = $1::bigint",
-	          {std::to_string(backup_id), std::to_string(pid)});
+std::optional<std::string> record_job_started(int64_t backup_id, int pid) {
+	auto rows = spi_query("UPDATE tenant_backup.schedule_state s SET running_pid = $2::int "
+	                      "FROM tenant_backup.backups b WHERE s.running_backup_id = $1::bigint "
+	                      "AND b.id = s.running_backup_id AND b.status = 'running' RETURNING b.tenant",
+	                      {std::to_string(backup_id), std::to_string(pid)});
+	return rows.empty() ? std::nullopt : rows[0][0];
 }
 
 void record_job_success(const std::string &tenant, int64_t backup_id) {

@@ -36,8 +36,9 @@ std::vector<RunningJob> running_jobs();
 // 'running' auto backup rows that no state row claims (left by a crash between steps).
 std::vector<int64_t> unclaimed_running_backups();
 
-// A job worker took the claim.
-void record_job_started(int64_t backup_id, int pid);
+// A job worker takes the claim: returns the backup's tenant, or nullopt if the backup is no
+// longer claimed and running (the scheduler recorded it failed meanwhile): then it must not run.
+std::optional<std::string> record_job_started(int64_t backup_id, int pid);
 void record_job_success(const std::string &tenant, int64_t backup_id);
 // Marks the backup failed with `reason`, removes what it left in the repository, and schedules a
 // retry with backoff (never later than the next regular run). tenant "" when unknown.
