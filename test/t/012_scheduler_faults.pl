@@ -4,7 +4,8 @@
 #     its tenant is not backed up under another schedule;
 #   - a dropped tenant registry is logged, and the tenants found before are still backed up;
 #   - a PostgreSQL error while removing a failed backup's leftovers is logged, and the failure is
-#     recorded all the same.
+#     recorded all the same;
+#   - a retention that fails keeps the backup just taken, is logged, and runs after the next one.
 use strict;
 use warnings FATAL => 'all';
 
@@ -57,6 +58,17 @@ sub completed_since
 {
 	return "SELECT string_agg(tenant, ' ' ORDER BY tenant) FROM tenant_backup.backups "
 	  . "WHERE kind = 'auto' AND status = 'completed' AND id > $_[0]";
+}
+# Polls the server log until it matches (or 60 s pass).
+sub wait_for_log
+{
+	my ($pattern) = @_;
+	for (1 .. 600)
+	{
+		return 1 if slurp_file($node->logfile) =~ $pattern;
+		usleep(100_000);
+	}
+	return 0;
 }
 sub log_count
 {
@@ -112,6 +124,35 @@ ok(wait_for("SELECT consecutive_failures >= 2 FROM tenant_backup.schedule_state 
 like(slurp_file($node->logfile), qr/WARNING:  tenant_backup: could not list the repositories: relation "tenant_backup.repositories" does not exist/,
 	'the error while removing its leftovers is logged');
 sql("ALTER TABLE tenant_backup.repositories_elsewhere RENAME TO repositories");
+
+# Retention that fails (a trigger refuses to delete completed backups) keeps the backup just
+# taken: it committed first. The failure is logged with the tenant and the reason, and
+# retention runs again after the next backup.
+sql(q{
+DELETE FROM registry WHERE tenant_id = 'bogus';
+SELECT tenant_backup.backup_schedule_set('1', '0 2 * * *', keep_last => 1);
+CREATE FUNCTION refuse_delete() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'deleting completed backups is refused';
+END $$;
+CREATE TRIGGER refuse_delete BEFORE DELETE ON tenant_backup.backups
+    FOR EACH ROW WHEN (OLD.status = 'completed') EXECUTE FUNCTION refuse_delete();
+});
+my $tenant1_autos =
+  "SELECT count(*) FROM tenant_backup.backups WHERE tenant = '1' AND kind = 'auto' AND status = 'completed'";
+$max = max_id();
+set_clock(3, 1, 59, 57);
+ok(wait_for(completed_since($max), '1 2'), 'night 3: tenants 1 and 2 backed up');
+ok(wait_for_log(qr/WARNING:  tenant_backup: retention of tenant "1" failed after its backup \d+: deleting completed backups is refused\n.*HINT:  It is applied again after the next backup/),
+	'the failed retention is logged with the tenant and the reason');
+is(sql($tenant1_autos), '4', 'the new backup of tenant 1 is kept (and, retention having failed, the older ones)');
+is(sql("SELECT consecutive_failures || ' ' || (last_error IS NULL) FROM tenant_backup.schedule_state WHERE tenant = '1'"),
+	'0 true', 'the backup counts as a success');
+sql("DROP TRIGGER refuse_delete ON tenant_backup.backups");
+$max = max_id();
+set_clock(4, 1, 59, 57);
+ok(wait_for(completed_since($max), '1 2'), 'night 4: tenants 1 and 2 backed up');
+ok(wait_for($tenant1_autos, '1'), 'retention ran again after the next backup: tenant 1 keeps one');
 
 $node->stop;
 done_testing();
