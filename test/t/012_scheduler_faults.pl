@@ -5,7 +5,8 @@
 #   - a dropped tenant registry is logged, and the tenants found before are still backed up;
 #   - a PostgreSQL error while removing a failed backup's leftovers is logged, and the failure is
 #     recorded all the same;
-#   - a retention that fails keeps the backup just taken, is logged, and runs after the next one.
+#   - a retention that fails keeps the backup just taken, is logged, and runs after the next one;
+#   - a job whose pid now belongs to an unrelated backend is marked failed.
 use strict;
 use warnings FATAL => 'all';
 
@@ -153,6 +154,22 @@ $max = max_id();
 set_clock(4, 1, 59, 57);
 ok(wait_for(completed_since($max), '1 2'), 'night 4: tenants 1 and 2 backed up');
 ok(wait_for($tenant1_autos, '1'), 'retention ran again after the next backup: tenant 1 keeps one');
+
+# A 'running' job of an earlier scheduler whose pid now belongs to an unrelated backend (pid
+# reuse after a restart) is lost all the same: the pid is not a tenant_backup job worker.
+my $session = $node->background_psql('postgres');
+my $other_pid = $session->query_safe('SELECT pg_backend_pid()');
+my $stray = sql(qq{
+INSERT INTO tenant_backup.backups (tenant, kind, label, status) VALUES ('2', 'auto', 'scheduled', 'running')
+    RETURNING id;
+UPDATE tenant_backup.schedule_state SET running_backup_id = currval('tenant_backup.backups_id_seq'),
+    running_pid = $other_pid, last_attempt_at = now() WHERE tenant = '2';
+});
+ok(wait_for("SELECT status || ' ' || (error LIKE 'interrupted%') FROM tenant_backup.backups WHERE id = $stray",
+		'failed true'), 'a job whose pid is now another backend\'s is marked failed');
+$session->quit;
+ok(wait_for("SELECT consecutive_failures FROM tenant_backup.schedule_state WHERE tenant = '2'", '0'),
+	'and retried');
 
 $node->stop;
 done_testing();

@@ -150,9 +150,14 @@ std::optional<int64_t> earliest_next_run() {
 
 std::vector<RunningJob> running_jobs() {
 	std::vector<RunningJob> jobs;
-	for (const auto &row : spi_query("SELECT tenant, running_backup_id, coalesce(running_pid, 0) "
-	                                 "FROM tenant_backup.schedule_state WHERE running_backup_id IS NOT NULL"))
-		jobs.push_back({*row[0], std::stoll(*row[1]), std::stoi(*row[2])});
+	for (const auto &row :
+	     spi_query("SELECT s.tenant, s.running_backup_id, coalesce(s.running_pid, 0), "
+	               "  coalesce(s.last_attempt_at >= pg_postmaster_start_time(), false) AND EXISTS ("
+	               "    SELECT 1 FROM pg_stat_activity a WHERE a.pid = s.running_pid "
+	               "    AND a.backend_type = 'tenant_backup job' AND a.backend_start >= s.last_attempt_at "
+	               "    AND a.datid = (SELECT d.oid FROM pg_database d WHERE d.datname = current_database())) "
+	               "FROM tenant_backup.schedule_state s WHERE s.running_backup_id IS NOT NULL"))
+		jobs.push_back({*row[0], std::stoll(*row[1]), std::stoi(*row[2]), *row[3] == "t"});
 	return jobs;
 }
 

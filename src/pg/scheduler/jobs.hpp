@@ -30,6 +30,9 @@ struct RunningJob {
 	std::string tenant;
 	int64_t backup_id = 0;
 	int pid = 0; // 0 until the job worker has started
+	// Whether its pid is a tenant_backup job worker of this database started since the claim,
+	// and the claim was made since the server started (a pid may be reused after a restart).
+	bool worker_alive = false;
 };
 std::vector<RunningJob> running_jobs();
 

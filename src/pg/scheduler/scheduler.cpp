@@ -76,9 +76,8 @@ void reap_lost_jobs() {
 	std::set<int64_t> stopped = stopped_jobs();
 	for (const auto &job : running_jobs()) {
 		bool ours = job_handles.count(job.backup_id) > 0;
-		bool lost = stopped.count(job.backup_id) > 0;
-		if (!ours && !lost) // started by an earlier scheduler (before a restart): ask the process table
-			lost = job.pid == 0 || !pg_eval([&] { return BackendPidGetProc(job.pid) != nullptr; });
+		// Not ours: started by an earlier scheduler (before a restart); ask the process table.
+		bool lost = ours ? stopped.count(job.backup_id) > 0 : !job.worker_alive;
 		if (lost)
 			fail_job(job.tenant, job.backup_id, kInterrupted);
 	}
