@@ -87,6 +87,8 @@ SELECT tenant_backup.backup_schedule_set(cron => '* * * * *');
 SELECT tenant_backup.backup_schedule_remove();
 SELECT count(*) FROM tenant_backup.backup_schedules();
 SELECT count(*) FROM tenant_backup.backup_status;
+-- backup_progress is open to every role (it filters by backup.view itself); nothing runs here.
+SELECT count(*) FROM tenant_backup.backup_progress;
 RESET ROLE;
 SELECT current_user_name = 'sc_user' AS by_user, action, tenant, outcome, error
 FROM tenant_backup.backup_audit WHERE action IN ('schedule', 'list_schedules') ORDER BY id;

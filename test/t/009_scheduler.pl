@@ -159,6 +159,10 @@ is(scalar(grep { /\.tmp$/ } repo_files()), 2, 'and their temporary archives exis
 is(sql("SELECT string_agg(kind || ' ' || current_table || ' ' || tables_done || '/' || tables_total, ', ') "
 		. "FROM tenant_backup.backup_progress WHERE backup_id IN ($running)"),
 	'auto public.items 0/2, auto public.items 0/2', 'backup_progress shows the running jobs (items, then registry)');
+# A role that is no backup admin sees the running backups of the tenants it may view.
+sql("CREATE ROLE progress_viewer; SELECT tenant_backup.backup_grant('progress_viewer', 'backup.view', '1')");
+is(sql("SET ROLE progress_viewer; SELECT string_agg(tenant, ',') FROM tenant_backup.backup_progress"),
+	'1', 'backup_progress shows a role holding backup.view on tenant 1 its running backup only');
 $node->stop('immediate');
 $blocker->quit;
 $node->start;

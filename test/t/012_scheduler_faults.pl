@@ -6,7 +6,8 @@
 #   - a PostgreSQL error while removing a failed backup's leftovers is logged, and the failure is
 #     recorded all the same;
 #   - a retention that fails keeps the backup just taken, is logged, and runs after the next one;
-#   - a job whose pid now belongs to an unrelated backend is marked failed.
+#   - a job whose pid now belongs to an unrelated backend is marked failed;
+#   - backup_progress shows a tenant longer than 127 bytes whole, to the roles that may view it.
 use strict;
 use warnings FATAL => 'all';
 
@@ -170,6 +171,39 @@ ok(wait_for("SELECT status || ' ' || (error LIKE 'interrupted%') FROM tenant_bac
 $session->quit;
 ok(wait_for("SELECT consecutive_failures FROM tenant_backup.schedule_state WHERE tenant = '2'", '0'),
 	'and retried');
+
+# backup_progress with a tenant longer than 127 bytes, of two-byte characters, in a database
+# whose tenant column is text: shown whole, and to the roles that may view that very tenant
+# (not to one holding backup.view on a prefix of it).
+$node->safe_psql('postgres', 'CREATE DATABASE texts');
+$node->safe_psql(
+	'texts', q{
+CREATE EXTENSION tenant_backup;
+CREATE TABLE notes (tenant_id text NOT NULL, body text);
+INSERT INTO notes SELECT repeat('é', 100), 'note ' || g FROM generate_series(1, 10) g;
+CREATE ROLE long_viewer;
+CREATE ROLE prefix_viewer;
+SELECT tenant_backup.backup_grant('long_viewer', 'backup.view', repeat('é', 100));
+SELECT tenant_backup.backup_grant('prefix_viewer', 'backup.view', repeat('é', 63));
+});
+my $locker = $node->background_psql('texts');
+$locker->query_safe('BEGIN; LOCK TABLE notes IN ACCESS EXCLUSIVE MODE');
+my $backuper = $node->background_psql('texts');
+$backuper->query_until(qr/started/, q{\echo started
+SELECT tenant_backup.backup_create(repeat('é', 100));
+});
+my $progress = "SELECT count(*) FROM pg_stat_activity WHERE datname = 'texts' AND wait_event_type = 'Lock'";
+ok(wait_for($progress, '1'), 'a backup of the long tenant waits for its table');
+is($node->safe_psql('texts', "SELECT tenant = repeat('é', 100) FROM tenant_backup.backup_progress"),
+	't', 'backup_progress shows the long tenant whole');
+is($node->safe_psql('texts', "SET ROLE long_viewer; SELECT count(*) FROM tenant_backup.backup_progress"),
+	'1', 'a role holding backup.view on it sees it');
+is($node->safe_psql('texts', "SET ROLE prefix_viewer; SELECT count(*) FROM tenant_backup.backup_progress"),
+	'0', 'a role holding backup.view on a prefix of it does not');
+is(sql("SELECT count(*) FROM tenant_backup.backup_progress"), '0', 'nor does another database');
+$locker->query_safe('COMMIT');
+$locker->quit;
+$backuper->quit;
 
 $node->stop;
 done_testing();
