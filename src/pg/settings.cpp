@@ -15,6 +15,7 @@ char *databases = nullptr;
 int max_parallel = 2;
 int scheduler_naptime = 60;
 int retry_interval = 300;
+int job_timeout = 6 * 3600;
 int overdue_after = 60;
 char *tenant_registry = nullptr;
 int clock_offset = 0;
@@ -101,6 +102,10 @@ void define_settings() {
 	                        "Doubled for each further consecutive failure, up to six hours, and never later than "
 	                        "the next scheduled run.",
 	                        &retry_interval, 300, 1, 86400, PGC_SIGHUP, GUC_UNIT_S, nullptr, nullptr, nullptr);
+	DefineCustomIntVariable("tenant_backup.job_timeout", "Longest time a scheduled backup may run.",
+	                        "The scheduler then terminates its worker and records it failed, so that a hung "
+	                        "backup does not hold its tenant_backup.max_parallel slot. 0 means no limit.",
+	                        &job_timeout, 6 * 3600, 0, INT_MAX, PGC_SIGHUP, GUC_UNIT_S, nullptr, nullptr, nullptr);
 	DefineCustomIntVariable("tenant_backup.overdue_after",
 	                        "How long after a scheduled time a tenant without a newer backup counts as overdue.",
 	                        nullptr, &overdue_after, 60, 1, 10080, PGC_SIGHUP, GUC_UNIT_MIN, nullptr, nullptr, nullptr);
@@ -144,6 +149,9 @@ int setting_scheduler_naptime() {
 }
 int setting_retry_interval() {
 	return retry_interval;
+}
+int setting_job_timeout() {
+	return job_timeout;
 }
 int setting_overdue_after() {
 	return overdue_after;

@@ -20,7 +20,6 @@ int setting_compression_level();
 const char *setting_key_file();
 const char *setting_key_command();
 
-
 // The scheduler (see src/pg/scheduler/). All reloadable with SIGHUP.
 // tenant_backup.databases: comma-separated databases that get a scheduler (default postgres).
 const char *setting_databases();
@@ -31,6 +30,9 @@ int setting_scheduler_naptime();
 // tenant_backup.retry_interval: seconds before the first retry of a failed scheduled backup,
 // doubled for each further consecutive failure up to six hours (default 300).
 int setting_retry_interval();
+// tenant_backup.job_timeout: seconds a scheduled backup may run before the scheduler terminates
+// its worker and records it failed; 0: no limit (default 21600, six hours).
+int setting_job_timeout();
 // tenant_backup.overdue_after: minutes after a scheduled time before a tenant without a backup
 // since then counts as overdue (default 60).
 int setting_overdue_after();

@@ -7,7 +7,8 @@
 #     recorded all the same;
 #   - a retention that fails keeps the backup just taken, is logged, and runs after the next one;
 #   - a job whose pid now belongs to an unrelated backend is marked failed;
-#   - backup_progress shows a tenant longer than 127 bytes whole, to the roles that may view it.
+#   - backup_progress shows a tenant longer than 127 bytes whole, to the roles that may view it;
+#   - a job running past tenant_backup.job_timeout is terminated and recorded failed.
 use strict;
 use warnings FATAL => 'all';
 
@@ -204,6 +205,28 @@ is(sql("SELECT count(*) FROM tenant_backup.backup_progress"), '0', 'nor does ano
 $locker->query_safe('COMMIT');
 $locker->quit;
 $backuper->quit;
+
+# A job running longer than tenant_backup.job_timeout (here: waiting for a lock) is terminated
+# and recorded failed, which frees its max_parallel slot; the retry succeeds once the lock is gone.
+$node->append_conf('postgresql.conf', 'tenant_backup.job_timeout = 3');
+$node->reload;
+my $blocker = $node->background_psql('postgres');
+$blocker->query_safe("BEGIN; LOCK TABLE items IN ACCESS EXCLUSIVE MODE");
+$max = max_id();
+set_clock(5, 1, 59, 57);
+ok(wait_for("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'tenant_backup job' "
+		. "AND wait_event_type = 'Lock'", '2'), 'two jobs wait for the lock');
+my $job_pids = sql("SELECT string_agg(pid::text, ',') FROM pg_stat_activity WHERE application_name = 'tenant_backup job'");
+ok(wait_for("SELECT count(*) FROM pg_stat_activity WHERE pid IN ($job_pids)", '0'),
+	'after job_timeout their workers are terminated');
+ok(wait_for("SELECT count(*) >= 2 FROM tenant_backup.backups WHERE id > $max AND status = 'failed' "
+		. "AND error = 'timed out: running for longer than tenant_backup.job_timeout (3 s), its worker was terminated'", 't'),
+	'and their backups recorded failed with the reason');
+$blocker->query_safe("COMMIT");
+$blocker->quit;
+$node->append_conf('postgresql.conf', 'tenant_backup.job_timeout = 0');
+$node->reload;
+ok(wait_for(completed_since($max), '1 2'), 'the retries succeed once the lock is released');
 
 $node->stop;
 done_testing();

@@ -155,9 +155,10 @@ std::vector<RunningJob> running_jobs() {
 	               "  coalesce(s.last_attempt_at >= pg_postmaster_start_time(), false) AND EXISTS ("
 	               "    SELECT 1 FROM pg_stat_activity a WHERE a.pid = s.running_pid "
 	               "    AND a.backend_type = 'tenant_backup job' AND a.backend_start >= s.last_attempt_at "
-	               "    AND a.datid = (SELECT d.oid FROM pg_database d WHERE d.datname = current_database())) "
+	               "    AND a.datid = (SELECT d.oid FROM pg_database d WHERE d.datname = current_database())), "
+	               "  coalesce(extract(epoch FROM clock_timestamp() - s.last_attempt_at)::bigint, 0) "
 	               "FROM tenant_backup.schedule_state s WHERE s.running_backup_id IS NOT NULL"))
-		jobs.push_back({*row[0], std::stoll(*row[1]), std::stoi(*row[2]), *row[3] == "t"});
+		jobs.push_back({*row[0], std::stoll(*row[1]), std::stoi(*row[2]), *row[3] == "t", std::stoll(*row[4])});
 	return jobs;
 }
 

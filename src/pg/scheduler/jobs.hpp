@@ -33,6 +33,7 @@ struct RunningJob {
 	// Whether its pid is a tenant_backup job worker of this database started since the claim,
 	// and the claim was made since the server started (a pid may be reused after a restart).
 	bool worker_alive = false;
+	int64_t running_seconds = 0; // since it was claimed
 };
 std::vector<RunningJob> running_jobs();
 

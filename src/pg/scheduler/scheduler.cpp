@@ -71,15 +71,35 @@ void fail_job(const std::string &tenant, int64_t backup_id, const std::string &r
 		               std::to_string(backup_id) + ": " + *error);
 }
 
-// Marks jobs whose worker is gone as failed (and schedules their retry).
+// Ends a job that ran past tenant_backup.job_timeout: its worker gets SIGTERM (and, like any
+// terminated backup, rolls back; its temporary files go with the next sweep).
+void terminate_job(const RunningJob &job) {
+	auto it = job_handles.find(job.backup_id);
+	if (it != job_handles.end()) {
+		BackgroundWorkerHandle *handle = it->second;
+		pg_call([handle] { TerminateBackgroundWorker(handle); });
+	} else if (job.worker_alive) { // an earlier scheduler's, whose pid is a job worker of ours
+		spi_query("SELECT pg_terminate_backend($1::int)", {std::to_string(job.pid)});
+	}
+}
+
+// Marks jobs whose worker is gone as failed, and ends those that ran too long (each failure
+// schedules a retry).
 void reap_lost_jobs() {
 	std::set<int64_t> stopped = stopped_jobs();
+	int timeout = setting_job_timeout();
 	for (const auto &job : running_jobs()) {
 		bool ours = job_handles.count(job.backup_id) > 0;
 		// Not ours: started by an earlier scheduler (before a restart); ask the process table.
 		bool lost = ours ? stopped.count(job.backup_id) > 0 : !job.worker_alive;
-		if (lost)
+		if (lost) {
 			fail_job(job.tenant, job.backup_id, kInterrupted);
+		} else if (timeout > 0 && job.running_seconds > timeout) {
+			terminate_job(job);
+			fail_job(job.tenant, job.backup_id,
+			         "timed out: running for longer than tenant_backup.job_timeout (" + std::to_string(timeout) +
+			             " s), its worker was terminated");
+		}
 	}
 	for (int64_t id : unclaimed_running_backups())
 		fail_job("", id, kInterrupted);
