@@ -8,7 +8,8 @@
 #   - a retention that fails keeps the backup just taken, is logged, and runs after the next one;
 #   - a job whose pid now belongs to an unrelated backend is marked failed;
 #   - backup_progress shows a tenant longer than 127 bytes whole, to the roles that may view it;
-#   - a job running past tenant_backup.job_timeout is terminated and recorded failed.
+#   - a job running past tenant_backup.job_timeout is terminated and recorded failed;
+#   - without a free worker slot, claims are given back (no failure) with one WARNING.
 use strict;
 use warnings FATAL => 'all';
 
@@ -227,6 +228,28 @@ $blocker->quit;
 $node->append_conf('postgresql.conf', 'tenant_backup.job_timeout = 0');
 $node->reload;
 ok(wait_for(completed_since($max), '1 2'), 'the retries succeed once the lock is released');
+
+# Without a free background worker slot (the launcher and the scheduler take both), due jobs are
+# not started: their claims are given back (no failure counted, no failed row), a WARNING names
+# max_worker_processes, once; and they run once slots are free.
+$max = max_id();
+$node->stop;
+$node->append_conf('postgresql.conf', "max_logical_replication_workers = 0\nmax_worker_processes = 2");
+my $night6 = $today + 6 * 86400 + 2 * 3600 + 30 - time();    # night 6's run is due
+$node->append_conf('postgresql.conf', "tenant_backup.scheduler_clock_offset = $night6");
+$node->start;
+ok(wait_for_log(qr/WARNING:  tenant_backup scheduler: could not start a background worker for a scheduled backup; it is tried again later\n.*HINT:  Every background worker slot is in use: raise max_worker_processes \(now 2\)/),
+	'the WARNING names max_worker_processes');
+sleep 3;    # several more passes
+is(log_count(qr/could not start a background worker for a scheduled backup/), 1, 'it is logged once, not at every pass');
+is(sql("SELECT count(*) FROM tenant_backup.backups WHERE id > $max AND status <> 'running'"), '0',
+	'no backup was taken or failed');
+is(sql("SELECT max(consecutive_failures) FROM tenant_backup.schedule_state WHERE tenant IN ('1', '2')"), '0',
+	'no failure is counted');
+$node->stop;
+$node->append_conf('postgresql.conf', "max_worker_processes = 16");
+$node->start;
+ok(wait_for(completed_since($max), '1 2'), 'with free slots the due backups run');
 
 $node->stop;
 done_testing();

@@ -162,6 +162,14 @@ std::vector<RunningJob> running_jobs() {
 	return jobs;
 }
 
+void release_claim(const Claim &claim) {
+	std::string id = std::to_string(claim.backup_id);
+	spi_query("DELETE FROM tenant_backup.backups WHERE id = $1::bigint AND status = 'running'", {id});
+	spi_query("UPDATE tenant_backup.schedule_state SET running_backup_id = NULL, running_pid = NULL "
+	          "WHERE tenant = $1 AND running_backup_id = $2::bigint",
+	          {claim.tenant, id});
+}
+
 std::vector<int64_t> unclaimed_running_backups() {
 	std::vector<int64_t> ids;
 	for (const auto &row : spi_query("SELECT b.id FROM tenant_backup.backups b WHERE b.status = 'running' "

@@ -37,6 +37,10 @@ struct RunningJob {
 };
 std::vector<RunningJob> running_jobs();
 
+// Gives back a claim whose job could not be started: its 'running' row goes, the tenant's next
+// run stays (so it is claimed again), and nothing counts as a failure.
+void release_claim(const Claim &claim);
+
 // 'running' auto backup rows that no state row claims (left by a crash between steps).
 std::vector<int64_t> unclaimed_running_backups();
 

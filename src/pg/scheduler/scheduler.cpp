@@ -163,7 +163,10 @@ std::vector<Claim> tick(int64_t &sleep_seconds) {
 	return claims;
 }
 
-void launch(const std::vector<Claim> &claims) {
+// Starts a job worker per claim. A claim that gets no worker (every max_worker_processes slot in
+// use) is given back, not failed: the tenant is claimed again at a later pass. Returns whether
+// every job started.
+bool launch(const std::vector<Claim> &claims) {
 	std::vector<Claim> unstarted;
 	Oid db = pg_eval([] { return MyDatabaseId; });
 	for (const auto &claim : claims) {
@@ -176,17 +179,22 @@ void launch(const std::vector<Claim> &claims) {
 			unstarted.push_back(claim);
 	}
 	if (unstarted.empty())
-		return;
-	ErrorData *error = run_in_transaction("tenant_backup scheduler: recording unstarted jobs", [&] {
+		return true;
+	ErrorData *error = run_in_transaction("tenant_backup scheduler: giving back unstarted jobs", [&] {
 		for (const auto &claim : unstarted)
-			record_job_failure(claim.tenant, claim.backup_id,
-			                   "could not start a background worker for the backup (raise max_worker_processes)");
+			release_claim(claim);
 	});
-	if (error)
+	if (error) // the claims stay, and are reaped as lost at the next pass
 		pg_call([error] {
 			ereport(WARNING, (errmsg("tenant_backup scheduler: %s", error->message)));
 			FreeErrorData(error);
 		});
+	int slots = pg_eval([] { return max_worker_processes; });
+	warn_throttled("tenant_backup scheduler: could not start a background worker for a scheduled backup; it "
+	               "is tried again later",
+	               "Every background worker slot is in use: raise max_worker_processes (now " + std::to_string(slots) +
+	                   ").");
+	return false;
 }
 
 // A tick and the launches; returns how long to sleep, in milliseconds.
@@ -205,7 +213,8 @@ long run_once() {
 		pg_call([error] { FreeErrorData(error); });
 		warn_throttled(message);
 	}
-	launch(claims);
+	if (!launch(claims)) // no free worker slot: not again before the naptime
+		sleep_seconds = setting_scheduler_naptime();
 	return static_cast<long>(sleep_seconds) * 1000L;
 }
 
