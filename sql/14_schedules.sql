@@ -74,6 +74,13 @@ CREATE TABLE sc.registry (sc_tenant int PRIMARY KEY);
 INSERT INTO sc.registry VALUES (1401), (1499);
 SET tenant_backup.tenant_registry = 'sc.registry';
 SELECT tenant, schedule FROM tenant_backup.backup_schedules() ORDER BY tenant;
+-- Registry values are taken in the form backups record tenants: in a text registry, '01', '1'
+-- and ' 1402' are tenants 1 and 1402 of the int tenant columns; a value that is no int stays.
+CREATE TABLE sc.text_registry (sc_tenant text);
+SELECT tenant_backup.backup_exclude_table('sc.text_registry'); -- a list, not a tenant table
+INSERT INTO sc.text_registry VALUES ('01'), ('1'), (' 1402'), ('x');
+SET tenant_backup.tenant_registry = 'sc.text_registry';
+SELECT tenant, schedule FROM tenant_backup.backup_schedules() ORDER BY tenant;
 SET tenant_backup.tenant_registry = 'sc.no_such_table';
 SELECT count(*) FROM tenant_backup.backup_schedules();
 RESET tenant_backup.tenant_registry;

@@ -110,7 +110,8 @@ std::vector<std::string> discover_tenants() {
 		// PostgreSQL resolves and quotes the names: the setting never becomes SQL text itself.
 		auto sql = spi_query("SELECT format('SELECT DISTINCT %I::text FROM %s', $2::text, $1::regclass)",
 		                     {std::string(registry), std::string(column)}, true);
-		return column_values(*sql.at(0)[0]);
+		// In the form backups record tenants: '01' in a text registry is tenant 1 of int columns.
+		return stored_tenants(column_values(*sql.at(0)[0]));
 	}
 	std::vector<TenantTable> tables = load_tenant_tables();
 	if (tables.empty())
