@@ -69,6 +69,14 @@ SELECT tenant_backup.backup_schedule_remove('1402');
 SELECT tenant_backup.backup_schedule_remove('1402');
 SELECT tenant, schedule, cron FROM tenant_backup.backup_schedules() WHERE tenant = '1402';
 
+-- A schedule's own repositories (superuser-only) stay when a change leaves them out, as a
+-- backup admin changing the cron would; '' resets them to tenant_backup.repositories (NULL).
+SELECT tenant_backup.backup_schedule_set('1401', '0 4 * * *', repositories => 'local');
+SELECT tenant_backup.backup_schedule_set('1401', '0 5 * * *');
+SELECT tenant, cron, repositories FROM tenant_backup.schedules WHERE tenant = '1401';
+SELECT tenant_backup.backup_schedule_set('1401', '0 0 1 1 *', repositories => '');
+SELECT tenant, cron, repositories FROM tenant_backup.schedules WHERE tenant = '1401';
+
 -- A tenant registry, when set, lists the tenants instead (it may hold tenants without rows).
 CREATE TABLE sc.registry (sc_tenant int PRIMARY KEY);
 INSERT INTO sc.registry VALUES (1401), (1499);
