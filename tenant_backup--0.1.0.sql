@@ -361,6 +361,11 @@ RETURNS TABLE (pid integer, backup_id bigint, tenant text, kind text, started_at
 CREATE VIEW tenant_backup.backup_progress AS
 SELECT p.* FROM tenant_backup._backup_progress() p;
 
+-- tenant_backup.scheduler_clock_offset (testing only), for comparing a backup's created_at with
+-- scheduled times, which are on the scheduler's clock.
+CREATE FUNCTION tenant_backup._scheduler_clock_offset() RETURNS integer
+    AS 'MODULE_PATHNAME', 'tenant_backup_scheduler_clock_offset' LANGUAGE C STABLE;
+
 -- One row per tenant: is it protected? Backup admins only (it reads backup_schedules()).
 CREATE VIEW tenant_backup.backup_status AS
 WITH schedules AS (SELECT * FROM tenant_backup.backup_schedules()),
@@ -381,7 +386,8 @@ SELECT t.tenant,
        l.size_bytes AS last_backup_bytes,
        s.next_run,
        coalesce(s.enabled AND s.last_due_run IS NOT NULL
-                AND (l.created_at IS NULL OR l.created_at < s.last_due_run), false) AS overdue,
+                AND (l.created_at IS NULL OR l.created_at + make_interval(secs => tenant_backup._scheduler_clock_offset())
+                     < s.last_due_run), false) AS overdue,
        st.running_backup_id IS NOT NULL AS running,
        coalesce(st.consecutive_failures, 0) AS consecutive_failures,
        st.last_error,
@@ -472,6 +478,7 @@ GRANT EXECUTE ON FUNCTION
     tenant_backup.tenant_export_csv(text, regclass), tenant_backup.backup_import(text),
     tenant_backup.backup_import_large_object(oid), tenant_backup.backup_list(text),
     tenant_backup._may(text, text), tenant_backup._stored_tenant(text), tenant_backup._backup_progress(),
+    tenant_backup._scheduler_clock_offset(),
     -- admin-only functions check it themselves, so that denied attempts reach the audit trail
     tenant_backup.backup_grant(regrole, text, text), tenant_backup.backup_revoke(regrole, text, text),
     tenant_backup.backup_rotate_master_key(), tenant_backup.backup_forget_tenant(text),

@@ -114,8 +114,11 @@ void define_settings() {
 	                           "tenants are the distinct values found in the tenant tables.",
 	                           &tenant_registry, "", PGC_SUSET, 0, nullptr, nullptr, nullptr);
 	DefineCustomIntVariable("tenant_backup.scheduler_clock_offset", "Seconds added to the scheduler's clock.",
-	                        "For testing schedules without waiting for them.", &clock_offset, 0, -1000000000,
-	                        1000000000, PGC_SIGHUP, GUC_NOT_IN_SAMPLE | GUC_UNIT_S, nullptr, nullptr, nullptr);
+	                        "Testing only: schedules are run, retention ages and overdue judged as if it were "
+	                        "now() plus this (backups' created_at too). The workers read it from the "
+	                        "configuration file; a superuser may set it in a session to see next runs.",
+	                        &clock_offset, 0, -1000000000, 1000000000, PGC_SUSET, GUC_NOT_IN_SAMPLE | GUC_UNIT_S,
+	                        nullptr, nullptr, nullptr);
 	MarkGUCPrefixReserved("tenant_backup");
 }
 

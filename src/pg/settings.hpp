@@ -40,6 +40,8 @@ int setting_overdue_after();
 // column); empty: tenants are the distinct values of the tenant tables (default).
 const char *setting_tenant_registry();
 // tenant_backup.scheduler_clock_offset: seconds added to the scheduler's clock (testing only).
+// Everything the scheduler compares is on that clock: now, next runs, and backups' created_at
+// (offset added) for retention and overdue. Superuser-only, so that a session may set it too.
 int setting_clock_offset();
 
 } // namespace tb::pg

@@ -6,6 +6,7 @@
 #   - a PostgreSQL error while removing a failed backup's leftovers is logged, and the failure is
 #     recorded all the same;
 #   - a retention that fails keeps the backup just taken, is logged, and runs after the next one;
+#   - backup_status's overdue compares created_at on the test clock;
 #   - a job whose pid now belongs to an unrelated backend is marked failed;
 #   - backup_progress shows a tenant longer than 127 bytes whole, to the roles that may view it;
 #   - a job running past tenant_backup.job_timeout is terminated and recorded failed;
@@ -147,6 +148,11 @@ my $tenant1_autos =
 $max = max_id();
 set_clock(3, 1, 59, 57);
 ok(wait_for(completed_since($max), '1 2'), 'night 3: tenants 1 and 2 backed up');
+# backup_status reads backups' created_at on the scheduler's (test) clock too: just backed up,
+# they are not overdue, although their real created_at is before night 2's scheduled time.
+is(sql("SELECT string_agg(tenant || ':' || overdue, ' ' ORDER BY tenant) FROM tenant_backup.backup_status "
+		. "WHERE tenant IN ('1', '2')"),
+	'1:false 2:false', 'backup_status: with the test clock, a tenant just backed up is not overdue');
 ok(wait_for_log(qr/WARNING:  tenant_backup: retention of tenant "1" failed after its backup \d+: deleting completed backups is refused\n.*HINT:  It is applied again after the next backup/),
 	'the failed retention is logged with the tenant and the reason');
 is(sql($tenant1_autos), '4', 'the new backup of tenant 1 is kept (and, retention having failed, the older ones)');

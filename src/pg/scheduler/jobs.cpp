@@ -243,10 +243,12 @@ void record_job_failure(const std::string &known_tenant, int64_t backup_id, cons
 }
 
 int apply_retention(const std::string &tenant, const Schedule &schedule, int64_t now) {
-	auto rows = spi_query("SELECT id, extract(epoch FROM created_at)::bigint, "
+	// Backups' times on the scheduler's clock, as `now` is (the test clock's offset added).
+	int64_t offset = setting_clock_offset();
+	auto rows = spi_query("SELECT id, extract(epoch FROM created_at)::bigint + $2::bigint, "
 	                      "pinned OR coalesce(keep_until > now(), false) FROM tenant_backup.backups "
 	                      "WHERE tenant = $1 AND kind = 'auto' AND status = 'completed'",
-	                      {tenant});
+	                      {tenant, std::to_string(offset)});
 	std::vector<schedule::RetainedBackup> backups;
 	std::set<int64_t> protected_ids;
 	for (const auto &row : rows) {
@@ -274,7 +276,7 @@ int apply_retention(const std::string &tenant, const Schedule &schedule, int64_t
 			oldest_kept = std::min(oldest_kept, b.taken_at);
 	spi_query("DELETE FROM tenant_backup.backups WHERE tenant = $1 AND kind = 'auto' AND status = 'failed' "
 	          "AND created_at < to_timestamp($2::bigint)",
-	          {tenant, std::to_string(oldest_kept)});
+	          {tenant, std::to_string(oldest_kept - offset)});
 	return static_cast<int>(doomed.size());
 }
 

@@ -161,3 +161,9 @@ TB_SQL_FUNCTION(backup_schedules) {
 	spi_end();
 	return 0;
 }
+
+// tenant_backup._scheduler_clock_offset(): the test clock's offset in seconds, for backup_status
+// (a backup's created_at is compared with scheduled times on the scheduler's clock).
+TB_SQL_FUNCTION(tenant_backup_scheduler_clock_offset) {
+	PG_RETURN_INT32(setting_clock_offset());
+}
