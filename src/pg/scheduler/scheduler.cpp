@@ -3,6 +3,7 @@
 
 #include "pg/guard.hpp"
 #include "pg/scheduler/jobs.hpp"
+#include "pg/scheduler/scheduler_registry.hpp"
 #include "pg/scheduler/throttled_warning.hpp"
 #include "pg/background_workers.hpp"
 #include "pg/settings.hpp"
@@ -249,6 +250,7 @@ void tenant_backup_scheduler_main(Datum) {
 		ereport(DEBUG1, (errmsg("tenant_backup: another scheduler already serves database \"%s\"", database)));
 		proc_exit(0);
 	}
+	tb::pg::register_scheduler(database); // for a launcher restarted meanwhile
 	ereport(LOG, (errmsg("tenant_backup scheduler started for database \"%s\"", database)));
 	while (!ShutdownRequestPending) {
 		if (ConfigReloadPending) {
