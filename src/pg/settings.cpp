@@ -111,7 +111,8 @@ void define_settings() {
 	                        nullptr, &overdue_after, 60, 1, 10080, PGC_SIGHUP, GUC_UNIT_MIN, nullptr, nullptr, nullptr);
 	DefineCustomStringVariable("tenant_backup.tenant_registry", "Table that lists the tenants to schedule.",
 	                           "Its tenant_backup.tenant_column column holds one tenant per row. Empty: the "
-	                           "tenants are the distinct values found in the tenant tables.",
+	                           "tenants are the distinct values found in the tenant tables. Tenants with a "
+	                           "schedule of their own are scheduled either way.",
 	                           &tenant_registry, "", PGC_SUSET, 0, nullptr, nullptr, nullptr);
 	DefineCustomIntVariable("tenant_backup.scheduler_clock_offset", "Seconds added to the scheduler's clock.",
 	                        "Testing only: schedules are run, retention ages and overdue judged as if it were "

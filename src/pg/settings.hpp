@@ -37,7 +37,8 @@ int setting_job_timeout();
 // since then counts as overdue (default 60).
 int setting_overdue_after();
 // tenant_backup.tenant_registry: a table listing the tenants (in its tenant_backup.tenant_column
-// column); empty: tenants are the distinct values of the tenant tables (default).
+// column); empty: tenants are the distinct values of the tenant tables (default). Tenants with a
+// schedule of their own are added either way.
 const char *setting_tenant_registry();
 // tenant_backup.scheduler_clock_offset: seconds added to the scheduler's clock (testing only).
 // Everything the scheduler compares is on that clock: now, next runs, and backups' created_at
