@@ -355,10 +355,16 @@ CREATE FUNCTION tenant_backup._backup_progress()
 RETURNS TABLE (pid integer, backup_id bigint, tenant text, kind text, started_at timestamptz, tables_done integer,
                tables_total integer, current_table text, rows_done bigint, bytes_done bigint)
     AS 'MODULE_PATHNAME', 'tenant_backup_progress' LANGUAGE C VOLATILE;
--- Backups running now (needs tenant_backup in shared_preload_libraries), with the tenants the
--- current user may view. bytes_done counts binary row bytes read, before compression.
+-- Backups running now in this database (needs tenant_backup in shared_preload_libraries), of the
+-- tenants the current user may view: _backup_progress() checks backup.view itself, on the full
+-- tenant. bytes_done counts binary row bytes read, before compression.
 CREATE VIEW tenant_backup.backup_progress AS
-SELECT p.* FROM tenant_backup._backup_progress() p WHERE tenant_backup._may('backup.view', p.tenant);
+SELECT p.* FROM tenant_backup._backup_progress() p;
+
+-- tenant_backup.scheduler_clock_offset (testing only), for comparing a backup's created_at with
+-- scheduled times, which are on the scheduler's clock.
+CREATE FUNCTION tenant_backup._scheduler_clock_offset() RETURNS integer
+    AS 'MODULE_PATHNAME', 'tenant_backup_scheduler_clock_offset' LANGUAGE C STABLE;
 
 -- One row per tenant: is it protected? Backup admins only (it reads backup_schedules()).
 CREATE VIEW tenant_backup.backup_status AS
@@ -380,7 +386,8 @@ SELECT t.tenant,
        l.size_bytes AS last_backup_bytes,
        s.next_run,
        coalesce(s.enabled AND s.last_due_run IS NOT NULL
-                AND (l.created_at IS NULL OR l.created_at < s.last_due_run), false) AS overdue,
+                AND (l.created_at IS NULL OR l.created_at + make_interval(secs => tenant_backup._scheduler_clock_offset())
+                     < s.last_due_run), false) AS overdue,
        st.running_backup_id IS NOT NULL AS running,
        coalesce(st.consecutive_failures, 0) AS consecutive_failures,
        st.last_error,
@@ -470,7 +477,8 @@ GRANT EXECUTE ON FUNCTION
     tenant_backup.backup_download(bigint), tenant_backup.backup_export_csv(bigint, regclass),
     tenant_backup.tenant_export_csv(text, regclass), tenant_backup.backup_import(text),
     tenant_backup.backup_import_large_object(oid), tenant_backup.backup_list(text),
-    tenant_backup._may(text, text), tenant_backup._stored_tenant(text),
+    tenant_backup._may(text, text), tenant_backup._stored_tenant(text), tenant_backup._backup_progress(),
+    tenant_backup._scheduler_clock_offset(),
     -- admin-only functions check it themselves, so that denied attempts reach the audit trail
     tenant_backup.backup_grant(regrole, text, text), tenant_backup.backup_revoke(regrole, text, text),
     tenant_backup.backup_rotate_master_key(), tenant_backup.backup_forget_tenant(text),

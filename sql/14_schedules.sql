@@ -69,10 +69,25 @@ SELECT tenant_backup.backup_schedule_remove('1402');
 SELECT tenant_backup.backup_schedule_remove('1402');
 SELECT tenant, schedule, cron FROM tenant_backup.backup_schedules() WHERE tenant = '1402';
 
+-- A schedule's own repositories (superuser-only) stay when a change leaves them out, as a
+-- backup admin changing the cron would; '' resets them to tenant_backup.repositories (NULL).
+SELECT tenant_backup.backup_schedule_set('1401', '0 4 * * *', repositories => 'local');
+SELECT tenant_backup.backup_schedule_set('1401', '0 5 * * *');
+SELECT tenant, cron, repositories FROM tenant_backup.schedules WHERE tenant = '1401';
+SELECT tenant_backup.backup_schedule_set('1401', '0 0 1 1 *', repositories => '');
+SELECT tenant, cron, repositories FROM tenant_backup.schedules WHERE tenant = '1401';
+
 -- A tenant registry, when set, lists the tenants instead (it may hold tenants without rows).
 CREATE TABLE sc.registry (sc_tenant int PRIMARY KEY);
 INSERT INTO sc.registry VALUES (1401), (1499);
 SET tenant_backup.tenant_registry = 'sc.registry';
+SELECT tenant, schedule FROM tenant_backup.backup_schedules() ORDER BY tenant;
+-- Registry values are taken in the form backups record tenants: in a text registry, '01', '1'
+-- and ' 1402' are tenants 1 and 1402 of the int tenant columns; a value that is no int stays.
+CREATE TABLE sc.text_registry (sc_tenant text);
+SELECT tenant_backup.backup_exclude_table('sc.text_registry'); -- a list, not a tenant table
+INSERT INTO sc.text_registry VALUES ('01'), ('1'), (' 1402'), ('x');
+SET tenant_backup.tenant_registry = 'sc.text_registry';
 SELECT tenant, schedule FROM tenant_backup.backup_schedules() ORDER BY tenant;
 SET tenant_backup.tenant_registry = 'sc.no_such_table';
 SELECT count(*) FROM tenant_backup.backup_schedules();
@@ -87,6 +102,8 @@ SELECT tenant_backup.backup_schedule_set(cron => '* * * * *');
 SELECT tenant_backup.backup_schedule_remove();
 SELECT count(*) FROM tenant_backup.backup_schedules();
 SELECT count(*) FROM tenant_backup.backup_status;
+-- backup_progress is open to every role (it filters by backup.view itself); nothing runs here.
+SELECT count(*) FROM tenant_backup.backup_progress;
 RESET ROLE;
 SELECT current_user_name = 'sc_user' AS by_user, action, tenant, outcome, error
 FROM tenant_backup.backup_audit WHERE action IN ('schedule', 'list_schedules') ORDER BY id;
@@ -97,6 +114,52 @@ SELECT tenant, schedule, enabled, next_run IS NOT NULL AS has_next_run
 FROM tenant_backup.backup_schedules() ORDER BY tenant;
 SELECT tenant_backup.backup_schedule_remove();
 SELECT tenant, schedule FROM tenant_backup.backup_schedules() ORDER BY tenant;
+
+-- A stored row that no longer parses (stored before a parser got stricter, or written by hand)
+-- is skipped with a WARNING: its tenant has no schedule in force (not the default), the others
+-- keep theirs.
+DELETE FROM tenant_backup.schedules;
+SELECT tenant_backup.backup_schedule_set(cron => '0 3 * * *');
+INSERT INTO tenant_backup.schedules (tenant, cron, time_zone, keep_last)
+VALUES ('1401', '*/5x * * * *', 'UTC', 1), ('1402', '0 1 * * *', 'Mars/Olympus_Mons', 1);
+SET client_min_messages = warning;
+SELECT tenant, schedule, cron, next_run IS NOT NULL AS has_next_run
+FROM tenant_backup.backup_schedules() ORDER BY tenant;
+SET client_min_messages = error;
+
+-- Next runs across daylight-saving changes through PostgreSQL's own time zone code (pg_tzset),
+-- with the scheduler's test clock set in this session. New York moves its clocks on 2026-03-08
+-- (02:00 EST -> 03:00 EDT) and 2026-11-01 (02:00 EDT -> 01:00 EST), Berlin on 2026-03-29
+-- (02:00 CET -> 03:00 CEST) and 2026-10-25 (03:00 CEST -> 02:00 CET). A skipped 02:30 runs when
+-- the clocks jump; a repeated 01:30 or 02:30 runs at its first occurrence, once.
+DELETE FROM tenant_backup.schedules;
+SELECT tenant_backup.backup_schedule_set('1401', '30 2 * * *', 'America/New_York');
+SELECT tenant_backup.backup_schedule_set('1402', '30 2 * * *', 'Europe/Berlin');
+SELECT tenant_backup.backup_schedule_set('1403', '30 1 * * *', 'America/New_York');
+-- (Each clock is minutes away from a run: the offset is whole seconds, set a moment before use.)
+CREATE FUNCTION pg_temp.clock_at(t timestamptz) RETURNS text LANGUAGE sql AS $$
+    SELECT set_config('tenant_backup.scheduler_clock_offset',
+                      (extract(epoch FROM t) - extract(epoch FROM now()))::bigint::text, false) $$;
+CREATE FUNCTION pg_temp.runs() RETURNS TABLE (tenant text, time_zone text, next_run_utc text, local text)
+LANGUAGE sql AS $$
+    SELECT tenant, time_zone, to_char(next_run AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI'),
+           to_char(next_run AT TIME ZONE time_zone, 'MM-DD HH24:MI')
+    FROM tenant_backup.backup_schedules() WHERE tenant IN ('1401', '1402', '1403') ORDER BY tenant $$;
+SELECT pg_temp.clock_at('2026-03-07 12:00+00') IS NOT NULL AS clock_set;
+SELECT * FROM pg_temp.runs();
+SELECT pg_temp.clock_at('2026-03-08 08:10+00') IS NOT NULL AS clock_set;
+SELECT tenant, to_char(last_due_run AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI') AS last_due_run_utc
+FROM tenant_backup.backup_schedules() WHERE tenant IN ('1401', '1402', '1403') ORDER BY tenant;
+SELECT pg_temp.clock_at('2026-03-28 12:00+00') IS NOT NULL AS clock_set;
+SELECT * FROM pg_temp.runs();
+SELECT pg_temp.clock_at('2026-10-24 12:00+00') IS NOT NULL AS clock_set;
+SELECT * FROM pg_temp.runs();
+SELECT pg_temp.clock_at('2026-10-31 12:00+00') IS NOT NULL AS clock_set;
+SELECT * FROM pg_temp.runs();
+-- During New York's repeated hour, after the first 01:30 ran: the next is the following night.
+SELECT pg_temp.clock_at('2026-11-01 06:10+00') IS NOT NULL AS clock_set;
+SELECT * FROM pg_temp.runs() WHERE tenant = '1403';
+RESET tenant_backup.scheduler_clock_offset;
 
 -- Leave nothing scheduled for the tests that follow.
 DELETE FROM tenant_backup.schedules;

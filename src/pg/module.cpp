@@ -5,6 +5,7 @@
 #include "pg/pending_objects.hpp"
 #include "pg/progress.hpp"
 #include "pg/scheduler/scheduler.hpp"
+#include "pg/scheduler/scheduler_registry.hpp"
 #include "pg/pg_headers.hpp"
 #include "pg/settings.hpp"
 
@@ -38,6 +39,7 @@ void _PG_init(void) {
 	// and progress needs shared memory, sized at server start.
 	if (process_shared_preload_libraries_in_progress) {
 		tb::pg::register_launcher();
+		tb::pg::request_scheduler_registry_memory();
 		tb::pg::request_progress_memory();
 	}
 }

@@ -1,9 +1,12 @@
 #include "pg/progress.hpp"
 
+#include "pg/catalog.hpp"
 #include "pg/guard.hpp"
+#include "pg/permissions.hpp"
 #include "pg/srf_rows.hpp"
 
 extern "C" {
+#include "mb/pg_wchar.h"
 #include "storage/ipc.h"
 #include "storage/lwlock.h"
 #include "storage/shmem.h"
@@ -19,11 +22,15 @@ constexpr int kSlots = 128; // backups running at once that show; more run, unse
 struct ProgressSlot {
 	slock_t mutex;
 	int pid; // 0: free
+	Oid database;
 	int64 backup_id;
 	TimestampTz started_at;
 	int tables_done, tables_total;
 	int64 rows_done, bytes_done;
-	char tenant[128]; // truncated: tenants may be longer
+	// Whole for every tenant a SQL function takes; a longer one (from a tenant registry, for a
+	// scheduled backup, which has a catalog row) is clipped at a character boundary.
+	char tenant[kMaxTenantBytes + 1];
+	bool tenant_clipped;
 	char kind[16];
 	char table[2 * NAMEDATALEN + 2];
 };
@@ -70,10 +77,12 @@ void release_at_exit(int, Datum) {
 	release_slot(); // a FATAL error exits without unwinding BackupProgress
 }
 
-void copy_text(char *to, size_t size, const std::string &from) {
-	size_t n = std::min(from.size(), size - 1);
+// Copies at most size - 1 bytes, never splitting a character; returns whether it clipped.
+bool copy_text(char *to, size_t size, const std::string &from) {
+	size_t n = from.size() < size ? from.size() : static_cast<size_t>(pg_mbcliplen(from.data(), from.size(), size - 1));
 	memcpy(to, from.data(), n);
 	to[n] = '\0';
+	return n < from.size();
 }
 
 } // namespace
@@ -94,18 +103,24 @@ BackupProgress::BackupProgress(int64 backup_id, const std::string &tenant, const
 		exit_callback = true;
 	}
 	TimestampTz now = pg_eval([] { return GetCurrentTimestamp(); });
+	Oid database = pg_eval([] { return MyDatabaseId; });
+	ProgressSlot filled; // prepared outside the spinlock (clipping calls PostgreSQL)
+	filled.tenant_clipped = pg_eval([&] { return copy_text(filled.tenant, sizeof(filled.tenant), tenant); });
+	pg_call([&] { copy_text(filled.kind, sizeof(filled.kind), kind); });
 	for (int i = 0; i < kSlots && !mine; i++) {
 		ProgressSlot *slot = &slots[i];
 		SpinLockAcquire(&slot->mutex);
 		if (slot->pid == 0) {
 			slot->pid = MyProcPid;
+			slot->database = database;
 			slot->backup_id = backup_id;
 			slot->started_at = now;
 			slot->tables_done = 0;
 			slot->tables_total = tables_total;
 			slot->rows_done = slot->bytes_done = 0;
-			copy_text(slot->tenant, sizeof(slot->tenant), tenant);
-			copy_text(slot->kind, sizeof(slot->kind), kind);
+			memcpy(slot->tenant, filled.tenant, sizeof(slot->tenant));
+			slot->tenant_clipped = filled.tenant_clipped;
+			memcpy(slot->kind, filled.kind, sizeof(slot->kind));
 			slot->table[0] = '\0';
 			mine = slot;
 		}
@@ -120,10 +135,12 @@ BackupProgress::~BackupProgress() {
 void BackupProgress::table(const std::string &name) {
 	if (!mine)
 		return;
+	char text[sizeof(mine->table)];
+	pg_call([&] { copy_text(text, sizeof(text), name); });
 	SpinLockAcquire(&mine->mutex);
 	if (mine->table[0])
 		mine->tables_done++;
-	copy_text(mine->table, sizeof(mine->table), name);
+	memcpy(mine->table, text, sizeof(text));
 	SpinLockRelease(&mine->mutex);
 }
 
@@ -140,22 +157,46 @@ void progress_add(uint64 rows, uint64 bytes) {
 
 using namespace tb::pg;
 
-// tenant_backup._backup_progress(): the slots in use (the view filters by backup.view).
+namespace {
+
+// The full tenant of a slot: the slot's own, or, when clipped, the catalog's for the backup (as
+// the extension's owner: row-level security would hide it). nullopt when it has no catalog row.
+std::optional<std::string> full_tenant(const ProgressSlot &slot) {
+	if (!slot.tenant_clipped)
+		return std::string(slot.tenant);
+	AsExtensionOwner owner;
+	auto rows = spi_query("SELECT tenant FROM tenant_backup.backups WHERE id = $1::bigint",
+	                      {std::to_string(slot.backup_id)}, true);
+	return rows.empty() ? std::nullopt : rows[0][0];
+}
+
+} // namespace
+
+// tenant_backup._backup_progress(): the backups running in this database whose tenant the
+// current user may view (backup.view), checked on the full tenant.
 TB_SQL_FUNCTION(tenant_backup_progress) {
 	SrfRows out(fcinfo);
+	spi_begin();
+	Oid role = pg_eval([] { return GetUserId(); });
+	Oid database = pg_eval([] { return MyDatabaseId; });
 	for (int i = 0; slots && i < kSlots; i++) {
 		ProgressSlot copy;
 		SpinLockAcquire(&slots[i].mutex);
 		copy = slots[i];
 		SpinLockRelease(&slots[i].mutex);
-		if (copy.pid == 0)
+		if (copy.pid == 0 || copy.database != database)
+			continue;
+		std::optional<std::string> tenant = full_tenant(copy);
+		// A clipped tenant without a catalog row is no tenant a grant names: admins only.
+		if (tenant ? !holds_permission(role, "backup.view", *tenant) : !is_backup_admin(role))
 			continue;
 		TimestampTz started = copy.started_at;
 		const char *started_text = pg_eval([started] { return timestamptz_to_str(started); });
-		out.add({std::to_string(copy.pid), std::to_string(copy.backup_id), std::string(copy.tenant),
+		out.add({std::to_string(copy.pid), std::to_string(copy.backup_id), tenant.value_or(copy.tenant),
 		         std::string(copy.kind), std::string(started_text), std::to_string(copy.tables_done),
 		         std::to_string(copy.tables_total), copy.table[0] ? SqlValue(copy.table) : std::nullopt,
 		         std::to_string(copy.rows_done), std::to_string(copy.bytes_done)});
 	}
+	spi_end();
 	return 0;
 }

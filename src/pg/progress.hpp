@@ -1,6 +1,7 @@
 // Progress of running backups, for the tenant_backup.backup_progress view: one slot per running
 // backup in shared memory, updated as rows are streamed. Only when tenant_backup is in
 // shared_preload_libraries (shared memory is sized at server start); otherwise the view is empty.
+// The view shows the backups of the current database whose tenant the caller may view.
 #pragma once
 #include "pg/pg_headers.hpp"
 

@@ -7,7 +7,11 @@
 extern "C" {
 #include "access/xlog.h"
 #include "common/pg_prng.h"
+#include "utils/backend_status.h"
 }
+
+#include <cstdlib>
+#include <optional>
 
 namespace tb::pg {
 
@@ -62,8 +66,35 @@ std::optional<int64_t> backup_id_of_archive(const std::string &name) {
 }
 
 std::string temporary_tag() {
-	return tag_prefix() + std::to_string(pg_eval([] { return MyProcPid; }));
+	// The backend's start time too: a pid alone may be reused by another backend after a crash.
+	return tag_prefix() + std::to_string(pg_eval([] { return MyProcPid; })) + "t" +
+	       std::to_string(pg_eval([] { return MyStartTimestamp; }));
 }
+
+namespace {
+
+// Whether the backend that wrote a temporary object (its pid, and its start time when the tag
+// has one) still runs. Read after the objects were listed: whoever wrote one was running then.
+bool writer_alive(int pid, std::optional<int64_t> started) {
+	if (pid == pg_eval([] { return MyProcPid; }))
+		return !started || *started == pg_eval([] { return MyStartTimestamp; });
+	if (!pg_eval([pid] { return BackendPidGetProc(pid) != nullptr; }))
+		return false;
+	if (!started)
+		return true;
+	bool same = true; // unknown start time: assume the writer
+	pg_call([&] {
+		pgstat_clear_backend_activity_snapshot(); // a fresh snapshot, taken after the listing
+		for (int i = 1; i <= pgstat_fetch_stat_numbackends(); i++) {
+			PgBackendStatus *status = pgstat_fetch_stat_beentry(i);
+			if (status && status->st_procpid == pid)
+				same = status->st_proc_start_timestamp == *started;
+		}
+	});
+	return same;
+}
+
+} // namespace
 
 int remove_stale_temporaries(Storage &storage) {
 	std::string prefix = tag_prefix();
@@ -71,10 +102,13 @@ int remove_stale_temporaries(Storage &storage) {
 	for (const auto &tmp : storage.list_temporaries()) {
 		if (tmp.tag.compare(0, prefix.size(), prefix) != 0)
 			continue; // another cluster's, or not ours at all
-		int pid = std::atoi(tmp.tag.c_str() + prefix.size());
-		bool alive =
-		    pid == pg_eval([] { return MyProcPid; }) || pg_eval([pid] { return BackendPidGetProc(pid) != nullptr; });
-		if (!alive && storage.remove(tmp.name))
+		const char *rest = tmp.tag.c_str() + prefix.size();
+		char *end = nullptr;
+		int pid = static_cast<int>(std::strtol(rest, &end, 10));
+		std::optional<int64_t> started;
+		if (*end == 't')
+			started = std::strtoll(end + 1, nullptr, 10);
+		if (!writer_alive(pid, started) && storage.remove(tmp.name))
 			removed++;
 	}
 	return removed;

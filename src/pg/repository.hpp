@@ -20,10 +20,11 @@ std::string archive_name_prefix(int64_t backup_id);
 // The backup id an archive name of this database was made for (see new_archive_name), or nullopt
 // for a name that is not one.
 std::optional<int64_t> backup_id_of_archive(const std::string &name);
-// The tag of this backend's temporary objects.
+// The tag of this backend's temporary objects: the cluster, the pid and the backend's start time.
 std::string temporary_tag();
 // Removes temporary objects left by backends of this cluster that no longer exist (a crash or a
-// kill -9 in the middle of a backup). Returns how many were removed.
+// kill -9 in the middle of a backup), also when their pid now belongs to another backend.
+// Returns how many were removed.
 int remove_stale_temporaries(Storage &storage);
 
 } // namespace tb::pg

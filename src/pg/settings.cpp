@@ -15,6 +15,7 @@ char *databases = nullptr;
 int max_parallel = 2;
 int scheduler_naptime = 60;
 int retry_interval = 300;
+int job_timeout = 6 * 3600;
 int overdue_after = 60;
 char *tenant_registry = nullptr;
 int clock_offset = 0;
@@ -101,16 +102,24 @@ void define_settings() {
 	                        "Doubled for each further consecutive failure, up to six hours, and never later than "
 	                        "the next scheduled run.",
 	                        &retry_interval, 300, 1, 86400, PGC_SIGHUP, GUC_UNIT_S, nullptr, nullptr, nullptr);
+	DefineCustomIntVariable("tenant_backup.job_timeout", "Longest time a scheduled backup may run.",
+	                        "The scheduler then terminates its worker and records it failed, so that a hung "
+	                        "backup does not hold its tenant_backup.max_parallel slot. 0 means no limit.",
+	                        &job_timeout, 6 * 3600, 0, INT_MAX, PGC_SIGHUP, GUC_UNIT_S, nullptr, nullptr, nullptr);
 	DefineCustomIntVariable("tenant_backup.overdue_after",
 	                        "How long after a scheduled time a tenant without a newer backup counts as overdue.",
 	                        nullptr, &overdue_after, 60, 1, 10080, PGC_SIGHUP, GUC_UNIT_MIN, nullptr, nullptr, nullptr);
 	DefineCustomStringVariable("tenant_backup.tenant_registry", "Table that lists the tenants to schedule.",
 	                           "Its tenant_backup.tenant_column column holds one tenant per row. Empty: the "
-	                           "tenants are the distinct values found in the tenant tables.",
+	                           "tenants are the distinct values found in the tenant tables. Tenants with a "
+	                           "schedule of their own are scheduled either way.",
 	                           &tenant_registry, "", PGC_SUSET, 0, nullptr, nullptr, nullptr);
 	DefineCustomIntVariable("tenant_backup.scheduler_clock_offset", "Seconds added to the scheduler's clock.",
-	                        "For testing schedules without waiting for them.", &clock_offset, 0, -1000000000,
-	                        1000000000, PGC_SIGHUP, GUC_NOT_IN_SAMPLE | GUC_UNIT_S, nullptr, nullptr, nullptr);
+	                        "Testing only: schedules are run, retention ages and overdue judged as if it were "
+	                        "now() plus this (backups' created_at too). The workers read it from the "
+	                        "configuration file; a superuser may set it in a session to see next runs.",
+	                        &clock_offset, 0, -1000000000, 1000000000, PGC_SUSET, GUC_NOT_IN_SAMPLE | GUC_UNIT_S,
+	                        nullptr, nullptr, nullptr);
 	MarkGUCPrefixReserved("tenant_backup");
 }
 
@@ -144,6 +153,9 @@ int setting_scheduler_naptime() {
 }
 int setting_retry_interval() {
 	return retry_interval;
+}
+int setting_job_timeout() {
+	return job_timeout;
 }
 int setting_overdue_after() {
 	return overdue_after;

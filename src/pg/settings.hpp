@@ -20,7 +20,6 @@ int setting_compression_level();
 const char *setting_key_file();
 const char *setting_key_command();
 
-
 // The scheduler (see src/pg/scheduler/). All reloadable with SIGHUP.
 // tenant_backup.databases: comma-separated databases that get a scheduler (default postgres).
 const char *setting_databases();
@@ -31,13 +30,19 @@ int setting_scheduler_naptime();
 // tenant_backup.retry_interval: seconds before the first retry of a failed scheduled backup,
 // doubled for each further consecutive failure up to six hours (default 300).
 int setting_retry_interval();
+// tenant_backup.job_timeout: seconds a scheduled backup may run before the scheduler terminates
+// its worker and records it failed; 0: no limit (default 21600, six hours).
+int setting_job_timeout();
 // tenant_backup.overdue_after: minutes after a scheduled time before a tenant without a backup
 // since then counts as overdue (default 60).
 int setting_overdue_after();
 // tenant_backup.tenant_registry: a table listing the tenants (in its tenant_backup.tenant_column
-// column); empty: tenants are the distinct values of the tenant tables (default).
+// column); empty: tenants are the distinct values of the tenant tables (default). Tenants with a
+// schedule of their own are added either way.
 const char *setting_tenant_registry();
 // tenant_backup.scheduler_clock_offset: seconds added to the scheduler's clock (testing only).
+// Everything the scheduler compares is on that clock: now, next runs, and backups' created_at
+// (offset added) for retention and overdue. Superuser-only, so that a session may set it too.
 int setting_clock_offset();
 
 } // namespace tb::pg

@@ -136,23 +136,49 @@ std::string canonical_tenant(const std::string &tenant, const std::vector<Tenant
 	});
 }
 
-std::string stored_tenant(const std::string &tenant) {
-	Oid type = common_tenant_type(load_tenant_tables());
-	if (type == InvalidOid)
-		return tenant;
+namespace {
+// The value as `type` prints it; raises the input function's error if it does not cast. Plain
+// PostgreSQL calls (for pg_try).
+const char *as_printed(Oid type, const char *value) {
+	Oid input, ioparam, output;
+	bool varlena;
+	getTypeInputInfo(type, &input, &ioparam);
+	Datum d = OidInputFunctionCall(input, const_cast<char *>(value), ioparam, -1);
+	getTypeOutputInfo(type, &output, &varlena);
+	return OidOutputFunctionCall(output, d);
+}
+
+std::string stored_as(Oid type, const std::string &tenant) {
 	const char *value = tenant.c_str();
 	const char *canonical = nullptr;
-	bool cast = pg_eval([&] {
+	bool cast = pg_eval([&] { return pg_try([&] { canonical = as_printed(type, value); }); });
+	return cast ? std::string(canonical) : tenant;
+}
+} // namespace
+
+std::string stored_tenant(const std::string &tenant) {
+	Oid type = common_tenant_type(load_tenant_tables());
+	return type == InvalidOid ? tenant : stored_as(type, tenant);
+}
+
+std::vector<std::string> stored_tenants(const std::vector<std::string> &tenants) {
+	Oid type = common_tenant_type(load_tenant_tables());
+	if (type == InvalidOid || tenants.empty())
+		return tenants;
+	// Usually every value casts: one subtransaction for all of them, value by value otherwise.
+	std::vector<const char *> values, canonical(tenants.size());
+	for (const auto &t : tenants)
+		values.push_back(t.c_str());
+	bool all = pg_eval([&] {
 		return pg_try([&] {
-			Oid input, ioparam, output;
-			bool varlena;
-			getTypeInputInfo(type, &input, &ioparam);
-			Datum d = OidInputFunctionCall(input, const_cast<char *>(value), ioparam, -1);
-			getTypeOutputInfo(type, &output, &varlena);
-			canonical = OidOutputFunctionCall(output, d);
+			for (size_t i = 0; i < values.size(); i++)
+				canonical[i] = as_printed(type, values[i]);
 		});
 	});
-	return cast ? std::string(canonical) : tenant;
+	std::vector<std::string> out;
+	for (size_t i = 0; i < tenants.size(); i++)
+		out.push_back(all ? std::string(canonical[i]) : stored_as(type, tenants[i]));
+	return out;
 }
 
 std::string quoted_ident(const std::string &ident) {

@@ -49,6 +49,8 @@ std::string canonical_tenant(const std::string &tenant, const std::vector<Tenant
 // The form backup_create stores a tenant value in (see canonical_tenant), for looking tenants up:
 // the value as given when it does not cast to the tenant columns' type. Needs SPI connected.
 std::string stored_tenant(const std::string &tenant);
+// stored_tenant of many values, with one look-up of the tenant tables.
+std::vector<std::string> stored_tenants(const std::vector<std::string> &tenants);
 
 // quote_identifier()-quoted "schema.table".
 std::string quoted_name(const std::string &schema, const std::string &name);

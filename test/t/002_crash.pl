@@ -7,6 +7,7 @@
 use strict;
 use warnings FATAL => 'all';
 
+use File::Copy;
 use File::Find;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
@@ -73,7 +74,7 @@ SELECT tenant_backup.backup_create('1', 'killed');
 });
 
 # Wait (bounded) until the backup is running and has written a good part of its archive.
-my $tmp_re = qr/\.s\d+p$pid\.tmp$/;
+my $tmp_re = qr/\.s\d+p${pid}t\d+\.tmp$/;
 my $tmp;
 my $deadline = time + 60;
 while (time < $deadline)
@@ -129,15 +130,19 @@ is( $node->safe_psql(
 $s = $node->background_psql('postgres', on_error_stop => 0);
 $pid = $s->query_safe('SELECT pg_backend_pid()');
 my $open_id = $s->query_safe("BEGIN; SELECT tenant_backup.backup_create('2', 'uncommitted');");
-$tmp_re = qr/\.s\d+p$pid\.tmp$/;
+$tmp_re = qr/\.s\d+p${pid}t\d+\.tmp$/;
 ($tmp) = grep { /$tmp_re/ } temporaries();
 ok(defined $tmp, 'a backup in an open transaction exists only as a temporary file');
 is($node->safe_psql('postgres', "SELECT count(*) FROM tenant_backup.backups WHERE id = $open_id"),
 	'0', 'its catalog row is not visible to others');
 
-# Sweeping while that backend lives must not touch its file.
+# Sweeping while that backend lives must not touch its file. A file with the same pid but
+# another start time was left by an earlier backend whose pid this one reuses: it goes.
+(my $reused = $tmp) =~ s/t\d+\.tmp$/t1.tmp/;
+copy("$repo/$tmp", "$repo/$reused") or die "copy: $!";
 $node->safe_psql('postgres', "SELECT tenant_backup.backup_create('2')");
 ok(-f "$repo/$tmp", 'a sweep leaves the temporary file of a live backend alone');
+ok(!-e "$repo/$reused", 'and removes one of an earlier backend with the same pid');
 
 $log_offset = -s $node->logfile;
 ok(kill('KILL', $pid), "sent SIGKILL to backend $pid");

@@ -50,7 +50,7 @@ sub wait_for_streaming
 	my $deadline = time + 60;
 	while (time < $deadline)
 	{
-		my ($tmp) = grep { /\.s\d+p$pid\.tmp$/ } temporaries();
+		my ($tmp) = grep { /\.s\d+p${pid}t\d+\.tmp$/ } temporaries();
 		return $tmp if defined $tmp && -s "$repo/$tmp" >= $bytes;
 		usleep(20_000);
 	}

@@ -112,16 +112,21 @@ for my $night (1, 2)
 	set_clock($night, 1, 59, 57);
 	ok(wait_for(completed_since($max), '3'), "night $night: all three tenants backed up");
 }
+# Retention runs after each backup has committed, in a transaction of its own: wait for it.
+ok( wait_for(
+		"SELECT string_agg(tenant || ':' || n, ' ' ORDER BY tenant) FROM (SELECT tenant, count(*) n "
+		  . "FROM tenant_backup.backups WHERE kind = 'auto' AND status = 'completed' GROUP BY tenant) s",
+		'1:2 2:2 3:2'),
+	'two automatic backups per tenant');
 is(sql("SELECT count(*) FROM tenant_backup.backups WHERE id = $manual"), '1', 'the manual backup is kept');
-is(sql("SELECT string_agg(tenant || ':' || n, ' ' ORDER BY tenant) FROM (SELECT tenant, count(*) n "
-		. "FROM tenant_backup.backups WHERE kind = 'auto' AND status = 'completed' GROUP BY tenant) s"),
-	'1:2 2:2 3:2', 'two automatic backups per tenant');
+ok(wait_for("SELECT count(*) FROM tenant_backup.backup_audit WHERE action = 'delete' AND error LIKE 'retention%'",
+		'3'), 'retention deletions are audited');
 for my $name (split / /, $first_night)
 {
-	ok(!-e "$repo/$name", "pruned archive $name is gone from the repository");
+	my $gone = 0;    # unlinked once the deleting transaction has committed
+	for (1 .. 100) { last if ($gone = !-e "$repo/$name"); usleep(100_000); }
+	ok($gone, "pruned archive $name is gone from the repository");
 }
-is(sql("SELECT count(*) FROM tenant_backup.backup_audit WHERE action = 'delete' AND error LIKE 'retention%'"),
-	'3', 'retention deletions are audited');
 
 # SIGHUP picks up a new database list: a scheduler starts for a database created later.
 sql("CREATE DATABASE second");
@@ -154,6 +159,10 @@ is(scalar(grep { /\.tmp$/ } repo_files()), 2, 'and their temporary archives exis
 is(sql("SELECT string_agg(kind || ' ' || current_table || ' ' || tables_done || '/' || tables_total, ', ') "
 		. "FROM tenant_backup.backup_progress WHERE backup_id IN ($running)"),
 	'auto public.items 0/2, auto public.items 0/2', 'backup_progress shows the running jobs (items, then registry)');
+# A role that is no backup admin sees the running backups of the tenants it may view.
+sql("CREATE ROLE progress_viewer; SELECT tenant_backup.backup_grant('progress_viewer', 'backup.view', '1')");
+is(sql("SET ROLE progress_viewer; SELECT string_agg(tenant, ',') FROM tenant_backup.backup_progress"),
+	'1', 'backup_progress shows a role holding backup.view on tenant 1 its running backup only');
 $node->stop('immediate');
 $blocker->quit;
 $node->start;
@@ -165,10 +174,17 @@ for my $id (@ids)
 {
 	ok(!(grep { m{/$id-} } repo_files()), "no archive of the interrupted backup $id");
 }
-is(join(' ', repo_files()),
-	sql("SELECT string_agg(object_name, ' ' ORDER BY object_name COLLATE \"C\") FROM tenant_backup.backups "
-		. "WHERE status = 'completed'"),
-	'the repository holds exactly the completed backups');
+# (Polled: retention's deletions are unlinked just after their transaction commits.)
+my ($files, $catalog);
+for (1 .. 100)
+{
+	$files = join(' ', repo_files());
+	$catalog = sql("SELECT string_agg(object_name, ' ' ORDER BY object_name COLLATE \"C\") "
+		  . "FROM tenant_backup.backups WHERE status = 'completed'");
+	last if $files eq $catalog;
+	usleep(100_000);
+}
+is($files, $catalog, 'the repository holds exactly the completed backups');
 
 # A job worker terminated mid-backup (not a crash): recorded as failed, then retried.
 $blocker = $node->background_psql('postgres');

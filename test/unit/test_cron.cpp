@@ -117,6 +117,13 @@ TEST(Cron, RejectsBadExpressionsNamingTheField) {
 	EXPECT_NE(error_of("*/0 0 * * *").find("step"), std::string::npos);
 	EXPECT_NE(error_of("*/ 0 * * *").find("step"), std::string::npos);
 	EXPECT_NE(error_of("*/99 0 * * *").find("step"), std::string::npos);
+	EXPECT_NE(error_of("*/9999999 0 * * *").find("out of range"), std::string::npos);
+	// A step is digits only: trailing garbage is refused, not ignored.
+	EXPECT_NE(error_of("*/5x * * * *").find("minute \"*/5x\": step \"5x\" is not a number"), std::string::npos);
+	EXPECT_NE(error_of("0 1-5/2a * * *").find("hour"), std::string::npos);
+	EXPECT_NE(error_of("0 0 * * 1/2/3").find("step \"2/3\""), std::string::npos);
+	EXPECT_NE(error_of("*/+5 * * * *").find("not a number"), std::string::npos);
+	EXPECT_EQ(error_of("*/5 * * * *"), "(accepted)") << "a plain step still parses";
 	EXPECT_NE(error_of("1,,2 0 * * *").find("empty"), std::string::npos);
 	EXPECT_NE(error_of("1, 0 * * *").find("empty list item"), std::string::npos);
 	EXPECT_NE(error_of("1- 0 * * *").find("empty"), std::string::npos);
@@ -203,6 +210,29 @@ TEST(Cron, LastRunAtOrBefore) {
 	SystemZone nairobi("Africa/Nairobi"); // "every night at 02:00 EAT" is 23:00 UTC the day before
 	EXPECT_EQ(*nightly.last_at_or_before(utc(2026, 11, 25, 10), nairobi), utc(2026, 11, 24, 23));
 	EXPECT_EQ(*nightly.next_after(utc(2026, 11, 25, 10), nairobi), utc(2026, 11, 25, 23));
+}
+
+TEST(Cron, LastRunOfAMinutelySchedule) {
+	auto minutely = CronSchedule::parse("* * * * *");
+	EXPECT_EQ(*minutely.last_at_or_before(utc(2026, 11, 25, 10, 17) + 42, kUtc), utc(2026, 11, 25, 10, 17));
+	EXPECT_EQ(*minutely.last_at_or_before(utc(2026, 11, 25, 10, 17), kUtc), utc(2026, 11, 25, 10, 17));
+	EXPECT_EQ(*minutely.last_at_or_before(utc(2026, 11, 25, 10, 17) - 1, kUtc), utc(2026, 11, 25, 10, 16));
+	// In New York's repeated hour (01:00-01:59 EST, after 01:59 EDT) a wall-clock minute that
+	// already ran does not run again: the last run is 01:59 EDT, over half an hour back.
+	SystemZone ny("America/New_York");
+	EXPECT_EQ(*minutely.last_at_or_before(utc(2026, 11, 1, 6, 30), ny), utc(2026, 11, 1, 5, 59));
+	// Whatever the schedule and the instant, the last run is at or before it and the next run
+	// after the last is after it: no run is skipped between them.
+	const char *crons[] = {"* * * * *", "*/7 * * * *", "* 2 * * *", "0 * * * *", "30 2 * * *", "0 0 1 * *"};
+	for (const char *expression : crons) {
+		auto cron = CronSchedule::parse(expression);
+		for (int64_t t = utc(2026, 10, 31, 20); t < utc(2026, 11, 2, 4); t += 7 * 60 + 13) {
+			auto last = cron.last_at_or_before(t, ny);
+			ASSERT_TRUE(last) << expression;
+			ASSERT_LE(*last, t) << expression << " at " << local_text(ny, t);
+			ASSERT_GT(*cron.next_after(*last, ny), t) << expression << " at " << local_text(ny, t);
+		}
+	}
 }
 
 TEST(Cron, WindowSpreadsTenantsDeterministically) {

@@ -3,6 +3,7 @@
 #include "core/error.hpp"
 #include "core/schedule/civil_time.hpp"
 
+#include <algorithm>
 #include <cctype>
 #include <sstream>
 #include <vector>
@@ -73,10 +74,14 @@ bool parse_field(const FieldSpec &spec, const std::string &field, std::vector<bo
 		if (slash != std::string::npos) {
 			range = item.substr(0, slash);
 			std::string step_text = item.substr(slash + 1);
-			if (step_text.empty() || !std::isdigit(static_cast<unsigned char>(step_text[0])))
+			// Every character a digit: "*/5x" is refused, not read as "*/5".
+			bool digits = !step_text.empty() && std::all_of(step_text.begin(), step_text.end(), [](char c) {
+				return std::isdigit(static_cast<unsigned char>(c));
+			});
+			if (!digits)
 				bad_field(spec, field, "step \"" + step_text + "\" is not a number");
-			step = std::stoi(step_text.substr(0, 6));
-			if (step < 1 || step > spec.max - spec.min + 1 || step_text.size() > 6)
+			step = step_text.size() > 6 ? 0 : std::stoi(step_text);
+			if (step < 1 || step > spec.max - spec.min + 1)
 				bad_field(spec, field, "step " + step_text + " is out of range");
 		}
 		int lo, hi;
@@ -186,10 +191,12 @@ std::optional<int64_t> CronSchedule::next_after(int64_t utc, const TimeZone &zon
 }
 
 std::optional<int64_t> CronSchedule::last_at_or_before(int64_t utc, const TimeZone &zone) const {
-	// Search forward from ever further back: runs are found forwards only, in one place.
-	for (int64_t days_back : {2, 35, 370, 8 * 366 + 2}) {
+	// Search forward from ever further back: runs are found forwards only, in one place. The
+	// first window is short, so a frequent schedule steps over a few runs (an hour of a minutely
+	// one), not over days of them; a rare one finds none there and widens the window.
+	for (int64_t seconds_back : {int64_t(3600), kDay + 3600, 8 * kDay, 35 * kDay, 370 * kDay, kSearchDays * kDay}) {
 		std::optional<int64_t> last;
-		for (auto run = next_after(utc - days_back * kDay - 1, zone); run && *run <= utc; run = next_after(*run, zone))
+		for (auto run = next_after(utc - seconds_back - 1, zone); run && *run <= utc; run = next_after(*run, zone))
 			last = run;
 		if (last)
 			return last;

@@ -1,5 +1,7 @@
-// A job worker: one scheduled backup of one tenant, then retention, then the outcome recorded.
-// A failure is recorded in a transaction of its own (the backup's has been rolled back).
+// A job worker: one scheduled backup of one tenant, committed with its outcome; then retention,
+// in a transaction of its own, so that a failing retention never costs the backup just taken
+// (it is logged, and applied again after the tenant's next backup). A failed backup is recorded
+// in a transaction of its own (the backup's has been rolled back).
 #include "pg/backup_create.hpp"
 #include "pg/guard.hpp"
 #include "pg/repositories.hpp"
@@ -33,19 +35,21 @@ std::string message_of(ErrorData *error) {
 }
 
 void run_job(int64_t backup_id) {
-	std::string tenant;
+	std::optional<std::string> claimed;
 	ErrorData *error = run_in_transaction("tenant_backup job: starting", [&] {
-		auto rows = spi_query("SELECT tenant FROM tenant_backup.backups WHERE id = $1::bigint AND status = 'running'",
-		                      {std::to_string(backup_id)});
-		if (rows.empty())
-			return; // recorded as failed meanwhile
-		tenant = *rows[0][0];
-		record_job_started(backup_id, pg_eval([] { return MyProcPid; }));
+		claimed = record_job_started(backup_id, pg_eval([] { return MyProcPid; }));
 	});
 	if (error)
 		return log_error(error);
-	if (tenant.empty())
+	if (!claimed) { // recorded as failed meanwhile: a whole backup would be thrown away at its end
+		pg_call([backup_id] {
+			ereport(LOG, (errmsg("tenant_backup job: scheduled backup %lld is no longer claimed; not taken",
+			                     static_cast<long long>(backup_id))));
+		});
 		return;
+	}
+	std::string tenant = *claimed;
+	std::string backed_up; // the tenant as the backup recorded it (canonical form)
 	error = run_in_transaction("tenant_backup job: backing up", [&] {
 		NewBackup backup;
 		backup.id = backup_id;
@@ -55,18 +59,28 @@ void run_job(int64_t backup_id) {
 		backup.replaces_running_row = true;
 		use_schedule_repositories(tenant); // the schedule's own repositories, for this transaction
 		take_backup(backup);
+		record_job_success(tenant, backup_id);
+		backed_up = backup.tenant;
+	});
+	if (error) {
+		std::string reason = message_of(error);
+		error = run_in_transaction("tenant_backup job: recording failure",
+		                           [&] { record_job_failure(tenant, backup_id, reason); });
+		if (error)
+			log_error(error);
+		return;
+	}
+	error = run_in_transaction("tenant_backup job: retention", [&] {
 		ScheduleSet schedules = load_schedules();
 		if (const Schedule *schedule = schedules.for_tenant(tenant))
-			apply_retention(backup.tenant, *schedule, scheduler_now());
-		record_job_success(tenant, backup_id);
+			apply_retention(backed_up, *schedule, scheduler_now());
 	});
-	if (!error)
-		return;
-	std::string reason = message_of(error);
-	error = run_in_transaction("tenant_backup job: recording failure",
-	                           [&] { record_job_failure(tenant, backup_id, reason); });
-	if (error)
-		log_error(error);
+	if (error) {
+		std::string message = "tenant_backup: retention of tenant \"" + backed_up + "\" failed after its backup " +
+		                      std::to_string(backup_id) + ": " + message_of(error);
+		const char *m = message.c_str();
+		pg_call([m] { ereport(WARNING, (errmsg("%s", m), errhint("It is applied again after the next backup."))); });
+	}
 }
 
 } // namespace

@@ -12,6 +12,7 @@
 #include "pg/repository.hpp"
 #include "pg/settings.hpp"
 #include "pg/spi.hpp"
+#include "pg/subtransaction.hpp"
 
 #include <algorithm>
 #include <map>
@@ -57,13 +58,20 @@ void log_warning(const std::string &message, const std::string &hint) {
 // What an unfinished backup may have left, in every repository: its published archive or
 // off-site copy (a crash between publishing and committing), an S3 multipart upload never
 // completed, and temporary objects of workers that no longer exist.
+// Each repository in a subtransaction of its own: whatever fails there (an unreachable S3, a
+// PostgreSQL error) is logged and the failure is recorded all the same. An unreachable
+// repository keeps the leftovers; backup_repository_check reports them later.
 void remove_leftovers(int64_t backup_id) {
 	std::string prefix = archive_name_prefix(backup_id);
 	std::vector<std::string> repositories{kLocalRepository};
-	for (const auto &row : spi_query("SELECT name FROM tenant_backup.repositories ORDER BY name"))
-		repositories.push_back(*row[0]);
+	std::optional<std::string> error = try_in_subtransaction([&] {
+		for (const auto &row : spi_query("SELECT name FROM tenant_backup.repositories ORDER BY name"))
+			repositories.push_back(*row[0]);
+	});
+	if (error)
+		log_warning("tenant_backup: could not list the repositories: " + *error, "");
 	for (const auto &name : repositories) {
-		try {
+		error = try_in_subtransaction([&] {
 			std::shared_ptr<Storage> storage = open_storage(name);
 			for (const auto &object : storage->list(prefix))
 				storage->remove(object.name);
@@ -72,25 +80,26 @@ void remove_leftovers(int64_t backup_id) {
 					if (upload.name.compare(0, prefix.size(), prefix) == 0)
 						s3->abort_upload(upload);
 			remove_stale_temporaries(*storage);
-		} catch (const std::runtime_error &e) { // tb::Error, SqlError: not PostgreSQL errors
-			// An unreachable repository keeps them; backup_repository_check reports them later.
+		});
+		if (error)
 			log_warning("tenant_backup: could not remove what backup " + std::to_string(backup_id) +
-			                " left in repository \"" + name + "\": " + e.what(),
+			                " left in repository \"" + name + "\": " + *error,
 			            "");
-		}
 	}
 }
 
 } // namespace
 
-void refresh_schedule_state(const ScheduleSet &schedules, const std::vector<std::string> *tenants, int64_t now) {
+void refresh_schedule_state(const ScheduleSet &schedules, const std::vector<std::string> *tenants, bool remove_others,
+                            int64_t now) {
 	if (tenants) {
 		std::string list = array_literal(std::vector<SqlValue>(tenants->begin(), tenants->end()));
 		spi_query("INSERT INTO tenant_backup.schedule_state (tenant) SELECT unnest($1::text[]) ON CONFLICT DO NOTHING",
 		          {list});
-		spi_query("DELETE FROM tenant_backup.schedule_state WHERE running_backup_id IS NULL "
-		          "AND NOT (tenant = ANY ($1::text[]))",
-		          {list});
+		if (remove_others)
+			spi_query("DELETE FROM tenant_backup.schedule_state WHERE running_backup_id IS NULL "
+			          "AND NOT (tenant = ANY ($1::text[]))",
+			          {list});
 	}
 	std::vector<SqlValue> changed_tenants, keys, next_runs;
 	for (const auto &row : spi_query("SELECT tenant, coalesce(schedule_key, '') FROM tenant_backup.schedule_state "
@@ -141,10 +150,24 @@ std::optional<int64_t> earliest_next_run() {
 
 std::vector<RunningJob> running_jobs() {
 	std::vector<RunningJob> jobs;
-	for (const auto &row : spi_query("SELECT tenant, running_backup_id, coalesce(running_pid, 0) "
-	                                 "FROM tenant_backup.schedule_state WHERE running_backup_id IS NOT NULL"))
-		jobs.push_back({*row[0], std::stoll(*row[1]), std::stoi(*row[2])});
+	for (const auto &row :
+	     spi_query("SELECT s.tenant, s.running_backup_id, coalesce(s.running_pid, 0), "
+	               "  coalesce(s.last_attempt_at >= pg_postmaster_start_time(), false) AND EXISTS ("
+	               "    SELECT 1 FROM pg_stat_activity a WHERE a.pid = s.running_pid "
+	               "    AND a.backend_type = 'tenant_backup job' AND a.backend_start >= s.last_attempt_at "
+	               "    AND a.datid = (SELECT d.oid FROM pg_database d WHERE d.datname = current_database())), "
+	               "  coalesce(extract(epoch FROM clock_timestamp() - s.last_attempt_at)::bigint, 0) "
+	               "FROM tenant_backup.schedule_state s WHERE s.running_backup_id IS NOT NULL"))
+		jobs.push_back({*row[0], std::stoll(*row[1]), std::stoi(*row[2]), *row[3] == "t", std::stoll(*row[4])});
 	return jobs;
+}
+
+void release_claim(const Claim &claim) {
+	std::string id = std::to_string(claim.backup_id);
+	spi_query("DELETE FROM tenant_backup.backups WHERE id = $1::bigint AND status = 'running'", {id});
+	spi_query("UPDATE tenant_backup.schedule_state SET running_backup_id = NULL, running_pid = NULL "
+	          "WHERE tenant = $1 AND running_backup_id = $2::bigint",
+	          {claim.tenant, id});
 }
 
 std::vector<int64_t> unclaimed_running_backups() {
@@ -156,9 +179,12 @@ std::vector<int64_t> unclaimed_running_backups() {
 	return ids;
 }
 
-void record_job_started(int64_t backup_id, int pid) {
-	spi_query("UPDATE tenant_backup.schedule_state SET running_pid = $2::int WHERE running_backup_id = $1::bigint",
-	          {std::to_string(backup_id), std::to_string(pid)});
+std::optional<std::string> record_job_started(int64_t backup_id, int pid) {
+	auto rows = spi_query("UPDATE tenant_backup.schedule_state s SET running_pid = $2::int "
+	                      "FROM tenant_backup.backups b WHERE s.running_backup_id = $1::bigint "
+	                      "AND b.id = s.running_backup_id AND b.status = 'running' RETURNING b.tenant",
+	                      {std::to_string(backup_id), std::to_string(pid)});
+	return rows.empty() ? std::nullopt : rows[0][0];
 }
 
 void record_job_success(const std::string &tenant, int64_t backup_id) {
@@ -217,10 +243,12 @@ void record_job_failure(const std::string &known_tenant, int64_t backup_id, cons
 }
 
 int apply_retention(const std::string &tenant, const Schedule &schedule, int64_t now) {
-	auto rows = spi_query("SELECT id, extract(epoch FROM created_at)::bigint, "
+	// Backups' times on the scheduler's clock, as `now` is (the test clock's offset added).
+	int64_t offset = setting_clock_offset();
+	auto rows = spi_query("SELECT id, extract(epoch FROM created_at)::bigint + $2::bigint, "
 	                      "pinned OR coalesce(keep_until > now(), false) FROM tenant_backup.backups "
 	                      "WHERE tenant = $1 AND kind = 'auto' AND status = 'completed'",
-	                      {tenant});
+	                      {tenant, std::to_string(offset)});
 	std::vector<schedule::RetainedBackup> backups;
 	std::set<int64_t> protected_ids;
 	for (const auto &row : rows) {
@@ -248,7 +276,7 @@ int apply_retention(const std::string &tenant, const Schedule &schedule, int64_t
 			oldest_kept = std::min(oldest_kept, b.taken_at);
 	spi_query("DELETE FROM tenant_backup.backups WHERE tenant = $1 AND kind = 'auto' AND status = 'failed' "
 	          "AND created_at < to_timestamp($2::bigint)",
-	          {tenant, std::to_string(oldest_kept)});
+	          {tenant, std::to_string(oldest_kept - offset)});
 	return static_cast<int>(doomed.size());
 }
 

@@ -1,6 +1,7 @@
 // The launcher: keeps one scheduler worker running per database in tenant_backup.databases.
 #include "pg/guard.hpp"
 #include "pg/scheduler/scheduler.hpp"
+#include "pg/scheduler/scheduler_registry.hpp"
 #include "pg/background_workers.hpp"
 #include "pg/settings.hpp"
 
@@ -12,6 +13,8 @@ extern "C" {
 #include "utils/wait_event.h"
 }
 
+#include <csignal>
+#include <iterator>
 #include <map>
 #include <set>
 
@@ -23,7 +26,8 @@ namespace {
 // next wake-up, within 10 s), never by the postmaster, so that there is one registration each.
 constexpr int kLauncherRestartSeconds = 10;
 
-std::map<std::string, BackgroundWorkerHandle *> schedulers;
+std::map<std::string, BackgroundWorkerHandle *> schedulers; // the ones this launcher started
+MemoryContext pass_context = nullptr;                       // what one pass allocates, freed at the next
 
 std::set<std::string> wanted_databases() {
 	// SplitIdentifierString: names as in search_path (quote a name with capitals or commas).
@@ -31,8 +35,11 @@ std::set<std::string> wanted_databases() {
 	std::set<std::string> names;
 	List *list = nullptr;
 	bool ok = pg_eval([&] {
+		MemoryContext old = MemoryContextSwitchTo(pass_context);
 		char *copy = pstrdup(setting ? setting : "");
-		return SplitIdentifierString(copy, ',', &list);
+		bool split = SplitIdentifierString(copy, ',', &list);
+		MemoryContextSwitchTo(old);
+		return split;
 	});
 	if (!ok) {
 		pg_call([] { ereport(WARNING, (errmsg("tenant_backup.databases is not a valid list of database names"))); });
@@ -43,30 +50,49 @@ std::set<std::string> wanted_databases() {
 	return names;
 }
 
+void forget(std::map<std::string, BackgroundWorkerHandle *>::iterator it) {
+	BackgroundWorkerHandle *handle = it->second;
+	pg_call([handle] { pfree(handle); });
+	schedulers.erase(it);
+}
+
 void sync_schedulers() {
+	pg_call([] {
+		if (!pass_context)
+			pass_context = AllocSetContextCreate(TopMemoryContext, "tenant_backup launcher", ALLOCSET_SMALL_SIZES);
+		MemoryContextReset(pass_context);
+	});
 	std::set<std::string> wanted = wanted_databases();
 	for (auto it = schedulers.begin(); it != schedulers.end();) {
-		if (wanted.count(it->first)) {
-			++it;
-			continue;
+		auto next = std::next(it);
+		if (!wanted.count(it->first)) {
+			BackgroundWorkerHandle *handle = it->second;
+			pg_call([handle] { TerminateBackgroundWorker(handle); });
+			forget(it);
 		}
-		BackgroundWorkerHandle *handle = it->second;
-		pg_call([handle] { TerminateBackgroundWorker(handle); });
-		it = schedulers.erase(it);
+		it = next;
 	}
+	// Schedulers this launcher did not start (an earlier launcher did, before it was restarted).
+	std::map<std::string, int> others;
+	for (const auto &served : served_databases())
+		if (!schedulers.count(served.database))
+			others[served.database] = served.pid;
+	for (const auto &[name, pid] : others)
+		if (!wanted.count(name))
+			kill(pid, SIGTERM); // what TerminateBackgroundWorker would do with a handle
 	for (const auto &name : wanted) {
 		// A scheduler that stopped (it failed, say its database does not exist yet; it was
-		// terminated; or it found another serving its database) is started again; a duplicate
-		// exits at once.
+		// terminated) is started again; a duplicate would exit at once.
 		auto it = schedulers.find(name);
 		if (it != schedulers.end()) {
 			pid_t pid;
 			BackgroundWorkerHandle *handle = it->second;
 			if (pg_eval([&] { return GetBackgroundWorkerPid(handle, &pid); }) != BGWH_STOPPED)
 				continue;
-			pg_call([handle] { pfree(handle); });
-			schedulers.erase(it);
+			forget(it);
 		}
+		if (others.count(name))
+			continue; // served by one an earlier launcher started: no duplicate every pass
 		std::string worker_name = "tenant_backup scheduler";
 		BackgroundWorkerHandle *handle =
 		    pg_eval([&] { return start_worker("tenant_backup_scheduler_main", worker_name.c_str(), name, 0, true); });

@@ -74,16 +74,23 @@ TB_SQL_FUNCTION(backup_schedule_set) {
 	std::optional<std::string> tenant = schedule_tenant(fcinfo);
 	AuditedAction audit("schedule", tenant.value_or(""));
 	require_backup_admin("schedule", "change backup schedules");
-	// The schedule's own repositories (NULL: tenant_backup.repositories); choosing them is superuser-only.
+	// The schedule's own repositories; choosing them is superuser-only. NULL (omitted) keeps those
+	// the schedule has, so that a backup admin changing the cron keeps a superuser's choice; ''
+	// resets them to tenant_backup.repositories (stored as NULL).
 	std::optional<std::string> repositories = arg_text(fcinfo, 10);
+	bool keep_repositories = !repositories;
 	if (repositories) {
 		require_superuser("schedule", "choose the repositories of a schedule");
-		repositories = checked_repository_list(*repositories);
+		repositories = repositories->empty() ? std::nullopt : std::optional(checked_repository_list(*repositories));
 	}
 	{
 		AsExtensionOwner owner; // the catalog is the extension's own
 		spi_query("LOCK TABLE tenant_backup.schedules IN SHARE ROW EXCLUSIVE MODE");
-		spi_query("DELETE FROM tenant_backup.schedules WHERE tenant IS NOT DISTINCT FROM $1", {tenant});
+		auto old =
+		    spi_query("DELETE FROM tenant_backup.schedules WHERE tenant IS NOT DISTINCT FROM $1 RETURNING repositories",
+		              {tenant});
+		if (keep_repositories && !old.empty())
+			repositories = old[0][0];
 		spi_query("INSERT INTO tenant_backup.schedules (tenant, cron, time_zone, keep_last, window_minutes, enabled, "
 		          "keep_days, keep_daily, keep_weekly, keep_monthly, repositories) "
 		          "VALUES ($1, $2, $3, $4::int, $5::int, $6::bool, $7::int, $8::int, $9::int, $10::int, $11)",
@@ -121,6 +128,10 @@ TB_SQL_FUNCTION(backup_schedules) {
 	// Admins are superusers or the extension's owner: they read the catalog and tenant tables as themselves.
 	require_backup_admin("list_schedules", "list backup schedules");
 	ScheduleSet schedules = load_schedules();
+	for (const auto &problem : schedules.problems) {
+		const char *p = problem.c_str();
+		pg_call([p] { ereport(WARNING, (errmsg("%s", p))); });
+	}
 	std::vector<std::string> tenants = scheduled_tenants(schedules);
 	std::map<std::string, std::pair<std::string, int64_t>> state; // tenant -> key, next run
 	for (const auto &row : spi_query("SELECT tenant, schedule_key, extract(epoch FROM next_run)::bigint "
@@ -149,4 +160,10 @@ TB_SQL_FUNCTION(backup_schedules) {
 	}
 	spi_end();
 	return 0;
+}
+
+// tenant_backup._scheduler_clock_offset(): the test clock's offset in seconds, for backup_status
+// (a backup's created_at is compared with scheduled times on the scheduler's clock).
+TB_SQL_FUNCTION(tenant_backup_scheduler_clock_offset) {
+	PG_RETURN_INT32(setting_clock_offset());
 }

@@ -3,9 +3,12 @@
 
 #include "pg/guard.hpp"
 #include "pg/scheduler/jobs.hpp"
+#include "pg/scheduler/scheduler_registry.hpp"
+#include "pg/scheduler/throttled_warning.hpp"
 #include "pg/background_workers.hpp"
 #include "pg/settings.hpp"
 #include "pg/spi.hpp"
+#include "pg/subtransaction.hpp"
 
 extern "C" {
 #include "commands/extension.h"
@@ -19,12 +22,14 @@ extern "C" {
 #include <algorithm>
 #include <map>
 #include <set>
+#include <tuple>
 
 namespace tb::pg {
 
 namespace {
 
 constexpr int64_t kDiscoveryInterval = 600; // new tenants are found within ten minutes
+constexpr int64_t kDiscoveryRetry = 60;     // after a failed discovery
 constexpr int32 kSchedulerLockClass = 0x54425553;
 const char *const kInterrupted =
     "interrupted: the backup's worker exited before finishing (crash, termination or server restart)";
@@ -42,64 +47,116 @@ bool extension_installed() {
 // read, so a job that committed its outcome and then exited is seen as finished, not as lost.
 std::set<int64_t> stopped_jobs() {
 	std::set<int64_t> stopped;
-	for (auto it = job_handles.begin(); it != job_handles.end();) {
-		BackgroundWorkerHandle *handle = it->second;
+	for (const auto &[id, handle] : job_handles) {
 		pid_t pid;
-		BgwHandleStatus status = pg_eval([&] { return GetBackgroundWorkerPid(handle, &pid); });
-		if (status == BGWH_STARTED || status == BGWH_NOT_YET_STARTED) {
-			++it;
-			continue;
-		}
-		stopped.insert(it->first);
-		pg_call([handle] { pfree(handle); });
-		it = job_handles.erase(it);
+		BgwHandleStatus status = pg_eval([&, h = handle] { return GetBackgroundWorkerPid(h, &pid); });
+		if (status != BGWH_STARTED && status != BGWH_NOT_YET_STARTED)
+			stopped.insert(id);
 	}
 	return stopped;
 }
 
-// Marks jobs whose worker is gone as failed (and schedules their retry).
+void forget_jobs(const std::set<int64_t> &ids) {
+	for (int64_t id : ids) {
+		BackgroundWorkerHandle *handle = job_handles.at(id);
+		pg_call([handle] { pfree(handle); });
+		job_handles.erase(id);
+	}
+}
+
+// Records a job failed in a subtransaction of its own: one that cannot be recorded is logged and
+// tried again at the next pass, and the others are recorded meanwhile.
+void fail_job(const std::string &tenant, int64_t backup_id, const std::string &reason) {
+	if (auto error = try_in_subtransaction([&] { record_job_failure(tenant, backup_id, reason); }))
+		warn_throttled("tenant_backup scheduler: could not record the failure of scheduled backup " +
+		               std::to_string(backup_id) + ": " + *error);
+}
+
+// Ends a job that ran past tenant_backup.job_timeout: its worker gets SIGTERM (and, like any
+// terminated backup, rolls back; its temporary files go with the next sweep).
+void terminate_job(const RunningJob &job) {
+	auto it = job_handles.find(job.backup_id);
+	if (it != job_handles.end()) {
+		BackgroundWorkerHandle *handle = it->second;
+		pg_call([handle] { TerminateBackgroundWorker(handle); });
+	} else if (job.worker_alive) { // an earlier scheduler's, whose pid is a job worker of ours
+		spi_query("SELECT pg_terminate_backend($1::int)", {std::to_string(job.pid)});
+	}
+}
+
+// Marks jobs whose worker is gone as failed, and ends those that ran too long (each failure
+// schedules a retry).
 void reap_lost_jobs() {
 	std::set<int64_t> stopped = stopped_jobs();
+	int timeout = setting_job_timeout();
 	for (const auto &job : running_jobs()) {
 		bool ours = job_handles.count(job.backup_id) > 0;
-		bool lost = stopped.count(job.backup_id) > 0;
-		if (!ours && !lost) // started by an earlier scheduler (before a restart): ask the process table
-			lost = job.pid == 0 || !pg_eval([&] { return BackendPidGetProc(job.pid) != nullptr; });
-		if (lost)
-			record_job_failure(job.tenant, job.backup_id, kInterrupted);
+		// Not ours: started by an earlier scheduler (before a restart); ask the process table.
+		bool lost = ours ? stopped.count(job.backup_id) > 0 : !job.worker_alive;
+		if (lost) {
+			fail_job(job.tenant, job.backup_id, kInterrupted);
+		} else if (timeout > 0 && job.running_seconds > timeout) {
+			terminate_job(job);
+			fail_job(job.tenant, job.backup_id,
+			         "timed out: running for longer than tenant_backup.job_timeout (" + std::to_string(timeout) +
+			             " s), its worker was terminated");
+		}
 	}
 	for (int64_t id : unclaimed_running_backups())
-		record_job_failure("", id, kInterrupted);
+		fail_job("", id, kInterrupted);
+	forget_jobs(stopped); // reaped now, or (not recorded) found by the process table next time
 }
 
 std::string fingerprint(const ScheduleSet &schedules) {
 	std::string out = schedules.fallback ? schedules.fallback->key() : "-";
 	for (const auto &[tenant, s] : schedules.per_tenant)
 		out += "\n" + tenant + "=" + s.key();
+	for (const auto &problem : schedules.problems)
+		out += "\n" + problem;
 	return out;
 }
 
-// One pass, in a transaction. Returns the claims to start once it has committed.
+// The tenants to schedule, if discovery is due. When it fails (a registry that does not resolve,
+// a tenant table that cannot be read), the tenants known so far keep their state and only those
+// with a schedule of their own are added; it is tried again in a minute.
+void discover(const ScheduleSet &schedules, int64_t real_now, std::vector<std::string> &tenants, bool &complete) {
+	std::optional<std::string> error = try_in_subtransaction([&] { tenants = scheduled_tenants(schedules); });
+	complete = !error;
+	last_discovery = real_now;
+	if (error) {
+		warn_throttled("tenant_backup scheduler: could not find the tenants: " + *error,
+		               "The tenants found before keep their schedules; tenant_backup.tenant_registry or the "
+		               "tenant tables need fixing.");
+		tenants = own_schedule_tenants(schedules);
+		last_discovery = real_now - kDiscoveryInterval + kDiscoveryRetry;
+	}
+}
+
+// One pass, in a transaction. Returns the claims to start once it has committed. Reaping and
+// discovery run in subtransactions, and a schedule row that no longer parses is skipped, so one
+// bad input never stops the other tenants' backups.
 std::vector<Claim> tick(int64_t &sleep_seconds) {
 	sleep_seconds = setting_scheduler_naptime();
 	if (!extension_installed())
 		return {};
-	reap_lost_jobs();
+	if (auto error = try_in_subtransaction([] { reap_lost_jobs(); }))
+		warn_throttled("tenant_backup scheduler: could not check the running backups: " + *error);
 	int64_t now = scheduler_now();
 	ScheduleSet schedules = load_schedules();
+	for (const auto &problem : schedules.problems)
+		warn_throttled(problem, "Set the schedule again with tenant_backup.backup_schedule_set (or remove it).");
 	std::string print = fingerprint(schedules);
 	int64_t real_now = now - setting_clock_offset();
-	bool discover =
+	bool discover_now =
 	    discovery_due || print != last_schedules_fingerprint || real_now - last_discovery >= kDiscoveryInterval;
 	std::vector<std::string> tenants;
-	if (discover)
-		tenants = scheduled_tenants(schedules);
-	refresh_schedule_state(schedules, discover ? &tenants : nullptr, now);
-	if (discover) {
+	bool complete = false;
+	if (discover_now) {
+		discover(schedules, real_now, tenants, complete);
 		discovery_due = false;
-		last_discovery = real_now;
 		last_schedules_fingerprint = print;
 	}
+	refresh_schedule_state(schedules, discover_now ? &tenants : nullptr, complete, now);
 	int running = static_cast<int>(running_jobs().size());
 	std::vector<Claim> claims = claim_due_jobs(setting_max_parallel() - running, now);
 	if (std::optional<int64_t> next = earliest_next_run())
@@ -107,7 +164,10 @@ std::vector<Claim> tick(int64_t &sleep_seconds) {
 	return claims;
 }
 
-void launch(const std::vector<Claim> &claims) {
+// Starts a job worker per claim. A claim that gets no worker (every max_worker_processes slot in
+// use) is given back, not failed: the tenant is claimed again at a later pass. Returns whether
+// every job started.
+bool launch(const std::vector<Claim> &claims) {
 	std::vector<Claim> unstarted;
 	Oid db = pg_eval([] { return MyDatabaseId; });
 	for (const auto &claim : claims) {
@@ -120,33 +180,42 @@ void launch(const std::vector<Claim> &claims) {
 			unstarted.push_back(claim);
 	}
 	if (unstarted.empty())
-		return;
-	ErrorData *error = run_in_transaction("tenant_backup scheduler: recording unstarted jobs", [&] {
+		return true;
+	ErrorData *error = run_in_transaction("tenant_backup scheduler: giving back unstarted jobs", [&] {
 		for (const auto &claim : unstarted)
-			record_job_failure(claim.tenant, claim.backup_id,
-			                   "could not start a background worker for the backup (raise max_worker_processes)");
+			release_claim(claim);
 	});
-	if (error)
+	if (error) // the claims stay, and are reaped as lost at the next pass
 		pg_call([error] {
 			ereport(WARNING, (errmsg("tenant_backup scheduler: %s", error->message)));
 			FreeErrorData(error);
 		});
+	int slots = pg_eval([] { return max_worker_processes; });
+	warn_throttled("tenant_backup scheduler: could not start a background worker for a scheduled backup; it "
+	               "is tried again later",
+	               "Every background worker slot is in use: raise max_worker_processes (now " + std::to_string(slots) +
+	                   ").");
+	return false;
 }
 
 // A tick and the launches; returns how long to sleep, in milliseconds.
 long run_once() {
 	int64_t sleep_seconds = setting_scheduler_naptime();
 	std::vector<Claim> claims;
+	// What a pass that fails forgets: its discovery was rolled back with it.
+	auto discovery = std::make_tuple(discovery_due, last_discovery, last_schedules_fingerprint);
 	ErrorData *error = run_in_transaction("tenant_backup scheduler", [&] { claims = tick(sleep_seconds); });
 	if (error) {
 		claims.clear();
-		pg_call([error] {
-			ereport(WARNING, (errmsg("tenant_backup scheduler: %s", error->message),
-			                  error->detail ? errdetail("%s", error->detail) : 0));
-			FreeErrorData(error);
-		});
+		std::tie(discovery_due, last_discovery, last_schedules_fingerprint) = discovery;
+		std::string message = std::string("tenant_backup scheduler: ") + (error->message ? error->message : "error");
+		if (error->detail)
+			message += " (" + std::string(error->detail) + ")";
+		pg_call([error] { FreeErrorData(error); });
+		warn_throttled(message);
 	}
-	launch(claims);
+	if (!launch(claims)) // no free worker slot: not again before the naptime
+		sleep_seconds = setting_scheduler_naptime();
 	return static_cast<long>(sleep_seconds) * 1000L;
 }
 
@@ -181,6 +250,7 @@ void tenant_backup_scheduler_main(Datum) {
 		ereport(DEBUG1, (errmsg("tenant_backup: another scheduler already serves database \"%s\"", database)));
 		proc_exit(0);
 	}
+	tb::pg::register_scheduler(database); // for a launcher restarted meanwhile
 	ereport(LOG, (errmsg("tenant_backup scheduler started for database \"%s\"", database)));
 	while (!ShutdownRequestPending) {
 		if (ConfigReloadPending) {

@@ -6,7 +6,7 @@
 //   scheduler  one per database; wakes at the next due run (at most every
 //              tenant_backup.scheduler_naptime), marks jobs whose worker died as failed, claims due
 //              tenants and starts a job worker for each, at most tenant_backup.max_parallel.
-//   job        one per backup; takes it, applies retention, records the outcome, exits.
+//   job        one per backup; takes it, records the outcome, applies retention, exits.
 //
 // Their entry points are plain C functions PostgreSQL calls; every C++ part runs under cpp_call.
 #pragma once

@@ -39,6 +39,8 @@ std::optional<int64_t> Schedule::last_run(const std::string &tenant, int64_t at)
 }
 
 const Schedule *ScheduleSet::for_tenant(const std::string &tenant) const {
+	if (invalid_tenants.count(tenant))
+		return nullptr;
 	auto it = per_tenant.find(tenant);
 	if (it != per_tenant.end())
 		return &it->second;
@@ -71,8 +73,18 @@ ScheduleSet load_schedules() {
 		s.retention.keep_monthly = std::stoi(*row[7]);
 		s.window_minutes = std::stoi(*row[8]);
 		s.enabled = *row[9] == "t";
-		s.cron = std::make_shared<schedule::CronSchedule>(schedule::CronSchedule::parse(s.cron_text));
-		s.zone = time_zone_named(s.time_zone);
+		try {
+			s.cron = std::make_shared<schedule::CronSchedule>(schedule::CronSchedule::parse(s.cron_text));
+			s.zone = time_zone_named(s.time_zone);
+		} catch (const PgError &) {
+			throw;                          // the transaction is failing: nothing to skip
+		} catch (const std::exception &e) { // tb::Error, SqlError: stored before a parser got stricter
+			std::string whose = s.tenant ? "schedule of tenant \"" + *s.tenant + "\"" : "default schedule";
+			set.problems.push_back("tenant_backup: the " + whose + " is not used: " + e.what());
+			if (s.tenant)
+				set.invalid_tenants.insert(*s.tenant);
+			continue;
+		}
 		if (s.tenant)
 			set.per_tenant.emplace(*s.tenant, std::move(s));
 		else
@@ -98,7 +110,8 @@ std::vector<std::string> discover_tenants() {
 		// PostgreSQL resolves and quotes the names: the setting never becomes SQL text itself.
 		auto sql = spi_query("SELECT format('SELECT DISTINCT %I::text FROM %s', $2::text, $1::regclass)",
 		                     {std::string(registry), std::string(column)}, true);
-		return column_values(*sql.at(0)[0]);
+		// In the form backups record tenants: '01' in a text registry is tenant 1 of int columns.
+		return stored_tenants(column_values(*sql.at(0)[0]));
 	}
 	std::vector<TenantTable> tables = load_tenant_tables();
 	if (tables.empty())
@@ -116,7 +129,8 @@ std::vector<std::string> discover_tenants() {
 		// per tenant instead of a pass over every row.
 		sql += "SELECT v::text FROM (WITH RECURSIVE skip(v) AS ((SELECT " + column + " FROM " + table + " WHERE " +
 		       column + " IS NOT NULL ORDER BY 1 LIMIT 1) UNION ALL SELECT (SELECT " + column + " FROM " + table +
-		       " WHERE " + column + " > skip.v ORDER BY 1 LIMIT 1) FROM skip WHERE skip.v IS NOT NULL) "
+		       " WHERE " + column +
+		       " > skip.v ORDER BY 1 LIMIT 1) FROM skip WHERE skip.v IS NOT NULL) "
 		       "SELECT v FROM skip WHERE v IS NOT NULL) AS loose";
 	}
 	return column_values(sql);
@@ -124,12 +138,19 @@ std::vector<std::string> discover_tenants() {
 
 } // namespace
 
+std::vector<std::string> own_schedule_tenants(const ScheduleSet &schedules) {
+	std::set<std::string> tenants(schedules.invalid_tenants.begin(), schedules.invalid_tenants.end());
+	for (const auto &entry : schedules.per_tenant)
+		tenants.insert(entry.first);
+	return {tenants.begin(), tenants.end()};
+}
+
 std::vector<std::string> scheduled_tenants(const ScheduleSet &schedules) {
 	std::set<std::string> tenants;
 	for (auto &t : discover_tenants())
 		tenants.insert(std::move(t));
-	for (const auto &entry : schedules.per_tenant)
-		tenants.insert(entry.first);
+	for (auto &t : own_schedule_tenants(schedules))
+		tenants.insert(std::move(t));
 	return {tenants.begin(), tenants.end()};
 }
 

@@ -8,6 +8,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -33,10 +34,16 @@ struct Schedule {
 struct ScheduleSet {
 	std::optional<Schedule> fallback;
 	std::map<std::string, Schedule> per_tenant;
+	// Tenants whose own row no longer parses (a cron or time zone refused since it was stored):
+	// no schedule is in force for them until it is set again, never the default's retention.
+	// A default row that no longer parses leaves `fallback` empty.
+	std::set<std::string> invalid_tenants;
+	std::vector<std::string> problems; // one message per row skipped
 	// The schedule in force for a tenant, or nullptr.
 	const Schedule *for_tenant(const std::string &tenant) const;
 };
 
+// Every row of tenant_backup.schedules; a row that does not parse is skipped (see ScheduleSet).
 ScheduleSet load_schedules();
 
 // A time zone by name, through PostgreSQL's time zone library (IANA names such as
@@ -45,8 +52,10 @@ std::shared_ptr<const schedule::TimeZone> time_zone_named(const std::string &nam
 
 // The tenants: the values of tenant_backup.tenant_registry's tenant column if a registry is
 // set, otherwise every distinct value of the tenant tables; plus tenants with their own
-// schedule. Sorted, without NULLs.
+// schedule (own_schedule_tenants). Sorted, without NULLs.
 std::vector<std::string> scheduled_tenants(const ScheduleSet &schedules);
+// The tenants with a schedule row of their own (valid or not).
+std::vector<std::string> own_schedule_tenants(const ScheduleSet &schedules);
 
 // Now by the scheduler's clock (tenant_backup.scheduler_clock_offset added).
 int64_t scheduler_now();
