@@ -11,6 +11,7 @@
 #include "core/error.hpp"
 #include "pg/audit.hpp"
 #include "pg/backup_copies.hpp"
+#include "pg/backup_sync.hpp"
 #include "pg/catalog.hpp"
 #include "pg/guard.hpp"
 #include "pg/pending_objects.hpp"
@@ -21,6 +22,7 @@
 #include "pg/spi.hpp"
 #include "pg/srf_rows.hpp"
 
+#include <functional>
 #include <map>
 
 using namespace tb::pg;
@@ -32,16 +34,16 @@ struct MissingCopy {
 	std::string repository, object_name;
 };
 
-// One row of backup_sync()'s result.
+// Counts the actions and hands each to the caller's sink.
 struct SyncResult {
-	SrfRows &out;
-	int done = 0, failed = 0;
+	const std::function<void(const SyncRow &)> &sink;
+	SyncSummary summary;
 	void add(std::optional<int64> backup_id, const std::string &repository, const char *action,
 	         const std::string &object_name, const std::string &error) {
-		(error.empty() ? done : failed)++;
-		out.add({backup_id ? SqlValue(std::to_string(*backup_id)) : std::nullopt, repository, std::string(action),
-		         object_name.empty() ? std::nullopt : SqlValue(object_name), std::string(error.empty() ? "t" : "f"),
-		         error.empty() ? std::nullopt : SqlValue(error)});
+		(error.empty() ? summary.done : summary.failed)++;
+		if (summary.first_error.empty() && !error.empty())
+			summary.first_error = repository + ": " + error;
+		sink({backup_id, repository, action, object_name, error});
 	}
 };
 
@@ -172,21 +174,34 @@ void store_missing_copies(SyncResult &result) {
 
 } // namespace
 
+namespace tb::pg {
+
+SyncSummary synchronize_repositories(const std::function<void(const SyncRow &)> &sink) {
+	// Telling a leftover from a copy being committed right now needs a new snapshot per check.
+	if (pg_eval([] { return IsolationUsesXactSnapshot(); }))
+		throw SqlError(ERRCODE_ACTIVE_SQL_TRANSACTION, "backup_sync() must run at isolation level READ COMMITTED");
+	SyncResult result{sink, {}};
+	for (const std::string &repository : all_repositories())
+		tidy_repository(repository, result);
+	store_missing_copies(result);
+	return result.summary;
+}
+
+} // namespace tb::pg
+
 // backup_sync() RETURNS TABLE (backup_id bigint, repository text, action text, object_name text,
 // ok boolean, error text)
 TB_SQL_FUNCTION(backup_sync) {
 	spi_begin();
 	require_superuser("sync", "synchronize repositories");
 	AuditedAction audit("sync");
-	// Telling a leftover from a copy being committed right now needs a new snapshot per check.
-	if (pg_eval([] { return IsolationUsesXactSnapshot(); }))
-		throw SqlError(ERRCODE_ACTIVE_SQL_TRANSACTION, "backup_sync() must run at isolation level READ COMMITTED");
 	SrfRows out(fcinfo);
-	SyncResult result{out};
-	for (const std::string &repository : all_repositories())
-		tidy_repository(repository, result);
-	store_missing_copies(result);
-	audit.ok(std::to_string(result.done) + " done, " + std::to_string(result.failed) + " failed");
+	SyncSummary summary = synchronize_repositories([&](const SyncRow &r) {
+		out.add({r.backup_id ? SqlValue(std::to_string(*r.backup_id)) : std::nullopt, r.repository,
+		         std::string(r.action), r.object_name.empty() ? std::nullopt : SqlValue(r.object_name),
+		         std::string(r.error.empty() ? "t" : "f"), r.error.empty() ? std::nullopt : SqlValue(r.error)});
+	});
+	audit.ok(summary.text());
 	spi_end();
 	return 0;
 }

@@ -16,6 +16,7 @@ int max_parallel = 2;
 int scheduler_naptime = 60;
 int retry_interval = 300;
 int job_timeout = 6 * 3600;
+int sync_interval = 3600;
 int overdue_after = 60;
 char *tenant_registry = nullptr;
 int clock_offset = 0;
@@ -106,6 +107,10 @@ void define_settings() {
 	                        "The scheduler then terminates its worker and records it failed, so that a hung "
 	                        "backup does not hold its tenant_backup.max_parallel slot. 0 means no limit.",
 	                        &job_timeout, 6 * 3600, 0, INT_MAX, PGC_SIGHUP, GUC_UNIT_S, nullptr, nullptr, nullptr);
+	DefineCustomIntVariable("tenant_backup.sync_interval", "How often the scheduler repairs the repositories.",
+	                        "A sync worker then does what backup_sync() does: stores copies an outage left "
+	                        "missing and removes leftovers. 0 turns it off.",
+	                        &sync_interval, 3600, 0, INT_MAX, PGC_SIGHUP, GUC_UNIT_S, nullptr, nullptr, nullptr);
 	DefineCustomIntVariable("tenant_backup.overdue_after",
 	                        "How long after a scheduled time a tenant without a newer backup counts as overdue.",
 	                        nullptr, &overdue_after, 60, 1, 10080, PGC_SIGHUP, GUC_UNIT_MIN, nullptr, nullptr, nullptr);
@@ -156,6 +161,9 @@ int setting_retry_interval() {
 }
 int setting_job_timeout() {
 	return job_timeout;
+}
+int setting_sync_interval() {
+	return sync_interval;
 }
 int setting_overdue_after() {
 	return overdue_after;

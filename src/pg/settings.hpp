@@ -33,6 +33,8 @@ int setting_retry_interval();
 // tenant_backup.job_timeout: seconds a scheduled backup may run before the scheduler terminates
 // its worker and records it failed; 0: no limit (default 21600, six hours).
 int setting_job_timeout();
+// tenant_backup.sync_interval: seconds between the scheduler's repairs (0: none).
+int setting_sync_interval();
 // tenant_backup.overdue_after: minutes after a scheduled time before a tenant without a backup
 // since then counts as overdue (default 60).
 int setting_overdue_after();

@@ -394,7 +394,10 @@ like(psql_err(q{SELECT tenant_backup.backup_schedule_set(tenant => '3', reposito
 	qr/repository "nope" does not exist/, 'a schedule naming an unknown repository is refused');
 $ENV{AWS_ACCESS_KEY_ID} = $key;
 $ENV{AWS_SECRET_ACCESS_KEY} = $secret;
-$node->append_conf('postgresql.conf', "shared_preload_libraries = 'tenant_backup'\ntenant_backup.scheduler_naptime = 1");
+# Periodic repair off until its own test at the end: the manual backup_sync() calls below must see
+# what an outage left.
+$node->append_conf('postgresql.conf',
+	"shared_preload_libraries = 'tenant_backup'\ntenant_backup.scheduler_naptime = 1\ntenant_backup.sync_interval = 0");
 $node->restart;
 delete $ENV{AWS_ACCESS_KEY_ID};
 delete $ENV{AWS_SECRET_ACCESS_KEY};
@@ -481,6 +484,26 @@ is($node->safe_psql('postgres',
 unlink $node->safe_psql('postgres', "SELECT location FROM tenant_backup.backups WHERE id = $b6");
 is($node->safe_psql('postgres', "SELECT sum(rows_restored) FROM tenant_backup.backup_restore($b6)"), '10',
 	'restored from the copy backup_sync() stored');
+
+# --- The scheduler repairs by itself: tenant_backup.sync_interval ------------------------------
+swift_pause_resume('pause');
+($ret, $out, $err) = $node->psql('postgres',
+	q{SET tenant_backup.repositories = 'local, offsite'; SELECT tenant_backup.backup_create('1', 'during an outage')});
+my $b7 = $out;
+is($node->safe_psql('postgres', "SELECT state FROM tenant_backup.backup_copies WHERE backup_id = $b7 AND repository = 'offsite'"),
+	'missing', 'a backup taken while S3 is down has its S3 copy missing');
+swift_pause_resume('resume');
+$node->append_conf('postgresql.conf', "tenant_backup.sync_interval = 1");
+$node->reload;
+ok($node->poll_query_until('postgres', "SELECT state = 'stored' FROM tenant_backup.backup_copies WHERE backup_id = $b7 AND repository = 'offsite'"),
+	'the scheduler\'s sync worker stores it once S3 is back, with nobody calling backup_sync()');
+my $obj7 = $node->safe_psql('postgres', "SELECT object_name FROM tenant_backup.backups WHERE id = $b7");
+is(swift_head("pg1/$obj7"), $node->safe_psql('postgres', "SELECT size_bytes FROM tenant_backup.backups WHERE id = $b7"),
+	'the object is in the bucket');
+ok($node->poll_query_until('postgres', q{SELECT count(*) > 0 FROM tenant_backup.backup_audit WHERE action = 'sync' AND error LIKE 'periodic: %'}),
+	'the repair is audited');
+ok($node->log_contains(qr/LOG:  tenant_backup sync: \d+ done, \d+ failed|WARNING:  tenant_backup sync: \d+ done/),
+	'and logged');
 
 $node->stop;
 swift_stop();

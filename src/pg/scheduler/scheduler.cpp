@@ -3,6 +3,7 @@
 
 #include "pg/guard.hpp"
 #include "pg/scheduler/jobs.hpp"
+#include "pg/scheduler/periodic_sync.hpp"
 #include "pg/scheduler/scheduler_registry.hpp"
 #include "pg/scheduler/throttled_warning.hpp"
 #include "pg/background_workers.hpp"
@@ -38,6 +39,7 @@ std::map<int64_t, BackgroundWorkerHandle *> job_handles; // the jobs this schedu
 bool discovery_due = true;
 int64_t last_discovery = 0;
 std::string last_schedules_fingerprint;
+bool extension_ready = false; // seen installed by the last pass
 
 bool extension_installed() {
 	return pg_eval([] { return OidIsValid(get_extension_oid("tenant_backup", true)); });
@@ -137,7 +139,8 @@ void discover(const ScheduleSet &schedules, int64_t real_now, std::vector<std::s
 // bad input never stops the other tenants' backups.
 std::vector<Claim> tick(int64_t &sleep_seconds) {
 	sleep_seconds = setting_scheduler_naptime();
-	if (!extension_installed())
+	extension_ready = extension_installed();
+	if (!extension_ready)
 		return {};
 	if (auto error = try_in_subtransaction([] { reap_lost_jobs(); }))
 		warn_throttled("tenant_backup scheduler: could not check the running backups: " + *error);
@@ -205,6 +208,7 @@ long run_once() {
 	// What a pass that fails forgets: its discovery was rolled back with it.
 	auto discovery = std::make_tuple(discovery_due, last_discovery, last_schedules_fingerprint);
 	ErrorData *error = run_in_transaction("tenant_backup scheduler", [&] { claims = tick(sleep_seconds); });
+	bool pass_ok = !error;
 	if (error) {
 		claims.clear();
 		std::tie(discovery_due, last_discovery, last_schedules_fingerprint) = discovery;
@@ -216,6 +220,8 @@ long run_once() {
 	}
 	if (!launch(claims)) // no free worker slot: not again before the naptime
 		sleep_seconds = setting_scheduler_naptime();
+	if (extension_ready && pass_ok)
+		sleep_seconds = std::min(sleep_seconds, std::max<int64_t>(start_sync_if_due(), 1));
 	return static_cast<long>(sleep_seconds) * 1000L;
 }
 

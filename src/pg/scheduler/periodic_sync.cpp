@@ -1,0 +1,97 @@
+#include "pg/scheduler/periodic_sync.hpp"
+
+#include "pg/audit.hpp"
+#include "pg/background_workers.hpp"
+#include "pg/backup_sync.hpp"
+#include "pg/guard.hpp"
+#include "pg/settings.hpp"
+
+extern "C" {
+#include "pgstat.h"
+#include "storage/ipc.h"
+#include "tcop/tcopprot.h"
+}
+
+#include <chrono>
+#include <climits>
+
+namespace tb::pg {
+
+namespace {
+
+BackgroundWorkerHandle *sync_worker = nullptr;
+std::chrono::steady_clock::time_point last_started;
+bool started_once = false;
+
+bool sync_worker_running() {
+	if (!sync_worker)
+		return false;
+	pid_t pid;
+	BgwHandleStatus status = pg_eval([&] { return GetBackgroundWorkerPid(sync_worker, &pid); });
+	if (status == BGWH_STARTED || status == BGWH_NOT_YET_STARTED)
+		return true;
+	pg_call([] { pfree(sync_worker); });
+	sync_worker = nullptr;
+	return false;
+}
+
+void log_message(int level, const std::string &message) {
+	const char *m = message.c_str();
+	pg_call([level, m] { ereport(level, (errmsg("%s", m))); });
+}
+
+// In the sync worker: one synchronize_repositories, its outcome logged, and audited when it did
+// something (an idle repair every hour would only bury the audit trail).
+void run_sync() {
+	SyncSummary summary;
+	ErrorData *error = run_in_transaction("tenant_backup sync", [&] {
+		summary = synchronize_repositories([](const SyncRow &) {});
+		if (summary.done + summary.failed > 0)
+			audit_in_transaction({"sync", "", 0, "ok", "periodic: " + summary.text()});
+	});
+	if (error) {
+		std::string message = std::string("tenant_backup sync: ") + (error->message ? error->message : "error");
+		pg_call([error] { FreeErrorData(error); });
+		return log_message(WARNING, message);
+	}
+	if (summary.failed > 0)
+		log_message(WARNING, "tenant_backup sync: " + summary.text() + "; first failure: " + summary.first_error);
+	else if (summary.done > 0)
+		log_message(LOG, "tenant_backup sync: " + summary.text());
+}
+
+} // namespace
+
+int64_t start_sync_if_due() {
+	int interval = setting_sync_interval();
+	if (interval <= 0 || sync_worker_running())
+		return interval <= 0 ? INT64_MAX : interval;
+	auto now = std::chrono::steady_clock::now();
+	int64_t since = std::chrono::duration_cast<std::chrono::seconds>(now - last_started).count();
+	if (started_once && since < interval)
+		return interval - since;
+	Oid db = pg_eval([] { return MyDatabaseId; });
+	sync_worker = pg_eval(
+	    [&] { return start_worker("tenant_backup_sync_main", "tenant_backup sync", std::to_string(db), 0, true); });
+	if (sync_worker) { // no free worker slot: tried again at the next pass
+		last_started = now;
+		started_once = true;
+	}
+	return interval;
+}
+
+} // namespace tb::pg
+
+extern "C" PGDLLEXPORT void tenant_backup_sync_main(Datum arg);
+
+void tenant_backup_sync_main(Datum) {
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+	Oid database = static_cast<Oid>(strtoul(MyBgworkerEntry->bgw_extra, nullptr, 10));
+	BackgroundWorkerInitializeConnectionByOid(database, InvalidOid, 0);
+	pgstat_report_appname("tenant_backup sync");
+	// Telling leftovers from copies being committed needs READ COMMITTED, whatever the default.
+	SetConfigOption("default_transaction_isolation", "read committed", PGC_SUSET, PGC_S_OVERRIDE);
+	tb::pg::cpp_call([] { tb::pg::run_sync(); });
+	proc_exit(0);
+}
