@@ -3,6 +3,7 @@
 #include "test_support.hpp"
 
 #include <filesystem>
+#include <fstream>
 #include <sys/stat.h>
 
 using namespace tbtest;
@@ -214,6 +215,17 @@ TEST_F(LocalStorageTest, ListsFinishedObjectsByPrefixSorted) {
 TEST_F(LocalStorageTest, ListTemporariesOfMissingRepository) {
 	tb::LocalStorage s(dir_ + "/not-there");
 	EXPECT_TRUE(s.list_temporaries().empty());
+}
+
+// A repository that cannot be read is an error, never an empty listing: backup_sync would take
+// every copy in it for missing (an unmounted disk, a permission or I/O error).
+TEST_F(LocalStorageTest, AnUnreadableRepositoryIsAnErrorNotEmpty) {
+	std::ofstream(dir_ + "/plain-file") << "x";
+	tb::LocalStorage under_a_file(dir_ + "/plain-file/repo"); // opendir fails with ENOTDIR
+	EXPECT_TRUE(throws_kind(ErrorKind::Io, [&] { under_a_file.list(""); }));
+	EXPECT_TRUE(throws_kind(ErrorKind::Io, [&] { under_a_file.list_temporaries(); }));
+	tb::LocalStorage root_is_a_file(dir_ + "/plain-file");
+	EXPECT_TRUE(throws_kind(ErrorKind::Io, [&] { root_is_a_file.list(""); }));
 }
 
 TEST_F(LocalStorageTest, RemoveReportsWhetherTheObjectExisted) {

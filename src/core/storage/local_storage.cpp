@@ -147,8 +147,10 @@ bool is_temporary(const std::string &entry) {
 template <typename Fn> void walk_files(const std::string &root, const std::string &rel, const Fn &fn) {
 	std::string dir = rel.empty() ? root : root + "/" + rel;
 	DIR *d = ::opendir(dir.c_str());
-	if (!d)
-		return; // a missing repository holds nothing
+	if (!d && errno == ENOENT)
+		return; // a repository not yet written to (or a directory removed meanwhile) holds nothing
+	if (!d)     // never "empty" for a directory we cannot read: callers act on what is missing
+		throw_system_error("list", dir, errno);
 	std::vector<std::string> subdirs;
 	while (struct dirent *e = ::readdir(d)) {
 		std::string entry = e->d_name;
@@ -156,8 +158,13 @@ template <typename Fn> void walk_files(const std::string &root, const std::strin
 			continue;
 		std::string name = rel.empty() ? entry : rel + "/" + entry;
 		struct stat st;
-		if (::lstat((root + "/" + name).c_str(), &st) != 0)
-			continue;
+		if (::lstat((root + "/" + name).c_str(), &st) != 0) {
+			if (errno == ENOENT)
+				continue; // removed since readdir
+			int err = errno;
+			::closedir(d);
+			throw_system_error("examine", root + "/" + name, err);
+		}
 		if (S_ISDIR(st.st_mode))
 			subdirs.push_back(name);
 		else if (S_ISREG(st.st_mode))
