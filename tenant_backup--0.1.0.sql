@@ -433,6 +433,19 @@ CREATE INDEX backup_copies_repository_idx ON tenant_backup.backup_copies (reposi
 SELECT pg_catalog.pg_extension_config_dump('tenant_backup.repositories', '');
 SELECT pg_catalog.pg_extension_config_dump('tenant_backup.backup_copies', '');
 
+-- Objects of deleted backups (backup_delete, retention, backup_forget_tenant), written in the
+-- deleting transaction and removed when it commits; a row stays while its object could not be
+-- removed then (an endpoint down), and backup_sync() removes the object and the row later. The
+-- catalog's positive word that an object is garbage: backup_sync never removes an object it does
+-- not know to be one.
+CREATE TABLE tenant_backup.removed_objects (
+    repository  text NOT NULL,
+    object_name text NOT NULL,
+    backup_id   bigint NOT NULL,
+    removed_at  timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (repository, object_name)
+);
+
 CREATE FUNCTION tenant_backup.backup_repository_add(name text, url text, options jsonb DEFAULT '{}') RETURNS void
     AS 'MODULE_PATHNAME', 'backup_repository_add' LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION tenant_backup.backup_repository_add(text, text, jsonb) IS
@@ -454,13 +467,13 @@ CREATE FUNCTION tenant_backup.backup_sync()
 RETURNS TABLE (backup_id bigint, repository text, action text, object_name text, ok boolean, error text)
     AS 'MODULE_PATHNAME', 'backup_sync' LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION tenant_backup.backup_sync() IS
-    'Makes the repositories hold what the catalog says: records vanished copies as missing (mark_missing), removes leftovers no backup needs (remove_leftover), aborts abandoned multipart uploads (abort_upload), and stores every missing copy of completed backups from a healthy copy (store_copy); a repository that cannot be reached is one check row. One row per action. Superusers only.';
+    'Makes the repositories hold what the catalog says: records vanished copies as missing (mark_missing), removes objects the catalog knows to be garbage, of deleted or failed backups (remove_leftover), aborts abandoned multipart uploads of its backups (abort_upload), and for every missing copy of a completed backup confirms an object found intact (confirm_copy) or stores it from a healthy copy (store_copy); a repository that cannot be reached is one check row; objects the catalog does not know are never removed. One row per action. Superusers only.';
 
 CREATE FUNCTION tenant_backup.backup_repository_check(name text)
 RETURNS TABLE (problem text, object_name text, backup_id bigint, size_bytes bigint)
     AS 'MODULE_PATHNAME', 'backup_repository_check' LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION tenant_backup.backup_repository_check(text) IS
-    'Objects of this database in the repository without a stored copy row (orphan_object), stored copies without their object (missing_object) or of another size (size_mismatch), multipart uploads never completed (incomplete_upload). Changes nothing. Superusers only.';
+    'Stored copies without their object (missing_object) or of another size (size_mismatch), objects the catalog knows to be garbage (leftover_object: backup_sync removes them), objects named like ours that the catalog does not know (orphan_object: left alone), multipart uploads never completed (incomplete_upload). Changes nothing. Superusers only.';
 
 -- Access. Nothing is open to PUBLIC except what checks the four backup permissions itself (the
 -- functions below, which call tenant_backup._may or its C equivalent for the tenant concerned),

@@ -59,6 +59,12 @@ void mark_copy_missing(int64 backup_id, const std::string &repository, const std
 
 void remove_copies_at_commit(const StoredBackup &b) {
 	for (const auto &c : all_copies(b)) {
+		{
+			AsExtensionOwner owner;
+			spi_query("INSERT INTO tenant_backup.removed_objects (repository, object_name, backup_id) "
+			          "VALUES ($1, $2, $3::bigint) ON CONFLICT DO NOTHING",
+			          {c.repository, c.object_name, std::to_string(b.id)});
+		}
 		try {
 			remove_at_commit(open_storage(c.repository), c.object_name);
 		} catch (const SqlError &e) {

@@ -25,9 +25,10 @@ std::vector<BackupCopy> readable_copies(const StoredBackup &backup);
 // transaction: a restore that fails and rolls back takes the mark back with it.
 void mark_copy_missing(int64 backup_id, const std::string &repository, const std::string &reason);
 
-// Registers the removal of every copy of the backup when the transaction commits. Call it before
-// deleting the backups row (which deletes the copy rows with it). A repository that cannot be
-// opened is reported in a WARNING; its object stays (backup_repository_check finds it).
+// Registers the removal of every copy of the backup when the transaction commits, and records
+// each in tenant_backup.removed_objects, so that backup_sync() removes what could not be removed
+// then. Call it before deleting the backups row (which deletes the copy rows with it). A
+// repository that cannot be opened is reported in a WARNING.
 void remove_copies_at_commit(const StoredBackup &backup);
 
 // Streams object `name` from one storage into another, hashing on the way; publishes it only if

@@ -128,7 +128,7 @@ void insert_completed_backup(const NewBackup &b) {
 		           std::to_string(b.size_bytes), b.sha256, c.stored ? std::nullopt : SqlValue(c.error)});
 }
 
-StoredBackup load_backup(int64 id) {
+StoredBackup load_backup(int64 id, bool lock) {
 	AsExtensionOwner owner; // the catalog is the extension's own
 	struct {
 		uint64 rows;
@@ -137,8 +137,10 @@ StoredBackup load_backup(int64 id) {
 	pg_call([&] {
 		Oid types[1] = {INT8OID};
 		Datum values[1] = {Int64GetDatum(id)};
-		raw.rows = spi_run("SELECT tenant, status, sha256, object_name, error, size_bytes::text, "
-		                   "repository FROM tenant_backup.backups WHERE id = $1 FOR UPDATE",
+		raw.rows = spi_run(lock ? "SELECT tenant, status, sha256, object_name, error, size_bytes::text, "
+		                          "repository FROM tenant_backup.backups WHERE id = $1 FOR UPDATE"
+		                        : "SELECT tenant, status, sha256, object_name, error, size_bytes::text, "
+		                          "repository FROM tenant_backup.backups WHERE id = $1",
 		                   1, types, values, nullptr, false, SPI_OK_SELECT);
 		if (raw.rows == 1) {
 			raw.tenant = spi_text(0, 1);

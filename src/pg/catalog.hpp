@@ -52,7 +52,9 @@ int64 next_backup_id();
 // Inserts the backups row and its rows of tenant_backup.backup_copies.
 void insert_completed_backup(const NewBackup &backup);
 // Throws a clear error if the backup does not exist.
-StoredBackup load_backup(int64 id);
+// lock: FOR UPDATE on the backups row, as actions that change or delete it want; false for
+// readers that must not wait on (or deadlock with) one.
+StoredBackup load_backup(int64 id, bool lock = true);
 // load_backup, refusing a backup that is not completed; `action` completes "cannot be ...".
 StoredBackup load_completed_backup(int64 id, const char *action);
 void delete_backup_row(int64 id);

@@ -312,6 +312,7 @@ TB_SQL_FUNCTION(backup_repository_remove) {
 			        (schedules.size() > 1 ? " and " + std::to_string(schedules.size() - 1) + " more" : ""),
 			    "", "Change those schedules first (tenant_backup.backup_schedule_set(..., repositories => ...)).");
 		spi_query("DELETE FROM tenant_backup.backup_copies WHERE repository = $1", {name});
+		spi_query("DELETE FROM tenant_backup.removed_objects WHERE repository = $1", {name});
 		spi_query("DELETE FROM tenant_backup.repositories WHERE name = $1", {name});
 	}
 	std::vector<std::string> layers = configured_repositories();

@@ -1,7 +1,13 @@
-// What a repository holds of this database compared with the catalog's copies: objects without a
-// stored copy row (leftovers of crashes, failed removals, damaged copies), stored copies whose
-// object is gone or has another size, and S3 multipart uploads never completed. Read-only;
-// backup_repository_check reports the findings, backup_sync acts on them. Needs SPI connected.
+// What a repository holds of this database compared with the catalog: stored copies whose object
+// is gone or has another size, objects the catalog knows to be garbage (of a deleted backup whose
+// removal failed, tenant_backup.removed_objects, or of a failed backup), objects it does not know
+// at all, and S3 multipart uploads never completed. Read-only; backup_repository_check reports
+// the findings, backup_sync acts on them. Needs SPI connected.
+//
+// Only the catalog's positive word makes an object garbage. An object it does not know (a crash
+// between publishing and committing, a file put there by hand, a clone of this cluster with the
+// same system identifier writing to the same place) is reported and left alone, and an object
+// named by any copy row, in any repository and any state, is never garbage.
 #pragma once
 #include "core/storage/s3_storage.hpp"
 #include "core/storage/storage.hpp"
@@ -14,10 +20,11 @@
 namespace tb::pg {
 
 struct SurveyFinding {
-	enum Kind { OrphanObject, MissingObject, SizeMismatch, IncompleteUpload } kind;
+	enum Kind { MissingObject, SizeMismatch, LeftoverObject, OrphanObject, IncompleteUpload } kind;
 	std::string object_name;
-	std::optional<int64_t> backup_id; // from the copy row, or read off an archive name
-	std::optional<int64_t> size;      // of the object (orphan, mismatch) or of the copy (missing)
+	std::optional<int64_t> backup_id; // from the catalog, or read off an archive name
+	std::optional<int64_t> size;      // of the object (leftover, orphan, mismatch) or of the copy (missing)
+	bool known = false;               // IncompleteUpload: the catalog knows the upload's object
 	S3Storage::Upload upload;         // IncompleteUpload only
 	const char *kind_name() const;
 };
@@ -26,8 +33,8 @@ struct SurveyFinding {
 // is never taken for missing. Objects this transaction publishes at commit are not reported.
 std::vector<SurveyFinding> survey_repository(const std::string &repository, Storage &storage);
 
-// Whether `name` in `repository` is, as of now, a stored copy of a backup (or the primary archive
-// of a completed backup), or belongs to a backup some transaction is writing: then it must stay.
-bool object_still_needed(const std::string &repository, const std::string &name, std::optional<int64_t> backup_id);
+// Asked again right before a removal: whether `name` is still garbage now (under a new snapshot,
+// after probing that no transaction is writing objects of backup_id).
+bool still_garbage(const std::string &repository, const std::string &name, int64_t backup_id);
 
 } // namespace tb::pg

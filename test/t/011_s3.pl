@@ -229,8 +229,8 @@ is($node->safe_psql('postgres', "SELECT count(*) FROM tenant_backup.backup_resto
 $node->safe_psql('postgres', 'CREATE TABLE sync0 AS SELECT * FROM tenant_backup.backup_sync()');
 is($node->safe_psql('postgres', q{SELECT string_agg(backup_id || ':' || action || ':' || ok, ' ' ORDER BY backup_id, action)
                                   FROM sync0 WHERE repository = 'local'}),
-	"$b1:store_copy:true $b2:remove_leftover:true $b2:store_copy:true",
-	'backup_sync() removes the damaged file and stores both local copies again from S3');
+	"$b1:store_copy:true $b2:store_copy:true",
+	'backup_sync() stores both local copies again from S3, over the damaged file');
 is($node->safe_psql('postgres', "SELECT string_agg(state, ' ') FROM tenant_backup.backup_copies WHERE backup_id IN ($b1, $b2) AND repository = 'local'"),
 	'stored stored', 'both local copies are stored');
 is(-s $location, $size, 'the local file of the first is back, whole');
@@ -371,6 +371,20 @@ is(swift_head("pg1/$big_object"), undef, 'backup_delete removed the S3 copy');
 ok(!-e $node->data_dir . "/pg_tenant_backup/" . $big_object, '... and the local one');
 is($node->safe_psql('postgres', "SELECT count(*) FROM tenant_backup.backup_copies WHERE backup_id = $big"), '0',
 	'... and their rows');
+# A delete while S3 is down: the S3 object stays, recorded as garbage, and backup_sync() removes it.
+my $b4_object = $node->safe_psql('postgres', "SELECT object_name FROM tenant_backup.backups WHERE id = $b4");
+swift_pause_resume('pause');
+($ret, $out, $err) = $node->psql('postgres', "SELECT tenant_backup.backup_delete($b4)");
+like($err, qr/could not remove a deleted archive: .*pg5/, 'a delete with S3 down warns that the S3 object stays');
+swift_pause_resume('resume');
+ok(defined swift_head("pg5/$b4_object"), 'the S3 object of the deleted backup is still there');
+is($node->safe_psql('postgres', q{SELECT string_agg(problem, ' ') FROM tenant_backup.backup_repository_check('flaky')}),
+	'leftover_object', 'backup_repository_check knows it for a leftover');
+is($node->safe_psql('postgres', qq{SELECT action || ':' || ok FROM tenant_backup.backup_sync() WHERE backup_id = $b4}),
+	'remove_leftover:true', 'backup_sync() removes it');
+is(swift_head("pg5/$b4_object"), undef, '... from the bucket');
+is($node->safe_psql('postgres', q{SELECT count(*) FROM tenant_backup.removed_objects}), '0', 'and forgets it');
+
 like(psql_err(q{SELECT tenant_backup.backup_repository_remove('offsite')}), qr/holds \d+ stored copies/,
 	'a repository holding copies cannot be removed');
 
@@ -388,6 +402,12 @@ is($node->safe_psql('postgres', q{SELECT string_agg(problem || ' ' || object_nam
 is($node->safe_psql('postgres', q{SELECT string_agg(problem || ' ' || backup_id, ', ')
                                   FROM tenant_backup.backup_repository_check('viafile')}),
 	"missing_object $b3", 'a stored copy whose object was deleted is reported');
+$node->safe_psql('postgres', 'CREATE TABLE sync_check AS SELECT * FROM tenant_backup.backup_sync()');
+is($node->safe_psql('postgres', q{SELECT count(*) FROM sync_check WHERE object_name LIKE '%999999-%'}), '0',
+	'backup_sync() leaves an object the catalog does not know alone');
+ok(defined swift_head("pg1/$prefix/999999-0000000000000000.tbk"), '... it is still there');
+is($node->safe_psql('postgres', q{SELECT string_agg(action || ':' || ok, ' ' ORDER BY action) FROM sync_check WHERE repository = 'viafile'}),
+	'mark_missing:true store_copy:true', 'and records the deleted copy missing, then stores it again');
 
 # --- A schedule's own repositories: S3 only, so the primary copy is the S3 one ------------------
 like(psql_err(q{SELECT tenant_backup.backup_schedule_set(tenant => '3', repositories => 'nope')}),
@@ -484,6 +504,24 @@ is($node->safe_psql('postgres',
 unlink $node->safe_psql('postgres', "SELECT location FROM tenant_backup.backups WHERE id = $b6");
 is($node->safe_psql('postgres', "SELECT sum(rows_restored) FROM tenant_backup.backup_restore($b6)"), '10',
 	'restored from the copy backup_sync() stored');
+
+# --- A disk that was away: its copies are confirmed when it is back, never removed --------------
+my $usb = "$tmp/usb";
+$node->safe_psql('postgres', "SELECT tenant_backup.backup_repository_add('usb', 'file://$usb')");
+my $b8 = $node->safe_psql('postgres',
+	q{SET tenant_backup.repositories = 'usb'; SELECT tenant_backup.backup_create('1', 'on the usb disk')});
+my $usb_file = $node->safe_psql('postgres', "SELECT location FROM tenant_backup.backups WHERE id = $b8");
+rename($usb, "$usb.away") or die "rename: $!";
+is($node->safe_psql('postgres', qq{SELECT string_agg(action || ':' || ok, ' ' ORDER BY action) FROM tenant_backup.backup_sync()
+                                   WHERE repository = 'usb'}),
+	'mark_missing:true store_copy:false', 'with the disk away, its only copy is recorded missing and cannot be stored');
+rename("$usb.away", $usb) or die "rename: $!";
+is($node->safe_psql('postgres', qq{SELECT string_agg(action || ':' || ok, ' ' ORDER BY action) FROM tenant_backup.backup_sync()
+                                   WHERE repository = 'usb'}),
+	'confirm_copy:true', 'back, the copy is found intact and confirmed, not removed');
+ok(-f $usb_file, 'the archive is where it was');
+is($node->safe_psql('postgres', "SELECT state FROM tenant_backup.backup_copies WHERE backup_id = $b8"), 'stored', 'and stored');
+is($node->safe_psql('postgres', "SELECT ok FROM tenant_backup.backup_verify($b8)"), 't', 'and verifies');
 
 # --- The scheduler repairs by itself: tenant_backup.sync_interval ------------------------------
 swift_pause_resume('pause');
