@@ -123,7 +123,9 @@ void on_xact(XactEvent event, void *) {
 		});
 		break;
 	case XACT_EVENT_PRE_PREPARE:
-		if (!pending_writes.empty() || !pending_removals.empty())
+		// Published S3 copies are removed if this session's transaction aborts: a prepared one
+		// would leave them to whatever transaction aborts next.
+		if (!pending_writes.empty() || !pending_removals.empty() || !removals_on_abort.empty())
 			ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 			                errmsg("cannot PREPARE a transaction that created or deleted tenant backups")));
 		break;

@@ -2,6 +2,7 @@
 // caller goes on with the rest of its transaction (the scheduler: one job, one repository, one
 // discovery pass at a time, so that one bad input does not stop every tenant).
 #pragma once
+#include "core/error.hpp"
 #include "pg/guard.hpp"
 
 #include <optional>
@@ -21,8 +22,9 @@ std::string error_text(const PgError &error); // message (detail)
 
 // Runs fn (C++ that calls PostgreSQL through pg_call, spi_query, ...) in a subtransaction.
 // Returns nullopt when fn succeeded (its work stays), otherwise the error's text once its work
-// is rolled back. Whatever fn throws is caught, except a query cancel, which is rethrown after
-// the rollback. Needs a transaction (and SPI connected if fn uses SPI).
+// is rolled back. Whatever fn throws is caught, except a query cancel (PostgreSQL's, or the
+// core's ErrorKind::Cancelled), which is rethrown after the rollback. Needs a transaction (and SPI connected if fn uses
+// SPI).
 template <typename F> std::optional<std::string> try_in_subtransaction(F &&fn) {
 	detail::SubtransactionMark mark = detail::begin_subtransaction();
 	std::optional<std::string> error;
@@ -34,6 +36,12 @@ template <typename F> std::optional<std::string> try_in_subtransaction(F &&fn) {
 			throw;
 		}
 		error = detail::error_text(e);
+	} catch (const tb::Error &e) {
+		if (e.kind() == tb::ErrorKind::Cancelled) { // the core stopped for a pending cancel
+			detail::end_subtransaction(mark, false);
+			throw;
+		}
+		error = std::string(e.what());
 	} catch (const std::exception &e) {
 		error = std::string(e.what());
 	} catch (...) {
