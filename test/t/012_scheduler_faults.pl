@@ -16,47 +16,14 @@ use warnings FATAL => 'all';
 
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
-use POSIX qw(floor);
 use Test::More;
 use Time::HiRes qw(usleep);
 
-my $node = PostgreSQL::Test::Cluster->new('scheduler_faults');
-$node->init;
-$node->append_conf(
-	'postgresql.conf', q{
-shared_preload_libraries = 'tenant_backup'
-tenant_backup.databases = 'postgres'
-tenant_backup.scheduler_naptime = 1
-tenant_backup.retry_interval = 2
-tenant_backup.tenant_registry = 'public.registry'
-max_worker_processes = 16
-});
-$node->start;
+use FindBin;
+use lib $FindBin::RealBin;
+use SchedulerTestClock;
 
-sub sql { return $node->safe_psql('postgres', $_[0]); }
-
-# Polls until $sql returns $expected (or 60 s pass); returns whether it did.
-sub wait_for
-{
-	my ($sql, $expected) = @_;
-	for (1 .. 600)
-	{
-		return 1 if sql($sql) eq $expected;
-		usleep(100_000);
-	}
-	diag("still " . sql($sql) . " instead of $expected for: $sql");
-	return 0;
-}
-
-# Sets the scheduler's clock to `day` days after today, at hh:mm:ss UTC, and reloads.
-my $today = floor(time() / 86400) * 86400;
-sub set_clock
-{
-	my ($day, $h, $m, $s) = @_;
-	my $offset = $today + $day * 86400 + $h * 3600 + $m * 60 + $s - time();
-	$node->append_conf('postgresql.conf', "tenant_backup.scheduler_clock_offset = $offset");
-	$node->reload;
-}
+my $node = scheduler_node('scheduler_faults');
 
 sub max_id { return sql("SELECT coalesce(max(id), 0) FROM tenant_backup.backups"); }
 sub completed_since
