@@ -14,6 +14,16 @@ using namespace tbtest;
 
 namespace {
 
+// Bucket "bkt" at a fake server's URL, path-style, with throwaway credentials.
+std::shared_ptr<tb::S3Config> client_config(const std::string &url) {
+	auto config = std::make_shared<tb::S3Config>();
+	config->bucket = "bkt";
+	config->endpoint = url;
+	config->path_style = true;
+	config->credentials = {"AKID", "SECRET", ""};
+	return config;
+}
+
 TEST(S3Uri, EncodesAsSigV4Wants) {
 	EXPECT_EQ(tb::uri_encode("AZaz09-._~", false), "AZaz09-._~");
 	EXPECT_EQ(tb::uri_encode("a b+c/d=e&f:g", false), "a%20b%2Bc%2Fd%3De%26f%3Ag");
@@ -172,12 +182,7 @@ TEST(S3Http, HeadTellsAMissingBucketFromAMissingObject) {
 			a.status = r.path == "/bkt" ? bucket_status : 404;
 			return a;
 		});
-		auto config = std::make_shared<tb::S3Config>();
-		config->bucket = "bkt";
-		config->endpoint = server.url();
-		config->path_style = true;
-		config->credentials = {"AKID", "SECRET", ""};
-		tb::S3Client client(config);
+		tb::S3Client client(client_config(server.url()));
 		if (bucket_status == 404) {
 			try {
 				tb::s3_head(client, "check for", "p/x.tbk");
@@ -202,12 +207,7 @@ TEST(S3Http, HeadOfAnExistingObjectIsOneRequest) {
 		a.headers = {"Content-Length: 12", "ETag: \"abc\""};
 		return a;
 	});
-	auto config = std::make_shared<tb::S3Config>();
-	config->bucket = "bkt";
-	config->endpoint = server.url();
-	config->path_style = true;
-	config->credentials = {"AKID", "SECRET", ""};
-	tb::S3Client client(config);
+	tb::S3Client client(client_config(server.url()));
 	tb::S3Head head = tb::s3_head(client, "check for", "x");
 	EXPECT_TRUE(head.exists);
 	EXPECT_EQ(head.size, 12u);

@@ -31,6 +31,18 @@ const std::string &two_parts() {
 	return data;
 }
 
+// publish() must fail with an error of this kind whose message holds every one of `texts`.
+void expect_publish_fails(tb::WriteObject &w, ErrorKind kind, std::initializer_list<const char *> texts) {
+	try {
+		w.publish();
+		ADD_FAILURE() << "published";
+	} catch (const tb::Error &e) {
+		EXPECT_EQ(e.kind(), kind) << e.what();
+		for (const char *text : texts)
+			EXPECT_NE(std::string(e.what()).find(text), std::string::npos) << e.what();
+	}
+}
+
 void write_all(tb::WriteObject &w, const std::string &data) {
 	w.write(bytes_of(data), data.size());
 	w.finish();
@@ -97,14 +109,7 @@ TEST(S3Complete, ErrorsInAnOkAnswerAreRetriedInOneBoundedLoop) {
 	tb::S3Storage storage(fake_config(s3.url(), 2));
 	auto w = storage.open_write("big.tbk", "w1");
 	write_all(*w, two_parts());
-	try {
-		w->publish();
-		ADD_FAILURE() << "published";
-	} catch (const tb::Error &e) {
-		EXPECT_EQ(e.kind(), ErrorKind::Io) << e.what();
-		EXPECT_NE(std::string(e.what()).find("503 SlowDown"), std::string::npos) << e.what();
-		EXPECT_NE(std::string(e.what()).find("after 3 attempts"), std::string::npos) << e.what();
-	}
+	expect_publish_fails(*w, ErrorKind::Io, {"503 SlowDown", "after 3 attempts"});
 	EXPECT_EQ(s3.server().count("POST", "uploadId="), 3);
 	w.reset(); // aborts the upload
 	EXPECT_TRUE(s3.open_uploads().empty());
@@ -139,13 +144,7 @@ TEST(S3Complete, NoSuchUploadAtTheFirstAttemptIsAnError) {
 	tb::S3Storage storage(fake_config(s3.url()));
 	auto w = storage.open_write("big.tbk", "w1");
 	write_all(*w, two_parts());
-	try {
-		w->publish();
-		ADD_FAILURE() << "published";
-	} catch (const tb::Error &e) {
-		EXPECT_EQ(e.kind(), ErrorKind::NotFound) << e.what();
-		EXPECT_NE(std::string(e.what()).find("the multipart upload no longer exists"), std::string::npos) << e.what();
-	}
+	expect_publish_fails(*w, ErrorKind::NotFound, {"the multipart upload no longer exists"});
 	EXPECT_EQ(s3.server().count("HEAD"), 0);
 }
 
