@@ -3,3 +3,85 @@
 -- and applies this script, so this file is the only place the 0.2.0 catalog and API are defined
 -- beyond 0.1.0. Archives written by 0.1.0 keep verifying and restoring (test/t/013_upgrade.pl).
 \echo Use "ALTER EXTENSION tenant_backup UPDATE TO '0.2.0'" to load this file. \quit
+
+--------------------------------------------------------------------------------------------------
+-- Security (issue 14.1, 14.3): which tables are tenant tables.
+-- A discovered table (one with the tenant column) joins backups only when its owner is trusted
+-- (tenant_backup._trusted_table_owner: superusers, the database owner, the extension owner, and
+-- the roles of tenant_backup.table_owners) and its tenant column has a supported type. Everything
+-- else that has the tenant column is a gap, listed by backup_table_gaps() and named in a WARNING
+-- by every backup; it never fails other tables' backups. Registered tables always join.
+--------------------------------------------------------------------------------------------------
+CREATE FUNCTION tenant_backup._trusted_table_owner(owner oid) RETURNS boolean
+    AS 'MODULE_PATHNAME', 'tenant_backup_trusted_table_owner' LANGUAGE C STABLE STRICT;
+
+CREATE FUNCTION tenant_backup._supported_tenant_type(t regtype) RETURNS boolean
+LANGUAGE sql IMMUTABLE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT t IN ('smallint'::regtype, 'integer'::regtype, 'bigint'::regtype, 'text'::regtype,
+                 'character varying'::regtype, 'uuid'::regtype)
+$$;
+
+-- Every table that has, or was registered with, a tenant column, and whether it is a tenant table.
+CREATE FUNCTION tenant_backup._tenant_table_candidates()
+RETURNS TABLE (relid oid, tenant_column name, tenant_type regtype, has_index boolean, source text, gap text)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    WITH registered AS (
+        SELECT r.tbl::oid AS relid, r.tenant_column, r.excluded FROM tenant_backup.registered_tables r
+    ), candidates AS (
+        SELECT r.relid, r.tenant_column AS col, 'registered'::text AS source
+        FROM registered r WHERE NOT r.excluded
+        UNION ALL
+        SELECT c.oid, a.attname, 'discovered'
+        FROM pg_class c
+        JOIN pg_namespace n ON n.oid = c.relnamespace
+        JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+        WHERE a.attname = tenant_backup._tenant_column()
+          AND c.relkind IN ('r', 'p') AND NOT c.relispartition
+          AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'tenant_backup')
+          AND n.nspname NOT LIKE 'pg\_toast%' AND n.nspname NOT LIKE 'pg\_temp\_%'
+          AND NOT EXISTS (SELECT 1 FROM registered r WHERE r.relid = c.oid)
+          -- tables that belong to another extension are that extension's business
+          AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass
+                          AND d.objid = c.oid AND d.deptype = 'e')
+    )
+    SELECT c.oid, k.col, a.atttypid::regtype,
+           EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indkey[0] = a.attnum),
+           k.source,
+           CASE
+               WHEN NOT tenant_backup._supported_tenant_type(a.atttypid::regtype)
+                   THEN 'tenant column type ' || a.atttypid::regtype::text || ' is not supported'
+               WHEN k.source = 'discovered' AND NOT tenant_backup._trusted_table_owner(c.relowner)
+                   THEN 'owner ' || quote_ident(c.relowner::regrole::text) || ' is not trusted (tenant_backup.table_owners)'
+           END
+    FROM candidates k
+    JOIN pg_class c ON c.oid = k.relid
+    JOIN pg_namespace n ON n.oid = c.relnamespace
+    JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = k.col AND a.attnum > 0 AND NOT a.attisdropped
+    ORDER BY n.nspname, c.relname
+$$;
+
+CREATE OR REPLACE FUNCTION tenant_backup.backup_tables()
+RETURNS TABLE (table_name regclass, tenant_column name, tenant_type regtype, has_index boolean, source text)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT k.relid::regclass, k.tenant_column, k.tenant_type, k.has_index, k.source
+    FROM tenant_backup._tenant_table_candidates() k WHERE k.gap IS NULL
+$$;
+
+CREATE FUNCTION tenant_backup.backup_table_gaps()
+RETURNS TABLE (table_name regclass, tenant_column name, tenant_type regtype, reason text)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT k.relid::regclass, k.tenant_column, k.tenant_type, k.gap
+    FROM tenant_backup._tenant_table_candidates() k WHERE k.gap IS NOT NULL
+$$;
+COMMENT ON FUNCTION tenant_backup.backup_table_gaps() IS
+    'Tables with the tenant column that backups leave out, and why; exclude them to say they are not tenant data.';
+REVOKE ALL ON FUNCTION tenant_backup._trusted_table_owner(oid), tenant_backup._supported_tenant_type(regtype),
+    tenant_backup._tenant_table_candidates(), tenant_backup.backup_table_gaps() FROM PUBLIC;

@@ -222,6 +222,7 @@ void audit_worker_main(Datum arg) {
 		p += strlen(p) + 1;
 	}
 	BackgroundWorkerInitializeConnectionByOid(ids[0], ids[1], 0);
+	tb::pg::pin_worker_search_path();
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
 	if (SPI_connect() != SPI_OK_CONNECT)

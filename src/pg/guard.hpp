@@ -16,6 +16,7 @@
 // detail, hint) at the entry point, and the transaction aborts as PostgreSQL expects.
 #pragma once
 #include "pg/pg_headers.hpp"
+#include "pg/search_path.hpp"
 
 #include <stdexcept>
 #include <string>
@@ -112,13 +113,17 @@ template <typename F> void cpp_call(F &&fn) {
 } // namespace tb::pg
 
 // Declares a SQL-callable function whose body is C++: `TB_SQL_FUNCTION(backup_create) { ... }`.
+// The body runs with the search_path pinned (search_path.hpp).
 #define TB_SQL_FUNCTION(name)                                                                                          \
 	static Datum name##_cpp([[maybe_unused]] FunctionCallInfo fcinfo);                                                 \
 	extern "C" {                                                                                                       \
 	PG_FUNCTION_INFO_V1(name);                                                                                         \
 	Datum name(PG_FUNCTION_ARGS) {                                                                                     \
 		Datum result = 0;                                                                                              \
-		tb::pg::cpp_call([&] { result = name##_cpp(fcinfo); });                                                        \
+		tb::pg::cpp_call([&] {                                                                                         \
+			tb::pg::PinnedSearchPath pinned;                                                                           \
+			result = name##_cpp(fcinfo);                                                                               \
+		});                                                                                                            \
 		return result;                                                                                                 \
 	}                                                                                                                  \
 	}                                                                                                                  \

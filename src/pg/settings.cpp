@@ -19,6 +19,7 @@ int job_timeout = 6 * 3600;
 int sync_interval = 3600;
 int overdue_after = 60;
 char *tenant_registry = nullptr;
+char *table_owners = nullptr;
 int clock_offset = 0;
 
 // A repository must be an absolute path or one relative to the data directory, never empty.
@@ -119,6 +120,11 @@ void define_settings() {
 	                           "tenants are the distinct values found in the tenant tables. Tenants with a "
 	                           "schedule of their own are scheduled either way.",
 	                           &tenant_registry, "", PGC_SUSET, 0, nullptr, nullptr, nullptr);
+	DefineCustomStringVariable("tenant_backup.table_owners", "Roles whose tables may become tenant tables.",
+	                           "Comma-separated roles (members count). A discovered table joins backups only if "
+	                           "its owner is one of them, a superuser, the database owner or the extension owner; "
+	                           "others are reported by backup_table_gaps(). Registered tables always join.",
+	                           &table_owners, "", PGC_SUSET, GUC_LIST_INPUT, nullptr, nullptr, nullptr);
 	DefineCustomIntVariable("tenant_backup.scheduler_clock_offset", "Seconds added to the scheduler's clock.",
 	                        "Testing only: schedules are run, retention ages and overdue judged as if it were "
 	                        "now() plus this (backups' created_at too). The workers read it from the "
@@ -167,6 +173,9 @@ int setting_sync_interval() {
 }
 int setting_overdue_after() {
 	return overdue_after;
+}
+const char *setting_table_owners() {
+	return table_owners;
 }
 const char *setting_tenant_registry() {
 	return tenant_registry;

@@ -4,6 +4,7 @@
 #include "pg/guard.hpp"
 #include "pg/spi.hpp"
 
+
 namespace tb::pg {
 
 archive::TableHeader TenantTable::header() const {
@@ -119,7 +120,19 @@ std::string TenantTable::select_sql() const {
 		list += (list.empty() ? "" : ", ") + quoted_ident(c.name);
 	// ONLY: an inheritance child with the tenant column is a tenant table of its own.
 	return "SELECT " + list + " FROM " + (relkind == 'p' ? "" : "ONLY ") + quoted_name(schema, name) + " WHERE " +
-	       quoted_ident(tenant_column) + " = $1";
+	       quoted_ident(tenant_column) + " OPERATOR(pg_catalog.=) $1";
+}
+
+std::vector<TableGap> load_table_gaps() {
+	AsExtensionOwner owner; // the catalog is the extension's own
+	std::vector<TableGap> gaps;
+	for (const auto &row : spi_query("SELECT table_name::oid::text, n.nspname::text, c.relname::text, reason "
+	                                 "FROM tenant_backup.backup_table_gaps() g "
+	                                 "JOIN pg_catalog.pg_class c ON c.oid = g.table_name "
+	                                 "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace",
+	                                 {}, true))
+		gaps.push_back({quoted_name(*row[1], *row[2]), *row[3]});
+	return gaps;
 }
 
 std::string canonical_tenant(const std::string &tenant, const std::vector<TenantTable> &tables,

@@ -25,12 +25,20 @@ struct TenantTable {
 
 	std::string display_name() const { return schema + "." + name; }
 	archive::TableHeader header() const;
-	// "SELECT <stored columns> FROM [ONLY] table WHERE <tenant column> = $1"
+	// "SELECT <stored columns> FROM [ONLY] table WHERE <tenant column> OPERATOR(pg_catalog.=) $1"
 	std::string select_sql() const;
 };
 
 // Reads tenant_backup.backup_tables() (needs SPI connected).
 std::vector<TenantTable> load_tenant_tables();
+
+// A table with the tenant column that backups leave out (tenant_backup.backup_table_gaps()).
+struct TableGap {
+	std::string table; // quoted schema.name
+	std::string reason;
+};
+std::vector<TableGap> load_table_gaps();
+
 
 // Throws a clear error unless type is one a tenant column may have.
 void check_tenant_type(Oid type, const std::string &column, const std::string &table);

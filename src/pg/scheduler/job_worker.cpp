@@ -97,6 +97,7 @@ void tenant_backup_job_main(Datum) {
 	if (sscanf(MyBgworkerEntry->bgw_extra, "%u %lld", &database, &backup_id) != 2)
 		ereport(ERROR, (errmsg("tenant_backup job: bad worker argument \"%s\"", MyBgworkerEntry->bgw_extra)));
 	BackgroundWorkerInitializeConnectionByOid(database, InvalidOid, 0);
+	tb::pg::pin_worker_search_path();
 	pgstat_report_appname("tenant_backup job");
 	tb::pg::cpp_call([&] { tb::pg::run_job(backup_id); });
 	proc_exit(0);

@@ -89,6 +89,7 @@ void tenant_backup_sync_main(Datum) {
 	BackgroundWorkerUnblockSignals();
 	Oid database = static_cast<Oid>(strtoul(MyBgworkerEntry->bgw_extra, nullptr, 10));
 	BackgroundWorkerInitializeConnectionByOid(database, InvalidOid, 0);
+	tb::pg::pin_worker_search_path();
 	pgstat_report_appname("tenant_backup sync");
 	// Telling leftovers from copies being committed needs READ COMMITTED, whatever the default.
 	SetConfigOption("default_transaction_isolation", "read committed", PGC_SUSET, PGC_S_OVERRIDE);

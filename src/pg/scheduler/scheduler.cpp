@@ -249,6 +249,7 @@ void tenant_backup_scheduler_main(Datum) {
 	char database[BGW_EXTRALEN];
 	strlcpy(database, MyBgworkerEntry->bgw_extra, sizeof(database));
 	BackgroundWorkerInitializeConnection(database, nullptr, 0);
+	tb::pg::pin_worker_search_path();
 	pgstat_report_appname("tenant_backup scheduler");
 	bool locked = false;
 	tb::pg::cpp_call([&] { locked = tb::pg::take_scheduler_lock(); });

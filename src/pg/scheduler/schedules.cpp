@@ -7,6 +7,11 @@
 #include "pg/spi.hpp"
 #include "pg/tenant_tables.hpp"
 
+extern "C" {
+#include "utils/regproc.h"
+#include "utils/ruleutils.h"
+}
+
 #include <algorithm>
 #include <set>
 
@@ -103,16 +108,41 @@ std::vector<std::string> column_values(const std::string &sql) {
 	return out;
 }
 
+// The registry table's tenant column, quoted, as "SELECT DISTINCT column::text FROM table". The
+// names are resolved here, not by SQL that a function found on a search path writes: an unqualified
+// registry name means public.<name>, whatever anyone's search_path. Only the supported tenant types
+// are read, so only built-in output functions run (a cast to text of a type another role created
+// would run that role's function as the scheduler's superuser).
+std::string registry_query(const char *registry, const char *column) {
+	struct {
+		Oid relid;
+		Oid type;
+		char *qualified;
+	} raw{};
+	pg_call([&] {
+		List *names = stringToQualifiedNameList(registry);
+		RangeVar *rv = makeRangeVarFromNameList(names);
+		if (!rv->schemaname)
+			rv->schemaname = pstrdup("public");
+		raw.relid = RangeVarGetRelid(rv, AccessShareLock, false);
+		AttrNumber attnum = get_attnum(raw.relid, column);
+		if (attnum == InvalidAttrNumber)
+			ereport(ERROR, (errcode(ERRCODE_UNDEFINED_COLUMN),
+			                errmsg("tenant registry %s has no column \"%s\"", get_rel_name(raw.relid), column)));
+		raw.type = get_atttype(raw.relid, attnum);
+		raw.qualified = quote_qualified_identifier(rv->schemaname, rv->relname);
+	});
+	std::string table = raw.qualified;
+	check_tenant_type(raw.type, column, table);
+	return "SELECT DISTINCT " + quoted_ident(column) + "::pg_catalog.text FROM " + table;
+}
+
 std::vector<std::string> discover_tenants() {
 	const char *registry = setting_tenant_registry();
 	const char *column = setting_tenant_column();
-	if (registry && registry[0]) {
-		// PostgreSQL resolves and quotes the names: the setting never becomes SQL text itself.
-		auto sql = spi_query("SELECT format('SELECT DISTINCT %I::text FROM %s', $2::text, $1::regclass)",
-		                     {std::string(registry), std::string(column)}, true);
-		// In the form backups record tenants: '01' in a text registry is tenant 1 of int columns.
-		return stored_tenants(column_values(*sql.at(0)[0]));
-	}
+	if (registry && registry[0]) // in the form backups record tenants: '01' in a text registry is tenant 1 of int columns
+		return stored_tenants(column_values(registry_query(registry, column)));
+	// Only tenant tables (trusted owners, supported types: backup_table_gaps() lists the others).
 	std::vector<TenantTable> tables = load_tenant_tables();
 	if (tables.empty())
 		return {};
@@ -122,15 +152,15 @@ std::vector<std::string> discover_tenants() {
 			sql += " UNION ";
 		std::string column = quoted_ident(t.tenant_column), table = quoted_name(t.schema, t.name);
 		if (!t.has_index) {
-			sql += "SELECT DISTINCT " + column + "::text FROM " + table;
+			sql += "SELECT DISTINCT " + column + "::pg_catalog.text FROM " + table;
 			continue;
 		}
 		// With an index leading with the tenant column, a loose index scan costs one index probe
 		// per tenant instead of a pass over every row.
-		sql += "SELECT v::text FROM (WITH RECURSIVE skip(v) AS ((SELECT " + column + " FROM " + table + " WHERE " +
-		       column + " IS NOT NULL ORDER BY 1 LIMIT 1) UNION ALL SELECT (SELECT " + column + " FROM " + table +
-		       " WHERE " + column +
-		       " > skip.v ORDER BY 1 LIMIT 1) FROM skip WHERE skip.v IS NOT NULL) "
+		sql += "SELECT v::pg_catalog.text FROM (WITH RECURSIVE skip(v) AS ((SELECT " + column + " FROM " + table +
+		       " WHERE " + column + " IS NOT NULL ORDER BY 1 LIMIT 1) UNION ALL SELECT (SELECT " + column + " FROM " +
+		       table + " WHERE " + column +
+		       " OPERATOR(pg_catalog.>) skip.v ORDER BY 1 LIMIT 1) FROM skip WHERE skip.v IS NOT NULL) "
 		       "SELECT v FROM skip WHERE v IS NOT NULL) AS loose";
 	}
 	return column_values(sql);

@@ -1,0 +1,37 @@
+// The search_path our own statements run with. A schema another role can write (public, before
+// PostgreSQL 15) must never decide which function, operator or type a statement of ours uses:
+// that is how a table owner's `public.=(varchar, varchar)` or `public.format()` once ran as
+// superuser (docs/SECURITY.md). So every SQL function (TB_SQL_FUNCTION) and every worker main pins
+// `pg_catalog, pg_temp` for its whole run, as SECURITY DEFINER functions with SET search_path do.
+#pragma once
+#include "pg/pg_headers.hpp"
+
+#include <string>
+
+namespace tb::pg {
+
+inline constexpr const char *kPinnedSearchPath = "pg_catalog, pg_temp";
+
+// While alive: search_path = kPinnedSearchPath, in a GUC nest level of its own. On an error the
+// (sub)transaction's abort pops the level; the destructor touches nothing then.
+class PinnedSearchPath {
+public:
+	PinnedSearchPath();
+	~PinnedSearchPath();
+	PinnedSearchPath(const PinnedSearchPath &) = delete;
+	PinnedSearchPath &operator=(const PinnedSearchPath &) = delete;
+
+private:
+	int guc_level_ = 0;
+	int exceptions_at_entry_ = 0;
+};
+
+// For a background worker's whole life (its statements all run as a superuser).
+void pin_worker_search_path();
+
+// The search_path of the SQL caller, before our function pinned it. Used only to resolve type names
+// that archives of 0.1.0 recorded unqualified (format_type under the caller's path); every name this
+// version writes is qualified.
+const std::string &caller_search_path();
+
+} // namespace tb::pg
