@@ -1,0 +1,131 @@
+-- tenant_backup regression tests, part 18: security of discovery and of the statements we run
+-- (issue 14, findings 1-3). Each attack is mounted by an unprivileged role that can create
+-- tables, types, casts and operators; a superuser then calls our functions (the scheduler's
+-- discovery runs the same code as backup_schedules()). Nothing of the attacker's may run with
+-- the superuser's rights, its tables never join backups unless a superuser says so, and one bad
+-- table never fails everyone's backups.
+CREATE EXTENSION IF NOT EXISTS tenant_backup;
+SELECT setval('tenant_backup.backups_id_seq', 18000) AS id_base \gset
+SET tenant_backup.tenant_column = 'sd_tenant';
+SET log_min_error_statement = panic;
+CREATE ROLE sd_attacker;
+CREATE SCHEMA sd;
+-- What the attacker's functions record when they run: who ran them, and as superuser or not.
+CREATE TABLE sd.pwned (who text, was_superuser boolean, via text);
+GRANT INSERT, SELECT ON sd.pwned TO PUBLIC;
+-- A database created before PostgreSQL 15: everyone may create objects in public.
+GRANT CREATE ON SCHEMA public TO sd_attacker;
+GRANT USAGE, CREATE ON SCHEMA sd TO sd_attacker;
+
+-- The tenant's real data, owned by the superuser: a varchar tenant column.
+CREATE TABLE sd.accounts (sd_tenant varchar(20) NOT NULL, id int PRIMARY KEY, name text);
+CREATE INDEX ON sd.accounts (sd_tenant);
+INSERT INTO sd.accounts VALUES ('acme', 1, 'Acme'), ('globex', 2, 'Globex');
+
+SET ROLE sd_attacker;
+CREATE FUNCTION public.sd_record(via text) RETURNS boolean LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO sd.pwned VALUES (current_user, (SELECT rolsuper FROM pg_roles WHERE rolname = current_user), via);
+    BEGIN
+        ALTER ROLE sd_attacker SUPERUSER;
+    EXCEPTION WHEN insufficient_privilege THEN NULL;
+    END;
+    RETURN true;
+END
+$$;
+
+------------------------------------------------------------------------------------------------
+-- Finding 1: a tenant column of the attacker's own type, with a cast to text that runs its
+-- function. 0.1.0's discovery read it with ::text as superuser.
+------------------------------------------------------------------------------------------------
+CREATE TYPE sd.evil AS (v int);
+CREATE FUNCTION sd.evil_text(sd.evil) RETURNS text LANGUAGE sql AS $$ SELECT public.sd_record('cast')::text $$;
+CREATE CAST (sd.evil AS text) WITH FUNCTION sd.evil_text(sd.evil);
+CREATE TABLE sd.evil_table (sd_tenant sd.evil);
+INSERT INTO sd.evil_table VALUES (ROW(1));
+
+------------------------------------------------------------------------------------------------
+-- Finding 2: an operator in public that matches `varchar = varchar` before pg_catalog's
+-- text = text (which needs a cast), and a public.format() that shadows pg_catalog.format for the
+-- argument types 0.1.0's registry query used.
+------------------------------------------------------------------------------------------------
+CREATE FUNCTION public.sd_eq(varchar, varchar) RETURNS boolean LANGUAGE sql AS $$ SELECT public.sd_record('operator') $$;
+CREATE OPERATOR public.= (LEFTARG = varchar, RIGHTARG = varchar, FUNCTION = public.sd_eq);
+CREATE OPERATOR public.> (LEFTARG = varchar, RIGHTARG = varchar, FUNCTION = public.sd_eq);
+CREATE FUNCTION public.format(text, text, regclass) RETURNS text LANGUAGE sql
+    AS $$ SELECT 'SELECT public.sd_record(''format'')::text' $$;
+
+------------------------------------------------------------------------------------------------
+-- Finding 3: the attacker's own table with the tenant column, an ALWAYS trigger and rows that
+-- claim to be acme's.
+------------------------------------------------------------------------------------------------
+CREATE TABLE sd.planted (sd_tenant varchar(20), secret text);
+INSERT INTO sd.planted VALUES ('acme', 'planted row');
+CREATE FUNCTION sd.planted_trigger() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN PERFORM public.sd_record('trigger'); RETURN NULL; END $$;
+CREATE TRIGGER planted_always AFTER INSERT OR DELETE ON sd.planted FOR EACH ROW EXECUTE FUNCTION sd.planted_trigger();
+ALTER TABLE sd.planted ENABLE ALWAYS TRIGGER planted_always;
+RESET ROLE;
+
+-- The attacker's objects are where a superuser's unqualified lookups would find them.
+SET search_path = public, sd;
+
+-- Only the superuser's table is a tenant table; the others are gaps, with the reason.
+SELECT table_name, tenant_column, tenant_type, source FROM tenant_backup.backup_tables() ORDER BY 1::text;
+SELECT table_name, reason FROM tenant_backup.backup_table_gaps() ORDER BY 1::text;
+
+-- Discovery as a superuser (what the scheduler runs at start-up and every ten minutes).
+SELECT tenant FROM tenant_backup.backup_schedules() ORDER BY tenant;
+-- ... and with a tenant registry, the table the setting names (the setting's name is resolved in
+-- C++: no format() is looked up).
+CREATE TABLE sd.registry (sd_tenant varchar(20) PRIMARY KEY);
+INSERT INTO sd.registry VALUES ('acme'), ('globex'), ('initech');
+SELECT tenant_backup.backup_exclude_table('sd.registry'); -- a list of tenants, not tenant data
+SET tenant_backup.tenant_registry = 'sd.registry';
+SELECT tenant FROM tenant_backup.backup_schedules() ORDER BY tenant;
+-- An unqualified registry name means public.<name>, whoever's search_path.
+SET tenant_backup.tenant_registry = 'registry';
+SELECT count(*) FROM tenant_backup.backup_schedules();
+RESET tenant_backup.tenant_registry;
+
+-- A superuser's backup: the varchar tenant column is compared with pg_catalog's operator, the
+-- planted table is left out with a WARNING that names it, the evil type's table too.
+SELECT tenant_backup.backup_create('acme', 'sd') AS bid \gset
+SELECT t->>'name' AS name, (t->>'rows')::int AS rows
+FROM tenant_backup.backups b, jsonb_array_elements(b.tables) t WHERE b.id = :bid ORDER BY 1;
+-- The download of acme holds acme's account, not the planted row.
+SELECT count(*) FILTER (WHERE line LIKE '%planted row%') AS planted, count(*) FILTER (WHERE line LIKE '%Acme%') AS acme
+FROM tenant_backup.backup_download(:bid) AS line;
+-- A superuser's restore of acme: the planted table's ALWAYS trigger does not fire (not a tenant table).
+SELECT table_name, rows_removed, rows_restored FROM tenant_backup.backup_restore(:bid);
+
+-- Nothing of the attacker's ran, as anyone; the attacker is not a superuser.
+SELECT * FROM sd.pwned;
+SELECT rolsuper FROM pg_roles WHERE rolname = 'sd_attacker';
+
+-- A superuser may vouch for the attacker's tables: then they are tenant tables, in the open.
+SET tenant_backup.table_owners = 'sd_attacker';
+SELECT table_name, source FROM tenant_backup.backup_tables() ORDER BY 1::text;
+SELECT table_name, reason FROM tenant_backup.backup_table_gaps() ORDER BY 1::text;
+RESET tenant_backup.table_owners;
+-- Only a superuser may change that setting.
+SET ROLE sd_attacker;
+SET tenant_backup.table_owners = 'sd_attacker';
+RESET ROLE;
+
+-- One table with an unsupported tenant type fails no one: it is a gap, the backup goes on.
+CREATE TABLE sd.amounts (sd_tenant numeric, v int);
+SELECT tenant_backup.backup_create('globex') IS NOT NULL AS backed_up;
+SELECT table_name, reason FROM tenant_backup.backup_table_gaps() ORDER BY 1::text;
+-- Excluding a table is how to say it holds no tenant data: it is no longer a gap.
+SELECT tenant_backup.backup_exclude_table('sd.amounts');
+SELECT tenant_backup.backup_exclude_table('sd.planted');
+SELECT tenant_backup.backup_exclude_table('sd.evil_table');
+SELECT count(*) AS gaps FROM tenant_backup.backup_table_gaps();
+SELECT * FROM sd.pwned;
+
+RESET search_path;
+DROP SCHEMA sd CASCADE;
+REVOKE CREATE ON SCHEMA public FROM sd_attacker;
+DROP OWNED BY sd_attacker;
+DROP ROLE sd_attacker;
