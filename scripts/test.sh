@@ -88,6 +88,35 @@ regress_tests() {
 	fi
 }
 
+release_0_1_0() {
+	# The released 0.1.0 module, built from its release commit, in a copy of PostgreSQL's
+	# installation (PostgreSQL finds its share and lib directories relative to its binaries), for
+	# t/013_upgrade.pl. Skipped with a clear line when the clone has no such history.
+	local release=4cf4a8c dir=build/release-0.1.0
+	if ! git cat-file -e "$release^{commit}" 2>/dev/null; then
+		echo "release 0.1.0 ($release) is not in this clone's history: the upgrade test will skip"
+		return 0
+	fi
+	rm -rf "$dir" && mkdir -p "$dir/src"
+	git archive "$release" | tar -x -C "$dir/src"
+	make -s -C "$dir/src" -j"$(nproc)" >/dev/null || return 1
+	local bindir libdir sharedir tree
+	bindir=$(pg_config --bindir)
+	libdir=$(pg_config --pkglibdir)
+	sharedir=$(pg_config --sharedir)
+	tree="$ROOT/$dir/pg"
+	mkdir -p "$tree$bindir" "$tree$libdir" "$tree$(dirname "$sharedir")"
+	cp -a "$bindir/." "$tree$bindir/"
+	cp -a "$libdir"/*.so "$tree$libdir/"
+	cp -a "$sharedir" "$tree$(dirname "$sharedir")/"
+	rm -f "$tree$sharedir"/extension/tenant_backup*
+	cp "$dir/src/tenant_backup.so" "$tree$libdir/"
+	cp "$dir/src/tenant_backup.control" "$dir/src/tenant_backup--0.1.0.sql" "$tree$sharedir/extension/"
+	TB_OLD_INSTALL="$tree$(dirname "$bindir")"
+	export TB_OLD_INSTALL
+	chmod -R a+rX "$ROOT/build"
+}
+
 tap_tests() {
 	# PostgreSQL refuses to run as root: the TAP tests run as postgres from a copy it can read.
 	local dir
@@ -100,7 +129,7 @@ tap_tests() {
 		run=(runuser -u postgres --)
 	fi
 	(cd "$dir" && "${run[@]}" env PATH="$PG_BIN:$PATH" PERL5LIB="$PGXS_DIR/src/test/perl" \
-		PG_REGRESS="$PGXS_DIR/src/test/regress/pg_regress" TESTDIR="$dir" TB_S3_HARNESS="$dir/s3" \
+		PG_REGRESS="$PGXS_DIR/src/test/regress/pg_regress" TESTDIR="$dir" TB_S3_HARNESS="$dir/s3" TB_OLD_INSTALL="${TB_OLD_INSTALL:-}" \
 		prove -v --timer t/*.pl)
 }
 
@@ -109,6 +138,7 @@ suite "S3 (Swift)" s3_tests
 suite "fuzz (archive reader)" fuzz_archive_reader
 suite "build and install" build_extension
 suite "pg_regress" regress_tests
+suite "release 0.1.0 (for the upgrade test)" release_0_1_0
 suite "TAP" tap_tests
 
 echo "test suites: $passed passed, $failed failed"

@@ -3,10 +3,10 @@
 // that is how a table owner's `public.=(varchar, varchar)` or `public.format()` once ran as
 // superuser (docs/SECURITY.md). So every SQL function (TB_SQL_FUNCTION) and every worker main pins
 // `pg_catalog, pg_temp` for its whole run, as SECURITY DEFINER functions with SET search_path do.
+// Type names that archives record (format_type) are therefore schema-qualified outside pg_catalog,
+// as 0.1.0 already recorded them (it read the tables' columns with this path too).
 #pragma once
 #include "pg/pg_headers.hpp"
-
-#include <string>
 
 namespace tb::pg {
 
@@ -28,10 +28,5 @@ private:
 
 // For a background worker's whole life (its statements all run as a superuser).
 void pin_worker_search_path();
-
-// The search_path of the SQL caller, before our function pinned it. Used only to resolve type names
-// that archives of 0.1.0 recorded unqualified (format_type under the caller's path); every name this
-// version writes is qualified.
-const std::string &caller_search_path();
 
 } // namespace tb::pg

@@ -1,0 +1,98 @@
+# Upgrades: archives and catalogs written by the released 0.1.0 keep verifying and restoring.
+# The real 0.1.0 module (built from its release commit by scripts/test.sh, TB_OLD_INSTALL: a copy
+# of PostgreSQL's installation holding it) takes the backups; the same data directory is then
+# started with this version's module, ALTER EXTENSION tenant_backup UPDATE runs, and every backup
+# verifies, downloads and restores exactly, encrypted or not, with a column of a type in public
+# (0.1.0 recorded such type names unqualified, under its caller's search_path).
+use strict;
+use warnings FATAL => 'all';
+
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+my $old = $ENV{TB_OLD_INSTALL};
+plan skip_all => 'TB_OLD_INSTALL is not set: the 0.1.0 release was not built (scripts/test.sh builds it from git)'
+  unless $old && -x "$old/bin/postgres";
+
+my $keys_dir = PostgreSQL::Test::Utils::tempdir();
+my $key_file = "$keys_dir/master.key";
+open my $fh, '>', $key_file or die "cannot write $key_file: $!";
+print $fh '3' x 64, "\n";
+close $fh;
+chmod 0600, $key_file;
+
+my $node = PostgreSQL::Test::Cluster->new('upgrade', install_path => $old);
+$node->init;
+$node->start;
+$node->safe_psql('postgres', "CREATE EXTENSION tenant_backup");
+is($node->safe_psql('postgres', "SELECT extversion FROM pg_extension WHERE extname = 'tenant_backup'"),
+	'0.1.0', 'the old installation is the 0.1.0 release');
+$node->safe_psql(
+	'postgres', q{
+CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy');
+CREATE SCHEMA app;
+CREATE TABLE app.customers (tenant_id int NOT NULL, id serial PRIMARY KEY, name text NOT NULL, m mood);
+CREATE TABLE app.orders (tenant_id int NOT NULL, id serial PRIMARY KEY,
+                         customer_id int NOT NULL REFERENCES app.customers (id), total numeric(12, 2));
+CREATE INDEX ON app.customers (tenant_id);
+CREATE INDEX ON app.orders (tenant_id);
+INSERT INTO app.customers (tenant_id, name, m) SELECT 1 + g % 3, 'customer ' || g, (ARRAY['sad', 'ok', 'happy']::mood[])[1 + g % 3]
+FROM generate_series(1, 300) g;
+INSERT INTO app.orders (tenant_id, customer_id, total) SELECT c.tenant_id, c.id, c.id * 1.25 FROM app.customers c;
+});
+
+sub rows_of
+{
+	my ($n, $tenant) = @_;
+	return $n->safe_psql('postgres',
+		"SELECT string_agg(format('%s|%s|%s|%s', c.id, c.name, c.m, o.total), ',' ORDER BY c.id) "
+		  . "FROM app.customers c JOIN app.orders o ON o.customer_id = c.id WHERE c.tenant_id = $tenant");
+}
+my %before = map { $_ => rows_of($node, $_) } (1, 2, 3);
+
+# Tenant 1 unencrypted; tenants 2 and 3 encrypted under the master key file.
+my $id1 = $node->safe_psql('postgres', "SELECT tenant_backup.backup_create('1', 'made by 0.1.0')");
+$node->append_conf('postgresql.conf', "tenant_backup.encryption_key_file = '$key_file'");
+$node->reload;
+my $id2 = $node->safe_psql('postgres', "SELECT tenant_backup.backup_create('2', 'made by 0.1.0')");
+my $id3 = $node->safe_psql('postgres', "SELECT tenant_backup.backup_create('3')");
+is($node->safe_psql('postgres', "SELECT string_agg(encrypted::text, ',' ORDER BY id) FROM tenant_backup.backups"),
+	'false,true,true', 'one plain and two encrypted backups made by 0.1.0');
+$node->stop;
+
+# The same data directory, this version's module.
+$node->{_install_path} = undef;    # from now on the binaries on PATH: the system's installation
+$node->start;
+$node->safe_psql('postgres', 'ALTER EXTENSION tenant_backup UPDATE');
+is($node->safe_psql('postgres', "SELECT extversion FROM pg_extension WHERE extname = 'tenant_backup'"),
+	'0.2.0', 'updated to 0.2.0');
+
+for my $id ($id1, $id2, $id3)
+{
+	is($node->safe_psql('postgres', "SELECT ok FROM tenant_backup.backup_verify($id)"),
+		't', "backup $id of 0.1.0 verifies");
+}
+like($node->safe_psql('postgres', "SELECT string_agg(line, E'\\n') FROM tenant_backup.backup_download($id2) line"),
+	qr/"customer 1"/, "an encrypted backup of 0.1.0 downloads");
+
+# Damage every tenant, then restore each from its 0.1.0 backup.
+$node->safe_psql('postgres',
+	"DELETE FROM app.orders WHERE id % 2 = 0; UPDATE app.customers SET name = 'damaged', m = 'sad'");
+for my $pair ([ 1, $id1 ], [ 2, $id2 ], [ 3, $id3 ])
+{
+	my ($tenant, $id) = @$pair;
+	$node->safe_psql('postgres', "SELECT count(*) FROM tenant_backup.backup_restore($id)");
+	is(rows_of($node, $tenant), $before{$tenant}, "tenant $tenant restored exactly from backup $id of 0.1.0");
+}
+
+# New backups after the update still work beside the old ones, and restore too.
+my $id4 = $node->safe_psql('postgres', "SELECT tenant_backup.backup_create('1', 'made by 0.2.0')");
+$node->safe_psql('postgres', "UPDATE app.customers SET name = 'changed' WHERE tenant_id = 1");
+$node->safe_psql('postgres', "SELECT count(*) FROM tenant_backup.backup_restore($id4)");
+is(rows_of($node, 1), $before{1}, 'a backup made after the update restores too');
+is($node->safe_psql('postgres', 'SELECT count(*) FROM tenant_backup.backup_table_gaps()'), '0',
+	'the 0.2.0 API is there after the update');
+
+$node->stop;
+done_testing();
