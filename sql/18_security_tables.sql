@@ -124,6 +124,17 @@ SELECT tenant_backup.backup_exclude_table('sd.evil_table');
 SELECT count(*) AS gaps FROM tenant_backup.backup_table_gaps();
 SELECT * FROM sd.pwned;
 
+-- Finding 13: a quota on manual and imported backups per tenant (scheduled ones are bounded by
+-- retention). acme has one backup; with a limit of two the third is refused, naming the setting.
+SET tenant_backup.max_backups_per_tenant = 2;
+SELECT tenant_backup.backup_create('acme') IS NOT NULL AS second_backup;
+SELECT tenant_backup.backup_create('acme');
+SELECT count(*) AS acme_backups FROM tenant_backup.backups WHERE tenant = 'acme';
+RESET tenant_backup.max_backups_per_tenant;
+SET ROLE sd_attacker;
+SET tenant_backup.max_backups_per_tenant = 0;
+RESET ROLE;
+
 RESET search_path;
 DROP SCHEMA sd CASCADE;
 REVOKE CREATE ON SCHEMA public FROM sd_attacker;

@@ -11,6 +11,7 @@
 #include "pg/guard.hpp"
 #include "pg/new_archive.hpp"
 #include "pg/progress.hpp"
+#include "pg/quota.hpp"
 #include "pg/tenant_tables.hpp"
 #include "pg/tuple_receiver.hpp"
 
@@ -88,6 +89,8 @@ void take_backup(NewBackup &backup) {
 	backup.tenant = canonical_tenant(backup.tenant, tables, values);
 	AuditedAction audit("create", backup.tenant);
 	require_permission("backup.create", backup.tenant, 0, "create");
+	if (backup.kind != "auto")
+		check_backup_quota(backup.tenant);
 	for (const auto &t : tables)
 		refuse_row_level_security(t);
 	lock_tenant(backup.tenant, false);

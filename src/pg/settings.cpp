@@ -20,6 +20,7 @@ int sync_interval = 3600;
 int overdue_after = 60;
 char *tenant_registry = nullptr;
 char *table_owners = nullptr;
+int max_backups_per_tenant = 1000;
 int clock_offset = 0;
 
 // A repository must be an absolute path or one relative to the data directory, never empty.
@@ -125,6 +126,10 @@ void define_settings() {
 	                           "its owner is one of them, a superuser, the database owner or the extension owner; "
 	                           "others are reported by backup_table_gaps(). Registered tables always join.",
 	                           &table_owners, "", PGC_SUSET, GUC_LIST_INPUT, nullptr, nullptr, nullptr);
+	DefineCustomIntVariable("tenant_backup.max_backups_per_tenant", "Manual and imported backups one tenant may have.",
+	                        "A new one beyond it is refused. Scheduled backups do not count (retention bounds "
+	                        "them). 0: no limit.",
+	                        &max_backups_per_tenant, 1000, 0, INT_MAX, PGC_SUSET, 0, nullptr, nullptr, nullptr);
 	DefineCustomIntVariable("tenant_backup.scheduler_clock_offset", "Seconds added to the scheduler's clock.",
 	                        "Testing only: schedules are run, retention ages and overdue judged as if it were "
 	                        "now() plus this (backups' created_at too). The workers read it from the "
@@ -173,6 +178,9 @@ int setting_sync_interval() {
 }
 int setting_overdue_after() {
 	return overdue_after;
+}
+int setting_max_backups_per_tenant() {
+	return max_backups_per_tenant;
 }
 const char *setting_table_owners() {
 	return table_owners;

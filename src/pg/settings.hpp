@@ -45,6 +45,9 @@ const char *setting_tenant_registry();
 // tenant_backup.table_owners: roles (besides superusers, the database owner and the extension
 // owner) whose discovered tables are tenant tables; see table_trust.hpp. Superuser-only.
 const char *setting_table_owners();
+// tenant_backup.max_backups_per_tenant: manual and imported backups one tenant may have (default
+// 1000, 0: no limit); see quota.hpp. Superuser-only.
+int setting_max_backups_per_tenant();
 // tenant_backup.scheduler_clock_offset: seconds added to the scheduler's clock (testing only).
 // Everything the scheduler compares is on that clock: now, next runs, and backups' created_at
 // (offset added) for retention and overdue. Superuser-only, so that a session may set it too.
