@@ -45,7 +45,8 @@ ArchiveRowDecoder::~ArchiveRowDecoder() {
 
 // As PostgreSQL runs maintenance on another role's table (VACUUM, REFRESH MATERIALIZED VIEW):
 // as that role, in a security-restricted operation, with its setting changes undone. On an error
-// the (sub)transaction's abort restores the user. Plain PostgreSQL calls.
+// the user is restored at once, before any C++ unwinds (the abort undoes the settings). Plain
+// PostgreSQL calls; no object with a destructor lives across the PG_TRY.
 Datum ArchiveRowDecoder::receive_as_owner(Column &c, StringInfo buf) {
 	Oid saved_user;
 	int saved_context;
@@ -54,7 +55,15 @@ Datum ArchiveRowDecoder::receive_as_owner(Column &c, StringInfo buf) {
 	set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0,
 	                  false);
 	SetUserIdAndSecContext(c.run_as, saved_context | SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
-	Datum value = ReceiveFunctionCall(&c.receive, buf, c.ioparam, c.decode_typmod);
+	Datum value = 0;
+	PG_TRY();
+	{ value = ReceiveFunctionCall(&c.receive, buf, c.ioparam, c.decode_typmod); }
+	PG_CATCH();
+	{
+		SetUserIdAndSecContext(saved_user, saved_context);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
 	AtEOXact_GUC(false, level);
 	SetUserIdAndSecContext(saved_user, saved_context);
 	return value;
