@@ -1,6 +1,7 @@
 #include "pg/archive_rows.hpp"
 
 #include "pg/guard.hpp"
+#include "pg/type_code.hpp"
 
 extern "C" {
 #include "funcapi.h"
@@ -17,8 +18,14 @@ ArchiveRowDecoder::ArchiveRowDecoder(archive::ArchiveReader &reader, const archi
 		Column *c = &columns_[i];
 		pg_call([type, c] {
 			parseTypeString(type, &c->typid, &c->typmod, false);
+			// A domain is read as its base type: domain_recv would run its CHECK constraints,
+			// functions of the domain's owner, with the caller's (a superuser's) privileges.
+			c->decode_typmod = c->typmod;
+			c->decode_typid = decoding_type(c->typid, &c->decode_typmod);
+			// An array, composite or range of a domain still runs them: as the type's owner.
+			c->run_as = code_owner(c->decode_typid);
 			Oid receive;
-			getTypeBinaryInputInfo(c->typid, &receive, &c->ioparam);
+			getTypeBinaryInputInfo(c->decode_typid, &receive, &c->ioparam);
 			fmgr_info(receive, &c->receive);
 		});
 	}
@@ -34,6 +41,32 @@ ArchiveRowDecoder::~ArchiveRowDecoder() {
 	} catch (...) {
 		// Deleting a context does not fail; and the transaction's end frees it anyway.
 	}
+}
+
+// As PostgreSQL runs maintenance on another role's table (VACUUM, REFRESH MATERIALIZED VIEW):
+// as that role, in a security-restricted operation, with its setting changes undone. On an error
+// the user is restored at once, before any C++ unwinds (the abort undoes the settings). Plain
+// PostgreSQL calls; no object with a destructor lives across the PG_TRY.
+Datum ArchiveRowDecoder::receive_as_owner(Column &c, StringInfo buf) {
+	Oid saved_user;
+	int saved_context;
+	GetUserIdAndSecContext(&saved_user, &saved_context);
+	int level = NewGUCNestLevel();
+	set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0,
+	                  false);
+	SetUserIdAndSecContext(c.run_as, saved_context | SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
+	Datum value = 0;
+	PG_TRY();
+	{ value = ReceiveFunctionCall(&c.receive, buf, c.ioparam, c.decode_typmod); }
+	PG_CATCH();
+	{
+		SetUserIdAndSecContext(saved_user, saved_context);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	AtEOXact_GUC(false, level);
+	SetUserIdAndSecContext(saved_user, saved_context);
+	return value;
 }
 
 bool ArchiveRowDecoder::next() {
@@ -52,8 +85,9 @@ bool ArchiveRowDecoder::next() {
 			StringInfoData buf;
 			initStringInfo(&buf);
 			appendBinaryStringInfo(&buf, reinterpret_cast<const char *>(fields_[i].data), fields_[i].length);
-			const Column &c = columns_[i];
-			values_[i] = ReceiveFunctionCall(const_cast<FmgrInfo *>(&c.receive), &buf, c.ioparam, c.typmod);
+			Column &c = columns_[i];
+			values_[i] = OidIsValid(c.run_as) ? receive_as_owner(c, &buf)
+			                                  : ReceiveFunctionCall(&c.receive, &buf, c.ioparam, c.decode_typmod);
 			if (buf.cursor != buf.len)
 				ereport(ERROR,
 				        (errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),

@@ -1,5 +1,7 @@
 // The rows of an archived table as Datums: every field decoded with its column's binary receive
 // function, as COPY FROM (FORMAT binary) would, using the column types recorded in the archive.
+// Domains are decoded as their base types, so that no CHECK constraint (code of the domain's
+// owner) runs with the caller's privileges; types containing domains decode as their owner.
 // Shared by verify (decode and discard), download and CSV export (decode and render).
 #pragma once
 #include "core/archive/archive_reader.hpp"
@@ -33,9 +35,13 @@ public:
 private:
 	struct Column {
 		FmgrInfo receive;
-		Oid typid, ioparam;
+		Oid typid, ioparam; // typid: the archived type (a domain's values are its base type's)
 		int32 typmod;
+		Oid decode_typid; // the type whose receive function decodes (a domain's base type)
+		int32 decode_typmod;
+		Oid run_as; // InvalidOid, or the role whose code decoding runs (see type_code.hpp)
 	};
+	static Datum receive_as_owner(Column &c, StringInfo buf);
 	const archive::TableHeader &table_;
 	archive::TableRows source_;
 	archive::CopyTupleReader tuples_;

@@ -35,11 +35,12 @@ TB_SQL_FUNCTION(tenant_backup_tenant_column) {
 	return pg_eval([column] { return PointerGetDatum(cstring_to_text(column)); });
 }
 
-// tenant_backup._stored_tenant(text): the form the catalog records a tenant value in.
+// tenant_backup._stored_tenant(text): the form the catalog records a tenant value in (for
+// backup_list; a spelling refused as a new tenant is looked up as given).
 TB_SQL_FUNCTION(tenant_backup_stored_tenant) {
 	std::optional<std::string> tenant = arg_text(fcinfo, 0);
 	spi_begin();
-	std::string stored = stored_tenant(*tenant); // STRICT: never NULL
+	std::string stored = lookup_tenant(*tenant); // STRICT: never NULL
 	spi_end();
 	const char *s = stored.c_str();
 	return pg_eval([s] { return PointerGetDatum(cstring_to_text(s)); });

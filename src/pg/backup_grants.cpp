@@ -2,8 +2,10 @@
 //   tenant_backup.backup_grant(role regrole, permission text, tenant text DEFAULT NULL)
 //   tenant_backup.backup_revoke(role regrole, permission text, tenant text DEFAULT NULL)
 //   tenant_backup._may(permission text, tenant text) RETURNS boolean (row-level security)
-// Grants name the tenant in the form backups record it (canonical_tenant), so that '007' and
-// '7' are the same tenant for an integer tenant column.
+// Grants name the tenant in the form backups record it (stored_tenant, the rule of
+// tenant_values.cpp), so that '007' and '7' are the same tenant for an integer tenant column, and
+// a spelling that two tenant column types read as different tenants is refused. _may compares
+// the spellings as recorded: both sides went through that rule.
 #include "pg/audit.hpp"
 #include "pg/catalog.hpp"
 #include "pg/guard.hpp"
@@ -21,7 +23,10 @@ struct GrantArgs {
 	std::optional<std::string> tenant; // canonical; nullopt: every tenant
 };
 
-GrantArgs grant_args(FunctionCallInfo fcinfo) {
+// A grant names its tenant in its canonical spelling (refusing one that two tenant column types
+// read as different tenants); a revoke also finds a grant recorded under such a spelling before
+// 0.2.0.
+GrantArgs grant_args(FunctionCallInfo fcinfo, bool revoke) {
 	if (PG_ARGISNULL(0))
 		throw SqlError(ERRCODE_NULL_VALUE_NOT_ALLOWED, "role must not be NULL");
 	std::optional<std::string> permission = arg_text(fcinfo, 1);
@@ -32,7 +37,7 @@ GrantArgs grant_args(FunctionCallInfo fcinfo) {
 	GrantArgs args{PG_GETARG_OID(0), *permission, arg_text(fcinfo, 2)};
 	if (args.tenant) {
 		check_text_arg(*args.tenant, "tenant", kMaxTenantBytes, false);
-		args.tenant = stored_tenant(*args.tenant);
+		args.tenant = revoke ? lookup_tenant(*args.tenant) : stored_tenant(*args.tenant);
 	}
 	return args;
 }
@@ -66,7 +71,7 @@ void grant_or_revoke(FunctionCallInfo fcinfo, const char *action, const char *sq
                      const char *unchanged) {
 	spi_begin();
 	require_backup_admin(action, (std::string(action) + " backup permissions").c_str());
-	GrantArgs args = grant_args(fcinfo);
+	GrantArgs args = grant_args(fcinfo, std::string(action) == "revoke");
 	AuditedAction audit(action, args.tenant.value_or(""));
 	uint64 changed = change_grant(sql, args, expected);
 	std::string note = describe(args) + (changed ? "" : " (" + std::string(unchanged) + ")");

@@ -78,42 +78,6 @@ void check_tenant_type(Oid type, const std::string &column, const std::string &t
 	}
 }
 
-Datum tenant_datum(const std::string &tenant, Oid type, const std::string &column, const std::string &table) {
-	const char *value = tenant.c_str();
-	try {
-		return pg_eval([&] {
-			Oid input, ioparam;
-			getTypeInputInfo(type, &input, &ioparam);
-			return OidInputFunctionCall(input, const_cast<char *>(value), ioparam, -1);
-		});
-	} catch (const PgError &e) {
-		const char *type_name = pg_eval([&] { return format_type_be(type); });
-		throw SqlError(ERRCODE_INVALID_TEXT_REPRESENTATION,
-		               "tenant value \"" + tenant + "\" is not a valid " + type_name + " for tenant column \"" +
-		                   column + "\" of table " + table,
-		               e.what());
-	}
-}
-
-namespace {
-// The type every tenant column has, or InvalidOid when there are none or they differ.
-Oid common_tenant_type(const std::vector<TenantTable> &tables) {
-	for (const auto &t : tables)
-		if (t.tenant_type != tables[0].tenant_type)
-			return InvalidOid;
-	return tables.empty() ? InvalidOid : tables[0].tenant_type;
-}
-} // namespace
-
-std::vector<Datum> tenant_values(const std::string &tenant, const std::vector<TenantTable> &tables) {
-	std::vector<Datum> values;
-	for (const auto &t : tables) {
-		check_tenant_type(t.tenant_type, t.tenant_column, t.display_name());
-		values.push_back(tenant_datum(tenant, t.tenant_type, t.tenant_column, t.display_name()));
-	}
-	return values;
-}
-
 std::string TenantTable::select_sql() const {
 	std::string list;
 	for (const auto &c : columns)
@@ -139,65 +103,6 @@ std::vector<TableGap> load_table_gaps() {
 	                                 {}, true))
 		gaps.push_back({quoted_name(*row[1], *row[2]), *row[3]});
 	return gaps;
-}
-
-std::string canonical_tenant(const std::string &tenant, const std::vector<TenantTable> &tables,
-                             const std::vector<Datum> &values) {
-	Oid type = common_tenant_type(tables);
-	if (type == InvalidOid)
-		return tenant;
-	Datum value = values[0];
-	return pg_eval([type, value] {
-		Oid output;
-		bool varlena;
-		getTypeOutputInfo(type, &output, &varlena);
-		return static_cast<const char *>(OidOutputFunctionCall(output, value));
-	});
-}
-
-namespace {
-// The value as `type` prints it; raises the input function's error if it does not cast. Plain
-// PostgreSQL calls (for pg_try).
-const char *as_printed(Oid type, const char *value) {
-	Oid input, ioparam, output;
-	bool varlena;
-	getTypeInputInfo(type, &input, &ioparam);
-	Datum d = OidInputFunctionCall(input, const_cast<char *>(value), ioparam, -1);
-	getTypeOutputInfo(type, &output, &varlena);
-	return OidOutputFunctionCall(output, d);
-}
-
-std::string stored_as(Oid type, const std::string &tenant) {
-	const char *value = tenant.c_str();
-	const char *canonical = nullptr;
-	bool cast = pg_eval([&] { return pg_try([&] { canonical = as_printed(type, value); }); });
-	return cast ? std::string(canonical) : tenant;
-}
-} // namespace
-
-std::string stored_tenant(const std::string &tenant) {
-	Oid type = common_tenant_type(load_tenant_tables());
-	return type == InvalidOid ? tenant : stored_as(type, tenant);
-}
-
-std::vector<std::string> stored_tenants(const std::vector<std::string> &tenants) {
-	Oid type = common_tenant_type(load_tenant_tables());
-	if (type == InvalidOid || tenants.empty())
-		return tenants;
-	// Usually every value casts: one subtransaction for all of them, value by value otherwise.
-	std::vector<const char *> values, canonical(tenants.size());
-	for (const auto &t : tenants)
-		values.push_back(t.c_str());
-	bool all = pg_eval([&] {
-		return pg_try([&] {
-			for (size_t i = 0; i < values.size(); i++)
-				canonical[i] = as_printed(type, values[i]);
-		});
-	});
-	std::vector<std::string> out;
-	for (size_t i = 0; i < tenants.size(); i++)
-		out.push_back(all ? std::string(canonical[i]) : stored_as(type, tenants[i]));
-	return out;
 }
 
 std::string quoted_ident(const std::string &ident) {
