@@ -62,20 +62,11 @@ std::vector<TenantTable> load_tenant_tables() {
 }
 
 void check_tenant_type(Oid type, const std::string &column, const std::string &table) {
-	switch (type) {
-	case INT2OID:
-	case INT4OID:
-	case INT8OID:
-	case TEXTOID:
-	case VARCHAROID:
-	case UUIDOID:
-		return;
-	default:
+	if (!supported_tenant_type(type))
 		throw SqlError(ERRCODE_DATATYPE_MISMATCH,
 		               "tenant column \"" + column + "\" of table " + table + " has an unsupported type",
 		               "A tenant column must be smallint, integer, bigint, text, varchar or uuid.",
 		               "Exclude the table with tenant_backup.backup_exclude_table(), or register another column.");
-	}
 }
 
 std::string TenantTable::select_sql() const {

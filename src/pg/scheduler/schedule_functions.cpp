@@ -27,13 +27,15 @@ int32 arg_int(FunctionCallInfo fcinfo, int n, const char *name, int32 min, int32
 	return value;
 }
 
-// The tenant argument as the catalog stores tenants, or nullopt for the default schedule.
-std::optional<std::string> schedule_tenant(FunctionCallInfo fcinfo) {
+// The tenant argument as the catalog stores tenants, or nullopt for the default schedule. A new
+// schedule takes only the canonical spelling; removing one also finds a row 0.1.0 stored under a
+// spelling that is refused now.
+std::optional<std::string> schedule_tenant(FunctionCallInfo fcinfo, bool existing) {
 	std::optional<std::string> tenant = arg_text(fcinfo, 0);
 	if (!tenant)
 		return std::nullopt;
 	check_text_arg(*tenant, "tenant", kMaxTenantBytes, false);
-	return stored_tenant(*tenant);
+	return existing ? lookup_tenant(*tenant) : stored_tenant(*tenant);
 }
 
 SqlValue utc_text(std::optional<int64_t> t) {
@@ -71,7 +73,7 @@ TB_SQL_FUNCTION(backup_schedule_set) {
 	time_zone_named(zone);
 
 	spi_begin();
-	std::optional<std::string> tenant = schedule_tenant(fcinfo);
+	std::optional<std::string> tenant = schedule_tenant(fcinfo, false);
 	AuditedAction audit("schedule", tenant.value_or(""));
 	require_backup_admin("schedule", "change backup schedules");
 	// The schedule's own repositories; choosing them is superuser-only. NULL (omitted) keeps those
@@ -105,7 +107,7 @@ TB_SQL_FUNCTION(backup_schedule_set) {
 
 TB_SQL_FUNCTION(backup_schedule_remove) {
 	spi_begin();
-	std::optional<std::string> tenant = schedule_tenant(fcinfo);
+	std::optional<std::string> tenant = schedule_tenant(fcinfo, true);
 	AuditedAction audit("schedule", tenant.value_or(""));
 	require_backup_admin("schedule", "change backup schedules");
 	bool removed;
