@@ -3,6 +3,7 @@
 #include "core/stream/threaded_sink.hpp"
 #include "pg/keys.hpp"
 #include "pg/pending_objects.hpp"
+#include "pg/pending_sequences.hpp"
 #include "pg/progress.hpp"
 #include "pg/scheduler/scheduler.hpp"
 #include "pg/scheduler/scheduler_registry.hpp"
@@ -32,6 +33,7 @@ static void stop_helper_threads(int, Datum) {
 void _PG_init(void) {
 	tb::pg::define_settings();
 	tb::pg::register_transaction_callbacks();
+	tb::pg::register_sequence_callbacks();
 	tb::pg::register_key_cache_callbacks();
 	before_shmem_exit(stop_helper_threads, 0);
 	tb::set_interrupt_check(interrupt_pending);

@@ -1,0 +1,25 @@
+#include "pg/loading_scope.hpp"
+
+#include "pg/guard.hpp"
+
+namespace tb::pg {
+
+LoadingScope::LoadingScope(Oid relid) : owner_(relid) {
+	guc_level_ = pg_eval([] {
+		int level = NewGUCNestLevel();
+		// PGC_SUSET: the setting is ours, for our own statements; the caller never holds it.
+		set_config_option("session_replication_role", "replica", PGC_SUSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0,
+		                  false);
+		return level;
+	});
+}
+
+LoadingScope::~LoadingScope() {
+	// Ended before owner_ (nest levels end innermost first); on error the abort ends both.
+	try {
+		pg_call([level = guc_level_] { AtEOXact_GUC(true, level); });
+	} catch (...) {
+	}
+}
+
+} // namespace tb::pg
