@@ -8,6 +8,8 @@
 CREATE EXTENSION IF NOT EXISTS tenant_backup;
 SELECT setval('tenant_backup.backups_id_seq', 16000) AS id_base \gset
 SET tenant_backup.tenant_column = 'sr_tenant';
+-- sr_owner's tables are tenant tables because a superuser says so (18_security_tables).
+SET tenant_backup.table_owners = 'sr_owner';
 CREATE ROLE sr_owner;
 CREATE ROLE sr_restorer;
 CREATE ROLE sr_creator;
@@ -144,9 +146,12 @@ RESET ROLE;
 SELECT * FROM pg_temp.sr_globex_diff;
 
 ------------------------------------------------------------------------------------------------
--- Finding 7: every loaded row must carry the backup's tenant. sr_creator's operator makes
--- backup_create's "WHERE sr_tenant = $1" match every tenant (when the search path is not pinned
--- there), so the "acme" backup may hold globex's rows: restoring it fails and restores nothing.
+-- Finding 7: every loaded row must carry the backup's tenant. In 0.1.0 sr_creator's operator
+-- made backup_create's "WHERE sr_tenant = $1" match every tenant, so the "acme" backup held
+-- globex's rows. With the search path pinned the operator is never picked: the backup holds
+-- acme's rows only. (Each loaded row's tenant is also checked as it streams into COPY, so an
+-- archive that still held another tenant's row would fail the whole restore: unit tests
+-- TenantFieldCheck.*.)
 ------------------------------------------------------------------------------------------------
 SET ROLE sr_creator;
 CREATE FUNCTION sr_evil_c.eq(a varchar, b varchar) RETURNS boolean LANGUAGE sql AS 'SELECT true';
@@ -159,6 +164,17 @@ SELECT row_count AS crafted_rows FROM tenant_backup.backups WHERE id = :crafted;
 UPDATE sec_restore.customers SET name = 'after crafted backup' WHERE sr_tenant = 'acme' AND name = 'a2';
 SELECT * FROM tenant_backup.backup_restore(:crafted);
 SELECT name FROM sec_restore.customers WHERE sr_tenant = 'acme' ORDER BY id;
+SELECT * FROM pg_temp.sr_globex_diff;
+-- A catalog row re-labelled to another tenant (only a superuser can write the catalog): the
+-- archive's rows are globex's, so restoring it as acme's fails and restores nothing.
+SET tenant_backup.encryption_key_file = ''; -- a tenant key would refuse it before any row is read
+SET tenant_backup.encryption_key_command = '';
+SELECT tenant_backup.backup_create('globex', 'globex') AS gbid \gset
+RESET tenant_backup.encryption_key_file;
+RESET tenant_backup.encryption_key_command;
+UPDATE tenant_backup.backups SET tenant = 'acme' WHERE id = :gbid;
+SELECT * FROM tenant_backup.backup_restore(:gbid);
+DELETE FROM tenant_backup.backups WHERE id = :gbid;
 SELECT * FROM pg_temp.sr_globex_diff;
 
 ------------------------------------------------------------------------------------------------

@@ -72,26 +72,6 @@ size_t tenant_field(const tb::archive::TableHeader &table, int64 id, const std::
 	                                           "\"; nothing was restored");
 }
 
-// Search path pinned for the whole restore: every statement we run is schema-qualified, and no
-// function or operator of the caller's search path may be picked up by one that is not.
-struct PinnedSearchPath {
-	PinnedSearchPath() {
-		level = pg_eval([] {
-			int l = NewGUCNestLevel();
-			set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true,
-			                  0, false);
-			return l;
-		});
-	}
-	~PinnedSearchPath() {
-		try {
-			pg_call([l = level] { AtEOXact_GUC(true, l); });
-		} catch (...) {
-		}
-	}
-	int level;
-};
-
 } // namespace
 
 } // namespace tb::pg
@@ -102,7 +82,6 @@ TB_SQL_FUNCTION(backup_restore) {
 	int64 id = arg_int64(fcinfo, 0, "backup_id");
 	pg_call([&] { InitMaterializedSRF(fcinfo, 0); });
 	spi_begin();
-	PinnedSearchPath pinned;
 	AuditedAction audit("restore", "", id);
 	StoredBackup authorized = authorize_backup(id, "restored", "backup.restore", audit);
 	// Before anything is read or changed: Citus tables are not restored yet (issue 15).
