@@ -1,6 +1,9 @@
 #include "pg/as_table_owner.hpp"
 
 #include "pg/guard.hpp"
+#include "pg/search_path.hpp"
+
+#include <exception>
 
 extern "C" {
 #include "access/htup_details.h"
@@ -10,12 +13,10 @@ extern "C" {
 
 namespace tb::pg {
 
-AsTableOwner::AsTableOwner(Oid relid, Mode mode) {
+AsTableOwner::AsTableOwner(Oid relid, Mode mode) : exceptions_at_entry_(std::uncaught_exceptions()) {
 	pg_call([&] {
 		GetUserIdAndSecContext(&saved_user_, &saved_context_);
-		guc_level_ = NewGUCNestLevel();
-		set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0,
-		                  false);
+		guc_level_ = pin_search_path_in_new_level();
 		if (!superuser())
 			return;
 		HeapTuple tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
@@ -34,11 +35,7 @@ AsTableOwner::~AsTableOwner() {
 	// As AsExtensionOwner: while unwinding from an error the abort would restore both as well;
 	// restoring here keeps the rest of the unwinding (and a successful path) on the caller's rights.
 	SetUserIdAndSecContext(saved_user_, saved_context_);
-	try {
-		pg_call([level = guc_level_] { AtEOXact_GUC(true, level); });
-	} catch (...) {
-		// Only reachable when PostgreSQL is already failing; the abort restores the settings.
-	}
+	end_guc_level(guc_level_, exceptions_at_entry_);
 }
 
 } // namespace tb::pg

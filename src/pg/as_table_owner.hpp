@@ -22,6 +22,7 @@ public:
 private:
 	Oid saved_user_ = InvalidOid;
 	int saved_context_ = 0;
+	int exceptions_at_entry_ = 0;
 	int guc_level_ = 0;
 };
 

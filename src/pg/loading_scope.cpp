@@ -1,10 +1,13 @@
 #include "pg/loading_scope.hpp"
 
 #include "pg/guard.hpp"
+#include "pg/search_path.hpp"
+
+#include <exception>
 
 namespace tb::pg {
 
-LoadingScope::LoadingScope(Oid relid) : owner_(relid) {
+LoadingScope::LoadingScope(Oid relid) : owner_(relid), exceptions_at_entry_(std::uncaught_exceptions()) {
 	guc_level_ = pg_eval([] {
 		int level = NewGUCNestLevel();
 		// PGC_SUSET: the setting is ours, for our own statements; the caller never holds it.
@@ -16,10 +19,7 @@ LoadingScope::LoadingScope(Oid relid) : owner_(relid) {
 
 LoadingScope::~LoadingScope() {
 	// Ended before owner_ (nest levels end innermost first); on error the abort ends both.
-	try {
-		pg_call([level = guc_level_] { AtEOXact_GUC(true, level); });
-	} catch (...) {
-	}
+	end_guc_level(guc_level_, exceptions_at_entry_);
 }
 
 } // namespace tb::pg

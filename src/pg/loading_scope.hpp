@@ -18,6 +18,7 @@ public:
 
 private:
 	AsTableOwner owner_;
+	int exceptions_at_entry_ = 0;
 	int guc_level_ = 0;
 };
 

@@ -2,6 +2,7 @@
 
 #include "pg/audit.hpp"
 #include "pg/guard.hpp"
+#include "pg/search_path.hpp"
 #include "pg/spi.hpp"
 
 extern "C" {
@@ -44,12 +45,10 @@ Oid extension_owner() {
 
 AsExtensionOwner::AsExtensionOwner() : AsExtensionOwner(extension_owner()) {}
 
-AsExtensionOwner::AsExtensionOwner(Oid owner) {
+AsExtensionOwner::AsExtensionOwner(Oid owner) : exceptions_at_entry_(std::uncaught_exceptions()) {
 	pg_call([&] {
 		GetUserIdAndSecContext(&saved_user_, &saved_context_);
-		guc_level_ = NewGUCNestLevel();
-		set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0,
-		                  false);
+		guc_level_ = pin_search_path_in_new_level();
 		SetUserIdAndSecContext(owner, saved_context_ | SECURITY_LOCAL_USERID_CHANGE);
 	});
 }
@@ -58,11 +57,7 @@ AsExtensionOwner::~AsExtensionOwner() {
 	// While unwinding from an error the transaction's abort would restore both as well; restoring
 	// here keeps the rest of the unwinding (and a successful path) on the caller's rights.
 	SetUserIdAndSecContext(saved_user_, saved_context_);
-	try {
-		pg_call([level = guc_level_] { AtEOXact_GUC(true, level); });
-	} catch (...) {
-		// Only reachable when PostgreSQL is already failing; the abort restores the settings.
-	}
+	end_guc_level(guc_level_, exceptions_at_entry_);
 }
 
 bool is_backup_admin(Oid role) {

@@ -22,9 +22,19 @@ public:
 	PinnedSearchPath &operator=(const PinnedSearchPath &) = delete;
 
 private:
-	int guc_level_ = 0;
 	int exceptions_at_entry_ = 0;
+	int guc_level_ = 0;
 };
+
+// Opens a GUC nest level of our own and pins search_path in it; returns the level. Plain
+// PostgreSQL calls (inside pg_call).
+int pin_search_path_in_new_level();
+
+// Ends a GUC nest level from a destructor: keeping its settings' effect undone, never throwing,
+// and not at all while unwinding from an error (exceptions_at_entry: std::uncaught_exceptions()
+// when the level was opened), since the abort that follows ends it and nothing else may run
+// before that abort.
+void end_guc_level(int level, int exceptions_at_entry) noexcept;
 
 // For a background worker's whole life (its statements all run as a superuser).
 void pin_worker_search_path();
