@@ -117,6 +117,17 @@ release_0_1_0() {
 	chmod -R a+rX "$ROOT/build"
 }
 
+citus_build() {
+	# Citus (not in Debian) from its source beside the checkout, for t/016_citus_refusal.pl, which
+	# skips with a clear line when Citus is not installed.
+	local src=${TB_CITUS_SOURCE:-$ROOT/../shared/citus}
+	if [ ! -f "$src/build.sh" ]; then
+		echo "no Citus source at $src (set TB_CITUS_SOURCE): the Citus TAP test will skip"
+		return 0
+	fi
+	$SUDO bash "$src/build.sh" "$ROOT/build/citus"
+}
+
 tap_tests() {
 	# PostgreSQL refuses to run as root: the TAP tests run as postgres from a copy it can read.
 	local dir
@@ -139,6 +150,7 @@ suite "fuzz (archive reader)" fuzz_archive_reader
 suite "build and install" build_extension
 suite "pg_regress" regress_tests
 suite "release 0.1.0 (for the upgrade test)" release_0_1_0
+suite "Citus (for the Citus test)" citus_build
 suite "TAP" tap_tests
 
 echo "test suites: $passed passed, $failed failed"
