@@ -144,6 +144,7 @@ tap_tests() {
 		prove -v --timer t/*.pl)
 }
 
+suite "boundaries (scripts/check-boundaries.sh)" bash scripts/check-boundaries.sh
 suite "unit tests (ctest)" unit_tests
 suite "S3 (Swift)" s3_tests
 suite "fuzz (archive reader)" fuzz_archive_reader

@@ -1,7 +1,8 @@
-#include "core/cpp_only.hpp"
 #include "core/error.hpp"
 
 #include <cstring>
+
+#include "core/cpp_only.hpp" // last: fails if anything above brought in PostgreSQL
 
 namespace tb {
 

@@ -1,4 +1,3 @@
-#include "core/cpp_only.hpp"
 #include "core/archive/archive_reader.hpp"
 
 #include "core/archive/archive_writer.hpp"
@@ -7,6 +6,8 @@
 #include "core/stream/zstd_stream.hpp"
 
 #include <cstring>
+
+#include "core/cpp_only.hpp" // last: fails if anything above brought in PostgreSQL
 
 namespace tb::archive {
 

@@ -1,10 +1,11 @@
-#include "core/cpp_only.hpp"
 #include "core/archive/archive_writer.hpp"
 
 #include "core/archive/bytes.hpp"
 #include "core/error.hpp"
 #include "core/stream/threaded_sink.hpp"
 #include "core/stream/zstd_stream.hpp"
+
+#include "core/cpp_only.hpp" // last: fails if anything above brought in PostgreSQL
 
 namespace tb::archive {
 

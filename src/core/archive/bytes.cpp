@@ -1,7 +1,8 @@
-#include "core/cpp_only.hpp"
 #include "core/archive/bytes.hpp"
 
 #include "core/error.hpp"
+
+#include "core/cpp_only.hpp" // last: fails if anything above brought in PostgreSQL
 
 namespace tb::archive {
 

@@ -1,9 +1,10 @@
-#include "core/cpp_only.hpp"
 #include "core/archive/copy_binary.hpp"
 
 #include "core/error.hpp"
 
 #include <cstring>
+
+#include "core/cpp_only.hpp" // last: fails if anything above brought in PostgreSQL
 
 namespace tb::archive {
 

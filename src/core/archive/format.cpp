@@ -1,4 +1,3 @@
-#include "core/cpp_only.hpp"
 #include "core/archive/format.hpp"
 
 #include "core/archive/bytes.hpp"
@@ -6,6 +5,8 @@
 #include "core/error.hpp"
 
 #include <cstring>
+
+#include "core/cpp_only.hpp" // last: fails if anything above brought in PostgreSQL
 
 namespace tb::archive {
 

@@ -1,9 +1,10 @@
-#include "core/cpp_only.hpp"
 #include "core/archive/tenant_field_check.hpp"
 
 #include "core/error.hpp"
 
 #include <cstring>
+
+#include "core/cpp_only.hpp" // last: fails if anything above brought in PostgreSQL
 
 namespace tb::archive {
 

@@ -1,4 +1,3 @@
-#include "core/cpp_only.hpp"
 #include "core/crypto/chunk_cipher.hpp"
 
 #include "core/error.hpp"
@@ -7,6 +6,8 @@
 #include <cstring>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
+
+#include "core/cpp_only.hpp" // last: fails if anything above brought in PostgreSQL
 
 namespace tb::crypto {
 

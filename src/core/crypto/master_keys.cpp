@@ -1,4 +1,3 @@
-#include "core/cpp_only.hpp"
 #include "core/crypto/master_keys.hpp"
 
 #include "core/error.hpp"
@@ -10,6 +9,8 @@
 #include <sstream>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include "core/cpp_only.hpp" // last: fails if anything above brought in PostgreSQL
 
 namespace tb::crypto {
 

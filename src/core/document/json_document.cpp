@@ -5,6 +5,8 @@
 
 #include <cstring>
 
+#include "core/cpp_only.hpp" // last: fails if anything above brought in PostgreSQL
+
 namespace tb::document {
 
 namespace {

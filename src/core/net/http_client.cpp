@@ -1,4 +1,3 @@
-#include "core/cpp_only.hpp"
 #include "core/net/http_client.hpp"
 
 #include "core/error.hpp"
@@ -9,6 +8,8 @@
 #include <cstring>
 #include <curl/curl.h>
 #include <mutex>
+
+#include "core/cpp_only.hpp" // last: fails if anything above brought in PostgreSQL
 
 namespace tb {
 

@@ -1,4 +1,3 @@
-#include "core/cpp_only.hpp"
 #include "core/net/http_stream.hpp"
 
 #include "core/error.hpp"
@@ -7,6 +6,8 @@
 #include <chrono>
 #include <cstring>
 #include <curl/curl.h>
+
+#include "core/cpp_only.hpp" // last: fails if anything above brought in PostgreSQL
 
 namespace tb {
 

@@ -1,10 +1,11 @@
-#include "core/cpp_only.hpp"
 #include "core/net/interrupt.hpp"
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <thread>
+
+#include "core/cpp_only.hpp" // last: fails if anything above brought in PostgreSQL
 
 namespace tb {
 

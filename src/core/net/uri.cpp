@@ -1,7 +1,8 @@
-#include "core/cpp_only.hpp"
 #include "core/net/uri.hpp"
 
 #include <algorithm>
+
+#include "core/cpp_only.hpp" // last: fails if anything above brought in PostgreSQL
 
 namespace tb {
 

@@ -1,5 +1,7 @@
 #include "core/schedule/civil_time.hpp"
 
+#include "core/cpp_only.hpp" // last: fails if anything above brought in PostgreSQL
+
 namespace tb::schedule {
 
 int64_t floor_div(int64_t a, int64_t b) {

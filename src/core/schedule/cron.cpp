@@ -8,6 +8,8 @@
 #include <sstream>
 #include <vector>
 
+#include "core/cpp_only.hpp" // last: fails if anything above brought in PostgreSQL
+
 namespace tb::schedule {
 
 namespace {

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <functional>
 
+#include "core/cpp_only.hpp" // last: fails if anything above brought in PostgreSQL
+
 namespace tb::schedule {
 
 namespace {

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "core/cpp_only.hpp" // last: fails if anything above brought in PostgreSQL
+
 namespace tb::schedule {
 
 int64_t to_local(const TimeZone &zone, int64_t utc) {

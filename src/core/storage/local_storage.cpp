@@ -1,4 +1,3 @@
-#include "core/cpp_only.hpp"
 #include "core/storage/local_storage.hpp"
 
 #include "core/error.hpp"
@@ -10,6 +9,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <vector>
+
+#include "core/cpp_only.hpp" // last: fails if anything above brought in PostgreSQL
 
 namespace tb {
 

@@ -1,4 +1,3 @@
-#include "core/cpp_only.hpp"
 #include "core/storage/s3_client.hpp"
 
 #include "core/net/interrupt.hpp"
@@ -6,6 +5,8 @@
 #include "core/storage/s3_etag.hpp"
 #include "core/storage/s3_xml.hpp"
 #include "core/stream/sha256.hpp"
+
+#include "core/cpp_only.hpp" // last: fails if anything above brought in PostgreSQL
 
 namespace tb {
 

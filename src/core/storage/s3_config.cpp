@@ -1,4 +1,3 @@
-#include "core/cpp_only.hpp"
 #include "core/storage/s3_config.hpp"
 
 #include "core/error.hpp"
@@ -7,6 +6,8 @@
 #include <cerrno>
 #include <cstdlib>
 #include <limits>
+
+#include "core/cpp_only.hpp" // last: fails if anything above brought in PostgreSQL
 
 namespace tb {
 

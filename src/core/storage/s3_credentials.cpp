@@ -1,4 +1,3 @@
-#include "core/cpp_only.hpp"
 #include "core/storage/s3_credentials.hpp"
 
 #include "core/error.hpp"
@@ -9,6 +8,8 @@
 #include <sstream>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include "core/cpp_only.hpp" // last: fails if anything above brought in PostgreSQL
 
 namespace tb {
 

@@ -1,8 +1,9 @@
-#include "core/cpp_only.hpp"
 #include "core/storage/s3_listing.hpp"
 
 #include "core/net/uri.hpp"
 #include "core/storage/s3_page_cursor.hpp"
+
+#include "core/cpp_only.hpp" // last: fails if anything above brought in PostgreSQL
 
 namespace tb {
 

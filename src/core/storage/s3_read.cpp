@@ -1,4 +1,3 @@
-#include "core/cpp_only.hpp"
 #include "core/storage/s3_read.hpp"
 
 #include "core/net/http_stream.hpp"
@@ -7,6 +6,8 @@
 #include "core/storage/s3_client.hpp"
 #include "core/storage/s3_etag.hpp"
 #include "core/storage/s3_xml.hpp"
+
+#include "core/cpp_only.hpp" // last: fails if anything above brought in PostgreSQL
 
 namespace tb {
 

@@ -1,4 +1,3 @@
-#include "core/cpp_only.hpp"
 #include "core/storage/s3_storage.hpp"
 
 #include "core/error.hpp"
@@ -9,6 +8,8 @@
 #include "core/storage/s3_write.hpp"
 
 #include <algorithm>
+
+#include "core/cpp_only.hpp" // last: fails if anything above brought in PostgreSQL
 
 namespace tb {
 

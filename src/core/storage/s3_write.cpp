@@ -1,4 +1,3 @@
-#include "core/cpp_only.hpp"
 #include "core/storage/s3_write.hpp"
 
 #include "core/net/interrupt.hpp"
@@ -9,6 +8,8 @@
 #include "core/storage/s3_xml.hpp"
 
 #include <vector>
+
+#include "core/cpp_only.hpp" // last: fails if anything above brought in PostgreSQL
 
 namespace tb {
 

@@ -1,9 +1,10 @@
-#include "core/cpp_only.hpp"
 #include "core/storage/s3_xml.hpp"
 
 #include "core/error.hpp"
 
 #include <cstdlib>
+
+#include "core/cpp_only.hpp" // last: fails if anything above brought in PostgreSQL
 
 namespace tb {
 

@@ -4,6 +4,8 @@
 
 #include <cstring>
 
+#include "core/cpp_only.hpp" // last: fails if anything above brought in PostgreSQL
+
 namespace tb {
 
 namespace {

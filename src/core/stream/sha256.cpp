@@ -1,10 +1,11 @@
-#include "core/cpp_only.hpp"
 #include "core/stream/sha256.hpp"
 
 #include "core/error.hpp"
 
 #include <openssl/evp.h>
 #include <vector>
+
+#include "core/cpp_only.hpp" // last: fails if anything above brought in PostgreSQL
 
 namespace tb {
 

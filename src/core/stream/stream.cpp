@@ -1,8 +1,9 @@
-#include "core/cpp_only.hpp"
 #include "core/stream/stream.hpp"
 
 #include <algorithm>
 #include <cstring>
+
+#include "core/cpp_only.hpp" // last: fails if anything above brought in PostgreSQL
 
 namespace tb {
 

@@ -1,4 +1,3 @@
-#include "core/cpp_only.hpp"
 #include "core/stream/threaded_sink.hpp"
 
 #include "core/error.hpp"
@@ -7,6 +6,8 @@
 #include <csignal>
 #include <cstring>
 #include <pthread.h>
+
+#include "core/cpp_only.hpp" // last: fails if anything above brought in PostgreSQL
 
 namespace tb {
 

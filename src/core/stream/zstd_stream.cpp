@@ -1,9 +1,10 @@
-#include "core/cpp_only.hpp"
 #include "core/stream/zstd_stream.hpp"
 
 #include "core/error.hpp"
 
 #include <zstd.h>
+
+#include "core/cpp_only.hpp" // last: fails if anything above brought in PostgreSQL
 
 namespace tb {
 

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# The invariants docs/ARCHITECTURE.md states about the C++/PostgreSQL boundary, checked on the
+# source (run by scripts/test.sh; exits non-zero naming each violation):
+#   1. src/core includes no PostgreSQL header and nothing of src/pg;
+#   2. every .cpp file of src/core includes core/cpp_only.hpp after its other includes;
+#   3. every SQL-callable C function is defined with TB_SQL_FUNCTION (PG_FUNCTION_INFO_V1 appears
+#      nowhere else), so every one of them runs inside the entry guard.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+bad=0
+fail() { echo "boundary: $*"; bad=1; }
+
+pg_headers='postgres\.h|postgres_ext\.h|fmgr\.h|funcapi\.h|miscadmin\.h|(access|catalog|commands|executor|nodes|parser|storage|utils|tcop|lib|libpq|postmaster|replication)/'
+while IFS= read -r hit; do fail "src/core must not include PostgreSQL or src/pg: $hit"; done < <(
+	grep -rnE "^[[:space:]]*#[[:space:]]*include[[:space:]]*[<\"]($pg_headers|pg/)" src/core)
+
+for f in $(find src/core -name '*.cpp' | sort); do
+	last=$(grep -n '^#include' "$f" | tail -n 1 | cut -d: -f2-)
+	case "$last" in
+	*'"core/cpp_only.hpp"'*) ;;
+	*) fail "$f: core/cpp_only.hpp must be its last include" ;;
+	esac
+done
+
+while IFS= read -r hit; do fail "PG_FUNCTION_INFO_V1 outside TB_SQL_FUNCTION: $hit"; done < <(
+	grep -rn 'PG_FUNCTION_INFO_V1' src | grep -v '^src/pg/guard.hpp:')
+
+if [ "$bad" -eq 0 ]; then
+	echo "boundaries: src/core is PostgreSQL-free, cpp_only.hpp last in $(find src/core -name '*.cpp' | wc -l) files," \
+		"$(grep -rho 'TB_SQL_FUNCTION([a-z_]*)' src/pg | sort -u | wc -l) SQL functions behind the entry guard"
+fi
+exit "$bad"
