@@ -133,7 +133,7 @@ void tidy_repository(const std::string &repository, SyncResult &result) {
 			if (!f.known || backup_being_written(*f.backup_id))
 				break;
 			result.add(f.backup_id, repository, "abort_upload", f.object_name,
-			           error_of([&] { static_cast<tb::S3Storage &>(*storage).abort_upload(f.upload); }));
+			           error_of([&] { storage->abort_incomplete_upload(f.upload); }));
 			break;
 		}
 	}

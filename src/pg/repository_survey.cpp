@@ -92,14 +92,13 @@ std::vector<SurveyFinding> survey_repository(const std::string &repository, Stor
 			findings.push_back({SurveyFinding::MissingObject, name, r.backup_id, r.size});
 	// Multipart uploads never completed (a backend killed mid-upload, an endpoint that went down;
 	// or one running now).
-	if (auto *s3 = dynamic_cast<S3Storage *>(&storage))
-		for (auto &u : s3->list_uploads()) {
-			if (u.name.compare(0, prefix.size(), prefix) != 0)
-				continue;
-			std::optional<int64_t> id = backup_id_of_archive(u.name);
-			bool known = id && (named_by_catalog(u.name) || known_garbage(repository, u.name, *id));
-			findings.push_back({SurveyFinding::IncompleteUpload, u.name, id, std::nullopt, known, u});
-		}
+	for (auto &u : storage.list_incomplete_uploads()) {
+		if (u.name.compare(0, prefix.size(), prefix) != 0)
+			continue;
+		std::optional<int64_t> id = backup_id_of_archive(u.name);
+		bool known = id && (named_by_catalog(u.name) || known_garbage(repository, u.name, *id));
+		findings.push_back({SurveyFinding::IncompleteUpload, u.name, id, std::nullopt, known, u});
+	}
 	return findings;
 }
 

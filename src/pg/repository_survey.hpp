@@ -9,7 +9,7 @@
 // same system identifier writing to the same place) is reported and left alone, and an object
 // named by any copy row, in any repository and any state, is never garbage.
 #pragma once
-#include "core/storage/s3_storage.hpp"
+#include "core/storage/storage.hpp"
 #include "core/storage/storage.hpp"
 
 #include <cstdint>
@@ -25,7 +25,7 @@ struct SurveyFinding {
 	std::optional<int64_t> backup_id; // from the catalog, or read off an archive name
 	std::optional<int64_t> size;      // of the object (leftover, orphan, mismatch) or of the copy (missing)
 	bool known = false;               // IncompleteUpload: the catalog knows the upload's object
-	S3Storage::Upload upload;         // IncompleteUpload only
+	tb::IncompleteUpload upload;      // IncompleteUpload only
 	const char *kind_name() const;
 };
 

@@ -78,7 +78,7 @@ void define_settings() {
 	                           "pg_tenant_backup", PGC_SUSET, GUC_SUPERUSER_ONLY, check_repository, nullptr, nullptr);
 	DefineCustomStringVariable("tenant_backup.repositories", "Repositories every new backup is stored in.",
 	                           "Comma-separated names: local, or repositories added with backup_repository_add. "
-	                           "The first holds the primary copy; a backup fails only if that one fails.",
+	                           "The first that stores it holds the primary copy; a backup fails only if no copy is stored.",
 	                           &repositories, "local", PGC_SUSET, GUC_LIST_INPUT, check_repositories, nullptr, nullptr);
 	DefineCustomIntVariable("tenant_backup.compression_level", "zstd compression level of new archives.",
 	                        "0 stores archives uncompressed.", &compression_level, 3, 0, 19, PGC_USERSET, 0, nullptr,

@@ -97,7 +97,7 @@ TEST(S3Listing, RepeatedUploadMarkersFailTheListing) {
 		return a;
 	});
 	tb::S3Storage s(fake_config(server));
-	std::string msg = error_of([&] { s.list_uploads(); });
+	std::string msg = error_of([&] { s.list_incomplete_uploads(); });
 	EXPECT_NE(msg.find("could not list the uploads of \"s3://bkt/pre/\""), std::string::npos) << msg;
 	EXPECT_EQ(server.count("GET"), 2);
 }

@@ -48,8 +48,8 @@ protected:
 		tb::S3Storage s(config());
 		for (const auto &obj : s.list(""))
 			s.remove(obj.name);
-		for (const auto &upload : s.list_uploads())
-			s.abort_upload(upload);
+		for (const auto &upload : s.list_incomplete_uploads())
+			s.abort_incomplete_upload(upload);
 		if (!env("TB_S3_PROXY").empty())
 			fault("clear=1");
 	}
@@ -164,9 +164,9 @@ TEST_F(S3Live, MultipartRoundTripAndOffsets) {
 	write_in_pieces(*w, data, {1 << 20, 13, 300000});
 	w->finish();
 	EXPECT_FALSE(s.exists("big.tbk"));
-	EXPECT_EQ(s.list_uploads().size(), 1u);
+	EXPECT_EQ(s.list_incomplete_uploads().size(), 1u);
 	w->publish(); // completes, then confirms size and multipart ETag
-	EXPECT_TRUE(s.list_uploads().empty());
+	EXPECT_TRUE(s.list_incomplete_uploads().empty());
 	EXPECT_EQ(s.size("big.tbk"), data.size());
 	EXPECT_EQ(sha256_hex(load(s, "big.tbk")), sha256_hex(data));
 	const uint64_t mid = tb::kS3MinPartSize + 4321;
@@ -190,11 +190,11 @@ TEST_F(S3Live, UnpublishedWriterAbortsItsUpload) {
 		auto w = s.open_write("abandoned.tbk", "w1");
 		const std::string data = random_bytes(tb::kS3MinPartSize + 10, 3);
 		w->write(bytes_of(data), data.size()); // the first part is uploaded
-		auto uploads = s.list_uploads();
+		auto uploads = s.list_incomplete_uploads();
 		ASSERT_EQ(uploads.size(), 1u);
 		EXPECT_EQ(uploads[0].name, "abandoned.tbk");
 	}
-	EXPECT_TRUE(s.list_uploads().empty());
+	EXPECT_TRUE(s.list_incomplete_uploads().empty());
 	EXPECT_FALSE(s.exists("abandoned.tbk"));
 	EXPECT_TRUE(s.list("").empty());
 }
@@ -301,10 +301,10 @@ TEST_F(S3Live, LostCreateAnswerLeavesNoDuplicateUpload) {
 	auto w = s.open_write("dup.tbk", "w1");
 	w->write(bytes_of(data), data.size()); // the first part: the upload is created
 	EXPECT_EQ(fault_count("losses_done"), 1);
-	EXPECT_EQ(s.list_uploads().size(), 1u);
+	EXPECT_EQ(s.list_incomplete_uploads().size(), 1u);
 	w->finish();
 	w->publish();
-	EXPECT_TRUE(s.list_uploads().empty());
+	EXPECT_TRUE(s.list_incomplete_uploads().empty());
 	EXPECT_EQ(sha256_hex(load(s, "dup.tbk")), sha256_hex(data));
 }
 
@@ -321,7 +321,7 @@ TEST_F(S3Live, LostCompleteAnswerIsConfirmedByHead) {
 	fault("lose=1&lose_match=POST");
 	w->publish();
 	EXPECT_EQ(fault_count("losses_done"), 1);
-	EXPECT_TRUE(s.list_uploads().empty());
+	EXPECT_TRUE(s.list_incomplete_uploads().empty());
 	EXPECT_EQ(sha256_hex(load(s, "complete.tbk")), sha256_hex(data));
 }
 

@@ -97,23 +97,23 @@ std::vector<ObjectInfo> S3Storage::list(const std::string &prefix) {
 	return out;
 }
 
-std::vector<S3Storage::Upload> S3Storage::list_uploads() {
+std::vector<IncompleteUpload> S3Storage::list_incomplete_uploads() {
 	std::lock_guard<std::mutex> lock(mutex_);
 	const std::string base = key_prefix();
-	std::vector<Upload> out;
+	std::vector<IncompleteUpload> out;
 	for (auto &u : s3_list_uploads(client_, base))
 		if (u.key.compare(0, base.size(), base) == 0)
 			out.push_back({u.key.substr(base.size()), u.upload_id});
 	return out;
 }
 
-void S3Storage::abort_upload(const Upload &upload) {
+void S3Storage::abort_incomplete_upload(const IncompleteUpload &upload) {
 	check_object_name(upload.name);
 	std::lock_guard<std::mutex> lock(mutex_);
 	S3Request r;
 	r.method = "DELETE";
 	r.key = key(upload.name);
-	r.query = canonical_query({{"uploadId", upload.upload_id}});
+	r.query = canonical_query({{"uploadId", upload.id}});
 	client_.call("abort the upload of", r, {404});
 }
 

@@ -46,13 +46,9 @@ public:
 	// "s3://bucket/prefix/name"; never credentials.
 	std::string describe(const std::string &name) const override;
 
-	// An incomplete multipart upload under the repository's prefix.
-	struct Upload {
-		std::string name; // storage-relative, as given to open_write
-		std::string upload_id;
-	};
-	std::vector<Upload> list_uploads();
-	void abort_upload(const Upload &upload);
+	// Incomplete multipart uploads under the repository's prefix.
+	std::vector<IncompleteUpload> list_incomplete_uploads() override;
+	void abort_incomplete_upload(const IncompleteUpload &upload) override;
 
 	const S3Config &config() const { return *config_; }
 

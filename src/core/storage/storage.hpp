@@ -1,5 +1,6 @@
-// A repository of archives. Drivers (local directory now; object stores later) implement this
-// interface; callers never switch on the driver type.
+// A repository of archives. Drivers (local/, s3/) implement this interface; callers never switch
+// on the driver type: what only some drivers have (uploads left incomplete) is part of it, with a
+// default for the drivers that have none.
 #pragma once
 #include "core/stream/stream.hpp"
 
@@ -20,6 +21,13 @@ public:
 struct ObjectInfo {
 	std::string name; // storage-relative
 	uint64_t size = 0;
+};
+
+// A write that a driver keeps apart from finished objects until it completes (an S3 multipart
+// upload): left behind by a writer that died, it is neither listed nor removed by remove().
+struct IncompleteUpload {
+	std::string name; // storage-relative, as given to open_write
+	std::string id;   // the driver's own identifier of the upload
 };
 
 struct TemporaryObject {
@@ -50,6 +58,10 @@ public:
 	// Whether WriteObject::publish() is a local step that fails only when the machine does (a
 	// rename), so that it can wait until the last moment; false where it needs a network (S3).
 	virtual bool publish_is_local() const { return false; }
+	// Writes left incomplete under this repository (none for drivers whose writes are files), and
+	// removing one (its object was never visible).
+	virtual std::vector<IncompleteUpload> list_incomplete_uploads() { return {}; }
+	virtual void abort_incomplete_upload(const IncompleteUpload &) {}
 };
 
 // Throws InvalidInput unless name is a safe storage-relative name (see Storage::open_write).

@@ -2,8 +2,8 @@
 // writing overlap with the producer (the PostgreSQL executor). Buffers go through a bounded
 // queue: at most `depth` buffers of `buffer_size` bytes are in flight, whatever the data's size.
 //
-// The helper thread runs only the downstream Sinks (pure C++: zstd, OpenSSL, POSIX I/O) and
-// blocks every signal, so PostgreSQL's signal handlers keep running on the backend's own thread.
+// The helper thread runs only the downstream Sinks (pure C++: zstd, OpenSSL, POSIX I/O, and S3
+// part uploads over libcurl, which poll the core's interrupt check) and blocks every signal, so PostgreSQL's signal handlers keep running on the backend's own thread.
 // An exception on the helper thread is rethrown to the producer at its next call.
 #pragma once
 #include "core/stream/stream.hpp"

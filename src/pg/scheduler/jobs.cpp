@@ -1,7 +1,7 @@
 #include "pg/scheduler/jobs.hpp"
 
 #include "core/error.hpp"
-#include "core/storage/s3_storage.hpp"
+#include "core/storage/storage.hpp"
 
 #include "pg/audit.hpp"
 #include "pg/backup_copies.hpp"
@@ -75,10 +75,9 @@ void remove_leftovers(int64_t backup_id) {
 			std::shared_ptr<Storage> storage = open_storage(name);
 			for (const auto &object : storage->list(prefix))
 				storage->remove(object.name);
-			if (auto *s3 = dynamic_cast<S3Storage *>(storage.get()))
-				for (const auto &upload : s3->list_uploads())
-					if (upload.name.compare(0, prefix.size(), prefix) == 0)
-						s3->abort_upload(upload);
+			for (const auto &upload : storage->list_incomplete_uploads())
+				if (upload.name.compare(0, prefix.size(), prefix) == 0)
+					storage->abort_incomplete_upload(upload);
 			remove_stale_temporaries(*storage);
 		});
 		if (error)
