@@ -6,7 +6,9 @@
 #   - a successful download inside BEGIN ... ROLLBACK is audited;
 #   - while the scheduler cannot write (backup_audit locked), the caller is never blocked: the
 #     queue fills, and each event that does not fit is in the server log as "NOT RECORDED";
-#     every event is either in the table once the lock is gone or logged as not recorded.
+#     every event is either in the table once the lock is gone or logged as not recorded;
+#   - on a hot standby (no scheduler, nothing can be written) a download works (no row lock on
+#     the catalog), a denial returns at once, and both events are in the log as NOT RECORDED.
 use strict;
 use warnings FATAL => 'all';
 
@@ -16,7 +18,7 @@ use Test::More;
 use Time::HiRes qw(usleep);
 
 my $node = PostgreSQL::Test::Cluster->new('audit_channel');
-$node->init;
+$node->init(allows_streaming => 1);
 $node->append_conf(
 	'postgresql.conf', q{
 shared_preload_libraries = 'tenant_backup'
@@ -134,6 +136,29 @@ $locker->quit;
 ok(wait_for($denied_sql, 1 + $calls - $lost), 'every queued event reached backup_audit');
 is(sql("SELECT count(*) FROM tenant_backup.backup_audit WHERE current_user_name = 'attacker' AND tenant = '1'"),
 	1 + $calls - $lost, 'the audit rows name the tenant that the denial itself did not');
+
+# A hot standby: reads work, and audit events go to the log without waiting for anything.
+$node->backup('base');
+my $standby = PostgreSQL::Test::Cluster->new('audit_standby');
+$standby->init_from_backup($node, 'base', has_streaming => 1);
+$standby->start;
+$node->wait_for_catchup($standby);
+my $on_standby = $standby->safe_psql('postgres',
+	"SET ROLE reader; SELECT count(*) > 0 FROM tenant_backup.backup_download($backup)");
+is($on_standby, 't', 'a download works on the standby');
+$started = time;
+($rc, $out, $err) = $standby->psql('postgres', "SET ROLE attacker; SELECT count(*) FROM tenant_backup.backup_download($backup)",
+	timeout => 60);
+like($err, qr/permission denied: backup $backup does not exist/, 'a denial on the standby is raised');
+cmp_ok(time - $started, '<', 30, 'without waiting for an audit writer');
+my $standby_log = slurp_file($standby->logfile);
+like($standby_log,
+	qr/tenant_backup audit: NOT RECORDED in tenant_backup\.backup_audit \(the server is a hot standby\): action=download outcome=ok .*current_user="reader"/,
+	'the standby logs the download as not recorded');
+like($standby_log,
+	qr/tenant_backup audit: NOT RECORDED in tenant_backup\.backup_audit \(the server is a hot standby\): action=download outcome=denied .*current_user="attacker"/,
+	'and the denial');
+$standby->stop;
 
 $node->stop;
 done_testing();
