@@ -64,12 +64,40 @@ void attach_memory() {
 	LWLockRelease(AddinShmemInitLock);
 }
 
+// Takes the oldest event of `database` out of the queue; false if there is none.
+bool take_one(Oid database, QueuedAuditEvent *out) {
+	int oldest = -1;
+	LWLockAcquire(queue->lock, LW_EXCLUSIVE);
+	for (int i = 0; i < kQueueSlots; i++)
+		if (queue->slots[i].sequence != 0 && queue->slots[i].event.database == database &&
+		    (oldest < 0 || queue->slots[i].sequence < queue->slots[oldest].sequence))
+			oldest = i;
+	if (oldest >= 0) {
+		memcpy(out, &queue->slots[oldest].event, sizeof(*out));
+		queue->slots[oldest].sequence = 0;
+	}
+	LWLockRelease(queue->lock);
+	return oldest >= 0;
+}
+
+// The scheduler exits: from now on its database's events take the fallback; those still queued
+// would wait for no one, so they go to the server log.
 void unregister_drainer(int, Datum) {
+	bool others = false;
 	LWLockAcquire(queue->lock, LW_EXCLUSIVE);
 	for (auto &d : queue->drainers)
 		if (d.pid == MyProcPid)
 			d = Drainer{InvalidOid, 0, nullptr};
+		else if (d.database == MyDatabaseId)
+			others = true;
 	LWLockRelease(queue->lock);
+	QueuedAuditEvent event;
+	while (!others && take_one(MyDatabaseId, &event))
+		ereport(LOG, (errmsg("tenant_backup audit: NOT RECORDED in tenant_backup.backup_audit (the scheduler "
+		                     "stopped): action=%s outcome=%s tenant=\"%s\" backup_id=%lld current_user=\"%s\" "
+		                     "error=\"%s\"",
+		                     event.action, event.outcome, event.tenant, static_cast<long long>(event.backup_id),
+		                     event.current_user, event.error)));
 }
 
 } // namespace

@@ -277,6 +277,7 @@ void tenant_backup_scheduler_main(Datum) {
 		ResetLatch(MyLatch);
 		CHECK_FOR_INTERRUPTS();
 	}
+	tb::pg::cpp_call([] { tb::pg::drain_audit_queue(); }); // the last events before we go
 	ereport(LOG, (errmsg("tenant_backup scheduler of database \"%s\" stopping", database)));
 	proc_exit(0);
 }
