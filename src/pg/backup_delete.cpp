@@ -36,8 +36,8 @@ TB_SQL_FUNCTION(tenant_backup_tenant_column) {
 
 // tenant_backup._stored_tenant(text): the form the catalog records a tenant value in.
 TB_SQL_FUNCTION(tenant_backup_stored_tenant) {
-	std::optional<std::string> tenant = arg_text(fcinfo, 0);
-	check_text_arg(*tenant, "tenant", kMaxTenantBytes, true); // STRICT: never NULL
+	// STRICT: never NULL
+	std::optional<std::string> tenant = bounded_text_arg(fcinfo, 0, "tenant", kMaxTenantBytes, true);
 	spi_begin();
 	std::string stored = stored_tenant(*tenant);
 	spi_end();

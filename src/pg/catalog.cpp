@@ -5,6 +5,7 @@
 #include "pg/spi.hpp"
 
 extern "C" {
+#include "access/detoast.h"
 #include "catalog/pg_collation.h"
 #include "utils/fmgrprotos.h"
 }
@@ -254,6 +255,19 @@ std::string required_text_arg(FunctionCallInfo fcinfo, int n, const char *name, 
 		throw SqlError(ERRCODE_NULL_VALUE_NOT_ALLOWED, std::string(name) + " must not be NULL");
 	check_text_arg(*value, name, max_bytes, false);
 	return *value;
+}
+
+std::optional<std::string> bounded_text_arg(FunctionCallInfo fcinfo, int n, const char *name, size_t max_bytes,
+                                            bool allow_empty) {
+	if (PG_ARGISNULL(n))
+		return std::nullopt;
+	size_t bytes = pg_eval([&] { return toast_raw_datum_size(PG_GETARG_DATUM(n)) - VARHDRSZ; });
+	if (bytes > max_bytes)
+		throw SqlError(ERRCODE_INVALID_PARAMETER_VALUE, std::string(name) + " is too long (" + std::to_string(bytes) +
+		                                                    " bytes; at most " + std::to_string(max_bytes) + ")");
+	std::optional<std::string> value = arg_text(fcinfo, n);
+	check_text_arg(*value, name, max_bytes, allow_empty);
+	return value;
 }
 
 void check_text_arg(const std::string &value, const char *name, size_t max_bytes, bool allow_empty) {
