@@ -205,24 +205,37 @@ void write_by_worker(const QueuedAuditEvent &e) {
 	}
 }
 
-// Records the event outside the caller's transaction (see audit.hpp). No catalog access.
-void record_independently(const AuditEvent &event, const AuditIdentity &who) {
+void record_unheld(const AuditEvent &event, const AuditIdentity &who) {
 	QueuedAuditEvent q = make_event(event, who);
-	log_event(q);
 	if (pg_eval([] { return RecoveryInProgress(); })) {
+		log_event(q);
 		log_not_recorded(q, "the server is a hot standby");
 		return;
 	}
-	switch (pg_eval([&] { return queue_audit_event(q); })) {
-	case QueueOutcome::Queued:
-		return;
-	case QueueOutcome::Full:
+	QueueOutcome queued = pg_eval([&] { return queue_audit_event(q); });
+	log_event(q);
+	if (queued == QueueOutcome::Full)
 		log_not_recorded(q, "the audit queue is full");
-		return;
-	case QueueOutcome::NoQueue:
+	else if (queued == QueueOutcome::NoQueue)
 		write_by_worker(q);
-		return;
+}
+
+// Records the event outside the caller's transaction (see audit.hpp). No catalog access.
+// Interrupts are held meanwhile: logging would otherwise act on a pending cancel (errfinish
+// checks for interrupts) before the event is queued, and in the failure hook would consume the
+// very cancel that PostgreSQL must report next. Nothing here waits unboundedly: the fallback's
+// wait ends at once when an interrupt is pending. The count is restored by hand, since an error
+// inside resets it to 0.
+void record_independently(const AuditEvent &event, const AuditIdentity &who) {
+	uint32 holdoff = InterruptHoldoffCount;
+	HOLD_INTERRUPTS();
+	try {
+		record_unheld(event, who);
+	} catch (...) {
+		InterruptHoldoffCount = holdoff;
+		throw;
 	}
+	InterruptHoldoffCount = holdoff;
 }
 
 void record_failure_from_guard(const detail::CapturedError &err) {
@@ -234,7 +247,7 @@ void record_failure_from_guard(const detail::CapturedError &err) {
 	const char *message = err.edata ? err.edata->message : err.message;
 	failure.event.error = message ? message : "unexpected error";
 	// No catalog access here (the transaction is about to abort): the identity was looked up when
-	// the action started. Interrupts are not held: a pending cancel ends the fallback's wait.
+	// the action started. A pending cancel stays pending (see record_independently).
 	try {
 		record_independently(failure.event, failure.who);
 	} catch (...) {
