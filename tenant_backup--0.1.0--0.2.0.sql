@@ -85,3 +85,34 @@ COMMENT ON FUNCTION tenant_backup.backup_table_gaps() IS
     'Tables with the tenant column that backups leave out, and why; exclude them to say they are not tenant data.';
 REVOKE ALL ON FUNCTION tenant_backup._trusted_table_owner(oid), tenant_backup._supported_tenant_type(regtype),
     tenant_backup._tenant_table_candidates(), tenant_backup.backup_table_gaps() FROM PUBLIC;
+
+--------------------------------------------------------------------------------------------------
+-- Security (14.5): an imported backup's label and snapshot time are the document's word. The
+-- label is stored as 'imported: <label>'; claimed keeps what the document claimed (label,
+-- snapshot_at, backup_id), NULL for backups this server took.
+ALTER TABLE tenant_backup.backups ADD COLUMN claimed jsonb;
+COMMENT ON COLUMN tenant_backup.backups.claimed IS
+    'For kind imported: what the imported document claimed about itself (label, snapshot_at, backup_id), unverified.';
+
+-- Security (14.13): backup_list refuses a tenant argument longer than any function takes (the
+-- C functions' limit, 1024 bytes) instead of comparing every catalog row with it.
+CREATE OR REPLACE FUNCTION tenant_backup.backup_list(tenant text DEFAULT NULL)
+RETURNS SETOF tenant_backup.backups
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    stored text;
+BEGIN
+    IF pg_catalog.octet_length($1) OPERATOR(pg_catalog.>) 1024 THEN
+        RAISE EXCEPTION 'tenant is too long (% bytes; at most 1024)', pg_catalog.octet_length($1)
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    stored := tenant_backup._stored_tenant($1);
+    RETURN QUERY
+        SELECT b.* FROM tenant_backup.backups b
+        WHERE $1 IS NULL OR b.tenant OPERATOR(pg_catalog.=) $1 OR b.tenant OPERATOR(pg_catalog.=) stored
+        ORDER BY b.created_at DESC, b.id DESC;
+END
+$$;

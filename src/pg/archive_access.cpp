@@ -96,10 +96,11 @@ archive::ReaderOptions reader_options(const StoredBackup &b) {
 	return options;
 }
 
-StoredBackup authorize_backup(int64 id, const char *action, const char *permission, AuditedAction &audit) {
-	StoredBackup backup = load_completed_backup(id, action);
-	audit.set_tenant(backup.tenant);
-	require_permission(permission, backup.tenant, id, audit.action());
+StoredBackup authorize_backup(int64 id, const char *action, const char *permission, AuditedAction &audit,
+                              BackupHold hold) {
+	// The permission before the status: a failed backup's error is for those who may act on it.
+	StoredBackup backup = find_permitted_backup(id, permission, audit, hold);
+	require_completed(backup, action);
 	return backup;
 }
 

@@ -3,6 +3,7 @@
 #pragma once
 #include "core/archive/archive_reader.hpp"
 #include "pg/audit.hpp"
+#include "pg/backup_lookup.hpp"
 #include "pg/catalog.hpp"
 
 #include <memory>
@@ -27,9 +28,11 @@ CheckedCopy open_checked_copy(const StoredBackup &backup, const char *consequenc
 // tenant_backup.tenant_keys through the configured master key.
 archive::ReaderOptions reader_options(const StoredBackup &backup);
 
-// A completed backup the caller may act on: loaded (refused unless completed; `action` completes
-// "cannot be ..."), its tenant set on the audited action, and `permission` required on it.
-StoredBackup authorize_backup(int64 id, const char *action, const char *permission, AuditedAction &audit);
+// A completed backup the caller may act on: found with `permission` required on it (see
+// find_permitted_backup: denials tell a role without grants on the tenant nothing), its tenant
+// set on the audited action, refused unless completed (`action` completes "cannot be ...").
+StoredBackup authorize_backup(int64 id, const char *action, const char *permission, AuditedAction &audit,
+                              BackupHold hold = BackupHold::RowLock);
 
 // A backup opened for reading: the tenant locked (exclusively when `exclusive`), the first healthy
 // copy of its archive found (see open_checked_copy), and a reader at its start.

@@ -1,31 +1,36 @@
 #include "pg/audit.hpp"
 
+#include "pg/audit_queue.hpp"
 #include "pg/background_workers.hpp"
-#include "pg/catalog.hpp"
 #include "pg/guard.hpp"
 #include "pg/permissions.hpp"
+#include "pg/subtransaction.hpp"
 
 #include <exception>
+#include <vector>
 
 extern "C" {
+#include "access/xlog.h"
 #include "utils/fmgroids.h"
 #include "postmaster/bgworker.h"
 #include "storage/ipc.h"
 #include "storage/dsm.h"
+#include "storage/latch.h"
 #include "utils/inet.h"
+#include "utils/wait_event.h"
 }
 
 namespace tb::pg {
 
 namespace {
 
-// The event as the worker receives it in a DSM segment: the backup id, then NUL-terminated
-// strings in the order of kFields.
-enum Field { SessionUser, CurrentUser, Client, Tenant, Action, Outcome, Error, kFields };
+// How long a caller waits for the fallback audit worker (not preloaded) to write its event.
+constexpr long kWorkerWaitMs = 10000;
 
 struct Stashed {
 	bool pending = false;
 	AuditEvent event;
+	AuditIdentity who;
 };
 Stashed stashed_failure;      // left by an AuditedAction unwinding, for the guard's failure hook
 bool denial_recorded = false; // the error being raised is a denial already audited
@@ -47,83 +52,207 @@ std::string client_address() {
 	return address ? address : "";
 }
 
-struct Fields {
-	std::string values[kFields];
-};
-
-Fields fields_of(const AuditEvent &e) {
-	Fields f;
-	f.values[SessionUser] = user_name(pg_eval([] { return GetSessionUserId(); }));
-	f.values[CurrentUser] = user_name(pg_eval([] { return GetUserId(); }));
-	f.values[Client] = client_address();
-	f.values[Tenant] = e.tenant;
-	f.values[Action] = e.action;
-	f.values[Outcome] = e.outcome;
-	f.values[Error] = e.error;
-	return f;
+// A JSON string literal, in plain C++ (the failure hook calls no more PostgreSQL than it must).
+std::string quoted(const char *s) {
+	std::string out = "\"";
+	for (const char *p = s; *p; p++) {
+		unsigned char c = static_cast<unsigned char>(*p);
+		if (c == '"' || c == '\\') {
+			out += '\\';
+			out += *p;
+		} else if (c < 0x20) {
+			char escaped[8];
+			snprintf(escaped, sizeof(escaped), "\\u%04x", c);
+			out += escaped;
+		} else {
+			out += *p;
+		}
+	}
+	return out + "\"";
 }
 
-// One greppable line per event in the server log.
-void log_event(const Fields &f, int64 backup_id) {
-	std::string line =
-	    "tenant_backup audit: action=" + f.values[Action] + " outcome=" + f.values[Outcome] +
-	    " tenant=" + quote_json(f.values[Tenant]) + " backup_id=" + (backup_id ? std::to_string(backup_id) : "-") +
-	    " session_user=" + quote_json(f.values[SessionUser]) + " current_user=" + quote_json(f.values[CurrentUser]) +
-	    " client=" + (f.values[Client].empty() ? "local" : f.values[Client]);
-	if (!f.values[Error].empty())
-		line += " error=" + quote_json(f.values[Error]);
+std::string describe(const QueuedAuditEvent &e) {
+	std::string line = "action=" + std::string(e.action) + " outcome=" + e.outcome + " tenant=" + quoted(e.tenant) +
+	                   " backup_id=" + (e.backup_id ? std::to_string(e.backup_id) : "-") +
+	                   " session_user=" + quoted(e.session_user) + " current_user=" + quoted(e.current_user) +
+	                   " client=" + (e.client[0] ? e.client : "local");
+	if (e.error[0])
+		line += " error=" + quoted(e.error);
+	return line;
+}
+
+void log_line(const std::string &line) {
 	const char *l = line.c_str();
 	pg_call([l] { ereport(LOG, (errmsg("%s", l), errhidestmt(true), errhidecontext(true))); });
 }
 
-const char *const kInsert =
-    "INSERT INTO tenant_backup.backup_audit (session_user_name, current_user_name, client_addr, tenant, backup_id, "
-    "  action, outcome, error) VALUES ($1, $2, NULLIF($3, '')::inet, NULLIF($4, ''), NULLIF($5, 0), $6, $7, "
-    "  NULLIF($8, ''))";
+// One greppable line per event in the server log.
+void log_event(const QueuedAuditEvent &e) {
+	log_line("tenant_backup audit: " + describe(e));
+}
 
-// Runs kInsert with the fields (needs SPI connected and a snapshot).
-void insert_fields(const char *const *values, int64 backup_id) {
-	Oid types[8] = {NAMEOID, NAMEOID, TEXTOID, TEXTOID, INT8OID, TEXTOID, TEXTOID, TEXTOID};
-	Datum datums[8] = {DirectFunctionCall1(namein, CStringGetDatum(values[SessionUser])),
-	                   DirectFunctionCall1(namein, CStringGetDatum(values[CurrentUser])),
-	                   CStringGetTextDatum(values[Client]),
-	                   CStringGetTextDatum(values[Tenant]),
+// The line saying the event is in the log only.
+void log_not_recorded(const QueuedAuditEvent &e, const std::string &why) {
+	log_line("tenant_backup audit: NOT RECORDED in tenant_backup.backup_audit (" + why + "): " + describe(e));
+}
+
+QueuedAuditEvent make_event(const AuditEvent &event, const AuditIdentity &who) {
+	QueuedAuditEvent q;
+	memset(&q, 0, sizeof(q));
+	pg_call([&] {
+		q.database = MyDatabaseId;
+		q.at = GetCurrentTimestamp();
+		q.backup_id = event.backup_id;
+		copy_clipped(q.session_user, sizeof(q.session_user), who.session_user.c_str());
+		copy_clipped(q.current_user, sizeof(q.current_user), who.current_user.c_str());
+		copy_clipped(q.client, sizeof(q.client), who.client.c_str());
+		copy_clipped(q.action, sizeof(q.action), event.action.c_str());
+		copy_clipped(q.outcome, sizeof(q.outcome), event.outcome.c_str());
+		copy_clipped(q.tenant, sizeof(q.tenant), event.tenant.c_str());
+		copy_clipped(q.error, sizeof(q.error), event.error.c_str());
+	});
+	return q;
+}
+
+const char *const kInsert =
+    "INSERT INTO tenant_backup.backup_audit (at, session_user_name, current_user_name, client_addr, tenant, "
+    "  backup_id, action, outcome, error) VALUES ($1, $2, $3, $4::pg_catalog.inet, $5, $6, $7, $8, $9)";
+
+// Runs kInsert (needs SPI connected and a snapshot). Empty strings and backup id 0 are NULL.
+void insert_row(TimestampTz at, const char *session_user, const char *current_user, const char *client,
+                const char *tenant, int64 backup_id, const char *action, const char *outcome, const char *error) {
+	Oid types[9] = {TIMESTAMPTZOID, NAMEOID, NAMEOID, TEXTOID, TEXTOID, INT8OID, TEXTOID, TEXTOID, TEXTOID};
+	Datum values[9] = {TimestampTzGetDatum(at),
+	                   DirectFunctionCall1(namein, CStringGetDatum(session_user)),
+	                   DirectFunctionCall1(namein, CStringGetDatum(current_user)),
+	                   CStringGetTextDatum(client),
+	                   CStringGetTextDatum(tenant),
 	                   Int64GetDatum(backup_id),
-	                   CStringGetTextDatum(values[Action]),
-	                   CStringGetTextDatum(values[Outcome]),
-	                   CStringGetTextDatum(values[Error])};
-	int rc = SPI_execute_with_args(kInsert, 8, types, datums, nullptr, false, 0);
+	                   CStringGetTextDatum(action),
+	                   CStringGetTextDatum(outcome),
+	                   CStringGetTextDatum(error)};
+	char nulls[10] = "         ";
+	nulls[3] = client[0] ? ' ' : 'n';
+	nulls[4] = tenant[0] ? ' ' : 'n';
+	nulls[5] = backup_id ? ' ' : 'n';
+	nulls[8] = error[0] ? ' ' : 'n';
+	int rc = SPI_execute_with_args(kInsert, 9, types, values, nulls, false, 0);
 	if (rc != SPI_OK_INSERT)
 		elog(ERROR, "tenant_backup: writing the audit trail failed: %s", SPI_result_code_string(rc));
 }
 
-// Serializes the event for the worker: int64 backup id, then the strings.
-std::string serialize(const Fields &f, int64 backup_id) {
-	std::string out(reinterpret_cast<const char *>(&backup_id), sizeof(backup_id));
-	for (const auto &v : f.values)
-		out.append(v.c_str(), v.size() + 1); // a NUL inside a value ends it: values come from text
-	return out;
+void insert_event(const QueuedAuditEvent &e) {
+	insert_row(e.at, e.session_user, e.current_user, e.client, e.tenant, e.backup_id, e.action, e.outcome, e.error);
+}
+
+// The fallback channel: a background worker writes the event. Waits for it at most kWorkerWaitMs
+// and not at all past a pending cancel or termination (which stays pending for PostgreSQL to act
+// on). The event's shared memory is pinned so that the worker finds it even if the caller has
+// stopped waiting; the worker unpins it.
+void write_by_worker(const QueuedAuditEvent &e) {
+	enum {
+		Written,
+		NoSlot,
+		Unfinished
+	} result = pg_eval([&] {
+		dsm_segment *segment = dsm_create(sizeof(QueuedAuditEvent), 0);
+		memcpy(dsm_segment_address(segment), &e, sizeof(e));
+		dsm_handle handle_of_event = dsm_segment_handle(segment);
+		dsm_pin_segment(segment);
+		BackgroundWorker worker =
+		    worker_definition("tenant_backup_audit_worker", "tenant_backup audit writer", 0, true);
+		worker.bgw_main_arg = UInt32GetDatum(handle_of_event);
+		worker.bgw_notify_pid = MyProcPid;
+		BackgroundWorkerHandle *handle;
+		auto outcome = Unfinished;
+		if (!RegisterDynamicBackgroundWorker(&worker, &handle)) {
+			dsm_unpin_segment(handle_of_event);
+			outcome = NoSlot;
+		} else {
+			TimestampTz deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), kWorkerWaitMs);
+			for (;;) {
+				pid_t pid;
+				BgwHandleStatus status = GetBackgroundWorkerPid(handle, &pid);
+				if (status == BGWH_STOPPED) {
+					outcome = Written; // or failed, saying so in the log
+					break;
+				}
+				long left = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), deadline);
+				if (status == BGWH_POSTMASTER_DIED || InterruptPending || left <= 0)
+					break;
+				(void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, Min(left, 100L),
+				                PG_WAIT_EXTENSION);
+				ResetLatch(MyLatch);
+			}
+			pfree(handle);
+		}
+		dsm_detach(segment);
+		return outcome;
+	});
+	if (result == NoSlot) {
+		log_not_recorded(e, "no background worker slot is free");
+		pg_call([] {
+			ereport(WARNING, (errmsg("tenant_backup: could not start a background worker to record an audit event; "
+			                         "it is in the server log only"),
+			                  errhint("Put tenant_backup in shared_preload_libraries and its database in "
+			                          "tenant_backup.databases (the audit queue needs no worker slot), or raise "
+			                          "max_worker_processes.")));
+		});
+	} else if (result == Unfinished) {
+		log_line("tenant_backup audit: the audit writer had not finished when the caller went on; if it fails the "
+		         "event is in the server log only: " +
+		         describe(e));
+	}
+}
+
+void record_unheld(const AuditEvent &event, const AuditIdentity &who) {
+	QueuedAuditEvent q = make_event(event, who);
+	if (pg_eval([] { return RecoveryInProgress(); })) {
+		log_event(q);
+		log_not_recorded(q, "the server is a hot standby");
+		return;
+	}
+	QueueOutcome queued = pg_eval([&] { return queue_audit_event(q); });
+	log_event(q);
+	if (queued == QueueOutcome::Full)
+		log_not_recorded(q, "the audit queue is full");
+	else if (queued == QueueOutcome::NoQueue)
+		write_by_worker(q);
+}
+
+// Records the event outside the caller's transaction (see audit.hpp). No catalog access.
+// Interrupts are held meanwhile: logging would otherwise act on a pending cancel (errfinish
+// checks for interrupts) before the event is queued, and in the failure hook would consume the
+// very cancel that PostgreSQL must report next. Nothing here waits unboundedly: the fallback's
+// wait ends at once when an interrupt is pending. The count is restored by hand, since an error
+// inside resets it to 0.
+void record_independently(const AuditEvent &event, const AuditIdentity &who) {
+	uint32 holdoff = InterruptHoldoffCount;
+	HOLD_INTERRUPTS();
+	try {
+		record_unheld(event, who);
+	} catch (...) {
+		InterruptHoldoffCount = holdoff;
+		throw;
+	}
+	InterruptHoldoffCount = holdoff;
 }
 
 void record_failure_from_guard(const detail::CapturedError &err) {
 	if (!stashed_failure.pending)
 		return;
-	AuditEvent event = stashed_failure.event;
+	Stashed failure = stashed_failure;
 	stashed_failure = Stashed{};
-	event.outcome = "failed";
+	failure.event.outcome = "failed";
 	const char *message = err.edata ? err.edata->message : err.message;
-	event.error = message ? message : "unexpected error";
-	// A pending cancel or termination is often why the action failed: it must not cut the wait for
-	// the audit worker short, and must stay pending so that PostgreSQL raises it next. Restored by
-	// hand, since an error inside resets the count to 0.
-	uint32 holdoff = InterruptHoldoffCount;
-	HOLD_INTERRUPTS();
+	failure.event.error = message ? message : "unexpected error";
+	// No catalog access here (the transaction is about to abort): the identity was looked up when
+	// the action started. A pending cancel stays pending (see record_independently).
 	try {
-		audit_autonomously(event);
+		record_independently(failure.event, failure.who);
 	} catch (...) {
-		// The original error is raised next; the event is at least in the server log if logging worked.
+		// The original error is raised next; the event is in the server log if logging worked.
 	}
-	InterruptHoldoffCount = holdoff;
 }
 
 struct InstallHook {
@@ -132,17 +261,24 @@ struct InstallHook {
 
 } // namespace
 
+AuditIdentity current_identity() {
+	AuditIdentity who;
+	who.session_user = user_name(pg_eval([] { return GetSessionUserId(); }));
+	who.current_user = user_name(pg_eval([] { return GetUserId(); }));
+	who.client = client_address();
+	return who;
+}
+
 void audit_in_transaction(const AuditEvent &event) {
-	Fields f = fields_of(event);
-	log_event(f, event.backup_id);
+	QueuedAuditEvent q = make_event(event, current_identity());
+	log_event(q);
 	AsExtensionOwner owner;
+	// The full tenant and error (the queue's record clips them).
+	const char *tenant = event.tenant.c_str(), *error = event.error.c_str();
 	pg_call([&] {
-		const char *values[kFields];
-		for (int i = 0; i < kFields; i++)
-			values[i] = f.values[i].c_str();
 		if (SPI_connect() != SPI_OK_CONNECT)
 			elog(ERROR, "tenant_backup: SPI_connect failed");
-		insert_fields(values, event.backup_id);
+		insert_row(q.at, q.session_user, q.current_user, q.client, tenant, q.backup_id, q.action, q.outcome, error);
 		SPI_finish();
 	});
 }
@@ -150,38 +286,37 @@ void audit_in_transaction(const AuditEvent &event) {
 void audit_autonomously(const AuditEvent &event) {
 	if (event.outcome == "denied")
 		denial_recorded = true;
-	Fields f = fields_of(event);
-	log_event(f, event.backup_id);
-	std::string payload = serialize(f, event.backup_id);
-	Oid owner = extension_owner();
-	bool started = pg_eval([&] {
-		dsm_segment *segment = dsm_create(payload.size() + sizeof(Oid) * 2, 0);
-		char *base = static_cast<char *>(dsm_segment_address(segment));
-		Oid ids[2] = {MyDatabaseId, owner};
-		memcpy(base, ids, sizeof(ids));
-		memcpy(base + sizeof(ids), payload.data(), payload.size());
+	record_independently(event, current_identity());
+}
 
-		BackgroundWorker worker =
-		    worker_definition("tenant_backup_audit_worker", "tenant_backup audit writer", 0, true);
-		worker.bgw_main_arg = UInt32GetDatum(dsm_segment_handle(segment));
-		worker.bgw_notify_pid = MyProcPid;
-		BackgroundWorkerHandle *handle;
-		bool ok = RegisterDynamicBackgroundWorker(&worker, &handle);
-		if (ok)
-			ok = WaitForBackgroundWorkerShutdown(handle) == BGWH_STOPPED;
-		dsm_detach(segment);
-		return ok;
-	});
-	if (!started)
-		pg_call([] {
-			ereport(WARNING, (errmsg("tenant_backup: could not start a background worker to record an audit event; "
-			                         "it is in the server log only"),
-			                  errhint("Raise max_worker_processes.")));
+void drain_audit_queue() {
+	Oid database = pg_eval([] { return MyDatabaseId; });
+	for (;;) {
+		std::vector<QueuedAuditEvent> events = take_audit_events(database, 32);
+		if (events.empty())
+			return;
+		std::vector<std::string> failures(events.size());
+		ErrorData *error = run_in_transaction("tenant_backup scheduler: writing audit events", [&] {
+			for (size_t i = 0; i < events.size(); i++) {
+				const QueuedAuditEvent *e = &events[i];
+				if (auto problem = try_in_subtransaction([e] { pg_call([e] { insert_event(*e); }); }))
+					failures[i] = *problem;
+			}
 		});
+		for (size_t i = 0; i < events.size(); i++) {
+			if (error)
+				log_not_recorded(events[i],
+				                 std::string("writing it failed: ") + (error->message ? error->message : "error"));
+			else if (!failures[i].empty())
+				log_not_recorded(events[i], "writing it failed: " + failures[i]);
+		}
+		if (error)
+			pg_call([error] { FreeErrorData(error); });
+	}
 }
 
 AuditedAction::AuditedAction(const char *action, std::string tenant, int64 backup_id)
-    : exceptions_at_start_(std::uncaught_exceptions()) {
+    : who_(current_identity()), exceptions_at_start_(std::uncaught_exceptions()) {
 	event_.action = action;
 	event_.tenant = std::move(tenant);
 	event_.backup_id = backup_id;
@@ -194,6 +329,7 @@ AuditedAction::~AuditedAction() {
 	// Unwinding: the guard records the failure once the error's message is known.
 	stashed_failure.pending = true;
 	stashed_failure.event = event_;
+	stashed_failure.who = who_;
 }
 
 void AuditedAction::ok(const std::string &note) {
@@ -203,36 +339,37 @@ void AuditedAction::ok(const std::string &note) {
 	done_ = true;
 }
 
-// The worker: attaches the event, connects as the extension's owner, inserts it, commits.
-// Plain PostgreSQL code: an error here ends the worker (the event is in the server log).
+void AuditedAction::ok_independently(const std::string &note) {
+	event_.outcome = "ok";
+	event_.error = note;
+	record_independently(event_, who_);
+	done_ = true;
+}
+
+// The fallback worker: copies the event, connects to its database (as the bootstrap superuser:
+// it needs no role's rights but the catalog owner's), inserts it, commits. Plain PostgreSQL code:
+// an error here ends the worker (the event is in the server log).
 void audit_worker_main(Datum arg) {
 	BackgroundWorkerUnblockSignals();
-	dsm_segment *segment = dsm_attach(DatumGetUInt32(arg));
+	dsm_handle handle = DatumGetUInt32(arg);
+	dsm_segment *segment = dsm_attach(handle);
 	if (!segment)
 		ereport(ERROR, (errmsg("tenant_backup audit writer: the event's shared memory is gone")));
-	const char *base = static_cast<const char *>(dsm_segment_address(segment));
-	Oid ids[2];
-	memcpy(ids, base, sizeof(ids));
-	int64 backup_id;
-	memcpy(&backup_id, base + sizeof(ids), sizeof(backup_id));
-	const char *values[kFields];
-	const char *p = base + sizeof(ids) + sizeof(backup_id);
-	for (int i = 0; i < kFields; i++) {
-		values[i] = p;
-		p += strlen(p) + 1;
-	}
-	BackgroundWorkerInitializeConnectionByOid(ids[0], ids[1], 0);
+	QueuedAuditEvent event;
+	memcpy(&event, dsm_segment_address(segment), sizeof(event));
+	dsm_unpin_segment(handle);
+	dsm_detach(segment);
+	BackgroundWorkerInitializeConnectionByOid(event.database, InvalidOid, 0);
 	tb::pg::pin_worker_search_path();
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "tenant_backup audit writer: SPI_connect failed");
 	PushActiveSnapshot(GetTransactionSnapshot());
-	insert_fields(values, backup_id);
+	insert_event(event);
 	SPI_finish();
 	PopActiveSnapshot();
 	CommitTransactionCommand();
-	dsm_detach(segment);
 }
 
 } // namespace tb::pg

@@ -2,6 +2,7 @@
 // archive when the transaction commits (so a rolled-back delete loses nothing).
 #include "pg/audit.hpp"
 #include "pg/backup_copies.hpp"
+#include "pg/backup_lookup.hpp"
 #include "pg/catalog.hpp"
 #include "pg/permissions.hpp"
 #include "pg/guard.hpp"
@@ -14,10 +15,8 @@ TB_SQL_FUNCTION(backup_delete) {
 	int64 id = arg_int64(fcinfo, 0, "backup_id");
 	spi_begin();
 	AuditedAction audit("delete", "", id);
-	StoredBackup backup = load_backup(id);
-	audit.set_tenant(backup.tenant);
 	// Deleting a restore point takes away a way back: the explicitly granted permission.
-	require_permission("backup.restore", backup.tenant, id, "delete");
+	StoredBackup backup = find_permitted_backup(id, "backup.restore", audit, BackupHold::RowLock);
 	if (backup.status == "running")
 		throw SqlError(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
 		               "backup " + std::to_string(id) + " is still running and cannot be deleted");
@@ -38,9 +37,10 @@ TB_SQL_FUNCTION(tenant_backup_tenant_column) {
 // tenant_backup._stored_tenant(text): the form the catalog records a tenant value in (for
 // backup_list; a spelling refused as a new tenant is looked up as given).
 TB_SQL_FUNCTION(tenant_backup_stored_tenant) {
-	std::optional<std::string> tenant = arg_text(fcinfo, 0);
+	// STRICT: never NULL
+	std::optional<std::string> tenant = bounded_text_arg(fcinfo, 0, "tenant", kMaxTenantBytes, true);
 	spi_begin();
-	std::string stored = lookup_tenant(*tenant); // STRICT: never NULL
+	std::string stored = lookup_tenant(*tenant);
 	spi_end();
 	const char *s = stored.c_str();
 	return pg_eval([s] { return PointerGetDatum(cstring_to_text(s)); });

@@ -13,6 +13,7 @@
 #include "pg/archive_rows.hpp"
 #include "pg/catalog.hpp"
 #include "pg/guard.hpp"
+#include "pg/read_privileges.hpp"
 #include "pg/spi.hpp"
 #include "pg/text_lines.hpp"
 
@@ -72,14 +73,19 @@ TB_SQL_FUNCTION(backup_download) {
 	TextLines out(fcinfo);
 	spi_begin();
 	AuditedAction audit("download", "", id);
-	OpenedBackup b =
-	    open_backup(authorize_backup(id, "downloaded", "backup.download", audit), "nothing was downloaded", false);
+	StoredBackup backup = authorize_backup(id, "downloaded", "backup.download", audit, BackupHold::Reading);
+	// Every table and column of the backup is rendered: the caller must be able to read them all.
+	std::vector<ArchivedTable> tables = catalog_tables(id);
+	bool restricted = require_read_privileges(tables, id, backup.tenant, "download", "nothing was downloaded");
+	OpenedBackup b = open_backup(backup, "nothing was downloaded", false);
 	tb::archive::ArchiveReader &reader = *b.reader;
 
 	out.hash_lines(true);
 	out.put(tb::document::header_line(backup_json(id, reader.metadata())));
 	bool first_table = true;
 	while (std::optional<tb::archive::TableHeader> table = reader.next_table()) {
+		if (restricted)
+			check_header_within(*table, tables, id);
 		out.put(tb::document::table_start_line(table_fields(*table), first_table));
 		first_table = false;
 		ArchiveRowDecoder rows(reader, *table);
@@ -108,7 +114,7 @@ TB_SQL_FUNCTION(backup_download) {
 	out.hash_lines(false);
 	// The checksum covers every line above, each followed by "\n": the file's bytes up to here.
 	out.put(tb::document::checksum_line(out.hex_digest()));
-	audit.ok();
+	audit.ok_independently(); // the rows leave even if the caller's transaction rolls back
 	spi_end();
 	return 0;
 }
@@ -130,14 +136,22 @@ TB_SQL_FUNCTION(backup_export_csv) {
 		schema = nsp;
 	});
 	AuditedAction audit("export_csv", "", id);
-	OpenedBackup b =
-	    open_backup(authorize_backup(id, "exported", "backup.download", audit), "nothing was exported", false);
+	StoredBackup backup = authorize_backup(id, "exported", "backup.download", audit, BackupHold::Reading);
+	// Only the one table is rendered: its archived columns are what the caller must be able to read.
+	std::vector<ArchivedTable> tables;
+	for (auto &t : catalog_tables(id))
+		if (t.schema == schema && t.name == name)
+			tables.push_back(std::move(t));
+	bool restricted = require_read_privileges(tables, id, backup.tenant, "export_csv", "nothing was exported");
+	OpenedBackup b = open_backup(backup, "nothing was exported", false);
 	tb::archive::ArchiveReader &reader = *b.reader;
 	bool found = false;
 	while (std::optional<tb::archive::TableHeader> table = reader.next_table()) {
 		if (table->schema != schema || table->name != name)
 			continue; // next_table() skips the rest of this one
 		found = true;
+		if (restricted)
+			check_header_within(*table, tables, id);
 		std::vector<std::string> names;
 		for (const auto &c : table->columns)
 			names.push_back(c.name);
@@ -162,7 +176,7 @@ TB_SQL_FUNCTION(backup_export_csv) {
 		throw SqlError(ERRCODE_UNDEFINED_TABLE,
 		               "table " + schema + "." + name + " is not in backup " + std::to_string(id),
 		               "tenant_backup.backups.tables lists the tables of a backup.");
-	audit.ok();
+	audit.ok_independently(); // the rows leave even if the caller's transaction rolls back
 	spi_end();
 	return 0;
 }

@@ -13,6 +13,10 @@
 #include "pg/spi.hpp"
 #include "pg/tenant_tables.hpp"
 
+extern "C" {
+#include "access/detoast.h"
+}
+
 namespace tb::pg {
 
 namespace {
@@ -106,7 +110,17 @@ TB_SQL_FUNCTION(backup_revoke) {
 }
 
 TB_SQL_FUNCTION(tenant_backup_may) {
-	std::optional<std::string> permission = arg_text(fcinfo, 0), tenant = arg_text(fcinfo, 1);
+	// STRICT: never NULL. The four names are short.
+	std::optional<std::string> permission = bounded_text_arg(fcinfo, 0, "permission", 64, false);
+	if (!is_permission_name(*permission))
+		throw SqlError(ERRCODE_INVALID_PARAMETER_VALUE, "unknown backup permission \"" + *permission + "\"");
+	// No grant names a tenant longer than any function takes, so none is looked up: a NULL-tenant
+	// grant does not cover one either. Not an error, since row-level security calls this for
+	// every catalog row, and one long tenant (from the tenant data, by the scheduler) must not
+	// make the catalog unreadable for every role.
+	if (pg_eval([fcinfo] { return toast_raw_datum_size(PG_GETARG_DATUM(1)) - VARHDRSZ; }) > kMaxTenantBytes)
+		PG_RETURN_BOOL(is_backup_admin(pg_eval([] { return GetUserId(); })));
+	std::optional<std::string> tenant = arg_text(fcinfo, 1);
 	Oid role = pg_eval([] { return GetUserId(); });
 	spi_begin();
 	bool may = holds_permission(role, permission->c_str(), *tenant); // STRICT: never NULL

@@ -150,7 +150,9 @@ void DocumentImporter::header(const std::string &object) {
 	const char *json = object.c_str();
 	pg_call([json] {
 		spi_run_text("SELECT j ->> 'format', j ->> 'format_version', b ->> 'tenant', b ->> 'label', "
-		             "  (b ->> 'snapshot')::timestamptz "
+		             "  (b ->> 'snapshot')::timestamptz, "
+		             "  pg_catalog.jsonb_build_object('label', b -> 'label', 'snapshot_at', b -> 'snapshot', "
+		             "    'backup_id', b -> 'id')::text "
 		             "FROM (SELECT $1::jsonb AS j) d, LATERAL (SELECT j -> 'backup' AS b) h",
 		             json, true, SPI_OK_SELECT);
 	});
@@ -172,6 +174,11 @@ void DocumentImporter::header(const std::string &object) {
 	backup_.snapshot_at = pg_eval([&no_snapshot] { return DatumGetTimestampTz(spi_datum(0, 5, &no_snapshot)); });
 	if (no_snapshot)
 		required(std::nullopt, "the backup's snapshot time");
+	// The label and snapshot time are the document's word, not facts this server saw: the label
+	// says so, and backups.claimed keeps what the document claimed (see README, "backup_import").
+	backup_.claimed = result_text(6);
+	if (backup_.label)
+		backup_.label = "imported: " + *backup_.label;
 
 	tables_ = load_tenant_tables();
 	tenant_values_ = tenant_values(tenant, tables_);

@@ -17,6 +17,10 @@
 #include "pg/repository.hpp"
 #include "pg/spi.hpp"
 
+extern "C" {
+#include "access/xlog.h"
+}
+
 #include <map>
 
 namespace tb::pg {
@@ -136,8 +140,8 @@ TB_SQL_FUNCTION(backup_verify) {
 	pg_call([&] { InitMaterializedSRF(fcinfo, 0); });
 	spi_begin();
 	AuditedAction audit("verify", "", id);
-	StoredBackup backup = authorize_backup(id, "verified", "backup.view", audit);
-	lock_tenant(backup.tenant, false);
+	// Held by the tenant's shared lock, not a row lock: verify works in a read-only transaction.
+	StoredBackup backup = authorize_backup(id, "verified", "backup.view", audit, BackupHold::Reading);
 
 	// A receive function that rejects a value raises a PostgreSQL error: run the checks in a
 	// subtransaction so that such an error can be rolled back and recorded as the outcome.
@@ -171,8 +175,18 @@ TB_SQL_FUNCTION(backup_verify) {
 		out.ok = false;
 		out.error = (where.empty() ? "" : where + ": ") + reason;
 	}
-	record_outcome(id, out);
-	audit.ok(out.ok ? "" : "verification failed: " + out.error);
+	// Recording the outcome is a write: in a read-only transaction (or on a standby) the verdict
+	// is only returned.
+	if (pg_eval([] { return XactReadOnly || RecoveryInProgress(); }))
+		pg_call([id] {
+			ereport(NOTICE, (errmsg("the outcome of verifying backup %lld was not recorded: the transaction is "
+			                        "read-only",
+			                        static_cast<long long>(id))));
+		});
+	else
+		record_outcome(id, out);
+	// What the archive holds was read: recorded even if the caller's transaction rolls back.
+	audit.ok_independently(out.ok ? "" : "verification failed: " + out.error);
 	spi_end();
 	const char *error = out.error.c_str();
 	pg_call([&] {

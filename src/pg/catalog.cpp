@@ -5,6 +5,7 @@
 #include "pg/spi.hpp"
 
 extern "C" {
+#include "access/detoast.h"
 #include "catalog/pg_collation.h"
 #include "utils/fmgrprotos.h"
 }
@@ -91,12 +92,13 @@ void insert_completed_backup(const NewBackup &b) {
 		static const char *sql =
 		    "INSERT INTO tenant_backup.backups (id, tenant, kind, label, status, created_at, finished_at, "
 		    "  snapshot_at, server_version, tables, row_count, size_bytes, sha256, compression, repository, "
-		    "  object_name, location, encrypted, key_generation) "
+		    "  object_name, location, encrypted, key_generation, claimed) "
 		    "VALUES ($1, $2, $14, $3, 'completed', $4, clock_timestamp(), $5, "
-		    "  current_setting('server_version'), $6::jsonb, $7, $8, $9, $10, $15, $11, $12, $13 IS NOT NULL, $13)";
-		Oid types[15] = {INT8OID, TEXTOID, TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TEXTOID, INT8OID, INT8OID,
-		                 TEXTOID, TEXTOID, TEXTOID, TEXTOID,        INT4OID,        TEXTOID, TEXTOID};
-		Datum values[15] = {Int64GetDatum(b.id),
+		    "  current_setting('server_version'), $6::jsonb, $7, $8, $9, $10, $15, $11, $12, $13 IS NOT NULL, $13, "
+		    "  $16::jsonb)";
+		Oid types[16] = {INT8OID, TEXTOID, TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TEXTOID, INT8OID, INT8OID,
+		                 TEXTOID, TEXTOID, TEXTOID, TEXTOID,        INT4OID,        TEXTOID, TEXTOID, TEXTOID};
+		Datum values[16] = {Int64GetDatum(b.id),
 		                    CStringGetTextDatum(b.tenant.c_str()),
 		                    b.label ? CStringGetTextDatum(b.label->c_str()) : 0,
 		                    TimestampTzGetDatum(b.created_at),
@@ -110,13 +112,16 @@ void insert_completed_backup(const NewBackup &b) {
 		                    CStringGetTextDatum(b.location.c_str()),
 		                    Int32GetDatum(static_cast<int32>(b.key_generation)),
 		                    CStringGetTextDatum(b.kind.c_str()),
-		                    CStringGetTextDatum(b.repository.c_str())};
-		char nulls[16] = "               ";
+		                    CStringGetTextDatum(b.repository.c_str()),
+		                    b.claimed ? CStringGetTextDatum(b.claimed->c_str()) : 0};
+		char nulls[17] = "                ";
 		if (!b.label)
 			nulls[2] = 'n';
 		if (b.key_generation == 0)
 			nulls[12] = 'n';
-		spi_run(sql, 15, types, values, nulls, false, SPI_OK_INSERT);
+		if (!b.claimed)
+			nulls[15] = 'n';
+		spi_run(sql, 16, types, values, nulls, false, SPI_OK_INSERT);
 	});
 	for (const auto &c : b.copies)
 		spi_query("INSERT INTO tenant_backup.backup_copies (backup_id, repository, object_name, location, size_bytes, "
@@ -128,7 +133,7 @@ void insert_completed_backup(const NewBackup &b) {
 		           std::to_string(b.size_bytes), b.sha256, c.stored ? std::nullopt : SqlValue(c.error)});
 }
 
-StoredBackup load_backup(int64 id, bool lock) {
+std::optional<StoredBackup> find_backup(int64 id, bool lock) {
 	AsExtensionOwner owner; // the catalog is the extension's own
 	struct {
 		uint64 rows;
@@ -153,8 +158,7 @@ StoredBackup load_backup(int64 id, bool lock) {
 		}
 	});
 	if (raw.rows != 1)
-		throw SqlError(ERRCODE_NO_DATA_FOUND, "backup " + std::to_string(id) + " does not exist", "",
-		               "tenant_backup.backup_list() shows the existing backups.");
+		return std::nullopt;
 	StoredBackup b;
 	b.id = id;
 	b.tenant = raw.tenant;
@@ -170,12 +174,24 @@ StoredBackup load_backup(int64 id, bool lock) {
 	return b;
 }
 
-StoredBackup load_completed_backup(int64 id, const char *action) {
-	StoredBackup b = load_backup(id);
+StoredBackup load_backup(int64 id, bool lock) {
+	std::optional<StoredBackup> b = find_backup(id, lock);
+	if (!b)
+		throw SqlError(ERRCODE_NO_DATA_FOUND, "backup " + std::to_string(id) + " does not exist", "",
+		               "tenant_backup.backup_list() shows the existing backups.");
+	return *b;
+}
+
+void require_completed(const StoredBackup &b, const char *action) {
 	if (b.status != "completed")
 		throw SqlError(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
-		               "backup " + std::to_string(id) + " is " + b.status + " and cannot be " + action,
+		               "backup " + std::to_string(b.id) + " is " + b.status + " and cannot be " + action,
 		               b.error.empty() ? "" : "Its error was: " + b.error);
+}
+
+StoredBackup load_completed_backup(int64 id, const char *action) {
+	StoredBackup b = load_backup(id);
+	require_completed(b, action);
 	return b;
 }
 
@@ -239,6 +255,19 @@ std::string required_text_arg(FunctionCallInfo fcinfo, int n, const char *name, 
 		throw SqlError(ERRCODE_NULL_VALUE_NOT_ALLOWED, std::string(name) + " must not be NULL");
 	check_text_arg(*value, name, max_bytes, false);
 	return *value;
+}
+
+std::optional<std::string> bounded_text_arg(FunctionCallInfo fcinfo, int n, const char *name, size_t max_bytes,
+                                            bool allow_empty) {
+	if (PG_ARGISNULL(n))
+		return std::nullopt;
+	size_t bytes = pg_eval([&] { return toast_raw_datum_size(PG_GETARG_DATUM(n)) - VARHDRSZ; });
+	if (bytes > max_bytes)
+		throw SqlError(ERRCODE_INVALID_PARAMETER_VALUE, std::string(name) + " is too long (" + std::to_string(bytes) +
+		                                                    " bytes; at most " + std::to_string(max_bytes) + ")");
+	std::optional<std::string> value = arg_text(fcinfo, n);
+	check_text_arg(*value, name, max_bytes, allow_empty);
+	return value;
 }
 
 void check_text_arg(const std::string &value, const char *name, size_t max_bytes, bool allow_empty) {

@@ -28,6 +28,7 @@ struct NewBackup {
 	bool replaces_running_row = false; // a scheduled job's: its 'running' row of this id becomes this
 	std::optional<std::string> label;
 	TimestampTz created_at = 0, snapshot_at = 0;
+	std::optional<std::string> claimed; // JSON: what an imported document claimed (label, snapshot)
 	std::vector<TableSummary> tables;
 	uint64 rows = 0, size_bytes = 0;
 	std::string sha256, compression, object_name, location;
@@ -51,12 +52,17 @@ void spi_end();
 int64 next_backup_id();
 // Inserts the backups row and its rows of tenant_backup.backup_copies.
 void insert_completed_backup(const NewBackup &backup);
+// The backups row, or nullopt. lock: FOR UPDATE on it, as actions that change or delete it want
+// (restore, delete). Readers (download, export, verify) pass false: a row lock is refused in a
+// read-only transaction and on a standby; they hold the tenant's shared lock instead (see
+// find_permitted_backup).
+std::optional<StoredBackup> find_backup(int64 id, bool lock);
 // Throws a clear error if the backup does not exist.
-// lock: FOR UPDATE on the backups row, as actions that change or delete it want; false for
-// readers that must not wait on (or deadlock with) one.
 StoredBackup load_backup(int64 id, bool lock = true);
 // load_backup, refusing a backup that is not completed; `action` completes "cannot be ...".
 StoredBackup load_completed_backup(int64 id, const char *action);
+// Refuses a backup that is not completed, as load_completed_backup does.
+void require_completed(const StoredBackup &backup, const char *action);
 void delete_backup_row(int64 id);
 
 // A string as a JSON string literal (PostgreSQL's escape_json).
@@ -86,6 +92,10 @@ std::optional<std::string> arg_text(FunctionCallInfo fcinfo, int n);
 int64 arg_int64(FunctionCallInfo fcinfo, int n, const char *name);
 // A text argument that must not be NULL or empty, at most max_bytes long.
 std::string required_text_arg(FunctionCallInfo fcinfo, int n, const char *name, size_t max_bytes);
+// A text argument checked against max_bytes (and emptiness, unless allow_empty) before it is
+// detoasted or copied, so that a 100 MB argument costs no more than its check. nullopt for NULL.
+std::optional<std::string> bounded_text_arg(FunctionCallInfo fcinfo, int n, const char *name, size_t max_bytes,
+                                            bool allow_empty);
 // Rejects values our functions will not take: too long (> max_bytes) or empty when !allow_empty.
 void check_text_arg(const std::string &value, const char *name, size_t max_bytes, bool allow_empty);
 

@@ -1,6 +1,7 @@
 // Library entry: module magic, settings and transaction callbacks.
 #include "core/net/interrupt.hpp"
 #include "core/stream/threaded_sink.hpp"
+#include "pg/audit_queue.hpp"
 #include "pg/keys.hpp"
 #include "pg/pending_objects.hpp"
 #include "pg/pending_sequences.hpp"
@@ -43,5 +44,6 @@ void _PG_init(void) {
 		tb::pg::register_launcher();
 		tb::pg::request_scheduler_registry_memory();
 		tb::pg::request_progress_memory();
+		tb::pg::request_audit_queue_memory(); // the audit trail's channel that needs no worker slot
 	}
 }

@@ -100,8 +100,12 @@ $node->safe_psql('postgres',
 	"UPDATE accounts SET name = 'changed' WHERE id = 1; DELETE FROM events WHERE tenant_id = 1 AND id > 1000");
 my $imported = import_file($file);
 like($imported, qr/^\d+$/, "the file imported as backup $imported");
-is($node->safe_psql('postgres', "SELECT kind || ' ' || tenant || ' ' || label FROM tenant_backup.backups WHERE id = $imported"),
-	'imported 1 nightly', 'an imported backup of the tenant, with its label');
+is( $node->safe_psql(
+		'postgres',
+		"SELECT kind || ' ' || tenant || ' ' || label || ' ' || (claimed ->> 'label') FROM tenant_backup.backups "
+		  . "WHERE id = $imported"),
+	'imported 1 imported: nightly nightly',
+	'an imported backup of the tenant, with its label marked as the document\'s claim');
 $node->safe_psql('postgres', "SET TimeZone = 'Pacific/Chatham'; SELECT * FROM tenant_backup.backup_restore($imported)");
 is($node->safe_psql('postgres', $snapshot), $before, 'restoring the imported file gives exactly the original rows');
 is($node->safe_psql('postgres', "SELECT count(*) FROM events WHERE tenant_id = 2"), '1', 'the other tenant is untouched');

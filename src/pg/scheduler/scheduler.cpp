@@ -6,6 +6,8 @@
 #include "pg/scheduler/periodic_sync.hpp"
 #include "pg/scheduler/scheduler_registry.hpp"
 #include "pg/scheduler/throttled_warning.hpp"
+#include "pg/audit.hpp"
+#include "pg/audit_queue.hpp"
 #include "pg/background_workers.hpp"
 #include "pg/settings.hpp"
 #include "pg/spi.hpp"
@@ -258,6 +260,7 @@ void tenant_backup_scheduler_main(Datum) {
 		proc_exit(0);
 	}
 	tb::pg::register_scheduler(database); // for a launcher restarted meanwhile
+	tb::pg::register_audit_drainer();     // audit events of this database are queued for us
 	ereport(LOG, (errmsg("tenant_backup scheduler started for database \"%s\"", database)));
 	while (!ShutdownRequestPending) {
 		if (ConfigReloadPending) {
@@ -265,6 +268,8 @@ void tenant_backup_scheduler_main(Datum) {
 			ProcessConfigFile(PGC_SIGHUP);
 			tb::pg::discovery_due = true;
 		}
+		// Queued audit events set our latch: they are written first, then the pass runs as ever.
+		tb::pg::cpp_call([] { tb::pg::drain_audit_queue(); });
 		long sleep_ms = 0;
 		tb::pg::cpp_call([&] { sleep_ms = tb::pg::run_once(); });
 		if (ShutdownRequestPending)
@@ -273,6 +278,7 @@ void tenant_backup_scheduler_main(Datum) {
 		ResetLatch(MyLatch);
 		CHECK_FOR_INTERRUPTS();
 	}
+	tb::pg::cpp_call([] { tb::pg::drain_audit_queue(); }); // the last events before we go
 	ereport(LOG, (errmsg("tenant_backup scheduler of database \"%s\" stopping", database)));
 	proc_exit(0);
 }
