@@ -124,12 +124,47 @@ SELECT tenant_backup.backup_exclude_table('sd.evil_table');
 SELECT count(*) AS gaps FROM tenant_backup.backup_table_gaps();
 SELECT * FROM sd.pwned;
 
+-- Finding 9, beyond tenant values: a download renders rows with row_to_json, which calls a
+-- type's cast to json; an import parses rows with json_populate_record, which runs a domain's
+-- CHECK. Both are code of the type's owner: for a superuser caller it runs as that owner (the
+-- cast's author, the table's owner), never as the superuser.
+SET ROLE sd_attacker;
+CREATE TYPE sd.mood AS ENUM ('sad', 'happy');
+CREATE FUNCTION sd.mood_json(m sd.mood) RETURNS json LANGUAGE sql
+    AS $$ SELECT CASE WHEN public.sd_record('json cast') THEN to_json(m::text) END $$;
+CREATE CAST (sd.mood AS json) WITH FUNCTION sd.mood_json(sd.mood);
+CREATE DOMAIN sd.checked AS int CHECK (public.sd_record('domain check'));
+RESET ROLE;
+CREATE ROLE sd_app;
+GRANT USAGE, CREATE ON SCHEMA sd TO sd_app;
+SET tenant_backup.table_owners = 'sd_app';
+CREATE TABLE sd.moods (sd_tenant varchar(20) NOT NULL, m sd.mood);
+CREATE INDEX ON sd.moods (sd_tenant);
+INSERT INTO sd.moods VALUES ('acme', 'happy');
+SET ROLE sd_app;
+CREATE TABLE sd.ledger (sd_tenant varchar(20) NOT NULL, amount sd.checked);
+CREATE INDEX ON sd.ledger (sd_tenant);
+INSERT INTO sd.ledger VALUES ('acme', 5);
+RESET ROLE;
+DELETE FROM sd.pwned; -- sd_app's own insert ran the CHECK as sd_app
+SELECT tenant_backup.backup_create('acme') AS mood_bid \gset
+SELECT count(*) FILTER (WHERE line LIKE '%"m":"happy"%') AS rendered_by_cast FROM tenant_backup.backup_download(:mood_bid) AS line;
+SELECT string_agg(line || E'\n', '') AS doc FROM tenant_backup.backup_download(:mood_bid) AS line \gset
+SELECT tenant_backup.backup_import(:'doc') IS NOT NULL AS imported;
+SELECT who, was_superuser, via FROM sd.pwned GROUP BY 1, 2, 3 ORDER BY 3, 1;
+SELECT rolsuper FROM pg_roles WHERE rolname IN ('sd_attacker', 'sd_app') ORDER BY rolname;
+RESET tenant_backup.table_owners;
+DELETE FROM sd.pwned;
+DROP TABLE sd.moods, sd.ledger;
+
 -- Finding 13: a quota on manual and imported backups per tenant (scheduled ones are bounded by
--- retention). acme has one backup; with a limit of two the third is refused, naming the setting.
-SET tenant_backup.max_backups_per_tenant = 2;
-SELECT tenant_backup.backup_create('acme') IS NOT NULL AS second_backup;
+-- retention). With a limit of one more than acme has, the next backup is taken and the one after
+-- it is refused, naming the setting.
+SELECT count(*) + 1 AS quota FROM tenant_backup.backups WHERE tenant = 'acme' AND kind <> 'auto' \gset
+SET tenant_backup.max_backups_per_tenant = :quota;
+SELECT tenant_backup.backup_create('acme') IS NOT NULL AS one_more_backup;
 SELECT tenant_backup.backup_create('acme');
-SELECT count(*) AS acme_backups FROM tenant_backup.backups WHERE tenant = 'acme';
+SELECT count(*) = :quota AS at_the_limit FROM tenant_backup.backups WHERE tenant = 'acme';
 RESET tenant_backup.max_backups_per_tenant;
 SET ROLE sd_attacker;
 SET tenant_backup.max_backups_per_tenant = 0;
@@ -140,3 +175,5 @@ DROP SCHEMA sd CASCADE;
 REVOKE CREATE ON SCHEMA public FROM sd_attacker;
 DROP OWNED BY sd_attacker;
 DROP ROLE sd_attacker;
+DROP OWNED BY sd_app;
+DROP ROLE sd_app;

@@ -14,16 +14,27 @@ extern "C" {
 namespace tb::pg {
 
 AsTableOwner::AsTableOwner(Oid relid, Mode mode) : exceptions_at_entry_(std::uncaught_exceptions()) {
+	enter(relid, InvalidOid, mode);
+}
+
+AsTableOwner::AsTableOwner(Role role, Mode mode) : exceptions_at_entry_(std::uncaught_exceptions()) {
+	enter(InvalidOid, role.oid, mode);
+}
+
+void AsTableOwner::enter(Oid relid, Oid role, Mode mode) {
 	pg_call([&] {
 		GetUserIdAndSecContext(&saved_user_, &saved_context_);
 		guc_level_ = pin_search_path_in_new_level();
 		if (!superuser())
 			return;
-		HeapTuple tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
-		if (!HeapTupleIsValid(tuple))
-			elog(ERROR, "cache lookup failed for relation %u", relid);
-		Oid owner = reinterpret_cast<Form_pg_class>(GETSTRUCT(tuple))->relowner;
-		ReleaseSysCache(tuple);
+		Oid owner = role;
+		if (!OidIsValid(owner)) {
+			HeapTuple tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+			if (!HeapTupleIsValid(tuple))
+				elog(ERROR, "cache lookup failed for relation %u", relid);
+			owner = reinterpret_cast<Form_pg_class>(GETSTRUCT(tuple))->relowner;
+			ReleaseSysCache(tuple);
+		}
 		int context = saved_context_ | SECURITY_LOCAL_USERID_CHANGE;
 		if (mode == Mode::Restricted)
 			context |= SECURITY_RESTRICTED_OPERATION;

@@ -15,11 +15,17 @@ public:
 		Plain,      // only the user changes: for utility statements that run no user code (CREATE TEMP TABLE)
 	};
 	explicit AsTableOwner(Oid relid, Mode mode = Mode::Restricted);
+	// The same scope for a role known already (the owner of code a value's conversion would run).
+	struct Role {
+		Oid oid;
+	};
+	AsTableOwner(Role role, Mode mode);
 	~AsTableOwner();
 	AsTableOwner(const AsTableOwner &) = delete;
 	AsTableOwner &operator=(const AsTableOwner &) = delete;
 
 private:
+	void enter(Oid relid, Oid role, Mode mode);
 	Oid saved_user_ = InvalidOid;
 	int saved_context_ = 0;
 	int exceptions_at_entry_ = 0;

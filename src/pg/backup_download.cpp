@@ -11,11 +11,15 @@
 #include "pg/permissions.hpp"
 #include "pg/archive_access.hpp"
 #include "pg/archive_rows.hpp"
+#include "pg/as_table_owner.hpp"
 #include "pg/catalog.hpp"
 #include "pg/guard.hpp"
 #include "pg/read_privileges.hpp"
 #include "pg/spi.hpp"
 #include "pg/text_lines.hpp"
+#include "pg/type_code.hpp"
+
+#include <optional>
 
 extern "C" {
 #include "utils/fmgrprotos.h"
@@ -62,6 +66,33 @@ void check_row_count(const ArchiveRowDecoder &rows, const archive::ArchiveReader
 		                                           std::to_string(reader.table_rows()));
 }
 
+// row_to_json calls a type's cast to json, which the type's owner wrote. For a superuser caller,
+// the one role whose casts a table's rows reach, if any: the rows are then rendered as that role
+// (restricted), never as a superuser. Casts of several roles in one table are refused.
+Oid json_cast_owner_for(TupleDesc desc, const tb::archive::TableHeader &table, int64 id) {
+	if (!pg_eval([] { return superuser(); }))
+		return InvalidOid;
+	bool several = false;
+	Oid owner = pg_eval([&] {
+		Oid found = InvalidOid;
+		for (int i = 0; i < desc->natts; i++) {
+			Oid o = json_cast_owner(TupleDescAttr(desc, i)->atttypid, &several);
+			if (OidIsValid(o)) {
+				several = several || (OidIsValid(found) && found != o);
+				found = o;
+			}
+		}
+		return found;
+	});
+	if (several)
+		throw SqlError(ERRCODE_INSUFFICIENT_PRIVILEGE,
+		               "cannot download backup " + std::to_string(id) + " as a superuser: the columns of " +
+		                   table.schema + "." + table.name + " have casts to json written by several roles",
+		               "Their code would run with a superuser's rights.",
+		               "Download as a role that is not a superuser and holds backup.download.");
+	return owner;
+}
+
 } // namespace
 
 } // namespace tb::pg
@@ -90,6 +121,9 @@ TB_SQL_FUNCTION(backup_download) {
 		first_table = false;
 		ArchiveRowDecoder rows(reader, *table);
 		TupleDesc desc = rows.tuple_desc();
+		std::optional<AsTableOwner> cast_owner; // row_to_json may call casts to json of other roles
+		if (Oid owner = json_cast_owner_for(desc, *table, id))
+			cast_owner.emplace(AsTableOwner::Role{owner}, AsTableOwner::Mode::Restricted);
 		while (rows.next()) {
 			// One JSON object per line; every row after the first starts with the comma before it.
 			bool first_row = rows.rows() == 1;

@@ -10,6 +10,7 @@
 // document uploaded with lo_import (psql's \lo_import), byte for byte and in pieces.
 #include "core/document/json_document.hpp"
 #include "pg/permissions.hpp"
+#include "pg/as_table_owner.hpp"
 #include "pg/audit.hpp"
 #include "pg/catalog.hpp"
 #include "pg/guard.hpp"
@@ -17,8 +18,10 @@
 #include "pg/spi.hpp"
 #include "pg/tenant_tables.hpp"
 #include "pg/tuple_receiver.hpp"
+#include "pg/type_code.hpp"
 
 #include <set>
+#include <optional>
 
 extern "C" {
 #include "executor/tuptable.h"
@@ -113,6 +116,7 @@ struct TableImport {
 	MemoryContext row_context = nullptr;  // reset after every row
 	FmgrInfo populate;                    // json_populate_record(NULL::<table>, row)
 	TupleDesc row_desc = nullptr;         // the table's row type
+	bool as_owner = false; // a superuser parses rows as the table's owner: domains' CHECKs run
 	std::vector<int> kept;                // per archived column: its index in row_desc
 	int tenant_index = -1;                // the tenant column's index in row_desc
 	FmgrInfo tenant_output;
@@ -271,6 +275,10 @@ void DocumentImporter::start_table(const TenantTable &t, const std::vector<std::
 		ti.row_context = AllocSetContextCreate(ti.context, "tenant_backup import row", ALLOCSET_DEFAULT_SIZES);
 		Oid row_type = get_rel_type_id(t.relid);
 		ti.row_desc = lookup_rowtype_tupdesc_copy(row_type, -1);
+		// json_populate_record runs the columns' input functions, and a domain's CHECK is code of
+		// the domain's owner: never as a superuser (restore's COPY runs as the owner likewise).
+		for (int i = 0; i < ti.row_desc->natts && superuser(); i++)
+			ti.as_owner = ti.as_owner || OidIsValid(code_owner(TupleDescAttr(ti.row_desc, i)->atttypid));
 		ti.values = static_cast<Datum *>(palloc(sizeof(Datum) * ti.row_desc->natts));
 		ti.nulls = static_cast<bool *>(palloc(sizeof(bool) * ti.row_desc->natts));
 		TupleDesc kept = CreateTemplateTupleDesc(static_cast<int>(names.size()));
@@ -311,6 +319,9 @@ void DocumentImporter::start_table(const TenantTable &t, const std::vector<std::
 
 void DocumentImporter::row(const std::string &object) {
 	TableImport &ti = current_;
+	std::optional<AsTableOwner> owner;
+	if (ti.as_owner)
+		owner.emplace(ti.table->relid, AsTableOwner::Mode::Restricted);
 	ti.rows++;
 	const char *display = ti.display.c_str();
 	pg_call([&] {

@@ -14,4 +14,10 @@ Oid decoding_type(Oid type, int32 *typmod);
 // superuser's: for a type that is or contains a domain, the type's owner. Plain PostgreSQL calls.
 Oid code_owner(Oid type);
 
+// The role whose cast to json row_to_json would call for a value of `type` (a cast a role that is
+// not a superuser wrote, for a type of its own, reached through arrays, composites and domains),
+// or InvalidOid when there is none. *several is set when such casts of two roles are reached.
+// Plain PostgreSQL calls.
+Oid json_cast_owner(Oid type, bool *several);
+
 } // namespace tb::pg
