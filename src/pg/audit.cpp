@@ -5,6 +5,7 @@
 #include "pg/guard.hpp"
 #include "pg/permissions.hpp"
 #include "pg/subtransaction.hpp"
+#include "pg/shared_memory.hpp"
 
 #include <exception>
 #include <vector>
@@ -103,13 +104,13 @@ QueuedAuditEvent make_event(const AuditEvent &event, const AuditIdentity &who) {
 		q.database = MyDatabaseId;
 		q.at = GetCurrentTimestamp();
 		q.backup_id = event.backup_id;
-		copy_clipped(q.session_user, sizeof(q.session_user), who.session_user.c_str());
-		copy_clipped(q.current_user, sizeof(q.current_user), who.current_user.c_str());
-		copy_clipped(q.client, sizeof(q.client), who.client.c_str());
-		copy_clipped(q.action, sizeof(q.action), event.action.c_str());
-		copy_clipped(q.outcome, sizeof(q.outcome), event.outcome.c_str());
-		copy_clipped(q.tenant, sizeof(q.tenant), event.tenant.c_str());
-		copy_clipped(q.error, sizeof(q.error), event.error.c_str());
+		copy_clipped(q.session_user, sizeof(q.session_user), who.session_user.data(), who.session_user.size());
+		copy_clipped(q.current_user, sizeof(q.current_user), who.current_user.data(), who.current_user.size());
+		copy_clipped(q.client, sizeof(q.client), who.client.data(), who.client.size());
+		copy_clipped(q.action, sizeof(q.action), event.action.data(), event.action.size());
+		copy_clipped(q.outcome, sizeof(q.outcome), event.outcome.data(), event.outcome.size());
+		copy_clipped(q.tenant, sizeof(q.tenant), event.tenant.data(), event.tenant.size());
+		copy_clipped(q.error, sizeof(q.error), event.error.data(), event.error.size());
 	});
 	return q;
 }

@@ -1,6 +1,7 @@
 #include "pg/audit_queue.hpp"
 
 #include "pg/guard.hpp"
+#include "pg/shared_memory.hpp"
 
 #include <algorithm>
 
@@ -40,29 +41,15 @@ struct Queue {
 };
 
 Queue *queue = nullptr; // in shared memory, or nullptr when not preloaded
-shmem_request_hook_type previous_request_hook = nullptr;
-shmem_startup_hook_type previous_startup_hook = nullptr;
 
-void request_memory() {
-	if (previous_request_hook)
-		previous_request_hook();
-	RequestAddinShmemSpace(sizeof(Queue));
-	RequestNamedLWLockTranche(kTrancheName, 1);
+void init_queue(void *memory) {
+	auto *fresh = static_cast<Queue *>(memory);
+	fresh->lock = &(GetNamedLWLockTranche(kTrancheName))->lock;
+	fresh->next_sequence = 1;
 }
 
-void attach_memory() {
-	if (previous_startup_hook)
-		previous_startup_hook();
-	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
-	bool found;
-	queue = static_cast<Queue *>(ShmemInitStruct("tenant_backup audit queue", sizeof(Queue), &found));
-	if (!found) {
-		memset(queue, 0, sizeof(Queue));
-		queue->lock = &(GetNamedLWLockTranche(kTrancheName))->lock;
-		queue->next_sequence = 1;
-	}
-	LWLockRelease(AddinShmemInitLock);
-}
+const SharedStruct queue_memory{"tenant_backup audit queue", sizeof(Queue), kTrancheName, init_queue,
+                                reinterpret_cast<void **>(&queue)};
 
 // Takes the oldest event of `database` out of the queue; false if there is none.
 bool take_one(Oid database, QueuedAuditEvent *out) {
@@ -102,18 +89,8 @@ void unregister_drainer(int, Datum) {
 
 } // namespace
 
-void copy_clipped(char *to, size_t size, const char *from) {
-	size_t length = strlen(from);
-	size_t n = length < size ? length : static_cast<size_t>(pg_mbcliplen(from, static_cast<int>(length), size - 1));
-	memcpy(to, from, n);
-	to[n] = '\0';
-}
-
 void request_audit_queue_memory() {
-	previous_request_hook = shmem_request_hook;
-	shmem_request_hook = request_memory;
-	previous_startup_hook = shmem_startup_hook;
-	shmem_startup_hook = attach_memory;
+	add_shared_struct(&queue_memory);
 }
 
 void register_audit_drainer() {

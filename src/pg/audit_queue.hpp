@@ -30,9 +30,6 @@ struct QueuedAuditEvent {
 	char error[2048];
 };
 
-// Fills `to` (size bytes) with `from`, clipped at a character boundary. Pure computation.
-void copy_clipped(char *to, size_t size, const char *from);
-
 // From _PG_init while shared_preload_libraries is processed.
 void request_audit_queue_memory();
 

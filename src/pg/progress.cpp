@@ -4,6 +4,7 @@
 #include "pg/guard.hpp"
 #include "pg/permissions.hpp"
 #include "pg/srf_rows.hpp"
+#include "pg/shared_memory.hpp"
 
 extern "C" {
 #include "mb/pg_wchar.h"
@@ -37,32 +38,15 @@ struct ProgressSlot {
 
 ProgressSlot *slots = nullptr; // in shared memory, or nullptr when not preloaded
 ProgressSlot *mine = nullptr;  // this backend's slot while a backup runs
-shmem_request_hook_type previous_request_hook = nullptr;
-shmem_startup_hook_type previous_startup_hook = nullptr;
 
-Size memory_size() {
-	return mul_size(sizeof(ProgressSlot), kSlots);
+void init_slots(void *memory) {
+	auto *fresh = static_cast<ProgressSlot *>(memory);
+	for (int i = 0; i < kSlots; i++)
+		SpinLockInit(&fresh[i].mutex);
 }
 
-void request_memory() {
-	if (previous_request_hook)
-		previous_request_hook();
-	RequestAddinShmemSpace(memory_size());
-}
-
-void attach_memory() {
-	if (previous_startup_hook)
-		previous_startup_hook();
-	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
-	bool found;
-	slots = static_cast<ProgressSlot *>(ShmemInitStruct("tenant_backup progress", memory_size(), &found));
-	if (!found) {
-		memset(slots, 0, memory_size());
-		for (int i = 0; i < kSlots; i++)
-			SpinLockInit(&slots[i].mutex);
-	}
-	LWLockRelease(AddinShmemInitLock);
-}
+const SharedStruct progress_memory{"tenant_backup progress", sizeof(ProgressSlot) * kSlots, nullptr, init_slots,
+                                   reinterpret_cast<void **>(&slots)};
 
 void release_slot() {
 	if (!mine)
@@ -77,21 +61,14 @@ void release_at_exit(int, Datum) {
 	release_slot(); // a FATAL error exits without unwinding BackupProgress
 }
 
-// Copies at most size - 1 bytes, never splitting a character; returns whether it clipped.
 bool copy_text(char *to, size_t size, const std::string &from) {
-	size_t n = from.size() < size ? from.size() : static_cast<size_t>(pg_mbcliplen(from.data(), from.size(), size - 1));
-	memcpy(to, from.data(), n);
-	to[n] = '\0';
-	return n < from.size();
+	return copy_clipped(to, size, from.data(), from.size());
 }
 
 } // namespace
 
 void request_progress_memory() {
-	previous_request_hook = shmem_request_hook;
-	shmem_request_hook = request_memory;
-	previous_startup_hook = shmem_startup_hook;
-	shmem_startup_hook = attach_memory;
+	add_shared_struct(&progress_memory);
 }
 
 BackupProgress::BackupProgress(int64 backup_id, const std::string &tenant, const std::string &kind, int tables_total) {

@@ -1,6 +1,7 @@
 #include "pg/scheduler/scheduler_registry.hpp"
 
 #include "pg/pg_headers.hpp"
+#include "pg/shared_memory.hpp"
 
 extern "C" {
 #include "postmaster/bgworker.h"
@@ -28,27 +29,13 @@ struct Registry {
 
 Registry *registry = nullptr; // in shared memory, or nullptr when not preloaded
 Entry *mine = nullptr;
-shmem_request_hook_type previous_request_hook = nullptr;
-shmem_startup_hook_type previous_startup_hook = nullptr;
 
-void request_memory() {
-	if (previous_request_hook)
-		previous_request_hook();
-	RequestAddinShmemSpace(sizeof(Registry));
+void init_registry(void *memory) {
+	SpinLockInit(&static_cast<Registry *>(memory)->mutex);
 }
 
-void attach_memory() {
-	if (previous_startup_hook)
-		previous_startup_hook();
-	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
-	bool found;
-	registry = static_cast<Registry *>(ShmemInitStruct("tenant_backup schedulers", sizeof(Registry), &found));
-	if (!found) {
-		memset(registry, 0, sizeof(Registry));
-		SpinLockInit(&registry->mutex);
-	}
-	LWLockRelease(AddinShmemInitLock);
-}
+const SharedStruct registry_memory{"tenant_backup schedulers", sizeof(Registry), nullptr, init_registry,
+                                   reinterpret_cast<void **>(&registry)};
 
 void unregister_at_exit(int, Datum) {
 	if (!mine)
@@ -62,10 +49,7 @@ void unregister_at_exit(int, Datum) {
 } // namespace
 
 void request_scheduler_registry_memory() {
-	previous_request_hook = shmem_request_hook;
-	shmem_request_hook = request_memory;
-	previous_startup_hook = shmem_startup_hook;
-	shmem_startup_hook = attach_memory;
+	add_shared_struct(&registry_memory);
 }
 
 // Plain C calls: runs in the scheduler's main function, before any C++ object lives.
