@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Sets up everything (Debian packages included) and runs every test of tenant_backup:
+#   0. the boundary invariants of docs/ARCHITECTURE.md on the source (scripts/check-boundaries.sh),
 #   1. unit tests of the pure C++ core (GoogleTest via ctest; the live S3 tests skip themselves),
 #   1b. the live S3 unit tests (S3Live*) against a throwaway OpenStack Swift with its S3 API,
 #   2. pg_regress tests of the SQL API (sql/, expected/) in a throwaway cluster (pg_virtualenv),
-#   3. TAP tests (test/t/*.pl, PostgreSQL::Test::Cluster) for concurrency and crashes,
+#   3. TAP tests (test/t/*.pl, PostgreSQL::Test::Cluster) for concurrency and crashes, with the
+#      released 0.1.0 module built from git for the upgrade test and Citus built from
+#      ../shared/citus (TB_CITUS_SOURCE) for the Citus test (each skips with a clear line without),
 #   4. a bounded libFuzzer run of the archive reader (test/fuzz; FUZZ_SECONDS, default 30).
 # Works as root (clusters then run as the unprivileged user postgres) or as a sudo-capable user.
 set -euo pipefail
