@@ -1,6 +1,7 @@
 #include "pg/archive_rows.hpp"
 
 #include "pg/guard.hpp"
+#include "pg/search_path.hpp"
 #include "pg/type_code.hpp"
 
 extern "C" {
@@ -51,9 +52,7 @@ Datum ArchiveRowDecoder::receive_as_owner(Column &c, StringInfo buf) {
 	Oid saved_user;
 	int saved_context;
 	GetUserIdAndSecContext(&saved_user, &saved_context);
-	int level = NewGUCNestLevel();
-	set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0,
-	                  false);
+	int level = pin_search_path_in_new_level();
 	SetUserIdAndSecContext(c.run_as, saved_context | SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
 	Datum value = 0;
 	PG_TRY();

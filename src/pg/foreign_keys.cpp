@@ -73,7 +73,17 @@ std::vector<ForeignKey> load_foreign_keys(const std::string &where) {
 			    "  pa.attname::pg_catalog.text, "
 			    "  ' OPERATOR(' OPERATOR(pg_catalog.||) pg_catalog.quote_ident(n.nspname) "
 			    "    OPERATOR(pg_catalog.||) '.' OPERATOR(pg_catalog.||) o.oprname "
-			    "    OPERATOR(pg_catalog.||) ') ' "
+			    "    OPERATOR(pg_catalog.||) ') ', "
+			    // A key column whose type reaches the operator only through a cast function of a
+			    // role that is not a superuser: the probe would run that role's code.
+			    "  EXISTS (SELECT 1 FROM pg_catalog.pg_cast x "
+			    "    JOIN pg_catalog.pg_proc p ON p.oid OPERATOR(pg_catalog.=) x.castfunc "
+			    "    JOIN pg_catalog.pg_roles r ON r.oid OPERATOR(pg_catalog.=) p.proowner "
+			    "    WHERE x.castmethod OPERATOR(pg_catalog.=) 'f' AND NOT r.rolsuper AND ("
+			    "      (x.castsource OPERATOR(pg_catalog.=) ca.atttypid "
+			    "       AND x.casttarget OPERATOR(pg_catalog.=) o.oprright) OR "
+			    "      (x.castsource OPERATOR(pg_catalog.=) pa.atttypid "
+			    "       AND x.casttarget OPERATOR(pg_catalog.=) o.oprleft)))::pg_catalog.text "
 			    "FROM pg_catalog.pg_constraint c "
 			    "CROSS JOIN LATERAL ROWS FROM (pg_catalog.unnest(c.conkey), pg_catalog.unnest(c.confkey), "
 			    "  pg_catalog.unnest(c.conpfeqop)) WITH ORDINALITY k(ck, pk, op, i) "
@@ -87,11 +97,17 @@ std::vector<ForeignKey> load_foreign_keys(const std::string &where) {
 			    con, true, SPI_OK_SELECT);
 		});
 		for (uint64 r = 0; r < cols; r++) {
-			char *c[4];
+			char *c[5];
 			pg_call([&] {
-				for (int i = 0; i < 4; i++)
+				for (int i = 0; i < 5; i++)
 					c[i] = spi_text(r, i + 1);
 			});
+			if (c[4][0] == 't')
+				throw SqlError(ERRCODE_FEATURE_NOT_SUPPORTED,
+				               "foreign key constraint \"" + fk.name + "\" on table " + fk.child_name +
+				                   " compares its key through a cast written by a role that is not a superuser",
+				               "Checking it after a restore would run that role's cast function.",
+				               "Give the key columns the same type on both sides.");
 			fk.child_cols.emplace_back(c[0]);
 			fk.parent_cols.emplace_back(c[1]);
 			fk.parent_raw.emplace_back(c[2]);
@@ -352,7 +368,7 @@ void ForeignKeyChecks::check(const std::vector<RestoredTable> &tables, int64 bac
 			               "are backed up and restored together.");
 		}
 	}
-	pg_call([nest_level] { AtEOXact_GUC(true, nest_level); });
+	pg_call([nest_level] { AtEOXact_GUC(false, nest_level); }); // the settings above end here
 }
 
 } // namespace tb::pg

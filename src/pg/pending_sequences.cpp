@@ -1,6 +1,7 @@
 #include "pg/pending_sequences.hpp"
 
 #include "pg/guard.hpp"
+#include "pg/search_path.hpp"
 #include "pg/spi.hpp"
 
 #include <string>
@@ -38,9 +39,7 @@ void move_now(Oid sequence, int64 value, Oid user) {
 	int saved_context;
 	GetUserIdAndSecContext(&saved_user, &saved_context);
 	SetUserIdAndSecContext(user, saved_context | SECURITY_LOCAL_USERID_CHANGE);
-	int level = NewGUCNestLevel();
-	set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0,
-	                  false);
+	int level = pin_search_path_in_new_level();
 	// The portal's snapshot is gone by pre-commit: the statement needs one of its own.
 	PushActiveSnapshot(GetTransactionSnapshot());
 	if (SPI_connect() != SPI_OK_CONNECT)
@@ -50,7 +49,7 @@ void move_now(Oid sequence, int64 value, Oid user) {
 	spi_run(sql.data, 2, types, values, nullptr, false, SPI_OK_SELECT);
 	SPI_finish();
 	PopActiveSnapshot();
-	AtEOXact_GUC(true, level);
+	AtEOXact_GUC(false, level);
 	SetUserIdAndSecContext(saved_user, saved_context);
 }
 

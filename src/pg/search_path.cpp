@@ -16,7 +16,10 @@ void end_guc_level(int level, int exceptions_at_entry) noexcept {
 	if (std::uncaught_exceptions() != exceptions_at_entry)
 		return;
 	try {
-		pg_call([level] { AtEOXact_GUC(true, level); });
+		// false: what was SET inside the level is undone, as VACUUM and REFRESH MATERIALIZED VIEW
+		// undo it. Code of another role (a trigger, a CHECK, a cast) runs inside our levels, and a
+		// set_config() of its own must not outlive them into our statements or the caller's session.
+		pg_call([level] { AtEOXact_GUC(false, level); });
 	} catch (...) {
 		// Only reachable when PostgreSQL is already failing; the abort restores the settings.
 	}

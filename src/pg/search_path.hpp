@@ -30,7 +30,7 @@ private:
 // PostgreSQL calls (inside pg_call).
 int pin_search_path_in_new_level();
 
-// Ends a GUC nest level from a destructor: keeping its settings' effect undone, never throwing,
+// Ends a GUC nest level from a destructor, undoing every setting made inside it, never throwing,
 // and not at all while unwinding from an error (exceptions_at_entry: std::uncaught_exceptions()
 // when the level was opened), since the abort that follows ends it and nothing else may run
 // before that abort.
