@@ -52,6 +52,9 @@ AS $$
            EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indkey[0] = a.attnum),
            k.source,
            CASE
+               -- checked again for every source: a registered table can have become a view since
+               WHEN c.relkind NOT IN ('r', 'p') OR c.relispartition
+                   THEN 'not an ordinary or partitioned table (relkind ' || c.relkind::text || ')'
                WHEN NOT tenant_backup._supported_tenant_type(a.atttypid::regtype)
                    THEN 'tenant column type ' || a.atttypid::regtype::text || ' is not supported'
                WHEN k.source = 'discovered' AND NOT tenant_backup._trusted_table_owner(c.relowner)

@@ -5,9 +5,13 @@
 #include "pg/scheduler/pg_time_zone.hpp"
 #include "pg/settings.hpp"
 #include "pg/spi.hpp"
+#include "pg/table_trust.hpp"
 #include "pg/tenant_tables.hpp"
 
 extern "C" {
+#include "access/htup_details.h"
+#include "catalog/pg_class.h"
+#include "utils/syscache.h"
 #include "utils/regproc.h"
 #include "utils/ruleutils.h"
 }
@@ -117,6 +121,8 @@ std::string registry_query(const char *registry, const char *column) {
 	struct {
 		Oid relid;
 		Oid type;
+		Oid owner;
+		char relkind;
 		char *qualified;
 	} raw{};
 	pg_call([&] {
@@ -130,9 +136,25 @@ std::string registry_query(const char *registry, const char *column) {
 			ereport(ERROR, (errcode(ERRCODE_UNDEFINED_COLUMN),
 			                errmsg("tenant registry %s has no column \"%s\"", get_rel_name(raw.relid), column)));
 		raw.type = get_atttype(raw.relid, attnum);
+		raw.relkind = get_rel_relkind(raw.relid);
+		HeapTuple tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(raw.relid));
+		if (!HeapTupleIsValid(tuple))
+			elog(ERROR, "cache lookup failed for relation %u", raw.relid);
+		raw.owner = reinterpret_cast<Form_pg_class>(GETSTRUCT(tuple))->relowner;
+		ReleaseSysCache(tuple);
 		raw.qualified = quote_qualified_identifier(rv->schemaname, rv->relname);
 	});
 	std::string table = raw.qualified;
+	// Read as the scheduler's superuser: a view would run its owner's functions, and a table of
+	// an owner nobody vouched for could list anything (or be planted as public.<name>).
+	if (raw.relkind != RELKIND_RELATION && raw.relkind != RELKIND_PARTITIONED_TABLE)
+		throw SqlError(ERRCODE_WRONG_OBJECT_TYPE, "tenant registry " + table + " is not a table",
+		               "tenant_backup.tenant_registry must name an ordinary or partitioned table.");
+	if (!trusted_table_owner(raw.owner))
+		throw SqlError(ERRCODE_INSUFFICIENT_PRIVILEGE,
+		               "tenant registry " + table + " is owned by a role that is not trusted",
+		               "Its owner must be a superuser, the database owner, the extension owner or a role of "
+		               "tenant_backup.table_owners.");
 	check_tenant_type(raw.type, column, table);
 	return "SELECT DISTINCT " + quoted_ident(column) + "::pg_catalog.text FROM " + table;
 }
