@@ -157,6 +157,69 @@ RESET tenant_backup.table_owners;
 DELETE FROM sd.pwned;
 DROP TABLE sd.moods, sd.ledger;
 
+-- Code of another role that runs inside our work (a CHECK during a superuser's restore, run as
+-- the table's owner) may call set_config(): what it sets ends with our scope, never reaching our
+-- later statements or the caller's session.
+SET tenant_backup.table_owners = 'sd_app';
+SET ROLE sd_app;
+CREATE FUNCTION sd.sets_things(v int) RETURNS boolean LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM set_config('search_path', 'sd, public, pg_catalog', false);
+    PERFORM set_config('work_mem', '77kB', false);
+    RETURN true;
+END $$;
+CREATE TABLE sd.notes (sd_tenant varchar(20) NOT NULL, v int CHECK (sd.sets_things(v)));
+CREATE INDEX ON sd.notes (sd_tenant);
+INSERT INTO sd.notes VALUES ('acme', 1);
+RESET ROLE;
+SET search_path = public, sd;
+SET work_mem = '4MB';
+SELECT tenant_backup.backup_create('acme') AS notes_bid \gset
+SELECT table_name, rows_restored FROM tenant_backup.backup_restore(:notes_bid) WHERE table_name = 'sd.notes';
+SHOW search_path;
+SHOW work_mem;
+
+-- A table the archive names that is no longer a tenant table is not restored into: here sd.notes
+-- was dropped and another role made a table of that name and shape.
+DROP TABLE sd.notes;
+SET ROLE sd_attacker;
+CREATE TABLE sd.notes (sd_tenant varchar(20) NOT NULL, v int);
+RESET ROLE;
+SELECT * FROM tenant_backup.backup_restore(:notes_bid);
+DROP TABLE sd.notes;
+
+-- The tenant registry is read by the scheduler as a superuser: it must be a table, of an owner
+-- nobody needs to distrust. A view (its functions run as the reader) or a table of an untrusted
+-- owner is refused.
+SET ROLE sd_attacker;
+CREATE VIEW sd.registry_view AS SELECT 'acme'::varchar AS sd_tenant WHERE public.sd_record('registry view');
+CREATE TABLE sd.registry_planted (sd_tenant varchar(20));
+RESET ROLE;
+SET tenant_backup.tenant_registry = 'sd.registry_view';
+SELECT count(*) FROM tenant_backup.backup_schedules();
+SET tenant_backup.tenant_registry = 'sd.registry_planted';
+SELECT count(*) FROM tenant_backup.backup_schedules();
+RESET tenant_backup.tenant_registry;
+
+-- A registered table that is no longer a table (PostgreSQL 15 still turns an empty table into a
+-- view with a _RETURN rule) is a gap, never read.
+SET ROLE sd_app;
+CREATE TABLE sd.turncoat (sd_tenant varchar(20), v int);
+RESET ROLE;
+SELECT tenant_backup.backup_register_table('sd.turncoat', 'sd_tenant');
+SET ROLE sd_app;
+CREATE RULE "_RETURN" AS ON SELECT TO sd.turncoat DO INSTEAD
+    SELECT 'acme'::varchar AS sd_tenant, 1 AS v WHERE public.sd_record('registered view');
+RESET ROLE;
+SELECT table_name, reason FROM tenant_backup.backup_table_gaps() WHERE table_name::text LIKE '%turncoat%';
+SELECT tenant_backup.backup_create('acme') IS NOT NULL AS backed_up;
+SELECT count(*) FROM tenant_backup.backup_schedules();
+SELECT tenant_backup.backup_exclude_table('sd.turncoat');
+RESET tenant_backup.table_owners;
+SELECT * FROM sd.pwned;
+RESET search_path;
+RESET work_mem;
+
 -- Finding 13: a quota on manual and imported backups per tenant (scheduled ones are bounded by
 -- retention). With a limit of one more than acme has, the next backup is taken and the one after
 -- it is refused, naming the setting.

@@ -150,7 +150,15 @@ void insert_event(const QueuedAuditEvent &e) {
 // and not at all past a pending cancel or termination (which stays pending for PostgreSQL to act
 // on). The event's shared memory is pinned so that the worker finds it even if the caller has
 // stopped waiting; the worker unpins it.
-void write_by_worker(const QueuedAuditEvent &e) {
+// Where an event recorded outside the transaction ends up.
+enum class AuditChannel {
+	Table,        // queued for, or being written into, tenant_backup.backup_audit
+	LogOnStandby, // the server log only: a hot standby writes no table (docs/SECURITY.md)
+	Lost,         // the server log only, though a table was possible (queue full, no worker slot)
+};
+
+// Whether the event will reach tenant_backup.backup_audit (a worker took it, or may still write it).
+bool write_by_worker(const QueuedAuditEvent &e) {
 	enum {
 		Written,
 		NoSlot,
@@ -204,21 +212,25 @@ void write_by_worker(const QueuedAuditEvent &e) {
 		         "event is in the server log only: " +
 		         describe(e));
 	}
+	return result != NoSlot;
 }
 
-void record_unheld(const AuditEvent &event, const AuditIdentity &who) {
+AuditChannel record_unheld(const AuditEvent &event, const AuditIdentity &who) {
 	QueuedAuditEvent q = make_event(event, who);
 	if (pg_eval([] { return RecoveryInProgress(); })) {
 		log_event(q);
 		log_not_recorded(q, "the server is a hot standby");
-		return;
+		return AuditChannel::LogOnStandby;
 	}
 	QueueOutcome queued = pg_eval([&] { return queue_audit_event(q); });
 	log_event(q);
-	if (queued == QueueOutcome::Full)
+	if (queued == QueueOutcome::Full) {
 		log_not_recorded(q, "the audit queue is full");
-	else if (queued == QueueOutcome::NoQueue)
-		write_by_worker(q);
+		return AuditChannel::Lost;
+	}
+	if (queued == QueueOutcome::NoQueue)
+		return write_by_worker(q) ? AuditChannel::Table : AuditChannel::Lost;
+	return AuditChannel::Table;
 }
 
 // Records the event outside the caller's transaction (see audit.hpp). No catalog access.
@@ -227,16 +239,18 @@ void record_unheld(const AuditEvent &event, const AuditIdentity &who) {
 // very cancel that PostgreSQL must report next. Nothing here waits unboundedly: the fallback's
 // wait ends at once when an interrupt is pending. The count is restored by hand, since an error
 // inside resets it to 0.
-void record_independently(const AuditEvent &event, const AuditIdentity &who) {
+AuditChannel record_independently(const AuditEvent &event, const AuditIdentity &who) {
 	uint32 holdoff = InterruptHoldoffCount;
 	HOLD_INTERRUPTS();
+	AuditChannel channel;
 	try {
-		record_unheld(event, who);
+		channel = record_unheld(event, who);
 	} catch (...) {
 		InterruptHoldoffCount = holdoff;
 		throw;
 	}
 	InterruptHoldoffCount = holdoff;
+	return channel;
 }
 
 void record_failure_from_guard(const detail::CapturedError &err) {
@@ -343,8 +357,17 @@ void AuditedAction::ok(const std::string &note) {
 void AuditedAction::ok_independently(const std::string &note) {
 	event_.outcome = "ok";
 	event_.error = note;
-	record_independently(event_, who_);
+	AuditChannel channel = record_independently(event_, who_);
 	done_ = true;
+	// Fail closed: the rows have not left yet (set-returning results reach the client after we
+	// return), so a read that would leave no audit row is refused instead. On a hot standby the
+	// server log is the audit trail (docs/SECURITY.md).
+	if (channel == AuditChannel::Lost)
+		throw SqlError(ERRCODE_INSUFFICIENT_RESOURCES,
+		               "the " + event_.action + " was refused: its audit event could not be recorded",
+		               "Data-returning actions are audited outside the transaction; the audit queue is full or no "
+		               "background worker slot is free (the event is in the server log).",
+		               "Try again in a moment.");
 }
 
 // The fallback worker: copies the event, connects to its database (as the bootstrap superuser:

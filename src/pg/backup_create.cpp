@@ -89,11 +89,11 @@ void take_backup(NewBackup &backup) {
 	backup.tenant = canonical_tenant(backup.tenant, tables, values);
 	AuditedAction audit("create", backup.tenant);
 	require_permission("backup.create", backup.tenant, 0, "create");
-	if (backup.kind != "auto")
-		check_backup_quota(backup.tenant);
 	for (const auto &t : tables)
 		refuse_row_level_security(t);
 	lock_tenant(backup.tenant, false);
+	if (backup.kind != "auto")
+		check_backup_quota(backup.tenant);
 	warn_table_gaps(backup.tenant);
 	for (const auto &t : tables)
 		if (!t.has_index)

@@ -10,6 +10,7 @@
 // document uploaded with lo_import (psql's \lo_import), byte for byte and in pieces.
 #include "core/document/json_document.hpp"
 #include "pg/permissions.hpp"
+#include "pg/quota.hpp"
 #include "pg/as_table_owner.hpp"
 #include "pg/audit.hpp"
 #include "pg/catalog.hpp"
@@ -190,6 +191,7 @@ void DocumentImporter::header(const std::string &object) {
 	// Importing hands a tenant a way to overwrite its data: what restoring takes.
 	audit_.set_tenant(backup_.tenant);
 	require_permission("backup.restore", backup_.tenant, 0, "import");
+	check_backup_quota(backup_.tenant);
 	backup_.kind = "imported";
 	backup_.id = next_backup_id();
 	backup_.created_at = pg_eval([] { return GetCurrentTimestamp(); });

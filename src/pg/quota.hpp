@@ -8,7 +8,8 @@
 namespace tb::pg {
 
 // Refuses (program_limit_exceeded, naming the setting) a new manual or imported backup of the
-// tenant when it already has tenant_backup.max_backups_per_tenant of them. Needs SPI connected.
+// tenant when it already has tenant_backup.max_backups_per_tenant of them. Call under the tenant's
+// lock; sessions backing up one tenant at the same moment may each pass once. Needs SPI connected.
 void check_backup_quota(const std::string &tenant);
 
 } // namespace tb::pg

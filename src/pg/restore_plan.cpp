@@ -1,6 +1,7 @@
 #include "pg/restore_plan.hpp"
 
 #include "pg/guard.hpp"
+#include "pg/permissions.hpp"
 #include "pg/spi.hpp"
 #include "pg/tenant_tables.hpp"
 
@@ -8,6 +9,9 @@
 
 extern "C" {
 #include "utils/rls.h"
+#include "access/htup_details.h"
+#include "catalog/pg_class.h"
+#include "utils/syscache.h"
 }
 
 namespace tb::pg {
@@ -44,6 +48,41 @@ std::map<std::string, CurrentColumn> current_columns(Oid relid) {
 	return columns;
 }
 
+Oid relation_owner(Oid relid) {
+	HeapTuple tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	if (!HeapTupleIsValid(tuple))
+		elog(ERROR, "cache lookup failed for relation %u", relid);
+	Oid owner = reinterpret_cast<Form_pg_class>(GETSTRUCT(tuple))->relowner;
+	ReleaseSysCache(tuple);
+	return owner;
+}
+
+// The table the archive names must still be a tenant table with the archive's tenant column
+// (backup_table_gaps() says why not, if not): a table created by someone else under the name of a
+// dropped one is not where the tenant's rows go, nor where its triggers should run.
+void refuse_unless_tenant_table(Oid relid, const std::string &column, const std::string &display,
+                                const std::string &backup) {
+	char *current = nullptr;
+	{
+		AsExtensionOwner owner; // the catalog is the extension's own
+		pg_call([&] {
+			if (spi_run_oid("SELECT tenant_column::pg_catalog.text FROM tenant_backup.backup_tables() "
+			                "WHERE table_name OPERATOR(pg_catalog.=) $1::pg_catalog.regclass",
+			                relid, true, SPI_OK_SELECT) > 0)
+				current = spi_text(0, 1);
+		});
+	}
+	if (!current)
+		throw SqlError(ERRCODE_WRONG_OBJECT_TYPE,
+		               "table " + display + " of " + backup + " is not a tenant table now; nothing was restored",
+		               "tenant_backup.backup_table_gaps() says why, if it has the tenant column.",
+		               "Register or re-include it (or trust its owner), then restore again.");
+	if (column != current)
+		throw SqlError(ERRCODE_DATATYPE_MISMATCH,
+		               "table " + display + " of " + backup + " is now a tenant table by column \"" +
+		                   std::string(current) + "\", not \"" + column + "\" as in the backup; nothing was restored");
+}
+
 void warn(const std::string &message) {
 	const char *m = message.c_str();
 	pg_call([m] { ereport(WARNING, (errmsg("%s", m))); });
@@ -76,7 +115,10 @@ TableRestorePlan plan_table_restore(const archive::TableHeader &table, int64 bac
 		AclResult acl = pg_class_aclcheck(relid, GetUserId(), ACL_INSERT | ACL_DELETE | ACL_SELECT);
 		if (acl != ACLCHECK_OK)
 			aclcheck_error(acl, OBJECT_TABLE, get_rel_name(relid));
-		if (check_enable_rls(relid, InvalidOid, false) == RLS_ENABLED)
+		// Checked for the role that runs the DELETE and COPY: the table's owner when a superuser
+		// restores (AsTableOwner), so FORCE ROW LEVEL SECURITY cannot filter them silently.
+		Oid runs_as = superuser() ? relation_owner(relid) : InvalidOid;
+		if (check_enable_rls(relid, runs_as, false) == RLS_ENABLED)
 			ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 			                errmsg("cannot restore into table \"%s\": row-level security applies to the current user",
 			                       get_rel_name(relid))));
@@ -89,6 +131,7 @@ TableRestorePlan plan_table_restore(const archive::TableHeader &table, int64 bac
 		                                             plan.display_name + " no longer exists; nothing was restored");
 	plan.tenant_type = tenant_col->second.type_oid;
 	check_tenant_type(plan.tenant_type, table.tenant_column, plan.display_name);
+	refuse_unless_tenant_table(relid, table.tenant_column, plan.display_name, backup);
 
 	for (const auto &col : table.columns) {
 		auto it = now.find(col.name);

@@ -16,29 +16,50 @@ namespace {
 // bound only guards against a catalog we do not expect.
 constexpr int kMaxDepth = 64;
 
-bool contains_domain(Oid type, int depth) {
-	if (depth > kMaxDepth)
-		return true; // unknown: treat as code of the type's owner
+Oid type_owner(Oid type);
+
+// The owners, other than superusers, of the domains a value of `type` reaches (through arrays,
+// ranges, composites and domains over domains): their CHECK constraints are their code.
+void find_domain_owners(Oid type, int depth, Oid *owner, bool *several) {
+	if (depth > kMaxDepth) {
+		*several = true; // a catalog we do not expect: refuse rather than guess
+		return;
+	}
 	switch (get_typtype(type)) {
-	case TYPTYPE_DOMAIN:
-		return true;
+	case TYPTYPE_DOMAIN: {
+		Oid o = type_owner(type);
+		if (!superuser_arg(o)) {
+			*several = *several || (OidIsValid(*owner) && *owner != o);
+			*owner = o;
+		}
+		HeapTuple tuple = SearchSysCache1(TYPEOID, ObjectIdGetDatum(type));
+		if (!HeapTupleIsValid(tuple))
+			elog(ERROR, "cache lookup failed for type %u", type);
+		Oid base = reinterpret_cast<Form_pg_type>(GETSTRUCT(tuple))->typbasetype;
+		ReleaseSysCache(tuple);
+		find_domain_owners(base, depth + 1, owner, several);
+		return;
+	}
 	case TYPTYPE_RANGE:
-		return contains_domain(get_range_subtype(type), depth + 1);
+		find_domain_owners(get_range_subtype(type), depth + 1, owner, several);
+		return;
 	case TYPTYPE_MULTIRANGE:
-		return contains_domain(get_multirange_range(type), depth + 1);
+		find_domain_owners(get_multirange_range(type), depth + 1, owner, several);
+		return;
 	case TYPTYPE_COMPOSITE: {
 		TupleDesc desc = lookup_rowtype_tupdesc(type, -1);
-		bool found = false;
-		for (int i = 0; i < desc->natts && !found; i++) {
+		for (int i = 0; i < desc->natts; i++) {
 			Form_pg_attribute a = TupleDescAttr(desc, i);
-			found = !a->attisdropped && contains_domain(a->atttypid, depth + 1);
+			if (!a->attisdropped)
+				find_domain_owners(a->atttypid, depth + 1, owner, several);
 		}
 		ReleaseTupleDesc(desc);
-		return found;
+		return;
 	}
 	default: {
 		Oid element = get_element_type(type);
-		return OidIsValid(element) && contains_domain(element, depth + 1);
+		if (OidIsValid(element))
+			find_domain_owners(element, depth + 1, owner, several);
 	}
 	}
 }
@@ -104,10 +125,14 @@ Oid decoding_type(Oid type, int32 *typmod) {
 }
 
 Oid code_owner(Oid type) {
-	if (!contains_domain(type, 0))
-		return InvalidOid;
-	Oid owner = type_owner(type);
-	return superuser_arg(owner) ? InvalidOid : owner;
+	Oid owner = InvalidOid;
+	bool several = false;
+	find_domain_owners(type, 0, &owner, &several);
+	if (several)
+		ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+		                errmsg("type %s reaches domains of several roles", format_type_be(type)),
+		                errdetail("Decoding its values would run CHECK constraints of more than one role.")));
+	return owner;
 }
 
 } // namespace tb::pg

@@ -11,7 +11,9 @@ namespace tb::pg {
 Oid decoding_type(Oid type, int32 *typmod);
 
 // The role whose code decoding a value of `type` may run, or InvalidOid when it runs none but a
-// superuser's: for a type that is or contains a domain, the type's owner. Plain PostgreSQL calls.
+// superuser's: the owner of the domains it is or contains (their CHECK constraints), whoever owns
+// the outer type. Raises an error when domains of several such roles are reached. Plain PostgreSQL
+// calls.
 Oid code_owner(Oid type);
 
 // The role whose cast to json row_to_json would call for a value of `type` (a cast a role that is
