@@ -83,6 +83,31 @@ void refuse_unless_tenant_table(Oid relid, const std::string &column, const std:
 		                   std::string(current) + "\", not \"" + column + "\" as in the backup; nothing was restored");
 }
 
+// The load runs in replica mode, so that foreign-key and user triggers stay off: a user trigger
+// that fires there anyway (ENABLE ALWAYS or ENABLE REPLICA) would run with foreign keys
+// unenforced, and could leave another tenant's rows dangling. Refused, naming them.
+void refuse_triggers_firing_in_replica_mode(Oid relid, const std::string &display, const std::string &backup) {
+	std::string names;
+	uint64 rows = pg_eval([relid] {
+		return spi_run_oid("SELECT pg_catalog.quote_ident(tgname) FROM pg_catalog.pg_trigger "
+		                   "WHERE tgrelid OPERATOR(pg_catalog.=) $1 AND NOT tgisinternal "
+		                   "AND tgenabled OPERATOR(pg_catalog.=) ANY ('{A,R}'::pg_catalog.\"char\"[]) ORDER BY 1",
+		                   relid, true, SPI_OK_SELECT);
+	});
+	for (uint64 r = 0; r < rows; r++) {
+		const char *name = pg_eval([r] { return static_cast<const char *>(spi_text(r, 1)); });
+		names += (names.empty() ? "" : ", ") + std::string(name);
+	}
+	if (!names.empty())
+		throw SqlError(ERRCODE_FEATURE_NOT_SUPPORTED,
+		               "cannot restore table " + display + " of " + backup + ": its trigger(s) " + names +
+		                   " fire even while a restore loads rows (ENABLE ALWAYS or ENABLE REPLICA); nothing was restored",
+		               "A restore loads with foreign keys and user triggers off; such a trigger would run with foreign "
+		               "keys unenforced.",
+		               "Disable it for the restore in the same transaction (ALTER TABLE ... DISABLE TRIGGER ...; SELECT "
+		               "tenant_backup.backup_restore(...); ALTER TABLE ... ENABLE ALWAYS TRIGGER ...).");
+}
+
 void warn(const std::string &message) {
 	const char *m = message.c_str();
 	pg_call([m] { ereport(WARNING, (errmsg("%s", m))); });
@@ -132,6 +157,7 @@ TableRestorePlan plan_table_restore(const archive::TableHeader &table, int64 bac
 	plan.tenant_type = tenant_col->second.type_oid;
 	check_tenant_type(plan.tenant_type, table.tenant_column, plan.display_name);
 	refuse_unless_tenant_table(relid, table.tenant_column, plan.display_name, backup);
+	refuse_triggers_firing_in_replica_mode(relid, plan.display_name, backup);
 
 	for (const auto &col : table.columns) {
 		auto it = now.find(col.name);
