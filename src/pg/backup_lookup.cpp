@@ -37,7 +37,8 @@ bool holds_any_permission(Oid role, const std::string &tenant) {
 StoredBackup find_permitted_backup(int64 id, const char *permission, AuditedAction &audit, BackupHold hold) {
 	Oid role = pg_eval([] { return GetUserId(); });
 	bool admin = is_backup_admin(role);
-	std::optional<StoredBackup> backup = find_backup(id, hold == BackupHold::RowLock);
+	// Read without a lock first: a role that may not act on the backup must not hold its row.
+	std::optional<StoredBackup> backup = find_backup(id, false);
 	if (!backup) {
 		if (admin)
 			not_found(id);
@@ -48,6 +49,11 @@ StoredBackup find_permitted_backup(int64 id, const char *permission, AuditedActi
 		if (holds_any_permission(role, backup->tenant))
 			require_permission(permission, backup->tenant, id, audit.action()); // the precise denial
 		refuse_hidden(role, id, permission, backup->tenant, audit.action());
+	}
+	if (hold == BackupHold::RowLock) {
+		backup = find_backup(id, true); // a backup's tenant never changes: the check above holds
+		if (!backup)
+			not_found(id);
 	}
 	if (hold == BackupHold::Reading) {
 		// Deletes and restores take the tenant exclusively after locking the row: once the shared
