@@ -13,6 +13,15 @@ extern "C" {
 
 namespace tb::pg {
 
+Oid relation_owner(Oid relid) {
+	HeapTuple tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	if (!HeapTupleIsValid(tuple))
+		elog(ERROR, "cache lookup failed for relation %u", relid);
+	Oid owner = reinterpret_cast<Form_pg_class>(GETSTRUCT(tuple))->relowner;
+	ReleaseSysCache(tuple);
+	return owner;
+}
+
 AsTableOwner::AsTableOwner(Oid relid, Mode mode) : exceptions_at_entry_(std::uncaught_exceptions()) {
 	enter(relid, InvalidOid, mode);
 }
@@ -27,14 +36,7 @@ void AsTableOwner::enter(Oid relid, Oid role, Mode mode) {
 		guc_level_ = pin_search_path_in_new_level();
 		if (!superuser())
 			return;
-		Oid owner = role;
-		if (!OidIsValid(owner)) {
-			HeapTuple tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
-			if (!HeapTupleIsValid(tuple))
-				elog(ERROR, "cache lookup failed for relation %u", relid);
-			owner = reinterpret_cast<Form_pg_class>(GETSTRUCT(tuple))->relowner;
-			ReleaseSysCache(tuple);
-		}
+		Oid owner = OidIsValid(role) ? role : relation_owner(relid);
 		int context = saved_context_ | SECURITY_LOCAL_USERID_CHANGE;
 		if (mode == Mode::Restricted)
 			context |= SECURITY_RESTRICTED_OPERATION;

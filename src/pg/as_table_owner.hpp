@@ -8,6 +8,9 @@
 
 namespace tb::pg {
 
+// The owner of a relation (pg_class.relowner). Plain PostgreSQL calls (inside pg_call).
+Oid relation_owner(Oid relid);
+
 class AsTableOwner {
 public:
 	enum class Mode {

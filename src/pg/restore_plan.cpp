@@ -1,5 +1,6 @@
 #include "pg/restore_plan.hpp"
 
+#include "pg/as_table_owner.hpp"
 #include "pg/guard.hpp"
 #include "pg/permissions.hpp"
 #include "pg/spi.hpp"
@@ -9,9 +10,6 @@
 
 extern "C" {
 #include "utils/rls.h"
-#include "access/htup_details.h"
-#include "catalog/pg_class.h"
-#include "utils/syscache.h"
 }
 
 namespace tb::pg {
@@ -46,15 +44,6 @@ std::map<std::string, CurrentColumn> current_columns(Oid relid) {
 		columns[raw.name] = {raw.type, raw.generated[0] == 't', raw.type_oid};
 	}
 	return columns;
-}
-
-Oid relation_owner(Oid relid) {
-	HeapTuple tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
-	if (!HeapTupleIsValid(tuple))
-		elog(ERROR, "cache lookup failed for relation %u", relid);
-	Oid owner = reinterpret_cast<Form_pg_class>(GETSTRUCT(tuple))->relowner;
-	ReleaseSysCache(tuple);
-	return owner;
 }
 
 // The table the archive names must still be a tenant table with the archive's tenant column

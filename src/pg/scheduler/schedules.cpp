@@ -1,6 +1,7 @@
 #include "pg/scheduler/schedules.hpp"
 
 #include "core/error.hpp"
+#include "pg/as_table_owner.hpp"
 #include "pg/guard.hpp"
 #include "pg/scheduler/pg_time_zone.hpp"
 #include "pg/settings.hpp"
@@ -9,9 +10,6 @@
 #include "pg/tenant_tables.hpp"
 
 extern "C" {
-#include "access/htup_details.h"
-#include "catalog/pg_class.h"
-#include "utils/syscache.h"
 #include "utils/regproc.h"
 #include "utils/ruleutils.h"
 }
@@ -137,11 +135,7 @@ std::string registry_query(const char *registry, const char *column) {
 			                errmsg("tenant registry %s has no column \"%s\"", get_rel_name(raw.relid), column)));
 		raw.type = get_atttype(raw.relid, attnum);
 		raw.relkind = get_rel_relkind(raw.relid);
-		HeapTuple tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(raw.relid));
-		if (!HeapTupleIsValid(tuple))
-			elog(ERROR, "cache lookup failed for relation %u", raw.relid);
-		raw.owner = reinterpret_cast<Form_pg_class>(GETSTRUCT(tuple))->relowner;
-		ReleaseSysCache(tuple);
+		raw.owner = relation_owner(raw.relid);
 		raw.qualified = quote_qualified_identifier(rv->schemaname, rv->relname);
 	});
 	std::string table = raw.qualified;
