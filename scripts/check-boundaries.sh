@@ -23,7 +23,7 @@ for f in $(find src/core -name '*.cpp' | sort); do
 done
 
 while IFS= read -r hit; do fail "PG_FUNCTION_INFO_V1 outside TB_SQL_FUNCTION: $hit"; done < <(
-	grep -rn 'PG_FUNCTION_INFO_V1' src | grep -v '^src/pg/guard.hpp:')
+	grep -rn 'PG_FUNCTION_INFO_V1' src | grep -v '^src/pg/boundary/guard.hpp:')
 
 if [ "$bad" -eq 0 ]; then
 	echo "boundaries: src/core is PostgreSQL-free, cpp_only.hpp last in $(find src/core -name '*.cpp' | wc -l) files," \

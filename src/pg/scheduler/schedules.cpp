@@ -1,11 +1,11 @@
 #include "pg/scheduler/schedules.hpp"
 
 #include "core/error.hpp"
-#include "pg/guard.hpp"
+#include "pg/boundary/guard.hpp"
 #include "pg/scheduler/pg_time_zone.hpp"
-#include "pg/settings.hpp"
-#include "pg/spi.hpp"
-#include "pg/tenant_tables.hpp"
+#include "pg/boundary/settings.hpp"
+#include "pg/boundary/spi.hpp"
+#include "pg/catalog/tenant_tables.hpp"
 
 extern "C" {
 #include "utils/regproc.h"
