@@ -1,9 +1,7 @@
 #include "pg/shared_memory/progress.hpp"
 
-#include "pg/catalog/catalog.hpp"
 #include "pg/boundary/guard.hpp"
-#include "pg/catalog/permissions.hpp"
-#include "pg/boundary/srf_rows.hpp"
+#include "pg/catalog/catalog.hpp"
 #include "pg/shared_memory/shared_memory.hpp"
 
 extern "C" {
@@ -130,32 +128,8 @@ void progress_add(uint64 rows, uint64 bytes) {
 	SpinLockRelease(&mine->mutex);
 }
 
-} // namespace tb::pg
-
-using namespace tb::pg;
-
-namespace {
-
-// The full tenant of a slot: the slot's own, or, when clipped, the catalog's for the backup (as
-// the extension's owner: row-level security would hide it). nullopt when it has no catalog row.
-std::optional<std::string> full_tenant(const ProgressSlot &slot) {
-	if (!slot.tenant_clipped)
-		return std::string(slot.tenant);
-	AsExtensionOwner owner;
-	auto rows = spi_query("SELECT tenant FROM tenant_backup.backups WHERE id = $1::bigint",
-	                      {std::to_string(slot.backup_id)}, true);
-	return rows.empty() ? std::nullopt : rows[0][0];
-}
-
-} // namespace
-
-// tenant_backup._backup_progress(): the backups running in this database whose tenant the
-// current user may view (backup.view), checked on the full tenant.
-TB_SQL_FUNCTION(tenant_backup_progress) {
-	SrfRows out(fcinfo);
-	spi_begin();
-	Oid role = pg_eval([] { return GetUserId(); });
-	Oid database = pg_eval([] { return MyDatabaseId; });
+std::vector<RunningBackup> running_backups(Oid database) {
+	std::vector<RunningBackup> out;
 	for (int i = 0; slots && i < kSlots; i++) {
 		ProgressSlot copy;
 		SpinLockAcquire(&slots[i].mutex);
@@ -163,17 +137,11 @@ TB_SQL_FUNCTION(tenant_backup_progress) {
 		SpinLockRelease(&slots[i].mutex);
 		if (copy.pid == 0 || copy.database != database)
 			continue;
-		std::optional<std::string> tenant = full_tenant(copy);
-		// A clipped tenant without a catalog row is no tenant a grant names: admins only.
-		if (tenant ? !holds_permission(role, "backup.view", *tenant) : !is_backup_admin(role))
-			continue;
-		TimestampTz started = copy.started_at;
-		const char *started_text = pg_eval([started] { return timestamptz_to_str(started); });
-		out.add({std::to_string(copy.pid), std::to_string(copy.backup_id), tenant.value_or(copy.tenant),
-		         std::string(copy.kind), std::string(started_text), std::to_string(copy.tables_done),
-		         std::to_string(copy.tables_total), copy.table[0] ? SqlValue(copy.table) : std::nullopt,
-		         std::to_string(copy.rows_done), std::to_string(copy.bytes_done)});
+		out.push_back({copy.pid, copy.backup_id, copy.started_at, copy.tables_done, copy.tables_total, copy.rows_done,
+		               copy.bytes_done, std::string(copy.tenant), copy.tenant_clipped, std::string(copy.kind),
+		               std::string(copy.table)});
 	}
-	spi_end();
-	return 0;
+	return out;
 }
+
+} // namespace tb::pg

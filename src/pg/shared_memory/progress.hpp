@@ -6,6 +6,7 @@
 #include "pg/boundary/pg_headers.hpp"
 
 #include <string>
+#include <vector>
 
 namespace tb::pg {
 
@@ -27,5 +28,21 @@ public:
 // Counts rows and bytes (binary tuple bytes) of the backup in progress; a no-op without one.
 // Plain C: called from the tuple receiver, in PostgreSQL frames.
 void progress_add(uint64 rows, uint64 bytes);
+
+// A copy of one slot, taken under its lock, for the backup_progress view.
+struct RunningBackup {
+	int pid;
+	int64 backup_id;
+	TimestampTz started_at;
+	int tables_done, tables_total;
+	int64 rows_done, bytes_done;
+	std::string tenant; // clipped at a character boundary when tenant_clipped
+	bool tenant_clipped;
+	std::string kind;
+	std::string table; // empty before the first table
+};
+
+// The backups running in the database, as their slots show them now (none without preloading).
+std::vector<RunningBackup> running_backups(Oid database);
 
 } // namespace tb::pg
