@@ -12,6 +12,7 @@
 
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace tb::pg {
@@ -29,6 +30,16 @@ std::string checked_repository_list(const std::string &list);
 // In a scheduled job: the schedule in force for the tenant names repositories of its own, which
 // then replace tenant_backup.repositories until the transaction ends.
 void use_schedule_repositories(const std::string &tenant);
+// A repository's options (tenant_backup.repositories.options), as key and text value.
+using RepositoryOptions = std::vector<std::pair<std::string, std::string>>;
+// Whether a name may be given to a new repository (lower-case letters, digits, underscores).
+bool valid_repository_name(const std::string &name);
+// Keys under which someone may try to store a credential: refused without echoing the value.
+bool option_looks_secret(const std::string &key);
+// Throws a clear error unless url and options make a usable repository. Sends nothing.
+void check_repository(const std::string &url, const RepositoryOptions &options);
+// The built-in repository "local" as a file:// URL.
+std::string local_repository_url();
 // Refuses unless the current user is a superuser (audited like require_backup_admin).
 void require_superuser(const char *action, const char *what);
 
