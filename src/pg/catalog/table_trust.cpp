@@ -3,6 +3,8 @@
 // defaults and index expressions run during restores: a role that can merely create a table must
 // not be able to put one there. Superusers, the database owner and the extension owner are trusted,
 // and so are the roles a superuser lists in tenant_backup.table_owners (and their members).
+#include "pg/catalog/table_trust.hpp"
+
 #include "pg/boundary/guard.hpp"
 #include "pg/catalog/permissions.hpp"
 #include "pg/boundary/settings.hpp"
@@ -55,14 +57,9 @@ bool listed_owner(Oid owner) {
 
 } // namespace
 
-} // namespace tb::pg
-
-// tenant_backup._trusted_table_owner(oid): whether a discovered table owned by this role is a
-// tenant table (see above).
-TB_SQL_FUNCTION(tenant_backup_trusted_table_owner) {
-	using namespace tb::pg;
-	Oid owner = PG_GETARG_OID(0);
-	bool trusted = pg_eval([owner] { return superuser_arg(owner); }) || owner == database_owner() ||
-	               owner == extension_owner() || listed_owner(owner);
-	PG_RETURN_BOOL(trusted);
+bool trusted_table_owner(Oid owner) {
+	return pg_eval([owner] { return superuser_arg(owner); }) || owner == database_owner() ||
+	       owner == extension_owner() || listed_owner(owner);
 }
+
+} // namespace tb::pg
