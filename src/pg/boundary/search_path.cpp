@@ -23,9 +23,12 @@ void end_guc_level(int level, int exceptions_at_entry) noexcept {
 }
 
 PinnedSearchPath::PinnedSearchPath()
-    : exceptions_at_entry_(std::uncaught_exceptions()), guc_level_(pg_eval([] { return pin_search_path_in_new_level(); })) {}
+    : exceptions_at_entry_(std::uncaught_exceptions()),
+      guc_level_(pg_eval([] { return pin_search_path_in_new_level(); })) {}
 
-PinnedSearchPath::~PinnedSearchPath() { end_guc_level(guc_level_, exceptions_at_entry_); }
+PinnedSearchPath::~PinnedSearchPath() {
+	end_guc_level(guc_level_, exceptions_at_entry_);
+}
 
 void pin_worker_search_path() {
 	SetConfigOption("search_path", kPinnedSearchPath, PGC_SUSET, PGC_S_OVERRIDE);

@@ -76,10 +76,11 @@ void define_settings() {
 	DefineCustomStringVariable("tenant_backup.repository", "Directory where backup archives are stored.",
 	                           "A relative path is resolved against the data directory.", &repository,
 	                           "pg_tenant_backup", PGC_SUSET, GUC_SUPERUSER_ONLY, check_repository, nullptr, nullptr);
-	DefineCustomStringVariable("tenant_backup.repositories", "Repositories every new backup is stored in.",
-	                           "Comma-separated names: local, or repositories added with backup_repository_add. "
-	                           "The first that stores it holds the primary copy; a backup fails only if no copy is stored.",
-	                           &repositories, "local", PGC_SUSET, GUC_LIST_INPUT, check_repositories, nullptr, nullptr);
+	DefineCustomStringVariable(
+	    "tenant_backup.repositories", "Repositories every new backup is stored in.",
+	    "Comma-separated names: local, or repositories added with backup_repository_add. "
+	    "The first that stores it holds the primary copy; a backup fails only if no copy is stored.",
+	    &repositories, "local", PGC_SUSET, GUC_LIST_INPUT, check_repositories, nullptr, nullptr);
 	DefineCustomIntVariable("tenant_backup.compression_level", "zstd compression level of new archives.",
 	                        "0 stores archives uncompressed.", &compression_level, 3, 0, 19, PGC_USERSET, 0, nullptr,
 	                        nullptr, nullptr);

@@ -4,7 +4,6 @@
 #include "pg/boundary/guard.hpp"
 #include "pg/boundary/spi.hpp"
 
-
 namespace tb::pg {
 
 archive::TableHeader TenantTable::header() const {
@@ -83,9 +82,9 @@ std::vector<TableGap> load_table_gaps() {
 	// This library beside 0.1.0's SQL objects (a package upgraded, ALTER EXTENSION not yet run)
 	// would back up the tables 0.1.0's rules chose: refuse, and say what to do.
 	if (*spi_query("SELECT pg_catalog.to_regprocedure('tenant_backup.backup_table_gaps()') IS NOT NULL")[0][0] == "f")
-		throw SqlError(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
-		               "tenant_backup's SQL objects are older than its library",
-		               "The library was upgraded but the extension was not.", "Run ALTER EXTENSION tenant_backup UPDATE.");
+		throw SqlError(
+		    ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE, "tenant_backup's SQL objects are older than its library",
+		    "The library was upgraded but the extension was not.", "Run ALTER EXTENSION tenant_backup UPDATE.");
 	std::vector<TableGap> gaps;
 	for (const auto &row : spi_query("SELECT table_name::oid::text, n.nspname::text, c.relname::text, reason "
 	                                 "FROM tenant_backup.backup_table_gaps() g "

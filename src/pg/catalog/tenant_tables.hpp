@@ -39,7 +39,6 @@ struct TableGap {
 };
 std::vector<TableGap> load_table_gaps();
 
-
 // Throws a clear error unless type is one a tenant column may have.
 void check_tenant_type(Oid type, const std::string &column, const std::string &table);
 

@@ -140,7 +140,8 @@ std::string registry_query(const char *registry, const char *column) {
 std::vector<std::string> discover_tenants() {
 	const char *registry = setting_tenant_registry();
 	const char *column = setting_tenant_column();
-	if (registry && registry[0]) // in the form backups record tenants: '01' in a text registry is tenant 1 of int columns
+	if (registry &&
+	    registry[0]) // in the form backups record tenants: '01' in a text registry is tenant 1 of int columns
 		return stored_tenants(column_values(registry_query(registry, column)));
 	// Only tenant tables (trusted owners, supported types: backup_table_gaps() lists the others).
 	std::vector<TenantTable> tables = load_tenant_tables();
