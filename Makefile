@@ -3,7 +3,7 @@ EXTENSION = tenant_backup
 MODULE_big = tenant_backup
 DATA = $(wildcard tenant_backup--*.sql)
 
-SRCS = $(wildcard src/core/*.cpp src/core/*/*.cpp src/pg/*.cpp src/pg/*/*.cpp)
+SRCS = $(wildcard src/core/*.cpp src/core/*/*.cpp src/core/*/*/*.cpp src/pg/*.cpp src/pg/*/*.cpp)
 OBJS = $(SRCS:.cpp=.o)
 
 REGRESS = $(patsubst sql/%.sql,%,$(sort $(wildcard sql/*.sql)))

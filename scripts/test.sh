@@ -42,7 +42,7 @@ unit_tests() {
 fuzz_archive_reader() {
 	# A bounded libFuzzer run of the archive reader, seeded with valid archives (test/fuzz/corpus).
 	local src corpus
-	src=$(ls src/core/*.cpp src/core/*/*.cpp)
+	src=$(ls src/core/*.cpp src/core/*/*.cpp src/core/*/*/*.cpp)
 	mkdir -p build/fuzz
 	# shellcheck disable=SC2086
 	clang++ -std=c++17 -O1 -g -fsanitize=fuzzer,address,undefined -Isrc test/fuzz/archive_reader_fuzz.cpp $src \

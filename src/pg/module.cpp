@@ -1,15 +1,15 @@
 // Library entry: module magic, settings and transaction callbacks.
 #include "core/net/interrupt.hpp"
 #include "core/stream/threaded_sink.hpp"
-#include "pg/audit_queue.hpp"
-#include "pg/keys.hpp"
-#include "pg/pending_objects.hpp"
-#include "pg/pending_sequences.hpp"
-#include "pg/progress.hpp"
+#include "pg/shared_memory/audit_queue.hpp"
+#include "pg/catalog/keys.hpp"
+#include "pg/repository/pending_objects.hpp"
+#include "pg/archive/pending_sequences.hpp"
+#include "pg/shared_memory/progress.hpp"
 #include "pg/scheduler/scheduler.hpp"
-#include "pg/scheduler/scheduler_registry.hpp"
-#include "pg/pg_headers.hpp"
-#include "pg/settings.hpp"
+#include "pg/shared_memory/scheduler_registry.hpp"
+#include "pg/boundary/pg_headers.hpp"
+#include "pg/boundary/settings.hpp"
 
 extern "C" {
 #include "storage/ipc.h"

@@ -1,6 +1,6 @@
 #include "fake_s3.hpp"
 
-#include "core/storage/s3_etag.hpp"
+#include "core/storage/s3/s3_etag.hpp"
 
 #include <cstring>
 

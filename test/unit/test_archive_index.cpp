@@ -2,7 +2,7 @@
 // archive without reading (or needing) the others.
 #include "archive_support.hpp"
 
-#include "core/storage/local_storage.hpp"
+#include "core/storage/local/local_storage.hpp"
 
 #include <filesystem>
 

@@ -3,7 +3,7 @@
 // timeouts, with ErrorKind::Cancelled and no further attempt; cleanup after it still runs.
 #include "core/net/http_client.hpp"
 #include "core/net/interrupt.hpp"
-#include "core/storage/s3_storage.hpp"
+#include "core/storage/s3/s3_storage.hpp"
 #include "core/stream/tee_sink.hpp"
 
 #include "fake_s3.hpp"

@@ -1,4 +1,4 @@
-#include "core/storage/local_storage.hpp"
+#include "core/storage/local/local_storage.hpp"
 
 #include "test_support.hpp"
 

@@ -1,6 +1,6 @@
-#include "core/storage/s3_config.hpp"
-#include "core/storage/s3_credentials.hpp"
-#include "core/storage/s3_storage.hpp"
+#include "core/storage/s3/s3_config.hpp"
+#include "core/storage/s3/s3_credentials.hpp"
+#include "core/storage/s3/s3_storage.hpp"
 
 #include "test_support.hpp"
 

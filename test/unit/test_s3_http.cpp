@@ -2,8 +2,8 @@
 #include "core/net/http_client.hpp"
 #include "core/net/retry.hpp"
 #include "core/net/uri.hpp"
-#include "core/storage/s3_client.hpp"
-#include "core/storage/s3_etag.hpp"
+#include "core/storage/s3/s3_client.hpp"
+#include "core/storage/s3/s3_etag.hpp"
 
 #include "fake_http_server.hpp"
 #include "test_support.hpp"

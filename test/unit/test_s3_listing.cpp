@@ -1,7 +1,7 @@
 // Paginated S3 listings: the decision to fetch another page (S3PageCursor) and the listing loops
 // against a fake server whose continuation tokens would never let a naive loop end.
-#include "core/storage/s3_page_cursor.hpp"
-#include "core/storage/s3_storage.hpp"
+#include "core/storage/s3/s3_page_cursor.hpp"
+#include "core/storage/s3/s3_storage.hpp"
 
 #include "fake_http_server.hpp"
 #include "test_support.hpp"

@@ -2,7 +2,7 @@
 // its fault proxy, as scripts/test.sh runs them. Skipped unless TB_S3_ENDPOINT, TB_S3_BUCKET,
 // TB_S3_ACCESS_KEY and TB_S3_SECRET are set; the fault tests also need TB_S3_PROXY.
 #include "core/net/http_client.hpp"
-#include "core/storage/s3_storage.hpp"
+#include "core/storage/s3/s3_storage.hpp"
 #include "core/stream/sha256.hpp"
 
 #include "test_support.hpp"

@@ -1,8 +1,8 @@
 // Which S3 answers are retried, and the writer's request sequences around retries, against a
 // fake S3 (test/unit/fake_s3.hpp): one bounded loop for CompleteMultipartUpload, an upload
 // completed by an attempt whose answer was lost, and a duplicate upload left by a retried create.
-#include "core/storage/s3_client.hpp"
-#include "core/storage/s3_storage.hpp"
+#include "core/storage/s3/s3_client.hpp"
+#include "core/storage/s3/s3_storage.hpp"
 
 #include "fake_s3.hpp"
 #include "test_support.hpp"

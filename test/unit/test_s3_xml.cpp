@@ -1,4 +1,4 @@
-#include "core/storage/s3_xml.hpp"
+#include "core/storage/s3/s3_xml.hpp"
 
 #include "test_support.hpp"
 

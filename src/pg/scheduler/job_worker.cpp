@@ -2,12 +2,12 @@
 // in a transaction of its own, so that a failing retention never costs the backup just taken
 // (it is logged, and applied again after the tenant's next backup). A failed backup is recorded
 // in a transaction of its own (the backup's has been rolled back).
-#include "pg/backup_create.hpp"
-#include "pg/guard.hpp"
-#include "pg/repositories.hpp"
+#include "pg/archive/take_backup.hpp"
+#include "pg/boundary/guard.hpp"
+#include "pg/repository/registry.hpp"
 #include "pg/scheduler/jobs.hpp"
-#include "pg/background_workers.hpp"
-#include "pg/spi.hpp"
+#include "pg/boundary/background_workers.hpp"
+#include "pg/boundary/spi.hpp"
 
 extern "C" {
 #include "pgstat.h"

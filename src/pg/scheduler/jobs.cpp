@@ -3,16 +3,16 @@
 #include "core/error.hpp"
 #include "core/storage/storage.hpp"
 
-#include "pg/audit.hpp"
-#include "pg/backup_copies.hpp"
-#include "pg/repositories.hpp"
-#include "pg/catalog.hpp"
-#include "pg/guard.hpp"
-#include "pg/pending_objects.hpp"
-#include "pg/repository.hpp"
-#include "pg/settings.hpp"
-#include "pg/spi.hpp"
-#include "pg/subtransaction.hpp"
+#include "pg/catalog/audit.hpp"
+#include "pg/catalog/backup_copies.hpp"
+#include "pg/repository/registry.hpp"
+#include "pg/catalog/catalog.hpp"
+#include "pg/boundary/guard.hpp"
+#include "pg/repository/pending_objects.hpp"
+#include "pg/repository/archive_names.hpp"
+#include "pg/boundary/settings.hpp"
+#include "pg/boundary/spi.hpp"
+#include "pg/boundary/subtransaction.hpp"
 
 #include <algorithm>
 #include <map>

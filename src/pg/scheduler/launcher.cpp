@@ -1,9 +1,9 @@
 // The launcher: keeps one scheduler worker running per database in tenant_backup.databases.
-#include "pg/guard.hpp"
+#include "pg/boundary/guard.hpp"
 #include "pg/scheduler/scheduler.hpp"
-#include "pg/scheduler/scheduler_registry.hpp"
-#include "pg/background_workers.hpp"
-#include "pg/settings.hpp"
+#include "pg/shared_memory/scheduler_registry.hpp"
+#include "pg/boundary/background_workers.hpp"
+#include "pg/boundary/settings.hpp"
 
 extern "C" {
 #include "postmaster/interrupt.h"

@@ -1,10 +1,10 @@
 #include "pg/scheduler/periodic_sync.hpp"
 
-#include "pg/audit.hpp"
-#include "pg/background_workers.hpp"
-#include "pg/backup_sync.hpp"
-#include "pg/guard.hpp"
-#include "pg/settings.hpp"
+#include "pg/catalog/audit.hpp"
+#include "pg/boundary/background_workers.hpp"
+#include "pg/repository/sync.hpp"
+#include "pg/boundary/guard.hpp"
+#include "pg/boundary/settings.hpp"
 
 extern "C" {
 #include "pgstat.h"

@@ -2,7 +2,7 @@
 // own timestamptz arithmetic uses.
 #pragma once
 #include "core/schedule/time_zone.hpp"
-#include "pg/pg_headers.hpp"
+#include "pg/boundary/pg_headers.hpp"
 
 extern "C" {
 #include "pgtime.h"

@@ -1,17 +1,17 @@
 // The per-database scheduler worker: claims due tenants and starts a job worker for each.
 #include "pg/scheduler/scheduler.hpp"
 
-#include "pg/guard.hpp"
+#include "pg/boundary/guard.hpp"
 #include "pg/scheduler/jobs.hpp"
 #include "pg/scheduler/periodic_sync.hpp"
-#include "pg/scheduler/scheduler_registry.hpp"
+#include "pg/shared_memory/scheduler_registry.hpp"
 #include "pg/scheduler/throttled_warning.hpp"
-#include "pg/audit.hpp"
-#include "pg/audit_queue.hpp"
-#include "pg/background_workers.hpp"
-#include "pg/settings.hpp"
-#include "pg/spi.hpp"
-#include "pg/subtransaction.hpp"
+#include "pg/catalog/audit.hpp"
+#include "pg/shared_memory/audit_queue.hpp"
+#include "pg/boundary/background_workers.hpp"
+#include "pg/boundary/settings.hpp"
+#include "pg/boundary/spi.hpp"
+#include "pg/boundary/subtransaction.hpp"
 
 extern "C" {
 #include "commands/extension.h"

@@ -1,13 +1,13 @@
 #include "pg/scheduler/schedules.hpp"
 
 #include "core/error.hpp"
-#include "pg/as_table_owner.hpp"
-#include "pg/guard.hpp"
+#include "pg/boundary/as_table_owner.hpp"
+#include "pg/boundary/guard.hpp"
 #include "pg/scheduler/pg_time_zone.hpp"
-#include "pg/settings.hpp"
-#include "pg/spi.hpp"
-#include "pg/table_trust.hpp"
-#include "pg/tenant_tables.hpp"
+#include "pg/boundary/settings.hpp"
+#include "pg/boundary/spi.hpp"
+#include "pg/catalog/table_trust.hpp"
+#include "pg/catalog/tenant_tables.hpp"
 
 extern "C" {
 #include "utils/regproc.h"
@@ -156,7 +156,8 @@ std::string registry_query(const char *registry, const char *column) {
 std::vector<std::string> discover_tenants() {
 	const char *registry = setting_tenant_registry();
 	const char *column = setting_tenant_column();
-	if (registry && registry[0]) // in the form backups record tenants: '01' in a text registry is tenant 1 of int columns
+	if (registry &&
+	    registry[0]) // in the form backups record tenants: '01' in a text registry is tenant 1 of int columns
 		return stored_tenants(column_values(registry_query(registry, column)));
 	// Only tenant tables (trusted owners, supported types: backup_table_gaps() lists the others).
 	std::vector<TenantTable> tables = load_tenant_tables();

@@ -1,6 +1,6 @@
 #include "pg/scheduler/throttled_warning.hpp"
 
-#include "pg/guard.hpp"
+#include "pg/boundary/guard.hpp"
 
 #include <ctime>
 #include <map>

@@ -1,0 +1,34 @@
+// Foreign keys around a restore. Rows are deleted and loaded with triggers off, so the restore
+// checks foreign keys itself, set-wise, without scanning whole tables:
+//  - rows of a restored table (this tenant's) must find their referenced rows;
+//  - rows of any table that reference a restored table must still find theirs. When the key
+//    includes the referenced table's tenant column, those rows are found by that column's value;
+//    otherwise the DELETE remembers the keys it removed (DELETE ... RETURNING into a temporary
+//    table) and only rows referencing those keys are checked.
+#pragma once
+#include "pg/archive/restore_plan.hpp"
+
+#include <map>
+#include <string>
+#include <vector>
+
+namespace tb::pg {
+
+struct RestoredTable {
+	TableRestorePlan plan;
+	Datum tenant; // tenant value in the type of plan.tenant_type
+};
+
+class ForeignKeyChecks {
+public:
+	// Deletes the tenant's rows of a table about to be restored (remembering removed keys where
+	// needed) and returns how many rows it deleted.
+	uint64 delete_tenant_rows(const RestoredTable &table);
+	// Fails with foreign_key_violation, naming the constraint, if a foreign key is broken.
+	void check(const std::vector<RestoredTable> &tables, int64 backup_id);
+
+private:
+	std::map<Oid, std::string> removed_keys_; // constraint -> temporary table of removed keys
+};
+
+} // namespace tb::pg

@@ -1,0 +1,29 @@
+// How one table of an archive maps onto the table as it is now (schema drift): which fields to
+// keep, which columns to load, and clear errors for what cannot be restored.
+#pragma once
+#include "core/archive/format.hpp"
+#include "pg/boundary/pg_headers.hpp"
+
+#include <string>
+#include <vector>
+
+namespace tb::pg {
+
+struct TableRestorePlan {
+	Oid relid = InvalidOid;
+	char relkind = 'r';
+	std::string display_name;  // schema.table
+	std::string qualified;     // quoted, for SQL
+	std::string tenant_column; // quoted, for SQL
+	std::string tenant_column_raw;
+	Oid tenant_type = InvalidOid;
+	std::vector<bool> keep;        // per archived field
+	std::vector<std::string> load; // columns that receive the kept fields, in order
+	bool drops_fields = false;     // some archived columns no longer exist
+};
+
+// Resolves the table (locking it ROW EXCLUSIVE), checks privileges and column types; warns about
+// dropped columns. Needs SPI connected.
+TableRestorePlan plan_table_restore(const archive::TableHeader &table, int64 backup_id);
+
+} // namespace tb::pg

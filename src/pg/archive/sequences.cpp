@@ -1,0 +1,127 @@
+#include "pg/archive/sequences.hpp"
+
+#include "pg/boundary/guard.hpp"
+#include "pg/archive/pending_sequences.hpp"
+#include "pg/boundary/spi.hpp"
+#include "pg/catalog/tenant_tables.hpp"
+
+#include <string>
+
+namespace tb::pg {
+
+namespace {
+
+std::string from_clause(char relkind, const std::string &qualified) {
+	return (relkind == RELKIND_PARTITIONED_TABLE ? "" : "ONLY ") + qualified;
+}
+
+// The part of a sequence's range an archive may move it into.
+constexpr const char *kRangeShare = "0.9";
+
+} // namespace
+
+std::vector<SequenceMove> plan_sequence_moves(const RestoredTable &table, int64 backup_id) {
+	Oid relid = table.plan.relid;
+	uint64 rows = pg_eval([relid] {
+		return spi_run_oid("SELECT s.oid, pg_catalog.quote_ident(sn.nspname) OPERATOR(pg_catalog.||) '.' "
+		                   "         OPERATOR(pg_catalog.||) pg_catalog.quote_ident(s.relname), "
+		                   "       pg_catalog.quote_ident(a.attname), sn.nspname::text, s.relname::text, "
+		                   "       a.attname::text "
+		                   "FROM pg_catalog.pg_depend d "
+		                   "JOIN pg_catalog.pg_class s ON s.oid OPERATOR(pg_catalog.=) d.objid "
+		                   " AND s.relkind OPERATOR(pg_catalog.=) 'S' "
+		                   "JOIN pg_catalog.pg_namespace sn ON sn.oid OPERATOR(pg_catalog.=) s.relnamespace "
+		                   "JOIN pg_catalog.pg_attribute a ON a.attrelid OPERATOR(pg_catalog.=) d.refobjid "
+		                   " AND a.attnum OPERATOR(pg_catalog.=) d.refobjsubid "
+		                   "WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass "
+		                   "  AND d.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass "
+		                   "  AND d.refobjid OPERATOR(pg_catalog.=) $1 AND d.deptype IN ('a', 'i') "
+		                   "ORDER BY s.oid",
+		                   relid, true, SPI_OK_SELECT);
+	});
+	struct Owned {
+		Oid seq;
+		std::string seq_name, column; // quoted identifiers
+		std::string display;          // for messages
+	};
+	std::vector<Owned> owned;
+	for (uint64 r = 0; r < rows; r++) {
+		Oid seq = InvalidOid;
+		char *text[5];
+		pg_call([&] {
+			bool isnull;
+			seq = DatumGetObjectId(spi_datum(r, 1, &isnull));
+			for (int i = 0; i < 5; i++)
+				text[i] = spi_text(r, i + 2);
+		});
+		owned.push_back({seq, text[0], text[1],
+		                 "sequence " + std::string(text[2]) + "." + text[3] + " of column \"" + text[4] + "\""});
+	}
+	std::vector<SequenceMove> moves;
+	for (const auto &o : owned) {
+		// The caller's right to read and move the sequence, as the statement below and setval at
+		// commit need it (setval checks again then).
+		Oid seq = o.seq;
+		pg_call([seq] {
+			AclResult acl = pg_class_aclcheck(seq, GetUserId(), ACL_SELECT | ACL_UPDATE);
+			if (acl != ACLCHECK_OK)
+				aclcheck_error(acl, OBJECT_SEQUENCE, get_rel_name(seq));
+		});
+		// A sequence that has not been used yet hands out last_value itself next: it must then
+		// be moved when the tenant already has that value.
+		std::string sql =
+		    "SELECT m.v, m.v::pg_catalog.numeric OPERATOR(pg_catalog.>) (p.seqmin::pg_catalog.numeric "
+		    "         OPERATOR(pg_catalog.+) ((p.seqmax::pg_catalog.numeric OPERATOR(pg_catalog.-) p.seqmin) "
+		    "         OPERATOR(pg_catalog.*) " +
+		    std::string(kRangeShare) +
+		    "))"
+		    ", p.seqmax "
+		    "FROM (SELECT pg_catalog.max(" +
+		    o.column + ")::pg_catalog.int8 AS v FROM " + from_clause(table.plan.relkind, table.plan.qualified) +
+		    " WHERE " + table.plan.tenant_column + " OPERATOR(pg_catalog.=) $1) m, pg_catalog.pg_sequence p, " +
+		    o.seq_name +
+		    " q WHERE p.seqrelid OPERATOR(pg_catalog.=) $2 AND p.seqincrement OPERATOR(pg_catalog.>) 0 "
+		    "  AND m.v IS NOT NULL AND (m.v OPERATOR(pg_catalog.>) q.last_value "
+		    "   OR (NOT q.is_called AND m.v OPERATOR(pg_catalog.>=) q.last_value))";
+		const char *q = sql.c_str();
+		Oid tenant_type = table.plan.tenant_type;
+		Datum tenant = table.tenant;
+		struct {
+			bool found, beyond;
+			int64 value, max;
+		} r{};
+		pg_call([&] {
+			Oid types[2] = {tenant_type, OIDOID};
+			Datum values[2] = {tenant, ObjectIdGetDatum(seq)};
+			if (spi_run(q, 2, types, values, nullptr, false, SPI_OK_SELECT) == 0)
+				return;
+			bool isnull;
+			r.found = true;
+			r.value = DatumGetInt64(spi_datum(0, 1, &isnull));
+			r.beyond = DatumGetBool(spi_datum(0, 2, &isnull));
+			r.max = DatumGetInt64(spi_datum(0, 3, &isnull));
+		});
+		if (!r.found)
+			continue;
+		if (r.beyond)
+			throw SqlError(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE,
+			               "backup " + std::to_string(backup_id) + " would move " + o.display + " of table " +
+			                   table.plan.display_name + " to " + std::to_string(r.value) +
+			                   ", beyond 90% of its range (maximum " + std::to_string(r.max) +
+			                   "); nothing was restored",
+			               "Sequences are shared by every tenant: a restore may not move one into the last 10% "
+			               "of its range.",
+			               "Check the backup's ids; to restore it anyway, widen the sequence first (ALTER "
+			               "SEQUENCE ... AS bigint MAXVALUE ...).");
+		moves.push_back({seq, r.value});
+	}
+	return moves;
+}
+
+void advance_sequences_at_commit(const std::vector<SequenceMove> &moves) {
+	Oid user = pg_eval([] { return GetUserId(); });
+	for (const auto &m : moves)
+		advance_sequence_at_commit(m.sequence, m.value, user);
+}
+
+} // namespace tb::pg

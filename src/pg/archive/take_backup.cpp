@@ -1,0 +1,133 @@
+// take_backup(): reads all of a tenant's rows, from every tenant table, under one snapshot, and
+// streams them (binary COPY tuples -> archive framing -> zstd -> SHA-256 -> temporary file) into
+// the repository. The archive is renamed into place when the transaction commits.
+#include "pg/archive/take_backup.hpp"
+
+#include "pg/catalog/audit.hpp"
+#include "pg/catalog/permissions.hpp"
+#include "pg/catalog/catalog.hpp"
+#include "pg/boundary/guard.hpp"
+#include "pg/archive/new_archive.hpp"
+#include "pg/shared_memory/progress.hpp"
+#include "pg/catalog/quota.hpp"
+#include "pg/catalog/tenant_tables.hpp"
+#include "pg/archive/tuple_receiver.hpp"
+
+extern "C" {
+#include "utils/rls.h"
+}
+
+namespace tb::pg {
+
+namespace {
+
+// Runs the table's query under the active snapshot with our receiver as destination.
+uint64 stream_table(const TenantTable &t, Datum tenant, archive::ArchiveWriter &writer) {
+	std::string sql = t.select_sql();
+	TupleStreamReceiver *receiver = create_tuple_receiver(&writer);
+	const char *query = sql.c_str();
+	Oid type = t.tenant_type;
+	pg_call([=] {
+		Oid argtype = type;
+		SPIPlanPtr plan = SPI_prepare(query, 1, &argtype);
+		if (!plan)
+			elog(ERROR, "tenant_backup: could not prepare \"%s\": %s", query, SPI_result_code_string(SPI_result));
+		ParamListInfo params = makeParamList(1);
+		params->numParams = 1;
+		params->params[0].value = tenant;
+		params->params[0].isnull = false;
+		params->params[0].pflags = PARAM_FLAG_CONST;
+		params->params[0].ptype = argtype;
+		SPIExecuteOptions options;
+		memset(&options, 0, sizeof(options));
+		options.params = params;
+		options.read_only = true; // use the snapshot we pushed, for every table alike
+		options.dest = as_dest(receiver);
+		int rc = SPI_execute_plan_extended(plan, &options);
+		// SPI reports SPI_OK_UTILITY for a SELECT whose receiver is not SPI's own (DestNone).
+		if (rc != SPI_OK_SELECT && rc != SPI_OK_UTILITY)
+			elog(ERROR, "tenant_backup: reading \"%s\" failed: %s", query, SPI_result_code_string(rc));
+		SPI_freeplan(plan);
+	});
+	uint64 rows = flush_tuple_receiver(receiver);
+	destroy_tuple_receiver(receiver); // memory stays flat however many tables there are
+	return rows;
+}
+
+// Row-level security that applies to the caller would make a partial backup, and restoring a
+// partial backup would delete the rows the caller could not see: refuse, as a restore does.
+void refuse_row_level_security(const TenantTable &t) {
+	Oid relid = t.relid;
+	if (pg_eval([relid] { return check_enable_rls(relid, InvalidOid, false) == RLS_ENABLED; }))
+		throw SqlError(ERRCODE_FEATURE_NOT_SUPPORTED,
+		               "cannot back up table " + t.display_name() + ": row-level security applies to the current user",
+		               "Back up as a role that bypasses row-level security on the tenant tables (or owns them).");
+}
+
+void warn(const std::string &message, const char *hint) {
+	const char *m = message.c_str();
+	pg_call([m, hint] { ereport(WARNING, (errmsg("%s", m), errhint("%s", hint))); });
+}
+
+// Tables with the tenant column that backups leave out (backup_table_gaps()) are named in every
+// backup, never silently missing.
+void warn_table_gaps(const std::string &tenant) {
+	for (const auto &gap : load_table_gaps())
+		warn("tenant_backup: table " + gap.table + " is left out of the backup of tenant \"" + tenant +
+		         "\": " + gap.reason,
+		     "Exclude it with tenant_backup.backup_exclude_table() if it holds no tenant data; otherwise register "
+		     "it, or list its owner in tenant_backup.table_owners.");
+}
+
+} // namespace
+
+void take_backup(NewBackup &backup) {
+	std::vector<TenantTable> tables = load_tenant_tables();
+	std::vector<Datum> values = tenant_values(backup.tenant, tables);
+	backup.tenant = canonical_tenant(backup.tenant, tables, values);
+	AuditedAction audit("create", backup.tenant);
+	require_permission("backup.create", backup.tenant, 0, "create");
+	for (const auto &t : tables)
+		refuse_row_level_security(t);
+	lock_tenant(backup.tenant, false);
+	if (backup.kind != "auto")
+		check_backup_quota(backup.tenant);
+	warn_table_gaps(backup.tenant);
+	for (const auto &t : tables)
+		if (!t.has_index)
+			warn("tenant table " + t.display_name() + " has no index leading with \"" + t.tenant_column +
+			         "\": backing up a tenant reads the whole table",
+			     "CREATE INDEX ON the table (tenant column, ...).");
+
+	if (!backup.id)
+		backup.id = next_backup_id();
+	backup.created_at = pg_eval([] { return GetCurrentTimestamp(); });
+	// One snapshot for every table: a transaction that touched two tables is wholly in or out.
+	pg_call([] { PushActiveSnapshot(GetTransactionSnapshot()); });
+	backup.snapshot_at = pg_eval([] { return GetCurrentTimestamp(); });
+
+	BackupProgress progress(backup.id, backup.tenant, backup.kind, static_cast<int>(tables.size()));
+	NewArchive archive(backup, true); // zstd, AES-GCM, SHA-256 and writes overlap with the scan
+	tb::archive::ArchiveWriter &writer = archive.writer();
+	for (size_t i = 0; i < tables.size(); i++) {
+		const TenantTable &t = tables[i];
+		progress.table(t.display_name());
+		writer.begin_table(t.header());
+		uint64 rows = stream_table(t, values[i], writer);
+		writer.end_table();
+		TableSummary summary{t.schema, t.name, t.tenant_column, rows, {}};
+		for (const auto &c : t.columns)
+			summary.columns.emplace_back(c.name, c.type);
+		backup.tables.push_back(std::move(summary));
+		backup.rows += rows;
+	}
+	archive.finish(backup);
+	pg_call([] { PopActiveSnapshot(); });
+
+	insert_completed_backup(backup);
+	audit.set_backup(backup.id);
+	audit.ok();
+	archive.publish_at_commit();
+}
+
+} // namespace tb::pg

@@ -1,0 +1,65 @@
+#include "pg/boundary/background_workers.hpp"
+
+extern "C" {
+#include "pgstat.h"
+#include "utils/backend_status.h"
+}
+
+namespace tb::pg {
+
+ErrorData *detail::run_in_transaction_impl(const char *what, void (*fn)(void *), void *arg) {
+	MemoryContext outer = CurrentMemoryContext;
+	ErrorData *volatile error = nullptr;
+	PG_TRY();
+	{
+		SetCurrentStatementStartTimestamp();
+		StartTransactionCommand();
+		PushActiveSnapshot(GetTransactionSnapshot());
+		pgstat_report_activity(STATE_RUNNING, what);
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "tenant_backup: SPI_connect failed");
+		fn(arg);
+		SPI_finish();
+		PopActiveSnapshot();
+		CommitTransactionCommand();
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(outer);
+		error = CopyErrorData();
+		FlushErrorState();
+		AbortCurrentTransaction();
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(outer);
+	pgstat_report_activity(STATE_IDLE, nullptr);
+	return error;
+}
+
+BackgroundWorker worker_definition(const char *function, const char *name, int restart_seconds, bool needs_database) {
+	BackgroundWorker worker;
+	memset(&worker, 0, sizeof(worker));
+	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | (needs_database ? BGWORKER_BACKEND_DATABASE_CONNECTION : 0);
+	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	worker.bgw_restart_time = restart_seconds > 0 ? restart_seconds : BGW_NEVER_RESTART;
+	snprintf(worker.bgw_library_name, BGW_MAXLEN, "tenant_backup");
+	snprintf(worker.bgw_function_name, BGW_MAXLEN, "%s", function);
+	snprintf(worker.bgw_name, BGW_MAXLEN, "%s", name);
+	snprintf(worker.bgw_type, BGW_MAXLEN, "%s", name);
+	return worker;
+}
+
+BackgroundWorkerHandle *start_worker(const char *function, const char *name, const std::string &extra,
+                                     int restart_seconds, bool needs_database) {
+	BackgroundWorker worker = worker_definition(function, name, restart_seconds, needs_database);
+	snprintf(worker.bgw_extra, BGW_EXTRALEN, "%s", extra.c_str());
+	worker.bgw_notify_pid = MyProcPid;
+	MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+	BackgroundWorkerHandle *handle = nullptr;
+	if (!RegisterDynamicBackgroundWorker(&worker, &handle))
+		handle = nullptr;
+	MemoryContextSwitchTo(old);
+	return handle;
+}
+
+} // namespace tb::pg

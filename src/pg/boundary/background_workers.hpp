@@ -1,0 +1,40 @@
+// What our background workers (scheduler, audit writer) share: running C++ in a transaction of its own, and starting
+// dynamic workers of this library.
+#pragma once
+#include "pg/boundary/guard.hpp"
+#include "pg/boundary/pg_headers.hpp"
+
+#include <string>
+#include <type_traits>
+
+extern "C" {
+#include "postmaster/bgworker.h"
+}
+
+namespace tb::pg {
+
+namespace detail {
+ErrorData *run_in_transaction_impl(const char *what, void (*fn)(void *), void *arg);
+}
+
+// Runs fn (C++, under cpp_call) in a transaction with SPI connected and a snapshot pushed, then
+// commits. An error aborts the transaction and is returned (copied, in the caller's memory
+// context; FreeErrorData it) instead of ending the worker; nullptr on success. `what` shows in
+// pg_stat_activity meanwhile.
+template <typename F> ErrorData *run_in_transaction(const char *what, F &&fn) {
+	using Fn = std::remove_reference_t<F>;
+	return detail::run_in_transaction_impl(
+	    what, [](void *p) { cpp_call([p] { (*static_cast<Fn *>(p))(); }); }, &fn);
+}
+
+// The definition of a worker running `function` of this library, started once recovery is over,
+// restarted `restart_seconds` after a failure (0: never). Plain C: no errors raised.
+BackgroundWorker worker_definition(const char *function, const char *name, int restart_seconds, bool needs_database);
+
+// Registers a dynamic worker (worker_definition) that notifies this process when it stops.
+// `extra` (< BGW_EXTRALEN bytes) is its argument. The handle lives in TopMemoryContext; nullptr
+// if no worker slot is free. Called from PostgreSQL frames only (plain C calls).
+BackgroundWorkerHandle *start_worker(const char *function, const char *name, const std::string &extra,
+                                     int restart_seconds, bool needs_database);
+
+} // namespace tb::pg

@@ -1,0 +1,196 @@
+#include "pg/boundary/settings.hpp"
+
+#include "pg/boundary/pg_headers.hpp"
+
+namespace tb::pg {
+
+namespace {
+char *tenant_column = nullptr;
+char *repository = nullptr;
+char *repositories = nullptr;
+int compression_level = 3;
+char *key_file = nullptr;
+char *key_command = nullptr;
+char *databases = nullptr;
+int max_parallel = 2;
+int scheduler_naptime = 60;
+int retry_interval = 300;
+int job_timeout = 6 * 3600;
+int sync_interval = 3600;
+int overdue_after = 60;
+char *tenant_registry = nullptr;
+char *table_owners = nullptr;
+int max_backups_per_tenant = 1000;
+int clock_offset = 0;
+
+// A repository must be an absolute path or one relative to the data directory, never empty.
+bool check_repository(char **newval, void **, GucSource) {
+	if (*newval == nullptr || (*newval)[0] == '\0') {
+		GUC_check_errmsg("tenant_backup.repository must not be empty");
+		return false;
+	}
+	return true;
+}
+
+// Names only (whether they exist is checked when a backup starts: the catalog is not readable here).
+bool check_repositories(char **newval, void **, GucSource) {
+	const char *p = *newval ? *newval : "";
+	int names = 0;
+	while (true) {
+		while (*p == ' ')
+			p++;
+		const char *start = p;
+		while (*p && *p != ',' && *p != ' ')
+			p++;
+		int len = static_cast<int>(p - start);
+		bool ok = len > 0 && len <= 63 && start[0] >= 'a' && start[0] <= 'z';
+		for (int i = 0; ok && i < len; i++)
+			ok = (start[i] >= 'a' && start[i] <= 'z') || (start[i] >= '0' && start[i] <= '9') || start[i] == '_';
+		if (!ok) {
+			GUC_check_errmsg("tenant_backup.repositories must be a comma-separated list of repository names");
+			GUC_check_errdetail("A name is made of lower-case letters, digits and underscores, and starts with a "
+			                    "letter.");
+			return false;
+		}
+		names++;
+		while (*p == ' ')
+			p++;
+		if (*p == '\0')
+			break;
+		if (*p != ',') {
+			GUC_check_errmsg("tenant_backup.repositories must be a comma-separated list of repository names");
+			return false;
+		}
+		p++;
+	}
+	return names > 0;
+}
+} // namespace
+
+// Runs from _PG_init, in a PostgreSQL frame with no C++ object alive: plain PostgreSQL calls.
+void define_settings() {
+	DefineCustomStringVariable("tenant_backup.tenant_column", "Name of the column that identifies the tenant of a row.",
+	                           "Every ordinary or partitioned table with this column is a tenant table. "
+	                           "Superuser-only: it draws the line between tenants that permissions rely on.",
+	                           &tenant_column, "tenant_id", PGC_SUSET, 0, nullptr, nullptr, nullptr);
+	DefineCustomStringVariable("tenant_backup.repository", "Directory where backup archives are stored.",
+	                           "A relative path is resolved against the data directory.", &repository,
+	                           "pg_tenant_backup", PGC_SUSET, GUC_SUPERUSER_ONLY, check_repository, nullptr, nullptr);
+	DefineCustomStringVariable(
+	    "tenant_backup.repositories", "Repositories every new backup is stored in.",
+	    "Comma-separated names: local, or repositories added with backup_repository_add. "
+	    "The first that stores it holds the primary copy; a backup fails only if no copy is stored.",
+	    &repositories, "local", PGC_SUSET, GUC_LIST_INPUT, check_repositories, nullptr, nullptr);
+	DefineCustomIntVariable("tenant_backup.compression_level", "zstd compression level of new archives.",
+	                        "0 stores archives uncompressed.", &compression_level, 3, 0, 19, PGC_USERSET, 0, nullptr,
+	                        nullptr, nullptr);
+	DefineCustomStringVariable("tenant_backup.encryption_key_file",
+	                           "File holding the master key(s) that encrypt backups, as 64 hex characters per line.",
+	                           "The first key is current; further lines hold older keys for rotation. The file "
+	                           "must be outside the data directory and readable only by the server's user.",
+	                           &key_file, "", PGC_SUSET, GUC_SUPERUSER_ONLY, nullptr, nullptr, nullptr);
+	DefineCustomStringVariable("tenant_backup.encryption_key_command",
+	                           "Shell command that prints the master key(s), like encryption_key_file's content.",
+	                           "Takes precedence over tenant_backup.encryption_key_file.", &key_command, "", PGC_SUSET,
+	                           GUC_SUPERUSER_ONLY, nullptr, nullptr, nullptr);
+	DefineCustomStringVariable("tenant_backup.databases", "Databases whose scheduled backups the scheduler runs.",
+	                           "Comma-separated database names; one scheduler background worker each. Needs "
+	                           "tenant_backup in shared_preload_libraries.",
+	                           &databases, "postgres", PGC_SIGHUP, GUC_LIST_INPUT, nullptr, nullptr, nullptr);
+	DefineCustomIntVariable("tenant_backup.max_parallel", "Scheduled backups that may run at once in a database.",
+	                        nullptr, &max_parallel, 2, 1, 64, PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
+	DefineCustomIntVariable("tenant_backup.scheduler_naptime", "Longest time the scheduler sleeps between checks.",
+	                        nullptr, &scheduler_naptime, 60, 1, 3600, PGC_SIGHUP, GUC_UNIT_S, nullptr, nullptr,
+	                        nullptr);
+	DefineCustomIntVariable("tenant_backup.retry_interval", "Delay before retrying a failed scheduled backup.",
+	                        "Doubled for each further consecutive failure, up to six hours, and never later than "
+	                        "the next scheduled run.",
+	                        &retry_interval, 300, 1, 86400, PGC_SIGHUP, GUC_UNIT_S, nullptr, nullptr, nullptr);
+	DefineCustomIntVariable("tenant_backup.job_timeout", "Longest time a scheduled backup may run.",
+	                        "The scheduler then terminates its worker and records it failed, so that a hung "
+	                        "backup does not hold its tenant_backup.max_parallel slot. 0 means no limit.",
+	                        &job_timeout, 6 * 3600, 0, INT_MAX, PGC_SIGHUP, GUC_UNIT_S, nullptr, nullptr, nullptr);
+	DefineCustomIntVariable("tenant_backup.sync_interval", "How often the scheduler repairs the repositories.",
+	                        "A sync worker then does what backup_sync() does: stores copies an outage left "
+	                        "missing and removes leftovers. 0 turns it off.",
+	                        &sync_interval, 3600, 0, INT_MAX, PGC_SIGHUP, GUC_UNIT_S, nullptr, nullptr, nullptr);
+	DefineCustomIntVariable("tenant_backup.overdue_after",
+	                        "How long after a scheduled time a tenant without a newer backup counts as overdue.",
+	                        nullptr, &overdue_after, 60, 1, 10080, PGC_SIGHUP, GUC_UNIT_MIN, nullptr, nullptr, nullptr);
+	DefineCustomStringVariable("tenant_backup.tenant_registry", "Table that lists the tenants to schedule.",
+	                           "Its tenant_backup.tenant_column column holds one tenant per row. Empty: the "
+	                           "tenants are the distinct values found in the tenant tables. Tenants with a "
+	                           "schedule of their own are scheduled either way.",
+	                           &tenant_registry, "", PGC_SUSET, 0, nullptr, nullptr, nullptr);
+	DefineCustomStringVariable("tenant_backup.table_owners", "Roles whose tables may become tenant tables.",
+	                           "Comma-separated roles (members count). A discovered table joins backups only if "
+	                           "its owner is one of them, a superuser, the database owner or the extension owner; "
+	                           "others are reported by backup_table_gaps(). Registered tables always join.",
+	                           &table_owners, "", PGC_SUSET, GUC_LIST_INPUT, nullptr, nullptr, nullptr);
+	DefineCustomIntVariable("tenant_backup.max_backups_per_tenant", "Manual and imported backups one tenant may have.",
+	                        "A new one beyond it is refused. Scheduled backups do not count (retention bounds "
+	                        "them). 0: no limit.",
+	                        &max_backups_per_tenant, 1000, 0, INT_MAX, PGC_SUSET, 0, nullptr, nullptr, nullptr);
+	DefineCustomIntVariable("tenant_backup.scheduler_clock_offset", "Seconds added to the scheduler's clock.",
+	                        "Testing only: schedules are run, retention ages and overdue judged as if it were "
+	                        "now() plus this (backups' created_at too). The workers read it from the "
+	                        "configuration file; a superuser may set it in a session to see next runs.",
+	                        &clock_offset, 0, -1000000000, 1000000000, PGC_SUSET, GUC_NOT_IN_SAMPLE | GUC_UNIT_S,
+	                        nullptr, nullptr, nullptr);
+	MarkGUCPrefixReserved("tenant_backup");
+}
+
+const char *setting_tenant_column() {
+	return tenant_column;
+}
+const char *setting_repository() {
+	return repository;
+}
+const char *setting_repositories() {
+	return repositories;
+}
+int setting_compression_level() {
+	return compression_level;
+}
+const char *setting_key_file() {
+	return key_file;
+}
+const char *setting_key_command() {
+	return key_command;
+}
+
+const char *setting_databases() {
+	return databases;
+}
+int setting_max_parallel() {
+	return max_parallel;
+}
+int setting_scheduler_naptime() {
+	return scheduler_naptime;
+}
+int setting_retry_interval() {
+	return retry_interval;
+}
+int setting_job_timeout() {
+	return job_timeout;
+}
+int setting_sync_interval() {
+	return sync_interval;
+}
+int setting_overdue_after() {
+	return overdue_after;
+}
+int setting_max_backups_per_tenant() {
+	return max_backups_per_tenant;
+}
+const char *setting_table_owners() {
+	return table_owners;
+}
+const char *setting_tenant_registry() {
+	return tenant_registry;
+}
+int setting_clock_offset() {
+	return clock_offset;
+}
+
+} // namespace tb::pg

@@ -1,0 +1,56 @@
+// The extension's configuration parameters (GUCs), defined when the library loads.
+#pragma once
+
+namespace tb::pg {
+
+void define_settings();
+
+// tenant_backup.tenant_column: column that marks a table as a tenant table (default tenant_id).
+const char *setting_tenant_column();
+// tenant_backup.repository: directory of the local repository; relative paths are resolved
+// against the data directory (default pg_tenant_backup, i.e. $PGDATA/pg_tenant_backup).
+const char *setting_repository();
+// tenant_backup.repositories: comma-separated repositories every backup is stored in, the first
+// being the primary copy (default local; see src/pg/repository/registry.hpp).
+const char *setting_repositories();
+// tenant_backup.compression_level: zstd level, 0 turns compression off (default 3).
+int setting_compression_level();
+// tenant_backup.encryption_key_file / encryption_key_command: where the master keys come from
+// (empty: backups are not encrypted). The command wins when both are set.
+const char *setting_key_file();
+const char *setting_key_command();
+
+// The scheduler (see src/pg/scheduler/). All reloadable with SIGHUP.
+// tenant_backup.databases: comma-separated databases that get a scheduler (default postgres).
+const char *setting_databases();
+// tenant_backup.max_parallel: scheduled backups running at once per database (default 2).
+int setting_max_parallel();
+// tenant_backup.scheduler_naptime: seconds between the scheduler's checks at most (default 60).
+int setting_scheduler_naptime();
+// tenant_backup.retry_interval: seconds before the first retry of a failed scheduled backup,
+// doubled for each further consecutive failure up to six hours (default 300).
+int setting_retry_interval();
+// tenant_backup.job_timeout: seconds a scheduled backup may run before the scheduler terminates
+// its worker and records it failed; 0: no limit (default 21600, six hours).
+int setting_job_timeout();
+// tenant_backup.sync_interval: seconds between the scheduler's repairs (0: none).
+int setting_sync_interval();
+// tenant_backup.overdue_after: minutes after a scheduled time before a tenant without a backup
+// since then counts as overdue (default 60).
+int setting_overdue_after();
+// tenant_backup.tenant_registry: a table listing the tenants (in its tenant_backup.tenant_column
+// column); empty: tenants are the distinct values of the tenant tables (default). Tenants with a
+// schedule of their own are added either way.
+const char *setting_tenant_registry();
+// tenant_backup.table_owners: roles (besides superusers, the database owner and the extension
+// owner) whose discovered tables are tenant tables; see table_trust.hpp. Superuser-only.
+const char *setting_table_owners();
+// tenant_backup.max_backups_per_tenant: manual and imported backups one tenant may have (default
+// 1000, 0: no limit); see quota.hpp. Superuser-only.
+int setting_max_backups_per_tenant();
+// tenant_backup.scheduler_clock_offset: seconds added to the scheduler's clock (testing only).
+// Everything the scheduler compares is on that clock: now, next runs, and backups' created_at
+// (offset added) for retention and overdue. Superuser-only, so that a session may set it too.
+int setting_clock_offset();
+
+} // namespace tb::pg

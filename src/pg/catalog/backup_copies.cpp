@@ -1,0 +1,109 @@
+#include "pg/catalog/backup_copies.hpp"
+
+#include "core/error.hpp"
+#include "core/stream/sha256.hpp"
+#include "pg/boundary/guard.hpp"
+#include "pg/repository/pending_objects.hpp"
+#include "pg/catalog/permissions.hpp"
+#include "pg/repository/registry.hpp"
+#include "pg/repository/archive_names.hpp"
+#include "pg/boundary/spi.hpp"
+
+#include <algorithm>
+
+namespace tb::pg {
+
+namespace {
+
+std::vector<BackupCopy> all_copies(const StoredBackup &b) {
+	AsExtensionOwner owner; // the catalog is the extension's own
+	std::vector<BackupCopy> copies;
+	for (const auto &r : spi_query("SELECT repository, object_name, state, coalesce(error, '') "
+	                               "FROM tenant_backup.backup_copies WHERE backup_id = $1::bigint ORDER BY repository",
+	                               {std::to_string(b.id)}))
+		copies.push_back({*r[0], *r[1], *r[2], *r[3]});
+	if (copies.empty() && b.has_archive)
+		copies.push_back({b.repository.empty() ? kLocalRepository : b.repository, b.object_name, "stored", ""});
+	return copies;
+}
+
+void warn(const std::string &message) {
+	const char *m = message.c_str();
+	pg_call([m] { ereport(WARNING, (errmsg("%s", m))); });
+}
+
+} // namespace
+
+std::vector<BackupCopy> readable_copies(const StoredBackup &b) {
+	std::vector<BackupCopy> copies = all_copies(b);
+	copies.erase(std::remove_if(copies.begin(), copies.end(), [](const BackupCopy &c) { return c.state != "stored"; }),
+	             copies.end());
+	std::vector<std::string> layers = configured_repositories();
+	auto rank = [&](const BackupCopy &c) -> size_t {
+		if (c.repository == b.repository)
+			return 0;
+		auto it = std::find(layers.begin(), layers.end(), c.repository);
+		return it == layers.end() ? layers.size() + 1 : static_cast<size_t>(it - layers.begin()) + 1;
+	};
+	std::stable_sort(copies.begin(), copies.end(),
+	                 [&](const BackupCopy &x, const BackupCopy &y) { return rank(x) < rank(y); });
+	return copies;
+}
+
+void mark_copy_missing(int64 backup_id, const std::string &repository, const std::string &reason) {
+	AsExtensionOwner owner; // the catalog is the extension's own
+	spi_query("UPDATE tenant_backup.backup_copies SET state = 'missing', error = $3 "
+	          "WHERE backup_id = $1::bigint AND repository = $2 AND state = 'stored'",
+	          {std::to_string(backup_id), repository, reason});
+}
+
+void remove_copies_at_commit(const StoredBackup &b) {
+	for (const auto &c : all_copies(b)) {
+		{
+			AsExtensionOwner owner;
+			spi_query("INSERT INTO tenant_backup.removed_objects (repository, object_name, backup_id) "
+			          "VALUES ($1, $2, $3::bigint) ON CONFLICT DO NOTHING",
+			          {c.repository, c.object_name, std::to_string(b.id)});
+		}
+		try {
+			remove_at_commit(open_storage(c.repository), c.object_name);
+		} catch (const SqlError &e) {
+			warn("tenant_backup: the copy of backup " + std::to_string(b.id) + " in repository \"" + c.repository +
+			     "\" is not removed: " + e.what());
+		}
+	}
+}
+
+void confirm_size(Storage &storage, const std::string &name, uint64_t size) {
+	uint64_t stored = storage.size(name);
+	if (stored != size)
+		throw Error(ErrorKind::Corrupt, storage.describe(name) + " holds " + std::to_string(stored) +
+		                                    " bytes after it was stored, not " + std::to_string(size));
+}
+
+void copy_object(Storage &from, Storage &to, const std::string &name, const std::string &sha256, uint64_t size) {
+	std::unique_ptr<Source> in = from.open_read(name);
+	std::unique_ptr<WriteObject> out = to.open_write(name, temporary_tag());
+	{
+		HashingSink hashing(*out);
+		std::vector<uint8_t> buf(1 << 20);
+		while (size_t n = in->read(buf.data(), buf.size())) {
+			hashing.write(buf.data(), n);
+			pg_call([] { CHECK_FOR_INTERRUPTS(); });
+		}
+		hashing.finish();
+		if (hashing.bytes() != size || hashing.hex_digest() != sha256)
+			throw Error(ErrorKind::Corrupt, from.describe(name) + " does not hold the backup's archive: read " +
+			                                    std::to_string(hashing.bytes()) + " bytes, expected " +
+			                                    std::to_string(size) + " with its SHA-256");
+	}
+	out->publish();
+	try {
+		confirm_size(to, name, size);
+	} catch (const Error &) {
+		to.remove(name);
+		throw;
+	}
+}
+
+} // namespace tb::pg

@@ -1,0 +1,282 @@
+#include "pg/catalog/permissions.hpp"
+#include "pg/catalog/catalog.hpp"
+
+#include "pg/boundary/guard.hpp"
+#include "pg/boundary/spi.hpp"
+
+extern "C" {
+#include "access/detoast.h"
+#include "catalog/pg_collation.h"
+#include "utils/fmgrprotos.h"
+}
+
+namespace tb::pg {
+
+namespace {
+// Advisory lock class of tenant locks ("TBUP"); the second key is hashtext(tenant).
+constexpr int32 kTenantLockClass = 0x54425550;
+constexpr int32 kBackupWriteLockClass = 0x54425557;
+
+} // namespace
+
+std::string quote_json(const std::string &s) {
+	const char *in = s.c_str();
+	const char *out = pg_eval([in] {
+		StringInfoData buf;
+		initStringInfo(&buf);
+		escape_json(&buf, in);
+		return static_cast<const char *>(buf.data);
+	});
+	return out;
+}
+
+std::string json_object(const std::vector<std::pair<std::string, std::string>> &fields) {
+	std::string out = "{";
+	for (const auto &[key, value] : fields) {
+		if (out.size() > 1)
+			out += ", ";
+		out += quote_json(key) + ": " + quote_json(value);
+	}
+	return out + "}";
+}
+
+std::string tables_json(const std::vector<TableSummary> &tables) {
+	std::string out = "[";
+	for (const auto &t : tables) {
+		if (out.size() > 1)
+			out += ", ";
+		out += "{\"schema\": " + quote_json(t.schema) + ", \"name\": " + quote_json(t.name) +
+		       ", \"tenant_column\": " + quote_json(t.tenant_column) + ", \"rows\": " + std::to_string(t.rows) +
+		       ", \"columns\": [";
+		bool first = true;
+		for (const auto &[name, type] : t.columns) {
+			out += (first ? "" : ", ") + std::string("{\"name\": ") + quote_json(name) +
+			       ", \"type\": " + quote_json(type) + "}";
+			first = false;
+		}
+		out += "]}";
+	}
+	return out + "]";
+}
+
+void spi_begin() {
+	pg_call([] {
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "tenant_backup: SPI_connect failed");
+	});
+}
+
+void spi_end() {
+	pg_call([] { SPI_finish(); });
+}
+
+int64 next_backup_id() {
+	AsExtensionOwner owner; // the catalog is the extension's own
+	return pg_eval([] {
+		spi_run("SELECT nextval('tenant_backup.backups_id_seq')", 0, nullptr, nullptr, nullptr, false, SPI_OK_SELECT);
+		bool isnull;
+		return DatumGetInt64(spi_datum(0, 1, &isnull));
+	});
+}
+
+void insert_completed_backup(const NewBackup &b) {
+	AsExtensionOwner owner; // the catalog is the extension's own
+	std::string tables = tables_json(b.tables);
+	if (b.replaces_running_row &&
+	    spi_query("DELETE FROM tenant_backup.backups WHERE id = $1::bigint AND status = 'running' RETURNING id",
+	              {std::to_string(b.id)})
+	        .empty())
+		throw SqlError(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+		               "scheduled backup " + std::to_string(b.id) + " is no longer running");
+	pg_call([&] {
+		static const char *sql =
+		    "INSERT INTO tenant_backup.backups (id, tenant, kind, label, status, created_at, finished_at, "
+		    "  snapshot_at, server_version, tables, row_count, size_bytes, sha256, compression, repository, "
+		    "  object_name, location, encrypted, key_generation, claimed) "
+		    "VALUES ($1, $2, $14, $3, 'completed', $4, clock_timestamp(), $5, "
+		    "  current_setting('server_version'), $6::jsonb, $7, $8, $9, $10, $15, $11, $12, $13 IS NOT NULL, $13, "
+		    "  $16::jsonb)";
+		Oid types[16] = {INT8OID, TEXTOID, TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TEXTOID, INT8OID, INT8OID,
+		                 TEXTOID, TEXTOID, TEXTOID, TEXTOID,        INT4OID,        TEXTOID, TEXTOID, TEXTOID};
+		Datum values[16] = {Int64GetDatum(b.id),
+		                    CStringGetTextDatum(b.tenant.c_str()),
+		                    b.label ? CStringGetTextDatum(b.label->c_str()) : 0,
+		                    TimestampTzGetDatum(b.created_at),
+		                    TimestampTzGetDatum(b.snapshot_at),
+		                    CStringGetTextDatum(tables.c_str()),
+		                    Int64GetDatum(static_cast<int64>(b.rows)),
+		                    Int64GetDatum(static_cast<int64>(b.size_bytes)),
+		                    CStringGetTextDatum(b.sha256.c_str()),
+		                    CStringGetTextDatum(b.compression.c_str()),
+		                    CStringGetTextDatum(b.object_name.c_str()),
+		                    CStringGetTextDatum(b.location.c_str()),
+		                    Int32GetDatum(static_cast<int32>(b.key_generation)),
+		                    CStringGetTextDatum(b.kind.c_str()),
+		                    CStringGetTextDatum(b.repository.c_str()),
+		                    b.claimed ? CStringGetTextDatum(b.claimed->c_str()) : 0};
+		char nulls[17] = "                ";
+		if (!b.label)
+			nulls[2] = 'n';
+		if (b.key_generation == 0)
+			nulls[12] = 'n';
+		if (!b.claimed)
+			nulls[15] = 'n';
+		spi_run(sql, 16, types, values, nulls, false, SPI_OK_INSERT);
+	});
+	for (const auto &c : b.copies)
+		spi_query("INSERT INTO tenant_backup.backup_copies (backup_id, repository, object_name, location, size_bytes, "
+		          "sha256, stored_at, state, error) VALUES ($1::bigint, $2, $3, $4, CASE WHEN $5::boolean THEN "
+		          "$6::bigint END, "
+		          "CASE WHEN $5::boolean THEN $7 END, CASE WHEN $5::boolean THEN clock_timestamp() END, "
+		          "CASE WHEN $5::boolean THEN 'stored' ELSE 'missing' END, $8)",
+		          {std::to_string(b.id), c.repository, b.object_name, c.location, std::string(c.stored ? "t" : "f"),
+		           std::to_string(b.size_bytes), b.sha256, c.stored ? std::nullopt : SqlValue(c.error)});
+}
+
+std::optional<StoredBackup> find_backup(int64 id, bool lock) {
+	AsExtensionOwner owner; // the catalog is the extension's own
+	struct {
+		uint64 rows;
+		char *tenant, *status, *sha256, *object_name, *error, *size, *repository;
+	} raw{};
+	pg_call([&] {
+		Oid types[1] = {INT8OID};
+		Datum values[1] = {Int64GetDatum(id)};
+		raw.rows = spi_run(lock ? "SELECT tenant, status, sha256, object_name, error, size_bytes::text, "
+		                          "repository FROM tenant_backup.backups WHERE id = $1 FOR UPDATE"
+		                        : "SELECT tenant, status, sha256, object_name, error, size_bytes::text, "
+		                          "repository FROM tenant_backup.backups WHERE id = $1",
+		                   1, types, values, nullptr, false, SPI_OK_SELECT);
+		if (raw.rows == 1) {
+			raw.tenant = spi_text(0, 1);
+			raw.status = spi_text(0, 2);
+			raw.sha256 = spi_text(0, 3);
+			raw.object_name = spi_text(0, 4);
+			raw.error = spi_text(0, 5);
+			raw.size = spi_text(0, 6);
+			raw.repository = spi_text(0, 7);
+		}
+	});
+	if (raw.rows != 1)
+		return std::nullopt;
+	StoredBackup b;
+	b.id = id;
+	b.tenant = raw.tenant;
+	b.status = raw.status;
+	b.error = raw.error ? raw.error : "";
+	b.repository = raw.repository;
+	b.has_archive = raw.sha256 && raw.object_name && raw.size;
+	if (b.has_archive) {
+		b.sha256 = raw.sha256;
+		b.object_name = raw.object_name;
+		b.size_bytes = std::stoll(raw.size);
+	}
+	return b;
+}
+
+StoredBackup load_backup(int64 id, bool lock) {
+	std::optional<StoredBackup> b = find_backup(id, lock);
+	if (!b)
+		throw SqlError(ERRCODE_NO_DATA_FOUND, "backup " + std::to_string(id) + " does not exist", "",
+		               "tenant_backup.backup_list() shows the existing backups.");
+	return *b;
+}
+
+void require_completed(const StoredBackup &b, const char *action) {
+	if (b.status != "completed")
+		throw SqlError(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+		               "backup " + std::to_string(b.id) + " is " + b.status + " and cannot be " + action,
+		               b.error.empty() ? "" : "Its error was: " + b.error);
+}
+
+StoredBackup load_completed_backup(int64 id, const char *action) {
+	StoredBackup b = load_backup(id);
+	require_completed(b, action);
+	return b;
+}
+
+void delete_backup_row(int64 id) {
+	AsExtensionOwner owner; // the catalog is the extension's own
+	pg_call([id] {
+		Oid types[1] = {INT8OID};
+		Datum values[1] = {Int64GetDatum(id)};
+		spi_run("DELETE FROM tenant_backup.backups WHERE id = $1", 1, types, values, nullptr, false, SPI_OK_DELETE);
+	});
+}
+
+void lock_tenant(const std::string &tenant, bool exclusive) {
+	const char *t = tenant.c_str();
+	pg_call([t, exclusive] {
+		Datum key = DirectFunctionCall1Coll(hashtext, C_COLLATION_OID, CStringGetTextDatum(t));
+		if (exclusive)
+			DirectFunctionCall2(pg_advisory_xact_lock_int4, Int32GetDatum(kTenantLockClass), key);
+		else
+			DirectFunctionCall2(pg_advisory_xact_lock_shared_int4, Int32GetDatum(kTenantLockClass), key);
+	});
+}
+
+void lock_backup_writing(int64 id) {
+	// Two backups whose ids agree in the low 32 bits share a key: harmless, backup_sync only
+	// leaves more alone.
+	int32 key = static_cast<int32>(static_cast<uint32>(id));
+	pg_call([key] {
+		DirectFunctionCall2(pg_advisory_xact_lock_shared_int4, Int32GetDatum(kBackupWriteLockClass),
+		                    Int32GetDatum(key));
+	});
+}
+
+bool backup_being_written(int64 id) {
+	int32 key = static_cast<int32>(static_cast<uint32>(id));
+	return pg_eval([key] {
+		// A session-level probe, released at once: a writer holding the shared lock makes it fail.
+		Datum k1 = Int32GetDatum(kBackupWriteLockClass), k2 = Int32GetDatum(key);
+		if (!DatumGetBool(DirectFunctionCall2(pg_try_advisory_lock_int4, k1, k2)))
+			return true;
+		DirectFunctionCall2(pg_advisory_unlock_int4, k1, k2);
+		return false;
+	});
+}
+
+std::optional<std::string> arg_text(FunctionCallInfo fcinfo, int n) {
+	if (PG_ARGISNULL(n))
+		return std::nullopt;
+	return std::string(pg_eval([&] { return static_cast<const char *>(text_to_cstring(PG_GETARG_TEXT_PP(n))); }));
+}
+
+int64 arg_int64(FunctionCallInfo fcinfo, int n, const char *name) {
+	if (PG_ARGISNULL(n))
+		throw SqlError(ERRCODE_NULL_VALUE_NOT_ALLOWED, std::string(name) + " must not be NULL");
+	return PG_GETARG_INT64(n);
+}
+
+std::string required_text_arg(FunctionCallInfo fcinfo, int n, const char *name, size_t max_bytes) {
+	std::optional<std::string> value = arg_text(fcinfo, n);
+	if (!value)
+		throw SqlError(ERRCODE_NULL_VALUE_NOT_ALLOWED, std::string(name) + " must not be NULL");
+	check_text_arg(*value, name, max_bytes, false);
+	return *value;
+}
+
+std::optional<std::string> bounded_text_arg(FunctionCallInfo fcinfo, int n, const char *name, size_t max_bytes,
+                                            bool allow_empty) {
+	if (PG_ARGISNULL(n))
+		return std::nullopt;
+	size_t bytes = pg_eval([&] { return toast_raw_datum_size(PG_GETARG_DATUM(n)) - VARHDRSZ; });
+	if (bytes > max_bytes)
+		throw SqlError(ERRCODE_INVALID_PARAMETER_VALUE, std::string(name) + " is too long (" + std::to_string(bytes) +
+		                                                    " bytes; at most " + std::to_string(max_bytes) + ")");
+	std::optional<std::string> value = arg_text(fcinfo, n);
+	check_text_arg(*value, name, max_bytes, allow_empty);
+	return value;
+}
+
+void check_text_arg(const std::string &value, const char *name, size_t max_bytes, bool allow_empty) {
+	if (!allow_empty && value.empty())
+		throw SqlError(ERRCODE_INVALID_PARAMETER_VALUE, std::string(name) + " must not be empty");
+	if (value.size() > max_bytes)
+		throw SqlError(ERRCODE_INVALID_PARAMETER_VALUE, std::string(name) + " is too long (" +
+		                                                    std::to_string(value.size()) + " bytes; at most " +
+		                                                    std::to_string(max_bytes) + ")");
+}
+
+} // namespace tb::pg

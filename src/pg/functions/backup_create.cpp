@@ -1,0 +1,25 @@
+// tenant_backup.backup_create(tenant text, label text) RETURNS bigint: checks the arguments and
+// takes the backup (archive/take_backup.hpp).
+#include "pg/archive/take_backup.hpp"
+
+#include "pg/catalog/catalog.hpp"
+#include "pg/boundary/guard.hpp"
+
+using namespace tb::pg;
+
+TB_SQL_FUNCTION(backup_create) {
+	std::optional<std::string> tenant = arg_text(fcinfo, 0);
+	if (!tenant)
+		throw SqlError(ERRCODE_NULL_VALUE_NOT_ALLOWED, "tenant must not be NULL");
+	check_text_arg(*tenant, "tenant", kMaxTenantBytes, false);
+	NewBackup backup;
+	backup.tenant = *tenant;
+	backup.label = arg_text(fcinfo, 1);
+	if (backup.label)
+		check_text_arg(*backup.label, "label", kMaxLabelBytes, true);
+
+	spi_begin();
+	take_backup(backup);
+	spi_end();
+	return Int64GetDatum(backup.id);
+}

@@ -1,0 +1,121 @@
+// Key management from SQL:
+//   tenant_backup.backup_rotate_master_key() RETURNS bigint
+//   tenant_backup.backup_forget_tenant(tenant text) RETURNS text
+#include "pg/catalog/audit.hpp"
+#include "pg/catalog/backup_copies.hpp"
+#include "pg/catalog/catalog.hpp"
+#include "pg/catalog/permissions.hpp"
+#include "pg/boundary/guard.hpp"
+#include "pg/catalog/keys.hpp"
+#include "pg/boundary/spi.hpp"
+#include "pg/catalog/tenant_tables.hpp"
+
+#include <algorithm>
+
+using namespace tb::pg;
+
+// Re-wraps every tenant data key under the current (first) master key. Archives are not touched:
+// they are encrypted with the data keys, which do not change.
+TB_SQL_FUNCTION(backup_rotate_master_key) {
+	spi_begin();
+	require_backup_admin("rotate_master_key", "rotate the master key");
+	AuditedAction audit("rotate_master_key");
+	int64 count = rewrap_data_keys();
+	audit.ok(std::to_string(count) + " data key(s) re-wrapped");
+	spi_end();
+	return Int64GetDatum(count);
+}
+
+namespace {
+
+// Every tenant spelling the catalog holds backups or keys under.
+std::vector<std::string> recorded_tenants() {
+	AsExtensionOwner owner; // the catalog is the extension's own
+	std::vector<std::string> out;
+	for (const auto &row : spi_query("SELECT tenant FROM tenant_backup.backups UNION "
+	                                 "SELECT tenant FROM tenant_backup.tenant_keys",
+	                                 {}, true))
+		if (row[0])
+			out.push_back(*row[0]);
+	return out;
+}
+
+struct Forgotten {
+	uint64 backups = 0;
+	int64 unencrypted = 0;
+};
+
+// Removes the backups recorded under one spelling: catalog rows now, archives at commit.
+Forgotten forget_backups(const std::string &spelling) {
+	AsExtensionOwner owner;
+	// Every copy of every archive, in every repository (the copy rows go with the backups rows).
+	for (const auto &row : spi_query("SELECT id FROM tenant_backup.backups "
+	                                 "WHERE tenant OPERATOR(pg_catalog.=) $1 AND object_name IS NOT NULL",
+	                                 {spelling}))
+		remove_copies_at_commit(load_backup(std::stoll(*row[0])));
+	const char *t = spelling.c_str();
+	Forgotten f;
+	f.backups = pg_eval([t] {
+		Oid types[1] = {TEXTOID};
+		Datum values[1] = {CStringGetTextDatum(t)};
+		return spi_run("DELETE FROM tenant_backup.backups WHERE tenant OPERATOR(pg_catalog.=) $1 RETURNING encrypted",
+		               1, types, values, nullptr, false, SPI_OK_DELETE_RETURNING);
+	});
+	for (uint64 r = 0; r < f.backups; r++) {
+		char *encrypted = nullptr;
+		pg_call([&] { encrypted = spi_text(r, 1); });
+		if (encrypted && encrypted[0] != 't')
+			f.unencrypted++;
+	}
+	return f;
+}
+
+} // namespace
+
+// Crypto-shredding: destroys the tenant's data keys, then its archives and catalog rows.
+TB_SQL_FUNCTION(backup_forget_tenant) {
+	std::optional<std::string> tenant = arg_text(fcinfo, 0);
+	if (!tenant)
+		throw SqlError(ERRCODE_NULL_VALUE_NOT_ALLOWED, "tenant must not be NULL");
+	check_text_arg(*tenant, "tenant", 1024, false);
+	spi_begin();
+	require_backup_admin("forget_tenant", "forget a tenant");
+	// The tenant's one spelling (' 7' -> '7'; a spelling that names two tenants is refused), and
+	// every other spelling the catalog holds of the same tenant: backups and keys recorded under
+	// ' 7', '07' or '+7' (before 0.2.0, with integer and text tenant columns side by side) are
+	// tenant 7's integer rows and keys as well.
+	std::string stored = stored_tenant(*tenant);
+	AuditedAction audit("forget_tenant", stored);
+	std::vector<std::string> spellings = tenant_spellings(stored, recorded_tenants());
+	spellings.erase(std::remove(spellings.begin(), spellings.end(), stored), spellings.end());
+	std::sort(spellings.begin(), spellings.end());
+	spellings.insert(spellings.begin(), stored);
+	for (const auto &s : spellings)
+		lock_tenant(s, true);
+	Forgotten total;
+	int64 keys = 0;
+	std::string others;
+	for (const auto &s : spellings) {
+		Forgotten f = forget_backups(s);
+		total.backups += f.backups;
+		total.unencrypted += f.unencrypted;
+		keys += destroy_data_keys(s);
+		if (s != stored)
+			others += std::string(others.empty() ? "" : ", ") + "\"" + s + "\"";
+	}
+	audit.ok(others.empty() ? "" : "also recorded as " + others);
+	spi_end();
+
+	std::string message = "tenant \"" + stored + "\"" + (others.empty() ? "" : " (also recorded as " + others + ")") +
+	                      " forgotten: " + std::to_string(total.backups) + " backup(s) deleted, " +
+	                      std::to_string(keys) + " encryption key(s) destroyed; ";
+	if (total.unencrypted > 0)
+		message += std::to_string(total.unencrypted) +
+		           " of its backups were NOT encrypted, so copies of those archives made elsewhere remain readable";
+	else if (total.backups > 0)
+		message += "copies of its archives, wherever they are, can no longer be decrypted";
+	else
+		message += "it had no backups";
+	const char *m = message.c_str();
+	return pg_eval([m] { return PointerGetDatum(cstring_to_text(m)); });
+}

@@ -1,0 +1,140 @@
+// tenant_backup.backup_restore(backup_id bigint)
+//   RETURNS TABLE (table_name text, rows_removed bigint, rows_restored bigint)
+//
+// Replaces the tenant's rows in every table of the backup with the archived rows, inside the
+// caller's transaction: the archive's SHA-256 is checked first, then per table DELETE + COPY FROM
+// (every loaded row must carry the backup's tenant), then foreign keys, and last the sequences,
+// which move only when the transaction commits. Any error aborts the transaction, leaving the
+// tenant as it was. User triggers do not fire during our own DELETE and COPY (LoadingScope:
+// session_replication_role = replica for those statements only), as with pg_restore
+// --disable-triggers: a restore brings back data, it does not replay business logic. A superuser's
+// restore writes each table as the table's owner (AsTableOwner). Citus tables are refused.
+#include "core/archive/archive_reader.hpp"
+#include "core/archive/copy_binary.hpp"
+#include "pg/archive/archive_access.hpp"
+#include "core/archive/tenant_field_check.hpp"
+#include "pg/catalog/catalog.hpp"
+#include "pg/archive/citus_tables.hpp"
+#include "pg/archive/copy_loader.hpp"
+#include "pg/boundary/guard.hpp"
+#include "pg/archive/loading_scope.hpp"
+#include "pg/archive/sequences.hpp"
+#include "pg/boundary/spi.hpp"
+#include "pg/catalog/tenant_tables.hpp"
+
+namespace tb::pg {
+
+namespace {
+
+struct TableResult {
+	std::string name;
+	uint64 removed, restored;
+};
+
+void emit_results(FunctionCallInfo fcinfo, const std::vector<TableResult> &results) {
+	for (const auto &r : results) {
+		const char *name = r.name.c_str();
+		uint64 removed = r.removed, restored = r.restored;
+		pg_call([=] {
+			auto *rsinfo = reinterpret_cast<ReturnSetInfo *>(fcinfo->resultinfo);
+			Datum values[3] = {CStringGetTextDatum(name), Int64GetDatum(static_cast<int64>(removed)),
+			                   Int64GetDatum(static_cast<int64>(restored))};
+			bool nulls[3] = {false, false, false};
+			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+		});
+	}
+}
+
+// The tenant value's bytes as the tenant column's type sends it in binary COPY (built-in types
+// only, see check_tenant_type): what every archived row must hold in its tenant field.
+std::string tenant_bytes(Oid type, Datum tenant) {
+	struct {
+		const char *data;
+		size_t len;
+	} b{};
+	pg_call([&] {
+		Oid send;
+		bool varlena;
+		getTypeBinaryOutputInfo(type, &send, &varlena);
+		bytea *bytes = OidSendFunctionCall(send, tenant);
+		b.data = VARDATA(bytes);
+		b.len = VARSIZE(bytes) - VARHDRSZ;
+	});
+	return std::string(b.data, b.len);
+}
+
+size_t tenant_field(const tb::archive::TableHeader &table, int64 id, const std::string &display_name) {
+	for (size_t i = 0; i < table.columns.size(); i++)
+		if (table.columns[i].name == table.tenant_column)
+			return i;
+	throw SqlError(ERRCODE_DATA_CORRUPTED, "archive of backup " + std::to_string(id) + " is damaged: table " +
+	                                           display_name + " lacks its tenant column \"" + table.tenant_column +
+	                                           "\"; nothing was restored");
+}
+
+} // namespace
+
+} // namespace tb::pg
+
+using namespace tb::pg;
+
+TB_SQL_FUNCTION(backup_restore) {
+	int64 id = arg_int64(fcinfo, 0, "backup_id");
+	pg_call([&] { InitMaterializedSRF(fcinfo, 0); });
+	spi_begin();
+	AuditedAction audit("restore", "", id);
+	StoredBackup authorized = authorize_backup(id, "restored", "backup.restore", audit);
+	// Before anything is read or changed: Citus tables are not restored yet (issue 15).
+	bool citus = citus_installed();
+	if (citus)
+		refuse_citus_tables_of_backup(id);
+	OpenedBackup opened = open_backup(authorized, "nothing was restored", true);
+	const StoredBackup &backup = opened.backup;
+	tb::archive::ArchiveReader &reader = *opened.reader;
+
+	ForeignKeyChecks foreign_keys;
+	std::vector<RestoredTable> restored;
+	std::vector<TableResult> results;
+	while (std::optional<tb::archive::TableHeader> table = reader.next_table()) {
+		RestoredTable r{plan_table_restore(*table, id), 0};
+		if (citus)
+			refuse_citus_table(r.plan.relid, r.plan.display_name, "nothing was restored");
+		r.tenant = tenant_datum(backup.tenant, r.plan.tenant_type, table->tenant_column, r.plan.display_name);
+		size_t tenant_index = tenant_field(*table, id, r.plan.display_name);
+		uint64 removed = foreign_keys.delete_tenant_rows(r);
+
+		tb::archive::TableRows rows(reader);
+		// Every row must be the backup's tenant's, checked as it loads (before COPY sees it).
+		tb::archive::TenantFieldCheck tenant_rows(rows, table->columns.size(), tenant_index,
+		                                          tenant_bytes(r.plan.tenant_type, r.tenant),
+		                                          r.plan.display_name + " of backup " + std::to_string(id));
+		std::unique_ptr<tb::archive::TupleFieldFilter> filter;
+		if (r.plan.drops_fields)
+			filter = std::make_unique<tb::archive::TupleFieldFilter>(tenant_rows, r.plan.keep);
+		tb::archive::CopyBinaryFrame stream(filter ? static_cast<tb::Source &>(*filter) : tenant_rows);
+		uint64 loaded;
+		{
+			LoadingScope loading(r.plan.relid);
+			loaded = copy_into(r.plan.relid, r.plan.load, stream);
+		}
+		if (loaded != reader.table_rows())
+			throw SqlError(ERRCODE_DATA_CORRUPTED, "archive of backup " + std::to_string(id) + " is damaged: table " +
+			                                           r.plan.display_name + " loaded " + std::to_string(loaded) +
+			                                           " rows, the archive records " +
+			                                           std::to_string(reader.table_rows()));
+		pg_call([] { CommandCounterIncrement(); });
+		results.push_back({r.plan.display_name, removed, loaded});
+		restored.push_back(std::move(r));
+	}
+	foreign_keys.check(restored, id);
+	// The very last step, after every check: what the sequences must be past, bounded, moved at commit.
+	std::vector<SequenceMove> moves;
+	for (const auto &r : restored)
+		for (const auto &m : plan_sequence_moves(r, id))
+			moves.push_back(m);
+	advance_sequences_at_commit(moves);
+	audit.ok();
+	spi_end();
+	emit_results(fcinfo, results);
+	return 0;
+}

@@ -1,0 +1,143 @@
+// tenant_backup.backup_repository_add(name, url, options), backup_repository_remove(name),
+// backup_repositories(): managing the named repositories of repository/registry.hpp.
+#include "pg/repository/registry.hpp"
+
+#include "core/error.hpp"
+#include "pg/boundary/guard.hpp"
+#include "pg/boundary/spi.hpp"
+#include "pg/boundary/srf_rows.hpp"
+#include "pg/catalog/audit.hpp"
+#include "pg/catalog/catalog.hpp"
+#include "pg/catalog/permissions.hpp"
+
+#include <algorithm>
+
+using namespace tb::pg;
+
+// backup_repository_add(name text, url text, options jsonb DEFAULT '{}') RETURNS void
+TB_SQL_FUNCTION(backup_repository_add) {
+	spi_begin();
+	require_superuser("repository_add", "add a repository");
+	AuditedAction audit("repository_add");
+	std::string name = required_text_arg(fcinfo, 0, "name", 1024);
+	std::string url = required_text_arg(fcinfo, 1, "url", 1024);
+	if (!valid_repository_name(name))
+		throw SqlError(ERRCODE_INVALID_PARAMETER_VALUE, "invalid repository name \"" + name + "\"",
+		               "A name is made of lower-case letters, digits and underscores, starts with a letter and has "
+		               "at most 63 characters.");
+	if (name == kLocalRepository)
+		throw SqlError(ERRCODE_DUPLICATE_OBJECT, "repository \"local\" is built in",
+		               "It is the directory of tenant_backup.repository.");
+	std::string options_json = "{}";
+	if (!PG_ARGISNULL(2))
+		options_json = pg_eval([&] {
+			return static_cast<const char *>(DatumGetCString(DirectFunctionCall1(jsonb_out, PG_GETARG_DATUM(2))));
+		});
+	RepositoryOptions options;
+	{
+		AsExtensionOwner owner;
+		auto type = spi_query("SELECT jsonb_typeof($1::jsonb)", {options_json}, true);
+		if (!type[0][0] || *type[0][0] != "object")
+			throw SqlError(ERRCODE_INVALID_PARAMETER_VALUE, "options must be a JSON object");
+		for (const auto &o : spi_query("SELECT key, jsonb_typeof(value), value #>> '{}' FROM jsonb_each($1::jsonb) "
+		                               "ORDER BY key",
+		                               {options_json}, true)) {
+			const std::string &type_name = *o[1];
+			if (option_looks_secret(*o[0]))
+				options.emplace_back(*o[0], ""); // refused below, value never echoed
+			else if (type_name != "string" && type_name != "number" && type_name != "boolean")
+				throw SqlError(ERRCODE_INVALID_PARAMETER_VALUE,
+				               "option \"" + *o[0] + "\" must be a string, a number or a boolean");
+			else
+				options.emplace_back(*o[0], o[2].value_or(""));
+		}
+	}
+	check_repository(url, options);
+	{
+		AsExtensionOwner owner;
+		if (!spi_query("SELECT 1 FROM tenant_backup.repositories WHERE name = $1", {name}).empty())
+			throw SqlError(ERRCODE_DUPLICATE_OBJECT, "repository \"" + name + "\" already exists", "",
+			               "Remove it first with tenant_backup.backup_repository_remove().");
+		spi_query("INSERT INTO tenant_backup.repositories (name, url, options) VALUES ($1, $2, $3::jsonb)",
+		          {name, url, options_json});
+	}
+	audit.ok(name + " " + url);
+	spi_end();
+	PG_RETURN_VOID();
+}
+
+// backup_repository_remove(name text) RETURNS boolean: false if there was no such repository.
+TB_SQL_FUNCTION(backup_repository_remove) {
+	spi_begin();
+	require_superuser("repository_remove", "remove a repository");
+	AuditedAction audit("repository_remove");
+	std::string name = required_text_arg(fcinfo, 0, "name", 1024);
+	if (name == kLocalRepository)
+		throw SqlError(ERRCODE_INVALID_PARAMETER_VALUE, "repository \"local\" is built in and cannot be removed");
+	{
+		AsExtensionOwner owner;
+		// Locked first: a backup that opens it now waits (open_storage), one that did is counted.
+		if (spi_query("SELECT 1 FROM tenant_backup.repositories WHERE name = $1 FOR UPDATE", {name}).empty()) {
+			audit.ok(name + " (no such repository)");
+			spi_end();
+			return BoolGetDatum(false);
+		}
+		auto stored = spi_query("SELECT count(*) FROM tenant_backup.backup_copies WHERE repository = $1 "
+		                        "AND state = 'stored'",
+		                        {name});
+		if (*stored[0][0] != "0")
+			throw SqlError(ERRCODE_OBJECT_IN_USE,
+			               "repository \"" + name + "\" holds " + *stored[0][0] + " stored cop" +
+			                   (*stored[0][0] == "1" ? "y" : "ies") + " of backups",
+			               "", "Delete those backups first (tenant_backup.backup_delete), or keep the repository.");
+		auto schedules = spi_query("SELECT coalesce(tenant, '(default)') FROM tenant_backup.schedules "
+		                           "WHERE $1 = ANY (string_to_array(repositories, ',')) ORDER BY tenant NULLS FIRST",
+		                           {name});
+		if (!schedules.empty())
+			throw SqlError(
+			    ERRCODE_OBJECT_IN_USE,
+			    "repository \"" + name + "\" is named by the schedule of tenant \"" + *schedules[0][0] + "\"" +
+			        (schedules.size() > 1 ? " and " + std::to_string(schedules.size() - 1) + " more" : ""),
+			    "", "Change those schedules first (tenant_backup.backup_schedule_set(..., repositories => ...)).");
+		spi_query("DELETE FROM tenant_backup.backup_copies WHERE repository = $1", {name});
+		spi_query("DELETE FROM tenant_backup.removed_objects WHERE repository = $1", {name});
+		spi_query("DELETE FROM tenant_backup.repositories WHERE name = $1", {name});
+	}
+	std::vector<std::string> layers = configured_repositories();
+	if (std::find(layers.begin(), layers.end(), name) != layers.end()) {
+		std::string msg = "repository \"" + name + "\" is still listed in tenant_backup.repositories";
+		const char *m = msg.c_str();
+		pg_call([m] {
+			ereport(WARNING, (errmsg("%s", m), errhint("Until it is taken out of the setting, every new backup "
+			                                           "records its copy there as missing.")));
+		});
+	}
+	audit.ok(name);
+	spi_end();
+	return BoolGetDatum(true);
+}
+
+// backup_repositories() RETURNS TABLE (name, url, options, layer, stored_copies, missing_copies, created_at)
+TB_SQL_FUNCTION(backup_repositories) {
+	spi_begin();
+	require_superuser("repositories", "list repositories");
+	SrfRows out(fcinfo);
+	std::vector<std::string> layers = configured_repositories();
+	auto layer_of = [&](const std::string &name) -> SqlValue {
+		auto it = std::find(layers.begin(), layers.end(), name);
+		return it == layers.end() ? std::nullopt : SqlValue(std::to_string(it - layers.begin() + 1));
+	};
+	AsExtensionOwner owner;
+	auto count = [](const std::string &name, const char *state) {
+		return *spi_query("SELECT count(*) FROM tenant_backup.backup_copies WHERE repository = $1 AND state = $2",
+		                  {name, std::string(state)}, true)[0][0];
+	};
+	out.add({std::string(kLocalRepository), local_repository_url(), std::string("{}"), layer_of(kLocalRepository),
+	         count(kLocalRepository, "stored"), count(kLocalRepository, "missing"), std::nullopt});
+	for (const auto &r : spi_query("SELECT name, url, options::text, created_at::text FROM tenant_backup.repositories "
+	                               "ORDER BY name",
+	                               {}, true))
+		out.add({r[0], r[1], r[2], layer_of(*r[0]), count(*r[0], "stored"), count(*r[0], "missing"), r[3]});
+	spi_end();
+	return 0;
+}

@@ -1,0 +1,26 @@
+// Internal SQL helpers of the extension's views and functions (tenant_backup--*.sql): the
+// effective tenant column and a tenant value as the catalog records it.
+#include "pg/boundary/guard.hpp"
+#include "pg/boundary/settings.hpp"
+#include "pg/catalog/catalog.hpp"
+#include "pg/catalog/tenant_tables.hpp"
+
+using namespace tb::pg;
+
+// tenant_backup._tenant_column(): the effective tenant_backup.tenant_column, for backup_tables().
+TB_SQL_FUNCTION(tenant_backup_tenant_column) {
+	const char *column = setting_tenant_column();
+	return pg_eval([column] { return PointerGetDatum(cstring_to_text(column)); });
+}
+
+// tenant_backup._stored_tenant(text): the form the catalog records a tenant value in (for
+// backup_list; a spelling refused as a new tenant is looked up as given).
+TB_SQL_FUNCTION(tenant_backup_stored_tenant) {
+	// STRICT: never NULL
+	std::optional<std::string> tenant = bounded_text_arg(fcinfo, 0, "tenant", kMaxTenantBytes, true);
+	spi_begin();
+	std::string stored = lookup_tenant(*tenant);
+	spi_end();
+	const char *s = stored.c_str();
+	return pg_eval([s] { return PointerGetDatum(cstring_to_text(s)); });
+}

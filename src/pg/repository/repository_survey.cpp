@@ -1,0 +1,113 @@
+#include "pg/repository/repository_survey.hpp"
+
+#include "pg/catalog/catalog.hpp"
+#include "pg/boundary/guard.hpp"
+#include "pg/repository/pending_objects.hpp"
+#include "pg/catalog/permissions.hpp"
+#include "pg/repository/archive_names.hpp"
+#include "pg/boundary/spi.hpp"
+
+#include <map>
+#include <set>
+
+namespace tb::pg {
+
+namespace {
+
+constexpr const char *kNamedByCatalog = "SELECT 1 FROM tenant_backup.backup_copies WHERE object_name = $1 "
+                                        "UNION ALL SELECT 1 FROM tenant_backup.backups WHERE object_name = $1";
+
+// Garbage by the catalog's word: a deleted backup's object, or an object of a failed backup.
+constexpr const char *kKnownGarbage =
+    "SELECT 1 FROM tenant_backup.removed_objects WHERE repository = $1 AND object_name = $2 "
+    "UNION ALL SELECT 1 FROM tenant_backup.backups WHERE id = $3::bigint AND status = 'failed'";
+
+bool named_by_catalog(const std::string &name) {
+	AsExtensionOwner owner; // the catalog is the extension's own
+	return !spi_query(kNamedByCatalog, {name}).empty();
+}
+
+bool known_garbage(const std::string &repository, const std::string &name, int64_t backup_id) {
+	AsExtensionOwner owner;
+	return !spi_query(kKnownGarbage, {repository, name, std::to_string(backup_id)}).empty();
+}
+
+} // namespace
+
+const char *SurveyFinding::kind_name() const {
+	switch (kind) {
+	case MissingObject:
+		return "missing_object";
+	case SizeMismatch:
+		return "size_mismatch";
+	case LeftoverObject:
+		return "leftover_object";
+	case OrphanObject:
+		return "orphan_object";
+	case IncompleteUpload:
+		return "incomplete_upload";
+	}
+	return "unknown";
+}
+
+std::vector<SurveyFinding> survey_repository(const std::string &repository, Storage &storage) {
+	struct Recorded {
+		int64_t backup_id;
+		int64_t size;
+		bool stored;
+	};
+	std::map<std::string, Recorded> recorded;
+	{
+		AsExtensionOwner owner; // the catalog is the extension's own
+		for (const auto &r : spi_query("SELECT object_name, backup_id, coalesce(size_bytes, -1), state = 'stored' "
+		                               "FROM tenant_backup.backup_copies WHERE repository = $1",
+		                               {repository}))
+			recorded[*r[0]] = {std::stoll(*r[1]), std::stoll(*r[2]), *r[3] == "t"};
+	}
+	std::vector<SurveyFinding> findings;
+	std::string prefix = database_prefix();
+	std::set<std::string> seen;
+	for (const auto &object : storage.list(prefix)) {
+		seen.insert(object.name);
+		auto size = static_cast<int64_t>(object.size);
+		auto it = recorded.find(object.name);
+		if (it != recorded.end()) {
+			// A missing copy's object (damaged, or back after an outage) is for backup_sync's
+			// store_copy to confirm or replace; a stored one must have its size.
+			if (it->second.stored && it->second.size != size)
+				findings.push_back({SurveyFinding::SizeMismatch, object.name, it->second.backup_id, size});
+			continue;
+		}
+		std::optional<int64_t> id = backup_id_of_archive(object.name);
+		if (!id || awaiting_publication(object.name) || awaiting_removal(object.name))
+			continue; // not named like our archives; or this transaction's own
+		if (named_by_catalog(object.name))
+			continue; // a copy recorded under another repository name for the same place
+		bool garbage = known_garbage(repository, object.name, *id);
+		findings.push_back(
+		    {garbage ? SurveyFinding::LeftoverObject : SurveyFinding::OrphanObject, object.name, id, size});
+	}
+	for (const auto &[name, r] : recorded)
+		if (r.stored && !seen.count(name) && !awaiting_publication(name))
+			findings.push_back({SurveyFinding::MissingObject, name, r.backup_id, r.size});
+	// Multipart uploads never completed (a backend killed mid-upload, an endpoint that went down;
+	// or one running now).
+	for (auto &u : storage.list_incomplete_uploads()) {
+		if (u.name.compare(0, prefix.size(), prefix) != 0)
+			continue;
+		std::optional<int64_t> id = backup_id_of_archive(u.name);
+		bool known = id && (named_by_catalog(u.name) || known_garbage(repository, u.name, *id));
+		findings.push_back({SurveyFinding::IncompleteUpload, u.name, id, std::nullopt, known, u});
+	}
+	return findings;
+}
+
+bool still_garbage(const std::string &repository, const std::string &name, int64_t backup_id) {
+	if (awaiting_publication(name) || awaiting_removal(name) || backup_being_written(backup_id))
+		return false;
+	// Asked after the probe, under a new snapshot (READ COMMITTED): a writer that committed just
+	// before the probe has its rows visible now.
+	return !named_by_catalog(name) && known_garbage(repository, name, backup_id);
+}
+
+} // namespace tb::pg

@@ -1,0 +1,30 @@
+// Making the repositories hold what the catalog says (see sync.cpp): shared by the SQL
+// function backup_sync() and the scheduler's periodic sync worker. Needs SPI connected, READ
+// COMMITTED, and a caller allowed to (superuser or a background worker).
+#pragma once
+#include "pg/boundary/pg_headers.hpp"
+
+#include <functional>
+#include <optional>
+#include <string>
+
+namespace tb::pg {
+
+struct SyncRow {
+	std::optional<int64> backup_id;
+	std::string repository;
+	const char *action; // check, mark_missing, remove_leftover, abort_upload, store_copy
+	std::string object_name;
+	std::string error; // empty: done
+};
+
+struct SyncSummary {
+	int done = 0, failed = 0;
+	std::string first_error; // "repository: error" of the first failed action
+	std::string text() const { return std::to_string(done) + " done, " + std::to_string(failed) + " failed"; }
+};
+
+// Every action is handed to sink as it is taken.
+SyncSummary synchronize_repositories(const std::function<void(const SyncRow &)> &sink);
+
+} // namespace tb::pg

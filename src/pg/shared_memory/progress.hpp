@@ -1,0 +1,48 @@
+// Progress of running backups, for the tenant_backup.backup_progress view: one slot per running
+// backup in shared memory, updated as rows are streamed. Only when tenant_backup is in
+// shared_preload_libraries (shared memory is sized at server start); otherwise the view is empty.
+// The view shows the backups of the current database whose tenant the caller may view.
+#pragma once
+#include "pg/boundary/pg_headers.hpp"
+
+#include <string>
+#include <vector>
+
+namespace tb::pg {
+
+// From _PG_init while shared_preload_libraries is processed.
+void request_progress_memory();
+
+// While alive, this backend's backup shows in backup_progress. Without a free slot (or without
+// preloading) it does nothing.
+class BackupProgress {
+public:
+	BackupProgress(int64 backup_id, const std::string &tenant, const std::string &kind, int tables_total);
+	~BackupProgress();
+	BackupProgress(const BackupProgress &) = delete;
+	BackupProgress &operator=(const BackupProgress &) = delete;
+	// Starts the next table.
+	void table(const std::string &name);
+};
+
+// Counts rows and bytes (binary tuple bytes) of the backup in progress; a no-op without one.
+// Plain C: called from the tuple receiver, in PostgreSQL frames.
+void progress_add(uint64 rows, uint64 bytes);
+
+// A copy of one slot, taken under its lock, for the backup_progress view.
+struct RunningBackup {
+	int pid;
+	int64 backup_id;
+	TimestampTz started_at;
+	int tables_done, tables_total;
+	int64 rows_done, bytes_done;
+	std::string tenant; // clipped at a character boundary when tenant_clipped
+	bool tenant_clipped;
+	std::string kind;
+	std::string table; // empty before the first table
+};
+
+// The backups running in the database, as their slots show them now (none without preloading).
+std::vector<RunningBackup> running_backups(Oid database);
+
+} // namespace tb::pg
