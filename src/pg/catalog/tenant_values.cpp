@@ -188,13 +188,16 @@ std::string digits_signature(const std::string &s) {
 
 Datum tenant_datum(const std::string &tenant, Oid type, const std::string &column, const std::string &table) {
 	require_supported(type, column, table);
+	// Named before the attempt: after a caught PostgreSQL error nothing may call PostgreSQL
+	// until the transaction has aborted (guard.hpp), so the error is only copied into ours.
+	std::string name = type_name(type);
 	const char *value = tenant.c_str();
 	try {
 		return pg_eval([&] { return parse_as(type, value); });
 	} catch (const PgError &e) {
 		throw SqlError(ERRCODE_INVALID_TEXT_REPRESENTATION,
-		               "tenant value \"" + tenant + "\" is not a valid " + type_name(type) + " for tenant column \"" +
-		                   column + "\" of table " + table,
+		               "tenant value \"" + tenant + "\" is not a valid " + name + " for tenant column \"" + column +
+		                   "\" of table " + table,
 		               e.what());
 	}
 }
