@@ -187,10 +187,14 @@ std::string checked_repository_list(const std::string &list) {
 }
 
 void use_schedule_repositories(const std::string &tenant) {
-	AsExtensionOwner owner; // the catalog is the extension's own
-	auto rows = spi_query("SELECT repositories FROM tenant_backup.schedules WHERE tenant = $1 OR tenant IS NULL "
-	                      "ORDER BY tenant NULLS LAST LIMIT 1",
-	                      {tenant});
+	std::vector<SqlRow> rows;
+	{
+		AsExtensionOwner owner; // the catalog is the extension's own
+		rows = spi_query("SELECT repositories FROM tenant_backup.schedules WHERE tenant = $1 OR tenant IS NULL "
+		                 "ORDER BY tenant NULLS LAST LIMIT 1",
+		                 {tenant});
+	}
+	// Set outside the owner's scope, whose end undoes every setting made inside it.
 	if (rows.empty() || !rows[0][0])
 		return;
 	const char *list = rows[0][0]->c_str();
