@@ -108,6 +108,23 @@ template <typename T> void reparent_subxact(std::vector<T> &items, SubTransactio
 			item.subxact = parent;
 }
 
+// COMMIT, ABORT and subtransaction callbacks may not raise an ERROR (after COMMIT it would be a
+// PANIC that restarts the cluster), and a C++ exception must not unwind into PostgreSQL's commit
+// machinery: one thrown by fn (bad_alloc) is caught and logged, and what fn did not remove is
+// left to backup_sync(), which removes objects the catalog does not need. The caller clears its
+// lists afterwards either way.
+template <typename F> void never_throwing(const char *what, F &&fn) noexcept {
+	bool failed = false;
+	try {
+		fn();
+	} catch (...) {
+		failed = true;
+	}
+	if (failed) // no C++ object of ours is alive here
+		ereport(WARNING, (errmsg("tenant_backup: could not remove %s: out of memory", what),
+		                  errhint("tenant_backup.backup_sync() removes them later.")));
+}
+
 void on_xact(XactEvent event, void *) {
 	switch (event) {
 	case XACT_EVENT_PRE_COMMIT:
@@ -132,7 +149,7 @@ void on_xact(XactEvent event, void *) {
 	case XACT_EVENT_COMMIT:
 	case XACT_EVENT_PARALLEL_COMMIT: {
 		// The commit is durable: an error now would be a PANIC, so failures are only reported.
-		remove_all(all_of(pending_removals), "a deleted archive");
+		never_throwing("deleted archives", [] { remove_all(all_of(pending_removals), "a deleted archive"); });
 		pending_removals.clear();
 		published_writes.clear();
 		removals_on_abort.clear();
@@ -142,9 +159,11 @@ void on_xact(XactEvent event, void *) {
 	case XACT_EVENT_PARALLEL_ABORT: {
 		pending_writes.clear(); // destructors remove the temporary files
 		pending_removals.clear();
-		remove_now(removals_on_abort, std::nullopt);
+		never_throwing("copies of aborted backups", [] { remove_now(removals_on_abort, std::nullopt); });
+		removals_on_abort.clear();
 		// Archives published at pre-commit of a commit that then failed.
-		remove_all(all_of(published_writes), "the archive of an aborted backup");
+		never_throwing("archives of aborted backups",
+		               [] { remove_all(all_of(published_writes), "the archive of an aborted backup"); });
 		published_writes.clear();
 		break;
 	}
@@ -157,7 +176,8 @@ void on_subxact(SubXactEvent event, SubTransactionId sub, SubTransactionId paren
 	if (event == SUBXACT_EVENT_ABORT_SUB) {
 		forget_subxact(pending_writes, sub);
 		forget_subxact(pending_removals, sub);
-		remove_now(removals_on_abort, sub);
+		never_throwing("copies of aborted backups", [sub] { remove_now(removals_on_abort, sub); });
+		forget_subxact(removals_on_abort, sub); // done already, unless remove_now failed
 	} else if (event == SUBXACT_EVENT_COMMIT_SUB) {
 		reparent_subxact(pending_writes, sub, parent);
 		reparent_subxact(pending_removals, sub, parent);
