@@ -17,31 +17,14 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 use Time::HiRes qw(usleep);
 
-my $node = PostgreSQL::Test::Cluster->new('audit_channel');
-$node->init(allows_streaming => 1);
-$node->append_conf(
-	'postgresql.conf', q{
-shared_preload_libraries = 'tenant_backup'
-tenant_backup.databases = 'postgres'
-tenant_backup.scheduler_naptime = 1
-max_worker_processes = 6
-max_parallel_workers = 8
-});
-$node->start;
+use FindBin;
+use lib $FindBin::RealBin;
+use SchedulerTestClock;
 
-sub sql { return $node->safe_psql('postgres', $_[0]); }
-
-sub wait_for
-{
-	my ($query, $expected) = @_;
-	for (1 .. 600)
-	{
-		return 1 if sql($query) eq $expected;
-		usleep(100_000);
-	}
-	diag("still " . sql($query) . " instead of $expected for: $query");
-	return 0;
-}
+# The scheduler drains the queue; no registry here (the tenants are the tables' own).
+my $node = scheduler_node('audit_channel',
+	"tenant_backup.tenant_registry = ''\nmax_worker_processes = 6\nmax_parallel_workers = 8\n",
+	allows_streaming => 1);
 
 sql(q{
 CREATE EXTENSION tenant_backup;

@@ -16,12 +16,13 @@ our @EXPORT = qw(scheduler_node sql wait_for set_clock $today);
 my $node;
 
 # A started cluster with tenant_backup preloaded, its scheduler waking every second and retrying
-# after 2 s, tenants listed by public.registry; `extra` is more postgresql.conf.
+# after 2 s, tenants listed by public.registry; `extra` is more postgresql.conf (later lines win),
+# and any further arguments go to init (allows_streaming => 1 for a standby).
 sub scheduler_node
 {
-	my ($name, $extra) = @_;
+	my ($name, $extra, %init) = @_;
 	$node = PostgreSQL::Test::Cluster->new($name);
-	$node->init;
+	$node->init(%init);
 	$node->append_conf(
 		'postgresql.conf', q{
 shared_preload_libraries = 'tenant_backup'
