@@ -57,7 +57,6 @@ int temp_table_counter = 0;
 
 uint64 ForeignKeyChecks::delete_tenant_rows(const RestoredTable &table) {
 	const TableRestorePlan &plan = table.plan;
-	std::string filter = " WHERE " + plan.tenant_column + kEq + "$1";
 	std::string target = scan_of(plan.relkind, plan.qualified);
 	std::vector<std::string> ctes;
 	std::vector<std::string> returning;            // each column once
@@ -89,10 +88,10 @@ uint64 ForeignKeyChecks::delete_tenant_rows(const RestoredTable &table) {
 	}
 	std::string sql;
 	if (ctes.empty()) {
-		sql = "DELETE FROM " + target + filter;
+		sql = plan.table.delete_sql();
 	} else {
-		sql = "WITH d AS (DELETE FROM " + target + filter + " RETURNING " +
-		      join_each(returning, ", ", [&](size_t i) { return returning[i]; }) + ")";
+		sql = "WITH d AS (" +
+		      plan.table.delete_sql(join_each(returning, ", ", [&](size_t i) { return "ch." + returning[i]; })) + ")";
 		for (const auto &cte : ctes)
 			sql += ", " + cte;
 		sql += " SELECT pg_catalog.count(*) FROM d";
@@ -151,15 +150,22 @@ std::string dangling_value(const ForeignKey &fk, const std::string &child, const
 	       " pa WHERE pa." + fk.parent_cols[0] + fk.equals[0] + "$1" + parent_tenant(parent_tenant_column) + ")";
 }
 
-// Keys of rows of `child` whose column `filter_col` holds $1 that reference no parent row (no row
-// of the tenant $1, when parent_tenant_column is given). Each distinct key is probed once, in key
-// order (sorted, so the probes walk the parent's index and heap forward).
-std::string dangling_rows(const ForeignKey &fk, const std::string &child, const std::string &filter_col,
-                          const std::string &parent_tenant_column) {
+// The rows of `child` (alias ch) whose column `col` holds $1, as " FROM ... WHERE ...".
+std::string rows_holding(const std::string &child, const std::string &col) {
+	return " FROM " + child + " WHERE ch." + col + kEq + "$1";
+}
+
+// Keys of the rows `rows` (" FROM ... ch ... WHERE ...", e.g. rows_holding or a tenant's rows
+// found through a path) that reference no parent row (no row of the tenant $1, when
+// parent_tenant_column is given). Each distinct key is probed once, in key order (sorted, so the
+// probes walk the parent's index and heap forward). `filter_col`, when the rows are those of a
+// column holding $1, lets a single-column key on it be probed without reading the rows.
+std::string dangling_rows(const ForeignKey &fk, const std::string &child, const std::string &rows,
+                          const std::string &filter_col, const std::string &parent_tenant_column) {
 	if (fk.child_cols.size() == 1 && fk.child_cols[0] == filter_col)
 		return dangling_value(fk, child, parent_tenant_column);
 	std::string keys = join_each(fk.child_cols, ", ", [&](size_t i) { return "ch." + fk.child_cols[i]; });
-	return "SELECT * FROM (SELECT DISTINCT " + keys + " FROM " + child + " WHERE ch." + filter_col + kEq + "$1" +
+	return "SELECT * FROM (SELECT DISTINCT " + keys + rows +
 	       join_each(fk.child_cols, "", [&](size_t i) { return " AND ch." + fk.child_cols[i] + " IS NOT NULL"; }) +
 	       ") ch WHERE NOT EXISTS (SELECT 1 FROM " + scan_of(fk.parent_kind, fk.parent_name) + " pa WHERE " +
 	       key_match(fk, "pa", "ch", fk.child_cols) + parent_tenant(parent_tenant_column) + ")";
@@ -172,6 +178,11 @@ std::string dangling_removed_keys(const ForeignKey &fk, const std::string &child
 	       scan_of(fk.parent_kind, fk.parent_name) + " pa WHERE " + key_match(fk, "pa", "r", fk.parent_cols) +
 	       ") OFFSET 0) r WHERE EXISTS (SELECT 1 FROM " + child + " WHERE " + key_match(fk, "r", "ch", fk.child_cols) +
 	       ")";
+}
+
+// A restored table's tenant rows (alias ch): by its tenant column, or through its path.
+std::string tenant_rows(const RestoredTable &t, const std::string &child) {
+	return t.plan.table.is_path() ? t.plan.table.tenant_rows_sql() : rows_holding(child, t.plan.tenant_column);
 }
 
 // Tenant columns a cross-tenant probe compares with built-in equality: same type family.
@@ -219,16 +230,19 @@ void ForeignKeyChecks::check(const std::vector<RestoredTable> &tables, int64 bac
 		// another tenant.
 		if (const RestoredTable *c = restored(fk.child)) {
 			const RestoredTable *p = restored(fk.parent);
-			bool same = p && tenant_family(p->plan.tenant_type) == tenant_family(c->plan.tenant_type) &&
+			bool same = p && !p->plan.tenant_column.empty() &&
+			            tenant_family(p->plan.tenant_type) == tenant_family(c->plan.tenant_type) &&
 			            tenant_family(c->plan.tenant_type) != 0;
 			checks.push_back(
-			    {dangling_rows(fk, child, c->plan.tenant_column, same ? p->plan.tenant_column : ""), c, same});
+			    {dangling_rows(fk, child, tenant_rows(*c, child), c->plan.tenant_column, same ? p->plan.tenant_column : ""),
+			     c, same});
 		}
 		// Rows of any tenant that referenced the restored table must still find their rows.
 		if (const RestoredTable *p = restored(fk.parent)) {
 			int pos = tenant_position(fk, p->plan.tenant_column_raw);
 			if (pos >= 0)
-				checks.push_back({dangling_rows(fk, child, fk.child_cols[pos], ""), p, false});
+				checks.push_back({dangling_rows(fk, child, rows_holding(child, fk.child_cols[pos]), fk.child_cols[pos], ""),
+				                  p, false});
 			else if (removed_keys_.count(fk.oid))
 				checks.push_back({dangling_removed_keys(fk, child, removed_keys_.at(fk.oid)), nullptr, false});
 		}
@@ -241,7 +255,7 @@ void ForeignKeyChecks::check(const std::vector<RestoredTable> &tables, int64 bac
 			if (!key)
 				continue;
 			// Only on failure: whether the key exists in another tenant, for the message.
-			bool other_tenant = c.same_tenant && !first_row(dangling_rows(fk, child, t->plan.tenant_column, ""),
+			bool other_tenant = c.same_tenant && !first_row(dangling_rows(fk, child, tenant_rows(*t, child), t->plan.tenant_column, ""),
 			                                                t->plan.tenant_type, t->tenant, 1);
 			std::string prefix = "restoring backup " + std::to_string(backup_id) +
 			                     " would violate foreign key constraint \"" + fk.name + "\" on table " + fk.child_name;
@@ -260,6 +274,31 @@ void ForeignKeyChecks::check(const std::vector<RestoredTable> &tables, int64 bac
 		}
 	}
 	pg_call([nest_level] { AtEOXact_GUC(false, nest_level); }); // the settings above end here
+}
+
+void ForeignKeyChecks::check_path_rows(const RestoredTable &table, uint64 loaded, int64 backup_id) {
+	std::string sql = "SELECT pg_catalog.count(*)" + table.plan.table.tenant_rows_sql();
+	const char *q = sql.c_str();
+	Oid type = table.plan.tenant_type;
+	Datum tenant = table.tenant;
+	int level = plan_with_index_probes();
+	uint64 found = pg_eval([=] {
+		Oid types[1] = {type};
+		Datum values[1] = {tenant};
+		spi_run(q, 1, types, values, nullptr, false, SPI_OK_SELECT);
+		bool isnull;
+		return static_cast<uint64>(DatumGetInt64(spi_datum(0, 1, &isnull)));
+	});
+	pg_call([level] { AtEOXact_GUC(false, level); });
+	if (found != loaded)
+		throw SqlError(ERRCODE_FOREIGN_KEY_VIOLATION,
+		               "restoring backup " + std::to_string(backup_id) + " would leave " +
+		                   std::to_string(loaded > found ? loaded - found : found - loaded) + " row(s) of table " +
+		                   table.plan.display_name + " outside the tenant; nothing was restored",
+		               "Its rows belong to the tenant through " + table.plan.table.steps.front().constraint +
+		                   ", but " + std::to_string(loaded) + " rows were loaded and " + std::to_string(found) +
+		                   " reach the tenant through that path.",
+		               "The restored rows must reference rows of the same tenant.");
 }
 
 } // namespace tb::pg
