@@ -220,7 +220,7 @@ $$;
 -- (rows_found_by: 'tenant column', 'root', 'path', 'shared'), and the gap when backups leave it out.
 CREATE FUNCTION tenant_backup._ownership()
 RETURNS TABLE (relid oid, rows_found_by text, tenant_column name, tenant_type regtype, has_index boolean,
-               source text, path text, depth integer, gap text)
+               source text, path text, depth integer, gap text, ambiguous boolean)
     AS 'MODULE_PATHNAME', 'tenant_backup_ownership' LANGUAGE C STABLE;
 
 DROP FUNCTION tenant_backup.backup_tables();
@@ -237,11 +237,12 @@ COMMENT ON FUNCTION tenant_backup.backup_tables() IS
     'The tables of a tenant''s backup and how their rows are found (tenant column, root, path), and the shared tables tenant rows reference.';
 
 CREATE FUNCTION tenant_backup.backup_table_gaps()
-RETURNS TABLE (table_name regclass, tenant_column name, tenant_type regtype, reason text, left_out boolean)
+RETURNS TABLE (table_name regclass, tenant_column name, tenant_type regtype, reason text, left_out boolean,
+               refuses_backups boolean)
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT o.relid::regclass, o.tenant_column, o.tenant_type, o.gap, true
+    SELECT o.relid::regclass, o.tenant_column, o.tenant_type, o.gap, true, o.ambiguous
     FROM tenant_backup._ownership() o WHERE o.gap IS NOT NULL
     UNION ALL
     SELECT o.relid::regclass, o.tenant_column, o.tenant_type,
@@ -249,12 +250,12 @@ AS $$
                 THEN 'no index leads with the columns of the first foreign key of its path (' || o.path ||
                      '): backing up a tenant reads the whole table'
                 ELSE 'no index leads with "' || o.tenant_column || '": backing up a tenant reads the whole table'
-           END, false
+           END, false, false
     FROM tenant_backup._ownership() o
     WHERE o.gap IS NULL AND NOT o.has_index AND o.rows_found_by IN ('tenant column', 'path')
 $$;
 COMMENT ON FUNCTION tenant_backup.backup_table_gaps() IS
-    'What backups leave out (left_out) or read badly, and why; exclude a table to say it is not tenant data.';
+    'What backups leave out (left_out) or read badly, and why; an ambiguous path refuses backups until declared; exclude a table to say it is not tenant data.';
 
 -- How many rows of each path table belong to no tenant (a NULL or dangling step of their path);
 -- such rows are in no tenant's backup. Reads each path table whole: a check, not for every backup.

@@ -85,10 +85,10 @@ const TenantTable &refuse_unless_found_alike(Oid relid, const archive::TableHead
 		return *current;
 	}
 	if (table.tenant_column != current->tenant_column)
-		throw SqlError(ERRCODE_DATATYPE_MISMATCH,
-		               "table " + display + " of " + backup + " is now a tenant table by column \"" +
-		                   current->tenant_column + "\", not \"" + table.tenant_column +
-		                   "\" as in the backup; nothing was restored");
+		throw SqlError(ERRCODE_DATATYPE_MISMATCH, "table " + display + " of " + backup +
+		                                              " is now a tenant table by column \"" + current->tenant_column +
+		                                              "\", not \"" + table.tenant_column +
+		                                              "\" as in the backup; nothing was restored");
 	return *current;
 }
 
@@ -178,8 +178,8 @@ TableRestorePlan plan_table_restore(const archive::TableHeader &table, int64 bac
 			plan.keep.push_back(false);
 			plan.drops_fields = true;
 			warn("column \"" + col.name + "\" of table " + plan.display_name + " " +
-			     (it == columns.end() ? "no longer exists" : "is now a generated column") + "; its values in " + backup +
-			     " are skipped");
+			     (it == columns.end() ? "no longer exists" : "is now a generated column") + "; its values in " +
+			     backup + " are skipped");
 			continue;
 		}
 		if (it->second.type != col.type)
