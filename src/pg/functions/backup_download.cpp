@@ -47,6 +47,13 @@ std::string backup_json(int64 id, const std::string &archive_metadata) {
 	return json;
 }
 
+std::string json_strings(const std::vector<std::string> &items) {
+	std::string out = "[";
+	for (size_t i = 0; i < items.size(); i++)
+		out += (i ? ", " : "") + quote_json(items[i]);
+	return out + "]";
+}
+
 // The table object's fields before "rows".
 std::string table_fields(const archive::TableHeader &table) {
 	std::string out = "\"schema\": " + quote_json(table.schema) + ", \"name\": " + quote_json(table.name) +
@@ -60,7 +67,9 @@ std::string table_fields(const archive::TableHeader &table) {
 		for (size_t i = 0; i < table.path.size(); i++)
 			out += (i ? ", " : "") + std::string("{\"constraint\": ") + quote_json(table.path[i].constraint) +
 			       ", \"schema\": " + quote_json(table.path[i].schema) +
-			       ", \"name\": " + quote_json(table.path[i].name) + "}";
+			       ", \"name\": " + quote_json(table.path[i].name) +
+			       ", \"columns\": " + json_strings(table.path[i].columns) +
+			       ", \"referenced\": " + json_strings(table.path[i].referenced) + "}";
 		out += "]";
 	}
 	return out;

@@ -165,6 +165,8 @@ std::vector<std::string> discover_tenants() {
 		return {};
 	std::string sql;
 	for (const auto &t : tables) {
+		if (t.is_path())
+			continue; // its tenants are those of the tables its path leads to
 		if (!sql.empty())
 			sql += " UNION ";
 		std::string column = quoted_ident(t.tenant_column), table = quoted_name(t.schema, t.name);
@@ -180,7 +182,7 @@ std::vector<std::string> discover_tenants() {
 		       " OPERATOR(pg_catalog.>) skip.v ORDER BY 1 LIMIT 1) FROM skip WHERE skip.v IS NOT NULL) "
 		       "SELECT v FROM skip WHERE v IS NOT NULL) AS loose";
 	}
-	return column_values(sql);
+	return sql.empty() ? std::vector<std::string>{} : column_values(sql);
 }
 
 } // namespace
