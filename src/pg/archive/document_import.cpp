@@ -367,8 +367,7 @@ int64 DocumentImporter::finish() {
 
 } // namespace
 
-int64 import_document(Source &source, const std::function<void()> &rewind) {
-	AuditedAction audit("import");
+int64 import_document(Source &source, const std::function<void()> &rewind, AuditedAction &audit) {
 	{
 		LineReader lines(source, document::kMaxLineBytes);
 		document::check_document(lines);

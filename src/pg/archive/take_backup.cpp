@@ -82,10 +82,15 @@ void warn_table_gaps(const std::string &tenant) {
 } // namespace
 
 void take_backup(NewBackup &backup) {
+	AuditedAction audit("create", backup.tenant); // before the tenant value is cast: a failure is audited
+	take_backup(backup, audit);
+}
+
+void take_backup(NewBackup &backup, AuditedAction &audit) {
 	std::vector<TenantTable> tables = load_tenant_tables();
 	std::vector<Datum> values = tenant_values(backup.tenant, tables);
 	backup.tenant = canonical_tenant(backup.tenant, tables, values);
-	AuditedAction audit("create", backup.tenant);
+	audit.set_tenant(backup.tenant);
 	require_permission("backup.create", backup.tenant, 0, "create");
 	for (const auto &t : tables)
 		refuse_row_level_security(t);

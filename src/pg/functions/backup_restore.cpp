@@ -79,10 +79,11 @@ size_t tenant_field(const tb::archive::TableHeader &table, int64 id, const std::
 using namespace tb::pg;
 
 TB_SQL_FUNCTION(backup_restore) {
+	AuditedAction audit("restore"); // first: a refused argument is a failed attempt too
 	int64 id = arg_int64(fcinfo, 0, "backup_id");
+	audit.set_backup(id);
 	pg_call([&] { InitMaterializedSRF(fcinfo, 0); });
 	spi_begin();
-	AuditedAction audit("restore", "", id);
 	StoredBackup authorized = authorize_backup(id, "restored", "backup.restore", audit);
 	// Before anything is read or changed: Citus tables are not restored yet (issue 15).
 	bool citus = citus_installed();
