@@ -85,6 +85,8 @@ TB_SQL_FUNCTION(backup_restore) {
 	pg_call([&] { InitMaterializedSRF(fcinfo, 0); });
 	spi_begin();
 	StoredBackup authorized = authorize_backup(id, "restored", "backup.restore", audit);
+	// Every privilege the last step needs, checked before the first: one error naming them all.
+	require_sequence_privileges(catalog_tables(id), id, authorized.tenant);
 	// Before anything is read or changed: Citus tables are not restored yet (issue 15).
 	bool citus = citus_installed();
 	if (citus)
