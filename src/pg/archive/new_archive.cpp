@@ -155,9 +155,8 @@ void NewArchive::finish(NewBackup &backup) {
 		                  "\" is not encrypted: no encryption key is configured";
 		const char *m = msg.c_str();
 		pg_call([m] {
-			ereport(WARNING,
-			        (errmsg("%s", m), errdetail("This session does not repeat it for further backups."),
-			         errhint("%s", kKeyHint)));
+			ereport(WARNING, (errmsg("%s", m), errdetail("This session does not repeat it for further backups."),
+			                  errhint("%s", kKeyHint)));
 		});
 	}
 }

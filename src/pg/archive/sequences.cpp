@@ -39,8 +39,7 @@ const char *const kOwnedSequences =
 
 } // namespace
 
-void require_sequence_privileges(const std::vector<ArchivedTable> &tables, int64 backup_id,
-                                 const std::string &tenant) {
+void require_sequence_privileges(const std::vector<ArchivedTable> &tables, int64 backup_id, const std::string &tenant) {
 	std::string missing, sequences;
 	for (const auto &t : tables) {
 		std::string display = quoted_name(t.schema, t.name);
@@ -87,9 +86,7 @@ void require_sequence_privileges(const std::vector<ArchivedTable> &tables, int64
 
 std::vector<SequenceMove> plan_sequence_moves(const RestoredTable &table, int64 backup_id) {
 	Oid relid = table.plan.relid;
-	uint64 rows = pg_eval([relid] {
-		return spi_run_oid(kOwnedSequences, relid, true, SPI_OK_SELECT);
-	});
+	uint64 rows = pg_eval([relid] { return spi_run_oid(kOwnedSequences, relid, true, SPI_OK_SELECT); });
 	struct Owned {
 		Oid seq;
 		std::string seq_name, column; // quoted identifiers

@@ -27,8 +27,7 @@ std::vector<SequenceMove> plan_sequence_moves(const RestoredTable &table, int64 
 // is) and UPDATE (to advance it) on every sequence owned by a column (serial, identity) of the
 // backup's tables as they are now. Audited as a denied restore of backup `backup_id` of `tenant`.
 // Tables that no longer exist are left to the restore's own error.
-void require_sequence_privileges(const std::vector<ArchivedTable> &tables, int64 backup_id,
-                                 const std::string &tenant);
+void require_sequence_privileges(const std::vector<ArchivedTable> &tables, int64 backup_id, const std::string &tenant);
 
 // Queues the moves for the transaction's commit (pending_sequences.hpp), as the current user.
 void advance_sequences_at_commit(const std::vector<SequenceMove> &moves);

@@ -68,7 +68,8 @@ TB_SQL_FUNCTION(backup_import) {
 		doc.len = VARSIZE_ANY_EXHDR(t);
 	});
 	tb::BytesSource source(reinterpret_cast<const uint8_t *>(doc.data), doc.len);
-	int64 id = import_document(source, [&] { source.rewind(); }, audit);
+	auto rewind = [&] { source.rewind(); };
+	int64 id = import_document(source, rewind, audit);
 	return Int64GetDatum(id);
 }
 
@@ -78,7 +79,8 @@ TB_SQL_FUNCTION(backup_import_large_object) {
 		throw SqlError(ERRCODE_NULL_VALUE_NOT_ALLOWED, "document must not be NULL");
 	Oid id = PG_GETARG_OID(0);
 	LargeObjectSource source(id); // one descriptor: the second pass reads what the first checked
-	int64 backup = import_document(source, [&] { source.rewind(); }, audit);
+	auto rewind = [&] { source.rewind(); };
+	int64 backup = import_document(source, rewind, audit);
 	source.close();
 	return Int64GetDatum(backup);
 }

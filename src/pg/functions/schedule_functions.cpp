@@ -63,7 +63,8 @@ void notice_etc_sign(const std::string &zone) {
 	if (at == std::string::npos || at + 4 > lower.size() || (lower[at + 3] != '+' && lower[at + 3] != '-'))
 		return;
 	std::string hours = lower.substr(at + 4);
-	if (hours.empty() || hours.size() > 2 || !std::all_of(hours.begin(), hours.end(), ::isdigit) || std::stoi(hours) == 0)
+	if (hours.empty() || hours.size() > 2 || !std::all_of(hours.begin(), hours.end(), ::isdigit) ||
+	    std::stoi(hours) == 0)
 		return;
 	std::string message = "time zone " + zone + " is UTC" + (lower[at + 3] == '+' ? "-" : "+") +
 	                      (hours.size() == 1 ? "0" : "") + hours + ":00";

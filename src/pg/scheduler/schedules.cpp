@@ -81,8 +81,7 @@ std::string etc_zone_of_iso_offset(const std::string &text) {
 	for (size_t i = 1; i < text.size(); i++)
 		if (text[i] != ':' || i != 3)
 			digits += text[i];
-	bool iso = text.size() >= 3 && (text[0] == '+' || text[0] == '-') &&
-	           (digits.size() == 2 || digits.size() == 4) &&
+	bool iso = text.size() >= 3 && (text[0] == '+' || text[0] == '-') && (digits.size() == 2 || digits.size() == 4) &&
 	           std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; });
 	if (!iso || (digits.size() == 4 && digits.substr(2) != "00"))
 		return "";
@@ -102,21 +101,20 @@ std::shared_ptr<const schedule::TimeZone> time_zone_named(const std::string &nam
 	// A numeric offset ('+03:00', 'UTC+3') is a POSIX TZ specification, whose sign is the
 	// opposite of ISO 8601's: '+03:00' would run 3 hours behind UTC. Refused, never inverted.
 	bool has_digit = std::any_of(name.begin(), name.end(), [](char c) { return c >= '0' && c <= '9'; });
-	bool numeric = has_digit && (tz ? !in_time_zone_database(name)
-	                                : std::strchr("+-0123456789", name[0]) != nullptr);
+	bool numeric = has_digit && (tz ? !in_time_zone_database(name) : std::strchr("+-0123456789", name[0]) != nullptr);
 	if (!tz && !numeric)
 		throw SqlError(ERRCODE_INVALID_PARAMETER_VALUE, "time zone \"" + name + "\" not recognized", "",
 		               "Use an IANA time zone name such as Europe/Berlin or Africa/Nairobi.");
 	if (numeric) {
 		std::string etc = etc_zone_of_iso_offset(name);
-		throw SqlError(ERRCODE_INVALID_PARAMETER_VALUE,
-		               "time zone \"" + name + "\" is a numeric UTC offset (POSIX TZ syntax), which is not accepted",
-		               "PostgreSQL's time zone library reads such offsets as POSIX TZ specifications, whose sign "
-		               "is the opposite of ISO 8601's: \"+03:00\" would mean 3 hours behind UTC.",
-		               "Use an IANA time zone name such as Africa/Nairobi (it also follows daylight saving "
-		               "time)" +
-		                   (etc.empty() ? std::string(".")
-		                                : ", or \"" + etc + "\" for a fixed offset of " + name + " from UTC.") );
+		throw SqlError(
+		    ERRCODE_INVALID_PARAMETER_VALUE,
+		    "time zone \"" + name + "\" is a numeric UTC offset (POSIX TZ syntax), which is not accepted",
+		    "PostgreSQL's time zone library reads such offsets as POSIX TZ specifications, whose sign "
+		    "is the opposite of ISO 8601's: \"+03:00\" would mean 3 hours behind UTC.",
+		    "Use an IANA time zone name such as Africa/Nairobi (it also follows daylight saving "
+		    "time)" +
+		        (etc.empty() ? std::string(".") : ", or \"" + etc + "\" for a fixed offset of " + name + " from UTC."));
 	}
 	return std::make_shared<PgTimeZone>(tz);
 }
