@@ -3,6 +3,11 @@
 #include "pg/boundary/guard.hpp"
 #include "pg/boundary/spi.hpp"
 
+extern "C" {
+#include "utils/acl.h"
+#include "utils/rls.h"
+}
+
 namespace tb::pg {
 
 bool tenant_has_rows(const std::string &tenant, const std::vector<TenantTable> &tables) {
@@ -23,6 +28,17 @@ bool tenant_has_rows(const std::string &tenant, const std::vector<TenantTable> &
 		});
 		if (!cast)
 			continue;
+		// A table the caller may not read, or sees through row-level security, may hold rows of
+		// the tenant: no NOTICE is better than a false one.
+		Oid relid = t.relid;
+		bool readable = pg_eval([relid] {
+			Oid user = GetUserId();
+			return pg_namespace_aclcheck(get_rel_namespace(relid), user, ACL_USAGE) == ACLCHECK_OK &&
+			       pg_class_aclcheck(relid, user, ACL_SELECT) == ACLCHECK_OK &&
+			       check_enable_rls(relid, InvalidOid, true) != RLS_ENABLED;
+		});
+		if (!readable)
+			return true;
 		std::string sql = "SELECT EXISTS (" + t.select_sql() + ")";
 		const char *query = sql.c_str();
 		bool found = pg_eval([&] {

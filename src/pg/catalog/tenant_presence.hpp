@@ -7,8 +7,9 @@
 
 namespace tb::pg {
 
-// Whether any tenant table has a row of `tenant` that the current user can see. Tables whose
-// tenant column type does not take the value have none. Needs SPI connected.
+// Whether any tenant table has a row of `tenant`. Tables whose tenant column type does not take
+// the value have none; one the current user cannot read in full (no USAGE or SELECT, row-level
+// security) counts as having some. Needs SPI connected.
 bool tenant_has_rows(const std::string &tenant, const std::vector<TenantTable> &tables);
 
 // A NOTICE that `tenant` has no rows in any tenant table; `what` says what was done anyway

@@ -60,17 +60,18 @@ namespace {
 // Whether the name is one of the time zone database's (as pg_timezone_names lists them, in any
 // case), rather than a POSIX TZ specification that PostgreSQL's library parses when no zone file
 // has the name. Only names with a digit are asked about (few zone names have one: Etc/GMT-3,
-// EST5EDT); a name once found is remembered for the backend's life.
+// EST5EDT); the answer is remembered for the backend's life (the scheduler loads its schedules
+// again and again).
 bool in_time_zone_database(const std::string &name) {
-	static std::set<std::string> known;
-	if (known.count(name))
-		return true;
+	static std::map<std::string, bool> known;
+	auto it = known.find(name);
+	if (it != known.end())
+		return it->second;
 	bool found = !spi_query("SELECT 1 FROM pg_catalog.pg_timezone_names "
 	                        "WHERE pg_catalog.lower(name) OPERATOR(pg_catalog.=) pg_catalog.lower($1)",
 	                        {name}, true)
 	                  .empty();
-	if (found)
-		known.insert(name);
+	known.emplace(name, found);
 	return found;
 }
 
