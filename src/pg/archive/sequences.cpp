@@ -166,10 +166,10 @@ std::vector<SequenceMove> plan_sequence_moves(const RestoredTable &table, int64 
 	return moves;
 }
 
-void advance_sequences_at_commit(const std::vector<SequenceMove> &moves) {
+void advance_sequences_at_commit(const std::vector<SequenceMove> &moves, int64 backup_id, const std::string &tenant) {
 	Oid user = pg_eval([] { return GetUserId(); });
 	for (const auto &m : moves)
-		advance_sequence_at_commit(m.sequence, m.value, user);
+		advance_sequence_at_commit(m.sequence, m.value, user, backup_id, tenant);
 }
 
 } // namespace tb::pg

@@ -29,7 +29,8 @@ std::vector<SequenceMove> plan_sequence_moves(const RestoredTable &table, int64 
 // Tables that no longer exist are left to the restore's own error.
 void require_sequence_privileges(const std::vector<ArchivedTable> &tables, int64 backup_id, const std::string &tenant);
 
-// Queues the moves for the transaction's commit (pending_sequences.hpp), as the current user.
-void advance_sequences_at_commit(const std::vector<SequenceMove> &moves);
+// Queues the moves for the transaction's commit (pending_sequences.hpp), as the current user; one
+// that fails then is audited as a failed restore of backup `backup_id` of `tenant`.
+void advance_sequences_at_commit(const std::vector<SequenceMove> &moves, int64 backup_id, const std::string &tenant);
 
 } // namespace tb::pg

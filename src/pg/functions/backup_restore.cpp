@@ -135,7 +135,7 @@ TB_SQL_FUNCTION(backup_restore) {
 	for (const auto &r : restored)
 		for (const auto &m : plan_sequence_moves(r, id))
 			moves.push_back(m);
-	advance_sequences_at_commit(moves);
+	advance_sequences_at_commit(moves, id, backup.tenant);
 	audit.ok();
 	spi_end();
 	emit_results(fcinfo, results);
