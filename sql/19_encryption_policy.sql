@@ -7,6 +7,8 @@ SELECT setval('tenant_backup.backups_id_seq', 19500) AS id_base \gset
 SET tenant_backup.tenant_column = 'ep_tenant';
 SET client_min_messages = warning;
 SET log_min_error_statement = panic;
+SET tenant_backup.encryption_key_command = ''; -- the database's key (01_setup_and_tables) is off here
+LOAD 'tenant_backup';
 SHOW tenant_backup.unencrypted_backups;
 CREATE SCHEMA ep;
 CREATE TABLE ep.notes (ep_tenant int NOT NULL, id int PRIMARY KEY, body text);
@@ -32,6 +34,7 @@ SELECT count(*) AS unencrypted FROM tenant_backup.backups WHERE id > :id_base AN
 -- A new session that sets a schedule is told there, once, and not again by its backups.
 \c
 SET tenant_backup.tenant_column = 'ep_tenant';
+SET tenant_backup.encryption_key_command = '';
 SET client_min_messages = warning;
 SELECT tenant_backup.backup_schedule_set('1952', '0 3 * * *');
 SELECT tenant_backup.backup_schedule_set('1952', '0 4 * * *');
@@ -45,10 +48,11 @@ SELECT tenant_backup.backup_import(:'doc');
 SELECT tenant_backup.backup_schedule_set('1951', '0 5 * * *');
 SELECT count(*) - :backups_before AS new_backups FROM tenant_backup.backups;
 -- With a key, refuse has nothing to refuse.
-SELECT set_config('tenant_backup.encryption_key_command', 'echo ' || repeat('ab', 32), false) IS NOT NULL AS key_set;
+RESET tenant_backup.encryption_key_command; -- the database's key
+SELECT current_setting('tenant_backup.encryption_key_command') <> '' AS key_set;
 SELECT tenant_backup.backup_create('1951') AS encrypted_bid \gset
 SELECT encrypted FROM tenant_backup.backups WHERE id = :encrypted_bid;
-RESET tenant_backup.encryption_key_command;
+SET tenant_backup.encryption_key_command = '';
 
 -- allow: unencrypted on purpose, nothing said.
 SET tenant_backup.unencrypted_backups = 'allow';

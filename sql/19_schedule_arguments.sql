@@ -85,9 +85,24 @@ SELECT tenant_backup.backup_schedule_set('globex', '0 3 * * *');
 SELECT tenant_backup.backup_schedule_set('7', '0 3 * * *');
 SELECT tenant_backup.backup_create('7') - :id_base AS backup_of_7;
 
+-- Where a root table of tenants exists (the table the tenant columns reference, issue 17), a
+-- tenant without its row there is refused, by backup_create and backup_schedule_set alike.
+DROP TABLE sa.counters;
+CREATE TABLE sa.tenants (id text PRIMARY KEY);
+INSERT INTO sa.tenants VALUES ('acme'), ('globex');
+ALTER TABLE sa.items ADD FOREIGN KEY (sa_tenant) REFERENCES sa.tenants (id);
+SELECT table_name, rows_found_by FROM tenant_backup.backup_tables() WHERE table_name::text LIKE 'sa.%' ORDER BY 1;
+SELECT tenant_backup.backup_create('Acme');
+SELECT tenant_backup.backup_schedule_set('Acme', '0 5 * * *');
+SELECT cron FROM pg_temp.schedule('Acme');
+SELECT tenant_backup.backup_schedule_set('acme', '0 5 * * *');
+-- A tenant with its root row but no other rows yet is a tenant: backed up (empty of items).
+INSERT INTO sa.tenants VALUES ('initech');
+SELECT tenant_backup.backup_create('initech') > :id_base AS backed_up;
+
 -- Every change and refusal above is in the audit trail.
 SELECT action, tenant, outcome, error FROM tenant_backup.backup_audit
-WHERE id > :audit_base AND (outcome <> 'ok' OR tenant IN ('Acme', '7')) ORDER BY id;
+WHERE id > :audit_base AND (outcome <> 'ok' OR tenant IN ('Acme', '7', 'initech')) ORDER BY id;
 
 DELETE FROM tenant_backup.schedules;
 RESET tenant_backup.unencrypted_backups;

@@ -12,10 +12,6 @@ namespace tb::pg {
 
 namespace {
 
-std::string from_clause(char relkind, const std::string &qualified) {
-	return (relkind == RELKIND_PARTITIONED_TABLE ? "" : "ONLY ") + qualified;
-}
-
 // The part of a sequence's range an archive may move it into.
 constexpr const char *kRangeShare = "0.9";
 

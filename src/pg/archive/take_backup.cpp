@@ -10,6 +10,7 @@
 #include "pg/archive/new_archive.hpp"
 #include "pg/shared_memory/progress.hpp"
 #include "pg/catalog/quota.hpp"
+#include "pg/catalog/tenant_presence.hpp"
 #include "pg/catalog/tenant_tables.hpp"
 #include "pg/archive/tuple_receiver.hpp"
 
@@ -99,6 +100,7 @@ void take_backup(NewBackup &backup, AuditedAction &audit) {
 	backup.tenant = canonical_tenant(backup.tenant, tables, values);
 	audit.set_tenant(backup.tenant);
 	require_permission("backup.create", backup.tenant, 0, "create");
+	require_tenant_in_root_tables(backup.tenant, tables, "nothing was backed up"); // issue 19.5
 	for (const auto &t : tables)
 		refuse_row_level_security(t);
 	lock_tenant(backup.tenant, false);

@@ -1,5 +1,6 @@
-// Whether a tenant value names any rows, for the notices that catch a typo'd tenant ('Acme' for
-// 'acme'): a backup of a tenant with no rows anywhere, a schedule set for one (issue 19.5).
+// Whether a tenant value names any rows, to catch a typo'd tenant ('Acme' for 'acme'), issue
+// 19.5: a NOTICE for a backup of a tenant with no rows anywhere, or a schedule set for one; an
+// error where root tables of tenants exist (issue 17) and none has the tenant's row.
 #pragma once
 #include "pg/catalog/tenant_tables.hpp"
 
@@ -15,5 +16,12 @@ bool tenant_has_rows(const std::string &tenant, const std::vector<TenantTable> &
 // A NOTICE that `tenant` has no rows in any tenant table; `what` says what was done anyway
 // ("backup 17 is empty", "the schedule was set"). Needs SPI connected.
 void notice_tenant_without_rows(const std::string &tenant, const std::string &what);
+
+// Where backups have root tables (backup_tables(): rows found by "root", the tables the tenant
+// columns reference), refuses (undefined_object) a tenant that none of them has a row for;
+// `consequence` ends the message ("nothing was backed up"). A root table the caller cannot read
+// in full makes no claim. Needs SPI connected.
+void require_tenant_in_root_tables(const std::string &tenant, const std::vector<TenantTable> &tables,
+                                   const std::string &consequence);
 
 } // namespace tb::pg

@@ -25,8 +25,7 @@ TB_SQL_FUNCTION(backup_create) {
 	spi_begin();
 	take_backup(backup, audit);
 	// A typo'd tenant ('Acme' for 'acme') makes a completed, empty backup: said, not silent.
-	// issue 17 (root tables of tenants): where a root table exists, a tenant it lacks is to be an
-	// error in take_backup instead.
+	// (Where root tables of tenants exist, take_backup refused a tenant they lack.)
 	if (backup.rows == 0)
 		notice_tenant_without_rows(backup.tenant, "backup " + std::to_string(backup.id) + " is empty");
 	spi_end();

@@ -189,10 +189,15 @@ TB_SQL_FUNCTION(backup_schedule_set) {
 		notice_etc_sign(*zone);
 	if (v.enabled)
 		NewArchive::warn_for_schedule(); // said here, where it helps, not by every scheduled job
-	// issue 17 (root tables of tenants): where a root table exists, a tenant it lacks is to be an
-	// error before the schedule is stored; until then, a tenant with no rows anywhere is a NOTICE.
-	if (tenant && !tenant_has_rows(*tenant, load_tenant_tables()))
-		notice_tenant_without_rows(*tenant, "the schedule was set, and its backups will be empty until it has some");
+	// A typo'd tenant: refused where root tables of tenants exist and lack it, else a NOTICE
+	// when it has no rows anywhere.
+	if (tenant) {
+		std::vector<TenantTable> tables = load_tenant_tables();
+		require_tenant_in_root_tables(*tenant, tables, "no schedule was set");
+		if (!tenant_has_rows(*tenant, tables))
+			notice_tenant_without_rows(*tenant,
+			                           "the schedule was set, and its backups will be empty until it has some");
+	}
 	audit.ok(v.cron + " " + v.time_zone + (v.enabled ? "" : " (disabled)"));
 	spi_end();
 	PG_RETURN_VOID();
