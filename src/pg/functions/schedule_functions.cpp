@@ -140,6 +140,13 @@ TB_SQL_FUNCTION(backup_schedule_set) {
 		require_superuser("schedule", "choose the repositories of a schedule");
 		repositories = repositories->empty() ? std::nullopt : std::optional(checked_repository_list(*repositories));
 	}
+	// A typo'd tenant: refused where root tables of tenants exist and lack it (else a NOTICE
+	// below, once the schedule is set, when it has no rows anywhere).
+	std::vector<TenantTable> tables;
+	if (tenant) {
+		tables = load_tenant_tables();
+		require_tenant_in_root_tables(*tenant, tables, "no schedule was set");
+	}
 	ScheduleValues v;
 	{
 		AsExtensionOwner owner; // the catalog is the extension's own
@@ -187,17 +194,10 @@ TB_SQL_FUNCTION(backup_schedule_set) {
 	}
 	if (zone)
 		notice_etc_sign(*zone);
+	if (tenant && !tenant_has_rows(*tenant, tables))
+		notice_tenant_without_rows(*tenant, "the schedule was set, and its backups will be empty until it has some");
 	if (v.enabled)
 		NewArchive::warn_for_schedule(); // said here, where it helps, not by every scheduled job
-	// A typo'd tenant: refused where root tables of tenants exist and lack it, else a NOTICE
-	// when it has no rows anywhere.
-	if (tenant) {
-		std::vector<TenantTable> tables = load_tenant_tables();
-		require_tenant_in_root_tables(*tenant, tables, "no schedule was set");
-		if (!tenant_has_rows(*tenant, tables))
-			notice_tenant_without_rows(*tenant,
-			                           "the schedule was set, and its backups will be empty until it has some");
-	}
 	audit.ok(v.cron + " " + v.time_zone + (v.enabled ? "" : " (disabled)"));
 	spi_end();
 	PG_RETURN_VOID();
