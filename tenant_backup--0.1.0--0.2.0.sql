@@ -174,19 +174,20 @@ RETURNS TABLE (relid oid, schema_name name, table_name name, relkind "char", blo
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
+    WITH ends AS (SELECT k.conrelid AS relid FROM pg_constraint k WHERE k.contype = 'f'
+                  UNION SELECT k.confrelid FROM pg_constraint k WHERE k.contype = 'f')
     SELECT c.oid, n.nspname, c.relname, c.relkind,
            CASE WHEN NOT tenant_backup._trusted_table_owner(c.relowner)
                 THEN 'owner ' || quote_ident(c.relowner::regrole::text) || ' is not trusted (tenant_backup.table_owners)'
            END
-    FROM pg_class c
+    FROM ends
+    JOIN pg_class c ON c.oid = ends.relid
     JOIN pg_namespace n ON n.oid = c.relnamespace
     WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition
       AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'tenant_backup')
       AND n.nspname NOT LIKE 'pg\_toast%' AND n.nspname NOT LIKE 'pg\_temp\_%'
       AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass
                       AND d.objid = c.oid AND d.deptype = 'e')
-      AND (EXISTS (SELECT 1 FROM pg_constraint k WHERE k.contype = 'f' AND k.conrelid = c.oid)
-           OR EXISTS (SELECT 1 FROM pg_constraint k WHERE k.contype = 'f' AND k.confrelid = c.oid))
 $$;
 
 -- Top-level foreign keys between such tables: the column names of single-column keys (to find
@@ -220,7 +221,7 @@ $$;
 -- (rows_found_by: 'tenant column', 'root', 'path', 'shared'), and the gap when backups leave it out.
 CREATE FUNCTION tenant_backup._ownership()
 RETURNS TABLE (relid oid, rows_found_by text, tenant_column name, tenant_type regtype, has_index boolean,
-               source text, path text, depth integer, gap text)
+               source text, path text, depth integer, gap text, ambiguous boolean)
     AS 'MODULE_PATHNAME', 'tenant_backup_ownership' LANGUAGE C STABLE;
 
 DROP FUNCTION tenant_backup.backup_tables();
@@ -237,24 +238,26 @@ COMMENT ON FUNCTION tenant_backup.backup_tables() IS
     'The tables of a tenant''s backup and how their rows are found (tenant column, root, path), and the shared tables tenant rows reference.';
 
 CREATE FUNCTION tenant_backup.backup_table_gaps()
-RETURNS TABLE (table_name regclass, tenant_column name, tenant_type regtype, reason text, left_out boolean)
+RETURNS TABLE (table_name regclass, tenant_column name, tenant_type regtype, reason text, left_out boolean,
+               refuses_backups boolean)
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT o.relid::regclass, o.tenant_column, o.tenant_type, o.gap, true
-    FROM tenant_backup._ownership() o WHERE o.gap IS NOT NULL
+    WITH o AS MATERIALIZED (SELECT * FROM tenant_backup._ownership())
+    SELECT o.relid::regclass, o.tenant_column, o.tenant_type, o.gap, true, o.ambiguous
+    FROM o WHERE o.gap IS NOT NULL
     UNION ALL
     SELECT o.relid::regclass, o.tenant_column, o.tenant_type,
            CASE WHEN o.rows_found_by = 'path'
                 THEN 'no index leads with the columns of the first foreign key of its path (' || o.path ||
                      '): backing up a tenant reads the whole table'
                 ELSE 'no index leads with "' || o.tenant_column || '": backing up a tenant reads the whole table'
-           END, false
-    FROM tenant_backup._ownership() o
+           END, false, false
+    FROM o
     WHERE o.gap IS NULL AND NOT o.has_index AND o.rows_found_by IN ('tenant column', 'path')
 $$;
 COMMENT ON FUNCTION tenant_backup.backup_table_gaps() IS
-    'What backups leave out (left_out) or read badly, and why; exclude a table to say it is not tenant data.';
+    'What backups leave out (left_out) or read badly, and why; an ambiguous path refuses backups until declared; exclude a table to say it is not tenant data.';
 
 -- How many rows of each path table belong to no tenant (a NULL or dangling step of their path);
 -- such rows are in no tenant's backup. Reads each path table whole: a check, not for every backup.

@@ -492,7 +492,8 @@ inline ArchiveSpec small_spec() {
 	s.tables = {customers_table(40), empty_table(), zero_column_table(), unicode_names_table()};
 	// A table found through foreign keys (format 2): no tenant column, a path of two steps.
 	s.tables[1].header.tenant_column.clear();
-	s.tables[1].header.path = {{"lines_order_fkey", "public", "orders"}, {"orders_customer_fkey", "public", "customers"}};
+	s.tables[1].header.path = {{"lines_order_fkey", "public", "orders"},
+	                           {"orders_customer_fkey", "public", "customers"}};
 	return s;
 }
 

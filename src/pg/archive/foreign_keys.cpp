@@ -233,16 +233,17 @@ void ForeignKeyChecks::check(const std::vector<RestoredTable> &tables, int64 bac
 			bool same = p && !p->plan.tenant_column.empty() &&
 			            tenant_family(p->plan.tenant_type) == tenant_family(c->plan.tenant_type) &&
 			            tenant_family(c->plan.tenant_type) != 0;
-			checks.push_back(
-			    {dangling_rows(fk, child, tenant_rows(*c, child), c->plan.tenant_column, same ? p->plan.tenant_column : ""),
-			     c, same});
+			checks.push_back({dangling_rows(fk, child, tenant_rows(*c, child), c->plan.tenant_column,
+			                                same ? p->plan.tenant_column : ""),
+			                  c, same});
 		}
 		// Rows of any tenant that referenced the restored table must still find their rows.
 		if (const RestoredTable *p = restored(fk.parent)) {
 			int pos = tenant_position(fk, p->plan.tenant_column_raw);
 			if (pos >= 0)
-				checks.push_back({dangling_rows(fk, child, rows_holding(child, fk.child_cols[pos]), fk.child_cols[pos], ""),
-				                  p, false});
+				checks.push_back(
+				    {dangling_rows(fk, child, rows_holding(child, fk.child_cols[pos]), fk.child_cols[pos], ""), p,
+				     false});
 			else if (removed_keys_.count(fk.oid))
 				checks.push_back({dangling_removed_keys(fk, child, removed_keys_.at(fk.oid)), nullptr, false});
 		}
@@ -255,8 +256,9 @@ void ForeignKeyChecks::check(const std::vector<RestoredTable> &tables, int64 bac
 			if (!key)
 				continue;
 			// Only on failure: whether the key exists in another tenant, for the message.
-			bool other_tenant = c.same_tenant && !first_row(dangling_rows(fk, child, tenant_rows(*t, child), t->plan.tenant_column, ""),
-			                                                t->plan.tenant_type, t->tenant, 1);
+			bool other_tenant =
+			    c.same_tenant && !first_row(dangling_rows(fk, child, tenant_rows(*t, child), t->plan.tenant_column, ""),
+			                                t->plan.tenant_type, t->tenant, 1);
 			std::string prefix = "restoring backup " + std::to_string(backup_id) +
 			                     " would violate foreign key constraint \"" + fk.name + "\" on table " + fk.child_name;
 			if (other_tenant)
@@ -295,8 +297,8 @@ void ForeignKeyChecks::check_path_rows(const RestoredTable &table, uint64 loaded
 		               "restoring backup " + std::to_string(backup_id) + " would leave " +
 		                   std::to_string(loaded > found ? loaded - found : found - loaded) + " row(s) of table " +
 		                   table.plan.display_name + " outside the tenant; nothing was restored",
-		               "Its rows belong to the tenant through " + table.plan.table.steps.front().constraint +
-		                   ", but " + std::to_string(loaded) + " rows were loaded and " + std::to_string(found) +
+		               "Its rows belong to the tenant through " + table.plan.table.steps.front().constraint + ", but " +
+		                   std::to_string(loaded) + " rows were loaded and " + std::to_string(found) +
 		                   " reach the tenant through that path.",
 		               "The restored rows must reference rows of the same tenant.");
 }

@@ -73,7 +73,17 @@ void warn(const std::string &message, const char *hint) {
 // Tables that would hold tenant rows but that backups leave out, and tables they read badly
 // (backup_table_gaps()), are named in every backup, never silently missing.
 void warn_table_gaps(const std::string &tenant) {
-	for (const auto &gap : load_table_gaps()) {
+	std::vector<TableGap> gaps = load_table_gaps();
+	for (const auto &gap : gaps)
+		if (gap.refuses_backups) // never a guess at whose rows they are
+			throw SqlError(ERRCODE_INVALID_FOREIGN_KEY,
+			               "cannot back up tenant \"" + tenant + "\": the ownership of table " + gap.table +
+			                   " is ambiguous",
+			               "Table " + gap.table + ": " + gap.reason + ".",
+			               "Declare the foreign key its rows belong through: SELECT "
+			               "tenant_backup.backup_register_table('" +
+			                   gap.table + "', via_foreign_key => '...'); or exclude the table.");
+	for (const auto &gap : gaps) {
 		if (!gap.left_out) {
 			warn("tenant table " + gap.table + ": " + gap.reason,
 			     "CREATE INDEX ON the table (the tenant column, or the foreign key's columns, ...).");

@@ -13,7 +13,9 @@ namespace tb::pg {
 
 namespace {
 
-Oid oid_of(const SqlValue &v) { return static_cast<Oid>(std::stoul(*v)); }
+Oid oid_of(const SqlValue &v) {
+	return static_cast<Oid>(std::stoul(*v));
+}
 
 struct GraphEdge {
 	std::string constraint;
@@ -43,14 +45,15 @@ std::vector<OwnedTable> load_ownership() {
 	};
 
 	// Tables with the tenant column (discovered or registered); those that may not be read are gaps.
-	for (const auto &r : spi_query("SELECT k.relid::pg_catalog.text, n.nspname::pg_catalog.text, "
-	                               "  c.relname::pg_catalog.text, c.relkind::pg_catalog.text, "
-	                               "  k.tenant_column::pg_catalog.text, k.tenant_type::pg_catalog.oid::pg_catalog.text, "
-	                               "  k.has_index::pg_catalog.text, k.source, k.gap "
-	                               "FROM tenant_backup._tenant_table_candidates() k "
-	                               "JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) k.relid "
-	                               "JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace",
-	                               {}, true)) {
+	for (const auto &r :
+	     spi_query("SELECT k.relid::pg_catalog.text, n.nspname::pg_catalog.text, "
+	               "  c.relname::pg_catalog.text, c.relkind::pg_catalog.text, "
+	               "  k.tenant_column::pg_catalog.text, k.tenant_type::pg_catalog.oid::pg_catalog.text, "
+	               "  k.has_index::pg_catalog.text, k.source, k.gap "
+	               "FROM tenant_backup._tenant_table_candidates() k "
+	               "JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) k.relid "
+	               "JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace",
+	               {}, true)) {
 		OwnedTable t;
 		t.relid = oid_of(r[0]);
 		t.schema = *r[1];
@@ -89,8 +92,7 @@ std::vector<OwnedTable> load_ownership() {
 		if (reg != registered.end() && reg->second.first) {
 			role = ownership::Role::Excluded;
 			t.source = "excluded";
-		}
-		else if (r[4]) {
+		} else if (r[4]) {
 			role = ownership::Role::Blocked;
 			t.gap = *r[4];
 		}
@@ -103,11 +105,12 @@ std::vector<OwnedTable> load_ownership() {
 		}
 	}
 	std::vector<GraphEdge> graph;
-	for (const auto &r : spi_query("SELECT constraint_name::pg_catalog.text, child::pg_catalog.text, "
-	                               "  parent::pg_catalog.text, child_column::pg_catalog.text, "
-	                               "  parent_column::pg_catalog.text, parent_column_type::pg_catalog.oid::pg_catalog.text, "
-	                               "  indexed::pg_catalog.text, constraint_oid::pg_catalog.text FROM tenant_backup._foreign_key_graph()",
-	                               {}, true)) {
+	for (const auto &r : spi_query(
+	         "SELECT constraint_name::pg_catalog.text, child::pg_catalog.text, "
+	         "  parent::pg_catalog.text, child_column::pg_catalog.text, "
+	         "  parent_column::pg_catalog.text, parent_column_type::pg_catalog.oid::pg_catalog.text, "
+	         "  indexed::pg_catalog.text, constraint_oid::pg_catalog.text FROM tenant_backup._foreign_key_graph()",
+	         {}, true)) {
 		GraphEdge e{*r[0], oid_of(r[7]), oid_of(r[1]), oid_of(r[2]), r[3], r[4], r[5], *r[6] == "true"};
 		if (at.count(e.child) && at.count(e.parent))
 			graph.push_back(std::move(e));
@@ -165,6 +168,7 @@ std::vector<OwnedTable> load_ownership() {
 			break;
 		case ownership::Kind::Gap:
 			t.gap = a.gap;
+			t.ambiguous = !a.candidates.empty();
 			break;
 		case ownership::Kind::Unrelated:
 			t.rows_found_by.clear();

@@ -97,8 +97,9 @@ std::string TenantTable::tenant_rows_sql() const {
 
 std::string TenantTable::select_sql() const {
 	// ONLY: an inheritance child with the tenant column is a tenant table of its own.
-	return "SELECT " + join_each(std::vector<std::string>(columns.size()), ", ",
-	                             [&](size_t i) { return "ch." + quoted_ident(columns[i].name); }) +
+	return "SELECT " +
+	       join_each(std::vector<std::string>(columns.size()), ", ",
+	                 [&](size_t i) { return "ch." + quoted_ident(columns[i].name); }) +
 	       tenant_rows_sql();
 }
 
@@ -114,20 +115,20 @@ std::string TenantTable::delete_sql(const std::string &returning) const {
 		where += key_match(path[i], alias, child, path[i].child_cols) + " AND ";
 		child = alias;
 	}
-	return target + " USING " + using_list + " WHERE " + where + child + "." + quoted_ident(path_tenant_column) +
-	       kEq + "$1" + tail;
+	return target + " USING " + using_list + " WHERE " + where + child + "." + quoted_ident(path_tenant_column) + kEq +
+	       "$1" + tail;
 }
 
 std::vector<TableGap> load_table_gaps() {
 	AsExtensionOwner owner; // the catalog is the extension's own
 	std::vector<TableGap> gaps;
 	for (const auto &row : spi_query("SELECT table_name::oid::text, n.nspname::text, c.relname::text, reason, "
-	                                 "  left_out::pg_catalog.text "
+	                                 "  left_out::pg_catalog.text, refuses_backups::pg_catalog.text "
 	                                 "FROM tenant_backup.backup_table_gaps() g "
 	                                 "JOIN pg_catalog.pg_class c ON c.oid = g.table_name "
 	                                 "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace",
 	                                 {}, true))
-		gaps.push_back({quoted_name(*row[1], *row[2]), *row[3], *row[4] == "true"});
+		gaps.push_back({quoted_name(*row[1], *row[2]), *row[3], *row[4] == "true", *row[5] == "true"});
 	return gaps;
 }
 

@@ -110,14 +110,13 @@ TB_SQL_FUNCTION(backup_restore) {
 		    tb::archive::open_archive_table(*opened.storage, backup.object_name, reader_options(backup), entry);
 		std::optional<tb::archive::TableHeader> table = one->next_table();
 		if (!table)
-			throw SqlError(ERRCODE_DATA_CORRUPTED, "archive of backup " + std::to_string(id) +
-			                                           " is damaged: its index names a table it lacks");
+			throw SqlError(ERRCODE_DATA_CORRUPTED,
+			               "archive of backup " + std::to_string(id) + " is damaged: its index names a table it lacks");
 		RestoredTable r{plan_table_restore(*table, id, now), 0};
 		if (citus)
 			refuse_citus_table(r.plan.relid, r.plan.display_name, "nothing was restored");
-		r.tenant = tenant_datum(backup.tenant, r.plan.tenant_type,
-		                        r.plan.table.is_path() ? r.plan.table.path_tenant_column : table->tenant_column,
-		                        r.plan.display_name);
+		r.tenant =
+		    tenant_datum(backup.tenant, r.plan.tenant_type, r.plan.table.tenant_value_column(), r.plan.display_name);
 		planned.emplace(table->schema + "." + table->name, std::move(r));
 	}
 	ForeignKeyChecks foreign_keys;
@@ -137,9 +136,8 @@ TB_SQL_FUNCTION(backup_restore) {
 	while (std::optional<tb::archive::TableHeader> table = reader.next_table()) {
 		auto found = planned.find(table->schema + "." + table->name);
 		if (found == planned.end())
-			throw SqlError(ERRCODE_DATA_CORRUPTED, "archive of backup " + std::to_string(id) +
-			                                           " is damaged: table " + table->schema + "." + table->name +
-			                                           " is not in its index");
+			throw SqlError(ERRCODE_DATA_CORRUPTED, "archive of backup " + std::to_string(id) + " is damaged: table " +
+			                                           table->schema + "." + table->name + " is not in its index");
 		RestoredTable r = std::move(found->second);
 		planned.erase(found);
 		bool path = r.plan.table.is_path();
