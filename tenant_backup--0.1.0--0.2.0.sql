@@ -299,3 +299,19 @@ COMMENT ON FUNCTION tenant_backup.backup_unowned_rows() IS
 REVOKE ALL ON FUNCTION tenant_backup.backup_register_table(regclass, name, name), tenant_backup._foreign_key_tables(),
     tenant_backup._foreign_key_graph(), tenant_backup._ownership(), tenant_backup.backup_tables(),
     tenant_backup.backup_table_gaps(), tenant_backup.backup_unowned_rows() FROM PUBLIC;
+
+--------------------------------------------------------------------------------------------------
+-- issue 19: operability (19.1) backup_schedule_set: an argument left out (NULL) keeps the
+-- schedule's current value, as repositories already did; a new schedule takes the defaults that
+-- 0.1.0 wrote into the signature ('0 2 * * *', 'UTC', keep_last 14, no window, enabled, the other
+-- keep_* 0), now applied by the function itself.
+--------------------------------------------------------------------------------------------------
+CREATE OR REPLACE FUNCTION tenant_backup.backup_schedule_set(
+    tenant text DEFAULT NULL, cron text DEFAULT NULL, time_zone text DEFAULT NULL,
+    keep_last integer DEFAULT NULL, window_minutes integer DEFAULT NULL, enabled boolean DEFAULT NULL,
+    keep_days integer DEFAULT NULL, keep_daily integer DEFAULT NULL, keep_weekly integer DEFAULT NULL,
+    keep_monthly integer DEFAULT NULL, repositories text DEFAULT NULL) RETURNS void
+    AS 'MODULE_PATHNAME', 'backup_schedule_set' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION tenant_backup.backup_schedule_set(text, text, text, integer, integer, boolean, integer, integer,
+    integer, integer, text) IS
+    'Sets the backup schedule of a tenant, or (tenant NULL) the default of every tenant; arguments left out keep their current values. Backup admins only.';

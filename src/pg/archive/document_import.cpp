@@ -7,6 +7,7 @@
 #include "pg/archive/document_import.hpp"
 
 #include "core/document/json_document.hpp"
+#include "core/error.hpp"
 #include "pg/catalog/permissions.hpp"
 #include "pg/catalog/quota.hpp"
 #include "pg/boundary/as_table_owner.hpp"
@@ -387,11 +388,21 @@ int64 DocumentImporter::finish() {
 
 } // namespace
 
-int64 import_document(Source &source, const std::function<void()> &rewind) {
-	AuditedAction audit("import");
+int64 import_document(Source &source, const std::function<void()> &rewind, AuditedAction &audit) {
 	{
 		LineReader lines(source, document::kMaxLineBytes);
-		document::check_document(lines);
+		try {
+			document::check_document(lines);
+		} catch (const Error &e) { // not ours, truncated, altered: the message names the likely cause
+			if (e.kind() != ErrorKind::InvalidInput && e.kind() != ErrorKind::Corrupt)
+				throw;
+			throw SqlError(e.kind() == ErrorKind::Corrupt ? ERRCODE_DATA_CORRUPTED : ERRCODE_INVALID_PARAMETER_VALUE,
+			               std::string(e.what()) + "; nothing was imported", "",
+			               "Import the file exactly as backup_download wrote it, moved as a binary file. psql -At -c "
+			               "\"SELECT * FROM tenant_backup.backup_download(ID)\" -o FILE writes it, or \\copy (SELECT "
+			               "* FROM tenant_backup.backup_download(ID)) TO 'FILE' WITH (FORMAT csv, QUOTE E'\\x01', "
+			               "DELIMITER E'\\x02').");
+		}
 	}
 	rewind();
 	spi_begin();

@@ -10,6 +10,7 @@
 #include "pg/archive/new_archive.hpp"
 #include "pg/shared_memory/progress.hpp"
 #include "pg/catalog/quota.hpp"
+#include "pg/catalog/tenant_presence.hpp"
 #include "pg/catalog/tenant_tables.hpp"
 #include "pg/archive/tuple_receiver.hpp"
 #include "pg/boundary/spi.hpp"
@@ -132,11 +133,17 @@ void record_left_out(int64 id, const std::vector<TableGap> &left_out) {
 } // namespace
 
 void take_backup(NewBackup &backup) {
+	AuditedAction audit("create", backup.tenant); // before the tenant value is cast: a failure is audited
+	take_backup(backup, audit);
+}
+
+void take_backup(NewBackup &backup, AuditedAction &audit) {
 	std::vector<TenantTable> tables = load_tenant_tables();
 	std::vector<Datum> values = tenant_values(backup.tenant, tables);
 	backup.tenant = canonical_tenant(backup.tenant, tables, values);
-	AuditedAction audit("create", backup.tenant);
+	audit.set_tenant(backup.tenant);
 	require_permission("backup.create", backup.tenant, 0, "create");
+	require_tenant_in_root_tables(backup.tenant, tables, "nothing was backed up"); // issue 19.5
 	for (const auto &t : tables)
 		refuse_row_level_security(t);
 	lock_tenant(backup.tenant, false);
