@@ -95,8 +95,10 @@ HttpRequest S3Client::http_request(const S3Request &r) const {
 
 void S3Client::backoff(int retry, const std::string &operation, const std::string &key) {
 	long ms = retry_delay_ms(s3_retry_policy(*config_), retry, random_());
-	if (!sleep_unless_interrupted(ms))
+	if (!sleep_unless_interrupted(ms)) {
+		was_cancelled_ = true;
 		throw cancelled_error(operation, key);
+	}
 }
 
 Error S3Client::cancelled_error(const std::string &operation, const std::string &key) const {
@@ -108,14 +110,14 @@ HttpResponse S3Client::call(const std::string &operation, const S3Request &reque
 	HttpRequest req = http_request(request);
 	const std::string &subject = request.subject.empty() ? request.key : request.subject;
 	const int max_retries = request.single_attempt ? 0 : config_->max_retries;
+	HttpResponse response;
 	for (int attempt = 0;; attempt++) {
 		attempts_ = attempt + 1;
-		if (interrupt_requested())
+		if (interrupt_requested() || (response = http_.perform(req)).cancelled) {
+			was_cancelled_ = true;
 			throw cancelled_error(operation, subject);
-		HttpResponse response = http_.perform(req);
+		}
 		bool more = attempt < max_retries;
-		if (response.cancelled)
-			throw cancelled_error(operation, subject);
 		if (!response.transport_error.empty()) {
 			if (response.transport_retryable && more) {
 				backoff(attempt, operation, subject);

@@ -48,6 +48,9 @@ public:
 	HttpResponse call(const std::string &operation, const S3Request &request, std::initializer_list<long> accept = {});
 	// How many attempts the last call() made (1: it was not retried).
 	int attempts() const { return attempts_; }
+	// Whether a call() or backoff() of this client was stopped by interrupt_requested(), on
+	// whichever thread: the cancel may have been taken, and its flag cleared, since.
+	bool was_cancelled() const { return was_cancelled_; }
 
 	// The request as sent (URL, signing headers), for callers that stream the answer themselves.
 	HttpRequest http_request(const S3Request &request) const;
@@ -72,6 +75,7 @@ private:
 	HttpClient http_;
 	std::mt19937_64 random_;
 	int attempts_ = 0;
+	bool was_cancelled_ = false;
 };
 
 // HEAD of an object: exists is false on 404, unless the bucket is missing (NotFound naming the
