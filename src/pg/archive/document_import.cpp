@@ -9,6 +9,7 @@
 #include "core/document/json_document.hpp"
 #include "pg/catalog/permissions.hpp"
 #include "pg/catalog/quota.hpp"
+#include "pg/boundary/arguments.hpp"
 #include "pg/boundary/as_table_owner.hpp"
 #include "pg/catalog/audit.hpp"
 #include "pg/catalog/catalog.hpp"

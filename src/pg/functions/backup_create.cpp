@@ -3,6 +3,7 @@
 #include "pg/archive/take_backup.hpp"
 
 #include "pg/catalog/catalog.hpp"
+#include "pg/boundary/arguments.hpp"
 #include "pg/boundary/guard.hpp"
 
 using namespace tb::pg;

@@ -11,6 +11,7 @@
 #include "pg/catalog/permissions.hpp"
 #include "pg/archive/archive_access.hpp"
 #include "pg/archive/archive_rows.hpp"
+#include "pg/boundary/arguments.hpp"
 #include "pg/boundary/as_table_owner.hpp"
 #include "pg/catalog/catalog.hpp"
 #include "pg/boundary/guard.hpp"

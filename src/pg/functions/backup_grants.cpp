@@ -8,6 +8,7 @@
 // the spellings as recorded: both sides went through that rule.
 #include "pg/catalog/audit.hpp"
 #include "pg/catalog/catalog.hpp"
+#include "pg/boundary/arguments.hpp"
 #include "pg/boundary/guard.hpp"
 #include "pg/catalog/permissions.hpp"
 #include "pg/boundary/spi.hpp"

@@ -5,6 +5,7 @@
 #include "pg/catalog/backup_copies.hpp"
 #include "pg/catalog/catalog.hpp"
 #include "pg/catalog/permissions.hpp"
+#include "pg/boundary/arguments.hpp"
 #include "pg/boundary/guard.hpp"
 #include "pg/catalog/keys.hpp"
 #include "pg/boundary/spi.hpp"

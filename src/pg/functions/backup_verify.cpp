@@ -13,6 +13,7 @@
 #include "pg/archive/archive_access.hpp"
 #include "pg/archive/archive_rows.hpp"
 #include "pg/catalog/catalog.hpp"
+#include "pg/boundary/arguments.hpp"
 #include "pg/boundary/guard.hpp"
 #include "pg/repository/archive_names.hpp"
 #include "pg/boundary/spi.hpp"

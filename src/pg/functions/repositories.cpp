@@ -3,6 +3,7 @@
 #include "pg/repository/registry.hpp"
 
 #include "core/error.hpp"
+#include "pg/boundary/arguments.hpp"
 #include "pg/boundary/guard.hpp"
 #include "pg/boundary/spi.hpp"
 #include "pg/boundary/srf_rows.hpp"

@@ -3,6 +3,7 @@
 #include "core/schedule/civil_time.hpp"
 #include "pg/catalog/audit.hpp"
 #include "pg/catalog/catalog.hpp"
+#include "pg/boundary/arguments.hpp"
 #include "pg/boundary/guard.hpp"
 #include "pg/catalog/permissions.hpp"
 #include "pg/repository/registry.hpp"
