@@ -16,6 +16,7 @@
 #include "pg/boundary/guard.hpp"
 #include "pg/archive/new_archive.hpp"
 #include "pg/boundary/spi.hpp"
+#include "pg/boundary/warnings.hpp"
 #include "pg/catalog/tenant_tables.hpp"
 #include "pg/archive/tuple_receiver.hpp"
 #include "pg/archive/type_code.hpp"
@@ -211,10 +212,8 @@ void DocumentImporter::table(const std::string &object) {
 			if (c.name == col)
 				now = &c;
 		if (!now) {
-			std::string msg = "column \"" + col + "\" of table " + display +
-			                  " no longer exists (or is generated); its values in the document are skipped";
-			const char *m = msg.c_str();
-			pg_call([m] { ereport(WARNING, (errmsg("%s", m))); });
+			warn("column \"" + col + "\" of table " + display +
+			     " no longer exists (or is generated); its values in the document are skipped");
 			continue;
 		}
 		if (now->type != type)

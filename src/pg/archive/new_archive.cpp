@@ -8,6 +8,7 @@
 #include "pg/repository/registry.hpp"
 #include "pg/repository/archive_names.hpp"
 #include "pg/boundary/settings.hpp"
+#include "pg/boundary/warnings.hpp"
 
 #include <algorithm>
 #include <exception>
@@ -20,11 +21,8 @@ std::string timestamp_text(TimestampTz t) {
 }
 
 void warn_missing_copy(int64 id, const std::string &repository, const std::string &error) {
-	std::string msg = "backup " + std::to_string(id) + " has no copy in repository \"" + repository + "\": " + error;
-	const char *m = msg.c_str();
-	pg_call([m] {
-		ereport(WARNING, (errmsg("%s", m), errhint("tenant_backup.backup_sync() stores the missing copies later.")));
-	});
+	warn("backup " + std::to_string(id) + " has no copy in repository \"" + repository + "\": " + error,
+	     "tenant_backup.backup_sync() stores the missing copies later.");
 }
 } // namespace
 

@@ -4,6 +4,7 @@
 #include "pg/boundary/guard.hpp"
 #include "pg/catalog/permissions.hpp"
 #include "pg/boundary/spi.hpp"
+#include "pg/boundary/warnings.hpp"
 #include "pg/catalog/tenant_tables.hpp"
 
 #include <map>
@@ -96,11 +97,6 @@ void refuse_triggers_firing_in_replica_mode(Oid relid, const std::string &displa
 		    "keys unenforced.",
 		    "Disable it for the restore in the same transaction (ALTER TABLE ... DISABLE TRIGGER ...; SELECT "
 		    "tenant_backup.backup_restore(...); ALTER TABLE ... ENABLE ALWAYS TRIGGER ...).");
-}
-
-void warn(const std::string &message) {
-	const char *m = message.c_str();
-	pg_call([m] { ereport(WARNING, (errmsg("%s", m))); });
 }
 
 } // namespace

@@ -7,6 +7,7 @@
 #include "pg/catalog/permissions.hpp"
 #include "pg/catalog/catalog.hpp"
 #include "pg/boundary/guard.hpp"
+#include "pg/boundary/warnings.hpp"
 #include "pg/archive/new_archive.hpp"
 #include "pg/shared_memory/progress.hpp"
 #include "pg/catalog/quota.hpp"
@@ -62,11 +63,6 @@ void refuse_row_level_security(const TenantTable &t) {
 		throw SqlError(ERRCODE_FEATURE_NOT_SUPPORTED,
 		               "cannot back up table " + t.display_name() + ": row-level security applies to the current user",
 		               "Back up as a role that bypasses row-level security on the tenant tables (or owns them).");
-}
-
-void warn(const std::string &message, const char *hint) {
-	const char *m = message.c_str();
-	pg_call([m, hint] { ereport(WARNING, (errmsg("%s", m), errhint("%s", hint))); });
 }
 
 // Tables with the tenant column that backups leave out (backup_table_gaps()) are named in every

@@ -8,6 +8,7 @@
 #include "pg/repository/registry.hpp"
 #include "pg/repository/archive_names.hpp"
 #include "pg/boundary/spi.hpp"
+#include "pg/boundary/warnings.hpp"
 
 #include <algorithm>
 
@@ -25,11 +26,6 @@ std::vector<BackupCopy> all_copies(const StoredBackup &b) {
 	if (copies.empty() && b.has_archive)
 		copies.push_back({b.repository.empty() ? kLocalRepository : b.repository, b.object_name, "stored", ""});
 	return copies;
-}
-
-void warn(const std::string &message) {
-	const char *m = message.c_str();
-	pg_call([m] { ereport(WARNING, (errmsg("%s", m))); });
 }
 
 } // namespace
