@@ -17,6 +17,7 @@
 #include "pg/boundary/guard.hpp"
 #include "pg/repository/archive_names.hpp"
 #include "pg/boundary/spi.hpp"
+#include "pg/boundary/subtransaction.hpp"
 
 extern "C" {
 #include "access/xlog.h"
@@ -146,34 +147,16 @@ TB_SQL_FUNCTION(backup_verify) {
 
 	// A receive function that rejects a value raises a PostgreSQL error: run the checks in a
 	// subtransaction so that such an error can be rolled back and recorded as the outcome.
-	MemoryContext context = pg_eval([] { return CurrentMemoryContext; });
-	ResourceOwner owner = pg_eval([] { return CurrentResourceOwner; });
-	pg_call([context] {
-		BeginInternalSubTransaction(nullptr);
-		MemoryContextSwitchTo(context);
-	});
 	Outcome out;
 	std::string where;
-	try {
-		check_archive(backup, out, where);
-		out.ok = true;
-		pg_call([=] {
-			ReleaseCurrentSubTransaction();
-			MemoryContextSwitchTo(context);
-			CurrentResourceOwner = owner;
-		});
-	} catch (...) {
-		pg_call([=] {
-			RollbackAndReleaseCurrentSubTransaction();
-			MemoryContextSwitchTo(context);
-			CurrentResourceOwner = owner;
-		});
+	std::exception_ptr failure = in_subtransaction([&] { check_archive(backup, out, where); });
+	out.ok = !failure;
+	if (failure) {
 		// Only damage to the archive is a verdict on it; a missing key, a timeout, a full disk
 		// or a lock wait is an error of this call, not of the backup.
 		std::string reason;
-		if (!archive_damage(std::current_exception(), reason))
-			throw;
-		out.ok = false;
+		if (!archive_damage(failure, reason))
+			std::rethrow_exception(failure);
 		out.error = (where.empty() ? "" : where + ": ") + reason;
 	}
 	// Recording the outcome is a write: in a read-only transaction (or on a standby) the verdict
