@@ -57,17 +57,13 @@ CheckedCopy open_checked_copy(const StoredBackup &b, const char *consequence) {
 			if (i > 0)
 				warn("backup " + id + " is read from its copy in repository \"" + c.repository + "\"");
 			return {storage, c.repository, c.object_name};
-		} catch (const SqlError &e) {
-			if (copies.size() == 1 || e.sqlstate() == ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE)
+		} catch (...) {
+			std::optional<CopyFailure> failure = copy_failure(std::current_exception());
+			if (!failure || copies.size() == 1 || failure->sqlstate == ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE)
 				throw; // one copy: its own error, as always; created in this transaction: no copy is readable yet
-			problem = e.what() + (e.detail().empty() ? "" : " (" + e.detail() + ")");
-			code = e.sqlstate();
-			gone = code == ERRCODE_UNDEFINED_FILE || code == ERRCODE_DATA_CORRUPTED;
-		} catch (const Error &e) {
-			if (copies.size() == 1 || e.kind() == ErrorKind::Cancelled)
-				throw;
-			problem = e.what();
-			gone = e.kind() == ErrorKind::NotFound || e.kind() == ErrorKind::Corrupt;
+			problem = failure->message + (failure->detail.empty() ? "" : " (" + failure->detail + ")");
+			code = failure->sqlstate;
+			gone = failure->gone;
 		}
 		// A copy that is absent or altered is so for good: the catalog says so from now on. One
 		// that could not be reached (an endpoint down, a timeout) may be fine tomorrow.
