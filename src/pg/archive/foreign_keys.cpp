@@ -50,7 +50,7 @@ std::vector<ForeignKey> load_foreign_keys(const std::string &where) {
 	                  "WHERE c.contype OPERATOR(pg_catalog.=) 'f' AND c.conparentid OPERATOR(pg_catalog.=) 0 AND (" +
 	                  where + ") ORDER BY c.conname, c.oid";
 	const char *q = sql.c_str();
-	uint64 rows = pg_eval([q] { return spi_run(q, 0, nullptr, nullptr, nullptr, true, SPI_OK_SELECT); });
+	uint64 rows = pg_eval([q] { return spi_run(q, SqlParams::none(), true, SPI_OK_SELECT); });
 	std::vector<ForeignKey> fks;
 	for (uint64 r = 0; r < rows; r++) {
 		Oid oids[3];
@@ -66,35 +66,35 @@ std::vector<ForeignKey> load_foreign_keys(const std::string &where) {
 	}
 	for (auto &fk : fks) {
 		Oid con = fk.oid;
-		uint64 cols = pg_eval([con] {
+		SqlParams of_con = SqlParams().oid(con);
+		uint64 cols = pg_eval([&] {
 			// The key's own equality operators (conpfeqop), as the constraint's triggers use them.
-			return spi_run_oid(
-			    "SELECT pg_catalog.quote_ident(ca.attname), pg_catalog.quote_ident(pa.attname), "
-			    "  pa.attname::pg_catalog.text, "
-			    "  ' OPERATOR(' OPERATOR(pg_catalog.||) pg_catalog.quote_ident(n.nspname) "
-			    "    OPERATOR(pg_catalog.||) '.' OPERATOR(pg_catalog.||) o.oprname "
-			    "    OPERATOR(pg_catalog.||) ') ', "
-			    // A key column whose type reaches the operator only through a cast function of a
-			    // role that is not a superuser: the probe would run that role's code.
-			    "  EXISTS (SELECT 1 FROM pg_catalog.pg_cast x "
-			    "    JOIN pg_catalog.pg_proc p ON p.oid OPERATOR(pg_catalog.=) x.castfunc "
-			    "    JOIN pg_catalog.pg_roles r ON r.oid OPERATOR(pg_catalog.=) p.proowner "
-			    "    WHERE x.castmethod OPERATOR(pg_catalog.=) 'f' AND NOT r.rolsuper AND ("
-			    "      (x.castsource OPERATOR(pg_catalog.=) ca.atttypid "
-			    "       AND x.casttarget OPERATOR(pg_catalog.=) o.oprright) OR "
-			    "      (x.castsource OPERATOR(pg_catalog.=) pa.atttypid "
-			    "       AND x.casttarget OPERATOR(pg_catalog.=) o.oprleft)))::pg_catalog.text "
-			    "FROM pg_catalog.pg_constraint c "
-			    "CROSS JOIN LATERAL ROWS FROM (pg_catalog.unnest(c.conkey), pg_catalog.unnest(c.confkey), "
-			    "  pg_catalog.unnest(c.conpfeqop)) WITH ORDINALITY k(ck, pk, op, i) "
-			    "JOIN pg_catalog.pg_attribute ca ON ca.attrelid OPERATOR(pg_catalog.=) c.conrelid "
-			    "  AND ca.attnum OPERATOR(pg_catalog.=) k.ck "
-			    "JOIN pg_catalog.pg_attribute pa ON pa.attrelid OPERATOR(pg_catalog.=) c.confrelid "
-			    "  AND pa.attnum OPERATOR(pg_catalog.=) k.pk "
-			    "JOIN pg_catalog.pg_operator o ON o.oid OPERATOR(pg_catalog.=) k.op "
-			    "JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) o.oprnamespace "
-			    "WHERE c.oid OPERATOR(pg_catalog.=) $1 ORDER BY k.i",
-			    con, true, SPI_OK_SELECT);
+			return spi_run("SELECT pg_catalog.quote_ident(ca.attname), pg_catalog.quote_ident(pa.attname), "
+			               "  pa.attname::pg_catalog.text, "
+			               "  ' OPERATOR(' OPERATOR(pg_catalog.||) pg_catalog.quote_ident(n.nspname) "
+			               "    OPERATOR(pg_catalog.||) '.' OPERATOR(pg_catalog.||) o.oprname "
+			               "    OPERATOR(pg_catalog.||) ') ', "
+			               // A key column whose type reaches the operator only through a cast function of a
+			               // role that is not a superuser: the probe would run that role's code.
+			               "  EXISTS (SELECT 1 FROM pg_catalog.pg_cast x "
+			               "    JOIN pg_catalog.pg_proc p ON p.oid OPERATOR(pg_catalog.=) x.castfunc "
+			               "    JOIN pg_catalog.pg_roles r ON r.oid OPERATOR(pg_catalog.=) p.proowner "
+			               "    WHERE x.castmethod OPERATOR(pg_catalog.=) 'f' AND NOT r.rolsuper AND ("
+			               "      (x.castsource OPERATOR(pg_catalog.=) ca.atttypid "
+			               "       AND x.casttarget OPERATOR(pg_catalog.=) o.oprright) OR "
+			               "      (x.castsource OPERATOR(pg_catalog.=) pa.atttypid "
+			               "       AND x.casttarget OPERATOR(pg_catalog.=) o.oprleft)))::pg_catalog.text "
+			               "FROM pg_catalog.pg_constraint c "
+			               "CROSS JOIN LATERAL ROWS FROM (pg_catalog.unnest(c.conkey), pg_catalog.unnest(c.confkey), "
+			               "  pg_catalog.unnest(c.conpfeqop)) WITH ORDINALITY k(ck, pk, op, i) "
+			               "JOIN pg_catalog.pg_attribute ca ON ca.attrelid OPERATOR(pg_catalog.=) c.conrelid "
+			               "  AND ca.attnum OPERATOR(pg_catalog.=) k.ck "
+			               "JOIN pg_catalog.pg_attribute pa ON pa.attrelid OPERATOR(pg_catalog.=) c.confrelid "
+			               "  AND pa.attnum OPERATOR(pg_catalog.=) k.pk "
+			               "JOIN pg_catalog.pg_operator o ON o.oid OPERATOR(pg_catalog.=) k.op "
+			               "JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) o.oprnamespace "
+			               "WHERE c.oid OPERATOR(pg_catalog.=) $1 ORDER BY k.i",
+			               of_con, true, SPI_OK_SELECT);
 		});
 		for (uint64 r = 0; r < cols; r++) {
 			char *c[5];
@@ -129,13 +129,14 @@ int tenant_position(const ForeignKey &fk, const std::string &parent_tenant_colum
 // check finds nothing. $1, when given, is a tenant value.
 std::optional<std::string> first_row(const std::string &sql, Oid type, Datum value, int nargs) {
 	const char *q = sql.c_str();
-	char *sample = pg_eval([=] {
-		Oid types[1] = {type};
-		Datum values[1] = {value};
+	SqlParams params;
+	if (nargs > 0)
+		params.datum(type, value);
+	char *sample = pg_eval([&] {
 		// read_only = false: the query must see the rows this transaction just loaded. One row
 		// answers; planned without LIMIT, so for the whole pass a restore without violations makes
 		// (a LIMIT would favour plain index scans that visit the heap in random order).
-		if (spi_run(q, nargs, types, values, nullptr, false, SPI_OK_SELECT, 1) == 0)
+		if (spi_run(q, params, false, SPI_OK_SELECT, 1) == 0)
 			return static_cast<char *>(nullptr);
 		StringInfoData names, row;
 		initStringInfo(&names);
@@ -179,7 +180,7 @@ uint64 ForeignKeyChecks::delete_tenant_rows(const RestoredTable &table) {
 		{
 			// Owned by whoever runs the DELETE below (which fills it); runs no user code.
 			AsTableOwner owner(plan.relid, AsTableOwner::Mode::Plain);
-			pg_call([q] { spi_run(q, 0, nullptr, nullptr, nullptr, false, SPI_OK_UTILITY); });
+			pg_call([q] { spi_run(q, SqlParams::none(), false, SPI_OK_UTILITY); });
 		}
 		ctes.push_back("i" + std::to_string(ctes.size()) + " AS (INSERT INTO " + temp + " SELECT " + cols + " FROM d)");
 		for (const auto &c : fk.parent_cols)
@@ -202,11 +203,10 @@ uint64 ForeignKeyChecks::delete_tenant_rows(const RestoredTable &table) {
 	Oid type = plan.tenant_type;
 	Datum tenant = table.tenant;
 	bool counted = !ctes.empty();
+	SqlParams params = SqlParams().datum(type, tenant);
 	LoadingScope loading(plan.relid);
-	return pg_eval([=] {
-		Oid types[1] = {type};
-		Datum values[1] = {tenant};
-		uint64 n = spi_run(q, 1, types, values, nullptr, false, counted ? SPI_OK_SELECT : SPI_OK_DELETE);
+	return pg_eval([&] {
+		uint64 n = spi_run(q, params, false, counted ? SPI_OK_SELECT : SPI_OK_DELETE);
 		if (counted) {
 			bool isnull;
 			n = static_cast<uint64>(DatumGetInt64(spi_datum(0, 1, &isnull)));

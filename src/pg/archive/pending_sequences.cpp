@@ -22,8 +22,9 @@ std::vector<PendingMove> pending_moves;
 
 // Moves one sequence, if it still needs it, as the restoring user. The sequence is named at
 // commit (it may have been renamed since the restore); one dropped since is skipped. PostgreSQL
-// calls only: plain values, no C++ object with a destructor.
-void move_now(Oid sequence, int64 value, Oid user) {
+// calls only: plain values, no C++ object with a destructor. `params` are $1 the sequence and $2
+// the value.
+void move_now(Oid sequence, const SqlParams &params, Oid user) {
 	char *nsp = get_namespace_name(get_rel_namespace(sequence));
 	char *name = get_rel_name(sequence);
 	if (!nsp || !name)
@@ -44,9 +45,7 @@ void move_now(Oid sequence, int64 value, Oid user) {
 	PushActiveSnapshot(GetTransactionSnapshot());
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	Oid types[2] = {REGCLASSOID, INT8OID};
-	Datum values[2] = {ObjectIdGetDatum(sequence), Int64GetDatum(value)};
-	spi_run(sql.data, 2, types, values, nullptr, false, SPI_OK_SELECT);
+	spi_run(sql.data, params, false, SPI_OK_SELECT);
 	SPI_finish();
 	PopActiveSnapshot();
 	AtEOXact_GUC(false, level);
@@ -62,8 +61,10 @@ void on_xact(XactEvent event, void *) {
 		cpp_call([] {
 			std::vector<PendingMove> moves;
 			moves.swap(pending_moves);
-			for (const auto &m : moves)
-				pg_call([&] { move_now(m.sequence, m.value, m.user); });
+			for (const auto &m : moves) {
+				SqlParams params = SqlParams().datum(REGCLASSOID, ObjectIdGetDatum(m.sequence)).int8(m.value);
+				pg_call([&] { move_now(m.sequence, params, m.user); });
+			}
 		});
 		break;
 	case XACT_EVENT_PRE_PREPARE:

@@ -24,10 +24,11 @@ struct CurrentColumn {
 };
 
 std::map<std::string, CurrentColumn> current_columns(Oid relid) {
-	uint64 rows = pg_eval([relid] {
-		return spi_run_oid("SELECT attname::text, format_type(atttypid, atttypmod), attgenerated <> '', atttypid "
-		                   "FROM pg_catalog.pg_attribute WHERE attrelid = $1 AND attnum > 0 AND NOT attisdropped",
-		                   relid, true, SPI_OK_SELECT);
+	SqlParams of_relid = SqlParams().oid(relid);
+	uint64 rows = pg_eval([&] {
+		return spi_run("SELECT attname::text, format_type(atttypid, atttypmod), attgenerated <> '', atttypid "
+		               "FROM pg_catalog.pg_attribute WHERE attrelid = $1 AND attnum > 0 AND NOT attisdropped",
+		               of_relid, true, SPI_OK_SELECT);
 	});
 	std::map<std::string, CurrentColumn> columns;
 	for (uint64 r = 0; r < rows; r++) {
@@ -55,10 +56,11 @@ void refuse_unless_tenant_table(Oid relid, const std::string &column, const std:
 	char *current = nullptr;
 	{
 		AsExtensionOwner owner; // the catalog is the extension's own
+		SqlParams of_relid = SqlParams().oid(relid);
 		pg_call([&] {
-			if (spi_run_oid("SELECT tenant_column::pg_catalog.text FROM tenant_backup.backup_tables() "
-			                "WHERE table_name OPERATOR(pg_catalog.=) $1::pg_catalog.regclass",
-			                relid, true, SPI_OK_SELECT) > 0)
+			if (spi_run("SELECT tenant_column::pg_catalog.text FROM tenant_backup.backup_tables() "
+			            "WHERE table_name OPERATOR(pg_catalog.=) $1::pg_catalog.regclass",
+			            of_relid, true, SPI_OK_SELECT) > 0)
 				current = spi_text(0, 1);
 		});
 	}
@@ -78,11 +80,12 @@ void refuse_unless_tenant_table(Oid relid, const std::string &column, const std:
 // unenforced, and could leave another tenant's rows dangling. Refused, naming them.
 void refuse_triggers_firing_in_replica_mode(Oid relid, const std::string &display, const std::string &backup) {
 	std::string names;
-	uint64 rows = pg_eval([relid] {
-		return spi_run_oid("SELECT pg_catalog.quote_ident(tgname) FROM pg_catalog.pg_trigger "
-		                   "WHERE tgrelid OPERATOR(pg_catalog.=) $1 AND NOT tgisinternal "
-		                   "AND tgenabled OPERATOR(pg_catalog.=) ANY ('{A,R}'::pg_catalog.\"char\"[]) ORDER BY 1",
-		                   relid, true, SPI_OK_SELECT);
+	SqlParams of_relid = SqlParams().oid(relid);
+	uint64 rows = pg_eval([&] {
+		return spi_run("SELECT pg_catalog.quote_ident(tgname) FROM pg_catalog.pg_trigger "
+		               "WHERE tgrelid OPERATOR(pg_catalog.=) $1 AND NOT tgisinternal "
+		               "AND tgenabled OPERATOR(pg_catalog.=) ANY ('{A,R}'::pg_catalog.\"char\"[]) ORDER BY 1",
+		               of_relid, true, SPI_OK_SELECT);
 	});
 	for (uint64 r = 0; r < rows; r++) {
 		const char *name = pg_eval([r] { return static_cast<const char *>(spi_text(r, 1)); });

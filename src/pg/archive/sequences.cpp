@@ -22,22 +22,23 @@ constexpr const char *kRangeShare = "0.9";
 
 std::vector<SequenceMove> plan_sequence_moves(const RestoredTable &table, int64 backup_id) {
 	Oid relid = table.plan.relid;
-	uint64 rows = pg_eval([relid] {
-		return spi_run_oid("SELECT s.oid, pg_catalog.quote_ident(sn.nspname) OPERATOR(pg_catalog.||) '.' "
-		                   "         OPERATOR(pg_catalog.||) pg_catalog.quote_ident(s.relname), "
-		                   "       pg_catalog.quote_ident(a.attname), sn.nspname::text, s.relname::text, "
-		                   "       a.attname::text "
-		                   "FROM pg_catalog.pg_depend d "
-		                   "JOIN pg_catalog.pg_class s ON s.oid OPERATOR(pg_catalog.=) d.objid "
-		                   " AND s.relkind OPERATOR(pg_catalog.=) 'S' "
-		                   "JOIN pg_catalog.pg_namespace sn ON sn.oid OPERATOR(pg_catalog.=) s.relnamespace "
-		                   "JOIN pg_catalog.pg_attribute a ON a.attrelid OPERATOR(pg_catalog.=) d.refobjid "
-		                   " AND a.attnum OPERATOR(pg_catalog.=) d.refobjsubid "
-		                   "WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass "
-		                   "  AND d.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass "
-		                   "  AND d.refobjid OPERATOR(pg_catalog.=) $1 AND d.deptype IN ('a', 'i') "
-		                   "ORDER BY s.oid",
-		                   relid, true, SPI_OK_SELECT);
+	SqlParams of_relid = SqlParams().oid(relid);
+	uint64 rows = pg_eval([&] {
+		return spi_run("SELECT s.oid, pg_catalog.quote_ident(sn.nspname) OPERATOR(pg_catalog.||) '.' "
+		               "         OPERATOR(pg_catalog.||) pg_catalog.quote_ident(s.relname), "
+		               "       pg_catalog.quote_ident(a.attname), sn.nspname::text, s.relname::text, "
+		               "       a.attname::text "
+		               "FROM pg_catalog.pg_depend d "
+		               "JOIN pg_catalog.pg_class s ON s.oid OPERATOR(pg_catalog.=) d.objid "
+		               " AND s.relkind OPERATOR(pg_catalog.=) 'S' "
+		               "JOIN pg_catalog.pg_namespace sn ON sn.oid OPERATOR(pg_catalog.=) s.relnamespace "
+		               "JOIN pg_catalog.pg_attribute a ON a.attrelid OPERATOR(pg_catalog.=) d.refobjid "
+		               " AND a.attnum OPERATOR(pg_catalog.=) d.refobjsubid "
+		               "WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass "
+		               "  AND d.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass "
+		               "  AND d.refobjid OPERATOR(pg_catalog.=) $1 AND d.deptype IN ('a', 'i') "
+		               "ORDER BY s.oid",
+		               of_relid, true, SPI_OK_SELECT);
 	});
 	struct Owned {
 		Oid seq;
@@ -90,10 +91,9 @@ std::vector<SequenceMove> plan_sequence_moves(const RestoredTable &table, int64 
 			bool found, beyond;
 			int64 value, max;
 		} r{};
+		SqlParams params = SqlParams().datum(tenant_type, tenant).oid(seq);
 		pg_call([&] {
-			Oid types[2] = {tenant_type, OIDOID};
-			Datum values[2] = {tenant, ObjectIdGetDatum(seq)};
-			if (spi_run(q, 2, types, values, nullptr, false, SPI_OK_SELECT) == 0)
+			if (spi_run(q, params, false, SPI_OK_SELECT) == 0)
 				return;
 			bool isnull;
 			r.found = true;

@@ -24,7 +24,7 @@ std::vector<TenantTable> load_tenant_tables() {
 	                         "JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 "
 	                         "     AND NOT a.attisdropped AND a.attgenerated = '' "
 	                         "ORDER BY n.nspname, c.relname, a.attnum";
-	uint64 rows = pg_eval([] { return spi_run(sql, 0, nullptr, nullptr, nullptr, true, SPI_OK_SELECT); });
+	uint64 rows = pg_eval([] { return spi_run(sql, SqlParams::none(), true, SPI_OK_SELECT); });
 	std::vector<TenantTable> tables;
 	for (uint64 r = 0; r < rows; r++) {
 		struct {

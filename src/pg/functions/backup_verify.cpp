@@ -39,12 +39,11 @@ uint64 decode_rows(tb::archive::ArchiveReader &reader, const tb::archive::TableH
 
 std::map<std::string, int64> catalog_row_counts(int64 id) {
 	AsExtensionOwner owner; // the catalog is the extension's own
-	uint64 n = pg_eval([id] {
-		Oid types[1] = {INT8OID};
-		Datum values[1] = {Int64GetDatum(id)};
+	SqlParams of_backup = SqlParams().int8(id);
+	uint64 n = pg_eval([&] {
 		return spi_run("SELECT (t->>'schema') || '.' || (t->>'name'), (t->>'rows')::bigint "
 		               "FROM tenant_backup.backups b, jsonb_array_elements(b.tables) t WHERE b.id = $1",
-		               1, types, values, nullptr, true, SPI_OK_SELECT);
+		               of_backup, true, SPI_OK_SELECT);
 	});
 	std::map<std::string, int64> counts;
 	for (uint64 r = 0; r < n; r++) {
@@ -119,15 +118,12 @@ void check_archive(const StoredBackup &backup, Outcome &out, std::string &where)
 
 void record_outcome(int64 id, const Outcome &out) {
 	AsExtensionOwner owner; // the catalog is the extension's own
-	const char *error = out.error.c_str();
-	bool ok = out.ok;
-	pg_call([=] {
-		Oid types[3] = {INT8OID, TEXTOID, TEXTOID};
-		Datum values[3] = {Int64GetDatum(id), CStringGetTextDatum(ok ? "ok" : "failed"), CStringGetTextDatum(error)};
-		char nulls[4] = {' ', ' ', ok ? 'n' : ' ', '\0'};
+	SqlParams outcome = SqlParams().int8(id).text(std::string(out.ok ? "ok" : "failed"));
+	outcome.text(out.ok ? std::nullopt : SqlValue(out.error));
+	pg_call([&] {
 		spi_run("UPDATE tenant_backup.backups SET verified_at = clock_timestamp(), verify_status = $2, "
 		        "verify_error = $3 WHERE id = $1",
-		        3, types, values, nulls, false, SPI_OK_UPDATE);
+		        outcome, false, SPI_OK_UPDATE);
 	});
 }
 
