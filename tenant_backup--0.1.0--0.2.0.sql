@@ -116,6 +116,10 @@ ALTER TABLE tenant_backup.registered_tables ADD CONSTRAINT registered_tables_che
 COMMENT ON COLUMN tenant_backup.registered_tables.via_foreign_key IS
     'For a table without a tenant column: the foreign key (on this table) its rows find their tenant through.';
 
+ALTER TABLE tenant_backup.backups ADD COLUMN left_out jsonb;
+COMMENT ON COLUMN tenant_backup.backups.left_out IS
+    'Tables that held or would hold tenant rows and that this backup left out ([{table, reason}]); NULL for backups before 0.2.0.';
+
 DROP FUNCTION tenant_backup.backup_register_table(regclass, name);
 CREATE FUNCTION tenant_backup.backup_register_table(tbl regclass, tenant_column name DEFAULT NULL,
                                                     via_foreign_key name DEFAULT NULL) RETURNS void
