@@ -10,6 +10,7 @@
 #include "core/error.hpp"
 #include "pg/catalog/permissions.hpp"
 #include "pg/catalog/quota.hpp"
+#include "pg/boundary/arguments.hpp"
 #include "pg/boundary/as_table_owner.hpp"
 #include "pg/catalog/audit.hpp"
 #include "pg/catalog/catalog.hpp"
@@ -121,14 +122,14 @@ private:
 };
 
 void DocumentImporter::header(const std::string &object) {
-	const char *json = object.c_str();
-	pg_call([json] {
-		spi_run_text("SELECT j ->> 'format', j ->> 'format_version', b ->> 'tenant', b ->> 'label', "
-		             "  (b ->> 'snapshot')::timestamptz, "
-		             "  pg_catalog.jsonb_build_object('label', b -> 'label', 'snapshot_at', b -> 'snapshot', "
-		             "    'backup_id', b -> 'id')::text "
-		             "FROM (SELECT $1::jsonb AS j) d, LATERAL (SELECT j -> 'backup' AS b) h",
-		             json, true, SPI_OK_SELECT);
+	SqlParams document = {object};
+	pg_call([&] {
+		spi_run("SELECT j ->> 'format', j ->> 'format_version', b ->> 'tenant', b ->> 'label', "
+		        "  (b ->> 'snapshot')::timestamptz, "
+		        "  pg_catalog.jsonb_build_object('label', b -> 'label', 'snapshot_at', b -> 'snapshot', "
+		        "    'backup_id', b -> 'id')::text "
+		        "FROM (SELECT $1::jsonb AS j) d, LATERAL (SELECT j -> 'backup' AS b) h",
+		        document, true, SPI_OK_SELECT);
 	});
 	std::string format = result_text(1).value_or("");
 	if (format != document::kFormatName)
@@ -168,13 +169,13 @@ void DocumentImporter::header(const std::string &object) {
 }
 
 void DocumentImporter::table(const std::string &object) {
-	const char *json = object.c_str();
-	uint64 columns = pg_eval([json] {
-		return spi_run_text("SELECT j ->> 'schema', j ->> 'name', j ->> 'tenant_column', c ->> 'name', c ->> 'type' "
-		                    "FROM (SELECT $1::jsonb AS j) d "
-		                    "LEFT JOIN LATERAL jsonb_array_elements(j -> 'columns') WITH ORDINALITY AS e(c, n) ON true "
-		                    "ORDER BY n",
-		                    json, true, SPI_OK_SELECT);
+	SqlParams document = {object};
+	uint64 columns = pg_eval([&] {
+		return spi_run("SELECT j ->> 'schema', j ->> 'name', j ->> 'tenant_column', c ->> 'name', c ->> 'type' "
+		               "FROM (SELECT $1::jsonb AS j) d "
+		               "LEFT JOIN LATERAL jsonb_array_elements(j -> 'columns') WITH ORDINALITY AS e(c, n) ON true "
+		               "ORDER BY n",
+		               document, true, SPI_OK_SELECT);
 	});
 	std::string schema = required(result_text(1), "a table's schema");
 	std::string name = required(result_text(2), "a table's name");

@@ -28,13 +28,14 @@ int tenant_position(const ForeignKey &fk, const std::string &parent_tenant_colum
 // check finds nothing. $1, when given, is a tenant value.
 std::optional<std::string> first_row(const std::string &sql, Oid type, Datum value, int nargs) {
 	const char *q = sql.c_str();
-	char *sample = pg_eval([=] {
-		Oid types[1] = {type};
-		Datum values[1] = {value};
+	SqlParams params;
+	if (nargs > 0)
+		params.datum(type, value);
+	char *sample = pg_eval([&] {
 		// read_only = false: the query must see the rows this transaction just loaded. One row
 		// answers; planned without LIMIT, so for the whole pass a restore without violations makes
 		// (a LIMIT would favour plain index scans that visit the heap in random order).
-		if (spi_run(q, nargs, types, values, nullptr, false, SPI_OK_SELECT, 1) == 0)
+		if (spi_run(q, params, false, SPI_OK_SELECT, 1) == 0)
 			return static_cast<char *>(nullptr);
 		StringInfoData names, row;
 		initStringInfo(&names);
@@ -101,7 +102,7 @@ uint64 ForeignKeyChecks::delete_tenant_rows(const RestoredTable &table) {
 		{
 			// Owned by whoever runs the DELETE below (which fills it); runs no user code.
 			AsTableOwner owner(plan.relid, AsTableOwner::Mode::Plain);
-			pg_call([q] { spi_run(q, 0, nullptr, nullptr, nullptr, false, SPI_OK_UTILITY); });
+			pg_call([q] { spi_run(q, SqlParams::none(), false, SPI_OK_UTILITY); });
 		}
 		ctes.push_back("i" + std::to_string(ctes.size()) + " AS (INSERT INTO " + temp + " SELECT " + cols + " FROM d)");
 		for (const auto &c : fk.parent_cols)
@@ -124,6 +125,7 @@ uint64 ForeignKeyChecks::delete_tenant_rows(const RestoredTable &table) {
 	Oid type = plan.tenant_type;
 	Datum tenant = table.tenant;
 	bool counted = !ctes.empty();
+	SqlParams params = SqlParams().datum(type, tenant);
 	// Rows found through a path: joined by index probes along it, never by scanning its tables.
 	std::optional<int> probes;
 	if (plan.table.is_path())
@@ -131,10 +133,8 @@ uint64 ForeignKeyChecks::delete_tenant_rows(const RestoredTable &table) {
 	uint64 deleted;
 	{
 		LoadingScope loading(plan.relid);
-		deleted = pg_eval([=] {
-			Oid types[1] = {type};
-			Datum values[1] = {tenant};
-			uint64 n = spi_run(q, 1, types, values, nullptr, false, counted ? SPI_OK_SELECT : SPI_OK_DELETE);
+		deleted = pg_eval([&] {
+			uint64 n = spi_run(q, params, false, counted ? SPI_OK_SELECT : SPI_OK_DELETE);
 			if (counted) {
 				bool isnull;
 				n = static_cast<uint64>(DatumGetInt64(spi_datum(0, 1, &isnull)));
@@ -306,11 +306,10 @@ void ForeignKeyChecks::check_path_rows(const RestoredTable &table, uint64 loaded
 	const char *q = sql.c_str();
 	Oid type = table.plan.tenant_type;
 	Datum tenant = table.tenant;
+	SqlParams params = SqlParams().datum(type, tenant);
 	int level = plan_with_index_probes();
-	uint64 found = pg_eval([=] {
-		Oid types[1] = {type};
-		Datum values[1] = {tenant};
-		spi_run(q, 1, types, values, nullptr, false, SPI_OK_SELECT);
+	uint64 found = pg_eval([&] {
+		spi_run(q, params, false, SPI_OK_SELECT);
 		bool isnull;
 		return static_cast<uint64>(DatumGetInt64(spi_datum(0, 1, &isnull)));
 	});

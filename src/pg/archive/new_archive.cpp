@@ -8,6 +8,7 @@
 #include "pg/repository/registry.hpp"
 #include "pg/repository/archive_names.hpp"
 #include "pg/boundary/settings.hpp"
+#include "pg/boundary/warnings.hpp"
 
 #include <algorithm>
 #include <exception>
@@ -30,11 +31,8 @@ bool key_configured() {
 }
 
 void warn_missing_copy(int64 id, const std::string &repository, const std::string &error) {
-	std::string msg = "backup " + std::to_string(id) + " has no copy in repository \"" + repository + "\": " + error;
-	const char *m = msg.c_str();
-	pg_call([m] {
-		ereport(WARNING, (errmsg("%s", m), errhint("tenant_backup.backup_sync() stores the missing copies later.")));
-	});
+	warn("backup " + std::to_string(id) + " has no copy in repository \"" + repository + "\": " + error,
+	     "tenant_backup.backup_sync() stores the missing copies later.");
 }
 } // namespace
 
@@ -61,13 +59,11 @@ NewArchive::NewArchive(NewBackup &backup, bool background) {
 			remove_stale_temporaries(*t.storage);
 			t.object = t.storage->open_write(backup.object_name, temporary_tag());
 			t.branch = tee_->add(*t.object);
-		} catch (const SqlError &e) { // e.g. no such repository, no credentials: the others go on
-			t.error = e.what();
-			first_error = first_error ? first_error : std::current_exception();
-		} catch (const Error &e) { // e.g. a directory that cannot be written, an endpoint down
-			if (e.kind() == ErrorKind::Cancelled)
+		} catch (...) { // e.g. no such repository, no credentials, an endpoint down: the others go on
+			std::optional<CopyFailure> failure = copy_failure(std::current_exception());
+			if (!failure)
 				throw;
-			t.error = e.what();
+			t.error = failure->message;
 			first_error = first_error ? first_error : std::current_exception();
 		}
 		targets_.push_back(std::move(t));
@@ -117,10 +113,11 @@ void NewArchive::finish(NewBackup &backup) {
 				remove_at_abort(t.storage, backup.object_name);
 				confirm_size(*t.storage, backup.object_name, backup.size_bytes);
 				copy.stored = true;
-			} catch (const Error &e) {
-				if (e.kind() == ErrorKind::Cancelled)
-					throw; // removed again on abort
-				copy.error = e.what();
+			} catch (...) {
+				std::optional<CopyFailure> failure = copy_failure(std::current_exception());
+				if (!failure)
+					throw; // a cancel: removed again on abort
+				copy.error = failure->message;
 				first_error = first_error ? first_error : std::current_exception();
 				if (published) {
 					try {

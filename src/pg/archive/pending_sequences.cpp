@@ -25,8 +25,9 @@ std::vector<PendingMove> pending_moves;
 
 // Moves one sequence, if it still needs it, as the restoring user. The sequence is named at
 // commit (it may have been renamed since the restore); one dropped since is skipped. PostgreSQL
-// calls only: plain values, no C++ object with a destructor.
-void move_now(Oid sequence, int64 value, Oid user) {
+// calls only: plain values, no C++ object with a destructor. `params` are $1 the sequence and $2
+// the value.
+void move_now(Oid sequence, const SqlParams &params, Oid user) {
 	char *nsp = get_namespace_name(get_rel_namespace(sequence));
 	char *name = get_rel_name(sequence);
 	if (!nsp || !name)
@@ -47,9 +48,7 @@ void move_now(Oid sequence, int64 value, Oid user) {
 	PushActiveSnapshot(GetTransactionSnapshot());
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	Oid types[2] = {REGCLASSOID, INT8OID};
-	Datum values[2] = {ObjectIdGetDatum(sequence), Int64GetDatum(value)};
-	spi_run(sql.data, 2, types, values, nullptr, false, SPI_OK_SELECT);
+	spi_run(sql.data, params, false, SPI_OK_SELECT);
 	SPI_finish();
 	PopActiveSnapshot();
 	AtEOXact_GUC(false, level);
@@ -69,7 +68,8 @@ void on_xact(XactEvent event, void *) {
 				// Failing here aborts the restore's audit row too: the failure is recorded
 				// outside the transaction instead (by the guard, as for any audited action).
 				AuditedAction audit("restore", m.tenant, m.backup_id);
-				pg_call([&] { move_now(m.sequence, m.value, m.user); });
+				SqlParams params = SqlParams().datum(REGCLASSOID, ObjectIdGetDatum(m.sequence)).int8(m.value);
+				pg_call([&] { move_now(m.sequence, params, m.user); });
 			}
 		});
 		break;

@@ -4,6 +4,7 @@
 #include "pg/boundary/guard.hpp"
 #include "pg/catalog/permissions.hpp"
 #include "pg/boundary/spi.hpp"
+#include "pg/boundary/warnings.hpp"
 #include "pg/catalog/tenant_tables.hpp"
 
 #include <map>
@@ -23,10 +24,11 @@ struct CurrentColumn {
 };
 
 std::map<std::string, CurrentColumn> current_columns(Oid relid) {
-	uint64 rows = pg_eval([relid] {
-		return spi_run_oid("SELECT attname::text, format_type(atttypid, atttypmod), attgenerated <> '', atttypid "
-		                   "FROM pg_catalog.pg_attribute WHERE attrelid = $1 AND attnum > 0 AND NOT attisdropped",
-		                   relid, true, SPI_OK_SELECT);
+	SqlParams of_relid = SqlParams().oid(relid);
+	uint64 rows = pg_eval([&] {
+		return spi_run("SELECT attname::text, format_type(atttypid, atttypmod), attgenerated <> '', atttypid "
+		               "FROM pg_catalog.pg_attribute WHERE attrelid = $1 AND attnum > 0 AND NOT attisdropped",
+		               of_relid, true, SPI_OK_SELECT);
 	});
 	std::map<std::string, CurrentColumn> columns;
 	for (uint64 r = 0; r < rows; r++) {
@@ -121,11 +123,12 @@ void refuse_unreadable_path(const TableRestorePlan &plan, const std::string &bac
 // unenforced, and could leave another tenant's rows dangling. Refused, naming them.
 void refuse_triggers_firing_in_replica_mode(Oid relid, const std::string &display, const std::string &backup) {
 	std::string names;
-	uint64 rows = pg_eval([relid] {
-		return spi_run_oid("SELECT pg_catalog.quote_ident(tgname) FROM pg_catalog.pg_trigger "
-		                   "WHERE tgrelid OPERATOR(pg_catalog.=) $1 AND NOT tgisinternal "
-		                   "AND tgenabled OPERATOR(pg_catalog.=) ANY ('{A,R}'::pg_catalog.\"char\"[]) ORDER BY 1",
-		                   relid, true, SPI_OK_SELECT);
+	SqlParams of_relid = SqlParams().oid(relid);
+	uint64 rows = pg_eval([&] {
+		return spi_run("SELECT pg_catalog.quote_ident(tgname) FROM pg_catalog.pg_trigger "
+		               "WHERE tgrelid OPERATOR(pg_catalog.=) $1 AND NOT tgisinternal "
+		               "AND tgenabled OPERATOR(pg_catalog.=) ANY ('{A,R}'::pg_catalog.\"char\"[]) ORDER BY 1",
+		               of_relid, true, SPI_OK_SELECT);
 	});
 	for (uint64 r = 0; r < rows; r++) {
 		const char *name = pg_eval([r] { return static_cast<const char *>(spi_text(r, 1)); });
@@ -140,11 +143,6 @@ void refuse_triggers_firing_in_replica_mode(Oid relid, const std::string &displa
 		    "keys unenforced.",
 		    "Disable it for the restore in the same transaction (ALTER TABLE ... DISABLE TRIGGER ...; SELECT "
 		    "tenant_backup.backup_restore(...); ALTER TABLE ... ENABLE ALWAYS TRIGGER ...).");
-}
-
-void warn(const std::string &message) {
-	const char *m = message.c_str();
-	pg_call([m] { ereport(WARNING, (errmsg("%s", m))); });
 }
 
 } // namespace

@@ -46,7 +46,8 @@ void require_sequence_privileges(const std::vector<ArchivedTable> &tables, int64
 		});
 		if (!OidIsValid(relid))
 			continue;
-		uint64 rows = pg_eval([relid] { return spi_run_oid(kOwnedSequences, relid, true, SPI_OK_SELECT); });
+		SqlParams of_relid = SqlParams().oid(relid);
+		uint64 rows = pg_eval([&] { return spi_run(kOwnedSequences, of_relid, true, SPI_OK_SELECT); });
 		for (uint64 r = 0; r < rows; r++) {
 			struct {
 				bool select, update;
@@ -82,7 +83,8 @@ void require_sequence_privileges(const std::vector<ArchivedTable> &tables, int64
 
 std::vector<SequenceMove> plan_sequence_moves(const RestoredTable &table, int64 backup_id) {
 	Oid relid = table.plan.relid;
-	uint64 rows = pg_eval([relid] { return spi_run_oid(kOwnedSequences, relid, true, SPI_OK_SELECT); });
+	SqlParams of_relid = SqlParams().oid(relid);
+	uint64 rows = pg_eval([&] { return spi_run(kOwnedSequences, of_relid, true, SPI_OK_SELECT); });
 	struct Owned {
 		Oid seq;
 		std::string seq_name, column; // quoted identifiers
@@ -133,10 +135,9 @@ std::vector<SequenceMove> plan_sequence_moves(const RestoredTable &table, int64 
 			bool found, beyond;
 			int64 value, max;
 		} r{};
+		SqlParams params = SqlParams().datum(tenant_type, tenant).oid(seq);
 		pg_call([&] {
-			Oid types[2] = {tenant_type, OIDOID};
-			Datum values[2] = {tenant, ObjectIdGetDatum(seq)};
-			if (spi_run(q, 2, types, values, nullptr, false, SPI_OK_SELECT) == 0)
+			if (spi_run(q, params, false, SPI_OK_SELECT) == 0)
 				return;
 			bool isnull;
 			r.found = true;

@@ -7,6 +7,7 @@
 #include "pg/catalog/permissions.hpp"
 #include "pg/catalog/catalog.hpp"
 #include "pg/boundary/guard.hpp"
+#include "pg/boundary/warnings.hpp"
 #include "pg/archive/new_archive.hpp"
 #include "pg/shared_memory/progress.hpp"
 #include "pg/catalog/quota.hpp"
@@ -78,11 +79,6 @@ void refuse_row_level_security(const TenantTable &t) {
 std::string quoted_literal(const std::string &text) {
 	const char *s = text.c_str();
 	return pg_eval([s] { return static_cast<const char *>(quote_literal_cstr(s)); });
-}
-
-void warn(const std::string &message, const char *hint) {
-	const char *m = message.c_str();
-	pg_call([m, hint] { ereport(WARNING, (errmsg("%s", m), errhint("%s", hint))); });
 }
 
 // Tables that would hold tenant rows but that backups leave out, and tables they read badly

@@ -2,6 +2,7 @@
 
 #include "pg/boundary/guard.hpp"
 #include "pg/boundary/spi.hpp"
+#include "pg/boundary/subtransaction.hpp"
 
 extern "C" {
 #include "utils/acl.h"
@@ -24,8 +25,8 @@ std::optional<bool> table_has_tenant(const TenantTable &t, const std::string &te
 	Oid type = t.tenant_type;
 	const char *value = tenant.c_str();
 	Datum datum = 0;
-	bool cast = pg_eval([&] {
-		return pg_try([&] {
+	bool cast = !in_subtransaction([&] {
+		pg_call([&] {
 			Oid input, ioparam;
 			getTypeInputInfo(type, &input, &ioparam);
 			datum = OidInputFunctionCall(input, const_cast<char *>(value), ioparam, -1);
@@ -44,10 +45,9 @@ std::optional<bool> table_has_tenant(const TenantTable &t, const std::string &te
 		return std::nullopt;
 	std::string sql = "SELECT EXISTS (" + t.select_sql() + ")";
 	const char *query = sql.c_str();
+	SqlParams params = SqlParams().datum(type, datum);
 	return pg_eval([&] {
-		Oid types[1] = {type};
-		Datum values[1] = {datum};
-		spi_run(query, 1, types, values, nullptr, true, SPI_OK_SELECT);
+		spi_run(query, params, true, SPI_OK_SELECT);
 		bool isnull;
 		return DatumGetBool(spi_datum(0, 1, &isnull));
 	});

@@ -5,6 +5,7 @@
 #include "pg/catalog/audit.hpp"
 #include "pg/catalog/catalog.hpp"
 #include "pg/catalog/tenant_presence.hpp"
+#include "pg/boundary/arguments.hpp"
 #include "pg/boundary/guard.hpp"
 
 using namespace tb::pg;

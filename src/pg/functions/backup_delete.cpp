@@ -5,6 +5,7 @@
 #include "pg/catalog/backup_lookup.hpp"
 #include "pg/catalog/catalog.hpp"
 #include "pg/catalog/permissions.hpp"
+#include "pg/boundary/arguments.hpp"
 #include "pg/boundary/guard.hpp"
 
 using namespace tb::pg;

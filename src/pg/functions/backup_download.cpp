@@ -11,6 +11,7 @@
 #include "pg/catalog/permissions.hpp"
 #include "pg/archive/archive_access.hpp"
 #include "pg/archive/archive_rows.hpp"
+#include "pg/boundary/arguments.hpp"
 #include "pg/boundary/as_table_owner.hpp"
 #include "pg/catalog/catalog.hpp"
 #include "pg/boundary/guard.hpp"
@@ -32,16 +33,14 @@ namespace {
 // The "backup" object: the catalog row's fields, and the server version of the backup itself.
 std::string backup_json(int64 id, const std::string &archive_metadata) {
 	AsExtensionOwner owner; // the catalog is the extension's own
-	const char *metadata = archive_metadata.c_str();
-	const char *json = pg_eval([id, metadata] {
-		Oid types[2] = {INT8OID, TEXTOID};
-		Datum values[2] = {Int64GetDatum(id), CStringGetTextDatum(metadata)};
+	SqlParams params = SqlParams().int8(id).text(archive_metadata);
+	const char *json = pg_eval([&] {
 		spi_run("SELECT json_build_object('id', id, 'tenant', tenant, 'kind', kind, 'label', label, "
 		        "  'created_at', created_at, 'snapshot', snapshot_at, 'checksum', sha256, "
 		        "  'server_version', coalesce($2::jsonb ->> 'server_version', server_version), "
 		        "  'encrypted', encrypted, 'row_count', row_count)::text "
 		        "FROM tenant_backup.backups WHERE id = $1",
-		        2, types, values, nullptr, true, SPI_OK_SELECT);
+		        params, true, SPI_OK_SELECT);
 		return static_cast<const char *>(spi_text(0, 1));
 	});
 	return json;

@@ -8,6 +8,7 @@
 // the spellings as recorded: both sides went through that rule.
 #include "pg/catalog/audit.hpp"
 #include "pg/catalog/catalog.hpp"
+#include "pg/boundary/arguments.hpp"
 #include "pg/boundary/guard.hpp"
 #include "pg/catalog/permissions.hpp"
 #include "pg/boundary/spi.hpp"
@@ -55,18 +56,8 @@ std::string describe(const GrantArgs &a) {
 // Runs sql with $1 role, $2 permission, $3 tenant (NULL: every tenant); returns rows affected.
 uint64 change_grant(const char *sql, const GrantArgs &a, int expected) {
 	AsExtensionOwner owner;
-	const char *tenant = a.tenant ? a.tenant->c_str() : nullptr;
-	const char *permission = a.permission.c_str();
-	Oid role = a.role;
-	return pg_eval([=] {
-		Oid types[3] = {OIDOID, TEXTOID, TEXTOID};
-		Datum values[3] = {ObjectIdGetDatum(role), CStringGetTextDatum(permission),
-		                   tenant ? CStringGetTextDatum(tenant) : 0};
-		char nulls[4] = "  n";
-		if (tenant)
-			nulls[2] = ' ';
-		return spi_run(sql, 3, types, values, nulls, false, expected);
-	});
+	SqlParams params = SqlParams().oid(a.role).text(a.permission).text(a.tenant);
+	return pg_eval([&] { return spi_run(sql, params, false, expected); });
 }
 
 // backup_grant or backup_revoke: admin check, arguments, the change, its audit row; a NOTICE

@@ -5,6 +5,7 @@
 #include "pg/catalog/backup_copies.hpp"
 #include "pg/catalog/catalog.hpp"
 #include "pg/catalog/permissions.hpp"
+#include "pg/boundary/arguments.hpp"
 #include "pg/boundary/guard.hpp"
 #include "pg/catalog/keys.hpp"
 #include "pg/boundary/spi.hpp"
@@ -53,13 +54,11 @@ Forgotten forget_backups(const std::string &spelling) {
 	                                 "WHERE tenant OPERATOR(pg_catalog.=) $1 AND object_name IS NOT NULL",
 	                                 {spelling}))
 		remove_copies_at_commit(load_backup(std::stoll(*row[0])));
-	const char *t = spelling.c_str();
+	SqlParams of_spelling = {spelling};
 	Forgotten f;
-	f.backups = pg_eval([t] {
-		Oid types[1] = {TEXTOID};
-		Datum values[1] = {CStringGetTextDatum(t)};
+	f.backups = pg_eval([&] {
 		return spi_run("DELETE FROM tenant_backup.backups WHERE tenant OPERATOR(pg_catalog.=) $1 RETURNING encrypted",
-		               1, types, values, nullptr, false, SPI_OK_DELETE_RETURNING);
+		               of_spelling, false, SPI_OK_DELETE_RETURNING);
 	});
 	for (uint64 r = 0; r < f.backups; r++) {
 		char *encrypted = nullptr;

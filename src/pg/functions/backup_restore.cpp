@@ -16,6 +16,7 @@
 #include "pg/catalog/catalog.hpp"
 #include "pg/archive/citus_tables.hpp"
 #include "pg/archive/copy_loader.hpp"
+#include "pg/boundary/arguments.hpp"
 #include "pg/boundary/guard.hpp"
 #include "pg/archive/loading_scope.hpp"
 #include "pg/archive/sequences.hpp"

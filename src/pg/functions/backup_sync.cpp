@@ -3,6 +3,7 @@
 // mark missing or remove, changing nothing. Superusers only.
 #include "pg/repository/sync.hpp"
 
+#include "pg/boundary/arguments.hpp"
 #include "pg/boundary/guard.hpp"
 #include "pg/boundary/spi.hpp"
 #include "pg/boundary/srf_rows.hpp"

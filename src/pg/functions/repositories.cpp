@@ -3,9 +3,11 @@
 #include "pg/repository/registry.hpp"
 
 #include "core/error.hpp"
+#include "pg/boundary/arguments.hpp"
 #include "pg/boundary/guard.hpp"
 #include "pg/boundary/spi.hpp"
 #include "pg/boundary/srf_rows.hpp"
+#include "pg/boundary/warnings.hpp"
 #include "pg/catalog/audit.hpp"
 #include "pg/catalog/catalog.hpp"
 #include "pg/catalog/permissions.hpp"
@@ -105,12 +107,8 @@ TB_SQL_FUNCTION(backup_repository_remove) {
 	}
 	std::vector<std::string> layers = configured_repositories();
 	if (std::find(layers.begin(), layers.end(), name) != layers.end()) {
-		std::string msg = "repository \"" + name + "\" is still listed in tenant_backup.repositories";
-		const char *m = msg.c_str();
-		pg_call([m] {
-			ereport(WARNING, (errmsg("%s", m), errhint("Until it is taken out of the setting, every new backup "
-			                                           "records its copy there as missing.")));
-		});
+		warn("repository \"" + name + "\" is still listed in tenant_backup.repositories",
+		     "Until it is taken out of the setting, every new backup records its copy there as missing.");
 	}
 	audit.ok(name);
 	spi_end();

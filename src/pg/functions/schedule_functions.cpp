@@ -4,6 +4,7 @@
 #include "pg/archive/new_archive.hpp"
 #include "pg/catalog/audit.hpp"
 #include "pg/catalog/catalog.hpp"
+#include "pg/boundary/arguments.hpp"
 #include "pg/boundary/guard.hpp"
 #include "pg/catalog/permissions.hpp"
 #include "pg/repository/registry.hpp"
@@ -12,6 +13,7 @@
 #include "pg/boundary/spi.hpp"
 #include "pg/boundary/srf_rows.hpp"
 #include "pg/catalog/tenant_presence.hpp"
+#include "pg/boundary/warnings.hpp"
 #include "pg/catalog/tenant_tables.hpp"
 
 #include <algorithm>
@@ -229,10 +231,8 @@ TB_SQL_FUNCTION(backup_schedules) {
 	// Admins are superusers or the extension's owner: they read the catalog and tenant tables as themselves.
 	require_backup_admin("list_schedules", "list backup schedules");
 	ScheduleSet schedules = load_schedules();
-	for (const auto &problem : schedules.problems) {
-		const char *p = problem.c_str();
-		pg_call([p] { ereport(WARNING, (errmsg("%s", p))); });
-	}
+	for (const auto &problem : schedules.problems)
+		warn(problem);
 	std::vector<std::string> tenants = scheduled_tenants(schedules);
 	std::map<std::string, std::pair<std::string, int64_t>> state; // tenant -> key, next run
 	for (const auto &row : spi_query("SELECT tenant, schedule_key, extract(epoch FROM next_run)::bigint "

@@ -6,6 +6,7 @@
 #include "pg/catalog/permissions.hpp"
 #include "pg/catalog/audit.hpp"
 #include "pg/catalog/catalog.hpp"
+#include "pg/boundary/arguments.hpp"
 #include "pg/boundary/guard.hpp"
 #include "pg/boundary/spi.hpp"
 #include "pg/catalog/tenant_tables.hpp"
