@@ -7,6 +7,21 @@ SELECT setval('tenant_backup.backups_id_seq', 14000) AS id_base \gset
 SET tenant_backup.tenant_column = 'sc_tenant';
 SET client_min_messages = error;
 SET log_min_error_statement = panic;
+-- A failed or denied call is audited by a background worker that nothing waits for (the caller
+-- has its error to raise; the session's next audited call waits for it): audited() waits, at
+-- most 10 s, until its query finds the event.
+CREATE FUNCTION pg_temp.audited(query text) RETURNS boolean LANGUAGE plpgsql AS $$
+DECLARE
+    found boolean;
+BEGIN
+    FOR i IN 1..200 LOOP
+        EXECUTE query INTO found;
+        IF found THEN RETURN true; END IF;
+        PERFORM pg_sleep(0.05);
+    END LOOP;
+    RETURN false;
+END
+$$;
 CREATE SCHEMA sc;
 CREATE TABLE sc.items (sc_tenant int NOT NULL, id int PRIMARY KEY, note text);
 CREATE INDEX ON sc.items (sc_tenant);
@@ -105,6 +120,7 @@ SELECT count(*) FROM tenant_backup.backup_status;
 -- backup_progress is open to every role (it filters by backup.view itself); nothing runs here.
 SELECT count(*) FROM tenant_backup.backup_progress;
 RESET ROLE;
+SELECT pg_temp.audited($$SELECT count(*) = 2 FROM tenant_backup.backup_audit WHERE current_user_name = 'sc_user' AND action = 'list_schedules'$$);
 SELECT current_user_name = 'sc_user' AS by_user, action, tenant, outcome, error
 FROM tenant_backup.backup_audit WHERE action IN ('schedule', 'list_schedules') ORDER BY id;
 
