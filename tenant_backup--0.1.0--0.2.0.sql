@@ -119,3 +119,61 @@ BEGIN
         ORDER BY b.created_at DESC, b.id DESC;
 END
 $$;
+
+--------------------------------------------------------------------------------------------------
+-- <issue 24: standbys and failover>
+-- A hot standby serves what only reads; every function that writes fails at once there, saying
+-- so (the C functions call the same check themselves). README "Standbys and failover".
+CREATE FUNCTION tenant_backup._refuse_on_standby(function text) RETURNS void
+    AS 'MODULE_PATHNAME', 'tenant_backup_refuse_on_standby' LANGUAGE C STABLE STRICT;
+CREATE OR REPLACE FUNCTION tenant_backup.backup_register_table(tbl regclass, tenant_column name) RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    rel record;
+    coltype regtype;
+BEGIN
+    PERFORM tenant_backup._refuse_on_standby('backup_register_table');
+    IF tbl IS NULL OR tenant_column IS NULL THEN
+        RAISE EXCEPTION 'tbl and tenant_column must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    SELECT c.relkind, c.relispartition INTO rel FROM pg_class c WHERE c.oid = tbl;
+    IF rel.relkind NOT IN ('r', 'p') THEN
+        RAISE EXCEPTION '% is not a table', tbl USING ERRCODE = 'wrong_object_type';
+    END IF;
+    IF rel.relispartition THEN
+        RAISE EXCEPTION '% is a partition', tbl USING ERRCODE = 'wrong_object_type',
+            HINT = 'Register its partitioned table: a backup reads all partitions through it.';
+    END IF;
+    SELECT a.atttypid::regtype INTO coltype FROM pg_attribute a
+    WHERE a.attrelid = tbl AND a.attname = tenant_column AND a.attnum > 0 AND NOT a.attisdropped;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'column "%" of table % does not exist', tenant_column, tbl USING ERRCODE = 'undefined_column';
+    END IF;
+    IF coltype NOT IN ('smallint'::regtype, 'integer'::regtype, 'bigint'::regtype, 'text'::regtype,
+                       'character varying'::regtype, 'uuid'::regtype) THEN
+        RAISE EXCEPTION 'tenant column "%" of table % has type %', tenant_column, tbl, coltype
+            USING ERRCODE = 'datatype_mismatch',
+                  DETAIL = 'A tenant column must be smallint, integer, bigint, text, varchar or uuid.';
+    END IF;
+    INSERT INTO tenant_backup.registered_tables AS r (tbl, tenant_column, excluded)
+    VALUES (tbl, tenant_column, false)
+    ON CONFLICT ON CONSTRAINT registered_tables_pkey
+        DO UPDATE SET tenant_column = excluded.tenant_column, excluded = false;
+END
+$$;
+CREATE OR REPLACE FUNCTION tenant_backup.backup_exclude_table(tbl regclass) RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM tenant_backup._refuse_on_standby('backup_exclude_table');
+    IF tbl IS NULL THEN
+        RAISE EXCEPTION 'tbl must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    INSERT INTO tenant_backup.registered_tables AS r (tbl, tenant_column, excluded)
+    VALUES (tbl, NULL, true)
+    ON CONFLICT ON CONSTRAINT registered_tables_pkey DO UPDATE SET excluded = true;
+END
+$$;

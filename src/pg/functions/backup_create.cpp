@@ -4,10 +4,12 @@
 
 #include "pg/catalog/catalog.hpp"
 #include "pg/boundary/guard.hpp"
+#include "pg/boundary/standby.hpp"
 
 using namespace tb::pg;
 
 TB_SQL_FUNCTION(backup_create) {
+	refuse_on_standby("backup_create");
 	std::optional<std::string> tenant = arg_text(fcinfo, 0);
 	if (!tenant)
 		throw SqlError(ERRCODE_NULL_VALUE_NOT_ALLOWED, "tenant must not be NULL");

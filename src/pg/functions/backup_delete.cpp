@@ -6,10 +6,12 @@
 #include "pg/catalog/catalog.hpp"
 #include "pg/catalog/permissions.hpp"
 #include "pg/boundary/guard.hpp"
+#include "pg/boundary/standby.hpp"
 
 using namespace tb::pg;
 
 TB_SQL_FUNCTION(backup_delete) {
+	refuse_on_standby("backup_delete");
 	int64 id = arg_int64(fcinfo, 0, "backup_id");
 	spi_begin();
 	AuditedAction audit("delete", "", id);

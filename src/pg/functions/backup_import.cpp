@@ -7,6 +7,7 @@
 #include "pg/archive/document_import.hpp"
 
 #include "pg/boundary/guard.hpp"
+#include "pg/boundary/standby.hpp"
 
 #include <algorithm>
 
@@ -55,6 +56,7 @@ private:
 using namespace tb::pg;
 
 TB_SQL_FUNCTION(backup_import) {
+	refuse_on_standby("backup_import");
 	if (PG_ARGISNULL(0))
 		throw SqlError(ERRCODE_NULL_VALUE_NOT_ALLOWED, "document must not be NULL");
 	struct {
@@ -72,6 +74,7 @@ TB_SQL_FUNCTION(backup_import) {
 }
 
 TB_SQL_FUNCTION(backup_import_large_object) {
+	refuse_on_standby("backup_import_large_object");
 	if (PG_ARGISNULL(0))
 		throw SqlError(ERRCODE_NULL_VALUE_NOT_ALLOWED, "document must not be NULL");
 	Oid id = PG_GETARG_OID(0);

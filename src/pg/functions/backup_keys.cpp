@@ -6,6 +6,7 @@
 #include "pg/catalog/catalog.hpp"
 #include "pg/catalog/permissions.hpp"
 #include "pg/boundary/guard.hpp"
+#include "pg/boundary/standby.hpp"
 #include "pg/catalog/keys.hpp"
 #include "pg/boundary/spi.hpp"
 #include "pg/catalog/tenant_tables.hpp"
@@ -17,6 +18,7 @@ using namespace tb::pg;
 // Re-wraps every tenant data key under the current (first) master key. Archives are not touched:
 // they are encrypted with the data keys, which do not change.
 TB_SQL_FUNCTION(backup_rotate_master_key) {
+	refuse_on_standby("backup_rotate_master_key");
 	spi_begin();
 	require_backup_admin("rotate_master_key", "rotate the master key");
 	AuditedAction audit("rotate_master_key");
@@ -74,6 +76,7 @@ Forgotten forget_backups(const std::string &spelling) {
 
 // Crypto-shredding: destroys the tenant's data keys, then its archives and catalog rows.
 TB_SQL_FUNCTION(backup_forget_tenant) {
+	refuse_on_standby("backup_forget_tenant");
 	std::optional<std::string> tenant = arg_text(fcinfo, 0);
 	if (!tenant)
 		throw SqlError(ERRCODE_NULL_VALUE_NOT_ALLOWED, "tenant must not be NULL");

@@ -17,6 +17,7 @@
 #include "pg/archive/citus_tables.hpp"
 #include "pg/archive/copy_loader.hpp"
 #include "pg/boundary/guard.hpp"
+#include "pg/boundary/standby.hpp"
 #include "pg/archive/loading_scope.hpp"
 #include "pg/archive/sequences.hpp"
 #include "pg/boundary/spi.hpp"
@@ -79,6 +80,7 @@ size_t tenant_field(const tb::archive::TableHeader &table, int64 id, const std::
 using namespace tb::pg;
 
 TB_SQL_FUNCTION(backup_restore) {
+	refuse_on_standby("backup_restore");
 	int64 id = arg_int64(fcinfo, 0, "backup_id");
 	pg_call([&] { InitMaterializedSRF(fcinfo, 0); });
 	spi_begin();

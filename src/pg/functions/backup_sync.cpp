@@ -4,6 +4,7 @@
 #include "pg/repository/sync.hpp"
 
 #include "pg/boundary/guard.hpp"
+#include "pg/boundary/standby.hpp"
 #include "pg/boundary/spi.hpp"
 #include "pg/boundary/srf_rows.hpp"
 #include "pg/catalog/audit.hpp"
@@ -16,6 +17,7 @@ using namespace tb::pg;
 // backup_sync() RETURNS TABLE (backup_id bigint, repository text, action text, object_name text,
 // ok boolean, error text)
 TB_SQL_FUNCTION(backup_sync) {
+	refuse_on_standby("backup_sync");
 	spi_begin();
 	require_superuser("sync", "synchronize repositories");
 	AuditedAction audit("sync");

@@ -4,6 +4,7 @@
 #include "pg/catalog/audit.hpp"
 #include "pg/catalog/catalog.hpp"
 #include "pg/boundary/guard.hpp"
+#include "pg/boundary/standby.hpp"
 #include "pg/catalog/permissions.hpp"
 #include "pg/repository/registry.hpp"
 #include "pg/scheduler/schedules.hpp"
@@ -57,6 +58,7 @@ SqlValue utc_text(std::optional<int64_t> t) {
 using namespace tb::pg;
 
 TB_SQL_FUNCTION(backup_schedule_set) {
+	refuse_on_standby("backup_schedule_set");
 	std::string cron = required_text_arg(fcinfo, 1, "cron", 256);
 	std::string zone = required_text_arg(fcinfo, 2, "time_zone", 256);
 	constexpr int32 kMaxKeep = 100000;
@@ -106,6 +108,7 @@ TB_SQL_FUNCTION(backup_schedule_set) {
 }
 
 TB_SQL_FUNCTION(backup_schedule_remove) {
+	refuse_on_standby("backup_schedule_remove");
 	spi_begin();
 	std::optional<std::string> tenant = schedule_tenant(fcinfo, true);
 	AuditedAction audit("schedule", tenant.value_or(""));
