@@ -5,43 +5,96 @@
 #     saying the server is a standby;
 #   - the reads on the standby: list, status, download, CSV exports, verify (its outcome returned
 #     and said to be unrecorded), each audited in the standby's server log;
-#   - backup_repository_check and a backup warn that the primary copy is node-local while a
-#     standby is attached.
+#   - a backup none of whose copies survives a failover warns (once per session) while a standby
+#     is attached, and backup_repository_check shows the repository as node_local;
+#   - a promotion with a scheduled job in flight: the job is marked interrupted and retried on
+#     the new primary; its first sync marks the copies that were on the old node only missing at
+#     once (not within sync_interval), backup_status shows the tenant whose newest backup lost its
+#     only copy as unprotected, and retention counts only backups with a stored copy;
+#   - with Swift (TB_S3_HARNESS, as in 011_s3.pl): a backup whose S3 copy was a layer restores on
+#     the new primary although its primary copy was on the old node only.
 use strict;
 use warnings FATAL => 'all';
 
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use File::Path;
 use Time::HiRes qw(time);
 
 use FindBin;
 use lib $FindBin::RealBin;
 use SchedulerTestClock;
 
-my $shared = PostgreSQL::Test::Utils::tempdir;
-my $node = scheduler_node('standby_primary', "tenant_backup.tenant_registry = ''\ntenant_backup.repository = '$shared'\n",
-	allows_streaming => 1);
+my $shared = PostgreSQL::Test::Utils::tempdir;    # the shared filesystem: both nodes' local repository
+my $nodeonly = PostgreSQL::Test::Utils::tempdir . '/nodeonly';    # "on the old primary's disk only"
+
+# S3 (optional): Swift started first, so that both nodes inherit the credentials.
+my $harness = $ENV{TB_S3_HARNESS};
+my $s3 = $harness && -f "$harness/swift-server.sh";
+my $swift = PostgreSQL::Test::Utils::tempdir . '/swift';
+my %s3;
+if ($s3)
+{
+	system_or_bail('bash', "$harness/swift-server.sh", 'start', $swift, $ENV{TB_S3_TAP_PORT_STANDBY} // 18280);
+	open(my $envfh, '<', "$swift/env.sh") or die "env.sh: $!";
+	while (<$envfh>) { $s3{$1} = $2 if /^export (\w+)=(.*)$/; }
+	close $envfh;
+	$ENV{AWS_ACCESS_KEY_ID} = $s3{TB_S3_ACCESS_KEY};
+	$ENV{AWS_SECRET_ACCESS_KEY} = $s3{TB_S3_SECRET};
+}
+END { system('bash', "$harness/swift-server.sh", 'stop', $swift) if $s3; }
+my $node = scheduler_node('standby_primary', "tenant_backup.repository = '$shared'\n", allows_streaming => 1);
 
 sql(q{
 CREATE EXTENSION tenant_backup;
 CREATE TABLE items (tenant_id int NOT NULL, id int NOT NULL, note text, PRIMARY KEY (tenant_id, id));
 INSERT INTO items SELECT t, g, 'row ' || g FROM generate_series(1, 2) t, generate_series(1, 10) g;
 CREATE TABLE extra (tenant_id int NOT NULL, n int);
+CREATE TABLE registry (tenant_id text PRIMARY KEY);
+INSERT INTO registry VALUES ('2');
 CREATE ROLE reader LOGIN;
-GRANT SELECT ON items, extra TO reader;
+GRANT SELECT ON items, extra, registry TO reader;
 SELECT tenant_backup.backup_grant('reader', 'backup.download', '1');
 SELECT tenant_backup.backup_grant('reader', 'backup.view', '1');
 });
-my $before = sql("SELECT tenant_backup.backup_create('1', 'before the standby')");
+sql("SELECT tenant_backup.backup_repository_add('nodeonly', 'file://$nodeonly')");
+if ($s3)
+{
+	my $opts = qq{{"endpoint": "$s3{TB_S3_ENDPOINT}", "region": "us-east-1", "path_style": true}};
+	sql("SELECT tenant_backup.backup_repository_add('offsite', 's3://$s3{TB_S3_BUCKET}/standby', '$opts')");
+}
+my ($rc, $before, $err) = $node->psql('postgres', q{SELECT tenant_backup.backup_create('1', 'before the standby')});
+unlike($err, qr/survives a failover/, 'no standby yet: no failover warning');
+my $out;
 
 $node->backup('base');
 my $standby = PostgreSQL::Test::Cluster->new('standby_replica');
 $standby->init_from_backup($node, 'base', has_streaming => 1);
 $standby->start;
+$node->wait_for_catchup($standby);
 
-# A backup taken after the standby was built.
-my $after = sql("SELECT tenant_backup.backup_create('1', 'after the standby')");
+# Backups taken while the standby streams. Their only copies are in directories of local disks:
+# one warning per session and repository.
+($rc, $out, $err) = $node->psql('postgres',
+	q{SELECT tenant_backup.backup_create('1', 'after the standby'); SELECT tenant_backup.backup_create('2')});
+my ($after, $two) = split /\n/, $out;
+my $warnings = () = $err =~ /WARNING:  backup \d+ has no copy that survives a failover: repository "local" \(\Q$shared\E.*\) is on this node only, and 1 standby is attached/g;
+is($warnings, 1, 'a backup with no copy that survives a failover warns, once per session');
+like($err, qr/HINT:  Put the primary copy on a shared filesystem or in S3/, '... with the recipe');
+like($node->safe_psql('postgres', q{SELECT string_agg(problem, ',') FROM tenant_backup.backup_repository_check('local')}),
+	qr/^node_local$/, 'backup_repository_check shows the repository as node-local while a standby is attached');
+my $s3_backup;
+if ($s3)
+{
+	($rc, $s3_backup, $err) = $node->psql('postgres',
+		q{SET tenant_backup.repositories = 'nodeonly, offsite'; SELECT tenant_backup.backup_create('1', 'S3 layer')});
+	unlike($err, qr/survives a failover/, 'a backup with an S3 copy does not warn');
+}
+# The newest backup of tenant 1 has its only copy on this node's disk.
+($rc, my $lost, $err) = $node->psql('postgres',
+	q{SET tenant_backup.repositories = 'nodeonly'; SELECT tenant_backup.backup_create('1', 'node only')});
+like($err, qr/backup $lost has no copy that survives a failover: repository "nodeonly"/, 'so does one in another local repository');
 $node->wait_for_catchup($standby);
 
 sub on_standby
@@ -132,6 +185,94 @@ for my $f (@functions)
 	}
 }
 
-$standby->stop;
-$node->stop;
+# --- The reads on the standby, in detail -----------------------------------------------------
+($rc, $out, $err) = on_standby("SET ROLE reader; SELECT ok, rows FROM tenant_backup.backup_verify($after)");
+is($out, 't|10', 'verify on the standby returns its outcome');
+like($err, qr/NOTICE:  the outcome of verifying backup $after was not recorded: the server is a hot standby/,
+	'... and says it was not recorded');
+is($standby->safe_psql('postgres', "SELECT verified_at IS NULL FROM tenant_backup.backups WHERE id = $after"),
+	't', '... nor is it');
+is($standby->safe_psql('postgres', "SET ROLE reader; SELECT count(*) FROM tenant_backup.backup_export_csv($after, 'items')"),
+	'11', 'a CSV export of a backup taken after the standby was built (the shared repository)');
+is($standby->safe_psql('postgres', "SELECT string_agg(tenant || ':' || last_backup_id, ' ' ORDER BY tenant) FROM tenant_backup.backup_status"),
+	"1:$lost 2:$two", 'backup_status on the standby');
+is($standby->safe_psql('postgres', "SET ROLE reader; SELECT count(*) > 0 FROM tenant_backup.backup_download($after)"),
+	't', 'a download by a role with backup.download');
+my $standby_log = slurp_file($standby->logfile);
+for my $action ('download', 'export_csv', 'verify')
+{
+	like($standby_log,
+		qr/tenant_backup audit: NOT RECORDED in tenant_backup\.backup_audit \(the server is a hot standby\): action=$action outcome=ok .*current_user="reader"/,
+		"the standby's log audits the $action");
+}
+
+# --- A promotion with a scheduled job in flight -----------------------------------------------
+# Tenant 2 keeps its last two automatic backups. Night 1 goes to the shared repository, night 2
+# only to the old primary's disk, night 3 is in flight (blocked by a lock) when the primary dies.
+sub clock_at    # the scheduler's clock on both nodes (the standby's after its promotion)
+{
+	my ($day, $h, $m, $s) = @_;
+	my $line = "tenant_backup.scheduler_clock_offset = " . ($today + $day * 86400 + $h * 3600 + $m * 60 + $s - int(time()));
+	for my $n ($node, $standby) { $n->append_conf('postgresql.conf', $line); $n->reload; }
+}
+sub autos { return sql(q{SELECT count(*) FROM tenant_backup.backups WHERE tenant = '2' AND kind = 'auto' AND status = 'completed'}); }
+clock_at(1, 1, 59, 58);
+sql(q{SELECT tenant_backup.backup_schedule_set('2', '0 2 * * *', keep_last => 2)});
+ok(wait_for(q{SELECT count(*) FROM tenant_backup.backups WHERE tenant = '2' AND kind = 'auto' AND status = 'completed'}, '1'), 'night 1');
+my $night1 = sql(q{SELECT max(id) FROM tenant_backup.backups WHERE kind = 'auto'});
+sql(q{SELECT tenant_backup.backup_schedule_set('2', '0 2 * * *', keep_last => 2, repositories => 'nodeonly')});
+clock_at(2, 1, 59, 58);
+ok(wait_for(q{SELECT count(*) FROM tenant_backup.backups WHERE tenant = '2' AND kind = 'auto' AND status = 'completed'}, '2'), 'night 2, on the old node only');
+my $night2 = sql(q{SELECT max(id) FROM tenant_backup.backups WHERE kind = 'auto'});
+sql(q{SELECT tenant_backup.backup_schedule_set('2', '0 2 * * *', keep_last => 2, repositories => 'local')});
+my $locker = $node->background_psql('postgres', on_error_stop => 0);
+$locker->query_safe("BEGIN; LOCK TABLE items IN ACCESS EXCLUSIVE MODE");
+clock_at(3, 1, 59, 58);
+ok(wait_for(q{SELECT count(*) FROM tenant_backup.schedule_state WHERE tenant = '2' AND running_pid IS NOT NULL}, '1'),
+	'night 3 is running');
+my $night3 = sql(q{SELECT running_backup_id FROM tenant_backup.schedule_state WHERE tenant = '2'});
+$node->wait_for_catchup($standby);
+$node->stop('immediate');
+eval { $locker->quit };
+File::Path::rmtree($nodeonly);    # the old node is gone, with its disk
+
+$standby->promote;
+my $promoted = time;
+my $primary = $standby;
+sub on_primary { return $primary->safe_psql('postgres', $_[0]); }
+sub poll
+{
+	my ($query, $expected) = @_;
+	for (1 .. 600)
+	{
+		return 1 if on_primary($query) eq $expected;
+		Time::HiRes::usleep(100_000);
+	}
+	diag("still " . on_primary($query) . " instead of $expected for: $query");
+	return 0;
+}
+ok(poll("SELECT status || ' ' || (error LIKE 'interrupted:%') FROM tenant_backup.backups WHERE id = $night3", 'failed true'),
+	'the job in flight is marked interrupted on the new primary');
+ok(poll(qq{SELECT count(*) FROM tenant_backup.backup_copies WHERE repository = 'nodeonly' AND state = 'missing' AND backup_id IN ($lost, $night2)}, '2'),
+	'the first sync after the promotion marks the copies of the old node missing');
+cmp_ok(time - $promoted, '<', 60, '... at once, not within sync_interval (an hour)');
+ok(poll(qq{SELECT count(*) FROM tenant_backup.backups WHERE tenant = '2' AND kind = 'auto' AND status = 'completed' AND id > $night3}, '1'),
+	'the interrupted job is retried on the new primary');
+is(on_primary(q{SELECT string_agg(tenant || ':' || unprotected, ' ' ORDER BY tenant) FROM tenant_backup.backup_status}),
+	'1:true 2:false', 'backup_status: the tenant whose newest backup lost its only copy is unprotected');
+is(on_primary(qq{SELECT string_agg(id::text, ' ' ORDER BY id) FROM tenant_backup.backups WHERE tenant = '2' AND kind = 'auto' AND status = 'completed' AND id <= $night2}),
+	"$night1 $night2",
+	'retention (keep_last 2) did not count the backup without a stored copy: night 1 is kept');
+like(on_primary("SELECT tenant_backup.backup_create('1')"), qr/^\d+$/, 'backups go on on the new primary');
+is(on_primary(q{SELECT unprotected FROM tenant_backup.backup_status WHERE tenant = '1'}), 'f', '... and protect the tenant again');
+
+if ($s3)
+{
+	on_primary(q{DELETE FROM items WHERE tenant_id = 1});
+	is(on_primary("SELECT sum(rows_restored) FROM tenant_backup.backup_restore($s3_backup)"), '10',
+		'a backup whose copy in S3 was a layer restores on the new primary');
+	is(on_primary(q{SELECT count(*) FROM items WHERE tenant_id = 1}), '10', '... all its rows');
+}
+
+$primary->stop;
 done_testing();

@@ -4,6 +4,7 @@
 #include "pg/repository/sync.hpp"
 
 #include "pg/boundary/guard.hpp"
+#include "pg/repository/failover_safety.hpp"
 #include "pg/boundary/standby.hpp"
 #include "pg/boundary/spi.hpp"
 #include "pg/boundary/srf_rows.hpp"
@@ -46,7 +47,12 @@ TB_SQL_FUNCTION(backup_repository_check) {
 		out.add({std::string(f.kind_name()), f.object_name,
 		         f.backup_id ? SqlValue(std::to_string(*f.backup_id)) : std::nullopt,
 		         f.size ? SqlValue(std::to_string(*f.size)) : std::nullopt});
-	audit.ok(name + ": " + std::to_string(findings.size()) + " problem(s)");
+	size_t problems = findings.size();
+	if (node_local_with_standbys(*storage)) { // its copies would not survive a failover
+		out.add({std::string("node_local"), storage->describe(""), std::nullopt, std::nullopt});
+		problems++;
+	}
+	audit.ok(name + ": " + std::to_string(problems) + " problem(s)");
 	spi_end();
 	return 0;
 }
