@@ -177,7 +177,7 @@ void DocumentImporter::table(const std::string &object) {
 	std::string schema = required(result_text(1), "a table's schema");
 	std::string name = required(result_text(2), "a table's name");
 	std::string display = schema + "." + name;
-	std::string tenant_column = required(result_text(3), "the tenant column of table " + display);
+	std::optional<std::string> doc_tenant_column = result_text(3);
 	std::vector<std::pair<std::string, std::string>> doc_columns;
 	for (uint64 r = 0; r < columns; r++) {
 		const char *col_name = pg_eval([r] { return static_cast<const char *>(spi_text(r, 4)); });
@@ -196,12 +196,27 @@ void DocumentImporter::table(const std::string &object) {
 			t = &candidate;
 	if (!t)
 		unfit(ERRCODE_UNDEFINED_TABLE, "table " + display + " of the document is not a tenant table of this database");
+	// The document's path (a table found through foreign keys): its steps, in order.
+	std::vector<archive::PathStep> path;
+	for (const auto &step : spi_query("SELECT s ->> 'constraint', s ->> 'schema', s ->> 'name' "
+	                                  "FROM jsonb_array_elements(coalesce($1::jsonb -> 'path', '[]')) WITH ORDINALITY "
+	                                  "AS e(s, n) ORDER BY n",
+	                                  {object}, true))
+		path.push_back({required(step[0], "a path step's constraint of table " + display),
+		                required(step[1], "a path step's schema of table " + display),
+		                required(step[2], "a path step's table of table " + display)});
+	std::string tenant_column =
+	    path.empty() ? required(doc_tenant_column, "the tenant column of table " + display) : "";
+	// Rows are found as in the document, or the import is refused (as a restore would be).
+	if (path != t->steps)
+		unfit(ERRCODE_DATATYPE_MISMATCH,
+		      "the rows of table " + display + " are found through other foreign keys here than in the document");
 	if (t->tenant_column != tenant_column)
 		unfit(ERRCODE_DATATYPE_MISMATCH, "table " + display + " has tenant column \"" + t->tenant_column +
 		                                     "\", the document's has \"" + tenant_column + "\"");
 
 	// Columns that no longer exist are skipped, as a restore skips them; a changed type is refused.
-	archive::TableHeader header{schema, name, tenant_column, {}};
+	archive::TableHeader header{schema, name, tenant_column, {}, path};
 	std::vector<std::string> names;
 	bool has_tenant_column = false;
 	for (const auto &[col, type] : doc_columns) {
@@ -223,7 +238,7 @@ void DocumentImporter::table(const std::string &object) {
 		header.columns.push_back({col, type});
 		names.push_back(col);
 	}
-	if (!has_tenant_column)
+	if (!has_tenant_column && path.empty())
 		throw SqlError(ERRCODE_DATA_CORRUPTED, "the document's table " + display + " lacks its tenant column \"" +
 		                                           tenant_column + "\"; nothing was imported");
 	start_table(*t, names, header);
@@ -312,9 +327,12 @@ void DocumentImporter::row(const std::string &object) {
 		tuple.t_data = header;
 		heap_deform_tuple(&tuple, ti.row_desc, ti.values, ti.nulls);
 
-		// The checksum proves the document whole, not who wrote it: each row must be the tenant's.
-		const char *row_tenant =
-		    ti.nulls[ti.tenant_index] ? nullptr : OutputFunctionCall(&ti.tenant_output, ti.values[ti.tenant_index]);
+		// The checksum proves the document whole, not who wrote it: each row must be the tenant's
+		// (rows found through a path are checked by the restore, which sees their parents).
+		const char *row_tenant = ti.tenant_index < 0 ? ti.tenant_text
+		                         : ti.nulls[ti.tenant_index]
+		                             ? nullptr
+		                             : OutputFunctionCall(&ti.tenant_output, ti.values[ti.tenant_index]);
 		if (!row_tenant || strcmp(row_tenant, ti.tenant_text) != 0)
 			ereport(ERROR, (errcode(ERRCODE_DATA_CORRUPTED),
 			                errmsg("row %llu of table %s in the document belongs to tenant %s%s%s, not to the "

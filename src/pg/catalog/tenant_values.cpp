@@ -205,7 +205,7 @@ Datum tenant_datum(const std::string &tenant, Oid type, const std::string &colum
 std::vector<Datum> tenant_values(const std::string &tenant, const std::vector<TenantTable> &tables) {
 	std::vector<Datum> values;
 	for (const auto &t : tables)
-		values.push_back(tenant_datum(tenant, t.tenant_type, t.tenant_column, t.display_name()));
+		values.push_back(tenant_datum(tenant, t.tenant_type, t.tenant_value_column(), t.display_name()));
 	return values;
 }
 

@@ -54,7 +54,16 @@ std::string table_fields(const archive::TableHeader &table) {
 	for (size_t i = 0; i < table.columns.size(); i++)
 		out += (i ? ", " : "") + std::string("{\"name\": ") + quote_json(table.columns[i].name) +
 		       ", \"type\": " + quote_json(table.columns[i].type) + "}";
-	return out + "]";
+	out += "]";
+	if (!table.path.empty()) { // a table whose rows are found through foreign keys
+		out += ", \"path\": [";
+		for (size_t i = 0; i < table.path.size(); i++)
+			out += (i ? ", " : "") + std::string("{\"constraint\": ") + quote_json(table.path[i].constraint) +
+			       ", \"schema\": " + quote_json(table.path[i].schema) +
+			       ", \"name\": " + quote_json(table.path[i].name) + "}";
+		out += "]";
+	}
+	return out;
 }
 
 void check_row_count(const ArchiveRowDecoder &rows, const archive::ArchiveReader &reader, int64 id,

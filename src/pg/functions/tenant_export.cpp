@@ -46,7 +46,7 @@ TB_SQL_FUNCTION(tenant_export_csv) {
 		               "tenant_backup.backup_tables() lists the tenant tables.");
 	}
 	const TenantTable &t = *found;
-	Datum value = tenant_datum(*tenant, t.tenant_type, t.tenant_column, t.display_name());
+	Datum value = tenant_datum(*tenant, t.tenant_type, t.tenant_value_column(), t.display_name());
 
 	std::vector<std::string> names;
 	for (const auto &c : t.columns)
