@@ -8,21 +8,9 @@ SELECT setval('tenant_backup.backups_id_seq', 13000) AS id_base \gset
 SET tenant_backup.tenant_column = 'pm_tenant';
 SET client_min_messages = error;
 SET log_min_error_statement = panic;
--- A failed or denied call is audited by a background worker that nothing waits for (the caller
--- has its error to raise; the session's next audited call waits for it): audited() waits, at
--- most 10 s, until its query finds the event.
-CREATE FUNCTION pg_temp.audited(query text) RETURNS boolean LANGUAGE plpgsql AS $$
-DECLARE
-    found boolean;
-BEGIN
-    FOR i IN 1..200 LOOP
-        EXECUTE query INTO found;
-        IF found THEN RETURN true; END IF;
-        PERFORM pg_sleep(0.05);
-    END LOOP;
-    RETURN false;
-END
-$$;
+\getenv abs_srcdir PG_ABS_SRCDIR
+\set audited_sql :abs_srcdir '/sql/include/audited.sql'
+\i :audited_sql
 CREATE SCHEMA pm;
 CREATE TABLE pm.items (pm_tenant int NOT NULL, id int PRIMARY KEY, note text);
 CREATE INDEX ON pm.items (pm_tenant);

@@ -10,21 +10,9 @@
 -- fallback worker; test/t/015_audit_channel.pl covers the shared-memory queue.
 CREATE EXTENSION IF NOT EXISTS tenant_backup;
 SELECT setval('tenant_backup.backups_id_seq', 15000) AS id_base \gset
--- A failed or denied call is audited by a background worker that nothing waits for (the caller
--- has its error to raise; the session's next audited call waits for it): audited() waits, at
--- most 10 s, until its query finds the event.
-CREATE FUNCTION pg_temp.audited(query text) RETURNS boolean LANGUAGE plpgsql AS $$
-DECLARE
-    found boolean;
-BEGIN
-    FOR i IN 1..200 LOOP
-        EXECUTE query INTO found;
-        IF found THEN RETURN true; END IF;
-        PERFORM pg_sleep(0.05);
-    END LOOP;
-    RETURN false;
-END
-$$;
+\getenv abs_srcdir PG_ABS_SRCDIR
+\set audited_sql :abs_srcdir '/sql/include/audited.sql'
+\i :audited_sql
 SET tenant_backup.tenant_column = 'sa_tenant';
 SET client_min_messages = error;
 SET log_min_error_statement = panic;

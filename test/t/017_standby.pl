@@ -225,7 +225,6 @@ sub clock_at    # the scheduler's clock on both nodes (the standby's after its p
 	my $line = "tenant_backup.scheduler_clock_offset = " . ($today + $day * 86400 + $h * 3600 + $m * 60 + $s - int(time()));
 	for my $n ($node, $standby) { $n->append_conf('postgresql.conf', $line); $n->reload; }
 }
-sub autos { return sql(q{SELECT count(*) FROM tenant_backup.backups WHERE tenant = '2' AND kind = 'auto' AND status = 'completed'}); }
 clock_at(1, 1, 59, 58);
 sql(q{SELECT tenant_backup.backup_schedule_set('2', '0 2 * * *', keep_last => 2)});
 ok(wait_for(q{SELECT count(*) FROM tenant_backup.backups WHERE tenant = '2' AND kind = 'auto' AND status = 'completed'}, '1'), 'night 1');
@@ -249,39 +248,28 @@ File::Path::rmtree($nodeonly);    # the old node is gone, with its disk
 $standby->promote;
 my $promoted = time;
 my $primary = $standby;
-sub on_primary { return $primary->safe_psql('postgres', $_[0]); }
-sub poll
-{
-	my ($query, $expected) = @_;
-	for (1 .. 600)
-	{
-		return 1 if on_primary($query) eq $expected;
-		Time::HiRes::usleep(100_000);
-	}
-	diag("still " . on_primary($query) . " instead of $expected for: $query");
-	return 0;
-}
-ok(poll("SELECT status || ' ' || (error LIKE 'interrupted:%') FROM tenant_backup.backups WHERE id = $night3", 'failed true'),
+use_node($primary);    # sql() and wait_for() ask the new primary
+ok(wait_for("SELECT status || ' ' || (error LIKE 'interrupted:%') FROM tenant_backup.backups WHERE id = $night3", 'failed true'),
 	'the job in flight is marked interrupted on the new primary');
-ok(poll(qq{SELECT count(*) FROM tenant_backup.backup_copies WHERE repository = 'nodeonly' AND state = 'missing' AND backup_id IN ($lost, $night2)}, '2'),
+ok(wait_for(qq{SELECT count(*) FROM tenant_backup.backup_copies WHERE repository = 'nodeonly' AND state = 'missing' AND backup_id IN ($lost, $night2)}, '2'),
 	'the first sync after the promotion marks the copies of the old node missing');
 cmp_ok(time - $promoted, '<', 60, '... at once, not within sync_interval (an hour)');
-ok(poll(qq{SELECT count(*) FROM tenant_backup.backups WHERE tenant = '2' AND kind = 'auto' AND status = 'completed' AND id > $night3}, '1'),
+ok(wait_for(qq{SELECT count(*) FROM tenant_backup.backups WHERE tenant = '2' AND kind = 'auto' AND status = 'completed' AND id > $night3}, '1'),
 	'the interrupted job is retried on the new primary');
-is(on_primary(q{SELECT string_agg(tenant || ':' || unprotected, ' ' ORDER BY tenant) FROM tenant_backup.backup_status}),
+is(sql(q{SELECT string_agg(tenant || ':' || unprotected, ' ' ORDER BY tenant) FROM tenant_backup.backup_status}),
 	'1:true 2:false', 'backup_status: the tenant whose newest backup lost its only copy is unprotected');
-is(on_primary(qq{SELECT string_agg(id::text, ' ' ORDER BY id) FROM tenant_backup.backups WHERE tenant = '2' AND kind = 'auto' AND status = 'completed' AND id <= $night2}),
+is(sql(qq{SELECT string_agg(id::text, ' ' ORDER BY id) FROM tenant_backup.backups WHERE tenant = '2' AND kind = 'auto' AND status = 'completed' AND id <= $night2}),
 	"$night1 $night2",
 	'retention (keep_last 2) did not count the backup without a stored copy: night 1 is kept');
-like(on_primary("SELECT tenant_backup.backup_create('1')"), qr/^\d+$/, 'backups go on on the new primary');
-is(on_primary(q{SELECT unprotected FROM tenant_backup.backup_status WHERE tenant = '1'}), 'f', '... and protect the tenant again');
+like(sql("SELECT tenant_backup.backup_create('1')"), qr/^\d+$/, 'backups go on on the new primary');
+is(sql(q{SELECT unprotected FROM tenant_backup.backup_status WHERE tenant = '1'}), 'f', '... and protect the tenant again');
 
 if ($s3)
 {
-	on_primary(q{DELETE FROM items WHERE tenant_id = 1});
-	is(on_primary("SELECT sum(rows_restored) FROM tenant_backup.backup_restore($s3_backup)"), '10',
+	sql(q{DELETE FROM items WHERE tenant_id = 1});
+	is(sql("SELECT sum(rows_restored) FROM tenant_backup.backup_restore($s3_backup)"), '10',
 		'a backup whose copy in S3 was a layer restores on the new primary');
-	is(on_primary(q{SELECT count(*) FROM items WHERE tenant_id = 1}), '10', '... all its rows');
+	is(sql(q{SELECT count(*) FROM items WHERE tenant_id = 1}), '10', '... all its rows');
 }
 
 $primary->stop;
