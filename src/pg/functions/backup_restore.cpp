@@ -18,6 +18,7 @@
 #include "pg/archive/copy_loader.hpp"
 #include "pg/boundary/arguments.hpp"
 #include "pg/boundary/guard.hpp"
+#include "pg/boundary/standby.hpp"
 #include "pg/archive/loading_scope.hpp"
 #include "pg/archive/sequences.hpp"
 #include "pg/boundary/spi.hpp"
@@ -83,6 +84,7 @@ size_t tenant_field(const tb::archive::TableHeader &table, int64 id, const std::
 using namespace tb::pg;
 
 TB_SQL_FUNCTION(backup_restore) {
+	refuse_on_standby("backup_restore");
 	AuditedAction audit("restore"); // first: a refused argument is a failed attempt too
 	int64 id = arg_int64(fcinfo, 0, "backup_id");
 	audit.set_backup(id);
