@@ -16,7 +16,8 @@ namespace tb::pg {
 
 struct RestoredTable {
 	TableRestorePlan plan;
-	Datum tenant; // tenant value in the type of plan.tenant_type
+	Datum tenant;             // tenant value in the type of plan.tenant_type
+	bool distributed = false; // a Citus table distributed by the tenant column (citus_tables.hpp)
 };
 
 class ForeignKeyChecks {
