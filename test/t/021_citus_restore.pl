@@ -23,7 +23,7 @@ for my $name ('coordinator', 'worker1', 'worker2')
 	my $node = PostgreSQL::Test::Cluster->new($name);
 	$node->init;
 	$node->append_conf('postgresql.conf',
-		"shared_preload_libraries = 'citus'\nmax_worker_processes = 16\nmax_prepared_transactions = 10\n");
+		"shared_preload_libraries = 'citus'\nmax_worker_processes = 16\n");
 	$node->start;
 	$node->safe_psql('postgres', 'CREATE EXTENSION citus');
 	push @nodes, $node;
