@@ -22,8 +22,9 @@ for my $name ('coordinator', 'worker1', 'worker2')
 {
 	my $node = PostgreSQL::Test::Cluster->new($name);
 	$node->init;
+	# citus.local_hostname: the node's connections to itself (isolate_tenant_to_new_shard) use its socket.
 	$node->append_conf('postgresql.conf',
-		"shared_preload_libraries = 'citus'\nmax_worker_processes = 16\n");
+		"shared_preload_libraries = 'citus'\nmax_worker_processes = 16\ncitus.local_hostname = '" . $node->host . "'\n");
 	$node->start;
 	$node->safe_psql('postgres', 'CREATE EXTENSION citus');
 	push @nodes, $node;
@@ -82,6 +83,10 @@ sub digests
 	return join ' | ', shards('ads', $where), shards('clicks', $where);
 }
 my $tenant7 = digests('tenant_id = 7');
+# The same rows through the coordinator, whatever shards hold them.
+my $whole = q{SELECT md5(string_agg(t, ',' ORDER BY t)) FROM (SELECT a::text AS t FROM ads a WHERE tenant_id = 7
+  UNION ALL SELECT c::text FROM clicks c WHERE tenant_id = 7) s};
+my $whole7 = sql($whole);
 my $others = digests('tenant_id <> 7');
 
 is(sql("SELECT string_agg(table_name || ' ' || rows_found_by, ', ' ORDER BY table_name::text) FROM tenant_backup.backup_tables()"),
@@ -206,6 +211,29 @@ $damaged = digests('tenant_id = 7');
 like($err, qr/foreign key constraint "ads_plan_id_fkey/,
 	'a restored row referencing a missing reference row is refused');
 is(digests('tenant_id = 7'), $damaged, 'and nothing of the tenant changed on its worker');
+
+# A worker stopped during a restore: a clear error, and nothing lost once it is back.
+sql('ALTER TABLE ads DROP CONSTRAINT ads_plan_id_fkey');
+sql("INSERT INTO plans VALUES (2, 'pro', 7)");
+sql('ALTER TABLE ads ADD CONSTRAINT ads_plan_id_fkey FOREIGN KEY (plan_id) REFERENCES plans (id)');
+$damaged = digests('tenant_id = 7');
+$worker7->stop('fast');
+($rc, $out, $err) = $coordinator->psql('postgres', "SELECT * FROM tenant_backup.backup_restore($bid)");
+isnt($rc, 0, "a restore while tenant 7's worker is down fails");
+like($err, qr/connection to the remote node .* failed/, 'with a clear error');
+$worker7->start;
+is(digests('tenant_id = 7'), $damaged, 'and once the worker is back, nothing of the tenant changed');
+
+# A tenant isolated to its own shard (isolate_tenant_to_new_shard) restores into that shard.
+sql("SELECT isolate_tenant_to_new_shard('ads', 7, 'CASCADE', shard_transfer_mode => 'block_writes')");
+sql("DELETE FROM clicks WHERE tenant_id = 7 AND id % 2 = 0; UPDATE ads SET title = 'isolated' WHERE tenant_id = 7");
+is(sql("SELECT string_agg(table_name || ' ' || rows_restored, ', ' ORDER BY table_name) FROM tenant_backup.backup_restore($bid)"),
+	'public.ads 50, public.clicks 25000, public.notes 10', 'an isolated tenant restores');
+is(sql($whole), $whole7, 'exactly');
+is(sql(q{SELECT count(*) FROM run_command_on_shards('ads', $$SELECT count(*) FROM %s WHERE tenant_id = 7$$) WHERE result <> '0'}),
+	'1', "tenant 7's ads are in one shard, its own");
+is(sql(q{SELECT result FROM run_command_on_shards('ads', $$SELECT count(*) || '/' || count(*) FILTER (WHERE tenant_id = 7) FROM %s$$)
+  WHERE shardid = get_shard_id_for_distribution_column('ads', 7)}), '50/50', 'which holds no other tenant');
 
 $_->stop for reverse @nodes;
 done_testing();
