@@ -12,28 +12,13 @@ use warnings FATAL => 'all';
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use FindBin;
+use lib $FindBin::RealBin;
+use CitusCluster;
 
-my $libdir = `pg_config --pkglibdir`;
-chomp $libdir;
-plan skip_all => "Citus is not installed ($libdir/citus.so): scripts/test.sh builds it when ../shared/citus exists"
-  unless -f "$libdir/citus.so";
-
-my @nodes;
-for my $name ('coordinator', 'worker1', 'worker2')
-{
-	my $node = PostgreSQL::Test::Cluster->new($name);
-	$node->init;
-	$node->append_conf('postgresql.conf', "shared_preload_libraries = 'citus'\nmax_worker_processes = 16\n");
-	$node->start;
-	$node->safe_psql('postgres', 'CREATE EXTENSION citus');
-	push @nodes, $node;
-}
+my @nodes = citus_cluster();
 my ($coordinator, @workers) = @nodes;
 sub sql { return $coordinator->safe_psql('postgres', $_[0]); }
-
-sql("SELECT citus_set_coordinator_host('" . $coordinator->host . "', " . $coordinator->port . ")");
-sql("SELECT citus_add_node('" . $_->host . "', " . $_->port . ")") for @workers;
-is(sql('SELECT count(*) FROM citus_get_active_worker_nodes()'), '2', 'a coordinator with two workers');
 
 sql(q{
 CREATE EXTENSION tenant_backup;

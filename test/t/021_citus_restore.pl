@@ -11,30 +11,13 @@ use warnings FATAL => 'all';
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use FindBin;
+use lib $FindBin::RealBin;
+use CitusCluster;
 
-my $libdir = `pg_config --pkglibdir`;
-chomp $libdir;
-plan skip_all => "Citus is not installed ($libdir/citus.so): scripts/test.sh builds it when ../shared/citus exists"
-  unless -f "$libdir/citus.so";
-
-my @nodes;
-for my $name ('coordinator', 'worker1', 'worker2')
-{
-	my $node = PostgreSQL::Test::Cluster->new($name);
-	$node->init;
-	# citus.local_hostname: the node's connections to itself (isolate_tenant_to_new_shard) use its socket.
-	$node->append_conf('postgresql.conf',
-		"shared_preload_libraries = 'citus'\nmax_worker_processes = 16\ncitus.local_hostname = '" . $node->host . "'\n");
-	$node->start;
-	$node->safe_psql('postgres', 'CREATE EXTENSION citus');
-	push @nodes, $node;
-}
+my @nodes = citus_cluster();
 my ($coordinator, @workers) = @nodes;
 sub sql { return $coordinator->safe_psql('postgres', $_[0]); }
-
-sql("SELECT citus_set_coordinator_host('" . $coordinator->host . "', " . $coordinator->port . ")");
-sql("SELECT citus_add_node('" . $_->host . "', " . $_->port . ")") for @workers;
-is(sql('SELECT count(*) FROM citus_get_active_worker_nodes()'), '2', 'a coordinator with two workers');
 
 # plans: a reference table (shared data) that even has a tenant column; ads and clicks: distributed
 # by tenant_id and co-located, clicks referencing ads and both referencing plans; notes: a plain
