@@ -117,6 +117,8 @@ is(scalar(@deletes), 2, 'one DELETE per distributed table, on its shard');
 is(scalar(grep { !/tenant_id OPERATOR\(pg_catalog\.=\) 7\)/ } @deletes), 0, 'each by the tenant column')
   or diag(join "\n", @deletes);
 like($err, qr/issuing COPY public\.ads_\d+ .*FROM STDIN/, "the rows are loaded with Citus's COPY into the shard");
+my @copies = $err =~ /issuing (COPY public\.clicks_\d+ )/g;
+is(scalar(@copies), 3, "clicks' 25000 rows in three batches of at most 10000 (bounded staging)");
 my @checks = $err =~ /issuing (SELECT [^\n]*)/g;
 cmp_ok(scalar(@checks), '>=', 2, 'the foreign-key checks run on the shards');
 is(scalar(grep { !/ch_1\.tenant_id OPERATOR\(pg_catalog\.=\) (\$1|7)\)/ } @checks), 0,
