@@ -31,11 +31,11 @@ CREATE TABLE ads (tenant_id int NOT NULL, id int NOT NULL, title text, plan_id i
   PRIMARY KEY (tenant_id, id));
 SELECT create_distributed_table('ads', 'tenant_id', shard_count => 4);
 CREATE TABLE clicks (tenant_id int NOT NULL, id int NOT NULL, ad_id int NOT NULL, at timestamptz DEFAULT now(),
-  PRIMARY KEY (tenant_id, id), FOREIGN KEY (tenant_id, ad_id) REFERENCES ads (tenant_id, id));
+  n bigserial, PRIMARY KEY (tenant_id, id), FOREIGN KEY (tenant_id, ad_id) REFERENCES ads (tenant_id, id));
 SELECT create_distributed_table('clicks', 'tenant_id', colocate_with => 'ads');
 INSERT INTO ads SELECT t, g, 'ad ' || g, 1 + g % 2 FROM generate_series(1, 10) t, generate_series(1, 50) g;
-INSERT INTO clicks SELECT t, g, 1 + g % 50, '2026-01-01' FROM generate_series(1, 10) t, generate_series(1, 400) g;
-INSERT INTO clicks SELECT 7, g, 1 + g % 50, '2026-01-02' FROM generate_series(401, 25000) g;
+INSERT INTO clicks (tenant_id, id, ad_id, at) SELECT t, g, 1 + g % 50, '2026-01-01' FROM generate_series(1, 10) t, generate_series(1, 400) g;
+INSERT INTO clicks (tenant_id, id, ad_id, at) SELECT 7, g, 1 + g % 50, '2026-01-02' FROM generate_series(401, 25000) g;
 CREATE TABLE notes (tenant_id int NOT NULL, id int PRIMARY KEY, body text);
 INSERT INTO notes SELECT 1 + g % 10, g, 'note ' || g FROM generate_series(1, 100) g;
 CREATE TABLE ctl (stop boolean);
@@ -121,8 +121,11 @@ my @copies = $err =~ /issuing (COPY public\.clicks_\d+ )/g;
 is(scalar(@copies), 3, "clicks' 25000 rows in three batches of at most 10000 (bounded staging)");
 my @checks = $err =~ /issuing (SELECT [^\n]*)/g;
 cmp_ok(scalar(@checks), '>=', 2, 'the foreign-key checks run on the shards');
-is(scalar(grep { !/ch_1\.tenant_id OPERATOR\(pg_catalog\.=\) (\$1|7)\)/ } @checks), 0,
-	"every check reads the tenant's rows of its shard only, never a whole table") or diag(join "\n", @checks);
+is(scalar(grep { !/FROM ONLY public\.(ads|clicks)_\d+ ch(_1)? WHERE \(+(ch(_1)?\.)?tenant_id OPERATOR\(pg_catalog\.=\) (\$1|7)\)/ } @checks), 0,
+	"every check, and the sequence's maximum, reads the tenant's rows of its shard only, never a whole table")
+  or diag(join "\n", @checks);
+like($err, qr/issuing SELECT max\(n\) AS v FROM ONLY public\.clicks_\d+ ch WHERE \(tenant_id OPERATOR\(pg_catalog\.=\) 7\)/,
+	"the sequence of clicks.n is moved past the tenant's maximum, read on its shard");
 like($err, qr/issuing PREPARE TRANSACTION .*issuing COMMIT PREPARED/s, 'the worker commits with two-phase commit');
 
 # A restore while another session writes another tenant (on the other worker) and the same one's
@@ -219,6 +222,22 @@ is(sql(q{SELECT count(*) FROM run_command_on_shards('ads', $$SELECT count(*) FRO
 	'1', "tenant 7's ads are in one shard, its own");
 is(sql(q{SELECT result FROM run_command_on_shards('ads', $$SELECT count(*) || '/' || count(*) FILTER (WHERE tenant_id = 7) FROM %s$$)
   WHERE shardid = get_shard_id_for_distribution_column('ads', 7)}), '50/50', 'which holds no other tenant');
+
+# Tables owned by an application role: a superuser's restore writes them as their owner
+# (AsTableOwner), so Citus's connections to the workers are that role's, which must log in.
+sql('CREATE ROLE app; GRANT USAGE ON SCHEMA public TO app');
+sql("ALTER TABLE $_ OWNER TO app") for qw(plans ads clicks notes);
+sql("DELETE FROM clicks WHERE tenant_id = 7 AND id % 3 = 0; UPDATE ads SET title = 'owned' WHERE tenant_id = 7");
+my $owned = sql($whole);
+($rc, $out, $err) = $coordinator->psql('postgres',
+	"SET tenant_backup.table_owners = 'app'; SELECT * FROM tenant_backup.backup_restore($bid)");
+like($err, qr/connection to the remote node app@.* role "app" is not permitted to log in/,
+	'an owner without LOGIN cannot reach the workers: a clear error');
+is(sql($whole), $owned, 'and nothing changed');
+sql('ALTER ROLE app LOGIN');
+is(sql("SET tenant_backup.table_owners = 'app'; SELECT string_agg(table_name || ' ' || rows_restored, ', ' ORDER BY table_name) FROM tenant_backup.backup_restore($bid)"),
+	'public.ads 50, public.clicks 25000, public.notes 10', "a superuser's restore of tables owned by another (trusted) role");
+is(sql($whole), $whole7, 'restores them exactly');
 
 $_->stop for reverse @nodes;
 done_testing();

@@ -259,6 +259,11 @@ void ForeignKeyChecks::check(const std::vector<RestoredTable> &tables, int64 bac
 			if (!done.insert({c.sql, c.tenant_of ? c.tenant_of->plan.tenant_type : InvalidOid}).second)
 				continue;
 			const RestoredTable *t = c.tenant_of;
+			// Citus refuses to read placements this transaction modified as another user: a check
+			// of a distributed table runs as the role that deleted and loaded it (AsTableOwner).
+			std::optional<AsTableOwner> owner;
+			if (t && t->distributed)
+				owner.emplace(t->plan.relid);
 			std::optional<std::string> key =
 			    t ? first_row(c.sql, t->plan.tenant_type, t->tenant, 1) : first_row(c.sql, InvalidOid, 0, 0);
 			if (!key)
