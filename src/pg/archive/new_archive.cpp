@@ -19,6 +19,16 @@ std::string timestamp_text(TimestampTz t) {
 	return pg_eval([t] { return static_cast<const char *>(timestamptz_to_str(t)); });
 }
 
+bool warned_unencrypted = false; // this session has been told (tenant_backup.unencrypted_backups = warn)
+
+const char *const kKeyHint = "Set tenant_backup.encryption_key_file or tenant_backup.encryption_key_command to "
+                             "encrypt backups, or tenant_backup.unencrypted_backups = 'allow' to keep them "
+                             "unencrypted on purpose.";
+
+bool key_configured() {
+	return setting_key_file()[0] != '\0' || setting_key_command()[0] != '\0';
+}
+
 void warn_missing_copy(int64 id, const std::string &repository, const std::string &error) {
 	std::string msg = "backup " + std::to_string(id) + " has no copy in repository \"" + repository + "\": " + error;
 	const char *m = msg.c_str();
@@ -29,6 +39,15 @@ void warn_missing_copy(int64 id, const std::string &repository, const std::strin
 } // namespace
 
 NewArchive::NewArchive(NewBackup &backup, bool background) {
+	// Before any object exists or any row is read: a refusal leaves nothing behind.
+	std::optional<DataKey> key = current_data_key(backup.tenant);
+	if (!key && setting_unencrypted_backups() == UnencryptedBackups::Refuse)
+		throw SqlError(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+		               "the backup of tenant \"" + backup.tenant +
+		                   "\" was refused: no encryption key is configured, and "
+		                   "tenant_backup.unencrypted_backups is 'refuse'",
+		               "", "Set tenant_backup.encryption_key_file or tenant_backup.encryption_key_command.");
+	unencrypted_ = !key;
 	lock_backup_writing(backup.id); // before any object exists: backup_sync leaves them alone
 	backup.object_name = new_archive_name(backup.id);
 	backup.copies.clear();
@@ -57,16 +76,6 @@ NewArchive::NewArchive(NewBackup &backup, bool background) {
 		std::rethrow_exception(first_error);
 	int level = setting_compression_level();
 	backup.compression = level > 0 ? "zstd" : "none";
-	std::optional<DataKey> key = current_data_key(backup.tenant);
-	if (!key) {
-		std::string msg = "backup " + std::to_string(backup.id) + " of tenant \"" + backup.tenant +
-		                  "\" is not encrypted: no encryption key is configured";
-		const char *m = msg.c_str();
-		pg_call([m] {
-			ereport(WARNING, (errmsg("%s", m), errhint("Set tenant_backup.encryption_key_file or "
-			                                           "tenant_backup.encryption_key_command to encrypt backups.")));
-		});
-	}
 	backup.key_generation = key ? key->generation : 0;
 	archive::WriterOptions options;
 	options.backup_id = static_cast<uint64_t>(backup.id);
@@ -137,6 +146,32 @@ void NewArchive::finish(NewBackup &backup) {
 	for (const NewCopy &c : backup.copies)
 		if (!c.stored)
 			warn_missing_copy(backup.id, c.repository, c.error);
+	// Said once the backup exists, once per session; a scheduled job's worker does not repeat it
+	// for every job (backup_schedule_set said it, and backups.encrypted shows it).
+	if (unencrypted_ && setting_unencrypted_backups() == UnencryptedBackups::Warn && !warned_unencrypted &&
+	    !pg_eval([] { return IsBackgroundWorker; })) {
+		warned_unencrypted = true;
+		std::string msg = "backup " + std::to_string(backup.id) + " of tenant \"" + backup.tenant +
+		                  "\" is not encrypted: no encryption key is configured";
+		const char *m = msg.c_str();
+		pg_call([m] {
+			ereport(WARNING, (errmsg("%s", m), errdetail("This session does not repeat it for further backups."),
+			                  errhint("%s", kKeyHint)));
+		});
+	}
+}
+
+void NewArchive::warn_for_schedule() {
+	UnencryptedBackups policy = setting_unencrypted_backups();
+	if (key_configured() || policy == UnencryptedBackups::Allow ||
+	    (policy == UnencryptedBackups::Warn && warned_unencrypted))
+		return;
+	warned_unencrypted = policy == UnencryptedBackups::Warn;
+	const char *m = policy == UnencryptedBackups::Refuse
+	                    ? "the scheduled backups will be refused: no encryption key is configured, and "
+	                      "tenant_backup.unencrypted_backups is 'refuse'"
+	                    : "the scheduled backups will not be encrypted: no encryption key is configured";
+	pg_call([m] { ereport(WARNING, (errmsg("%s", m), errhint("%s", kKeyHint))); });
 }
 
 void NewArchive::publish_at_commit() {

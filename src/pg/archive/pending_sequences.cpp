@@ -1,6 +1,7 @@
 #include "pg/archive/pending_sequences.hpp"
 
 #include "pg/boundary/guard.hpp"
+#include "pg/catalog/audit.hpp"
 #include "pg/boundary/search_path.hpp"
 #include "pg/boundary/spi.hpp"
 
@@ -16,6 +17,8 @@ struct PendingMove {
 	int64 value;
 	Oid user;
 	SubTransactionId subxact;
+	int64 backup_id;
+	std::string tenant;
 };
 
 std::vector<PendingMove> pending_moves;
@@ -62,8 +65,12 @@ void on_xact(XactEvent event, void *) {
 		cpp_call([] {
 			std::vector<PendingMove> moves;
 			moves.swap(pending_moves);
-			for (const auto &m : moves)
+			for (const auto &m : moves) {
+				// Failing here aborts the restore's audit row too: the failure is recorded
+				// outside the transaction instead (by the guard, as for any audited action).
+				AuditedAction audit("restore", m.tenant, m.backup_id);
 				pg_call([&] { move_now(m.sequence, m.value, m.user); });
+			}
 		});
 		break;
 	case XACT_EVENT_PRE_PREPARE:
@@ -102,9 +109,9 @@ void register_sequence_callbacks() {
 	RegisterSubXactCallback(on_subxact, nullptr);
 }
 
-void advance_sequence_at_commit(Oid sequence, int64 value, Oid user) {
+void advance_sequence_at_commit(Oid sequence, int64 value, Oid user, int64 backup_id, const std::string &tenant) {
 	SubTransactionId sub = pg_eval([] { return GetCurrentSubTransactionId(); });
-	pending_moves.push_back({sequence, value, user, sub});
+	pending_moves.push_back({sequence, value, user, sub, backup_id, tenant});
 }
 
 } // namespace tb::pg

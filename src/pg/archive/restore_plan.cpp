@@ -92,6 +92,30 @@ const TenantTable &refuse_unless_found_alike(Oid relid, const archive::TableHead
 	return *current;
 }
 
+// A path table's tenant rows are deleted by a join along its path, run by whoever deletes (the
+// table's owner when a superuser restores): that role must read every table of the path, with no
+// row-level security hiding rows, or the delete would find fewer rows than the tenant has.
+void refuse_unreadable_path(const TableRestorePlan &plan, const std::string &backup) {
+	for (const auto &step : plan.table.path) {
+		Oid child = plan.relid, parent = step.parent;
+		const char *problem = pg_eval([child, parent] {
+			Oid runs_as = superuser() ? relation_owner(child) : GetUserId();
+			if (pg_class_aclcheck(parent, runs_as, ACL_SELECT) != ACLCHECK_OK)
+				return "may not read";
+			if (check_enable_rls(parent, runs_as, true) == RLS_ENABLED)
+				return "is subject to row-level security on";
+			return static_cast<const char *>(nullptr);
+		});
+		if (problem)
+			throw SqlError(
+			    ERRCODE_INSUFFICIENT_PRIVILEGE,
+			    "cannot restore table " + plan.display_name + " of " + backup + ": the role that deletes its rows " +
+			        problem + " table " + step.parent_name + " of its path; nothing was restored",
+			    "A superuser's restore deletes as the table's owner; others delete as themselves.",
+			    "GRANT SELECT ON " + step.parent_name + " to that role (and let it bypass row-level security).");
+	}
+}
+
 // The load runs in replica mode, so that foreign-key and user triggers stay off: a user trigger
 // that fires there anyway (ENABLE ALWAYS or ENABLE REPLICA) would run with foreign keys
 // unenforced, and could leave another tenant's rows dangling. Refused, naming them.
@@ -170,6 +194,7 @@ TableRestorePlan plan_table_restore(const archive::TableHeader &table, int64 bac
 	}
 	plan.table = refuse_unless_found_alike(relid, table, plan.display_name, backup, now);
 	plan.tenant_type = plan.table.tenant_type;
+	refuse_unreadable_path(plan, backup);
 	refuse_triggers_firing_in_replica_mode(relid, plan.display_name, backup);
 
 	ColumnPlan fields = plan_columns(table.columns, relid, plan.display_name, backup, "nothing was restored");

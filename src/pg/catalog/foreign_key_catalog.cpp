@@ -50,7 +50,7 @@ std::vector<ForeignKey> load_foreign_keys(const std::string &where) {
 			// The key's own equality operators (conpfeqop), as the constraint's triggers use them.
 			return spi_run_oid(
 			    "SELECT pg_catalog.quote_ident(ca.attname), pg_catalog.quote_ident(pa.attname), "
-			    "  pa.attname::pg_catalog.text, "
+			    "  pa.attname::pg_catalog.text, ca.attname::pg_catalog.text, "
 			    "  ' OPERATOR(' OPERATOR(pg_catalog.||) pg_catalog.quote_ident(n.nspname) "
 			    "    OPERATOR(pg_catalog.||) '.' OPERATOR(pg_catalog.||) o.oprname "
 			    "    OPERATOR(pg_catalog.||) ') ', "
@@ -77,12 +77,12 @@ std::vector<ForeignKey> load_foreign_keys(const std::string &where) {
 			    con, true, SPI_OK_SELECT);
 		});
 		for (uint64 r = 0; r < cols; r++) {
-			char *c[5];
+			char *c[6];
 			pg_call([&] {
-				for (int i = 0; i < 5; i++)
+				for (int i = 0; i < 6; i++)
 					c[i] = spi_text(r, i + 1);
 			});
-			if (c[4][0] == 't')
+			if (c[5][0] == 't')
 				throw SqlError(ERRCODE_FEATURE_NOT_SUPPORTED,
 				               "foreign key constraint \"" + fk.name + "\" on table " + fk.child_name +
 				                   " compares its key through a cast written by a role that is not a superuser",
@@ -91,7 +91,8 @@ std::vector<ForeignKey> load_foreign_keys(const std::string &where) {
 			fk.child_cols.emplace_back(c[0]);
 			fk.parent_cols.emplace_back(c[1]);
 			fk.parent_raw.emplace_back(c[2]);
-			fk.equals.emplace_back(c[3]);
+			fk.child_raw.emplace_back(c[3]);
+			fk.equals.emplace_back(c[4]);
 		}
 	}
 	return fks;

@@ -10,9 +10,10 @@
 using namespace tb::pg;
 
 TB_SQL_FUNCTION(backup_delete) {
+	AuditedAction audit("delete"); // first: a refused argument is a failed attempt too
 	int64 id = arg_int64(fcinfo, 0, "backup_id");
+	audit.set_backup(id);
 	spi_begin();
-	AuditedAction audit("delete", "", id);
 	// Deleting a restore point takes away a way back: the explicitly granted permission.
 	StoredBackup backup = find_permitted_backup(id, "backup.restore", audit, BackupHold::RowLock);
 	if (backup.status == "running")

@@ -73,10 +73,11 @@ uint64 change_grant(const char *sql, const GrantArgs &a, int expected) {
 // when nothing changed.
 void grant_or_revoke(FunctionCallInfo fcinfo, const char *action, const char *sql, int expected,
                      const char *unchanged) {
+	AuditedAction audit(action); // first: a refused argument is a failed attempt too
 	spi_begin();
 	require_backup_admin(action, (std::string(action) + " backup permissions").c_str());
 	GrantArgs args = grant_args(fcinfo, std::string(action) == "revoke");
-	AuditedAction audit(action, args.tenant.value_or(""));
+	audit.set_tenant(args.tenant.value_or(""));
 	uint64 changed = change_grant(sql, args, expected);
 	std::string note = describe(args) + (changed ? "" : " (" + std::string(unchanged) + ")");
 	if (!changed) {

@@ -136,10 +136,11 @@ void record_outcome(int64 id, const Outcome &out) {
 using namespace tb::pg;
 
 TB_SQL_FUNCTION(backup_verify) {
+	AuditedAction audit("verify"); // first: a refused argument is a failed attempt too
 	int64 id = arg_int64(fcinfo, 0, "backup_id");
+	audit.set_backup(id);
 	pg_call([&] { InitMaterializedSRF(fcinfo, 0); });
 	spi_begin();
-	AuditedAction audit("verify", "", id);
 	// Held by the tenant's shared lock, not a row lock: verify works in a read-only transaction.
 	StoredBackup backup = authorize_backup(id, "verified", "backup.view", audit, BackupHold::Reading);
 

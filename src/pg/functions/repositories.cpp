@@ -16,9 +16,9 @@ using namespace tb::pg;
 
 // backup_repository_add(name text, url text, options jsonb DEFAULT '{}') RETURNS void
 TB_SQL_FUNCTION(backup_repository_add) {
+	AuditedAction audit("repository_add");
 	spi_begin();
 	require_superuser("repository_add", "add a repository");
-	AuditedAction audit("repository_add");
 	std::string name = required_text_arg(fcinfo, 0, "name", 1024);
 	std::string url = required_text_arg(fcinfo, 1, "url", 1024);
 	if (!valid_repository_name(name))
@@ -68,9 +68,9 @@ TB_SQL_FUNCTION(backup_repository_add) {
 
 // backup_repository_remove(name text) RETURNS boolean: false if there was no such repository.
 TB_SQL_FUNCTION(backup_repository_remove) {
+	AuditedAction audit("repository_remove");
 	spi_begin();
 	require_superuser("repository_remove", "remove a repository");
-	AuditedAction audit("repository_remove");
 	std::string name = required_text_arg(fcinfo, 0, "name", 1024);
 	if (name == kLocalRepository)
 		throw SqlError(ERRCODE_INVALID_PARAMETER_VALUE, "repository \"local\" is built in and cannot be removed");
