@@ -321,9 +321,7 @@ COMMENT ON FUNCTION tenant_backup.backup_schedule_set(text, text, text, integer,
 -- <issue 24: standbys and failover>
 -- A hot standby serves what only reads; every function that writes fails at once there, saying
 -- so: the C functions call the check themselves, backup_exclude_table calls _refuse_on_standby
--- first. backup_register_table (issue 17's block) is refused there by PostgreSQL's read-only
--- check (SQLSTATE 25006 too) until it calls _refuse_on_standby as well. README "Standbys and
--- failover".
+-- first, as backup_register_table (issue 17's block) does. README "Standbys and failover".
 CREATE FUNCTION tenant_backup._refuse_on_standby(function text) RETURNS void
     AS 'MODULE_PATHNAME', 'tenant_backup_refuse_on_standby' LANGUAGE C STABLE STRICT;
 CREATE OR REPLACE FUNCTION tenant_backup.backup_exclude_table(tbl regclass) RETURNS void
