@@ -2,6 +2,7 @@
 // with its outcome; then retention, in a transaction of its own, so that a failing retention never
 // costs the backup just taken (it is logged, and applied again after the tenant's next backup). A
 // failed backup is recorded in a transaction of its own (the backup's has been rolled back).
+#include "core/error.hpp"
 #include "pg/archive/take_backup.hpp"
 #include "pg/boundary/guard.hpp"
 #include "pg/repository/registry.hpp"
@@ -48,6 +49,8 @@ void run_job(const Claim &claim, RunCounts &counts) {
 	int64_t backup_id = claim.backup_id;
 	std::string backed_up; // the tenant as the backup recorded it (canonical form)
 	ErrorData *error = run_in_transaction("tenant_backup job: backing up", [&] {
+		if (!lock_extension_tables())
+			throw SqlError(ERRCODE_LOCK_NOT_AVAILABLE, "the extension tenant_backup is being dropped or changed");
 		NewBackup backup;
 		backup.id = backup_id;
 		backup.tenant = tenant;
@@ -100,8 +103,10 @@ void run_jobs() {
 			}
 		});
 		std::optional<Claim> claim;
-		ErrorData *error = run_in_transaction("tenant_backup job: claiming",
-		                                      [&] { claim = claim_next_job(pid, scheduler_now()); });
+		ErrorData *error = run_in_transaction("tenant_backup job: claiming", [&] {
+			if (lock_extension_tables()) // otherwise being dropped or changed: stop
+				claim = claim_next_job(pid, scheduler_now());
+		});
 		if (error)
 			return log_error(error);
 		if (!claim)

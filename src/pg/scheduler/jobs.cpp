@@ -15,7 +15,10 @@
 #include "pg/boundary/subtransaction.hpp"
 
 extern "C" {
+#include "commands/extension.h"
+#include "storage/lmgr.h"
 #include "utils/backend_status.h"
+#include "utils/syscache.h"
 }
 
 #include <algorithm>
@@ -92,6 +95,32 @@ void remove_leftovers(int64_t backup_id) {
 }
 
 } // namespace
+
+// Takes AccessShareLock on every table of the extension without waiting, and checks that they and
+// the extension still exist. False when one is locked (DROP EXTENSION, or a CREATE EXTENSION
+// still running, holds it): the caller does nothing and tries again later, instead of waiting
+// for one table while holding another, which deadlocked with DROP EXTENSION ... CASCADE at
+// start-up. The locks are held to the end of the transaction.
+bool lock_extension_tables() {
+	Oid extension = pg_eval([] { return get_extension_oid("tenant_backup", true); });
+	if (!OidIsValid(extension))
+		return false;
+	auto rows = spi_query("SELECT d.objid FROM pg_catalog.pg_depend d JOIN pg_catalog.pg_class c ON c.oid = d.objid "
+	                      "WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.refclassid = "
+	                      "'pg_catalog.pg_extension'::pg_catalog.regclass AND d.refobjid = $1::pg_catalog.oid "
+	                      "AND d.deptype = 'e' AND c.relkind IN ('r', 'S')",
+	                      {std::to_string(extension)});
+	for (const auto &row : rows) {
+		Oid relid = static_cast<Oid>(std::stoul(*row[0]));
+		bool locked = pg_eval([relid] {
+			return ConditionalLockRelationOid(relid, AccessShareLock) &&
+			       SearchSysCacheExists1(RELOID, ObjectIdGetDatum(relid));
+		});
+		if (!locked)
+			return false;
+	}
+	return OidIsValid(pg_eval([] { return get_extension_oid("tenant_backup", true); }));
+}
 
 void refresh_schedule_state(const ScheduleSet &schedules, const std::vector<std::string> *tenants, bool remove_others,
                             bool recompute, int64_t now) {

@@ -15,6 +15,12 @@ struct Claim {
 	int64_t backup_id = 0;
 };
 
+// Takes AccessShareLock on every table of the extension without waiting. False if one is locked
+// (DROP EXTENSION or a CREATE EXTENSION in progress) or the extension is gone: the caller then
+// does nothing in this transaction, so that it never waits for one of our tables while holding
+// another (which deadlocked with DROP EXTENSION ... CASCADE).
+bool lock_extension_tables();
+
 // Adds state rows for new tenants, drops idle ones of tenants not in `tenants` if remove_others,
 // and, if `recompute`, (re)computes next runs made under another schedule (a pass over every idle
 // tenant: the scheduler asks for it only when the schedules or the tenants may have changed).

@@ -56,32 +56,6 @@ bool extension_installed() {
 	return pg_eval([] { return OidIsValid(get_extension_oid("tenant_backup", true)); });
 }
 
-// Takes AccessShareLock on every table of the extension without waiting, and checks that they and
-// the extension still exist. False when one is locked (DROP EXTENSION, or a CREATE EXTENSION
-// still running, holds it): the pass is skipped and tried again in a second, instead of waiting
-// for one table while holding another, which deadlocked with DROP EXTENSION ... CASCADE at
-// start-up. The locks are held to the end of the pass's transaction.
-bool lock_extension_tables() {
-	Oid extension = pg_eval([] { return get_extension_oid("tenant_backup", true); });
-	if (!OidIsValid(extension))
-		return false;
-	auto rows = spi_query("SELECT d.objid FROM pg_catalog.pg_depend d JOIN pg_catalog.pg_class c ON c.oid = d.objid "
-	                      "WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.refclassid = "
-	                      "'pg_catalog.pg_extension'::pg_catalog.regclass AND d.refobjid = $1::pg_catalog.oid "
-	                      "AND d.deptype = 'e' AND c.relkind IN ('r', 'S')",
-	                      {std::to_string(extension)});
-	for (const auto &row : rows) {
-		Oid relid = static_cast<Oid>(std::stoul(*row[0]));
-		bool locked = pg_eval([relid] {
-			return ConditionalLockRelationOid(relid, AccessShareLock) &&
-			       SearchSysCacheExists1(RELOID, ObjectIdGetDatum(relid));
-		});
-		if (!locked)
-			return false;
-	}
-	return extension_installed();
-}
-
 // Records a job failed in a subtransaction of its own: one that cannot be recorded is logged and
 // tried again at the next pass, and the others are recorded meanwhile.
 void fail_job(const std::string &tenant, int64_t backup_id, const std::string &reason) {
