@@ -122,9 +122,10 @@ $$;
 
 -- <issue 23: scale to 100,000 tenants>
 -- What the scheduler and its job workers look up at every pass, by index: the due idle tenants
--- (in next-run order), the running jobs, and the 'running' backup rows; the audit trail by age,
+-- (in next-run order, tenants of one time in order, with no sort), the running jobs, and the 'running' backup rows; the audit trail by age,
 -- for its retention (tenant_backup.audit_retention).
-CREATE INDEX schedule_state_due_idx ON tenant_backup.schedule_state (next_run) WHERE running_backup_id IS NULL;
+CREATE INDEX schedule_state_due_idx ON tenant_backup.schedule_state (next_run, tenant)
+    WHERE running_backup_id IS NULL;
 CREATE INDEX schedule_state_running_idx ON tenant_backup.schedule_state (running_backup_id)
     WHERE running_backup_id IS NOT NULL;
 CREATE INDEX backups_running_idx ON tenant_backup.backups (id) WHERE status = 'running';

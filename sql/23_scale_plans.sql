@@ -49,7 +49,7 @@ SELECT count(*) FROM tenant_backup.backup_list('231000');
 -- The scheduler's statements of every pass, and a job's retention, as generic plans.
 SET plan_cache_mode = force_generic_plan;
 PREPARE due(bigint, int) AS SELECT count(*) FROM (SELECT FROM tenant_backup.schedule_state
-    WHERE running_backup_id IS NULL AND next_run <= to_timestamp($1) LIMIT $2) d;
+    WHERE running_backup_id IS NULL AND next_run <= to_timestamp($1) ORDER BY next_run LIMIT $2) d;
 SELECT * FROM pg_temp.scans('EXECUTE due(0, 2)');
 PREPARE next_due(bigint) AS SELECT tenant FROM tenant_backup.schedule_state
     WHERE running_backup_id IS NULL AND next_run <= to_timestamp($1) ORDER BY next_run, tenant LIMIT 1 FOR UPDATE SKIP LOCKED;

@@ -63,6 +63,10 @@ SqlValue utc_text(std::optional<int64_t> t) {
 
 } // namespace
 
+// Whether a scheduler serves this database now (needs tenant_backup in shared_preload_libraries).
+bool scheduler_serves_this_database();
+void warn_if_unserved();
+
 } // namespace tb::pg
 
 using namespace tb::pg;
@@ -111,6 +115,8 @@ TB_SQL_FUNCTION(backup_schedule_set) {
 		           std::to_string(keep_days), std::to_string(keep_daily), std::to_string(keep_weekly),
 		           std::to_string(keep_monthly), repositories});
 	}
+	pg_call([] { wake_scheduler_at_commit(); });
+	warn_if_unserved();
 	audit.ok(cron + " " + zone + (enabled ? "" : " (disabled)"));
 	spi_end();
 	PG_RETURN_VOID();
@@ -128,6 +134,7 @@ TB_SQL_FUNCTION(backup_schedule_remove) {
 		    !spi_query("DELETE FROM tenant_backup.schedules WHERE tenant IS NOT DISTINCT FROM $1 RETURNING 1", {tenant})
 		         .empty();
 	}
+	pg_call([] { wake_scheduler_at_commit(); });
 	audit.ok(removed ? "removed" : "no such schedule");
 	spi_end();
 	PG_RETURN_BOOL(removed);
@@ -233,7 +240,6 @@ Datum composite(FunctionCallInfo fcinfo, const SqlRow &values) {
 
 } // namespace
 
-// Whether a scheduler serves this database now (needs tenant_backup in shared_preload_libraries).
 bool scheduler_serves_this_database() {
 	std::vector<ServedDatabase> served = served_databases();
 	if (served.empty())
@@ -243,6 +249,21 @@ bool scheduler_serves_this_database() {
 		if (d.database == name)
 			return true;
 	return false;
+}
+
+// backup_schedule_set's WARNING when the schedule will not run: no scheduler serves the database.
+void warn_if_unserved() {
+	if (scheduler_serves_this_database())
+		return;
+	std::string database = pg_eval([] { return static_cast<const char *>(get_database_name(MyDatabaseId)); });
+	const char *setting = setting_databases();
+	std::string message = "no tenant_backup scheduler serves database \"" + database +
+	                      "\": its schedules are stored, but no scheduled backup runs";
+	std::string hint = "Put tenant_backup in shared_preload_libraries and the database in tenant_backup.databases "
+	                   "(now \"" +
+	                   std::string(setting ? setting : "") + "\"), then restart or reload.";
+	const char *m = message.c_str(), *h = hint.c_str();
+	pg_call([m, h] { ereport(WARNING, (errmsg("%s", m), errhint("%s", h))); });
 }
 
 } // namespace tb::pg

@@ -161,7 +161,8 @@ int due_tenants(int limit, int64_t now) {
 	if (limit <= 0)
 		return 0;
 	auto rows = spi_query("SELECT count(*) FROM (SELECT FROM tenant_backup.schedule_state "
-	                      "WHERE running_backup_id IS NULL AND next_run <= to_timestamp($1::bigint) LIMIT $2::int) d",
+	                      "WHERE running_backup_id IS NULL AND next_run <= to_timestamp($1::bigint) "
+	                      "ORDER BY next_run LIMIT $2::int) d",
 	                      {std::to_string(now), std::to_string(limit)});
 	return std::stoi(*rows.at(0)[0]);
 }
