@@ -123,7 +123,7 @@ bool lock_extension_tables() {
 }
 
 void refresh_schedule_state(const ScheduleSet &schedules, const std::vector<std::string> *tenants, bool remove_others,
-                            bool recompute, int64_t now) {
+                            Recompute recompute, int64_t now) {
 	if (tenants) {
 		// The list is one text[] parameter, read once by unnest in FROM: a per-row `= ANY
 		// ($1::text[])` would parse the whole array again for every row (O(tenants^2)).
@@ -136,7 +136,7 @@ void refresh_schedule_state(const ScheduleSet &schedules, const std::vector<std:
 			          "AND NOT EXISTS (SELECT FROM unnest($1::text[]) AS u(t) WHERE u.t OPERATOR(pg_catalog.=) s.tenant)",
 			          {list});
 	}
-	if (!recompute)
+	if (recompute == Recompute::None)
 		return;
 	std::vector<SqlValue> changed_tenants, keys, next_runs;
 	for (const auto &row : spi_query("SELECT tenant, coalesce(schedule_key, '') FROM tenant_backup.schedule_state "
@@ -144,7 +144,7 @@ void refresh_schedule_state(const ScheduleSet &schedules, const std::vector<std:
 		const std::string &tenant = *row[0];
 		const Schedule *s = schedules.for_tenant(tenant);
 		std::string key = s ? s->key() : "";
-		if (key == *row[1])
+		if (key == *row[1] && recompute != Recompute::All)
 			continue;
 		changed_tenants.push_back(tenant);
 		keys.push_back(key);

@@ -22,11 +22,13 @@ struct Claim {
 bool lock_extension_tables();
 
 // Adds state rows for new tenants, drops idle ones of tenants not in `tenants` if remove_others,
-// and, if `recompute`, (re)computes next runs made under another schedule (a pass over every idle
-// tenant: the scheduler asks for it only when the schedules or the tenants may have changed).
-// `tenants` is nullptr to skip discovery.
+// and (re)computes next runs: Changed, those made under another schedule (a pass over every idle
+// tenant: the scheduler asks for it only when the schedules or the tenants may have changed);
+// All, every idle tenant's (the scheduler's clock was moved). `tenants` is nullptr to skip
+// discovery.
+enum class Recompute { None, Changed, All };
 void refresh_schedule_state(const ScheduleSet &schedules, const std::vector<std::string> *tenants, bool remove_others,
-                            bool recompute, int64_t now);
+                            Recompute recompute, int64_t now);
 
 // How many idle tenants are due now, counting up to `limit`.
 int due_tenants(int limit, int64_t now);

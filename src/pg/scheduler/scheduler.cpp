@@ -51,6 +51,8 @@ std::string last_schedules_fingerprint;
 std::set<int64_t> jobs_under_old_schedules;
 bool extension_ready = false; // seen installed by the last pass
 int64_t last_audit_pruning = 0;
+bool clock_offset_seen = false; // the clock offset of the last pass, once there was one
+int last_clock_offset = 0;
 
 bool extension_installed() {
 	return pg_eval([] { return OidIsValid(get_extension_oid("tenant_backup", true)); });
@@ -177,7 +179,14 @@ int tick(int64_t &sleep_seconds) {
 	if (changed && reaped) // (not reaped: every job is treated as one under the old schedules)
 		for (const auto &job : running_jobs().jobs)
 			jobs_under_old_schedules.insert(job.backup_id);
-	bool recompute = discover_now || !jobs_under_old_schedules.empty() || !reaped;
+	// A reload that moves the test clock (tenant_backup.scheduler_clock_offset) moves every next
+	// run: they were computed on the old clock. (Not at start-up: a run missed meanwhile stays due.)
+	bool clock_moved = clock_offset_seen && setting_clock_offset() != last_clock_offset;
+	clock_offset_seen = true;
+	last_clock_offset = setting_clock_offset();
+	Recompute recompute = clock_moved                                                            ? Recompute::All
+	                      : discover_now || !jobs_under_old_schedules.empty() || !reaped ? Recompute::Changed
+	                                                                                     : Recompute::None;
 	refresh_schedule_state(schedules, discover_now ? &tenants : nullptr, complete, recompute, now);
 	if (std::optional<int64_t> next = earliest_next_run())
 		sleep_seconds = std::clamp<int64_t>(*next - now, 1, sleep_seconds);
@@ -243,13 +252,15 @@ void prune_audit() {
 long run_once() {
 	int64_t sleep_seconds = setting_scheduler_naptime();
 	int workers = 0;
-	// What a pass that fails forgets: its discovery was rolled back with it.
-	auto discovery = std::make_tuple(discovery_due, last_discovery, last_schedules_fingerprint);
+	// What a pass that fails forgets: its discovery and recomputed next runs were rolled back with it.
+	auto discovery = std::make_tuple(discovery_due, last_discovery, last_schedules_fingerprint, clock_offset_seen,
+	                                 last_clock_offset);
 	ErrorData *error = run_in_transaction("tenant_backup scheduler", [&] { workers = tick(sleep_seconds); });
 	bool pass_ok = !error;
 	if (error) {
 		workers = 0;
-		std::tie(discovery_due, last_discovery, last_schedules_fingerprint) = discovery;
+		std::tie(discovery_due, last_discovery, last_schedules_fingerprint, clock_offset_seen, last_clock_offset) =
+		    discovery;
 		std::string message = std::string("tenant_backup scheduler: ") + (error->message ? error->message : "error");
 		if (error->detail)
 			message += " (" + std::string(error->detail) + ")";

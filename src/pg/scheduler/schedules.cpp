@@ -158,6 +158,19 @@ std::string registry_query(const char *registry, const char *column) {
 	return "SELECT DISTINCT " + quoted_ident(column) + "::pg_catalog.text FROM " + table;
 }
 
+// Once per process and table: discovery reads a table without an index leading with its tenant
+// column whole, every time (every ten minutes in the scheduler).
+void warn_no_tenant_index(const std::string &table, const std::string &column) {
+	static std::set<std::string> warned;
+	if (!warned.insert(table).second)
+		return;
+	std::string message = "tenant_backup: finding the tenants reads table " + table +
+	                      " whole: no index leads with its tenant column " + column;
+	std::string hint = "Create one: CREATE INDEX ON " + table + " (" + column + ");";
+	const char *m = message.c_str(), *h = hint.c_str();
+	pg_call([m, h] { ereport(WARNING, (errmsg("%s", m), errhint("%s", h))); });
+}
+
 std::vector<std::string> discover_tenants() {
 	const char *registry = setting_tenant_registry();
 	const char *column = setting_tenant_column();
@@ -174,6 +187,7 @@ std::vector<std::string> discover_tenants() {
 			sql += " UNION ";
 		std::string column = quoted_ident(t.tenant_column), table = quoted_name(t.schema, t.name);
 		if (!t.has_index) {
+			warn_no_tenant_index(table, column);
 			sql += "SELECT DISTINCT " + column + "::pg_catalog.text FROM " + table;
 			continue;
 		}
