@@ -67,27 +67,8 @@ AS $$
     ORDER BY n.nspname, c.relname
 $$;
 
-CREATE OR REPLACE FUNCTION tenant_backup.backup_tables()
-RETURNS TABLE (table_name regclass, tenant_column name, tenant_type regtype, has_index boolean, source text)
-LANGUAGE sql STABLE
-SET search_path = pg_catalog, pg_temp
-AS $$
-    SELECT k.relid::regclass, k.tenant_column, k.tenant_type, k.has_index, k.source
-    FROM tenant_backup._tenant_table_candidates() k WHERE k.gap IS NULL
-$$;
-
-CREATE FUNCTION tenant_backup.backup_table_gaps()
-RETURNS TABLE (table_name regclass, tenant_column name, tenant_type regtype, reason text)
-LANGUAGE sql STABLE
-SET search_path = pg_catalog, pg_temp
-AS $$
-    SELECT k.relid::regclass, k.tenant_column, k.tenant_type, k.gap
-    FROM tenant_backup._tenant_table_candidates() k WHERE k.gap IS NOT NULL
-$$;
-COMMENT ON FUNCTION tenant_backup.backup_table_gaps() IS
-    'Tables with the tenant column that backups leave out, and why; exclude them to say they are not tenant data.';
 REVOKE ALL ON FUNCTION tenant_backup._trusted_table_owner(oid), tenant_backup._supported_tenant_type(regtype),
-    tenant_backup._tenant_table_candidates(), tenant_backup.backup_table_gaps() FROM PUBLIC;
+    tenant_backup._tenant_table_candidates() FROM PUBLIC;
 
 --------------------------------------------------------------------------------------------------
 -- Security (14.5): an imported backup's label and snapshot time are the document's word. The
@@ -120,6 +101,172 @@ BEGIN
 END
 $$;
 
+--------------------------------------------------------------------------------------------------
+-- Whole tenants (issue 17): rows found through foreign keys, root tables, shared tables.
+-- A table without the tenant column whose rows reference tenant rows through a foreign key
+-- (directly or through a chain) is a path table; the table the tenant columns reference is the
+-- root table, whose tenant row is the tenant's own. Which foreign key each table follows is
+-- decided in C++ (src/core/ownership), from the graph these functions read; backup_tables() and
+-- backup_table_gaps() show the result.
+--------------------------------------------------------------------------------------------------
+ALTER TABLE tenant_backup.registered_tables ADD COLUMN via_foreign_key name;
+ALTER TABLE tenant_backup.registered_tables DROP CONSTRAINT registered_tables_check;
+ALTER TABLE tenant_backup.registered_tables ADD CONSTRAINT registered_tables_check
+    CHECK (excluded OR num_nonnulls(tenant_column, via_foreign_key) = 1);
+COMMENT ON COLUMN tenant_backup.registered_tables.via_foreign_key IS
+    'For a table without a tenant column: the foreign key (on this table) its rows find their tenant through.';
+
+DROP FUNCTION tenant_backup.backup_register_table(regclass, name);
+CREATE FUNCTION tenant_backup.backup_register_table(tbl regclass, tenant_column name DEFAULT NULL,
+                                                    via_foreign_key name DEFAULT NULL) RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    rel record;
+    coltype regtype;
+BEGIN
+    IF tbl IS NULL OR num_nonnulls(tenant_column, via_foreign_key) <> 1 THEN
+        RAISE EXCEPTION 'give tbl and exactly one of tenant_column and via_foreign_key'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    SELECT c.relkind, c.relispartition INTO rel FROM pg_class c WHERE c.oid = tbl;
+    IF rel.relkind NOT IN ('r', 'p') THEN
+        RAISE EXCEPTION '% is not a table', tbl USING ERRCODE = 'wrong_object_type';
+    END IF;
+    IF rel.relispartition THEN
+        RAISE EXCEPTION '% is a partition', tbl USING ERRCODE = 'wrong_object_type',
+            HINT = 'Register its partitioned table: a backup reads all partitions through it.';
+    END IF;
+    IF via_foreign_key IS NOT NULL THEN
+        IF NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conrelid = tbl AND c.contype = 'f'
+                       AND c.conname = via_foreign_key AND c.conparentid = 0) THEN
+            RAISE EXCEPTION 'table % has no foreign key "%"', tbl, via_foreign_key
+                USING ERRCODE = 'undefined_object',
+                      HINT = 'tenant_backup.backup_table_gaps() names the candidate foreign keys of an ambiguous table.';
+        END IF;
+    ELSE
+        SELECT a.atttypid::regtype INTO coltype FROM pg_attribute a
+        WHERE a.attrelid = tbl AND a.attname = tenant_column AND a.attnum > 0 AND NOT a.attisdropped;
+        IF NOT FOUND THEN
+            RAISE EXCEPTION 'column "%" of table % does not exist', tenant_column, tbl USING ERRCODE = 'undefined_column';
+        END IF;
+        IF NOT tenant_backup._supported_tenant_type(coltype) THEN
+            RAISE EXCEPTION 'tenant column "%" of table % has type %', tenant_column, tbl, coltype
+                USING ERRCODE = 'datatype_mismatch',
+                      DETAIL = 'A tenant column must be smallint, integer, bigint, text, varchar or uuid.';
+        END IF;
+    END IF;
+    INSERT INTO tenant_backup.registered_tables AS r (tbl, tenant_column, via_foreign_key, excluded)
+    VALUES (tbl, tenant_column, via_foreign_key, false)
+    ON CONFLICT ON CONSTRAINT registered_tables_pkey
+        DO UPDATE SET tenant_column = excluded.tenant_column, via_foreign_key = excluded.via_foreign_key,
+                      excluded = false;
+END
+$$;
+COMMENT ON FUNCTION tenant_backup.backup_register_table(regclass, name, name) IS
+    'Makes a table part of every backup: by its tenant column, or (via_foreign_key) through one of its foreign keys.';
+
+-- The tables that foreign keys connect, outside the system schemas, tenant_backup and other
+-- extensions, with why a table may not be read by backups (blocked), if so.
+CREATE FUNCTION tenant_backup._foreign_key_tables()
+RETURNS TABLE (relid oid, schema_name name, table_name name, relkind "char", blocked text)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT c.oid, n.nspname, c.relname, c.relkind,
+           CASE WHEN NOT tenant_backup._trusted_table_owner(c.relowner)
+                THEN 'owner ' || quote_ident(c.relowner::regrole::text) || ' is not trusted (tenant_backup.table_owners)'
+           END
+    FROM pg_class c
+    JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition
+      AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'tenant_backup')
+      AND n.nspname NOT LIKE 'pg\_toast%' AND n.nspname NOT LIKE 'pg\_temp\_%'
+      AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass
+                      AND d.objid = c.oid AND d.deptype = 'e')
+      AND (EXISTS (SELECT 1 FROM pg_constraint k WHERE k.contype = 'f' AND k.conrelid = c.oid)
+           OR EXISTS (SELECT 1 FROM pg_constraint k WHERE k.contype = 'f' AND k.confrelid = c.oid))
+$$;
+
+-- Top-level foreign keys between such tables: the column names of single-column keys (to find
+-- root tables), and whether an index leads with the key's columns (a path through the key is
+-- then read by index probes).
+CREATE FUNCTION tenant_backup._foreign_key_graph()
+RETURNS TABLE (constraint_name name, child oid, parent oid, child_column name, parent_column name,
+               parent_column_type regtype, indexed boolean, nullable boolean, constraint_oid oid)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT k.conname, k.conrelid, k.confrelid,
+           CASE WHEN cardinality(k.conkey) = 1 THEN ca.attname END,
+           CASE WHEN cardinality(k.confkey) = 1 THEN pa.attname END,
+           CASE WHEN cardinality(k.confkey) = 1 THEN pa.atttypid::regtype END,
+           EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = k.conrelid
+                   AND (SELECT array_agg(x ORDER BY x)
+                        FROM unnest((string_to_array(i.indkey::text, ' ')::int2[])[1:cardinality(k.conkey)]) x)
+                       = (SELECT array_agg(x ORDER BY x) FROM unnest(k.conkey) x)),
+           EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = k.conrelid AND a.attnum = ANY (k.conkey)
+                   AND NOT a.attnotnull),
+           k.oid
+    FROM pg_constraint k
+    JOIN pg_attribute ca ON ca.attrelid = k.conrelid AND ca.attnum = k.conkey[1]
+    JOIN pg_attribute pa ON pa.attrelid = k.confrelid AND pa.attnum = k.confkey[1]
+    WHERE k.contype = 'f' AND k.conparentid = 0
+    ORDER BY k.conrelid, k.conname
+$$;
+
+-- Every table that holds, is referenced by, or would hold tenant rows: how its rows are found
+-- (rows_found_by: 'tenant column', 'root', 'path', 'shared'), and the gap when backups leave it out.
+CREATE FUNCTION tenant_backup._ownership()
+RETURNS TABLE (relid oid, rows_found_by text, tenant_column name, tenant_type regtype, has_index boolean,
+               source text, path text, depth integer, gap text)
+    AS 'MODULE_PATHNAME', 'tenant_backup_ownership' LANGUAGE C STABLE;
+
+DROP FUNCTION tenant_backup.backup_tables();
+CREATE FUNCTION tenant_backup.backup_tables()
+RETURNS TABLE (table_name regclass, tenant_column name, tenant_type regtype, has_index boolean, source text,
+               rows_found_by text, path text)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT o.relid::regclass, o.tenant_column, o.tenant_type, o.has_index, o.source, o.rows_found_by, o.path
+    FROM tenant_backup._ownership() o WHERE o.gap IS NULL
+$$;
+COMMENT ON FUNCTION tenant_backup.backup_tables() IS
+    'The tables of a tenant''s backup and how their rows are found (tenant column, root, path), and the shared tables tenant rows reference.';
+
+CREATE FUNCTION tenant_backup.backup_table_gaps()
+RETURNS TABLE (table_name regclass, tenant_column name, tenant_type regtype, reason text, left_out boolean)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT o.relid::regclass, o.tenant_column, o.tenant_type, o.gap, true
+    FROM tenant_backup._ownership() o WHERE o.gap IS NOT NULL
+    UNION ALL
+    SELECT o.relid::regclass, o.tenant_column, o.tenant_type,
+           CASE WHEN o.rows_found_by = 'path'
+                THEN 'no index leads with the columns of the first foreign key of its path (' || o.path ||
+                     '): backing up a tenant reads the whole table'
+                ELSE 'no index leads with "' || o.tenant_column || '": backing up a tenant reads the whole table'
+           END, false
+    FROM tenant_backup._ownership() o
+    WHERE o.gap IS NULL AND NOT o.has_index AND o.rows_found_by IN ('tenant column', 'path')
+$$;
+COMMENT ON FUNCTION tenant_backup.backup_table_gaps() IS
+    'What backups leave out (left_out) or read badly, and why; exclude a table to say it is not tenant data.';
+
+-- How many rows of each path table belong to no tenant (a NULL or dangling step of their path);
+-- such rows are in no tenant's backup. Reads each path table whole: a check, not for every backup.
+CREATE FUNCTION tenant_backup.backup_unowned_rows()
+RETURNS TABLE (table_name regclass, path text, unowned_rows bigint)
+    AS 'MODULE_PATHNAME', 'tenant_backup_unowned_rows' LANGUAGE C STABLE;
+COMMENT ON FUNCTION tenant_backup.backup_unowned_rows() IS
+    'Rows of tables found through foreign keys whose path reaches no tenant; they are in no backup.';
+
+REVOKE ALL ON FUNCTION tenant_backup.backup_register_table(regclass, name, name), tenant_backup._foreign_key_tables(),
+    tenant_backup._foreign_key_graph(), tenant_backup._ownership(), tenant_backup.backup_tables(),
+    tenant_backup.backup_table_gaps(), tenant_backup.backup_unowned_rows() FROM PUBLIC;
 -- <issue 23: scale to 100,000 tenants>
 -- What the scheduler and its job workers look up at every pass, by index: the due idle tenants
 -- (in next-run order, tenants of one time in order, with no sort), the running jobs, and the 'running' backup rows; the audit trail by age,

@@ -143,7 +143,7 @@ SELECT * FROM tenant_backup.backup_restore(:bid);
 SELECT pg_temp.forge(:bid, :'good_bytes'::bytea || '\x00'::bytea);
 SELECT * FROM tenant_backup.backup_restore(:bid);
 -- an unknown format version, an unknown flag
-SELECT pg_temp.forge(:bid, set_byte(:'good_bytes'::bytea, 8, 2));
+SELECT pg_temp.forge(:bid, set_byte(:'good_bytes'::bytea, 8, 3));
 SELECT * FROM tenant_backup.backup_restore(:bid);
 SELECT pg_temp.forge(:bid, set_byte(:'good_bytes'::bytea, 10, 7));
 SELECT * FROM tenant_backup.backup_restore(:bid);

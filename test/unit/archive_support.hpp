@@ -361,6 +361,12 @@ inline std::string table_payload(const ar::TableHeader &t) {
 		ar::put_string(p, c.name);
 		ar::put_string(p, c.type);
 	}
+	ar::put_u32(p, static_cast<uint32_t>(t.path.size())); // format 2
+	for (const auto &step : t.path) {
+		ar::put_string(p, step.constraint);
+		ar::put_string(p, step.schema);
+		ar::put_string(p, step.name);
+	}
 	return p;
 }
 inline std::string u64_payload(std::initializer_list<uint64_t> values) {
@@ -484,6 +490,9 @@ inline ArchiveSpec small_spec() {
 	             "c\xc3\xb8"
 	             "d\xc3\xa9\"}";
 	s.tables = {customers_table(40), empty_table(), zero_column_table(), unicode_names_table()};
+	// A table found through foreign keys (format 2): no tenant column, a path of two steps.
+	s.tables[1].header.tenant_column.clear();
+	s.tables[1].header.path = {{"lines_order_fkey", "public", "orders"}, {"orders_customer_fkey", "public", "customers"}};
 	return s;
 }
 

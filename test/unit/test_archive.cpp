@@ -264,7 +264,7 @@ TEST(ArchiveFormat, FileHeader) {
 	std::string both = write_archive(small_spec(), writer_options(true, test_key(1), 4096));
 	auto field = [](const std::string &file, size_t at, size_t len) { return file.substr(at, len); };
 	for (const std::string *f : {&plain, &packed, &sealed, &both}) {
-		EXPECT_EQ(field(*f, 0, 10), std::string("TNTBKUP\n\x01\x00", 10));
+		EXPECT_EQ(field(*f, 0, 10), std::string("TNTBKUP\n\x02\x00", 10));
 		EXPECT_EQ(ar::get_le(bytes_of(*f) + 16, 8), kBackupId);
 		EXPECT_EQ(field(*f, 40, 24), std::string(24, '\0')) << "reserved bytes";
 		EXPECT_NE(field(*f, 28, 12), std::string(12, '\0')) << "a random base nonce";

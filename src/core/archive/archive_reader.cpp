@@ -215,6 +215,18 @@ std::optional<TableHeader> ArchiveReader::next_table() {
 		c.type = r.string();
 		table.columns.push_back(std::move(c));
 	}
+	if (header_.version >= 2) {
+		uint32_t steps = r.u32();
+		if (steps > 1000)
+			corrupt("archive is damaged: table record claims a path of " + std::to_string(steps) + " foreign keys");
+		for (uint32_t i = 0; i < steps; i++) {
+			PathStep step;
+			step.constraint = r.string();
+			step.schema = r.string();
+			step.name = r.string();
+			table.path.push_back(std::move(step));
+		}
+	}
 	r.expect_end();
 	if (only_ && (table.schema != only_->schema || table.name != only_->name))
 		corrupt("archive index points at table " + table.schema + "." + table.name + ", not " + only_->schema + "." +

@@ -123,6 +123,12 @@ void ArchiveWriter::begin_table(const TableHeader &table) {
 		put_string(payload, c.name);
 		put_string(payload, c.type);
 	}
+	put_u32(payload, static_cast<uint32_t>(table.path.size()));
+	for (const auto &step : table.path) {
+		put_string(payload, step.constraint);
+		put_string(payload, step.schema);
+		put_string(payload, step.name);
+	}
 	if (payload.size() > kMaxMetaRecord)
 		throw Error(ErrorKind::InvalidInput, "table description is too large");
 	start_section();

@@ -32,7 +32,7 @@ FileHeader FileHeader::parse(const uint8_t *b) {
 	h.backup_id = get_le(b + 16, 8);
 	h.key_generation = static_cast<uint32_t>(get_le(b + 24, 4));
 	std::memcpy(h.base_nonce.data(), b + 28, h.base_nonce.size());
-	if (h.version != kFormatVersion)
+	if (h.version < kOldestFormatVersion || h.version > kFormatVersion)
 		throw Error(ErrorKind::Corrupt, "unsupported archive format version " + std::to_string(h.version));
 	if (h.flags & ~(kFlagZstd | kFlagEncrypted))
 		throw Error(ErrorKind::Corrupt, "archive uses unknown features (flags " + std::to_string(h.flags) + ")");

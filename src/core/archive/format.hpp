@@ -24,7 +24,10 @@ namespace tb::archive {
 
 constexpr char kMagic[8] = {'T', 'N', 'T', 'B', 'K', 'U', 'P', '\n'};
 constexpr char kFooterMagic[8] = {'T', 'B', 'K', 'T', 'R', 'A', 'I', 'L'};
-constexpr uint16_t kFormatVersion = 1;
+// Version 2 (tenant_backup 0.2.0) adds each table's ownership path to its 'T' record; version 1
+// archives (0.1.0) are read as before.
+constexpr uint16_t kFormatVersion = 2;
+constexpr uint16_t kOldestFormatVersion = 1;
 constexpr uint16_t kFlagZstd = 1;
 constexpr uint16_t kFlagEncrypted = 2;
 constexpr size_t kFileHeaderSize = 64;
@@ -64,13 +67,25 @@ struct Column {
 	bool operator==(const Column &o) const { return name == o.name && type == o.type; }
 };
 
+// One foreign key of a table's ownership path: the constraint (on the table of the previous step,
+// or on the table itself for the first) and the table it references.
+struct PathStep {
+	std::string constraint;
+	std::string schema, name;
+	bool operator==(const PathStep &o) const {
+		return constraint == o.constraint && schema == o.schema && name == o.name;
+	}
+};
+
 struct TableHeader {
 	std::string schema;
 	std::string name;
-	std::string tenant_column;
+	std::string tenant_column;   // empty for a table whose rows are found through `path`
 	std::vector<Column> columns; // in the order of the fields of each tuple
+	std::vector<PathStep> path;  // foreign keys to a table with the tenant column (format 2)
 	bool operator==(const TableHeader &o) const {
-		return schema == o.schema && name == o.name && tenant_column == o.tenant_column && columns == o.columns;
+		return schema == o.schema && name == o.name && tenant_column == o.tenant_column && columns == o.columns &&
+		       path == o.path;
 	}
 };
 

@@ -26,6 +26,10 @@ public:
 	uint64 delete_tenant_rows(const RestoredTable &table);
 	// Fails with foreign_key_violation, naming the constraint, if a foreign key is broken.
 	void check(const std::vector<RestoredTable> &tables, int64 backup_id);
+	// A table found through a path has no tenant column to check its rows by as they load: after
+	// the load, every loaded row must reach the tenant through the path (its parents restored, or
+	// kept), so the tenant's rows found through it must number exactly `loaded`.
+	static void check_path_rows(const RestoredTable &table, uint64 loaded, int64 backup_id);
 
 private:
 	std::map<Oid, std::string> removed_keys_; // constraint -> temporary table of removed keys

@@ -46,30 +46,50 @@ std::map<std::string, CurrentColumn> current_columns(Oid relid) {
 	return columns;
 }
 
-// The table the archive names must still be a tenant table with the archive's tenant column
+std::string describe_path(const std::vector<archive::PathStep> &path) {
+	std::string out;
+	for (const auto &step : path)
+		out += (out.empty() ? "" : ", then ") + step.constraint + " -> " + step.schema + "." + step.name;
+	return out;
+}
+
+// The table the archive names must still be a tenant table whose rows are found as at the backup
 // (backup_table_gaps() says why not, if not): a table created by someone else under the name of a
-// dropped one is not where the tenant's rows go, nor where its triggers should run.
-void refuse_unless_tenant_table(Oid relid, const std::string &column, const std::string &display,
-                                const std::string &backup) {
-	char *current = nullptr;
-	{
-		AsExtensionOwner owner; // the catalog is the extension's own
-		pg_call([&] {
-			if (spi_run_oid("SELECT tenant_column::pg_catalog.text FROM tenant_backup.backup_tables() "
-			                "WHERE table_name OPERATOR(pg_catalog.=) $1::pg_catalog.regclass",
-			                relid, true, SPI_OK_SELECT) > 0)
-				current = spi_text(0, 1);
-		});
-	}
+// dropped one is not where the tenant's rows go, nor where its triggers should run; and rows found
+// through other foreign keys today are not the rows the backup holds.
+const TenantTable &refuse_unless_found_alike(Oid relid, const archive::TableHeader &table, const std::string &display,
+                                             const std::string &backup, const std::vector<TenantTable> &now) {
+	const TenantTable *current = nullptr;
+	for (const auto &t : now)
+		if (t.relid == relid)
+			current = &t;
 	if (!current)
 		throw SqlError(ERRCODE_WRONG_OBJECT_TYPE,
 		               "table " + display + " of " + backup + " is not a tenant table now; nothing was restored",
-		               "tenant_backup.backup_table_gaps() says why, if it has the tenant column.",
+		               "tenant_backup.backup_table_gaps() says why, if it holds tenant rows.",
 		               "Register or re-include it (or trust its owner), then restore again.");
-	if (column != current)
+	if (!table.path.empty() || current->is_path()) {
+		if (table.path != current->steps)
+			throw SqlError(ERRCODE_DATATYPE_MISMATCH,
+			               "the rows of table " + display + " are found differently now than in " + backup +
+			                   "; nothing was restored",
+			               "In the backup: " +
+			                   (table.path.empty() ? "by tenant column \"" + table.tenant_column + "\""
+			                                       : "through " + describe_path(table.path)) +
+			                   ". Now: " +
+			                   (current->is_path() ? "through " + describe_path(current->steps)
+			                                       : "by tenant column \"" + current->tenant_column + "\"") +
+			                   ".",
+			               "Restore the foreign keys (or tables) of the backup's path, or declare it with "
+			               "tenant_backup.backup_register_table(..., via_foreign_key => ...).");
+		return *current;
+	}
+	if (table.tenant_column != current->tenant_column)
 		throw SqlError(ERRCODE_DATATYPE_MISMATCH,
 		               "table " + display + " of " + backup + " is now a tenant table by column \"" +
-		                   std::string(current) + "\", not \"" + column + "\" as in the backup; nothing was restored");
+		                   current->tenant_column + "\", not \"" + table.tenant_column +
+		                   "\" as in the backup; nothing was restored");
+	return *current;
 }
 
 // The load runs in replica mode, so that foreign-key and user triggers stay off: a user trigger
@@ -105,11 +125,12 @@ void warn(const std::string &message) {
 
 } // namespace
 
-TableRestorePlan plan_table_restore(const archive::TableHeader &table, int64 backup_id) {
+TableRestorePlan plan_table_restore(const archive::TableHeader &table, int64 backup_id,
+                                    const std::vector<TenantTable> &now) {
 	TableRestorePlan plan;
 	plan.display_name = table.schema + "." + table.name;
 	plan.qualified = quoted_name(table.schema, table.name);
-	plan.tenant_column = quoted_ident(table.tenant_column);
+	plan.tenant_column = table.tenant_column.empty() ? "" : quoted_ident(table.tenant_column);
 	plan.tenant_column_raw = table.tenant_column;
 	const char *schema = table.schema.c_str(), *name = table.name.c_str();
 	plan.relid = pg_eval([schema, name] {
@@ -139,23 +160,25 @@ TableRestorePlan plan_table_restore(const archive::TableHeader &table, int64 bac
 			                       get_rel_name(relid))));
 	});
 
-	std::map<std::string, CurrentColumn> now = current_columns(relid);
-	auto tenant_col = now.find(table.tenant_column);
-	if (tenant_col == now.end())
-		throw SqlError(ERRCODE_UNDEFINED_COLUMN, "tenant column \"" + table.tenant_column + "\" of table " +
-		                                             plan.display_name + " no longer exists; nothing was restored");
-	plan.tenant_type = tenant_col->second.type_oid;
-	check_tenant_type(plan.tenant_type, table.tenant_column, plan.display_name);
-	refuse_unless_tenant_table(relid, table.tenant_column, plan.display_name, backup);
+	std::map<std::string, CurrentColumn> columns = current_columns(relid);
+	if (!table.tenant_column.empty()) {
+		auto tenant_col = columns.find(table.tenant_column);
+		if (tenant_col == columns.end())
+			throw SqlError(ERRCODE_UNDEFINED_COLUMN, "tenant column \"" + table.tenant_column + "\" of table " +
+			                                             plan.display_name + " no longer exists; nothing was restored");
+		check_tenant_type(tenant_col->second.type_oid, table.tenant_column, plan.display_name);
+	}
+	plan.table = refuse_unless_found_alike(relid, table, plan.display_name, backup, now);
+	plan.tenant_type = plan.table.tenant_type;
 	refuse_triggers_firing_in_replica_mode(relid, plan.display_name, backup);
 
 	for (const auto &col : table.columns) {
-		auto it = now.find(col.name);
-		if (it == now.end() || it->second.generated) {
+		auto it = columns.find(col.name);
+		if (it == columns.end() || it->second.generated) {
 			plan.keep.push_back(false);
 			plan.drops_fields = true;
 			warn("column \"" + col.name + "\" of table " + plan.display_name + " " +
-			     (it == now.end() ? "no longer exists" : "is now a generated column") + "; its values in " + backup +
+			     (it == columns.end() ? "no longer exists" : "is now a generated column") + "; its values in " + backup +
 			     " are skipped");
 			continue;
 		}

@@ -3,6 +3,7 @@
 #pragma once
 #include "core/archive/format.hpp"
 #include "pg/boundary/pg_headers.hpp"
+#include "pg/catalog/tenant_tables.hpp"
 
 #include <string>
 #include <vector>
@@ -14,16 +15,19 @@ struct TableRestorePlan {
 	char relkind = 'r';
 	std::string display_name;  // schema.table
 	std::string qualified;     // quoted, for SQL
-	std::string tenant_column; // quoted, for SQL
+	std::string tenant_column; // quoted, for SQL; empty for a path table
 	std::string tenant_column_raw;
+	TenantTable table; // the table as backups see it now: how its tenant rows are found
 	Oid tenant_type = InvalidOid;
 	std::vector<bool> keep;        // per archived field
 	std::vector<std::string> load; // columns that receive the kept fields, in order
 	bool drops_fields = false;     // some archived columns no longer exist
 };
 
-// Resolves the table (locking it ROW EXCLUSIVE), checks privileges and column types; warns about
-// dropped columns. Needs SPI connected.
-TableRestorePlan plan_table_restore(const archive::TableHeader &table, int64 backup_id);
+// Resolves the table (locking it ROW EXCLUSIVE), checks privileges and column types, and that its
+// rows are found the same way as at the backup (`now` is load_tenant_tables()): by the same tenant
+// column, or through the same foreign keys; warns about dropped columns. Needs SPI connected.
+TableRestorePlan plan_table_restore(const archive::TableHeader &table, int64 backup_id,
+                                    const std::vector<TenantTable> &now);
 
 } // namespace tb::pg

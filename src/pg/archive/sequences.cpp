@@ -76,9 +76,8 @@ std::vector<SequenceMove> plan_sequence_moves(const RestoredTable &table, int64 
 		    std::string(kRangeShare) +
 		    "))"
 		    ", p.seqmax "
-		    "FROM (SELECT pg_catalog.max(" +
-		    o.column + ")::pg_catalog.int8 AS v FROM " + from_clause(table.plan.relkind, table.plan.qualified) +
-		    " WHERE " + table.plan.tenant_column + " OPERATOR(pg_catalog.=) $1) m, pg_catalog.pg_sequence p, " +
+		    "FROM (SELECT pg_catalog.max(ch." +
+		    o.column + ")::pg_catalog.int8 AS v" + table.plan.table.tenant_rows_sql() + ") m, pg_catalog.pg_sequence p, " +
 		    o.seq_name +
 		    " q WHERE p.seqrelid OPERATOR(pg_catalog.=) $2 AND p.seqincrement OPERATOR(pg_catalog.>) 0 "
 		    "  AND m.v IS NOT NULL AND (m.v OPERATOR(pg_catalog.>) q.last_value "

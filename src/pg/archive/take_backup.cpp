@@ -69,14 +69,21 @@ void warn(const std::string &message, const char *hint) {
 	pg_call([m, hint] { ereport(WARNING, (errmsg("%s", m), errhint("%s", hint))); });
 }
 
-// Tables with the tenant column that backups leave out (backup_table_gaps()) are named in every
-// backup, never silently missing.
+// Tables that would hold tenant rows but that backups leave out, and tables they read badly
+// (backup_table_gaps()), are named in every backup, never silently missing.
 void warn_table_gaps(const std::string &tenant) {
-	for (const auto &gap : load_table_gaps())
+	for (const auto &gap : load_table_gaps()) {
+		if (!gap.left_out) {
+			warn("tenant table " + gap.table + ": " + gap.reason,
+			     "CREATE INDEX ON the table (the tenant column, or the foreign key's columns, ...).");
+			continue;
+		}
 		warn("tenant_backup: table " + gap.table + " is left out of the backup of tenant \"" + tenant +
 		         "\": " + gap.reason,
 		     "Exclude it with tenant_backup.backup_exclude_table() if it holds no tenant data; otherwise register "
-		     "it, or list its owner in tenant_backup.table_owners.");
+		     "it (backup_register_table, with via_foreign_key for a foreign key path), or list its owner in "
+		     "tenant_backup.table_owners.");
+	}
 }
 
 } // namespace
@@ -93,11 +100,6 @@ void take_backup(NewBackup &backup) {
 	if (backup.kind != "auto")
 		check_backup_quota(backup.tenant);
 	warn_table_gaps(backup.tenant);
-	for (const auto &t : tables)
-		if (!t.has_index)
-			warn("tenant table " + t.display_name() + " has no index leading with \"" + t.tenant_column +
-			         "\": backing up a tenant reads the whole table",
-			     "CREATE INDEX ON the table (tenant column, ...).");
 
 	if (!backup.id)
 		backup.id = next_backup_id();

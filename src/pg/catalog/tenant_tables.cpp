@@ -3,60 +3,65 @@
 
 #include "pg/boundary/guard.hpp"
 #include "pg/boundary/spi.hpp"
+#include "pg/catalog/ownership.hpp"
+
+#include <map>
 
 namespace tb::pg {
 
 archive::TableHeader TenantTable::header() const {
-	archive::TableHeader h{schema, name, tenant_column, {}};
+	archive::TableHeader h{schema, name, tenant_column, {}, steps};
 	for (const auto &c : columns)
 		h.columns.push_back({c.name, c.type});
 	return h;
 }
 
 std::vector<TenantTable> load_tenant_tables() {
-	AsExtensionOwner owner; // the catalog is the extension's own
-	static const char *sql = "SELECT t.table_name::oid, n.nspname::text, c.relname::text, c.relkind::text, "
-	                         "       t.tenant_column::text, t.tenant_type::oid, t.has_index, "
-	                         "       a.attname::text, format_type(a.atttypid, a.atttypmod), a.atttypid "
-	                         "FROM tenant_backup.backup_tables() t "
-	                         "JOIN pg_catalog.pg_class c ON c.oid = t.table_name "
-	                         "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
-	                         "JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 "
-	                         "     AND NOT a.attisdropped AND a.attgenerated = '' "
-	                         "ORDER BY n.nspname, c.relname, a.attnum";
-	uint64 rows = pg_eval([] { return spi_run(sql, 0, nullptr, nullptr, nullptr, true, SPI_OK_SELECT); });
 	std::vector<TenantTable> tables;
-	for (uint64 r = 0; r < rows; r++) {
-		struct {
-			Oid relid, tenant_type, type_oid;
-			char *schema, *name, *relkind, *tenant_column, *has_index, *attname, *atttype;
-		} raw;
-		pg_call([&] {
-			bool isnull;
-			raw.relid = DatumGetObjectId(spi_datum(r, 1, &isnull));
-			raw.schema = spi_text(r, 2);
-			raw.name = spi_text(r, 3);
-			raw.relkind = spi_text(r, 4);
-			raw.tenant_column = spi_text(r, 5);
-			raw.tenant_type = DatumGetObjectId(spi_datum(r, 6, &isnull));
-			raw.has_index = spi_text(r, 7);
-			raw.attname = spi_text(r, 8);
-			raw.atttype = spi_text(r, 9);
-			raw.type_oid = DatumGetObjectId(spi_datum(r, 10, &isnull));
-		});
-		if (tables.empty() || tables.back().relid != raw.relid) {
-			TenantTable t;
-			t.relid = raw.relid;
-			t.schema = raw.schema;
-			t.name = raw.name;
-			t.relkind = raw.relkind[0];
-			t.tenant_column = raw.tenant_column;
-			t.tenant_type = raw.tenant_type;
-			t.has_index = raw.has_index[0] == 't';
-			tables.push_back(std::move(t));
+	std::string oids;
+	for (const OwnedTable &o : load_ownership()) {
+		if (!o.in_backups())
+			continue;
+		TenantTable t;
+		t.relid = o.relid;
+		t.schema = o.schema;
+		t.name = o.name;
+		t.relkind = o.relkind;
+		t.rows_found_by = o.rows_found_by;
+		t.tenant_type = o.tenant_type;
+		t.has_index = o.has_index;
+		t.steps = o.steps;
+		if (o.rows_found_by == "path") {
+			t.path_tenant_column = o.tenant_column;
+			std::string keys_of_path;
+			for (Oid con : o.path_constraints)
+				keys_of_path += (keys_of_path.empty() ? "" : ",") + std::to_string(con);
+			std::vector<ForeignKey> keys =
+			    load_foreign_keys("c.oid OPERATOR(pg_catalog.=) ANY ('{" + keys_of_path + "}'::pg_catalog.oid[])");
+			for (Oid con : o.path_constraints)
+				for (const auto &k : keys)
+					if (k.oid == con)
+						t.path.push_back(k);
+		} else {
+			t.tenant_column = o.tenant_column;
 		}
-		tables.back().columns.push_back({raw.attname, raw.atttype, raw.type_oid});
+		oids += (oids.empty() ? "" : ",") + std::to_string(o.relid);
+		tables.push_back(std::move(t));
 	}
+	if (tables.empty())
+		return tables;
+	std::map<Oid, size_t> at;
+	for (size_t i = 0; i < tables.size(); i++)
+		at[tables[i].relid] = i;
+	std::string sql = "SELECT a.attrelid::pg_catalog.text, a.attname::pg_catalog.text, "
+	                  "  pg_catalog.format_type(a.atttypid, a.atttypmod), a.atttypid::pg_catalog.text "
+	                  "FROM pg_catalog.pg_attribute a WHERE a.attrelid OPERATOR(pg_catalog.=) ANY ('{" +
+	                  oids +
+	                  "}'::pg_catalog.oid[]) AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped "
+	                  "AND a.attgenerated OPERATOR(pg_catalog.=) '' ORDER BY a.attrelid, a.attnum";
+	for (const auto &r : spi_query(sql.c_str(), {}, true))
+		tables[at[static_cast<Oid>(std::stoul(*r[0]))]].columns.push_back(
+		    {*r[1], *r[2], static_cast<Oid>(std::stoul(*r[3]))});
 	return tables;
 }
 
@@ -68,30 +73,61 @@ void check_tenant_type(Oid type, const std::string &column, const std::string &t
 		               "Exclude the table with tenant_backup.backup_exclude_table(), or register another column.");
 }
 
+std::string TenantTable::rows_with_tenant_sql() const {
+	std::string sql = " FROM " + scan_of(relkind, quoted_name(schema, name)) + " ch";
+	std::string child = "ch";
+	for (size_t i = 0; i < path.size(); i++) {
+		std::string alias = "j" + std::to_string(i + 1);
+		sql += " JOIN " + scan_of(path[i].parent_kind, path[i].parent_name) + " " + alias + " ON " +
+		       key_match(path[i], alias, child, path[i].child_cols);
+		child = alias;
+	}
+	return sql;
+}
+
+std::string TenantTable::tenant_expression() const {
+	if (!is_path())
+		return "ch." + quoted_ident(tenant_column);
+	return "j" + std::to_string(path.size()) + "." + quoted_ident(path_tenant_column);
+}
+
+std::string TenantTable::tenant_rows_sql() const {
+	return rows_with_tenant_sql() + " WHERE " + tenant_expression() + kEq + "$1";
+}
+
 std::string TenantTable::select_sql() const {
-	std::string list;
-	for (const auto &c : columns)
-		list += (list.empty() ? "" : ", ") + quoted_ident(c.name);
 	// ONLY: an inheritance child with the tenant column is a tenant table of its own.
-	return "SELECT " + list + " FROM " + (relkind == 'p' ? "" : "ONLY ") + quoted_name(schema, name) + " WHERE " +
-	       quoted_ident(tenant_column) + " OPERATOR(pg_catalog.=) $1";
+	return "SELECT " + join_each(std::vector<std::string>(columns.size()), ", ",
+	                             [&](size_t i) { return "ch." + quoted_ident(columns[i].name); }) +
+	       tenant_rows_sql();
+}
+
+std::string TenantTable::delete_sql(const std::string &returning) const {
+	std::string target = "DELETE FROM " + scan_of(relkind, quoted_name(schema, name)) + " ch";
+	std::string tail = returning.empty() ? "" : " RETURNING " + returning;
+	if (!is_path())
+		return target + " WHERE ch." + quoted_ident(tenant_column) + kEq + "$1" + tail;
+	std::string using_list, where, child = "ch";
+	for (size_t i = 0; i < path.size(); i++) {
+		std::string alias = "j" + std::to_string(i + 1);
+		using_list += (i ? ", " : "") + scan_of(path[i].parent_kind, path[i].parent_name) + " " + alias;
+		where += key_match(path[i], alias, child, path[i].child_cols) + " AND ";
+		child = alias;
+	}
+	return target + " USING " + using_list + " WHERE " + where + child + "." + quoted_ident(path_tenant_column) +
+	       kEq + "$1" + tail;
 }
 
 std::vector<TableGap> load_table_gaps() {
 	AsExtensionOwner owner; // the catalog is the extension's own
-	// This library beside 0.1.0's SQL objects (a package upgraded, ALTER EXTENSION not yet run)
-	// would back up the tables 0.1.0's rules chose: refuse, and say what to do.
-	if (*spi_query("SELECT pg_catalog.to_regprocedure('tenant_backup.backup_table_gaps()') IS NOT NULL")[0][0] == "f")
-		throw SqlError(
-		    ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE, "tenant_backup's SQL objects are older than its library",
-		    "The library was upgraded but the extension was not.", "Run ALTER EXTENSION tenant_backup UPDATE.");
 	std::vector<TableGap> gaps;
-	for (const auto &row : spi_query("SELECT table_name::oid::text, n.nspname::text, c.relname::text, reason "
+	for (const auto &row : spi_query("SELECT table_name::oid::text, n.nspname::text, c.relname::text, reason, "
+	                                 "  left_out::pg_catalog.text "
 	                                 "FROM tenant_backup.backup_table_gaps() g "
 	                                 "JOIN pg_catalog.pg_class c ON c.oid = g.table_name "
 	                                 "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace",
 	                                 {}, true))
-		gaps.push_back({quoted_name(*row[1], *row[2]), *row[3]});
+		gaps.push_back({quoted_name(*row[1], *row[2]), *row[3], *row[4] == "true"});
 	return gaps;
 }
 

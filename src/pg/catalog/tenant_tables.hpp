@@ -2,6 +2,7 @@
 #pragma once
 #include "core/archive/format.hpp"
 #include "pg/boundary/pg_headers.hpp"
+#include "pg/catalog/foreign_key_catalog.hpp"
 
 #include <string>
 #include <vector>
@@ -18,24 +19,40 @@ struct TenantTable {
 	Oid relid = InvalidOid;
 	std::string schema, name;
 	char relkind = 'r'; // 'r' ordinary, 'p' partitioned
-	std::string tenant_column;
-	Oid tenant_type = InvalidOid;
+	std::string rows_found_by; // "tenant column", "root" or "path" (catalog/ownership.hpp)
+	std::string tenant_column; // the column holding the tenant; empty for a path table
+	Oid tenant_type = InvalidOid; // of the tenant value: the tenant column's, or the path's last table's
 	bool has_index = false;
 	std::vector<ColumnInfo> columns; // stored columns (generated columns are recomputed, not stored)
+	// A path table: the foreign keys from it to a table with the tenant column, and that column.
+	std::vector<ForeignKey> path;
+	std::vector<archive::PathStep> steps;
+	std::string path_tenant_column;
 
 	std::string display_name() const { return schema + "." + name; }
+	bool is_path() const { return !path.empty(); }
 	archive::TableHeader header() const;
-	// "SELECT <stored columns> FROM [ONLY] table WHERE <tenant column> OPERATOR(pg_catalog.=) $1"
+	// " FROM [ONLY] table ch [JOIN the path's tables j1, j2, ...] WHERE <the tenant> = $1": the
+	// tenant's rows, as alias ch, read by index probes along the path.
+	std::string tenant_rows_sql() const;
+	// The same FROM and JOINs without the WHERE, and the expression that holds the tenant there.
+	std::string rows_with_tenant_sql() const;
+	std::string tenant_expression() const;
+	// "SELECT <stored columns of ch>" + tenant_rows_sql()
 	std::string select_sql() const;
+	// DELETE of the tenant's rows (alias ch), "RETURNING " + returning if given.
+	std::string delete_sql(const std::string &returning = "") const;
 };
 
-// Reads tenant_backup.backup_tables() (needs SPI connected).
+// The tables of a tenant's backup, parent-first (catalog/ownership.hpp), with their columns and
+// paths. Needs SPI connected.
 std::vector<TenantTable> load_tenant_tables();
 
-// A table with the tenant column that backups leave out (tenant_backup.backup_table_gaps()).
+// A table that backups leave out or read badly (tenant_backup.backup_table_gaps()).
 struct TableGap {
 	std::string table; // quoted schema.name
 	std::string reason;
+	bool left_out = true; // false: included, but read badly (no index for its tenant rows)
 };
 std::vector<TableGap> load_table_gaps();
 

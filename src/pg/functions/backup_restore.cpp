@@ -22,6 +22,9 @@
 #include "pg/boundary/spi.hpp"
 #include "pg/catalog/tenant_tables.hpp"
 
+#include <algorithm>
+#include <map>
+
 namespace tb::pg {
 
 namespace {
@@ -92,26 +95,66 @@ TB_SQL_FUNCTION(backup_restore) {
 	const StoredBackup &backup = opened.backup;
 	tb::archive::ArchiveReader &reader = *opened.reader;
 
+	// Every table of the archive is planned before anything changes (its table records, read
+	// through the archive's index): then the tenant's rows of tables found through foreign keys
+	// are deleted deepest first, while the rows their paths go through are still there; the other
+	// tables are deleted as they load. Loading is parent-first, as the backup wrote them.
+	std::vector<TenantTable> now = load_tenant_tables();
+	std::map<std::string, RestoredTable> planned;
+	for (const auto &entry :
+	     tb::archive::read_archive_index(*opened.storage, backup.object_name, reader_options(backup))) {
+		std::unique_ptr<tb::archive::ArchiveReader> one =
+		    tb::archive::open_archive_table(*opened.storage, backup.object_name, reader_options(backup), entry);
+		std::optional<tb::archive::TableHeader> table = one->next_table();
+		if (!table)
+			throw SqlError(ERRCODE_DATA_CORRUPTED, "archive of backup " + std::to_string(id) +
+			                                           " is damaged: its index names a table it lacks");
+		RestoredTable r{plan_table_restore(*table, id, now), 0};
+		if (citus)
+			refuse_citus_table(r.plan.relid, r.plan.display_name, "nothing was restored");
+		r.tenant = tenant_datum(backup.tenant, r.plan.tenant_type,
+		                        r.plan.table.is_path() ? r.plan.table.path_tenant_column : table->tenant_column,
+		                        r.plan.display_name);
+		planned.emplace(table->schema + "." + table->name, std::move(r));
+	}
 	ForeignKeyChecks foreign_keys;
+	std::map<std::string, uint64> removed_through_paths;
+	std::vector<const RestoredTable *> paths;
+	for (const auto &[name, r] : planned)
+		if (r.plan.table.is_path())
+			paths.push_back(&r);
+	std::stable_sort(paths.begin(), paths.end(), [](const RestoredTable *a, const RestoredTable *b) {
+		return a->plan.table.path.size() > b->plan.table.path.size();
+	});
+	for (const RestoredTable *r : paths)
+		removed_through_paths[r->plan.display_name] = foreign_keys.delete_tenant_rows(*r);
+
 	std::vector<RestoredTable> restored;
 	std::vector<TableResult> results;
 	while (std::optional<tb::archive::TableHeader> table = reader.next_table()) {
-		RestoredTable r{plan_table_restore(*table, id), 0};
-		if (citus)
-			refuse_citus_table(r.plan.relid, r.plan.display_name, "nothing was restored");
-		r.tenant = tenant_datum(backup.tenant, r.plan.tenant_type, table->tenant_column, r.plan.display_name);
-		size_t tenant_index = tenant_field(*table, id, r.plan.display_name);
-		uint64 removed = foreign_keys.delete_tenant_rows(r);
+		auto found = planned.find(table->schema + "." + table->name);
+		if (found == planned.end())
+			throw SqlError(ERRCODE_DATA_CORRUPTED, "archive of backup " + std::to_string(id) +
+			                                           " is damaged: table " + table->schema + "." + table->name +
+			                                           " is not in its index");
+		RestoredTable r = std::move(found->second);
+		planned.erase(found);
+		bool path = r.plan.table.is_path();
+		uint64 removed = path ? removed_through_paths[r.plan.display_name] : foreign_keys.delete_tenant_rows(r);
 
 		tb::archive::TableRows rows(reader);
-		// Every row must be the backup's tenant's, checked as it loads (before COPY sees it).
-		tb::archive::TenantFieldCheck tenant_rows(rows, table->columns.size(), tenant_index,
-		                                          tenant_bytes(r.plan.tenant_type, r.tenant),
-		                                          r.plan.display_name + " of backup " + std::to_string(id));
+		// Every row must be the backup's tenant's, checked as it loads (before COPY sees it); rows
+		// found through a path are checked after the load (check_path_rows).
+		std::unique_ptr<tb::archive::TenantFieldCheck> tenant_rows;
+		if (!path)
+			tenant_rows = std::make_unique<tb::archive::TenantFieldCheck>(
+			    rows, table->columns.size(), tenant_field(*table, id, r.plan.display_name),
+			    tenant_bytes(r.plan.tenant_type, r.tenant), r.plan.display_name + " of backup " + std::to_string(id));
+		tb::Source &checked = tenant_rows ? static_cast<tb::Source &>(*tenant_rows) : rows;
 		std::unique_ptr<tb::archive::TupleFieldFilter> filter;
 		if (r.plan.drops_fields)
-			filter = std::make_unique<tb::archive::TupleFieldFilter>(tenant_rows, r.plan.keep);
-		tb::archive::CopyBinaryFrame stream(filter ? static_cast<tb::Source &>(*filter) : tenant_rows);
+			filter = std::make_unique<tb::archive::TupleFieldFilter>(checked, r.plan.keep);
+		tb::archive::CopyBinaryFrame stream(filter ? static_cast<tb::Source &>(*filter) : checked);
 		uint64 loaded;
 		{
 			LoadingScope loading(r.plan.relid);
@@ -126,6 +169,12 @@ TB_SQL_FUNCTION(backup_restore) {
 		results.push_back({r.plan.display_name, removed, loaded});
 		restored.push_back(std::move(r));
 	}
+	if (!planned.empty())
+		throw SqlError(ERRCODE_DATA_CORRUPTED, "archive of backup " + std::to_string(id) + " is damaged: table " +
+		                                           planned.begin()->first + " of its index has no section");
+	for (size_t i = 0; i < restored.size(); i++)
+		if (restored[i].plan.table.is_path())
+			ForeignKeyChecks::check_path_rows(restored[i], results[i].restored, id);
 	foreign_keys.check(restored, id);
 	// The very last step, after every check: what the sequences must be past, bounded, moved at commit.
 	std::vector<SequenceMove> moves;

@@ -1,0 +1,185 @@
+#include "pg/catalog/ownership.hpp"
+
+#include "core/ownership/ownership_paths.hpp"
+#include "pg/boundary/guard.hpp"
+#include "pg/boundary/spi.hpp"
+#include "pg/catalog/permissions.hpp"
+
+#include <algorithm>
+#include <map>
+#include <tuple>
+
+namespace tb::pg {
+
+namespace {
+
+Oid oid_of(const SqlValue &v) { return static_cast<Oid>(std::stoul(*v)); }
+
+struct GraphEdge {
+	std::string constraint;
+	Oid oid, child, parent;
+	SqlValue child_column, parent_column, parent_column_type;
+	bool indexed;
+};
+
+} // namespace
+
+std::vector<OwnedTable> load_ownership() {
+	AsExtensionOwner owner; // the catalog is the extension's own
+	// This library beside 0.1.0's SQL objects (a package upgraded, ALTER EXTENSION not yet run)
+	// would back up the tables 0.1.0's rules chose: refuse, and say what to do.
+	if (*spi_query("SELECT pg_catalog.to_regprocedure('tenant_backup._ownership()') IS NOT NULL")[0][0] == "f")
+		throw SqlError(
+		    ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE, "tenant_backup's SQL objects are older than its library",
+		    "The library was upgraded but the extension was not.", "Run ALTER EXTENSION tenant_backup UPDATE.");
+	std::vector<OwnedTable> tables;
+	std::map<Oid, size_t> at;
+	std::vector<ownership::Table> roles;
+	auto add = [&](OwnedTable t, ownership::Role role) {
+		at[t.relid] = tables.size();
+		roles.push_back({t.schema + "." + t.name, role, "", t.gap, false});
+		tables.push_back(std::move(t));
+		return tables.size() - 1;
+	};
+
+	// Tables with the tenant column (discovered or registered); those that may not be read are gaps.
+	for (const auto &r : spi_query("SELECT k.relid::pg_catalog.text, n.nspname::pg_catalog.text, "
+	                               "  c.relname::pg_catalog.text, c.relkind::pg_catalog.text, "
+	                               "  k.tenant_column::pg_catalog.text, k.tenant_type::pg_catalog.oid::pg_catalog.text, "
+	                               "  k.has_index::pg_catalog.text, k.source, k.gap "
+	                               "FROM tenant_backup._tenant_table_candidates() k "
+	                               "JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) k.relid "
+	                               "JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace",
+	                               {}, true)) {
+		OwnedTable t;
+		t.relid = oid_of(r[0]);
+		t.schema = *r[1];
+		t.name = *r[2];
+		t.relkind = (*r[3])[0];
+		t.tenant_column = *r[4];
+		t.tenant_type = oid_of(r[5]);
+		t.has_index = *r[6] == "true";
+		t.source = *r[7];
+		t.gap = r[8].value_or("");
+		if (t.gap.empty())
+			t.rows_found_by = "tenant column";
+		size_t i = add(std::move(t), r[8] ? ownership::Role::Blocked : ownership::Role::Direct);
+		roles[i].tenant_column = true;
+	}
+	// Every other table that foreign keys connect; excluded and declared ones as the DBA said.
+	std::map<Oid, std::pair<bool, std::string>> registered; // excluded, via_foreign_key
+	for (const auto &r : spi_query("SELECT tbl::pg_catalog.oid::pg_catalog.text, excluded::pg_catalog.text, "
+	                               "  via_foreign_key::pg_catalog.text FROM tenant_backup.registered_tables",
+	                               {}, true))
+		registered[oid_of(r[0])] = {*r[1] == "true", r[2].value_or("")};
+	for (const auto &r : spi_query("SELECT relid::pg_catalog.text, schema_name::pg_catalog.text, "
+	                               "  table_name::pg_catalog.text, relkind::pg_catalog.text, blocked "
+	                               "FROM tenant_backup._foreign_key_tables()",
+	                               {}, true)) {
+		Oid relid = oid_of(r[0]);
+		if (at.count(relid))
+			continue;
+		OwnedTable t;
+		t.relid = relid;
+		t.schema = *r[1];
+		t.name = *r[2];
+		t.relkind = (*r[3])[0];
+		ownership::Role role = ownership::Role::Candidate;
+		auto reg = registered.find(relid);
+		if (reg != registered.end() && reg->second.first) {
+			role = ownership::Role::Excluded;
+			t.source = "excluded";
+		}
+		else if (r[4]) {
+			role = ownership::Role::Blocked;
+			t.gap = *r[4];
+		}
+		size_t i = add(std::move(t), role);
+		if (role == ownership::Role::Blocked)
+			roles[i].blocked_reason = tables[i].gap;
+		if (reg != registered.end() && !reg->second.first && !reg->second.second.empty()) {
+			roles[i].declared = reg->second.second;
+			tables[i].source = "declared";
+		}
+	}
+	std::vector<GraphEdge> graph;
+	for (const auto &r : spi_query("SELECT constraint_name::pg_catalog.text, child::pg_catalog.text, "
+	                               "  parent::pg_catalog.text, child_column::pg_catalog.text, "
+	                               "  parent_column::pg_catalog.text, parent_column_type::pg_catalog.oid::pg_catalog.text, "
+	                               "  indexed::pg_catalog.text, constraint_oid::pg_catalog.text FROM tenant_backup._foreign_key_graph()",
+	                               {}, true)) {
+		GraphEdge e{*r[0], oid_of(r[7]), oid_of(r[1]), oid_of(r[2]), r[3], r[4], r[5], *r[6] == "true"};
+		if (at.count(e.child) && at.count(e.parent))
+			graph.push_back(std::move(e));
+	}
+	// Root tables: what a tenant column itself references, by a key of a supported type.
+	for (const auto &e : graph) {
+		OwnedTable &child = tables[at[e.child]];
+		size_t p = at[e.parent];
+		if (roles[at[e.child]].role != ownership::Role::Direct || !e.child_column || !e.parent_column ||
+		    *e.child_column != child.tenant_column || roles[p].role != ownership::Role::Candidate ||
+		    !roles[p].declared.empty())
+			continue;
+		Oid type = oid_of(e.parent_column_type);
+		if (!(type == INT2OID || type == INT4OID || type == INT8OID || type == TEXTOID || type == VARCHAROID ||
+		      type == UUIDOID))
+			continue;
+		roles[p].role = ownership::Role::Direct;
+		tables[p].rows_found_by = "root";
+		tables[p].source = "root";
+		tables[p].tenant_column = *e.parent_column;
+		tables[p].tenant_type = type;
+		tables[p].has_index = true; // a referenced key has a unique index
+	}
+
+	std::vector<ownership::Edge> edges;
+	for (const auto &e : graph)
+		edges.push_back({e.constraint, at[e.child], at[e.parent]});
+	std::vector<ownership::Assignment> result = ownership::resolve(roles, edges);
+	for (size_t i = 0; i < tables.size(); i++) {
+		OwnedTable &t = tables[i];
+		const ownership::Assignment &a = result[i];
+		switch (a.kind) {
+		case ownership::Kind::Direct:
+			break;
+		case ownership::Kind::Path: {
+			t.rows_found_by = "path";
+			if (t.source.empty())
+				t.source = "discovered";
+			t.depth = a.depth;
+			t.has_index = graph[a.via].indexed;
+			size_t last = i;
+			for (size_t e : ownership::path_of(i, result, edges)) {
+				const OwnedTable &to = tables[edges[e].parent];
+				t.path_constraints.push_back(graph[e].oid);
+				t.steps.push_back({edges[e].constraint, to.schema, to.name});
+				t.path += (t.path.empty() ? "" : ", then ") + edges[e].constraint + " -> " + to.schema + "." + to.name;
+				last = edges[e].parent;
+			}
+			t.tenant_column = tables[last].tenant_column;
+			t.tenant_type = tables[last].tenant_type;
+			break;
+		}
+		case ownership::Kind::Shared:
+			t.rows_found_by = "shared";
+			break;
+		case ownership::Kind::Gap:
+			t.gap = a.gap;
+			break;
+		case ownership::Kind::Unrelated:
+			t.rows_found_by.clear();
+			t.gap.clear();
+			break;
+		}
+	}
+	std::vector<OwnedTable> out;
+	for (auto &t : tables)
+		if (!t.rows_found_by.empty() || !t.gap.empty())
+			out.push_back(std::move(t));
+	std::stable_sort(out.begin(), out.end(), [](const OwnedTable &a, const OwnedTable &b) {
+		return std::tie(a.depth, a.schema, a.name) < std::tie(b.depth, b.schema, b.name);
+	});
+	return out;
+}
+
+} // namespace tb::pg
