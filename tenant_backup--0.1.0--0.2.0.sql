@@ -267,10 +267,11 @@ COMMENT ON FUNCTION tenant_backup.backup_unowned_rows() IS
 REVOKE ALL ON FUNCTION tenant_backup.backup_register_table(regclass, name, name), tenant_backup._foreign_key_tables(),
     tenant_backup._foreign_key_graph(), tenant_backup._ownership(), tenant_backup.backup_tables(),
     tenant_backup.backup_table_gaps(), tenant_backup.backup_unowned_rows() FROM PUBLIC;
+
 -- <issue 23: scale to 100,000 tenants>
 -- What the scheduler and its job workers look up at every pass, by index: the due idle tenants
--- (in next-run order, tenants of one time in order, with no sort), the running jobs, and the 'running' backup rows; the audit trail by age,
--- for its retention (tenant_backup.audit_retention).
+-- (in next-run order, tenants of one time in order, with no sort), the running jobs, and the
+-- 'running' backup rows; the audit trail by age, for its retention (tenant_backup.audit_retention).
 CREATE INDEX schedule_state_due_idx ON tenant_backup.schedule_state (next_run, tenant)
     WHERE running_backup_id IS NULL;
 CREATE INDEX schedule_state_running_idx ON tenant_backup.schedule_state (running_backup_id)
