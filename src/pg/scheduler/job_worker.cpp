@@ -16,6 +16,7 @@ extern "C" {
 #include "postmaster/interrupt.h"
 #include "storage/ipc.h"
 #include "utils/guc.h"
+#include "utils/plancache.h"
 }
 
 #include <chrono>
@@ -95,6 +96,7 @@ void run_jobs() {
 	set_audit_log_lines(log_each);
 	int pid = pg_eval([] { return MyProcPid; });
 	auto started = std::chrono::steady_clock::now();
+	auto last_replan = started;
 	while (!pg_eval([] { return static_cast<bool>(ShutdownRequestPending); })) {
 		pg_call([] {
 			if (ConfigReloadPending) {
@@ -112,6 +114,15 @@ void run_jobs() {
 		if (!claim)
 			break;
 		run_job(*claim, counts);
+		// Plans cached at the first tenants (the catalog's foreign-key checks among them) were made
+		// for tables that were small then; nothing invalidates them until an ANALYZE, so a worker
+		// taking tenants for an hour would keep scanning a catalog grown by every backup. Planned
+		// afresh every 30 s.
+		auto now = std::chrono::steady_clock::now();
+		if (now - last_replan >= std::chrono::seconds(30)) {
+			pg_call([] { ResetPlanCache(); });
+			last_replan = now;
+		}
 	}
 	if (log_each || counts.backed_up + counts.failed == 0)
 		return;
