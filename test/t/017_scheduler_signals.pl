@@ -4,7 +4,8 @@
 #   - pg_ctl stop -m fast finishes in seconds while a pass waits;
 #   - DROP EXTENSION ... CASCADE; CREATE EXTENSION, repeated while the scheduler starts and its
 #     job workers run, never deadlocks: they back off from an extension being dropped or created;
-#   - a job worker takes due tenants one after another: max_parallel workers back up every tenant.
+#   - a job worker takes due tenants one after another: max_parallel workers back up every tenant;
+#   - a schedule set a moment before its time runs then: the scheduler is woken by the change.
 use strict;
 use warnings FATAL => 'all';
 
@@ -17,7 +18,9 @@ use FindBin;
 use lib $FindBin::RealBin;
 use SchedulerTestClock;
 
-my $node = scheduler_node('scheduler_signals', "deadlock_timeout = 100ms\n");
+# An hour's naptime: every pass below is one the scheduler was woken for (a schedule change, a
+# reload, a job worker exiting).
+my $node = scheduler_node('scheduler_signals', "deadlock_timeout = 100ms\ntenant_backup.scheduler_naptime = 3600\n");
 
 my $scheduler = "SELECT pid FROM pg_stat_activity WHERE backend_type = 'tenant_backup scheduler'";
 sub scheduler_pid { return sql($scheduler); }
@@ -34,8 +37,13 @@ CREATE TABLE items (tenant_id int NOT NULL, id int NOT NULL, PRIMARY KEY (tenant
 CREATE TABLE notes (tenant_id int NOT NULL, id int NOT NULL, PRIMARY KEY (tenant_id, id));
 INSERT INTO items SELECT t, g FROM generate_series(1, 40) t, generate_series(1, 5) g;
 INSERT INTO notes SELECT t, g FROM generate_series(1, 40) t, generate_series(1, 5) g;
-} . $setup);
+CREATE EXTENSION tenant_backup;
+});
+# The schedule is set two seconds before its time: the scheduler, woken when it commits, runs it
+# then (issue 19.4), not an hour later.
 set_clock(0, 1, 59, 58);
+sleep 1;    # the pass of the reload has run
+sql("SELECT tenant_backup.backup_schedule_set(cron => '* * * * *', keep_last => 2)");
 ok(wait_for("SELECT count(DISTINCT tenant) FROM tenant_backup.backups WHERE kind = 'auto' AND status = 'completed'",
 		'40'), 'two job workers (max_parallel) backed up all 40 tenants, one after another');
 is(sql("SELECT count(*) FROM tenant_backup.backups WHERE status <> 'completed'"), '0', 'none failed');
