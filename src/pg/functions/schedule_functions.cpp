@@ -222,7 +222,8 @@ StoredRun stored_run_arg(FunctionCallInfo fcinfo, int key_arg, int next_arg) {
 		return std::nullopt;
 	std::optional<std::string> key = arg_text(fcinfo, key_arg);
 	TimestampTz next = PG_GETARG_TIMESTAMPTZ(next_arg);
-	return std::make_pair(key.value_or(""), static_cast<int64_t>(pg_eval([next] { return timestamptz_to_time_t(next); })));
+	return std::make_pair(key.value_or(""),
+	                      static_cast<int64_t>(pg_eval([next] { return timestamptz_to_time_t(next); })));
 }
 
 Datum composite(FunctionCallInfo fcinfo, const SqlRow &values) {

@@ -132,9 +132,10 @@ void refresh_schedule_state(const ScheduleSet &schedules, const std::vector<std:
 		          "ON CONFLICT DO NOTHING",
 		          {list});
 		if (remove_others)
-			spi_query("DELETE FROM tenant_backup.schedule_state s WHERE s.running_backup_id IS NULL "
-			          "AND NOT EXISTS (SELECT FROM unnest($1::text[]) AS u(t) WHERE u.t OPERATOR(pg_catalog.=) s.tenant)",
-			          {list});
+			spi_query(
+			    "DELETE FROM tenant_backup.schedule_state s WHERE s.running_backup_id IS NULL "
+			    "AND NOT EXISTS (SELECT FROM unnest($1::text[]) AS u(t) WHERE u.t OPERATOR(pg_catalog.=) s.tenant)",
+			    {list});
 	}
 	if (recompute == Recompute::None)
 		return;

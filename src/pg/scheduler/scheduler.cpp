@@ -184,7 +184,7 @@ int tick(int64_t &sleep_seconds) {
 	bool clock_moved = clock_offset_seen && setting_clock_offset() != last_clock_offset;
 	clock_offset_seen = true;
 	last_clock_offset = setting_clock_offset();
-	Recompute recompute = clock_moved                                                            ? Recompute::All
+	Recompute recompute = clock_moved                                                    ? Recompute::All
 	                      : discover_now || !jobs_under_old_schedules.empty() || !reaped ? Recompute::Changed
 	                                                                                     : Recompute::None;
 	refresh_schedule_state(schedules, discover_now ? &tenants : nullptr, complete, recompute, now);
