@@ -116,6 +116,10 @@ ALTER TABLE tenant_backup.registered_tables ADD CONSTRAINT registered_tables_che
 COMMENT ON COLUMN tenant_backup.registered_tables.via_foreign_key IS
     'For a table without a tenant column: the foreign key (on this table) its rows find their tenant through.';
 
+ALTER TABLE tenant_backup.backups ADD COLUMN left_out jsonb;
+COMMENT ON COLUMN tenant_backup.backups.left_out IS
+    'Tables that held or would hold tenant rows and that this backup left out ([{table, reason}]); NULL for backups before 0.2.0.';
+
 DROP FUNCTION tenant_backup.backup_register_table(regclass, name);
 CREATE FUNCTION tenant_backup.backup_register_table(tbl regclass, tenant_column name DEFAULT NULL,
                                                     via_foreign_key name DEFAULT NULL) RETURNS void
@@ -126,6 +130,7 @@ DECLARE
     rel record;
     coltype regtype;
 BEGIN
+    PERFORM tenant_backup._refuse_on_standby('backup_register_table');
     IF tbl IS NULL OR num_nonnulls(tenant_column, via_foreign_key) <> 1 THEN
         RAISE EXCEPTION 'give tbl and exactly one of tenant_column and via_foreign_key'
             USING ERRCODE = 'null_value_not_allowed';
@@ -168,25 +173,38 @@ COMMENT ON FUNCTION tenant_backup.backup_register_table(regclass, name, name) IS
     'Makes a table part of every backup: by its tenant column, or (via_foreign_key) through one of its foreign keys.';
 
 -- The tables that foreign keys connect, outside the system schemas, tenant_backup and other
--- extensions, with why a table may not be read by backups (blocked), if so.
+-- extensions, with why a table may not be read by backups (blocked), if so. A partition is read
+-- through its partitioned table: one with a foreign key of its own (not its parent's) is blocked
+-- when its parent has no tenant column, since backups would never read it; others are skipped.
 CREATE FUNCTION tenant_backup._foreign_key_tables()
-RETURNS TABLE (relid oid, schema_name name, table_name name, relkind "char", blocked text)
+RETURNS TABLE (relid oid, schema_name name, table_name name, relkind "char", blocked text, partition boolean)
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
+    WITH ends AS (SELECT k.conrelid AS relid FROM pg_constraint k WHERE k.contype = 'f'
+                  UNION SELECT k.confrelid FROM pg_constraint k WHERE k.contype = 'f')
     SELECT c.oid, n.nspname, c.relname, c.relkind,
-           CASE WHEN NOT tenant_backup._trusted_table_owner(c.relowner)
+           CASE WHEN c.relispartition THEN
+                    CASE WHEN EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conrelid = c.oid AND k.contype = 'f'
+                                      AND k.conparentid = 0)
+                          AND NOT EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = c.oid
+                                          AND a.attname = tenant_backup._tenant_column())
+                         THEN 'a partition with a foreign key of its own: backups read partitions through their '
+                              'partitioned table, so declare the foreign key on ' ||
+                              (SELECT i.inhparent::regclass::text FROM pg_inherits i WHERE i.inhrelid = c.oid)
+                    END
+                WHEN NOT tenant_backup._trusted_table_owner(c.relowner)
                 THEN 'owner ' || quote_ident(c.relowner::regrole::text) || ' is not trusted (tenant_backup.table_owners)'
-           END
-    FROM pg_class c
+           END,
+           c.relispartition
+    FROM ends
+    JOIN pg_class c ON c.oid = ends.relid
     JOIN pg_namespace n ON n.oid = c.relnamespace
-    WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition
+    WHERE c.relkind IN ('r', 'p')
       AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'tenant_backup')
       AND n.nspname NOT LIKE 'pg\_toast%' AND n.nspname NOT LIKE 'pg\_temp\_%'
       AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass
                       AND d.objid = c.oid AND d.deptype = 'e')
-      AND (EXISTS (SELECT 1 FROM pg_constraint k WHERE k.contype = 'f' AND k.conrelid = c.oid)
-           OR EXISTS (SELECT 1 FROM pg_constraint k WHERE k.contype = 'f' AND k.confrelid = c.oid))
 $$;
 
 -- Top-level foreign keys between such tables: the column names of single-column keys (to find
@@ -194,7 +212,8 @@ $$;
 -- then read by index probes).
 CREATE FUNCTION tenant_backup._foreign_key_graph()
 RETURNS TABLE (constraint_name name, child oid, parent oid, child_column name, parent_column name,
-               parent_column_type regtype, indexed boolean, nullable boolean, constraint_oid oid)
+               parent_column_type regtype, indexed boolean, nullable boolean, constraint_oid oid,
+               unsafe_cast boolean)
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -208,7 +227,19 @@ AS $$
                        = (SELECT array_agg(x ORDER BY x) FROM unnest(k.conkey) x)),
            EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = k.conrelid AND a.attnum = ANY (k.conkey)
                    AND NOT a.attnotnull),
-           k.oid
+           k.oid,
+           -- a key column that reaches the equality only through a cast function of a role that is
+           -- not a superuser: joining along the key would run that role's code
+           EXISTS (SELECT 1 FROM unnest(k.conkey, k.confkey, k.conpfeqop) AS u(ck, pk, op)
+                   JOIN pg_attribute xa ON xa.attrelid = k.conrelid AND xa.attnum = u.ck
+                   JOIN pg_attribute xp ON xp.attrelid = k.confrelid AND xp.attnum = u.pk
+                   JOIN pg_operator o ON o.oid = u.op
+                   JOIN pg_cast x ON x.castmethod = 'f'
+                        AND ((x.castsource = xa.atttypid AND x.casttarget = o.oprright)
+                             OR (x.castsource = xp.atttypid AND x.casttarget = o.oprleft))
+                   JOIN pg_proc p ON p.oid = x.castfunc
+                   JOIN pg_roles r ON r.oid = p.proowner
+                   WHERE NOT r.rolsuper)
     FROM pg_constraint k
     JOIN pg_attribute ca ON ca.attrelid = k.conrelid AND ca.attnum = k.conkey[1]
     JOIN pg_attribute pa ON pa.attrelid = k.confrelid AND pa.attnum = k.confkey[1]
@@ -220,7 +251,7 @@ $$;
 -- (rows_found_by: 'tenant column', 'root', 'path', 'shared'), and the gap when backups leave it out.
 CREATE FUNCTION tenant_backup._ownership()
 RETURNS TABLE (relid oid, rows_found_by text, tenant_column name, tenant_type regtype, has_index boolean,
-               source text, path text, depth integer, gap text)
+               source text, path text, depth integer, gap text, ambiguous boolean)
     AS 'MODULE_PATHNAME', 'tenant_backup_ownership' LANGUAGE C STABLE;
 
 DROP FUNCTION tenant_backup.backup_tables();
@@ -237,24 +268,26 @@ COMMENT ON FUNCTION tenant_backup.backup_tables() IS
     'The tables of a tenant''s backup and how their rows are found (tenant column, root, path), and the shared tables tenant rows reference.';
 
 CREATE FUNCTION tenant_backup.backup_table_gaps()
-RETURNS TABLE (table_name regclass, tenant_column name, tenant_type regtype, reason text, left_out boolean)
+RETURNS TABLE (table_name regclass, tenant_column name, tenant_type regtype, reason text, left_out boolean,
+               refuses_backups boolean)
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT o.relid::regclass, o.tenant_column, o.tenant_type, o.gap, true
-    FROM tenant_backup._ownership() o WHERE o.gap IS NOT NULL
+    WITH o AS MATERIALIZED (SELECT * FROM tenant_backup._ownership())
+    SELECT o.relid::regclass, o.tenant_column, o.tenant_type, o.gap, true, o.ambiguous
+    FROM o WHERE o.gap IS NOT NULL
     UNION ALL
     SELECT o.relid::regclass, o.tenant_column, o.tenant_type,
            CASE WHEN o.rows_found_by = 'path'
                 THEN 'no index leads with the columns of the first foreign key of its path (' || o.path ||
                      '): backing up a tenant reads the whole table'
                 ELSE 'no index leads with "' || o.tenant_column || '": backing up a tenant reads the whole table'
-           END, false
-    FROM tenant_backup._ownership() o
+           END, false, false
+    FROM o
     WHERE o.gap IS NULL AND NOT o.has_index AND o.rows_found_by IN ('tenant column', 'path')
 $$;
 COMMENT ON FUNCTION tenant_backup.backup_table_gaps() IS
-    'What backups leave out (left_out) or read badly, and why; exclude a table to say it is not tenant data.';
+    'What backups leave out (left_out) or read badly, and why; an ambiguous path refuses backups until declared; exclude a table to say it is not tenant data.';
 
 -- How many rows of each path table belong to no tenant (a NULL or dangling step of their path);
 -- such rows are in no tenant's backup. Reads each path table whole: a check, not for every backup.
@@ -267,6 +300,94 @@ COMMENT ON FUNCTION tenant_backup.backup_unowned_rows() IS
 REVOKE ALL ON FUNCTION tenant_backup.backup_register_table(regclass, name, name), tenant_backup._foreign_key_tables(),
     tenant_backup._foreign_key_graph(), tenant_backup._ownership(), tenant_backup.backup_tables(),
     tenant_backup.backup_table_gaps(), tenant_backup.backup_unowned_rows() FROM PUBLIC;
+
+--------------------------------------------------------------------------------------------------
+-- issue 19: operability (19.1) backup_schedule_set: an argument left out (NULL) keeps the
+-- schedule's current value, as repositories already did; a new schedule takes the defaults that
+-- 0.1.0 wrote into the signature ('0 2 * * *', 'UTC', keep_last 14, no window, enabled, the other
+-- keep_* 0), now applied by the function itself.
+--------------------------------------------------------------------------------------------------
+CREATE OR REPLACE FUNCTION tenant_backup.backup_schedule_set(
+    tenant text DEFAULT NULL, cron text DEFAULT NULL, time_zone text DEFAULT NULL,
+    keep_last integer DEFAULT NULL, window_minutes integer DEFAULT NULL, enabled boolean DEFAULT NULL,
+    keep_days integer DEFAULT NULL, keep_daily integer DEFAULT NULL, keep_weekly integer DEFAULT NULL,
+    keep_monthly integer DEFAULT NULL, repositories text DEFAULT NULL) RETURNS void
+    AS 'MODULE_PATHNAME', 'backup_schedule_set' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION tenant_backup.backup_schedule_set(text, text, text, integer, integer, boolean, integer, integer,
+    integer, integer, text) IS
+    'Sets the backup schedule of a tenant, or (tenant NULL) the default of every tenant; arguments left out keep their current values. Backup admins only.';
+
+--------------------------------------------------------------------------------------------------
+-- <issue 24: standbys and failover>
+-- A hot standby serves what only reads; every function that writes fails at once there, saying
+-- so: the C functions call the check themselves, backup_exclude_table calls _refuse_on_standby
+-- first, as backup_register_table (issue 17's block) does. README "Standbys and failover".
+CREATE FUNCTION tenant_backup._refuse_on_standby(function text) RETURNS void
+    AS 'MODULE_PATHNAME', 'tenant_backup_refuse_on_standby' LANGUAGE C STABLE STRICT;
+CREATE OR REPLACE FUNCTION tenant_backup.backup_exclude_table(tbl regclass) RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM tenant_backup._refuse_on_standby('backup_exclude_table');
+    IF tbl IS NULL THEN
+        RAISE EXCEPTION 'tbl must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    INSERT INTO tenant_backup.registered_tables AS r (tbl, tenant_column, excluded)
+    VALUES (tbl, NULL, true)
+    ON CONFLICT ON CONSTRAINT registered_tables_pkey DO UPDATE SET excluded = true;
+END
+$$;
+
+-- backup_status.unprotected: the tenant has no completed backup, or its newest one has no stored
+-- copy (backup_sync, or the first sync after a promotion, marked them missing).
+CREATE OR REPLACE VIEW tenant_backup.backup_status AS
+WITH schedules AS (SELECT * FROM tenant_backup.backup_schedules()),
+kept AS (
+    SELECT b.tenant, count(*) AS retained_count, sum(b.size_bytes)::bigint AS retained_bytes
+    FROM tenant_backup.backups b WHERE b.status = 'completed' GROUP BY b.tenant),
+last_completed AS (
+    SELECT DISTINCT ON (b.tenant) b.tenant, b.id, b.kind, b.created_at, b.finished_at, b.size_bytes, b.left_out
+    FROM tenant_backup.backups b WHERE b.status = 'completed'
+    ORDER BY b.tenant, b.created_at DESC, b.id DESC),
+tenants AS (SELECT s.tenant FROM schedules s UNION SELECT k.tenant FROM kept k)
+SELECT t.tenant,
+       s.schedule,
+       coalesce(s.enabled, false) AS scheduled,
+       l.id AS last_backup_id,
+       l.kind AS last_backup_kind,
+       l.finished_at AS last_backup_at,
+       l.size_bytes AS last_backup_bytes,
+       s.next_run,
+       coalesce(s.enabled AND s.last_due_run IS NOT NULL
+                AND (l.created_at IS NULL OR l.created_at + make_interval(secs => tenant_backup._scheduler_clock_offset())
+                     < s.last_due_run), false) AS overdue,
+       st.running_backup_id IS NOT NULL AS running,
+       coalesce(st.consecutive_failures, 0) AS consecutive_failures,
+       st.last_error,
+       st.last_failure_at,
+       coalesce(k.retained_count, 0) AS retained_count,
+       coalesce(k.retained_bytes, 0) AS retained_bytes,
+       -- issue 24 (a column of its own, last): nothing to restore the newest completed backup
+       -- from, e.g. its only copy was on the node-local repository of a primary that failed over
+       (l.id IS NULL OR NOT EXISTS (SELECT FROM tenant_backup.backup_copies c
+                                    WHERE c.backup_id OPERATOR(pg_catalog.=) l.id
+                                      AND c.state OPERATOR(pg_catalog.=) 'stored')) AS unprotected,
+       -- issue 17: whether the newest completed backup left out tables that hold or would hold
+       -- tenant rows (backups.left_out, named by its WARNINGs); 'unknown' for backups before 0.2.0
+       CASE WHEN l.id IS NULL THEN NULL
+            WHEN l.left_out IS NULL THEN 'unknown'
+            WHEN pg_catalog.jsonb_array_length(l.left_out) OPERATOR(pg_catalog.=) 0 THEN 'complete'
+            ELSE 'incomplete' END AS coverage
+FROM tenants t
+LEFT JOIN schedules s ON s.tenant = t.tenant
+LEFT JOIN last_completed l ON l.tenant = t.tenant
+LEFT JOIN kept k ON k.tenant = t.tenant
+LEFT JOIN tenant_backup.schedule_state st ON st.tenant = t.tenant;
+COMMENT ON VIEW tenant_backup.backup_status IS
+    'One row per tenant: last completed backup, next run, overdue, failures, retained backups, and unprotected (no stored copy of the newest completed backup).';
+COMMENT ON FUNCTION tenant_backup.backup_repository_check(text) IS
+    'Stored copies without their object (missing_object) or of another size (size_mismatch), objects the catalog knows to be garbage (leftover_object: backup_sync removes them), objects named like ours that the catalog does not know (orphan_object: left alone), multipart uploads never completed (incomplete_upload), and a repository on this node only while standbys are attached (node_local: its copies would not survive a failover). Changes nothing. Superusers only.';
 
 -- <issue 23: scale to 100,000 tenants>
 -- What the scheduler and its job workers look up at every pass, by index: the due idle tenants
@@ -345,7 +466,8 @@ CREATE FUNCTION tenant_backup._schedule_times(tenant text, schedule_key text, st
     OUT schedule text, OUT enabled boolean, OUT next_run timestamptz, OUT last_due_run timestamptz)
     AS 'MODULE_PATHNAME', 'tenant_backup_schedule_times' LANGUAGE C STABLE;
 
--- backup_status at scale: a WHERE tenant = ... reaches every table by index (the tenants are a
+-- backup_status at scale (issue 24's unprotected and issue 17's coverage kept as they are): a
+-- WHERE tenant = ... reaches every table by index (the tenants are a
 -- UNION the condition is pushed into; the backups' aggregates are grouped by tenant), instead of
 -- computing every tenant's row first. The tenants are those the scheduler keeps state for, those
 -- with a completed backup or a schedule of their own, and, when no scheduler serves the database,
@@ -369,6 +491,15 @@ SELECT t.tenant,
        st.last_failure_at,
        coalesce(k.retained_count, 0) AS retained_count,
        coalesce(k.retained_bytes, 0) AS retained_bytes,
+       -- issue 24: nothing to restore the newest completed backup from
+       (l.id IS NULL OR NOT EXISTS (SELECT FROM tenant_backup.backup_copies c
+                                    WHERE c.backup_id OPERATOR(pg_catalog.=) l.id
+                                      AND c.state OPERATOR(pg_catalog.=) 'stored')) AS unprotected,
+       -- issue 17: whether the newest completed backup left out tables that hold tenant rows
+       CASE WHEN l.id IS NULL THEN NULL
+            WHEN l.left_out IS NULL THEN 'unknown'
+            WHEN pg_catalog.jsonb_array_length(l.left_out) OPERATOR(pg_catalog.=) 0 THEN 'complete'
+            ELSE 'incomplete' END AS coverage,
        tenant_backup._scheduler_serves() AS served_by_scheduler
 FROM (SELECT ss.tenant FROM tenant_backup.schedule_state ss
       UNION SELECT b.tenant FROM tenant_backup.backups b WHERE b.status = 'completed'
@@ -376,7 +507,8 @@ FROM (SELECT ss.tenant FROM tenant_backup.schedule_state ss
       UNION SELECT d.tenant FROM tenant_backup.backup_schedules() d WHERE NOT tenant_backup._scheduler_serves()) t
 LEFT JOIN tenant_backup.schedule_state st ON st.tenant = t.tenant
 CROSS JOIN LATERAL tenant_backup._schedule_times(t.tenant, st.schedule_key, st.next_run) s
-LEFT JOIN (SELECT DISTINCT ON (b.tenant) b.tenant, b.id, b.kind, b.created_at, b.finished_at, b.size_bytes
+LEFT JOIN (SELECT DISTINCT ON (b.tenant) b.tenant, b.id, b.kind, b.created_at, b.finished_at, b.size_bytes,
+                  b.left_out
            FROM tenant_backup.backups b WHERE b.status = 'completed'
            ORDER BY b.tenant, b.created_at DESC, b.id DESC) l ON l.tenant = t.tenant
 LEFT JOIN (SELECT b.tenant, count(*) AS retained_count, sum(b.size_bytes)::bigint AS retained_bytes

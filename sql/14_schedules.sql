@@ -7,6 +7,9 @@ SELECT setval('tenant_backup.backups_id_seq', 14000) AS id_base \gset
 SET tenant_backup.tenant_column = 'sc_tenant';
 SET client_min_messages = error;
 SET log_min_error_statement = panic;
+\getenv abs_srcdir PG_ABS_SRCDIR
+\set audited_sql :abs_srcdir '/sql/include/audited.sql'
+\i :audited_sql
 CREATE SCHEMA sc;
 CREATE TABLE sc.items (sc_tenant int NOT NULL, id int PRIMARY KEY, note text);
 CREATE INDEX ON sc.items (sc_tenant);
@@ -20,13 +23,10 @@ SELECT tenant_backup.backup_schedule_set(cron => '61 2 * * *');
 SELECT tenant_backup.backup_schedule_set(cron => '0 2 * *');
 SELECT tenant_backup.backup_schedule_set(cron => '0 2 31 2 *');
 SELECT tenant_backup.backup_schedule_set(cron => '0 2 * * someday');
-SELECT tenant_backup.backup_schedule_set(cron => NULL);
 SELECT tenant_backup.backup_schedule_set(time_zone => 'Mars/Olympus_Mons');
 SELECT tenant_backup.backup_schedule_set(time_zone => '');
 SELECT tenant_backup.backup_schedule_set(keep_last => -1);
 SELECT tenant_backup.backup_schedule_set(window_minutes => 1441);
-SELECT tenant_backup.backup_schedule_set(enabled => NULL);
-SELECT tenant_backup.backup_schedule_set(keep_monthly => NULL);
 SELECT tenant_backup.backup_schedule_set(tenant => '');
 SELECT count(*) AS schedules FROM tenant_backup.schedules;
 
@@ -106,6 +106,7 @@ SELECT count(*) FROM tenant_backup.backup_status;
 -- preloaded (as here) it is an error, not an empty list that would say nothing runs.
 SELECT count(*) FROM tenant_backup.backup_progress;
 RESET ROLE;
+SELECT pg_temp.audited($$SELECT count(*) = 2 FROM tenant_backup.backup_audit WHERE current_user_name = 'sc_user' AND action = 'list_schedules'$$);
 SELECT current_user_name = 'sc_user' AS by_user, action, tenant, outcome, error
 FROM tenant_backup.backup_audit WHERE action IN ('schedule', 'list_schedules') ORDER BY id;
 

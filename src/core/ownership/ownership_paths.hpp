@@ -46,8 +46,8 @@ enum class Kind {
 
 struct Assignment {
 	Kind kind = Kind::Unrelated;
-	int via = -1;   // Kind::Path: index of the edge followed
-	int depth = 0;  // foreign keys between the table and a Direct table (0 for Direct)
+	int via = -1;  // Kind::Path: index of the edge followed
+	int depth = 0; // foreign keys between the table and a Direct table (0 for Direct)
 	std::string gap;
 	std::vector<size_t> candidates; // an ambiguous gap's edges
 };

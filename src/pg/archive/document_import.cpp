@@ -7,13 +7,16 @@
 #include "pg/archive/document_import.hpp"
 
 #include "core/document/json_document.hpp"
+#include "core/error.hpp"
 #include "pg/catalog/permissions.hpp"
 #include "pg/catalog/quota.hpp"
+#include "pg/boundary/arguments.hpp"
 #include "pg/boundary/as_table_owner.hpp"
 #include "pg/catalog/audit.hpp"
 #include "pg/catalog/catalog.hpp"
 #include "pg/boundary/guard.hpp"
 #include "pg/archive/new_archive.hpp"
+#include "pg/archive/restore_plan.hpp"
 #include "pg/boundary/spi.hpp"
 #include "pg/catalog/tenant_tables.hpp"
 #include "pg/archive/tuple_receiver.hpp"
@@ -119,14 +122,14 @@ private:
 };
 
 void DocumentImporter::header(const std::string &object) {
-	const char *json = object.c_str();
-	pg_call([json] {
-		spi_run_text("SELECT j ->> 'format', j ->> 'format_version', b ->> 'tenant', b ->> 'label', "
-		             "  (b ->> 'snapshot')::timestamptz, "
-		             "  pg_catalog.jsonb_build_object('label', b -> 'label', 'snapshot_at', b -> 'snapshot', "
-		             "    'backup_id', b -> 'id')::text "
-		             "FROM (SELECT $1::jsonb AS j) d, LATERAL (SELECT j -> 'backup' AS b) h",
-		             json, true, SPI_OK_SELECT);
+	SqlParams document = {object};
+	pg_call([&] {
+		spi_run("SELECT j ->> 'format', j ->> 'format_version', b ->> 'tenant', b ->> 'label', "
+		        "  (b ->> 'snapshot')::timestamptz, "
+		        "  pg_catalog.jsonb_build_object('label', b -> 'label', 'snapshot_at', b -> 'snapshot', "
+		        "    'backup_id', b -> 'id')::text "
+		        "FROM (SELECT $1::jsonb AS j) d, LATERAL (SELECT j -> 'backup' AS b) h",
+		        document, true, SPI_OK_SELECT);
 	});
 	std::string format = result_text(1).value_or("");
 	if (format != document::kFormatName)
@@ -166,18 +169,18 @@ void DocumentImporter::header(const std::string &object) {
 }
 
 void DocumentImporter::table(const std::string &object) {
-	const char *json = object.c_str();
-	uint64 columns = pg_eval([json] {
-		return spi_run_text("SELECT j ->> 'schema', j ->> 'name', j ->> 'tenant_column', c ->> 'name', c ->> 'type' "
-		                    "FROM (SELECT $1::jsonb AS j) d "
-		                    "LEFT JOIN LATERAL jsonb_array_elements(j -> 'columns') WITH ORDINALITY AS e(c, n) ON true "
-		                    "ORDER BY n",
-		                    json, true, SPI_OK_SELECT);
+	SqlParams document = {object};
+	uint64 columns = pg_eval([&] {
+		return spi_run("SELECT j ->> 'schema', j ->> 'name', j ->> 'tenant_column', c ->> 'name', c ->> 'type' "
+		               "FROM (SELECT $1::jsonb AS j) d "
+		               "LEFT JOIN LATERAL jsonb_array_elements(j -> 'columns') WITH ORDINALITY AS e(c, n) ON true "
+		               "ORDER BY n",
+		               document, true, SPI_OK_SELECT);
 	});
 	std::string schema = required(result_text(1), "a table's schema");
 	std::string name = required(result_text(2), "a table's name");
 	std::string display = schema + "." + name;
-	std::string tenant_column = required(result_text(3), "the tenant column of table " + display);
+	std::optional<std::string> doc_tenant_column = result_text(3);
 	std::vector<std::pair<std::string, std::string>> doc_columns;
 	for (uint64 r = 0; r < columns; r++) {
 		const char *col_name = pg_eval([r] { return static_cast<const char *>(spi_text(r, 4)); });
@@ -196,34 +199,50 @@ void DocumentImporter::table(const std::string &object) {
 			t = &candidate;
 	if (!t)
 		unfit(ERRCODE_UNDEFINED_TABLE, "table " + display + " of the document is not a tenant table of this database");
+	// The document's path (a table found through foreign keys): its steps, in order.
+	std::vector<archive::PathStep> path;
+	for (const auto &step : spi_query("SELECT s ->> 'constraint', s ->> 'schema', s ->> 'name', s::pg_catalog.text "
+	                                  "FROM jsonb_array_elements(coalesce($1::jsonb -> 'path', '[]')) WITH ORDINALITY "
+	                                  "AS e(s, n) ORDER BY n",
+	                                  {object}, true)) {
+		archive::PathStep p{required(step[0], "a path step's constraint of table " + display),
+		                    required(step[1], "a path step's schema of table " + display),
+		                    required(step[2], "a path step's table of table " + display),
+		                    {},
+		                    {}};
+		for (const auto &key : spi_query("SELECT c, r FROM ROWS FROM ("
+		                                 "  jsonb_array_elements_text($1::jsonb -> 'columns'), "
+		                                 "  jsonb_array_elements_text($1::jsonb -> 'referenced')) AS k(c, r)",
+		                                 {step[3]}, true)) {
+			p.columns.push_back(required(key[0], "a path step's columns of table " + display));
+			p.referenced.push_back(required(key[1], "a path step's referenced columns of table " + display));
+		}
+		path.push_back(std::move(p));
+	}
+	std::string tenant_column =
+	    path.empty() ? required(doc_tenant_column, "the tenant column of table " + display) : "";
+	// Rows are found as in the document, or the import is refused (as a restore would be).
+	if (path != t->steps)
+		unfit(ERRCODE_DATATYPE_MISMATCH,
+		      "the rows of table " + display + " are found through other foreign keys here than in the document");
 	if (t->tenant_column != tenant_column)
 		unfit(ERRCODE_DATATYPE_MISMATCH, "table " + display + " has tenant column \"" + t->tenant_column +
 		                                     "\", the document's has \"" + tenant_column + "\"");
 
-	// Columns that no longer exist are skipped, as a restore skips them; a changed type is refused.
-	archive::TableHeader header{schema, name, tenant_column, {}};
-	std::vector<std::string> names;
+	// Schema drift as a restore sees it (the one rule, restore_plan.hpp).
+	archive::TableHeader header{schema, name, tenant_column, {}, path};
+	std::vector<archive::Column> archived;
+	for (const auto &[col, type] : doc_columns)
+		archived.push_back({col, type});
+	ColumnPlan fields = plan_columns(archived, t->relid, display, "the document", "nothing was imported");
 	bool has_tenant_column = false;
-	for (const auto &[col, type] : doc_columns) {
-		const ColumnInfo *now = nullptr;
-		for (const auto &c : t->columns)
-			if (c.name == col)
-				now = &c;
-		if (!now) {
-			std::string msg = "column \"" + col + "\" of table " + display +
-			                  " no longer exists (or is generated); its values in the document are skipped";
-			const char *m = msg.c_str();
-			pg_call([m] { ereport(WARNING, (errmsg("%s", m))); });
-			continue;
+	for (size_t i = 0; i < archived.size(); i++)
+		if (fields.keep[i]) {
+			has_tenant_column |= archived[i].name == tenant_column;
+			header.columns.push_back(archived[i]);
 		}
-		if (now->type != type)
-			unfit(ERRCODE_DATATYPE_MISMATCH, "column \"" + col + "\" of table " + display + " is of type " + now->type +
-			                                     ", the document's is " + type);
-		has_tenant_column |= col == tenant_column;
-		header.columns.push_back({col, type});
-		names.push_back(col);
-	}
-	if (!has_tenant_column)
+	const std::vector<std::string> &names = fields.load;
+	if (!has_tenant_column && path.empty())
 		throw SqlError(ERRCODE_DATA_CORRUPTED, "the document's table " + display + " lacks its tenant column \"" +
 		                                           tenant_column + "\"; nothing was imported");
 	start_table(*t, names, header);
@@ -312,9 +331,12 @@ void DocumentImporter::row(const std::string &object) {
 		tuple.t_data = header;
 		heap_deform_tuple(&tuple, ti.row_desc, ti.values, ti.nulls);
 
-		// The checksum proves the document whole, not who wrote it: each row must be the tenant's.
-		const char *row_tenant =
-		    ti.nulls[ti.tenant_index] ? nullptr : OutputFunctionCall(&ti.tenant_output, ti.values[ti.tenant_index]);
+		// The checksum proves the document whole, not who wrote it: each row must be the tenant's
+		// (rows found through a path are checked by the restore, which sees their parents).
+		const char *row_tenant = ti.tenant_index < 0 ? ti.tenant_text
+		                         : ti.nulls[ti.tenant_index]
+		                             ? nullptr
+		                             : OutputFunctionCall(&ti.tenant_output, ti.values[ti.tenant_index]);
 		if (!row_tenant || strcmp(row_tenant, ti.tenant_text) != 0)
 			ereport(ERROR, (errcode(ERRCODE_DATA_CORRUPTED),
 			                errmsg("row %llu of table %s in the document belongs to tenant %s%s%s, not to the "
@@ -367,11 +389,21 @@ int64 DocumentImporter::finish() {
 
 } // namespace
 
-int64 import_document(Source &source, const std::function<void()> &rewind) {
-	AuditedAction audit("import");
+int64 import_document(Source &source, const std::function<void()> &rewind, AuditedAction &audit) {
 	{
 		LineReader lines(source, document::kMaxLineBytes);
-		document::check_document(lines);
+		try {
+			document::check_document(lines);
+		} catch (const Error &e) { // not ours, truncated, altered: the message names the likely cause
+			if (e.kind() != ErrorKind::InvalidInput && e.kind() != ErrorKind::Corrupt)
+				throw;
+			throw SqlError(e.kind() == ErrorKind::Corrupt ? ERRCODE_DATA_CORRUPTED : ERRCODE_INVALID_PARAMETER_VALUE,
+			               std::string(e.what()) + "; nothing was imported", "",
+			               "Import the file exactly as backup_download wrote it, moved as a binary file. psql -At -c "
+			               "\"SELECT * FROM tenant_backup.backup_download(ID)\" -o FILE writes it, or \\copy (SELECT "
+			               "* FROM tenant_backup.backup_download(ID)) TO 'FILE' WITH (FORMAT csv, QUOTE E'\\x01', "
+			               "DELIMITER E'\\x02').");
+		}
 	}
 	rewind();
 	spi_begin();

@@ -24,6 +24,13 @@ int max_backups_per_tenant = 1000;
 int clock_offset = 0;
 int audit_retention = 400;
 bool log_scheduled_backups = false;
+int unencrypted_backups = static_cast<int>(UnencryptedBackups::Warn);
+
+const struct config_enum_entry unencrypted_backups_options[] = {
+    {"warn", static_cast<int>(UnencryptedBackups::Warn), false},
+    {"allow", static_cast<int>(UnencryptedBackups::Allow), false},
+    {"refuse", static_cast<int>(UnencryptedBackups::Refuse), false},
+    {nullptr, 0, false}};
 
 // A repository must be an absolute path or one relative to the data directory, never empty.
 bool check_repository(char **newval, void **, GucSource) {
@@ -147,6 +154,12 @@ void define_settings() {
 	                         "Off: each job worker logs one summary line per run (failures are always logged); "
 	                         "the audit rows are written either way.",
 	                         &log_scheduled_backups, false, PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
+	DefineCustomEnumVariable("tenant_backup.unencrypted_backups",
+	                         "What a backup does when no encryption key is configured.",
+	                         "warn: a WARNING once per session; allow: backups are unencrypted on purpose, no "
+	                         "warning; refuse: backups and imports fail until a key is configured.",
+	                         &unencrypted_backups, static_cast<int>(UnencryptedBackups::Warn),
+	                         unencrypted_backups_options, PGC_SUSET, 0, nullptr, nullptr, nullptr);
 	MarkGUCPrefixReserved("tenant_backup");
 }
 
@@ -207,6 +220,9 @@ int setting_audit_retention() {
 }
 bool setting_log_scheduled_backups() {
 	return log_scheduled_backups;
+}
+UnencryptedBackups setting_unencrypted_backups() {
+	return static_cast<UnencryptedBackups>(unencrypted_backups);
 }
 
 } // namespace tb::pg

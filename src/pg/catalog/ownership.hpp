@@ -19,12 +19,13 @@ struct OwnedTable {
 	std::string source;        // "registered", "discovered", "declared" (a path chosen by the DBA), "root"
 	std::string tenant_column; // tenant column or root key; for a path table, that of the path's last table
 	Oid tenant_type = InvalidOid;
-	bool has_index = false; // an index leads with the tenant column (or the first key of the path)
-	std::vector<Oid> path_constraints;        // path: the foreign keys, from the table outwards
-	std::vector<archive::PathStep> steps;     // the same by name, and the table each references
-	std::string path;                          // path: for people ("tasks_project_fkey -> app.projects")
+	bool has_index = false;               // an index leads with the tenant column (or the first key of the path)
+	std::vector<Oid> path_constraints;    // path: the foreign keys, from the table outwards
+	std::vector<archive::PathStep> steps; // the same by name, and the table each references
+	std::string path;                     // path: for people ("tasks_project_fkey -> app.projects")
 	int depth = 0;
-	std::string gap; // why backups leave it out, if they do
+	std::string gap;        // why backups leave it out, if they do
+	bool ambiguous = false; // the gap: several foreign keys lead to tenant rows; backups refuse until one is declared
 
 	bool in_backups() const { return gap.empty() && rows_found_by != "shared" && !rows_found_by.empty(); }
 };

@@ -40,8 +40,11 @@ std::vector<TenantTable> load_tenant_tables() {
 			    load_foreign_keys("c.oid OPERATOR(pg_catalog.=) ANY ('{" + keys_of_path + "}'::pg_catalog.oid[])");
 			for (Oid con : o.path_constraints)
 				for (const auto &k : keys)
-					if (k.oid == con)
+					if (k.oid == con) {
+						t.steps[t.path.size()].columns = k.child_raw;
+						t.steps[t.path.size()].referenced = k.parent_raw;
 						t.path.push_back(k);
+					}
 		} else {
 			t.tenant_column = o.tenant_column;
 		}
@@ -91,14 +94,27 @@ std::string TenantTable::tenant_expression() const {
 	return "j" + std::to_string(path.size()) + "." + quoted_ident(path_tenant_column);
 }
 
+std::string TenantTable::reaches_tenant_sql(const std::string &alias) const {
+	std::string from, where, child = alias;
+	for (size_t i = 0; i < path.size(); i++) {
+		std::string step = alias + "_" + std::to_string(i + 1);
+		from += (i ? ", " : "") + scan_of(path[i].parent_kind, path[i].parent_name) + " " + step;
+		where += key_match(path[i], step, child, path[i].child_cols) + " AND ";
+		child = step;
+	}
+	return "EXISTS (SELECT 1 FROM " + from + " WHERE " + where + child + "." + quoted_ident(path_tenant_column) + kEq +
+	       "$1)";
+}
+
 std::string TenantTable::tenant_rows_sql() const {
 	return rows_with_tenant_sql() + " WHERE " + tenant_expression() + kEq + "$1";
 }
 
 std::string TenantTable::select_sql() const {
 	// ONLY: an inheritance child with the tenant column is a tenant table of its own.
-	return "SELECT " + join_each(std::vector<std::string>(columns.size()), ", ",
-	                             [&](size_t i) { return "ch." + quoted_ident(columns[i].name); }) +
+	return "SELECT " +
+	       join_each(std::vector<std::string>(columns.size()), ", ",
+	                 [&](size_t i) { return "ch." + quoted_ident(columns[i].name); }) +
 	       tenant_rows_sql();
 }
 
@@ -114,20 +130,20 @@ std::string TenantTable::delete_sql(const std::string &returning) const {
 		where += key_match(path[i], alias, child, path[i].child_cols) + " AND ";
 		child = alias;
 	}
-	return target + " USING " + using_list + " WHERE " + where + child + "." + quoted_ident(path_tenant_column) +
-	       kEq + "$1" + tail;
+	return target + " USING " + using_list + " WHERE " + where + child + "." + quoted_ident(path_tenant_column) + kEq +
+	       "$1" + tail;
 }
 
 std::vector<TableGap> load_table_gaps() {
 	AsExtensionOwner owner; // the catalog is the extension's own
 	std::vector<TableGap> gaps;
 	for (const auto &row : spi_query("SELECT table_name::oid::text, n.nspname::text, c.relname::text, reason, "
-	                                 "  left_out::pg_catalog.text "
+	                                 "  left_out::pg_catalog.text, refuses_backups::pg_catalog.text "
 	                                 "FROM tenant_backup.backup_table_gaps() g "
 	                                 "JOIN pg_catalog.pg_class c ON c.oid = g.table_name "
 	                                 "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace",
 	                                 {}, true))
-		gaps.push_back({quoted_name(*row[1], *row[2]), *row[3], *row[4] == "true"});
+		gaps.push_back({quoted_name(*row[1], *row[2]), *row[3], *row[4] == "true", *row[5] == "true"});
 	return gaps;
 }
 

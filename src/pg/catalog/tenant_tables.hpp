@@ -18,9 +18,9 @@ struct ColumnInfo {
 struct TenantTable {
 	Oid relid = InvalidOid;
 	std::string schema, name;
-	char relkind = 'r'; // 'r' ordinary, 'p' partitioned
-	std::string rows_found_by; // "tenant column", "root" or "path" (catalog/ownership.hpp)
-	std::string tenant_column; // the column holding the tenant; empty for a path table
+	char relkind = 'r';           // 'r' ordinary, 'p' partitioned
+	std::string rows_found_by;    // "tenant column", "root" or "path" (catalog/ownership.hpp)
+	std::string tenant_column;    // the column holding the tenant; empty for a path table
 	Oid tenant_type = InvalidOid; // of the tenant value: the tenant column's, or the path's last table's
 	bool has_index = false;
 	std::vector<ColumnInfo> columns; // stored columns (generated columns are recomputed, not stored)
@@ -31,6 +31,8 @@ struct TenantTable {
 
 	std::string display_name() const { return schema + "." + name; }
 	bool is_path() const { return !path.empty(); }
+	// The column whose type the tenant value takes: the tenant column, or the path's last one.
+	const std::string &tenant_value_column() const { return is_path() ? path_tenant_column : tenant_column; }
 	archive::TableHeader header() const;
 	// " FROM [ONLY] table ch [JOIN the path's tables j1, j2, ...] WHERE <the tenant> = $1": the
 	// tenant's rows, as alias ch, read by index probes along the path.
@@ -38,6 +40,8 @@ struct TenantTable {
 	// The same FROM and JOINs without the WHERE, and the expression that holds the tenant there.
 	std::string rows_with_tenant_sql() const;
 	std::string tenant_expression() const;
+	// "EXISTS (...)": the row `alias` of this path table reaches the tenant $1 through its path.
+	std::string reaches_tenant_sql(const std::string &alias) const;
 	// "SELECT <stored columns of ch>" + tenant_rows_sql()
 	std::string select_sql() const;
 	// DELETE of the tenant's rows (alias ch), "RETURNING " + returning if given.
@@ -52,7 +56,8 @@ std::vector<TenantTable> load_tenant_tables();
 struct TableGap {
 	std::string table; // quoted schema.name
 	std::string reason;
-	bool left_out = true; // false: included, but read badly (no index for its tenant rows)
+	bool left_out = true;         // false: included, but read badly (no index for its tenant rows)
+	bool refuses_backups = false; // an ambiguous path: backups refuse rather than guess
 };
 std::vector<TableGap> load_table_gaps();
 

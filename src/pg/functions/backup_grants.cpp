@@ -8,7 +8,9 @@
 // the spellings as recorded: both sides went through that rule.
 #include "pg/catalog/audit.hpp"
 #include "pg/catalog/catalog.hpp"
+#include "pg/boundary/arguments.hpp"
 #include "pg/boundary/guard.hpp"
+#include "pg/boundary/standby.hpp"
 #include "pg/catalog/permissions.hpp"
 #include "pg/boundary/spi.hpp"
 #include "pg/catalog/tenant_tables.hpp"
@@ -55,28 +57,19 @@ std::string describe(const GrantArgs &a) {
 // Runs sql with $1 role, $2 permission, $3 tenant (NULL: every tenant); returns rows affected.
 uint64 change_grant(const char *sql, const GrantArgs &a, int expected) {
 	AsExtensionOwner owner;
-	const char *tenant = a.tenant ? a.tenant->c_str() : nullptr;
-	const char *permission = a.permission.c_str();
-	Oid role = a.role;
-	return pg_eval([=] {
-		Oid types[3] = {OIDOID, TEXTOID, TEXTOID};
-		Datum values[3] = {ObjectIdGetDatum(role), CStringGetTextDatum(permission),
-		                   tenant ? CStringGetTextDatum(tenant) : 0};
-		char nulls[4] = "  n";
-		if (tenant)
-			nulls[2] = ' ';
-		return spi_run(sql, 3, types, values, nulls, false, expected);
-	});
+	SqlParams params = SqlParams().oid(a.role).text(a.permission).text(a.tenant);
+	return pg_eval([&] { return spi_run(sql, params, false, expected); });
 }
 
 // backup_grant or backup_revoke: admin check, arguments, the change, its audit row; a NOTICE
 // when nothing changed.
 void grant_or_revoke(FunctionCallInfo fcinfo, const char *action, const char *sql, int expected,
                      const char *unchanged) {
+	AuditedAction audit(action); // first: a refused argument is a failed attempt too
 	spi_begin();
 	require_backup_admin(action, (std::string(action) + " backup permissions").c_str());
 	GrantArgs args = grant_args(fcinfo, std::string(action) == "revoke");
-	AuditedAction audit(action, args.tenant.value_or(""));
+	audit.set_tenant(args.tenant.value_or(""));
 	uint64 changed = change_grant(sql, args, expected);
 	std::string note = describe(args) + (changed ? "" : " (" + std::string(unchanged) + ")");
 	if (!changed) {
@@ -94,6 +87,7 @@ void grant_or_revoke(FunctionCallInfo fcinfo, const char *action, const char *sq
 using namespace tb::pg;
 
 TB_SQL_FUNCTION(backup_grant) {
+	refuse_on_standby("backup_grant");
 	grant_or_revoke(fcinfo, "grant",
 	                "INSERT INTO tenant_backup.permissions (role_id, permission, tenant) "
 	                "VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
@@ -102,6 +96,7 @@ TB_SQL_FUNCTION(backup_grant) {
 }
 
 TB_SQL_FUNCTION(backup_revoke) {
+	refuse_on_standby("backup_revoke");
 	grant_or_revoke(fcinfo, "revoke",
 	                "DELETE FROM tenant_backup.permissions "
 	                "WHERE role_id = $1 AND permission = $2 AND tenant IS NOT DISTINCT FROM $3",

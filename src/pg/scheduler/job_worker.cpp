@@ -11,6 +11,7 @@
 #include "pg/boundary/settings.hpp"
 #include "pg/boundary/spi.hpp"
 #include "pg/catalog/audit.hpp"
+#include "pg/boundary/warnings.hpp"
 
 extern "C" {
 #include "postmaster/interrupt.h"
@@ -79,10 +80,9 @@ void run_job(const Claim &claim, RunCounts &counts) {
 			counts.pruned += apply_retention(backed_up, *schedule, scheduler_now());
 	});
 	if (error) {
-		std::string message = "tenant_backup: retention of tenant \"" + backed_up + "\" failed after its backup " +
-		                      std::to_string(backup_id) + ": " + message_of(error);
-		const char *m = message.c_str();
-		pg_call([m] { ereport(WARNING, (errmsg("%s", m), errhint("It is applied again after the next backup."))); });
+		warn("tenant_backup: retention of tenant \"" + backed_up + "\" failed after its backup " +
+		         std::to_string(backup_id) + ": " + message_of(error),
+		     "It is applied again after the next backup.");
 	}
 }
 
