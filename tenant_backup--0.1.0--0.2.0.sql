@@ -492,9 +492,7 @@ SELECT t.tenant,
        coalesce(k.retained_count, 0) AS retained_count,
        coalesce(k.retained_bytes, 0) AS retained_bytes,
        -- issue 24: nothing to restore the newest completed backup from
-       (l.id IS NULL OR NOT EXISTS (SELECT FROM tenant_backup.backup_copies c
-                                    WHERE c.backup_id OPERATOR(pg_catalog.=) l.id
-                                      AND c.state OPERATOR(pg_catalog.=) 'stored')) AS unprotected,
+       (l.id IS NULL OR cs.stored IS NULL) AS unprotected,
        -- issue 17: whether the newest completed backup left out tables that hold tenant rows
        CASE WHEN l.id IS NULL THEN NULL
             WHEN l.left_out IS NULL THEN 'unknown'
@@ -512,7 +510,12 @@ LEFT JOIN (SELECT DISTINCT ON (b.tenant) b.tenant, b.id, b.kind, b.created_at, b
            FROM tenant_backup.backups b WHERE b.status = 'completed'
            ORDER BY b.tenant, b.created_at DESC, b.id DESC) l ON l.tenant = t.tenant
 LEFT JOIN (SELECT b.tenant, count(*) AS retained_count, sum(b.size_bytes)::bigint AS retained_bytes
-           FROM tenant_backup.backups b WHERE b.status = 'completed' GROUP BY b.tenant) k ON k.tenant = t.tenant;
+           FROM tenant_backup.backups b WHERE b.status = 'completed' GROUP BY b.tenant) k ON k.tenant = t.tenant
+-- (a lateral probe of the newest backup's copies, by index, rather than a subplan the planner may
+-- hash over every copy even for one tenant)
+LEFT JOIN LATERAL (SELECT true AS stored FROM tenant_backup.backup_copies c
+                   WHERE c.backup_id OPERATOR(pg_catalog.=) l.id AND c.state OPERATOR(pg_catalog.=) 'stored'
+                   LIMIT 1) cs ON true;
 COMMENT ON VIEW tenant_backup.backup_status IS
     'One row per tenant: last completed backup, next run, overdue, failures, retained backups, whether a scheduler serves the database.';
 GRANT EXECUTE ON FUNCTION tenant_backup.backup_schedules(text), tenant_backup._scheduler_serves(),

@@ -17,9 +17,12 @@ SELECT t::text, 'auto', 'completed', repeat('a', 64), 100, 'pl-' || t || '-' || 
 FROM generate_series(230001, 232000) t, generate_series(1, 14) g;
 INSERT INTO tenant_backup.backups (tenant, kind, status)
 SELECT t::text, 'auto', 'failed' FROM generate_series(230001, 230100) t;
+INSERT INTO tenant_backup.backup_copies (backup_id, repository, object_name, size_bytes, sha256, stored_at, state)
+SELECT id, 'local', object_name, 100, sha256, now(), 'stored' FROM tenant_backup.backups
+WHERE tenant ~ '^23[0-9]{4}$' AND status = 'completed';
 INSERT INTO tenant_backup.backup_audit (at, session_user_name, current_user_name, tenant, action, outcome)
 SELECT now() - make_interval(days => g % 500), 'pl', 'pl', '230001', 'pl_test', 'ok' FROM generate_series(1, 5000) g;
-ANALYZE tenant_backup.backups, tenant_backup.schedule_state, tenant_backup.schedules, tenant_backup.backup_audit,
+ANALYZE tenant_backup.backups, tenant_backup.backup_copies, tenant_backup.schedule_state, tenant_backup.schedules, tenant_backup.backup_audit,
     pl.items;
 
 -- The scans of a statement's plan, sorted (join order aside): the indexes used, sequential and
