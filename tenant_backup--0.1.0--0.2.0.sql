@@ -388,3 +388,135 @@ COMMENT ON VIEW tenant_backup.backup_status IS
     'One row per tenant: last completed backup, next run, overdue, failures, retained backups, and unprotected (no stored copy of the newest completed backup).';
 COMMENT ON FUNCTION tenant_backup.backup_repository_check(text) IS
     'Stored copies without their object (missing_object) or of another size (size_mismatch), objects the catalog knows to be garbage (leftover_object: backup_sync removes them), objects named like ours that the catalog does not know (orphan_object: left alone), multipart uploads never completed (incomplete_upload), and a repository on this node only while standbys are attached (node_local: its copies would not survive a failover). Changes nothing. Superusers only.';
+
+-- <issue 23: scale to 100,000 tenants>
+-- What the scheduler and its job workers look up at every pass, by index: the due idle tenants
+-- (in next-run order, tenants of one time in order, with no sort), the running jobs, and the
+-- 'running' backup rows; the audit trail by age, for its retention (tenant_backup.audit_retention).
+CREATE INDEX schedule_state_due_idx ON tenant_backup.schedule_state (next_run, tenant)
+    WHERE running_backup_id IS NULL;
+CREATE INDEX schedule_state_running_idx ON tenant_backup.schedule_state (running_backup_id)
+    WHERE running_backup_id IS NOT NULL;
+CREATE INDEX backups_running_idx ON tenant_backup.backups (id) WHERE status = 'running';
+CREATE INDEX backup_audit_at_idx ON tenant_backup.backup_audit (at);
+
+-- The append-only trigger returned NULL, which skipped the row even for the superusers it lets
+-- through (and so the audit retention's deletes): it returns the row now.
+CREATE OR REPLACE FUNCTION tenant_backup._audit_append_only() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF NOT (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) THEN
+        RAISE EXCEPTION 'tenant_backup.backup_audit is append-only'
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = 'Only superusers may change or remove audit rows.';
+    END IF;
+    IF TG_OP = 'DELETE' THEN
+        RETURN OLD;
+    END IF;
+    RETURN NEW;
+END
+$$;
+
+-- backup_list(tenant) reads the tenant's rows by index (an OR with "$1 IS NULL" made the plan
+-- read every row).
+CREATE OR REPLACE FUNCTION tenant_backup.backup_list(tenant text DEFAULT NULL)
+RETURNS SETOF tenant_backup.backups
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    stored text;
+BEGIN
+    IF pg_catalog.octet_length($1) OPERATOR(pg_catalog.>) 1024 THEN
+        RAISE EXCEPTION 'tenant is too long (% bytes; at most 1024)', pg_catalog.octet_length($1)
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF $1 IS NULL THEN
+        RETURN QUERY SELECT b.* FROM tenant_backup.backups b ORDER BY b.created_at DESC, b.id DESC;
+        RETURN;
+    END IF;
+    stored := tenant_backup._stored_tenant($1);
+    RETURN QUERY
+        SELECT b.* FROM tenant_backup.backups b
+        WHERE b.tenant OPERATOR(pg_catalog.=) ANY (ARRAY[$1, stored])
+        ORDER BY b.created_at DESC, b.id DESC;
+END
+$$;
+
+-- One tenant's row of backup_schedules(), without listing every tenant. Backup admins only.
+CREATE FUNCTION tenant_backup.backup_schedules(tenant text)
+RETURNS TABLE (tenant text, schedule text, cron text, time_zone text, keep_last integer, keep_days integer,
+               keep_daily integer, keep_weekly integer, keep_monthly integer, window_minutes integer,
+               enabled boolean, next_run timestamptz, last_due_run timestamptz)
+    AS 'MODULE_PATHNAME', 'backup_schedules_of_tenant' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION tenant_backup.backup_schedules(text) IS
+    'The schedule in force for one tenant, with its next run. Backup admins only.';
+
+-- Whether a scheduler serves this database now (tenant_backup in shared_preload_libraries, and
+-- the database in tenant_backup.databases).
+CREATE FUNCTION tenant_backup._scheduler_serves() RETURNS boolean
+    AS 'MODULE_PATHNAME', 'tenant_backup_scheduler_serves' LANGUAGE C STABLE;
+
+-- backup_status's schedule columns of one tenant, from its schedule_state row (the schedules are
+-- read once per query). Backup admins only.
+CREATE FUNCTION tenant_backup._schedule_times(tenant text, schedule_key text, stored_next_run timestamptz,
+    OUT schedule text, OUT enabled boolean, OUT next_run timestamptz, OUT last_due_run timestamptz)
+    AS 'MODULE_PATHNAME', 'tenant_backup_schedule_times' LANGUAGE C STABLE;
+
+-- backup_status at scale (issue 24's unprotected and issue 17's coverage kept as they are): a
+-- WHERE tenant = ... reaches every table by index (the tenants are a
+-- UNION the condition is pushed into; the backups' aggregates are grouped by tenant), instead of
+-- computing every tenant's row first. The tenants are those the scheduler keeps state for, those
+-- with a completed backup or a schedule of their own, and, when no scheduler serves the database,
+-- those discovery finds. served_by_scheduler says whether a scheduler serves the database now:
+-- without one, no scheduled backup runs (overdue says so once a scheduled time has passed).
+CREATE OR REPLACE VIEW tenant_backup.backup_status AS
+SELECT t.tenant,
+       s.schedule,
+       coalesce(s.enabled, false) AS scheduled,
+       l.id AS last_backup_id,
+       l.kind AS last_backup_kind,
+       l.finished_at AS last_backup_at,
+       l.size_bytes AS last_backup_bytes,
+       s.next_run,
+       coalesce(s.enabled AND s.last_due_run IS NOT NULL
+                AND (l.created_at IS NULL OR l.created_at + make_interval(secs => tenant_backup._scheduler_clock_offset())
+                     < s.last_due_run), false) AS overdue,
+       st.running_backup_id IS NOT NULL AS running,
+       coalesce(st.consecutive_failures, 0) AS consecutive_failures,
+       st.last_error,
+       st.last_failure_at,
+       coalesce(k.retained_count, 0) AS retained_count,
+       coalesce(k.retained_bytes, 0) AS retained_bytes,
+       -- issue 24: nothing to restore the newest completed backup from
+       (l.id IS NULL OR cs.stored IS NULL) AS unprotected,
+       -- issue 17: whether the newest completed backup left out tables that hold tenant rows
+       CASE WHEN l.id IS NULL THEN NULL
+            WHEN l.left_out IS NULL THEN 'unknown'
+            WHEN pg_catalog.jsonb_array_length(l.left_out) OPERATOR(pg_catalog.=) 0 THEN 'complete'
+            ELSE 'incomplete' END AS coverage,
+       tenant_backup._scheduler_serves() AS served_by_scheduler
+FROM (SELECT ss.tenant FROM tenant_backup.schedule_state ss
+      UNION SELECT b.tenant FROM tenant_backup.backups b WHERE b.status = 'completed'
+      UNION SELECT sc.tenant FROM tenant_backup.schedules sc WHERE sc.tenant IS NOT NULL
+      UNION SELECT d.tenant FROM tenant_backup.backup_schedules() d WHERE NOT tenant_backup._scheduler_serves()) t
+LEFT JOIN tenant_backup.schedule_state st ON st.tenant = t.tenant
+CROSS JOIN LATERAL tenant_backup._schedule_times(t.tenant, st.schedule_key, st.next_run) s
+LEFT JOIN (SELECT DISTINCT ON (b.tenant) b.tenant, b.id, b.kind, b.created_at, b.finished_at, b.size_bytes,
+                  b.left_out
+           FROM tenant_backup.backups b WHERE b.status = 'completed'
+           ORDER BY b.tenant, b.created_at DESC, b.id DESC) l ON l.tenant = t.tenant
+LEFT JOIN (SELECT b.tenant, count(*) AS retained_count, sum(b.size_bytes)::bigint AS retained_bytes
+           FROM tenant_backup.backups b WHERE b.status = 'completed' GROUP BY b.tenant) k ON k.tenant = t.tenant
+-- (a lateral probe of the newest backup's copies, by index, rather than a subplan the planner may
+-- hash over every copy even for one tenant)
+LEFT JOIN LATERAL (SELECT true AS stored FROM tenant_backup.backup_copies c
+                   WHERE c.backup_id OPERATOR(pg_catalog.=) l.id AND c.state OPERATOR(pg_catalog.=) 'stored'
+                   LIMIT 1) cs ON true;
+COMMENT ON VIEW tenant_backup.backup_status IS
+    'One row per tenant: last completed backup, next run, overdue, failures, retained backups, whether a scheduler serves the database.';
+GRANT EXECUTE ON FUNCTION tenant_backup.backup_schedules(text), tenant_backup._scheduler_serves(),
+    tenant_backup._schedule_times(text, text, timestamptz) TO PUBLIC;

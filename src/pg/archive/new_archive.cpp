@@ -12,6 +12,8 @@
 #include "pg/boundary/warnings.hpp"
 
 #include <algorithm>
+#include <chrono>
+#include <map>
 #include <exception>
 
 namespace tb::pg {
@@ -35,6 +37,20 @@ void warn_missing_copy(int64 id, const std::string &repository, const std::strin
 	warn("backup " + std::to_string(id) + " has no copy in repository \"" + repository + "\": " + error,
 	     "tenant_backup.backup_sync() stores the missing copies later.");
 }
+// A process sweeps a repository's stale temporary files at its first backup there, then at most
+// once a minute: the sweep lists the whole repository, so at every backup a job worker taking
+// 100,000 tenants one after another would pay O(archives) per backup. (The sync worker and a
+// failed job's cleanup sweep too.)
+void sweep_stale_temporaries(const std::string &repository, Storage &storage) {
+	static std::map<std::string, std::chrono::steady_clock::time_point> last_sweep;
+	auto now = std::chrono::steady_clock::now();
+	auto it = last_sweep.find(repository);
+	if (it != last_sweep.end() && now - it->second < std::chrono::minutes(1))
+		return;
+	remove_stale_temporaries(storage);
+	last_sweep[repository] = now;
+}
+
 } // namespace
 
 NewArchive::NewArchive(NewBackup &backup, bool background) {
@@ -57,7 +73,7 @@ NewArchive::NewArchive(NewBackup &backup, bool background) {
 		t.repository = repository;
 		try {
 			t.storage = open_storage(repository, true);
-			remove_stale_temporaries(*t.storage);
+			sweep_stale_temporaries(repository, *t.storage);
 			t.object = t.storage->open_write(backup.object_name, temporary_tag());
 			t.branch = tee_->add(*t.object);
 		} catch (...) { // e.g. no such repository, no credentials, an endpoint down: the others go on

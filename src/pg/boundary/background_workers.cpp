@@ -1,8 +1,13 @@
 #include "pg/boundary/background_workers.hpp"
 
+#include "pg/boundary/search_path.hpp"
+
 extern "C" {
 #include "pgstat.h"
+#include "postmaster/interrupt.h"
+#include "tcop/tcopprot.h"
 #include "utils/backend_status.h"
+#include "utils/guc.h"
 }
 
 namespace tb::pg {
@@ -60,6 +65,31 @@ BackgroundWorkerHandle *start_worker(const char *function, const char *name, con
 		handle = nullptr;
 	MemoryContextSwitchTo(old);
 	return handle;
+}
+
+namespace {
+
+void handle_sigterm(SIGNAL_ARGS) {
+	ShutdownRequestPending = true;
+	die(postgres_signal_arg); // sets the latch too
+}
+
+} // namespace
+
+void worker_signals() {
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	pqsignal(SIGTERM, handle_sigterm);
+	BackgroundWorkerUnblockSignals();
+}
+
+void worker_connect(Oid database, const char *database_name, const char *application_name) {
+	if (database_name)
+		BackgroundWorkerInitializeConnection(database_name, nullptr, 0);
+	else
+		BackgroundWorkerInitializeConnectionByOid(database, InvalidOid, 0);
+	pin_worker_search_path();
+	pgstat_report_appname(application_name);
+	SetConfigOption("default_transaction_isolation", "read committed", PGC_SUSET, PGC_S_OVERRIDE);
 }
 
 } // namespace tb::pg

@@ -37,4 +37,16 @@ BackgroundWorker worker_definition(const char *function, const char *name, int r
 BackgroundWorkerHandle *start_worker(const char *function, const char *name, const std::string &extra,
                                      int restart_seconds, bool needs_database);
 
+// The prologue of every worker main of ours, in two parts (plain PostgreSQL calls, from the
+// worker main's own frame, before any C++ runs).
+// worker_signals: SIGHUP sets ConfigReloadPending; SIGTERM sets ShutdownRequestPending and acts as
+// die(), so that the worker ends within moments whatever SQL it is running (a FATAL at the next
+// CHECK_FOR_INTERRUPTS aborts its transaction: the catalog keeps only what was committed). What
+// must not be cut short holds interrupts (HOLD_INTERRUPTS). Then signals are unblocked.
+void worker_signals();
+// worker_connect: connects to `database` (by name when database_name is given), pins search_path,
+// names the worker in pg_stat_activity, and runs its transactions at READ COMMITTED (telling
+// finished work from work in progress needs a new snapshot per statement).
+void worker_connect(Oid database, const char *database_name, const char *application_name);
+
 } // namespace tb::pg

@@ -22,6 +22,8 @@ char *tenant_registry = nullptr;
 char *table_owners = nullptr;
 int max_backups_per_tenant = 1000;
 int clock_offset = 0;
+int audit_retention = 400;
+bool log_scheduled_backups = false;
 int unencrypted_backups = static_cast<int>(UnencryptedBackups::Warn);
 
 const struct config_enum_entry unencrypted_backups_options[] = {
@@ -144,6 +146,14 @@ void define_settings() {
 	                        "configuration file; a superuser may set it in a session to see next runs.",
 	                        &clock_offset, 0, -1000000000, 1000000000, PGC_SUSET, GUC_NOT_IN_SAMPLE | GUC_UNIT_S,
 	                        nullptr, nullptr, nullptr);
+	DefineCustomIntVariable("tenant_backup.audit_retention", "Days tenant_backup.backup_audit keeps a row.",
+	                        "The scheduler deletes older rows in batches of 1000. 0 keeps them forever.",
+	                        &audit_retention, 400, 0, 36500, PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
+	DefineCustomBoolVariable("tenant_backup.log_scheduled_backups",
+	                         "Log the audit line of every scheduled backup and retention deletion.",
+	                         "Off: each job worker logs one summary line per run (failures are always logged); "
+	                         "the audit rows are written either way.",
+	                         &log_scheduled_backups, false, PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
 	DefineCustomEnumVariable("tenant_backup.unencrypted_backups",
 	                         "What a backup does when no encryption key is configured.",
 	                         "warn: a WARNING once per session; allow: backups are unencrypted on purpose, no "
@@ -204,6 +214,12 @@ const char *setting_tenant_registry() {
 }
 int setting_clock_offset() {
 	return clock_offset;
+}
+int setting_audit_retention() {
+	return audit_retention;
+}
+bool setting_log_scheduled_backups() {
+	return log_scheduled_backups;
 }
 UnencryptedBackups setting_unencrypted_backups() {
 	return static_cast<UnencryptedBackups>(unencrypted_backups);

@@ -57,5 +57,11 @@ int setting_max_backups_per_tenant();
 // Everything the scheduler compares is on that clock: now, next runs, and backups' created_at
 // (offset added) for retention and overdue. Superuser-only, so that a session may set it too.
 int setting_clock_offset();
+// tenant_backup.audit_retention: days tenant_backup.backup_audit keeps a row (default 400; 0:
+// forever). The scheduler prunes older rows in small batches.
+int setting_audit_retention();
+// tenant_backup.log_scheduled_backups: whether every scheduled backup and retention deletion logs
+// its audit line (default off: a job worker logs one summary line per run instead).
+bool setting_log_scheduled_backups();
 
 } // namespace tb::pg

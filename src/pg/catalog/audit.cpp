@@ -300,9 +300,18 @@ AuditIdentity current_identity() {
 	return who;
 }
 
+namespace {
+bool audit_log_lines = true;
+}
+
+void set_audit_log_lines(bool on) {
+	audit_log_lines = on;
+}
+
 void audit_in_transaction(const AuditEvent &event) {
 	QueuedAuditEvent q = make_event(event, current_identity());
-	log_event(q);
+	if (audit_log_lines)
+		log_event(q);
 	if (on_standby()) // an action that changed nothing (a repository check): the log is the trail
 		return log_not_recorded(q, "the server is a hot standby");
 	AsExtensionOwner owner;
@@ -397,7 +406,7 @@ void AuditedAction::ok_independently(const std::string &note) {
 // it needs no role's rights but the catalog owner's), inserts it, commits. Plain PostgreSQL code:
 // an error here ends the worker (the event is in the server log).
 void audit_worker_main(Datum arg) {
-	BackgroundWorkerUnblockSignals();
+	worker_signals();
 	dsm_handle handle = DatumGetUInt32(arg);
 	dsm_segment *segment = dsm_attach(handle);
 	if (!segment)
@@ -406,8 +415,7 @@ void audit_worker_main(Datum arg) {
 	memcpy(&event, dsm_segment_address(segment), sizeof(event));
 	dsm_unpin_segment(handle);
 	dsm_detach(segment);
-	BackgroundWorkerInitializeConnectionByOid(event.database, InvalidOid, 0);
-	tb::pg::pin_worker_search_path();
+	worker_connect(event.database, nullptr, "tenant_backup audit writer");
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
 	if (SPI_connect() != SPI_OK_CONNECT)

@@ -40,6 +40,10 @@ struct AuditIdentity {
 AuditIdentity current_identity();
 
 void audit_in_transaction(const AuditEvent &event);
+// Whether audit_in_transaction also logs each event's line (on by default). A job worker turns it
+// off unless tenant_backup.log_scheduled_backups: 100,000 scheduled backups a night would be as
+// many log lines; their rows are written either way, and denials and failures are always logged.
+void set_audit_log_lines(bool on);
 void audit_autonomously(const AuditEvent &event);
 
 // The scheduler of a preloaded library: writes the queued events of its database into

@@ -28,6 +28,12 @@ std::optional<std::string> full_tenant(const RunningBackup &backup) {
 // The backups running in this database whose tenant the current user may view (backup.view),
 // checked on the full tenant.
 TB_SQL_FUNCTION(tenant_backup_progress) {
+	// An empty result would say "nothing runs" where nothing can be known.
+	if (!progress_available())
+		throw SqlError(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+		               "tenant_backup.backup_progress needs tenant_backup in shared_preload_libraries", "",
+		               "Its counters live in shared memory, sized at server start: add tenant_backup to "
+		               "shared_preload_libraries and restart the server.");
 	SrfRows out(fcinfo);
 	spi_begin();
 	Oid role = pg_eval([] { return GetUserId(); });

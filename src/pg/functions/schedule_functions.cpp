@@ -16,6 +16,17 @@
 #include "pg/catalog/tenant_presence.hpp"
 #include "pg/boundary/warnings.hpp"
 #include "pg/catalog/tenant_tables.hpp"
+#include "pg/shared_memory/scheduler_registry.hpp"
+
+extern "C" {
+#include "commands/dbcommands.h"
+#include "funcapi.h"
+#include "utils/timestamp.h"
+}
+
+#include <algorithm>
+#include <map>
+#include <memory>
 
 #include <algorithm>
 #include <cctype>
@@ -102,6 +113,10 @@ SqlValue utc_text(std::optional<int64_t> t) {
 }
 
 } // namespace
+
+// Whether a scheduler serves this database now (needs tenant_backup in shared_preload_libraries).
+bool scheduler_serves_this_database();
+void warn_if_unserved();
 
 } // namespace tb::pg
 
@@ -202,6 +217,8 @@ TB_SQL_FUNCTION(backup_schedule_set) {
 		notice_tenant_without_rows(*tenant, "the schedule was set, and its backups will be empty until it has some");
 	if (v.enabled)
 		NewArchive::warn_for_schedule(); // said here, where it helps, not by every scheduled job
+	pg_call([] { wake_scheduler_at_commit(); });
+	warn_if_unserved();
 	audit.ok(v.cron + " " + v.time_zone + (v.enabled ? "" : " (disabled)"));
 	spi_end();
 	PG_RETURN_VOID();
@@ -221,49 +238,209 @@ TB_SQL_FUNCTION(backup_schedule_remove) {
 		    !spi_query("DELETE FROM tenant_backup.schedules WHERE tenant IS NOT DISTINCT FROM $1 RETURNING 1", {tenant})
 		         .empty();
 	}
+	pg_call([] { wake_scheduler_at_commit(); });
 	audit.ok(removed ? "removed" : "no such schedule");
 	spi_end();
 	PG_RETURN_BOOL(removed);
 }
 
-// One row per tenant: its schedule in force, the next run (as the scheduler has it, or as it will
-// compute it), and the last run that should have finished by now (for backup_status's overdue).
+namespace tb::pg {
+
+namespace {
+
+using StoredRun = std::optional<std::pair<std::string, int64_t>>; // schedule_state: key, next run
+
+// backup_schedules()'s row of a tenant: its schedule in force, the next run (as the scheduler has
+// it, or as it will compute it), and the last run that should have finished by now (for
+// backup_status's overdue).
+SqlRow schedule_row(const ScheduleSet &schedules, const std::string &tenant, const StoredRun &stored, int64_t now,
+                    int64_t overdue_at) {
+	const Schedule *s = schedules.for_tenant(tenant);
+	if (!s)
+		return {tenant,       std::nullopt, std::nullopt, std::nullopt, std::nullopt, std::nullopt, std::nullopt,
+		        std::nullopt, std::nullopt, std::nullopt, std::nullopt, std::nullopt, std::nullopt};
+	std::optional<int64_t> next;
+	if (s->enabled)
+		next = stored && stored->first == s->key() ? stored->second : s->next_run(tenant, now);
+	const auto &r = s->retention;
+	return {tenant,
+	        std::string(s->tenant ? "tenant" : "default"),
+	        s->cron_text,
+	        s->time_zone,
+	        std::to_string(r.keep_last),
+	        std::to_string(r.keep_days),
+	        std::to_string(r.keep_daily),
+	        std::to_string(r.keep_weekly),
+	        std::to_string(r.keep_monthly),
+	        std::to_string(s->window_minutes),
+	        std::string(s->enabled ? "t" : "f"),
+	        utc_text(next),
+	        utc_text(s->last_run(tenant, overdue_at))};
+}
+
+// What one query's rows share: the schedules, read once (backup_status calls _schedule_times once
+// per tenant), and the clock. Lives as long as the function's memory context.
+struct QuerySchedules {
+	ScheduleSet schedules;
+	int64_t now = 0, overdue_at = 0;
+};
+
+void load_query_schedules(QuerySchedules &q, const std::optional<std::string> &only_tenant) {
+	q.schedules = load_schedules(only_tenant);
+	for (const auto &problem : q.schedules.problems) {
+		const char *p = problem.c_str();
+		pg_call([p] { ereport(WARNING, (errmsg("%s", p))); });
+	}
+	q.now = scheduler_now();
+	q.overdue_at = q.now - int64_t(setting_overdue_after()) * 60;
+}
+
+void free_query_schedules(void *arg) {
+	delete static_cast<QuerySchedules *>(arg);
+}
+
+// The QuerySchedules of this call site, read (after the admin check) at its first call.
+const QuerySchedules &query_schedules(FunctionCallInfo fcinfo) {
+	if (fcinfo->flinfo->fn_extra)
+		return *static_cast<const QuerySchedules *>(fcinfo->flinfo->fn_extra);
+	auto q = std::make_unique<QuerySchedules>();
+	spi_begin();
+	require_backup_admin("list_schedules", "list backup schedules");
+	load_query_schedules(*q, std::nullopt);
+	spi_end();
+	QuerySchedules *raw = q.get();
+	pg_call([&] {
+		auto *callback = static_cast<MemoryContextCallback *>(
+		    MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(MemoryContextCallback)));
+		callback->func = free_query_schedules;
+		callback->arg = raw;
+		MemoryContextRegisterResetCallback(fcinfo->flinfo->fn_mcxt, callback);
+	});
+	q.release();
+	fcinfo->flinfo->fn_extra = raw;
+	return *raw;
+}
+
+StoredRun stored_run_arg(FunctionCallInfo fcinfo, int key_arg, int next_arg) {
+	if (PG_ARGISNULL(next_arg))
+		return std::nullopt;
+	std::optional<std::string> key = arg_text(fcinfo, key_arg);
+	TimestampTz next = PG_GETARG_TIMESTAMPTZ(next_arg);
+	return std::make_pair(key.value_or(""),
+	                      static_cast<int64_t>(pg_eval([next] { return timestamptz_to_time_t(next); })));
+}
+
+Datum composite(FunctionCallInfo fcinfo, const SqlRow &values) {
+	std::vector<char *> cells;
+	for (const auto &v : values)
+		cells.push_back(v ? const_cast<char *>(v->c_str()) : nullptr);
+	return pg_eval([&] {
+		TupleDesc desc;
+		if (get_call_result_type(fcinfo, nullptr, &desc) != TYPEFUNC_COMPOSITE)
+			elog(ERROR, "tenant_backup: a composite result type is expected");
+		AttInMetadata *meta = TupleDescGetAttInMetadata(BlessTupleDesc(desc));
+		return HeapTupleGetDatum(BuildTupleFromCStrings(meta, cells.data()));
+	});
+}
+
+} // namespace
+
+bool scheduler_serves_this_database() {
+	std::vector<ServedDatabase> served = served_databases();
+	if (served.empty())
+		return false;
+	std::string name = pg_eval([] { return static_cast<const char *>(get_database_name(MyDatabaseId)); });
+	for (const auto &d : served)
+		if (d.database == name)
+			return true;
+	return false;
+}
+
+// backup_schedule_set's WARNING when the schedule will not run: no scheduler serves the database.
+void warn_if_unserved() {
+	if (scheduler_serves_this_database())
+		return;
+	std::string database = pg_eval([] { return static_cast<const char *>(get_database_name(MyDatabaseId)); });
+	const char *setting = setting_databases();
+	std::string message = "no tenant_backup scheduler serves database \"" + database +
+	                      "\": its schedules are stored, but no scheduled backup runs";
+	std::string hint = "Put tenant_backup in shared_preload_libraries and the database in tenant_backup.databases "
+	                   "(now \"" +
+	                   std::string(setting ? setting : "") + "\"), then restart or reload.";
+	const char *m = message.c_str(), *h = hint.c_str();
+	pg_call([m, h] { ereport(WARNING, (errmsg("%s", m), errhint("%s", h))); });
+}
+
+} // namespace tb::pg
+
 TB_SQL_FUNCTION(backup_schedules) {
 	SrfRows out(fcinfo);
 	spi_begin();
 	// Admins are superusers or the extension's owner: they read the catalog and tenant tables as themselves.
 	require_backup_admin("list_schedules", "list backup schedules");
-	ScheduleSet schedules = load_schedules();
-	for (const auto &problem : schedules.problems)
-		warn(problem);
-	std::vector<std::string> tenants = scheduled_tenants(schedules);
+	QuerySchedules q;
+	load_query_schedules(q, std::nullopt);
+	std::vector<std::string> tenants = scheduled_tenants(q.schedules);
 	std::map<std::string, std::pair<std::string, int64_t>> state; // tenant -> key, next run
 	for (const auto &row : spi_query("SELECT tenant, schedule_key, extract(epoch FROM next_run)::bigint "
 	                                 "FROM tenant_backup.schedule_state WHERE next_run IS NOT NULL",
 	                                 {}, true))
 		state[*row[0]] = {row[1].value_or(""), std::stoll(*row[2])};
-	int64_t now = scheduler_now();
-	int64_t overdue_at = now - int64_t(setting_overdue_after()) * 60;
 	for (const auto &tenant : tenants) {
-		const Schedule *s = schedules.for_tenant(tenant);
-		if (!s) {
-			out.add({tenant, std::nullopt, std::nullopt, std::nullopt, std::nullopt, std::nullopt, std::nullopt,
-			         std::nullopt, std::nullopt, std::nullopt, std::nullopt, std::nullopt, std::nullopt});
-			continue;
-		}
-		std::optional<int64_t> next;
 		auto known = state.find(tenant);
-		if (s->enabled)
-			next = known != state.end() && known->second.first == s->key() ? known->second.second
-			                                                               : s->next_run(tenant, now);
-		const auto &r = s->retention;
-		out.add({tenant, std::string(s->tenant ? "tenant" : "default"), s->cron_text, s->time_zone,
-		         std::to_string(r.keep_last), std::to_string(r.keep_days), std::to_string(r.keep_daily),
-		         std::to_string(r.keep_weekly), std::to_string(r.keep_monthly), std::to_string(s->window_minutes),
-		         std::string(s->enabled ? "t" : "f"), utc_text(next), utc_text(s->last_run(tenant, overdue_at))});
+		out.add(schedule_row(q.schedules, tenant, known == state.end() ? StoredRun() : StoredRun(known->second), q.now,
+		                     q.overdue_at));
 	}
 	spi_end();
 	return 0;
+}
+
+// backup_schedules(tenant): the row of one tenant, at the cost of one tenant: its state row and
+// schedules, not discovery (unless no scheduler serves the database, when the tenants are what
+// discovery finds). No row for a tenant nothing knows.
+TB_SQL_FUNCTION(backup_schedules_of_tenant) {
+	SrfRows out(fcinfo);
+	std::optional<std::string> arg = arg_text(fcinfo, 0);
+	if (!arg)
+		return 0;
+	check_text_arg(*arg, "tenant", kMaxTenantBytes, false);
+	spi_begin();
+	require_backup_admin("list_schedules", "list backup schedules");
+	std::string tenant = lookup_tenant(*arg);
+	QuerySchedules q;
+	load_query_schedules(q, tenant);
+	auto state = spi_query("SELECT coalesce(schedule_key, ''), extract(epoch FROM next_run)::bigint "
+	                       "FROM tenant_backup.schedule_state WHERE tenant = $1",
+	                       {tenant}, true);
+	bool known = !state.empty() || q.schedules.per_tenant.count(tenant) || q.schedules.invalid_tenants.count(tenant);
+	if (!known && !scheduler_serves_this_database()) {
+		std::vector<std::string> tenants = scheduled_tenants(q.schedules);
+		known = std::binary_search(tenants.begin(), tenants.end(), tenant);
+	}
+	if (known)
+		out.add(schedule_row(q.schedules, tenant,
+		                     state.empty() || !state[0][1] ? StoredRun()
+		                                                   : StoredRun({*state[0][0], std::stoll(*state[0][1])}),
+		                     q.now, q.overdue_at));
+	spi_end();
+	return 0;
+}
+
+// _schedule_times(tenant, schedule_key, next_run): backup_status's schedule columns of one tenant
+// (schedule, enabled, next_run, last_due_run), from its schedule_state row's key and next run;
+// the schedules are read once per query.
+TB_SQL_FUNCTION(tenant_backup_schedule_times) {
+	if (PG_ARGISNULL(0))
+		PG_RETURN_NULL();
+	std::string tenant = *arg_text(fcinfo, 0);
+	const QuerySchedules &q = query_schedules(fcinfo);
+	SqlRow row = schedule_row(q.schedules, tenant, stored_run_arg(fcinfo, 1, 2), q.now, q.overdue_at);
+	return composite(fcinfo, {row[1], row[10], row[11], row[12]});
+}
+
+// _scheduler_serves(): whether a scheduler serves this database now.
+TB_SQL_FUNCTION(tenant_backup_scheduler_serves) {
+	PG_RETURN_BOOL(scheduler_serves_this_database());
 }
 
 // tenant_backup._scheduler_clock_offset(): the test clock's offset in seconds, for backup_status

@@ -1,20 +1,26 @@
-// A job worker: one scheduled backup of one tenant, committed with its outcome; then retention,
-// in a transaction of its own, so that a failing retention never costs the backup just taken
-// (it is logged, and applied again after the tenant's next backup). A failed backup is recorded
-// in a transaction of its own (the backup's has been rolled back).
+// A job worker: takes due tenants one after another. For each, one scheduled backup, committed
+// with its outcome; then retention, in a transaction of its own, so that a failing retention never
+// costs the backup just taken (it is logged, and applied again after the tenant's next backup). A
+// failed backup is recorded in a transaction of its own (the backup's has been rolled back).
+#include "core/error.hpp"
 #include "pg/archive/take_backup.hpp"
 #include "pg/boundary/guard.hpp"
 #include "pg/repository/registry.hpp"
 #include "pg/scheduler/jobs.hpp"
 #include "pg/boundary/background_workers.hpp"
+#include "pg/boundary/settings.hpp"
 #include "pg/boundary/spi.hpp"
+#include "pg/catalog/audit.hpp"
 #include "pg/boundary/warnings.hpp"
 
 extern "C" {
-#include "pgstat.h"
+#include "postmaster/interrupt.h"
 #include "storage/ipc.h"
-#include "tcop/tcopprot.h"
+#include "utils/guc.h"
+#include "utils/plancache.h"
 }
+
+#include <chrono>
 
 namespace tb::pg {
 
@@ -35,23 +41,18 @@ std::string message_of(ErrorData *error) {
 	return message;
 }
 
-void run_job(int64_t backup_id) {
-	std::optional<std::string> claimed;
-	ErrorData *error = run_in_transaction("tenant_backup job: starting", [&] {
-		claimed = record_job_started(backup_id, pg_eval([] { return MyProcPid; }));
-	});
-	if (error)
-		return log_error(error);
-	if (!claimed) { // recorded as failed meanwhile: a whole backup would be thrown away at its end
-		pg_call([backup_id] {
-			ereport(LOG, (errmsg("tenant_backup job: scheduled backup %lld is no longer claimed; not taken",
-			                     static_cast<long long>(backup_id))));
-		});
-		return;
-	}
-	std::string tenant = *claimed;
+struct RunCounts {
+	int backed_up = 0, failed = 0, pruned = 0;
+};
+
+// One claimed tenant: its backup, committed with its outcome; then its retention.
+void run_job(const Claim &claim, RunCounts &counts) {
+	const std::string &tenant = claim.tenant;
+	int64_t backup_id = claim.backup_id;
 	std::string backed_up; // the tenant as the backup recorded it (canonical form)
-	error = run_in_transaction("tenant_backup job: backing up", [&] {
+	ErrorData *error = run_in_transaction("tenant_backup job: backing up", [&] {
+		if (!lock_extension_tables())
+			throw SqlError(ERRCODE_LOCK_NOT_AVAILABLE, "the extension tenant_backup is being dropped or changed");
 		NewBackup backup;
 		backup.id = backup_id;
 		backup.tenant = tenant;
@@ -64,6 +65,7 @@ void run_job(int64_t backup_id) {
 		backed_up = backup.tenant;
 	});
 	if (error) {
+		counts.failed++;
 		std::string reason = message_of(error);
 		error = run_in_transaction("tenant_backup job: recording failure",
 		                           [&] { record_job_failure(tenant, backup_id, reason); });
@@ -71,16 +73,65 @@ void run_job(int64_t backup_id) {
 			log_error(error);
 		return;
 	}
+	counts.backed_up++;
 	error = run_in_transaction("tenant_backup job: retention", [&] {
-		ScheduleSet schedules = load_schedules();
+		ScheduleSet schedules = load_schedules(tenant);
 		if (const Schedule *schedule = schedules.for_tenant(tenant))
-			apply_retention(backed_up, *schedule, scheduler_now());
+			counts.pruned += apply_retention(backed_up, *schedule, scheduler_now());
 	});
 	if (error) {
 		warn("tenant_backup: retention of tenant \"" + backed_up + "\" failed after its backup " +
 		         std::to_string(backup_id) + ": " + message_of(error),
 		     "It is applied again after the next backup.");
 	}
+}
+
+// Takes due tenants one after another until none is left, each claimed in a transaction of its
+// own before its backup starts: a failure is recorded for its tenant and the next one is taken; a
+// crash or termination leaves only the tenant being backed up claimed (the scheduler records it
+// interrupted). Logs one summary line at the end, unless every backup is logged.
+void run_jobs() {
+	RunCounts counts;
+	bool log_each = setting_log_scheduled_backups();
+	set_audit_log_lines(log_each);
+	int pid = pg_eval([] { return MyProcPid; });
+	auto started = std::chrono::steady_clock::now();
+	auto last_replan = started;
+	while (!pg_eval([] { return static_cast<bool>(ShutdownRequestPending); })) {
+		pg_call([] {
+			if (ConfigReloadPending) {
+				ConfigReloadPending = false;
+				ProcessConfigFile(PGC_SIGHUP);
+			}
+		});
+		std::optional<Claim> claim;
+		ErrorData *error = run_in_transaction("tenant_backup job: claiming", [&] {
+			if (lock_extension_tables()) // otherwise being dropped or changed: stop
+				claim = claim_next_job(pid, scheduler_now());
+		});
+		if (error)
+			return log_error(error);
+		if (!claim)
+			break;
+		run_job(*claim, counts);
+		// Plans cached at the first tenants (the catalog's foreign-key checks among them) were made
+		// for tables that were small then; nothing invalidates them until an ANALYZE, so a worker
+		// taking tenants for an hour would keep scanning a catalog grown by every backup. Planned
+		// afresh every 30 s.
+		auto now = std::chrono::steady_clock::now();
+		if (now - last_replan >= std::chrono::seconds(30)) {
+			pg_call([] { ResetPlanCache(); });
+			last_replan = now;
+		}
+	}
+	if (log_each || counts.backed_up + counts.failed == 0)
+		return;
+	double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+	std::string line = "tenant_backup job: " + std::to_string(counts.backed_up) + " scheduled backups taken, " +
+	                   std::to_string(counts.failed) + " failed, " + std::to_string(counts.pruned) +
+	                   " deleted by retention, in " + std::to_string(static_cast<int64_t>(seconds)) + " s";
+	const char *l = line.c_str();
+	pg_call([l] { ereport(LOG, (errmsg("%s", l))); });
 }
 
 } // namespace
@@ -90,15 +141,9 @@ void run_job(int64_t backup_id) {
 extern "C" PGDLLEXPORT void tenant_backup_job_main(Datum arg);
 
 void tenant_backup_job_main(Datum) {
-	pqsignal(SIGTERM, die);
-	BackgroundWorkerUnblockSignals();
-	unsigned int database = 0;
-	long long backup_id = 0;
-	if (sscanf(MyBgworkerEntry->bgw_extra, "%u %lld", &database, &backup_id) != 2)
-		ereport(ERROR, (errmsg("tenant_backup job: bad worker argument \"%s\"", MyBgworkerEntry->bgw_extra)));
-	BackgroundWorkerInitializeConnectionByOid(database, InvalidOid, 0);
-	tb::pg::pin_worker_search_path();
-	pgstat_report_appname("tenant_backup job");
-	tb::pg::cpp_call([&] { tb::pg::run_job(backup_id); });
+	tb::pg::worker_signals();
+	Oid database = static_cast<Oid>(strtoul(MyBgworkerEntry->bgw_extra, nullptr, 10));
+	tb::pg::worker_connect(database, nullptr, "tenant_backup job");
+	tb::pg::cpp_call([] { tb::pg::run_jobs(); });
 	proc_exit(0);
 }

@@ -15,6 +15,13 @@
 #include "pg/boundary/subtransaction.hpp"
 #include "pg/boundary/warnings.hpp"
 
+extern "C" {
+#include "commands/extension.h"
+#include "storage/lmgr.h"
+#include "utils/backend_status.h"
+#include "utils/syscache.h"
+}
+
 #include <algorithm>
 #include <map>
 #include <set>
@@ -85,24 +92,56 @@ void remove_leftovers(int64_t backup_id) {
 
 } // namespace
 
+// Takes AccessShareLock on every table of the extension without waiting, and checks that they and
+// the extension still exist. False when one is locked (DROP EXTENSION, or a CREATE EXTENSION
+// still running, holds it): the caller does nothing and tries again later, instead of waiting
+// for one table while holding another, which deadlocked with DROP EXTENSION ... CASCADE at
+// start-up. The locks are held to the end of the transaction.
+bool lock_extension_tables() {
+	Oid extension = pg_eval([] { return get_extension_oid("tenant_backup", true); });
+	if (!OidIsValid(extension))
+		return false;
+	auto rows = spi_query("SELECT d.objid FROM pg_catalog.pg_depend d JOIN pg_catalog.pg_class c ON c.oid = d.objid "
+	                      "WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.refclassid = "
+	                      "'pg_catalog.pg_extension'::pg_catalog.regclass AND d.refobjid = $1::pg_catalog.oid "
+	                      "AND d.deptype = 'e' AND c.relkind IN ('r', 'S')",
+	                      {std::to_string(extension)});
+	for (const auto &row : rows) {
+		Oid relid = static_cast<Oid>(std::stoul(*row[0]));
+		bool locked = pg_eval([relid] {
+			return ConditionalLockRelationOid(relid, AccessShareLock) &&
+			       SearchSysCacheExists1(RELOID, ObjectIdGetDatum(relid));
+		});
+		if (!locked)
+			return false;
+	}
+	return OidIsValid(pg_eval([] { return get_extension_oid("tenant_backup", true); }));
+}
+
 void refresh_schedule_state(const ScheduleSet &schedules, const std::vector<std::string> *tenants, bool remove_others,
-                            int64_t now) {
+                            Recompute recompute, int64_t now) {
 	if (tenants) {
+		// The list is one text[] parameter, read once by unnest in FROM: a per-row `= ANY
+		// ($1::text[])` would parse the whole array again for every row (O(tenants^2)).
 		std::string list = array_literal(std::vector<SqlValue>(tenants->begin(), tenants->end()));
-		spi_query("INSERT INTO tenant_backup.schedule_state (tenant) SELECT unnest($1::text[]) ON CONFLICT DO NOTHING",
+		spi_query("INSERT INTO tenant_backup.schedule_state (tenant) SELECT u.t FROM unnest($1::text[]) AS u(t) "
+		          "ON CONFLICT DO NOTHING",
 		          {list});
 		if (remove_others)
-			spi_query("DELETE FROM tenant_backup.schedule_state WHERE running_backup_id IS NULL "
-			          "AND NOT (tenant = ANY ($1::text[]))",
-			          {list});
+			spi_query(
+			    "DELETE FROM tenant_backup.schedule_state s WHERE s.running_backup_id IS NULL "
+			    "AND NOT EXISTS (SELECT FROM unnest($1::text[]) AS u(t) WHERE u.t OPERATOR(pg_catalog.=) s.tenant)",
+			    {list});
 	}
+	if (recompute == Recompute::None)
+		return;
 	std::vector<SqlValue> changed_tenants, keys, next_runs;
 	for (const auto &row : spi_query("SELECT tenant, coalesce(schedule_key, '') FROM tenant_backup.schedule_state "
 	                                 "WHERE running_backup_id IS NULL")) {
 		const std::string &tenant = *row[0];
 		const Schedule *s = schedules.for_tenant(tenant);
 		std::string key = s ? s->key() : "";
-		if (key == *row[1])
+		if (key == *row[1] && recompute != Recompute::All)
 			continue;
 		changed_tenants.push_back(tenant);
 		keys.push_back(key);
@@ -115,26 +154,33 @@ void refresh_schedule_state(const ScheduleSet &schedules, const std::vector<std:
 		    {array_literal(changed_tenants), array_literal(keys), array_literal(next_runs)});
 }
 
-std::vector<Claim> claim_due_jobs(int limit, int64_t now) {
-	std::vector<Claim> claims;
+int due_tenants(int limit, int64_t now) {
 	if (limit <= 0)
-		return claims;
+		return 0;
+	auto rows = spi_query("SELECT count(*) FROM (SELECT FROM tenant_backup.schedule_state "
+	                      "WHERE running_backup_id IS NULL AND next_run <= to_timestamp($1::bigint) "
+	                      "ORDER BY next_run LIMIT $2::int) d",
+	                      {std::to_string(now), std::to_string(limit)});
+	return std::stoi(*rows.at(0)[0]);
+}
+
+std::optional<Claim> claim_next_job(int pid, int64_t now) {
 	auto due = spi_query("SELECT tenant FROM tenant_backup.schedule_state "
 	                     "WHERE running_backup_id IS NULL AND next_run <= to_timestamp($1::bigint) "
-	                     "ORDER BY next_run, tenant LIMIT $2::int FOR UPDATE SKIP LOCKED",
-	                     {std::to_string(now), std::to_string(limit)});
-	for (const auto &row : due) {
-		Claim claim{*row[0], next_backup_id()};
-		std::string id = std::to_string(claim.backup_id);
-		spi_query("INSERT INTO tenant_backup.backups (id, tenant, kind, label, status) "
-		          "VALUES ($1::bigint, $2, 'auto', 'scheduled', 'running')",
-		          {id, claim.tenant});
-		spi_query("UPDATE tenant_backup.schedule_state SET running_backup_id = $1::bigint, running_pid = NULL, "
-		          "last_attempt_at = now() WHERE tenant = $2",
-		          {id, claim.tenant});
-		claims.push_back(std::move(claim));
-	}
-	return claims;
+	                     "ORDER BY next_run, tenant LIMIT 1 FOR UPDATE SKIP LOCKED",
+	                     {std::to_string(now)});
+	if (due.empty())
+		return std::nullopt;
+	Claim claim{*due[0][0], next_backup_id()};
+	std::string id = std::to_string(claim.backup_id);
+	spi_query("INSERT INTO tenant_backup.backups (id, tenant, kind, label, status) "
+	          "VALUES ($1::bigint, $2, 'auto', 'scheduled', 'running')",
+	          {id, claim.tenant});
+	// clock_timestamp(): running_jobs tells a claim made after its look at the workers by it.
+	spi_query("UPDATE tenant_backup.schedule_state SET running_backup_id = $1::bigint, running_pid = $3::int, "
+	          "last_attempt_at = clock_timestamp() WHERE tenant = $2",
+	          {id, claim.tenant, std::to_string(pid)});
+	return claim;
 }
 
 std::optional<int64_t> earliest_next_run() {
@@ -143,26 +189,32 @@ std::optional<int64_t> earliest_next_run() {
 	return rows.empty() || !rows[0][0] ? std::nullopt : std::optional<int64_t>(std::stoll(*rows[0][0]));
 }
 
-std::vector<RunningJob> running_jobs() {
-	std::vector<RunningJob> jobs;
-	for (const auto &row :
-	     spi_query("SELECT s.tenant, s.running_backup_id, coalesce(s.running_pid, 0), "
-	               "  coalesce(s.last_attempt_at >= pg_postmaster_start_time(), false) AND EXISTS ("
-	               "    SELECT 1 FROM pg_stat_activity a WHERE a.pid = s.running_pid "
-	               "    AND a.backend_type = 'tenant_backup job' AND a.backend_start >= s.last_attempt_at "
-	               "    AND a.datid = (SELECT d.oid FROM pg_database d WHERE d.datname = current_database())), "
-	               "  coalesce(extract(epoch FROM clock_timestamp() - s.last_attempt_at)::bigint, 0) "
-	               "FROM tenant_backup.schedule_state s WHERE s.running_backup_id IS NOT NULL"))
-		jobs.push_back({*row[0], std::stoll(*row[1]), std::stoi(*row[2]), *row[3] == "t", std::stoll(*row[4])});
-	return jobs;
-}
-
-void release_claim(const Claim &claim) {
-	std::string id = std::to_string(claim.backup_id);
-	spi_query("DELETE FROM tenant_backup.backups WHERE id = $1::bigint AND status = 'running'", {id});
-	spi_query("UPDATE tenant_backup.schedule_state SET running_backup_id = NULL, running_pid = NULL "
-	          "WHERE tenant = $1 AND running_backup_id = $2::bigint",
-	          {claim.tenant, id});
+RunningJobs running_jobs() {
+	RunningJobs out;
+	// The job workers first, then the claims: a claim whose worker was not there a moment before
+	// it was read is lost, unless it was made after that moment (by a worker that started since).
+	// Read the other way round, a job that committed its outcome and exited in between would look
+	// lost.
+	std::string looked_at = *spi_query("SELECT clock_timestamp()").at(0)[0];
+	pg_call([] { pgstat_clear_backend_activity_snapshot(); });
+	std::vector<SqlValue> pids, started;
+	for (const auto &row : spi_query("SELECT a.pid, a.backend_start FROM pg_stat_activity a "
+	                                 "WHERE a.backend_type = 'tenant_backup job' AND a.datid = (SELECT d.oid "
+	                                 "FROM pg_database d WHERE d.datname = current_database())")) {
+		out.worker_pids.push_back(std::stoi(*row[0]));
+		pids.push_back(row[0]);
+		started.push_back(row[1]);
+	}
+	for (const auto &row : spi_query(
+	         "SELECT s.tenant, s.running_backup_id, coalesce(s.running_pid, 0), "
+	         "  s.last_attempt_at > $3::timestamptz OR (coalesce(s.last_attempt_at >= pg_postmaster_start_time(), "
+	         "  false) AND EXISTS (SELECT FROM unnest($1::int[], $2::timestamptz[]) AS a(pid, started) "
+	         "    WHERE a.pid = s.running_pid AND a.started <= s.last_attempt_at)), "
+	         "  coalesce(extract(epoch FROM clock_timestamp() - s.last_attempt_at)::bigint, 0) "
+	         "FROM tenant_backup.schedule_state s WHERE s.running_backup_id IS NOT NULL",
+	         {array_literal(pids), array_literal(started), looked_at}))
+		out.jobs.push_back({*row[0], std::stoll(*row[1]), std::stoi(*row[2]), *row[3] == "t", std::stoll(*row[4])});
+	return out;
 }
 
 std::vector<int64_t> unclaimed_running_backups() {
@@ -174,16 +226,8 @@ std::vector<int64_t> unclaimed_running_backups() {
 	return ids;
 }
 
-std::optional<std::string> record_job_started(int64_t backup_id, int pid) {
-	auto rows = spi_query("UPDATE tenant_backup.schedule_state s SET running_pid = $2::int "
-	                      "FROM tenant_backup.backups b WHERE s.running_backup_id = $1::bigint "
-	                      "AND b.id = s.running_backup_id AND b.status = 'running' RETURNING b.tenant",
-	                      {std::to_string(backup_id), std::to_string(pid)});
-	return rows.empty() ? std::nullopt : rows[0][0];
-}
-
 void record_job_success(const std::string &tenant, int64_t backup_id) {
-	ScheduleSet schedules = load_schedules();
+	ScheduleSet schedules = load_schedules(tenant);
 	const Schedule *s = schedules.for_tenant(tenant);
 	spi_query("UPDATE tenant_backup.schedule_state SET running_backup_id = NULL, running_pid = NULL, "
 	          "last_success_at = now(), consecutive_failures = 0, last_error = NULL, schedule_key = $3, "
@@ -221,7 +265,7 @@ void record_job_failure(const std::string &known_tenant, int64_t backup_id, cons
 	for (int i = 1; i < failures && delay < kMaxRetryDelay; i++)
 		delay *= 2;
 	std::optional<int64_t> retry = now + std::min(delay, kMaxRetryDelay);
-	ScheduleSet schedules = load_schedules();
+	ScheduleSet schedules = load_schedules(tenant);
 	const Schedule *s = schedules.for_tenant(tenant);
 	std::optional<int64_t> regular = s ? s->next_run(tenant, now) : std::nullopt;
 	if (!s || !s->enabled)

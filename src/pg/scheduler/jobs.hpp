@@ -15,13 +15,28 @@ struct Claim {
 	int64_t backup_id = 0;
 };
 
-// Adds state rows for new tenants, drops idle ones of tenants not in `tenants` if remove_others,
-// and (re)computes next runs made under another schedule. `tenants` is nullptr to skip discovery.
-void refresh_schedule_state(const ScheduleSet &schedules, const std::vector<std::string> *tenants, bool remove_others,
-                            int64_t now);
+// Takes AccessShareLock on every table of the extension without waiting. False if one is locked
+// (DROP EXTENSION or a CREATE EXTENSION in progress) or the extension is gone: the caller then
+// does nothing in this transaction, so that it never waits for one of our tables while holding
+// another (which deadlocked with DROP EXTENSION ... CASCADE).
+bool lock_extension_tables();
 
-// Claims up to `limit` due tenants: a 'running' auto backup row each, committed with the claim.
-std::vector<Claim> claim_due_jobs(int limit, int64_t now);
+// Adds state rows for new tenants, drops idle ones of tenants not in `tenants` if remove_others,
+// and (re)computes next runs: Changed, those made under another schedule (a pass over every idle
+// tenant: the scheduler asks for it only when the schedules or the tenants may have changed);
+// All, every idle tenant's (the scheduler's clock was moved). `tenants` is nullptr to skip
+// discovery.
+enum class Recompute { None, Changed, All };
+void refresh_schedule_state(const ScheduleSet &schedules, const std::vector<std::string> *tenants, bool remove_others,
+                            Recompute recompute, int64_t now);
+
+// How many idle tenants are due now, counting up to `limit`.
+int due_tenants(int limit, int64_t now);
+
+// A job worker claims the first due idle tenant: a 'running' auto backup row, and the state row
+// naming the backup and the worker's pid; committed before the backup starts, so that a crash
+// leaves a claim the scheduler finds lost. nullopt when no tenant is due.
+std::optional<Claim> claim_next_job(int pid, int64_t now);
 
 // The earliest next run of an idle tenant, if any.
 std::optional<int64_t> earliest_next_run();
@@ -29,24 +44,22 @@ std::optional<int64_t> earliest_next_run();
 struct RunningJob {
 	std::string tenant;
 	int64_t backup_id = 0;
-	int pid = 0; // 0 until the job worker has started
-	// Whether its pid is a tenant_backup job worker of this database started since the claim,
-	// and the claim was made since the server started (a pid may be reused after a restart).
+	int pid = 0; // the job worker that claimed it
+	// Whether that pid is a tenant_backup job worker of this database that started before the
+	// claim, and the claim was made since the server started (a pid may be reused after a
+	// restart); or the claim is too recent to judge.
 	bool worker_alive = false;
 	int64_t running_seconds = 0; // since it was claimed
 };
-std::vector<RunningJob> running_jobs();
-
-// Gives back a claim whose job could not be started: its 'running' row goes, the tenant's next
-// run stays (so it is claimed again), and nothing counts as a failure.
-void release_claim(const Claim &claim);
+struct RunningJobs {
+	std::vector<RunningJob> jobs;
+	std::vector<int> worker_pids; // the job workers of this database
+};
+RunningJobs running_jobs();
 
 // 'running' auto backup rows that no state row claims (left by a crash between steps).
 std::vector<int64_t> unclaimed_running_backups();
 
-// A job worker takes the claim: returns the backup's tenant, or nullopt if the backup is no
-// longer claimed and running (the scheduler recorded it failed meanwhile): then it must not run.
-std::optional<std::string> record_job_started(int64_t backup_id, int pid);
 void record_job_success(const std::string &tenant, int64_t backup_id);
 // Marks the backup failed with `reason`, removes what it left in the repository, and schedules a
 // retry with backoff (never later than the next regular run). tenant "" when unknown.

@@ -120,9 +120,7 @@ void register_launcher() {
 extern "C" PGDLLEXPORT void tenant_backup_launcher_main(Datum arg);
 
 void tenant_backup_launcher_main(Datum) {
-	pqsignal(SIGHUP, SignalHandlerForConfigReload);
-	pqsignal(SIGTERM, SignalHandlerForShutdownRequest);
-	BackgroundWorkerUnblockSignals();
+	tb::pg::worker_signals(); // no SQL here: it stops at its next wake-up, within moments
 	ereport(LOG, (errmsg("tenant_backup launcher started")));
 	while (!ShutdownRequestPending) {
 		if (ConfigReloadPending) {

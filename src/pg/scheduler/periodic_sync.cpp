@@ -85,14 +85,9 @@ int64_t start_sync_if_due() {
 extern "C" PGDLLEXPORT void tenant_backup_sync_main(Datum arg);
 
 void tenant_backup_sync_main(Datum) {
-	pqsignal(SIGTERM, die);
-	BackgroundWorkerUnblockSignals();
+	tb::pg::worker_signals();
 	Oid database = static_cast<Oid>(strtoul(MyBgworkerEntry->bgw_extra, nullptr, 10));
-	BackgroundWorkerInitializeConnectionByOid(database, InvalidOid, 0);
-	tb::pg::pin_worker_search_path();
-	pgstat_report_appname("tenant_backup sync");
-	// Telling leftovers from copies being committed needs READ COMMITTED, whatever the default.
-	SetConfigOption("default_transaction_isolation", "read committed", PGC_SUSET, PGC_S_OVERRIDE);
+	tb::pg::worker_connect(database, nullptr, "tenant_backup sync");
 	tb::pg::cpp_call([] { tb::pg::run_sync(); });
 	proc_exit(0);
 }

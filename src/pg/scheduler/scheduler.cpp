@@ -19,6 +19,9 @@ extern "C" {
 #include "postmaster/interrupt.h"
 #include "storage/ipc.h"
 #include "storage/latch.h"
+#include "storage/lmgr.h"
+#include "utils/syscache.h"
+#include "utils/timestamp.h"
 #include "utils/wait_event.h"
 }
 
@@ -34,38 +37,25 @@ namespace {
 constexpr int64_t kDiscoveryInterval = 600; // new tenants are found within ten minutes
 constexpr int64_t kDiscoveryRetry = 60;     // after a failed discovery
 constexpr int32 kSchedulerLockClass = 0x54425553;
+constexpr int kAuditBatch = 1000;
+constexpr int kAuditBatches = 10;
 const char *const kInterrupted =
     "interrupted: the backup's worker exited before finishing (crash, termination or server restart)";
 
-std::map<int64_t, BackgroundWorkerHandle *> job_handles; // the jobs this scheduler started
+std::vector<BackgroundWorkerHandle *> job_workers; // the job workers this scheduler started
 bool discovery_due = true;
 int64_t last_discovery = 0;
 std::string last_schedules_fingerprint;
+// Jobs that were running when the schedules last changed: each may still record a next run made
+// under the old schedule, so next runs are recomputed at every pass until they are all done.
+std::set<int64_t> jobs_under_old_schedules;
 bool extension_ready = false; // seen installed by the last pass
+int64_t last_audit_pruning = 0;
+bool clock_offset_seen = false; // the clock offset of the last pass, once there was one
+int last_clock_offset = 0;
 
 bool extension_installed() {
 	return pg_eval([] { return OidIsValid(get_extension_oid("tenant_backup", true)); });
-}
-
-// Job ids whose worker (started by this scheduler) has exited. Checked before the catalog is
-// read, so a job that committed its outcome and then exited is seen as finished, not as lost.
-std::set<int64_t> stopped_jobs() {
-	std::set<int64_t> stopped;
-	for (const auto &[id, handle] : job_handles) {
-		pid_t pid;
-		BgwHandleStatus status = pg_eval([&, h = handle] { return GetBackgroundWorkerPid(h, &pid); });
-		if (status != BGWH_STARTED && status != BGWH_NOT_YET_STARTED)
-			stopped.insert(id);
-	}
-	return stopped;
-}
-
-void forget_jobs(const std::set<int64_t> &ids) {
-	for (int64_t id : ids) {
-		BackgroundWorkerHandle *handle = job_handles.at(id);
-		pg_call([handle] { pfree(handle); });
-		job_handles.erase(id);
-	}
 }
 
 // Records a job failed in a subtransaction of its own: one that cannot be recorded is logged and
@@ -76,31 +66,19 @@ void fail_job(const std::string &tenant, int64_t backup_id, const std::string &r
 		               std::to_string(backup_id) + ": " + *error);
 }
 
-// Ends a job that ran past tenant_backup.job_timeout: its worker gets SIGTERM (and, like any
-// terminated backup, rolls back; its temporary files go with the next sweep).
-void terminate_job(const RunningJob &job) {
-	auto it = job_handles.find(job.backup_id);
-	if (it != job_handles.end()) {
-		BackgroundWorkerHandle *handle = it->second;
-		pg_call([handle] { TerminateBackgroundWorker(handle); });
-	} else if (job.worker_alive) { // an earlier scheduler's, whose pid is a job worker of ours
-		spi_query("SELECT pg_terminate_backend($1::int)", {std::to_string(job.pid)});
-	}
-}
-
-// Marks jobs whose worker is gone as failed, and ends those that ran too long (each failure
-// schedules a retry).
-void reap_lost_jobs() {
-	std::set<int64_t> stopped = stopped_jobs();
+// Jobs whose worker is gone are marked failed, those that ran too long are ended (each failure
+// schedules a retry). Returns the job workers of this database.
+std::vector<int> reap_lost_jobs() {
 	int timeout = setting_job_timeout();
-	for (const auto &job : running_jobs()) {
-		bool ours = job_handles.count(job.backup_id) > 0;
-		// Not ours: started by an earlier scheduler (before a restart); ask the process table.
-		bool lost = ours ? stopped.count(job.backup_id) > 0 : !job.worker_alive;
-		if (lost) {
+	RunningJobs running = running_jobs();
+	for (const auto &job : running.jobs) {
+		if (!job.worker_alive) {
 			fail_job(job.tenant, job.backup_id, kInterrupted);
 		} else if (timeout > 0 && job.running_seconds > timeout) {
-			terminate_job(job);
+			// Its worker gets SIGTERM (and, like any terminated backup, rolls back; its temporary
+			// files go with the next sweep); the tenants it would have taken next are taken by
+			// another worker.
+			spi_query("SELECT pg_terminate_backend($1::int)", {std::to_string(job.pid)});
 			fail_job(job.tenant, job.backup_id,
 			         "timed out: running for longer than tenant_backup.job_timeout (" + std::to_string(timeout) +
 			             " s), its worker was terminated");
@@ -108,7 +86,32 @@ void reap_lost_jobs() {
 	}
 	for (int64_t id : unclaimed_running_backups())
 		fail_job("", id, kInterrupted);
-	forget_jobs(stopped); // reaped now, or (not recorded) found by the process table next time
+	std::set<int64_t> still_running;
+	for (const auto &job : running.jobs)
+		if (jobs_under_old_schedules.count(job.backup_id))
+			still_running.insert(job.backup_id);
+	jobs_under_old_schedules = std::move(still_running);
+	return running.worker_pids;
+}
+
+// Job workers started by this scheduler that are not (yet) among `live`: starting up. Forgets
+// the ones that have exited.
+int starting_job_workers(const std::vector<int> &live) {
+	int starting = 0;
+	std::vector<BackgroundWorkerHandle *> kept;
+	for (BackgroundWorkerHandle *handle : job_workers) {
+		pid_t pid = 0;
+		BgwHandleStatus status = pg_eval([&, handle] { return GetBackgroundWorkerPid(handle, &pid); });
+		if (status == BGWH_STOPPED || status == BGWH_POSTMASTER_DIED) {
+			pg_call([handle] { pfree(handle); });
+			continue;
+		}
+		kept.push_back(handle);
+		if (status == BGWH_NOT_YET_STARTED || std::find(live.begin(), live.end(), pid) == live.end())
+			starting++;
+	}
+	job_workers = std::move(kept);
+	return starting;
 }
 
 std::string fingerprint(const ScheduleSet &schedules) {
@@ -136,15 +139,27 @@ void discover(const ScheduleSet &schedules, int64_t real_now, std::vector<std::s
 	}
 }
 
-// One pass, in a transaction. Returns the claims to start once it has committed. Reaping and
-// discovery run in subtransactions, and a schedule row that no longer parses is skipped, so one
-// bad input never stops the other tenants' backups.
-std::vector<Claim> tick(int64_t &sleep_seconds) {
+// One pass, in a transaction. Returns how many job workers to start once it has committed.
+// Reaping and discovery run in subtransactions, and a schedule row that no longer parses is
+// skipped, so one bad input never stops the other tenants' backups. What it costs: a few index
+// probes, plus one pass over the tenants when discovery is due (every ten minutes, or after a
+// change of the schedules or settings).
+int tick(int64_t &sleep_seconds) {
 	sleep_seconds = setting_scheduler_naptime();
 	extension_ready = extension_installed();
 	if (!extension_ready)
-		return {};
-	if (auto error = try_in_subtransaction([] { reap_lost_jobs(); }))
+		return 0;
+	if (!lock_extension_tables()) { // being dropped or created right now
+		extension_ready = false;
+		sleep_seconds = 1;
+		return 0;
+	}
+	std::vector<int> workers;
+	bool reaped = false;
+	if (auto error = try_in_subtransaction([&] {
+		    workers = reap_lost_jobs();
+		    reaped = true;
+	    }))
 		warn_throttled("tenant_backup scheduler: could not check the running backups: " + *error);
 	int64_t now = scheduler_now();
 	ScheduleSet schedules = load_schedules();
@@ -152,8 +167,8 @@ std::vector<Claim> tick(int64_t &sleep_seconds) {
 		warn_throttled(problem, "Set the schedule again with tenant_backup.backup_schedule_set (or remove it).");
 	std::string print = fingerprint(schedules);
 	int64_t real_now = now - setting_clock_offset();
-	bool discover_now =
-	    discovery_due || print != last_schedules_fingerprint || real_now - last_discovery >= kDiscoveryInterval;
+	bool changed = print != last_schedules_fingerprint;
+	bool discover_now = discovery_due || changed || real_now - last_discovery >= kDiscoveryInterval;
 	std::vector<std::string> tenants;
 	bool complete = false;
 	if (discover_now) {
@@ -161,69 +176,103 @@ std::vector<Claim> tick(int64_t &sleep_seconds) {
 		discovery_due = false;
 		last_schedules_fingerprint = print;
 	}
-	refresh_schedule_state(schedules, discover_now ? &tenants : nullptr, complete, now);
-	int running = static_cast<int>(running_jobs().size());
-	std::vector<Claim> claims = claim_due_jobs(setting_max_parallel() - running, now);
+	if (changed && reaped) // (not reaped: every job is treated as one under the old schedules)
+		for (const auto &job : running_jobs().jobs)
+			jobs_under_old_schedules.insert(job.backup_id);
+	// A reload that moves the test clock (tenant_backup.scheduler_clock_offset) moves every next
+	// run: they were computed on the old clock. (Not at start-up: a run missed meanwhile stays due.)
+	bool clock_moved = clock_offset_seen && setting_clock_offset() != last_clock_offset;
+	clock_offset_seen = true;
+	last_clock_offset = setting_clock_offset();
+	Recompute recompute = clock_moved                                                    ? Recompute::All
+	                      : discover_now || !jobs_under_old_schedules.empty() || !reaped ? Recompute::Changed
+	                                                                                     : Recompute::None;
+	refresh_schedule_state(schedules, discover_now ? &tenants : nullptr, complete, recompute, now);
 	if (std::optional<int64_t> next = earliest_next_run())
 		sleep_seconds = std::clamp<int64_t>(*next - now, 1, sleep_seconds);
-	return claims;
+	if (!reaped)
+		return 0; // the workers running are not known: none started
+	int free_slots = setting_max_parallel() - static_cast<int>(workers.size()) - starting_job_workers(workers);
+	return due_tenants(free_slots, now);
 }
 
-// Starts a job worker per claim. A claim that gets no worker (every max_worker_processes slot in
-// use) is given back, not failed: the tenant is claimed again at a later pass. Returns whether
-// every job started.
-bool launch(const std::vector<Claim> &claims) {
-	std::vector<Claim> unstarted;
+// Starts `count` job workers, each of which takes due tenants one after another until none is
+// left. One that gets no worker slot (every max_worker_processes slot in use) is tried again at a
+// later pass; nothing was claimed for it. Returns whether every worker started.
+bool launch(int count) {
 	Oid db = pg_eval([] { return MyDatabaseId; });
-	for (const auto &claim : claims) {
-		std::string extra = std::to_string(db) + " " + std::to_string(claim.backup_id);
-		BackgroundWorkerHandle *handle =
-		    pg_eval([&] { return start_worker("tenant_backup_job_main", "tenant_backup job", extra, 0, true); });
-		if (handle)
-			job_handles[claim.backup_id] = handle;
-		else
-			unstarted.push_back(claim);
+	for (int i = 0; i < count; i++) {
+		BackgroundWorkerHandle *handle = pg_eval(
+		    [&] { return start_worker("tenant_backup_job_main", "tenant_backup job", std::to_string(db), 0, true); });
+		if (!handle) {
+			int slots = pg_eval([] { return max_worker_processes; });
+			warn_throttled("tenant_backup scheduler: could not start a background worker for a scheduled backup; "
+			               "it is tried again later",
+			               "Every background worker slot is in use: raise max_worker_processes (now " +
+			                   std::to_string(slots) + ").");
+			return false;
+		}
+		job_workers.push_back(handle);
 	}
-	if (unstarted.empty())
-		return true;
-	ErrorData *error = run_in_transaction("tenant_backup scheduler: giving back unstarted jobs", [&] {
-		for (const auto &claim : unstarted)
-			release_claim(claim);
-	});
-	if (error) // the claims stay, and are reaped as lost at the next pass
-		pg_call([error] {
-			ereport(WARNING, (errmsg("tenant_backup scheduler: %s", error->message)));
-			FreeErrorData(error);
+	return true;
+}
+
+// Deletes audit rows older than tenant_backup.audit_retention, a batch of kAuditBatch rows per
+// transaction, at most kAuditBatches batches a minute (so that a first pruning of a large trail
+// never holds one long transaction).
+void prune_audit() {
+	int days = setting_audit_retention();
+	int64_t now = pg_eval([] { return static_cast<int64_t>(timestamptz_to_time_t(GetCurrentTimestamp())); });
+	if (days <= 0 || now - last_audit_pruning < 60)
+		return;
+	last_audit_pruning = now;
+	for (int batch = 0; batch < kAuditBatches; batch++) {
+		uint64 deleted = 0;
+		ErrorData *error = run_in_transaction("tenant_backup scheduler: pruning the audit trail", [&] {
+			if (!lock_extension_tables())
+				return;
+			deleted = spi_query("DELETE FROM tenant_backup.backup_audit WHERE id IN (SELECT id FROM "
+			                    "tenant_backup.backup_audit WHERE at < now() - make_interval(days => $1::int) "
+			                    "ORDER BY at LIMIT $2::int) RETURNING 1",
+			                    {std::to_string(days), std::to_string(kAuditBatch)})
+			              .size();
 		});
-	int slots = pg_eval([] { return max_worker_processes; });
-	warn_throttled("tenant_backup scheduler: could not start a background worker for a scheduled backup; it "
-	               "is tried again later",
-	               "Every background worker slot is in use: raise max_worker_processes (now " + std::to_string(slots) +
-	                   ").");
-	return false;
+		if (error) {
+			std::string message = std::string("tenant_backup scheduler: could not prune the audit trail: ") +
+			                      (error->message ? error->message : "error");
+			pg_call([error] { FreeErrorData(error); });
+			return warn_throttled(message);
+		}
+		if (deleted < static_cast<uint64>(kAuditBatch))
+			return;
+	}
 }
 
 // A tick and the launches; returns how long to sleep, in milliseconds.
 long run_once() {
 	int64_t sleep_seconds = setting_scheduler_naptime();
-	std::vector<Claim> claims;
-	// What a pass that fails forgets: its discovery was rolled back with it.
-	auto discovery = std::make_tuple(discovery_due, last_discovery, last_schedules_fingerprint);
-	ErrorData *error = run_in_transaction("tenant_backup scheduler", [&] { claims = tick(sleep_seconds); });
+	int workers = 0;
+	// What a pass that fails forgets: its discovery and recomputed next runs were rolled back with it.
+	auto discovery = std::make_tuple(discovery_due, last_discovery, last_schedules_fingerprint, clock_offset_seen,
+	                                 last_clock_offset);
+	ErrorData *error = run_in_transaction("tenant_backup scheduler", [&] { workers = tick(sleep_seconds); });
 	bool pass_ok = !error;
 	if (error) {
-		claims.clear();
-		std::tie(discovery_due, last_discovery, last_schedules_fingerprint) = discovery;
+		workers = 0;
+		std::tie(discovery_due, last_discovery, last_schedules_fingerprint, clock_offset_seen, last_clock_offset) =
+		    discovery;
 		std::string message = std::string("tenant_backup scheduler: ") + (error->message ? error->message : "error");
 		if (error->detail)
 			message += " (" + std::string(error->detail) + ")";
 		pg_call([error] { FreeErrorData(error); });
 		warn_throttled(message);
 	}
-	if (!launch(claims)) // no free worker slot: not again before the naptime
+	if (!launch(workers)) // no free worker slot: not again before the naptime
 		sleep_seconds = setting_scheduler_naptime();
-	if (extension_ready && pass_ok)
+	if (extension_ready && pass_ok) {
+		prune_audit();
 		sleep_seconds = std::min(sleep_seconds, std::max<int64_t>(start_sync_if_due(), 1));
+	}
 	return static_cast<long>(sleep_seconds) * 1000L;
 }
 
@@ -245,14 +294,10 @@ bool take_scheduler_lock() {
 extern "C" PGDLLEXPORT void tenant_backup_scheduler_main(Datum arg);
 
 void tenant_backup_scheduler_main(Datum) {
-	pqsignal(SIGHUP, SignalHandlerForConfigReload);
-	pqsignal(SIGTERM, SignalHandlerForShutdownRequest);
-	BackgroundWorkerUnblockSignals();
+	tb::pg::worker_signals();
 	char database[BGW_EXTRALEN];
 	strlcpy(database, MyBgworkerEntry->bgw_extra, sizeof(database));
-	BackgroundWorkerInitializeConnection(database, nullptr, 0);
-	tb::pg::pin_worker_search_path();
-	pgstat_report_appname("tenant_backup scheduler");
+	tb::pg::worker_connect(InvalidOid, database, "tenant_backup scheduler");
 	bool locked = false;
 	tb::pg::cpp_call([&] { locked = tb::pg::take_scheduler_lock(); });
 	if (!locked) {
@@ -262,6 +307,9 @@ void tenant_backup_scheduler_main(Datum) {
 	tb::pg::register_scheduler(database); // for a launcher restarted meanwhile
 	tb::pg::register_audit_drainer();     // audit events of this database are queued for us
 	ereport(LOG, (errmsg("tenant_backup scheduler started for database \"%s\"", database)));
+	// A SIGTERM ends a pass at once, whatever SQL it runs (worker_signals): the pass's transaction
+	// aborts, and what it has not committed it never did. Writing queued audit events is not cut
+	// short (interrupts held): those events have left their queue.
 	while (!ShutdownRequestPending) {
 		if (ConfigReloadPending) {
 			ConfigReloadPending = false;
@@ -269,15 +317,21 @@ void tenant_backup_scheduler_main(Datum) {
 			tb::pg::discovery_due = true;
 		}
 		// Queued audit events set our latch: they are written first, then the pass runs as ever.
+		HOLD_INTERRUPTS();
 		tb::pg::cpp_call([] { tb::pg::drain_audit_queue(); });
+		RESUME_INTERRUPTS();
+		if (ShutdownRequestPending)
+			break;
 		long sleep_ms = 0;
 		tb::pg::cpp_call([&] { sleep_ms = tb::pg::run_once(); });
 		if (ShutdownRequestPending)
 			break;
 		(void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, sleep_ms, PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);
-		CHECK_FOR_INTERRUPTS();
+		if (!ShutdownRequestPending)
+			CHECK_FOR_INTERRUPTS();
 	}
+	HOLD_INTERRUPTS();
 	tb::pg::cpp_call([] { tb::pg::drain_audit_queue(); }); // the last events before we go
 	ereport(LOG, (errmsg("tenant_backup scheduler of database \"%s\" stopping", database)));
 	proc_exit(0);

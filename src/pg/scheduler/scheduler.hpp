@@ -4,9 +4,11 @@
 //              shared_preload_libraries; starts a scheduler per database named in
 //              tenant_backup.databases and stops those no longer named (on SIGHUP).
 //   scheduler  one per database; wakes at the next due run (at most every
-//              tenant_backup.scheduler_naptime), marks jobs whose worker died as failed, claims due
-//              tenants and starts a job worker for each, at most tenant_backup.max_parallel.
-//   job        one per backup; takes it, records the outcome, applies retention, exits.
+//              tenant_backup.scheduler_naptime), marks jobs whose worker died as failed, and keeps
+//              up to tenant_backup.max_parallel job workers running while tenants are due.
+//   job        takes due tenants one after another: claims one, backs it up, records the
+//              outcome, applies retention (each in a transaction of its own); exits when none
+//              is due.
 //
 // Their entry points are plain C functions PostgreSQL calls; every C++ part runs under cpp_call.
 #pragma once

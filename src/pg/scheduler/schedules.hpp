@@ -43,8 +43,9 @@ struct ScheduleSet {
 	const Schedule *for_tenant(const std::string &tenant) const;
 };
 
-// Every row of tenant_backup.schedules; a row that does not parse is skipped (see ScheduleSet).
-ScheduleSet load_schedules();
+// Every row of tenant_backup.schedules, or only the default and `only_tenant`'s own row; a row
+// that does not parse is skipped (see ScheduleSet).
+ScheduleSet load_schedules(const std::optional<std::string> &only_tenant = std::nullopt);
 
 // A time zone by name, through PostgreSQL's time zone library (IANA names such as
 // Africa/Nairobi, and what the timezone setting accepts); a clear error for an unknown name.

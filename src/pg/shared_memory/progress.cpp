@@ -128,6 +128,10 @@ void progress_add(uint64 rows, uint64 bytes) {
 	SpinLockRelease(&mine->mutex);
 }
 
+bool progress_available() {
+	return slots != nullptr;
+}
+
 std::vector<RunningBackup> running_backups(Oid database) {
 	std::vector<RunningBackup> out;
 	for (int i = 0; slots && i < kSlots; i++) {

@@ -1,6 +1,6 @@
 // Progress of running backups, for the tenant_backup.backup_progress view: one slot per running
 // backup in shared memory, updated as rows are streamed. Only when tenant_backup is in
-// shared_preload_libraries (shared memory is sized at server start); otherwise the view is empty.
+// shared_preload_libraries (shared memory is sized at server start); otherwise the view is an error.
 // The view shows the backups of the current database whose tenant the caller may view.
 #pragma once
 #include "pg/boundary/pg_headers.hpp"
@@ -24,6 +24,9 @@ public:
 	// Starts the next table.
 	void table(const std::string &name);
 };
+
+// Whether the slots exist (tenant_backup was preloaded).
+bool progress_available();
 
 // Counts rows and bytes (binary tuple bytes) of the backup in progress; a no-op without one.
 // Plain C: called from the tuple receiver, in PostgreSQL frames.

@@ -9,7 +9,11 @@ extern "C" {
 #include "storage/lwlock.h"
 #include "storage/shmem.h"
 #include "storage/spin.h"
+#include "access/xact.h"
+#include "commands/dbcommands.h"
 }
+
+#include <csignal>
 
 namespace tb::pg {
 
@@ -79,6 +83,52 @@ std::vector<ServedDatabase> served_databases() {
 		if (e.pid != 0)
 			out.push_back({e.database, e.pid});
 	return out;
+}
+
+namespace {
+
+bool wake_pending = false;
+char wake_database[NAMEDATALEN];
+
+// Plain C: the scheduler serving the database, 0 if none.
+int scheduler_pid_of(const char *database) {
+	int pid = 0;
+	if (!registry)
+		return 0;
+	SpinLockAcquire(&registry->mutex);
+	for (int i = 0; i < kEntries && !pid; i++)
+		if (registry->entries[i].pid != 0 && strcmp(registry->entries[i].database, database) == 0)
+			pid = registry->entries[i].pid;
+	SpinLockRelease(&registry->mutex);
+	return pid;
+}
+
+// Plain C, no catalog access (the transaction is over): SIGUSR1 sets a worker's latch.
+void wake_at_commit(XactEvent event, void *) {
+	if (event != XACT_EVENT_COMMIT && event != XACT_EVENT_ABORT && event != XACT_EVENT_PARALLEL_COMMIT &&
+	    event != XACT_EVENT_PARALLEL_ABORT)
+		return;
+	if (wake_pending && (event == XACT_EVENT_COMMIT || event == XACT_EVENT_PARALLEL_COMMIT)) {
+		int pid = scheduler_pid_of(wake_database);
+		if (pid != 0)
+			kill(pid, SIGUSR1);
+	}
+	wake_pending = false;
+}
+
+} // namespace
+
+void wake_scheduler_at_commit() {
+	static bool registered = false;
+	if (!registry)
+		return;
+	if (!registered) {
+		RegisterXactCallback(wake_at_commit, nullptr);
+		registered = true;
+	}
+	char *name = get_database_name(MyDatabaseId);
+	strlcpy(wake_database, name ? name : "", sizeof(wake_database));
+	wake_pending = true;
 }
 
 } // namespace tb::pg

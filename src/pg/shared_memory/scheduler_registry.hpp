@@ -22,4 +22,9 @@ struct ServedDatabase {
 // The databases a scheduler serves now.
 std::vector<ServedDatabase> served_databases();
 
+// Wakes the scheduler of this database once the current transaction commits (a schedule changed:
+// its next runs are computed at once, not at the next naptime). Nothing without the preload.
+// PostgreSQL calls: inside pg_call.
+void wake_scheduler_at_commit();
+
 } // namespace tb::pg
