@@ -116,6 +116,10 @@ ALTER TABLE tenant_backup.registered_tables ADD CONSTRAINT registered_tables_che
 COMMENT ON COLUMN tenant_backup.registered_tables.via_foreign_key IS
     'For a table without a tenant column: the foreign key (on this table) its rows find their tenant through.';
 
+ALTER TABLE tenant_backup.backups ADD COLUMN left_out jsonb;
+COMMENT ON COLUMN tenant_backup.backups.left_out IS
+    'Tables that held or would hold tenant rows and that this backup left out ([{table, reason}]); NULL for backups before 0.2.0.';
+
 DROP FUNCTION tenant_backup.backup_register_table(regclass, name);
 CREATE FUNCTION tenant_backup.backup_register_table(tbl regclass, tenant_column name DEFAULT NULL,
                                                     via_foreign_key name DEFAULT NULL) RETURNS void
@@ -174,19 +178,20 @@ RETURNS TABLE (relid oid, schema_name name, table_name name, relkind "char", blo
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
+    WITH ends AS (SELECT k.conrelid AS relid FROM pg_constraint k WHERE k.contype = 'f'
+                  UNION SELECT k.confrelid FROM pg_constraint k WHERE k.contype = 'f')
     SELECT c.oid, n.nspname, c.relname, c.relkind,
            CASE WHEN NOT tenant_backup._trusted_table_owner(c.relowner)
                 THEN 'owner ' || quote_ident(c.relowner::regrole::text) || ' is not trusted (tenant_backup.table_owners)'
            END
-    FROM pg_class c
+    FROM ends
+    JOIN pg_class c ON c.oid = ends.relid
     JOIN pg_namespace n ON n.oid = c.relnamespace
     WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition
       AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'tenant_backup')
       AND n.nspname NOT LIKE 'pg\_toast%' AND n.nspname NOT LIKE 'pg\_temp\_%'
       AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass
                       AND d.objid = c.oid AND d.deptype = 'e')
-      AND (EXISTS (SELECT 1 FROM pg_constraint k WHERE k.contype = 'f' AND k.conrelid = c.oid)
-           OR EXISTS (SELECT 1 FROM pg_constraint k WHERE k.contype = 'f' AND k.confrelid = c.oid))
 $$;
 
 -- Top-level foreign keys between such tables: the column names of single-column keys (to find
@@ -242,8 +247,9 @@ RETURNS TABLE (table_name regclass, tenant_column name, tenant_type regtype, rea
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
+    WITH o AS MATERIALIZED (SELECT * FROM tenant_backup._ownership())
     SELECT o.relid::regclass, o.tenant_column, o.tenant_type, o.gap, true, o.ambiguous
-    FROM tenant_backup._ownership() o WHERE o.gap IS NOT NULL
+    FROM o WHERE o.gap IS NOT NULL
     UNION ALL
     SELECT o.relid::regclass, o.tenant_column, o.tenant_type,
            CASE WHEN o.rows_found_by = 'path'
@@ -251,7 +257,7 @@ AS $$
                      '): backing up a tenant reads the whole table'
                 ELSE 'no index leads with "' || o.tenant_column || '": backing up a tenant reads the whole table'
            END, false, false
-    FROM tenant_backup._ownership() o
+    FROM o
     WHERE o.gap IS NULL AND NOT o.has_index AND o.rows_found_by IN ('tenant column', 'path')
 $$;
 COMMENT ON FUNCTION tenant_backup.backup_table_gaps() IS

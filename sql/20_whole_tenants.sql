@@ -174,5 +174,20 @@ SELECT tenant_backup.backup_exclude_table('wt.teams');
 SELECT table_name, rows_found_by FROM tenant_backup.backup_tables()
 WHERE table_name IN ('wt.teams'::regclass, 'wt.members'::regclass);
 
+-- A path through a table of an untrusted owner is a gap: named by every backup, and recorded in
+-- the backup's catalog row (backup_status then shows the tenant's coverage as incomplete).
+SELECT tenant_backup.backup_register_table('wt.teams', via_foreign_key => 'teams_project_id_fkey');
+CREATE ROLE wt_untrusted;
+CREATE TABLE wt.notes (task_id integer UNIQUE REFERENCES wt.tasks, body text);
+CREATE TABLE wt.note_votes (task_id integer REFERENCES wt.notes (task_id));
+ALTER TABLE wt.notes OWNER TO wt_untrusted;
+SELECT table_name, reason FROM tenant_backup.backup_table_gaps() WHERE left_out ORDER BY 1;
+SELECT tenant_backup.backup_create('701', 'with a gap') AS bid_gap \gset
+SELECT jsonb_array_length(left_out) AS left_out, left_out -> 0 ->> 'table' AS first
+FROM tenant_backup.backups WHERE id = :bid_gap;
+SELECT left_out FROM tenant_backup.backups WHERE id = :bid;
+DROP TABLE wt.note_votes, wt.notes;
+DROP ROLE wt_untrusted;
+
 DELETE FROM tenant_backup.registered_tables WHERE tbl::text LIKE 'wt.%';
 RESET tenant_backup.tenant_column;

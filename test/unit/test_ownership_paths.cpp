@@ -35,6 +35,19 @@ struct Schema {
 	const Assignment &of(const std::vector<Assignment> &a, const std::string &name) const { return a[index.at(name)]; }
 };
 
+// A rental references a customer and an inventory item, which may belong to different stores.
+Schema rentals() {
+	Schema s;
+	s.table("customer", Role::Direct);
+	s.table("inventory", Role::Direct);
+	s.table("rental");
+	s.table("payment");
+	s.fk("rental", "customer");
+	s.fk("rental", "inventory");
+	s.fk("payment", "rental");
+	return s;
+}
+
 } // namespace
 
 TEST(OwnershipPaths, ChainOfDepthThree) {
@@ -67,14 +80,7 @@ TEST(OwnershipPaths, SelfReferenceIsNotAPath) {
 }
 
 TEST(OwnershipPaths, TwoForeignKeysToTenantRowsAreAmbiguousAndNamed) {
-	Schema s;
-	s.table("customer", Role::Direct);
-	s.table("inventory", Role::Direct);
-	s.table("rental");
-	s.table("payment");
-	s.fk("rental", "customer");
-	s.fk("rental", "inventory");
-	s.fk("payment", "rental");
+	Schema s = rentals();
 	auto a = s.resolve();
 	const Assignment &rental = s.of(a, "rental");
 	EXPECT_EQ(rental.kind, Kind::Gap);
@@ -87,14 +93,7 @@ TEST(OwnershipPaths, TwoForeignKeysToTenantRowsAreAmbiguousAndNamed) {
 }
 
 TEST(OwnershipPaths, ADeclarationResolvesTheAmbiguity) {
-	Schema s;
-	s.table("customer", Role::Direct);
-	s.table("inventory", Role::Direct);
-	s.table("rental");
-	s.table("payment");
-	s.fk("rental", "customer");
-	s.fk("rental", "inventory");
-	s.fk("payment", "rental");
+	Schema s = rentals();
 	s.tables[s.index["rental"]].declared = "rental_inventory";
 	auto a = s.resolve();
 	EXPECT_EQ(s.of(a, "rental").kind, Kind::Path);

@@ -14,6 +14,7 @@
 #include "pg/catalog/catalog.hpp"
 #include "pg/boundary/guard.hpp"
 #include "pg/archive/new_archive.hpp"
+#include "pg/archive/restore_plan.hpp"
 #include "pg/boundary/spi.hpp"
 #include "pg/catalog/tenant_tables.hpp"
 #include "pg/archive/tuple_receiver.hpp"
@@ -215,29 +216,19 @@ void DocumentImporter::table(const std::string &object) {
 		unfit(ERRCODE_DATATYPE_MISMATCH, "table " + display + " has tenant column \"" + t->tenant_column +
 		                                     "\", the document's has \"" + tenant_column + "\"");
 
-	// Columns that no longer exist are skipped, as a restore skips them; a changed type is refused.
+	// Schema drift as a restore sees it (the one rule, restore_plan.hpp).
 	archive::TableHeader header{schema, name, tenant_column, {}, path};
-	std::vector<std::string> names;
+	std::vector<archive::Column> archived;
+	for (const auto &[col, type] : doc_columns)
+		archived.push_back({col, type});
+	ColumnPlan fields = plan_columns(archived, t->relid, display, "the document", "nothing was imported");
 	bool has_tenant_column = false;
-	for (const auto &[col, type] : doc_columns) {
-		const ColumnInfo *now = nullptr;
-		for (const auto &c : t->columns)
-			if (c.name == col)
-				now = &c;
-		if (!now) {
-			std::string msg = "column \"" + col + "\" of table " + display +
-			                  " no longer exists (or is generated); its values in the document are skipped";
-			const char *m = msg.c_str();
-			pg_call([m] { ereport(WARNING, (errmsg("%s", m))); });
-			continue;
+	for (size_t i = 0; i < archived.size(); i++)
+		if (fields.keep[i]) {
+			has_tenant_column |= archived[i].name == tenant_column;
+			header.columns.push_back(archived[i]);
 		}
-		if (now->type != type)
-			unfit(ERRCODE_DATATYPE_MISMATCH, "column \"" + col + "\" of table " + display + " is of type " + now->type +
-			                                     ", the document's is " + type);
-		has_tenant_column |= col == tenant_column;
-		header.columns.push_back({col, type});
-		names.push_back(col);
-	}
+	const std::vector<std::string> &names = fields.load;
 	if (!has_tenant_column && path.empty())
 		throw SqlError(ERRCODE_DATA_CORRUPTED, "the document's table " + display + " lacks its tenant column \"" +
 		                                           tenant_column + "\"; nothing was imported");

@@ -172,20 +172,31 @@ TableRestorePlan plan_table_restore(const archive::TableHeader &table, int64 bac
 	plan.tenant_type = plan.table.tenant_type;
 	refuse_triggers_firing_in_replica_mode(relid, plan.display_name, backup);
 
-	for (const auto &col : table.columns) {
+	ColumnPlan fields = plan_columns(table.columns, relid, plan.display_name, backup, "nothing was restored");
+	plan.keep = std::move(fields.keep);
+	plan.load = std::move(fields.load);
+	plan.drops_fields = fields.drops_fields;
+	return plan;
+}
+
+ColumnPlan plan_columns(const std::vector<archive::Column> &archived, Oid relid, const std::string &display,
+                        const std::string &source, const std::string &consequence) {
+	std::map<std::string, CurrentColumn> columns = current_columns(relid);
+	ColumnPlan plan;
+	for (const auto &col : archived) {
 		auto it = columns.find(col.name);
 		if (it == columns.end() || it->second.generated) {
 			plan.keep.push_back(false);
 			plan.drops_fields = true;
-			warn("column \"" + col.name + "\" of table " + plan.display_name + " " +
+			warn("column \"" + col.name + "\" of table " + display + " " +
 			     (it == columns.end() ? "no longer exists" : "is now a generated column") + "; its values in " +
-			     backup + " are skipped");
+			     source + " are skipped");
 			continue;
 		}
 		if (it->second.type != col.type)
-			throw SqlError(ERRCODE_DATATYPE_MISMATCH, "column \"" + col.name + "\" of table " + plan.display_name +
+			throw SqlError(ERRCODE_DATATYPE_MISMATCH, "column \"" + col.name + "\" of table " + display +
 			                                              " changed type from " + col.type + " to " + it->second.type +
-			                                              " since " + backup + "; nothing was restored");
+			                                              " since " + source + "; " + consequence);
 		plan.keep.push_back(true);
 		plan.load.push_back(col.name);
 	}

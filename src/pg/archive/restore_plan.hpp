@@ -24,6 +24,18 @@ struct TableRestorePlan {
 	bool drops_fields = false;     // some archived columns no longer exist
 };
 
+// Schema drift, the one rule for every restore path (restore, import): an archived column that no
+// longer exists, or is now generated, is skipped with a WARNING; one whose type changed is refused
+// (`consequence` ends that error, e.g. "nothing was restored"). `source` names the archive in
+// messages ("backup 7", "the document"). Needs SPI connected.
+struct ColumnPlan {
+	std::vector<bool> keep;        // per archived field
+	std::vector<std::string> load; // columns that receive the kept fields, in order
+	bool drops_fields = false;
+};
+ColumnPlan plan_columns(const std::vector<archive::Column> &archived, Oid relid, const std::string &display,
+                        const std::string &source, const std::string &consequence);
+
 // Resolves the table (locking it ROW EXCLUSIVE), checks privileges and column types, and that its
 // rows are found the same way as at the backup (`now` is load_tenant_tables()): by the same tenant
 // column, or through the same foreign keys; warns about dropped columns. Needs SPI connected.

@@ -12,6 +12,7 @@
 #include "pg/catalog/quota.hpp"
 #include "pg/catalog/tenant_tables.hpp"
 #include "pg/archive/tuple_receiver.hpp"
+#include "pg/boundary/spi.hpp"
 
 extern "C" {
 #include "utils/rls.h"
@@ -71,7 +72,7 @@ void warn(const std::string &message, const char *hint) {
 
 // Tables that would hold tenant rows but that backups leave out, and tables they read badly
 // (backup_table_gaps()), are named in every backup, never silently missing.
-void warn_table_gaps(const std::string &tenant) {
+std::vector<TableGap> warn_table_gaps(const std::string &tenant) {
 	std::vector<TableGap> gaps = load_table_gaps();
 	for (const auto &gap : gaps)
 		if (gap.refuses_backups) // never a guess at whose rows they are
@@ -94,6 +95,24 @@ void warn_table_gaps(const std::string &tenant) {
 		     "it (backup_register_table, with via_foreign_key for a foreign key path), or list its owner in "
 		     "tenant_backup.table_owners.");
 	}
+	std::vector<TableGap> left_out;
+	for (const auto &gap : gaps)
+		if (gap.left_out)
+			left_out.push_back(gap);
+	return left_out;
+}
+
+// The tables this backup left out, in its catalog row: backup_status shows the tenant's coverage
+// as incomplete while its newest backup has any.
+void record_left_out(int64 id, const std::vector<TableGap> &left_out) {
+	std::string json = "[";
+	for (const auto &gap : left_out)
+		json += (json.size() > 1 ? ", " : "") + std::string("{\"table\": ") + quote_json(gap.table) +
+		        ", \"reason\": " + quote_json(gap.reason) + "}";
+	json += "]";
+	AsExtensionOwner owner; // the catalog is the extension's own
+	spi_query("UPDATE tenant_backup.backups SET left_out = $2::jsonb WHERE id = $1::bigint",
+	          {std::to_string(id), json});
 }
 
 } // namespace
@@ -109,7 +128,7 @@ void take_backup(NewBackup &backup) {
 	lock_tenant(backup.tenant, false);
 	if (backup.kind != "auto")
 		check_backup_quota(backup.tenant);
-	warn_table_gaps(backup.tenant);
+	std::vector<TableGap> left_out = warn_table_gaps(backup.tenant);
 
 	if (!backup.id)
 		backup.id = next_backup_id();
@@ -137,6 +156,7 @@ void take_backup(NewBackup &backup) {
 	pg_call([] { PopActiveSnapshot(); });
 
 	insert_completed_backup(backup);
+	record_left_out(backup.id, left_out);
 	audit.set_backup(backup.id);
 	audit.ok();
 	archive.publish_at_commit();
