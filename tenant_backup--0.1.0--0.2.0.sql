@@ -172,22 +172,34 @@ COMMENT ON FUNCTION tenant_backup.backup_register_table(regclass, name, name) IS
     'Makes a table part of every backup: by its tenant column, or (via_foreign_key) through one of its foreign keys.';
 
 -- The tables that foreign keys connect, outside the system schemas, tenant_backup and other
--- extensions, with why a table may not be read by backups (blocked), if so.
+-- extensions, with why a table may not be read by backups (blocked), if so. A partition is read
+-- through its partitioned table: one with a foreign key of its own (not its parent's) is blocked
+-- when its parent has no tenant column, since backups would never read it; others are skipped.
 CREATE FUNCTION tenant_backup._foreign_key_tables()
-RETURNS TABLE (relid oid, schema_name name, table_name name, relkind "char", blocked text)
+RETURNS TABLE (relid oid, schema_name name, table_name name, relkind "char", blocked text, partition boolean)
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
     WITH ends AS (SELECT k.conrelid AS relid FROM pg_constraint k WHERE k.contype = 'f'
                   UNION SELECT k.confrelid FROM pg_constraint k WHERE k.contype = 'f')
     SELECT c.oid, n.nspname, c.relname, c.relkind,
-           CASE WHEN NOT tenant_backup._trusted_table_owner(c.relowner)
+           CASE WHEN c.relispartition THEN
+                    CASE WHEN EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conrelid = c.oid AND k.contype = 'f'
+                                      AND k.conparentid = 0)
+                          AND NOT EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = c.oid
+                                          AND a.attname = tenant_backup._tenant_column())
+                         THEN 'a partition with a foreign key of its own: backups read partitions through their '
+                              'partitioned table, so declare the foreign key on ' ||
+                              (SELECT i.inhparent::regclass::text FROM pg_inherits i WHERE i.inhrelid = c.oid)
+                    END
+                WHEN NOT tenant_backup._trusted_table_owner(c.relowner)
                 THEN 'owner ' || quote_ident(c.relowner::regrole::text) || ' is not trusted (tenant_backup.table_owners)'
-           END
+           END,
+           c.relispartition
     FROM ends
     JOIN pg_class c ON c.oid = ends.relid
     JOIN pg_namespace n ON n.oid = c.relnamespace
-    WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition
+    WHERE c.relkind IN ('r', 'p')
       AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'tenant_backup')
       AND n.nspname NOT LIKE 'pg\_toast%' AND n.nspname NOT LIKE 'pg\_temp\_%'
       AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass
@@ -199,7 +211,8 @@ $$;
 -- then read by index probes).
 CREATE FUNCTION tenant_backup._foreign_key_graph()
 RETURNS TABLE (constraint_name name, child oid, parent oid, child_column name, parent_column name,
-               parent_column_type regtype, indexed boolean, nullable boolean, constraint_oid oid)
+               parent_column_type regtype, indexed boolean, nullable boolean, constraint_oid oid,
+               unsafe_cast boolean)
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -213,7 +226,19 @@ AS $$
                        = (SELECT array_agg(x ORDER BY x) FROM unnest(k.conkey) x)),
            EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = k.conrelid AND a.attnum = ANY (k.conkey)
                    AND NOT a.attnotnull),
-           k.oid
+           k.oid,
+           -- a key column that reaches the equality only through a cast function of a role that is
+           -- not a superuser: joining along the key would run that role's code
+           EXISTS (SELECT 1 FROM unnest(k.conkey, k.confkey, k.conpfeqop) AS u(ck, pk, op)
+                   JOIN pg_attribute xa ON xa.attrelid = k.conrelid AND xa.attnum = u.ck
+                   JOIN pg_attribute xp ON xp.attrelid = k.confrelid AND xp.attnum = u.pk
+                   JOIN pg_operator o ON o.oid = u.op
+                   JOIN pg_cast x ON x.castmethod = 'f'
+                        AND ((x.castsource = xa.atttypid AND x.casttarget = o.oprright)
+                             OR (x.castsource = xp.atttypid AND x.casttarget = o.oprleft))
+                   JOIN pg_proc p ON p.oid = x.castfunc
+                   JOIN pg_roles r ON r.oid = p.proowner
+                   WHERE NOT r.rolsuper)
     FROM pg_constraint k
     JOIN pg_attribute ca ON ca.attrelid = k.conrelid AND ca.attnum = k.conkey[1]
     JOIN pg_attribute pa ON pa.attrelid = k.confrelid AND pa.attnum = k.confkey[1]
@@ -274,3 +299,19 @@ COMMENT ON FUNCTION tenant_backup.backup_unowned_rows() IS
 REVOKE ALL ON FUNCTION tenant_backup.backup_register_table(regclass, name, name), tenant_backup._foreign_key_tables(),
     tenant_backup._foreign_key_graph(), tenant_backup._ownership(), tenant_backup.backup_tables(),
     tenant_backup.backup_table_gaps(), tenant_backup.backup_unowned_rows() FROM PUBLIC;
+
+--------------------------------------------------------------------------------------------------
+-- issue 19: operability (19.1) backup_schedule_set: an argument left out (NULL) keeps the
+-- schedule's current value, as repositories already did; a new schedule takes the defaults that
+-- 0.1.0 wrote into the signature ('0 2 * * *', 'UTC', keep_last 14, no window, enabled, the other
+-- keep_* 0), now applied by the function itself.
+--------------------------------------------------------------------------------------------------
+CREATE OR REPLACE FUNCTION tenant_backup.backup_schedule_set(
+    tenant text DEFAULT NULL, cron text DEFAULT NULL, time_zone text DEFAULT NULL,
+    keep_last integer DEFAULT NULL, window_minutes integer DEFAULT NULL, enabled boolean DEFAULT NULL,
+    keep_days integer DEFAULT NULL, keep_daily integer DEFAULT NULL, keep_weekly integer DEFAULT NULL,
+    keep_monthly integer DEFAULT NULL, repositories text DEFAULT NULL) RETURNS void
+    AS 'MODULE_PATHNAME', 'backup_schedule_set' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION tenant_backup.backup_schedule_set(text, text, text, integer, integer, boolean, integer, integer,
+    integer, integer, text) IS
+    'Sets the backup schedule of a tenant, or (tenant NULL) the default of every tenant; arguments left out keep their current values. Backup admins only.';

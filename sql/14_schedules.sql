@@ -20,13 +20,10 @@ SELECT tenant_backup.backup_schedule_set(cron => '61 2 * * *');
 SELECT tenant_backup.backup_schedule_set(cron => '0 2 * *');
 SELECT tenant_backup.backup_schedule_set(cron => '0 2 31 2 *');
 SELECT tenant_backup.backup_schedule_set(cron => '0 2 * * someday');
-SELECT tenant_backup.backup_schedule_set(cron => NULL);
 SELECT tenant_backup.backup_schedule_set(time_zone => 'Mars/Olympus_Mons');
 SELECT tenant_backup.backup_schedule_set(time_zone => '');
 SELECT tenant_backup.backup_schedule_set(keep_last => -1);
 SELECT tenant_backup.backup_schedule_set(window_minutes => 1441);
-SELECT tenant_backup.backup_schedule_set(enabled => NULL);
-SELECT tenant_backup.backup_schedule_set(keep_monthly => NULL);
 SELECT tenant_backup.backup_schedule_set(tenant => '');
 SELECT count(*) AS schedules FROM tenant_backup.schedules;
 

@@ -10,7 +10,8 @@ CREATE SCHEMA wt;
 CREATE TABLE wt.accounts (id integer PRIMARY KEY, name text NOT NULL);           -- root
 CREATE TABLE wt.plans (code text PRIMARY KEY, price integer);                      -- shared
 CREATE TABLE wt.projects (id integer PRIMARY KEY, wt_tenant integer NOT NULL REFERENCES wt.accounts,
-                          plan text REFERENCES wt.plans, name text);
+                          plan text REFERENCES wt.plans, name text,
+                          partner integer REFERENCES wt.accounts);  -- another tenant's row, legitimately
 CREATE INDEX ON wt.projects (wt_tenant);
 CREATE TABLE wt.tasks (id integer PRIMARY KEY, project_id integer NOT NULL REFERENCES wt.projects, title text);
 CREATE INDEX ON wt.tasks (project_id);
@@ -45,7 +46,8 @@ CREATE INDEX ON wt.events (task_id);
 
 INSERT INTO wt.plans VALUES ('free', 0), ('pro', 10);
 INSERT INTO wt.accounts VALUES (701, 'Acme'), (702, 'Globex');
-INSERT INTO wt.projects VALUES (10, 701, 'pro', 'Rocket'), (11, 701, 'free', 'Anvil'), (20, 702, 'free', 'Gizmo');
+INSERT INTO wt.projects VALUES (10, 701, 'pro', 'Rocket', 702), (11, 701, 'free', 'Anvil', NULL),
+                               (20, 702, 'free', 'Gizmo', NULL);
 INSERT INTO wt.tasks VALUES (100, 10, 'design'), (101, 10, 'build'), (110, 11, 'order'), (200, 20, 'plan');
 INSERT INTO wt.comments VALUES (1000, 100, NULL, 'first'), (1001, 100, 1000, 'a reply'), (1002, 101, NULL, 'ok'),
                                (2000, 200, NULL, 'globex');
@@ -89,6 +91,11 @@ SELECT tenant_backup.backup_register_table('wt.task_labels', via_foreign_key => 
 SELECT tenant_backup.backup_register_table('wt.task_labels', via_foreign_key => 'task_labels_task_id_fkey');
 SELECT table_name, source, rows_found_by, path FROM tenant_backup.backup_tables()
 WHERE table_name = 'wt.task_labels'::regclass;
+
+-- The scheduler finds tenants in the tables with the tenant column, not through paths.
+SELECT tenant_backup.backup_schedule_set(NULL, '0 3 * * *');
+SELECT tenant FROM tenant_backup.backup_schedules() WHERE tenant IN ('701', '702') ORDER BY 1;
+SELECT tenant_backup.backup_schedule_remove(NULL);
 
 -- Rows whose path is NULL belong to no tenant: counted, and in no backup.
 SELECT * FROM tenant_backup.backup_unowned_rows() WHERE table_name::text LIKE 'wt.%' ORDER BY 1;
@@ -153,6 +160,14 @@ SELECT tenant_backup.backup_import(pg_temp.resign(replace(:'doc', '"id":110,"pro
 SELECT * FROM tenant_backup.backup_restore(:forged);
 \set VERBOSITY terse
 SELECT * FROM wt.diff();
+-- Nor may a restored row reference another tenant's row of a path table by any other key (a
+-- reply to tenant 702's comment).
+SELECT position('"id":1000,"task_id":100,"parent_id":null,' IN :'doc') > 0 AS doc_has_comment_1000;
+SELECT tenant_backup.backup_import(pg_temp.resign(replace(:'doc', '"id":1000,"task_id":100,"parent_id":null,',
+                                                                '"id":1000,"task_id":100,"parent_id":2000,')))
+    AS forged \gset
+SELECT * FROM tenant_backup.backup_restore(:forged);
+SELECT * FROM wt.diff();
 
 -- Drift of a path between backup and restore: a dropped foreign key, a path declared through
 -- another key. Each is a clear error naming the table, and nothing is restored.
@@ -160,6 +175,14 @@ DELETE FROM wt.reactions WHERE comment_id = 1000;
 ALTER TABLE wt.reactions DROP CONSTRAINT reactions_comment_id_fkey;
 SELECT * FROM tenant_backup.backup_restore(:bid);
 ALTER TABLE wt.reactions ADD FOREIGN KEY (comment_id) REFERENCES wt.comments;
+-- A foreign key redefined under the same name on other columns is another path.
+ALTER TABLE wt.events DROP CONSTRAINT events_task_id_fkey;
+ALTER TABLE wt.events ADD COLUMN other_task integer;
+ALTER TABLE wt.events ADD CONSTRAINT events_task_id_fkey FOREIGN KEY (other_task) REFERENCES wt.tasks;
+SELECT * FROM tenant_backup.backup_restore(:bid);
+ALTER TABLE wt.events DROP CONSTRAINT events_task_id_fkey;
+ALTER TABLE wt.events DROP COLUMN other_task;
+ALTER TABLE wt.events ADD FOREIGN KEY (task_id) REFERENCES wt.tasks;
 SELECT tenant_backup.backup_register_table('wt.task_labels', via_foreign_key => 'task_labels_project_id_label_fkey');
 \set VERBOSITY default
 SELECT * FROM tenant_backup.backup_restore(:bid);
@@ -169,10 +192,25 @@ SELECT count(*) AS rows_of_acme_1000 FROM wt.reactions WHERE comment_id = 1000;
 SELECT sum(rows_restored) AS restored FROM tenant_backup.backup_restore(:bid);
 SELECT count(*) AS rows_of_acme_1000 FROM wt.reactions WHERE comment_id = 1000;
 
--- Excluding a table says it is not tenant data: it and what hangs from it leave backups.
+-- Excluding a table says it is not tenant data: it leaves backups; what hangs from it becomes a
+-- gap, until it is excluded too.
 SELECT tenant_backup.backup_exclude_table('wt.teams');
 SELECT table_name, rows_found_by FROM tenant_backup.backup_tables()
 WHERE table_name IN ('wt.teams'::regclass, 'wt.members'::regclass);
+SELECT table_name, reason FROM tenant_backup.backup_table_gaps() WHERE table_name = 'wt.members'::regclass;
+SELECT tenant_backup.backup_exclude_table('wt.members');
+SELECT count(*) AS member_gaps FROM tenant_backup.backup_table_gaps() WHERE table_name = 'wt.members'::regclass;
+
+-- Rows no backup would read are gaps, never silently missed: a partition with a foreign key of
+-- its own (its partitioned table has none), and an inheritance child of a path table (foreign
+-- keys are not inherited, and backups read ONLY the parent).
+CREATE TABLE wt.logs (task_id integer NOT NULL, at date NOT NULL) PARTITION BY RANGE (at);
+CREATE TABLE wt.logs_2026 PARTITION OF wt.logs FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');
+ALTER TABLE wt.logs_2026 ADD FOREIGN KEY (task_id) REFERENCES wt.tasks;
+CREATE TABLE wt.old_tasks () INHERITS (wt.tasks);
+SELECT table_name, reason FROM tenant_backup.backup_table_gaps()
+WHERE table_name IN ('wt.logs_2026'::regclass, 'wt.old_tasks'::regclass) ORDER BY 1;
+DROP TABLE wt.logs, wt.old_tasks;
 
 -- A path through a table of an untrusted owner is a gap: named by every backup, and recorded in
 -- the backup's catalog row (backup_status then shows the tenant's coverage as incomplete).

@@ -10,8 +10,9 @@ relays bytes both ways. Faults are armed through the proxy itself, with unsigned
     GET /__fault?slowdown=N      the next N requests get 503 SlowDown without reaching the server
     GET /__fault?reset=N         the next N requests that move more than reset_after bytes in
         [&reset_after=BYTES]     either direction (default 65536) are cut there with a TCP reset
-    GET /__fault?delay=N&delay_ms=MS
-                                 the next N answers are held back MS milliseconds
+    GET /__fault?delay=N&delay_ms=MS[&delay_match=TEXT]
+                                 the next N answers to requests whose request line contains
+                                 TEXT (default: any) are held back MS milliseconds
     GET /__fault?lose=N[&lose_match=TEXT]
                                  the next N requests whose request line contains TEXT (default:
                                  any) reach the server, which acts on them, but their answers are
@@ -36,6 +37,7 @@ state = {
     "reset_after": 65536,
     "delay": 0,
     "delay_ms": 0,
+    "delay_match": "",
     "lose": 0,
     "lose_match": "",
     "requests": 0,
@@ -88,11 +90,13 @@ def control(sock, target):
                 state[key] = 0
             state["reset_after"] = 65536
             state["lose_match"] = ""
+            state["delay_match"] = ""
         for key in ("slowdown", "reset", "reset_after", "delay", "delay_ms", "lose"):
             if key in query:
                 state[key] = int(query[key][0])
-        if "lose_match" in query:
-            state["lose_match"] = query["lose_match"][0]
+        for key in ("lose_match", "delay_match"):
+            if key in query:
+                state[key] = query[key][0]
         text = " ".join(f"{k}={v}" for k, v in state.items())
     respond(sock, "200 OK", text + "\n")
 
@@ -106,11 +110,12 @@ def reset(sock):
     sock.close()
 
 
-def take_lose(request_line):
-    """Consumes one armed "lose" fault if the request line matches it."""
+def take_matching(name, request_line):
+    """Consumes one armed fault of that kind ("lose", "delay") if the request line contains its
+    NAME_match text."""
     with lock:
-        if state["lose"] > 0 and state["lose_match"] in request_line:
-            state["lose"] -= 1
+        if state[name] > 0 and state[name + "_match"] in request_line:
+            state[name] -= 1
             return True
         return False
 
@@ -157,7 +162,7 @@ def relay(client, head, rest, upstream_addr, lose=False):
                 else:
                     if not delayed:
                         delayed = True
-                        if take("delay"):
+                        if take_matching("delay", lines[0]):
                             with lock:
                                 state["delays_done"] += 1
                                 ms = state["delay_ms"]
@@ -216,7 +221,7 @@ def handle(client, upstream_addr):
                 "application/xml",
             )
             return
-        relay(client, head, rest, upstream_addr, take_lose(head.split("\r\n", 1)[0]))
+        relay(client, head, rest, upstream_addr, take_matching("lose", head.split("\r\n", 1)[0]))
     except OSError:
         pass
     finally:

@@ -3,9 +3,10 @@
 # Repositories from SQL (and their refusals), backups stored in two repositories, multipart
 # uploads, restore from the S3 copy when the local one is gone or damaged, wrong credentials,
 # throttling and dropped connections through the fault proxy, the order of layers and unknown
-# names, S3 going down in the middle of a multipart upload, deletes, retention, repository checks,
-# and S3 outages and a lost bucket repaired by backup_sync(). scripts/test.sh sets TB_S3_HARNESS
-# to a copy of test/s3.
+# names, S3 going down in the middle of a multipart upload, cancels and a termination while an
+# upload is held (also when the backend takes the interrupt before the helper thread can), deletes,
+# retention, repository checks, and S3 outages and a lost bucket repaired by backup_sync().
+# scripts/test.sh sets TB_S3_HARNESS to a copy of test/s3.
 use strict;
 use warnings FATAL => 'all';
 
@@ -364,6 +365,82 @@ like($cancelled->{stderr}, qr/canceling statement due to user request/, 'with Po
 is($node->safe_psql('postgres', q{SELECT count(*) FROM tenant_backup.backups WHERE label = 'cancelled'}), '0',
 	'and no catalog row');
 fault('clear=1');
+
+# --- A cancel or termination the backend takes first, while the helper thread uploads ----------
+# Part uploads run on the backup's helper thread. Here the backend itself takes the interrupt (it
+# waits for a lock on the table's TOAST index, which a REINDEX holds, while the helper's upload
+# of part 1 is held by the proxy), so PostgreSQL's flags are cleared before the helper could read
+# them: only the pipeline's stop token ends that upload, within about a second, not 30 s later.
+$node->safe_psql('postgres', qq{
+SELECT tenant_backup.backup_repository_add('stalled', 's3://$bucket/pg6',
+    '{"endpoint": "$proxy", "path_style": true, "part_size": 5242880}');
+CREATE TABLE stall (tenant_id int NOT NULL, id int NOT NULL, pad text)
+    WITH (autovacuum_enabled = off, toast.autovacuum_enabled = off);
+ALTER TABLE stall ALTER COLUMN pad SET STORAGE EXTERNAL;
+CREATE INDEX ON stall (tenant_id);
+-- about 9 MiB of rows (part 1 uploading, the helper's queue not yet full), then one out of line
+INSERT INTO stall SELECT 9, g, md5(g::text) || md5((g + 1)::text) || md5((g + 2)::text)
+FROM generate_series(1, 80000) g;
+INSERT INTO stall VALUES (9, 0, repeat('t', 100000));
+});
+my $toast_index = $node->safe_psql('postgres', q{SELECT i.indexrelid::regclass FROM pg_index i
+    JOIN pg_class c ON c.reltoastrelid = i.indrelid WHERE c.oid = 'stall'::regclass});
+
+# Starts a backup of tenant 9 that stops in the lock wait while part 1 is held; returns the
+# session and its pid.
+sub stalled_backup
+{
+	my ($label, $reindex) = @_;
+	fault('clear=1');
+	fault('delay=100&delay_ms=30000&delay_match=partNumber');    # part uploads stall, nothing else
+	$reindex->query_safe("BEGIN; REINDEX INDEX $toast_index");
+	my $s = $node->background_psql('postgres', on_error_stop => 0);
+	my $pid = $s->query_safe('SELECT pg_backend_pid()');
+	$s->query_until(qr/started/, qq{
+SET tenant_backup.repositories = 'local, stalled';
+SET tenant_backup.compression_level = 0;
+\\echo started
+SELECT tenant_backup.backup_create('9', '$label');
+});
+	ok($node->poll_query_until('postgres', "SELECT wait_event_type = 'Lock' FROM pg_stat_activity WHERE pid = $pid"),
+		"$label: the backend waits for the TOAST index");
+	my $deadline = time + 60;
+	usleep(50_000) while fault('') !~ /delays_done=[1-9]/ && time < $deadline;
+	like(fault(''), qr/delays_done=1 /, "$label: while the helper thread's upload of part 1 is held");
+	return ($s, $pid);
+}
+
+my $reindex = $node->background_psql('postgres');
+my ($stalled, $stalled_pid) = stalled_backup('stalled cancel', $reindex);
+my $t0 = Time::HiRes::time();
+$node->safe_psql('postgres', "SELECT pg_cancel_backend($stalled_pid)");
+usleep(20_000)
+  while $node->safe_psql('postgres', "SELECT count(*) FROM pg_stat_activity WHERE pid = $stalled_pid AND state = 'active'")
+  && Time::HiRes::time() - $t0 < 60;
+my $took = Time::HiRes::time() - $t0;
+cmp_ok($took, '<', 3, sprintf('the cancel ended the backup in %.1f s, its held upload included', $took));
+$stalled->quit;
+like($stalled->{stderr}, qr/canceling statement due to user request/, '... with PostgreSQL\'s own cancel message');
+$reindex->query_safe('ROLLBACK');
+is($node->safe_psql('postgres', q{SELECT count(*) FROM tenant_backup.backups WHERE label = 'stalled cancel'}), '0',
+	'... no catalog row');
+is(swift_uploads('pg6%2F'), 0, '... and its multipart upload aborted');
+
+($stalled, $stalled_pid) = stalled_backup('stalled termination', $reindex);
+$t0 = Time::HiRes::time();
+$node->safe_psql('postgres', "SELECT pg_terminate_backend($stalled_pid)");
+usleep(20_000)
+  while $node->safe_psql('postgres', "SELECT count(*) FROM pg_stat_activity WHERE pid = $stalled_pid")
+  && Time::HiRes::time() - $t0 < 60;
+$took = Time::HiRes::time() - $t0;
+cmp_ok($took, '<', 3, sprintf('the termination ended the backend in %.1f s, joining its helper thread', $took));
+$stalled->{run}->finish;
+$reindex->query_safe('ROLLBACK');
+$reindex->quit;
+ok($node->log_contains(qr/terminating connection due to administrator command/), '... a clean FATAL');
+unlike(slurp_file($node->logfile), qr/was terminated by signal/, '... and no crash');
+fault('clear=1');
+$node->safe_psql('postgres', q{DROP TABLE stall; SELECT tenant_backup.backup_repository_remove('stalled')});
 
 # --- backup_delete removes every copy -----------------------------------------------------------
 $node->safe_psql('postgres', "SELECT tenant_backup.backup_delete($big)");

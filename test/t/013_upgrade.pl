@@ -59,6 +59,9 @@ my $id2 = $node->safe_psql('postgres', "SELECT tenant_backup.backup_create('2', 
 my $id3 = $node->safe_psql('postgres', "SELECT tenant_backup.backup_create('3')");
 is($node->safe_psql('postgres', "SELECT string_agg(encrypted::text, ',' ORDER BY id) FROM tenant_backup.backups"),
 	'false,true,true', 'one plain and two encrypted backups made by 0.1.0');
+$node->safe_psql('postgres',
+	"SELECT tenant_backup.backup_schedule_set('1', '30 1 * * *', 'Asia/Kolkata', keep_last => 0, keep_monthly => 12, "
+	  . "window_minutes => 30)");
 $node->stop;
 
 # The same data directory, this version's module.
@@ -93,6 +96,14 @@ $node->safe_psql('postgres', "SELECT count(*) FROM tenant_backup.backup_restore(
 is(rows_of($node, 1), $before{1}, 'a backup made after the update restores too');
 is($node->safe_psql('postgres', 'SELECT count(*) FROM tenant_backup.backup_table_gaps()'), '0',
 	'the 0.2.0 API is there after the update');
+
+# issue 19.1: after the update, arguments left out keep the values of a schedule 0.1.0 stored.
+$node->safe_psql('postgres', "SELECT tenant_backup.backup_schedule_set('1', '0 2 * * *')");
+is( $node->safe_psql('postgres',
+		"SELECT concat_ws(' ', cron, time_zone, keep_last, keep_monthly, window_minutes) "
+		  . "FROM tenant_backup.schedules WHERE tenant = '1'"),
+	'0 2 * * * Asia/Kolkata 0 12 30',
+	'a schedule of 0.1.0 changed by cron alone keeps its zone, retention and window');
 
 $node->stop;
 done_testing();

@@ -366,6 +366,11 @@ inline std::string table_payload(const ar::TableHeader &t) {
 		ar::put_string(p, step.constraint);
 		ar::put_string(p, step.schema);
 		ar::put_string(p, step.name);
+		ar::put_u32(p, static_cast<uint32_t>(step.columns.size()));
+		for (size_t i = 0; i < step.columns.size(); i++) {
+			ar::put_string(p, step.columns[i]);
+			ar::put_string(p, step.referenced[i]);
+		}
 	}
 	return p;
 }
@@ -492,8 +497,9 @@ inline ArchiveSpec small_spec() {
 	s.tables = {customers_table(40), empty_table(), zero_column_table(), unicode_names_table()};
 	// A table found through foreign keys (format 2): no tenant column, a path of two steps.
 	s.tables[1].header.tenant_column.clear();
-	s.tables[1].header.path = {{"lines_order_fkey", "public", "orders"},
-	                           {"orders_customer_fkey", "public", "customers"}};
+	s.tables[1].header.path = {
+	    {"lines_order_fkey", "public", "orders", {"order_id"}, {"id"}},
+	    {"orders_customer_fkey", "public", "customers", {"tenant", "customer"}, {"tenant", "id"}}};
 	return s;
 }
 

@@ -104,6 +104,49 @@ TEST_F(Interrupt, CheckSleepAndIgnoreScope) {
 	EXPECT_FALSE(tb::interrupt_requested());
 }
 
+// A pipeline's stop token: seen by the thread that watches it, also when the process-wide check
+// says nothing (the backend took the cancel and cleared its flag), and by no other thread.
+TEST_F(Interrupt, StopTokenIsSeenByTheWatchingThreadOnly) {
+	tb::StopToken token;
+	tb::WatchStop watch(token);
+	EXPECT_FALSE(tb::interrupt_requested());
+	token.request();
+	EXPECT_TRUE(tb::interrupt_requested());
+	EXPECT_FALSE(tb::sleep_unless_interrupted(kTimeoutMs));
+	bool elsewhere = true;
+	std::thread([&] { elsewhere = tb::interrupt_requested(); }).join();
+	EXPECT_FALSE(elsewhere);
+	{
+		tb::IgnoreInterrupts ignore; // a best-effort cleanup still runs
+		EXPECT_FALSE(tb::interrupt_requested());
+	}
+	{
+		tb::StopToken inner;
+		tb::WatchStop nested(inner);
+		EXPECT_FALSE(tb::interrupt_requested()) << "the innermost token is watched";
+	}
+	EXPECT_TRUE(tb::interrupt_requested()) << "and the outer one again after it";
+}
+
+// A request in flight on a helper thread ends once its token is requested: the S3 call throws
+// Cancelled and makes no other attempt, and the writer's cleanup knows it was cancelled.
+TEST_F(Interrupt, S3RequestOnAWatchingThreadEndsWithItsToken) {
+	FakeS3 s3;
+	s3.before = [](const FakeRequest &) -> std::optional<FakeAnswer> { return silence(); };
+	tb::S3Storage s(fake_config(s3.url()));
+	tb::StopToken token;
+	std::string msg;
+	std::thread helper([&] {
+		tb::WatchStop watch(token);
+		msg = cancelled_by([&] { s.list(""); });
+	});
+	std::this_thread::sleep_for(std::chrono::milliseconds(200));
+	token.request();
+	helper.join();
+	EXPECT_EQ(msg, "could not list \"s3://bkt/pre/\": cancelled");
+	EXPECT_EQ(s3.server().requests().size(), 1u);
+}
+
 TEST_F(Interrupt, HttpTransferFromASilentServerStops) {
 	FakeHttpServer server([](const FakeRequest &) { return silence(); });
 	tb::HttpSettings settings;
@@ -178,6 +221,32 @@ TEST_F(Interrupt, CancelledWriterStillAbortsItsUpload) {
 	w.reset();
 	EXPECT_TRUE(s3.open_uploads().empty());
 	EXPECT_EQ(s3.server().count("DELETE", "uploadId="), 1);
+}
+
+// Cancelled through a stop token whose thread is gone, and no cancel pending any more when the
+// writer is destroyed: its abort is still one attempt, not a series of retries against a server
+// that does not answer.
+TEST_F(Interrupt, WriterCancelledEarlierAbortsWithOneAttempt) {
+	FakeS3 s3;
+	tb::S3Storage s(fake_config(s3.url()));
+	auto w = s.open_write("big.tbk", "w2");
+	const std::string data = random_bytes(tb::kS3MinPartSize + 10, 4);
+	w->write(bytes_of(data), data.size());
+	ASSERT_EQ(s3.open_uploads().size(), 1u);
+	tb::StopToken token;
+	token.request();
+	std::thread([&] {
+		tb::WatchStop watch(token);
+		EXPECT_TRUE(throws_kind(ErrorKind::Cancelled, [&] { w->finish(); }));
+	}).join();
+	s3.before = [](const FakeRequest &r) -> std::optional<FakeAnswer> {
+		FakeAnswer a;
+		a.status = 503;
+		a.body = s3_error_xml("SlowDown", "Please reduce your request rate.");
+		return r.method == "DELETE" ? std::optional<FakeAnswer>(a) : std::nullopt;
+	};
+	w.reset();
+	EXPECT_EQ(s3.server().count("DELETE", "uploadId="), 1) << "one attempt, not max_retries + 1";
 }
 
 // A cancel in one branch (an off-site copy) stops the stream instead of dropping the copy.

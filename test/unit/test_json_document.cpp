@@ -2,6 +2,8 @@
 #include "core/stream/sha256.hpp"
 #include "test_support.hpp"
 
+#include <functional>
+
 using tbtest::MemorySource;
 using tbtest::throws_kind;
 namespace doc = tb::document;
@@ -153,4 +155,77 @@ TEST(JsonDocument, RefusesMalformedLayoutEvenWithAValidChecksum) {
 TEST(JsonDocument, RefusesLinesAfterTheChecksum) {
 	std::string text = with_checksum(two_tables()) + "extra\n";
 	EXPECT_TRUE(throws_kind(tb::ErrorKind::Corrupt, [&] { check(text); }));
+}
+
+namespace {
+
+// The message check_document gives, or "" if it accepts the text.
+std::string refusal(const std::string &text) {
+	try {
+		check(text);
+	} catch (const tb::Error &e) {
+		return e.what();
+	}
+	return "";
+}
+
+// The document as a tool that rewrites lines would leave it.
+std::string rewritten(const std::string &text, const std::function<std::string(const std::string &)> &line) {
+	std::string out, current;
+	for (char c : text) {
+		if (c != '\n') {
+			current += c;
+			continue;
+		}
+		out += line(current) + "\n";
+		current.clear();
+	}
+	return out;
+}
+
+} // namespace
+
+// Issue 19.11: a download that a tool rewrote is refused naming the likely cause.
+TEST(JsonDocument, NamesTheLikelyCauseOfARewrittenDownload) {
+	std::vector<std::string> lines = two_tables();
+	lines[2] = "{\"x\": 1, \"path\": \"C:\\\\temp\"}"; // a backslash, as JSON escapes it
+	std::string text = with_checksum(lines);
+	ASSERT_EQ(refusal(text), "");
+
+	// CR LF: said at the first line, without reading the rest.
+	std::string crlf = rewritten(text, [](const std::string &l) { return l + "\r"; });
+	EXPECT_NE(refusal(crlf).find("CR LF"), std::string::npos) << refusal(crlf);
+	EXPECT_NE(refusal(crlf.substr(0, crlf.find('\n') + 1)).find("CR LF"), std::string::npos);
+
+	// COPY's text format doubles every backslash.
+	std::string copy_text = rewritten(text, [](const std::string &l) {
+		std::string out;
+		for (char c : l)
+			out += c == '\\' ? std::string("\\\\") : std::string(1, c);
+		return out;
+	});
+	EXPECT_NE(refusal(copy_text).find("COPY in text format"), std::string::npos) << refusal(copy_text);
+	EXPECT_TRUE(throws_kind(tb::ErrorKind::Corrupt, [&] { check(copy_text); }));
+
+	// COPY's CSV format with the default QUOTE.
+	std::string csv = rewritten(text, [](const std::string &l) {
+		std::string out = "\"";
+		for (char c : l)
+			out += c == '"' ? std::string("\"\"") : std::string(1, c);
+		return out + "\"";
+	});
+	EXPECT_NE(refusal(csv).find("COPY in CSV format"), std::string::npos) << refusal(csv);
+
+	// Pretty-printed (the format on the second line) or compacted (on the first) by a JSON tool.
+	std::string pretty = "{\n  \"format\": \"tenant_backup.json\",\n  \"format_version\": 1\n}\n";
+	EXPECT_NE(refusal(pretty).find("re-serialized by a JSON tool"), std::string::npos) << refusal(pretty);
+	std::string compact = "{\"format\":\"tenant_backup.json\",\"format_version\":1,\"tables\":[]}\n";
+	EXPECT_NE(refusal(compact).find("re-serialized by a JSON tool"), std::string::npos) << refusal(compact);
+	EXPECT_TRUE(throws_kind(tb::ErrorKind::InvalidInput, [&] { check(compact); }));
+
+	// Something else entirely is still "not a tenant_backup download", and a real alteration "altered".
+	EXPECT_NE(refusal("{\n\"other\": 1\n}\n").find("not a tenant_backup download"), std::string::npos);
+	std::string altered = text;
+	altered[altered.find("\"x\": 2") + 5] = '3';
+	EXPECT_NE(refusal(altered).find("was altered"), std::string::npos) << refusal(altered);
 }

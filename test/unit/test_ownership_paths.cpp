@@ -160,7 +160,7 @@ TEST(OwnershipPaths, ReferencedTablesWithoutTenantRowsAreShared) {
 	EXPECT_EQ(s.of(a, "orders").kind, Kind::Path);
 }
 
-TEST(OwnershipPaths, ExcludedTablesAreNeitherPathsNorStepsOfOne) {
+TEST(OwnershipPaths, ExcludedTablesAreNotPathsAndWhatHangsFromThemIsAGap) {
 	Schema s;
 	s.table("projects", Role::Direct);
 	s.table("logs", Role::Excluded);
@@ -169,8 +169,10 @@ TEST(OwnershipPaths, ExcludedTablesAreNeitherPathsNorStepsOfOne) {
 	s.fk("log_lines", "logs");
 	auto a = s.resolve();
 	EXPECT_EQ(s.of(a, "logs").kind, Kind::Unrelated);
-	// Excluding a table says its rows are not tenant data; so are those that hang from it.
-	EXPECT_EQ(s.of(a, "log_lines").kind, Kind::Unrelated);
+	// Excluding a table says its rows are not tenant data, not those that hang from it: they stay
+	// a gap until they are excluded too.
+	EXPECT_EQ(s.of(a, "log_lines").kind, Kind::Gap);
+	EXPECT_NE(s.of(a, "log_lines").gap.find("only through logs"), std::string::npos);
 }
 
 TEST(OwnershipPaths, BlockedTablesAndWhatHangsFromThemAreGaps) {

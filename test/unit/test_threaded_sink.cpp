@@ -1,6 +1,9 @@
 // ThreadedSink: the helper-thread stage of the backup pipeline, alone and inside ArchiveWriter.
 #include "core/stream/threaded_sink.hpp"
 
+#include "core/error.hpp"
+#include "core/net/interrupt.hpp"
+
 #include "archive_support.hpp"
 #include "test_support.hpp"
 
@@ -152,4 +155,67 @@ TEST(ThreadedSink, StopAllStopsAndJoinsLiveHelpers) {
 	std::this_thread::sleep_for(std::chrono::milliseconds(100));
 	EXPECT_EQ(slow.writes.load(), after_stop) << "no downstream work runs once stop_all returned";
 	EXPECT_LT(after_stop, 4) << "queued work was dropped, not drained";
+}
+
+namespace {
+
+// A downstream stage in a transfer that only an interrupt ends (an S3 part upload to a stalled
+// endpoint), polling interrupt_requested() as libcurl's progress callback does. The process-wide
+// check never fires: the backend's thread took the cancel first and PostgreSQL cleared its flag.
+class StalledTransferSink : public tb::Sink {
+public:
+	std::atomic<bool> started{false}, interrupted{false};
+	void write(const uint8_t *, size_t) override {
+		started = true;
+		auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(60); // the "timeout"
+		while (!tb::interrupt_requested() && std::chrono::steady_clock::now() < give_up)
+			std::this_thread::sleep_for(std::chrono::milliseconds(10));
+		interrupted = tb::interrupt_requested();
+		throw tb::Error(tb::ErrorKind::Cancelled, "cancelled");
+	}
+	void finish() override {}
+};
+
+bool never() {
+	return false;
+}
+
+void wait_until_started(const StalledTransferSink &s) {
+	for (int i = 0; i < 5000 && !s.started; i++)
+		std::this_thread::sleep_for(std::chrono::milliseconds(1));
+	ASSERT_TRUE(s.started);
+}
+
+} // namespace
+
+TEST(ThreadedSink, StoppingItEndsATransferInFlightThroughItsStopToken) {
+	tb::set_interrupt_check(never);
+	StalledTransferSink stalled;
+	auto start = std::chrono::steady_clock::now();
+	{
+		tb::ThreadedSink sink(stalled, 1024, 2);
+		std::string data(1024, 's');
+		sink.write(bytes_of(data), data.size()); // one buffer: the helper starts the transfer
+		wait_until_started(stalled);
+	} // the producer unwinds (the backend's error): stop() sets the token, then joins
+	EXPECT_TRUE(stalled.interrupted) << "the helper's interrupt check saw the stop token";
+	EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(30));
+	EXPECT_FALSE(tb::interrupt_requested()) << "the token is the helper's only, never this thread's";
+	tb::set_interrupt_check(nullptr);
+}
+
+TEST(ThreadedSink, StopAllEndsTransfersInFlight) {
+	tb::set_interrupt_check(never);
+	StalledTransferSink a, b;
+	tb::ThreadedSink first(a, 1024, 2), second(b, 1024, 2);
+	std::string data(1024, 't');
+	first.write(bytes_of(data), data.size());
+	second.write(bytes_of(data), data.size());
+	wait_until_started(a);
+	wait_until_started(b);
+	auto start = std::chrono::steady_clock::now();
+	tb::ThreadedSink::stop_all(); // a FATAL exit: no unwinding, the exit callback stops the helpers
+	EXPECT_TRUE(a.interrupted && b.interrupted);
+	EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(30));
+	tb::set_interrupt_check(nullptr);
 }

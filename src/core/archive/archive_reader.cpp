@@ -224,6 +224,13 @@ std::optional<TableHeader> ArchiveReader::next_table() {
 			step.constraint = r.string();
 			step.schema = r.string();
 			step.name = r.string();
+			uint32_t keys = r.u32();
+			if (keys > 32) // PostgreSQL's INDEX_MAX_KEYS
+				corrupt("archive is damaged: a path step claims " + std::to_string(keys) + " key columns");
+			for (uint32_t k = 0; k < keys; k++) {
+				step.columns.push_back(r.string());
+				step.referenced.push_back(r.string());
+			}
 			table.path.push_back(std::move(step));
 		}
 	}

@@ -128,6 +128,11 @@ void ArchiveWriter::begin_table(const TableHeader &table) {
 		put_string(payload, step.constraint);
 		put_string(payload, step.schema);
 		put_string(payload, step.name);
+		put_u32(payload, static_cast<uint32_t>(step.columns.size()));
+		for (size_t i = 0; i < step.columns.size(); i++) {
+			put_string(payload, step.columns[i]);
+			put_string(payload, i < step.referenced.size() ? step.referenced[i] : std::string());
+		}
 	}
 	if (payload.size() > kMaxMetaRecord)
 		throw Error(ErrorKind::InvalidInput, "table description is too large");

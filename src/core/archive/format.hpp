@@ -68,12 +68,15 @@ struct Column {
 };
 
 // One foreign key of a table's ownership path: the constraint (on the table of the previous step,
-// or on the table itself for the first) and the table it references.
+// or on the table itself for the first), the table it references, and its columns on both sides
+// (in key order), so that a key redefined under the same name is not taken for the same path.
 struct PathStep {
 	std::string constraint;
 	std::string schema, name;
+	std::vector<std::string> columns, referenced;
 	bool operator==(const PathStep &o) const {
-		return constraint == o.constraint && schema == o.schema && name == o.name;
+		return constraint == o.constraint && schema == o.schema && name == o.name && columns == o.columns &&
+		       referenced == o.referenced;
 	}
 };
 

@@ -91,14 +91,73 @@ std::string checksum_line(const std::string &hex_sha256) {
 	return kChecksumPrefix + hex_sha256 + "\"}";
 }
 
+namespace {
+
+constexpr const char kCrLf[] = "the document's lines end with CR LF: it was converted to Windows line endings "
+                               "(by a text-mode transfer, an editor or a tool such as unix2dos), which changes "
+                               "its checksum";
+
+// The line with COPY's text-format escaping undone (every backslash was doubled); false when
+// the line cannot have been written that way (a lone backslash).
+bool undouble_backslashes(const std::string &line, std::string &out) {
+	out.clear();
+	for (size_t i = 0; i < line.size(); i++) {
+		if (line[i] != '\\') {
+			out += line[i];
+			continue;
+		}
+		if (i + 1 == line.size() || line[i + 1] != '\\')
+			return false;
+		out += '\\';
+		i++;
+	}
+	return true;
+}
+
+// Lines read, after a first line that is not our header, to find the format's name in a
+// document that a JSON tool rewrote (which may sort the keys: jsonb puts "format" after "backup").
+constexpr int kLinesToFindTheFormat = 64;
+
+// Why a document whose first line is not our header is not ours, with the likely cause when the
+// document is one of ours that a tool rewrote. Reads at most kLinesToFindTheFormat more lines.
+[[noreturn]] void not_ours(const std::string &first, LineReader &lines) {
+	auto mentions_format = [](const std::string &line) {
+		return line.find(std::string("\"") + kFormatName + "\"") != std::string::npos;
+	};
+	std::string next;
+	bool json_start = !first.empty() && (first[0] == '{' || first[0] == '[');
+	if (starts_with(first, "\"{\"\"format\"\""))
+		throw Error(ErrorKind::InvalidInput,
+		            "the document was written by COPY in CSV format with its default QUOTE, which puts every line "
+		            "in double quotes and doubles the quotes inside");
+	bool mentioned = json_start && mentions_format(first);
+	for (int i = 0; json_start && !mentioned && i < kLinesToFindTheFormat && lines.next(next); i++)
+		mentioned = mentions_format(next);
+	if (mentioned)
+		throw Error(ErrorKind::InvalidInput,
+		            "the document is a tenant_backup download re-serialized by a JSON tool (pretty-printed or "
+		            "reformatted, e.g. by jq, an editor or json.dump): the import needs the lines exactly as "
+		            "backup_download wrote them, one row per line, which its checksum covers");
+	throw Error(ErrorKind::InvalidInput,
+	            "the document is not a tenant_backup download: it does not start with " + header_prefix());
+}
+
+} // namespace
+
 void check_document(LineReader &lines) {
 	std::string line, previous;
 	if (!lines.next(line))
 		throw Error(ErrorKind::InvalidInput, "the document is empty");
 	if (!starts_with(line, header_prefix().c_str()))
-		throw Error(ErrorKind::InvalidInput,
-		            "the document is not a tenant_backup download: it does not start with " + header_prefix());
+		not_ours(line, lines);
+	if (!line.empty() && line.back() == '\r')
+		throw Error(ErrorKind::Corrupt, kCrLf);
 	Sha256 hash;
+	// The same lines as COPY's text format would have had them before it doubled each backslash:
+	// a download written by \copy without FORMAT csv matches this checksum instead.
+	Sha256 undoubled_hash;
+	bool copy_text = true, doubled = false;
+	std::string undoubled;
 	uint64_t count = 1;
 	for (;;) {
 		previous.swap(line);
@@ -106,20 +165,29 @@ void check_document(LineReader &lines) {
 			break;
 		hash.update(reinterpret_cast<const uint8_t *>(previous.data()), previous.size());
 		hash.update(reinterpret_cast<const uint8_t *>("\n"), 1);
+		if (copy_text && (copy_text = undouble_backslashes(previous, undoubled))) {
+			doubled = doubled || undoubled.size() != previous.size();
+			undoubled_hash.update(reinterpret_cast<const uint8_t *>(undoubled.data()), undoubled.size());
+			undoubled_hash.update(reinterpret_cast<const uint8_t *>("\n"), 1);
+		}
 		count++;
 	}
 	// `previous` is now the last line.
 	std::string expected = count > 1 ? checksum_of(previous) : "";
 	if (expected.empty()) {
 		if (!previous.empty() && previous.back() == '\r')
-			throw Error(ErrorKind::Corrupt, "the document's lines end with CR LF: it was converted to another "
-			                                "line-ending convention, which changes its checksum");
+			throw Error(ErrorKind::Corrupt, kCrLf);
 		throw Error(ErrorKind::Corrupt, "the document is truncated: its last line (line " + std::to_string(count) +
 		                                    ") is not the closing checksum line");
 	}
-	if (hash.hex_digest() != expected)
-		throw Error(ErrorKind::Corrupt,
-		            "the document was altered: the SHA-256 of its content does not match the checksum it carries");
+	if (hash.hex_digest() == expected)
+		return;
+	if (copy_text && doubled && undoubled_hash.hex_digest() == expected)
+		throw Error(ErrorKind::Corrupt, "the document was written by COPY in text format (psql's \\copy without "
+		                                "FORMAT csv), which doubles every backslash, so its JSON and checksum no "
+		                                "longer match");
+	throw Error(ErrorKind::Corrupt,
+	            "the document was altered: the SHA-256 of its content does not match the checksum it carries");
 }
 
 void read_document(LineReader &lines, DocumentHandler &handler) {

@@ -13,6 +13,7 @@ namespace {
 
 std::atomic<bool (*)()> installed_check{nullptr};
 thread_local int ignore_depth = 0;
+thread_local const StopToken *watched = nullptr; // the innermost WatchStop's token
 
 } // namespace
 
@@ -23,6 +24,8 @@ void set_interrupt_check(bool (*check)()) {
 bool interrupt_requested() {
 	if (ignore_depth > 0)
 		return false;
+	if (watched != nullptr && watched->requested())
+		return true;
 	bool (*check)() = installed_check.load();
 	return check != nullptr && check();
 }
@@ -38,6 +41,14 @@ bool sleep_unless_interrupted(long ms) {
 			return true;
 		std::this_thread::sleep_for(std::min<Clock::duration>(end - now, std::chrono::milliseconds(100)));
 	}
+}
+
+WatchStop::WatchStop(const StopToken &token) : previous_(watched) {
+	watched = &token;
+}
+
+WatchStop::~WatchStop() {
+	watched = previous_;
 }
 
 IgnoreInterrupts::IgnoreInterrupts() {

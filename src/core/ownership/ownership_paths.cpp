@@ -129,10 +129,11 @@ std::vector<Assignment> resolve(const std::vector<Table> &tables, const std::vec
 			o.depth[t] = d;
 		}
 
-	// What would hold tenant rows if nothing were blocked or ambiguous: the tables that are gaps.
+	// What would hold tenant rows if nothing were blocked, ambiguous or excluded: the tables that
+	// are gaps (an excluded table itself is not: excluding it said so; what hangs from it is).
 	std::vector<bool> all_but_excluded(n);
 	for (size_t t = 0; t < n; t++)
-		all_but_excluded[t] = tables[t].role == Role::Candidate || tables[t].role == Role::Blocked;
+		all_but_excluded[t] = tables[t].role != Role::Direct;
 	std::vector<Table> unblocked = tables;
 	for (auto &t : unblocked) {
 		t.declared.clear();

@@ -41,6 +41,7 @@ ThreadedSink::~ThreadedSink() {
 }
 
 void ThreadedSink::stop() noexcept {
+	stop_token_.request(); // a transfer in flight on the helper thread ends now, not at its timeout
 	{
 		std::lock_guard<std::mutex> lock(mutex_);
 		stop_ = true;
@@ -53,6 +54,8 @@ void ThreadedSink::stop() noexcept {
 
 void ThreadedSink::stop_all() noexcept {
 	std::lock_guard<std::mutex> lock(live_mutex);
+	for (ThreadedSink *sink : live) // every helper told first, so that they stop side by side
+		sink->stop_token_.request();
 	for (ThreadedSink *sink : live)
 		sink->stop();
 }
@@ -113,6 +116,7 @@ void ThreadedSink::finish() {
 }
 
 void ThreadedSink::run() {
+	WatchStop watch(stop_token_);
 	std::unique_lock<std::mutex> lock(mutex_);
 	while (true) {
 		changed_.wait(lock, [this] { return stop_ || !queue_.empty(); });

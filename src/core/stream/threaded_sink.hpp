@@ -3,9 +3,14 @@
 // queue: at most `depth` buffers of `buffer_size` bytes are in flight, whatever the data's size.
 //
 // The helper thread runs only the downstream Sinks (pure C++: zstd, OpenSSL, POSIX I/O, and S3
-// part uploads over libcurl, which poll the core's interrupt check) and blocks every signal, so PostgreSQL's signal handlers keep running on the backend's own thread.
+// part uploads over libcurl, which poll the core's interrupt check) and blocks every signal, so
+// PostgreSQL's signal handlers keep running on the backend's own thread. It watches the sink's
+// StopToken (core/net/interrupt.hpp), which stop() sets before it joins: a transfer in flight
+// ends within about a second even when the backend took the cancel or termination first and
+// PostgreSQL's flags, which the interrupt check reads, are already cleared.
 // An exception on the helper thread is rethrown to the producer at its next call.
 #pragma once
+#include "core/net/interrupt.hpp"
 #include "core/stream/stream.hpp"
 
 #include <condition_variable>
@@ -20,7 +25,7 @@ namespace tb {
 class ThreadedSink : public Sink {
 public:
 	explicit ThreadedSink(Sink &next, size_t buffer_size = 1u << 20, size_t depth = 4);
-	// Stops the helper thread; work not finished is discarded.
+	// Stops the helper thread (stop()); work not finished is discarded.
 	~ThreadedSink() override;
 	ThreadedSink(const ThreadedSink &) = delete;
 	ThreadedSink &operator=(const ThreadedSink &) = delete;
@@ -45,6 +50,7 @@ private:
 	void wait_idle();
 	void rethrow_if_failed();
 	void run();
+	// Requests the stop token, discards the queue and joins the helper thread.
 	void stop() noexcept;
 
 	Sink &next_;
@@ -56,6 +62,7 @@ private:
 	std::vector<std::vector<uint8_t>> spare_; // buffers handed back for reuse
 	bool busy_ = false, stop_ = false;
 	std::exception_ptr error_;
+	StopToken stop_token_; // watched by the helper thread: its transfers stop once stop() runs
 	std::thread worker_;
 };
 

@@ -5,6 +5,7 @@
 #include "core/stream/sha256.hpp"
 #include "pg/catalog/backup_copies.hpp"
 #include "pg/boundary/guard.hpp"
+#include "pg/boundary/warnings.hpp"
 #include "pg/catalog/keys.hpp"
 #include "pg/repository/pending_objects.hpp"
 #include "pg/repository/registry.hpp"
@@ -53,32 +54,22 @@ CheckedCopy open_checked_copy(const StoredBackup &b, const char *consequence) {
 		try {
 			std::shared_ptr<Storage> storage = open_storage(c.repository);
 			check_stored_archive(*storage, copy, copies.size() == 1 ? consequence : "the copy is skipped");
-			if (i > 0) {
-				std::string msg = "backup " + id + " is read from its copy in repository \"" + c.repository + "\"";
-				const char *m = msg.c_str();
-				pg_call([m] { ereport(WARNING, (errmsg("%s", m))); });
-			}
+			if (i > 0)
+				warn("backup " + id + " is read from its copy in repository \"" + c.repository + "\"");
 			return {storage, c.repository, c.object_name};
-		} catch (const SqlError &e) {
-			if (copies.size() == 1 || e.sqlstate() == ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE)
+		} catch (...) {
+			std::optional<CopyFailure> failure = copy_failure(std::current_exception());
+			if (!failure || copies.size() == 1 || failure->sqlstate == ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE)
 				throw; // one copy: its own error, as always; created in this transaction: no copy is readable yet
-			problem = e.what() + (e.detail().empty() ? "" : " (" + e.detail() + ")");
-			code = e.sqlstate();
-			gone = code == ERRCODE_UNDEFINED_FILE || code == ERRCODE_DATA_CORRUPTED;
-		} catch (const Error &e) {
-			if (copies.size() == 1 || e.kind() == ErrorKind::Cancelled)
-				throw;
-			problem = e.what();
-			gone = e.kind() == ErrorKind::NotFound || e.kind() == ErrorKind::Corrupt;
+			problem = failure->message + (failure->detail.empty() ? "" : " (" + failure->detail + ")");
+			code = failure->sqlstate;
+			gone = failure->gone;
 		}
 		// A copy that is absent or altered is so for good: the catalog says so from now on. One
 		// that could not be reached (an endpoint down, a timeout) may be fine tomorrow.
 		if (gone)
 			mark_copy_missing(b.id, c.repository, problem);
-		std::string msg =
-		    "the copy of backup " + id + " in repository \"" + c.repository + "\" is unusable: " + problem;
-		const char *m = msg.c_str();
-		pg_call([m] { ereport(WARNING, (errmsg("%s", m))); });
+		warn("the copy of backup " + id + " in repository \"" + c.repository + "\" is unusable: " + problem);
 		problems += (problems.empty() ? "" : "; ") + c.repository + ": " + problem;
 		if (!first_code)
 			first_code = code;

@@ -17,10 +17,11 @@ bool citus_installed() {
 void refuse_citus_table(Oid relid, const std::string &display_name, const std::string &what) {
 	// partmethod: 'h' hash (distributed), 'n' none (reference or Citus local), 'a'/'r' append/range.
 	char *method = nullptr;
+	SqlParams of_table = SqlParams().oid(relid);
 	pg_call([&] {
-		if (spi_run_oid("SELECT partmethod::pg_catalog.text FROM pg_catalog.pg_dist_partition "
-		                "WHERE logicalrelid OPERATOR(pg_catalog.=) $1::pg_catalog.regclass",
-		                relid, true, SPI_OK_SELECT) > 0)
+		if (spi_run("SELECT partmethod::pg_catalog.text FROM pg_catalog.pg_dist_partition "
+		            "WHERE logicalrelid OPERATOR(pg_catalog.=) $1::pg_catalog.regclass",
+		            of_table, true, SPI_OK_SELECT) > 0)
 			method = spi_text(0, 1);
 	});
 	if (!method)
@@ -39,13 +40,12 @@ void refuse_citus_tables_of_backup(int64 backup_id) {
 	std::vector<std::pair<std::string, std::string>> names;
 	{
 		AsExtensionOwner owner; // the catalog is read as its owner
-		uint64 rows = pg_eval([backup_id] {
-			Oid types[1] = {INT8OID};
-			Datum values[1] = {Int64GetDatum(backup_id)};
+		SqlParams of_backup = SqlParams().int8(backup_id);
+		uint64 rows = pg_eval([&] {
 			return spi_run("SELECT t OPERATOR(pg_catalog.->>) 'schema', t OPERATOR(pg_catalog.->>) 'name' "
 			               "FROM tenant_backup.backups b, pg_catalog.jsonb_array_elements(b.tables) t "
 			               "WHERE b.id OPERATOR(pg_catalog.=) $1",
-			               1, types, values, nullptr, true, SPI_OK_SELECT);
+			               of_backup, true, SPI_OK_SELECT);
 		});
 		for (uint64 r = 0; r < rows; r++) {
 			char *schema = nullptr, *name = nullptr;

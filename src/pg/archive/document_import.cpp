@@ -7,8 +7,10 @@
 #include "pg/archive/document_import.hpp"
 
 #include "core/document/json_document.hpp"
+#include "core/error.hpp"
 #include "pg/catalog/permissions.hpp"
 #include "pg/catalog/quota.hpp"
+#include "pg/boundary/arguments.hpp"
 #include "pg/boundary/as_table_owner.hpp"
 #include "pg/catalog/audit.hpp"
 #include "pg/catalog/catalog.hpp"
@@ -120,14 +122,14 @@ private:
 };
 
 void DocumentImporter::header(const std::string &object) {
-	const char *json = object.c_str();
-	pg_call([json] {
-		spi_run_text("SELECT j ->> 'format', j ->> 'format_version', b ->> 'tenant', b ->> 'label', "
-		             "  (b ->> 'snapshot')::timestamptz, "
-		             "  pg_catalog.jsonb_build_object('label', b -> 'label', 'snapshot_at', b -> 'snapshot', "
-		             "    'backup_id', b -> 'id')::text "
-		             "FROM (SELECT $1::jsonb AS j) d, LATERAL (SELECT j -> 'backup' AS b) h",
-		             json, true, SPI_OK_SELECT);
+	SqlParams document = {object};
+	pg_call([&] {
+		spi_run("SELECT j ->> 'format', j ->> 'format_version', b ->> 'tenant', b ->> 'label', "
+		        "  (b ->> 'snapshot')::timestamptz, "
+		        "  pg_catalog.jsonb_build_object('label', b -> 'label', 'snapshot_at', b -> 'snapshot', "
+		        "    'backup_id', b -> 'id')::text "
+		        "FROM (SELECT $1::jsonb AS j) d, LATERAL (SELECT j -> 'backup' AS b) h",
+		        document, true, SPI_OK_SELECT);
 	});
 	std::string format = result_text(1).value_or("");
 	if (format != document::kFormatName)
@@ -167,13 +169,13 @@ void DocumentImporter::header(const std::string &object) {
 }
 
 void DocumentImporter::table(const std::string &object) {
-	const char *json = object.c_str();
-	uint64 columns = pg_eval([json] {
-		return spi_run_text("SELECT j ->> 'schema', j ->> 'name', j ->> 'tenant_column', c ->> 'name', c ->> 'type' "
-		                    "FROM (SELECT $1::jsonb AS j) d "
-		                    "LEFT JOIN LATERAL jsonb_array_elements(j -> 'columns') WITH ORDINALITY AS e(c, n) ON true "
-		                    "ORDER BY n",
-		                    json, true, SPI_OK_SELECT);
+	SqlParams document = {object};
+	uint64 columns = pg_eval([&] {
+		return spi_run("SELECT j ->> 'schema', j ->> 'name', j ->> 'tenant_column', c ->> 'name', c ->> 'type' "
+		               "FROM (SELECT $1::jsonb AS j) d "
+		               "LEFT JOIN LATERAL jsonb_array_elements(j -> 'columns') WITH ORDINALITY AS e(c, n) ON true "
+		               "ORDER BY n",
+		               document, true, SPI_OK_SELECT);
 	});
 	std::string schema = required(result_text(1), "a table's schema");
 	std::string name = required(result_text(2), "a table's name");
@@ -199,13 +201,24 @@ void DocumentImporter::table(const std::string &object) {
 		unfit(ERRCODE_UNDEFINED_TABLE, "table " + display + " of the document is not a tenant table of this database");
 	// The document's path (a table found through foreign keys): its steps, in order.
 	std::vector<archive::PathStep> path;
-	for (const auto &step : spi_query("SELECT s ->> 'constraint', s ->> 'schema', s ->> 'name' "
+	for (const auto &step : spi_query("SELECT s ->> 'constraint', s ->> 'schema', s ->> 'name', s::pg_catalog.text "
 	                                  "FROM jsonb_array_elements(coalesce($1::jsonb -> 'path', '[]')) WITH ORDINALITY "
 	                                  "AS e(s, n) ORDER BY n",
-	                                  {object}, true))
-		path.push_back({required(step[0], "a path step's constraint of table " + display),
-		                required(step[1], "a path step's schema of table " + display),
-		                required(step[2], "a path step's table of table " + display)});
+	                                  {object}, true)) {
+		archive::PathStep p{required(step[0], "a path step's constraint of table " + display),
+		                    required(step[1], "a path step's schema of table " + display),
+		                    required(step[2], "a path step's table of table " + display),
+		                    {},
+		                    {}};
+		for (const auto &key : spi_query("SELECT c, r FROM ROWS FROM ("
+		                                 "  jsonb_array_elements_text($1::jsonb -> 'columns'), "
+		                                 "  jsonb_array_elements_text($1::jsonb -> 'referenced')) AS k(c, r)",
+		                                 {step[3]}, true)) {
+			p.columns.push_back(required(key[0], "a path step's columns of table " + display));
+			p.referenced.push_back(required(key[1], "a path step's referenced columns of table " + display));
+		}
+		path.push_back(std::move(p));
+	}
 	std::string tenant_column =
 	    path.empty() ? required(doc_tenant_column, "the tenant column of table " + display) : "";
 	// Rows are found as in the document, or the import is refused (as a restore would be).
@@ -376,11 +389,21 @@ int64 DocumentImporter::finish() {
 
 } // namespace
 
-int64 import_document(Source &source, const std::function<void()> &rewind) {
-	AuditedAction audit("import");
+int64 import_document(Source &source, const std::function<void()> &rewind, AuditedAction &audit) {
 	{
 		LineReader lines(source, document::kMaxLineBytes);
-		document::check_document(lines);
+		try {
+			document::check_document(lines);
+		} catch (const Error &e) { // not ours, truncated, altered: the message names the likely cause
+			if (e.kind() != ErrorKind::InvalidInput && e.kind() != ErrorKind::Corrupt)
+				throw;
+			throw SqlError(e.kind() == ErrorKind::Corrupt ? ERRCODE_DATA_CORRUPTED : ERRCODE_INVALID_PARAMETER_VALUE,
+			               std::string(e.what()) + "; nothing was imported", "",
+			               "Import the file exactly as backup_download wrote it, moved as a binary file. psql -At -c "
+			               "\"SELECT * FROM tenant_backup.backup_download(ID)\" -o FILE writes it, or \\copy (SELECT "
+			               "* FROM tenant_backup.backup_download(ID)) TO 'FILE' WITH (FORMAT csv, QUOTE E'\\x01', "
+			               "DELIMITER E'\\x02').");
+		}
 	}
 	rewind();
 	spi_begin();

@@ -28,13 +28,14 @@ int tenant_position(const ForeignKey &fk, const std::string &parent_tenant_colum
 // check finds nothing. $1, when given, is a tenant value.
 std::optional<std::string> first_row(const std::string &sql, Oid type, Datum value, int nargs) {
 	const char *q = sql.c_str();
-	char *sample = pg_eval([=] {
-		Oid types[1] = {type};
-		Datum values[1] = {value};
+	SqlParams params;
+	if (nargs > 0)
+		params.datum(type, value);
+	char *sample = pg_eval([&] {
 		// read_only = false: the query must see the rows this transaction just loaded. One row
 		// answers; planned without LIMIT, so for the whole pass a restore without violations makes
 		// (a LIMIT would favour plain index scans that visit the heap in random order).
-		if (spi_run(q, nargs, types, values, nullptr, false, SPI_OK_SELECT, 1) == 0)
+		if (spi_run(q, params, false, SPI_OK_SELECT, 1) == 0)
 			return static_cast<char *>(nullptr);
 		StringInfoData names, row;
 		initStringInfo(&names);
@@ -53,7 +54,31 @@ std::optional<std::string> first_row(const std::string &sql, Oid type, Datum val
 
 int temp_table_counter = 0;
 
+// Work memory of a check: enough to sort a large tenant's keys in a few runs.
+constexpr int check_work_mem_kb = 16 * 1024;
+
 } // namespace
+
+// Checks run with plans whose cost grows with the tenant, not with the database: index probes per
+// restored key or removed key, never a hash of a whole referenced table nor a scan of a whole
+// table; keys are made distinct by sorting (bounded by work_mem, spilling beyond it), not hashing
+// (which may take work_mem × hash_mem_multiplier), and work_mem is capped, so that a restore's
+// memory does not grow with the tenant nor with a large session work_mem.
+int plan_with_index_probes() {
+	return pg_eval([] {
+		int level = NewGUCNestLevel();
+		for (const char *setting : {"enable_hashjoin", "enable_mergejoin", "enable_seqscan", "enable_hashagg"})
+			set_config_option(setting, "off", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+		if (work_mem > check_work_mem_kb)
+			set_config_option("work_mem", std::to_string(check_work_mem_kb).c_str(), PGC_USERSET, PGC_S_SESSION,
+			                  GUC_ACTION_SAVE, true, 0, false);
+		return level;
+	});
+}
+
+void end_index_probes(int level) {
+	pg_call([level] { AtEOXact_GUC(false, level); });
+}
 
 uint64 ForeignKeyChecks::delete_tenant_rows(const RestoredTable &table) {
 	const TableRestorePlan &plan = table.plan;
@@ -77,7 +102,7 @@ uint64 ForeignKeyChecks::delete_tenant_rows(const RestoredTable &table) {
 		{
 			// Owned by whoever runs the DELETE below (which fills it); runs no user code.
 			AsTableOwner owner(plan.relid, AsTableOwner::Mode::Plain);
-			pg_call([q] { spi_run(q, 0, nullptr, nullptr, nullptr, false, SPI_OK_UTILITY); });
+			pg_call([q] { spi_run(q, SqlParams::none(), false, SPI_OK_UTILITY); });
 		}
 		ctes.push_back("i" + std::to_string(ctes.size()) + " AS (INSERT INTO " + temp + " SELECT " + cols + " FROM d)");
 		for (const auto &c : fk.parent_cols)
@@ -100,54 +125,40 @@ uint64 ForeignKeyChecks::delete_tenant_rows(const RestoredTable &table) {
 	Oid type = plan.tenant_type;
 	Datum tenant = table.tenant;
 	bool counted = !ctes.empty();
-	LoadingScope loading(plan.relid);
-	return pg_eval([=] {
-		Oid types[1] = {type};
-		Datum values[1] = {tenant};
-		uint64 n = spi_run(q, 1, types, values, nullptr, false, counted ? SPI_OK_SELECT : SPI_OK_DELETE);
-		if (counted) {
-			bool isnull;
-			n = static_cast<uint64>(DatumGetInt64(spi_datum(0, 1, &isnull)));
-		}
-		return n;
-	});
+	SqlParams params = SqlParams().datum(type, tenant);
+	// Rows found through a path: joined by index probes along it, never by scanning its tables.
+	std::optional<int> probes;
+	if (plan.table.is_path())
+		probes = plan_with_index_probes();
+	uint64 deleted;
+	{
+		LoadingScope loading(plan.relid);
+		deleted = pg_eval([&] {
+			uint64 n = spi_run(q, params, false, counted ? SPI_OK_SELECT : SPI_OK_DELETE);
+			if (counted) {
+				bool isnull;
+				n = static_cast<uint64>(DatumGetInt64(spi_datum(0, 1, &isnull)));
+			}
+			return n;
+		});
+	}
+	if (probes)
+		end_index_probes(*probes);
+	return deleted;
 }
 
 namespace {
 
-// Work memory of a check: enough to sort a large tenant's keys in a few runs.
-constexpr int check_work_mem_kb = 16 * 1024;
-
-// Checks run with plans whose cost grows with the tenant, not with the database: index probes per
-// restored key or removed key, never a hash of a whole referenced table nor a scan of a whole
-// table; keys are made distinct by sorting (bounded by work_mem, spilling beyond it), not hashing
-// (which may take work_mem × hash_mem_multiplier), and work_mem is capped, so that a restore's
-// memory does not grow with the tenant nor with a large session work_mem. Returns the GUC nest
-// level to end with AtEOXact_GUC; an error ends it with the (sub)transaction.
-int plan_with_index_probes() {
-	return pg_eval([] {
-		int level = NewGUCNestLevel();
-		for (const char *setting : {"enable_hashjoin", "enable_mergejoin", "enable_seqscan", "enable_hashagg"})
-			set_config_option(setting, "off", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
-		if (work_mem > check_work_mem_kb)
-			set_config_option("work_mem", std::to_string(check_work_mem_kb).c_str(), PGC_USERSET, PGC_S_SESSION,
-			                  GUC_ACTION_SAVE, true, 0, false);
-		return level;
-	});
-}
-
 // A probe's extra condition that the referenced row is the tenant's ($1): " AND pa.t = $1", or
 // "" when the referenced table has no tenant column to compare with.
-std::string parent_tenant(const std::string &parent_tenant_column) {
-	return parent_tenant_column.empty() ? "" : " AND pa." + parent_tenant_column + kEq + "$1";
-}
+// (the condition, " AND ...", or "" for none, on the referenced row pa)
 
 // A single-column key whose child column is filtered by $1: its rows are dangling exactly when
 // some child row holds $1 and no parent row does. Two index probes instead of a pass over the rows.
-std::string dangling_value(const ForeignKey &fk, const std::string &child, const std::string &parent_tenant_column) {
+std::string dangling_value(const ForeignKey &fk, const std::string &child, const std::string &parent_condition) {
 	return "SELECT $1 AS " + fk.child_cols[0] + " WHERE EXISTS (SELECT 1 FROM " + child + " WHERE ch." +
 	       fk.child_cols[0] + kEq + "$1) AND NOT EXISTS (SELECT 1 FROM " + scan_of(fk.parent_kind, fk.parent_name) +
-	       " pa WHERE pa." + fk.parent_cols[0] + fk.equals[0] + "$1" + parent_tenant(parent_tenant_column) + ")";
+	       " pa WHERE pa." + fk.parent_cols[0] + fk.equals[0] + "$1" + parent_condition + ")";
 }
 
 // The rows of `child` (alias ch) whose column `col` holds $1, as " FROM ... WHERE ...".
@@ -161,14 +172,14 @@ std::string rows_holding(const std::string &child, const std::string &col) {
 // probes walk the parent's index and heap forward). `filter_col`, when the rows are those of a
 // column holding $1, lets a single-column key on it be probed without reading the rows.
 std::string dangling_rows(const ForeignKey &fk, const std::string &child, const std::string &rows,
-                          const std::string &filter_col, const std::string &parent_tenant_column) {
+                          const std::string &filter_col, const std::string &parent_condition) {
 	if (fk.child_cols.size() == 1 && fk.child_cols[0] == filter_col)
-		return dangling_value(fk, child, parent_tenant_column);
+		return dangling_value(fk, child, parent_condition);
 	std::string keys = join_each(fk.child_cols, ", ", [&](size_t i) { return "ch." + fk.child_cols[i]; });
 	return "SELECT * FROM (SELECT DISTINCT " + keys + rows +
 	       join_each(fk.child_cols, "", [&](size_t i) { return " AND ch." + fk.child_cols[i] + " IS NOT NULL"; }) +
 	       ") ch WHERE NOT EXISTS (SELECT 1 FROM " + scan_of(fk.parent_kind, fk.parent_name) + " pa WHERE " +
-	       key_match(fk, "pa", "ch", fk.child_cols) + parent_tenant(parent_tenant_column) + ")";
+	       key_match(fk, "pa", "ch", fk.child_cols) + parent_condition + ")";
 }
 
 // Removed keys that no restored row brought back but that rows of the child still reference. The
@@ -183,6 +194,21 @@ std::string dangling_removed_keys(const ForeignKey &fk, const std::string &child
 // A restored table's tenant rows (alias ch): by its tenant column, or through its path.
 std::string tenant_rows(const RestoredTable &t, const std::string &child) {
 	return t.plan.table.is_path() ? t.plan.table.tenant_rows_sql() : rows_holding(child, t.plan.tenant_column);
+}
+
+int tenant_family(Oid type);
+
+// The condition (" AND ...") that a row pa of the restored table `parent` is the tenant's, for
+// rows of `child` that reference it: by its tenant column, or through its path. None ("") for a
+// root table, whose other rows a tenant may reference (a partner account), nor across tenant
+// types that built-in equality cannot compare.
+std::string same_tenant_condition(const RestoredTable &parent, const RestoredTable &child) {
+	int family = tenant_family(parent.plan.tenant_type);
+	if (family == 0 || family != tenant_family(child.plan.tenant_type) || parent.plan.table.rows_found_by == "root")
+		return "";
+	if (parent.plan.table.is_path())
+		return " AND " + parent.plan.table.reaches_tenant_sql("pa");
+	return " AND pa." + parent.plan.tenant_column + kEq + "$1";
 }
 
 // Tenant columns a cross-tenant probe compares with built-in equality: same type family.
@@ -230,12 +256,9 @@ void ForeignKeyChecks::check(const std::vector<RestoredTable> &tables, int64 bac
 		// another tenant.
 		if (const RestoredTable *c = restored(fk.child)) {
 			const RestoredTable *p = restored(fk.parent);
-			bool same = p && !p->plan.tenant_column.empty() &&
-			            tenant_family(p->plan.tenant_type) == tenant_family(c->plan.tenant_type) &&
-			            tenant_family(c->plan.tenant_type) != 0;
-			checks.push_back({dangling_rows(fk, child, tenant_rows(*c, child), c->plan.tenant_column,
-			                                same ? p->plan.tenant_column : ""),
-			                  c, same});
+			std::string condition = p ? same_tenant_condition(*p, *c) : "";
+			checks.push_back({dangling_rows(fk, child, tenant_rows(*c, child), c->plan.tenant_column, condition), c,
+			                  !condition.empty()});
 		}
 		// Rows of any tenant that referenced the restored table must still find their rows.
 		if (const RestoredTable *p = restored(fk.parent)) {
@@ -275,7 +298,7 @@ void ForeignKeyChecks::check(const std::vector<RestoredTable> &tables, int64 bac
 			               "are backed up and restored together.");
 		}
 	}
-	pg_call([nest_level] { AtEOXact_GUC(false, nest_level); }); // the settings above end here
+	end_index_probes(nest_level); // the settings above end here
 }
 
 void ForeignKeyChecks::check_path_rows(const RestoredTable &table, uint64 loaded, int64 backup_id) {
@@ -283,15 +306,14 @@ void ForeignKeyChecks::check_path_rows(const RestoredTable &table, uint64 loaded
 	const char *q = sql.c_str();
 	Oid type = table.plan.tenant_type;
 	Datum tenant = table.tenant;
+	SqlParams params = SqlParams().datum(type, tenant);
 	int level = plan_with_index_probes();
-	uint64 found = pg_eval([=] {
-		Oid types[1] = {type};
-		Datum values[1] = {tenant};
-		spi_run(q, 1, types, values, nullptr, false, SPI_OK_SELECT);
+	uint64 found = pg_eval([&] {
+		spi_run(q, params, false, SPI_OK_SELECT);
 		bool isnull;
 		return static_cast<uint64>(DatumGetInt64(spi_datum(0, 1, &isnull)));
 	});
-	pg_call([level] { AtEOXact_GUC(false, level); });
+	end_index_probes(level);
 	if (found != loaded)
 		throw SqlError(ERRCODE_FOREIGN_KEY_VIOLATION,
 		               "restoring backup " + std::to_string(backup_id) + " would leave " +

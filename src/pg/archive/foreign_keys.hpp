@@ -14,6 +14,13 @@
 
 namespace tb::pg {
 
+// Plans that cost the tenant, not the database: index probes, never a hash of a whole table nor
+// a scan of one, and bounded work memory (a restore's checks, and reading or deleting the rows of
+// tables found through foreign keys). Returns the GUC nest level to give end_index_probes; an
+// error ends it with the (sub)transaction.
+int plan_with_index_probes();
+void end_index_probes(int level);
+
 struct RestoredTable {
 	TableRestorePlan plan;
 	Datum tenant; // tenant value in the type of plan.tenant_type

@@ -8,6 +8,7 @@
 #include "pg/repository/registry.hpp"
 #include "pg/repository/archive_names.hpp"
 #include "pg/boundary/settings.hpp"
+#include "pg/boundary/warnings.hpp"
 
 #include <algorithm>
 #include <exception>
@@ -19,16 +20,32 @@ std::string timestamp_text(TimestampTz t) {
 	return pg_eval([t] { return static_cast<const char *>(timestamptz_to_str(t)); });
 }
 
+bool warned_unencrypted = false; // this session has been told (tenant_backup.unencrypted_backups = warn)
+
+const char *const kKeyHint = "Set tenant_backup.encryption_key_file or tenant_backup.encryption_key_command to "
+                             "encrypt backups, or tenant_backup.unencrypted_backups = 'allow' to keep them "
+                             "unencrypted on purpose.";
+
+bool key_configured() {
+	return setting_key_file()[0] != '\0' || setting_key_command()[0] != '\0';
+}
+
 void warn_missing_copy(int64 id, const std::string &repository, const std::string &error) {
-	std::string msg = "backup " + std::to_string(id) + " has no copy in repository \"" + repository + "\": " + error;
-	const char *m = msg.c_str();
-	pg_call([m] {
-		ereport(WARNING, (errmsg("%s", m), errhint("tenant_backup.backup_sync() stores the missing copies later.")));
-	});
+	warn("backup " + std::to_string(id) + " has no copy in repository \"" + repository + "\": " + error,
+	     "tenant_backup.backup_sync() stores the missing copies later.");
 }
 } // namespace
 
 NewArchive::NewArchive(NewBackup &backup, bool background) {
+	// Before any object exists or any row is read: a refusal leaves nothing behind.
+	std::optional<DataKey> key = current_data_key(backup.tenant);
+	if (!key && setting_unencrypted_backups() == UnencryptedBackups::Refuse)
+		throw SqlError(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+		               "the backup of tenant \"" + backup.tenant +
+		                   "\" was refused: no encryption key is configured, and "
+		                   "tenant_backup.unencrypted_backups is 'refuse'",
+		               "", "Set tenant_backup.encryption_key_file or tenant_backup.encryption_key_command.");
+	unencrypted_ = !key;
 	lock_backup_writing(backup.id); // before any object exists: backup_sync leaves them alone
 	backup.object_name = new_archive_name(backup.id);
 	backup.copies.clear();
@@ -42,13 +59,11 @@ NewArchive::NewArchive(NewBackup &backup, bool background) {
 			remove_stale_temporaries(*t.storage);
 			t.object = t.storage->open_write(backup.object_name, temporary_tag());
 			t.branch = tee_->add(*t.object);
-		} catch (const SqlError &e) { // e.g. no such repository, no credentials: the others go on
-			t.error = e.what();
-			first_error = first_error ? first_error : std::current_exception();
-		} catch (const Error &e) { // e.g. a directory that cannot be written, an endpoint down
-			if (e.kind() == ErrorKind::Cancelled)
+		} catch (...) { // e.g. no such repository, no credentials, an endpoint down: the others go on
+			std::optional<CopyFailure> failure = copy_failure(std::current_exception());
+			if (!failure)
 				throw;
-			t.error = e.what();
+			t.error = failure->message;
 			first_error = first_error ? first_error : std::current_exception();
 		}
 		targets_.push_back(std::move(t));
@@ -57,16 +72,6 @@ NewArchive::NewArchive(NewBackup &backup, bool background) {
 		std::rethrow_exception(first_error);
 	int level = setting_compression_level();
 	backup.compression = level > 0 ? "zstd" : "none";
-	std::optional<DataKey> key = current_data_key(backup.tenant);
-	if (!key) {
-		std::string msg = "backup " + std::to_string(backup.id) + " of tenant \"" + backup.tenant +
-		                  "\" is not encrypted: no encryption key is configured";
-		const char *m = msg.c_str();
-		pg_call([m] {
-			ereport(WARNING, (errmsg("%s", m), errhint("Set tenant_backup.encryption_key_file or "
-			                                           "tenant_backup.encryption_key_command to encrypt backups.")));
-		});
-	}
 	backup.key_generation = key ? key->generation : 0;
 	archive::WriterOptions options;
 	options.backup_id = static_cast<uint64_t>(backup.id);
@@ -108,10 +113,11 @@ void NewArchive::finish(NewBackup &backup) {
 				remove_at_abort(t.storage, backup.object_name);
 				confirm_size(*t.storage, backup.object_name, backup.size_bytes);
 				copy.stored = true;
-			} catch (const Error &e) {
-				if (e.kind() == ErrorKind::Cancelled)
-					throw; // removed again on abort
-				copy.error = e.what();
+			} catch (...) {
+				std::optional<CopyFailure> failure = copy_failure(std::current_exception());
+				if (!failure)
+					throw; // a cancel: removed again on abort
+				copy.error = failure->message;
 				first_error = first_error ? first_error : std::current_exception();
 				if (published) {
 					try {
@@ -137,6 +143,32 @@ void NewArchive::finish(NewBackup &backup) {
 	for (const NewCopy &c : backup.copies)
 		if (!c.stored)
 			warn_missing_copy(backup.id, c.repository, c.error);
+	// Said once the backup exists, once per session; a scheduled job's worker does not repeat it
+	// for every job (backup_schedule_set said it, and backups.encrypted shows it).
+	if (unencrypted_ && setting_unencrypted_backups() == UnencryptedBackups::Warn && !warned_unencrypted &&
+	    !pg_eval([] { return IsBackgroundWorker; })) {
+		warned_unencrypted = true;
+		std::string msg = "backup " + std::to_string(backup.id) + " of tenant \"" + backup.tenant +
+		                  "\" is not encrypted: no encryption key is configured";
+		const char *m = msg.c_str();
+		pg_call([m] {
+			ereport(WARNING, (errmsg("%s", m), errdetail("This session does not repeat it for further backups."),
+			                  errhint("%s", kKeyHint)));
+		});
+	}
+}
+
+void NewArchive::warn_for_schedule() {
+	UnencryptedBackups policy = setting_unencrypted_backups();
+	if (key_configured() || policy == UnencryptedBackups::Allow ||
+	    (policy == UnencryptedBackups::Warn && warned_unencrypted))
+		return;
+	warned_unencrypted = policy == UnencryptedBackups::Warn;
+	const char *m = policy == UnencryptedBackups::Refuse
+	                    ? "the scheduled backups will be refused: no encryption key is configured, and "
+	                      "tenant_backup.unencrypted_backups is 'refuse'"
+	                    : "the scheduled backups will not be encrypted: no encryption key is configured";
+	pg_call([m] { ereport(WARNING, (errmsg("%s", m), errhint("%s", kKeyHint))); });
 }
 
 void NewArchive::publish_at_commit() {

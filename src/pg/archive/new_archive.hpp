@@ -1,6 +1,7 @@
 // A new backup's archive while it is written: a temporary object in each repository of
 // tenant_backup.repositories, the SHA-256 and size of the stored bytes, and the archive writer
-// (zstd, AES-256-GCM with the tenant's current data key, or a WARNING when no key is configured).
+// (zstd, AES-256-GCM with the tenant's current data key; without a configured key, what
+// tenant_backup.unencrypted_backups says: a WARNING once per session, nothing, or a refusal).
 // Used by backup_create, backup_import and scheduled backups.
 //
 // The same bytes go to every repository at once (TeeSink). A repository that cannot be opened or
@@ -36,6 +37,10 @@ public:
 	void finish(NewBackup &backup);
 	// Hands the local copies over to be renamed into place at commit (removed on abort).
 	void publish_at_commit();
+	// tenant_backup.unencrypted_backups for a schedule being set while no key is configured: a
+	// WARNING that its backups will be refused (refuse), or unencrypted (warn: once per session,
+	// shared with the backups' warning).
+	static void warn_for_schedule();
 
 private:
 	struct Target {
@@ -52,6 +57,7 @@ private:
 	std::unique_ptr<TeeSink> tee_;
 	std::unique_ptr<HashingSink> hashing_;
 	std::unique_ptr<archive::ArchiveWriter> writer_;
+	bool unencrypted_ = false;
 };
 
 } // namespace tb::pg

@@ -1,6 +1,7 @@
 #include "pg/archive/pending_sequences.hpp"
 
 #include "pg/boundary/guard.hpp"
+#include "pg/catalog/audit.hpp"
 #include "pg/boundary/search_path.hpp"
 #include "pg/boundary/spi.hpp"
 
@@ -16,14 +17,17 @@ struct PendingMove {
 	int64 value;
 	Oid user;
 	SubTransactionId subxact;
+	int64 backup_id;
+	std::string tenant;
 };
 
 std::vector<PendingMove> pending_moves;
 
 // Moves one sequence, if it still needs it, as the restoring user. The sequence is named at
 // commit (it may have been renamed since the restore); one dropped since is skipped. PostgreSQL
-// calls only: plain values, no C++ object with a destructor.
-void move_now(Oid sequence, int64 value, Oid user) {
+// calls only: plain values, no C++ object with a destructor. `params` are $1 the sequence and $2
+// the value.
+void move_now(Oid sequence, const SqlParams &params, Oid user) {
 	char *nsp = get_namespace_name(get_rel_namespace(sequence));
 	char *name = get_rel_name(sequence);
 	if (!nsp || !name)
@@ -44,9 +48,7 @@ void move_now(Oid sequence, int64 value, Oid user) {
 	PushActiveSnapshot(GetTransactionSnapshot());
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	Oid types[2] = {REGCLASSOID, INT8OID};
-	Datum values[2] = {ObjectIdGetDatum(sequence), Int64GetDatum(value)};
-	spi_run(sql.data, 2, types, values, nullptr, false, SPI_OK_SELECT);
+	spi_run(sql.data, params, false, SPI_OK_SELECT);
 	SPI_finish();
 	PopActiveSnapshot();
 	AtEOXact_GUC(false, level);
@@ -62,8 +64,13 @@ void on_xact(XactEvent event, void *) {
 		cpp_call([] {
 			std::vector<PendingMove> moves;
 			moves.swap(pending_moves);
-			for (const auto &m : moves)
-				pg_call([&] { move_now(m.sequence, m.value, m.user); });
+			for (const auto &m : moves) {
+				// Failing here aborts the restore's audit row too: the failure is recorded
+				// outside the transaction instead (by the guard, as for any audited action).
+				AuditedAction audit("restore", m.tenant, m.backup_id);
+				SqlParams params = SqlParams().datum(REGCLASSOID, ObjectIdGetDatum(m.sequence)).int8(m.value);
+				pg_call([&] { move_now(m.sequence, params, m.user); });
+			}
 		});
 		break;
 	case XACT_EVENT_PRE_PREPARE:
@@ -102,9 +109,9 @@ void register_sequence_callbacks() {
 	RegisterSubXactCallback(on_subxact, nullptr);
 }
 
-void advance_sequence_at_commit(Oid sequence, int64 value, Oid user) {
+void advance_sequence_at_commit(Oid sequence, int64 value, Oid user, int64 backup_id, const std::string &tenant) {
 	SubTransactionId sub = pg_eval([] { return GetCurrentSubTransactionId(); });
-	pending_moves.push_back({sequence, value, user, sub});
+	pending_moves.push_back({sequence, value, user, sub, backup_id, tenant});
 }
 
 } // namespace tb::pg

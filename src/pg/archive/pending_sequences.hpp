@@ -7,12 +7,15 @@
 #pragma once
 #include "pg/boundary/pg_headers.hpp"
 
+#include <string>
+
 namespace tb::pg {
 
 void register_sequence_callbacks();
 
 // At commit, as `user`: setval(sequence, value) unless the sequence would already hand out a
-// larger value next.
-void advance_sequence_at_commit(Oid sequence, int64 value, Oid user);
+// larger value next. A move that fails there aborts the transaction, the restore's audit row with
+// it: it is then recorded as a failed restore of backup `backup_id` of `tenant`.
+void advance_sequence_at_commit(Oid sequence, int64 value, Oid user, int64 backup_id, const std::string &tenant);
 
 } // namespace tb::pg

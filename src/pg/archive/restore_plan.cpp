@@ -4,6 +4,7 @@
 #include "pg/boundary/guard.hpp"
 #include "pg/catalog/permissions.hpp"
 #include "pg/boundary/spi.hpp"
+#include "pg/boundary/warnings.hpp"
 #include "pg/catalog/tenant_tables.hpp"
 
 #include <map>
@@ -23,10 +24,11 @@ struct CurrentColumn {
 };
 
 std::map<std::string, CurrentColumn> current_columns(Oid relid) {
-	uint64 rows = pg_eval([relid] {
-		return spi_run_oid("SELECT attname::text, format_type(atttypid, atttypmod), attgenerated <> '', atttypid "
-		                   "FROM pg_catalog.pg_attribute WHERE attrelid = $1 AND attnum > 0 AND NOT attisdropped",
-		                   relid, true, SPI_OK_SELECT);
+	SqlParams of_relid = SqlParams().oid(relid);
+	uint64 rows = pg_eval([&] {
+		return spi_run("SELECT attname::text, format_type(atttypid, atttypmod), attgenerated <> '', atttypid "
+		               "FROM pg_catalog.pg_attribute WHERE attrelid = $1 AND attnum > 0 AND NOT attisdropped",
+		               of_relid, true, SPI_OK_SELECT);
 	});
 	std::map<std::string, CurrentColumn> columns;
 	for (uint64 r = 0; r < rows; r++) {
@@ -92,16 +94,41 @@ const TenantTable &refuse_unless_found_alike(Oid relid, const archive::TableHead
 	return *current;
 }
 
+// A path table's tenant rows are deleted by a join along its path, run by whoever deletes (the
+// table's owner when a superuser restores): that role must read every table of the path, with no
+// row-level security hiding rows, or the delete would find fewer rows than the tenant has.
+void refuse_unreadable_path(const TableRestorePlan &plan, const std::string &backup) {
+	for (const auto &step : plan.table.path) {
+		Oid child = plan.relid, parent = step.parent;
+		const char *problem = pg_eval([child, parent] {
+			Oid runs_as = superuser() ? relation_owner(child) : GetUserId();
+			if (pg_class_aclcheck(parent, runs_as, ACL_SELECT) != ACLCHECK_OK)
+				return "may not read";
+			if (check_enable_rls(parent, runs_as, true) == RLS_ENABLED)
+				return "is subject to row-level security on";
+			return static_cast<const char *>(nullptr);
+		});
+		if (problem)
+			throw SqlError(
+			    ERRCODE_INSUFFICIENT_PRIVILEGE,
+			    "cannot restore table " + plan.display_name + " of " + backup + ": the role that deletes its rows " +
+			        problem + " table " + step.parent_name + " of its path; nothing was restored",
+			    "A superuser's restore deletes as the table's owner; others delete as themselves.",
+			    "GRANT SELECT ON " + step.parent_name + " to that role (and let it bypass row-level security).");
+	}
+}
+
 // The load runs in replica mode, so that foreign-key and user triggers stay off: a user trigger
 // that fires there anyway (ENABLE ALWAYS or ENABLE REPLICA) would run with foreign keys
 // unenforced, and could leave another tenant's rows dangling. Refused, naming them.
 void refuse_triggers_firing_in_replica_mode(Oid relid, const std::string &display, const std::string &backup) {
 	std::string names;
-	uint64 rows = pg_eval([relid] {
-		return spi_run_oid("SELECT pg_catalog.quote_ident(tgname) FROM pg_catalog.pg_trigger "
-		                   "WHERE tgrelid OPERATOR(pg_catalog.=) $1 AND NOT tgisinternal "
-		                   "AND tgenabled OPERATOR(pg_catalog.=) ANY ('{A,R}'::pg_catalog.\"char\"[]) ORDER BY 1",
-		                   relid, true, SPI_OK_SELECT);
+	SqlParams of_relid = SqlParams().oid(relid);
+	uint64 rows = pg_eval([&] {
+		return spi_run("SELECT pg_catalog.quote_ident(tgname) FROM pg_catalog.pg_trigger "
+		               "WHERE tgrelid OPERATOR(pg_catalog.=) $1 AND NOT tgisinternal "
+		               "AND tgenabled OPERATOR(pg_catalog.=) ANY ('{A,R}'::pg_catalog.\"char\"[]) ORDER BY 1",
+		               of_relid, true, SPI_OK_SELECT);
 	});
 	for (uint64 r = 0; r < rows; r++) {
 		const char *name = pg_eval([r] { return static_cast<const char *>(spi_text(r, 1)); });
@@ -116,11 +143,6 @@ void refuse_triggers_firing_in_replica_mode(Oid relid, const std::string &displa
 		    "keys unenforced.",
 		    "Disable it for the restore in the same transaction (ALTER TABLE ... DISABLE TRIGGER ...; SELECT "
 		    "tenant_backup.backup_restore(...); ALTER TABLE ... ENABLE ALWAYS TRIGGER ...).");
-}
-
-void warn(const std::string &message) {
-	const char *m = message.c_str();
-	pg_call([m] { ereport(WARNING, (errmsg("%s", m))); });
 }
 
 } // namespace
@@ -170,6 +192,7 @@ TableRestorePlan plan_table_restore(const archive::TableHeader &table, int64 bac
 	}
 	plan.table = refuse_unless_found_alike(relid, table, plan.display_name, backup, now);
 	plan.tenant_type = plan.table.tenant_type;
+	refuse_unreadable_path(plan, backup);
 	refuse_triggers_firing_in_replica_mode(relid, plan.display_name, backup);
 
 	ColumnPlan fields = plan_columns(table.columns, relid, plan.display_name, backup, "nothing was restored");

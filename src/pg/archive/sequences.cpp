@@ -1,6 +1,7 @@
 #include "pg/archive/sequences.hpp"
 
 #include "pg/boundary/guard.hpp"
+#include "pg/catalog/audit.hpp"
 #include "pg/archive/pending_sequences.hpp"
 #include "pg/boundary/spi.hpp"
 #include "pg/catalog/tenant_tables.hpp"
@@ -14,27 +15,76 @@ namespace {
 // The part of a sequence's range an archive may move it into.
 constexpr const char *kRangeShare = "0.9";
 
+// The sequences owned by columns of $1 (serial: 'a', identity: 'i'), in oid order: oid, quoted
+// schema.sequence, quoted column, and schema, sequence and column names for messages.
+const char *const kOwnedSequences =
+    "SELECT s.oid, pg_catalog.quote_ident(sn.nspname) OPERATOR(pg_catalog.||) '.' "
+    "         OPERATOR(pg_catalog.||) pg_catalog.quote_ident(s.relname), "
+    "       pg_catalog.quote_ident(a.attname), sn.nspname::text, s.relname::text, "
+    "       a.attname::text "
+    "FROM pg_catalog.pg_depend d "
+    "JOIN pg_catalog.pg_class s ON s.oid OPERATOR(pg_catalog.=) d.objid "
+    " AND s.relkind OPERATOR(pg_catalog.=) 'S' "
+    "JOIN pg_catalog.pg_namespace sn ON sn.oid OPERATOR(pg_catalog.=) s.relnamespace "
+    "JOIN pg_catalog.pg_attribute a ON a.attrelid OPERATOR(pg_catalog.=) d.refobjid "
+    " AND a.attnum OPERATOR(pg_catalog.=) d.refobjsubid "
+    "WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass "
+    "  AND d.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass "
+    "  AND d.refobjid OPERATOR(pg_catalog.=) $1 AND d.deptype IN ('a', 'i') "
+    "ORDER BY s.oid";
+
 } // namespace
+
+void require_sequence_privileges(const std::vector<ArchivedTable> &tables, int64 backup_id, const std::string &tenant) {
+	std::string missing, sequences;
+	for (const auto &t : tables) {
+		std::string display = quoted_name(t.schema, t.name);
+		const char *schema = t.schema.c_str(), *name = t.name.c_str();
+		Oid relid = pg_eval([=] {
+			Oid nsp = get_namespace_oid(schema, true);
+			return OidIsValid(nsp) ? get_relname_relid(name, nsp) : InvalidOid;
+		});
+		if (!OidIsValid(relid))
+			continue;
+		SqlParams of_relid = SqlParams().oid(relid);
+		uint64 rows = pg_eval([&] { return spi_run(kOwnedSequences, of_relid, true, SPI_OK_SELECT); });
+		for (uint64 r = 0; r < rows; r++) {
+			struct {
+				bool select, update;
+				char *sequence, *column;
+			} s{};
+			pg_call([&] {
+				bool isnull;
+				Oid seq = DatumGetObjectId(spi_datum(r, 1, &isnull));
+				s.sequence = spi_text(r, 2);
+				s.column = spi_text(r, 6);
+				s.select = pg_class_aclcheck(seq, GetUserId(), ACL_SELECT) == ACLCHECK_OK;
+				s.update = pg_class_aclcheck(seq, GetUserId(), ACL_UPDATE) == ACLCHECK_OK;
+			});
+			if (s.select && s.update)
+				continue;
+			std::string privileges = !s.select && !s.update ? "SELECT, UPDATE" : !s.select ? "SELECT" : "UPDATE";
+			missing += (missing.empty() ? "" : "; ") + privileges + " on sequence " + s.sequence + " (column \"" +
+			           s.column + "\" of table " + display + ")";
+			sequences += (sequences.empty() ? "" : ", ") + std::string(s.sequence);
+		}
+	}
+	if (missing.empty())
+		return;
+	std::string role = pg_eval([] { return static_cast<const char *>(GetUserNameFromId(GetUserId(), false)); });
+	std::string message = "permission denied: role \"" + role + "\" may not restore backup " +
+	                      std::to_string(backup_id) + ", it lacks " + missing + "; nothing was restored";
+	audit_autonomously({"restore", tenant, backup_id, "denied", message});
+	throw SqlError(ERRCODE_INSUFFICIENT_PRIVILEGE, message,
+	               "A restore reads every sequence owned by a column of a restored table (serial, identity) and "
+	               "advances it past the restored values: it needs SELECT and UPDATE on each.",
+	               "GRANT SELECT, UPDATE ON SEQUENCE " + sequences + " TO " + quoted_ident(role) + ";");
+}
 
 std::vector<SequenceMove> plan_sequence_moves(const RestoredTable &table, int64 backup_id) {
 	Oid relid = table.plan.relid;
-	uint64 rows = pg_eval([relid] {
-		return spi_run_oid("SELECT s.oid, pg_catalog.quote_ident(sn.nspname) OPERATOR(pg_catalog.||) '.' "
-		                   "         OPERATOR(pg_catalog.||) pg_catalog.quote_ident(s.relname), "
-		                   "       pg_catalog.quote_ident(a.attname), sn.nspname::text, s.relname::text, "
-		                   "       a.attname::text "
-		                   "FROM pg_catalog.pg_depend d "
-		                   "JOIN pg_catalog.pg_class s ON s.oid OPERATOR(pg_catalog.=) d.objid "
-		                   " AND s.relkind OPERATOR(pg_catalog.=) 'S' "
-		                   "JOIN pg_catalog.pg_namespace sn ON sn.oid OPERATOR(pg_catalog.=) s.relnamespace "
-		                   "JOIN pg_catalog.pg_attribute a ON a.attrelid OPERATOR(pg_catalog.=) d.refobjid "
-		                   " AND a.attnum OPERATOR(pg_catalog.=) d.refobjsubid "
-		                   "WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass "
-		                   "  AND d.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass "
-		                   "  AND d.refobjid OPERATOR(pg_catalog.=) $1 AND d.deptype IN ('a', 'i') "
-		                   "ORDER BY s.oid",
-		                   relid, true, SPI_OK_SELECT);
-	});
+	SqlParams of_relid = SqlParams().oid(relid);
+	uint64 rows = pg_eval([&] { return spi_run(kOwnedSequences, of_relid, true, SPI_OK_SELECT); });
 	struct Owned {
 		Oid seq;
 		std::string seq_name, column; // quoted identifiers
@@ -85,10 +135,9 @@ std::vector<SequenceMove> plan_sequence_moves(const RestoredTable &table, int64 
 			bool found, beyond;
 			int64 value, max;
 		} r{};
+		SqlParams params = SqlParams().datum(tenant_type, tenant).oid(seq);
 		pg_call([&] {
-			Oid types[2] = {tenant_type, OIDOID};
-			Datum values[2] = {tenant, ObjectIdGetDatum(seq)};
-			if (spi_run(q, 2, types, values, nullptr, false, SPI_OK_SELECT) == 0)
+			if (spi_run(q, params, false, SPI_OK_SELECT) == 0)
 				return;
 			bool isnull;
 			r.found = true;
@@ -113,10 +162,10 @@ std::vector<SequenceMove> plan_sequence_moves(const RestoredTable &table, int64 
 	return moves;
 }
 
-void advance_sequences_at_commit(const std::vector<SequenceMove> &moves) {
+void advance_sequences_at_commit(const std::vector<SequenceMove> &moves, int64 backup_id, const std::string &tenant) {
 	Oid user = pg_eval([] { return GetUserId(); });
 	for (const auto &m : moves)
-		advance_sequence_at_commit(m.sequence, m.value, user);
+		advance_sequence_at_commit(m.sequence, m.value, user, backup_id, tenant);
 }
 
 } // namespace tb::pg

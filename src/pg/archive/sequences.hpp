@@ -1,6 +1,7 @@
 // What a restore does after loading and checking every table: move sequences past restored ids.
 #pragma once
 #include "pg/archive/foreign_keys.hpp"
+#include "pg/catalog/read_privileges.hpp"
 
 #include <string>
 #include <vector>
@@ -21,7 +22,15 @@ struct SequenceMove {
 // one. Changes nothing.
 std::vector<SequenceMove> plan_sequence_moves(const RestoredTable &table, int64 backup_id);
 
-// Queues the moves for the transaction's commit (pending_sequences.hpp), as the current user.
-void advance_sequences_at_commit(const std::vector<SequenceMove> &moves);
+// Before a restore changes anything: refuses (insufficient_privilege), naming every sequence and
+// privilege missing in one error, unless the current user holds SELECT (to read how far each one
+// is) and UPDATE (to advance it) on every sequence owned by a column (serial, identity) of the
+// backup's tables as they are now. Audited as a denied restore of backup `backup_id` of `tenant`.
+// Tables that no longer exist are left to the restore's own error.
+void require_sequence_privileges(const std::vector<ArchivedTable> &tables, int64 backup_id, const std::string &tenant);
+
+// Queues the moves for the transaction's commit (pending_sequences.hpp), as the current user; one
+// that fails then is audited as a failed restore of backup `backup_id` of `tenant`.
+void advance_sequences_at_commit(const std::vector<SequenceMove> &moves, int64 backup_id, const std::string &tenant);
 
 } // namespace tb::pg

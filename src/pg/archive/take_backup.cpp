@@ -7,12 +7,17 @@
 #include "pg/catalog/permissions.hpp"
 #include "pg/catalog/catalog.hpp"
 #include "pg/boundary/guard.hpp"
+#include "pg/boundary/warnings.hpp"
 #include "pg/archive/new_archive.hpp"
 #include "pg/shared_memory/progress.hpp"
 #include "pg/catalog/quota.hpp"
+#include "pg/catalog/tenant_presence.hpp"
 #include "pg/catalog/tenant_tables.hpp"
 #include "pg/archive/tuple_receiver.hpp"
 #include "pg/boundary/spi.hpp"
+#include "pg/archive/foreign_keys.hpp"
+
+#include <optional>
 
 extern "C" {
 #include "utils/rls.h"
@@ -26,6 +31,10 @@ namespace {
 uint64 stream_table(const TenantTable &t, Datum tenant, archive::ArchiveWriter &writer) {
 	std::string sql = t.select_sql();
 	TupleStreamReceiver *receiver = create_tuple_receiver(&writer);
+	// Rows found through a path: joined by index probes along it, never by scanning its tables.
+	std::optional<int> probes;
+	if (t.is_path())
+		probes = plan_with_index_probes();
 	const char *query = sql.c_str();
 	Oid type = t.tenant_type;
 	pg_call([=] {
@@ -50,6 +59,8 @@ uint64 stream_table(const TenantTable &t, Datum tenant, archive::ArchiveWriter &
 			elog(ERROR, "tenant_backup: reading \"%s\" failed: %s", query, SPI_result_code_string(rc));
 		SPI_freeplan(plan);
 	});
+	if (probes)
+		end_index_probes(*probes);
 	uint64 rows = flush_tuple_receiver(receiver);
 	destroy_tuple_receiver(receiver); // memory stays flat however many tables there are
 	return rows;
@@ -65,9 +76,9 @@ void refuse_row_level_security(const TenantTable &t) {
 		               "Back up as a role that bypasses row-level security on the tenant tables (or owns them).");
 }
 
-void warn(const std::string &message, const char *hint) {
-	const char *m = message.c_str();
-	pg_call([m, hint] { ereport(WARNING, (errmsg("%s", m), errhint("%s", hint))); });
+std::string quoted_literal(const std::string &text) {
+	const char *s = text.c_str();
+	return pg_eval([s] { return static_cast<const char *>(quote_literal_cstr(s)); });
 }
 
 // Tables that would hold tenant rows but that backups leave out, and tables they read badly
@@ -81,8 +92,8 @@ std::vector<TableGap> warn_table_gaps(const std::string &tenant) {
 			                   " is ambiguous",
 			               "Table " + gap.table + ": " + gap.reason + ".",
 			               "Declare the foreign key its rows belong through: SELECT "
-			               "tenant_backup.backup_register_table('" +
-			                   gap.table + "', via_foreign_key => '...'); or exclude the table.");
+			               "tenant_backup.backup_register_table(" +
+			                   quoted_literal(gap.table) + ", via_foreign_key => '...'); or exclude the table.");
 	for (const auto &gap : gaps) {
 		if (!gap.left_out) {
 			warn("tenant table " + gap.table + ": " + gap.reason,
@@ -118,11 +129,17 @@ void record_left_out(int64 id, const std::vector<TableGap> &left_out) {
 } // namespace
 
 void take_backup(NewBackup &backup) {
+	AuditedAction audit("create", backup.tenant); // before the tenant value is cast: a failure is audited
+	take_backup(backup, audit);
+}
+
+void take_backup(NewBackup &backup, AuditedAction &audit) {
 	std::vector<TenantTable> tables = load_tenant_tables();
 	std::vector<Datum> values = tenant_values(backup.tenant, tables);
 	backup.tenant = canonical_tenant(backup.tenant, tables, values);
-	AuditedAction audit("create", backup.tenant);
+	audit.set_tenant(backup.tenant);
 	require_permission("backup.create", backup.tenant, 0, "create");
+	require_tenant_in_root_tables(backup.tenant, tables, "nothing was backed up"); // issue 19.5
 	for (const auto &t : tables)
 		refuse_row_level_security(t);
 	lock_tenant(backup.tenant, false);

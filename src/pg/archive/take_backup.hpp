@@ -1,5 +1,6 @@
 // Taking a backup, for backup_create and for scheduled jobs.
 #pragma once
+#include "pg/catalog/audit.hpp"
 #include "pg/catalog/catalog.hpp"
 
 namespace tb::pg {
@@ -9,5 +10,8 @@ namespace tb::pg {
 // current user needs backup.create; the action is audited. With backup.id already set, the new
 // catalog row replaces the 'running' row of that id (a scheduled job's). Needs SPI connected.
 void take_backup(NewBackup &backup);
+// The same, recorded by the caller's `audit` (which it made before checking its arguments, so
+// that their refusal is audited too); its tenant is set to the canonical spelling here.
+void take_backup(NewBackup &backup, AuditedAction &audit);
 
 } // namespace tb::pg

@@ -34,32 +34,6 @@ void pg_call_impl(void (*fn)(void *), void *arg) {
 		throw PgError(edata);
 }
 
-bool pg_try_impl(void (*fn)(void *), void *arg) {
-	MemoryContext volatile context = CurrentMemoryContext;
-	ResourceOwner volatile owner = CurrentResourceOwner;
-	ErrorData *volatile edata = nullptr;
-	BeginInternalSubTransaction(nullptr);
-	MemoryContextSwitchTo(context);
-	PG_TRY();
-	{
-		fn(arg);
-		ReleaseCurrentSubTransaction();
-	}
-	PG_CATCH();
-	{
-		MemoryContextSwitchTo(context);
-		edata = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-	}
-	PG_END_TRY();
-	MemoryContextSwitchTo(context);
-	CurrentResourceOwner = owner;
-	if (edata && edata->sqlerrcode == ERRCODE_QUERY_CANCELED)
-		ReThrowError(edata);
-	return edata == nullptr;
-}
-
 namespace {
 
 int sqlstate_for(ErrorKind kind) {

@@ -81,18 +81,6 @@ template <typename F> auto pg_eval(F &&fn) {
 	return result;
 }
 
-namespace detail {
-bool pg_try_impl(void (*fn)(void *), void *arg);
-}
-
-// Runs fn (PostgreSQL calls only, as for pg_call) in a subtransaction. Returns false if it raised
-// a PostgreSQL error, which is then rolled back properly (not swallowed); a cancel or timeout is
-// re-raised. Call it inside pg_call (starting a subtransaction can itself fail).
-template <typename F> bool pg_try(F &&fn) {
-	using Fn = std::remove_reference_t<F>;
-	return detail::pg_try_impl([](void *p) { (*static_cast<Fn *>(p))(); }, &fn);
-}
-
 // Runs C++ from a PostgreSQL frame (rule 1); a C++ exception becomes ereport(ERROR).
 template <typename F> void cpp_call(F &&fn) {
 	detail::CapturedError err;

@@ -22,6 +22,13 @@ char *tenant_registry = nullptr;
 char *table_owners = nullptr;
 int max_backups_per_tenant = 1000;
 int clock_offset = 0;
+int unencrypted_backups = static_cast<int>(UnencryptedBackups::Warn);
+
+const struct config_enum_entry unencrypted_backups_options[] = {
+    {"warn", static_cast<int>(UnencryptedBackups::Warn), false},
+    {"allow", static_cast<int>(UnencryptedBackups::Allow), false},
+    {"refuse", static_cast<int>(UnencryptedBackups::Refuse), false},
+    {nullptr, 0, false}};
 
 // A repository must be an absolute path or one relative to the data directory, never empty.
 bool check_repository(char **newval, void **, GucSource) {
@@ -137,6 +144,12 @@ void define_settings() {
 	                        "configuration file; a superuser may set it in a session to see next runs.",
 	                        &clock_offset, 0, -1000000000, 1000000000, PGC_SUSET, GUC_NOT_IN_SAMPLE | GUC_UNIT_S,
 	                        nullptr, nullptr, nullptr);
+	DefineCustomEnumVariable("tenant_backup.unencrypted_backups",
+	                         "What a backup does when no encryption key is configured.",
+	                         "warn: a WARNING once per session; allow: backups are unencrypted on purpose, no "
+	                         "warning; refuse: backups and imports fail until a key is configured.",
+	                         &unencrypted_backups, static_cast<int>(UnencryptedBackups::Warn),
+	                         unencrypted_backups_options, PGC_SUSET, 0, nullptr, nullptr, nullptr);
 	MarkGUCPrefixReserved("tenant_backup");
 }
 
@@ -191,6 +204,9 @@ const char *setting_tenant_registry() {
 }
 int setting_clock_offset() {
 	return clock_offset;
+}
+UnencryptedBackups setting_unencrypted_backups() {
+	return static_cast<UnencryptedBackups>(unencrypted_backups);
 }
 
 } // namespace tb::pg

@@ -19,6 +19,11 @@ int setting_compression_level();
 // (empty: backups are not encrypted). The command wins when both are set.
 const char *setting_key_file();
 const char *setting_key_command();
+// tenant_backup.unencrypted_backups: what a backup without a configured key does (issue 19.9):
+// warn (once per session, the default), allow (unencrypted on purpose: no warning), or refuse.
+// Superuser-only, so that a session cannot lift a refusal.
+enum class UnencryptedBackups { Warn, Allow, Refuse };
+UnencryptedBackups setting_unencrypted_backups();
 
 // The scheduler (see src/pg/scheduler/). All reloadable with SIGHUP.
 // tenant_backup.databases: comma-separated databases that get a scheduler (default postgres).

@@ -4,33 +4,91 @@
 
 namespace tb::pg {
 
-uint64 spi_run(const char *sql, int nargs, const Oid *types, const Datum *values, const char *nulls, bool read_only,
-               int expected_rc, long max_rows) {
-	SPIPlanPtr plan = SPI_prepare(sql, nargs, const_cast<Oid *>(types));
+SqlParams::SqlParams(std::initializer_list<SqlValue> texts) {
+	for (const auto &t : texts)
+		text(t);
+}
+
+SqlParams::SqlParams(const std::vector<SqlValue> &texts) {
+	for (const auto &t : texts)
+		text(t);
+}
+
+const SqlParams &SqlParams::none() {
+	static const SqlParams empty;
+	return empty;
+}
+
+SqlParams &SqlParams::text(const SqlValue &value) {
+	params_.push_back({TEXTOID, 0, value, !value, true});
+	return *this;
+}
+
+SqlParams &SqlParams::int8(int64 value) {
+	return datum(INT8OID, Int64GetDatum(value));
+}
+
+SqlParams &SqlParams::int4(int32 value) {
+	return datum(INT4OID, Int32GetDatum(value));
+}
+
+SqlParams &SqlParams::oid(Oid value) {
+	return datum(OIDOID, ObjectIdGetDatum(value));
+}
+
+SqlParams &SqlParams::boolean(bool value) {
+	return datum(BOOLOID, BoolGetDatum(value));
+}
+
+SqlParams &SqlParams::timestamptz(TimestampTz value) {
+	return datum(TIMESTAMPTZOID, TimestampTzGetDatum(value));
+}
+
+SqlParams &SqlParams::datum(Oid type, Datum value) {
+	params_.push_back({type, value, std::nullopt, false, false});
+	return *this;
+}
+
+SqlParams &SqlParams::null(Oid type) {
+	params_.push_back({type, 0, std::nullopt, true, false});
+	return *this;
+}
+
+// SPI's three arrays for a SqlParams, palloc'd (PostgreSQL calls: inside pg_call).
+struct SpiArgs {
+	int n;
+	Oid *types;
+	Datum *values;
+	char *nulls;
+	explicit SpiArgs(const SqlParams &p) : n(p.size()) {
+		types = static_cast<Oid *>(palloc(sizeof(Oid) * (n + 1)));
+		values = static_cast<Datum *>(palloc(sizeof(Datum) * (n + 1)));
+		nulls = static_cast<char *>(palloc(n + 1));
+		for (int i = 0; i < n; i++) {
+			const SqlParams::Param &param = p.params_[i];
+			types[i] = param.type;
+			values[i] = param.isnull ? 0 : param.is_text ? CStringGetTextDatum(param.text->c_str()) : param.value;
+			nulls[i] = param.isnull ? 'n' : ' ';
+		}
+		nulls[n] = '\0';
+	}
+};
+
+uint64 spi_run(const char *sql, const SqlParams &params, bool read_only, int expected_rc, long max_rows) {
+	SpiArgs args(params);
+	SPIPlanPtr plan = SPI_prepare(sql, args.n, args.types);
 	if (!plan)
 		elog(ERROR, "tenant_backup: could not prepare internal query (%s): %s", SPI_result_code_string(SPI_result),
 		     sql);
 	// Defence in depth: an internal query is exactly one statement, whatever got into its text.
 	if (list_length(SPI_plan_get_plan_sources(plan)) != 1)
 		elog(ERROR, "tenant_backup: internal query is not a single statement: %s", sql);
-	int rc = SPI_execute_plan(plan, const_cast<Datum *>(values), nulls, read_only, max_rows);
+	int rc = SPI_execute_plan(plan, args.values, args.nulls, read_only, max_rows);
 	if (rc != expected_rc)
 		elog(ERROR, "tenant_backup: internal query failed (%s): %s", SPI_result_code_string(rc), sql);
 	uint64 processed = SPI_processed;
 	SPI_freeplan(plan);
 	return processed;
-}
-
-uint64 spi_run_oid(const char *sql, Oid arg, bool read_only, int expected_rc) {
-	Oid types[1] = {OIDOID};
-	Datum values[1] = {ObjectIdGetDatum(arg)};
-	return spi_run(sql, 1, types, values, nullptr, read_only, expected_rc);
-}
-
-uint64 spi_run_text(const char *sql, const char *arg, bool read_only, int expected_rc) {
-	Oid types[1] = {TEXTOID};
-	Datum values[1] = {CStringGetTextDatum(arg)};
-	return spi_run(sql, 1, types, values, nullptr, read_only, expected_rc);
 }
 
 char *spi_text(uint64 row, int col) {
@@ -41,14 +99,7 @@ Datum spi_datum(uint64 row, int col, bool *isnull) {
 	return SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, col, isnull);
 }
 
-std::vector<SqlRow> spi_query(const char *sql, const std::vector<SqlValue> &params, bool read_only) {
-	int n = static_cast<int>(params.size());
-	std::vector<const char *> args(params.size());
-	std::string nulls(params.size(), ' ');
-	for (int i = 0; i < n; i++) {
-		args[i] = params[i] ? params[i]->c_str() : nullptr;
-		nulls[i] = params[i] ? ' ' : 'n';
-	}
+std::vector<SqlRow> spi_query(const char *sql, const SqlParams &params, bool read_only) {
 	// Results are copied out as palloc'd strings first: no C++ allocation while PostgreSQL runs.
 	struct {
 		uint64 rows;
@@ -56,13 +107,8 @@ std::vector<SqlRow> spi_query(const char *sql, const std::vector<SqlValue> &para
 		char **cells;
 	} raw{};
 	pg_call([&] {
-		Oid *types = static_cast<Oid *>(palloc(sizeof(Oid) * (n + 1)));
-		Datum *values = static_cast<Datum *>(palloc(sizeof(Datum) * (n + 1)));
-		for (int i = 0; i < n; i++) {
-			types[i] = TEXTOID;
-			values[i] = args[i] ? CStringGetTextDatum(args[i]) : 0;
-		}
-		int rc = SPI_execute_with_args(sql, n, types, values, nulls.c_str(), read_only, 0);
+		SpiArgs args(params);
+		int rc = SPI_execute_with_args(sql, args.n, args.types, args.values, args.nulls, read_only, 0);
 		if (rc < 0)
 			elog(ERROR, "tenant_backup: internal query failed (%s): %s", SPI_result_code_string(rc), sql);
 		raw.rows = SPI_tuptable ? SPI_processed : 0;

@@ -1,32 +1,62 @@
-// Small SPI helpers for the PostgreSQL layer. They raise PostgreSQL errors (call them inside
-// pg_call) and take their SQL as constants or as text built with quote_identifier.
+// SPI for the PostgreSQL layer: one way to run a statement with parameters. SQL comes as
+// constants or as text built with quote_identifier; every value reaches it as a parameter, $1,
+// $2, ... in the order it was added to SqlParams, each with its type.
 #pragma once
 #include "pg/boundary/pg_headers.hpp"
 
+#include <initializer_list>
 #include <optional>
 #include <string>
 #include <vector>
 
 namespace tb::pg {
 
-// Runs sql with parameters; fails unless SPI returns expected_rc. Returns SPI_processed.
-// max_rows > 0 stops after that many rows; the plan is still made for reading every row.
-uint64 spi_run(const char *sql, int nargs, const Oid *types, const Datum *values, const char *nulls, bool read_only,
-               int expected_rc, long max_rows = 0);
-// spi_run with one oid parameter, $1.
-uint64 spi_run_oid(const char *sql, Oid arg, bool read_only, int expected_rc);
-// spi_run with one text parameter, $1.
-uint64 spi_run_text(const char *sql, const char *arg, bool read_only, int expected_rc);
+using SqlValue = std::optional<std::string>; // NULL is nullopt
+using SqlRow = std::vector<SqlValue>;
+
+// The parameters of one statement. Built in C++, outside pg_call (it owns strings); the
+// statement functions turn it into SPI's arrays. A braced list of strings is a list of text
+// parameters: spi_query("... WHERE id = $1::bigint AND name = $2", {std::to_string(id), name}).
+class SqlParams {
+public:
+	SqlParams() = default;
+	static const SqlParams &none(); // for statements without parameters, also inside pg_call
+	SqlParams(std::initializer_list<SqlValue> texts);
+	SqlParams(const std::vector<SqlValue> &texts);
+
+	SqlParams &text(const SqlValue &value);    // text; NULL for nullopt
+	SqlParams &int8(int64 value);              // bigint
+	SqlParams &int4(int32 value);              // integer
+	SqlParams &oid(Oid value);                 // oid
+	SqlParams &boolean(bool value);            // boolean
+	SqlParams &timestamptz(TimestampTz value); // timestamp with time zone
+	SqlParams &datum(Oid type, Datum value);   // a value PostgreSQL made (a tenant value, a bytea)
+	SqlParams &null(Oid type);                 // NULL of that type
+	int size() const { return static_cast<int>(params_.size()); }
+
+private:
+	friend struct SpiArgs;
+	struct Param {
+		Oid type;
+		Datum value;   // unless text
+		SqlValue text; // for text parameters
+		bool isnull;
+		bool is_text;
+	};
+	std::vector<Param> params_;
+};
+
+// Runs sql with params; fails unless SPI returns expected_rc. Returns SPI_processed, the rows in
+// SPI_tuptable (spi_text, spi_datum). max_rows > 0 stops after that many rows; the plan is still
+// made for reading every row. Raises PostgreSQL errors: call it inside pg_call.
+uint64 spi_run(const char *sql, const SqlParams &params, bool read_only, int expected_rc, long max_rows = 0);
 // Column `col` (1-based) of row `row` of the last result, as a C string in the current context, or NULL.
 char *spi_text(uint64 row, int col);
 // Same as a Datum of the column's own type; *isnull tells NULLs.
 Datum spi_datum(uint64 row, int col, bool *isnull);
 
-using SqlValue = std::optional<std::string>; // NULL is nullopt
-using SqlRow = std::vector<SqlValue>;
-
-// Runs one statement with text parameters ($1::bigint casts them) and returns every row as text.
-// C++ callers use it outside pg_call; it raises PgError like pg_call does.
-std::vector<SqlRow> spi_query(const char *sql, const std::vector<SqlValue> &params = {}, bool read_only = false);
+// Runs one statement and returns every row as text. C++ callers use it outside pg_call; it
+// raises PgError like pg_call does.
+std::vector<SqlRow> spi_query(const char *sql, const SqlParams &params = {}, bool read_only = false);
 
 } // namespace tb::pg

@@ -29,11 +29,31 @@ void end_subtransaction(const SubtransactionMark &mark, bool commit) {
 	});
 }
 
-std::string error_text(const PgError &error) {
-	std::string text = error.what();
-	if (error.edata()->detail)
-		text += " (" + std::string(error.edata()->detail) + ")";
-	return text;
+bool is_cancel(const std::exception_ptr &error) {
+	try {
+		std::rethrow_exception(error);
+	} catch (const PgError &e) {
+		return e.edata()->sqlerrcode == ERRCODE_QUERY_CANCELED;
+	} catch (const tb::Error &e) {
+		return e.kind() == tb::ErrorKind::Cancelled; // the core stopped for a pending cancel
+	} catch (...) {
+		return false;
+	}
+}
+
+std::string error_text(const std::exception_ptr &error) {
+	try {
+		std::rethrow_exception(error);
+	} catch (const PgError &e) {
+		std::string text = e.what();
+		if (e.edata()->detail)
+			text += " (" + std::string(e.edata()->detail) + ")";
+		return text;
+	} catch (const std::exception &e) {
+		return e.what();
+	} catch (...) {
+		return "unexpected C++ exception";
+	}
 }
 
 } // namespace tb::pg::detail

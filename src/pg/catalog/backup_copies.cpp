@@ -8,6 +8,7 @@
 #include "pg/repository/registry.hpp"
 #include "pg/repository/archive_names.hpp"
 #include "pg/boundary/spi.hpp"
+#include "pg/boundary/warnings.hpp"
 
 #include <algorithm>
 
@@ -25,11 +26,6 @@ std::vector<BackupCopy> all_copies(const StoredBackup &b) {
 	if (copies.empty() && b.has_archive)
 		copies.push_back({b.repository.empty() ? kLocalRepository : b.repository, b.object_name, "stored", ""});
 	return copies;
-}
-
-void warn(const std::string &message) {
-	const char *m = message.c_str();
-	pg_call([m] { ereport(WARNING, (errmsg("%s", m))); });
 }
 
 } // namespace
@@ -67,10 +63,29 @@ void remove_copies_at_commit(const StoredBackup &b) {
 		}
 		try {
 			remove_at_commit(open_storage(c.repository), c.object_name);
-		} catch (const SqlError &e) {
+		} catch (...) {
+			std::optional<CopyFailure> failure = copy_failure(std::current_exception());
+			if (!failure)
+				throw;
 			warn("tenant_backup: the copy of backup " + std::to_string(b.id) + " in repository \"" + c.repository +
-			     "\" is not removed: " + e.what());
+			     "\" is not removed: " + failure->message);
 		}
+	}
+}
+
+std::optional<CopyFailure> copy_failure(const std::exception_ptr &error) {
+	try {
+		std::rethrow_exception(error);
+	} catch (const Error &e) {
+		if (e.kind() == ErrorKind::Cancelled)
+			return std::nullopt;
+		return CopyFailure{e.what(), "", ERRCODE_IO_ERROR,
+		                   e.kind() == ErrorKind::NotFound || e.kind() == ErrorKind::Corrupt};
+	} catch (const SqlError &e) {
+		return CopyFailure{e.what(), e.detail(), e.sqlstate(),
+		                   e.sqlstate() == ERRCODE_UNDEFINED_FILE || e.sqlstate() == ERRCODE_DATA_CORRUPTED};
+	} catch (...) {
+		return std::nullopt;
 	}
 }
 

@@ -6,7 +6,9 @@
 #include "core/storage/storage.hpp"
 #include "pg/catalog/catalog.hpp"
 
+#include <exception>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -38,5 +40,19 @@ void copy_object(Storage &from, Storage &to, const std::string &name, const std:
 
 // Throws Corrupt unless the stored object has this size (after a publish).
 void confirm_size(Storage &storage, const std::string &name, uint64_t size);
+
+// What went wrong with one copy, when an error is a failure of that copy only.
+struct CopyFailure {
+	std::string message, detail;
+	int sqlstate = 0;  // as a SqlError's (a storage error: io_error)
+	bool gone = false; // the object is absent or altered: so for good, not merely out of reach now
+};
+
+// The one rule for telling "a copy failed" from "the call failed": a storage error (tb::Error:
+// an endpoint down, refused credentials, a missing or damaged object) or a SqlError of ours
+// (no such repository, a repository that cannot be opened, a failed check) is a failure of that
+// copy, which the caller records and goes on past with the other copies; a cancel (the core's
+// Cancelled), a PostgreSQL error and anything else fail the call (nullopt: rethrow it).
+std::optional<CopyFailure> copy_failure(const std::exception_ptr &error);
 
 } // namespace tb::pg

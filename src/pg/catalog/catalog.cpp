@@ -5,7 +5,6 @@
 #include "pg/boundary/spi.hpp"
 
 extern "C" {
-#include "access/detoast.h"
 #include "catalog/pg_collation.h"
 #include "utils/fmgrprotos.h"
 }
@@ -73,7 +72,7 @@ void spi_end() {
 int64 next_backup_id() {
 	AsExtensionOwner owner; // the catalog is the extension's own
 	return pg_eval([] {
-		spi_run("SELECT nextval('tenant_backup.backups_id_seq')", 0, nullptr, nullptr, nullptr, false, SPI_OK_SELECT);
+		spi_run("SELECT nextval('tenant_backup.backups_id_seq')", SqlParams::none(), false, SPI_OK_SELECT);
 		bool isnull;
 		return DatumGetInt64(spi_datum(0, 1, &isnull));
 	});
@@ -83,54 +82,44 @@ void insert_completed_backup(const NewBackup &b) {
 	AsExtensionOwner owner; // the catalog is the extension's own
 	std::string tables = tables_json(b.tables);
 	if (b.replaces_running_row &&
-	    spi_query("DELETE FROM tenant_backup.backups WHERE id = $1::bigint AND status = 'running' RETURNING id",
-	              {std::to_string(b.id)})
+	    spi_query("DELETE FROM tenant_backup.backups WHERE id = $1 AND status = 'running' RETURNING id",
+	              SqlParams().int8(b.id))
 	        .empty())
 		throw SqlError(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
 		               "scheduled backup " + std::to_string(b.id) + " is no longer running");
+	SqlParams row;
+	row.int8(b.id).text(b.tenant).text(b.kind).text(b.label);
+	row.timestamptz(b.created_at).timestamptz(b.snapshot_at);
+	row.text(tables).int8(static_cast<int64>(b.rows)).int8(static_cast<int64>(b.size_bytes));
+	row.text(b.sha256).text(b.compression).text(b.repository).text(b.object_name).text(b.location);
+	if (b.key_generation == 0)
+		row.null(INT4OID);
+	else
+		row.int4(static_cast<int32>(b.key_generation));
+	row.text(b.claimed);
 	pg_call([&] {
-		static const char *sql =
-		    "INSERT INTO tenant_backup.backups (id, tenant, kind, label, status, created_at, finished_at, "
-		    "  snapshot_at, server_version, tables, row_count, size_bytes, sha256, compression, repository, "
-		    "  object_name, location, encrypted, key_generation, claimed) "
-		    "VALUES ($1, $2, $14, $3, 'completed', $4, clock_timestamp(), $5, "
-		    "  current_setting('server_version'), $6::jsonb, $7, $8, $9, $10, $15, $11, $12, $13 IS NOT NULL, $13, "
-		    "  $16::jsonb)";
-		Oid types[16] = {INT8OID, TEXTOID, TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TEXTOID, INT8OID, INT8OID,
-		                 TEXTOID, TEXTOID, TEXTOID, TEXTOID,        INT4OID,        TEXTOID, TEXTOID, TEXTOID};
-		Datum values[16] = {Int64GetDatum(b.id),
-		                    CStringGetTextDatum(b.tenant.c_str()),
-		                    b.label ? CStringGetTextDatum(b.label->c_str()) : 0,
-		                    TimestampTzGetDatum(b.created_at),
-		                    TimestampTzGetDatum(b.snapshot_at),
-		                    CStringGetTextDatum(tables.c_str()),
-		                    Int64GetDatum(static_cast<int64>(b.rows)),
-		                    Int64GetDatum(static_cast<int64>(b.size_bytes)),
-		                    CStringGetTextDatum(b.sha256.c_str()),
-		                    CStringGetTextDatum(b.compression.c_str()),
-		                    CStringGetTextDatum(b.object_name.c_str()),
-		                    CStringGetTextDatum(b.location.c_str()),
-		                    Int32GetDatum(static_cast<int32>(b.key_generation)),
-		                    CStringGetTextDatum(b.kind.c_str()),
-		                    CStringGetTextDatum(b.repository.c_str()),
-		                    b.claimed ? CStringGetTextDatum(b.claimed->c_str()) : 0};
-		char nulls[17] = "                ";
-		if (!b.label)
-			nulls[2] = 'n';
-		if (b.key_generation == 0)
-			nulls[12] = 'n';
-		if (!b.claimed)
-			nulls[15] = 'n';
-		spi_run(sql, 16, types, values, nulls, false, SPI_OK_INSERT);
+		spi_run("INSERT INTO tenant_backup.backups (id, tenant, kind, label, status, created_at, finished_at, "
+		        "  snapshot_at, server_version, tables, row_count, size_bytes, sha256, compression, repository, "
+		        "  object_name, location, encrypted, key_generation, claimed) "
+		        "VALUES ($1, $2, $3, $4, 'completed', $5, clock_timestamp(), $6, "
+		        "  current_setting('server_version'), $7::jsonb, $8, $9, $10, $11, $12, $13, $14, $15 IS NOT NULL, "
+		        "  $15, $16::jsonb)",
+		        row, false, SPI_OK_INSERT);
 	});
 	for (const auto &c : b.copies)
 		spi_query("INSERT INTO tenant_backup.backup_copies (backup_id, repository, object_name, location, size_bytes, "
-		          "sha256, stored_at, state, error) VALUES ($1::bigint, $2, $3, $4, CASE WHEN $5::boolean THEN "
-		          "$6::bigint END, "
-		          "CASE WHEN $5::boolean THEN $7 END, CASE WHEN $5::boolean THEN clock_timestamp() END, "
-		          "CASE WHEN $5::boolean THEN 'stored' ELSE 'missing' END, $8)",
-		          {std::to_string(b.id), c.repository, b.object_name, c.location, std::string(c.stored ? "t" : "f"),
-		           std::to_string(b.size_bytes), b.sha256, c.stored ? std::nullopt : SqlValue(c.error)});
+		          "sha256, stored_at, state, error) VALUES ($1, $2, $3, $4, CASE WHEN $5 THEN $6 END, "
+		          "CASE WHEN $5 THEN $7 END, CASE WHEN $5 THEN clock_timestamp() END, "
+		          "CASE WHEN $5 THEN 'stored' ELSE 'missing' END, $8)",
+		          SqlParams()
+		              .int8(b.id)
+		              .text(c.repository)
+		              .text(b.object_name)
+		              .text(c.location)
+		              .boolean(c.stored)
+		              .int8(static_cast<int64>(b.size_bytes))
+		              .text(b.sha256)
+		              .text(c.stored ? std::nullopt : SqlValue(c.error)));
 }
 
 std::optional<StoredBackup> find_backup(int64 id, bool lock) {
@@ -139,14 +128,13 @@ std::optional<StoredBackup> find_backup(int64 id, bool lock) {
 		uint64 rows;
 		char *tenant, *status, *sha256, *object_name, *error, *size, *repository;
 	} raw{};
+	SqlParams params = SqlParams().int8(id);
 	pg_call([&] {
-		Oid types[1] = {INT8OID};
-		Datum values[1] = {Int64GetDatum(id)};
 		raw.rows = spi_run(lock ? "SELECT tenant, status, sha256, object_name, error, size_bytes::text, "
 		                          "repository FROM tenant_backup.backups WHERE id = $1 FOR UPDATE"
 		                        : "SELECT tenant, status, sha256, object_name, error, size_bytes::text, "
 		                          "repository FROM tenant_backup.backups WHERE id = $1",
-		                   1, types, values, nullptr, false, SPI_OK_SELECT);
+		                   params, false, SPI_OK_SELECT);
 		if (raw.rows == 1) {
 			raw.tenant = spi_text(0, 1);
 			raw.status = spi_text(0, 2);
@@ -197,11 +185,8 @@ StoredBackup load_completed_backup(int64 id, const char *action) {
 
 void delete_backup_row(int64 id) {
 	AsExtensionOwner owner; // the catalog is the extension's own
-	pg_call([id] {
-		Oid types[1] = {INT8OID};
-		Datum values[1] = {Int64GetDatum(id)};
-		spi_run("DELETE FROM tenant_backup.backups WHERE id = $1", 1, types, values, nullptr, false, SPI_OK_DELETE);
-	});
+	SqlParams params = SqlParams().int8(id);
+	pg_call([&] { spi_run("DELETE FROM tenant_backup.backups WHERE id = $1", params, false, SPI_OK_DELETE); });
 }
 
 void lock_tenant(const std::string &tenant, bool exclusive) {
@@ -235,48 +220,6 @@ bool backup_being_written(int64 id) {
 		DirectFunctionCall2(pg_advisory_unlock_int4, k1, k2);
 		return false;
 	});
-}
-
-std::optional<std::string> arg_text(FunctionCallInfo fcinfo, int n) {
-	if (PG_ARGISNULL(n))
-		return std::nullopt;
-	return std::string(pg_eval([&] { return static_cast<const char *>(text_to_cstring(PG_GETARG_TEXT_PP(n))); }));
-}
-
-int64 arg_int64(FunctionCallInfo fcinfo, int n, const char *name) {
-	if (PG_ARGISNULL(n))
-		throw SqlError(ERRCODE_NULL_VALUE_NOT_ALLOWED, std::string(name) + " must not be NULL");
-	return PG_GETARG_INT64(n);
-}
-
-std::string required_text_arg(FunctionCallInfo fcinfo, int n, const char *name, size_t max_bytes) {
-	std::optional<std::string> value = arg_text(fcinfo, n);
-	if (!value)
-		throw SqlError(ERRCODE_NULL_VALUE_NOT_ALLOWED, std::string(name) + " must not be NULL");
-	check_text_arg(*value, name, max_bytes, false);
-	return *value;
-}
-
-std::optional<std::string> bounded_text_arg(FunctionCallInfo fcinfo, int n, const char *name, size_t max_bytes,
-                                            bool allow_empty) {
-	if (PG_ARGISNULL(n))
-		return std::nullopt;
-	size_t bytes = pg_eval([&] { return toast_raw_datum_size(PG_GETARG_DATUM(n)) - VARHDRSZ; });
-	if (bytes > max_bytes)
-		throw SqlError(ERRCODE_INVALID_PARAMETER_VALUE, std::string(name) + " is too long (" + std::to_string(bytes) +
-		                                                    " bytes; at most " + std::to_string(max_bytes) + ")");
-	std::optional<std::string> value = arg_text(fcinfo, n);
-	check_text_arg(*value, name, max_bytes, allow_empty);
-	return value;
-}
-
-void check_text_arg(const std::string &value, const char *name, size_t max_bytes, bool allow_empty) {
-	if (!allow_empty && value.empty())
-		throw SqlError(ERRCODE_INVALID_PARAMETER_VALUE, std::string(name) + " must not be empty");
-	if (value.size() > max_bytes)
-		throw SqlError(ERRCODE_INVALID_PARAMETER_VALUE, std::string(name) + " is too long (" +
-		                                                    std::to_string(value.size()) + " bytes; at most " +
-		                                                    std::to_string(max_bytes) + ")");
 }
 
 } // namespace tb::pg

@@ -15,7 +15,7 @@ struct ForeignKey {
 	std::string name, child_name, parent_name; // constraint; regclass text of both tables
 	char child_kind, parent_kind;
 	std::vector<std::string> child_cols, parent_cols; // quoted, in key order
-	std::vector<std::string> parent_raw;              // unquoted parent column names
+	std::vector<std::string> parent_raw, child_raw;   // unquoted column names
 	std::vector<std::string> equals; // per key column: the constraint's own equality, OPERATOR(schema.name)
 };
 

@@ -144,11 +144,11 @@ std::optional<DataKey> current_data_key(const std::string &tenant) {
 	std::vector<crypto::Key> masters = load_master_keys();
 	if (masters.empty())
 		return std::nullopt;
-	const char *t = tenant.c_str();
-	uint64 found = pg_eval([t] {
-		return spi_run_text("SELECT generation, wrapped_key, master_key_id FROM tenant_backup.tenant_keys "
-		                    "WHERE tenant = $1 ORDER BY generation DESC LIMIT 1",
-		                    t, false, SPI_OK_SELECT);
+	SqlParams of_tenant = {tenant};
+	uint64 found = pg_eval([&] {
+		return spi_run("SELECT generation, wrapped_key, master_key_id FROM tenant_backup.tenant_keys "
+		               "WHERE tenant = $1 ORDER BY generation DESC LIMIT 1",
+		               of_tenant, false, SPI_OK_SELECT);
 	});
 	if (found) {
 		StoredKey k = stored_key(0);
@@ -163,34 +163,29 @@ std::optional<DataKey> current_data_key(const std::string &tenant) {
 	crypto::Key key;
 	crypto::random_bytes(key.data(), key.size());
 	uint32_t generation = static_cast<uint32_t>(pg_eval([] {
-		spi_run("SELECT nextval('tenant_backup.tenant_keys_generation_seq')::int", 0, nullptr, nullptr, nullptr, false,
+		spi_run("SELECT nextval('tenant_backup.tenant_keys_generation_seq')::int", SqlParams::none(), false,
 		        SPI_OK_SELECT);
 		bool isnull;
 		return DatumGetInt32(spi_datum(0, 1, &isnull));
 	}));
 	Datum wrapped = bytea_datum(crypto::wrap_key(masters[0], key, wrap_context(tenant, generation)));
-	std::string master_id = crypto::key_id(masters[0]);
-	const char *mid = master_id.c_str();
-	pg_call([=] {
-		Oid types[4] = {TEXTOID, INT4OID, BYTEAOID, TEXTOID};
-		Datum values[4] = {CStringGetTextDatum(t), Int32GetDatum(static_cast<int32>(generation)), wrapped,
-		                   CStringGetTextDatum(mid)};
+	SqlParams row;
+	row.text(tenant).int4(static_cast<int32>(generation)).datum(BYTEAOID, wrapped).text(crypto::key_id(masters[0]));
+	pg_call([&] {
 		spi_run("INSERT INTO tenant_backup.tenant_keys (tenant, generation, wrapped_key, master_key_id) "
 		        "VALUES ($1, $2, $3, $4)",
-		        4, types, values, nullptr, false, SPI_OK_INSERT);
+		        row, false, SPI_OK_INSERT);
 	});
 	return DataKey{generation, key};
 }
 
 crypto::Key data_key(const std::string &tenant, uint32_t generation, int64_t backup_id) {
 	AsExtensionOwner owner; // the catalog is the extension's own
-	const char *t = tenant.c_str();
-	uint64 found = pg_eval([=] {
-		Oid types[2] = {TEXTOID, INT4OID};
-		Datum values[2] = {CStringGetTextDatum(t), Int32GetDatum(static_cast<int32>(generation))};
+	SqlParams key = SqlParams().text(tenant).int4(static_cast<int32>(generation));
+	uint64 found = pg_eval([&] {
 		return spi_run("SELECT generation, wrapped_key, master_key_id FROM tenant_backup.tenant_keys "
 		               "WHERE tenant = $1 AND generation = $2",
-		               2, types, values, nullptr, false, SPI_OK_SELECT);
+		               key, false, SPI_OK_SELECT);
 	});
 	std::string backup = "backup " + std::to_string(backup_id);
 	if (!found)
@@ -218,11 +213,11 @@ int64_t rewrap_data_keys() {
 		throw SqlError(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE, "no encryption key is configured", "",
 		               "Set tenant_backup.encryption_key_file or tenant_backup.encryption_key_command.");
 	std::string current_id = crypto::key_id(masters[0]);
-	const char *cid = current_id.c_str();
-	uint64 rows = pg_eval([cid] {
-		return spi_run_text("SELECT generation, wrapped_key, master_key_id, tenant FROM tenant_backup.tenant_keys "
-		                    "WHERE master_key_id <> $1 ORDER BY generation FOR UPDATE",
-		                    cid, false, SPI_OK_SELECT);
+	SqlParams not_current = {current_id};
+	uint64 rows = pg_eval([&] {
+		return spi_run("SELECT generation, wrapped_key, master_key_id, tenant FROM tenant_backup.tenant_keys "
+		               "WHERE master_key_id <> $1 ORDER BY generation FOR UPDATE",
+		               not_current, false, SPI_OK_SELECT);
 	});
 	struct Rewrap {
 		std::string tenant;
@@ -244,13 +239,12 @@ int64_t rewrap_data_keys() {
 		std::string context = wrap_context(item.tenant, item.key.generation);
 		crypto::Key data = crypto::unwrap_key(*old_master, item.key.wrapped, context);
 		Datum wrapped = bytea_datum(crypto::wrap_key(masters[0], data, context));
-		int32 generation = static_cast<int32>(item.key.generation);
-		pg_call([=] {
-			Oid types[3] = {BYTEAOID, TEXTOID, INT4OID};
-			Datum values[3] = {wrapped, CStringGetTextDatum(cid), Int32GetDatum(generation)};
+		SqlParams rewrapped;
+		rewrapped.datum(BYTEAOID, wrapped).text(current_id).int4(static_cast<int32>(item.key.generation));
+		pg_call([&] {
 			spi_run("UPDATE tenant_backup.tenant_keys SET wrapped_key = $1, master_key_id = $2, rotated_at = now() "
 			        "WHERE generation = $3",
-			        3, types, values, nullptr, false, SPI_OK_UPDATE);
+			        rewrapped, false, SPI_OK_UPDATE);
 		});
 	}
 	return static_cast<int64_t>(todo.size());
@@ -258,12 +252,9 @@ int64_t rewrap_data_keys() {
 
 int64_t destroy_data_keys(const std::string &tenant) {
 	AsExtensionOwner owner; // the catalog is the extension's own
-	const char *t = tenant.c_str();
-	return static_cast<int64_t>(pg_eval([t] {
-		Oid types[1] = {TEXTOID};
-		Datum values[1] = {CStringGetTextDatum(t)};
-		return spi_run("DELETE FROM tenant_backup.tenant_keys WHERE tenant = $1", 1, types, values, nullptr, false,
-		               SPI_OK_DELETE);
+	SqlParams of_tenant = {tenant};
+	return static_cast<int64_t>(pg_eval([&] {
+		return spi_run("DELETE FROM tenant_backup.tenant_keys WHERE tenant = $1", of_tenant, false, SPI_OK_DELETE);
 	}));
 }
 

@@ -21,7 +21,7 @@ struct GraphEdge {
 	std::string constraint;
 	Oid oid, child, parent;
 	SqlValue child_column, parent_column, parent_column_type;
-	bool indexed;
+	bool indexed, unsafe_cast;
 };
 
 } // namespace
@@ -75,10 +75,11 @@ std::vector<OwnedTable> load_ownership() {
 	                               "  via_foreign_key::pg_catalog.text FROM tenant_backup.registered_tables",
 	                               {}, true))
 		registered[oid_of(r[0])] = {*r[1] == "true", r[2].value_or("")};
-	for (const auto &r : spi_query("SELECT relid::pg_catalog.text, schema_name::pg_catalog.text, "
-	                               "  table_name::pg_catalog.text, relkind::pg_catalog.text, blocked "
-	                               "FROM tenant_backup._foreign_key_tables()",
-	                               {}, true)) {
+	for (const auto &r :
+	     spi_query("SELECT relid::pg_catalog.text, schema_name::pg_catalog.text, "
+	               "  table_name::pg_catalog.text, relkind::pg_catalog.text, blocked, partition::pg_catalog.text "
+	               "FROM tenant_backup._foreign_key_tables()",
+	               {}, true)) {
 		Oid relid = oid_of(r[0]);
 		if (at.count(relid))
 			continue;
@@ -95,6 +96,8 @@ std::vector<OwnedTable> load_ownership() {
 		} else if (r[4]) {
 			role = ownership::Role::Blocked;
 			t.gap = *r[4];
+		} else if (*r[5] == "true") {
+			role = ownership::Role::Excluded; // read through its partitioned table
 		}
 		size_t i = add(std::move(t), role);
 		if (role == ownership::Role::Blocked)
@@ -105,13 +108,15 @@ std::vector<OwnedTable> load_ownership() {
 		}
 	}
 	std::vector<GraphEdge> graph;
-	for (const auto &r : spi_query(
-	         "SELECT constraint_name::pg_catalog.text, child::pg_catalog.text, "
-	         "  parent::pg_catalog.text, child_column::pg_catalog.text, "
-	         "  parent_column::pg_catalog.text, parent_column_type::pg_catalog.oid::pg_catalog.text, "
-	         "  indexed::pg_catalog.text, constraint_oid::pg_catalog.text FROM tenant_backup._foreign_key_graph()",
-	         {}, true)) {
-		GraphEdge e{*r[0], oid_of(r[7]), oid_of(r[1]), oid_of(r[2]), r[3], r[4], r[5], *r[6] == "true"};
+	for (const auto &r :
+	     spi_query("SELECT constraint_name::pg_catalog.text, child::pg_catalog.text, "
+	               "  parent::pg_catalog.text, child_column::pg_catalog.text, "
+	               "  parent_column::pg_catalog.text, parent_column_type::pg_catalog.oid::pg_catalog.text, "
+	               "  indexed::pg_catalog.text, constraint_oid::pg_catalog.text, unsafe_cast::pg_catalog.text "
+	               "FROM tenant_backup._foreign_key_graph()",
+	               {}, true)) {
+		GraphEdge e{*r[0], oid_of(r[7]), oid_of(r[1]),    oid_of(r[2]),   r[3],
+		            r[4],  r[5],         *r[6] == "true", *r[8] == "true"};
 		if (at.count(e.child) && at.count(e.parent))
 			graph.push_back(std::move(e));
 	}
@@ -135,6 +140,14 @@ std::vector<OwnedTable> load_ownership() {
 		tables[p].has_index = true; // a referenced key has a unique index
 	}
 
+	// A key compared through another role's cast may not be joined along: its table is a gap.
+	for (const auto &e : graph)
+		if (e.unsafe_cast && roles[at[e.child]].role == ownership::Role::Candidate) {
+			roles[at[e.child]].role = ownership::Role::Blocked;
+			roles[at[e.child]].blocked_reason = tables[at[e.child]].gap =
+			    "foreign key " + e.constraint +
+			    " compares its key through a cast written by a role that is not a superuser";
+		}
 	std::vector<ownership::Edge> edges;
 	for (const auto &e : graph)
 		edges.push_back({e.constraint, at[e.child], at[e.parent]});
@@ -176,6 +189,39 @@ std::vector<OwnedTable> load_ownership() {
 			break;
 		}
 	}
+	// Inheritance children of path tables: foreign keys are not inherited, and backups read ONLY
+	// the parent, so their rows would be missed silently; they are gaps until given the key.
+	std::map<Oid, size_t> path_tables;
+	for (size_t i = 0; i < tables.size(); i++)
+		if (tables[i].rows_found_by == "path")
+			path_tables[tables[i].relid] = i;
+	if (!path_tables.empty())
+		for (const auto &r :
+		     spi_query("SELECT i.inhrelid::pg_catalog.text, i.inhparent::pg_catalog.text, "
+		               "  n.nspname::pg_catalog.text, c.relname::pg_catalog.text, c.relkind::pg_catalog.text "
+		               "FROM pg_catalog.pg_inherits i "
+		               "JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) i.inhrelid "
+		               "JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace "
+		               "WHERE NOT c.relispartition",
+		               {}, true)) {
+			auto parent = path_tables.find(oid_of(r[1]));
+			Oid child = oid_of(r[0]);
+			if (parent == path_tables.end() || (at.count(child) && !tables[at[child]].rows_found_by.empty()))
+				continue;
+			OwnedTable t;
+			t.relid = child;
+			t.schema = *r[2];
+			t.name = *r[3];
+			t.relkind = (*r[4])[0];
+			const OwnedTable &p = tables[parent->second];
+			t.gap = "it inherits from " + p.schema + "." + p.name +
+			        ", whose rows are found through a foreign key it does not inherit; give it the same foreign key, "
+			        "or exclude it";
+			if (at.count(child))
+				tables[at[child]].gap = t.gap;
+			else
+				tables.push_back(std::move(t));
+		}
 	std::vector<OwnedTable> out;
 	for (auto &t : tables)
 		if (!t.rows_found_by.empty() || !t.gap.empty())

@@ -72,14 +72,12 @@ bool holds_permission(Oid role, const char *permission, const std::string &tenan
 	if (role == extension || pg_eval([role] { return superuser_arg(role); }))
 		return true;
 	AsExtensionOwner owner(extension);
-	const char *t = tenant.c_str();
-	return pg_eval([=] {
-		Oid types[3] = {TEXTOID, TEXTOID, OIDOID};
-		Datum values[3] = {CStringGetTextDatum(permission), CStringGetTextDatum(t), ObjectIdGetDatum(role)};
+	SqlParams params = SqlParams().text(std::string(permission)).text(tenant).oid(role);
+	return pg_eval([&] {
 		return spi_run("SELECT 1 FROM tenant_backup.permissions p "
 		               "WHERE p.permission = $1 AND (p.tenant IS NULL OR p.tenant = $2) "
 		               "  AND pg_catalog.pg_has_role($3, p.role_id, 'MEMBER')",
-		               3, types, values, nullptr, true, SPI_OK_SELECT, 1) > 0;
+		               params, true, SPI_OK_SELECT, 1) > 0;
 	});
 }
 

@@ -40,8 +40,11 @@ std::vector<TenantTable> load_tenant_tables() {
 			    load_foreign_keys("c.oid OPERATOR(pg_catalog.=) ANY ('{" + keys_of_path + "}'::pg_catalog.oid[])");
 			for (Oid con : o.path_constraints)
 				for (const auto &k : keys)
-					if (k.oid == con)
+					if (k.oid == con) {
+						t.steps[t.path.size()].columns = k.child_raw;
+						t.steps[t.path.size()].referenced = k.parent_raw;
 						t.path.push_back(k);
+					}
 		} else {
 			t.tenant_column = o.tenant_column;
 		}
@@ -89,6 +92,18 @@ std::string TenantTable::tenant_expression() const {
 	if (!is_path())
 		return "ch." + quoted_ident(tenant_column);
 	return "j" + std::to_string(path.size()) + "." + quoted_ident(path_tenant_column);
+}
+
+std::string TenantTable::reaches_tenant_sql(const std::string &alias) const {
+	std::string from, where, child = alias;
+	for (size_t i = 0; i < path.size(); i++) {
+		std::string step = alias + "_" + std::to_string(i + 1);
+		from += (i ? ", " : "") + scan_of(path[i].parent_kind, path[i].parent_name) + " " + step;
+		where += key_match(path[i], step, child, path[i].child_cols) + " AND ";
+		child = step;
+	}
+	return "EXISTS (SELECT 1 FROM " + from + " WHERE " + where + child + "." + quoted_ident(path_tenant_column) + kEq +
+	       "$1)";
 }
 
 std::string TenantTable::tenant_rows_sql() const {

@@ -40,6 +40,8 @@ struct TenantTable {
 	// The same FROM and JOINs without the WHERE, and the expression that holds the tenant there.
 	std::string rows_with_tenant_sql() const;
 	std::string tenant_expression() const;
+	// "EXISTS (...)": the row `alias` of this path table reaches the tenant $1 through its path.
+	std::string reaches_tenant_sql(const std::string &alias) const;
 	// "SELECT <stored columns of ch>" + tenant_rows_sql()
 	std::string select_sql() const;
 	// DELETE of the tenant's rows (alias ch), "RETURNING " + returning if given.

@@ -7,6 +7,7 @@
 #include "pg/catalog/tenant_tables.hpp"
 
 #include "pg/boundary/guard.hpp"
+#include "pg/boundary/subtransaction.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -49,7 +50,7 @@ void require_supported(Oid type, const std::string &column, const std::string &t
 	check_tenant_type(type, column, table); // throws: not one of the supported types
 }
 
-// Plain PostgreSQL calls (for pg_call and pg_try); `type` is a supported (built-in) type, so its
+// Plain PostgreSQL calls (for pg_call); `type` is a supported (built-in) type, so its
 // input and output functions are the core's own.
 Datum parse_as(Oid type, const char *value) {
 	Oid input, ioparam;
@@ -90,8 +91,8 @@ std::vector<std::optional<std::string>> printed_forms(Oid type, const std::vecto
 	std::vector<const char *> in, out(values.size());
 	for (const auto &v : values)
 		in.push_back(v.c_str());
-	bool all = pg_eval([&] {
-		return pg_try([&] {
+	bool all = !in_subtransaction([&] {
+		pg_call([&] {
 			for (size_t i = 0; i < in.size(); i++)
 				out[i] = print_as(type, parse_as(type, in[i]));
 		});
@@ -103,7 +104,7 @@ std::vector<std::optional<std::string>> printed_forms(Oid type, const std::vecto
 			continue;
 		}
 		const char *value = in[i], *printed = nullptr;
-		bool cast = pg_eval([&] { return pg_try([&] { printed = print_as(type, parse_as(type, value)); }); });
+		bool cast = !in_subtransaction([&] { pg_call([&] { printed = print_as(type, parse_as(type, value)); }); });
 		forms.push_back(cast ? std::optional<std::string>(printed) : std::nullopt);
 	}
 	return forms;

@@ -5,14 +5,16 @@
 #include "pg/catalog/backup_lookup.hpp"
 #include "pg/catalog/catalog.hpp"
 #include "pg/catalog/permissions.hpp"
+#include "pg/boundary/arguments.hpp"
 #include "pg/boundary/guard.hpp"
 
 using namespace tb::pg;
 
 TB_SQL_FUNCTION(backup_delete) {
+	AuditedAction audit("delete"); // first: a refused argument is a failed attempt too
 	int64 id = arg_int64(fcinfo, 0, "backup_id");
+	audit.set_backup(id);
 	spi_begin();
-	AuditedAction audit("delete", "", id);
 	// Deleting a restore point takes away a way back: the explicitly granted permission.
 	StoredBackup backup = find_permitted_backup(id, "backup.restore", audit, BackupHold::RowLock);
 	if (backup.status == "running")

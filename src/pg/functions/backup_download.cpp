@@ -11,6 +11,7 @@
 #include "pg/catalog/permissions.hpp"
 #include "pg/archive/archive_access.hpp"
 #include "pg/archive/archive_rows.hpp"
+#include "pg/boundary/arguments.hpp"
 #include "pg/boundary/as_table_owner.hpp"
 #include "pg/catalog/catalog.hpp"
 #include "pg/boundary/guard.hpp"
@@ -32,19 +33,24 @@ namespace {
 // The "backup" object: the catalog row's fields, and the server version of the backup itself.
 std::string backup_json(int64 id, const std::string &archive_metadata) {
 	AsExtensionOwner owner; // the catalog is the extension's own
-	const char *metadata = archive_metadata.c_str();
-	const char *json = pg_eval([id, metadata] {
-		Oid types[2] = {INT8OID, TEXTOID};
-		Datum values[2] = {Int64GetDatum(id), CStringGetTextDatum(metadata)};
+	SqlParams params = SqlParams().int8(id).text(archive_metadata);
+	const char *json = pg_eval([&] {
 		spi_run("SELECT json_build_object('id', id, 'tenant', tenant, 'kind', kind, 'label', label, "
 		        "  'created_at', created_at, 'snapshot', snapshot_at, 'checksum', sha256, "
 		        "  'server_version', coalesce($2::jsonb ->> 'server_version', server_version), "
 		        "  'encrypted', encrypted, 'row_count', row_count)::text "
 		        "FROM tenant_backup.backups WHERE id = $1",
-		        2, types, values, nullptr, true, SPI_OK_SELECT);
+		        params, true, SPI_OK_SELECT);
 		return static_cast<const char *>(spi_text(0, 1));
 	});
 	return json;
+}
+
+std::string json_strings(const std::vector<std::string> &items) {
+	std::string out = "[";
+	for (size_t i = 0; i < items.size(); i++)
+		out += (i ? ", " : "") + quote_json(items[i]);
+	return out + "]";
 }
 
 // The table object's fields before "rows".
@@ -60,7 +66,9 @@ std::string table_fields(const archive::TableHeader &table) {
 		for (size_t i = 0; i < table.path.size(); i++)
 			out += (i ? ", " : "") + std::string("{\"constraint\": ") + quote_json(table.path[i].constraint) +
 			       ", \"schema\": " + quote_json(table.path[i].schema) +
-			       ", \"name\": " + quote_json(table.path[i].name) + "}";
+			       ", \"name\": " + quote_json(table.path[i].name) +
+			       ", \"columns\": " + json_strings(table.path[i].columns) +
+			       ", \"referenced\": " + json_strings(table.path[i].referenced) + "}";
 		out += "]";
 	}
 	return out;
@@ -109,10 +117,11 @@ Oid json_cast_owner_for(TupleDesc desc, const tb::archive::TableHeader &table, i
 using namespace tb::pg;
 
 TB_SQL_FUNCTION(backup_download) {
+	AuditedAction audit("download"); // first: a refused argument is a failed attempt too
 	int64 id = arg_int64(fcinfo, 0, "backup_id");
+	audit.set_backup(id);
 	TextLines out(fcinfo);
 	spi_begin();
-	AuditedAction audit("download", "", id);
 	StoredBackup backup = authorize_backup(id, "downloaded", "backup.download", audit, BackupHold::Reading);
 	// Every table and column of the backup is rendered: the caller must be able to read them all.
 	std::vector<ArchivedTable> tables = catalog_tables(id);
@@ -163,7 +172,9 @@ TB_SQL_FUNCTION(backup_download) {
 }
 
 TB_SQL_FUNCTION(backup_export_csv) {
+	AuditedAction audit("export_csv"); // first: a refused argument is a failed attempt too
 	int64 id = arg_int64(fcinfo, 0, "backup_id");
+	audit.set_backup(id);
 	if (PG_ARGISNULL(1))
 		throw SqlError(ERRCODE_NULL_VALUE_NOT_ALLOWED, "tbl must not be NULL");
 	Oid relid = PG_GETARG_OID(1);
@@ -178,7 +189,6 @@ TB_SQL_FUNCTION(backup_export_csv) {
 		name = rel;
 		schema = nsp;
 	});
-	AuditedAction audit("export_csv", "", id);
 	StoredBackup backup = authorize_backup(id, "exported", "backup.download", audit, BackupHold::Reading);
 	// Only the one table is rendered: its archived columns are what the caller must be able to read.
 	std::vector<ArchivedTable> tables;

@@ -8,6 +8,7 @@
 // the spellings as recorded: both sides went through that rule.
 #include "pg/catalog/audit.hpp"
 #include "pg/catalog/catalog.hpp"
+#include "pg/boundary/arguments.hpp"
 #include "pg/boundary/guard.hpp"
 #include "pg/catalog/permissions.hpp"
 #include "pg/boundary/spi.hpp"
@@ -55,28 +56,19 @@ std::string describe(const GrantArgs &a) {
 // Runs sql with $1 role, $2 permission, $3 tenant (NULL: every tenant); returns rows affected.
 uint64 change_grant(const char *sql, const GrantArgs &a, int expected) {
 	AsExtensionOwner owner;
-	const char *tenant = a.tenant ? a.tenant->c_str() : nullptr;
-	const char *permission = a.permission.c_str();
-	Oid role = a.role;
-	return pg_eval([=] {
-		Oid types[3] = {OIDOID, TEXTOID, TEXTOID};
-		Datum values[3] = {ObjectIdGetDatum(role), CStringGetTextDatum(permission),
-		                   tenant ? CStringGetTextDatum(tenant) : 0};
-		char nulls[4] = "  n";
-		if (tenant)
-			nulls[2] = ' ';
-		return spi_run(sql, 3, types, values, nulls, false, expected);
-	});
+	SqlParams params = SqlParams().oid(a.role).text(a.permission).text(a.tenant);
+	return pg_eval([&] { return spi_run(sql, params, false, expected); });
 }
 
 // backup_grant or backup_revoke: admin check, arguments, the change, its audit row; a NOTICE
 // when nothing changed.
 void grant_or_revoke(FunctionCallInfo fcinfo, const char *action, const char *sql, int expected,
                      const char *unchanged) {
+	AuditedAction audit(action); // first: a refused argument is a failed attempt too
 	spi_begin();
 	require_backup_admin(action, (std::string(action) + " backup permissions").c_str());
 	GrantArgs args = grant_args(fcinfo, std::string(action) == "revoke");
-	AuditedAction audit(action, args.tenant.value_or(""));
+	audit.set_tenant(args.tenant.value_or(""));
 	uint64 changed = change_grant(sql, args, expected);
 	std::string note = describe(args) + (changed ? "" : " (" + std::string(unchanged) + ")");
 	if (!changed) {

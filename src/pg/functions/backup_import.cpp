@@ -55,6 +55,7 @@ private:
 using namespace tb::pg;
 
 TB_SQL_FUNCTION(backup_import) {
+	AuditedAction audit("import"); // first: a refused argument is a failed attempt too
 	if (PG_ARGISNULL(0))
 		throw SqlError(ERRCODE_NULL_VALUE_NOT_ALLOWED, "document must not be NULL");
 	struct {
@@ -67,16 +68,19 @@ TB_SQL_FUNCTION(backup_import) {
 		doc.len = VARSIZE_ANY_EXHDR(t);
 	});
 	tb::BytesSource source(reinterpret_cast<const uint8_t *>(doc.data), doc.len);
-	int64 id = import_document(source, [&] { source.rewind(); });
+	auto rewind = [&] { source.rewind(); };
+	int64 id = import_document(source, rewind, audit);
 	return Int64GetDatum(id);
 }
 
 TB_SQL_FUNCTION(backup_import_large_object) {
+	AuditedAction audit("import"); // first: a large object that cannot be opened is a failed attempt too
 	if (PG_ARGISNULL(0))
 		throw SqlError(ERRCODE_NULL_VALUE_NOT_ALLOWED, "document must not be NULL");
 	Oid id = PG_GETARG_OID(0);
 	LargeObjectSource source(id); // one descriptor: the second pass reads what the first checked
-	int64 backup = import_document(source, [&] { source.rewind(); });
+	auto rewind = [&] { source.rewind(); };
+	int64 backup = import_document(source, rewind, audit);
 	source.close();
 	return Int64GetDatum(backup);
 }

@@ -5,6 +5,7 @@
 #include "pg/catalog/backup_copies.hpp"
 #include "pg/catalog/catalog.hpp"
 #include "pg/catalog/permissions.hpp"
+#include "pg/boundary/arguments.hpp"
 #include "pg/boundary/guard.hpp"
 #include "pg/catalog/keys.hpp"
 #include "pg/boundary/spi.hpp"
@@ -17,9 +18,9 @@ using namespace tb::pg;
 // Re-wraps every tenant data key under the current (first) master key. Archives are not touched:
 // they are encrypted with the data keys, which do not change.
 TB_SQL_FUNCTION(backup_rotate_master_key) {
+	AuditedAction audit("rotate_master_key");
 	spi_begin();
 	require_backup_admin("rotate_master_key", "rotate the master key");
-	AuditedAction audit("rotate_master_key");
 	int64 count = rewrap_data_keys();
 	audit.ok(std::to_string(count) + " data key(s) re-wrapped");
 	spi_end();
@@ -53,13 +54,11 @@ Forgotten forget_backups(const std::string &spelling) {
 	                                 "WHERE tenant OPERATOR(pg_catalog.=) $1 AND object_name IS NOT NULL",
 	                                 {spelling}))
 		remove_copies_at_commit(load_backup(std::stoll(*row[0])));
-	const char *t = spelling.c_str();
+	SqlParams of_spelling = {spelling};
 	Forgotten f;
-	f.backups = pg_eval([t] {
-		Oid types[1] = {TEXTOID};
-		Datum values[1] = {CStringGetTextDatum(t)};
+	f.backups = pg_eval([&] {
 		return spi_run("DELETE FROM tenant_backup.backups WHERE tenant OPERATOR(pg_catalog.=) $1 RETURNING encrypted",
-		               1, types, values, nullptr, false, SPI_OK_DELETE_RETURNING);
+		               of_spelling, false, SPI_OK_DELETE_RETURNING);
 	});
 	for (uint64 r = 0; r < f.backups; r++) {
 		char *encrypted = nullptr;
@@ -74,9 +73,11 @@ Forgotten forget_backups(const std::string &spelling) {
 
 // Crypto-shredding: destroys the tenant's data keys, then its archives and catalog rows.
 TB_SQL_FUNCTION(backup_forget_tenant) {
+	AuditedAction audit("forget_tenant"); // first: a refused argument is a failed attempt too
 	std::optional<std::string> tenant = arg_text(fcinfo, 0);
 	if (!tenant)
 		throw SqlError(ERRCODE_NULL_VALUE_NOT_ALLOWED, "tenant must not be NULL");
+	audit.set_tenant(*tenant); // as given, until its stored spelling is known
 	check_text_arg(*tenant, "tenant", 1024, false);
 	spi_begin();
 	require_backup_admin("forget_tenant", "forget a tenant");
@@ -85,7 +86,7 @@ TB_SQL_FUNCTION(backup_forget_tenant) {
 	// ' 7', '07' or '+7' (before 0.2.0, with integer and text tenant columns side by side) are
 	// tenant 7's integer rows and keys as well.
 	std::string stored = stored_tenant(*tenant);
-	AuditedAction audit("forget_tenant", stored);
+	audit.set_tenant(stored);
 	std::vector<std::string> spellings = tenant_spellings(stored, recorded_tenants());
 	spellings.erase(std::remove(spellings.begin(), spellings.end(), stored), spellings.end());
 	std::sort(spellings.begin(), spellings.end());

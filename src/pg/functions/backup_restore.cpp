@@ -16,6 +16,7 @@
 #include "pg/catalog/catalog.hpp"
 #include "pg/archive/citus_tables.hpp"
 #include "pg/archive/copy_loader.hpp"
+#include "pg/boundary/arguments.hpp"
 #include "pg/boundary/guard.hpp"
 #include "pg/archive/loading_scope.hpp"
 #include "pg/archive/sequences.hpp"
@@ -82,11 +83,14 @@ size_t tenant_field(const tb::archive::TableHeader &table, int64 id, const std::
 using namespace tb::pg;
 
 TB_SQL_FUNCTION(backup_restore) {
+	AuditedAction audit("restore"); // first: a refused argument is a failed attempt too
 	int64 id = arg_int64(fcinfo, 0, "backup_id");
+	audit.set_backup(id);
 	pg_call([&] { InitMaterializedSRF(fcinfo, 0); });
 	spi_begin();
-	AuditedAction audit("restore", "", id);
 	StoredBackup authorized = authorize_backup(id, "restored", "backup.restore", audit);
+	// Every privilege the last step needs, checked before the first: one error naming them all.
+	require_sequence_privileges(catalog_tables(id), id, authorized.tenant);
 	// Before anything is read or changed: Citus tables are not restored yet (issue 15).
 	bool citus = citus_installed();
 	if (citus)
@@ -179,7 +183,7 @@ TB_SQL_FUNCTION(backup_restore) {
 	for (const auto &r : restored)
 		for (const auto &m : plan_sequence_moves(r, id))
 			moves.push_back(m);
-	advance_sequences_at_commit(moves);
+	advance_sequences_at_commit(moves, id, backup.tenant);
 	audit.ok();
 	spi_end();
 	emit_results(fcinfo, results);

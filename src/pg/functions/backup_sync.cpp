@@ -3,6 +3,7 @@
 // mark missing or remove, changing nothing. Superusers only.
 #include "pg/repository/sync.hpp"
 
+#include "pg/boundary/arguments.hpp"
 #include "pg/boundary/guard.hpp"
 #include "pg/boundary/spi.hpp"
 #include "pg/boundary/srf_rows.hpp"
@@ -16,9 +17,9 @@ using namespace tb::pg;
 // backup_sync() RETURNS TABLE (backup_id bigint, repository text, action text, object_name text,
 // ok boolean, error text)
 TB_SQL_FUNCTION(backup_sync) {
+	AuditedAction audit("sync");
 	spi_begin();
 	require_superuser("sync", "synchronize repositories");
-	AuditedAction audit("sync");
 	SrfRows out(fcinfo);
 	SyncSummary summary = synchronize_repositories([&](const SyncRow &r) {
 		out.add({r.backup_id ? SqlValue(std::to_string(*r.backup_id)) : std::nullopt, r.repository,
@@ -33,10 +34,10 @@ TB_SQL_FUNCTION(backup_sync) {
 // backup_repository_check(name text) RETURNS TABLE (problem text, object_name text, backup_id bigint,
 // size_bytes bigint)
 TB_SQL_FUNCTION(backup_repository_check) {
+	AuditedAction audit("repository_check"); // first: a refused argument is a failed attempt too
 	spi_begin();
 	require_superuser("repository_check", "check a repository");
 	std::string name = required_text_arg(fcinfo, 0, "name", 1024);
-	AuditedAction audit("repository_check");
 	SrfRows out(fcinfo);
 	std::shared_ptr<tb::Storage> storage = open_storage(name);
 	std::vector<SurveyFinding> findings = survey_repository(name, *storage);

@@ -13,9 +13,11 @@
 #include "pg/archive/archive_access.hpp"
 #include "pg/archive/archive_rows.hpp"
 #include "pg/catalog/catalog.hpp"
+#include "pg/boundary/arguments.hpp"
 #include "pg/boundary/guard.hpp"
 #include "pg/repository/archive_names.hpp"
 #include "pg/boundary/spi.hpp"
+#include "pg/boundary/subtransaction.hpp"
 
 extern "C" {
 #include "access/xlog.h"
@@ -37,12 +39,11 @@ uint64 decode_rows(tb::archive::ArchiveReader &reader, const tb::archive::TableH
 
 std::map<std::string, int64> catalog_row_counts(int64 id) {
 	AsExtensionOwner owner; // the catalog is the extension's own
-	uint64 n = pg_eval([id] {
-		Oid types[1] = {INT8OID};
-		Datum values[1] = {Int64GetDatum(id)};
+	SqlParams of_backup = SqlParams().int8(id);
+	uint64 n = pg_eval([&] {
 		return spi_run("SELECT (t->>'schema') || '.' || (t->>'name'), (t->>'rows')::bigint "
 		               "FROM tenant_backup.backups b, jsonb_array_elements(b.tables) t WHERE b.id = $1",
-		               1, types, values, nullptr, true, SPI_OK_SELECT);
+		               of_backup, true, SPI_OK_SELECT);
 	});
 	std::map<std::string, int64> counts;
 	for (uint64 r = 0; r < n; r++) {
@@ -117,15 +118,12 @@ void check_archive(const StoredBackup &backup, Outcome &out, std::string &where)
 
 void record_outcome(int64 id, const Outcome &out) {
 	AsExtensionOwner owner; // the catalog is the extension's own
-	const char *error = out.error.c_str();
-	bool ok = out.ok;
-	pg_call([=] {
-		Oid types[3] = {INT8OID, TEXTOID, TEXTOID};
-		Datum values[3] = {Int64GetDatum(id), CStringGetTextDatum(ok ? "ok" : "failed"), CStringGetTextDatum(error)};
-		char nulls[4] = {' ', ' ', ok ? 'n' : ' ', '\0'};
+	SqlParams outcome = SqlParams().int8(id).text(std::string(out.ok ? "ok" : "failed"));
+	outcome.text(out.ok ? std::nullopt : SqlValue(out.error));
+	pg_call([&] {
 		spi_run("UPDATE tenant_backup.backups SET verified_at = clock_timestamp(), verify_status = $2, "
 		        "verify_error = $3 WHERE id = $1",
-		        3, types, values, nulls, false, SPI_OK_UPDATE);
+		        outcome, false, SPI_OK_UPDATE);
 	});
 }
 
@@ -136,43 +134,26 @@ void record_outcome(int64 id, const Outcome &out) {
 using namespace tb::pg;
 
 TB_SQL_FUNCTION(backup_verify) {
+	AuditedAction audit("verify"); // first: a refused argument is a failed attempt too
 	int64 id = arg_int64(fcinfo, 0, "backup_id");
+	audit.set_backup(id);
 	pg_call([&] { InitMaterializedSRF(fcinfo, 0); });
 	spi_begin();
-	AuditedAction audit("verify", "", id);
 	// Held by the tenant's shared lock, not a row lock: verify works in a read-only transaction.
 	StoredBackup backup = authorize_backup(id, "verified", "backup.view", audit, BackupHold::Reading);
 
 	// A receive function that rejects a value raises a PostgreSQL error: run the checks in a
 	// subtransaction so that such an error can be rolled back and recorded as the outcome.
-	MemoryContext context = pg_eval([] { return CurrentMemoryContext; });
-	ResourceOwner owner = pg_eval([] { return CurrentResourceOwner; });
-	pg_call([context] {
-		BeginInternalSubTransaction(nullptr);
-		MemoryContextSwitchTo(context);
-	});
 	Outcome out;
 	std::string where;
-	try {
-		check_archive(backup, out, where);
-		out.ok = true;
-		pg_call([=] {
-			ReleaseCurrentSubTransaction();
-			MemoryContextSwitchTo(context);
-			CurrentResourceOwner = owner;
-		});
-	} catch (...) {
-		pg_call([=] {
-			RollbackAndReleaseCurrentSubTransaction();
-			MemoryContextSwitchTo(context);
-			CurrentResourceOwner = owner;
-		});
+	std::exception_ptr failure = in_subtransaction([&] { check_archive(backup, out, where); });
+	out.ok = !failure;
+	if (failure) {
 		// Only damage to the archive is a verdict on it; a missing key, a timeout, a full disk
 		// or a lock wait is an error of this call, not of the backup.
 		std::string reason;
-		if (!archive_damage(std::current_exception(), reason))
-			throw;
-		out.ok = false;
+		if (!archive_damage(failure, reason))
+			std::rethrow_exception(failure);
 		out.error = (where.empty() ? "" : where + ": ") + reason;
 	}
 	// Recording the outcome is a write: in a read-only transaction (or on a standby) the verdict

@@ -3,9 +3,11 @@
 #include "pg/repository/registry.hpp"
 
 #include "core/error.hpp"
+#include "pg/boundary/arguments.hpp"
 #include "pg/boundary/guard.hpp"
 #include "pg/boundary/spi.hpp"
 #include "pg/boundary/srf_rows.hpp"
+#include "pg/boundary/warnings.hpp"
 #include "pg/catalog/audit.hpp"
 #include "pg/catalog/catalog.hpp"
 #include "pg/catalog/permissions.hpp"
@@ -16,9 +18,9 @@ using namespace tb::pg;
 
 // backup_repository_add(name text, url text, options jsonb DEFAULT '{}') RETURNS void
 TB_SQL_FUNCTION(backup_repository_add) {
+	AuditedAction audit("repository_add");
 	spi_begin();
 	require_superuser("repository_add", "add a repository");
-	AuditedAction audit("repository_add");
 	std::string name = required_text_arg(fcinfo, 0, "name", 1024);
 	std::string url = required_text_arg(fcinfo, 1, "url", 1024);
 	if (!valid_repository_name(name))
@@ -68,9 +70,9 @@ TB_SQL_FUNCTION(backup_repository_add) {
 
 // backup_repository_remove(name text) RETURNS boolean: false if there was no such repository.
 TB_SQL_FUNCTION(backup_repository_remove) {
+	AuditedAction audit("repository_remove");
 	spi_begin();
 	require_superuser("repository_remove", "remove a repository");
-	AuditedAction audit("repository_remove");
 	std::string name = required_text_arg(fcinfo, 0, "name", 1024);
 	if (name == kLocalRepository)
 		throw SqlError(ERRCODE_INVALID_PARAMETER_VALUE, "repository \"local\" is built in and cannot be removed");
@@ -105,12 +107,8 @@ TB_SQL_FUNCTION(backup_repository_remove) {
 	}
 	std::vector<std::string> layers = configured_repositories();
 	if (std::find(layers.begin(), layers.end(), name) != layers.end()) {
-		std::string msg = "repository \"" + name + "\" is still listed in tenant_backup.repositories";
-		const char *m = msg.c_str();
-		pg_call([m] {
-			ereport(WARNING, (errmsg("%s", m), errhint("Until it is taken out of the setting, every new backup "
-			                                           "records its copy there as missing.")));
-		});
+		warn("repository \"" + name + "\" is still listed in tenant_backup.repositories",
+		     "Until it is taken out of the setting, every new backup records its copy there as missing.");
 	}
 	audit.ok(name);
 	spi_end();

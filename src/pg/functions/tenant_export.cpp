@@ -6,6 +6,7 @@
 #include "pg/catalog/permissions.hpp"
 #include "pg/catalog/audit.hpp"
 #include "pg/catalog/catalog.hpp"
+#include "pg/boundary/arguments.hpp"
 #include "pg/boundary/guard.hpp"
 #include "pg/boundary/spi.hpp"
 #include "pg/catalog/tenant_tables.hpp"
@@ -24,16 +25,18 @@ constexpr long kFetchRows = 1000;
 using namespace tb::pg;
 
 TB_SQL_FUNCTION(tenant_export_csv) {
+	AuditedAction audit("tenant_export"); // first: a refused argument is a failed attempt too
 	std::optional<std::string> tenant = bounded_text_arg(fcinfo, 0, "tenant", kMaxTenantBytes, false);
 	if (!tenant)
 		throw SqlError(ERRCODE_NULL_VALUE_NOT_ALLOWED, "tenant must not be NULL");
+	audit.set_tenant(*tenant); // as given, until its stored spelling is known
 	if (PG_ARGISNULL(1))
 		throw SqlError(ERRCODE_NULL_VALUE_NOT_ALLOWED, "tbl must not be NULL");
 	Oid relid = PG_GETARG_OID(1);
 	TextLines out(fcinfo);
 	spi_begin();
 	std::string stored = stored_tenant(*tenant);
-	AuditedAction audit("tenant_export", stored);
+	audit.set_tenant(stored);
 	require_permission("backup.download", stored, 0, "tenant_export");
 	std::optional<TenantTable> found;
 	for (auto &t : load_tenant_tables())

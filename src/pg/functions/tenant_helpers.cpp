@@ -1,5 +1,6 @@
 // Internal SQL helpers of the extension's views and functions (tenant_backup--*.sql): the
 // effective tenant column and a tenant value as the catalog records it.
+#include "pg/boundary/arguments.hpp"
 #include "pg/boundary/guard.hpp"
 #include "pg/boundary/settings.hpp"
 #include "pg/catalog/catalog.hpp"

@@ -60,12 +60,11 @@ template <typename F> std::string error_of(F &&fn) {
 	try {
 		fn();
 		return "";
-	} catch (const tb::Error &e) {
-		if (e.kind() == tb::ErrorKind::Cancelled)
+	} catch (...) {
+		std::optional<CopyFailure> failure = copy_failure(std::current_exception());
+		if (!failure)
 			throw;
-		return e.what();
-	} catch (const SqlError &e) {
-		return e.what();
+		return failure->message;
 	}
 }
 

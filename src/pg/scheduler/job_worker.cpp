@@ -8,6 +8,7 @@
 #include "pg/scheduler/jobs.hpp"
 #include "pg/boundary/background_workers.hpp"
 #include "pg/boundary/spi.hpp"
+#include "pg/boundary/warnings.hpp"
 
 extern "C" {
 #include "pgstat.h"
@@ -76,10 +77,9 @@ void run_job(int64_t backup_id) {
 			apply_retention(backed_up, *schedule, scheduler_now());
 	});
 	if (error) {
-		std::string message = "tenant_backup: retention of tenant \"" + backed_up + "\" failed after its backup " +
-		                      std::to_string(backup_id) + ": " + message_of(error);
-		const char *m = message.c_str();
-		pg_call([m] { ereport(WARNING, (errmsg("%s", m), errhint("It is applied again after the next backup."))); });
+		warn("tenant_backup: retention of tenant \"" + backed_up + "\" failed after its backup " +
+		         std::to_string(backup_id) + ": " + message_of(error),
+		     "It is applied again after the next backup.");
 	}
 }
 

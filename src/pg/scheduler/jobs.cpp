@@ -13,6 +13,7 @@
 #include "pg/boundary/settings.hpp"
 #include "pg/boundary/spi.hpp"
 #include "pg/boundary/subtransaction.hpp"
+#include "pg/boundary/warnings.hpp"
 
 #include <algorithm>
 #include <map>
@@ -50,11 +51,6 @@ SqlValue epoch_text(std::optional<int64_t> t) {
 	return t ? SqlValue(std::to_string(*t)) : std::nullopt;
 }
 
-void log_warning(const std::string &message, const std::string &hint) {
-	const char *m = message.c_str(), *h = hint.c_str();
-	pg_call([=] { ereport(WARNING, (errmsg("%s", m), hint[0] ? errhint("%s", h) : 0)); });
-}
-
 // What an unfinished backup may have left, in every repository: its published archive or
 // off-site copy (a crash between publishing and committing), an S3 multipart upload never
 // completed, and temporary objects of workers that no longer exist.
@@ -69,7 +65,7 @@ void remove_leftovers(int64_t backup_id) {
 			repositories.push_back(*row[0]);
 	});
 	if (error)
-		log_warning("tenant_backup: could not list the repositories: " + *error, "");
+		warn("tenant_backup: could not list the repositories: " + *error, "");
 	for (const auto &name : repositories) {
 		error = try_in_subtransaction([&] {
 			std::shared_ptr<Storage> storage = open_storage(name);
@@ -81,9 +77,9 @@ void remove_leftovers(int64_t backup_id) {
 			remove_stale_temporaries(*storage);
 		});
 		if (error)
-			log_warning("tenant_backup: could not remove what backup " + std::to_string(backup_id) +
-			                " left in repository \"" + name + "\": " + *error,
-			            "");
+			warn("tenant_backup: could not remove what backup " + std::to_string(backup_id) + " left in repository \"" +
+			         name + "\": " + *error,
+			     "");
 	}
 }
 
@@ -216,7 +212,7 @@ void record_job_failure(const std::string &known_tenant, int64_t backup_id, cons
 	                       "WHERE tenant = $1 AND running_backup_id = $2::bigint FOR UPDATE",
 	                       {tenant, id});
 	if (state.empty()) {
-		log_warning("tenant_backup: scheduled backup " + id + " of tenant \"" + tenant + "\" failed: " + reason, "");
+		warn("tenant_backup: scheduled backup " + id + " of tenant \"" + tenant + "\" failed: " + reason, "");
 		return;
 	}
 	int failures = std::stoi(*state[0][0]) + 1;
@@ -236,9 +232,9 @@ void record_job_failure(const std::string &known_tenant, int64_t backup_id, cons
 	          "consecutive_failures = $3::int, last_error = $4, last_failure_at = now(), schedule_key = $5, "
 	          "next_run = to_timestamp($6::bigint) WHERE tenant = $1 AND running_backup_id = $2::bigint",
 	          {tenant, id, std::to_string(failures), reason, s ? SqlValue(s->key()) : std::nullopt, epoch_text(retry)});
-	log_warning("tenant_backup: scheduled backup " + id + " of tenant \"" + tenant + "\" failed (" +
-	                std::to_string(failures) + " in a row): " + reason,
-	            retry ? "It is retried in " + std::to_string(*retry - now) + " s." : "");
+	warn("tenant_backup: scheduled backup " + id + " of tenant \"" + tenant + "\" failed (" + std::to_string(failures) +
+	         " in a row): " + reason,
+	     retry ? "It is retried in " + std::to_string(*retry - now) + " s." : "");
 }
 
 int apply_retention(const std::string &tenant, const Schedule &schedule, int64_t now) {

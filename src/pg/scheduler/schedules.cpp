@@ -15,6 +15,7 @@ extern "C" {
 }
 
 #include <algorithm>
+#include <cstring>
 #include <set>
 
 namespace tb::pg {
@@ -54,12 +55,68 @@ const Schedule *ScheduleSet::for_tenant(const std::string &tenant) const {
 	return fallback ? &*fallback : nullptr;
 }
 
+namespace {
+
+// Whether the name is one of the time zone database's (as pg_timezone_names lists them, in any
+// case), rather than a POSIX TZ specification that PostgreSQL's library parses when no zone file
+// has the name. Only names with a digit are asked about (few zone names have one: Etc/GMT-3,
+// EST5EDT); the answer is remembered for the backend's life (the scheduler loads its schedules
+// again and again).
+bool in_time_zone_database(const std::string &name) {
+	static std::map<std::string, bool> known;
+	auto it = known.find(name);
+	if (it != known.end())
+		return it->second;
+	bool found = !spi_query("SELECT 1 FROM pg_catalog.pg_timezone_names "
+	                        "WHERE pg_catalog.lower(name) OPERATOR(pg_catalog.=) pg_catalog.lower($1)",
+	                        {name}, true)
+	                  .empty();
+	known.emplace(name, found);
+	return found;
+}
+
+// "+03:00" -> "Etc/GMT-3": the zone of a whole-hour ISO offset ([+-]HH, [+-]HH:MM, [+-]HHMM),
+// or "" when the text is not one.
+std::string etc_zone_of_iso_offset(const std::string &text) {
+	std::string digits;
+	for (size_t i = 1; i < text.size(); i++)
+		if (text[i] != ':' || i != 3)
+			digits += text[i];
+	bool iso = text.size() >= 3 && (text[0] == '+' || text[0] == '-') && (digits.size() == 2 || digits.size() == 4) &&
+	           std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; });
+	if (!iso || (digits.size() == 4 && digits.substr(2) != "00"))
+		return "";
+	int hours = std::stoi(digits.substr(0, 2));
+	if (hours == 0)
+		return "Etc/UTC";
+	if ((text[0] == '+' && hours > 14) || (text[0] == '-' && hours > 12))
+		return "";
+	return std::string("Etc/GMT") + (text[0] == '+' ? "-" : "+") + std::to_string(hours);
+}
+
+} // namespace
+
 std::shared_ptr<const schedule::TimeZone> time_zone_named(const std::string &name) {
 	const char *n = name.c_str();
 	pg_tz *tz = pg_eval([n] { return pg_tzset(n); });
-	if (!tz)
+	// A numeric offset ('+03:00', 'UTC+3') is a POSIX TZ specification, whose sign is the
+	// opposite of ISO 8601's: '+03:00' would run 3 hours behind UTC. Refused, never inverted.
+	bool has_digit = std::any_of(name.begin(), name.end(), [](char c) { return c >= '0' && c <= '9'; });
+	bool numeric = has_digit && (tz ? !in_time_zone_database(name) : std::strchr("+-0123456789", name[0]) != nullptr);
+	if (!tz && !numeric)
 		throw SqlError(ERRCODE_INVALID_PARAMETER_VALUE, "time zone \"" + name + "\" not recognized", "",
 		               "Use an IANA time zone name such as Europe/Berlin or Africa/Nairobi.");
+	if (numeric) {
+		std::string etc = etc_zone_of_iso_offset(name);
+		throw SqlError(
+		    ERRCODE_INVALID_PARAMETER_VALUE,
+		    "time zone \"" + name + "\" is a numeric UTC offset (POSIX TZ syntax), which is not accepted",
+		    "PostgreSQL's time zone library reads such offsets as POSIX TZ specifications, whose sign "
+		    "is the opposite of ISO 8601's: \"+03:00\" would mean 3 hours behind UTC.",
+		    "Use an IANA time zone name such as Africa/Nairobi (it also follows daylight saving "
+		    "time)" +
+		        (etc.empty() ? std::string(".") : ", or \"" + etc + "\" for a fixed offset of " + name + " from UTC."));
+	}
 	return std::make_shared<PgTimeZone>(tz);
 }
 
@@ -165,6 +222,8 @@ std::vector<std::string> discover_tenants() {
 		return {};
 	std::string sql;
 	for (const auto &t : tables) {
+		if (t.is_path())
+			continue; // its tenants are those of the tables its path leads to
 		if (!sql.empty())
 			sql += " UNION ";
 		std::string column = quoted_ident(t.tenant_column), table = quoted_name(t.schema, t.name);
@@ -180,7 +239,7 @@ std::vector<std::string> discover_tenants() {
 		       " OPERATOR(pg_catalog.>) skip.v ORDER BY 1 LIMIT 1) FROM skip WHERE skip.v IS NOT NULL) "
 		       "SELECT v FROM skip WHERE v IS NOT NULL) AS loose";
 	}
-	return column_values(sql);
+	return sql.empty() ? std::vector<std::string>{} : column_values(sql);
 }
 
 } // namespace

@@ -1,6 +1,7 @@
 #include "pg/scheduler/throttled_warning.hpp"
 
 #include "pg/boundary/guard.hpp"
+#include "pg/boundary/warnings.hpp"
 
 #include <ctime>
 #include <map>
@@ -20,8 +21,7 @@ void warn_throttled(const std::string &message, const std::string &hint) {
 		it = now - it->second >= kRepeatSeconds ? last_logged.erase(it) : std::next(it);
 	if (!last_logged.emplace(message, now).second)
 		return;
-	const char *m = message.c_str(), *h = hint.c_str();
-	pg_call([=] { ereport(WARNING, (errmsg("%s", m), h[0] ? errhint("%s", h) : 0)); });
+	warn(message, hint);
 }
 
 } // namespace tb::pg

@@ -99,29 +99,48 @@ void S3Client::backoff(int retry, const std::string &operation, const std::strin
 		throw cancelled_error(operation, key);
 }
 
-Error S3Client::cancelled_error(const std::string &operation, const std::string &key) const {
+Error S3Client::cancelled_error(const std::string &operation, const std::string &key) {
+	was_cancelled_ = true;
 	return Error(ErrorKind::Cancelled, "could not " + operation + " \"" + uri(key) + "\": cancelled");
+}
+
+void S3Attempts::start(const std::string &operation, const std::string &key) {
+	if (interrupt_requested())
+		throw client_.cancelled_error(operation, key);
+}
+
+void S3Attempts::transport_failed(const std::string &operation, const std::string &key, const HttpResponse &response) {
+	if (response.cancelled)
+		throw client_.cancelled_error(operation, key);
+	if (!response.transport_retryable || failures_ >= max_retries_)
+		throw client_.transport_error_for(operation, key, response, failures_ + 1);
+	client_.backoff(failures_++, operation, key);
+}
+
+void S3Attempts::answer_failed(const std::string &operation, const std::string &key, const HttpResponse &response,
+                               const std::string &code) {
+	if (retryable_s3_answer(response.status, code) && failures_ < max_retries_) {
+		client_.backoff(failures_++, operation, key);
+		return;
+	}
+	Error e = client_.error_for(operation, key, response);
+	if (failures_ == 0)
+		throw e;
+	throw Error(e.kind(), std::string(e.what()) + " (after " + std::to_string(failures_ + 1) + " attempts)");
 }
 
 HttpResponse S3Client::call(const std::string &operation, const S3Request &request,
                             std::initializer_list<long> accept) {
 	HttpRequest req = http_request(request);
 	const std::string &subject = request.subject.empty() ? request.key : request.subject;
-	const int max_retries = request.single_attempt ? 0 : config_->max_retries;
-	for (int attempt = 0;; attempt++) {
-		attempts_ = attempt + 1;
-		if (interrupt_requested())
-			throw cancelled_error(operation, subject);
+	S3Attempts attempts(*this, request.single_attempt ? 0 : config_->max_retries);
+	while (true) {
+		attempts_ = attempts.attempt();
+		attempts.start(operation, subject);
 		HttpResponse response = http_.perform(req);
-		bool more = attempt < max_retries;
-		if (response.cancelled)
-			throw cancelled_error(operation, subject);
-		if (!response.transport_error.empty()) {
-			if (response.transport_retryable && more) {
-				backoff(attempt, operation, subject);
-				continue;
-			}
-			throw transport_error_for(operation, subject, response, attempt + 1);
+		if (response.failed_transport()) {
+			attempts.transport_failed(operation, subject, response);
+			continue;
 		}
 		bool ok = response.status >= 200 && response.status < 300;
 		// Error bodies are parsed only where they are expected (a listing may be megabytes).
@@ -131,14 +150,7 @@ HttpResponse S3Client::call(const std::string &operation, const S3Request &reque
 		for (long s : accept)
 			if (s == response.status)
 				return response;
-		if (retryable_s3_answer(response.status, code) && more) {
-			backoff(attempt, operation, subject);
-			continue;
-		}
-		Error e = error_for(operation, subject, response);
-		if (attempt > 0)
-			throw Error(e.kind(), std::string(e.what()) + " (after " + std::to_string(attempt + 1) + " attempts)");
-		throw e;
+		attempts.answer_failed(operation, subject, response, code);
 	}
 }
 

@@ -41,13 +41,16 @@ class S3Client {
 public:
 	explicit S3Client(std::shared_ptr<const S3Config> config);
 
-	// Sends the request, retrying transport failures and retryable answers (retryable_s3_answer).
-	// Returns the answer when its status is 2xx or one of `accept`; otherwise throws the Error it
-	// means. Checks interrupt_requested() before each attempt, during it and while backing off:
-	// then throws cancelled_error, without another attempt.
+	// Sends the request, retrying transport failures and retryable answers by the driver's one
+	// retry policy (S3Attempts). Returns the answer when its status is 2xx or one of `accept`;
+	// otherwise throws the Error it means. Checks interrupt_requested() before each attempt,
+	// during it and while backing off: then throws cancelled_error, without another attempt.
 	HttpResponse call(const std::string &operation, const S3Request &request, std::initializer_list<long> accept = {});
 	// How many attempts the last call() made (1: it was not retried).
 	int attempts() const { return attempts_; }
+	// Whether a call() or backoff() of this client was stopped by interrupt_requested(), on
+	// whichever thread: the cancel may have been taken, and its flag cleared, since.
+	bool was_cancelled() const { return was_cancelled_; }
 
 	// The request as sent (URL, signing headers), for callers that stream the answer themselves.
 	HttpRequest http_request(const S3Request &request) const;
@@ -59,8 +62,9 @@ public:
 	// Sleeps before retry number `retry` (0-based); throws cancelled_error if an interrupt is
 	// requested meanwhile.
 	void backoff(int retry, const std::string &operation, const std::string &key);
-	// The error of an operation stopped by interrupt_requested(): ErrorKind::Cancelled.
-	Error cancelled_error(const std::string &operation, const std::string &key) const;
+	// The error of an operation stopped by interrupt_requested(): ErrorKind::Cancelled. Notes
+	// that this client was cancelled (was_cancelled()).
+	Error cancelled_error(const std::string &operation, const std::string &key);
 	// The error a final non-2xx answer means.
 	Error error_for(const std::string &operation, const std::string &key, const HttpResponse &response) const;
 	// A final transport failure.
@@ -72,6 +76,34 @@ private:
 	HttpClient http_;
 	std::mt19937_64 random_;
 	int attempts_ = 0;
+	bool was_cancelled_ = false;
+};
+
+// The S3 driver's one retry policy, for every loop of attempts (S3Client::call, the streaming
+// read's GETs and resumptions): up to max_retries attempts after the first, a backoff before
+// each (s3_retry_policy), retried only transport failures marked retryable and retryable answers
+// (retryable_s3_answer), never a cancel. The final error names the operation and the object and,
+// after retries, how many attempts were made.
+class S3Attempts {
+public:
+	S3Attempts(S3Client &client, int max_retries) : client_(client), max_retries_(max_retries) {}
+	// Before each attempt: throws cancelled_error if an interrupt is requested.
+	void start(const std::string &operation, const std::string &key);
+	// After an attempt whose transport failed (response.failed_transport()): returns after the
+	// backoff if another attempt is to be made, otherwise throws the error that ends the operation.
+	void transport_failed(const std::string &operation, const std::string &key, const HttpResponse &response);
+	// After an answer the caller does not take, with its S3 error code (maybe ""): the same.
+	void answer_failed(const std::string &operation, const std::string &key, const HttpResponse &response,
+	                   const std::string &code);
+	// Progress was made (a read received bytes): the next failure starts a new series.
+	void progressed() { failures_ = 0; }
+	// The number of the attempt being made, from 1.
+	int attempt() const { return failures_ + 1; }
+
+private:
+	S3Client &client_;
+	int max_retries_;
+	int failures_ = 0; // failed attempts in this series
 };
 
 // HEAD of an object: exists is false on 404, unless the bucket is missing (NotFound naming the

@@ -1,8 +1,6 @@
 #include "core/storage/s3/s3_read.hpp"
 
 #include "core/net/http_stream.hpp"
-#include "core/net/interrupt.hpp"
-#include "core/net/retry.hpp"
 #include "core/storage/s3/s3_client.hpp"
 #include "core/storage/s3/s3_etag.hpp"
 #include "core/storage/s3/s3_xml.hpp"
@@ -18,7 +16,8 @@ constexpr size_t kMaxErrorBody = 64 << 10;
 class S3ReadSource : public Source {
 public:
 	S3ReadSource(std::shared_ptr<const S3Config> config, std::string key, uint64_t offset)
-	    : client_(std::move(config)), key_(std::move(key)), pos_(offset) {
+	    : client_(std::move(config)), attempts_(client_, client_.config().max_retries), key_(std::move(key)),
+	      pos_(offset) {
 		open();
 	}
 
@@ -31,13 +30,11 @@ public:
 			size_t n = stream_->read(buf, cap);
 			if (n > 0) {
 				pos_ += n;
-				failures_ = 0; // progress: a later failure starts a new series of retries
+				attempts_.progressed(); // a later failure starts a new series of retries
 				return n;
 			}
 			HttpResponse head = stream_->head();
 			stream_.reset();
-			if (head.cancelled)
-				throw client_.cancelled_error(what(), key_);
 			if (!head.failed_transport() && (!has_end_ || pos_ >= end_)) {
 				eof_ = true;
 				break;
@@ -46,9 +43,7 @@ public:
 				head.transport_error = "the connection closed " + std::to_string(end_ - pos_) + " bytes early";
 				head.transport_retryable = true;
 			}
-			if (!head.transport_retryable || failures_ >= client_.config().max_retries)
-				throw client_.transport_error_for(what(), key_, head, failures_ + 1);
-			client_.backoff(failures_++, what(), key_);
+			attempts_.transport_failed(what(), key_, head); // resumed from pos_ by open()
 		}
 		return 0;
 	}
@@ -59,8 +54,7 @@ private:
 	// GETs from pos_, retrying until a body starts coming (or the range is past the end).
 	void open() {
 		while (true) {
-			if (interrupt_requested())
-				throw client_.cancelled_error(what(), key_);
+			attempts_.start(what(), key_);
 			S3Request r;
 			r.key = key_;
 			if (pos_ > 0)
@@ -69,14 +63,9 @@ private:
 				r.headers.push_back("If-Match: \"" + etag_ + "\"");
 			stream_ = std::make_unique<HttpStream>(client_.http_settings(), client_.http_request(r));
 			HttpResponse head = stream_->await_head();
-			bool more = failures_ < client_.config().max_retries;
 			if (head.failed_transport()) {
 				stream_.reset();
-				if (head.cancelled)
-					throw client_.cancelled_error(what(), key_);
-				if (!head.transport_retryable || !more)
-					throw client_.transport_error_for(what(), key_, head, failures_ + 1);
-				client_.backoff(failures_++, what(), key_);
+				attempts_.transport_failed(what(), key_, head);
 				continue;
 			}
 			if (head.status == 200 || head.status == 206) {
@@ -104,22 +93,18 @@ private:
 			if (head.status == 412)
 				throw Error(ErrorKind::Io, "could not " + what() + " \"" + client_.uri(key_) +
 				                               "\": the object was replaced while it was read");
-			if (retryable_s3_answer(head.status, parse_error_body(head.body).code) && more) {
-				client_.backoff(failures_++, what(), key_);
-				continue;
-			}
-			throw client_.error_for(what(), key_, head);
+			attempts_.answer_failed(what(), key_, head, parse_error_body(head.body).code);
 		}
 	}
 
 	S3Client client_;
+	S3Attempts attempts_; // consecutive failed attempts without a byte delivered
 	std::string key_;
 	uint64_t pos_;
 	std::unique_ptr<HttpStream> stream_;
 	std::string etag_;
 	bool has_end_ = false, eof_ = false;
 	uint64_t end_ = 0;
-	int failures_ = 0; // consecutive failed attempts without a byte delivered
 };
 
 } // namespace

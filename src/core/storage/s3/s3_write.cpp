@@ -27,8 +27,9 @@ public:
 			return;
 		try {
 			// After a cancel (often why we are here) still one attempt, not cut by the pending
-			// interrupt, or the parts would stay until a lifecycle rule removes them.
-			bool cancelled = interrupt_requested();
+			// interrupt, or the parts would stay until a lifecycle rule removes them. The cancel
+			// may already be taken (its flag cleared) when a request of ours was stopped by it.
+			bool cancelled = interrupt_requested() || client_.was_cancelled();
 			IgnoreInterrupts ignore;
 			abort_upload(upload_id_, cancelled);
 		} catch (...) {

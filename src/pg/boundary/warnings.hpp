@@ -1,0 +1,13 @@
+// WARNINGs from C++ code: the one way our layer tells the caller (or the server log) about
+// something that did not stop the work.
+#pragma once
+
+#include <string>
+
+namespace tb::pg {
+
+// Reports a WARNING with this message and, unless empty, this hint. Calls PostgreSQL through
+// pg_call (a failure to report, e.g. out of memory, becomes a PgError).
+void warn(const std::string &message, const std::string &hint = "");
+
+} // namespace tb::pg
