@@ -8,6 +8,9 @@ SELECT setval('tenant_backup.backups_id_seq', 13000) AS id_base \gset
 SET tenant_backup.tenant_column = 'pm_tenant';
 SET client_min_messages = error;
 SET log_min_error_statement = panic;
+\getenv abs_srcdir PG_ABS_SRCDIR
+\set audited_sql :abs_srcdir '/sql/include/audited.sql'
+\i :audited_sql
 CREATE SCHEMA pm;
 CREATE TABLE pm.items (pm_tenant int NOT NULL, id int PRIMARY KEY, note text);
 CREATE INDEX ON pm.items (pm_tenant);
@@ -100,6 +103,7 @@ SELECT role,
 FROM pm.matrix GROUP BY role ORDER BY min(ctid);
 SELECT role, action, tenant, result FROM pm.matrix WHERE result LIKE 'error%';
 
+SELECT pg_temp.audited(format($$SELECT count(*) = 8 FROM tenant_backup.backup_audit WHERE id > %s AND current_user_name = 'pm_member' AND outcome = 'denied'$$, :audit_before));
 -- Every call left one audit row: its action, tenant, backup, the role, and the outcome. The
 -- denied ones were written although their subtransaction was rolled back.
 SELECT m.role, count(*) AS calls,
@@ -138,6 +142,7 @@ SELECT * FROM tenant_backup.backup_grants();
 SET tenant_backup.tenant_column = 'id';
 SET tenant_backup.repository = '/tmp';
 RESET ROLE;
+SELECT pg_temp.audited($$SELECT EXISTS (SELECT FROM tenant_backup.backup_audit WHERE current_user_name = 'pm_create' AND action = 'rotate_master_key')$$);
 SELECT action, outcome, error FROM tenant_backup.backup_audit
 WHERE current_user_name = 'pm_create' AND action IN ('grant', 'forget_tenant', 'rotate_master_key') ORDER BY id;
 
@@ -155,12 +160,14 @@ CREATE POLICY only_a1 ON pm.items USING (note = 'a1');
 SET ROLE pm_no_table;
 SELECT tenant_backup.backup_create('1301');
 RESET ROLE;
+SELECT pg_temp.audited($$SELECT count(*) = 2 FROM tenant_backup.backup_audit WHERE current_user_name = 'pm_no_table'$$);
 SELECT action, outcome, error FROM tenant_backup.backup_audit WHERE current_user_name = 'pm_no_table' ORDER BY id;
 
 -- A failed action is audited too, in a transaction of its own.
 BEGIN;
 SELECT tenant_backup.backup_restore(999999);
 ROLLBACK;
+SELECT pg_temp.audited($$SELECT EXISTS (SELECT FROM tenant_backup.backup_audit WHERE action = 'restore' AND backup_id = 999999)$$);
 SELECT action, outcome, backup_id, error FROM tenant_backup.backup_audit ORDER BY id DESC LIMIT 1;
 
 -- The audit trail is append-only, except for superusers.

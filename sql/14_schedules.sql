@@ -7,6 +7,9 @@ SELECT setval('tenant_backup.backups_id_seq', 14000) AS id_base \gset
 SET tenant_backup.tenant_column = 'sc_tenant';
 SET client_min_messages = error;
 SET log_min_error_statement = panic;
+\getenv abs_srcdir PG_ABS_SRCDIR
+\set audited_sql :abs_srcdir '/sql/include/audited.sql'
+\i :audited_sql
 CREATE SCHEMA sc;
 CREATE TABLE sc.items (sc_tenant int NOT NULL, id int PRIMARY KEY, note text);
 CREATE INDEX ON sc.items (sc_tenant);
@@ -102,6 +105,7 @@ SELECT count(*) FROM tenant_backup.backup_status;
 -- backup_progress is open to every role (it filters by backup.view itself); nothing runs here.
 SELECT count(*) FROM tenant_backup.backup_progress;
 RESET ROLE;
+SELECT pg_temp.audited($$SELECT count(*) = 2 FROM tenant_backup.backup_audit WHERE current_user_name = 'sc_user' AND action = 'list_schedules'$$);
 SELECT current_user_name = 'sc_user' AS by_user, action, tenant, outcome, error
 FROM tenant_backup.backup_audit WHERE action IN ('schedule', 'list_schedules') ORDER BY id;
 

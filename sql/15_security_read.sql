@@ -10,6 +10,9 @@
 -- fallback worker; test/t/015_audit_channel.pl covers the shared-memory queue.
 CREATE EXTENSION IF NOT EXISTS tenant_backup;
 SELECT setval('tenant_backup.backups_id_seq', 15000) AS id_base \gset
+\getenv abs_srcdir PG_ABS_SRCDIR
+\set audited_sql :abs_srcdir '/sql/include/audited.sql'
+\i :audited_sql
 SET tenant_backup.tenant_column = 'sa_tenant';
 SET client_min_messages = error;
 SET log_min_error_statement = panic;
@@ -111,6 +114,7 @@ SELECT * FROM tenant_backup.backup_restore(:b1);
 RESET ROLE;
 -- Backup admins get "does not exist".
 SELECT count(*) FROM tenant_backup.backup_download(:id_base + 999);
+SELECT pg_temp.audited($$SELECT EXISTS (SELECT FROM tenant_backup.backup_audit WHERE backup_id = 15999 AND action = 'download' AND current_user_name = 'postgres')$$);
 -- The audit trail, for admins, still names the real tenant of each denial.
 SELECT current_user_name, action, outcome, tenant, backup_id - :id_base AS backup
 FROM tenant_backup.backup_audit WHERE id > :audit_before ORDER BY id;

@@ -39,6 +39,10 @@ SELECT tenant_backup.backup_repository_add('af_repo', NULL);
 SELECT tenant_backup.backup_repository_remove(NULL);
 SELECT count(*) FROM tenant_backup.backup_repository_check(NULL);
 
+\getenv abs_srcdir PG_ABS_SRCDIR
+\set audited_sql :abs_srcdir '/sql/include/audited.sql'
+\i :audited_sql
+SELECT pg_temp.audited(format($$SELECT count(*) = 23 FROM tenant_backup.backup_audit WHERE id > %s$$, :audit_base));
 -- One row per attempt, outcome failed, naming the tenant or backup the call was given.
 SELECT action, outcome, left(tenant, 12) AS tenant, backup_id = :bid AS of_bid, error
 FROM tenant_backup.backup_audit WHERE id > :audit_base ORDER BY id;

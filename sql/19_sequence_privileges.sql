@@ -55,6 +55,10 @@ REVOKE UPDATE ON SEQUENCE sp.customers_id_seq FROM sp_restorer;
 COMMIT;
 SELECT last_value AS customers_id_seq_not_moved FROM sp.customers_id_seq;
 
+\getenv abs_srcdir PG_ABS_SRCDIR
+\set audited_sql :abs_srcdir '/sql/include/audited.sql'
+\i :audited_sql
+SELECT pg_temp.audited(format($$SELECT count(*) = 4 FROM tenant_backup.backup_audit WHERE id > %s$$, :audit_base));
 SELECT action, outcome, tenant, backup_id = :bid AS of_bid, left(error, 100) AS error
 FROM tenant_backup.backup_audit WHERE id > :audit_base ORDER BY id;
 

@@ -224,6 +224,7 @@ SELECT tenant_backup.backup_create('701', 'with a gap') AS bid_gap \gset
 SELECT jsonb_array_length(left_out) AS left_out, left_out -> 0 ->> 'table' AS first
 FROM tenant_backup.backups WHERE id = :bid_gap;
 SELECT left_out FROM tenant_backup.backups WHERE id = :bid;
+SELECT tenant, coverage FROM tenant_backup.backup_status WHERE tenant IN ('701', '702') ORDER BY 1;
 DROP TABLE wt.note_votes, wt.notes;
 DROP ROLE wt_untrusted;
 

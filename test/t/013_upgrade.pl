@@ -40,7 +40,14 @@ CREATE INDEX ON app.orders (tenant_id);
 INSERT INTO app.customers (tenant_id, name, m) SELECT 1 + g % 3, 'customer ' || g, (ARRAY['sad', 'ok', 'happy']::mood[])[1 + g % 3]
 FROM generate_series(1, 300) g;
 INSERT INTO app.orders (tenant_id, customer_id, total) SELECT c.tenant_id, c.id, c.id * 1.25 FROM app.customers c;
+-- no tenant column: 0.1.0 leaves it out; 0.2.0 finds its rows through orders (issue 17)
+CREATE TABLE app.order_notes (order_id int NOT NULL REFERENCES app.orders (id), note text);
+CREATE INDEX ON app.order_notes (order_id);
+INSERT INTO app.order_notes SELECT id, 'note ' || id FROM app.orders WHERE id % 2 = 1;
 });
+my $notes_sql = q{SELECT count(*) || ':' || coalesce(sum(n.order_id), 0) FROM app.order_notes n
+                  JOIN app.orders o ON o.id = n.order_id WHERE o.tenant_id = 1};
+my $notes_before = $node->safe_psql('postgres', $notes_sql);
 
 sub rows_of
 {
@@ -94,6 +101,19 @@ my $id4 = $node->safe_psql('postgres', "SELECT tenant_backup.backup_create('1', 
 $node->safe_psql('postgres', "UPDATE app.customers SET name = 'changed' WHERE tenant_id = 1");
 $node->safe_psql('postgres', "SELECT count(*) FROM tenant_backup.backup_restore($id4)");
 is(rows_of($node, 1), $before{1}, 'a backup made after the update restores too');
+is($node->safe_psql('postgres', $notes_sql), $notes_before,
+	"the 0.1.0 backups' restores left the table they did not hold (order_notes) as it was");
+is( $node->safe_psql(
+		'postgres',
+		"SELECT rows_found_by || ' ' || path FROM tenant_backup.backup_tables() WHERE table_name = 'app.order_notes'::regclass"
+	),
+	'path order_notes_order_id_fkey -> app.orders',
+	'after the update, order_notes is found through its foreign key');
+my $id5 = $node->safe_psql('postgres', "SELECT tenant_backup.backup_create('1', 'whole tenant')");
+$node->safe_psql('postgres',
+	"DELETE FROM app.order_notes n USING app.orders o WHERE o.id = n.order_id AND o.tenant_id = 1");
+$node->safe_psql('postgres', "SELECT count(*) FROM tenant_backup.backup_restore($id5)");
+is($node->safe_psql('postgres', $notes_sql), $notes_before, 'a backup made after the update restores order_notes too');
 is($node->safe_psql('postgres', 'SELECT count(*) FROM tenant_backup.backup_table_gaps()'), '0',
 	'the 0.2.0 API is there after the update');
 

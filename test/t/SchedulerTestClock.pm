@@ -11,7 +11,7 @@ use POSIX qw(floor);
 use Test::More;
 use Time::HiRes qw(usleep);
 
-our @EXPORT = qw(scheduler_node sql wait_for set_clock $today);
+our @EXPORT = qw(scheduler_node use_node sql wait_for set_clock $today);
 
 my $node;
 
@@ -35,6 +35,9 @@ max_worker_processes = 16
 	$node->start;
 	return $node;
 }
+
+# From now on sql() and wait_for() ask another node (a standby promoted in the first one's place).
+sub use_node { $node = $_[0]; }
 
 sub sql { return $node->safe_psql('postgres', $_[0]); }
 

@@ -220,3 +220,40 @@ TEST(TupleFieldFilter, HugeClaimedLengthFailsWithoutHugeAllocation) {
 	ASSERT_EQ(getrusage(RUSAGE_SELF, &usage), 0);
 	EXPECT_LT(usage.ru_maxrss, 1024L * 1024L) << "peak resident size (KiB) reached a gigabyte";
 }
+
+TEST(TupleBatches, CutsWholeTuplesIntoBatches) {
+	auto rows = sample_rows(); // 5 rows
+	std::string tuples = tuples_of(rows);
+	for (uint64_t per : {1, 2, 3, 5, 6})
+		for (size_t chunk : {size_t(1), size_t(7), SIZE_MAX})
+			for (size_t read_size : {size_t(1), size_t(5), size_t(65536)}) {
+				MemorySource src(tuples, chunk);
+				tb::archive::TupleBatches batches(src, 4, per);
+				std::vector<std::string> got;
+				while (batches.next_batch()) {
+					got.push_back(read_all(batches, read_size));
+					uint8_t b;
+					EXPECT_EQ(batches.read(&b, 1), 0u) << "a batch's end stays its end";
+				}
+				EXPECT_FALSE(batches.next_batch()) << "and the stream's end stays the end";
+				std::vector<std::string> want;
+				for (size_t i = 0; i < rows.size(); i += per)
+					want.push_back(tuples_of({rows.begin() + i, rows.begin() + std::min(rows.size(), i + per)}));
+				EXPECT_TRUE(got == want) << "per batch " << per << ", chunk " << chunk << ", read " << read_size;
+			}
+}
+
+TEST(TupleBatches, NoTuplesNoBatch) {
+	MemorySource src("");
+	tb::archive::TupleBatches batches(src, 4, 10);
+	EXPECT_FALSE(batches.next_batch());
+	uint8_t b;
+	EXPECT_EQ(batches.read(&b, 1), 0u);
+}
+
+TEST(TupleBatches, ChecksFieldCount) {
+	std::string tuples = tuples_of(sample_rows());
+	MemorySource src(tuples);
+	tb::archive::TupleBatches batches(src, 3, 10);
+	EXPECT_THROW(batches.next_batch(), tb::Error);
+}

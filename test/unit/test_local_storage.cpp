@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 
 using namespace tbtest;
 using tb::ErrorKind;
@@ -391,4 +392,20 @@ TEST(CheckObjectName, SlashOnlyWhereAllowed) {
 	EXPECT_TRUE(throws_kind(ErrorKind::InvalidInput, [] { tb::check_object_name("a/b", false); }));
 	EXPECT_TRUE(throws_kind(ErrorKind::InvalidInput, [] { tb::check_object_name("a/b/c", false); }));
 	EXPECT_TRUE(throws_kind(ErrorKind::InvalidInput, [] { tb::check_object_name("..", false); }));
+}
+
+// Failover: a directory on a local disk is node-local, so is one not created yet (judged by its
+// nearest existing parent); network and cluster filesystem types are shared.
+TEST_F(LocalStorageTest, NodeLocalByFilesystemType) {
+	struct statfs here;
+	ASSERT_EQ(::statfs(dir_.c_str(), &here), 0);
+	bool local = !tb::shared_filesystem_type(static_cast<long>(here.f_type));
+	EXPECT_EQ(tb::LocalStorage(dir_).node_local(), local);
+	EXPECT_EQ(tb::LocalStorage(dir_ + "/not/made/yet").node_local(), local);
+	EXPECT_TRUE(tb::shared_filesystem_type(0x6969));      // NFS
+	EXPECT_TRUE(tb::shared_filesystem_type(0xff534d42L)); // CIFS
+	EXPECT_TRUE(tb::shared_filesystem_type(0x00c36400));  // CephFS
+	EXPECT_FALSE(tb::shared_filesystem_type(0xef53));     // ext4
+	EXPECT_FALSE(tb::shared_filesystem_type(0x58465342)); // XFS
+	EXPECT_FALSE(tb::shared_filesystem_type(0x01021994)); // tmpfs
 }

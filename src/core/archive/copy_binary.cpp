@@ -130,4 +130,36 @@ size_t TupleFieldFilter::read(uint8_t *buf, size_t cap) {
 	return n;
 }
 
+TupleBatches::TupleBatches(Source &tuples, size_t fields, uint64_t per_batch)
+    : reader_(tuples, fields), per_batch_(per_batch == 0 ? 1 : per_batch) {}
+
+bool TupleBatches::next_batch() {
+	in_batch_ = 0;
+	if (!pending_) {
+		pending_ = reader_.next(fields_);
+		pos_ = 0;
+	}
+	return pending_;
+}
+
+size_t TupleBatches::read(uint8_t *buf, size_t cap) {
+	if (!pending_) {
+		if (in_batch_ == 0 || in_batch_ >= per_batch_)
+			return 0; // the batch is over (or next_batch() found nothing)
+		pending_ = reader_.next(fields_);
+		pos_ = 0;
+		if (!pending_)
+			return 0;
+	}
+	const std::string &raw = reader_.raw();
+	size_t n = std::min(cap, raw.size() - pos_);
+	std::memcpy(buf, raw.data() + pos_, n);
+	pos_ += n;
+	if (pos_ == raw.size()) {
+		pending_ = false;
+		in_batch_++;
+	}
+	return n;
+}
+
 } // namespace tb::archive

@@ -33,6 +33,8 @@ public:
 	CopyTupleReader(Source &tuples, size_t expected_fields) : in_(tuples), expected_(expected_fields) {}
 	// Reads the next tuple; false at the end of the stream.
 	bool next(std::vector<Field> &fields);
+	// The raw bytes of the tuple next() read last (field count, then the fields).
+	const std::string &raw() const { return tuple_; }
 
 private:
 	void need(size_t len);
@@ -56,6 +58,25 @@ private:
 	std::string out_;
 	size_t out_pos_ = 0;
 	bool done_ = false;
+};
+
+// Cuts a stream of tuples into batches of at most `per_batch` tuples, each read as a stream of its
+// own (read() returns 0 at the end of the batch), so that a loader can hand each batch to one
+// statement and memory or staging space stays bounded by the batch. Tuples are passed on whole,
+// their field count checked.
+class TupleBatches : public Source {
+public:
+	TupleBatches(Source &tuples, size_t fields, uint64_t per_batch);
+	// Starts the next batch; false when no tuple is left. Call before the first batch too.
+	bool next_batch();
+	size_t read(uint8_t *buf, size_t cap) override;
+
+private:
+	CopyTupleReader reader_;
+	std::vector<CopyTupleReader::Field> fields_;
+	uint64_t per_batch_, in_batch_ = 0;
+	bool pending_ = false; // reader_ holds a tuple not yet passed on
+	size_t pos_ = 0;       // of the pending tuple's bytes already passed on
 };
 
 } // namespace tb::archive

@@ -58,6 +58,11 @@ public:
 	// Whether WriteObject::publish() is a local step that fails only when the machine does (a
 	// rename), so that it can wait until the last moment; false where it needs a network (S3).
 	virtual bool publish_is_local() const { return false; }
+	// Whether only this machine reaches the objects (a directory on a local disk), so that a copy
+	// here does not survive a failover to another node; false for a network or cluster filesystem
+	// (NFS, SMB, CephFS, GlusterFS, GFS2, OCFS2, ...) and for object stores (docs/STORAGE.md "High
+	// availability").
+	virtual bool node_local() const { return false; }
 	// Writes left incomplete under this repository (none for drivers whose writes are files), and
 	// removing one (its object was never visible).
 	virtual std::vector<IncompleteUpload> list_incomplete_uploads() { return {}; }

@@ -1,5 +1,6 @@
 #include "pg/archive/copy_loader.hpp"
 
+#include "pg/archive/citus_tables.hpp"
 #include "pg/boundary/guard.hpp"
 
 namespace tb::pg {
@@ -33,6 +34,11 @@ int read_copy_data(void *outbuf, int minread, int maxread) {
 } // namespace
 
 uint64 copy_into(Oid relid, const std::vector<std::string> &columns, Source &copy_stream) {
+	// COPY's own machinery writes the relation itself: into a Citus table's coordinator shell,
+	// where no query sees the rows. Citus tables load through load_into_citus only.
+	if (citus_table(relid))
+		throw SqlError(ERRCODE_INTERNAL_ERROR, "tenant_backup would load rows past Citus into a Citus table's shell",
+		               "", "Citus tables are loaded through Citus (load_into_citus).");
 	CurrentSourceScope scope(copy_stream);
 	return pg_eval([&] {
 		Relation rel = table_open(relid, RowExclusiveLock);

@@ -9,7 +9,8 @@
 
 namespace tb::pg {
 
-// columns: the fields of each tuple, in order; other columns get their defaults.
+// columns: the fields of each tuple, in order; other columns get their defaults. Refuses a Citus
+// table (its rows would land in the coordinator's shell table): see load_into_citus. Needs SPI.
 uint64 copy_into(Oid relid, const std::vector<std::string> &columns, Source &copy_stream);
 
 } // namespace tb::pg

@@ -89,6 +89,14 @@ uint64 ForeignKeyChecks::delete_tenant_rows(const RestoredTable &table) {
 	for (const auto &fk : load_foreign_keys("c.confrelid OPERATOR(pg_catalog.=) " + std::to_string(plan.relid))) {
 		if (tenant_position(fk, plan.tenant_column_raw) >= 0 || removed_keys_.count(fk.oid))
 			continue; // found by the tenant column; or already remembered by an earlier restore
+		if (table.distributed)
+			// Citus requires a foreign key into a distributed table to include its distribution
+			// column, the tenant column here; a key without it cannot be checked by the tenant's shard.
+			throw SqlError(
+			    ERRCODE_FEATURE_NOT_SUPPORTED,
+			    "cannot restore into table " + plan.display_name + ": foreign key \"" + fk.name +
+			        "\" references it without its tenant column; nothing was restored",
+			    "On a Citus distributed table the restore checks foreign keys within the tenant's shard only.");
 		std::string cols = join_each(fk.parent_cols, ", ", [&](size_t i) { return fk.parent_cols[i]; });
 		auto known = key_tables.find(cols);
 		if (known != key_tables.end()) {
@@ -274,6 +282,11 @@ void ForeignKeyChecks::check(const std::vector<RestoredTable> &tables, int64 bac
 			if (!done.insert({c.sql, c.tenant_of ? c.tenant_of->plan.tenant_type : InvalidOid}).second)
 				continue;
 			const RestoredTable *t = c.tenant_of;
+			// Citus refuses to read placements this transaction modified as another user: a check
+			// of a distributed table runs as the role that deleted and loaded it (AsTableOwner).
+			std::optional<AsTableOwner> owner;
+			if (t && t->distributed)
+				owner.emplace(t->plan.relid);
 			std::optional<std::string> key =
 			    t ? first_row(c.sql, t->plan.tenant_type, t->tenant, 1) : first_row(c.sql, InvalidOid, 0, 0);
 			if (!key)

@@ -23,7 +23,8 @@ void end_index_probes(int level);
 
 struct RestoredTable {
 	TableRestorePlan plan;
-	Datum tenant; // tenant value in the type of plan.tenant_type
+	Datum tenant;             // tenant value in the type of plan.tenant_type
+	bool distributed = false; // a Citus table distributed by the tenant column (citus_tables.hpp)
 };
 
 class ForeignKeyChecks {

@@ -4,6 +4,7 @@
 #include "pg/catalog/backup_copies.hpp"
 #include "pg/boundary/guard.hpp"
 #include "pg/catalog/keys.hpp"
+#include "pg/repository/failover_safety.hpp"
 #include "pg/repository/pending_objects.hpp"
 #include "pg/repository/registry.hpp"
 #include "pg/repository/archive_names.hpp"
@@ -139,6 +140,13 @@ void NewArchive::finish(NewBackup &backup) {
 		throw Error(ErrorKind::Internal, "backup " + std::to_string(backup.id) + " has no copy");
 	backup.repository = primary->repository;
 	backup.location = primary->location;
+	std::vector<StoredCopyReach> stored; // the primary first
+	for (const Target &t : targets_)
+		for (const NewCopy &c : backup.copies)
+			if (c.stored && c.repository == t.repository)
+				stored.insert(c.repository == backup.repository ? stored.begin() : stored.end(),
+				              {c.repository, c.location, t.storage->node_local()});
+	warn_unless_failover_safe(backup.id, stored);
 	std::rotate(backup.copies.begin(), primary, primary + 1); // the primary first, as the catalog wants
 	for (const NewCopy &c : backup.copies)
 		if (!c.stored)

@@ -1,11 +1,13 @@
 #include "pg/archive/sequences.hpp"
 
+#include "pg/boundary/as_table_owner.hpp"
 #include "pg/boundary/guard.hpp"
 #include "pg/catalog/audit.hpp"
 #include "pg/archive/pending_sequences.hpp"
 #include "pg/boundary/spi.hpp"
 #include "pg/catalog/tenant_tables.hpp"
 
+#include <optional>
 #include <string>
 
 namespace tb::pg {
@@ -135,6 +137,11 @@ std::vector<SequenceMove> plan_sequence_moves(const RestoredTable &table, int64 
 			bool found, beyond;
 			int64 value, max;
 		} r{};
+		// Citus refuses to read placements this transaction modified as another user: a
+		// distributed table is read as the role that loaded it (AsTableOwner).
+		std::optional<AsTableOwner> owner;
+		if (table.distributed)
+			owner.emplace(table.plan.relid);
 		SqlParams params = SqlParams().datum(tenant_type, tenant).oid(seq);
 		pg_call([&] {
 			if (spi_run(q, params, false, SPI_OK_SELECT) == 0)

@@ -3,6 +3,7 @@
 #include "pg/shared_memory/audit_queue.hpp"
 #include "pg/boundary/background_workers.hpp"
 #include "pg/boundary/guard.hpp"
+#include "pg/boundary/standby.hpp"
 #include "pg/catalog/permissions.hpp"
 #include "pg/boundary/subtransaction.hpp"
 #include "pg/shared_memory/shared_memory.hpp"
@@ -11,7 +12,6 @@
 #include <vector>
 
 extern "C" {
-#include "access/xlog.h"
 #include "utils/fmgroids.h"
 #include "postmaster/bgworker.h"
 #include "storage/ipc.h"
@@ -24,9 +24,6 @@ extern "C" {
 namespace tb::pg {
 
 namespace {
-
-// How long a caller waits for the fallback audit worker (not preloaded) to write its event.
-constexpr long kWorkerWaitMs = 10000;
 
 struct Stashed {
 	bool pending = false;
@@ -146,10 +143,6 @@ void insert_event(const QueuedAuditEvent &e) {
 	insert_row(e.at, e.session_user, e.current_user, e.client, e.tenant, e.backup_id, e.action, e.outcome, e.error);
 }
 
-// The fallback channel: a background worker writes the event. Waits for it at most kWorkerWaitMs
-// and not at all past a pending cancel or termination (which stays pending for PostgreSQL to act
-// on). The event's shared memory is pinned so that the worker finds it even if the caller has
-// stopped waiting; the worker unpins it.
 // Where an event recorded outside the transaction ends up.
 enum class AuditChannel {
 	Table,        // queued for, or being written into, tenant_backup.backup_audit
@@ -157,13 +150,52 @@ enum class AuditChannel {
 	Lost,         // the server log only, though a table was possible (queue full, no worker slot)
 };
 
-// Whether the event will reach tenant_backup.backup_audit (a worker took it, or may still write it).
+// The fallback channel (not preloaded, or no scheduler drains the database): a short-lived
+// background worker writes the event, in a transaction of its own. The caller never waits for it
+// where it registers it (in the failure hook that is before the abort, with the failed
+// transaction's locks still held): the session's next audited call waits for it instead
+// (wait_for_audit_writer), bounded and cancellable, so a session has at most one writer at a
+// time and its events reach the table in order. The event's shared memory is pinned so that the
+// worker finds it after the caller has gone on; the worker unpins it.
+constexpr long kWriterWaitMs = 10000;
+BackgroundWorkerHandle *audit_writer = nullptr; // in TopMemoryContext; the session's last writer
+
+// Waits until the session's last audit writer has exited, at most kWriterWaitMs; a cancel or
+// termination is acted on at once (interrupts must not be held). Never call it between a caught
+// error and the abort.
+void wait_for_audit_writer() {
+	if (!audit_writer)
+		return;
+	bool gave_up = pg_eval([] {
+		TimestampTz deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), kWriterWaitMs);
+		for (;;) {
+			pid_t pid;
+			BgwHandleStatus status = GetBackgroundWorkerPid(audit_writer, &pid);
+			if (status == BGWH_STOPPED || status == BGWH_POSTMASTER_DIED)
+				return false;
+			long left = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), deadline);
+			if (left <= 0)
+				return true;
+			(void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, Min(left, 100L),
+			                PG_WAIT_EXTENSION);
+			ResetLatch(MyLatch);
+			CHECK_FOR_INTERRUPTS();
+		}
+	});
+	pg_call([] {
+		pfree(audit_writer);
+		audit_writer = nullptr;
+	});
+	if (gave_up)
+		log_line("tenant_backup audit: the audit writer of an earlier event was still running after " +
+		         std::to_string(kWriterWaitMs / 1000) +
+		         " s; going on without it (if it fails, that event is in the "
+		         "server log only)");
+}
+
+// Starts a worker that writes the event; false if no worker slot is free. Waits for nothing.
 bool write_by_worker(const QueuedAuditEvent &e) {
-	enum {
-		Written,
-		NoSlot,
-		Unfinished
-	} result = pg_eval([&] {
+	bool started = pg_eval([&] {
 		dsm_segment *segment = dsm_create(sizeof(QueuedAuditEvent), 0);
 		memcpy(dsm_segment_address(segment), &e, sizeof(e));
 		dsm_handle handle_of_event = dsm_segment_handle(segment);
@@ -172,33 +204,21 @@ bool write_by_worker(const QueuedAuditEvent &e) {
 		    worker_definition("tenant_backup_audit_worker", "tenant_backup audit writer", 0, true);
 		worker.bgw_main_arg = UInt32GetDatum(handle_of_event);
 		worker.bgw_notify_pid = MyProcPid;
-		BackgroundWorkerHandle *handle;
-		auto outcome = Unfinished;
-		if (!RegisterDynamicBackgroundWorker(&worker, &handle)) {
-			dsm_unpin_segment(handle_of_event);
-			outcome = NoSlot;
+		BackgroundWorkerHandle *handle = nullptr;
+		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext); // outlives the failed transaction
+		bool registered = RegisterDynamicBackgroundWorker(&worker, &handle);
+		MemoryContextSwitchTo(old);
+		if (registered) {
+			if (audit_writer) // one the session stopped waiting for
+				pfree(audit_writer);
+			audit_writer = handle;
 		} else {
-			TimestampTz deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), kWorkerWaitMs);
-			for (;;) {
-				pid_t pid;
-				BgwHandleStatus status = GetBackgroundWorkerPid(handle, &pid);
-				if (status == BGWH_STOPPED) {
-					outcome = Written; // or failed, saying so in the log
-					break;
-				}
-				long left = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), deadline);
-				if (status == BGWH_POSTMASTER_DIED || InterruptPending || left <= 0)
-					break;
-				(void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, Min(left, 100L),
-				                PG_WAIT_EXTENSION);
-				ResetLatch(MyLatch);
-			}
-			pfree(handle);
+			dsm_unpin_segment(handle_of_event);
 		}
 		dsm_detach(segment);
-		return outcome;
+		return registered;
 	});
-	if (result == NoSlot) {
+	if (!started) {
 		log_not_recorded(e, "no background worker slot is free");
 		pg_call([] {
 			ereport(WARNING, (errmsg("tenant_backup: could not start a background worker to record an audit event; "
@@ -207,17 +227,13 @@ bool write_by_worker(const QueuedAuditEvent &e) {
 			                          "tenant_backup.databases (the audit queue needs no worker slot), or raise "
 			                          "max_worker_processes.")));
 		});
-	} else if (result == Unfinished) {
-		log_line("tenant_backup audit: the audit writer had not finished when the caller went on; if it fails the "
-		         "event is in the server log only: " +
-		         describe(e));
 	}
-	return result != NoSlot;
+	return started;
 }
 
 AuditChannel record_unheld(const AuditEvent &event, const AuditIdentity &who) {
 	QueuedAuditEvent q = make_event(event, who);
-	if (pg_eval([] { return RecoveryInProgress(); })) {
+	if (on_standby()) {
 		log_event(q);
 		log_not_recorded(q, "the server is a hot standby");
 		return AuditChannel::LogOnStandby;
@@ -233,12 +249,12 @@ AuditChannel record_unheld(const AuditEvent &event, const AuditIdentity &who) {
 	return AuditChannel::Table;
 }
 
-// Records the event outside the caller's transaction (see audit.hpp). No catalog access.
-// Interrupts are held meanwhile: logging would otherwise act on a pending cancel (errfinish
-// checks for interrupts) before the event is queued, and in the failure hook would consume the
-// very cancel that PostgreSQL must report next. Nothing here waits unboundedly: the fallback's
-// wait ends at once when an interrupt is pending. The count is restored by hand, since an error
-// inside resets it to 0.
+// Records the event outside the caller's transaction (see audit.hpp). No catalog access, no
+// waiting: a copy into the queue, or a worker registered. Interrupts are held meanwhile (a few
+// memcpys, a lock, log lines): logging would otherwise act on a pending cancel (errfinish checks
+// for interrupts) before the event is queued, and in the failure hook would consume the very
+// cancel that PostgreSQL must report next. The count is restored by hand, since an error inside
+// resets it to 0.
 AuditChannel record_independently(const AuditEvent &event, const AuditIdentity &who) {
 	uint32 holdoff = InterruptHoldoffCount;
 	HOLD_INTERRUPTS();
@@ -287,6 +303,8 @@ AuditIdentity current_identity() {
 void audit_in_transaction(const AuditEvent &event) {
 	QueuedAuditEvent q = make_event(event, current_identity());
 	log_event(q);
+	if (on_standby()) // an action that changed nothing (a repository check): the log is the trail
+		return log_not_recorded(q, "the server is a hot standby");
 	AsExtensionOwner owner;
 	// The full tenant and error (the queue's record clips them).
 	const char *tenant = event.tenant.c_str(), *error = event.error.c_str();
@@ -299,6 +317,7 @@ void audit_in_transaction(const AuditEvent &event) {
 }
 
 void audit_autonomously(const AuditEvent &event) {
+	wait_for_audit_writer(); // no error caught yet: the session's earlier events go first
 	if (event.outcome == "denied")
 		denial_recorded = true;
 	record_independently(event, current_identity());
@@ -332,6 +351,7 @@ void drain_audit_queue() {
 
 AuditedAction::AuditedAction(const char *action, std::string tenant, int64 backup_id)
     : who_(current_identity()), exceptions_at_start_(std::uncaught_exceptions()) {
+	wait_for_audit_writer(); // the session's earlier events reach the table first
 	event_.action = action;
 	event_.tenant = std::move(tenant);
 	event_.backup_id = backup_id;
@@ -359,6 +379,9 @@ void AuditedAction::ok_independently(const std::string &note) {
 	event_.error = note;
 	AuditChannel channel = record_independently(event_, who_);
 	done_ = true;
+	// Nothing has failed: the data-returning call waits for its event's writer (if it took one),
+	// so that its row is in the table when the call returns, as with an event written in place.
+	wait_for_audit_writer();
 	// Fail closed: the rows have not left yet (set-returning results reach the client after we
 	// return), so a read that would leave no audit row is refused instead. On a hot standby the
 	// server log is the audit trail (docs/SECURITY.md).

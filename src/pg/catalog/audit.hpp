@@ -9,11 +9,14 @@
 // - preloaded (shared_preload_libraries) with a scheduler serving the database: queued in shared
 //   memory (audit_queue.hpp) and written by the scheduler within moments. Queueing needs no
 //   worker slot and touches no catalog, so it is safe right after an error was caught.
-// - otherwise: written by a short-lived background worker, in a transaction of its own; the
-//   caller waits for it at most a few seconds and stops waiting on a cancel or termination.
+// - otherwise: written by a short-lived background worker, in a transaction of its own. Nothing
+//   waits for it where it is started (for a failure that is before the abort); the session's next
+//   audited call, and a data-returning call for its own event, wait for it, at most 10 s and
+//   never past a cancel or termination, so a session runs one writer at a time.
 // An event that cannot be written that way (a full queue, no free worker slot, a hot standby) is
 // in the server log with a line starting "tenant_backup audit: NOT RECORDED"; the caller is
-// never blocked for it.
+// never blocked for it. On a hot standby every event, including those of actions that change
+// nothing (backup_repository_check), is in the server log only.
 #pragma once
 #include "pg/boundary/pg_headers.hpp"
 

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <map>
+#include <set>
 #include <tuple>
 
 namespace tb::pg {
@@ -34,6 +35,15 @@ std::vector<OwnedTable> load_ownership() {
 		throw SqlError(
 		    ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE, "tenant_backup's SQL objects are older than its library",
 		    "The library was upgraded but the extension was not.", "Run ALTER EXTENSION tenant_backup UPDATE.");
+	// Citus reference tables are shared data, replicated to every node: never a tenant's rows,
+	// whatever their columns (a restore never deletes or loads them).
+	std::set<Oid> reference;
+	if (*spi_query("SELECT pg_catalog.to_regclass('pg_catalog.pg_dist_partition') IS NOT NULL")[0][0] == "t")
+		for (const auto &r : spi_query("SELECT logicalrelid::pg_catalog.oid::pg_catalog.text "
+		                               "FROM pg_catalog.pg_dist_partition WHERE partmethod OPERATOR(pg_catalog.=) 'n' "
+		                               "AND repmodel OPERATOR(pg_catalog.=) 't'",
+		                               {}, true))
+			reference.insert(oid_of(r[0]));
 	std::vector<OwnedTable> tables;
 	std::map<Oid, size_t> at;
 	std::vector<ownership::Table> roles;
@@ -64,6 +74,12 @@ std::vector<OwnedTable> load_ownership() {
 		t.has_index = *r[6] == "true";
 		t.source = *r[7];
 		t.gap = r[8].value_or("");
+		if (reference.count(t.relid)) {
+			t.source = "citus reference";
+			t.gap.clear();
+			add(std::move(t), ownership::Role::Excluded);
+			continue;
+		}
 		if (t.gap.empty())
 			t.rows_found_by = "tenant column";
 		size_t i = add(std::move(t), r[8] ? ownership::Role::Blocked : ownership::Role::Direct);
@@ -90,7 +106,10 @@ std::vector<OwnedTable> load_ownership() {
 		t.relkind = (*r[3])[0];
 		ownership::Role role = ownership::Role::Candidate;
 		auto reg = registered.find(relid);
-		if (reg != registered.end() && reg->second.first) {
+		if (reference.count(relid)) {
+			role = ownership::Role::Excluded;
+			t.source = "citus reference";
+		} else if (reg != registered.end() && reg->second.first) {
 			role = ownership::Role::Excluded;
 			t.source = "excluded";
 		} else if (r[4]) {
@@ -187,6 +206,10 @@ std::vector<OwnedTable> load_ownership() {
 			t.rows_found_by.clear();
 			t.gap.clear();
 			break;
+		}
+		if (reference.count(t.relid)) {
+			t.rows_found_by = "shared"; // also when no tenant row references it
+			t.gap.clear();
 		}
 	}
 	// Inheritance children of path tables: foreign keys are not inherited, and backups read ONLY

@@ -7,10 +7,12 @@
 #include "pg/catalog/tenant_presence.hpp"
 #include "pg/boundary/arguments.hpp"
 #include "pg/boundary/guard.hpp"
+#include "pg/boundary/standby.hpp"
 
 using namespace tb::pg;
 
 TB_SQL_FUNCTION(backup_create) {
+	refuse_on_standby("backup_create");
 	AuditedAction audit("create"); // first: a refused argument is a failed attempt too
 	std::optional<std::string> tenant = arg_text(fcinfo, 0);
 	if (!tenant)

@@ -7,10 +7,12 @@
 #include "pg/catalog/permissions.hpp"
 #include "pg/boundary/arguments.hpp"
 #include "pg/boundary/guard.hpp"
+#include "pg/boundary/standby.hpp"
 
 using namespace tb::pg;
 
 TB_SQL_FUNCTION(backup_delete) {
+	refuse_on_standby("backup_delete");
 	AuditedAction audit("delete"); // first: a refused argument is a failed attempt too
 	int64 id = arg_int64(fcinfo, 0, "backup_id");
 	audit.set_backup(id);

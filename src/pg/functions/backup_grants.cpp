@@ -10,6 +10,7 @@
 #include "pg/catalog/catalog.hpp"
 #include "pg/boundary/arguments.hpp"
 #include "pg/boundary/guard.hpp"
+#include "pg/boundary/standby.hpp"
 #include "pg/catalog/permissions.hpp"
 #include "pg/boundary/spi.hpp"
 #include "pg/catalog/tenant_tables.hpp"
@@ -86,6 +87,7 @@ void grant_or_revoke(FunctionCallInfo fcinfo, const char *action, const char *sq
 using namespace tb::pg;
 
 TB_SQL_FUNCTION(backup_grant) {
+	refuse_on_standby("backup_grant");
 	grant_or_revoke(fcinfo, "grant",
 	                "INSERT INTO tenant_backup.permissions (role_id, permission, tenant) "
 	                "VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
@@ -94,6 +96,7 @@ TB_SQL_FUNCTION(backup_grant) {
 }
 
 TB_SQL_FUNCTION(backup_revoke) {
+	refuse_on_standby("backup_revoke");
 	grant_or_revoke(fcinfo, "revoke",
 	                "DELETE FROM tenant_backup.permissions "
 	                "WHERE role_id = $1 AND permission = $2 AND tenant IS NOT DISTINCT FROM $3",

@@ -7,6 +7,7 @@
 #include "pg/archive/document_import.hpp"
 
 #include "pg/boundary/guard.hpp"
+#include "pg/boundary/standby.hpp"
 
 #include <algorithm>
 
@@ -55,6 +56,7 @@ private:
 using namespace tb::pg;
 
 TB_SQL_FUNCTION(backup_import) {
+	refuse_on_standby("backup_import");
 	AuditedAction audit("import"); // first: a refused argument is a failed attempt too
 	if (PG_ARGISNULL(0))
 		throw SqlError(ERRCODE_NULL_VALUE_NOT_ALLOWED, "document must not be NULL");
@@ -74,6 +76,7 @@ TB_SQL_FUNCTION(backup_import) {
 }
 
 TB_SQL_FUNCTION(backup_import_large_object) {
+	refuse_on_standby("backup_import_large_object");
 	AuditedAction audit("import"); // first: a large object that cannot be opened is a failed attempt too
 	if (PG_ARGISNULL(0))
 		throw SqlError(ERRCODE_NULL_VALUE_NOT_ALLOWED, "document must not be NULL");

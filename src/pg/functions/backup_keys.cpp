@@ -7,6 +7,7 @@
 #include "pg/catalog/permissions.hpp"
 #include "pg/boundary/arguments.hpp"
 #include "pg/boundary/guard.hpp"
+#include "pg/boundary/standby.hpp"
 #include "pg/catalog/keys.hpp"
 #include "pg/boundary/spi.hpp"
 #include "pg/catalog/tenant_tables.hpp"
@@ -18,6 +19,7 @@ using namespace tb::pg;
 // Re-wraps every tenant data key under the current (first) master key. Archives are not touched:
 // they are encrypted with the data keys, which do not change.
 TB_SQL_FUNCTION(backup_rotate_master_key) {
+	refuse_on_standby("backup_rotate_master_key");
 	AuditedAction audit("rotate_master_key");
 	spi_begin();
 	require_backup_admin("rotate_master_key", "rotate the master key");
@@ -73,6 +75,7 @@ Forgotten forget_backups(const std::string &spelling) {
 
 // Crypto-shredding: destroys the tenant's data keys, then its archives and catalog rows.
 TB_SQL_FUNCTION(backup_forget_tenant) {
+	refuse_on_standby("backup_forget_tenant");
 	AuditedAction audit("forget_tenant"); // first: a refused argument is a failed attempt too
 	std::optional<std::string> tenant = arg_text(fcinfo, 0);
 	if (!tenant)

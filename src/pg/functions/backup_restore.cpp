@@ -8,7 +8,9 @@
 // tenant as it was. User triggers do not fire during our own DELETE and COPY (LoadingScope:
 // session_replication_role = replica for those statements only), as with pg_restore
 // --disable-triggers: a restore brings back data, it does not replay business logic. A superuser's
-// restore writes each table as the table's owner (AsTableOwner). Citus tables are refused.
+// restore writes each table as the table's owner (AsTableOwner). On a Citus coordinator, tables
+// hash-distributed by the tenant column are deleted and loaded through Citus (citus_tables.hpp);
+// every other Citus table kind is refused before anything changes.
 #include "core/archive/archive_reader.hpp"
 #include "core/archive/copy_binary.hpp"
 #include "pg/archive/archive_access.hpp"
@@ -18,6 +20,7 @@
 #include "pg/archive/copy_loader.hpp"
 #include "pg/boundary/arguments.hpp"
 #include "pg/boundary/guard.hpp"
+#include "pg/boundary/standby.hpp"
 #include "pg/archive/loading_scope.hpp"
 #include "pg/archive/sequences.hpp"
 #include "pg/boundary/spi.hpp"
@@ -83,6 +86,7 @@ size_t tenant_field(const tb::archive::TableHeader &table, int64 id, const std::
 using namespace tb::pg;
 
 TB_SQL_FUNCTION(backup_restore) {
+	refuse_on_standby("backup_restore");
 	AuditedAction audit("restore"); // first: a refused argument is a failed attempt too
 	int64 id = arg_int64(fcinfo, 0, "backup_id");
 	audit.set_backup(id);
@@ -91,10 +95,8 @@ TB_SQL_FUNCTION(backup_restore) {
 	StoredBackup authorized = authorize_backup(id, "restored", "backup.restore", audit);
 	// Every privilege the last step needs, checked before the first: one error naming them all.
 	require_sequence_privileges(catalog_tables(id), id, authorized.tenant);
-	// Before anything is read or changed: Citus tables are not restored yet (issue 15).
-	bool citus = citus_installed();
-	if (citus)
-		refuse_citus_tables_of_backup(id);
+	// Before anything is read or changed: Citus table kinds a restore cannot write (issue 15).
+	refuse_citus_tables_of_backup(id);
 	OpenedBackup opened = open_backup(authorized, "nothing was restored", true);
 	const StoredBackup &backup = opened.backup;
 	tb::archive::ArchiveReader &reader = *opened.reader;
@@ -105,6 +107,8 @@ TB_SQL_FUNCTION(backup_restore) {
 	// tables are deleted as they load. Loading is parent-first, as the backup wrote them.
 	std::vector<TenantTable> now = load_tenant_tables();
 	std::map<std::string, RestoredTable> planned;
+	std::vector<std::string> archive_order;
+	int colocation = 0; // of the distributed tables, which must all share it
 	for (const auto &entry :
 	     tb::archive::read_archive_index(*opened.storage, backup.object_name, reader_options(backup))) {
 		std::unique_ptr<tb::archive::ArchiveReader> one =
@@ -114,10 +118,14 @@ TB_SQL_FUNCTION(backup_restore) {
 			throw SqlError(ERRCODE_DATA_CORRUPTED,
 			               "archive of backup " + std::to_string(id) + " is damaged: its index names a table it lacks");
 		RestoredTable r{plan_table_restore(*table, id, now), 0};
-		if (citus)
-			refuse_citus_table(r.plan.relid, r.plan.display_name, "nothing was restored");
+		if (std::optional<CitusTable> c = citus_table(r.plan.relid)) {
+			refuse_unless_distributed_by_tenant(*c, r.plan.relid, r.plan.display_name, r.plan.tenant_column_raw,
+			                                    r.plan.table.is_path(), colocation);
+			r.distributed = true;
+		}
 		r.tenant =
 		    tenant_datum(backup.tenant, r.plan.tenant_type, r.plan.table.tenant_value_column(), r.plan.display_name);
+		archive_order.push_back(table->schema + "." + table->name);
 		planned.emplace(table->schema + "." + table->name, std::move(r));
 	}
 	ForeignKeyChecks foreign_keys;
@@ -131,6 +139,13 @@ TB_SQL_FUNCTION(backup_restore) {
 	});
 	for (const RestoredTable *r : paths)
 		removed_through_paths[r->plan.display_name] = foreign_keys.delete_tenant_rows(*r);
+	// Citus enforces foreign keys and triggers on the workers' shards whatever the coordinator's
+	// session_replication_role: the tenant's rows of distributed tables are deleted children first
+	// (the reverse of the archive's parent-first order) before any is loaded.
+	std::map<std::string, uint64> removed_first;
+	for (auto name = archive_order.rbegin(); name != archive_order.rend(); ++name)
+		if (planned.at(*name).distributed)
+			removed_first[*name] = foreign_keys.delete_tenant_rows(planned.at(*name));
 
 	std::vector<RestoredTable> restored;
 	std::vector<TableResult> results;
@@ -140,9 +155,12 @@ TB_SQL_FUNCTION(backup_restore) {
 			throw SqlError(ERRCODE_DATA_CORRUPTED, "archive of backup " + std::to_string(id) + " is damaged: table " +
 			                                           table->schema + "." + table->name + " is not in its index");
 		RestoredTable r = std::move(found->second);
+		std::string key = found->first;
 		planned.erase(found);
 		bool path = r.plan.table.is_path();
-		uint64 removed = path ? removed_through_paths[r.plan.display_name] : foreign_keys.delete_tenant_rows(r);
+		uint64 removed = path            ? removed_through_paths[r.plan.display_name]
+		                 : r.distributed ? removed_first[key]
+		                                 : foreign_keys.delete_tenant_rows(r);
 
 		tb::archive::TableRows rows(reader);
 		// Every row must be the backup's tenant's, checked as it loads (before COPY sees it); rows
@@ -156,9 +174,12 @@ TB_SQL_FUNCTION(backup_restore) {
 		std::unique_ptr<tb::archive::TupleFieldFilter> filter;
 		if (r.plan.drops_fields)
 			filter = std::make_unique<tb::archive::TupleFieldFilter>(checked, r.plan.keep);
-		tb::archive::CopyBinaryFrame stream(filter ? static_cast<tb::Source &>(*filter) : checked);
+		tb::Source &tuples = filter ? static_cast<tb::Source &>(*filter) : checked;
 		uint64 loaded;
-		{
+		if (r.distributed) {
+			loaded = load_into_citus(r.plan.relid, r.plan.qualified, r.plan.load, tuples, r.plan.load.size());
+		} else {
+			tb::archive::CopyBinaryFrame stream(tuples);
 			LoadingScope loading(r.plan.relid);
 			loaded = copy_into(r.plan.relid, r.plan.load, stream);
 		}

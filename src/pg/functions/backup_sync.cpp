@@ -5,6 +5,8 @@
 
 #include "pg/boundary/arguments.hpp"
 #include "pg/boundary/guard.hpp"
+#include "pg/repository/failover_safety.hpp"
+#include "pg/boundary/standby.hpp"
 #include "pg/boundary/spi.hpp"
 #include "pg/boundary/srf_rows.hpp"
 #include "pg/catalog/audit.hpp"
@@ -17,6 +19,7 @@ using namespace tb::pg;
 // backup_sync() RETURNS TABLE (backup_id bigint, repository text, action text, object_name text,
 // ok boolean, error text)
 TB_SQL_FUNCTION(backup_sync) {
+	refuse_on_standby("backup_sync");
 	AuditedAction audit("sync");
 	spi_begin();
 	require_superuser("sync", "synchronize repositories");
@@ -45,7 +48,12 @@ TB_SQL_FUNCTION(backup_repository_check) {
 		out.add({std::string(f.kind_name()), f.object_name,
 		         f.backup_id ? SqlValue(std::to_string(*f.backup_id)) : std::nullopt,
 		         f.size ? SqlValue(std::to_string(*f.size)) : std::nullopt});
-	audit.ok(name + ": " + std::to_string(findings.size()) + " problem(s)");
+	size_t problems = findings.size();
+	if (node_local_with_standbys(*storage)) { // its copies would not survive a failover
+		out.add({std::string("node_local"), storage->describe(""), std::nullopt, std::nullopt});
+		problems++;
+	}
+	audit.ok(name + ": " + std::to_string(problems) + " problem(s)");
 	spi_end();
 	return 0;
 }

@@ -15,13 +15,10 @@
 #include "pg/catalog/catalog.hpp"
 #include "pg/boundary/arguments.hpp"
 #include "pg/boundary/guard.hpp"
+#include "pg/boundary/standby.hpp"
 #include "pg/repository/archive_names.hpp"
 #include "pg/boundary/spi.hpp"
 #include "pg/boundary/subtransaction.hpp"
-
-extern "C" {
-#include "access/xlog.h"
-}
 
 #include <map>
 
@@ -158,11 +155,12 @@ TB_SQL_FUNCTION(backup_verify) {
 	}
 	// Recording the outcome is a write: in a read-only transaction (or on a standby) the verdict
 	// is only returned.
-	if (pg_eval([] { return XactReadOnly || RecoveryInProgress(); }))
-		pg_call([id] {
-			ereport(NOTICE, (errmsg("the outcome of verifying backup %lld was not recorded: the transaction is "
-			                        "read-only",
-			                        static_cast<long long>(id))));
+	if (bool standby = on_standby(); standby || pg_eval([] { return XactReadOnly; }))
+		pg_call([id, standby] {
+			ereport(NOTICE,
+			        (errmsg("the outcome of verifying backup %lld was not recorded: %s", static_cast<long long>(id),
+			                standby ? "the server is a hot standby" : "the transaction is read-only"),
+			         standby ? errhint("It is returned here only; verify on the primary to record it.") : 0));
 		});
 	else
 		record_outcome(id, out);

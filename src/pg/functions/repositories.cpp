@@ -5,6 +5,7 @@
 #include "core/error.hpp"
 #include "pg/boundary/arguments.hpp"
 #include "pg/boundary/guard.hpp"
+#include "pg/boundary/standby.hpp"
 #include "pg/boundary/spi.hpp"
 #include "pg/boundary/srf_rows.hpp"
 #include "pg/boundary/warnings.hpp"
@@ -18,6 +19,7 @@ using namespace tb::pg;
 
 // backup_repository_add(name text, url text, options jsonb DEFAULT '{}') RETURNS void
 TB_SQL_FUNCTION(backup_repository_add) {
+	refuse_on_standby("backup_repository_add");
 	AuditedAction audit("repository_add");
 	spi_begin();
 	require_superuser("repository_add", "add a repository");
@@ -70,6 +72,7 @@ TB_SQL_FUNCTION(backup_repository_add) {
 
 // backup_repository_remove(name text) RETURNS boolean: false if there was no such repository.
 TB_SQL_FUNCTION(backup_repository_remove) {
+	refuse_on_standby("backup_repository_remove");
 	AuditedAction audit("repository_remove");
 	spi_begin();
 	require_superuser("repository_remove", "remove a repository");

@@ -6,6 +6,7 @@
 #include "pg/catalog/catalog.hpp"
 #include "pg/boundary/arguments.hpp"
 #include "pg/boundary/guard.hpp"
+#include "pg/boundary/standby.hpp"
 #include "pg/catalog/permissions.hpp"
 #include "pg/repository/registry.hpp"
 #include "pg/scheduler/schedules.hpp"
@@ -107,6 +108,7 @@ SqlValue utc_text(std::optional<int64_t> t) {
 using namespace tb::pg;
 
 TB_SQL_FUNCTION(backup_schedule_set) {
+	refuse_on_standby("backup_schedule_set");
 	AuditedAction audit("schedule"); // first: a refused argument is a failed attempt too
 	if (std::optional<std::string> given = bounded_text_arg(fcinfo, 0, "tenant", kMaxTenantBytes, true))
 		audit.set_tenant(*given); // as given, until its stored spelling is known
@@ -206,6 +208,7 @@ TB_SQL_FUNCTION(backup_schedule_set) {
 }
 
 TB_SQL_FUNCTION(backup_schedule_remove) {
+	refuse_on_standby("backup_schedule_remove");
 	AuditedAction audit("schedule"); // first: a refused argument is a failed attempt too
 	spi_begin();
 	std::optional<std::string> tenant = schedule_tenant(fcinfo, true);

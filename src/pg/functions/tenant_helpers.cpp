@@ -1,8 +1,10 @@
 // Internal SQL helpers of the extension's views and functions (tenant_backup--*.sql): the
-// effective tenant column and a tenant value as the catalog records it.
+// effective tenant column, a tenant value as the catalog records it, and the refusal of a
+// writing SQL-language function on a hot standby.
 #include "pg/boundary/arguments.hpp"
 #include "pg/boundary/guard.hpp"
 #include "pg/boundary/settings.hpp"
+#include "pg/boundary/standby.hpp"
 #include "pg/catalog/catalog.hpp"
 #include "pg/catalog/tenant_tables.hpp"
 
@@ -24,4 +26,13 @@ TB_SQL_FUNCTION(tenant_backup_stored_tenant) {
 	spi_end();
 	const char *s = stored.c_str();
 	return pg_eval([s] { return PointerGetDatum(cstring_to_text(s)); });
+}
+
+// tenant_backup._refuse_on_standby(text): the same refusal as every writing C function's
+// (boundary/standby.hpp), for the PL/pgSQL functions that write (backup_register_table,
+// backup_exclude_table).
+TB_SQL_FUNCTION(tenant_backup_refuse_on_standby) {
+	std::string function = required_text_arg(fcinfo, 0, "function", 64);
+	refuse_on_standby(function.c_str());
+	PG_RETURN_VOID();
 }

@@ -240,9 +240,13 @@ void record_job_failure(const std::string &known_tenant, int64_t backup_id, cons
 int apply_retention(const std::string &tenant, const Schedule &schedule, int64_t now) {
 	// Backups' times on the scheduler's clock, as `now` is (the test clock's offset added).
 	int64_t offset = setting_clock_offset();
+	// Only backups that can be restored count: one whose every copy is missing (the node-local
+	// repository of a primary that failed over) neither fills a slot nor is removed (a copy may
+	// come back, e.g. a disk mounted again; backup_delete removes it). Issue 24.4.
 	auto rows = spi_query("SELECT id, extract(epoch FROM created_at)::bigint + $2::bigint, "
-	                      "pinned OR coalesce(keep_until > now(), false) FROM tenant_backup.backups "
-	                      "WHERE tenant = $1 AND kind = 'auto' AND status = 'completed'",
+	                      "pinned OR coalesce(keep_until > now(), false) FROM tenant_backup.backups b "
+	                      "WHERE tenant = $1 AND kind = 'auto' AND status = 'completed' AND EXISTS (SELECT FROM "
+	                      "tenant_backup.backup_copies c WHERE c.backup_id = b.id AND c.state = 'stored')",
 	                      {tenant, std::to_string(offset)});
 	std::vector<schedule::RetainedBackup> backups;
 	std::set<int64_t> protected_ids;

@@ -7,6 +7,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 #include <vector>
 
@@ -248,6 +249,38 @@ std::vector<TemporaryObject> LocalStorage::list_temporaries() {
 		out.push_back({name, tagged ? stem.substr(dot + 1) : ""});
 	});
 	return out;
+}
+
+bool shared_filesystem_type(long f_type) {
+	switch (static_cast<unsigned long>(f_type) & 0xffffffffUL) {
+	case 0x6969UL:     // NFS
+	case 0x517bUL:     // SMB
+	case 0xfe534d42UL: // SMB2
+	case 0xff534d42UL: // CIFS
+	case 0x00c36400UL: // CephFS
+	case 0x65735546UL: // FUSE (GlusterFS, s3fs, sshfs, ...)
+	case 0x01161970UL: // GFS2
+	case 0x7461636fUL: // OCFS2
+	case 0x5346414fUL: // AFS
+	case 0x0bd00bd0UL: // Lustre
+	case 0x47504653UL: // GPFS
+	case 0x01021997UL: // 9p (v9fs)
+		return true;
+	default:
+		return false;
+	}
+}
+
+bool LocalStorage::node_local() const {
+	std::string dir = root_;
+	struct statfs fs;
+	while (statfs(dir.c_str(), &fs) != 0) {
+		size_t slash = dir.find_last_of('/');
+		if (errno != ENOENT || slash == std::string::npos || dir == "/")
+			return true; // cannot tell: assume the worst, which only warns
+		dir = slash == 0 ? "/" : dir.substr(0, slash);
+	}
+	return !shared_filesystem_type(static_cast<long>(fs.f_type));
 }
 
 } // namespace tb

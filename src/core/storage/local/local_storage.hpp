@@ -5,6 +5,10 @@
 
 namespace tb {
 
+// Whether a filesystem of this statfs(2) f_type is shared between machines (network and cluster
+// filesystems, FUSE, which GlusterFS and most network mounts use).
+bool shared_filesystem_type(long f_type);
+
 class LocalStorage : public Storage {
 public:
 	// The root directory (mode 0700) is created by the first write.
@@ -18,6 +22,8 @@ public:
 	std::vector<TemporaryObject> list_temporaries() override;
 	std::string describe(const std::string &name) const override { return path(name); }
 	bool publish_is_local() const override { return true; }
+	// By the type of the filesystem holding the root (or its nearest existing parent).
+	bool node_local() const override;
 
 private:
 	std::string path(const std::string &name) const;
