@@ -2,12 +2,18 @@
 # Benchmark of tenant_backup against its floors and against what a DBA would do instead.
 #
 #   bash bench/run.sh [--scale N] [--runs N] [--port N] [--no-install] [--time-limit SECONDS]
+#                     [--variant direct|path] [--pg-bindir DIR] [--out DIR]
 #
 # Installs what it needs (scripts/install-deps.sh, gnuplot-nox, zstd), builds and installs the
 # extension, starts a throwaway cluster as the postgres user under /tmp, generates a reproducible
 # multi-tenant database (~10.2M rows at --scale 1), measures (medians over --runs) and writes
-# bench/results/results.md and bench/results/results.png. The cluster is removed on exit.
-# Needs root (or sudo). --no-install skips packages and the build (uses the installed extension).
+# results.md, results.png, raw.tsv and info.tsv to --out (default bench/results, for --variant path
+# bench/results/path). The cluster is removed on exit. Needs root (or sudo).
+# --no-install skips packages and the build (uses the installed extension). --variant path: order_lines
+# has no tenant_id and is found through orders (a path table; its floors read it through the join).
+# --pg-bindir: the PostgreSQL binaries (and, next to them, the extension) of a private tree such
+# as scripts/dev-pg.sh install makes (DIR/pg/usr/lib/postgresql/15/bin); nothing is installed
+# into the system then: install the build there first.
 set -euo pipefail
 
 SCALE=1
@@ -15,7 +21,10 @@ RUNS=3
 PORT=54329
 INSTALL=1
 TIME_LIMIT=3600
-usage() { sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; }
+VARIANT=direct
+PG_BINDIR=""
+OUT=""
+usage() { sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
 	case $1 in
 	--scale) SCALE=$2; shift 2 ;;
@@ -23,15 +32,27 @@ while [ $# -gt 0 ]; do
 	--port) PORT=$2; shift 2 ;;
 	--no-install) INSTALL=0; shift ;;
 	--time-limit) TIME_LIMIT=$2; shift 2 ;;
+	--variant) VARIANT=$2; shift 2 ;;
+	--pg-bindir) PG_BINDIR=$2; shift 2 ;;
+	--out) OUT=$2; shift 2 ;;
 	-h | --help) usage; exit 0 ;;
 	*) echo "unknown argument: $1" >&2; usage >&2; exit 2 ;;
 	esac
 done
 [[ $SCALE =~ ^[0-9]*\.?[0-9]+$ ]] || { echo "--scale must be a positive number" >&2; exit 2; }
 [[ $RUNS =~ ^[1-9][0-9]*$ ]] || { echo "--runs must be a positive integer" >&2; exit 2; }
+[[ $VARIANT =~ ^(direct|path)$ ]] || { echo "--variant must be direct or path" >&2; exit 2; }
+if [ -n "$PG_BINDIR" ]; then
+	[ -x "$PG_BINDIR/postgres" ] && [ -x "$PG_BINDIR/pg_config" ] ||
+		{ echo "--pg-bindir $PG_BINDIR: no postgres and pg_config there" >&2; exit 2; }
+	PG_BINDIR=$(cd "$PG_BINDIR" && pwd)
+	export PATH="$PG_BINDIR:$PATH" # psql, pg_dump, pg_config (which reports the tree's own directories)
+fi
 
 BENCH=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(dirname "$BENCH")
+[ -n "$OUT" ] || OUT=$BENCH/results$([ "$VARIANT" = path ] && echo /path)
+mkdir -p "$OUT" && OUT=$(cd "$OUT" && pwd)
 cd "$ROOT"
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
@@ -53,7 +74,8 @@ if [ "$INSTALL" = 1 ]; then
 		DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 	fi
 	make -s -j"$(nproc)"
-	$SUDO make -s install
+	# a private tree (--pg-bindir) has the build installed already: the system stays untouched
+	[ -n "$PG_BINDIR" ] || $SUDO make -s install
 fi
 for tool in gnuplot zstd openssl python3 bc psql pg_dump pg_config; do
 	command -v "$tool" >/dev/null || { echo "missing $tool (run without --no-install)" >&2; exit 1; }
@@ -138,7 +160,7 @@ TABLES=(tenants customers products orders order_lines events)
 # ---------------------------------------------------------------- data
 log "generating data (scale $SCALE)"
 t0=$(now)
-sql -v scale="$SCALE" -f "$BENCH/sql/schema.sql"
+sql -v scale="$SCALE" -v variant="$VARIANT" -f "$BENCH/sql/schema.sql"
 sql -f "$BENCH/sql/functions.sql"
 sql -f "$BENCH/sql/generate_events.sql" &
 events_pid=$!
@@ -172,8 +194,14 @@ info db_bytes "$(sql -c "SELECT pg_database_size('bench')")"
 # interleaving: share of order_lines' heap pages holding rows of the tenant
 for who in LARGE SMALL; do
 	tid=${!who}
-	info "pages_${who,,}" "$(sql -c "SELECT count(DISTINCT (ctid::text::point)[0]) || ' of ' || pg_relation_size('order_lines') / 8192
-	                                FROM order_lines WHERE tenant_id = $tid")"
+	info "pages_${who,,}" "$(sql -c "SELECT count(DISTINCT (r.ctid::text::point)[0]) || ' of ' || pg_relation_size('order_lines') / 8192
+	                                $(sql -c "SELECT bench.rows_from('order_lines', $tid)")")"
+done
+# how the floor reads order_lines (in the path variant: through the join), on one line
+for who in LARGE SMALL; do
+	tid=${!who}
+	info "plan_${who,,}" "$(sql -c "EXPLAIN (COSTS OFF) $(sql -c "SELECT bench.rows_sql('order_lines', $tid)")" |
+		sed 's/^ *//; s/^-> *//' | paste -sd'|' | sed 's/|/ · /g')"
 done
 # Binary row data of each tenant, written once as files for the restore floor (3).
 mkdir -p "$WORK/copy/large" "$WORK/copy/small"
@@ -217,10 +245,14 @@ info archive_rows_large "$(sql -c "SELECT max(row_count) FROM tenant_backup.back
 
 # ---------------------------------------------------------------- (4) what a DBA would script
 DBA_PASS="benchmark passphrase"
+declare -A DBA_QUERY # "table tenant" -> the query of the tenant's rows (bench.rows_sql), not timed
+for t in "${TABLES[@]}"; do
+	for tid in $LARGE $SMALL; do DBA_QUERY["$t $tid"]=$(sql -c "SELECT bench.rows_sql('$t', $tid)"); done
+done
 dba_pipeline() { # tenant id, output dir
 	local t
 	for t in "${TABLES[@]}"; do
-		"${PSQL[@]}" -d bench -c "\\copy (SELECT * FROM $t WHERE tenant_id = $1) TO STDOUT" |
+		"${PSQL[@]}" -d bench -c "\\copy (${DBA_QUERY["$t $1"]}) TO STDOUT" |
 			zstd -3 -q -c |
 			openssl enc -aes-256-ctr -pbkdf2 -pass "pass:$DBA_PASS" |
 			tee "$2/$t.copy.zst.enc" | sha256sum >"$2/$t.copy.zst.enc.sha256"
@@ -363,13 +395,21 @@ info machine "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//
 info postgres "$(sql -c "SELECT version()" | sed 's/ on .*//')"
 info commit "$COMMIT_INFO"
 info scale "$SCALE"
+info variant "$VARIANT"
+info pg_bindir "$PG_BINDIR"
 info runs "$RUNS"
 info loadavg "$LOAD_START at the start, $(cut -d' ' -f1-3 /proc/loadavg) at the end"
-info build "$([ "$INSTALL" = 1 ] && echo "built and installed from this work tree" || echo "the installed build (--no-install)"), $(pg_config --pkglibdir)/tenant_backup.so of $(date -u -r "$(pg_config --pkglibdir)/tenant_backup.so" '+%Y-%m-%d %H:%M UTC')"
+if [ -n "$PG_BINDIR" ]; then
+	BUILD="the build installed in the private tree of --pg-bindir"
+elif [ "$INSTALL" = 1 ]; then
+	BUILD="built and installed from this work tree"
+else
+	BUILD="the installed build (--no-install)"
+fi
+info build "$BUILD, $(pg_config --pkglibdir)/tenant_backup.so of $(date -u -r "$(pg_config --pkglibdir)/tenant_backup.so" '+%Y-%m-%d %H:%M UTC')"
 info total_seconds "$(elapsed "$T_START")"
-mkdir -p "$BENCH/results"
-python3 "$BENCH/lib/report.py" "$RESULTS" "$INFO" "$BENCH/results"
-cp "$RESULTS" "$BENCH/results/raw.tsv"
-cp "$INFO" "$BENCH/results/info.tsv" # report.py raw.tsv info.tsv DIR redoes the report
-cat "$BENCH/results/results.md"
-log "done: bench/results/results.md, bench/results/results.png"
+python3 "$BENCH/lib/report.py" "$RESULTS" "$INFO" "$OUT"
+cp "$RESULTS" "$OUT/raw.tsv"
+cp "$INFO" "$OUT/info.tsv" # report.py raw.tsv info.tsv DIR redoes the report
+cat "$OUT/results.md"
+log "done: $OUT/results.md, $OUT/results.png"

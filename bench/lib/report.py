@@ -97,6 +97,8 @@ def main():
         return a / b if a is not None and b else None
 
     L, S = m["large"], m["small"]
+    path = info.get("variant") == "path"
+    options = (" --variant path" if path else "") + (f" --pg-bindir {info['pg_bindir']}" if info.get("pg_bindir") else "")
     big_enough = large_rows >= 1_000_000 and total_rows >= 10_000_000
     cond = "" if big_enough else " (below the target's size at this scale)"
 
@@ -129,11 +131,11 @@ def main():
 
     out = []
     w = out.append
-    w("# tenant_backup benchmark")
+    w("# tenant_backup benchmark" + (", path variant: order_lines without the tenant column" if path else ""))
     w("")
     w(f"- **Date**: {info.get('date')}; **machine**: {info.get('machine')}; load average {info.get('loadavg')}")
     w(f"- **PostgreSQL**: {info.get('postgres')}; **tenant_backup** commit {info.get('commit')}, {info.get('build')}")
-    w(f"- **Command**: `bash bench/run.sh --scale {info.get('scale')} --runs {info.get('runs')}`; "
+    w(f"- **Command**: `bash bench/run.sh --scale {info.get('scale')} --runs {info.get('runs')}{options}`; "
       f"total run time {float(info['total_seconds']):.0f} s, of which data generation {float(info['gen_seconds']):.0f} s")
     w(f"- **Database**: {fmt_n(total_rows)} rows, {fmt_mb(int(info['db_bytes']))} on disk; "
       + ", ".join(f"{t} {fmt_n(int(info['rows_' + t]))}" for t in
@@ -143,6 +145,13 @@ def main():
       f"of the small tenant: {info['pages_small']})")
     w(f"- **Backups**: {info.get('backup_settings')} (AES-256-GCM, SHA-256), master key from "
       "`tenant_backup.encryption_key_command`")
+    if path:
+        w("- **Path variant**: `order_lines` has no `tenant_id`; its rows are the tenant's through "
+          "`order_lines.order_id → orders(id)`, declared with `backup_register_table('order_lines', via_foreign_key => "
+          "'order_lines_order_id_fkey')` (its second foreign key, to products, makes the path ambiguous otherwise), "
+          "index `order_lines (order_id)`. The same rows as the direct variant's, without that column. "
+          f"Plan of the floor's order_lines query, large tenant: {info.get('plan_large')}; small tenant: "
+          f"{info.get('plan_small')}")
     w("")
     w(f"Medians of {info['runs']} runs (every run's value in the last table). Times are measured inside the server "
       "with `clock_timestamp()` around the operation (a PL/pgSQL function or procedure), except (4) and (5), "
@@ -156,7 +165,9 @@ def main():
     def row(label, fn):
         w(f"| {label} | {fn('large')} | {fn('small')} |")
 
-    row("(1) floor: `COPY (SELECT * … WHERE tenant_id = X) TO '/dev/null' (FORMAT binary)`, all 6 tables, one REPEATABLE READ transaction",
+    row("(1) floor: `COPY (SELECT * … WHERE tenant_id = X) TO '/dev/null' (FORMAT binary)`, all 6 tables, one REPEATABLE READ transaction"
+        + ("; order_lines through the join: `COPY (SELECT r.* FROM order_lines r JOIN orders o ON o.id = r.order_id "
+           "WHERE o.tenant_id = X)`" if path else ""),
         lambda k: fmt_s(m[k]["floor_out"]))
     row("(2) `backup_create(X)`: zstd level 3, AES-256-GCM, SHA-256, fsync, commit",
         lambda k: fmt_s(m[k]["backup"]))
@@ -165,7 +176,9 @@ def main():
     row("&nbsp;&nbsp;archive size (`size_bytes`) · compression ratio",
         lambda k: f"{fmt_mb(m[k]['archive'])} · {nbytes[k] / m[k]['archive']:.1f}:1")
     row("&nbsp;&nbsp;**(2) / (1)**", lambda k: f"**{ratio(m[k]['backup'], m[k]['floor_out']):.2f}×**")
-    row("(3) floor: `DELETE` + binary `COPY FROM` per table, `session_replication_role = replica`, rolled back",
+    row("(3) floor: `DELETE` + binary `COPY FROM` per table, `session_replication_role = replica`, rolled back"
+        + ("; order_lines deleted first, `DELETE … USING orders o WHERE o.id = r.order_id AND o.tenant_id = X`, "
+           "loaded after orders" if path else ""),
         lambda k: fmt_s(m[k]["floor_restore"]))
     row("(3) `backup_restore(id)`, rolled back", lambda k: fmt_s(m[k]["restore"]))
     row("&nbsp;&nbsp;**restore / its floor**", lambda k: f"**{ratio(m[k]['restore'], m[k]['floor_restore']):.2f}×**")
@@ -217,9 +230,9 @@ def main():
       "the full-page images of the pages it changes first, as the first change after a checkpoint does in production, "
       "instead of only the first run paying them.")
     w("- Data: `setseed` fixes every random value; each row's tenant is drawn at random with the tenant's share, so "
-      "a tenant's rows are spread over the whole table. Foreign keys: every table → tenants, orders → customers, "
-      "order_lines → orders and products; each table has an index leading with tenant_id, and the foreign-key columns "
-      "are indexed.")
+      "a tenant's rows are spread over the whole table. Foreign keys: every table " + ("but order_lines " if path else "")
+      + "→ tenants, orders → customers, order_lines → orders and products; each table with tenant_id has an index "
+      "leading with it, and the foreign-key columns are indexed.")
     w("- Each session first runs one untimed warm-up of the operation on another small tenant (library load, caches); "
       "(1) and (2) alternate which runs first.")
     w("- (1): `bench.floor_copy_out()` as the first statement of a REPEATABLE READ transaction. (2): a procedure around "
@@ -289,7 +302,7 @@ def plot(outdir, m, pg_dump, all_backups, all_parallel, target_rows, info):
     f3 = write("targets.dat", [(short[i], t[3] if t[3] is not None else 0,
                                 "#2ca02c" if t[2] == "PASS" else "#d62728") for i, t in enumerate(target_rows)])
     png = os.path.join(outdir, "results.png")
-    title = (f"tenant\\\\_backup, scale {info['scale']}, medians of {info['runs']} runs, "
+    title = (f"tenant\\\\_backup{', path variant' if info.get('variant') == 'path' else ''}, scale {info['scale']}, medians of {info['runs']} runs, "
              f"large tenant {int(info['large_rows']):,} rows, database {int(info['total_rows']):,} rows")
     script = f"""
 set terminal pngcairo size 1600,640 font "sans,10"

@@ -59,9 +59,18 @@ JOIN cust_n n ON n.t = s.t
 JOIN cust_dir d ON d.t = s.t AND d.rn = 1 + floor(s.r0 * n.n)::bigint
 ORDER BY s.g;
 
--- 1..4 lines per order, inserted order by order: they inherit the orders' interleaving.
-INSERT INTO order_lines (tenant_id, order_id, product_id, quantity, unit_price, discount)
-SELECT s.t, s.id, d.id, 1 + (s.r1 * 9)::int, d.price,
+-- 1..4 lines per order, inserted order by order: they inherit the orders' interleaving. The path
+-- variant's order_lines has no tenant_id; its rows are the same otherwise.
+SELECT bench.path_variant() AS path_variant \gset
+\if :path_variant
+\set tenant_column ''
+\set tenant_value ''
+\else
+\set tenant_column 'tenant_id,'
+\set tenant_value 's.t,'
+\endif
+INSERT INTO order_lines (:tenant_column order_id, product_id, quantity, unit_price, discount)
+SELECT :tenant_value s.id, d.id, 1 + (s.r1 * 9)::int, d.price,
        CASE WHEN s.r1 < 0.2 THEN round((s.r1 * 100)::numeric, 2) ELSE 0 END
 FROM (SELECT o.tenant_id AS t, o.id, l, random() AS r0, random() AS r1
       FROM orders o, generate_series(1, 1 + (o.id % 4)::int) l

@@ -1,6 +1,13 @@
 -- tenant_backup benchmark: a multi-tenant SaaS schema and the tenant size distribution.
--- psql variables: scale (numeric). Deterministic: no random() here.
+-- psql variables: scale (numeric), variant: direct (every table has tenant_id) or path (order_lines
+-- has none; its rows are found through orders). Deterministic: no random() here.
 \set ON_ERROR_STOP on
+SELECT :'variant' = 'path' AS path_variant \gset
+\if :path_variant
+\set order_lines_tenant ''
+\else
+\set order_lines_tenant 'tenant_id  int NOT NULL,'
+\endif
 SET client_min_messages = warning;
 CREATE EXTENSION tenant_backup;
 
@@ -78,13 +85,17 @@ CREATE TABLE orders (
 );
 CREATE TABLE order_lines (
   id         bigserial,
-  tenant_id  int NOT NULL,
+  :order_lines_tenant
   order_id   bigint NOT NULL,
   product_id bigint NOT NULL,
   quantity   int NOT NULL,
   unit_price numeric(10,2) NOT NULL,
   discount   numeric(5,2) NOT NULL
 );
+-- The variant, for the other scripts: order_lines without the tenant column.
+CREATE FUNCTION bench.path_variant() RETURNS boolean LANGUAGE sql STABLE
+AS $$ SELECT NOT EXISTS (SELECT FROM pg_attribute WHERE attrelid = 'public.order_lines'::regclass
+                                                     AND attname = 'tenant_id' AND NOT attisdropped) $$;
 CREATE TABLE events (
   id          bigserial,
   tenant_id   int NOT NULL,
