@@ -136,16 +136,27 @@ void refresh_schedule_state(const ScheduleSet &schedules, const std::vector<std:
 	if (recompute == Recompute::None)
 		return;
 	std::vector<SqlValue> changed_tenants, keys, next_runs;
-	for (const auto &row : spi_query("SELECT tenant, coalesce(schedule_key, '') FROM tenant_backup.schedule_state "
+	for (const auto &row : spi_query("SELECT tenant, coalesce(schedule_key, ''), "
+	                                 "  extract(epoch FROM next_run)::bigint::text FROM tenant_backup.schedule_state "
 	                                 "WHERE running_backup_id IS NULL")) {
 		const std::string &tenant = *row[0];
 		const Schedule *s = schedules.for_tenant(tenant);
 		std::string key = s ? s->key() : "";
 		if (key == *row[1] && recompute != Recompute::All)
 			continue;
+		std::optional<int64_t> next = s ? s->next_run(tenant, now) : std::nullopt;
+		// The clock moved: a next run it left far behind was made on the old clock and is
+		// recomputed; one it just passed (within a minute) or still ahead of is due as it was, so
+		// that a move over a run's time runs it once, as a run missed while the server was down.
+		int64_t computed = next.value_or(-1);
+		if (key == *row[1] && recompute == Recompute::All && row[2] && computed >= 0) {
+			int64_t stored = std::stoll(*row[2]);
+			if (stored >= now - 60 && stored <= computed)
+				continue;
+		}
 		changed_tenants.push_back(tenant);
 		keys.push_back(key);
-		next_runs.push_back(epoch_text(s ? s->next_run(tenant, now) : std::nullopt));
+		next_runs.push_back(epoch_text(next));
 	}
 	if (!changed_tenants.empty())
 		spi_query(
