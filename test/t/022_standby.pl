@@ -118,6 +118,10 @@ my %calls = (
 	'_ownership()' => [ 'read', 'SELECT count(*) FROM tenant_backup._ownership()' ],
 	'_refuse_on_standby(text)' => [ 'write', q{SELECT tenant_backup._refuse_on_standby('backup_create')} ],
 	'_scheduler_clock_offset()' => [ 'read', 'SELECT tenant_backup._scheduler_clock_offset()' ],
+	'_scheduler_serves()' => [ 'read', 'SELECT tenant_backup._scheduler_serves()' ],
+	'_schedule_times(text,text,timestamp with time zone)' =>
+	  [ 'read', q{SELECT count(*) FROM tenant_backup._schedule_times('1', NULL, NULL)} ],
+	'backup_schedules(text)' => [ 'read', q{SELECT count(*) FROM tenant_backup.backup_schedules('1')} ],
 	'_stored_tenant(text)' => [ 'read', q{SELECT tenant_backup._stored_tenant('1')} ],
 	'_supported_tenant_type(regtype)' => [ 'read', q{SELECT tenant_backup._supported_tenant_type('int'::regtype)} ],
 	'_tenant_column()' => [ 'read', 'SELECT tenant_backup._tenant_column()' ],
@@ -135,7 +139,6 @@ my %calls = (
 	'backup_import(text)' => [ 'write', q{SELECT tenant_backup.backup_import('{}')} ],
 	'backup_import_large_object(oid)' => [ 'write', 'SELECT tenant_backup.backup_import_large_object(1)' ],
 	'backup_list(text)' => [ 'read', q{SELECT count(*) FROM tenant_backup.backup_list('1')} ],
-	# Refused by PostgreSQL's read-only check until issue 17's definition calls _refuse_on_standby.
 	'backup_register_table(regclass,name,name)' =>
 	  [ 'write', q{SELECT tenant_backup.backup_register_table('extra', 'tenant_id')} ],
 	'backup_repositories()' => [ 'read', 'SELECT count(*) FROM tenant_backup.backup_repositories()' ],
