@@ -322,6 +322,8 @@ COMMENT ON FUNCTION tenant_backup.backup_schedule_set(text, text, text, integer,
 -- A hot standby serves what only reads; every function that writes fails at once there, saying
 -- so: the C functions call the check themselves, backup_exclude_table calls _refuse_on_standby
 -- first, as backup_register_table (issue 17's block) does. README "Standbys and failover".
+-- backup_status.unprotected (no completed backup, or no stored copy of the newest) is defined
+-- with the view's one definition, in issue 23's block.
 CREATE FUNCTION tenant_backup._refuse_on_standby(function text) RETURNS void
     AS 'MODULE_PATHNAME', 'tenant_backup_refuse_on_standby' LANGUAGE C STABLE STRICT;
 CREATE OR REPLACE FUNCTION tenant_backup.backup_exclude_table(tbl regclass) RETURNS void
@@ -339,53 +341,6 @@ BEGIN
 END
 $$;
 
--- backup_status.unprotected: the tenant has no completed backup, or its newest one has no stored
--- copy (backup_sync, or the first sync after a promotion, marked them missing).
-CREATE OR REPLACE VIEW tenant_backup.backup_status AS
-WITH schedules AS (SELECT * FROM tenant_backup.backup_schedules()),
-kept AS (
-    SELECT b.tenant, count(*) AS retained_count, sum(b.size_bytes)::bigint AS retained_bytes
-    FROM tenant_backup.backups b WHERE b.status = 'completed' GROUP BY b.tenant),
-last_completed AS (
-    SELECT DISTINCT ON (b.tenant) b.tenant, b.id, b.kind, b.created_at, b.finished_at, b.size_bytes, b.left_out
-    FROM tenant_backup.backups b WHERE b.status = 'completed'
-    ORDER BY b.tenant, b.created_at DESC, b.id DESC),
-tenants AS (SELECT s.tenant FROM schedules s UNION SELECT k.tenant FROM kept k)
-SELECT t.tenant,
-       s.schedule,
-       coalesce(s.enabled, false) AS scheduled,
-       l.id AS last_backup_id,
-       l.kind AS last_backup_kind,
-       l.finished_at AS last_backup_at,
-       l.size_bytes AS last_backup_bytes,
-       s.next_run,
-       coalesce(s.enabled AND s.last_due_run IS NOT NULL
-                AND (l.created_at IS NULL OR l.created_at + make_interval(secs => tenant_backup._scheduler_clock_offset())
-                     < s.last_due_run), false) AS overdue,
-       st.running_backup_id IS NOT NULL AS running,
-       coalesce(st.consecutive_failures, 0) AS consecutive_failures,
-       st.last_error,
-       st.last_failure_at,
-       coalesce(k.retained_count, 0) AS retained_count,
-       coalesce(k.retained_bytes, 0) AS retained_bytes,
-       -- issue 24 (a column of its own, last): nothing to restore the newest completed backup
-       -- from, e.g. its only copy was on the node-local repository of a primary that failed over
-       (l.id IS NULL OR NOT EXISTS (SELECT FROM tenant_backup.backup_copies c
-                                    WHERE c.backup_id OPERATOR(pg_catalog.=) l.id
-                                      AND c.state OPERATOR(pg_catalog.=) 'stored')) AS unprotected,
-       -- issue 17: whether the newest completed backup left out tables that hold or would hold
-       -- tenant rows (backups.left_out, named by its WARNINGs); 'unknown' for backups before 0.2.0
-       CASE WHEN l.id IS NULL THEN NULL
-            WHEN l.left_out IS NULL THEN 'unknown'
-            WHEN pg_catalog.jsonb_array_length(l.left_out) OPERATOR(pg_catalog.=) 0 THEN 'complete'
-            ELSE 'incomplete' END AS coverage
-FROM tenants t
-LEFT JOIN schedules s ON s.tenant = t.tenant
-LEFT JOIN last_completed l ON l.tenant = t.tenant
-LEFT JOIN kept k ON k.tenant = t.tenant
-LEFT JOIN tenant_backup.schedule_state st ON st.tenant = t.tenant;
-COMMENT ON VIEW tenant_backup.backup_status IS
-    'One row per tenant: last completed backup, next run, overdue, failures, retained backups, and unprotected (no stored copy of the newest completed backup).';
 COMMENT ON FUNCTION tenant_backup.backup_repository_check(text) IS
     'Stored copies without their object (missing_object) or of another size (size_mismatch), objects the catalog knows to be garbage (leftover_object: backup_sync removes them), objects named like ours that the catalog does not know (orphan_object: left alone), multipart uploads never completed (incomplete_upload), and a repository on this node only while standbys are attached (node_local: its copies would not survive a failover). Changes nothing. Superusers only.';
 
