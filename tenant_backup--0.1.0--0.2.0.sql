@@ -401,14 +401,15 @@ BEGIN
 END
 $$;
 
--- One tenant's row of backup_schedules(), without listing every tenant. Backup admins only.
+-- One tenant's row of backup_schedules(), without listing every tenant. Who may: as
+-- backup_schedules() (issue 19.6).
 CREATE FUNCTION tenant_backup.backup_schedules(tenant text)
 RETURNS TABLE (tenant text, schedule text, cron text, time_zone text, keep_last integer, keep_days integer,
                keep_daily integer, keep_weekly integer, keep_monthly integer, window_minutes integer,
                enabled boolean, next_run timestamptz, last_due_run timestamptz)
     AS 'MODULE_PATHNAME', 'backup_schedules_of_tenant' LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION tenant_backup.backup_schedules(text) IS
-    'The schedule in force for one tenant, with its next run. Backup admins only.';
+    'The schedule in force for one tenant, with its next run. Backup admins, pg_monitor, and holders of backup.view on the tenant.';
 
 -- Whether a scheduler serves this database now (tenant_backup in shared_preload_libraries, and
 -- the database in tenant_backup.databases).
@@ -420,6 +421,16 @@ CREATE FUNCTION tenant_backup._scheduler_serves() RETURNS boolean
 CREATE FUNCTION tenant_backup._schedule_times(tenant text, schedule_key text, stored_next_run timestamptz,
     OUT schedule text, OUT enabled boolean, OUT next_run timestamptz, OUT last_due_run timestamptz)
     AS 'MODULE_PATHNAME', 'tenant_backup_schedule_times' LANGUAGE C STABLE;
+
+-- Issue 19.6 (in this block because backup_status uses them): who reads backup_status. Backup
+-- admins every tenant's row; members of pg_monitor every tenant's (health: last_error, which may
+-- quote a tenant's rows, only where they hold backup.view too); a role holding backup.view on
+-- tenants those tenants' rows. _status_reader() refuses anyone else (audited), once per query,
+-- even when no tenant has a row; _status_visible(tenant) filters the rows.
+CREATE FUNCTION tenant_backup._status_reader() RETURNS boolean
+    AS 'MODULE_PATHNAME', 'tenant_backup_status_reader' LANGUAGE C STABLE;
+CREATE FUNCTION tenant_backup._status_visible(tenant text) RETURNS boolean
+    AS 'MODULE_PATHNAME', 'tenant_backup_status_visible' LANGUAGE C STABLE STRICT;
 
 -- backup_status at scale (issue 24's unprotected and issue 17's coverage kept as they are): a
 -- WHERE tenant = ... reaches every table by index (the tenants are a
@@ -442,7 +453,8 @@ SELECT t.tenant,
                      < s.last_due_run), false) AS overdue,
        st.running_backup_id IS NOT NULL AS running,
        coalesce(st.consecutive_failures, 0) AS consecutive_failures,
-       st.last_error,
+       -- issue 19.6: pg_monitor's health rows leave out what may quote a tenant's rows
+       CASE WHEN tenant_backup._may('backup.view', t.tenant) THEN st.last_error END AS last_error,
        st.last_failure_at,
        coalesce(k.retained_count, 0) AS retained_count,
        coalesce(k.retained_bytes, 0) AS retained_bytes,
@@ -470,8 +482,26 @@ LEFT JOIN (SELECT b.tenant, count(*) AS retained_count, sum(b.size_bytes)::bigin
 -- hash over every copy even for one tenant)
 LEFT JOIN LATERAL (SELECT true AS stored FROM tenant_backup.backup_copies c
                    WHERE c.backup_id OPERATOR(pg_catalog.=) l.id AND c.state OPERATOR(pg_catalog.=) 'stored'
-                   LIMIT 1) cs ON true;
+                   LIMIT 1) cs ON true
+-- issue 19.6: the rows the caller may read (a one-time check, then a filter pushed to each table)
+WHERE tenant_backup._status_reader() AND tenant_backup._status_visible(t.tenant);
 COMMENT ON VIEW tenant_backup.backup_status IS
-    'One row per tenant: last completed backup, next run, overdue, failures, retained backups, whether a scheduler serves the database.';
+    'One row per tenant: last completed backup, next run, overdue, failures, retained backups, whether a scheduler serves the database. Backup admins see every tenant, pg_monitor every tenant''s health, a holder of backup.view its tenants.';
 GRANT EXECUTE ON FUNCTION tenant_backup.backup_schedules(text), tenant_backup._scheduler_serves(),
-    tenant_backup._schedule_times(text, text, timestamptz) TO PUBLIC;
+    tenant_backup._schedule_times(text, text, timestamptz), tenant_backup._status_reader(),
+    tenant_backup._status_visible(text) TO PUBLIC;
+
+--------------------------------------------------------------------------------------------------
+-- Issue 19: operability (19.2, 19.6; hO). tenant_backup.databases defaults to '*': the launcher
+-- serves every database where the extension is created. CREATE EXTENSION (and this update) asks
+-- it, at commit, to look for the extension in this database, so that its scheduler starts at
+-- once rather than at the launcher's next rescan. backup_schedules() is readable by backup
+-- admins, members of pg_monitor, and holders of backup.view (their tenants' rows); backup_status
+-- (issue 23's block) likewise.
+--------------------------------------------------------------------------------------------------
+CREATE FUNCTION tenant_backup._wake_launcher() RETURNS void
+    AS 'MODULE_PATHNAME', 'tenant_backup_wake_launcher' LANGUAGE C VOLATILE;
+REVOKE ALL ON FUNCTION tenant_backup._wake_launcher() FROM PUBLIC;
+COMMENT ON FUNCTION tenant_backup.backup_schedules() IS
+    'Every tenant with the schedule in force and its next run. Backup admins see every tenant, members of pg_monitor every tenant, a holder of backup.view its tenants.';
+SELECT tenant_backup._wake_launcher();
