@@ -14,6 +14,7 @@ PACKAGES=(
   libipc-run-perl perl
   python3
   postgresql-15-cron
+  prometheus-postgres-exporter
   curl swift swift-proxy swift-object swift-container swift-account
 )
 missing=()
