@@ -3,7 +3,8 @@
 # least-privileged monitoring role (LOGIN, pg_monitor: issue 19.6): the per-tenant metrics carry
 # what backup_status says (last success age, failures in a row, overdue, unprotected, retained
 # bytes, running), no row contents (last_error is not exported), and every metric the documented
-# alert rules (monitoring/alerts.yml) use is served.
+# alert rules (monitoring/alerts.yml) use is served. A role with neither pg_monitor nor backup.view
+# gets no tenant's metric.
 use strict;
 use warnings FATAL => 'all';
 
@@ -117,5 +118,33 @@ for my $name (sort keys %used)
 }
 
 $h->kill_kill;
+
+# The same exporter as a role with neither pg_monitor nor backup.view: no tenant's metric (the
+# server refuses its backup_status query), the exporter keeps serving the rest (the database's
+# served_by_scheduler says nothing about tenants and is anyone's to read).
+sql('CREATE ROLE tb_nobody LOGIN');
+my $port2 = PostgreSQL::Test::Cluster::get_free_port();
+(my $dsn2 = $dsn) =~ s/user=tb_monitor/user=tb_nobody/;
+my ($out2, $err2) = ('', '');
+my $h2 = IPC::Run::start(
+	[ $exporter, "--web.listen-address=127.0.0.1:$port2", "--extend.query-path=$queries" ],
+	'<', \undef, '>', \$out2, '2>', \$err2,
+	init => sub { $ENV{DATA_SOURCE_NAME} = $dsn2; });
+my $denied = '';
+for (1 .. 300)
+{
+	my $r = $http->get("http://127.0.0.1:$port2/metrics");
+	if ($r->{success} && $r->{content} =~ /^pg_up/m)
+	{
+		$denied = $r->{content};
+		last;
+	}
+	usleep(100_000);
+}
+like($denied, qr/^pg_up(\{[^}]*\})? 1$/m, 'a role without pg_monitor: the exporter still reaches the server');
+unlike($denied, qr/^tenant_backup_\w+\{[^}]*tenant=/m, 'but serves no tenant metric');
+like(slurp_file($node->logfile), qr/ERROR:  permission denied: role "tb_nobody" may not read backup status/,
+	'the server refused its backup_status query, saying why');
+$h2->kill_kill;
 $node->stop;
 done_testing();
