@@ -354,6 +354,11 @@ CREATE INDEX schedule_state_running_idx ON tenant_backup.schedule_state (running
     WHERE running_backup_id IS NOT NULL;
 CREATE INDEX backups_running_idx ON tenant_backup.backups (id) WHERE status = 'running';
 CREATE INDEX backup_audit_at_idx ON tenant_backup.backup_audit (at);
+-- Each tenant's completed backups, newest first, with their sizes: backup_status reads a tenant's
+-- newest backup with one probe, and counts and sums its retained ones (and lists the tenants that
+-- have any) from the index alone.
+CREATE INDEX backups_completed_idx ON tenant_backup.backups (tenant, created_at DESC, id DESC) INCLUDE (size_bytes)
+    WHERE status = 'completed';
 
 -- The append-only trigger returned NULL, which skipped the row even for the superusers it lets
 -- through (and so the audit retention's deletes): it returns the row now.
@@ -423,8 +428,10 @@ CREATE FUNCTION tenant_backup._schedule_times(tenant text, schedule_key text, st
 
 -- backup_status at scale (issue 24's unprotected and issue 17's coverage kept as they are): a
 -- WHERE tenant = ... reaches every table by index (the tenants are a
--- UNION the condition is pushed into; the backups' aggregates are grouped by tenant), instead of
--- computing every tenant's row first. The tenants are those the scheduler keeps state for, those
+-- UNION the condition is pushed into; the backups' aggregates are grouped by tenant; the newest
+-- backup and its copies are lateral probes), instead of computing every tenant's row first; all
+-- tenants read the backups through backups_completed_idx (index-only where the visibility map
+-- allows), with no sort of the backups. The tenants are those the scheduler keeps state for, those
 -- with a completed backup or a schedule of their own, and, when no scheduler serves the database,
 -- those discovery finds. served_by_scheduler says whether a scheduler serves the database now:
 -- without one, no scheduled backup runs (overdue says so once a scheduled time has passed).
@@ -455,15 +462,16 @@ SELECT t.tenant,
             ELSE 'incomplete' END AS coverage,
        tenant_backup._scheduler_serves() AS served_by_scheduler
 FROM (SELECT ss.tenant FROM tenant_backup.schedule_state ss
-      UNION SELECT b.tenant FROM tenant_backup.backups b WHERE b.status = 'completed'
+      UNION SELECT b.tenant FROM tenant_backup.backups b WHERE b.status = 'completed' GROUP BY b.tenant
       UNION SELECT sc.tenant FROM tenant_backup.schedules sc WHERE sc.tenant IS NOT NULL
       UNION SELECT d.tenant FROM tenant_backup.backup_schedules() d WHERE NOT tenant_backup._scheduler_serves()) t
 LEFT JOIN tenant_backup.schedule_state st ON st.tenant = t.tenant
 CROSS JOIN LATERAL tenant_backup._schedule_times(t.tenant, st.schedule_key, st.next_run) s
-LEFT JOIN (SELECT DISTINCT ON (b.tenant) b.tenant, b.id, b.kind, b.created_at, b.finished_at, b.size_bytes,
-                  b.left_out
-           FROM tenant_backup.backups b WHERE b.status = 'completed'
-           ORDER BY b.tenant, b.created_at DESC, b.id DESC) l ON l.tenant = t.tenant
+-- (the newest completed backup by one probe of backups_completed_idx per tenant)
+LEFT JOIN LATERAL (SELECT b.id, b.kind, b.created_at, b.finished_at, b.size_bytes, b.left_out
+                   FROM tenant_backup.backups b
+                   WHERE b.tenant OPERATOR(pg_catalog.=) t.tenant AND b.status OPERATOR(pg_catalog.=) 'completed'
+                   ORDER BY b.created_at DESC, b.id DESC LIMIT 1) l ON true
 LEFT JOIN (SELECT b.tenant, count(*) AS retained_count, sum(b.size_bytes)::bigint AS retained_bytes
            FROM tenant_backup.backups b WHERE b.status = 'completed' GROUP BY b.tenant) k ON k.tenant = t.tenant
 -- (a lateral probe of the newest backup's copies, by index, rather than a subplan the planner may
