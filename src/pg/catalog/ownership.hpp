@@ -34,4 +34,10 @@ struct OwnedTable {
 // depth, then name). Needs SPI connected; reads the catalog as the extension's owner.
 std::vector<OwnedTable> load_ownership();
 
+// From now on, this process (a job worker, which backs up tenant after tenant) reuses the result
+// of load_ownership until the catalog announces a change that may alter it (a relation created,
+// dropped or altered, a role, a membership, the database) or the settings or registered tables
+// differ: working it out costs a small tenant's backup more than its rows do.
+void cache_ownership_in_this_process();
+
 } // namespace tb::pg
