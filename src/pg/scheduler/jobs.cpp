@@ -118,19 +118,22 @@ bool lock_extension_tables() {
 	return OidIsValid(pg_eval([] { return get_extension_oid("tenant_backup", true); }));
 }
 
-void add_schedule_states(const std::vector<std::string> &tenants) {
+void add_schedule_states(const std::vector<std::string> &tenants, StateChanges &changes) {
 	if (tenants.empty())
 		return;
 	// The list is one text[] parameter, read once by unnest in FROM: a per-row `= ANY
 	// ($1::text[])` would parse the whole array again for every row (O(tenants^2)).
-	spi_query("INSERT INTO tenant_backup.schedule_state (tenant) SELECT u.t FROM unnest($1::text[]) AS u(t) "
-	          "ON CONFLICT DO NOTHING",
-	          {array_literal(std::vector<SqlValue>(tenants.begin(), tenants.end()))});
+	changes.added += static_cast<int>(
+	    spi_query("INSERT INTO tenant_backup.schedule_state (tenant) SELECT u.t FROM unnest($1::text[]) AS u(t) "
+	              "ON CONFLICT DO NOTHING RETURNING 1",
+	              {array_literal(std::vector<SqlValue>(tenants.begin(), tenants.end()))})
+	        .size());
 }
 
 std::optional<std::string> refresh_schedule_states(const ScheduleSet &schedules, const std::vector<std::string> *keep,
                                                    Recompute recompute, int64_t now,
-                                                   const std::optional<std::string> &after, int limit) {
+                                                   const std::optional<std::string> &after, int limit,
+                                                   StateChanges &changes) {
 	std::vector<SqlValue> gone, changed_tenants, keys, next_runs;
 	// In the index's order (the primary key's), from where the last batch stopped.
 	auto rows = spi_query("SELECT tenant, coalesce(schedule_key, ''), extract(epoch FROM next_run)::bigint::text "
@@ -164,6 +167,8 @@ std::optional<std::string> refresh_schedule_states(const ScheduleSet &schedules,
 		next_runs.push_back(epoch_text(next));
 	}
 	// (A tenant claimed by a job worker since it was read keeps its row as the worker left it.)
+	changes.dropped += static_cast<int>(gone.size());
+	changes.computed += static_cast<int>(changed_tenants.size());
 	if (!gone.empty())
 		spi_query("DELETE FROM tenant_backup.schedule_state s USING unnest($1::text[]) AS u(t) "
 		          "WHERE s.tenant = u.t AND s.running_backup_id IS NULL",

@@ -21,8 +21,13 @@ struct Claim {
 // another (which deadlocked with DROP EXTENSION ... CASCADE).
 bool lock_extension_tables();
 
+// What the scheduler's upkeep changed in schedule_state, counted for its log line.
+struct StateChanges {
+	int added = 0, dropped = 0, computed = 0;
+};
+
 // State rows for the tenants that have none yet (a batch: the caller keeps lists short).
-void add_schedule_states(const std::vector<std::string> &tenants);
+void add_schedule_states(const std::vector<std::string> &tenants, StateChanges &changes);
 
 // One batch of a pass over the idle tenants' state rows: at most `limit` rows after `after`
 // (nullopt: from the first), in the primary key's order. Drops the rows of tenants not in `keep`
@@ -32,7 +37,8 @@ void add_schedule_states(const std::vector<std::string> &tenants);
 enum class Recompute { None, Changed, All };
 std::optional<std::string> refresh_schedule_states(const ScheduleSet &schedules, const std::vector<std::string> *keep,
                                                    Recompute recompute, int64_t now,
-                                                   const std::optional<std::string> &after, int limit);
+                                                   const std::optional<std::string> &after, int limit,
+                                                   StateChanges &changes);
 
 // How many idle tenants are due now, counting up to `limit`.
 int due_tenants(int limit, int64_t now);

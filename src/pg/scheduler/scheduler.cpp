@@ -26,6 +26,7 @@ extern "C" {
 }
 
 #include <algorithm>
+#include <chrono>
 #include <functional>
 #include <map>
 #include <set>
@@ -180,16 +181,35 @@ bool tick_begin(Upkeep &upkeep, std::vector<int> &workers, int64_t &sleep_second
 	return reaped;
 }
 
-// A failed transaction of the upkeep: logged; false ends the upkeep (it is done again at the next
-// pass, see run_once).
-bool upkeep_step(const char *what, const std::function<void()> &fn, bool &locked) {
-	ErrorData *error = run_in_transaction(what, [&] {
+// The upkeep's transactions, timed for its log line.
+struct UpkeepLog {
+	int transactions = 0;
+	double longest = 0;
+	StateChanges changes;
+	template <typename F> ErrorData *run(const char *what, F &&fn) {
+		auto start = std::chrono::steady_clock::now();
+		ErrorData *error = run_in_transaction(what, std::forward<F>(fn));
+		transactions++;
+		longest = std::max(longest, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+		return error;
+	}
+};
+
+bool shutdown_requested() {
+	return pg_eval([] { return static_cast<bool>(ShutdownRequestPending); });
+}
+
+// A transaction of the upkeep; false ends the upkeep (a failure is logged; the upkeep is done
+// again at the next pass, see run_once).
+bool upkeep_step(UpkeepLog &log, const char *what, const std::function<void()> &fn) {
+	bool locked = false;
+	ErrorData *error = log.run(what, [&] {
 		locked = lock_extension_tables();
 		if (locked)
 			fn();
 	});
 	if (!error)
-		return locked && !pg_eval([] { return static_cast<bool>(ShutdownRequestPending); });
+		return locked && !shutdown_requested();
 	std::string message = std::string("tenant_backup scheduler: ") + (error->message ? error->message : "error");
 	pg_call([error] { FreeErrorData(error); });
 	warn_throttled(message);
@@ -201,18 +221,19 @@ bool upkeep_step(const char *what, const std::function<void()> &fn, bool &locked
 // registry that does not resolve, a tenant table that cannot be read), the tenants known so far
 // keep their state and only those with a schedule of their own are added; it is tried again in a
 // minute. Returns false if a transaction failed or was not run (then the upkeep is redone at
-// the next pass).
+// the next pass). One LOG line when it changed something (DEBUG1 otherwise): what, and in how
+// many transactions.
 bool keep_up(Upkeep &upkeep) {
-	bool locked = true;
+	UpkeepLog log;
 	std::vector<std::string> tenants;
 	bool complete = false;
 	if (upkeep.discover) {
 		last_discovery = upkeep.real_now;
 		TenantDiscovery discovery(upkeep.schedules);
-		bool more = true;
+		bool more = true, locked = true;
 		std::optional<std::string> failed;
 		while (more && !failed) {
-			ErrorData *error = run_in_transaction("tenant_backup scheduler: finding the tenants", [&] {
+			ErrorData *error = log.run("tenant_backup scheduler: finding the tenants", [&] {
 				locked = lock_extension_tables();
 				if (locked)
 					more = discovery.step();
@@ -220,7 +241,7 @@ bool keep_up(Upkeep &upkeep) {
 			if (error) {
 				failed = error->message ? error->message : "error";
 				pg_call([error] { FreeErrorData(error); });
-			} else if (!locked || pg_eval([] { return static_cast<bool>(ShutdownRequestPending); })) {
+			} else if (!locked || shutdown_requested()) {
 				return false;
 			}
 		}
@@ -237,25 +258,33 @@ bool keep_up(Upkeep &upkeep) {
 		for (size_t at = 0; at < tenants.size(); at += kUpkeepBatch) {
 			std::vector<std::string> batch(tenants.begin() + at,
 			                               tenants.begin() + std::min(tenants.size(), at + kUpkeepBatch));
-			if (!upkeep_step(
-			        "tenant_backup scheduler: adding tenants", [&] { add_schedule_states(batch); }, locked))
+			if (!upkeep_step(log, "tenant_backup scheduler: adding tenants",
+			                 [&] { add_schedule_states(batch, log.changes); }))
 				return false;
 		}
 	}
 	const std::vector<std::string> *keep = complete ? &tenants : nullptr; // sorted
-	if (!keep && upkeep.recompute == Recompute::None)
+	if (keep || upkeep.recompute != Recompute::None) {
+		std::optional<std::string> after;
+		do {
+			if (!upkeep_step(log, "tenant_backup scheduler: next runs", [&] {
+				    after = refresh_schedule_states(upkeep.schedules, keep, upkeep.recompute, upkeep.now, after,
+				                                    kUpkeepBatch, log.changes);
+			    }))
+				return false;
+		} while (after);
+	}
+	if (log.transactions == 0)
 		return true;
-	std::optional<std::string> after;
-	do {
-		if (!upkeep_step(
-		        "tenant_backup scheduler: next runs",
-		        [&] {
-			        after = refresh_schedule_states(upkeep.schedules, keep, upkeep.recompute, upkeep.now, after,
-			                                        kUpkeepBatch);
-		        },
-		        locked))
-			return false;
-	} while (after);
+	const StateChanges &c = log.changes;
+	char line[300];
+	snprintf(line, sizeof(line),
+	         "tenant_backup scheduler: %s%d tenants added, %d dropped, %d next runs computed, in %d transactions "
+	         "(the longest %.2f s)",
+	         upkeep.discover ? (std::to_string(tenants.size()) + " tenants found, ").c_str() : "", c.added, c.dropped,
+	         c.computed, log.transactions, log.longest);
+	int level = c.added + c.dropped + c.computed > 0 ? LOG : DEBUG1;
+	pg_call([level, &line] { ereport(level, (errmsg("%s", line))); });
 	return true;
 }
 
