@@ -427,11 +427,10 @@ CREATE FUNCTION tenant_backup._schedule_times(tenant text, schedule_key text, st
     AS 'MODULE_PATHNAME', 'tenant_backup_schedule_times' LANGUAGE C STABLE;
 
 -- backup_status at scale (issue 24's unprotected and issue 17's coverage kept as they are): a
--- WHERE tenant = ... reaches every table by index (the tenants are a
--- UNION the condition is pushed into; the backups' aggregates are grouped by tenant; the newest
--- backup and its copies are lateral probes), instead of computing every tenant's row first; all
--- tenants read the backups through backups_completed_idx (index-only where the visibility map
--- allows), with no sort of the backups. The tenants are those the scheduler keeps state for, those
+-- WHERE tenant = ... reaches every table by index (the tenants are a UNION ALL the condition is
+-- pushed into, the backups' aggregates grouped by tenant; the newest backup and its copies are
+-- lateral probes), instead of computing every tenant's row first; all tenants read the backups
+-- once, through backups_completed_idx (index-only where the visibility map allows), with no sort. The tenants are those the scheduler keeps state for, those
 -- with a completed backup or a schedule of their own, and, when no scheduler serves the database,
 -- those discovery finds. served_by_scheduler says whether a scheduler serves the database now:
 -- without one, no scheduled backup runs (overdue says so once a scheduled time has passed).
@@ -451,8 +450,8 @@ SELECT t.tenant,
        coalesce(st.consecutive_failures, 0) AS consecutive_failures,
        st.last_error,
        st.last_failure_at,
-       coalesce(k.retained_count, 0) AS retained_count,
-       coalesce(k.retained_bytes, 0) AS retained_bytes,
+       t.retained_count,
+       t.retained_bytes,
        -- issue 24: nothing to restore the newest completed backup from
        (l.id IS NULL OR cs.stored IS NULL) AS unprotected,
        -- issue 17: whether the newest completed backup left out tables that hold tenant rows
@@ -461,10 +460,18 @@ SELECT t.tenant,
             WHEN pg_catalog.jsonb_array_length(l.left_out) OPERATOR(pg_catalog.=) 0 THEN 'complete'
             ELSE 'incomplete' END AS coverage,
        tenant_backup._scheduler_serves() AS served_by_scheduler
-FROM (SELECT ss.tenant FROM tenant_backup.schedule_state ss
-      UNION SELECT b.tenant FROM tenant_backup.backups b WHERE b.status = 'completed' GROUP BY b.tenant
-      UNION SELECT sc.tenant FROM tenant_backup.schedules sc WHERE sc.tenant IS NOT NULL
-      UNION SELECT d.tenant FROM tenant_backup.backup_schedules() d WHERE NOT tenant_backup._scheduler_serves()) t
+-- The tenants: those with completed backups (with their count and size, one pass over
+-- backups_completed_idx), and those the scheduler keeps state for, with a schedule of their own,
+-- or (no scheduler) found by discovery that have none.
+FROM (SELECT b.tenant, count(*) AS retained_count, sum(b.size_bytes)::bigint AS retained_bytes
+      FROM tenant_backup.backups b WHERE b.status = 'completed' GROUP BY b.tenant
+      UNION ALL
+      SELECT u.tenant, 0, 0
+      FROM (SELECT ss.tenant FROM tenant_backup.schedule_state ss
+            UNION SELECT sc.tenant FROM tenant_backup.schedules sc WHERE sc.tenant IS NOT NULL
+            UNION SELECT d.tenant FROM tenant_backup.backup_schedules() d WHERE NOT tenant_backup._scheduler_serves()) u
+      WHERE NOT EXISTS (SELECT FROM tenant_backup.backups b
+                        WHERE b.tenant OPERATOR(pg_catalog.=) u.tenant AND b.status OPERATOR(pg_catalog.=) 'completed')) t
 LEFT JOIN tenant_backup.schedule_state st ON st.tenant = t.tenant
 CROSS JOIN LATERAL tenant_backup._schedule_times(t.tenant, st.schedule_key, st.next_run) s
 -- (the newest completed backup by one probe of backups_completed_idx per tenant)
@@ -472,8 +479,6 @@ LEFT JOIN LATERAL (SELECT b.id, b.kind, b.created_at, b.finished_at, b.size_byte
                    FROM tenant_backup.backups b
                    WHERE b.tenant OPERATOR(pg_catalog.=) t.tenant AND b.status OPERATOR(pg_catalog.=) 'completed'
                    ORDER BY b.created_at DESC, b.id DESC LIMIT 1) l ON true
-LEFT JOIN (SELECT b.tenant, count(*) AS retained_count, sum(b.size_bytes)::bigint AS retained_bytes
-           FROM tenant_backup.backups b WHERE b.status = 'completed' GROUP BY b.tenant) k ON k.tenant = t.tenant
 -- (a lateral probe of the newest backup's copies, by index, rather than a subplan the planner may
 -- hash over every copy even for one tenant)
 LEFT JOIN LATERAL (SELECT true AS stored FROM tenant_backup.backup_copies c
