@@ -263,7 +263,7 @@ static std::vector<OwnedTable> read_ownership() {
 
 namespace {
 
-// The job workers' cache of read_ownership() (see cache_ownership_in_this_process). `generation`
+// This process's cache of read_ownership() (see load_ownership). `generation`
 // counts the invalidations seen; a result is kept only if none came while it was read.
 bool cache_on = false;
 uint64_t generation = 0;
@@ -292,7 +292,7 @@ std::string ownership_key() {
 
 } // namespace
 
-void cache_ownership_in_this_process() {
+void cache_ownership_in_this_process() { // once per process
 	if (cache_on)
 		return;
 	pg_call([] {
@@ -309,7 +309,7 @@ void cache_ownership_in_this_process() {
 
 std::vector<OwnedTable> load_ownership() {
 	if (!cache_on)
-		return read_ownership();
+		cache_ownership_in_this_process();
 	pg_call([] { AcceptInvalidationMessages(); });
 	std::string key = ownership_key();
 	if (cached && cached_generation == generation && cached_key == key)
