@@ -354,6 +354,11 @@ CREATE INDEX schedule_state_running_idx ON tenant_backup.schedule_state (running
     WHERE running_backup_id IS NOT NULL;
 CREATE INDEX backups_running_idx ON tenant_backup.backups (id) WHERE status = 'running';
 CREATE INDEX backup_audit_at_idx ON tenant_backup.backup_audit (at);
+-- Each tenant's completed backups, newest first, with their sizes: backup_status reads a tenant's
+-- newest backup with one probe, and counts and sums its retained ones (and lists the tenants that
+-- have any) from the index alone.
+CREATE INDEX backups_completed_idx ON tenant_backup.backups (tenant, created_at DESC, id DESC) INCLUDE (size_bytes)
+    WHERE status = 'completed';
 
 -- The append-only trigger returned NULL, which skipped the row even for the superusers it lets
 -- through (and so the audit retention's deletes): it returns the row now.
@@ -433,9 +438,10 @@ CREATE FUNCTION tenant_backup._status_visible(tenant text) RETURNS boolean
     AS 'MODULE_PATHNAME', 'tenant_backup_status_visible' LANGUAGE C STABLE STRICT;
 
 -- backup_status at scale (issue 24's unprotected and issue 17's coverage kept as they are): a
--- WHERE tenant = ... reaches every table by index (the tenants are a
--- UNION the condition is pushed into; the backups' aggregates are grouped by tenant), instead of
--- computing every tenant's row first. The tenants are those the scheduler keeps state for, those
+-- WHERE tenant = ... reaches every table by index (the tenants are a UNION ALL the condition is
+-- pushed into, the backups' aggregates grouped by tenant; the newest backup and its copies are
+-- lateral probes), instead of computing every tenant's row first; all tenants read the backups
+-- once, through backups_completed_idx (index-only where the visibility map allows), with no sort. The tenants are those the scheduler keeps state for, those
 -- with a completed backup or a schedule of their own, and, when no scheduler serves the database,
 -- those discovery finds. served_by_scheduler says whether a scheduler serves the database now:
 -- without one, no scheduled backup runs (overdue says so once a scheduled time has passed).
@@ -456,8 +462,8 @@ SELECT t.tenant,
        -- issue 19.6: pg_monitor's health rows leave out what may quote a tenant's rows
        CASE WHEN tenant_backup._may('backup.view', t.tenant) THEN st.last_error END AS last_error,
        st.last_failure_at,
-       coalesce(k.retained_count, 0) AS retained_count,
-       coalesce(k.retained_bytes, 0) AS retained_bytes,
+       t.retained_count,
+       t.retained_bytes,
        -- issue 24: nothing to restore the newest completed backup from
        (l.id IS NULL OR cs.stored IS NULL) AS unprotected,
        -- issue 17: whether the newest completed backup left out tables that hold tenant rows
@@ -466,18 +472,25 @@ SELECT t.tenant,
             WHEN pg_catalog.jsonb_array_length(l.left_out) OPERATOR(pg_catalog.=) 0 THEN 'complete'
             ELSE 'incomplete' END AS coverage,
        tenant_backup._scheduler_serves() AS served_by_scheduler
-FROM (SELECT ss.tenant FROM tenant_backup.schedule_state ss
-      UNION SELECT b.tenant FROM tenant_backup.backups b WHERE b.status = 'completed'
-      UNION SELECT sc.tenant FROM tenant_backup.schedules sc WHERE sc.tenant IS NOT NULL
-      UNION SELECT d.tenant FROM tenant_backup.backup_schedules() d WHERE NOT tenant_backup._scheduler_serves()) t
+-- The tenants: those with completed backups (with their count and size, one pass over
+-- backups_completed_idx), and those the scheduler keeps state for, with a schedule of their own,
+-- or (no scheduler) found by discovery that have none.
+FROM (SELECT b.tenant, count(*) AS retained_count, sum(b.size_bytes)::bigint AS retained_bytes
+      FROM tenant_backup.backups b WHERE b.status = 'completed' GROUP BY b.tenant
+      UNION ALL
+      SELECT u.tenant, 0, 0
+      FROM (SELECT ss.tenant FROM tenant_backup.schedule_state ss
+            UNION SELECT sc.tenant FROM tenant_backup.schedules sc WHERE sc.tenant IS NOT NULL
+            UNION SELECT d.tenant FROM tenant_backup.backup_schedules() d WHERE NOT tenant_backup._scheduler_serves()) u
+      WHERE NOT EXISTS (SELECT FROM tenant_backup.backups b
+                        WHERE b.tenant OPERATOR(pg_catalog.=) u.tenant AND b.status OPERATOR(pg_catalog.=) 'completed')) t
 LEFT JOIN tenant_backup.schedule_state st ON st.tenant = t.tenant
 CROSS JOIN LATERAL tenant_backup._schedule_times(t.tenant, st.schedule_key, st.next_run) s
-LEFT JOIN (SELECT DISTINCT ON (b.tenant) b.tenant, b.id, b.kind, b.created_at, b.finished_at, b.size_bytes,
-                  b.left_out
-           FROM tenant_backup.backups b WHERE b.status = 'completed'
-           ORDER BY b.tenant, b.created_at DESC, b.id DESC) l ON l.tenant = t.tenant
-LEFT JOIN (SELECT b.tenant, count(*) AS retained_count, sum(b.size_bytes)::bigint AS retained_bytes
-           FROM tenant_backup.backups b WHERE b.status = 'completed' GROUP BY b.tenant) k ON k.tenant = t.tenant
+-- (the newest completed backup by one probe of backups_completed_idx per tenant)
+LEFT JOIN LATERAL (SELECT b.id, b.kind, b.created_at, b.finished_at, b.size_bytes, b.left_out
+                   FROM tenant_backup.backups b
+                   WHERE b.tenant OPERATOR(pg_catalog.=) t.tenant AND b.status OPERATOR(pg_catalog.=) 'completed'
+                   ORDER BY b.created_at DESC, b.id DESC LIMIT 1) l ON true
 -- (a lateral probe of the newest backup's copies, by index, rather than a subplan the planner may
 -- hash over every copy even for one tenant)
 LEFT JOIN LATERAL (SELECT true AS stored FROM tenant_backup.backup_copies c
