@@ -72,7 +72,7 @@ private:
 StoredBackup check_restore_allowed(int64 id, AuditedAction &audit) {
 	StoredBackup authorized = authorize_backup(id, "restored", "backup.restore", audit);
 	// Every privilege the last step needs, checked before the first: one error naming them all.
-	require_sequence_privileges(catalog_tables(id), id, authorized.tenant);
+	require_sequence_privileges(catalog_tables(id), id, authorized.tenant, audit.action());
 	// Before anything is read or changed: Citus table kinds a restore cannot write (issue 15).
 	refuse_citus_tables_of_backup(id);
 	return authorized;

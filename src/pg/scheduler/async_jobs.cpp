@@ -190,7 +190,7 @@ bool cancel_async_job(int64 id, AuditedAction &audit) {
 		// A role that may not even view the tenant learns nothing about the job.
 		bool sees = holds_permission(role, "backup.view", tenant);
 		std::string message = sees ? "permission denied: only the role that submitted tenant_backup job " +
-		                                 std::to_string(id) + " (" + *job[5] + ") or a superuser may cancel it"
+		                                 std::to_string(id) + " (" + *job[5] + ") or a superuser or the extension's owner may cancel it"
 		                           : missing;
 		audit_autonomously({"cancel", tenant, backup_id, "denied", message});
 		throw SqlError(sees ? ERRCODE_INSUFFICIENT_PRIVILEGE : ERRCODE_UNDEFINED_OBJECT, message);
