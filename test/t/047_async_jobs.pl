@@ -3,7 +3,8 @@
 #     transaction to commit; backup_progress shows it (kind restore, phase, tables, rows, job id)
 #     to its submitter, who holds no backup.view; it completes, restores the tenant exactly, and
 #     records its outcome and per-table counts; it ran as the submitter (audit);
-#   - a role without backup.restore cannot submit one (refused, audited, no job);
+#   - a role without backup.restore cannot submit one (refused, audited, no job); a job whose
+#     worker cannot log in as the submitter (NOLOGIN since) is marked failed;
 #   - a stranger cannot cancel another role's job (refused, audited), one that may not view the
 #     tenant is told it does not exist;
 #   - a job cancelled mid-way by its submitter rolls back: the tenant is exactly as before;
@@ -102,10 +103,24 @@ ok( wait_for(
 ($rc, $out, $err) = as_role('stranger', "SELECT tenant_backup.backup_create_async('1')");
 like($err, qr/permission denied.*backup\.create/, 'nor an asynchronous backup without backup.create');
 
+# A submitter whose role may no longer log in: the job's worker cannot log in as it, and the job
+# is marked failed (by the scheduler's next pass), nothing restored.
+my $session = $node->background_psql('postgres', extra_params => [ '-U', 'app_admin' ]);
+sql("ALTER ROLE app_admin NOLOGIN");
+my $job = $session->query_safe("SELECT tenant_backup.backup_restore_async($backup)");
+$session->quit;
+ok(wait_for("SELECT state FROM tenant_backup.backup_jobs WHERE id = $job", 'failed'),
+	'a job whose worker cannot log in as the submitter is marked failed');
+like(job($job), qr/its worker exited before starting the job: it could not log in/, 'saying why');
+like(slurp_file($node->logfile), qr/role "app_admin" is not permitted to log in/, 'the server log has the reason');
+sql("ALTER ROLE app_admin LOGIN");
+is(sql($state), $changed, 'nothing was restored');
+
 # --- A restore that completes -----------------------------------------------------------------
 # Submitted in a transaction that is still open: the job waits for it.
+my $audit_mark = sql("SELECT coalesce(max(id), 0) FROM tenant_backup.backup_audit");
 my $submitter = $node->background_psql('postgres', extra_params => [ '-U', 'app_admin' ]);
-my $job = $submitter->query_safe("BEGIN; SELECT tenant_backup.backup_restore_async($backup)");
+$job = $submitter->query_safe("BEGIN; SELECT tenant_backup.backup_restore_async($backup)");
 like($job, qr/^\d+$/, 'backup_restore_async returns a job id at once');
 usleep(300_000);
 is(sql($state), $changed, 'nothing is restored while the submitting transaction is open');
@@ -149,7 +164,7 @@ is( sql("SELECT string_agg(r->>'table' || ':' || (r->>'rows_restored'), ' ' ORDE
 ok( wait_for(
 		"SELECT string_agg(action || ' ' || outcome || ' ' || session_user_name || ' ' || current_user_name, ', ' "
 		  . "ORDER BY id) FROM tenant_backup.backup_audit WHERE backup_id = $backup AND action LIKE 'restore%' "
-		  . "AND outcome = 'ok'",
+		  . "AND outcome = 'ok' AND id > $audit_mark",
 		'restore_async ok app_admin app_admin, restore ok app_admin app_admin'),
 	'the submission and the restore are audited, the restore as the submitter');
 is(sql("SELECT count(*) FROM tenant_backup.backup_progress"), '0', 'backup_progress is empty again');
@@ -190,7 +205,8 @@ eval { $holder->quit; };
 my $back = 0;
 for (1 .. 300)
 {
-	last if ($back = $node->psql('postgres', 'SELECT 1') == 0);
+	# (psql may find the server going down while it writes: a broken pipe, tried again)
+	last if ($back = eval { $node->psql('postgres', 'SELECT 1') == 0 });
 	usleep(100_000);
 }
 ok($back, 'the server accepts connections again after the crash');

@@ -21,6 +21,8 @@ namespace {
 
 const char *const kLost =
     "interrupted: the job's worker exited before finishing (crash, termination or server restart)";
+const char *const kNeverStarted = "its worker exited before starting the job: it could not log in as the submitting "
+                                  "role (see the server log: NOLOGIN, a connection limit) or the server restarted";
 
 // Whether `pid` is an asynchronous job worker of this database now. (A pid reused after a server
 // restart is told apart by the caller: a job started before the restart is lost whatever runs.)
@@ -87,7 +89,20 @@ int64 submit_async_job(const std::string &kind, const std::string &tenant, int64
 		               "Every background worker slot is in use: try again later, or raise max_worker_processes (now " +
 		                   std::to_string(slots) + ").");
 	}
-	pg_call([handle] { pfree(handle); }); // it notifies no one: the job's row tells how it went
+	// Its pid, once the postmaster has started it (moments): a queued job whose worker exits
+	// without claiming it (it could not log in: NOLOGIN, a connection limit) is then found lost.
+	pid_t pid = 0;
+	BgwHandleStatus status = pg_eval([handle, &pid] {
+		BgwHandleStatus started = WaitForBackgroundWorkerStartup(handle, &pid);
+		pfree(handle); // it notifies no one after that: the job's row tells how it went
+		return started;
+	});
+	if (status != BGWH_STARTED)
+		throw SqlError(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED,
+		               "the background worker of the tenant_backup job did not start; nothing was submitted");
+	AsExtensionOwner owner;
+	spi_query("UPDATE tenant_backup.backup_jobs SET worker_pid = $2::int WHERE id = $1::bigint",
+	          {std::to_string(id), std::to_string(pid)});
 	return id;
 }
 
@@ -151,12 +166,12 @@ int reap_lost_async_jobs(bool apply_timeout) {
 	               "FROM tenant_backup.backup_jobs WHERE state IN ('queued', 'running') ORDER BY id")) {
 		const std::string &id = *row[0], &state = *row[1];
 		int pid = std::stoi(*row[2]);
-		bool lost = *row[3] != "t" || (state == "running" && !async_worker_alive(pid));
+		bool lost = *row[3] != "t" || !async_worker_alive(pid);
 		if (lost) {
 			reaped += static_cast<int>(spi_query("UPDATE tenant_backup.backup_jobs SET state = 'failed', error = $3, "
 			                                     "finished_at = clock_timestamp() WHERE id = $1::bigint AND state = $2 "
 			                                     "RETURNING 1",
-			                                     {id, state, kLost})
+			                                     {id, state, state == "queued" ? kNeverStarted : kLost})
 			                               .size());
 		} else if (timeout > 0 && state == "running" && std::stoll(*row[4]) > timeout) {
 			signal_worker(pid, SIGTERM); // it rolls back and records itself failed (terminated)
@@ -190,7 +205,8 @@ bool cancel_async_job(int64 id, AuditedAction &audit) {
 		// A role that may not even view the tenant learns nothing about the job.
 		bool sees = holds_permission(role, "backup.view", tenant);
 		std::string message = sees ? "permission denied: only the role that submitted tenant_backup job " +
-		                                 std::to_string(id) + " (" + *job[5] + ") or a superuser or the extension's owner may cancel it"
+		                                 std::to_string(id) + " (" + *job[5] +
+		                                 ") or a superuser or the extension's owner may cancel it"
 		                           : missing;
 		audit_autonomously({"cancel", tenant, backup_id, "denied", message});
 		throw SqlError(sees ? ERRCODE_INSUFFICIENT_PRIVILEGE : ERRCODE_UNDEFINED_OBJECT, message);

@@ -9,6 +9,7 @@
 //   running   --backup_cancel (the worker's query is cancelled)-->       cancelled
 //   running   --error, termination (pg_terminate_backend, shutdown)-->   failed
 //   running   --worker gone (crash, SIGKILL, server restart), reaped-->  failed
+//   queued    --worker gone (it could not log in, a restart), reaped-->  failed
 //
 // Catalog writes run as the extension's owner (AsExtensionOwner). Needs SPI connected.
 #pragma once
@@ -47,8 +48,9 @@ void complete_async_job(int64 id, int64 backup_id, int tables, int64 rows, const
 // `reason` otherwise.
 void fail_async_job(int64 id, const std::string &reason);
 
-// Jobs whose worker is gone (a crash, SIGKILL, a server restart) are marked failed: running jobs
-// whose worker is no longer alive, and queued ones submitted before the server started. Called by
+// Jobs whose worker is gone (a crash, SIGKILL, a server restart; for a queued job, a worker that
+// could not log in) are marked failed: queued and running jobs whose worker is no longer alive,
+// or that were submitted or started before the server started. Called by
 // the scheduler at every pass, and by every submission and cancellation. Returns how many.
 // apply_timeout (the scheduler): running jobs older than tenant_backup.job_timeout are terminated.
 // Does nothing before the extension's 0.2.0 catalog exists.
