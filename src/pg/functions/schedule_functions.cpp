@@ -52,7 +52,7 @@ std::optional<std::string> arg_nonempty_text(FunctionCallInfo fcinfo, int n, con
 	return bounded_text_arg(fcinfo, n, name, 256, false);
 }
 
-// A schedule's columns, as a new schedule has them (the documented defaults, README
+// A schedule's columns, as a new schedule has them (the documented defaults, docs/SCHEDULES.md,
 // "backup_schedule_set") until the stored row or the arguments say otherwise.
 struct ScheduleValues {
 	std::string cron = "0 2 * * *", time_zone = "UTC";
