@@ -518,3 +518,94 @@ REVOKE ALL ON FUNCTION tenant_backup._wake_launcher() FROM PUBLIC;
 COMMENT ON FUNCTION tenant_backup.backup_schedules() IS
     'Every tenant with the schedule in force and its next run. Backup admins see every tenant, members of pg_monitor every tenant, a holder of backup.view its tenants.';
 SELECT tenant_backup._wake_launcher();
+
+--------------------------------------------------------------------------------------------------
+-- Issue 19 (item 8): asynchronous restores and backups, for applications whose web requests must
+-- not hold a transaction for minutes. backup_restore_async / backup_create_async check what the
+-- synchronous call checks first, queue a job and return its id at once; once the calling
+-- transaction commits, a background worker of the job's own, logged in as the caller's session
+-- user and acting as its current user, runs the very same restore or backup (one transaction,
+-- atomic, permissions checked again) and records the outcome here in that transaction.
+-- backup_progress shows restores too (kind 'restore'), with their phase and job id; the
+-- submitter may cancel its job (backup_cancel). A job whose worker is gone (crash, SIGKILL, server
+-- restart) is marked failed by the scheduler's next pass or the next submission or cancellation.
+-- Rows are history, not configuration: not dumped (role oids would not survive a restore).
+--------------------------------------------------------------------------------------------------
+CREATE TABLE tenant_backup.backup_jobs (
+    id               bigserial PRIMARY KEY,
+    kind             text NOT NULL CHECK (kind IN ('restore', 'backup')),
+    tenant           text NOT NULL,
+    backup_id        bigint,      -- restore: the backup restored; backup: the backup taken, once completed
+    label            text,        -- backup: the new backup's label
+    requested_by     regrole NOT NULL, -- the current user at submission: the job runs as this role
+    session_role     regrole NOT NULL, -- the session user at submission: its worker logs in as this role
+    state            text NOT NULL DEFAULT 'queued'
+                     CHECK (state IN ('queued', 'running', 'completed', 'failed', 'cancelled')),
+    cancel_requested boolean NOT NULL DEFAULT false,
+    submitted_at     timestamptz NOT NULL DEFAULT now(),
+    started_at       timestamptz,
+    finished_at      timestamptz,
+    worker_pid       integer,
+    tables_done      integer,     -- once completed: tables restored, or backed up
+    rows_done        bigint,      -- once completed: rows restored, or backed up
+    result           jsonb,       -- a completed restore: [{table, rows_removed, rows_restored}]
+    error            text
+);
+CREATE INDEX backup_jobs_active_idx ON tenant_backup.backup_jobs (id) WHERE state IN ('queued', 'running');
+CREATE INDEX backup_jobs_tenant_idx ON tenant_backup.backup_jobs (tenant, submitted_at);
+COMMENT ON TABLE tenant_backup.backup_jobs IS
+    'Asynchronous restores and backups (backup_restore_async, backup_create_async): state, outcome, result counts.';
+-- A caller sees the jobs of the tenants it may view, and the jobs it submitted.
+ALTER TABLE tenant_backup.backup_jobs ENABLE ROW LEVEL SECURITY;
+CREATE POLICY backup_jobs_view ON tenant_backup.backup_jobs FOR SELECT
+    USING (tenant_backup._may('backup.view', tenant)
+           OR requested_by::pg_catalog.oid OPERATOR(pg_catalog.=)
+              (SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname OPERATOR(pg_catalog.=) current_user));
+GRANT SELECT ON tenant_backup.backup_jobs TO PUBLIC;
+
+CREATE FUNCTION tenant_backup.backup_restore_async(backup_id bigint) RETURNS bigint
+    AS 'MODULE_PATHNAME', 'backup_restore_async' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION tenant_backup.backup_restore_async(bigint) IS
+    'backup_restore run by a background worker as the caller once this transaction commits; returns the job id at once (backup_job(id)).';
+
+CREATE FUNCTION tenant_backup.backup_create_async(tenant text, label text DEFAULT NULL) RETURNS bigint
+    AS 'MODULE_PATHNAME', 'backup_create_async' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION tenant_backup.backup_create_async(text, text) IS
+    'backup_create run by a background worker as the caller once this transaction commits; returns the job id at once (backup_job(id)).';
+
+CREATE FUNCTION tenant_backup.backup_cancel(job_id bigint) RETURNS boolean
+    AS 'MODULE_PATHNAME', 'backup_cancel' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION tenant_backup.backup_cancel(bigint) IS
+    'Cancels an asynchronous job the caller submitted (superusers: any): a queued one never starts, a running one rolls back. False if it had ended.';
+
+CREATE FUNCTION tenant_backup.backup_job(job_id bigint) RETURNS SETOF tenant_backup.backup_jobs
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT j.* FROM tenant_backup.backup_jobs j WHERE j.id OPERATOR(pg_catalog.=) $1
+$$;
+COMMENT ON FUNCTION tenant_backup.backup_job(bigint) IS
+    'One asynchronous job: state (queued, running, completed, failed, cancelled), error, result counts.';
+
+-- backup_progress shows restores too, with the phase of each and the asynchronous job it runs
+-- for (new columns at the end: the view and its function are made again).
+DROP VIEW tenant_backup.backup_progress;
+DROP FUNCTION tenant_backup._backup_progress();
+CREATE FUNCTION tenant_backup._backup_progress()
+RETURNS TABLE (pid integer, backup_id bigint, tenant text, kind text, started_at timestamptz, tables_done integer,
+               tables_total integer, current_table text, rows_done bigint, bytes_done bigint, phase text,
+               job_id bigint)
+    AS 'MODULE_PATHNAME', 'tenant_backup_progress' LANGUAGE C VOLATILE;
+-- Backups and restores running now in this database (needs tenant_backup in
+-- shared_preload_libraries), of the tenants the current user may view, and the asynchronous jobs
+-- it submitted: _backup_progress() checks it itself, on the full tenant. kind is the backup's
+-- kind (manual, auto) or 'restore'; backup_id the backup taken or restored; bytes_done counts
+-- binary row bytes read (a backup) or loaded (a restore), before compression.
+CREATE VIEW tenant_backup.backup_progress AS
+SELECT p.* FROM tenant_backup._backup_progress() p;
+
+REVOKE ALL ON FUNCTION tenant_backup._backup_progress() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION tenant_backup._backup_progress(), tenant_backup.backup_restore_async(bigint),
+    tenant_backup.backup_create_async(text, text), tenant_backup.backup_cancel(bigint),
+    tenant_backup.backup_job(bigint) TO PUBLIC;
+GRANT SELECT ON tenant_backup.backup_progress TO PUBLIC;

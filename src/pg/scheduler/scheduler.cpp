@@ -2,6 +2,7 @@
 #include "pg/scheduler/scheduler.hpp"
 
 #include "pg/boundary/guard.hpp"
+#include "pg/scheduler/async_jobs.hpp"
 #include "pg/scheduler/jobs.hpp"
 #include "pg/scheduler/periodic_sync.hpp"
 #include "pg/shared_memory/scheduler_registry.hpp"
@@ -90,6 +91,9 @@ std::vector<int> reap_lost_jobs() {
 	}
 	for (int64_t id : unclaimed_running_backups())
 		fail_job("", id, kInterrupted);
+	// Asynchronous restores and backups (backup_jobs) whose worker is gone, or ran too long.
+	if (auto error = try_in_subtransaction([] { reap_lost_async_jobs(true); }))
+		warn_throttled("tenant_backup scheduler: could not check the asynchronous jobs: " + *error);
 	std::set<int64_t> still_running;
 	for (const auto &job : running.jobs)
 		if (jobs_under_old_schedules.count(job.backup_id))
