@@ -564,3 +564,12 @@ BEGIN
 END
 $$;
 GRANT EXECUTE ON FUNCTION tenant_backup._location(text, text, text) TO PUBLIC; -- checks backup.view itself
+
+-- DROP EXTENSION tenant_backup is refused while the catalog holds completed backups or tenant
+-- keys, unless tenant_backup.drop_confirmed is on; the error says what would be destroyed and that
+-- backup_attach brings the backups back. A C event trigger sees the statement's parse tree, so it
+-- knows which extensions are dropped, and runs in every session (docs/SECURITY.md lists the limits).
+CREATE FUNCTION tenant_backup._refuse_drop() RETURNS event_trigger
+    AS 'MODULE_PATHNAME', 'tenant_backup_refuse_drop' LANGUAGE C;
+CREATE EVENT TRIGGER tenant_backup_refuse_drop ON ddl_command_start WHEN TAG IN ('DROP EXTENSION')
+    EXECUTE FUNCTION tenant_backup._refuse_drop();

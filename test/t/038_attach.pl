@@ -164,6 +164,15 @@ like(sq('rebuilt', "SELECT location FROM tenant_backup.backup_copies WHERE backu
 	qr/^\Q$tmp\E\/moved\//, 'until backup_sync() brings it up to date');
 
 # --- DROP EXTENSION, CREATE EXTENSION, attach -------------------------------------------------
+my $refusal = err('rebuilt', 'DROP EXTENSION tenant_backup');
+like($refusal, qr/DROP EXTENSION tenant_backup would destroy the catalog of 4 backup\(s\), 4 tenant key\(s\)/,
+	'DROP EXTENSION is refused, saying what it would destroy');
+like($refusal, qr/The archives stay in the repositories.*backup_attach\('local'\)/s, 'and how to get it back');
+like($refusal, qr/SET tenant_backup.drop_confirmed = on/, 'and how to drop it anyway');
+is(sq('rebuilt', "SELECT count(*) FROM pg_extension WHERE extname = 'tenant_backup'"), '1', 'the extension is still there');
+# A new session, the library not loaded yet: refused all the same.
+like(err('rebuilt', 'DROP EXTENSION IF EXISTS plpgsql_nonexistent, tenant_backup CASCADE'), qr/would destroy/,
+	'also in a list, with CASCADE, in a session that never used the extension');
 sq('rebuilt', "SET tenant_backup.drop_confirmed = on; DROP EXTENSION tenant_backup");
 sq('rebuilt', 'CREATE EXTENSION tenant_backup');
 my $fresh = sq('rebuilt', "SELECT tenant_backup.backup_create('3')");

@@ -56,6 +56,11 @@ void mark_copy_missing(int64 backup_id, const std::string &repository, const std
 
 void remove_copies_at_commit(const StoredBackup &b) {
 	for (const auto &c : all_copies(b)) {
+		if (repository_read_only(c.repository)) {
+			warn("tenant_backup: the copy of backup " + std::to_string(b.id) + " in repository \"" + c.repository +
+			     "\" is left in place: the repository is registered read-only");
+			continue;
+		}
 		// The archive and its record (self_description.hpp) go together; an attached backup's
 		// record is its source's as much as ours, and goes with the archive all the same.
 		const std::string names[] = {c.object_name, record_name(c.object_name)};

@@ -6,12 +6,18 @@
 #include "core/error.hpp"
 #include "pg/boundary/arguments.hpp"
 #include "pg/boundary/guard.hpp"
+#include "pg/boundary/settings.hpp"
 #include "pg/boundary/spi.hpp"
 #include "pg/boundary/srf_rows.hpp"
 #include "pg/boundary/standby.hpp"
 #include "pg/catalog/audit.hpp"
 #include "pg/catalog/catalog.hpp"
+#include "pg/catalog/permissions.hpp"
 #include "pg/repository/registry.hpp"
+
+extern "C" {
+#include "commands/event_trigger.h"
+}
 
 using namespace tb::pg;
 
@@ -103,4 +109,47 @@ TB_SQL_FUNCTION(tenant_backup_location) {
 		PG_RETURN_NULL();
 	const char *w = where.c_str();
 	return pg_eval([w] { return PointerGetDatum(cstring_to_text(w)); });
+}
+
+// _refuse_drop() RETURNS event_trigger, on ddl_command_start for DROP EXTENSION: refuses to drop
+// tenant_backup while its catalog holds backups or tenant keys, unless tenant_backup.drop_confirmed
+// is on. The statement's parse tree names the extensions dropped (a C event trigger sees it), and
+// the trigger fires in every session, the library loaded or not.
+TB_SQL_FUNCTION(tenant_backup_refuse_drop) {
+	bool ours = pg_eval([&] {
+		if (!CALLED_AS_EVENT_TRIGGER(fcinfo))
+			elog(ERROR, "tenant_backup._refuse_drop() must be called as an event trigger");
+		Node *tree = reinterpret_cast<EventTriggerData *>(fcinfo->context)->parsetree;
+		if (!tree || !IsA(tree, DropStmt) || reinterpret_cast<DropStmt *>(tree)->removeType != OBJECT_EXTENSION)
+			return false;
+		ListCell *cell;
+		foreach (cell, reinterpret_cast<DropStmt *>(tree)->objects)
+			if (IsA(lfirst(cell), String) && strcmp(strVal(lfirst(cell)), "tenant_backup") == 0)
+				return true;
+		return false;
+	});
+	if (!ours || setting_drop_confirmed())
+		return 0;
+	spi_begin();
+	std::vector<SqlRow> counts;
+	{
+		AsExtensionOwner owner;
+		counts = spi_query("SELECT (SELECT count(*) FROM tenant_backup.backups WHERE status = 'completed'), "
+		                   "(SELECT count(*) FROM tenant_backup.tenant_keys), "
+		                   "(SELECT count(*) FROM tenant_backup.repositories)",
+		                   {}, true);
+	}
+	spi_end();
+	std::string backups = *counts[0][0], keys = *counts[0][1], repositories = *counts[0][2];
+	if (backups == "0" && keys == "0")
+		return 0;
+	throw SqlError(ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST,
+	               "DROP EXTENSION tenant_backup would destroy the catalog of " + backups + " backup(s), " + keys +
+	                   " tenant key(s) and " + repositories + " registered repository(ies)",
+	               "The archives stay in the repositories, each with its record and its tenant's wrapped key: after "
+	               "CREATE EXTENSION tenant_backup, with the same master key configured, "
+	               "tenant_backup.backup_attach('local') (and, after backup_repository_add, each other "
+	               "repository) brings them back. Registered repositories and schedules are not in the "
+	               "repositories: note them first.",
+	               "SET tenant_backup.drop_confirmed = on to drop it anyway.");
 }

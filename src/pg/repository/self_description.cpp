@@ -518,6 +518,10 @@ void describe_repository(
 std::vector<std::string> forget_key_records(const std::string &tenant) {
 	std::vector<std::string> unreachable;
 	for (const std::string &repository : every_repository()) {
+		if (repository_read_only(repository)) {
+			unreachable.push_back(repository + ": registered read-only in this database, not changed");
+			continue;
+		}
 		std::string error = error_of([&] {
 			std::shared_ptr<Storage> storage = open_storage(repository);
 			for (const auto &o : storage->list("")) {

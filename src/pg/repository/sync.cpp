@@ -250,7 +250,8 @@ SyncSummary synchronize_repositories(const std::function<void(const SyncRow &)> 
 		throw SqlError(ERRCODE_ACTIVE_SQL_TRANSACTION, "backup_sync() must run at isolation level READ COMMITTED");
 	SyncResult result{sink, {}};
 	for (const std::string &repository : all_repositories())
-		tidy_repository(repository, result);
+		if (!repository_read_only(repository)) // another database's: never marked, removed or written
+			tidy_repository(repository, result);
 	store_missing_copies(result);
 	// The stored locations, for display only, brought up to where the objects are now (a moved
 	// directory, a changed URL); nothing reads them to find an object. One statement per
