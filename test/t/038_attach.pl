@@ -183,9 +183,20 @@ my @keys_now = files_under($repo, qr{/keys/.*\.key$});
 is(scalar(@keys_now), 5, 'the new catalog wrote its key beside the old ones, overwriting none');
 
 # --- Forgetting a tenant ----------------------------------------------------------------------
+# A copy of the whole repository made by hand, registered but holding no copy this catalog knows:
+# forgetting reaches its key records all the same.
+system_or_bail('cp', '-a', $repo, "$tmp/cold");
+sq('rebuilt', "SELECT tenant_backup.backup_repository_add('cold', 'file://$tmp/cold')");
 like(sq('rebuilt', "SELECT tenant_backup.backup_forget_tenant('1')"), qr/forgotten/, 'tenant 1 is forgotten');
-sq('rebuilt', 'SELECT 1'); # removals happen at commit
 is(scalar(grep { slurp_file($_) =~ /"tenant": "1"/ } files_under($repo, qr{/keys/.*\.key$})), 0,
 	'every key record of tenant 1, of either catalog, is gone');
+is(scalar(grep { slurp_file($_) =~ /"tenant": "1"/ } files_under("$tmp/cold", qr{/keys/.*\.key$})), 0,
+	'also from the copy');
+is(sq('rebuilt', "SELECT count(*) || ' ' || string_agg(DISTINCT state, ',') FROM tenant_backup.backup_repository_scan('cold') WHERE tenant = '1'"),
+	'2 keys_missing', 'the archives of tenant 1 left in the copy are reported unreadable');
+like(sq('rebuilt', "SELECT min(detail) FROM tenant_backup.backup_repository_scan('cold') WHERE tenant = '1'"),
+	qr/^no key record of tenant "1" \(generation \d+\) is in the repository$/, 'saying why');
+is(sq('rebuilt', "SELECT count(*) FROM tenant_backup.backup_attach('cold', tenant => '1') WHERE outcome = 'attached'"),
+	'0', 'and attach refuses them');
 
 done_testing();
