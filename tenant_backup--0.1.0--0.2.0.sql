@@ -609,3 +609,101 @@ GRANT EXECUTE ON FUNCTION tenant_backup._backup_progress(), tenant_backup.backup
     tenant_backup.backup_create_async(text, text), tenant_backup.backup_cancel(bigint),
     tenant_backup.backup_job(bigint) TO PUBLIC;
 GRANT SELECT ON tenant_backup.backup_progress TO PUBLIC;
+
+--------------------------------------------------------------------------------------------------
+-- Issue 18: backups that outlive their database (docs/FORMAT.md "Repository records", README
+-- "Disaster recovery"). Every repository describes itself: beside each archive its catalog record,
+-- and each tenant's wrapped data key, authenticated with the master key. backup_repository_scan
+-- lists what a repository holds; backup_attach brings it into this catalog under ids of its own.
+-- The catalog's own identity: names the key records this catalog writes, so that a catalog
+-- created again in the same database (DROP EXTENSION, CREATE EXTENSION: generations and ids start
+-- again at 1) never overwrites the key records of the old one. Not dumped: a restored dump is a
+-- catalog of its own.
+CREATE TABLE tenant_backup.catalog_identity (
+    single     boolean PRIMARY KEY DEFAULT true CHECK (single),
+    id         text NOT NULL DEFAULT pg_catalog.gen_random_uuid()::text,
+    created_at timestamptz NOT NULL DEFAULT now()
+);
+INSERT INTO tenant_backup.catalog_identity DEFAULT VALUES;
+
+ALTER TABLE tenant_backup.backups ADD COLUMN original_id bigint;
+ALTER TABLE tenant_backup.backups ADD COLUMN source jsonb;
+ALTER TABLE tenant_backup.backups ADD COLUMN attached_at timestamptz;
+COMMENT ON COLUMN tenant_backup.backups.original_id IS
+    'For a backup attached from a repository (backup_attach): its id in the database that took it; its archive is bound to that id.';
+COMMENT ON COLUMN tenant_backup.backups.source IS
+    'For an attached backup: the database that took it (database_prefix, catalog_id, database), from its authenticated record.';
+
+-- An attached backup's data key, kept under a generation of this catalog: origin is
+-- '<catalog id>:<generation>' of the catalog that created it. Never a tenant's current key.
+ALTER TABLE tenant_backup.tenant_keys ADD COLUMN origin text;
+CREATE UNIQUE INDEX tenant_keys_origin_idx ON tenant_backup.tenant_keys (origin, tenant) WHERE origin IS NOT NULL;
+
+CREATE FUNCTION tenant_backup.backup_repository_scan(name text)
+RETURNS TABLE (object_name text, state text, backup_id bigint, original_backup_id bigint, tenant text, kind text,
+               label text, snapshot_at timestamptz, size_bytes bigint, encrypted boolean, authenticated boolean,
+               source text, detail text)
+    AS 'MODULE_PATHNAME', 'backup_repository_scan' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION tenant_backup.backup_repository_scan(text) IS
+    'The backups a repository describes by its own records: known (in this catalog), unknown (attach can add it), damaged (record or archive not as written), keys_missing (its data key is not there or not unwrapped by the configured master key). Changes nothing. Superusers only.';
+
+CREATE FUNCTION tenant_backup.backup_attach(name text, tenant text DEFAULT NULL, object_name text DEFAULT NULL,
+                                            trust_unauthenticated boolean DEFAULT false)
+RETURNS TABLE (backup_id bigint, original_backup_id bigint, tenant text, object_name text, outcome text, detail text)
+    AS 'MODULE_PATHNAME', 'backup_attach' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION tenant_backup.backup_attach(text, text, text, boolean) IS
+    'Adds the backups a repository describes (all, one tenant''s, or one archive) to this catalog under new ids, after checking the record''s authentication and the archive''s SHA-256 and unwrapping its key with the configured master key. Superusers only.';
+
+GRANT EXECUTE ON FUNCTION tenant_backup.backup_repository_scan(text),
+    tenant_backup.backup_attach(text, text, text, boolean) TO PUBLIC; -- they check superuser themselves
+
+-- Copies are recorded by repository name and object name (relative to the repository); location
+-- is derived for display: _location gives where the object is now, backup_list() shows that, and
+-- backup_sync() (sync.cpp) brings the stored location columns up to date. Moving the local
+-- directory and changing tenant_backup.repository, or a repository's URL, loses nothing: no
+-- reader ever uses the stored location. (backup_list is replaced here once more, as issue 23's
+-- block defined it, with the location derived.)
+CREATE FUNCTION tenant_backup._location(repository text, object_name text, tenant text) RETURNS text
+    AS 'MODULE_PATHNAME', 'tenant_backup_location' LANGUAGE C STABLE;
+UPDATE tenant_backup.backups SET location = NULL WHERE object_name IS NULL;
+
+CREATE OR REPLACE FUNCTION tenant_backup.backup_list(tenant text DEFAULT NULL)
+RETURNS SETOF tenant_backup.backups
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    stored text;
+    b tenant_backup.backups;
+BEGIN
+    IF pg_catalog.octet_length($1) OPERATOR(pg_catalog.>) 1024 THEN
+        RAISE EXCEPTION 'tenant is too long (% bytes; at most 1024)', pg_catalog.octet_length($1)
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF $1 IS NULL THEN
+        FOR b IN SELECT x.* FROM tenant_backup.backups x ORDER BY x.created_at DESC, x.id DESC LOOP
+            b.location := coalesce(tenant_backup._location(b.repository, b.object_name, b.tenant), b.location);
+            RETURN NEXT b;
+        END LOOP;
+        RETURN;
+    END IF;
+    stored := tenant_backup._stored_tenant($1);
+    FOR b IN SELECT x.* FROM tenant_backup.backups x
+             WHERE x.tenant OPERATOR(pg_catalog.=) ANY (ARRAY[$1, stored])
+             ORDER BY x.created_at DESC, x.id DESC LOOP
+        b.location := coalesce(tenant_backup._location(b.repository, b.object_name, b.tenant), b.location);
+        RETURN NEXT b;
+    END LOOP;
+END
+$$;
+GRANT EXECUTE ON FUNCTION tenant_backup._location(text, text, text) TO PUBLIC; -- checks backup.view itself
+
+-- DROP EXTENSION tenant_backup is refused while the catalog holds completed backups or tenant
+-- keys, unless tenant_backup.drop_confirmed is on; the error says what would be destroyed and that
+-- backup_attach brings the backups back. A C event trigger sees the statement's parse tree, so it
+-- knows which extensions are dropped, and runs in every session (docs/SECURITY.md lists the limits).
+CREATE FUNCTION tenant_backup._refuse_drop() RETURNS event_trigger
+    AS 'MODULE_PATHNAME', 'tenant_backup_refuse_drop' LANGUAGE C;
+CREATE EVENT TRIGGER tenant_backup_refuse_drop ON ddl_command_start WHEN TAG IN ('DROP EXTENSION')
+    EXECUTE FUNCTION tenant_backup._refuse_drop();

@@ -2,6 +2,7 @@
 // streams them (binary COPY tuples -> archive framing -> zstd -> SHA-256 -> temporary file) into
 // the repository. The archive is renamed into place when the transaction commits.
 #include "pg/archive/take_backup.hpp"
+#include "pg/repository/self_description.hpp"
 
 #include "pg/catalog/audit.hpp"
 #include "pg/catalog/permissions.hpp"
@@ -202,6 +203,7 @@ void take_backup(NewBackup &backup, AuditedAction &audit) {
 
 	insert_completed_backup(backup);
 	record_left_out(backup.id, left_out);
+	describe_backup(backup.id); // its record and key beside every copy (self_description.hpp)
 	audit.set_backup(backup.id);
 	audit.ok();
 	archive.publish_at_commit();
