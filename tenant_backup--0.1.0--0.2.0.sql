@@ -428,6 +428,12 @@ CREATE FUNCTION tenant_backup._schedule_times(tenant text, schedule_key text, st
 -- with a completed backup or a schedule of their own, and, when no scheduler serves the database,
 -- those discovery finds. served_by_scheduler says whether a scheduler serves the database now:
 -- without one, no scheduled backup runs (overdue says so once a scheduled time has passed).
+-- (issue 20: the drill outcome of each backup, added here because the view below reads it; the
+-- rest of issue 20 is in its own block at the end)
+ALTER TABLE tenant_backup.backups
+    ADD COLUMN drilled_at   timestamptz,
+    ADD COLUMN drill_status text CHECK (drill_status IN ('ok', 'failed')),
+    ADD COLUMN drill_error  text;
 CREATE OR REPLACE VIEW tenant_backup.backup_status AS
 SELECT t.tenant,
        s.schedule,
@@ -447,13 +453,22 @@ SELECT t.tenant,
        coalesce(k.retained_count, 0) AS retained_count,
        coalesce(k.retained_bytes, 0) AS retained_bytes,
        -- issue 24: nothing to restore the newest completed backup from
-       (l.id IS NULL OR cs.stored IS NULL) AS unprotected,
+       -- issue 20: or it failed its last verification or restore drill
+       (l.id IS NULL OR cs.stored IS NULL OR l.verify_status IS NOT DISTINCT FROM 'failed'
+        OR l.drill_status IS NOT DISTINCT FROM 'failed') AS unprotected,
        -- issue 17: whether the newest completed backup left out tables that hold tenant rows
        CASE WHEN l.id IS NULL THEN NULL
             WHEN l.left_out IS NULL THEN 'unknown'
             WHEN pg_catalog.jsonb_array_length(l.left_out) OPERATOR(pg_catalog.=) 0 THEN 'complete'
             ELSE 'incomplete' END AS coverage,
-       tenant_backup._scheduler_serves() AS served_by_scheduler
+       tenant_backup._scheduler_serves() AS served_by_scheduler,
+       -- issue 20: the newest completed backup's last verification and restore drill; a newest
+       -- backup that failed either counts as unprotected (above)
+       l.verified_at AS last_verified_at,
+       (l.verify_status OPERATOR(pg_catalog.=) 'ok') AS last_verify_ok,
+       l.drilled_at AS last_drill_at,
+       (l.drill_status OPERATOR(pg_catalog.=) 'ok') AS last_drill_ok,
+       l.drill_error AS last_drill_error
 FROM (SELECT ss.tenant FROM tenant_backup.schedule_state ss
       UNION SELECT b.tenant FROM tenant_backup.backups b WHERE b.status = 'completed'
       UNION SELECT sc.tenant FROM tenant_backup.schedules sc WHERE sc.tenant IS NOT NULL
@@ -461,7 +476,7 @@ FROM (SELECT ss.tenant FROM tenant_backup.schedule_state ss
 LEFT JOIN tenant_backup.schedule_state st ON st.tenant = t.tenant
 CROSS JOIN LATERAL tenant_backup._schedule_times(t.tenant, st.schedule_key, st.next_run) s
 LEFT JOIN (SELECT DISTINCT ON (b.tenant) b.tenant, b.id, b.kind, b.created_at, b.finished_at, b.size_bytes,
-                  b.left_out
+                  b.left_out, b.verified_at, b.verify_status, b.drilled_at, b.drill_status, b.drill_error
            FROM tenant_backup.backups b WHERE b.status = 'completed'
            ORDER BY b.tenant, b.created_at DESC, b.id DESC) l ON l.tenant = t.tenant
 LEFT JOIN (SELECT b.tenant, count(*) AS retained_count, sum(b.size_bytes)::bigint AS retained_bytes
@@ -475,3 +490,26 @@ COMMENT ON VIEW tenant_backup.backup_status IS
     'One row per tenant: last completed backup, next run, overdue, failures, retained backups, whether a scheduler serves the database.';
 GRANT EXECUTE ON FUNCTION tenant_backup.backup_schedules(text), tenant_backup._scheduler_serves(),
     tenant_backup._schedule_times(text, text, timestamptz) TO PUBLIC;
+
+--------------------------------------------------------------------------------------------------
+-- <issue 20: backups that keep restoring: schema migrations, restore drills>
+-- A restore maps the archived columns onto the tables as they are now (src/pg/archive/
+-- column_mapping.hpp; docs/RESTORE.md "Schema drift" states the rules): changed types are
+-- converted, a table dropped since the backup is skipped with a WARNING and listed with NULL
+-- counts, unless strict => true. A second signature (rather than a DEFAULT on the first), so that
+-- the 0.1.0 function and its grants stay as they are.
+CREATE FUNCTION tenant_backup.backup_restore(backup_id bigint, strict boolean)
+RETURNS TABLE (table_name text, rows_removed bigint, rows_restored bigint)
+    AS 'MODULE_PATHNAME', 'backup_restore' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION tenant_backup.backup_restore(bigint, boolean) IS
+    'backup_restore; strict => true refuses a backup of a table dropped since, rather than skipping it.';
+
+-- A restore drill: plans the restore of a backup into the tables as they are now and loads its rows
+-- into temporary copies of them, in a subtransaction that is always rolled back. Records the
+-- outcome in backups.drilled_at / drill_status / drill_error (backup_status shows the newest's).
+CREATE FUNCTION tenant_backup.backup_drill(backup_id bigint)
+RETURNS TABLE (ok boolean, tables integer, rows bigint, error text)
+    AS 'MODULE_PATHNAME', 'backup_drill' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION tenant_backup.backup_drill(bigint) IS
+    'Checks that a backup would restore into the tables as they are now, without changing them; records the outcome.';
+GRANT EXECUTE ON FUNCTION tenant_backup.backup_restore(bigint, boolean), tenant_backup.backup_drill(bigint) TO PUBLIC;

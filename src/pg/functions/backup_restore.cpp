@@ -36,17 +36,19 @@ namespace {
 struct TableResult {
 	std::string name;
 	uint64 removed, restored;
+	bool skipped = false; // dropped since the backup: listed with NULL counts
 };
 
 void emit_results(FunctionCallInfo fcinfo, const std::vector<TableResult> &results) {
 	for (const auto &r : results) {
 		const char *name = r.name.c_str();
 		uint64 removed = r.removed, restored = r.restored;
+		bool skipped = r.skipped;
 		pg_call([=] {
 			auto *rsinfo = reinterpret_cast<ReturnSetInfo *>(fcinfo->resultinfo);
 			Datum values[3] = {CStringGetTextDatum(name), Int64GetDatum(static_cast<int64>(removed)),
 			                   Int64GetDatum(static_cast<int64>(restored))};
-			bool nulls[3] = {false, false, false};
+			bool nulls[3] = {false, skipped, skipped};
 			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 		});
 	}
@@ -70,9 +72,12 @@ std::string tenant_bytes(Oid type, Datum tenant) {
 	return std::string(b.data, b.len);
 }
 
-size_t tenant_field(const tb::archive::TableHeader &table, int64 id, const std::string &display_name) {
-	for (size_t i = 0; i < table.columns.size(); i++)
-		if (table.columns[i].name == table.tenant_column)
+// The tenant column's place among the loaded fields (the tenant check runs on the mapped tuples,
+// so that it compares values of the column's type now).
+size_t tenant_field(const tb::archive::TableHeader &table, const std::vector<std::string> &load, int64 id,
+                    const std::string &display_name) {
+	for (size_t i = 0; i < load.size(); i++)
+		if (load[i] == table.tenant_column)
 			return i;
 	throw SqlError(ERRCODE_DATA_CORRUPTED, "archive of backup " + std::to_string(id) + " is damaged: table " +
 	                                           display_name + " lacks its tenant column \"" + table.tenant_column +
@@ -90,6 +95,8 @@ TB_SQL_FUNCTION(backup_restore) {
 	AuditedAction audit("restore"); // first: a refused argument is a failed attempt too
 	int64 id = arg_int64(fcinfo, 0, "backup_id");
 	audit.set_backup(id);
+	RestoreOptions options;
+	options.strict = PG_NARGS() > 1 && !PG_ARGISNULL(1) && PG_GETARG_BOOL(1);
 	pg_call([&] { InitMaterializedSRF(fcinfo, 0); });
 	spi_begin();
 	StoredBackup authorized = authorize_backup(id, "restored", "backup.restore", audit);
@@ -117,7 +124,12 @@ TB_SQL_FUNCTION(backup_restore) {
 		if (!table)
 			throw SqlError(ERRCODE_DATA_CORRUPTED,
 			               "archive of backup " + std::to_string(id) + " is damaged: its index names a table it lacks");
-		RestoredTable r{plan_table_restore(*table, id, now), 0};
+		RestoredTable r{plan_table_restore(*table, id, now, options), 0};
+		if (r.plan.dropped) {
+			archive_order.push_back(table->schema + "." + table->name);
+			planned.emplace(table->schema + "." + table->name, std::move(r));
+			continue;
+		}
 		if (std::optional<CitusTable> c = citus_table(r.plan.relid)) {
 			refuse_unless_distributed_by_tenant(*c, r.plan.relid, r.plan.display_name, r.plan.tenant_column_raw,
 			                                    r.plan.table.is_path(), colocation);
@@ -132,7 +144,7 @@ TB_SQL_FUNCTION(backup_restore) {
 	std::map<std::string, uint64> removed_through_paths;
 	std::vector<const RestoredTable *> paths;
 	for (const auto &[name, r] : planned)
-		if (r.plan.table.is_path())
+		if (!r.plan.dropped && r.plan.table.is_path())
 			paths.push_back(&r);
 	std::stable_sort(paths.begin(), paths.end(), [](const RestoredTable *a, const RestoredTable *b) {
 		return a->plan.table.path.size() > b->plan.table.path.size();
@@ -148,6 +160,7 @@ TB_SQL_FUNCTION(backup_restore) {
 			removed_first[*name] = foreign_keys.delete_tenant_rows(planned.at(*name));
 
 	std::vector<RestoredTable> restored;
+	std::vector<uint64> restored_rows; // per restored table
 	std::vector<TableResult> results;
 	while (std::optional<tb::archive::TableHeader> table = reader.next_table()) {
 		auto found = planned.find(table->schema + "." + table->name);
@@ -157,24 +170,27 @@ TB_SQL_FUNCTION(backup_restore) {
 		RestoredTable r = std::move(found->second);
 		std::string key = found->first;
 		planned.erase(found);
+		if (r.plan.dropped) { // its rows are drained unread by the next next_table()
+			results.push_back({r.plan.display_name, 0, 0, true});
+			continue;
+		}
 		bool path = r.plan.table.is_path();
 		uint64 removed = path            ? removed_through_paths[r.plan.display_name]
 		                 : r.distributed ? removed_first[key]
 		                                 : foreign_keys.delete_tenant_rows(r);
 
 		tb::archive::TableRows rows(reader);
-		// Every row must be the backup's tenant's, checked as it loads (before COPY sees it); rows
-		// found through a path are checked after the load (check_path_rows).
+		// The archived fields as the table takes them now (column_mapping.hpp); every row must be
+		// the backup's tenant's, checked on the mapped fields before COPY sees them; rows found
+		// through a path are checked after the load (check_path_rows).
+		MappedTuples mapped(rows, table->columns, r.plan.mapping, r.plan.display_name,
+		                    "backup " + std::to_string(id), "nothing was restored");
 		std::unique_ptr<tb::archive::TenantFieldCheck> tenant_rows;
 		if (!path)
 			tenant_rows = std::make_unique<tb::archive::TenantFieldCheck>(
-			    rows, table->columns.size(), tenant_field(*table, id, r.plan.display_name),
+			    mapped, r.plan.load.size(), tenant_field(*table, r.plan.load, id, r.plan.display_name),
 			    tenant_bytes(r.plan.tenant_type, r.tenant), r.plan.display_name + " of backup " + std::to_string(id));
-		tb::Source &checked = tenant_rows ? static_cast<tb::Source &>(*tenant_rows) : rows;
-		std::unique_ptr<tb::archive::TupleFieldFilter> filter;
-		if (r.plan.drops_fields)
-			filter = std::make_unique<tb::archive::TupleFieldFilter>(checked, r.plan.keep);
-		tb::Source &tuples = filter ? static_cast<tb::Source &>(*filter) : checked;
+		tb::Source &tuples = tenant_rows ? static_cast<tb::Source &>(*tenant_rows) : mapped;
 		uint64 loaded;
 		if (r.distributed) {
 			loaded = load_into_citus(r.plan.relid, r.plan.qualified, r.plan.load, tuples, r.plan.load.size());
@@ -191,13 +207,14 @@ TB_SQL_FUNCTION(backup_restore) {
 		pg_call([] { CommandCounterIncrement(); });
 		results.push_back({r.plan.display_name, removed, loaded});
 		restored.push_back(std::move(r));
+		restored_rows.push_back(loaded);
 	}
 	if (!planned.empty())
 		throw SqlError(ERRCODE_DATA_CORRUPTED, "archive of backup " + std::to_string(id) + " is damaged: table " +
 		                                           planned.begin()->first + " of its index has no section");
 	for (size_t i = 0; i < restored.size(); i++)
 		if (restored[i].plan.table.is_path())
-			ForeignKeyChecks::check_path_rows(restored[i], results[i].restored, id);
+			ForeignKeyChecks::check_path_rows(restored[i], restored_rows[i], id);
 	foreign_keys.check(restored, id);
 	// The very last step, after every check: what the sequences must be past, bounded, moved at commit.
 	std::vector<SequenceMove> moves;
