@@ -3,8 +3,11 @@
 #include "pg/archive/archive_rows.hpp"
 #include "pg/boundary/guard.hpp"
 #include "pg/boundary/spi.hpp"
+#include "pg/boundary/settings.hpp"
 #include "pg/boundary/warnings.hpp"
+#include "pg/catalog/tenant_tables.hpp"
 
+#include <algorithm>
 #include <cstring>
 #include <set>
 
@@ -16,7 +19,9 @@ extern "C" {
 #include "optimizer/optimizer.h"
 #include "parser/parse_coerce.h"
 #include "parser/parse_type.h"
+#include "storage/lmgr.h"
 #include "utils/lsyscache.h"
+#include "utils/syscache.h"
 }
 
 namespace tb::pg {
@@ -26,7 +31,7 @@ std::map<std::string, CurrentColumn> current_columns(Oid relid) {
 	uint64 rows = pg_eval([&] {
 		return spi_run("SELECT a.attname::text, format_type(a.atttypid, a.atttypmod), a.attgenerated <> '', "
 		               "  a.atttypid, a.atttypmod, a.attnotnull, "
-		               "  a.atthasdef OR t.typdefaultbin IS NOT NULL, a.attidentity <> '' "
+		               "  a.atthasdef OR t.typdefaultbin IS NOT NULL, a.attidentity <> '', a.attnum "
 		               "FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_type t ON t.oid OPERATOR(pg_catalog.=) "
 		               "  a.atttypid "
 		               "WHERE a.attrelid OPERATOR(pg_catalog.=) $1 AND a.attnum OPERATOR(pg_catalog.>) 0 "
@@ -49,6 +54,7 @@ std::map<std::string, CurrentColumn> current_columns(Oid relid) {
 			raw.c.not_null = DatumGetBool(spi_datum(r, 6, &isnull));
 			raw.c.has_default = DatumGetBool(spi_datum(r, 7, &isnull));
 			raw.c.identity = DatumGetBool(spi_datum(r, 8, &isnull));
+			raw.c.attnum = DatumGetInt16(spi_datum(r, 9, &isnull));
 		});
 		raw.c.type = raw.type;
 		columns[raw.name] = raw.c;
@@ -57,6 +63,37 @@ std::map<std::string, CurrentColumn> current_columns(Oid relid) {
 }
 
 namespace {
+
+std::string trimmed(const std::string &s) {
+	size_t a = s.find_first_not_of(" \t\n"), b = s.find_last_not_of(" \t\n");
+	return a == std::string::npos ? "" : s.substr(a, b - a + 1);
+}
+
+// tenant_backup.restore_renames as old name -> new name: "schema.table" -> "schema.table", and
+// "schema.table.column" -> "column".
+std::map<std::string, std::string> restore_renames() {
+	std::map<std::string, std::string> renames;
+	std::string setting = setting_restore_renames();
+	size_t at = 0;
+	while (at <= setting.size()) {
+		size_t comma = setting.find(',', at);
+		std::string item = trimmed(setting.substr(at, comma == std::string::npos ? std::string::npos : comma - at));
+		at = comma == std::string::npos ? setting.size() + 1 : comma + 1;
+		if (item.empty())
+			continue;
+		size_t eq = item.find('=');
+		std::string from = eq == std::string::npos ? "" : trimmed(item.substr(0, eq));
+		std::string to = eq == std::string::npos ? "" : trimmed(item.substr(eq + 1));
+		size_t dots = static_cast<size_t>(std::count(from.begin(), from.end(), '.'));
+		if (from.empty() || to.empty() || dots < 1 || dots > 2 ||
+		    static_cast<size_t>(std::count(to.begin(), to.end(), '.')) != (dots == 1 ? 1u : 0u))
+			throw SqlError(ERRCODE_INVALID_PARAMETER_VALUE, "tenant_backup.restore_renames: \"" + item +
+			                                                    "\" is not schema.table=schema.new_table or "
+			                                                    "schema.table.column=new_column");
+		renames[from] = to;
+	}
+	return renames;
+}
 
 // The table's primary key columns, in key order (none without a primary key).
 std::vector<std::string> primary_key(Oid relid) {
@@ -93,20 +130,95 @@ int conversion_kind(const std::string &from, Oid to) {
 
 } // namespace
 
+bool same_database(const archive::TableHeader &table) {
+	return table.relid != 0 && !table.database.empty() && table.database == database_identity();
+}
+
+std::optional<RenamedTable> find_renamed_table(const archive::TableHeader &table, const std::string &source) {
+	std::map<std::string, std::string> renames = restore_renames();
+	auto mapped = renames.find(table.schema + "." + table.name);
+	RenamedTable found{InvalidOid, "", "", ""};
+	if (mapped != renames.end()) {
+		size_t dot = mapped->second.find('.');
+		found.schema = mapped->second.substr(0, dot);
+		found.name = mapped->second.substr(dot + 1);
+		const char *schema = found.schema.c_str(), *name = found.name.c_str();
+		found.relid = pg_eval([schema, name] {
+			return RangeVarGetRelid(makeRangeVar(pstrdup(schema), pstrdup(name), -1), RowExclusiveLock, true);
+		});
+		if (found.relid == InvalidOid)
+			throw SqlError(ERRCODE_UNDEFINED_TABLE, "table " + mapped->second +
+			                                            ", which tenant_backup.restore_renames "
+			                                            "maps table " +
+			                                            table.schema + "." + table.name + " of " + source +
+			                                            " to, does not exist");
+		found.found_by = "mapped by tenant_backup.restore_renames";
+		return found;
+	}
+	if (!same_database(table))
+		return std::nullopt;
+	Oid relid = table.relid;
+	struct {
+		char *schema, *name;
+	} now{};
+	bool exists = pg_eval([relid, &now] {
+		LockRelationOid(relid, RowExclusiveLock);
+		if (!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(relid))) {
+			UnlockRelationOid(relid, RowExclusiveLock);
+			return false;
+		}
+		now.name = get_rel_name(relid);
+		now.schema = get_namespace_name(get_rel_namespace(relid));
+		return true;
+	});
+	if (!exists)
+		return std::nullopt;
+	return RenamedTable{relid, now.schema, now.name, "found by the OID " + source + " recorded"};
+}
+
 ColumnPlan plan_columns(const std::vector<archive::Column> &archived, Oid relid, const std::string &display,
-                        const std::string &source, const std::string &consequence) {
+                        const std::string &source, const std::string &consequence, const std::string &archived_table,
+                        const std::vector<int32_t> &attnums) {
 	std::map<std::string, CurrentColumn> columns = current_columns(relid);
+	std::map<std::string, std::string> renames = restore_renames();
 	ColumnPlan plan;
 	std::set<std::string> loaded;
+	std::vector<std::string> now_names(archived.size());
 	for (size_t i = 0; i < archived.size(); i++) {
 		const archive::Column &col = archived[i];
-		auto it = columns.find(col.name);
+		// Renamed since: mapped explicitly, else found by the attnum the archive recorded (never
+		// when the name still finds a column: a column dropped and added again is new).
+		std::string name = col.name;
+		auto mapped = renames.find(archived_table + "." + col.name);
+		if (!archived_table.empty() && mapped != renames.end()) {
+			name = mapped->second;
+			if (!columns.count(name))
+				throw SqlError(ERRCODE_UNDEFINED_COLUMN, "column \"" + name + "\" of table " + display +
+				                                             ", which tenant_backup.restore_renames "
+				                                             "maps column \"" +
+				                                             col.name + "\" of " + source + " to, does not exist; " +
+				                                             consequence);
+			notice("column \"" + col.name + "\" of table " + display + " in " + source + " is restored into column \"" +
+			       name + "\" (mapped by tenant_backup.restore_renames)");
+		} else if (!columns.count(name) && i < attnums.size()) {
+			for (const auto &[other, c] : columns)
+				if (c.attnum == attnums[i] && !loaded.count(other)) {
+					name = other;
+					notice("column \"" + col.name + "\" of table " + display + " in " + source +
+					       " is restored into column \"" + name + "\" (renamed since; found by the attnum " + source +
+					       " recorded)");
+				}
+		}
+		auto it = columns.find(name);
 		if (it == columns.end() || it->second.generated) {
 			plan.keep.push_back(false);
 			plan.drops_fields = true;
 			warn("column \"" + col.name + "\" of table " + display + " " +
-			     (it == columns.end() ? "no longer exists" : "is now a generated column") + "; its values in " +
-			     source + " are skipped");
+			         (it == columns.end() ? "no longer exists" : "is now a generated column") + "; its values in " +
+			         source + " are skipped",
+			     it == columns.end() && !archived_table.empty() ? "If it was renamed, SET tenant_backup.restore_renames = '" + archived_table +
+			                               "." + col.name + "=new_name' and try again."
+			                         : "");
 			continue;
 		}
 		if (it->second.type != col.type) {
@@ -123,23 +235,25 @@ ColumnPlan plan_columns(const std::vector<archive::Column> &archived, Oid relid,
 				               "Change the column back to a type its archived values convert to, restore, then "
 				               "migrate again.");
 			plan.conversions.push_back(
-			    {i, col.name, col.type, it->second.type, it->second.type_oid, it->second.typmod, kind == 1});
+			    {i, name, col.type, it->second.type, it->second.type_oid, it->second.typmod, kind == 1});
 		}
 		plan.keep.push_back(true);
-		plan.load.push_back(col.name);
-		loaded.insert(col.name);
+		plan.load.push_back(name);
+		loaded.insert(name);
+		now_names[i] = name;
 	}
 	for (const auto &[name, c] : columns)
 		if (!loaded.count(name) && c.not_null && !c.has_default && !c.identity && !c.generated)
 			throw SqlError(ERRCODE_NOT_NULL_VIOLATION,
 			               "column \"" + name + "\" of table " + display + " is NOT NULL without a default, and " +
 			                   source + " holds no values for it; " + consequence,
-			               "", "Give the column a default (ALTER TABLE ... ALTER COLUMN ... SET DEFAULT ...) or allow "
-			                   "NULL in it, then try again.");
+			               "",
+			               "Give the column a default (ALTER TABLE ... ALTER COLUMN ... SET DEFAULT ...) or allow "
+			               "NULL in it, then try again.");
 	for (const auto &key : primary_key(relid)) {
 		size_t at = archived.size();
 		for (size_t i = 0; i < archived.size(); i++)
-			if (archived[i].name == key)
+			if (plan.keep[i] && now_names[i] == key)
 				at = i;
 		if (at == archived.size()) {
 			plan.key_fields.clear();
@@ -190,9 +304,8 @@ MappedTuples::MappedTuples(Source &archived, const std::vector<archive::Column> 
 		return AllocSetContextCreate(CurrentMemoryContext, "tenant_backup conversions", ALLOCSET_DEFAULT_SIZES);
 	});
 	MemoryContext context = context_;
-	row_context_ = pg_eval([context] {
-		return AllocSetContextCreate(context, "tenant_backup converted row", ALLOCSET_DEFAULT_SIZES);
-	});
+	row_context_ = pg_eval(
+	    [context] { return AllocSetContextCreate(context, "tenant_backup converted row", ALLOCSET_DEFAULT_SIZES); });
 	for (const auto &conv : plan.conversions) {
 		const char *from = columns[conv.field].type.c_str();
 		const ColumnConversion *cv = &conv;
@@ -299,11 +412,13 @@ void MappedTuples::convert_row() {
 			for (const auto &cv : plan_.conversions)
 				if (cv.field == i)
 					conv = &cv;
-			throw SqlError(code, "the value of column \"" + columns_[i].name + "\" of table " + display_ + " in " +
-			                         source_ + " does not convert from " + conv->from + " to " + conv->to +
-			                         " in " + row_key() + ": " + why + "; " + consequence_,
-			               "", "Change the column to a type every archived value converts to, or restore into a "
-			                   "table that takes them.");
+			throw SqlError(code,
+			               "the value of column \"" + columns_[i].name + "\" of table " + display_ + " in " + source_ +
+			                   " does not convert from " + conv->from + " to " + conv->to + " in " + row_key() + ": " +
+			                   why + "; " + consequence_,
+			               "",
+			               "Change the column to a type every archived value converts to, or restore into a "
+			               "table that takes them.");
 		}
 		if (!sent) {
 			put_be32(out_, 0xffffffffu);

@@ -8,6 +8,9 @@
 //     either type is a string or an enum type (enum labels that still exist); any other change is
 //     refused when planned. A value that does not convert is an error naming the table, the
 //     column and the row's key (MappedTuples), and nothing is restored;
+//   - a table or column renamed since is found again: by tenant_backup.restore_renames when it
+//     names it, else (restoring into the database the backup was taken in) by the table's OID and
+//     the column's attnum recorded in the archive; a name found as it was wins over both;
 //   - a column that is NOT NULL now, without a default (nor identity, nor generated), and that the
 //     archive does not hold, is an error naming it.
 // Columns whose type is unchanged are not decoded at all: their bytes go to COPY as archived.
@@ -19,6 +22,7 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -31,12 +35,13 @@ struct CurrentColumn {
 	Oid type_oid;
 	int32 typmod;
 	bool not_null, has_default, identity;
+	int16 attnum;
 };
 std::map<std::string, CurrentColumn> current_columns(Oid relid);
 
 // A kept field whose type changed since the archive.
 struct ColumnConversion {
-	size_t field;    // its index among the archived fields
+	size_t field; // its index among the archived fields
 	std::string column;
 	std::string from, to; // format_type() spellings: archived, now
 	Oid to_type;
@@ -54,9 +59,27 @@ struct ColumnPlan {
 };
 
 // Plans the mapping (see above). `source` names the archive in messages ("backup 7", "the
-// document"); `consequence` ends an error ("nothing was restored"). Needs SPI connected.
+// document"); `consequence` ends an error ("nothing was restored"). `archived_table` is the
+// table's name in the archive (schema.table), for tenant_backup.restore_renames; `attnums` the
+// archived columns' attnums when `relid` is the very table archived (empty otherwise). Needs SPI
+// connected.
 ColumnPlan plan_columns(const std::vector<archive::Column> &archived, Oid relid, const std::string &display,
-                        const std::string &source, const std::string &consequence);
+                        const std::string &source, const std::string &consequence,
+                        const std::string &archived_table = "", const std::vector<int32_t> &attnums = {});
+
+// The table an archived table is now when its name no longer finds it: the one
+// tenant_backup.restore_renames maps it to (an error if that does not exist), else, in the
+// database the backup was taken in, the table with the OID the archive recorded. Locked ROW
+// EXCLUSIVE. nullopt when neither finds one. Needs SPI connected.
+struct RenamedTable {
+	Oid relid;
+	std::string schema, name;
+	std::string found_by; // how, for messages
+};
+std::optional<RenamedTable> find_renamed_table(const archive::TableHeader &table, const std::string &source);
+
+// Whether the archive's OIDs and attnums name objects of this database (see database_identity).
+bool same_database(const archive::TableHeader &table);
 
 // The archived tuples of a table (binary COPY tuples of `archived`) as the table takes them now,
 // tuples of plan.load: dropped fields skipped, changed types converted, every other field passed

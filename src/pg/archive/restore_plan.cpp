@@ -8,6 +8,7 @@
 #include "pg/catalog/tenant_tables.hpp"
 
 #include <map>
+#include <optional>
 
 extern "C" {
 #include "utils/rls.h"
@@ -128,15 +129,28 @@ TableRestorePlan plan_table_restore(const archive::TableHeader &table, int64 bac
 		return RangeVarGetRelid(makeRangeVar(pstrdup(schema), pstrdup(name), -1), RowExclusiveLock, true);
 	});
 	std::string backup = "backup " + std::to_string(backup_id);
+	if (plan.relid == InvalidOid) // renamed since? (column_mapping.hpp)
+		if (std::optional<RenamedTable> renamed = find_renamed_table(table, backup)) {
+			plan.relid = renamed->relid;
+			plan.display_name = renamed->schema + "." + renamed->name;
+			plan.qualified = quoted_name(renamed->schema, renamed->name);
+			notice("table " + table.schema + "." + table.name + " of " + backup + " is restored into table " +
+			       plan.display_name + " (renamed since; " + renamed->found_by + ")");
+		}
 	if (plan.relid == InvalidOid && !options.strict) {
-		warn("table " + plan.display_name + " of " + backup + " no longer exists; its rows are skipped");
+		warn("table " + plan.display_name + " of " + backup + " no longer exists; its rows are skipped",
+		     "If it was renamed, SET tenant_backup.restore_renames = '" + plan.display_name +
+		         "=schema.new_name' and restore again.");
 		plan.dropped = true;
 		return plan;
 	}
 	if (plan.relid == InvalidOid)
 		throw SqlError(ERRCODE_UNDEFINED_TABLE,
 		               "table " + plan.display_name + " of " + backup + " no longer exists; nothing was restored", "",
-		               "Recreate the table, then restore again (or restore without strict, which skips it).");
+		               "Recreate the table (or, if it was renamed, SET tenant_backup.restore_renames = '" +
+		                   plan.display_name +
+		                   "=schema.new_name'), then restore again; a restore without strict "
+		                   "skips it.");
 	Oid relid = plan.relid;
 	plan.relkind = pg_eval([relid] { return get_rel_relkind(relid); });
 	if (plan.relkind != RELKIND_RELATION && plan.relkind != RELKIND_PARTITIONED_TABLE)
@@ -169,7 +183,11 @@ TableRestorePlan plan_table_restore(const archive::TableHeader &table, int64 bac
 	refuse_unreadable_path(plan, backup);
 	refuse_triggers_firing_in_replica_mode(relid, plan.display_name, backup);
 
-	ColumnPlan fields = plan_columns(table.columns, relid, plan.display_name, backup, "nothing was restored");
+	// The archive's attnums name this table's columns only if it is the very table archived.
+	bool same_table = same_database(table) && table.relid == relid;
+	ColumnPlan fields =
+	    plan_columns(table.columns, relid, plan.display_name, backup, "nothing was restored",
+	                 table.schema + "." + table.name, same_table ? table.attnums : std::vector<int32_t>{});
 	plan.keep = fields.keep;
 	plan.load = fields.load;
 	plan.drops_fields = fields.drops_fields;
