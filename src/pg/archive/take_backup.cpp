@@ -16,6 +16,7 @@
 #include "pg/archive/tuple_receiver.hpp"
 #include "pg/boundary/spi.hpp"
 #include "pg/archive/foreign_keys.hpp"
+#include "pg/archive/citus_tables.hpp"
 
 #include <optional>
 
@@ -134,6 +135,8 @@ void take_backup(NewBackup &backup) {
 }
 
 void take_backup(NewBackup &backup, AuditedAction &audit) {
+	// On Citus, before the first read of a worker: each worker reads the tenant under one snapshot.
+	std::optional<WorkerSnapshotScope> worker_snapshots(std::in_place);
 	std::vector<TenantTable> tables = load_tenant_tables();
 	std::vector<Datum> values = tenant_values(backup.tenant, tables);
 	backup.tenant = canonical_tenant(backup.tenant, tables, values);
@@ -151,7 +154,7 @@ void take_backup(NewBackup &backup, AuditedAction &audit) {
 		backup.id = next_backup_id();
 	backup.created_at = pg_eval([] { return GetCurrentTimestamp(); });
 	// One snapshot for every table: a transaction that touched two tables is wholly in or out.
-	pg_call([] { PushActiveSnapshot(GetTransactionSnapshot()); });
+	worker_snapshots->push_coordinator_snapshot();
 	backup.snapshot_at = pg_eval([] { return GetCurrentTimestamp(); });
 
 	BackupProgress progress(backup.id, backup.tenant, backup.kind, static_cast<int>(tables.size()));
@@ -171,6 +174,7 @@ void take_backup(NewBackup &backup, AuditedAction &audit) {
 	}
 	archive.finish(backup);
 	pg_call([] { PopActiveSnapshot(); });
+	worker_snapshots.reset(); // the catalog is written at the caller's own level
 
 	insert_completed_backup(backup);
 	record_left_out(backup.id, left_out);
