@@ -13,8 +13,10 @@ our @EXPORT = qw(citus_cluster citus_worker_port citus_shard_digests);
 
 # Skips the whole test unless citus.so is installed; otherwise returns the started coordinator and
 # its two workers, each with CREATE EXTENSION citus, the workers added to the coordinator.
+# coordinator_conf => more postgresql.conf lines for the coordinator (later lines win).
 sub citus_cluster
 {
+	my (%opts) = @_;
 	my $libdir = `pg_config --pkglibdir`;
 	chomp $libdir;
 	plan skip_all => "Citus is not installed ($libdir/citus.so): scripts/test.sh builds it when ../shared/citus exists"
@@ -29,6 +31,7 @@ sub citus_cluster
 			    "shared_preload_libraries = 'citus'\nmax_worker_processes = 16\ncitus.local_hostname = '"
 			  . $node->host
 			  . "'\n");
+		$node->append_conf('postgresql.conf', $opts{coordinator_conf}) if $name eq 'coordinator' && $opts{coordinator_conf};
 		$node->start;
 		$node->safe_psql('postgres', 'CREATE EXTENSION citus');
 		push @nodes, $node;
