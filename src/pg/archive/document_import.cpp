@@ -5,6 +5,7 @@
 // belongs to the document's tenant, and streams it as binary COPY tuples into a new archive,
 // compressed, encrypted and hashed like any backup (NewArchive).
 #include "pg/archive/document_import.hpp"
+#include "pg/repository/self_description.hpp"
 
 #include "core/document/json_document.hpp"
 #include "core/error.hpp"
@@ -383,6 +384,7 @@ void DocumentImporter::table_end(uint64_t rows) {
 int64 DocumentImporter::finish() {
 	archive_->finish(backup_);
 	insert_completed_backup(backup_);
+	describe_backup(backup_.id);
 	archive_->publish_at_commit();
 	return backup_.id;
 }

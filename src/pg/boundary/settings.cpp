@@ -31,6 +31,7 @@ int max_backups_per_tenant = 1000;
 int clock_offset = 0;
 int audit_retention = 400;
 bool log_scheduled_backups = false;
+bool drop_confirmed = false;
 int unencrypted_backups = static_cast<int>(UnencryptedBackups::Warn);
 
 const struct config_enum_entry unencrypted_backups_options[] = {
@@ -162,6 +163,11 @@ void define_settings() {
 	                         "Off: each job worker logs one summary line per run (failures are always logged); "
 	                         "the audit rows are written either way.",
 	                         &log_scheduled_backups, false, PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
+	DefineCustomBoolVariable("tenant_backup.drop_confirmed",
+	                         "Lets DROP EXTENSION tenant_backup destroy a catalog that holds backups or tenant keys.",
+	                         "Off: DROP EXTENSION tenant_backup is refused while the catalog holds backups or tenant "
+	                         "keys (the archives stay in the repositories either way; backup_attach brings them back).",
+	                         &drop_confirmed, false, PGC_USERSET, 0, nullptr, nullptr, nullptr);
 	DefineCustomEnumVariable("tenant_backup.unencrypted_backups",
 	                         "What a backup does when no encryption key is configured.",
 	                         "warn: a WARNING once per session; allow: backups are unencrypted on purpose, no "
@@ -255,6 +261,9 @@ int setting_audit_retention() {
 }
 bool setting_log_scheduled_backups() {
 	return log_scheduled_backups;
+}
+bool setting_drop_confirmed() {
+	return drop_confirmed;
 }
 UnencryptedBackups setting_unencrypted_backups() {
 	return static_cast<UnencryptedBackups>(unencrypted_backups);

@@ -71,5 +71,7 @@ int setting_audit_retention();
 // tenant_backup.log_scheduled_backups: whether every scheduled backup and retention deletion logs
 // its audit line (default off: a job worker logs one summary line per run instead).
 bool setting_log_scheduled_backups();
+// tenant_backup.drop_confirmed: DROP EXTENSION tenant_backup may destroy backups and keys.
+bool setting_drop_confirmed();
 
 } // namespace tb::pg

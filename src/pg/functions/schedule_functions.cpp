@@ -292,6 +292,13 @@ SqlRow schedule_row(const ScheduleSet &schedules, const std::string &tenant, con
 struct QuerySchedules {
 	ScheduleSet schedules;
 	int64_t now = 0, overdue_at = 0;
+	// For _schedule_times, which runs once per tenant: its result type (blessed, in the function's
+	// memory context), each schedule's key, and the run times computed so far. A tenant's run
+	// times depend on it only through its window offset, so tenants of one schedule and offset
+	// share them (with window_minutes 0, every tenant of the schedule).
+	TupleDesc result = nullptr;
+	std::map<const Schedule *, std::string> keys;
+	std::map<std::pair<const Schedule *, int64_t>, std::optional<int64_t>> next_runs, last_runs;
 };
 
 void load_query_schedules(QuerySchedules &q, const std::optional<std::string> &only_tenant) {
@@ -309,9 +316,9 @@ void free_query_schedules(void *arg) {
 }
 
 // The QuerySchedules of this call site, read (after the admin check) at its first call.
-const QuerySchedules &query_schedules(FunctionCallInfo fcinfo) {
+QuerySchedules &query_schedules(FunctionCallInfo fcinfo) {
 	if (fcinfo->flinfo->fn_extra)
-		return *static_cast<const QuerySchedules *>(fcinfo->flinfo->fn_extra);
+		return *static_cast<QuerySchedules *>(fcinfo->flinfo->fn_extra);
 	auto q = std::make_unique<QuerySchedules>();
 	spi_begin();
 	// backup_status filters the rows (_status_visible); the schedules are the extension's own
@@ -342,19 +349,6 @@ StoredRun stored_run_arg(FunctionCallInfo fcinfo, int key_arg, int next_arg) {
 	TimestampTz next = PG_GETARG_TIMESTAMPTZ(next_arg);
 	return std::make_pair(key.value_or(""),
 	                      static_cast<int64_t>(pg_eval([next] { return timestamptz_to_time_t(next); })));
-}
-
-Datum composite(FunctionCallInfo fcinfo, const SqlRow &values) {
-	std::vector<char *> cells;
-	for (const auto &v : values)
-		cells.push_back(v ? const_cast<char *>(v->c_str()) : nullptr);
-	return pg_eval([&] {
-		TupleDesc desc;
-		if (get_call_result_type(fcinfo, nullptr, &desc) != TYPEFUNC_COMPOSITE)
-			elog(ERROR, "tenant_backup: a composite result type is expected");
-		AttInMetadata *meta = TupleDescGetAttInMetadata(BlessTupleDesc(desc));
-		return HeapTupleGetDatum(BuildTupleFromCStrings(meta, cells.data()));
-	});
 }
 
 } // namespace
@@ -544,9 +538,52 @@ TB_SQL_FUNCTION(tenant_backup_schedule_times) {
 	if (PG_ARGISNULL(0))
 		PG_RETURN_NULL();
 	std::string tenant = *arg_text(fcinfo, 0);
-	const QuerySchedules &q = query_schedules(fcinfo);
-	SqlRow row = schedule_row(q.schedules, tenant, stored_run_arg(fcinfo, 1, 2), q.now, q.overdue_at);
-	return composite(fcinfo, {row[1], row[10], row[11], row[12]});
+	QuerySchedules &q = query_schedules(fcinfo);
+	if (!q.result)
+		q.result = pg_eval([fcinfo] {
+			TupleDesc desc;
+			if (get_call_result_type(fcinfo, nullptr, &desc) != TYPEFUNC_COMPOSITE)
+				elog(ERROR, "tenant_backup: a composite result type is expected");
+			MemoryContext old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
+			TupleDesc kept = BlessTupleDesc(CreateTupleDescCopy(desc));
+			MemoryContextSwitchTo(old);
+			return kept;
+		});
+	// As schedule_row computes them (backup_schedules()'s schedule, enabled, next_run and
+	// last_due_run), without the columns backup_status does not show.
+	const Schedule *s = q.schedules.for_tenant(tenant);
+	std::optional<int64_t> next, last;
+	if (s) {
+		int64_t offset = tb::schedule::window_offset_seconds(tenant, s->window_minutes);
+		auto memo = [&](auto &cache, auto compute) {
+			auto it = cache.find({s, offset});
+			if (it == cache.end())
+				it = cache.emplace(std::make_pair(s, offset), compute()).first;
+			return it->second;
+		};
+		if (s->enabled) {
+			auto key = q.keys.find(s);
+			if (key == q.keys.end())
+				key = q.keys.emplace(s, s->key()).first;
+			StoredRun stored = stored_run_arg(fcinfo, 1, 2);
+			next = stored && stored->first == key->second
+			           ? std::optional<int64_t>(stored->second)
+			           : memo(q.next_runs, [&] { return s->next_run(tenant, q.now); });
+		}
+		last = memo(q.last_runs, [&] { return s->last_run(tenant, q.overdue_at); });
+	}
+	const char *kind = s ? (s->tenant ? "tenant" : "default") : nullptr;
+	bool enabled = s && s->enabled;
+	TupleDesc desc = q.result;
+	return pg_eval([&] {
+		Datum values[4];
+		bool nulls[4] = {kind == nullptr, s == nullptr, !next, !last};
+		values[0] = kind ? CStringGetTextDatum(kind) : 0;
+		values[1] = BoolGetDatum(enabled);
+		values[2] = next ? TimestampTzGetDatum(time_t_to_timestamptz(static_cast<pg_time_t>(*next))) : 0;
+		values[3] = last ? TimestampTzGetDatum(time_t_to_timestamptz(static_cast<pg_time_t>(*last))) : 0;
+		return HeapTupleGetDatum(heap_form_tuple(desc, values, nulls));
+	});
 }
 
 // _status_reader(): backup_status's one-time check that the caller may read it at all (an error
