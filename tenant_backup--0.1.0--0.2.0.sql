@@ -451,7 +451,10 @@ ALTER TABLE tenant_backup.backups
     ADD COLUMN drilled_at   timestamptz,
     ADD COLUMN drill_status text CHECK (drill_status IN ('ok', 'failed')),
     ADD COLUMN drill_error  text;
-CREATE OR REPLACE VIEW tenant_backup.backup_status AS
+-- security_barrier: the rows a caller may not read (_status_visible below) are filtered before any
+-- condition of the caller's own runs, so a cheap function of theirs in WHERE never sees another
+-- tenant's row; a leakproof WHERE tenant = ... is still pushed down to the indexes.
+CREATE OR REPLACE VIEW tenant_backup.backup_status WITH (security_barrier) AS
 SELECT t.tenant,
        s.schedule,
        coalesce(s.enabled, false) AS scheduled,
