@@ -506,7 +506,8 @@ CREATE TABLE tenant_backup.backup_jobs (
     tables_done      integer,     -- once completed: tables restored, or backed up
     rows_done        bigint,      -- once completed: rows restored, or backed up
     result           jsonb,       -- a completed restore: [{table, rows_removed, rows_restored}]
-    error            text
+    error            text,
+    settings         jsonb        -- the caller's session values of tenant_backup.* settings, applied to the job
 );
 CREATE INDEX backup_jobs_active_idx ON tenant_backup.backup_jobs (id) WHERE state IN ('queued', 'running');
 CREATE INDEX backup_jobs_tenant_idx ON tenant_backup.backup_jobs (tenant, submitted_at);

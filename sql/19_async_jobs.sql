@@ -77,6 +77,10 @@ SELECT kind, tenant, backup_id = :b1 AS the_backup, requested_by, state, started
 FROM tenant_backup.backup_job(:j1);
 SELECT tenant_backup.backup_create_async('1981', 'async label') AS j2 \gset
 SELECT kind, tenant, backup_id, label, state FROM tenant_backup.backup_job(:j2);
+-- The session's SET tenant_backup.* values go with the job (the worker applies them).
+SELECT settings->>'tenant_backup.tenant_column' AS tenant_column,
+       settings->>'tenant_backup.unencrypted_backups' AS unencrypted
+FROM tenant_backup.backup_job(:j2);
 SAVEPOINT s;
 SET LOCAL ROLE aj_view;
 SELECT count(*) AS aj_view_sees FROM tenant_backup.backup_jobs WHERE id IN (:j1, :j2);

@@ -66,14 +66,19 @@ int64 submit_async_job(const std::string &kind, const std::string &tenant, int64
 	reap_quietly();
 	Oid user = pg_eval([] { return GetUserId(); });
 	Oid session = pg_eval([] { return GetSessionUserId(); });
+	// As the caller: the settings it can see.
+	SqlValue settings = spi_query("SELECT pg_catalog.jsonb_object_agg(s.name, pg_catalog.current_setting(s.name)) "
+	                              "FROM pg_catalog.pg_settings s WHERE s.name LIKE 'tenant\\_backup.%' "
+	                              "AND s.source = 'session'")
+	                        .at(0)[0];
 	int64 id;
 	{
 		AsExtensionOwner owner;
 		auto rows = spi_query("INSERT INTO tenant_backup.backup_jobs (kind, tenant, backup_id, label, requested_by, "
-		                      "session_role) VALUES ($1, $2, $3::bigint, $4, $5::pg_catalog.oid, $6::pg_catalog.oid) "
-		                      "RETURNING id",
+		                      "session_role, settings) VALUES ($1, $2, $3::bigint, $4, $5::pg_catalog.oid, "
+		                      "$6::pg_catalog.oid, $7::jsonb) RETURNING id",
 		                      {kind, tenant, backup_id ? SqlValue(std::to_string(backup_id)) : std::nullopt, label,
-		                       std::to_string(user), std::to_string(session)});
+		                       std::to_string(user), std::to_string(session), settings});
 		id = std::stoll(*rows.at(0)[0]);
 	}
 	TransactionId xid = pg_eval([] { return GetTopTransactionId(); });
@@ -111,7 +116,7 @@ std::optional<AsyncJob> claim_async_job(int64 id, int pid) {
 	auto rows = spi_query("UPDATE tenant_backup.backup_jobs SET state = 'running', worker_pid = $2::int, "
 	                      "started_at = clock_timestamp() WHERE id = $1::bigint AND state = 'queued' "
 	                      "RETURNING kind, tenant, coalesce(backup_id, 0), label, requested_by::pg_catalog.oid, "
-	                      "session_role::pg_catalog.oid",
+	                      "session_role::pg_catalog.oid, settings",
 	                      {std::to_string(id), std::to_string(pid)});
 	if (rows.empty())
 		return std::nullopt;
@@ -124,6 +129,7 @@ std::optional<AsyncJob> claim_async_job(int64 id, int pid) {
 	job.label = row[3];
 	job.requested_by = static_cast<Oid>(std::stoul(*row[4]));
 	job.session_role = static_cast<Oid>(std::stoul(*row[5]));
+	job.settings = row[6];
 	return job;
 }
 

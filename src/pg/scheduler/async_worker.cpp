@@ -23,6 +23,7 @@ extern "C" {
 #include "storage/ipc.h"
 #include "storage/latch.h"
 #include "storage/lmgr.h"
+#include "utils/guc.h"
 #include "utils/syscache.h"
 }
 
@@ -50,10 +51,25 @@ std::string results_json(const std::vector<RestoredTableResult> &results, int64 
 	return json + "]";
 }
 
+// The submitting session's values of our settings, as that session had them (it could set each
+// one, as the session it is); for this transaction.
+void apply_settings(const AsyncJob &job) {
+	if (!job.settings)
+		return;
+	for (const auto &row : spi_query(
+	         "SELECT s.key, s.value FROM pg_catalog.jsonb_each_text($1::jsonb) s ORDER BY s.key", {job.settings})) {
+		const char *name = row[0]->c_str(), *value = row[1]->c_str();
+		pg_call([name, value] {
+			(void)set_config_option(name, value, PGC_SUSET, PGC_S_SESSION, GUC_ACTION_LOCAL, true, 0, false);
+		});
+	}
+}
+
 // The job's work, as the submitter, in the current transaction; its outcome recorded in it.
 void do_job(const AsyncJob &job) {
 	if (!lock_extension_tables())
 		throw SqlError(ERRCODE_LOCK_NOT_AVAILABLE, "the extension tenant_backup is being dropped or changed");
+	apply_settings(job);
 	ProgressJob progress(job.id, job.requested_by);
 	if (job.kind == "restore") {
 		AuditedAction audit("restore", job.tenant, job.backup_id);
