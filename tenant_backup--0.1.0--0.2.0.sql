@@ -562,7 +562,6 @@ RETURNS TABLE (pid integer, backup_id bigint, tenant text, kind text, started_at
 CREATE VIEW tenant_backup.backup_progress AS
 SELECT p.* FROM tenant_backup._backup_progress() p;
 
-REVOKE ALL ON FUNCTION tenant_backup._backup_progress() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION tenant_backup._backup_progress(), tenant_backup.backup_restore_async(bigint),
     tenant_backup.backup_create_async(text, text), tenant_backup.backup_cancel(bigint),
     tenant_backup.backup_job(bigint) TO PUBLIC;
