@@ -123,9 +123,11 @@ void run_async_job(int64 id, TransactionId submitter) {
 	if (refusal.empty()) {
 		// From here on the current user is the submitter's (the session user unless SET ROLE or a
 		// SECURITY DEFINER function made it another), never more; each transaction starts and
-		// aborts back to it.
+		// aborts back to it. As in a SECURITY DEFINER function, SET ROLE and SET SESSION
+		// AUTHORIZATION are refused meanwhile: code that runs during the work (a table owner's
+		// defaults, CHECKs, index expressions) cannot become the session user it logged in as.
 		Oid role = job->requested_by;
-		pg_call([role] { SetUserIdAndSecContext(role, 0); });
+		pg_call([role] { SetUserIdAndSecContext(role, SECURITY_LOCAL_USERID_CHANGE); });
 		const char *what =
 		    job->kind == "restore" ? "tenant_backup async job: restoring" : "tenant_backup async job: backing up";
 		error = run_in_transaction(what, [&] { do_job(*job); });
