@@ -354,6 +354,11 @@ CREATE INDEX schedule_state_running_idx ON tenant_backup.schedule_state (running
     WHERE running_backup_id IS NOT NULL;
 CREATE INDEX backups_running_idx ON tenant_backup.backups (id) WHERE status = 'running';
 CREATE INDEX backup_audit_at_idx ON tenant_backup.backup_audit (at);
+-- Each tenant's completed backups, newest first, with their sizes: backup_status reads a tenant's
+-- newest backup with one probe, and counts and sums its retained ones (and lists the tenants that
+-- have any) from the index alone.
+CREATE INDEX backups_completed_idx ON tenant_backup.backups (tenant, created_at DESC, id DESC) INCLUDE (size_bytes)
+    WHERE status = 'completed';
 
 -- The append-only trigger returned NULL, which skipped the row even for the superusers it lets
 -- through (and so the audit retention's deletes): it returns the row now.
@@ -401,14 +406,15 @@ BEGIN
 END
 $$;
 
--- One tenant's row of backup_schedules(), without listing every tenant. Backup admins only.
+-- One tenant's row of backup_schedules(), without listing every tenant. Who may: as
+-- backup_schedules() (issue 19.6).
 CREATE FUNCTION tenant_backup.backup_schedules(tenant text)
 RETURNS TABLE (tenant text, schedule text, cron text, time_zone text, keep_last integer, keep_days integer,
                keep_daily integer, keep_weekly integer, keep_monthly integer, window_minutes integer,
                enabled boolean, next_run timestamptz, last_due_run timestamptz)
     AS 'MODULE_PATHNAME', 'backup_schedules_of_tenant' LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION tenant_backup.backup_schedules(text) IS
-    'The schedule in force for one tenant, with its next run. Backup admins only.';
+    'The schedule in force for one tenant, with its next run. Backup admins, pg_monitor, and holders of backup.view on the tenant.';
 
 -- Whether a scheduler serves this database now (tenant_backup in shared_preload_libraries, and
 -- the database in tenant_backup.databases).
@@ -421,13 +427,30 @@ CREATE FUNCTION tenant_backup._schedule_times(tenant text, schedule_key text, st
     OUT schedule text, OUT enabled boolean, OUT next_run timestamptz, OUT last_due_run timestamptz)
     AS 'MODULE_PATHNAME', 'tenant_backup_schedule_times' LANGUAGE C STABLE;
 
+-- Issue 19.6 (in this block because backup_status uses them): who reads backup_status. Backup
+-- admins every tenant's row; members of pg_monitor every tenant's (health: last_error, which may
+-- quote a tenant's rows, only where they hold backup.view too); a role holding backup.view on
+-- tenants those tenants' rows. _status_reader() refuses anyone else (audited), once per query,
+-- even when no tenant has a row; _status_visible(tenant) filters the rows.
+CREATE FUNCTION tenant_backup._status_reader() RETURNS boolean
+    AS 'MODULE_PATHNAME', 'tenant_backup_status_reader' LANGUAGE C STABLE;
+CREATE FUNCTION tenant_backup._status_visible(tenant text) RETURNS boolean
+    AS 'MODULE_PATHNAME', 'tenant_backup_status_visible' LANGUAGE C STABLE STRICT;
+
 -- backup_status at scale (issue 24's unprotected and issue 17's coverage kept as they are): a
--- WHERE tenant = ... reaches every table by index (the tenants are a
--- UNION the condition is pushed into; the backups' aggregates are grouped by tenant), instead of
--- computing every tenant's row first. The tenants are those the scheduler keeps state for, those
+-- WHERE tenant = ... reaches every table by index (the tenants are a UNION ALL the condition is
+-- pushed into, the backups' aggregates grouped by tenant; the newest backup and its copies are
+-- lateral probes), instead of computing every tenant's row first; all tenants read the backups
+-- once, through backups_completed_idx (index-only where the visibility map allows), with no sort. The tenants are those the scheduler keeps state for, those
 -- with a completed backup or a schedule of their own, and, when no scheduler serves the database,
 -- those discovery finds. served_by_scheduler says whether a scheduler serves the database now:
 -- without one, no scheduled backup runs (overdue says so once a scheduled time has passed).
+-- (issue 20: the drill outcome of each backup, added here because the view below reads it; the
+-- rest of issue 20 is in its own block at the end)
+ALTER TABLE tenant_backup.backups
+    ADD COLUMN drilled_at   timestamptz,
+    ADD COLUMN drill_status text CHECK (drill_status IN ('ok', 'failed')),
+    ADD COLUMN drill_error  text;
 CREATE OR REPLACE VIEW tenant_backup.backup_status AS
 SELECT t.tenant,
        s.schedule,
@@ -442,39 +465,76 @@ SELECT t.tenant,
                      < s.last_due_run), false) AS overdue,
        st.running_backup_id IS NOT NULL AS running,
        coalesce(st.consecutive_failures, 0) AS consecutive_failures,
-       st.last_error,
+       -- issue 19.6: pg_monitor's health rows leave out what may quote a tenant's rows
+       CASE WHEN tenant_backup._may('backup.view', t.tenant) THEN st.last_error END AS last_error,
        st.last_failure_at,
-       coalesce(k.retained_count, 0) AS retained_count,
-       coalesce(k.retained_bytes, 0) AS retained_bytes,
+       t.retained_count,
+       t.retained_bytes,
        -- issue 24: nothing to restore the newest completed backup from
-       (l.id IS NULL OR cs.stored IS NULL) AS unprotected,
+       -- issue 20: or it failed its last verification or restore drill
+       (l.id IS NULL OR cs.stored IS NULL OR l.verify_status IS NOT DISTINCT FROM 'failed'
+        OR l.drill_status IS NOT DISTINCT FROM 'failed') AS unprotected,
        -- issue 17: whether the newest completed backup left out tables that hold tenant rows
        CASE WHEN l.id IS NULL THEN NULL
             WHEN l.left_out IS NULL THEN 'unknown'
             WHEN pg_catalog.jsonb_array_length(l.left_out) OPERATOR(pg_catalog.=) 0 THEN 'complete'
             ELSE 'incomplete' END AS coverage,
-       tenant_backup._scheduler_serves() AS served_by_scheduler
-FROM (SELECT ss.tenant FROM tenant_backup.schedule_state ss
-      UNION SELECT b.tenant FROM tenant_backup.backups b WHERE b.status = 'completed'
-      UNION SELECT sc.tenant FROM tenant_backup.schedules sc WHERE sc.tenant IS NOT NULL
-      UNION SELECT d.tenant FROM tenant_backup.backup_schedules() d WHERE NOT tenant_backup._scheduler_serves()) t
+       tenant_backup._scheduler_serves() AS served_by_scheduler,
+       -- issue 20: the newest completed backup's last verification and restore drill; a newest
+       -- backup that failed either counts as unprotected (above)
+       l.verified_at AS last_verified_at,
+       (l.verify_status OPERATOR(pg_catalog.=) 'ok') AS last_verify_ok,
+       l.drilled_at AS last_drill_at,
+       (l.drill_status OPERATOR(pg_catalog.=) 'ok') AS last_drill_ok,
+       -- (as last_error: it may quote a row's key)
+       CASE WHEN tenant_backup._may('backup.view', t.tenant) THEN l.drill_error END AS last_drill_error
+-- The tenants: those with completed backups (with their count and size, one pass over
+-- backups_completed_idx), and those the scheduler keeps state for, with a schedule of their own,
+-- or (no scheduler) found by discovery that have none.
+FROM (SELECT b.tenant, count(*) AS retained_count, sum(b.size_bytes)::bigint AS retained_bytes
+      FROM tenant_backup.backups b WHERE b.status = 'completed' GROUP BY b.tenant
+      UNION ALL
+      SELECT u.tenant, 0, 0
+      FROM (SELECT ss.tenant FROM tenant_backup.schedule_state ss
+            UNION SELECT sc.tenant FROM tenant_backup.schedules sc WHERE sc.tenant IS NOT NULL
+            UNION SELECT d.tenant FROM tenant_backup.backup_schedules() d WHERE NOT tenant_backup._scheduler_serves()) u
+      WHERE NOT EXISTS (SELECT FROM tenant_backup.backups b
+                        WHERE b.tenant OPERATOR(pg_catalog.=) u.tenant AND b.status OPERATOR(pg_catalog.=) 'completed')) t
 LEFT JOIN tenant_backup.schedule_state st ON st.tenant = t.tenant
 CROSS JOIN LATERAL tenant_backup._schedule_times(t.tenant, st.schedule_key, st.next_run) s
-LEFT JOIN (SELECT DISTINCT ON (b.tenant) b.tenant, b.id, b.kind, b.created_at, b.finished_at, b.size_bytes,
-                  b.left_out
-           FROM tenant_backup.backups b WHERE b.status = 'completed'
-           ORDER BY b.tenant, b.created_at DESC, b.id DESC) l ON l.tenant = t.tenant
-LEFT JOIN (SELECT b.tenant, count(*) AS retained_count, sum(b.size_bytes)::bigint AS retained_bytes
-           FROM tenant_backup.backups b WHERE b.status = 'completed' GROUP BY b.tenant) k ON k.tenant = t.tenant
+-- (the newest completed backup by one probe of backups_completed_idx per tenant)
+LEFT JOIN LATERAL (SELECT b.id, b.kind, b.created_at, b.finished_at, b.size_bytes, b.left_out,
+                          b.verified_at, b.verify_status, b.drilled_at, b.drill_status, b.drill_error
+                   FROM tenant_backup.backups b
+                   WHERE b.tenant OPERATOR(pg_catalog.=) t.tenant AND b.status OPERATOR(pg_catalog.=) 'completed'
+                   ORDER BY b.created_at DESC, b.id DESC LIMIT 1) l ON true
 -- (a lateral probe of the newest backup's copies, by index, rather than a subplan the planner may
 -- hash over every copy even for one tenant)
 LEFT JOIN LATERAL (SELECT true AS stored FROM tenant_backup.backup_copies c
                    WHERE c.backup_id OPERATOR(pg_catalog.=) l.id AND c.state OPERATOR(pg_catalog.=) 'stored'
-                   LIMIT 1) cs ON true;
+                   LIMIT 1) cs ON true
+-- issue 19.6: the rows the caller may read (a one-time check, then a filter pushed to each table)
+WHERE tenant_backup._status_reader() AND tenant_backup._status_visible(t.tenant);
 COMMENT ON VIEW tenant_backup.backup_status IS
-    'One row per tenant: last completed backup, next run, overdue, failures, retained backups, whether a scheduler serves the database.';
+    'One row per tenant: last completed backup, next run, overdue, failures, retained backups, whether a scheduler serves the database. Backup admins see every tenant, pg_monitor every tenant''s health, a holder of backup.view its tenants.';
 GRANT EXECUTE ON FUNCTION tenant_backup.backup_schedules(text), tenant_backup._scheduler_serves(),
-    tenant_backup._schedule_times(text, text, timestamptz) TO PUBLIC;
+    tenant_backup._schedule_times(text, text, timestamptz), tenant_backup._status_reader(),
+    tenant_backup._status_visible(text) TO PUBLIC;
+
+--------------------------------------------------------------------------------------------------
+-- Issue 19: operability (19.2, 19.6; hO). tenant_backup.databases defaults to '*': the launcher
+-- serves every database where the extension is created. CREATE EXTENSION (and this update) asks
+-- it, at commit, to look for the extension in this database, so that its scheduler starts at
+-- once rather than at the launcher's next rescan. backup_schedules() is readable by backup
+-- admins, members of pg_monitor, and holders of backup.view (their tenants' rows); backup_status
+-- (issue 23's block) likewise.
+--------------------------------------------------------------------------------------------------
+CREATE FUNCTION tenant_backup._wake_launcher() RETURNS void
+    AS 'MODULE_PATHNAME', 'tenant_backup_wake_launcher' LANGUAGE C VOLATILE;
+REVOKE ALL ON FUNCTION tenant_backup._wake_launcher() FROM PUBLIC;
+COMMENT ON FUNCTION tenant_backup.backup_schedules() IS
+    'Every tenant with the schedule in force and its next run. Backup admins see every tenant, members of pg_monitor every tenant, a holder of backup.view its tenants.';
+SELECT tenant_backup._wake_launcher();
 
 --------------------------------------------------------------------------------------------------
 -- Issue 19 (item 8): asynchronous restores and backups, for applications whose web requests must
@@ -566,3 +626,124 @@ GRANT EXECUTE ON FUNCTION tenant_backup._backup_progress(), tenant_backup.backup
     tenant_backup.backup_create_async(text, text), tenant_backup.backup_cancel(bigint),
     tenant_backup.backup_job(bigint) TO PUBLIC;
 GRANT SELECT ON tenant_backup.backup_progress TO PUBLIC;
+
+--------------------------------------------------------------------------------------------------
+-- Issue 18: backups that outlive their database (docs/FORMAT.md "Repository records", README
+-- "Disaster recovery"). Every repository describes itself: beside each archive its catalog record,
+-- and each tenant's wrapped data key, authenticated with the master key. backup_repository_scan
+-- lists what a repository holds; backup_attach brings it into this catalog under ids of its own.
+-- The catalog's own identity: names the key records this catalog writes, so that a catalog
+-- created again in the same database (DROP EXTENSION, CREATE EXTENSION: generations and ids start
+-- again at 1) never overwrites the key records of the old one. Not dumped: a restored dump is a
+-- catalog of its own.
+CREATE TABLE tenant_backup.catalog_identity (
+    single     boolean PRIMARY KEY DEFAULT true CHECK (single),
+    id         text NOT NULL DEFAULT pg_catalog.gen_random_uuid()::text,
+    created_at timestamptz NOT NULL DEFAULT now()
+);
+INSERT INTO tenant_backup.catalog_identity DEFAULT VALUES;
+
+ALTER TABLE tenant_backup.backups ADD COLUMN original_id bigint;
+ALTER TABLE tenant_backup.backups ADD COLUMN source jsonb;
+ALTER TABLE tenant_backup.backups ADD COLUMN attached_at timestamptz;
+COMMENT ON COLUMN tenant_backup.backups.original_id IS
+    'For a backup attached from a repository (backup_attach): its id in the database that took it; its archive is bound to that id.';
+COMMENT ON COLUMN tenant_backup.backups.source IS
+    'For an attached backup: the database that took it (database_prefix, catalog_id, database), from its authenticated record.';
+
+-- An attached backup's data key, kept under a generation of this catalog: origin is
+-- '<catalog id>:<generation>' of the catalog that created it. Never a tenant's current key.
+ALTER TABLE tenant_backup.tenant_keys ADD COLUMN origin text;
+CREATE UNIQUE INDEX tenant_keys_origin_idx ON tenant_backup.tenant_keys (origin, tenant) WHERE origin IS NOT NULL;
+
+CREATE FUNCTION tenant_backup.backup_repository_scan(name text)
+RETURNS TABLE (object_name text, state text, backup_id bigint, original_backup_id bigint, tenant text, kind text,
+               label text, snapshot_at timestamptz, size_bytes bigint, encrypted boolean, authenticated boolean,
+               source text, detail text)
+    AS 'MODULE_PATHNAME', 'backup_repository_scan' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION tenant_backup.backup_repository_scan(text) IS
+    'The backups a repository describes by its own records: known (in this catalog), unknown (attach can add it), damaged (record or archive not as written), keys_missing (its data key is not there or not unwrapped by the configured master key). Changes nothing. Superusers only.';
+
+CREATE FUNCTION tenant_backup.backup_attach(name text, tenant text DEFAULT NULL, object_name text DEFAULT NULL,
+                                            trust_unauthenticated boolean DEFAULT false)
+RETURNS TABLE (backup_id bigint, original_backup_id bigint, tenant text, object_name text, outcome text, detail text)
+    AS 'MODULE_PATHNAME', 'backup_attach' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION tenant_backup.backup_attach(text, text, text, boolean) IS
+    'Adds the backups a repository describes (all, one tenant''s, or one archive) to this catalog under new ids, after checking the record''s authentication and the archive''s SHA-256 and unwrapping its key with the configured master key. Superusers only.';
+
+GRANT EXECUTE ON FUNCTION tenant_backup.backup_repository_scan(text),
+    tenant_backup.backup_attach(text, text, text, boolean) TO PUBLIC; -- they check superuser themselves
+
+-- Copies are recorded by repository name and object name (relative to the repository); location
+-- is derived for display: _location gives where the object is now, backup_list() shows that, and
+-- backup_sync() (sync.cpp) brings the stored location columns up to date. Moving the local
+-- directory and changing tenant_backup.repository, or a repository's URL, loses nothing: no
+-- reader ever uses the stored location. (backup_list is replaced here once more, as issue 23's
+-- block defined it, with the location derived.)
+CREATE FUNCTION tenant_backup._location(repository text, object_name text, tenant text) RETURNS text
+    AS 'MODULE_PATHNAME', 'tenant_backup_location' LANGUAGE C STABLE;
+UPDATE tenant_backup.backups SET location = NULL WHERE object_name IS NULL;
+
+CREATE OR REPLACE FUNCTION tenant_backup.backup_list(tenant text DEFAULT NULL)
+RETURNS SETOF tenant_backup.backups
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    stored text;
+    b tenant_backup.backups;
+BEGIN
+    IF pg_catalog.octet_length($1) OPERATOR(pg_catalog.>) 1024 THEN
+        RAISE EXCEPTION 'tenant is too long (% bytes; at most 1024)', pg_catalog.octet_length($1)
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF $1 IS NULL THEN
+        FOR b IN SELECT x.* FROM tenant_backup.backups x ORDER BY x.created_at DESC, x.id DESC LOOP
+            b.location := coalesce(tenant_backup._location(b.repository, b.object_name, b.tenant), b.location);
+            RETURN NEXT b;
+        END LOOP;
+        RETURN;
+    END IF;
+    stored := tenant_backup._stored_tenant($1);
+    FOR b IN SELECT x.* FROM tenant_backup.backups x
+             WHERE x.tenant OPERATOR(pg_catalog.=) ANY (ARRAY[$1, stored])
+             ORDER BY x.created_at DESC, x.id DESC LOOP
+        b.location := coalesce(tenant_backup._location(b.repository, b.object_name, b.tenant), b.location);
+        RETURN NEXT b;
+    END LOOP;
+END
+$$;
+GRANT EXECUTE ON FUNCTION tenant_backup._location(text, text, text) TO PUBLIC; -- checks backup.view itself
+
+-- DROP EXTENSION tenant_backup is refused while the catalog holds completed backups or tenant
+-- keys, unless tenant_backup.drop_confirmed is on; the error says what would be destroyed and that
+-- backup_attach brings the backups back. A C event trigger sees the statement's parse tree, so it
+-- knows which extensions are dropped, and runs in every session (docs/SECURITY.md lists the limits).
+CREATE FUNCTION tenant_backup._refuse_drop() RETURNS event_trigger
+    AS 'MODULE_PATHNAME', 'tenant_backup_refuse_drop' LANGUAGE C;
+CREATE EVENT TRIGGER tenant_backup_refuse_drop ON ddl_command_start WHEN TAG IN ('DROP EXTENSION')
+    EXECUTE FUNCTION tenant_backup._refuse_drop();
+
+--------------------------------------------------------------------------------------------------
+-- <issue 20: backups that keep restoring: schema migrations, restore drills>
+-- A restore maps the archived columns onto the tables as they are now (src/pg/archive/
+-- column_mapping.hpp; docs/RESTORE.md "Schema drift" states the rules): changed types are
+-- converted, a table dropped since the backup is skipped with a WARNING and listed with NULL
+-- counts, unless strict => true. A second signature (rather than a DEFAULT on the first), so that
+-- the 0.1.0 function and its grants stay as they are.
+CREATE FUNCTION tenant_backup.backup_restore(backup_id bigint, strict boolean)
+RETURNS TABLE (table_name text, rows_removed bigint, rows_restored bigint)
+    AS 'MODULE_PATHNAME', 'backup_restore' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION tenant_backup.backup_restore(bigint, boolean) IS
+    'backup_restore; strict => true refuses a backup of a table dropped since, rather than skipping it.';
+
+-- A restore drill: plans the restore of a backup into the tables as they are now and loads its rows
+-- into temporary copies of them, in a subtransaction that is always rolled back. Records the
+-- outcome in backups.drilled_at / drill_status / drill_error (backup_status shows the newest's).
+CREATE FUNCTION tenant_backup.backup_drill(backup_id bigint)
+RETURNS TABLE (ok boolean, tables integer, rows bigint, error text)
+    AS 'MODULE_PATHNAME', 'backup_drill' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION tenant_backup.backup_drill(bigint) IS
+    'Checks that a backup would restore into the tables as they are now, without changing them; records the outcome.';
+GRANT EXECUTE ON FUNCTION tenant_backup.backup_restore(bigint, boolean), tenant_backup.backup_drill(bigint) TO PUBLIC;

@@ -138,6 +138,7 @@ tap_tests() {
 	dir=$(mktemp -d /tmp/tenant_backup_tap.XXXXXX)
 	cp -r test/t "$dir/"
 	cp -r test/s3 "$dir/" # the Swift harness, which t/011_s3.pl starts itself (TB_S3_HARNESS)
+	cp -r monitoring "$dir/" # the Prometheus query file and alert rules, which t/036_prometheus.pl serves
 	cp README.md "$dir/"  # t/049_readme_tour.pl runs its SQL
 	local run=()
 	if [ "$(id -u)" -eq 0 ]; then

@@ -5,6 +5,7 @@
 // belongs to the document's tenant, and streams it as binary COPY tuples into a new archive,
 // compressed, encrypted and hashed like any backup (NewArchive).
 #include "pg/archive/document_import.hpp"
+#include "pg/repository/self_description.hpp"
 
 #include "core/document/json_document.hpp"
 #include "core/error.hpp"
@@ -239,7 +240,13 @@ void DocumentImporter::table(const std::string &object) {
 	for (size_t i = 0; i < archived.size(); i++)
 		if (fields.keep[i]) {
 			has_tenant_column |= archived[i].name == tenant_column;
-			header.columns.push_back(archived[i]);
+			// json_populate_record parses a changed column's values as its type now (its input
+			// function converts them, or fails naming the line): the new archive records that type.
+			archive::Column kept = archived[i];
+			for (const auto &conversion : fields.conversions)
+				if (conversion.field == i)
+					kept.type = conversion.to;
+			header.columns.push_back(kept);
 		}
 	const std::vector<std::string> &names = fields.load;
 	if (!has_tenant_column && path.empty())
@@ -383,6 +390,7 @@ void DocumentImporter::table_end(uint64_t rows) {
 int64 DocumentImporter::finish() {
 	archive_->finish(backup_);
 	insert_completed_backup(backup_);
+	describe_backup(backup_.id);
 	archive_->publish_at_commit();
 	return backup_.id;
 }

@@ -41,6 +41,36 @@ ErrorData *detail::run_in_transaction_impl(const char *what, void (*fn)(void *),
 	return error;
 }
 
+void commit_and_continue(const char *what, const std::function<void()> &between) {
+	// Out of the transaction's memory first: an error below switches back to the context current
+	// at the call, which the commit would have freed.
+	pg_call([] { MemoryContextSwitchTo(TopMemoryContext); });
+	pg_call([] {
+		SPI_finish();
+		PopActiveSnapshot();
+		CommitTransactionCommand();
+		pgstat_report_activity(STATE_IDLE, nullptr);
+	});
+	std::exception_ptr failure;
+	if (between) {
+		try {
+			between();
+		} catch (...) {
+			failure = std::current_exception();
+		}
+	}
+	pg_call([what] {
+		SetCurrentStatementStartTimestamp();
+		StartTransactionCommand();
+		PushActiveSnapshot(GetTransactionSnapshot());
+		pgstat_report_activity(STATE_RUNNING, what);
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "tenant_backup: SPI_connect failed");
+	});
+	if (failure)
+		std::rethrow_exception(failure);
+}
+
 BackgroundWorker worker_definition(const char *function, const char *name, int restart_seconds, bool needs_database) {
 	BackgroundWorker worker;
 	memset(&worker, 0, sizeof(worker));

@@ -4,6 +4,7 @@
 #include "pg/boundary/guard.hpp"
 #include "pg/boundary/pg_headers.hpp"
 
+#include <functional>
 #include <string>
 #include <type_traits>
 
@@ -26,6 +27,13 @@ template <typename F> ErrorData *run_in_transaction(const char *what, F &&fn) {
 	return detail::run_in_transaction_impl(
 	    what, [](void *p) { cpp_call([p] { (*static_cast<Fn *>(p))(); }); }, &fn);
 }
+
+// Inside run_in_transaction's fn: commits the transaction (its locks and snapshot go), runs
+// `between` (C++ that runs no SQL: storage only) outside any transaction, then starts a new one
+// as run_in_transaction does (SPI connected, a snapshot pushed), so that a long job made of many
+// parts holds nothing from one part to the next. A C++ exception of `between` propagates once the
+// new transaction has started (run_in_transaction then aborts it).
+void commit_and_continue(const char *what, const std::function<void()> &between = {});
 
 // The definition of a worker running `function` of this library, started once recovery is over,
 // restarted `restart_seconds` after a failure (0: never). Plain C: no errors raised.

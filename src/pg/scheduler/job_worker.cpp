@@ -11,6 +11,7 @@
 #include "pg/boundary/settings.hpp"
 #include "pg/boundary/spi.hpp"
 #include "pg/catalog/audit.hpp"
+#include "pg/catalog/ownership.hpp"
 #include "pg/boundary/warnings.hpp"
 
 extern "C" {
@@ -136,6 +137,9 @@ void tenant_backup_job_main(Datum) {
 	tb::pg::worker_signals();
 	Oid database = static_cast<Oid>(strtoul(MyBgworkerEntry->bgw_extra, nullptr, 10));
 	tb::pg::worker_connect(database, nullptr, "tenant_backup job");
-	tb::pg::cpp_call([] { tb::pg::run_jobs(); });
+	tb::pg::cpp_call([] {
+		tb::pg::cache_ownership_in_this_process();
+		tb::pg::run_jobs();
+	});
 	proc_exit(0);
 }
