@@ -8,11 +8,6 @@
 #include "pg/catalog/audit.hpp"
 #include "pg/catalog/permissions.hpp"
 
-extern "C" {
-#include "storage/proc.h"
-#include "storage/procarray.h"
-}
-
 #include <csignal>
 
 namespace tb::pg {
@@ -24,17 +19,16 @@ const char *const kLost =
 const char *const kNeverStarted = "its worker exited before starting the job: it could not log in as the submitting "
                                   "role (see the server log: NOLOGIN, a connection limit) or the server restarted";
 
-// Whether `pid` is an asynchronous job worker of this database now. (A pid reused after a server
-// restart is told apart by the caller: a job started before the restart is lost whatever runs.)
+// Whether `pid` is an asynchronous job worker now: the postmaster's slot of the worker names it
+// from its start (the worker has no PGPROC, nor a database, until moments later) until it exits.
+// (A pid reused after a server restart is told apart by the caller: a job started before the
+// restart is lost whatever runs.)
 bool async_worker_alive(int pid) {
 	if (pid <= 0)
 		return false;
 	return pg_eval([pid] {
 		const char *type = GetBackgroundWorkerTypeByPid(pid);
-		if (!type || strcmp(type, kAsyncWorkerType) != 0)
-			return false;
-		PGPROC *proc = BackendPidGetProc(pid);
-		return proc != nullptr && proc->databaseId == MyDatabaseId;
+		return type != nullptr && strcmp(type, kAsyncWorkerType) == 0;
 	});
 }
 
