@@ -51,7 +51,7 @@ void reap_quietly() {
 } // namespace
 
 int64 submit_async_job(const std::string &kind, const std::string &tenant, int64 backup_id,
-                       const std::optional<std::string> &label) {
+                       const std::optional<std::string> &label, bool strict) {
 	// The worker takes on the current user's identity; from inside an index expression or a
 	// maintenance command's code that identity is borrowed.
 	if (pg_eval([] { return InSecurityRestrictedOperation(); }))
@@ -69,10 +69,10 @@ int64 submit_async_job(const std::string &kind, const std::string &tenant, int64
 	{
 		AsExtensionOwner owner;
 		auto rows = spi_query("INSERT INTO tenant_backup.backup_jobs (kind, tenant, backup_id, label, requested_by, "
-		                      "session_role, settings) VALUES ($1, $2, $3::bigint, $4, $5::pg_catalog.oid, "
-		                      "$6::pg_catalog.oid, $7::jsonb) RETURNING id",
+		                      "session_role, settings, strict) VALUES ($1, $2, $3::bigint, $4, $5::pg_catalog.oid, "
+		                      "$6::pg_catalog.oid, $7::jsonb, $8::boolean) RETURNING id",
 		                      {kind, tenant, backup_id ? SqlValue(std::to_string(backup_id)) : std::nullopt, label,
-		                       std::to_string(user), std::to_string(session), settings});
+		                       std::to_string(user), std::to_string(session), settings, strict ? "true" : "false"});
 		id = std::stoll(*rows.at(0)[0]);
 	}
 	TransactionId xid = pg_eval([] { return GetTopTransactionId(); });
@@ -110,7 +110,7 @@ std::optional<AsyncJob> claim_async_job(int64 id, int pid) {
 	auto rows = spi_query("UPDATE tenant_backup.backup_jobs SET state = 'running', worker_pid = $2::int, "
 	                      "started_at = clock_timestamp() WHERE id = $1::bigint AND state = 'queued' "
 	                      "RETURNING kind, tenant, coalesce(backup_id, 0), label, requested_by::pg_catalog.oid, "
-	                      "session_role::pg_catalog.oid, settings",
+	                      "session_role::pg_catalog.oid, settings, strict",
 	                      {std::to_string(id), std::to_string(pid)});
 	if (rows.empty())
 		return std::nullopt;
@@ -124,6 +124,7 @@ std::optional<AsyncJob> claim_async_job(int64 id, int pid) {
 	job.requested_by = static_cast<Oid>(std::stoul(*row[4]));
 	job.session_role = static_cast<Oid>(std::stoul(*row[5]));
 	job.settings = row[6];
+	job.strict = *row[7] == "t";
 	return job;
 }
 

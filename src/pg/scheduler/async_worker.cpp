@@ -38,14 +38,15 @@ void log_warning(const std::string &message) {
 	pg_call([m] { ereport(WARNING, (errmsg("%s", m))); });
 }
 
-// The restore's results as backup_jobs.result: [{table, rows_removed, rows_restored}].
+// The restore's results as backup_jobs.result: [{table, rows_removed, rows_restored}], the counts
+// null for a table skipped (dropped since the backup), as backup_restore returns them.
 std::string results_json(const std::vector<RestoredTableResult> &results, int64 &rows) {
 	std::string json = "[";
 	rows = 0;
 	for (const auto &r : results) {
 		json += (json.size() > 1 ? ", " : "") + std::string("{\"table\": ") + quote_json(r.name) +
-		        ", \"rows_removed\": " + std::to_string(r.removed) +
-		        ", \"rows_restored\": " + std::to_string(r.restored) + "}";
+		        ", \"rows_removed\": " + (r.skipped ? "null" : std::to_string(r.removed)) +
+		        ", \"rows_restored\": " + (r.skipped ? "null" : std::to_string(r.restored)) + "}";
 		rows += static_cast<int64>(r.restored);
 	}
 	return json + "]";
@@ -73,7 +74,9 @@ void do_job(const AsyncJob &job) {
 	ProgressJob progress(job.id, job.requested_by);
 	if (job.kind == "restore") {
 		AuditedAction audit("restore", job.tenant, job.backup_id);
-		std::vector<RestoredTableResult> results = restore_backup(job.backup_id, audit);
+		RestoreOptions options;
+		options.strict = job.strict;
+		std::vector<RestoredTableResult> results = restore_backup(job.backup_id, audit, options);
 		int64 rows = 0;
 		std::string json = results_json(results, rows);
 		complete_async_job(job.id, job.backup_id, static_cast<int>(results.size()), rows, json);
