@@ -96,12 +96,16 @@ int64 submit_async_job(const std::string &kind, const std::string &tenant, int64
 		pfree(handle); // it notifies no one after that: the job's row tells how it went
 		return started;
 	});
-	if (status != BGWH_STARTED)
-		throw SqlError(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED,
-		               "the background worker of the tenant_backup job did not start; nothing was submitted");
+	if (status == BGWH_POSTMASTER_DIED)
+		throw SqlError(ERRCODE_ADMIN_SHUTDOWN, "the server is shutting down; nothing was submitted");
 	AsExtensionOwner owner;
-	spi_query("UPDATE tenant_backup.backup_jobs SET worker_pid = $2::int WHERE id = $1::bigint",
-	          {std::to_string(id), std::to_string(pid)});
+	if (status == BGWH_STOPPED) // exited already: it could not even log in
+		spi_query("UPDATE tenant_backup.backup_jobs SET state = 'failed', error = $2, finished_at = clock_timestamp() "
+		          "WHERE id = $1::bigint",
+		          {std::to_string(id), kNeverStarted});
+	else
+		spi_query("UPDATE tenant_backup.backup_jobs SET worker_pid = $2::int WHERE id = $1::bigint",
+		          {std::to_string(id), std::to_string(pid)});
 	return id;
 }
 
