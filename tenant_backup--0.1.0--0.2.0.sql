@@ -569,7 +569,9 @@ CREATE TABLE tenant_backup.backup_jobs (
     tables_done      integer,     -- once completed: tables restored, or backed up
     rows_done        bigint,      -- once completed: rows restored, or backed up
     result           jsonb,       -- a completed restore: [{table, rows_removed, rows_restored}]
-    error            text
+    error            text,
+    settings         jsonb,       -- the caller's session values of tenant_backup.* settings, applied to the job
+    strict           boolean NOT NULL DEFAULT false -- a restore: backup_restore's strict
 );
 CREATE INDEX backup_jobs_active_idx ON tenant_backup.backup_jobs (id) WHERE state IN ('queued', 'running');
 CREATE INDEX backup_jobs_tenant_idx ON tenant_backup.backup_jobs (tenant, submitted_at);
@@ -587,6 +589,11 @@ CREATE FUNCTION tenant_backup.backup_restore_async(backup_id bigint) RETURNS big
     AS 'MODULE_PATHNAME', 'backup_restore_async' LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION tenant_backup.backup_restore_async(bigint) IS
     'backup_restore run by a background worker as the caller once this transaction commits; returns the job id at once (backup_job(id)).';
+-- With backup_restore(backup_id, strict)'s option (issue 20's block).
+CREATE FUNCTION tenant_backup.backup_restore_async(backup_id bigint, strict boolean) RETURNS bigint
+    AS 'MODULE_PATHNAME', 'backup_restore_async' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION tenant_backup.backup_restore_async(bigint, boolean) IS
+    'backup_restore(backup_id, strict) run by a background worker as the caller once this transaction commits; returns the job id at once.';
 
 CREATE FUNCTION tenant_backup.backup_create_async(tenant text, label text DEFAULT NULL) RETURNS bigint
     AS 'MODULE_PATHNAME', 'backup_create_async' LANGUAGE C VOLATILE;
@@ -624,8 +631,8 @@ RETURNS TABLE (pid integer, backup_id bigint, tenant text, kind text, started_at
 CREATE VIEW tenant_backup.backup_progress AS
 SELECT p.* FROM tenant_backup._backup_progress() p;
 
-REVOKE ALL ON FUNCTION tenant_backup._backup_progress() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION tenant_backup._backup_progress(), tenant_backup.backup_restore_async(bigint),
+    tenant_backup.backup_restore_async(bigint, boolean),
     tenant_backup.backup_create_async(text, text), tenant_backup.backup_cancel(bigint),
     tenant_backup.backup_job(bigint) TO PUBLIC;
 GRANT SELECT ON tenant_backup.backup_progress TO PUBLIC;
