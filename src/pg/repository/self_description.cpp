@@ -35,6 +35,12 @@ bool ends_with(const std::string &s, const std::string &suffix) {
 	return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
+// A key record's name: "<database prefix>keys/<catalog id>/<generation>-<master key id>.key". The
+// writers compute it in SQL (kKeyRecordName, $prefix the database prefix, over tenant_keys k and
+// catalog_identity i); readers look for a generation's records under key_record_prefix.
+#define TB_KEY_RECORD_NAME(prefix)                                                                                     \
+	prefix " || 'keys/' || i.id || '/' || k.generation || '-' || k.master_key_id || '.key'"
+
 std::string key_record_prefix(const std::string &database_prefix, const std::string &catalog, uint32_t generation) {
 	return database_prefix + "keys/" + catalog + "/" + std::to_string(generation) + "-";
 }
@@ -136,18 +142,18 @@ struct OwnKey {
 // The key record of one own generation (nullopt for an attached key or none).
 std::optional<OwnKey> key_record(uint32_t generation) {
 	AsExtensionOwner owner;
-	auto rows = spi_query("SELECT jsonb_build_object('format', 1, 'type', 'tenant_key', 'tenant', k.tenant, "
-	                      "  'generation', k.generation, 'wrapped_key', encode(k.wrapped_key, 'hex'), "
-	                      "  'master_key_id', k.master_key_id, 'created_at', k.created_at, "
-	                      "  'source', jsonb_build_object('database_prefix', $2, 'catalog_id', i.id))::text, "
-	                      "  k.master_key_id, i.id "
-	                      "FROM tenant_backup.tenant_keys k, tenant_backup.catalog_identity i "
-	                      "WHERE k.generation = $1::int AND k.origin IS NULL",
-	                      {std::to_string(generation), database_prefix()});
+	auto rows =
+	    spi_query("SELECT jsonb_build_object('format', 1, 'type', 'tenant_key', 'tenant', k.tenant, "
+	              "  'generation', k.generation, 'wrapped_key', encode(k.wrapped_key, 'hex'), "
+	              "  'master_key_id', k.master_key_id, 'created_at', k.created_at, "
+	              "  'source', jsonb_build_object('database_prefix', $2, 'catalog_id', i.id))::text, "
+	              "  " TB_KEY_RECORD_NAME("$2") " "
+	                                            "FROM tenant_backup.tenant_keys k, tenant_backup.catalog_identity i "
+	                                            "WHERE k.generation = $1::int AND k.origin IS NULL",
+	              {std::to_string(generation), database_prefix()});
 	if (rows.empty())
 		return std::nullopt;
-	return OwnKey{key_record_prefix(database_prefix(), *rows[0][2], generation) + *rows[0][1] + kKeySuffix,
-	              *rows[0][0]};
+	return OwnKey{*rows[0][1], *rows[0][0]};
 }
 
 // Writes the key record of `generation` unless `exists` says it is there.
@@ -492,7 +498,13 @@ void describe_repository(
 		                   "WHERE c.repository = $1 AND c.state = 'stored' AND b.status = 'completed' "
 		                   "AND b.original_id IS NULL ORDER BY b.id",
 		                   {repository});
-		keys = spi_query("SELECT generation FROM tenant_backup.tenant_keys WHERE origin IS NULL ORDER BY generation");
+		// Each key record's name, so that only the missing ones cost a query (100,000 tenants: one
+		// statement per sync, not one per key).
+		keys = spi_query("SELECT k.generation, " TB_KEY_RECORD_NAME(
+		                     "$1") " "
+		                           "FROM tenant_backup.tenant_keys k, tenant_backup.catalog_identity i "
+		                           "WHERE k.origin IS NULL ORDER BY k.generation",
+		                 {database_prefix()});
 	}
 	for (const auto &c : copies) {
 		int64 id = std::stoll(*c[0]);
@@ -507,6 +519,8 @@ void describe_repository(
 		done(id, "write_record", record_name(object), error);
 	}
 	for (const auto &k : keys) {
+		if (exists(*k[1]))
+			continue;
 		std::string written;
 		std::string error =
 		    error_of([&] { ensure_key_record(storage, static_cast<uint32_t>(std::stoul(*k[0])), exists, &written); });
