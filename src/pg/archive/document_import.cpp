@@ -151,7 +151,7 @@ void DocumentImporter::header(const std::string &object) {
 	if (no_snapshot)
 		required(std::nullopt, "the backup's snapshot time");
 	// The label and snapshot time are the document's word, not facts this server saw: the label
-	// says so, and backups.claimed keeps what the document claimed (see README, "backup_import").
+	// says so, and backups.claimed keeps what the document claimed (see docs/REFERENCE.md, "backup_import").
 	backup_.claimed = result_text(6);
 	if (backup_.label)
 		backup_.label = "imported: " + *backup_.label;

@@ -1,6 +1,13 @@
 #include "pg/boundary/settings.hpp"
 
+#include "pg/boundary/guard.hpp"
 #include "pg/boundary/pg_headers.hpp"
+
+extern "C" {
+#include "utils/varlena.h"
+}
+
+#include <cstring>
 
 namespace tb::pg {
 
@@ -104,9 +111,10 @@ void define_settings() {
 	                           "Takes precedence over tenant_backup.encryption_key_file.", &key_command, "", PGC_SUSET,
 	                           GUC_SUPERUSER_ONLY, nullptr, nullptr, nullptr);
 	DefineCustomStringVariable("tenant_backup.databases", "Databases whose scheduled backups the scheduler runs.",
-	                           "Comma-separated database names; one scheduler background worker each. Needs "
+	                           "* (the default): every database where tenant_backup is created; or "
+	                           "comma-separated database names. One scheduler background worker each. Needs "
 	                           "tenant_backup in shared_preload_libraries.",
-	                           &databases, "postgres", PGC_SIGHUP, GUC_LIST_INPUT, nullptr, nullptr, nullptr);
+	                           &databases, "*", PGC_SIGHUP, GUC_LIST_INPUT, nullptr, nullptr, nullptr);
 	DefineCustomIntVariable("tenant_backup.max_parallel", "Scheduled backups that may run at once in a database.",
 	                        nullptr, &max_parallel, 2, 1, 64, PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
 	DefineCustomIntVariable("tenant_backup.scheduler_naptime", "Longest time the scheduler sleeps between checks.",
@@ -190,6 +198,33 @@ const char *setting_key_command() {
 
 const char *setting_databases() {
 	return databases;
+}
+
+bool setting_all_databases() {
+	const char *s = databases ? databases : "";
+	while (*s == ' ')
+		s++;
+	size_t n = strlen(s);
+	while (n > 0 && s[n - 1] == ' ')
+		n--;
+	return n == 1 && s[0] == '*';
+}
+
+std::vector<std::string> setting_database_names(bool &valid) {
+	std::vector<std::string> names;
+	valid = true;
+	if (setting_all_databases())
+		return names;
+	List *list = nullptr;
+	const char *setting = databases;
+	valid = pg_eval([&] { return SplitIdentifierString(pstrdup(setting ? setting : ""), ',', &list); });
+	if (!valid)
+		return names;
+	int count = pg_eval([&] { return list_length(list); });
+	for (int i = 0; i < count; i++)
+		names.emplace_back(pg_eval([&] { return static_cast<const char *>(list_nth(list, i)); }));
+	pg_call([&] { list_free(list); });
+	return names;
 }
 int setting_max_parallel() {
 	return max_parallel;

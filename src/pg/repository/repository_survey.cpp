@@ -15,6 +15,9 @@ namespace tb::pg {
 
 namespace {
 
+constexpr int kSurveyBatch = 5000;  // copies read per part
+constexpr int kSurveyChecks = 1000; // unknown objects looked up per transaction (with breaks)
+
 constexpr const char *kNamedByCatalog = "SELECT 1 FROM tenant_backup.backup_copies WHERE object_name = $1 "
                                         "UNION ALL SELECT 1 FROM tenant_backup.backups WHERE object_name = $1";
 
@@ -58,24 +61,37 @@ const char *SurveyFinding::kind_name() const {
 	return "unknown";
 }
 
-std::vector<SurveyFinding> survey_repository(const std::string &repository, Storage &storage) {
+std::vector<SurveyFinding> survey_repository(const std::string &repository, Storage &storage,
+                                             const TransactionBreaks &breaks) {
 	struct Recorded {
 		int64_t backup_id;
 		int64_t size;
 		bool stored;
 	};
 	std::map<std::string, Recorded> recorded;
-	{
-		AsExtensionOwner owner; // the catalog is the extension's own
-		for (const auto &r : spi_query("SELECT object_name, backup_id, coalesce(size_bytes, -1), state = 'stored' "
-		                               "FROM tenant_backup.backup_copies WHERE repository = $1",
-		                               {repository}))
+	// In parts, by backup id (the primary key's order). A copy committed behind the part read
+	// meanwhile is not recorded here: its object is then unknown, and named_by_catalog finds it.
+	SqlValue after = std::string("0");
+	while (after) {
+		std::vector<SqlRow> rows;
+		{
+			AsExtensionOwner owner; // the catalog is the extension's own
+			rows = spi_query("SELECT object_name, backup_id, coalesce(size_bytes, -1), state = 'stored' "
+			                 "FROM tenant_backup.backup_copies WHERE repository = $1 AND backup_id > $2::bigint "
+			                 "ORDER BY backup_id LIMIT $3::int",
+			                 {repository, after, std::to_string(kSurveyBatch)}, true);
+		}
+		for (const auto &r : rows)
 			recorded[*r[0]] = {std::stoll(*r[1]), std::stoll(*r[2]), *r[3] == "t"};
+		after = rows.size() < static_cast<size_t>(kSurveyBatch) ? std::nullopt : rows.back()[1];
+		breaks.commit_now();
 	}
 	std::vector<SurveyFinding> findings;
 	std::string prefix = database_prefix();
+	std::vector<ObjectInfo> objects;
+	breaks.run_outside([&] { objects = storage.list(prefix); });
 	std::set<std::string> seen;
-	std::vector<ObjectInfo> objects = storage.list(prefix);
+	int checked = 0;
 	std::set<std::string> listed;
 	for (const auto &object : objects)
 		listed.insert(object.name);
@@ -93,6 +109,8 @@ std::vector<SurveyFinding> survey_repository(const std::string &repository, Stor
 		std::optional<int64_t> id = backup_id_of_archive(object.name);
 		if (!id || awaiting_publication(object.name) || awaiting_removal(object.name))
 			continue; // not named like our archives; or this transaction's own
+		if (++checked % kSurveyChecks == 0)
+			breaks.commit_now();
 		if (named_by_catalog(object.name))
 			continue; // a copy recorded under another repository name for the same place
 		bool garbage = known_garbage(repository, object.name, *id, listed.count(record_name(object.name)) > 0);
@@ -104,7 +122,9 @@ std::vector<SurveyFinding> survey_repository(const std::string &repository, Stor
 			findings.push_back({SurveyFinding::MissingObject, name, r.backup_id, r.size});
 	// Multipart uploads never completed (a backend killed mid-upload, an endpoint that went down;
 	// or one running now).
-	for (auto &u : storage.list_incomplete_uploads()) {
+	std::vector<tb::IncompleteUpload> uploads;
+	breaks.run_outside([&] { uploads = storage.list_incomplete_uploads(); });
+	for (auto &u : uploads) {
 		if (u.name.compare(0, prefix.size(), prefix) != 0)
 			continue;
 		std::optional<int64_t> id = backup_id_of_archive(u.name);

@@ -31,6 +31,8 @@ using namespace tb::pg;
 
 namespace {
 
+constexpr int kActionsPerTransaction = 100; // with breaks
+
 struct MissingCopy {
 	int64 backup_id;
 	std::string repository, object_name;
@@ -71,7 +73,8 @@ template <typename F> std::string error_of(F &&fn) {
 
 // Objects of deleted backups that could not be removed when the deleting transaction committed:
 // removed now (a no-op for those that were), and forgotten.
-void remove_deleted_objects(const std::string &repository, tb::Storage &storage, SyncResult &result) {
+void remove_deleted_objects(const std::string &repository, tb::Storage &storage, SyncResult &result,
+                            const TransactionBreaks &breaks) {
 	std::vector<SqlRow> rows;
 	{
 		AsExtensionOwner owner;
@@ -79,9 +82,12 @@ void remove_deleted_objects(const std::string &repository, tb::Storage &storage,
 		                 "ORDER BY object_name",
 		                 {repository});
 	}
+	int done = 0;
 	for (const auto &r : rows) {
 		const std::string &name = *r[0];
 		int64 id = std::stoll(*r[1]);
+		if (++done % kActionsPerTransaction == 0)
+			breaks.commit_now();
 		if (!still_garbage(repository, name, id, true))
 			continue;
 		bool existed = false;
@@ -98,17 +104,20 @@ void remove_deleted_objects(const std::string &repository, tb::Storage &storage,
 
 // Steps 1 and 2 for one repository. Nothing is marked or removed in a repository that cannot be
 // listed.
-void tidy_repository(const std::string &repository, SyncResult &result) {
+void tidy_repository(const std::string &repository, SyncResult &result, const TransactionBreaks &breaks) {
 	std::shared_ptr<tb::Storage> storage;
 	std::vector<SurveyFinding> findings;
 	std::string error = error_of([&] {
 		storage = open_storage(repository, true);
 		remove_stale_temporaries(*storage);
-		findings = survey_repository(repository, *storage);
+		findings = survey_repository(repository, *storage, breaks);
 	});
 	if (!error.empty())
 		return result.add(std::nullopt, repository, "check", "", error);
+	int done = 0;
 	for (const SurveyFinding &f : findings) {
+		if (++done % kActionsPerTransaction == 0)
+			breaks.commit_now();
 		switch (f.kind) {
 		case SurveyFinding::MissingObject:
 			mark_copy_missing(*f.backup_id, repository, "the object was not found by backup_sync()");
@@ -135,7 +144,7 @@ void tidy_repository(const std::string &repository, SyncResult &result) {
 			break;
 		}
 	}
-	remove_deleted_objects(repository, *storage, result);
+	remove_deleted_objects(repository, *storage, result, breaks);
 	// The repository describes itself (self_description.hpp): records of copies without one (a
 	// backup of 0.1.0, or one whose record could not be written then) and every tenant key.
 	std::string described = error_of([&] {
@@ -207,7 +216,7 @@ std::pair<const char *, std::string> store_copy(const MissingCopy &m) {
 	return {"store_copy", problems.empty() ? "no stored copy to copy from" : problems};
 }
 
-void store_missing_copies(SyncResult &result) {
+void store_missing_copies(SyncResult &result, const TransactionBreaks &breaks) {
 	std::vector<MissingCopy> missing;
 	{
 		AsExtensionOwner owner;
@@ -218,6 +227,7 @@ void store_missing_copies(SyncResult &result) {
 			missing.push_back({std::stoll(*r[0]), *r[1], *r[2]});
 	}
 	for (const MissingCopy &m : missing) {
+		breaks.commit_now(); // one copy per transaction, with breaks
 		// The copy row locked until the end: a delete of the backup (whose cascade deletes it)
 		// waits, and then removes the copy stored here with the others. No tenant lock is held, so
 		// restores and deletes of other backups never wait for the whole sync.
@@ -244,15 +254,16 @@ void store_missing_copies(SyncResult &result) {
 
 namespace tb::pg {
 
-SyncSummary synchronize_repositories(const std::function<void(const SyncRow &)> &sink) {
+SyncSummary synchronize_repositories(const std::function<void(const SyncRow &)> &sink,
+                                     const TransactionBreaks &breaks) {
 	// Telling a leftover from a copy being committed right now needs a new snapshot per check.
 	if (pg_eval([] { return IsolationUsesXactSnapshot(); }))
 		throw SqlError(ERRCODE_ACTIVE_SQL_TRANSACTION, "backup_sync() must run at isolation level READ COMMITTED");
 	SyncResult result{sink, {}};
 	for (const std::string &repository : all_repositories())
 		if (!repository_read_only(repository)) // another database's: never marked, removed or written
-			tidy_repository(repository, result);
-	store_missing_copies(result);
+			tidy_repository(repository, result, breaks);
+	store_missing_copies(result, breaks);
 	// The stored locations, for display only, brought up to where the objects are now (a moved
 	// directory, a changed URL); nothing reads them to find an object. One statement per
 	// repository: where its objects are is its description of a name, the name appended.
