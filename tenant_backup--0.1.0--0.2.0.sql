@@ -705,5 +705,5 @@ GRANT EXECUTE ON FUNCTION tenant_backup._location(text, text, text) TO PUBLIC; -
 -- knows which extensions are dropped, and runs in every session (docs/SECURITY.md lists the limits).
 CREATE FUNCTION tenant_backup._refuse_drop() RETURNS event_trigger
     AS 'MODULE_PATHNAME', 'tenant_backup_refuse_drop' LANGUAGE C;
-CREATE EVENT TRIGGER tenant_backup_refuse_drop ON ddl_command_start WHEN TAG IN ('DROP EXTENSION')
+CREATE EVENT TRIGGER tenant_backup_refuse_drop ON ddl_command_start WHEN TAG IN ('DROP EXTENSION', 'DROP SCHEMA')
     EXECUTE FUNCTION tenant_backup._refuse_drop();

@@ -111,7 +111,8 @@ TB_SQL_FUNCTION(tenant_backup_location) {
 	return pg_eval([w] { return PointerGetDatum(cstring_to_text(w)); });
 }
 
-// _refuse_drop() RETURNS event_trigger, on ddl_command_start for DROP EXTENSION: refuses to drop
+// _refuse_drop() RETURNS event_trigger, on ddl_command_start for DROP EXTENSION and DROP SCHEMA
+// (of the extension's schema, which CASCADE would take the extension with): refuses to drop
 // tenant_backup while its catalog holds backups or tenant keys, unless tenant_backup.drop_confirmed
 // is on. The statement's parse tree names the extensions dropped (a C event trigger sees it), and
 // the trigger fires in every session, the library loaded or not.
@@ -120,7 +121,11 @@ TB_SQL_FUNCTION(tenant_backup_refuse_drop) {
 		if (!CALLED_AS_EVENT_TRIGGER(fcinfo))
 			elog(ERROR, "tenant_backup._refuse_drop() must be called as an event trigger");
 		Node *tree = reinterpret_cast<EventTriggerData *>(fcinfo->context)->parsetree;
-		if (!tree || !IsA(tree, DropStmt) || reinterpret_cast<DropStmt *>(tree)->removeType != OBJECT_EXTENSION)
+		// DROP EXTENSION tenant_backup, or DROP SCHEMA tenant_backup (CASCADE takes the extension)
+		if (!tree || !IsA(tree, DropStmt))
+			return false;
+		ObjectType type = reinterpret_cast<DropStmt *>(tree)->removeType;
+		if (type != OBJECT_EXTENSION && type != OBJECT_SCHEMA)
 			return false;
 		ListCell *cell;
 		foreach (cell, reinterpret_cast<DropStmt *>(tree)->objects)

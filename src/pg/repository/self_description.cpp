@@ -484,11 +484,20 @@ void describe_stored_copy(int64 id, const std::string &object_name, const std::s
 
 void describe_repository(
     const std::string &repository, Storage &storage_ref,
-    const std::function<void(std::optional<int64>, const char *, const std::string &, const std::string &)> &done) {
+    const std::function<void(std::optional<int64>, const char *, const std::string &, const std::string &)> &done,
+    const TransactionBreaks &breaks) {
 	std::shared_ptr<Storage> storage(&storage_ref, [](Storage *) {}); // the caller keeps it
 	std::set<std::string> names;
-	for (const auto &o : storage->list(database_prefix()))
+	std::string prefix = database_prefix();
+	std::vector<ObjectInfo> listed;
+	breaks.run_outside([&] { listed = storage->list(prefix); });
+	for (const auto &o : listed)
 		names.insert(o.name);
+	int written = 0;
+	auto wrote = [&] {
+		if (++written % 100 == 0)
+			breaks.commit_now();
+	};
 	auto exists = [&](const std::string &n) { return names.count(n) > 0; };
 	std::vector<SqlRow> copies, keys;
 	{
@@ -517,15 +526,18 @@ void describe_repository(
 				write_small(storage, record_name(object), seal(*body, kBackupRecordInfo));
 		});
 		done(id, "write_record", record_name(object), error);
+		wrote();
 	}
 	for (const auto &k : keys) {
 		if (exists(*k[1]))
 			continue;
-		std::string written;
+		std::string name;
 		std::string error =
-		    error_of([&] { ensure_key_record(storage, static_cast<uint32_t>(std::stoul(*k[0])), exists, &written); });
-		if (!written.empty() || !error.empty())
-			done(std::nullopt, "write_key", written, error);
+		    error_of([&] { ensure_key_record(storage, static_cast<uint32_t>(std::stoul(*k[0])), exists, &name); });
+		if (!name.empty() || !error.empty()) {
+			done(std::nullopt, "write_key", name, error);
+			wrote();
+		}
 	}
 }
 
