@@ -657,15 +657,14 @@ COMMENT ON FUNCTION tenant_backup.backup_attach(text, text, text, boolean) IS
 GRANT EXECUTE ON FUNCTION tenant_backup.backup_repository_scan(text),
     tenant_backup.backup_attach(text, text, text, boolean) TO PUBLIC; -- they check superuser themselves
 
--- Copies are recorded by repository name and object name (relative to the repository); location
--- is derived for display: _location gives where the object is now, backup_list() shows that, and
+-- Copies are recorded by repository name and object name (relative to the repository; so 0.1.0
+-- recorded them too, so no row needs converting); location is derived for display: _location gives where the object is now, backup_list() shows that, and
 -- backup_sync() (sync.cpp) brings the stored location columns up to date. Moving the local
 -- directory and changing tenant_backup.repository, or a repository's URL, loses nothing: no
 -- reader ever uses the stored location. (backup_list is replaced here once more, as issue 23's
 -- block defined it, with the location derived.)
 CREATE FUNCTION tenant_backup._location(repository text, object_name text, tenant text) RETURNS text
     AS 'MODULE_PATHNAME', 'tenant_backup_location' LANGUAGE C STABLE;
-UPDATE tenant_backup.backups SET location = NULL WHERE object_name IS NULL;
 
 CREATE OR REPLACE FUNCTION tenant_backup.backup_list(tenant text DEFAULT NULL)
 RETURNS SETOF tenant_backup.backups
