@@ -56,7 +56,7 @@ TB_SQL_FUNCTION(backup_repository_scan) {
 }
 
 // backup_attach(name text, tenant text DEFAULT NULL, object_name text DEFAULT NULL,
-// trust_unauthenticated boolean DEFAULT false) RETURNS TABLE (backup_id bigint,
+// trust_unauthenticated boolean DEFAULT false, source_database text DEFAULT NULL) RETURNS TABLE (backup_id bigint,
 // original_backup_id bigint, tenant text, object_name text, outcome text, detail text)
 TB_SQL_FUNCTION(backup_attach) {
 	refuse_on_standby("backup_attach");
@@ -67,9 +67,10 @@ TB_SQL_FUNCTION(backup_attach) {
 	std::string tenant = bounded_text_arg(fcinfo, 1, "tenant", kMaxTenantBytes, false).value_or("");
 	std::string object = bounded_text_arg(fcinfo, 2, "object_name", 1024, false).value_or("");
 	bool trust = !PG_ARGISNULL(3) && PG_GETARG_BOOL(3);
+	std::string source = bounded_text_arg(fcinfo, 4, "source_database", NAMEDATALEN, false).value_or("");
 	SrfRows out(fcinfo);
 	size_t attached = 0, refused = 0;
-	for (const AttachedBackup &a : attach_backups(name, tenant, object, trust)) {
+	for (const AttachedBackup &a : attach_backups(name, tenant, object, trust, source)) {
 		out.add({opt(a.backup_id), opt(a.found.original_id), text_or_null(a.found.tenant), a.found.object_name,
 		         a.outcome, text_or_null(a.detail)});
 		attached += a.outcome == "attached";

@@ -225,7 +225,7 @@ std::vector<std::string> every_repository() {
 struct BackupFields {
 	std::optional<int64> backup_id, size_bytes;
 	std::optional<uint32_t> key_generation;
-	std::string type, tenant, kind, label, snapshot_at, sha256, object_name, database_prefix, catalog;
+	std::string type, tenant, kind, label, snapshot_at, sha256, object_name, database_prefix, catalog, database;
 	bool encrypted = false;
 	int archive_format = 0;
 };
@@ -241,7 +241,7 @@ constexpr const char *kBackupFieldsSql =
     "SELECT r->>'type', (r->>'backup_id')::bigint, r->>'tenant', r->>'kind', coalesce(r->>'label', ''), "
     "  (r->>'snapshot_at')::timestamptz::text, (r->>'size_bytes')::bigint, r->>'sha256', r->>'object_name', "
     "  (r->>'encrypted')::boolean::text, (r->>'key_generation')::int, r->'source'->>'database_prefix', "
-    "  r->'source'->>'catalog_id', coalesce((r->>'archive_format')::int, 0) "
+    "  r->'source'->>'catalog_id', coalesce((r->>'archive_format')::int, 0), r->'source'->>'database' "
     "FROM (SELECT $1::jsonb r) s";
 
 struct KeyFields {
@@ -274,6 +274,7 @@ std::optional<std::string> read_backup_fields(const std::string &body, BackupFie
 	f.database_prefix = r[11].value_or("");
 	f.catalog = r[12].value_or("");
 	f.archive_format = std::stoi(r[13].value_or("0"));
+	f.database = r[14].value_or("");
 	if (f.type != "backup" || !f.backup_id || f.tenant.empty() || !f.size_bytes || f.sha256.size() != 64 ||
 	    f.object_name.empty() || f.catalog.empty() || (f.encrypted != f.key_generation.has_value()))
 		return std::string("the record lacks fields a backup record has");
@@ -411,7 +412,8 @@ std::vector<Candidate> survey(const std::string &repository, std::shared_ptr<Sto
 			fb.snapshot_at = f.snapshot_at;
 			fb.size_bytes = f.size_bytes;
 			fb.encrypted = f.encrypted;
-			fb.source = f.database_prefix + " (catalog " + f.catalog + ")";
+			fb.source = "database " + f.database + " (" + f.database_prefix + ", catalog " + f.catalog + ")";
+			fb.source_database = f.database;
 		}
 		{
 			AsExtensionOwner owner;
@@ -578,7 +580,8 @@ std::vector<FoundBackup> scan_repository(const std::string &repository) {
 }
 
 std::vector<AttachedBackup> attach_backups(const std::string &repository, const std::string &tenant,
-                                           const std::string &object_name, bool trust_unauthenticated) {
+                                           const std::string &object_name, bool trust_unauthenticated,
+                                           const std::string &source_database) {
 	std::shared_ptr<Storage> storage;
 	std::vector<Candidate> candidates = survey(repository, storage);
 	std::vector<AttachedBackup> out;
@@ -586,6 +589,8 @@ std::vector<AttachedBackup> attach_backups(const std::string &repository, const 
 		if (!object_name.empty() && c.found.object_name != object_name)
 			continue;
 		if (!tenant.empty() && c.found.tenant != tenant)
+			continue;
+		if (!source_database.empty() && c.found.source_database != source_database)
 			continue;
 		AttachedBackup a{c.found, std::nullopt, "refused", c.found.detail};
 		if (c.found.state == "known") {

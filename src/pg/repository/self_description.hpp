@@ -50,7 +50,7 @@ struct FoundBackup {
 	std::string detail;      // why damaged or keys missing
 	bool authenticated = false;
 	std::optional<int64> original_id, local_id, size_bytes;
-	std::string tenant, kind, label, snapshot_at, source;
+	std::string tenant, kind, label, snapshot_at, source, source_database;
 	bool encrypted = false;
 };
 
@@ -64,12 +64,14 @@ struct AttachedBackup {
 	std::string detail;
 };
 
-// Adds the backups found in the repository to this catalog: those of `tenant` (all when empty) or
-// the one whose archive is `object_name`. Each one's record is authenticated (unless
+// Adds the backups found in the repository to this catalog: those of `tenant` (all when empty),
+// of the database named `source_database` (any when empty), or the one whose archive is
+// `object_name`. Each one's record is authenticated (unless
 // trust_unauthenticated, for records written without a master key), its archive checksummed in
 // full, its key unwrapped and re-wrapped locally; then it gets a new id of this database, its
 // original id and source recorded. One result per candidate.
 std::vector<AttachedBackup> attach_backups(const std::string &repository, const std::string &tenant,
-                                           const std::string &object_name, bool trust_unauthenticated);
+                                           const std::string &object_name, bool trust_unauthenticated,
+                                           const std::string &source_database);
 
 } // namespace tb::pg
