@@ -675,24 +675,24 @@ COMMENT ON FUNCTION tenant_backup.backup_repository_scan(text) IS
     'The backups a repository describes by its own records: known (in this catalog), unknown (attach can add it), damaged (record or archive not as written), keys_missing (its data key is not there or not unwrapped by the configured master key). Changes nothing. Superusers only.';
 
 CREATE FUNCTION tenant_backup.backup_attach(name text, tenant text DEFAULT NULL, object_name text DEFAULT NULL,
-                                            trust_unauthenticated boolean DEFAULT false)
+                                            trust_unauthenticated boolean DEFAULT false,
+                                            source_database text DEFAULT NULL)
 RETURNS TABLE (backup_id bigint, original_backup_id bigint, tenant text, object_name text, outcome text, detail text)
     AS 'MODULE_PATHNAME', 'backup_attach' LANGUAGE C VOLATILE;
-COMMENT ON FUNCTION tenant_backup.backup_attach(text, text, text, boolean) IS
-    'Adds the backups a repository describes (all, one tenant''s, or one archive) to this catalog under new ids, after checking the record''s authentication and the archive''s SHA-256 and unwrapping its key with the configured master key. Superusers only.';
+COMMENT ON FUNCTION tenant_backup.backup_attach(text, text, text, boolean, text) IS
+    'Adds the backups a repository describes (all, one tenant''s, one source database''s, or one archive) to this catalog under new ids, after checking the record''s authentication and the archive''s SHA-256 and unwrapping its key with the configured master key. Superusers only.';
 
 GRANT EXECUTE ON FUNCTION tenant_backup.backup_repository_scan(text),
-    tenant_backup.backup_attach(text, text, text, boolean) TO PUBLIC; -- they check superuser themselves
+    tenant_backup.backup_attach(text, text, text, boolean, text) TO PUBLIC; -- they check superuser themselves
 
--- Copies are recorded by repository name and object name (relative to the repository); location
--- is derived for display: _location gives where the object is now, backup_list() shows that, and
+-- Copies are recorded by repository name and object name (relative to the repository; so 0.1.0
+-- recorded them too, so no row needs converting); location is derived for display: _location gives where the object is now, backup_list() shows that, and
 -- backup_sync() (sync.cpp) brings the stored location columns up to date. Moving the local
 -- directory and changing tenant_backup.repository, or a repository's URL, loses nothing: no
 -- reader ever uses the stored location. (backup_list is replaced here once more, as issue 23's
 -- block defined it, with the location derived.)
 CREATE FUNCTION tenant_backup._location(repository text, object_name text, tenant text) RETURNS text
     AS 'MODULE_PATHNAME', 'tenant_backup_location' LANGUAGE C STABLE;
-UPDATE tenant_backup.backups SET location = NULL WHERE object_name IS NULL;
 
 CREATE OR REPLACE FUNCTION tenant_backup.backup_list(tenant text DEFAULT NULL)
 RETURNS SETOF tenant_backup.backups
@@ -732,7 +732,7 @@ GRANT EXECUTE ON FUNCTION tenant_backup._location(text, text, text) TO PUBLIC; -
 -- knows which extensions are dropped, and runs in every session (docs/SECURITY.md lists the limits).
 CREATE FUNCTION tenant_backup._refuse_drop() RETURNS event_trigger
     AS 'MODULE_PATHNAME', 'tenant_backup_refuse_drop' LANGUAGE C;
-CREATE EVENT TRIGGER tenant_backup_refuse_drop ON ddl_command_start WHEN TAG IN ('DROP EXTENSION')
+CREATE EVENT TRIGGER tenant_backup_refuse_drop ON ddl_command_start WHEN TAG IN ('DROP EXTENSION', 'DROP SCHEMA')
     EXECUTE FUNCTION tenant_backup._refuse_drop();
 
 --------------------------------------------------------------------------------------------------
