@@ -1,6 +1,6 @@
 -- tenant_backup regression tests, part 26 (issue 20): backups that keep restoring across the
 -- schema migrations a SaaS team makes every week. One case per row of the rule table in
--- docs/RESTORE.md ("Schema drift"): converted, refused with the row's key named, refused when
+-- docs/REFERENCE.md (backup_restore, "Schema drift"): converted, refused with the row's key named, refused when
 -- planned, dropped table skipped (or refused with strict), new NOT NULL column named; then restore
 -- drills (backup_drill) and what backup_status says of them.
 CREATE EXTENSION IF NOT EXISTS tenant_backup;
