@@ -170,8 +170,8 @@ std::vector<RestoredTableResult> restore_backup(int64 id, AuditedAction &audit, 
 		// The archived fields as the table takes them now (column_mapping.hpp); every row must be
 		// the backup's tenant's, checked on the mapped fields before COPY sees them; rows found
 		// through a path are checked after the load (check_path_rows).
-		MappedTuples mapped(rows, table->columns, r.plan.mapping, r.plan.display_name,
-		                    "backup " + std::to_string(id), "nothing was restored");
+		MappedTuples mapped(rows, table->columns, r.plan.mapping, r.plan.display_name, "backup " + std::to_string(id),
+		                    "nothing was restored");
 		std::unique_ptr<tb::archive::TenantFieldCheck> tenant_rows;
 		if (!path)
 			tenant_rows = std::make_unique<tb::archive::TenantFieldCheck>(
