@@ -486,7 +486,8 @@ SELECT t.tenant,
        (l.verify_status OPERATOR(pg_catalog.=) 'ok') AS last_verify_ok,
        l.drilled_at AS last_drill_at,
        (l.drill_status OPERATOR(pg_catalog.=) 'ok') AS last_drill_ok,
-       l.drill_error AS last_drill_error
+       -- (as last_error: it may quote a row's key)
+       CASE WHEN tenant_backup._may('backup.view', t.tenant) THEN l.drill_error END AS last_drill_error
 -- The tenants: those with completed backups (with their count and size, one pass over
 -- backups_completed_idx), and those the scheduler keeps state for, with a schedule of their own,
 -- or (no scheduler) found by discovery that have none.

@@ -10,8 +10,8 @@
 // coordinator, tables hash-distributed by the tenant column are deleted and loaded through Citus
 // (citus_tables.hpp); every other Citus table kind is refused before anything changes.
 #pragma once
-#include "pg/catalog/audit.hpp"
 #include "pg/archive/restore_plan.hpp"
+#include "pg/catalog/audit.hpp"
 #include "pg/catalog/catalog.hpp"
 
 #include <string>
@@ -32,9 +32,9 @@ struct RestoredTableResult {
 StoredBackup check_restore_allowed(int64 backup_id, AuditedAction &audit);
 
 // check_restore_allowed, then the restore itself; the action is recorded on `audit` (ok) in the
-// transaction. One result per table, in the archive's order. backup_progress shows it (kind
+// transaction. One result per table, in the archive's order (a table dropped since the backup is
+// skipped, unless options.strict). backup_progress shows it (kind
 // restore, with its phase) while it runs. Needs SPI connected.
-// `options`: what the planner does with a table dropped since (restore_plan.hpp).
 std::vector<RestoredTableResult> restore_backup(int64 backup_id, AuditedAction &audit,
                                                 const RestoreOptions &options = {});
 
