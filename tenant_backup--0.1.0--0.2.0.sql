@@ -738,7 +738,7 @@ CREATE EVENT TRIGGER tenant_backup_refuse_drop ON ddl_command_start WHEN TAG IN 
 --------------------------------------------------------------------------------------------------
 -- <issue 20: backups that keep restoring: schema migrations, restore drills>
 -- A restore maps the archived columns onto the tables as they are now (src/pg/archive/
--- column_mapping.hpp; docs/RESTORE.md "Schema drift" states the rules): changed types are
+-- column_mapping.hpp; docs/REFERENCE.md "Schema drift" states the rules): changed types are
 -- converted, a table dropped since the backup is skipped with a WARNING and listed with NULL
 -- counts, unless strict => true. A second signature (rather than a DEFAULT on the first), so that
 -- the 0.1.0 function and its grants stay as they are.

@@ -216,9 +216,10 @@ ColumnPlan plan_columns(const std::vector<archive::Column> &archived, Oid relid,
 			warn("column \"" + col.name + "\" of table " + display + " " +
 			         (it == columns.end() ? "no longer exists" : "is now a generated column") + "; its values in " +
 			         source + " are skipped",
-			     it == columns.end() && !archived_table.empty() ? "If it was renamed, SET tenant_backup.restore_renames = '" + archived_table +
-			                               "." + col.name + "=new_name' and try again."
-			                         : "");
+			     it == columns.end() && !archived_table.empty()
+			         ? "If it was renamed, SET tenant_backup.restore_renames = '" + archived_table + "." + col.name +
+			               "=new_name' and try again."
+			         : "");
 			continue;
 		}
 		if (it->second.type != col.type) {

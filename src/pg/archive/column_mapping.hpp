@@ -1,5 +1,5 @@
 // How the archived columns of one table map onto the table as it is now (schema drift): the one
-// rule for every restore path (restore, import, drill). docs/RESTORE.md, "Schema drift", states it
+// rule for every restore path (restore, import, drill). docs/REFERENCE.md (backup_restore, "Schema drift") states it
 // as one table:
 //   - a column found by name keeps its values; one that no longer exists, or is now generated, is
 //     skipped with a WARNING;

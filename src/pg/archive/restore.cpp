@@ -5,6 +5,7 @@
 #include "core/archive/tenant_field_check.hpp"
 #include "pg/archive/archive_access.hpp"
 #include "pg/archive/citus_tables.hpp"
+#include "pg/archive/column_mapping.hpp"
 #include "pg/archive/copy_loader.hpp"
 #include "pg/archive/loading_scope.hpp"
 #include "pg/archive/sequences.hpp"
@@ -169,8 +170,8 @@ std::vector<RestoredTableResult> restore_backup(int64 id, AuditedAction &audit, 
 		// The archived fields as the table takes them now (column_mapping.hpp); every row must be
 		// the backup's tenant's, checked on the mapped fields before COPY sees them; rows found
 		// through a path are checked after the load (check_path_rows).
-		MappedTuples mapped(rows, table->columns, r.plan.mapping, r.plan.display_name,
-		                    "backup " + std::to_string(id), "nothing was restored");
+		MappedTuples mapped(rows, table->columns, r.plan.mapping, r.plan.display_name, "backup " + std::to_string(id),
+		                    "nothing was restored");
 		std::unique_ptr<tb::archive::TenantFieldCheck> tenant_rows;
 		if (!path)
 			tenant_rows = std::make_unique<tb::archive::TenantFieldCheck>(

@@ -22,7 +22,7 @@ namespace tb::pg {
 struct RestoredTableResult {
 	std::string name;
 	uint64 removed = 0, restored = 0;
-	bool skipped = false; // dropped since the backup: listed with NULL counts
+	bool skipped = false; // dropped since the backup: listed with NULL counts (issue 20)
 };
 
 // What is checked before anything is read or changed, as the current user: the backup exists and
@@ -36,6 +36,6 @@ StoredBackup check_restore_allowed(int64 backup_id, AuditedAction &audit);
 // skipped, unless options.strict). backup_progress shows it (kind
 // restore, with its phase) while it runs. Needs SPI connected.
 std::vector<RestoredTableResult> restore_backup(int64 backup_id, AuditedAction &audit,
-                                               const RestoreOptions &options = {});
+                                                const RestoreOptions &options = {});
 
 } // namespace tb::pg

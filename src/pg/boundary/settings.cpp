@@ -32,6 +32,7 @@ int max_backups_per_tenant = 1000;
 int clock_offset = 0;
 int audit_retention = 400;
 bool log_scheduled_backups = false;
+bool verify_new_backups = true;
 bool drop_confirmed = false;
 int unencrypted_backups = static_cast<int>(UnencryptedBackups::Warn);
 
@@ -164,6 +165,11 @@ void define_settings() {
 	DefineCustomIntVariable("tenant_backup.audit_retention", "Days tenant_backup.backup_audit keeps a row.",
 	                        "The scheduler deletes older rows in batches of 1000. 0 keeps them forever.",
 	                        &audit_retention, 400, 0, 36500, PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
+	DefineCustomBoolVariable("tenant_backup.verify_new_backups",
+	                         "Whether the scheduler verifies each automatic backup right after taking it.",
+	                         "As backup_verify does: every chunk and row of the stored copy is read and decoded; "
+	                         "the outcome is recorded and shown by backup_status.",
+	                         &verify_new_backups, true, PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
 	DefineCustomBoolVariable("tenant_backup.log_scheduled_backups",
 	                         "Log the audit line of every scheduled backup and retention deletion.",
 	                         "Off: each job worker logs one summary line per run (failures are always logged); "
@@ -267,6 +273,9 @@ int setting_clock_offset() {
 }
 int setting_audit_retention() {
 	return audit_retention;
+}
+bool setting_verify_new_backups() {
+	return verify_new_backups;
 }
 bool setting_log_scheduled_backups() {
 	return log_scheduled_backups;

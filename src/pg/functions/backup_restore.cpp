@@ -1,4 +1,4 @@
-// tenant_backup.backup_restore(backup_id bigint)
+// tenant_backup.backup_restore(backup_id bigint [, strict boolean])
 //   RETURNS TABLE (table_name text, rows_removed bigint, rows_restored bigint)
 //
 // Replaces the tenant's rows in every table of the backup with the archived rows, atomically,
@@ -19,7 +19,7 @@ void emit_results(FunctionCallInfo fcinfo, const std::vector<RestoredTableResult
 	for (const auto &r : results) {
 		const char *name = r.name.c_str();
 		uint64 removed = r.removed, restored = r.restored;
-		bool skipped = r.skipped;
+		bool skipped = r.skipped; // a table dropped since: listed with NULL counts
 		pg_call([=] {
 			auto *rsinfo = reinterpret_cast<ReturnSetInfo *>(fcinfo->resultinfo);
 			Datum values[3] = {CStringGetTextDatum(name), Int64GetDatum(static_cast<int64>(removed)),
@@ -36,7 +36,7 @@ TB_SQL_FUNCTION(backup_restore) {
 	AuditedAction audit("restore"); // first: a refused argument is a failed attempt too
 	int64 id = arg_int64(fcinfo, 0, "backup_id");
 	audit.set_backup(id);
-	RestoreOptions options;
+	RestoreOptions options; // backup_restore(backup_id, strict) (issue 20)
 	options.strict = PG_NARGS() > 1 && !PG_ARGISNULL(1) && PG_GETARG_BOOL(1);
 	pg_call([&] { InitMaterializedSRF(fcinfo, 0); });
 	spi_begin();
