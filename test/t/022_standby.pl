@@ -129,6 +129,10 @@ my %calls = (
 	'_trusted_table_owner(oid)' => [ 'read', q{SELECT tenant_backup._trusted_table_owner(10)} ],
 	'backup_create(text,text)' => [ 'write', q{SELECT tenant_backup.backup_create('1')} ],
 	'backup_delete(bigint)' => [ 'write', "SELECT tenant_backup.backup_delete($before)" ],
+	# issue 21: the diff loads the archive into temporary tables, which a standby cannot create
+	'backup_diff(bigint,bigint)' => [ 'write', "SELECT count(*) FROM tenant_backup.backup_diff($after)" ],
+	'backup_diff_rows(bigint,bigint,integer)' =>
+	  [ 'write', "SELECT count(*) FROM tenant_backup.backup_diff_rows($after)" ],
 	'backup_download(bigint)' => [ 'read', "SELECT count(*) FROM tenant_backup.backup_download($after)" ],
 	'backup_exclude_table(regclass)' => [ 'write', q{SELECT tenant_backup.backup_exclude_table('extra')} ],
 	'backup_export_csv(bigint,regclass)' =>
@@ -147,6 +151,9 @@ my %calls = (
 	'backup_repository_check(text)' => [ 'read', q{SELECT count(*) FROM tenant_backup.backup_repository_check('local')} ],
 	'backup_repository_remove(text)' => [ 'write', q{SELECT tenant_backup.backup_repository_remove('x')} ],
 	'backup_restore(bigint)' => [ 'write', "SELECT count(*) FROM tenant_backup.backup_restore($before)" ],
+	# issue 21: a preview too (temporary tables)
+	'backup_restore(bigint,boolean,boolean,text,regclass[])' =>
+	  [ 'write', "SELECT count(*) FROM tenant_backup.backup_restore($before, dry_run => true)" ],
 	'backup_revoke(regrole,text,text)' => [ 'write', q{SELECT tenant_backup.backup_revoke('reader', 'backup.view', '1')} ],
 	'backup_rotate_master_key()' => [ 'write', 'SELECT tenant_backup.backup_rotate_master_key()' ],
 	'backup_schedule_remove(text)' => [ 'write', q{SELECT tenant_backup.backup_schedule_remove('1')} ],
@@ -158,6 +165,7 @@ my %calls = (
 	'backup_tables()' => [ 'read', 'SELECT count(*) FROM tenant_backup.backup_tables()' ],
 	'backup_unowned_rows()' => [ 'read', 'SELECT count(*) FROM tenant_backup.backup_unowned_rows()' ],
 	'backup_verify(bigint)' => [ 'read', "SELECT ok FROM tenant_backup.backup_verify($after)" ],
+	'tenant_writing(text)' => [ 'write', q{SELECT tenant_backup.tenant_writing('1')} ],
 	'tenant_export_csv(text,regclass)' => [ 'read', q{SELECT count(*) FROM tenant_backup.tenant_export_csv('1', 'items')} ],
 );
 my @functions = split /\n/, $standby->safe_psql(

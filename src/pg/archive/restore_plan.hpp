@@ -36,10 +36,15 @@ struct ColumnPlan {
 ColumnPlan plan_columns(const std::vector<archive::Column> &archived, Oid relid, const std::string &display,
                         const std::string &source, const std::string &consequence);
 
+// What a plan is for: a restore (or its preview) writes the table; a comparison (backup_diff)
+// only reads it, as a backup does: ACCESS SHARE and SELECT instead of ROW EXCLUSIVE and INSERT,
+// DELETE and SELECT, and no refusal of triggers (nothing is loaded into the table).
+enum class PlanPurpose { Restore, Compare };
+
 // Resolves the table (locking it ROW EXCLUSIVE), checks privileges and column types, and that its
 // rows are found the same way as at the backup (`now` is load_tenant_tables()): by the same tenant
 // column, or through the same foreign keys; warns about dropped columns. Needs SPI connected.
 TableRestorePlan plan_table_restore(const archive::TableHeader &table, int64 backup_id,
-                                    const std::vector<TenantTable> &now);
+                                    const std::vector<TenantTable> &now, PlanPurpose purpose = PlanPurpose::Restore);
 
 } // namespace tb::pg

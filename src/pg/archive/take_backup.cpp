@@ -82,8 +82,9 @@ std::string quoted_literal(const std::string &text) {
 }
 
 // Tables that would hold tenant rows but that backups leave out, and tables they read badly
-// (backup_table_gaps()), are named in every backup, never silently missing.
-std::vector<TableGap> warn_table_gaps(const std::string &tenant) {
+// (backup_table_gaps()), are named in every backup, never silently missing (`quiet`: a restore's own
+// pre_restore backup, whose restore the tenant's backups warned about already).
+std::vector<TableGap> warn_table_gaps(const std::string &tenant, bool quiet) {
 	std::vector<TableGap> gaps = load_table_gaps();
 	for (const auto &gap : gaps)
 		if (gap.refuses_backups) // never a guess at whose rows they are
@@ -95,6 +96,8 @@ std::vector<TableGap> warn_table_gaps(const std::string &tenant) {
 			               "tenant_backup.backup_register_table(" +
 			                   quoted_literal(gap.table) + ", via_foreign_key => '...'); or exclude the table.");
 	for (const auto &gap : gaps) {
+		if (quiet)
+			break;
 		if (!gap.left_out) {
 			warn("tenant table " + gap.table + ": " + gap.reason,
 			     "CREATE INDEX ON the table (the tenant column, or the foreign key's columns, ...).");
@@ -138,14 +141,22 @@ void take_backup(NewBackup &backup, AuditedAction &audit) {
 	std::vector<Datum> values = tenant_values(backup.tenant, tables);
 	backup.tenant = canonical_tenant(backup.tenant, tables, values);
 	audit.set_tenant(backup.tenant);
-	require_permission("backup.create", backup.tenant, 0, "create");
-	require_tenant_in_root_tables(backup.tenant, tables, "nothing was backed up"); // issue 19.5
+	// A restore's own backup of what it overwrites (issue 21) is part of the restore, which the
+	// caller may do (backup.restore); it is taken of whatever the tenant holds, even nothing, and
+	// retention, not the quota, bounds such backups.
+	bool pre_restore = backup.kind == "pre_restore";
+	if (!pre_restore) {
+		require_permission("backup.create", backup.tenant, 0, "create");
+		require_tenant_in_root_tables(backup.tenant, tables, "nothing was backed up"); // issue 19.5
+	}
 	for (const auto &t : tables)
 		refuse_row_level_security(t);
-	lock_tenant(backup.tenant, false);
-	if (backup.kind != "auto")
+	if (!pre_restore) // a restore's holds the tenant's lock exclusively already
+		lock_tenant(backup.tenant, false);
+	if (backup.kind != "auto" && !pre_restore)
 		check_backup_quota(backup.tenant);
-	std::vector<TableGap> left_out = warn_table_gaps(backup.tenant);
+	// A restore's own backup does not repeat the gaps every backup of the tenant warns about.
+	std::vector<TableGap> left_out = warn_table_gaps(backup.tenant, pre_restore);
 
 	if (!backup.id)
 		backup.id = next_backup_id();
@@ -177,6 +188,15 @@ void take_backup(NewBackup &backup, AuditedAction &audit) {
 	audit.set_backup(backup.id);
 	audit.ok();
 	archive.publish_at_commit();
+}
+
+int64 take_pre_restore_backup(const std::string &tenant, int64 restored_id) {
+	NewBackup backup;
+	backup.tenant = tenant;
+	backup.kind = "pre_restore";
+	backup.label = "before restore of backup " + std::to_string(restored_id);
+	take_backup(backup);
+	return backup.id;
 }
 
 } // namespace tb::pg

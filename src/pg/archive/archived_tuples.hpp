@@ -1,0 +1,33 @@
+// The archived rows of one table as every restore path reads them (restore, preview, diff): each
+// row checked, before anything loads it, to hold the backup's tenant (tables with a tenant column;
+// rows found through a path are checked after loading), and the fields of columns that no longer
+// exist left out (the plan's schema drift rule).
+#pragma once
+#include "core/archive/archive_reader.hpp"
+#include "core/archive/copy_binary.hpp"
+#include "core/archive/tenant_field_check.hpp"
+#include "pg/archive/foreign_keys.hpp"
+
+#include <memory>
+
+namespace tb::pg {
+
+class ArchivedTuples {
+public:
+	// Reads the reader's current table (`table`), planned as `restored`.
+	ArchivedTuples(archive::ArchiveReader &reader, const archive::TableHeader &table, const RestoredTable &restored,
+	               int64 backup_id);
+	// The checked tuples of the plan's load columns, without COPY's header (load_into_citus).
+	Source &tuples() { return *tuples_; }
+	// The same as a binary COPY stream (copy_into).
+	Source &copy_stream() { return *frame_; }
+
+private:
+	archive::TableRows rows_;
+	std::unique_ptr<archive::TenantFieldCheck> tenant_rows_;
+	std::unique_ptr<archive::TupleFieldFilter> filter_;
+	Source *tuples_ = nullptr;
+	std::unique_ptr<archive::CopyBinaryFrame> frame_;
+};
+
+} // namespace tb::pg
