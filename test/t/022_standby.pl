@@ -122,12 +122,18 @@ my %calls = (
 	'_schedule_times(text,text,timestamp with time zone)' =>
 	  [ 'read', q{SELECT count(*) FROM tenant_backup._schedule_times('1', NULL, NULL)} ],
 	'backup_schedules(text)' => [ 'read', q{SELECT count(*) FROM tenant_backup.backup_schedules('1')} ],
+	'_status_reader()' => [ 'read', 'SELECT tenant_backup._status_reader()' ],
+	'_status_visible(text)' => [ 'read', q{SELECT tenant_backup._status_visible('1')} ],
 	'_stored_tenant(text)' => [ 'read', q{SELECT tenant_backup._stored_tenant('1')} ],
 	'_supported_tenant_type(regtype)' => [ 'read', q{SELECT tenant_backup._supported_tenant_type('int'::regtype)} ],
 	'_tenant_column()' => [ 'read', 'SELECT tenant_backup._tenant_column()' ],
 	'_tenant_table_candidates()' => [ 'read', 'SELECT count(*) FROM tenant_backup._tenant_table_candidates()' ],
 	'_trusted_table_owner(oid)' => [ 'read', q{SELECT tenant_backup._trusted_table_owner(10)} ],
+	'_wake_launcher()' => [ 'read', 'SELECT tenant_backup._wake_launcher()' ],
 	'backup_create(text,text)' => [ 'write', q{SELECT tenant_backup.backup_create('1')} ],
+	'backup_create_async(text,text)' => [ 'write', q{SELECT tenant_backup.backup_create_async('1')} ],
+	'backup_cancel(bigint)' => [ 'write', 'SELECT tenant_backup.backup_cancel(1)' ],
+	'backup_job(bigint)' => [ 'read', 'SELECT count(*) FROM tenant_backup.backup_job(1)' ],
 	'backup_delete(bigint)' => [ 'write', "SELECT tenant_backup.backup_delete($before)" ],
 	# issue 21: the diff loads the archive into temporary tables, which a standby cannot create
 	'backup_diff(bigint,bigint)' => [ 'write', "SELECT count(*) FROM tenant_backup.backup_diff($after)" ],
@@ -154,6 +160,7 @@ my %calls = (
 	# issue 21: a preview too (temporary tables)
 	'backup_restore(bigint,boolean,boolean,text,regclass[])' =>
 	  [ 'write', "SELECT count(*) FROM tenant_backup.backup_restore($before, dry_run => true)" ],
+	'backup_restore_async(bigint)' => [ 'write', "SELECT tenant_backup.backup_restore_async($before)" ],
 	'backup_revoke(regrole,text,text)' => [ 'write', q{SELECT tenant_backup.backup_revoke('reader', 'backup.view', '1')} ],
 	'backup_rotate_master_key()' => [ 'write', 'SELECT tenant_backup.backup_rotate_master_key()' ],
 	'backup_schedule_remove(text)' => [ 'write', q{SELECT tenant_backup.backup_schedule_remove('1')} ],

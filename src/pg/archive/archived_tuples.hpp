@@ -19,6 +19,8 @@ public:
 	               int64 backup_id);
 	// The checked tuples of the plan's load columns, without COPY's header (load_into_citus).
 	Source &tuples() { return *tuples_; }
+	// The tenant check of the rows, nullptr for rows found through a path (for progress counts).
+	const archive::TenantFieldCheck *tenant_check() const { return tenant_rows_.get(); }
 	// The same as a binary COPY stream (copy_into).
 	Source &copy_stream() { return *frame_; }
 

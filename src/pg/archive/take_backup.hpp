@@ -18,4 +18,9 @@ void take_backup(NewBackup &backup, AuditedAction &audit);
 // backup.restore suffices (no backup.create), and the quota does not apply. Returns its id.
 int64 take_pre_restore_backup(const std::string &tenant, int64 restored_id);
 
+// What take_backup checks before it reads anything, as the current user: the tenant value casts to
+// every tenant column, backup.create on it (a denial audited on `audit`), the root tables hold it,
+// no table has row-level security. Returns the tenant's canonical spelling. Needs SPI connected.
+std::string check_backup_allowed(const std::string &tenant, AuditedAction &audit);
+
 } // namespace tb::pg

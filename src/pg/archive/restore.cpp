@@ -1,0 +1,310 @@
+#include "pg/archive/restore.hpp"
+
+#include "core/archive/archive_reader.hpp"
+#include "core/archive/copy_binary.hpp"
+#include "core/archive/tenant_field_check.hpp"
+#include "pg/archive/archive_access.hpp"
+#include "pg/archive/archived_tuples.hpp"
+#include "pg/archive/diff_engine.hpp"
+#include "pg/archive/take_backup.hpp"
+#include "pg/boundary/settings.hpp"
+#include "pg/boundary/warnings.hpp"
+#include "pg/catalog/foreign_key_catalog.hpp"
+#include "pg/archive/citus_tables.hpp"
+#include "pg/archive/copy_loader.hpp"
+#include "pg/archive/loading_scope.hpp"
+#include "pg/archive/sequences.hpp"
+#include "pg/boundary/guard.hpp"
+#include "pg/boundary/spi.hpp"
+#include "pg/catalog/tenant_tables.hpp"
+#include "pg/shared_memory/progress.hpp"
+
+#include <algorithm>
+#include <map>
+#include <set>
+
+namespace tb::pg {
+
+namespace {
+
+// Counts what a table's rows pass on to COPY, for backup_progress: bytes as they go, rows as the
+// tenant check counts them (rows found through a path are counted when their table is done).
+class ProgressCount : public tb::Source {
+public:
+	ProgressCount(tb::Source &from, const tb::archive::TenantFieldCheck *rows) : from_(from), rows_(rows) {}
+	size_t read(uint8_t *buf, size_t cap) override {
+		size_t n = from_.read(buf, cap);
+		uint64 rows = rows_ ? rows_->rows() : 0;
+		progress_add(rows - counted_, n);
+		counted_ = rows;
+		return n;
+	}
+	uint64 counted() const { return counted_; }
+
+private:
+	tb::Source &from_;
+	const tb::archive::TenantFieldCheck *rows_;
+	uint64 counted_ = 0;
+};
+
+bool aimed_at(const RestoreOptions &o, const std::string &name) {
+	return !o.tables || o.tables->count(name);
+}
+
+// The named tables must be tables of the backup.
+void refuse_tables_not_in_backup(const RestoreOptions &o, const std::vector<std::string> &archived, int64 id) {
+	if (!o.tables)
+		return;
+	for (const auto &name : *o.tables)
+		if (std::find(archived.begin(), archived.end(), name) == archived.end())
+			throw SqlError(ERRCODE_INVALID_PARAMETER_VALUE,
+			               "table " + name + " is not in backup " + std::to_string(id) + "; nothing was restored", "",
+			               "tenant_backup.backup_list() and backup_diff() show the backup's tables.");
+}
+
+// Mode 'missing': the backup's rows whose key the tenant has no row for now are inserted, with
+// the restore's own checks (tenant, drift, triggers off, as the table's owner); no row is
+// deleted or changed. A table without a key to match rows by is skipped with a WARNING; rows
+// whose unique key holds a NULL are never missing. Returns the rows inserted.
+uint64 insert_missing(const RestoredTable &r, const ArchivedCopy &archived) {
+	if (r.distributed)
+		throw SqlError(ERRCODE_FEATURE_NOT_SUPPORTED,
+		               "mode 'missing' cannot restore Citus table " + r.plan.display_name + "; nothing was restored",
+		               "", "Restore the whole backup (mode 'exact').");
+	RowKey key = choose_row_key(r.plan.relid, archived.columns());
+	if (key.columns.empty()) {
+		warn("table " + r.plan.display_name +
+		         " has no primary or unique key to tell missing rows by; none of its rows was re-inserted",
+		     "Give it a primary key, or restore the whole backup (mode 'exact').");
+		return 0;
+	}
+	auto cols = [&](const std::string &alias) {
+		return join_each(archived.columns(), ", ",
+		                 [&](size_t i) { return alias + quoted_ident(archived.columns()[i]); });
+	};
+	std::string present =
+	    join_each(key.columns, " AND ", [&](size_t i) { return "x." + quoted_ident(key.columns[i]) + " IS NOT NULL"; });
+	std::string same_key = join_each(key.columns, " AND ", [&](size_t i) {
+		return "ch." + quoted_ident(key.columns[i]) + key.equals[i] + "x." + quoted_ident(key.columns[i]);
+	});
+	std::string sql = "INSERT INTO " + r.plan.qualified + " (" + cols("") + ") SELECT " + cols("x.") + " FROM " +
+	                  archived.rows(archived.columns()) + " WHERE " + present + " AND NOT EXISTS (SELECT 1" +
+	                  r.plan.table.tenant_rows_sql() + " AND " + same_key + ")";
+	const char *q = sql.c_str();
+	SqlParams params = SqlParams().datum(r.plan.tenant_type, r.tenant);
+	LoadingScope loading(r.plan.relid);
+	return pg_eval([&] { return spi_run(q, params, false, SPI_OK_INSERT); });
+}
+
+void finish_restore(BackupProgress &progress, ForeignKeyChecks &foreign_keys,
+                    const std::vector<RestoredTable> &restored, const StoredBackup &backup, int64 id,
+                    const RestoreOptions &options, AuditedAction &audit);
+
+} // namespace
+
+StoredBackup check_restore_allowed(int64 id, AuditedAction &audit) {
+	StoredBackup authorized = authorize_backup(id, "restored", "backup.restore", audit);
+	// Every privilege the last step needs, checked before the first: one error naming them all.
+	require_sequence_privileges(catalog_tables(id), id, authorized.tenant, audit.action());
+	// Before anything is read or changed: Citus table kinds a restore cannot write (issue 15).
+	refuse_citus_tables_of_backup(id);
+	return authorized;
+}
+
+std::vector<RestoredTableResult> restore_backup(int64 id, AuditedAction &audit) {
+	return restore_backup(id, audit, RestoreOptions{}).tables;
+}
+
+std::vector<RestoredTableResult> preview_restore(int64 id, AuditedAction &audit, const RestoreOptions &options) {
+	StoredBackup authorized = authorize_backup(id, "restored", "backup.view", audit);
+	require_sequence_privileges(catalog_tables(id), id, authorized.tenant, audit.action());
+	refuse_citus_tables_of_backup(id);
+	OpenedBackup opened = open_backup(authorized, "nothing was restored", false);
+	std::vector<std::string> archived;
+	for (const auto &entry :
+	     tb::archive::read_archive_index(*opened.storage, opened.backup.object_name, reader_options(opened.backup)))
+		archived.push_back(entry.schema + "." + entry.name);
+	refuse_tables_not_in_backup(options, archived, id);
+	std::vector<RestoredTableResult> results;
+	compare_backup(
+	    opened, nullptr, PlanPurpose::Restore,
+	    [&](const RestoredTable &t, const Comparison &c) {
+		    DiffCounts n = count_differences(c);
+		    std::array<uint64, 4> diff{n.only_in_backup, n.only_live, n.changed, n.unchanged};
+		    if (options.missing) // only what is missing comes back, if rows have a key to tell it by
+			    results.push_back({t.plan.display_name, 0, n.missing_by_key, diff});
+		    else
+			    results.push_back({t.plan.display_name, n.only_live + n.changed + n.unchanged,
+			                       n.only_in_backup + n.changed + n.unchanged, diff});
+	    },
+	    options.tables ? &*options.tables : nullptr);
+	audit.ok();
+	return results;
+}
+
+RestoreOutcome restore_backup(int64 id, AuditedAction &audit, const RestoreOptions &options) {
+	StoredBackup authorized = check_restore_allowed(id, audit);
+	BackupProgress progress(id, authorized.tenant, "restore", 0);
+	progress.phase("checking archive");
+	OpenedBackup opened = open_backup(authorized, "nothing was restored", true);
+	const StoredBackup &backup = opened.backup;
+	tb::archive::ArchiveReader &reader = *opened.reader;
+	progress.phase("planning");
+
+	// Every table of the archive is planned before anything changes (its table records, read
+	// through the archive's index): then the tenant's rows of tables found through foreign keys
+	// are deleted deepest first, while the rows their paths go through are still there; the other
+	// tables are deleted as they load. Loading is parent-first, as the backup wrote them.
+	std::vector<TenantTable> now = load_tenant_tables();
+	std::map<std::string, RestoredTable> planned;
+	std::vector<std::string> archive_order, archived;
+	int colocation = 0; // of the distributed tables, which must all share it
+	for (const auto &entry :
+	     tb::archive::read_archive_index(*opened.storage, backup.object_name, reader_options(backup))) {
+		std::unique_ptr<tb::archive::ArchiveReader> one =
+		    tb::archive::open_archive_table(*opened.storage, backup.object_name, reader_options(backup), entry);
+		std::optional<tb::archive::TableHeader> table = one->next_table();
+		if (!table)
+			throw SqlError(ERRCODE_DATA_CORRUPTED,
+			               "archive of backup " + std::to_string(id) + " is damaged: its index names a table it lacks");
+		archived.push_back(table->schema + "." + table->name);
+		if (!aimed_at(options, archived.back()))
+			continue; // an aimed restore leaves the other tables alone
+		RestoredTable r{plan_table_restore(*table, id, now), 0};
+		if (std::optional<CitusTable> c = citus_table(r.plan.relid)) {
+			refuse_unless_distributed_by_tenant(*c, r.plan.relid, r.plan.display_name, r.plan.tenant_column_raw,
+			                                    r.plan.table.is_path(), colocation);
+			r.distributed = true;
+		}
+		r.tenant =
+		    tenant_datum(backup.tenant, r.plan.tenant_type, r.plan.table.tenant_value_column(), r.plan.display_name);
+		archive_order.push_back(table->schema + "." + table->name);
+		planned.emplace(table->schema + "." + table->name, std::move(r));
+	}
+	refuse_tables_not_in_backup(options, archived, id);
+	// Undo: the tenant as it is, backed up before anything changes, in this transaction.
+	RestoreOutcome outcome;
+	if (options.pre_restore.value_or(setting_pre_restore_backup())) {
+		progress.phase("backing up the tenant first");
+		outcome.pre_restore_backup = take_pre_restore_backup(backup.tenant, id);
+	}
+	ForeignKeyChecks foreign_keys;
+	std::vector<RestoredTable> restored;
+	std::vector<RestoredTableResult> &results = outcome.tables;
+	if (options.missing) {
+		progress.set_tables_total(static_cast<int>(planned.size()));
+		progress.phase("loading");
+		// Parent-first, as the archive holds the tables: a deleted project comes back before its tasks.
+		for (const auto &entry :
+		     tb::archive::read_archive_index(*opened.storage, backup.object_name, reader_options(backup))) {
+			auto found = planned.find(entry.schema + "." + entry.name);
+			if (found == planned.end())
+				continue;
+			progress.table(found->second.plan.display_name);
+			std::unique_ptr<tb::archive::ArchiveReader> one =
+			    tb::archive::open_archive_table(*opened.storage, backup.object_name, reader_options(backup), entry);
+			std::optional<tb::archive::TableHeader> table = one->next_table();
+			if (!table)
+				throw SqlError(ERRCODE_DATA_CORRUPTED, "archive of backup " + std::to_string(id) +
+				                                           " is damaged: its index names a table it lacks");
+			ArchivedCopy archived_rows(*one, *table, found->second, id);
+			uint64 inserted = insert_missing(found->second, archived_rows);
+			archived_rows.drop();
+			pg_call([] { CommandCounterIncrement(); });
+			progress_add(inserted, 0);
+			results.push_back({found->second.plan.display_name, 0, inserted, std::nullopt});
+			restored.push_back(std::move(found->second));
+		}
+		progress.tables_finished();
+		finish_restore(progress, foreign_keys, restored, backup, id, options, audit);
+		return outcome;
+	}
+	std::map<std::string, uint64> removed_through_paths;
+	std::vector<const RestoredTable *> paths;
+	for (const auto &[name, r] : planned)
+		if (r.plan.table.is_path())
+			paths.push_back(&r);
+	std::stable_sort(paths.begin(), paths.end(), [](const RestoredTable *a, const RestoredTable *b) {
+		return a->plan.table.path.size() > b->plan.table.path.size();
+	});
+	progress.set_tables_total(static_cast<int>(archive_order.size()));
+	progress.phase("deleting");
+	for (const RestoredTable *r : paths)
+		removed_through_paths[r->plan.display_name] = foreign_keys.delete_tenant_rows(*r);
+	// Citus enforces foreign keys and triggers on the workers' shards whatever the coordinator's
+	// session_replication_role: the tenant's rows of distributed tables are deleted children first
+	// (the reverse of the archive's parent-first order) before any is loaded.
+	std::map<std::string, uint64> removed_first;
+	for (auto name = archive_order.rbegin(); name != archive_order.rend(); ++name)
+		if (planned.at(*name).distributed)
+			removed_first[*name] = foreign_keys.delete_tenant_rows(planned.at(*name));
+
+	progress.phase("loading");
+	while (std::optional<tb::archive::TableHeader> table = reader.next_table()) {
+		auto found = planned.find(table->schema + "." + table->name);
+		if (found == planned.end() && !aimed_at(options, table->schema + "." + table->name))
+			continue; // not aimed at: left as it is
+		if (found == planned.end())
+			throw SqlError(ERRCODE_DATA_CORRUPTED, "archive of backup " + std::to_string(id) + " is damaged: table " +
+			                                           table->schema + "." + table->name + " is not in its index");
+		RestoredTable r = std::move(found->second);
+		std::string key = found->first;
+		planned.erase(found);
+		progress.table(r.plan.display_name);
+		bool path = r.plan.table.is_path();
+		uint64 removed = path            ? removed_through_paths[r.plan.display_name]
+		                 : r.distributed ? removed_first[key]
+		                                 : foreign_keys.delete_tenant_rows(r);
+
+		ArchivedTuples archived_tuples(reader, *table, r, id);
+		ProgressCount counted(archived_tuples.tuples(), archived_tuples.tenant_check());
+		tb::Source &tuples = counted;
+		uint64 loaded;
+		if (r.distributed) {
+			loaded = load_into_citus(r.plan.relid, r.plan.qualified, r.plan.load, tuples, r.plan.load.size());
+		} else {
+			tb::archive::CopyBinaryFrame stream(tuples);
+			LoadingScope loading(r.plan.relid);
+			loaded = copy_into(r.plan.relid, r.plan.load, stream);
+		}
+		if (loaded != reader.table_rows())
+			throw SqlError(ERRCODE_DATA_CORRUPTED, "archive of backup " + std::to_string(id) + " is damaged: table " +
+			                                           r.plan.display_name + " loaded " + std::to_string(loaded) +
+			                                           " rows, the archive records " +
+			                                           std::to_string(reader.table_rows()));
+		pg_call([] { CommandCounterIncrement(); });
+		progress_add(loaded - counted.counted(), 0); // rows found through a path, and the last ones
+		results.push_back({r.plan.display_name, removed, loaded, std::nullopt});
+		restored.push_back(std::move(r));
+	}
+	if (!planned.empty())
+		throw SqlError(ERRCODE_DATA_CORRUPTED, "archive of backup " + std::to_string(id) + " is damaged: table " +
+		                                           planned.begin()->first + " of its index has no section");
+	progress.tables_finished();
+	for (size_t i = 0; i < restored.size(); i++)
+		if (restored[i].plan.table.is_path())
+			ForeignKeyChecks::check_path_rows(restored[i], results[i].restored, id);
+	finish_restore(progress, foreign_keys, restored, backup, id, options, audit);
+	return outcome;
+}
+
+namespace {
+
+// The last steps of every mode: foreign keys, then the sequences, and the audit.
+void finish_restore(BackupProgress &progress, ForeignKeyChecks &foreign_keys,
+                    const std::vector<RestoredTable> &restored, const StoredBackup &backup, int64 id,
+                    const RestoreOptions &options, AuditedAction &audit) {
+	progress.phase("checking foreign keys");
+	foreign_keys.check(restored, id, options.tables.has_value());
+	// The very last step, after every check: what the sequences must be past, bounded, moved at commit.
+	std::vector<SequenceMove> moves;
+	for (const auto &r : restored)
+		for (const auto &m : plan_sequence_moves(r, id))
+			moves.push_back(m);
+	advance_sequences_at_commit(moves, id, backup.tenant);
+	audit.ok();
+}
+
+} // namespace
+
+} // namespace tb::pg

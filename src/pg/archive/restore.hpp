@@ -1,0 +1,70 @@
+// Restoring a backup, for backup_restore and for the asynchronous restore jobs (backup_jobs): one
+// code path, so that both give the same guarantees. Everything happens in the caller's
+// transaction: the archive's SHA-256 is checked first, then per table DELETE + COPY FROM (every
+// loaded row must carry the backup's tenant), then foreign keys, and last the sequences, which
+// move only when the transaction commits. Any error aborts the transaction, leaving the tenant as
+// it was. User triggers do not fire during our own DELETE and COPY (LoadingScope:
+// session_replication_role = replica for those statements only), as with pg_restore
+// --disable-triggers: a restore brings back data, it does not replay business logic. A
+// superuser's restore writes each table as the table's owner (AsTableOwner). On a Citus
+// coordinator, tables hash-distributed by the tenant column are deleted and loaded through Citus
+// (citus_tables.hpp); every other Citus table kind is refused before anything changes.
+#pragma once
+#include "pg/catalog/audit.hpp"
+#include "pg/catalog/catalog.hpp"
+
+#include <array>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace tb::pg {
+
+struct RestoredTableResult {
+	std::string name;
+	uint64 removed = 0, restored = 0;
+	// A preview's diff (issue 21): rows only in the backup, only live, changed, unchanged.
+	std::optional<std::array<uint64, 4>> diff;
+};
+
+// How a restore goes (issue 21); the default is the whole backup, exactly, after a pre_restore
+// backup if tenant_backup.pre_restore_backup is on.
+struct RestoreOptions {
+	std::optional<bool> pre_restore; // nullopt: tenant_backup.pre_restore_backup
+	// mode 'missing': only the backup's rows whose key the tenant has no row for now are inserted,
+	// parent tables first; nothing is deleted or changed. A table without a primary or unique key
+	// is skipped with a WARNING; a row whose unique key holds a NULL is never missing.
+	bool missing = false;
+	// Aimed: only these tables of the backup ("schema.name"); a foreign key that this breaks fails
+	// the restore naming the table to add.
+	std::optional<std::set<std::string>> tables;
+};
+
+struct RestoreOutcome {
+	std::vector<RestoredTableResult> tables;
+	std::optional<int64> pre_restore_backup; // the backup that undoes the restore
+};
+
+// What is checked before anything is read or changed, as the current user: the backup exists and
+// is completed, the user holds backup.restore on its tenant (a denial is audited on `audit`), the
+// privileges the last step needs on the tables' sequences, and no Citus table kind a restore
+// cannot write. Returns the backup (its catalog row locked FOR UPDATE). Needs SPI connected.
+StoredBackup check_restore_allowed(int64 backup_id, AuditedAction &audit);
+
+// check_restore_allowed, then the restore itself; the action is recorded on `audit` (ok) in the
+// transaction. One result per table, in the archive's order. backup_progress shows it (kind
+// restore, with its phase) while it runs. Needs SPI connected.
+std::vector<RestoredTableResult> restore_backup(int64 backup_id, AuditedAction &audit);
+// The same with options: first, unless options.pre_restore (or the setting) says not, a backup
+// of the tenant as it is, in this transaction (kind pre_restore, take_pre_restore_backup), after
+// every table was planned and before any row changes; restoring it undoes the restore.
+RestoreOutcome restore_backup(int64 backup_id, AuditedAction &audit, const RestoreOptions &options);
+
+// What restore_backup(backup_id, options) would do, per table, changing nothing: its checks and
+// plans (backup.view instead of backup.restore), then the diff engine's counts
+// (archive/diff_engine.hpp): removed and restored are the rows it would delete and load.
+// Foreign keys and sequences are not checked (only the load shows them). Needs SPI connected.
+std::vector<RestoredTableResult> preview_restore(int64 backup_id, AuditedAction &audit, const RestoreOptions &options);
+
+} // namespace tb::pg
