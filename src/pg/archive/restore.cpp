@@ -187,6 +187,7 @@ RestoreOutcome restore_backup(int64 id, AuditedAction &audit, const RestoreOptio
 	if (options.pre_restore.value_or(setting_pre_restore_backup())) {
 		progress.phase("backing up the tenant first");
 		outcome.pre_restore_backup = take_pre_restore_backup(backup.tenant, id);
+		progress.reset_counts(); // rows_done counts the restored rows
 	}
 	ForeignKeyChecks foreign_keys;
 	std::vector<RestoredTable> restored;
