@@ -445,6 +445,12 @@ CREATE FUNCTION tenant_backup._status_visible(tenant text) RETURNS boolean
 -- with a completed backup or a schedule of their own, and, when no scheduler serves the database,
 -- those discovery finds. served_by_scheduler says whether a scheduler serves the database now:
 -- without one, no scheduled backup runs (overdue says so once a scheduled time has passed).
+-- (issue 20: the drill outcome of each backup, added here because the view below reads it; the
+-- rest of issue 20 is in its own block at the end)
+ALTER TABLE tenant_backup.backups
+    ADD COLUMN drilled_at   timestamptz,
+    ADD COLUMN drill_status text CHECK (drill_status IN ('ok', 'failed')),
+    ADD COLUMN drill_error  text;
 CREATE OR REPLACE VIEW tenant_backup.backup_status AS
 SELECT t.tenant,
        s.schedule,
@@ -465,13 +471,23 @@ SELECT t.tenant,
        t.retained_count,
        t.retained_bytes,
        -- issue 24: nothing to restore the newest completed backup from
-       (l.id IS NULL OR cs.stored IS NULL) AS unprotected,
+       -- issue 20: or it failed its last verification or restore drill
+       (l.id IS NULL OR cs.stored IS NULL OR l.verify_status IS NOT DISTINCT FROM 'failed'
+        OR l.drill_status IS NOT DISTINCT FROM 'failed') AS unprotected,
        -- issue 17: whether the newest completed backup left out tables that hold tenant rows
        CASE WHEN l.id IS NULL THEN NULL
             WHEN l.left_out IS NULL THEN 'unknown'
             WHEN pg_catalog.jsonb_array_length(l.left_out) OPERATOR(pg_catalog.=) 0 THEN 'complete'
             ELSE 'incomplete' END AS coverage,
-       tenant_backup._scheduler_serves() AS served_by_scheduler
+       tenant_backup._scheduler_serves() AS served_by_scheduler,
+       -- issue 20: the newest completed backup's last verification and restore drill; a newest
+       -- backup that failed either counts as unprotected (above)
+       l.verified_at AS last_verified_at,
+       (l.verify_status OPERATOR(pg_catalog.=) 'ok') AS last_verify_ok,
+       l.drilled_at AS last_drill_at,
+       (l.drill_status OPERATOR(pg_catalog.=) 'ok') AS last_drill_ok,
+       -- (as last_error: it may quote a row's key)
+       CASE WHEN tenant_backup._may('backup.view', t.tenant) THEN l.drill_error END AS last_drill_error
 -- The tenants: those with completed backups (with their count and size, one pass over
 -- backups_completed_idx), and those the scheduler keeps state for, with a schedule of their own,
 -- or (no scheduler) found by discovery that have none.
@@ -487,7 +503,8 @@ FROM (SELECT b.tenant, count(*) AS retained_count, sum(b.size_bytes)::bigint AS 
 LEFT JOIN tenant_backup.schedule_state st ON st.tenant = t.tenant
 CROSS JOIN LATERAL tenant_backup._schedule_times(t.tenant, st.schedule_key, st.next_run) s
 -- (the newest completed backup by one probe of backups_completed_idx per tenant)
-LEFT JOIN LATERAL (SELECT b.id, b.kind, b.created_at, b.finished_at, b.size_bytes, b.left_out
+LEFT JOIN LATERAL (SELECT b.id, b.kind, b.created_at, b.finished_at, b.size_bytes, b.left_out,
+                          b.verified_at, b.verify_status, b.drilled_at, b.drill_status, b.drill_error
                    FROM tenant_backup.backups b
                    WHERE b.tenant OPERATOR(pg_catalog.=) t.tenant AND b.status OPERATOR(pg_catalog.=) 'completed'
                    ORDER BY b.created_at DESC, b.id DESC LIMIT 1) l ON true
@@ -708,6 +725,29 @@ CREATE FUNCTION tenant_backup._refuse_drop() RETURNS event_trigger
 CREATE EVENT TRIGGER tenant_backup_refuse_drop ON ddl_command_start WHEN TAG IN ('DROP EXTENSION')
     EXECUTE FUNCTION tenant_backup._refuse_drop();
 
+--------------------------------------------------------------------------------------------------
+-- <issue 20: backups that keep restoring: schema migrations, restore drills>
+-- A restore maps the archived columns onto the tables as they are now (src/pg/archive/
+-- column_mapping.hpp; docs/RESTORE.md "Schema drift" states the rules): changed types are
+-- converted, a table dropped since the backup is skipped with a WARNING and listed with NULL
+-- counts, unless strict => true. A second signature (rather than a DEFAULT on the first), so that
+-- the 0.1.0 function and its grants stay as they are.
+CREATE FUNCTION tenant_backup.backup_restore(backup_id bigint, strict boolean)
+RETURNS TABLE (table_name text, rows_removed bigint, rows_restored bigint)
+    AS 'MODULE_PATHNAME', 'backup_restore' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION tenant_backup.backup_restore(bigint, boolean) IS
+    'backup_restore; strict => true refuses a backup of a table dropped since, rather than skipping it.';
+
+-- A restore drill: plans the restore of a backup into the tables as they are now and loads its rows
+-- into temporary copies of them, in a subtransaction that is always rolled back. Records the
+-- outcome in backups.drilled_at / drill_status / drill_error (backup_status shows the newest's).
+CREATE FUNCTION tenant_backup.backup_drill(backup_id bigint)
+RETURNS TABLE (ok boolean, tables integer, rows bigint, error text)
+    AS 'MODULE_PATHNAME', 'backup_drill' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION tenant_backup.backup_drill(bigint) IS
+    'Checks that a backup would restore into the tables as they are now, without changing them; records the outcome.';
+GRANT EXECUTE ON FUNCTION tenant_backup.backup_restore(bigint, boolean), tenant_backup.backup_drill(bigint) TO PUBLIC;
+
 -- Issue 21: restores that can be previewed, undone and aimed. The diff engine compares a backup
 -- with its tenant's rows now (or with another backup of the tenant), matched by primary key, else
 -- a unique key, else whole rows as a multiset (src/pg/archive/diff_engine.hpp).
@@ -733,16 +773,18 @@ ALTER TABLE tenant_backup.backups DROP CONSTRAINT backups_kind_check;
 ALTER TABLE tenant_backup.backups ADD CONSTRAINT backups_kind_check
     CHECK (kind IN ('manual', 'auto', 'imported', 'pre_restore'));
 
--- Preview and undo: a second signature (the one-argument form keeps its result; dry_run has no
--- default, so that backup_restore(id) still means the one-argument form).
+-- Preview and undo: another signature (the one-argument form keeps its result; dry_run has no
+-- default, so that backup_restore(id) still means the one-argument form; with issue 20's
+-- backup_restore(id, strict), two positional arguments are ambiguous: name them). strict as there.
 CREATE FUNCTION tenant_backup.backup_restore(backup_id bigint, dry_run boolean, pre_restore_backup boolean DEFAULT NULL,
-                                             mode text DEFAULT 'exact', tables regclass[] DEFAULT NULL)
+                                             mode text DEFAULT 'exact', tables regclass[] DEFAULT NULL,
+                                             strict boolean DEFAULT false)
 RETURNS TABLE (table_name text, rows_removed bigint, rows_restored bigint, only_in_backup bigint, only_live bigint,
                changed bigint, unchanged bigint, pre_restore_backup_id bigint)
     AS 'MODULE_PATHNAME', 'backup_restore_with_options' LANGUAGE C VOLATILE;
-COMMENT ON FUNCTION tenant_backup.backup_restore(bigint, boolean, boolean, text, regclass[]) IS
-    'dry_run => true: what the restore would do per table (rows it removes and loads; rows only in the backup, only live, changed, unchanged), changing nothing (backup.view). Otherwise the restore, after backing up the tenant as it is (kind pre_restore, its id in pre_restore_backup_id; pre_restore_backup => false or tenant_backup.pre_restore_backup = off skips it). mode => ''missing'' only re-inserts rows whose key is gone; tables => restores only those tables.';
-GRANT EXECUTE ON FUNCTION tenant_backup.backup_restore(bigint, boolean, boolean, text, regclass[]) TO PUBLIC;
+COMMENT ON FUNCTION tenant_backup.backup_restore(bigint, boolean, boolean, text, regclass[], boolean) IS
+    'dry_run => true: what the restore would do per table (rows it removes and loads; rows only in the backup, only live, changed, unchanged), changing nothing (backup.view). Otherwise the restore, after backing up the tenant as it is (kind pre_restore, its id in pre_restore_backup_id; pre_restore_backup => false or tenant_backup.pre_restore_backup = off skips it). mode => ''missing'' only re-inserts rows whose key is gone; tables => restores only those tables; strict => true refuses a table dropped since the backup.';
+GRANT EXECUTE ON FUNCTION tenant_backup.backup_restore(bigint, boolean, boolean, text, regclass[], boolean) TO PUBLIC;
 
 -- Writers during a restore: an application that writes a tenant's rows while restores may run
 -- calls this first in each writing transaction (README, "Restoring a live tenant").

@@ -158,7 +158,7 @@ my %calls = (
 	'backup_repository_remove(text)' => [ 'write', q{SELECT tenant_backup.backup_repository_remove('x')} ],
 	'backup_restore(bigint)' => [ 'write', "SELECT count(*) FROM tenant_backup.backup_restore($before)" ],
 	# issue 21: a preview too (temporary tables)
-	'backup_restore(bigint,boolean,boolean,text,regclass[])' =>
+	'backup_restore(bigint,boolean,boolean,text,regclass[],boolean)' =>
 	  [ 'write', "SELECT count(*) FROM tenant_backup.backup_restore($before, dry_run => true)" ],
 	'backup_restore_async(bigint)' => [ 'write', "SELECT tenant_backup.backup_restore_async($before)" ],
 	'backup_revoke(regrole,text,text)' => [ 'write', q{SELECT tenant_backup.backup_revoke('reader', 'backup.view', '1')} ],

@@ -24,9 +24,12 @@ std::string tenant_bytes(Oid type, Datum tenant) {
 	return std::string(b.data, b.len);
 }
 
-size_t tenant_field(const archive::TableHeader &table, int64 id, const std::string &display_name) {
-	for (size_t i = 0; i < table.columns.size(); i++)
-		if (table.columns[i].name == table.tenant_column)
+// The tenant column's place among the loaded fields (the tenant check runs on the mapped tuples,
+// so that it compares values of the column's type now).
+size_t tenant_field(const archive::TableHeader &table, const std::vector<std::string> &load, int64 id,
+                    const std::string &display_name) {
+	for (size_t i = 0; i < load.size(); i++)
+		if (load[i] == table.tenant_column)
 			return i;
 	throw SqlError(ERRCODE_DATA_CORRUPTED, "archive of backup " + std::to_string(id) + " is damaged: table " +
 	                                           display_name + " lacks its tenant column \"" + table.tenant_column +
@@ -39,18 +42,16 @@ ArchivedTuples::ArchivedTuples(archive::ArchiveReader &reader, const archive::Ta
                                const RestoredTable &r, int64 backup_id)
     : rows_(reader) {
 	const TableRestorePlan &plan = r.plan;
-	Source *source = &rows_;
-	// Every row must be the backup's tenant's, checked as it loads (before COPY sees it); rows
-	// found through a path are checked after the load (ForeignKeyChecks::check_path_rows).
+	mapped_ = std::make_unique<MappedTuples>(rows_, table.columns, plan.mapping, plan.display_name,
+	                                         "backup " + std::to_string(backup_id), "nothing was restored");
+	Source *source = mapped_.get();
+	// Every row must be the backup's tenant's, checked on the mapped fields before COPY sees them;
+	// rows found through a path are checked after the load (ForeignKeyChecks::check_path_rows).
 	if (!plan.table.is_path()) {
 		tenant_rows_ = std::make_unique<archive::TenantFieldCheck>(
-		    rows_, table.columns.size(), tenant_field(table, backup_id, plan.display_name),
+		    *mapped_, plan.load.size(), tenant_field(table, plan.load, backup_id, plan.display_name),
 		    tenant_bytes(plan.tenant_type, r.tenant), plan.display_name + " of backup " + std::to_string(backup_id));
 		source = tenant_rows_.get();
-	}
-	if (plan.drops_fields) {
-		filter_ = std::make_unique<archive::TupleFieldFilter>(*source, plan.keep);
-		source = filter_.get();
 	}
 	tuples_ = source;
 	frame_ = std::make_unique<archive::CopyBinaryFrame>(*tuples_);

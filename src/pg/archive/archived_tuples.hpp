@@ -1,11 +1,12 @@
 // The archived rows of one table as every restore path reads them (restore, preview, diff): each
 // row checked, before anything loads it, to hold the backup's tenant (tables with a tenant column;
-// rows found through a path are checked after loading), and the fields of columns that no longer
-// exist left out (the plan's schema drift rule).
+// rows found through a path are checked after loading), mapped onto the table as it is now (the
+// plan's column mapping, column_mapping.hpp: dropped columns left out, changed types converted).
 #pragma once
 #include "core/archive/archive_reader.hpp"
 #include "core/archive/copy_binary.hpp"
 #include "core/archive/tenant_field_check.hpp"
+#include "pg/archive/column_mapping.hpp"
 #include "pg/archive/foreign_keys.hpp"
 
 #include <memory>
@@ -26,8 +27,8 @@ public:
 
 private:
 	archive::TableRows rows_;
+	std::unique_ptr<MappedTuples> mapped_;
 	std::unique_ptr<archive::TenantFieldCheck> tenant_rows_;
-	std::unique_ptr<archive::TupleFieldFilter> filter_;
 	Source *tuples_ = nullptr;
 	std::unique_ptr<archive::CopyBinaryFrame> frame_;
 };

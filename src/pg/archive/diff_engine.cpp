@@ -309,7 +309,9 @@ Archived load_table(const OpenedBackup &b, const archive::TableIndexEntry &entry
 	if (!table)
 		throw SqlError(ERRCODE_DATA_CORRUPTED, "archive of backup " + std::to_string(b.backup.id) +
 		                                           " is damaged: its index names a table it lacks");
-	Archived a{{plan_table_restore(*table, b.backup.id, now, purpose), 0}, nullptr};
+	Archived a{{plan_table_restore(*table, b.backup.id, now, RestoreOptions{}, purpose), 0}, nullptr};
+	if (a.table.plan.dropped) // skipped with a WARNING, as a restore skips it
+		return a;
 	a.table.tenant = tenant_datum(b.backup.tenant, a.table.plan.tenant_type, a.table.plan.table.tenant_value_column(),
 	                              a.table.plan.display_name);
 	a.copy = std::make_unique<ArchivedCopy>(*one, *table, a.table, b.backup.id);
@@ -359,12 +361,16 @@ void compare_backup(const OpenedBackup &backup, const OpenedBackup *other, PlanP
 	};
 	for (const auto &entry : entries) {
 		Archived a = load_table(backup, entry, purpose, now);
+		if (!a.copy)
+			continue; // a table dropped since the backup
 		std::optional<Archived> b;
 		if (other) {
 			auto o = find_other(entry.schema, entry.name);
 			if (o != other_entries.end()) {
 				b = load_table(*other, *o, purpose, now);
 				other_entries.erase(o);
+				if (!b->copy)
+					b.reset();
 			}
 		}
 		compare(&a, b ? &*b : nullptr);
@@ -374,6 +380,8 @@ void compare_backup(const OpenedBackup &backup, const OpenedBackup *other, PlanP
 	}
 	for (const auto &entry : other_entries) {
 		Archived b = load_table(*other, entry, purpose, now);
+		if (!b.copy)
+			continue;
 		compare(nullptr, &b);
 		b.copy->drop();
 	}

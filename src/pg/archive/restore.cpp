@@ -4,12 +4,12 @@
 #include "core/archive/copy_binary.hpp"
 #include "core/archive/tenant_field_check.hpp"
 #include "pg/archive/archive_access.hpp"
-#include "pg/archive/archived_tuples.hpp"
-#include "pg/archive/diff_engine.hpp"
-#include "pg/archive/take_backup.hpp"
-#include "pg/boundary/settings.hpp"
-#include "pg/boundary/warnings.hpp"
 #include "pg/catalog/foreign_key_catalog.hpp"
+#include "pg/boundary/warnings.hpp"
+#include "pg/boundary/settings.hpp"
+#include "pg/archive/take_backup.hpp"
+#include "pg/archive/diff_engine.hpp"
+#include "pg/archive/archived_tuples.hpp"
 #include "pg/archive/citus_tables.hpp"
 #include "pg/archive/copy_loader.hpp"
 #include "pg/archive/loading_scope.hpp"
@@ -111,10 +111,6 @@ StoredBackup check_restore_allowed(int64 id, AuditedAction &audit) {
 	return authorized;
 }
 
-std::vector<RestoredTableResult> restore_backup(int64 id, AuditedAction &audit) {
-	return restore_backup(id, audit, RestoreOptions{}).tables;
-}
-
 std::vector<RestoredTableResult> preview_restore(int64 id, AuditedAction &audit, const RestoreOptions &options) {
 	StoredBackup authorized = authorize_backup(id, "restored", "backup.view", audit);
 	require_sequence_privileges(catalog_tables(id), id, authorized.tenant, audit.action());
@@ -132,17 +128,21 @@ std::vector<RestoredTableResult> preview_restore(int64 id, AuditedAction &audit,
 		    DiffCounts n = count_differences(c);
 		    std::array<uint64, 4> diff{n.only_in_backup, n.only_live, n.changed, n.unchanged};
 		    if (options.missing) // only what is missing comes back, if rows have a key to tell it by
-			    results.push_back({t.plan.display_name, 0, n.missing_by_key, diff});
+			    results.push_back({t.plan.display_name, 0, n.missing_by_key, false, diff});
 		    else
 			    results.push_back({t.plan.display_name, n.only_live + n.changed + n.unchanged,
-			                       n.only_in_backup + n.changed + n.unchanged, diff});
+			                       n.only_in_backup + n.changed + n.unchanged, false, diff});
 	    },
 	    options.tables ? &*options.tables : nullptr);
 	audit.ok();
 	return results;
 }
 
-RestoreOutcome restore_backup(int64 id, AuditedAction &audit, const RestoreOptions &options) {
+std::vector<RestoredTableResult> restore_backup(int64 id, AuditedAction &audit, const RestoreOptions &options) {
+	return restore_with_undo(id, audit, options).tables;
+}
+
+RestoreOutcome restore_with_undo(int64 id, AuditedAction &audit, const RestoreOptions &options) {
 	StoredBackup authorized = check_restore_allowed(id, audit);
 	BackupProgress progress(id, authorized.tenant, "restore", 0);
 	progress.phase("checking archive");
@@ -170,7 +170,12 @@ RestoreOutcome restore_backup(int64 id, AuditedAction &audit, const RestoreOptio
 		archived.push_back(table->schema + "." + table->name);
 		if (!aimed_at(options, archived.back()))
 			continue; // an aimed restore leaves the other tables alone
-		RestoredTable r{plan_table_restore(*table, id, now), 0};
+		RestoredTable r{plan_table_restore(*table, id, now, options), 0};
+		if (r.plan.dropped) {
+			archive_order.push_back(table->schema + "." + table->name);
+			planned.emplace(table->schema + "." + table->name, std::move(r));
+			continue;
+		}
 		if (std::optional<CitusTable> c = citus_table(r.plan.relid)) {
 			refuse_unless_distributed_by_tenant(*c, r.plan.relid, r.plan.display_name, r.plan.tenant_column_raw,
 			                                    r.plan.table.is_path(), colocation);
@@ -201,6 +206,10 @@ RestoreOutcome restore_backup(int64 id, AuditedAction &audit, const RestoreOptio
 			auto found = planned.find(entry.schema + "." + entry.name);
 			if (found == planned.end())
 				continue;
+			if (found->second.plan.dropped) {
+				results.push_back({found->second.plan.display_name, 0, 0, true});
+				continue;
+			}
 			progress.table(found->second.plan.display_name);
 			std::unique_ptr<tb::archive::ArchiveReader> one =
 			    tb::archive::open_archive_table(*opened.storage, backup.object_name, reader_options(backup), entry);
@@ -213,7 +222,7 @@ RestoreOutcome restore_backup(int64 id, AuditedAction &audit, const RestoreOptio
 			archived_rows.drop();
 			pg_call([] { CommandCounterIncrement(); });
 			progress_add(inserted, 0);
-			results.push_back({found->second.plan.display_name, 0, inserted, std::nullopt});
+			results.push_back({found->second.plan.display_name, 0, inserted});
 			restored.push_back(std::move(found->second));
 		}
 		progress.tables_finished();
@@ -223,7 +232,7 @@ RestoreOutcome restore_backup(int64 id, AuditedAction &audit, const RestoreOptio
 	std::map<std::string, uint64> removed_through_paths;
 	std::vector<const RestoredTable *> paths;
 	for (const auto &[name, r] : planned)
-		if (r.plan.table.is_path())
+		if (!r.plan.dropped && r.plan.table.is_path())
 			paths.push_back(&r);
 	std::stable_sort(paths.begin(), paths.end(), [](const RestoredTable *a, const RestoredTable *b) {
 		return a->plan.table.path.size() > b->plan.table.path.size();
@@ -241,6 +250,7 @@ RestoreOutcome restore_backup(int64 id, AuditedAction &audit, const RestoreOptio
 			removed_first[*name] = foreign_keys.delete_tenant_rows(planned.at(*name));
 
 	progress.phase("loading");
+	std::vector<uint64> restored_rows; // per restored table
 	while (std::optional<tb::archive::TableHeader> table = reader.next_table()) {
 		auto found = planned.find(table->schema + "." + table->name);
 		if (found == planned.end() && !aimed_at(options, table->schema + "." + table->name))
@@ -251,12 +261,18 @@ RestoreOutcome restore_backup(int64 id, AuditedAction &audit, const RestoreOptio
 		RestoredTable r = std::move(found->second);
 		std::string key = found->first;
 		planned.erase(found);
+		if (r.plan.dropped) { // its rows are drained unread by the next next_table()
+			results.push_back({r.plan.display_name, 0, 0, true});
+			continue;
+		}
 		progress.table(r.plan.display_name);
 		bool path = r.plan.table.is_path();
 		uint64 removed = path            ? removed_through_paths[r.plan.display_name]
 		                 : r.distributed ? removed_first[key]
 		                                 : foreign_keys.delete_tenant_rows(r);
 
+		// The archived fields as the table takes them now, each row checked to be the tenant's
+		// (archived_tuples.hpp, column_mapping.hpp).
 		ArchivedTuples archived_tuples(reader, *table, r, id);
 		ProgressCount counted(archived_tuples.tuples(), archived_tuples.tenant_check());
 		tb::Source &tuples = counted;
@@ -275,8 +291,9 @@ RestoreOutcome restore_backup(int64 id, AuditedAction &audit, const RestoreOptio
 			                                           std::to_string(reader.table_rows()));
 		pg_call([] { CommandCounterIncrement(); });
 		progress_add(loaded - counted.counted(), 0); // rows found through a path, and the last ones
-		results.push_back({r.plan.display_name, removed, loaded, std::nullopt});
+		results.push_back({r.plan.display_name, removed, loaded});
 		restored.push_back(std::move(r));
+		restored_rows.push_back(loaded);
 	}
 	if (!planned.empty())
 		throw SqlError(ERRCODE_DATA_CORRUPTED, "archive of backup " + std::to_string(id) + " is damaged: table " +
@@ -284,7 +301,7 @@ RestoreOutcome restore_backup(int64 id, AuditedAction &audit, const RestoreOptio
 	progress.tables_finished();
 	for (size_t i = 0; i < restored.size(); i++)
 		if (restored[i].plan.table.is_path())
-			ForeignKeyChecks::check_path_rows(restored[i], results[i].restored, id);
+			ForeignKeyChecks::check_path_rows(restored[i], restored_rows[i], id);
 	finish_restore(progress, foreign_keys, restored, backup, id, options, audit);
 	return outcome;
 }

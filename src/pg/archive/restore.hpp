@@ -10,12 +10,12 @@
 // coordinator, tables hash-distributed by the tenant column are deleted and loaded through Citus
 // (citus_tables.hpp); every other Citus table kind is refused before anything changes.
 #pragma once
+#include "pg/archive/restore_plan.hpp"
 #include "pg/catalog/audit.hpp"
 #include "pg/catalog/catalog.hpp"
 
 #include <array>
 #include <optional>
-#include <set>
 #include <string>
 #include <vector>
 
@@ -24,26 +24,14 @@ namespace tb::pg {
 struct RestoredTableResult {
 	std::string name;
 	uint64 removed = 0, restored = 0;
+	bool skipped = false; // dropped since the backup: listed with NULL counts
 	// A preview's diff (issue 21): rows only in the backup, only live, changed, unchanged.
 	std::optional<std::array<uint64, 4>> diff;
 };
 
-// How a restore goes (issue 21); the default is the whole backup, exactly, after a pre_restore
-// backup if tenant_backup.pre_restore_backup is on.
-struct RestoreOptions {
-	std::optional<bool> pre_restore; // nullopt: tenant_backup.pre_restore_backup
-	// mode 'missing': only the backup's rows whose key the tenant has no row for now are inserted,
-	// parent tables first; nothing is deleted or changed. A table without a primary or unique key
-	// is skipped with a WARNING; a row whose unique key holds a NULL is never missing.
-	bool missing = false;
-	// Aimed: only these tables of the backup ("schema.name"); a foreign key that this breaks fails
-	// the restore naming the table to add.
-	std::optional<std::set<std::string>> tables;
-};
-
 struct RestoreOutcome {
 	std::vector<RestoredTableResult> tables;
-	std::optional<int64> pre_restore_backup; // the backup that undoes the restore
+	std::optional<int64> pre_restore_backup; // the backup that undoes the restore (issue 21)
 };
 
 // What is checked before anything is read or changed, as the current user: the backup exists and
@@ -53,13 +41,16 @@ struct RestoreOutcome {
 StoredBackup check_restore_allowed(int64 backup_id, AuditedAction &audit);
 
 // check_restore_allowed, then the restore itself; the action is recorded on `audit` (ok) in the
-// transaction. One result per table, in the archive's order. backup_progress shows it (kind
+// transaction. One result per table, in the archive's order (a table dropped since the backup is
+// skipped, unless options.strict). backup_progress shows it (kind
 // restore, with its phase) while it runs. Needs SPI connected.
-std::vector<RestoredTableResult> restore_backup(int64 backup_id, AuditedAction &audit);
-// The same with options: first, unless options.pre_restore (or the setting) says not, a backup
-// of the tenant as it is, in this transaction (kind pre_restore, take_pre_restore_backup), after
-// every table was planned and before any row changes; restoring it undoes the restore.
-RestoreOutcome restore_backup(int64 backup_id, AuditedAction &audit, const RestoreOptions &options);
+// Issue 21: first, unless options.pre_restore (or the setting) says not, a backup of the tenant
+// as it is, in this transaction (kind pre_restore, take_pre_restore_backup), after every table was
+// planned and before any row changes; restoring it undoes the restore (restore_with_undo returns
+// its id). options.missing and options.tables: see RestoreOptions (restore_plan.hpp).
+std::vector<RestoredTableResult> restore_backup(int64 backup_id, AuditedAction &audit,
+                                                const RestoreOptions &options = {});
+RestoreOutcome restore_with_undo(int64 backup_id, AuditedAction &audit, const RestoreOptions &options);
 
 // What restore_backup(backup_id, options) would do, per table, changing nothing: its checks and
 // plans (backup.view instead of backup.restore), then the diff engine's counts

@@ -1,7 +1,8 @@
 // tenant_backup.backup_restore(backup_id bigint)
 //   RETURNS TABLE (table_name text, rows_removed bigint, rows_restored bigint)
 // tenant_backup.backup_restore(backup_id bigint, dry_run boolean, pre_restore_backup boolean DEFAULT NULL,
-//                              mode text DEFAULT 'exact', tables regclass[] DEFAULT NULL)
+//                              mode text DEFAULT 'exact', tables regclass[] DEFAULT NULL,
+//                              strict boolean DEFAULT false)
 //   RETURNS TABLE (table_name text, rows_removed bigint, rows_restored bigint, only_in_backup bigint,
 //                  only_live bigint, changed bigint, unchanged bigint, pre_restore_backup_id bigint)
 //
@@ -29,11 +30,12 @@ void emit_results(FunctionCallInfo fcinfo, const std::vector<RestoredTableResult
 	for (const auto &r : results) {
 		const char *name = r.name.c_str();
 		uint64 removed = r.removed, restored = r.restored;
+		bool skipped = r.skipped;
 		pg_call([=] {
 			auto *rsinfo = reinterpret_cast<ReturnSetInfo *>(fcinfo->resultinfo);
 			Datum values[3] = {CStringGetTextDatum(name), Int64GetDatum(static_cast<int64>(removed)),
 			                   Int64GetDatum(static_cast<int64>(restored))};
-			bool nulls[3] = {false, false, false};
+			bool nulls[3] = {false, skipped, skipped};
 			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 		});
 	}
@@ -47,7 +49,7 @@ void emit_wide_results(FunctionCallInfo fcinfo, const std::vector<RestoredTableR
 			auto *rsinfo = reinterpret_cast<ReturnSetInfo *>(fcinfo->resultinfo);
 			Datum values[8] = {CStringGetTextDatum(name), Int64GetDatum(static_cast<int64>(r.removed)),
 			                   Int64GetDatum(static_cast<int64>(r.restored))};
-			bool nulls[8] = {false, false, false, true, true, true, true, true};
+			bool nulls[8] = {false, r.skipped, r.skipped, true, true, true, true, true}; // skipped: dropped since
 			if (r.diff)
 				for (int i = 0; i < 4; i++) {
 					values[3 + i] = Int64GetDatum(static_cast<int64>((*r.diff)[i]));
@@ -115,13 +117,14 @@ TB_SQL_FUNCTION(backup_restore_with_options) {
 		throw SqlError(ERRCODE_INVALID_PARAMETER_VALUE, "mode must be 'exact' or 'missing'");
 	options.missing = *mode == "missing";
 	options.tables = table_names_arg(fcinfo, 4);
+	options.strict = pg_eval([fcinfo] { return !PG_ARGISNULL(5) && PG_GETARG_BOOL(5); });
 	pg_call([&] { InitMaterializedSRF(fcinfo, 0); });
 	spi_begin();
 	RestoreOutcome outcome;
 	if (dry_run)
 		outcome.tables = preview_restore(id, audit, options);
 	else
-		outcome = restore_backup(id, audit, options);
+		outcome = restore_with_undo(id, audit, options);
 	spi_end();
 	emit_wide_results(fcinfo, outcome.tables, outcome.pre_restore_backup);
 	return 0;
@@ -132,9 +135,11 @@ TB_SQL_FUNCTION(backup_restore) {
 	AuditedAction audit("restore"); // first: a refused argument is a failed attempt too
 	int64 id = arg_int64(fcinfo, 0, "backup_id");
 	audit.set_backup(id);
+	RestoreOptions options;
+	options.strict = PG_NARGS() > 1 && !PG_ARGISNULL(1) && PG_GETARG_BOOL(1);
 	pg_call([&] { InitMaterializedSRF(fcinfo, 0); });
 	spi_begin();
-	std::vector<RestoredTableResult> results = restore_backup(id, audit);
+	std::vector<RestoredTableResult> results = restore_backup(id, audit, options);
 	spi_end();
 	emit_results(fcinfo, results);
 	return 0;
