@@ -33,6 +33,8 @@ int clock_offset = 0;
 int audit_retention = 400;
 bool log_scheduled_backups = false;
 bool verify_new_backups = true;
+bool pre_restore_backup = true;
+int pre_restore_retention = 7;
 bool drop_confirmed = false;
 int unencrypted_backups = static_cast<int>(UnencryptedBackups::Warn);
 
@@ -186,6 +188,15 @@ void define_settings() {
 	                         "warning; refuse: backups and imports fail until a key is configured.",
 	                         &unencrypted_backups, static_cast<int>(UnencryptedBackups::Warn),
 	                         unencrypted_backups_options, PGC_SUSET, 0, nullptr, nullptr, nullptr);
+	DefineCustomBoolVariable("tenant_backup.pre_restore_backup",
+	                         "Back up the tenant as it is before every restore (kind pre_restore).",
+	                         "In the restore's transaction, before any row changes: restoring that backup undoes "
+	                         "the restore. Off: restores keep no copy of what they overwrite.",
+	                         &pre_restore_backup, true, PGC_USERSET, 0, nullptr, nullptr, nullptr);
+	DefineCustomIntVariable("tenant_backup.pre_restore_retention", "Days a pre_restore backup is kept.",
+	                        "The scheduler's periodic sync deletes older ones (unless pinned or kept). 0 keeps "
+	                        "them until deleted by hand.",
+	                        &pre_restore_retention, 7, 0, 36500, PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
 	MarkGUCPrefixReserved("tenant_backup");
 }
 
@@ -285,6 +296,13 @@ bool setting_drop_confirmed() {
 }
 UnencryptedBackups setting_unencrypted_backups() {
 	return static_cast<UnencryptedBackups>(unencrypted_backups);
+}
+
+bool setting_pre_restore_backup() {
+	return pre_restore_backup;
+}
+int setting_pre_restore_retention() {
+	return pre_restore_retention;
 }
 
 } // namespace tb::pg
