@@ -56,6 +56,16 @@ SELECT * FROM pg_temp.scans($$SELECT b.* FROM tenant_backup.backups b
     WHERE b.tenant = ANY (ARRAY['231000', tenant_backup._stored_tenant('231000')]) ORDER BY b.created_at DESC, b.id DESC$$);
 SELECT count(*) FROM tenant_backup.backup_list('231000');
 
+-- A batch of the scheduler's upkeep, as SPI plans it (once, with its values): the next idle
+-- tenants after the last batch's, in the primary key's order (no sort); and a step of discovery:
+-- the next tenants of a table after the last step's, by a loose scan of its tenant index.
+SELECT * FROM pg_temp.scans($$SELECT tenant FROM tenant_backup.schedule_state WHERE running_backup_id IS NULL
+    AND ('230500'::text IS NULL OR tenant > '230500') ORDER BY tenant LIMIT 5000$$);
+SELECT * FROM pg_temp.scans($$SELECT v::text FROM (WITH RECURSIVE skip(v, n) AS ((SELECT pl_tenant, 1 FROM pl.items
+    WHERE pl_tenant > CAST('231000' AS integer) ORDER BY 1 LIMIT 1) UNION ALL SELECT (SELECT pl_tenant FROM pl.items
+    WHERE pl_tenant > skip.v ORDER BY 1 LIMIT 1), skip.n + 1 FROM skip WHERE skip.v IS NOT NULL AND skip.n < 10000)
+    SELECT v, n FROM skip WHERE v IS NOT NULL) AS loose ORDER BY n$$);
+
 -- The scheduler's statements of every pass, and a job's retention, as generic plans.
 SET plan_cache_mode = force_generic_plan;
 PREPARE due(bigint, int) AS SELECT count(*) FROM (SELECT FROM tenant_backup.schedule_state

@@ -41,6 +41,36 @@ ErrorData *detail::run_in_transaction_impl(const char *what, void (*fn)(void *),
 	return error;
 }
 
+void commit_and_continue(const char *what, const std::function<void()> &between) {
+	// Out of the transaction's memory first: an error below switches back to the context current
+	// at the call, which the commit would have freed.
+	pg_call([] { MemoryContextSwitchTo(TopMemoryContext); });
+	pg_call([] {
+		SPI_finish();
+		PopActiveSnapshot();
+		CommitTransactionCommand();
+		pgstat_report_activity(STATE_IDLE, nullptr);
+	});
+	std::exception_ptr failure;
+	if (between) {
+		try {
+			between();
+		} catch (...) {
+			failure = std::current_exception();
+		}
+	}
+	pg_call([what] {
+		SetCurrentStatementStartTimestamp();
+		StartTransactionCommand();
+		PushActiveSnapshot(GetTransactionSnapshot());
+		pgstat_report_activity(STATE_RUNNING, what);
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "tenant_backup: SPI_connect failed");
+	});
+	if (failure)
+		std::rethrow_exception(failure);
+}
+
 BackgroundWorker worker_definition(const char *function, const char *name, int restart_seconds, bool needs_database) {
 	BackgroundWorker worker;
 	memset(&worker, 0, sizeof(worker));
@@ -82,14 +112,22 @@ void worker_signals() {
 	BackgroundWorkerUnblockSignals();
 }
 
-void worker_connect(Oid database, const char *database_name, const char *application_name) {
+void worker_connect(Oid database, const char *database_name, const char *application_name, Oid role) {
 	if (database_name)
 		BackgroundWorkerInitializeConnection(database_name, nullptr, 0);
 	else
-		BackgroundWorkerInitializeConnectionByOid(database, InvalidOid, 0);
+		BackgroundWorkerInitializeConnectionByOid(database, role, 0);
 	pin_worker_search_path();
 	pgstat_report_appname(application_name);
 	SetConfigOption("default_transaction_isolation", "read committed", PGC_SUSET, PGC_S_OVERRIDE);
+}
+
+std::string take_error_message(ErrorData *error) {
+	std::string message = error->message ? error->message : "unknown error";
+	if (error->detail)
+		message += " (" + std::string(error->detail) + ")";
+	pg_call([error] { FreeErrorData(error); });
+	return message;
 }
 
 } // namespace tb::pg

@@ -4,6 +4,7 @@
 #include "pg/boundary/guard.hpp"
 #include "pg/boundary/pg_headers.hpp"
 
+#include <functional>
 #include <string>
 #include <type_traits>
 
@@ -27,6 +28,13 @@ template <typename F> ErrorData *run_in_transaction(const char *what, F &&fn) {
 	    what, [](void *p) { cpp_call([p] { (*static_cast<Fn *>(p))(); }); }, &fn);
 }
 
+// Inside run_in_transaction's fn: commits the transaction (its locks and snapshot go), runs
+// `between` (C++ that runs no SQL: storage only) outside any transaction, then starts a new one
+// as run_in_transaction does (SPI connected, a snapshot pushed), so that a long job made of many
+// parts holds nothing from one part to the next. A C++ exception of `between` propagates once the
+// new transaction has started (run_in_transaction then aborts it).
+void commit_and_continue(const char *what, const std::function<void()> &between = {});
+
 // The definition of a worker running `function` of this library, started once recovery is over,
 // restarted `restart_seconds` after a failure (0: never). Plain C: no errors raised.
 BackgroundWorker worker_definition(const char *function, const char *name, int restart_seconds, bool needs_database);
@@ -44,9 +52,13 @@ BackgroundWorkerHandle *start_worker(const char *function, const char *name, con
 // CHECK_FOR_INTERRUPTS aborts its transaction: the catalog keeps only what was committed). What
 // must not be cut short holds interrupts (HOLD_INTERRUPTS). Then signals are unblocked.
 void worker_signals();
-// worker_connect: connects to `database` (by name when database_name is given), pins search_path,
-// names the worker in pg_stat_activity, and runs its transactions at READ COMMITTED (telling
-// finished work from work in progress needs a new snapshot per statement).
-void worker_connect(Oid database, const char *database_name, const char *application_name);
+// worker_connect: connects to `database` (by name when database_name is given) as `role` (the
+// bootstrap superuser when InvalidOid), pins search_path, names the worker in pg_stat_activity,
+// and runs its transactions at READ COMMITTED (telling finished work from work in progress needs a
+// new snapshot per statement).
+void worker_connect(Oid database, const char *database_name, const char *application_name, Oid role = InvalidOid);
+
+// The message of an error run_in_transaction returned, with its detail in parentheses; frees it.
+std::string take_error_message(ErrorData *error);
 
 } // namespace tb::pg

@@ -3,7 +3,13 @@
 #include "core/ownership/ownership_paths.hpp"
 #include "pg/boundary/guard.hpp"
 #include "pg/boundary/spi.hpp"
+#include "pg/boundary/settings.hpp"
 #include "pg/catalog/permissions.hpp"
+
+extern "C" {
+#include "utils/inval.h"
+#include "utils/syscache.h"
+}
 
 #include <algorithm>
 #include <map>
@@ -27,7 +33,7 @@ struct GraphEdge {
 
 } // namespace
 
-std::vector<OwnedTable> load_ownership() {
+static std::vector<OwnedTable> read_ownership() {
 	AsExtensionOwner owner; // the catalog is the extension's own
 	// This library beside 0.1.0's SQL objects (a package upgraded, ALTER EXTENSION not yet run)
 	// would back up the tables 0.1.0's rules chose: refuse, and say what to do.
@@ -253,6 +259,70 @@ std::vector<OwnedTable> load_ownership() {
 		return std::tie(a.depth, a.schema, a.name) < std::tie(b.depth, b.schema, b.name);
 	});
 	return out;
+}
+
+namespace {
+
+// This process's cache of read_ownership() (see load_ownership). `generation`
+// counts the invalidations seen; a result is kept only if none came while it was read.
+bool cache_on = false;
+uint64_t generation = 0;
+bool cached = false;
+uint64_t cached_generation = 0;
+std::string cached_key;
+std::vector<OwnedTable> cached_tables;
+
+void forget_relation(Datum, Oid) {
+	generation++;
+}
+void forget_syscache(Datum, int, uint32) {
+	generation++;
+}
+
+// What the tables' roles depend on besides the system catalogs: the settings, and the tables
+// registered or excluded (rows of our own table, which no invalidation announces).
+std::string ownership_key() {
+	AsExtensionOwner owner;
+	const char *column = setting_tenant_column(), *owners = setting_table_owners();
+	auto rows = spi_query("SELECT coalesce(pg_catalog.string_agg(r::pg_catalog.text, ',' ORDER BY r.tbl), '') "
+	                      "FROM tenant_backup.registered_tables r",
+	                      {}, true);
+	return std::string(column ? column : "") + "\n" + (owners ? owners : "") + "\n" + rows.at(0)[0].value_or("");
+}
+
+} // namespace
+
+void cache_ownership_in_this_process() { // once per process
+	if (cache_on)
+		return;
+	pg_call([] {
+		// Any change of a relation (created, dropped, altered, its columns, indexes, constraints,
+		// owner or statistics), of a role or membership (trusted owners), or of the database
+		// (its owner) is announced by one of these.
+		CacheRegisterRelcacheCallback(forget_relation, 0);
+		CacheRegisterSyscacheCallback(AUTHOID, forget_syscache, 0);
+		CacheRegisterSyscacheCallback(AUTHMEMMEMROLE, forget_syscache, 0);
+		CacheRegisterSyscacheCallback(DATABASEOID, forget_syscache, 0);
+	});
+	cache_on = true;
+}
+
+std::vector<OwnedTable> load_ownership() {
+	if (!cache_on)
+		cache_ownership_in_this_process();
+	pg_call([] { AcceptInvalidationMessages(); });
+	std::string key = ownership_key();
+	if (cached && cached_generation == generation && cached_key == key)
+		return cached_tables;
+	uint64_t before = generation;
+	std::vector<OwnedTable> tables = read_ownership();
+	cached = generation == before;
+	if (cached) {
+		cached_generation = before;
+		cached_key = key;
+		cached_tables = tables;
+	}
+	return tables;
 }
 
 } // namespace tb::pg

@@ -32,6 +32,13 @@ struct OwnedTable {
 
 // Every table that holds, is referenced by, or would hold tenant rows, ordered parent-first (by
 // depth, then name). Needs SPI connected; reads the catalog as the extension's owner.
+// The result is kept for the process's later calls until the catalog announces a change that may
+// alter it (a relation created, dropped or altered, in this transaction or committed by another;
+// a role, a membership, the database) or the settings or registered tables differ: working it out
+// costs a small tenant's backup more than its rows do, and backup_list(tenant) more than its query.
 std::vector<OwnedTable> load_ownership();
+
+// Registers the invalidation callbacks of load_ownership's cache (at its first call otherwise).
+void cache_ownership_in_this_process();
 
 } // namespace tb::pg

@@ -3,6 +3,7 @@
 #include "pg/catalog/catalog.hpp"
 #include "pg/boundary/guard.hpp"
 #include "pg/repository/pending_objects.hpp"
+#include "pg/repository/self_description.hpp"
 #include "pg/catalog/permissions.hpp"
 #include "pg/repository/archive_names.hpp"
 #include "pg/boundary/spi.hpp"
@@ -14,6 +15,9 @@ namespace tb::pg {
 
 namespace {
 
+constexpr int kSurveyBatch = 5000;  // copies read per part
+constexpr int kSurveyChecks = 1000; // unknown objects looked up per transaction (with breaks)
+
 constexpr const char *kNamedByCatalog = "SELECT 1 FROM tenant_backup.backup_copies WHERE object_name = $1 "
                                         "UNION ALL SELECT 1 FROM tenant_backup.backups WHERE object_name = $1";
 
@@ -21,15 +25,22 @@ constexpr const char *kNamedByCatalog = "SELECT 1 FROM tenant_backup.backup_copi
 constexpr const char *kKnownGarbage =
     "SELECT 1 FROM tenant_backup.removed_objects WHERE repository = $1 AND object_name = $2 "
     "UNION ALL SELECT 1 FROM tenant_backup.backups WHERE id = $3::bigint AND status = 'failed'";
+constexpr const char *kRemovedObject =
+    "SELECT 1 FROM tenant_backup.removed_objects WHERE repository = $1 AND object_name = $2";
 
 bool named_by_catalog(const std::string &name) {
 	AsExtensionOwner owner; // the catalog is the extension's own
 	return !spi_query(kNamedByCatalog, {name}).empty();
 }
 
-bool known_garbage(const std::string &repository, const std::string &name, int64_t backup_id) {
+// described: a record of a completed backup lies beside the object. Then only the catalog's
+// list of removed objects makes it garbage, never the failed backup of the same id: ids start
+// again at 1 in a catalog created anew (DROP EXTENSION, then CREATE EXTENSION), and the old
+// catalog's archives, in the same place, are backups still (self_description.hpp).
+bool known_garbage(const std::string &repository, const std::string &name, int64_t backup_id, bool described) {
 	AsExtensionOwner owner;
-	return !spi_query(kKnownGarbage, {repository, name, std::to_string(backup_id)}).empty();
+	return !spi_query(described ? kRemovedObject : kKnownGarbage, {repository, name, std::to_string(backup_id)})
+	            .empty();
 }
 
 } // namespace
@@ -50,24 +61,41 @@ const char *SurveyFinding::kind_name() const {
 	return "unknown";
 }
 
-std::vector<SurveyFinding> survey_repository(const std::string &repository, Storage &storage) {
+std::vector<SurveyFinding> survey_repository(const std::string &repository, Storage &storage,
+                                             const TransactionBreaks &breaks) {
 	struct Recorded {
 		int64_t backup_id;
 		int64_t size;
 		bool stored;
 	};
 	std::map<std::string, Recorded> recorded;
-	{
-		AsExtensionOwner owner; // the catalog is the extension's own
-		for (const auto &r : spi_query("SELECT object_name, backup_id, coalesce(size_bytes, -1), state = 'stored' "
-		                               "FROM tenant_backup.backup_copies WHERE repository = $1",
-		                               {repository}))
+	// In parts, by backup id (the primary key's order). A copy committed behind the part read
+	// meanwhile is not recorded here: its object is then unknown, and named_by_catalog finds it.
+	SqlValue after = std::string("0");
+	while (after) {
+		std::vector<SqlRow> rows;
+		{
+			AsExtensionOwner owner; // the catalog is the extension's own
+			rows = spi_query("SELECT object_name, backup_id, coalesce(size_bytes, -1), state = 'stored' "
+			                 "FROM tenant_backup.backup_copies WHERE repository = $1 AND backup_id > $2::bigint "
+			                 "ORDER BY backup_id LIMIT $3::int",
+			                 {repository, after, std::to_string(kSurveyBatch)}, true);
+		}
+		for (const auto &r : rows)
 			recorded[*r[0]] = {std::stoll(*r[1]), std::stoll(*r[2]), *r[3] == "t"};
+		after = rows.size() < static_cast<size_t>(kSurveyBatch) ? std::nullopt : rows.back()[1];
+		breaks.commit_now();
 	}
 	std::vector<SurveyFinding> findings;
 	std::string prefix = database_prefix();
+	std::vector<ObjectInfo> objects;
+	breaks.run_outside([&] { objects = storage.list(prefix); });
 	std::set<std::string> seen;
-	for (const auto &object : storage.list(prefix)) {
+	int checked = 0;
+	std::set<std::string> listed;
+	for (const auto &object : objects)
+		listed.insert(object.name);
+	for (const auto &object : objects) {
 		seen.insert(object.name);
 		auto size = static_cast<int64_t>(object.size);
 		auto it = recorded.find(object.name);
@@ -81,9 +109,11 @@ std::vector<SurveyFinding> survey_repository(const std::string &repository, Stor
 		std::optional<int64_t> id = backup_id_of_archive(object.name);
 		if (!id || awaiting_publication(object.name) || awaiting_removal(object.name))
 			continue; // not named like our archives; or this transaction's own
+		if (++checked % kSurveyChecks == 0)
+			breaks.commit_now();
 		if (named_by_catalog(object.name))
 			continue; // a copy recorded under another repository name for the same place
-		bool garbage = known_garbage(repository, object.name, *id);
+		bool garbage = known_garbage(repository, object.name, *id, listed.count(record_name(object.name)) > 0);
 		findings.push_back(
 		    {garbage ? SurveyFinding::LeftoverObject : SurveyFinding::OrphanObject, object.name, id, size});
 	}
@@ -92,22 +122,24 @@ std::vector<SurveyFinding> survey_repository(const std::string &repository, Stor
 			findings.push_back({SurveyFinding::MissingObject, name, r.backup_id, r.size});
 	// Multipart uploads never completed (a backend killed mid-upload, an endpoint that went down;
 	// or one running now).
-	for (auto &u : storage.list_incomplete_uploads()) {
+	std::vector<tb::IncompleteUpload> uploads;
+	breaks.run_outside([&] { uploads = storage.list_incomplete_uploads(); });
+	for (auto &u : uploads) {
 		if (u.name.compare(0, prefix.size(), prefix) != 0)
 			continue;
 		std::optional<int64_t> id = backup_id_of_archive(u.name);
-		bool known = id && (named_by_catalog(u.name) || known_garbage(repository, u.name, *id));
+		bool known = id && (named_by_catalog(u.name) || known_garbage(repository, u.name, *id, false));
 		findings.push_back({SurveyFinding::IncompleteUpload, u.name, id, std::nullopt, known, u});
 	}
 	return findings;
 }
 
-bool still_garbage(const std::string &repository, const std::string &name, int64_t backup_id) {
+bool still_garbage(const std::string &repository, const std::string &name, int64_t backup_id, bool described) {
 	if (awaiting_publication(name) || awaiting_removal(name) || backup_being_written(backup_id))
 		return false;
 	// Asked after the probe, under a new snapshot (READ COMMITTED): a writer that committed just
 	// before the probe has its rows visible now.
-	return !named_by_catalog(name) && known_garbage(repository, name, backup_id);
+	return !named_by_catalog(name) && known_garbage(repository, name, backup_id, described);
 }
 
 } // namespace tb::pg

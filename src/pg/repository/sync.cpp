@@ -21,6 +21,7 @@
 #include "pg/repository/registry.hpp"
 #include "pg/repository/archive_names.hpp"
 #include "pg/repository/repository_survey.hpp"
+#include "pg/repository/self_description.hpp"
 #include "pg/boundary/spi.hpp"
 
 #include <functional>
@@ -29,6 +30,8 @@
 using namespace tb::pg;
 
 namespace {
+
+constexpr int kActionsPerTransaction = 100; // with breaks
 
 struct MissingCopy {
 	int64 backup_id;
@@ -70,7 +73,8 @@ template <typename F> std::string error_of(F &&fn) {
 
 // Objects of deleted backups that could not be removed when the deleting transaction committed:
 // removed now (a no-op for those that were), and forgotten.
-void remove_deleted_objects(const std::string &repository, tb::Storage &storage, SyncResult &result) {
+void remove_deleted_objects(const std::string &repository, tb::Storage &storage, SyncResult &result,
+                            const TransactionBreaks &breaks) {
 	std::vector<SqlRow> rows;
 	{
 		AsExtensionOwner owner;
@@ -78,10 +82,13 @@ void remove_deleted_objects(const std::string &repository, tb::Storage &storage,
 		                 "ORDER BY object_name",
 		                 {repository});
 	}
+	int done = 0;
 	for (const auto &r : rows) {
 		const std::string &name = *r[0];
 		int64 id = std::stoll(*r[1]);
-		if (!still_garbage(repository, name, id))
+		if (++done % kActionsPerTransaction == 0)
+			breaks.commit_now();
+		if (!still_garbage(repository, name, id, true))
 			continue;
 		bool existed = false;
 		std::string error = error_of([&] { existed = storage.remove(name); });
@@ -97,17 +104,20 @@ void remove_deleted_objects(const std::string &repository, tb::Storage &storage,
 
 // Steps 1 and 2 for one repository. Nothing is marked or removed in a repository that cannot be
 // listed.
-void tidy_repository(const std::string &repository, SyncResult &result) {
+void tidy_repository(const std::string &repository, SyncResult &result, const TransactionBreaks &breaks) {
 	std::shared_ptr<tb::Storage> storage;
 	std::vector<SurveyFinding> findings;
 	std::string error = error_of([&] {
 		storage = open_storage(repository, true);
 		remove_stale_temporaries(*storage);
-		findings = survey_repository(repository, *storage);
+		findings = survey_repository(repository, *storage, breaks);
 	});
 	if (!error.empty())
 		return result.add(std::nullopt, repository, "check", "", error);
+	int done = 0;
 	for (const SurveyFinding &f : findings) {
+		if (++done % kActionsPerTransaction == 0)
+			breaks.commit_now();
 		switch (f.kind) {
 		case SurveyFinding::MissingObject:
 			mark_copy_missing(*f.backup_id, repository, "the object was not found by backup_sync()");
@@ -119,7 +129,7 @@ void tidy_repository(const std::string &repository, SyncResult &result) {
 			result.add(f.backup_id, repository, "mark_missing", f.object_name, "");
 			break;
 		case SurveyFinding::LeftoverObject: // of a failed backup (a deleted one's: below)
-			if (!still_garbage(repository, f.object_name, *f.backup_id))
+			if (!still_garbage(repository, f.object_name, *f.backup_id, storage->exists(record_name(f.object_name))))
 				break;
 			result.add(f.backup_id, repository, "remove_leftover", f.object_name,
 			           error_of([&] { storage->remove(f.object_name); }));
@@ -134,7 +144,16 @@ void tidy_repository(const std::string &repository, SyncResult &result) {
 			break;
 		}
 	}
-	remove_deleted_objects(repository, *storage, result);
+	remove_deleted_objects(repository, *storage, result, breaks);
+	// The repository describes itself (self_description.hpp): records of copies without one (a
+	// backup of 0.1.0, or one whose record could not be written then) and every tenant key.
+	std::string described = error_of([&] {
+		describe_repository(repository, *storage,
+		                    [&](std::optional<int64> id, const char *action, const std::string &name,
+		                        const std::string &error) { result.add(id, repository, action, name, error); });
+	});
+	if (!described.empty())
+		result.add(std::nullopt, repository, "write_record", "", described);
 }
 
 // Whether the object of a missing copy is in the target already, intact: an outage or an unmounted
@@ -190,12 +209,14 @@ std::pair<const char *, std::string> store_copy(const MissingCopy &m) {
 		}
 		remove_at_abort(target, m.object_name);
 		record_stored(m, backup, *target);
+		// Its record too; a failure is the next sync's to repair, not this copy's.
+		error_of([&] { describe_stored_copy(m.backup_id, m.object_name, target); });
 		return {"store_copy", ""};
 	}
 	return {"store_copy", problems.empty() ? "no stored copy to copy from" : problems};
 }
 
-void store_missing_copies(SyncResult &result) {
+void store_missing_copies(SyncResult &result, const TransactionBreaks &breaks) {
 	std::vector<MissingCopy> missing;
 	{
 		AsExtensionOwner owner;
@@ -206,6 +227,7 @@ void store_missing_copies(SyncResult &result) {
 			missing.push_back({std::stoll(*r[0]), *r[1], *r[2]});
 	}
 	for (const MissingCopy &m : missing) {
+		breaks.commit_now(); // one copy per transaction, with breaks
 		// The copy row locked until the end: a delete of the backup (whose cascade deletes it)
 		// waits, and then removes the copy stored here with the others. No tenant lock is held, so
 		// restores and deletes of other backups never wait for the whole sync.
@@ -232,14 +254,34 @@ void store_missing_copies(SyncResult &result) {
 
 namespace tb::pg {
 
-SyncSummary synchronize_repositories(const std::function<void(const SyncRow &)> &sink) {
+SyncSummary synchronize_repositories(const std::function<void(const SyncRow &)> &sink,
+                                     const TransactionBreaks &breaks) {
 	// Telling a leftover from a copy being committed right now needs a new snapshot per check.
 	if (pg_eval([] { return IsolationUsesXactSnapshot(); }))
 		throw SqlError(ERRCODE_ACTIVE_SQL_TRANSACTION, "backup_sync() must run at isolation level READ COMMITTED");
 	SyncResult result{sink, {}};
 	for (const std::string &repository : all_repositories())
-		tidy_repository(repository, result);
-	store_missing_copies(result);
+		if (!repository_read_only(repository)) // another database's: never marked, removed or written
+			tidy_repository(repository, result, breaks);
+	store_missing_copies(result, breaks);
+	// The stored locations, for display only, brought up to where the objects are now (a moved
+	// directory, a changed URL); nothing reads them to find an object. One statement per
+	// repository: where its objects are is its description of a name, the name appended.
+	for (const std::string &repository : all_repositories()) {
+		std::string base;
+		if (!error_of([&] {
+			     base = open_storage(repository)->describe("x");
+			     base.pop_back();
+		     }).empty())
+			continue;
+		AsExtensionOwner owner;
+		spi_query("UPDATE tenant_backup.backup_copies SET location = $2 || object_name "
+		          "WHERE repository = $1 AND location IS DISTINCT FROM $2 || object_name",
+		          {repository, base});
+		spi_query("UPDATE tenant_backup.backups SET location = $2 || object_name "
+		          "WHERE repository = $1 AND object_name IS NOT NULL AND location IS DISTINCT FROM $2 || object_name",
+		          {repository, base});
+	}
 	return result.summary;
 }
 

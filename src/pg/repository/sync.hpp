@@ -3,6 +3,7 @@
 // COMMITTED, and a caller allowed to (superuser or a background worker).
 #pragma once
 #include "pg/boundary/pg_headers.hpp"
+#include "pg/repository/repository_survey.hpp"
 
 #include <functional>
 #include <optional>
@@ -24,7 +25,10 @@ struct SyncSummary {
 	std::string text() const { return std::to_string(done) + " done, " + std::to_string(failed) + " failed"; }
 };
 
-// Every action is handed to sink as it is taken.
-SyncSummary synchronize_repositories(const std::function<void(const SyncRow &)> &sink);
+// Every action is handed to sink as it is taken. With breaks (the periodic sync worker), the work
+// is split into short transactions: the survey's parts (repository_survey.hpp), a hundred actions,
+// one copy stored; the listings run outside any transaction.
+SyncSummary synchronize_repositories(const std::function<void(const SyncRow &)> &sink,
+                                     const TransactionBreaks &breaks = {});
 
 } // namespace tb::pg

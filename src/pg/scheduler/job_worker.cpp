@@ -11,6 +11,7 @@
 #include "pg/boundary/settings.hpp"
 #include "pg/boundary/spi.hpp"
 #include "pg/catalog/audit.hpp"
+#include "pg/catalog/ownership.hpp"
 #include "pg/boundary/warnings.hpp"
 
 extern "C" {
@@ -31,14 +32,6 @@ void log_error(ErrorData *error) {
 		ereport(WARNING, (errmsg("tenant_backup job: %s", error->message)));
 		FreeErrorData(error);
 	});
-}
-
-std::string message_of(ErrorData *error) {
-	std::string message = error->message ? error->message : "unknown error";
-	if (error->detail)
-		message += " (" + std::string(error->detail) + ")";
-	pg_call([error] { FreeErrorData(error); });
-	return message;
 }
 
 struct RunCounts {
@@ -66,7 +59,7 @@ void run_job(const Claim &claim, RunCounts &counts) {
 	});
 	if (error) {
 		counts.failed++;
-		std::string reason = message_of(error);
+		std::string reason = take_error_message(error);
 		error = run_in_transaction("tenant_backup job: recording failure",
 		                           [&] { record_job_failure(tenant, backup_id, reason); });
 		if (error)
@@ -81,7 +74,7 @@ void run_job(const Claim &claim, RunCounts &counts) {
 	});
 	if (error) {
 		warn("tenant_backup: retention of tenant \"" + backed_up + "\" failed after its backup " +
-		         std::to_string(backup_id) + ": " + message_of(error),
+		         std::to_string(backup_id) + ": " + take_error_message(error),
 		     "It is applied again after the next backup.");
 	}
 }
@@ -144,6 +137,9 @@ void tenant_backup_job_main(Datum) {
 	tb::pg::worker_signals();
 	Oid database = static_cast<Oid>(strtoul(MyBgworkerEntry->bgw_extra, nullptr, 10));
 	tb::pg::worker_connect(database, nullptr, "tenant_backup job");
-	tb::pg::cpp_call([] { tb::pg::run_jobs(); });
+	tb::pg::cpp_call([] {
+		tb::pg::cache_ownership_in_this_process();
+		tb::pg::run_jobs();
+	});
 	proc_exit(0);
 }

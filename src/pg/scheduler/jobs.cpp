@@ -118,28 +118,36 @@ bool lock_extension_tables() {
 	return OidIsValid(pg_eval([] { return get_extension_oid("tenant_backup", true); }));
 }
 
-void refresh_schedule_state(const ScheduleSet &schedules, const std::vector<std::string> *tenants, bool remove_others,
-                            Recompute recompute, int64_t now) {
-	if (tenants) {
-		// The list is one text[] parameter, read once by unnest in FROM: a per-row `= ANY
-		// ($1::text[])` would parse the whole array again for every row (O(tenants^2)).
-		std::string list = array_literal(std::vector<SqlValue>(tenants->begin(), tenants->end()));
-		spi_query("INSERT INTO tenant_backup.schedule_state (tenant) SELECT u.t FROM unnest($1::text[]) AS u(t) "
-		          "ON CONFLICT DO NOTHING",
-		          {list});
-		if (remove_others)
-			spi_query(
-			    "DELETE FROM tenant_backup.schedule_state s WHERE s.running_backup_id IS NULL "
-			    "AND NOT EXISTS (SELECT FROM unnest($1::text[]) AS u(t) WHERE u.t OPERATOR(pg_catalog.=) s.tenant)",
-			    {list});
-	}
-	if (recompute == Recompute::None)
+void add_schedule_states(const std::vector<std::string> &tenants, StateChanges &changes) {
+	if (tenants.empty())
 		return;
-	std::vector<SqlValue> changed_tenants, keys, next_runs;
-	for (const auto &row : spi_query("SELECT tenant, coalesce(schedule_key, ''), "
-	                                 "  extract(epoch FROM next_run)::bigint::text FROM tenant_backup.schedule_state "
-	                                 "WHERE running_backup_id IS NULL")) {
+	// The list is one text[] parameter, read once by unnest in FROM: a per-row `= ANY
+	// ($1::text[])` would parse the whole array again for every row (O(tenants^2)).
+	changes.added += static_cast<int>(
+	    spi_query("INSERT INTO tenant_backup.schedule_state (tenant) SELECT u.t FROM unnest($1::text[]) AS u(t) "
+	              "ON CONFLICT DO NOTHING RETURNING 1",
+	              {array_literal(std::vector<SqlValue>(tenants.begin(), tenants.end()))})
+	        .size());
+}
+
+std::optional<std::string> refresh_schedule_states(const ScheduleSet &schedules, const std::vector<std::string> *keep,
+                                                   Recompute recompute, int64_t now,
+                                                   const std::optional<std::string> &after, int limit,
+                                                   StateChanges &changes) {
+	std::vector<SqlValue> gone, changed_tenants, keys, next_runs;
+	// In the index's order (the primary key's), from where the last batch stopped.
+	auto rows = spi_query("SELECT tenant, coalesce(schedule_key, ''), extract(epoch FROM next_run)::bigint::text "
+	                      "FROM tenant_backup.schedule_state WHERE running_backup_id IS NULL "
+	                      "AND ($1::text IS NULL OR tenant > $1) ORDER BY tenant LIMIT $2::int",
+	                      {after, std::to_string(limit)});
+	for (const auto &row : rows) {
 		const std::string &tenant = *row[0];
+		if (keep && !std::binary_search(keep->begin(), keep->end(), tenant)) {
+			gone.push_back(tenant);
+			continue;
+		}
+		if (recompute == Recompute::None)
+			continue;
 		const Schedule *s = schedules.for_tenant(tenant);
 		std::string key = s ? s->key() : "";
 		if (key == *row[1] && recompute != Recompute::All)
@@ -158,11 +166,21 @@ void refresh_schedule_state(const ScheduleSet &schedules, const std::vector<std:
 		keys.push_back(key);
 		next_runs.push_back(epoch_text(next));
 	}
+	// (A tenant claimed by a job worker since it was read keeps its row as the worker left it.)
+	changes.dropped += static_cast<int>(gone.size());
+	changes.computed += static_cast<int>(changed_tenants.size());
+	if (!gone.empty())
+		spi_query("DELETE FROM tenant_backup.schedule_state s USING unnest($1::text[]) AS u(t) "
+		          "WHERE s.tenant = u.t AND s.running_backup_id IS NULL",
+		          {array_literal(gone)});
 	if (!changed_tenants.empty())
-		spi_query(
-		    "UPDATE tenant_backup.schedule_state s SET schedule_key = nullif(u.k, ''), next_run = to_timestamp(u.n) "
-		    "FROM unnest($1::text[], $2::text[], $3::bigint[]) AS u(t, k, n) WHERE s.tenant = u.t",
-		    {array_literal(changed_tenants), array_literal(keys), array_literal(next_runs)});
+		spi_query("UPDATE tenant_backup.schedule_state s SET schedule_key = nullif(u.k, ''), "
+		          "next_run = to_timestamp(u.n) FROM unnest($1::text[], $2::text[], $3::bigint[]) AS u(t, k, n) "
+		          "WHERE s.tenant = u.t AND s.running_backup_id IS NULL",
+		          {array_literal(changed_tenants), array_literal(keys), array_literal(next_runs)});
+	if (rows.size() < static_cast<size_t>(limit))
+		return std::nullopt;
+	return rows.back()[0];
 }
 
 int due_tenants(int limit, int64_t now) {

@@ -21,14 +21,24 @@ struct Claim {
 // another (which deadlocked with DROP EXTENSION ... CASCADE).
 bool lock_extension_tables();
 
-// Adds state rows for new tenants, drops idle ones of tenants not in `tenants` if remove_others,
-// and (re)computes next runs: Changed, those made under another schedule (a pass over every idle
-// tenant: the scheduler asks for it only when the schedules or the tenants may have changed);
-// All, every idle tenant's (the scheduler's clock was moved). `tenants` is nullptr to skip
-// discovery.
+// What the scheduler's upkeep changed in schedule_state, counted for its log line.
+struct StateChanges {
+	int added = 0, dropped = 0, computed = 0;
+};
+
+// State rows for the tenants that have none yet (a batch: the caller keeps lists short).
+void add_schedule_states(const std::vector<std::string> &tenants, StateChanges &changes);
+
+// One batch of a pass over the idle tenants' state rows: at most `limit` rows after `after`
+// (nullopt: from the first), in the primary key's order. Drops the rows of tenants not in `keep`
+// (sorted; nullptr: drops none), and (re)computes next runs: Changed, those made under another
+// schedule; All, every one (the scheduler's clock was moved); None, none. Returns where the next
+// batch starts, or nullopt when this was the last.
 enum class Recompute { None, Changed, All };
-void refresh_schedule_state(const ScheduleSet &schedules, const std::vector<std::string> *tenants, bool remove_others,
-                            Recompute recompute, int64_t now);
+std::optional<std::string> refresh_schedule_states(const ScheduleSet &schedules, const std::vector<std::string> *keep,
+                                                   Recompute recompute, int64_t now,
+                                                   const std::optional<std::string> &after, int limit,
+                                                   StateChanges &changes);
 
 // How many idle tenants are due now, counting up to `limit`.
 int due_tenants(int limit, int64_t now);

@@ -12,7 +12,9 @@ extern "C" {
 #include "tcop/tcopprot.h"
 }
 
+#include <algorithm>
 #include <chrono>
+#include <functional>
 #include <climits>
 
 namespace tb::pg {
@@ -40,24 +42,51 @@ void log_message(int level, const std::string &message) {
 	pg_call([level, m] { ereport(level, (errmsg("%s", m))); });
 }
 
-// In the sync worker: one synchronize_repositories, its outcome logged, and audited when it did
-// something (an idle repair every hour would only bury the audit trail).
+// In the sync worker: one synchronize_repositories, its outcome logged (with how many
+// transactions it took, and the longest), and audited when it did something (an idle repair every
+// hour would only bury the audit trail).
 void run_sync() {
 	SyncSummary summary;
+	int transactions = 1;
+	double longest = 0;
+	auto started = std::chrono::steady_clock::now();
+	auto lap = [&] {
+		auto now = std::chrono::steady_clock::now();
+		longest = std::max(longest, std::chrono::duration<double>(now - started).count());
+		started = now;
+		transactions++;
+	};
 	ErrorData *error = run_in_transaction("tenant_backup sync", [&] {
-		summary = synchronize_repositories([](const SyncRow &) {});
+		// In short transactions: the catalog's copies read in parts, the repositories listed
+		// outside any transaction, a hundred actions or one copy stored per transaction.
+		TransactionBreaks breaks{[&] {
+			                         lap();
+			                         commit_and_continue("tenant_backup sync");
+		                         },
+		                         [&](const std::function<void()> &fn) {
+			                         lap();
+			                         commit_and_continue("tenant_backup sync", [&] {
+				                         fn();
+				                         started = std::chrono::steady_clock::now(); // not in a transaction
+			                         });
+		                         }};
+		summary = synchronize_repositories([](const SyncRow &) {}, breaks);
 		if (summary.done + summary.failed > 0)
 			audit_in_transaction({"sync", "", 0, "ok", "periodic: " + summary.text()});
 	});
+	lap();
 	if (error) {
 		std::string message = std::string("tenant_backup sync: ") + (error->message ? error->message : "error");
 		pg_call([error] { FreeErrorData(error); });
 		return log_message(WARNING, message);
 	}
+	char took[100];
+	snprintf(took, sizeof(took), ", in %d transactions (the longest %.2f s)", transactions - 1, longest);
 	if (summary.failed > 0)
-		log_message(WARNING, "tenant_backup sync: " + summary.text() + "; first failure: " + summary.first_error);
-	else if (summary.done > 0)
-		log_message(LOG, "tenant_backup sync: " + summary.text());
+		log_message(WARNING,
+		            "tenant_backup sync: " + summary.text() + took + "; first failure: " + summary.first_error);
+	else
+		log_message(summary.done > 0 ? LOG : DEBUG1, "tenant_backup sync: " + summary.text() + took);
 }
 
 } // namespace

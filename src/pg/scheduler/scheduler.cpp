@@ -2,6 +2,7 @@
 #include "pg/scheduler/scheduler.hpp"
 
 #include "pg/boundary/guard.hpp"
+#include "pg/scheduler/async_jobs.hpp"
 #include "pg/scheduler/jobs.hpp"
 #include "pg/scheduler/periodic_sync.hpp"
 #include "pg/shared_memory/scheduler_registry.hpp"
@@ -26,6 +27,8 @@ extern "C" {
 }
 
 #include <algorithm>
+#include <chrono>
+#include <functional>
 #include <map>
 #include <set>
 #include <tuple>
@@ -39,6 +42,7 @@ constexpr int64_t kDiscoveryRetry = 60;     // after a failed discovery
 constexpr int32 kSchedulerLockClass = 0x54425553;
 constexpr int kAuditBatch = 1000;
 constexpr int kAuditBatches = 10;
+constexpr size_t kUpkeepBatch = 5000; // tenants per transaction of the upkeep
 const char *const kInterrupted =
     "interrupted: the backup's worker exited before finishing (crash, termination or server restart)";
 
@@ -49,7 +53,8 @@ std::string last_schedules_fingerprint;
 // Jobs that were running when the schedules last changed: each may still record a next run made
 // under the old schedule, so next runs are recomputed at every pass until they are all done.
 std::set<int64_t> jobs_under_old_schedules;
-bool extension_ready = false; // seen installed by the last pass
+bool extension_ready = false;  // seen installed by the last pass
+bool extension_absent = false; // not installed, at the last pass
 int64_t last_audit_pruning = 0;
 bool clock_offset_seen = false; // the clock offset of the last pass, once there was one
 int last_clock_offset = 0;
@@ -86,6 +91,9 @@ std::vector<int> reap_lost_jobs() {
 	}
 	for (int64_t id : unclaimed_running_backups())
 		fail_job("", id, kInterrupted);
+	// Asynchronous restores and backups (backup_jobs) whose worker is gone, or ran too long.
+	if (auto error = try_in_subtransaction([] { reap_lost_async_jobs(true); }))
+		warn_throttled("tenant_backup scheduler: could not check the asynchronous jobs: " + *error);
 	std::set<int64_t> still_running;
 	for (const auto &job : running.jobs)
 		if (jobs_under_old_schedules.count(job.backup_id))
@@ -123,56 +131,45 @@ std::string fingerprint(const ScheduleSet &schedules) {
 	return out;
 }
 
-// The tenants to schedule, if discovery is due. When it fails (a registry that does not resolve,
-// a tenant table that cannot be read), the tenants known so far keep their state and only those
-// with a schedule of their own are added; it is tried again in a minute.
-void discover(const ScheduleSet &schedules, int64_t real_now, std::vector<std::string> &tenants, bool &complete) {
-	std::optional<std::string> error = try_in_subtransaction([&] { tenants = scheduled_tenants(schedules); });
-	complete = !error;
-	last_discovery = real_now;
-	if (error) {
-		warn_throttled("tenant_backup scheduler: could not find the tenants: " + *error,
-		               "The tenants found before keep their schedules; tenant_backup.tenant_registry or the "
-		               "tenant tables need fixing.");
-		tenants = own_schedule_tenants(schedules);
-		last_discovery = real_now - kDiscoveryInterval + kDiscoveryRetry;
-	}
-}
+// What a pass does outside its first transaction, in short transactions of its own: discovery
+// (when due), then the state rows of the tenants found, and a pass over the idle tenants' state
+// rows that drops those of tenants no longer found and recomputes next runs.
+struct Upkeep {
+	ScheduleSet schedules;
+	bool discover = false;
+	Recompute recompute = Recompute::None;
+	int64_t now = 0, real_now = 0;
+};
 
-// One pass, in a transaction. Returns how many job workers to start once it has committed.
-// Reaping and discovery run in subtransactions, and a schedule row that no longer parses is
-// skipped, so one bad input never stops the other tenants' backups. What it costs: a few index
-// probes, plus one pass over the tenants when discovery is due (every ten minutes, or after a
-// change of the schedules or settings).
-int tick(int64_t &sleep_seconds) {
-	sleep_seconds = setting_scheduler_naptime();
+// One pass's first transaction: the running jobs, the schedules, and what the pass must keep up
+// (`upkeep`). A few index probes. Reaping runs in a subtransaction, and a schedule row that no
+// longer parses is skipped, so one bad input never stops the other tenants' backups. Returns
+// whether the running jobs are known (reaped); `workers` are the live job workers.
+bool tick_begin(Upkeep &upkeep, std::vector<int> &workers, int64_t &sleep_seconds) {
 	extension_ready = extension_installed();
+	extension_absent = !extension_ready;
 	if (!extension_ready)
-		return 0;
+		return false;
 	if (!lock_extension_tables()) { // being dropped or created right now
 		extension_ready = false;
 		sleep_seconds = 1;
-		return 0;
+		return false;
 	}
-	std::vector<int> workers;
 	bool reaped = false;
 	if (auto error = try_in_subtransaction([&] {
 		    workers = reap_lost_jobs();
 		    reaped = true;
 	    }))
 		warn_throttled("tenant_backup scheduler: could not check the running backups: " + *error);
-	int64_t now = scheduler_now();
-	ScheduleSet schedules = load_schedules();
-	for (const auto &problem : schedules.problems)
+	upkeep.now = scheduler_now();
+	upkeep.schedules = load_schedules();
+	for (const auto &problem : upkeep.schedules.problems)
 		warn_throttled(problem, "Set the schedule again with tenant_backup.backup_schedule_set (or remove it).");
-	std::string print = fingerprint(schedules);
-	int64_t real_now = now - setting_clock_offset();
+	std::string print = fingerprint(upkeep.schedules);
+	upkeep.real_now = upkeep.now - setting_clock_offset();
 	bool changed = print != last_schedules_fingerprint;
-	bool discover_now = discovery_due || changed || real_now - last_discovery >= kDiscoveryInterval;
-	std::vector<std::string> tenants;
-	bool complete = false;
-	if (discover_now) {
-		discover(schedules, real_now, tenants, complete);
+	upkeep.discover = discovery_due || changed || upkeep.real_now - last_discovery >= kDiscoveryInterval;
+	if (upkeep.discover) {
 		discovery_due = false;
 		last_schedules_fingerprint = print;
 	}
@@ -184,10 +181,126 @@ int tick(int64_t &sleep_seconds) {
 	bool clock_moved = clock_offset_seen && setting_clock_offset() != last_clock_offset;
 	clock_offset_seen = true;
 	last_clock_offset = setting_clock_offset();
-	Recompute recompute = clock_moved                                                    ? Recompute::All
-	                      : discover_now || !jobs_under_old_schedules.empty() || !reaped ? Recompute::Changed
+	upkeep.recompute = clock_moved                                                       ? Recompute::All
+	                   : upkeep.discover || !jobs_under_old_schedules.empty() || !reaped ? Recompute::Changed
 	                                                                                     : Recompute::None;
-	refresh_schedule_state(schedules, discover_now ? &tenants : nullptr, complete, recompute, now);
+	return reaped;
+}
+
+// The upkeep's transactions, timed for its log line.
+struct UpkeepLog {
+	int transactions = 0;
+	double longest = 0;
+	StateChanges changes;
+	template <typename F> ErrorData *run(const char *what, F &&fn) {
+		auto start = std::chrono::steady_clock::now();
+		ErrorData *error = run_in_transaction(what, std::forward<F>(fn));
+		transactions++;
+		longest = std::max(longest, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+		return error;
+	}
+};
+
+bool shutdown_requested() {
+	return pg_eval([] { return static_cast<bool>(ShutdownRequestPending); });
+}
+
+// A transaction of the upkeep; false ends the upkeep (a failure is logged; the upkeep is done
+// again at the next pass, see run_once).
+bool upkeep_step(UpkeepLog &log, const char *what, const std::function<void()> &fn) {
+	bool locked = false;
+	ErrorData *error = log.run(what, [&] {
+		locked = lock_extension_tables();
+		if (locked)
+			fn();
+	});
+	if (!error)
+		return locked && !shutdown_requested();
+	std::string message = std::string("tenant_backup scheduler: ") + (error->message ? error->message : "error");
+	pg_call([error] { FreeErrorData(error); });
+	warn_throttled(message);
+	return false;
+}
+
+// The upkeep, in transactions of at most kUpkeepBatch tenants each (so that none of the scheduler's
+// transactions grows with the tenants, nor holds back VACUUM for long). When discovery fails (a
+// registry that does not resolve, a tenant table that cannot be read), the tenants known so far
+// keep their state and only those with a schedule of their own are added; it is tried again in a
+// minute. Returns false if a transaction failed or was not run (then the upkeep is redone at
+// the next pass). One LOG line when it changed something (DEBUG1 otherwise): what, and in how
+// many transactions.
+bool keep_up(Upkeep &upkeep) {
+	UpkeepLog log;
+	std::vector<std::string> tenants;
+	bool complete = false;
+	if (upkeep.discover) {
+		last_discovery = upkeep.real_now;
+		TenantDiscovery discovery(upkeep.schedules);
+		bool more = true, locked = true;
+		std::optional<std::string> failed;
+		while (more && !failed) {
+			ErrorData *error = log.run("tenant_backup scheduler: finding the tenants", [&] {
+				locked = lock_extension_tables();
+				if (locked)
+					more = discovery.step();
+			});
+			if (error) {
+				failed = error->message ? error->message : "error";
+				pg_call([error] { FreeErrorData(error); });
+			} else if (!locked || shutdown_requested()) {
+				return false;
+			}
+		}
+		complete = !failed;
+		if (failed) {
+			warn_throttled("tenant_backup scheduler: could not find the tenants: " + *failed,
+			               "The tenants found before keep their schedules; tenant_backup.tenant_registry or the "
+			               "tenant tables need fixing.");
+			tenants = own_schedule_tenants(upkeep.schedules);
+			last_discovery = upkeep.real_now - kDiscoveryInterval + kDiscoveryRetry;
+		} else {
+			tenants = discovery.tenants();
+		}
+		for (size_t at = 0; at < tenants.size(); at += kUpkeepBatch) {
+			std::vector<std::string> batch(tenants.begin() + at,
+			                               tenants.begin() + std::min(tenants.size(), at + kUpkeepBatch));
+			if (!upkeep_step(log, "tenant_backup scheduler: adding tenants",
+			                 [&] { add_schedule_states(batch, log.changes); }))
+				return false;
+		}
+	}
+	const std::vector<std::string> *keep = complete ? &tenants : nullptr; // sorted
+	if (keep || upkeep.recompute != Recompute::None) {
+		std::optional<std::string> after;
+		do {
+			if (!upkeep_step(log, "tenant_backup scheduler: next runs", [&] {
+				    after = refresh_schedule_states(upkeep.schedules, keep, upkeep.recompute, upkeep.now, after,
+				                                    kUpkeepBatch, log.changes);
+			    }))
+				return false;
+		} while (after);
+	}
+	if (log.transactions == 0)
+		return true;
+	const StateChanges &c = log.changes;
+	char line[300];
+	snprintf(line, sizeof(line),
+	         "tenant_backup scheduler: %s%d tenants added, %d dropped, %d next runs computed, in %d transactions "
+	         "(the longest %.2f s)",
+	         upkeep.discover ? (std::to_string(tenants.size()) + " tenants found, ").c_str() : "", c.added, c.dropped,
+	         c.computed, log.transactions, log.longest);
+	int level = c.added + c.dropped + c.computed > 0 ? LOG : DEBUG1;
+	pg_call([level, &line] { ereport(level, (errmsg("%s", line))); });
+	return true;
+}
+
+// The pass's last transaction: how many job workers to start (once it has committed), and when
+// to wake next.
+int tick_end(bool reaped, const std::vector<int> &workers, int64_t now, int64_t &sleep_seconds) {
+	if (!lock_extension_tables()) {
+		sleep_seconds = 1;
+		return 0;
+	}
 	if (std::optional<int64_t> next = earliest_next_run())
 		sleep_seconds = std::clamp<int64_t>(*next - now, 1, sleep_seconds);
 	if (!reaped)
@@ -248,24 +361,47 @@ void prune_audit() {
 	}
 }
 
-// A tick and the launches; returns how long to sleep, in milliseconds.
+// A pass and the launches; returns how long to sleep, in milliseconds.
 long run_once() {
 	int64_t sleep_seconds = setting_scheduler_naptime();
 	int workers = 0;
-	// What a pass that fails forgets: its discovery and recomputed next runs were rolled back with it.
+	// What a pass that fails forgets: its discovery and recomputed next runs are done again.
 	auto discovery = std::make_tuple(discovery_due, last_discovery, last_schedules_fingerprint, clock_offset_seen,
 	                                 last_clock_offset);
-	ErrorData *error = run_in_transaction("tenant_backup scheduler", [&] { workers = tick(sleep_seconds); });
-	bool pass_ok = !error;
-	if (error) {
-		workers = 0;
+	auto forget = [&] {
 		std::tie(discovery_due, last_discovery, last_schedules_fingerprint, clock_offset_seen, last_clock_offset) =
 		    discovery;
+	};
+	Upkeep upkeep;
+	std::vector<int> live;
+	bool reaped = false;
+	ErrorData *error =
+	    run_in_transaction("tenant_backup scheduler", [&] { reaped = tick_begin(upkeep, live, sleep_seconds); });
+	bool pass_ok = !error && extension_ready;
+	if (error) {
+		forget();
 		std::string message = std::string("tenant_backup scheduler: ") + (error->message ? error->message : "error");
 		if (error->detail)
 			message += " (" + std::string(error->detail) + ")";
 		pg_call([error] { FreeErrorData(error); });
 		warn_throttled(message);
+	}
+	if (pass_ok && !keep_up(upkeep)) {
+		forget();
+		discovery_due = upkeep.discover || discovery_due;
+		pass_ok = false;
+	}
+	if (pass_ok) {
+		error = run_in_transaction("tenant_backup scheduler",
+		                           [&] { workers = tick_end(reaped, live, upkeep.now, sleep_seconds); });
+		if (error) {
+			workers = 0;
+			pass_ok = false;
+			std::string message =
+			    std::string("tenant_backup scheduler: ") + (error->message ? error->message : "error");
+			pg_call([error] { FreeErrorData(error); });
+			warn_throttled(message);
+		}
 	}
 	if (!launch(workers)) // no free worker slot: not again before the naptime
 		sleep_seconds = setting_scheduler_naptime();
@@ -274,6 +410,16 @@ long run_once() {
 		sleep_seconds = std::min(sleep_seconds, std::max<int64_t>(start_sync_if_due(), 1));
 	}
 	return static_cast<long>(sleep_seconds) * 1000L;
+}
+
+// With tenant_backup.databases = '*', a database without the extension is not served: its
+// scheduler exits (the launcher looks again when asked, or after a while).
+bool extension_here() {
+	bool found = false;
+	ErrorData *error = run_in_transaction("tenant_backup scheduler: start", [&] { found = extension_installed(); });
+	if (error)
+		pg_call([error] { ReThrowError(error); });
+	return found;
 }
 
 bool take_scheduler_lock() {
@@ -298,6 +444,13 @@ void tenant_backup_scheduler_main(Datum) {
 	char database[BGW_EXTRALEN];
 	strlcpy(database, MyBgworkerEntry->bgw_extra, sizeof(database));
 	tb::pg::worker_connect(InvalidOid, database, "tenant_backup scheduler");
+	bool here = true;
+	if (tb::pg::setting_all_databases())
+		tb::pg::cpp_call([&] { here = tb::pg::extension_here(); });
+	if (!here) {
+		ereport(DEBUG1, (errmsg("tenant_backup: no extension in database \"%s\": no scheduler", database)));
+		proc_exit(0);
+	}
 	bool locked = false;
 	tb::pg::cpp_call([&] { locked = tb::pg::take_scheduler_lock(); });
 	if (!locked) {
@@ -326,6 +479,12 @@ void tenant_backup_scheduler_main(Datum) {
 		tb::pg::cpp_call([&] { sleep_ms = tb::pg::run_once(); });
 		if (ShutdownRequestPending)
 			break;
+		if (tb::pg::extension_absent && tb::pg::setting_all_databases()) {
+			// DROP EXTENSION: with '*', the database is no longer served (the launcher starts a
+			// scheduler again when the extension is created)
+			ereport(LOG, (errmsg("tenant_backup scheduler of database \"%s\": the extension was dropped", database)));
+			break;
+		}
 		(void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, sleep_ms, PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);
 		if (!ShutdownRequestPending)

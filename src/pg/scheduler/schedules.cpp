@@ -164,14 +164,6 @@ ScheduleSet load_schedules(const std::optional<std::string> &only_tenant) {
 
 namespace {
 
-std::vector<std::string> column_values(const std::string &sql) {
-	std::vector<std::string> out;
-	for (const auto &row : spi_query(sql.c_str(), {}, true))
-		if (row[0])
-			out.push_back(*row[0]);
-	return out;
-}
-
 // The registry table's tenant column, quoted, as "SELECT DISTINCT column::text FROM table". The
 // names are resolved here, not by SQL that a function found on a search path writes: an unqualified
 // registry name means public.<name>, whatever anyone's search_path. Only the supported tenant types
@@ -228,40 +220,83 @@ void warn_no_tenant_index(const std::string &table, const std::string &column) {
 	pg_call([m, h] { ereport(WARNING, (errmsg("%s", m), errhint("%s", h))); });
 }
 
-std::vector<std::string> discover_tenants() {
-	const char *registry = setting_tenant_registry();
-	const char *column = setting_tenant_column();
-	if (registry &&
-	    registry[0]) // in the form backups record tenants: '01' in a text registry is tenant 1 of int columns
-		return stored_tenants(column_values(registry_query(registry, column)));
-	// Only tenant tables (trusted owners, supported types: backup_table_gaps() lists the others).
-	std::vector<TenantTable> tables = load_tenant_tables();
-	if (tables.empty())
-		return {};
-	std::string sql;
-	for (const auto &t : tables) {
-		if (t.is_path())
-			continue; // its tenants are those of the tables its path leads to
-		if (!sql.empty())
-			sql += " UNION ";
-		std::string column = quoted_ident(t.tenant_column), table = quoted_name(t.schema, t.name);
-		if (!t.has_index) {
-			warn_no_tenant_index(table, column);
-			sql += "SELECT DISTINCT " + column + "::pg_catalog.text FROM " + table;
-			continue;
-		}
-		// With an index leading with the tenant column, a loose index scan costs one index probe
-		// per tenant instead of a pass over every row.
-		sql += "SELECT v::pg_catalog.text FROM (WITH RECURSIVE skip(v) AS ((SELECT " + column + " FROM " + table +
-		       " WHERE " + column + " IS NOT NULL ORDER BY 1 LIMIT 1) UNION ALL SELECT (SELECT " + column + " FROM " +
-		       table + " WHERE " + column +
-		       " OPERATOR(pg_catalog.>) skip.v ORDER BY 1 LIMIT 1) FROM skip WHERE skip.v IS NOT NULL) "
-		       "SELECT v FROM skip WHERE v IS NOT NULL) AS loose";
-	}
-	return sql.empty() ? std::vector<std::string>{} : column_values(sql);
+std::string type_name(Oid type) {
+	return pg_eval([type] { return static_cast<const char *>(format_type_be(type)); });
 }
 
 } // namespace
+
+// The sources: the registry, or every tenant table that is not a path table (its tenants are
+// those of the tables its path leads to). Only tenant tables (trusted owners, supported types:
+// backup_table_gaps() lists the others).
+void TenantDiscovery::plan() {
+	planned = true;
+	const char *registry = setting_tenant_registry();
+	const char *column = setting_tenant_column();
+	if (registry && registry[0]) {
+		// In the form backups record tenants: '01' in a text registry is tenant 1 of int columns.
+		sources.push_back({registry_query(registry, column), "", true, true});
+		return;
+	}
+	for (const auto &t : load_tenant_tables()) {
+		if (t.is_path())
+			continue;
+		std::string col = quoted_ident(t.tenant_column), table = quoted_name(t.schema, t.name);
+		if (!t.has_index) {
+			warn_no_tenant_index(table, col);
+			sources.push_back({"SELECT DISTINCT " + col + "::pg_catalog.text FROM " + table, "", true, false});
+			continue;
+		}
+		// With an index leading with the tenant column, a loose index scan costs one index probe
+		// per tenant instead of a pass over every row; it stops after $1 tenants, and the next
+		// step goes on after the last one ($2).
+		auto loose = [&](const std::string &first) {
+			return "SELECT v::pg_catalog.text FROM (WITH RECURSIVE skip(v, n) AS ((SELECT " + col + ", 1 FROM " +
+			       table + " WHERE " + first + " ORDER BY 1 LIMIT 1) UNION ALL SELECT (SELECT " + col + " FROM " +
+			       table + " WHERE " + col + " OPERATOR(pg_catalog.>) skip.v ORDER BY 1 LIMIT 1), skip.n + 1 " +
+			       "FROM skip WHERE skip.v IS NOT NULL AND skip.n < $1::int) SELECT v, n FROM skip " +
+			       "WHERE v IS NOT NULL) AS loose ORDER BY n";
+		};
+		sources.push_back({loose(col + " IS NOT NULL"),
+		                   loose(col + " OPERATOR(pg_catalog.>) CAST($2 AS " + type_name(t.tenant_type) + ")"), false,
+		                   false});
+	}
+}
+
+bool TenantDiscovery::step() {
+	if (!planned) {
+		plan();
+		for (auto &t : own_schedule_tenants(schedules_))
+			found.insert(std::move(t));
+	}
+	if (current >= sources.size())
+		return false;
+	Source &source = sources[current];
+	if (source.whole) {
+		std::vector<std::string> values;
+		for (const auto &row : spi_query(source.first_sql.c_str(), {}, true))
+			if (row[0])
+				values.push_back(*row[0]);
+		for (auto &t : source.registry ? stored_tenants(values) : values)
+			found.insert(std::move(t));
+		current++;
+		return current < sources.size();
+	}
+	std::string limit = std::to_string(kStep);
+	auto rows = source.cursor ? spi_query(source.next_sql.c_str(), {limit, source.cursor}, true)
+	                          : spi_query(source.first_sql.c_str(), {limit}, true);
+	for (const auto &row : rows)
+		found.insert(*row[0]);
+	if (rows.size() < static_cast<size_t>(kStep))
+		current++;
+	else
+		source.cursor = rows.back()[0];
+	return current < sources.size();
+}
+
+std::vector<std::string> TenantDiscovery::tenants() const {
+	return {found.begin(), found.end()};
+}
 
 std::vector<std::string> own_schedule_tenants(const ScheduleSet &schedules) {
 	std::set<std::string> tenants(schedules.invalid_tenants.begin(), schedules.invalid_tenants.end());
@@ -271,12 +306,10 @@ std::vector<std::string> own_schedule_tenants(const ScheduleSet &schedules) {
 }
 
 std::vector<std::string> scheduled_tenants(const ScheduleSet &schedules) {
-	std::set<std::string> tenants;
-	for (auto &t : discover_tenants())
-		tenants.insert(std::move(t));
-	for (auto &t : own_schedule_tenants(schedules))
-		tenants.insert(std::move(t));
-	return {tenants.begin(), tenants.end()};
+	TenantDiscovery discovery(schedules);
+	while (discovery.step()) {
+	}
+	return discovery.tenants();
 }
 
 int64_t scheduler_now() {

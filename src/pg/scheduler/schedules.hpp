@@ -53,8 +53,37 @@ std::shared_ptr<const schedule::TimeZone> time_zone_named(const std::string &nam
 
 // The tenants: the values of tenant_backup.tenant_registry's tenant column if a registry is
 // set, otherwise every distinct value of the tenant tables; plus tenants with their own
-// schedule (own_schedule_tenants). Sorted, without NULLs.
+// schedule (own_schedule_tenants). Sorted, without NULLs. In one transaction.
 std::vector<std::string> scheduled_tenants(const ScheduleSet &schedules);
+
+// The same, found in steps that may each run in a transaction of their own (the scheduler commits
+// between them, so that none of its transactions grows with the tenants): a step reads at most
+// kStep tenants of one tenant table, by a loose index scan that goes on where the table's last
+// step stopped; or a whole registry, or a whole table without an index leading with its tenant
+// column (warned about once). A tenant added behind a scan's position meanwhile is found by the
+// next discovery. Needs SPI connected at each step.
+class TenantDiscovery {
+public:
+	static constexpr int kStep = 10000;
+	explicit TenantDiscovery(const ScheduleSet &schedules) : schedules_(schedules) {}
+	// Reads one more part; false once every source has been read (tenants() is then complete).
+	bool step();
+	std::vector<std::string> tenants() const;
+
+private:
+	struct Source {
+		std::string first_sql, next_sql; // $1: at most this many tenants; $2: after this one
+		bool whole = false;              // read in one step (first_sql, no parameters)
+		bool registry = false;           // values in the registry's form, turned into stored tenants
+		std::optional<std::string> cursor;
+	};
+	void plan();
+	const ScheduleSet &schedules_;
+	bool planned = false;
+	std::vector<Source> sources;
+	size_t current = 0;
+	std::set<std::string> found;
+};
 // The tenants with a schedule row of their own (valid or not).
 std::vector<std::string> own_schedule_tenants(const ScheduleSet &schedules);
 
