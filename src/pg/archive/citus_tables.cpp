@@ -86,6 +86,44 @@ void WorkerSnapshotScope::push_coordinator_snapshot() {
 	});
 }
 
+std::vector<size_t> citus_load_order(const std::vector<Oid> &relids) {
+	std::string list;
+	for (Oid relid : relids)
+		list += (list.empty() ? "" : ",") + std::to_string(relid);
+	std::vector<ForeignKey> keys = load_foreign_keys("c.conrelid OPERATOR(pg_catalog.=) ANY ('{" + list +
+	                                                 "}'::pg_catalog.oid[]) AND c.confrelid OPERATOR(pg_catalog.=) "
+	                                                 "ANY ('{" +
+	                                                 list + "}'::pg_catalog.oid[])");
+	std::vector<size_t> order;
+	std::vector<bool> placed(relids.size(), false);
+	while (order.size() < relids.size()) {
+		bool progressed = false;
+		for (size_t i = 0; i < relids.size(); i++) {
+			if (placed[i])
+				continue;
+			bool waits = false; // for a referenced table not placed yet
+			for (const auto &k : keys)
+				if (k.child == relids[i] && k.parent != k.child)
+					for (size_t j = 0; j < relids.size(); j++)
+						if (!placed[j] && relids[j] == k.parent)
+							waits = true;
+			if (waits)
+				continue;
+			placed[i] = true;
+			order.push_back(i);
+			progressed = true;
+			break; // the first table that may go, in archive order
+		}
+		if (!progressed) // a cycle of foreign keys: the rest in archive order, as before
+			for (size_t i = 0; i < relids.size(); i++)
+				if (!placed[i]) {
+					placed[i] = true;
+					order.push_back(i);
+				}
+	}
+	return order;
+}
+
 namespace {
 
 [[noreturn]] void refuse(const std::string &display_name, const std::string &why, const std::string &detail,
