@@ -220,9 +220,10 @@ for r in $(seq 1 "$RUNS"); do
 done
 
 # ---------------------------------------------------------------- report
-median() { awk -F'\t' -v m="$1" '$1 == m { print $3 }' "$RESULTS" | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
-runs() { awk -F'\t' -v m="$1" '$1 == m { printf "%s%.3f", (n++ ? ", " : ""), $3 }' "$RESULTS"; }
-ratio() { echo "scale=2; $1 / $2" | bc; }
+# raw.tsv: metric, run, seconds (psql's \echo separates with spaces, printf with tabs)
+median() { awk -v m="$1" '$1 == m { print $3 }' "$RESULTS" | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+runs() { awk -v m="$1" '$1 == m { printf "%s%.3f", (n++ ? ", " : ""), $3 }' "$RESULTS"; }
+ratio() { printf '%.2f' "$(echo "scale=4; $1 / $2" | bc)"; }
 B=$(median backup); F=$(median floor_out); R=$(median restore); FR=$(median floor_restore)
 A1=$(median all_1); A2=$(median all_2)
 {

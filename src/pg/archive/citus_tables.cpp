@@ -232,7 +232,9 @@ uint64 load_into_citus(Oid relid, const std::string &qualified, const std::vecto
 	// so that COPY decodes every field exactly as it would into the table itself.
 	std::string create =
 	    "CREATE TEMP TABLE " + staging + " ON COMMIT DROP AS SELECT " + cols + " FROM " + qualified + " WITH NO DATA";
-	std::string move = "INSERT INTO " + qualified + " (" + cols + ") SELECT " + cols + " FROM " + staging;
+	// Identity columns GENERATED ALWAYS take the archived values, as COPY gives them on a single server.
+	std::string move =
+	    "INSERT INTO " + qualified + " (" + cols + ") OVERRIDING SYSTEM VALUE SELECT " + cols + " FROM " + staging;
 	std::string empty = "TRUNCATE " + staging;
 	Oid staging_relid = InvalidOid;
 	{
