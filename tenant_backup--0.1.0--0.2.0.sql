@@ -445,6 +445,12 @@ CREATE FUNCTION tenant_backup._status_visible(tenant text) RETURNS boolean
 -- with a completed backup or a schedule of their own, and, when no scheduler serves the database,
 -- those discovery finds. served_by_scheduler says whether a scheduler serves the database now:
 -- without one, no scheduled backup runs (overdue says so once a scheduled time has passed).
+-- (issue 20: the drill outcome of each backup, added here because the view below reads it; the
+-- rest of issue 20 is in its own block at the end)
+ALTER TABLE tenant_backup.backups
+    ADD COLUMN drilled_at   timestamptz,
+    ADD COLUMN drill_status text CHECK (drill_status IN ('ok', 'failed')),
+    ADD COLUMN drill_error  text;
 CREATE OR REPLACE VIEW tenant_backup.backup_status AS
 SELECT t.tenant,
        s.schedule,
@@ -465,13 +471,23 @@ SELECT t.tenant,
        t.retained_count,
        t.retained_bytes,
        -- issue 24: nothing to restore the newest completed backup from
-       (l.id IS NULL OR cs.stored IS NULL) AS unprotected,
+       -- issue 20: or it failed its last verification or restore drill
+       (l.id IS NULL OR cs.stored IS NULL OR l.verify_status IS NOT DISTINCT FROM 'failed'
+        OR l.drill_status IS NOT DISTINCT FROM 'failed') AS unprotected,
        -- issue 17: whether the newest completed backup left out tables that hold tenant rows
        CASE WHEN l.id IS NULL THEN NULL
             WHEN l.left_out IS NULL THEN 'unknown'
             WHEN pg_catalog.jsonb_array_length(l.left_out) OPERATOR(pg_catalog.=) 0 THEN 'complete'
             ELSE 'incomplete' END AS coverage,
-       tenant_backup._scheduler_serves() AS served_by_scheduler
+       tenant_backup._scheduler_serves() AS served_by_scheduler,
+       -- issue 20: the newest completed backup's last verification and restore drill; a newest
+       -- backup that failed either counts as unprotected (above)
+       l.verified_at AS last_verified_at,
+       (l.verify_status OPERATOR(pg_catalog.=) 'ok') AS last_verify_ok,
+       l.drilled_at AS last_drill_at,
+       (l.drill_status OPERATOR(pg_catalog.=) 'ok') AS last_drill_ok,
+       -- (as last_error: it may quote a row's key)
+       CASE WHEN tenant_backup._may('backup.view', t.tenant) THEN l.drill_error END AS last_drill_error
 -- The tenants: those with completed backups (with their count and size, one pass over
 -- backups_completed_idx), and those the scheduler keeps state for, with a schedule of their own,
 -- or (no scheduler) found by discovery that have none.
@@ -487,7 +503,8 @@ FROM (SELECT b.tenant, count(*) AS retained_count, sum(b.size_bytes)::bigint AS 
 LEFT JOIN tenant_backup.schedule_state st ON st.tenant = t.tenant
 CROSS JOIN LATERAL tenant_backup._schedule_times(t.tenant, st.schedule_key, st.next_run) s
 -- (the newest completed backup by one probe of backups_completed_idx per tenant)
-LEFT JOIN LATERAL (SELECT b.id, b.kind, b.created_at, b.finished_at, b.size_bytes, b.left_out
+LEFT JOIN LATERAL (SELECT b.id, b.kind, b.created_at, b.finished_at, b.size_bytes, b.left_out,
+                          b.verified_at, b.verify_status, b.drilled_at, b.drill_status, b.drill_error
                    FROM tenant_backup.backups b
                    WHERE b.tenant OPERATOR(pg_catalog.=) t.tenant AND b.status OPERATOR(pg_catalog.=) 'completed'
                    ORDER BY b.created_at DESC, b.id DESC LIMIT 1) l ON true
@@ -707,3 +724,26 @@ CREATE FUNCTION tenant_backup._refuse_drop() RETURNS event_trigger
     AS 'MODULE_PATHNAME', 'tenant_backup_refuse_drop' LANGUAGE C;
 CREATE EVENT TRIGGER tenant_backup_refuse_drop ON ddl_command_start WHEN TAG IN ('DROP EXTENSION')
     EXECUTE FUNCTION tenant_backup._refuse_drop();
+
+--------------------------------------------------------------------------------------------------
+-- <issue 20: backups that keep restoring: schema migrations, restore drills>
+-- A restore maps the archived columns onto the tables as they are now (src/pg/archive/
+-- column_mapping.hpp; docs/RESTORE.md "Schema drift" states the rules): changed types are
+-- converted, a table dropped since the backup is skipped with a WARNING and listed with NULL
+-- counts, unless strict => true. A second signature (rather than a DEFAULT on the first), so that
+-- the 0.1.0 function and its grants stay as they are.
+CREATE FUNCTION tenant_backup.backup_restore(backup_id bigint, strict boolean)
+RETURNS TABLE (table_name text, rows_removed bigint, rows_restored bigint)
+    AS 'MODULE_PATHNAME', 'backup_restore' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION tenant_backup.backup_restore(bigint, boolean) IS
+    'backup_restore; strict => true refuses a backup of a table dropped since, rather than skipping it.';
+
+-- A restore drill: plans the restore of a backup into the tables as they are now and loads its rows
+-- into temporary copies of them, in a subtransaction that is always rolled back. Records the
+-- outcome in backups.drilled_at / drill_status / drill_error (backup_status shows the newest's).
+CREATE FUNCTION tenant_backup.backup_drill(backup_id bigint)
+RETURNS TABLE (ok boolean, tables integer, rows bigint, error text)
+    AS 'MODULE_PATHNAME', 'backup_drill' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION tenant_backup.backup_drill(bigint) IS
+    'Checks that a backup would restore into the tables as they are now, without changing them; records the outcome.';
+GRANT EXECUTE ON FUNCTION tenant_backup.backup_restore(bigint, boolean), tenant_backup.backup_drill(bigint) TO PUBLIC;
