@@ -8,8 +8,10 @@
 #     the tenant's rows (children first) and COPY FROM of the same rows, through Citus;
 #   - backup_create of every tenant, in one session and in two sessions (half the tenants each).
 #
-#   bash bench/citus.sh [--scale N] [--runs N] [--port N] [--pg-bindir DIR] [--out DIR]
+#   bash bench/citus.sh [--scale N] [--runs N] [--port N] [--pg-bindir DIR] [--out DIR] [--plain]
 #
+# --plain (a diagnostic): archives neither encrypted nor compressed (no key, compression_level 0),
+# to see what of the backup's time over its floor is zstd and AES-GCM on the coordinator.
 # Needs Citus installed next to the PostgreSQL binaries (../shared/citus/build.sh, or a private
 # tree made by scripts/dev-pg.sh install, given with --pg-bindir) and the extension built and
 # installed there. Three throwaway clusters under /tmp (ports N, N+1, N+2), removed on exit.
@@ -21,6 +23,7 @@ RUNS=3
 PORT=54339
 PG_BINDIR=""
 OUT=""
+PLAIN=0
 while [ $# -gt 0 ]; do
 	case $1 in
 	--scale) SCALE=$2; shift 2 ;;
@@ -28,7 +31,8 @@ while [ $# -gt 0 ]; do
 	--port) PORT=$2; shift 2 ;;
 	--pg-bindir) PG_BINDIR=$2; shift 2 ;;
 	--out) OUT=$2; shift 2 ;;
-	-h | --help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	--plain) PLAIN=1; shift ;;
+	-h | --help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "unknown argument: $1" >&2; exit 2 ;;
 	esac
 done
@@ -152,7 +156,14 @@ EOF
 for i in 0 1 2; do psql -X -q -h /tmp -p $((PORT + i)) -U postgres -d bench -c "VACUUM ANALYZE" -c CHECKPOINT; done
 log "  data ready ($(elapsed "$t0") s)"
 KEY=$(printf 'tenant_backup benchmark key!!!!!' | od -An -tx1 | tr -d ' \n')
-sql -c "LOAD 'tenant_backup'" -c "ALTER SYSTEM SET tenant_backup.encryption_key_command = 'echo $KEY'" -c "SELECT pg_reload_conf()" >/dev/null
+if [ "$PLAIN" = 1 ]; then
+	SETTINGS="archives neither encrypted nor compressed (--plain)"
+	sql -c "LOAD 'tenant_backup'" -c "ALTER SYSTEM SET tenant_backup.unencrypted_backups = 'allow'" \
+		-c "ALTER SYSTEM SET tenant_backup.compression_level = 0" -c "SELECT pg_reload_conf()" >/dev/null
+else
+	SETTINGS="encrypted backups"
+	sql -c "LOAD 'tenant_backup'" -c "ALTER SYSTEM SET tenant_backup.encryption_key_command = 'echo $KEY'" -c "SELECT pg_reload_conf()" >/dev/null
+fi
 
 RESULTS="$WORK/raw.tsv"
 : >"$RESULTS"
@@ -232,7 +243,7 @@ A1=$(median all_1); A2=$(median all_2)
 	echo "$(date -u '+%Y-%m-%d %H:%M UTC'), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), $(nproc) cores;"
 	echo "$(sql -c "SELECT version()" | sed 's/ on .*//'), Citus $(sql -c "SELECT extversion FROM pg_extension WHERE extname = 'citus'");"
 	echo "commit $(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null || echo unknown), scale $SCALE ($TOTAL_ROWS rows, $NT tenants), a coordinator and two workers on this machine,"
-	echo "every table distributed by tenant_id (8 shards, co-located), encrypted backups; load average $LOAD_START at the start,"
+	echo "every table distributed by tenant_id (8 shards, co-located), $SETTINGS; load average $LOAD_START at the start,"
 	echo "$(cut -d' ' -f1-3 /proc/loadavg) at the end. Medians of $RUNS runs, seconds."
 	echo
 	echo "| measurement | median | runs | against the floor |"
