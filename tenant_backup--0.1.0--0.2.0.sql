@@ -451,7 +451,10 @@ ALTER TABLE tenant_backup.backups
     ADD COLUMN drilled_at   timestamptz,
     ADD COLUMN drill_status text CHECK (drill_status IN ('ok', 'failed')),
     ADD COLUMN drill_error  text;
-CREATE OR REPLACE VIEW tenant_backup.backup_status AS
+-- security_barrier: the rows a caller may not read (_status_visible below) are filtered before any
+-- condition of the caller's own runs, so a cheap function of theirs in WHERE never sees another
+-- tenant's row; a leakproof WHERE tenant = ... is still pushed down to the indexes.
+CREATE OR REPLACE VIEW tenant_backup.backup_status WITH (security_barrier) AS
 SELECT t.tenant,
        s.schedule,
        coalesce(s.enabled, false) AS scheduled,
@@ -566,7 +569,9 @@ CREATE TABLE tenant_backup.backup_jobs (
     tables_done      integer,     -- once completed: tables restored, or backed up
     rows_done        bigint,      -- once completed: rows restored, or backed up
     result           jsonb,       -- a completed restore: [{table, rows_removed, rows_restored}]
-    error            text
+    error            text,
+    settings         jsonb,       -- the caller's session values of tenant_backup.* settings, applied to the job
+    strict           boolean NOT NULL DEFAULT false -- a restore: backup_restore's strict
 );
 CREATE INDEX backup_jobs_active_idx ON tenant_backup.backup_jobs (id) WHERE state IN ('queued', 'running');
 CREATE INDEX backup_jobs_tenant_idx ON tenant_backup.backup_jobs (tenant, submitted_at);
@@ -584,6 +589,11 @@ CREATE FUNCTION tenant_backup.backup_restore_async(backup_id bigint) RETURNS big
     AS 'MODULE_PATHNAME', 'backup_restore_async' LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION tenant_backup.backup_restore_async(bigint) IS
     'backup_restore run by a background worker as the caller once this transaction commits; returns the job id at once (backup_job(id)).';
+-- With backup_restore(backup_id, strict)'s option (issue 20's block).
+CREATE FUNCTION tenant_backup.backup_restore_async(backup_id bigint, strict boolean) RETURNS bigint
+    AS 'MODULE_PATHNAME', 'backup_restore_async' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION tenant_backup.backup_restore_async(bigint, boolean) IS
+    'backup_restore(backup_id, strict) run by a background worker as the caller once this transaction commits; returns the job id at once.';
 
 CREATE FUNCTION tenant_backup.backup_create_async(tenant text, label text DEFAULT NULL) RETURNS bigint
     AS 'MODULE_PATHNAME', 'backup_create_async' LANGUAGE C VOLATILE;
@@ -621,8 +631,8 @@ RETURNS TABLE (pid integer, backup_id bigint, tenant text, kind text, started_at
 CREATE VIEW tenant_backup.backup_progress AS
 SELECT p.* FROM tenant_backup._backup_progress() p;
 
-REVOKE ALL ON FUNCTION tenant_backup._backup_progress() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION tenant_backup._backup_progress(), tenant_backup.backup_restore_async(bigint),
+    tenant_backup.backup_restore_async(bigint, boolean),
     tenant_backup.backup_create_async(text, text), tenant_backup.backup_cancel(bigint),
     tenant_backup.backup_job(bigint) TO PUBLIC;
 GRANT SELECT ON tenant_backup.backup_progress TO PUBLIC;
@@ -665,24 +675,24 @@ COMMENT ON FUNCTION tenant_backup.backup_repository_scan(text) IS
     'The backups a repository describes by its own records: known (in this catalog), unknown (attach can add it), damaged (record or archive not as written), keys_missing (its data key is not there or not unwrapped by the configured master key). Changes nothing. Superusers only.';
 
 CREATE FUNCTION tenant_backup.backup_attach(name text, tenant text DEFAULT NULL, object_name text DEFAULT NULL,
-                                            trust_unauthenticated boolean DEFAULT false)
+                                            trust_unauthenticated boolean DEFAULT false,
+                                            source_database text DEFAULT NULL)
 RETURNS TABLE (backup_id bigint, original_backup_id bigint, tenant text, object_name text, outcome text, detail text)
     AS 'MODULE_PATHNAME', 'backup_attach' LANGUAGE C VOLATILE;
-COMMENT ON FUNCTION tenant_backup.backup_attach(text, text, text, boolean) IS
-    'Adds the backups a repository describes (all, one tenant''s, or one archive) to this catalog under new ids, after checking the record''s authentication and the archive''s SHA-256 and unwrapping its key with the configured master key. Superusers only.';
+COMMENT ON FUNCTION tenant_backup.backup_attach(text, text, text, boolean, text) IS
+    'Adds the backups a repository describes (all, one tenant''s, one source database''s, or one archive) to this catalog under new ids, after checking the record''s authentication and the archive''s SHA-256 and unwrapping its key with the configured master key. Superusers only.';
 
 GRANT EXECUTE ON FUNCTION tenant_backup.backup_repository_scan(text),
-    tenant_backup.backup_attach(text, text, text, boolean) TO PUBLIC; -- they check superuser themselves
+    tenant_backup.backup_attach(text, text, text, boolean, text) TO PUBLIC; -- they check superuser themselves
 
--- Copies are recorded by repository name and object name (relative to the repository); location
--- is derived for display: _location gives where the object is now, backup_list() shows that, and
+-- Copies are recorded by repository name and object name (relative to the repository; so 0.1.0
+-- recorded them too, so no row needs converting); location is derived for display: _location gives where the object is now, backup_list() shows that, and
 -- backup_sync() (sync.cpp) brings the stored location columns up to date. Moving the local
 -- directory and changing tenant_backup.repository, or a repository's URL, loses nothing: no
 -- reader ever uses the stored location. (backup_list is replaced here once more, as issue 23's
 -- block defined it, with the location derived.)
 CREATE FUNCTION tenant_backup._location(repository text, object_name text, tenant text) RETURNS text
     AS 'MODULE_PATHNAME', 'tenant_backup_location' LANGUAGE C STABLE;
-UPDATE tenant_backup.backups SET location = NULL WHERE object_name IS NULL;
 
 CREATE OR REPLACE FUNCTION tenant_backup.backup_list(tenant text DEFAULT NULL)
 RETURNS SETOF tenant_backup.backups
@@ -722,7 +732,7 @@ GRANT EXECUTE ON FUNCTION tenant_backup._location(text, text, text) TO PUBLIC; -
 -- knows which extensions are dropped, and runs in every session (docs/SECURITY.md lists the limits).
 CREATE FUNCTION tenant_backup._refuse_drop() RETURNS event_trigger
     AS 'MODULE_PATHNAME', 'tenant_backup_refuse_drop' LANGUAGE C;
-CREATE EVENT TRIGGER tenant_backup_refuse_drop ON ddl_command_start WHEN TAG IN ('DROP EXTENSION')
+CREATE EVENT TRIGGER tenant_backup_refuse_drop ON ddl_command_start WHEN TAG IN ('DROP EXTENSION', 'DROP SCHEMA')
     EXECUTE FUNCTION tenant_backup._refuse_drop();
 
 --------------------------------------------------------------------------------------------------

@@ -62,6 +62,8 @@ my $linked = 0;
 for my $name (split /\n/, sql("SELECT object_name FROM tenant_backup.backups WHERE label = 'copied'"))
 {
 	$linked++ if link("$repository/$object", "$repository/$name");
+	# and its record beside it (issue 18), so that the sync has no record to write
+	link("$repository/$object.record", "$repository/$name.record") or die "link: $!";
 }
 # And one leftover for the sync to remove: the archive of a failed backup.
 my $failed = sql("INSERT INTO tenant_backup.backups (tenant, kind, status) VALUES ('1', 'auto', 'failed') RETURNING id");

@@ -57,7 +57,8 @@ TB_SQL_FUNCTION(backup_restore_async) {
 	audit.set_backup(id);
 	spi_begin();
 	StoredBackup backup = check_restore_allowed(id, audit);
-	int64 job = submit_async_job("restore", backup.tenant, id, std::nullopt);
+	bool strict = PG_NARGS() > 1 && !PG_ARGISNULL(1) && PG_GETARG_BOOL(1);
+	int64 job = submit_async_job("restore", backup.tenant, id, std::nullopt, strict);
 	audit.ok("job " + std::to_string(job));
 	spi_end();
 	return Int64GetDatum(job);

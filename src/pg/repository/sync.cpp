@@ -148,9 +148,12 @@ void tidy_repository(const std::string &repository, SyncResult &result, const Tr
 	// The repository describes itself (self_description.hpp): records of copies without one (a
 	// backup of 0.1.0, or one whose record could not be written then) and every tenant key.
 	std::string described = error_of([&] {
-		describe_repository(repository, *storage,
-		                    [&](std::optional<int64> id, const char *action, const std::string &name,
-		                        const std::string &error) { result.add(id, repository, action, name, error); });
+		describe_repository(
+		    repository, *storage,
+		    [&](std::optional<int64> id, const char *action, const std::string &name, const std::string &error) {
+			    result.add(id, repository, action, name, error);
+		    },
+		    breaks);
 	});
 	if (!described.empty())
 		result.add(std::nullopt, repository, "write_record", "", described);
