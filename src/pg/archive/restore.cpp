@@ -159,6 +159,9 @@ RestoreOutcome restore_with_undo(int64 id, AuditedAction &audit, const RestoreOp
 	std::vector<TenantTable> now = load_tenant_tables();
 	std::map<std::string, RestoredTable> planned;
 	std::vector<std::string> archive_order, archived;
+	std::vector<tb::archive::TableIndexEntry> entries; // in archive order
+	std::vector<Oid> relids;                           // in archive order
+	bool any_distributed = false;
 	int colocation = 0; // of the distributed tables, which must all share it
 	for (const auto &entry :
 	     tb::archive::read_archive_index(*opened.storage, backup.object_name, reader_options(backup))) {
@@ -172,8 +175,10 @@ RestoreOutcome restore_with_undo(int64 id, AuditedAction &audit, const RestoreOp
 		if (!aimed_at(options, archived.back()))
 			continue; // an aimed restore leaves the other tables alone
 		RestoredTable r{plan_table_restore(*table, id, now, options), 0};
-		if (r.plan.dropped) {
+		if (r.plan.dropped) { // kept in step with entries and relids (none: it is gone)
 			archive_order.push_back(table->schema + "." + table->name);
+			entries.push_back(entry);
+			relids.push_back(InvalidOid);
 			planned.emplace(table->schema + "." + table->name, std::move(r));
 			continue;
 		}
@@ -181,10 +186,13 @@ RestoreOutcome restore_with_undo(int64 id, AuditedAction &audit, const RestoreOp
 			refuse_unless_distributed_by_tenant(*c, r.plan.relid, r.plan.display_name, r.plan.tenant_column_raw,
 			                                    r.plan.table.is_path(), colocation);
 			r.distributed = true;
+			any_distributed = true;
 		}
 		r.tenant =
 		    tenant_datum(backup.tenant, r.plan.tenant_type, r.plan.table.tenant_value_column(), r.plan.display_name);
 		archive_order.push_back(table->schema + "." + table->name);
+		entries.push_back(entry);
+		relids.push_back(r.plan.relid);
 		planned.emplace(table->schema + "." + table->name, std::move(r));
 	}
 	refuse_tables_not_in_backup(options, archived, id);
@@ -243,16 +251,39 @@ RestoreOutcome restore_with_undo(int64 id, AuditedAction &audit, const RestoreOp
 	for (const RestoredTable *r : paths)
 		removed_through_paths[r->plan.display_name] = foreign_keys.delete_tenant_rows(*r);
 	// Citus enforces foreign keys and triggers on the workers' shards whatever the coordinator's
-	// session_replication_role: the tenant's rows of distributed tables are deleted children first
-	// (the reverse of the archive's parent-first order) before any is loaded.
+	// session_replication_role: with distributed tables, the tables load parents first (each table
+	// then read through the archive's index when that is not the archive's order), and the tenant's
+	// rows of distributed tables are deleted children first, before any is loaded.
+	std::vector<size_t> load_order(archive_order.size());
+	for (size_t i = 0; i < load_order.size(); i++)
+		load_order[i] = i;
+	if (any_distributed)
+		load_order = citus_load_order(relids);
+	bool in_archive_order = std::is_sorted(load_order.begin(), load_order.end());
 	std::map<std::string, uint64> removed_first;
-	for (auto name = archive_order.rbegin(); name != archive_order.rend(); ++name)
-		if (planned.at(*name).distributed)
-			removed_first[*name] = foreign_keys.delete_tenant_rows(planned.at(*name));
+	for (auto i = load_order.rbegin(); i != load_order.rend(); ++i)
+		if (planned.at(archive_order[*i]).distributed)
+			removed_first[archive_order[*i]] = foreign_keys.delete_tenant_rows(planned.at(archive_order[*i]));
 
 	progress.phase("loading");
 	std::vector<uint64> restored_rows; // per restored table
-	while (std::optional<tb::archive::TableHeader> table = reader.next_table()) {
+	std::unique_ptr<tb::archive::ArchiveReader> one_table; // out of archive order: one table at a time
+	for (size_t step = 0;; step++) {
+		tb::archive::ArchiveReader *source = &reader;
+		std::optional<tb::archive::TableHeader> table;
+		if (in_archive_order) {
+			table = reader.next_table();
+		} else if (step < load_order.size()) {
+			one_table = tb::archive::open_archive_table(*opened.storage, backup.object_name, reader_options(backup),
+			                                            entries[load_order[step]]);
+			source = one_table.get();
+			table = one_table->next_table();
+			if (!table)
+				throw SqlError(ERRCODE_DATA_CORRUPTED, "archive of backup " + std::to_string(id) +
+				                                           " is damaged: its index names a table it lacks");
+		}
+		if (!table)
+			break;
 		auto found = planned.find(table->schema + "." + table->name);
 		if (found == planned.end() && !aimed_at(options, table->schema + "." + table->name))
 			continue; // not aimed at: left as it is
@@ -274,7 +305,7 @@ RestoreOutcome restore_with_undo(int64 id, AuditedAction &audit, const RestoreOp
 
 		// The archived fields as the table takes them now, each row checked to be the tenant's
 		// (archived_tuples.hpp, column_mapping.hpp).
-		ArchivedTuples archived_tuples(reader, *table, r, id);
+		ArchivedTuples archived_tuples(*source, *table, r, id);
 		ProgressCount counted(archived_tuples.tuples(), archived_tuples.tenant_check());
 		tb::Source &tuples = counted;
 		uint64 loaded;
@@ -285,11 +316,11 @@ RestoreOutcome restore_with_undo(int64 id, AuditedAction &audit, const RestoreOp
 			LoadingScope loading(r.plan.relid);
 			loaded = copy_into(r.plan.relid, r.plan.load, stream);
 		}
-		if (loaded != reader.table_rows())
+		if (loaded != source->table_rows())
 			throw SqlError(ERRCODE_DATA_CORRUPTED, "archive of backup " + std::to_string(id) + " is damaged: table " +
 			                                           r.plan.display_name + " loaded " + std::to_string(loaded) +
 			                                           " rows, the archive records " +
-			                                           std::to_string(reader.table_rows()));
+			                                           std::to_string(source->table_rows()));
 		pg_call([] { CommandCounterIncrement(); });
 		progress_add(loaded - counted.counted(), 0); // rows found through a path, and the last ones
 		results.push_back({r.plan.display_name, removed, loaded});
