@@ -134,6 +134,10 @@ SET tenant_backup.restore_renames = 'mig.notes=mig.nowhere';
 SELECT * FROM tenant_backup.backup_restore(:imported);
 SET tenant_backup.restore_renames = 'notes=memos';
 SELECT * FROM tenant_backup.backup_restore(:imported);
+-- A mapping of a column that still exists is refused: it would load its archived values into
+-- another column, past that column's triggers (the swap of two columns' values).
+SET tenant_backup.restore_renames = 'mig.notes=mig.memos, mig.orders.code=sku, mig.orders.amount=sku';
+SELECT * FROM tenant_backup.backup_restore(:imported);
 RESET tenant_backup.restore_renames;
 ALTER TABLE mig.memos RENAME TO notes;
 ALTER TABLE mig.orders RENAME COLUMN sku TO code;
