@@ -168,6 +168,23 @@ DROP ROLE mig_nobody;
 SELECT tenant_backup.backup_drill(NULL);
 SELECT tenant_backup.backup_drill(-1);
 
+------------------------------------------------------------------------------------------------
+-- A conversion through text does not depend on the session's settings: a text column that
+-- became a date converts with DateStyle ISO, MDY whatever the session says (as in an
+-- asynchronous job's worker or a scheduled drill), and the session's DateStyle is as before after.
+------------------------------------------------------------------------------------------------
+CREATE TABLE mig.events (mig_org integer NOT NULL, id integer PRIMARY KEY, happened text);
+CREATE INDEX ON mig.events (mig_org);
+INSERT INTO mig.events VALUES (2603, 1, '03/04/2024'), (2603, 2, '2024-12-31');
+SELECT tenant_backup.backup_create('2603') AS b3 \gset
+ALTER TABLE mig.events ALTER COLUMN happened TYPE date USING happened::date;
+SET datestyle = 'ISO, DMY';
+SELECT table_name, rows_restored FROM tenant_backup.backup_restore(:b3);
+SHOW datestyle;
+RESET datestyle;
+SELECT id, happened FROM mig.events ORDER BY id; -- 2024-03-04: March 4th, as MDY reads it
+DROP TABLE mig.events;
+
 RESET tenant_backup.tenant_column;
 DROP TABLE org1_at_b1, org1_damaged;
 SELECT count(*) FROM (SELECT tenant_backup.backup_delete(id) FROM tenant_backup.backups WHERE id > 26000) d;

@@ -305,6 +305,7 @@ MappedTuples::MappedTuples(Source &archived, const std::vector<archive::Column> 
 			filter_ = std::make_unique<archive::TupleFieldFilter>(archived, plan.keep);
 		return;
 	}
+	styles_.emplace();
 	for (bool k : plan.keep)
 		kept_ += k;
 	reader_ = std::make_unique<archive::CopyTupleReader>(archived, columns.size());

@@ -19,6 +19,7 @@
 #include "core/archive/format.hpp"
 #include "core/stream/stream.hpp"
 #include "pg/boundary/pg_headers.hpp"
+#include "pg/boundary/value_styles.hpp"
 
 #include <map>
 #include <memory>
@@ -103,6 +104,7 @@ private:
 	const std::vector<archive::Column> &columns_;
 	const ColumnPlan &plan_;
 	std::string display_, source_, consequence_;
+	std::optional<PinnedValueStyles> styles_;           // while converting (value_styles.hpp)
 	std::unique_ptr<archive::TupleFieldFilter> filter_; // no conversions: only dropped fields
 	std::unique_ptr<archive::CopyTupleReader> reader_;
 	std::vector<archive::CopyTupleReader::Field> fields_;
