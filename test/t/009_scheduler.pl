@@ -141,16 +141,20 @@ for my $id (@ids)
 	ok(!(grep { m{/$id-} } repo_files()), "no archive of the interrupted backup $id");
 }
 # (Polled: retention's deletions are unlinked just after their transaction commits.)
-my ($files, $catalog);
+# (Archives only: beside each lies its record, and the repository keeps the tenants' key records,
+# issue 18; the records are checked to match the archives.)
+my ($files, $catalog, $records);
 for (1 .. 100)
 {
-	$files = join(' ', repo_files());
+	$files = join(' ', grep { /\.tbk$/ } repo_files());
+	$records = join(' ', map { s/\.record$//r } grep { /\.tbk\.record$/ } repo_files());
 	$catalog = sql("SELECT string_agg(object_name, ' ' ORDER BY object_name COLLATE \"C\") "
 		  . "FROM tenant_backup.backups WHERE status = 'completed'");
-	last if $files eq $catalog;
+	last if $files eq $catalog && $records eq $catalog;
 	usleep(100_000);
 }
 is($files, $catalog, 'the repository holds exactly the completed backups');
+is($records, $catalog, 'and a record of each, and of nothing else');
 
 # A job worker terminated mid-backup (not a crash): recorded as failed, then retried.
 $blocker = $node->background_psql('postgres');
