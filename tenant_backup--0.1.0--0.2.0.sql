@@ -406,14 +406,15 @@ BEGIN
 END
 $$;
 
--- One tenant's row of backup_schedules(), without listing every tenant. Backup admins only.
+-- One tenant's row of backup_schedules(), without listing every tenant. Who may: as
+-- backup_schedules() (issue 19.6).
 CREATE FUNCTION tenant_backup.backup_schedules(tenant text)
 RETURNS TABLE (tenant text, schedule text, cron text, time_zone text, keep_last integer, keep_days integer,
                keep_daily integer, keep_weekly integer, keep_monthly integer, window_minutes integer,
                enabled boolean, next_run timestamptz, last_due_run timestamptz)
     AS 'MODULE_PATHNAME', 'backup_schedules_of_tenant' LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION tenant_backup.backup_schedules(text) IS
-    'The schedule in force for one tenant, with its next run. Backup admins only.';
+    'The schedule in force for one tenant, with its next run. Backup admins, pg_monitor, and holders of backup.view on the tenant.';
 
 -- Whether a scheduler serves this database now (tenant_backup in shared_preload_libraries, and
 -- the database in tenant_backup.databases).
@@ -425,6 +426,16 @@ CREATE FUNCTION tenant_backup._scheduler_serves() RETURNS boolean
 CREATE FUNCTION tenant_backup._schedule_times(tenant text, schedule_key text, stored_next_run timestamptz,
     OUT schedule text, OUT enabled boolean, OUT next_run timestamptz, OUT last_due_run timestamptz)
     AS 'MODULE_PATHNAME', 'tenant_backup_schedule_times' LANGUAGE C STABLE;
+
+-- Issue 19.6 (in this block because backup_status uses them): who reads backup_status. Backup
+-- admins every tenant's row; members of pg_monitor every tenant's (health: last_error, which may
+-- quote a tenant's rows, only where they hold backup.view too); a role holding backup.view on
+-- tenants those tenants' rows. _status_reader() refuses anyone else (audited), once per query,
+-- even when no tenant has a row; _status_visible(tenant) filters the rows.
+CREATE FUNCTION tenant_backup._status_reader() RETURNS boolean
+    AS 'MODULE_PATHNAME', 'tenant_backup_status_reader' LANGUAGE C STABLE;
+CREATE FUNCTION tenant_backup._status_visible(tenant text) RETURNS boolean
+    AS 'MODULE_PATHNAME', 'tenant_backup_status_visible' LANGUAGE C STABLE STRICT;
 
 -- backup_status at scale (issue 24's unprotected and issue 17's coverage kept as they are): a
 -- WHERE tenant = ... reaches every table by index (the tenants are a UNION ALL the condition is
@@ -448,7 +459,8 @@ SELECT t.tenant,
                      < s.last_due_run), false) AS overdue,
        st.running_backup_id IS NOT NULL AS running,
        coalesce(st.consecutive_failures, 0) AS consecutive_failures,
-       st.last_error,
+       -- issue 19.6: pg_monitor's health rows leave out what may quote a tenant's rows
+       CASE WHEN tenant_backup._may('backup.view', t.tenant) THEN st.last_error END AS last_error,
        st.last_failure_at,
        t.retained_count,
        t.retained_bytes,
@@ -483,8 +495,215 @@ LEFT JOIN LATERAL (SELECT b.id, b.kind, b.created_at, b.finished_at, b.size_byte
 -- hash over every copy even for one tenant)
 LEFT JOIN LATERAL (SELECT true AS stored FROM tenant_backup.backup_copies c
                    WHERE c.backup_id OPERATOR(pg_catalog.=) l.id AND c.state OPERATOR(pg_catalog.=) 'stored'
-                   LIMIT 1) cs ON true;
+                   LIMIT 1) cs ON true
+-- issue 19.6: the rows the caller may read (a one-time check, then a filter pushed to each table)
+WHERE tenant_backup._status_reader() AND tenant_backup._status_visible(t.tenant);
 COMMENT ON VIEW tenant_backup.backup_status IS
-    'One row per tenant: last completed backup, next run, overdue, failures, retained backups, whether a scheduler serves the database.';
+    'One row per tenant: last completed backup, next run, overdue, failures, retained backups, whether a scheduler serves the database. Backup admins see every tenant, pg_monitor every tenant''s health, a holder of backup.view its tenants.';
 GRANT EXECUTE ON FUNCTION tenant_backup.backup_schedules(text), tenant_backup._scheduler_serves(),
-    tenant_backup._schedule_times(text, text, timestamptz) TO PUBLIC;
+    tenant_backup._schedule_times(text, text, timestamptz), tenant_backup._status_reader(),
+    tenant_backup._status_visible(text) TO PUBLIC;
+
+--------------------------------------------------------------------------------------------------
+-- Issue 19: operability (19.2, 19.6; hO). tenant_backup.databases defaults to '*': the launcher
+-- serves every database where the extension is created. CREATE EXTENSION (and this update) asks
+-- it, at commit, to look for the extension in this database, so that its scheduler starts at
+-- once rather than at the launcher's next rescan. backup_schedules() is readable by backup
+-- admins, members of pg_monitor, and holders of backup.view (their tenants' rows); backup_status
+-- (issue 23's block) likewise.
+--------------------------------------------------------------------------------------------------
+CREATE FUNCTION tenant_backup._wake_launcher() RETURNS void
+    AS 'MODULE_PATHNAME', 'tenant_backup_wake_launcher' LANGUAGE C VOLATILE;
+REVOKE ALL ON FUNCTION tenant_backup._wake_launcher() FROM PUBLIC;
+COMMENT ON FUNCTION tenant_backup.backup_schedules() IS
+    'Every tenant with the schedule in force and its next run. Backup admins see every tenant, members of pg_monitor every tenant, a holder of backup.view its tenants.';
+SELECT tenant_backup._wake_launcher();
+
+--------------------------------------------------------------------------------------------------
+-- Issue 19 (item 8): asynchronous restores and backups, for applications whose web requests must
+-- not hold a transaction for minutes. backup_restore_async / backup_create_async check what the
+-- synchronous call checks first, queue a job and return its id at once; once the calling
+-- transaction commits, a background worker of the job's own, logged in as the caller's session
+-- user and acting as its current user, runs the very same restore or backup (one transaction,
+-- atomic, permissions checked again) and records the outcome here in that transaction.
+-- backup_progress shows restores too (kind 'restore'), with their phase and job id; the
+-- submitter may cancel its job (backup_cancel). A job whose worker is gone (crash, SIGKILL, server
+-- restart) is marked failed by the scheduler's next pass or the next submission or cancellation.
+-- Rows are history, not configuration: not dumped (role oids would not survive a restore).
+--------------------------------------------------------------------------------------------------
+CREATE TABLE tenant_backup.backup_jobs (
+    id               bigserial PRIMARY KEY,
+    kind             text NOT NULL CHECK (kind IN ('restore', 'backup')),
+    tenant           text NOT NULL,
+    backup_id        bigint,      -- restore: the backup restored; backup: the backup taken, once completed
+    label            text,        -- backup: the new backup's label
+    requested_by     regrole NOT NULL, -- the current user at submission: the job runs as this role
+    session_role     regrole NOT NULL, -- the session user at submission: its worker logs in as this role
+    state            text NOT NULL DEFAULT 'queued'
+                     CHECK (state IN ('queued', 'running', 'completed', 'failed', 'cancelled')),
+    cancel_requested boolean NOT NULL DEFAULT false,
+    submitted_at     timestamptz NOT NULL DEFAULT now(),
+    started_at       timestamptz,
+    finished_at      timestamptz,
+    worker_pid       integer,
+    tables_done      integer,     -- once completed: tables restored, or backed up
+    rows_done        bigint,      -- once completed: rows restored, or backed up
+    result           jsonb,       -- a completed restore: [{table, rows_removed, rows_restored}]
+    error            text
+);
+CREATE INDEX backup_jobs_active_idx ON tenant_backup.backup_jobs (id) WHERE state IN ('queued', 'running');
+CREATE INDEX backup_jobs_tenant_idx ON tenant_backup.backup_jobs (tenant, submitted_at);
+COMMENT ON TABLE tenant_backup.backup_jobs IS
+    'Asynchronous restores and backups (backup_restore_async, backup_create_async): state, outcome, result counts.';
+-- A caller sees the jobs of the tenants it may view, and the jobs it submitted.
+ALTER TABLE tenant_backup.backup_jobs ENABLE ROW LEVEL SECURITY;
+CREATE POLICY backup_jobs_view ON tenant_backup.backup_jobs FOR SELECT
+    USING (tenant_backup._may('backup.view', tenant)
+           OR requested_by::pg_catalog.oid OPERATOR(pg_catalog.=)
+              (SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname OPERATOR(pg_catalog.=) current_user));
+GRANT SELECT ON tenant_backup.backup_jobs TO PUBLIC;
+
+CREATE FUNCTION tenant_backup.backup_restore_async(backup_id bigint) RETURNS bigint
+    AS 'MODULE_PATHNAME', 'backup_restore_async' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION tenant_backup.backup_restore_async(bigint) IS
+    'backup_restore run by a background worker as the caller once this transaction commits; returns the job id at once (backup_job(id)).';
+
+CREATE FUNCTION tenant_backup.backup_create_async(tenant text, label text DEFAULT NULL) RETURNS bigint
+    AS 'MODULE_PATHNAME', 'backup_create_async' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION tenant_backup.backup_create_async(text, text) IS
+    'backup_create run by a background worker as the caller once this transaction commits; returns the job id at once (backup_job(id)).';
+
+CREATE FUNCTION tenant_backup.backup_cancel(job_id bigint) RETURNS boolean
+    AS 'MODULE_PATHNAME', 'backup_cancel' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION tenant_backup.backup_cancel(bigint) IS
+    'Cancels an asynchronous job the caller submitted (superusers: any): a queued one never starts, a running one rolls back. False if it had ended.';
+
+CREATE FUNCTION tenant_backup.backup_job(job_id bigint) RETURNS SETOF tenant_backup.backup_jobs
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT j.* FROM tenant_backup.backup_jobs j WHERE j.id OPERATOR(pg_catalog.=) $1
+$$;
+COMMENT ON FUNCTION tenant_backup.backup_job(bigint) IS
+    'One asynchronous job: state (queued, running, completed, failed, cancelled), error, result counts.';
+
+-- backup_progress shows restores too, with the phase of each and the asynchronous job it runs
+-- for (new columns at the end: the view and its function are made again).
+DROP VIEW tenant_backup.backup_progress;
+DROP FUNCTION tenant_backup._backup_progress();
+CREATE FUNCTION tenant_backup._backup_progress()
+RETURNS TABLE (pid integer, backup_id bigint, tenant text, kind text, started_at timestamptz, tables_done integer,
+               tables_total integer, current_table text, rows_done bigint, bytes_done bigint, phase text,
+               job_id bigint)
+    AS 'MODULE_PATHNAME', 'tenant_backup_progress' LANGUAGE C VOLATILE;
+-- Backups and restores running now in this database (needs tenant_backup in
+-- shared_preload_libraries), of the tenants the current user may view, and the asynchronous jobs
+-- it submitted: _backup_progress() checks it itself, on the full tenant. kind is the backup's
+-- kind (manual, auto) or 'restore'; backup_id the backup taken or restored; bytes_done counts
+-- binary row bytes read (a backup) or loaded (a restore), before compression.
+CREATE VIEW tenant_backup.backup_progress AS
+SELECT p.* FROM tenant_backup._backup_progress() p;
+
+REVOKE ALL ON FUNCTION tenant_backup._backup_progress() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION tenant_backup._backup_progress(), tenant_backup.backup_restore_async(bigint),
+    tenant_backup.backup_create_async(text, text), tenant_backup.backup_cancel(bigint),
+    tenant_backup.backup_job(bigint) TO PUBLIC;
+GRANT SELECT ON tenant_backup.backup_progress TO PUBLIC;
+
+--------------------------------------------------------------------------------------------------
+-- Issue 18: backups that outlive their database (docs/FORMAT.md "Repository records", README
+-- "Disaster recovery"). Every repository describes itself: beside each archive its catalog record,
+-- and each tenant's wrapped data key, authenticated with the master key. backup_repository_scan
+-- lists what a repository holds; backup_attach brings it into this catalog under ids of its own.
+-- The catalog's own identity: names the key records this catalog writes, so that a catalog
+-- created again in the same database (DROP EXTENSION, CREATE EXTENSION: generations and ids start
+-- again at 1) never overwrites the key records of the old one. Not dumped: a restored dump is a
+-- catalog of its own.
+CREATE TABLE tenant_backup.catalog_identity (
+    single     boolean PRIMARY KEY DEFAULT true CHECK (single),
+    id         text NOT NULL DEFAULT pg_catalog.gen_random_uuid()::text,
+    created_at timestamptz NOT NULL DEFAULT now()
+);
+INSERT INTO tenant_backup.catalog_identity DEFAULT VALUES;
+
+ALTER TABLE tenant_backup.backups ADD COLUMN original_id bigint;
+ALTER TABLE tenant_backup.backups ADD COLUMN source jsonb;
+ALTER TABLE tenant_backup.backups ADD COLUMN attached_at timestamptz;
+COMMENT ON COLUMN tenant_backup.backups.original_id IS
+    'For a backup attached from a repository (backup_attach): its id in the database that took it; its archive is bound to that id.';
+COMMENT ON COLUMN tenant_backup.backups.source IS
+    'For an attached backup: the database that took it (database_prefix, catalog_id, database), from its authenticated record.';
+
+-- An attached backup's data key, kept under a generation of this catalog: origin is
+-- '<catalog id>:<generation>' of the catalog that created it. Never a tenant's current key.
+ALTER TABLE tenant_backup.tenant_keys ADD COLUMN origin text;
+CREATE UNIQUE INDEX tenant_keys_origin_idx ON tenant_backup.tenant_keys (origin, tenant) WHERE origin IS NOT NULL;
+
+CREATE FUNCTION tenant_backup.backup_repository_scan(name text)
+RETURNS TABLE (object_name text, state text, backup_id bigint, original_backup_id bigint, tenant text, kind text,
+               label text, snapshot_at timestamptz, size_bytes bigint, encrypted boolean, authenticated boolean,
+               source text, detail text)
+    AS 'MODULE_PATHNAME', 'backup_repository_scan' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION tenant_backup.backup_repository_scan(text) IS
+    'The backups a repository describes by its own records: known (in this catalog), unknown (attach can add it), damaged (record or archive not as written), keys_missing (its data key is not there or not unwrapped by the configured master key). Changes nothing. Superusers only.';
+
+CREATE FUNCTION tenant_backup.backup_attach(name text, tenant text DEFAULT NULL, object_name text DEFAULT NULL,
+                                            trust_unauthenticated boolean DEFAULT false)
+RETURNS TABLE (backup_id bigint, original_backup_id bigint, tenant text, object_name text, outcome text, detail text)
+    AS 'MODULE_PATHNAME', 'backup_attach' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION tenant_backup.backup_attach(text, text, text, boolean) IS
+    'Adds the backups a repository describes (all, one tenant''s, or one archive) to this catalog under new ids, after checking the record''s authentication and the archive''s SHA-256 and unwrapping its key with the configured master key. Superusers only.';
+
+GRANT EXECUTE ON FUNCTION tenant_backup.backup_repository_scan(text),
+    tenant_backup.backup_attach(text, text, text, boolean) TO PUBLIC; -- they check superuser themselves
+
+-- Copies are recorded by repository name and object name (relative to the repository); location
+-- is derived for display: _location gives where the object is now, backup_list() shows that, and
+-- backup_sync() (sync.cpp) brings the stored location columns up to date. Moving the local
+-- directory and changing tenant_backup.repository, or a repository's URL, loses nothing: no
+-- reader ever uses the stored location. (backup_list is replaced here once more, as issue 23's
+-- block defined it, with the location derived.)
+CREATE FUNCTION tenant_backup._location(repository text, object_name text, tenant text) RETURNS text
+    AS 'MODULE_PATHNAME', 'tenant_backup_location' LANGUAGE C STABLE;
+UPDATE tenant_backup.backups SET location = NULL WHERE object_name IS NULL;
+
+CREATE OR REPLACE FUNCTION tenant_backup.backup_list(tenant text DEFAULT NULL)
+RETURNS SETOF tenant_backup.backups
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    stored text;
+    b tenant_backup.backups;
+BEGIN
+    IF pg_catalog.octet_length($1) OPERATOR(pg_catalog.>) 1024 THEN
+        RAISE EXCEPTION 'tenant is too long (% bytes; at most 1024)', pg_catalog.octet_length($1)
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF $1 IS NULL THEN
+        FOR b IN SELECT x.* FROM tenant_backup.backups x ORDER BY x.created_at DESC, x.id DESC LOOP
+            b.location := coalesce(tenant_backup._location(b.repository, b.object_name, b.tenant), b.location);
+            RETURN NEXT b;
+        END LOOP;
+        RETURN;
+    END IF;
+    stored := tenant_backup._stored_tenant($1);
+    FOR b IN SELECT x.* FROM tenant_backup.backups x
+             WHERE x.tenant OPERATOR(pg_catalog.=) ANY (ARRAY[$1, stored])
+             ORDER BY x.created_at DESC, x.id DESC LOOP
+        b.location := coalesce(tenant_backup._location(b.repository, b.object_name, b.tenant), b.location);
+        RETURN NEXT b;
+    END LOOP;
+END
+$$;
+GRANT EXECUTE ON FUNCTION tenant_backup._location(text, text, text) TO PUBLIC; -- checks backup.view itself
+
+-- DROP EXTENSION tenant_backup is refused while the catalog holds completed backups or tenant
+-- keys, unless tenant_backup.drop_confirmed is on; the error says what would be destroyed and that
+-- backup_attach brings the backups back. A C event trigger sees the statement's parse tree, so it
+-- knows which extensions are dropped, and runs in every session (docs/SECURITY.md lists the limits).
+CREATE FUNCTION tenant_backup._refuse_drop() RETURNS event_trigger
+    AS 'MODULE_PATHNAME', 'tenant_backup_refuse_drop' LANGUAGE C;
+CREATE EVENT TRIGGER tenant_backup_refuse_drop ON ddl_command_start WHEN TAG IN ('DROP EXTENSION')
+    EXECUTE FUNCTION tenant_backup._refuse_drop();

@@ -5,17 +5,30 @@ set -euo pipefail
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 export DEBIAN_FRONTEND=noninteractive
-PACKAGES=(
-  build-essential cmake pkg-config git
+# --demo: only what scripts/demo.sh needs: a compiler, PostgreSQL with its server headers (on
+# Debian postgresql-server-dev-15 itself depends on clang-14 and llvm-14-dev, for JIT bitcode that
+# this build does not make), and the libraries tenant_backup links. Without it: everything the
+# tests need too (cmake and googletest for the unit tests, clang for the fuzzer, Swift for the S3
+# tests, pg_cron, the Prometheus exporter).
+DEMO_PACKAGES=(
+  build-essential
   postgresql-15 postgresql-server-dev-15 postgresql-client-15
   libssl-dev libzstd-dev libcurl4-openssl-dev
+)
+PACKAGES=(
+  "${DEMO_PACKAGES[@]}"
+  cmake pkg-config git
   googletest libgtest-dev
   clang libclang-rt-14-dev
   libipc-run-perl perl
   python3
   postgresql-15-cron
+  prometheus-postgres-exporter
   curl swift swift-proxy swift-object swift-container swift-account
 )
+if [ "${1:-}" = "--demo" ]; then
+  PACKAGES=("${DEMO_PACKAGES[@]}")
+fi
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

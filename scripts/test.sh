@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Sets up everything (Debian packages included) and runs every test of tenant_backup:
 #   0. the boundary invariants of docs/ARCHITECTURE.md on the source (scripts/check-boundaries.sh),
+#      and the docs links, SQL objects and settings against the code (scripts/check-docs.py),
 #   1. unit tests of the pure C++ core (GoogleTest via ctest; the live S3 tests skip themselves),
 #   1b. the live S3 unit tests (S3Live*) against a throwaway OpenStack Swift with its S3 API,
 #   2. pg_regress tests of the SQL API (sql/, expected/) in a throwaway cluster (pg_virtualenv),
@@ -137,6 +138,8 @@ tap_tests() {
 	dir=$(mktemp -d /tmp/tenant_backup_tap.XXXXXX)
 	cp -r test/t "$dir/"
 	cp -r test/s3 "$dir/" # the Swift harness, which t/011_s3.pl starts itself (TB_S3_HARNESS)
+	cp -r monitoring "$dir/" # the Prometheus query file and alert rules, which t/036_prometheus.pl serves
+	cp README.md "$dir/"  # t/049_readme_tour.pl runs its SQL
 	local run=()
 	if [ "$(id -u)" -eq 0 ]; then
 		chown -R postgres "$dir"
@@ -148,6 +151,7 @@ tap_tests() {
 }
 
 suite "boundaries (scripts/check-boundaries.sh)" bash scripts/check-boundaries.sh
+suite "docs (scripts/check-docs.py)" python3 scripts/check-docs.py
 suite "unit tests (ctest)" unit_tests
 suite "S3 (Swift)" s3_tests
 suite "fuzz (archive reader)" fuzz_archive_reader

@@ -298,6 +298,7 @@ SELECT tenant_backup.backup_create('1', 'committed') > 0 AS created;
 COMMIT;
 SELECT count(*) - :backups_before AS new_rows, array_agg(label) FILTER (WHERE label LIKE 'rolled%') AS rolled_back
 FROM tenant_backup.backups;
+-- (two: the committed backup's archive and its record, docs/FORMAT.md "Repository records")
 SELECT count(*) - :files_before AS new_files FROM pg_ls_dir(:'repo_dir');
 -- The committed one is complete and restorable.
 SELECT id AS bid_c FROM tenant_backup.backups WHERE label = 'committed' \gset

@@ -1,6 +1,6 @@
 -- tenant_backup regression tests, part 11: downloads (JSON) and CSV exports. A download is one
 -- JSON document returned as rows of text, one per line; written verbatim (psql -At, or
--- COPY (FORMAT csv) with a quote and delimiter that never occur, see README) it is a .json file.
+-- COPY (FORMAT csv) with a quote and delimiter that never occur, see docs/REFERENCE.md) it is a .json file.
 CREATE EXTENSION IF NOT EXISTS tenant_backup;
 SELECT setval('tenant_backup.backups_id_seq', 11000) AS id_base \gset
 SET tenant_backup.tenant_column = 'dl_tenant';

@@ -1,7 +1,7 @@
 -- tenant_backup regression tests, part 13: the four backup permissions, per tenant, and the
 -- audit trail. Roles hold each subset of interest, scoped to tenant 1301 or to every tenant,
 -- and call every function on tenant 1301 and on tenant 1302. The printed matrix is the table of
--- the README ("Permissions"); every call leaves an audit row, denied ones even though the
+-- docs/PERMISSIONS.md; every call leaves an audit row, denied ones even though the
 -- caller's (sub)transaction aborts.
 CREATE EXTENSION IF NOT EXISTS tenant_backup;
 SELECT setval('tenant_backup.backups_id_seq', 13000) AS id_base \gset

@@ -63,7 +63,9 @@ is(join(' ', repo_files()), '', 'and its archive is not left in the repository')
 $s2->{stderr} = '';
 $id = $s2->query_safe("SELECT tenant_backup.backup_create('1', 'kept')");
 my $object = $node->safe_psql('postgres', "SELECT object_name FROM tenant_backup.backups WHERE id = $id");
-is(join(' ', repo_files()), $object, 'a committed backup keeps its archive');
+# (with its record and its tenant's key beside it, docs/FORMAT.md "Repository records")
+is(join(' ', grep { !m{/keys/.*\.key$} } repo_files()), "$object $object.record", 'a committed backup keeps its archive');
+is(scalar(grep { m{/keys/.*\.key$} } repo_files()), 1, 'and its key record');
 is( $node->safe_psql(
 		'postgres',
 		"BEGIN; SELECT sum(rows_restored) FROM tenant_backup.backup_restore($id); ROLLBACK;"),

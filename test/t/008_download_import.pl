@@ -1,4 +1,4 @@
-# A download written to a file the way the README says (psql -At), opened with a standard JSON
+# A download written to a file the way docs/REFERENCE.md says (psql -At), opened with a standard JSON
 # parser (Python's json), handed back as a file (psql's \lo_import) and restored: the tenant is
 # exactly as it was. A large tenant goes both ways with bounded backend memory.
 use strict;

@@ -1,4 +1,4 @@
-# backup_create called from a pg_cron job (the README's example), when postgresql-15-cron is
+# backup_create called from a pg_cron job (the example in docs/SCHEDULES.md), when postgresql-15-cron is
 # installed. pg_cron runs jobs in background workers (cron.use_background_workers), so no
 # password or loopback connection is needed; tenant_backup needs no preloading for this.
 use strict;
@@ -30,7 +30,7 @@ CREATE EXTENSION pg_cron;
 CREATE EXTENSION tenant_backup;
 CREATE TABLE items (tenant_id int NOT NULL, id int NOT NULL, note text, PRIMARY KEY (tenant_id, id));
 INSERT INTO items SELECT t, g, 'row ' || g FROM generate_series(1, 2) t, generate_series(1, 50) g;
--- The README's example: tenant 1 every minute (a real schedule would say '0 2 * * *').
+-- The example in docs/SCHEDULES.md: tenant 1 every minute (a real schedule would say '0 2 * * *').
 SELECT cron.schedule('tenant-1-backup', '* * * * *',
                      $$SELECT tenant_backup.backup_create('1', 'pg_cron')$$);
 });

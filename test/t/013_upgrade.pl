@@ -125,5 +125,39 @@ is( $node->safe_psql('postgres',
 	'0 2 * * * Asia/Kolkata 0 12 30',
 	'a schedule of 0.1.0 changed by cron alone keeps its zone, retention and window');
 
+# issue 18: the update writes nothing to the repositories; the next backup_sync() describes the
+# 0.1.0 backups (a record beside each archive) and writes every tenant key, and then a new
+# database with the same schema and master key attaches them all and restores them exactly.
+my $sync = $node->safe_psql('postgres',
+	"SELECT string_agg(action, ',' ORDER BY action) FROM tenant_backup.backup_sync() WHERE action IN ('write_record', 'write_key') AND ok");
+like($sync, qr/^(write_key,)+(write_record,){2}write_record$/, 'backup_sync describes the backups of 0.1.0 and writes their keys');
+is( $node->safe_psql('postgres',
+		"SELECT string_agg(state || ' ' || authenticated, ',') FROM tenant_backup.backup_repository_scan('local') "
+		  . "WHERE original_backup_id IN ($id1, $id2, $id3)"),
+	'known true,known true,known true', 'and the repository lists them, authenticated');
+$node->safe_psql('postgres', 'CREATE DATABASE rebuilt');
+$node->safe_psql('rebuilt', q{
+CREATE EXTENSION tenant_backup;
+CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy');
+CREATE SCHEMA app;
+CREATE TABLE app.customers (tenant_id int NOT NULL, id serial PRIMARY KEY, name text NOT NULL, m mood);
+CREATE TABLE app.orders (tenant_id int NOT NULL, id serial PRIMARY KEY,
+                         customer_id int NOT NULL REFERENCES app.customers (id), total numeric(12, 2));
+CREATE TABLE app.order_notes (order_id int NOT NULL REFERENCES app.orders (id), note text);
+});
+is( $node->safe_psql('rebuilt',
+		"SELECT count(*) FROM tenant_backup.backup_attach('local') WHERE outcome = 'attached' AND original_backup_id IN ($id1, $id2, $id3)"),
+	'3', 'a new database attaches the three backups of 0.1.0');
+for my $pair ([ 1, $id1 ], [ 2, $id2 ], [ 3, $id3 ])
+{
+	my ($tenant, $orig) = @$pair;
+	my $id = $node->safe_psql('rebuilt', "SELECT id FROM tenant_backup.backups WHERE original_id = $orig");
+	$node->safe_psql('rebuilt', "SELECT count(*) FROM tenant_backup.backup_restore($id)");
+	is( $node->safe_psql('rebuilt',
+			"SELECT string_agg(format('%s|%s|%s|%s', c.id, c.name, c.m, o.total), ',' ORDER BY c.id) "
+			  . "FROM app.customers c JOIN app.orders o ON o.customer_id = c.id WHERE c.tenant_id = $tenant"),
+		$before{$tenant}, "tenant $tenant restored exactly into the new database from backup $orig of 0.1.0");
+}
+
 $node->stop;
 done_testing();

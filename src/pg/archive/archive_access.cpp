@@ -79,11 +79,16 @@ CheckedCopy open_checked_copy(const StoredBackup &b, const char *consequence) {
 
 archive::ReaderOptions reader_options(const StoredBackup &b) {
 	archive::ReaderOptions options;
-	options.backup_id = static_cast<uint64_t>(b.id);
+	// An attached backup's archive was written under its original id and the original database's
+	// key generation; its data key is kept here under a local generation (backup_attach).
+	options.backup_id = static_cast<uint64_t>(b.original_id.value_or(b.id));
 	options.tenant = b.tenant;
 	std::string tenant = b.tenant;
 	int64 id = b.id;
-	options.key_for = [tenant, id](uint32_t generation) { return data_key(tenant, generation, id); };
+	uint32_t local_generation = b.original_id ? b.key_generation : 0;
+	options.key_for = [tenant, id, local_generation](uint32_t generation) {
+		return data_key(tenant, local_generation ? local_generation : generation, id);
+	};
 	return options;
 }
 

@@ -37,7 +37,8 @@ const char *const kOwnedSequences =
 
 } // namespace
 
-void require_sequence_privileges(const std::vector<ArchivedTable> &tables, int64 backup_id, const std::string &tenant) {
+void require_sequence_privileges(const std::vector<ArchivedTable> &tables, int64 backup_id, const std::string &tenant,
+                                 const char *action) {
 	std::string missing, sequences;
 	for (const auto &t : tables) {
 		std::string display = quoted_name(t.schema, t.name);
@@ -76,7 +77,7 @@ void require_sequence_privileges(const std::vector<ArchivedTable> &tables, int64
 	std::string role = pg_eval([] { return static_cast<const char *>(GetUserNameFromId(GetUserId(), false)); });
 	std::string message = "permission denied: role \"" + role + "\" may not restore backup " +
 	                      std::to_string(backup_id) + ", it lacks " + missing + "; nothing was restored";
-	audit_autonomously({"restore", tenant, backup_id, "denied", message});
+	audit_autonomously({action, tenant, backup_id, "denied", message});
 	throw SqlError(ERRCODE_INSUFFICIENT_PRIVILEGE, message,
 	               "A restore reads every sequence owned by a column of a restored table (serial, identity) and "
 	               "advances it past the restored values: it needs SELECT and UPDATE on each.",

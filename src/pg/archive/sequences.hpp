@@ -25,9 +25,11 @@ std::vector<SequenceMove> plan_sequence_moves(const RestoredTable &table, int64 
 // Before a restore changes anything: refuses (insufficient_privilege), naming every sequence and
 // privilege missing in one error, unless the current user holds SELECT (to read how far each one
 // is) and UPDATE (to advance it) on every sequence owned by a column (serial, identity) of the
-// backup's tables as they are now. Audited as a denied restore of backup `backup_id` of `tenant`.
-// Tables that no longer exist are left to the restore's own error.
-void require_sequence_privileges(const std::vector<ArchivedTable> &tables, int64 backup_id, const std::string &tenant);
+// backup's tables as they are now. Audited as a denied `action` (restore, or restore_async when a
+// restore job is submitted) of backup `backup_id` of `tenant`. Tables that no longer exist are
+// left to the restore's own error.
+void require_sequence_privileges(const std::vector<ArchivedTable> &tables, int64 backup_id, const std::string &tenant,
+                                 const char *action = "restore");
 
 // Queues the moves for the transaction's commit (pending_sequences.hpp), as the current user; one
 // that fails then is audited as a failed restore of backup `backup_id` of `tenant`.

@@ -2,6 +2,7 @@
 // streams them (binary COPY tuples -> archive framing -> zstd -> SHA-256 -> temporary file) into
 // the repository. The archive is renamed into place when the transaction commits.
 #include "pg/archive/take_backup.hpp"
+#include "pg/repository/self_description.hpp"
 
 #include "pg/catalog/audit.hpp"
 #include "pg/catalog/permissions.hpp"
@@ -133,15 +134,40 @@ void take_backup(NewBackup &backup) {
 	take_backup(backup, audit);
 }
 
-void take_backup(NewBackup &backup, AuditedAction &audit) {
-	std::vector<TenantTable> tables = load_tenant_tables();
-	std::vector<Datum> values = tenant_values(backup.tenant, tables);
-	backup.tenant = canonical_tenant(backup.tenant, tables, values);
-	audit.set_tenant(backup.tenant);
-	require_permission("backup.create", backup.tenant, 0, "create");
-	require_tenant_in_root_tables(backup.tenant, tables, "nothing was backed up"); // issue 19.5
-	for (const auto &t : tables)
+namespace {
+
+// What check_backup_allowed checks, and what the backup goes on with: the tables and the tenant's
+// value in each.
+struct AllowedBackup {
+	std::vector<TenantTable> tables;
+	std::vector<Datum> values;
+};
+
+AllowedBackup allow_backup(std::string &tenant, AuditedAction &audit) {
+	AllowedBackup allowed;
+	allowed.tables = load_tenant_tables();
+	allowed.values = tenant_values(tenant, allowed.tables);
+	tenant = canonical_tenant(tenant, allowed.tables, allowed.values);
+	audit.set_tenant(tenant);
+	require_permission("backup.create", tenant, 0, audit.action());
+	require_tenant_in_root_tables(tenant, allowed.tables, "nothing was backed up"); // issue 19.5
+	for (const auto &t : allowed.tables)
 		refuse_row_level_security(t);
+	return allowed;
+}
+
+} // namespace
+
+std::string check_backup_allowed(const std::string &tenant, AuditedAction &audit) {
+	std::string canonical = tenant;
+	allow_backup(canonical, audit);
+	return canonical;
+}
+
+void take_backup(NewBackup &backup, AuditedAction &audit) {
+	AllowedBackup allowed = allow_backup(backup.tenant, audit);
+	const std::vector<TenantTable> &tables = allowed.tables;
+	const std::vector<Datum> &values = allowed.values;
 	lock_tenant(backup.tenant, false);
 	if (backup.kind != "auto")
 		check_backup_quota(backup.tenant);
@@ -155,6 +181,7 @@ void take_backup(NewBackup &backup, AuditedAction &audit) {
 	backup.snapshot_at = pg_eval([] { return GetCurrentTimestamp(); });
 
 	BackupProgress progress(backup.id, backup.tenant, backup.kind, static_cast<int>(tables.size()));
+	progress.phase("reading");
 	NewArchive archive(backup, true); // zstd, AES-GCM, SHA-256 and writes overlap with the scan
 	tb::archive::ArchiveWriter &writer = archive.writer();
 	for (size_t i = 0; i < tables.size(); i++) {
@@ -169,11 +196,14 @@ void take_backup(NewBackup &backup, AuditedAction &audit) {
 		backup.tables.push_back(std::move(summary));
 		backup.rows += rows;
 	}
+	progress.tables_finished();
+	progress.phase("storing");
 	archive.finish(backup);
 	pg_call([] { PopActiveSnapshot(); });
 
 	insert_completed_backup(backup);
 	record_left_out(backup.id, left_out);
+	describe_backup(backup.id); // its record and key beside every copy (self_description.hpp)
 	audit.set_backup(backup.id);
 	audit.ok();
 	archive.publish_at_commit();

@@ -14,4 +14,9 @@ void take_backup(NewBackup &backup);
 // that their refusal is audited too); its tenant is set to the canonical spelling here.
 void take_backup(NewBackup &backup, AuditedAction &audit);
 
+// What take_backup checks before it reads anything, as the current user: the tenant value casts to
+// every tenant column, backup.create on it (a denial audited on `audit`), the root tables hold it,
+// no table has row-level security. Returns the tenant's canonical spelling. Needs SPI connected.
+std::string check_backup_allowed(const std::string &tenant, AuditedAction &audit);
+
 } // namespace tb::pg

@@ -112,14 +112,22 @@ void worker_signals() {
 	BackgroundWorkerUnblockSignals();
 }
 
-void worker_connect(Oid database, const char *database_name, const char *application_name) {
+void worker_connect(Oid database, const char *database_name, const char *application_name, Oid role) {
 	if (database_name)
 		BackgroundWorkerInitializeConnection(database_name, nullptr, 0);
 	else
-		BackgroundWorkerInitializeConnectionByOid(database, InvalidOid, 0);
+		BackgroundWorkerInitializeConnectionByOid(database, role, 0);
 	pin_worker_search_path();
 	pgstat_report_appname(application_name);
 	SetConfigOption("default_transaction_isolation", "read committed", PGC_SUSET, PGC_S_OVERRIDE);
+}
+
+std::string take_error_message(ErrorData *error) {
+	std::string message = error->message ? error->message : "unknown error";
+	if (error->detail)
+		message += " (" + std::string(error->detail) + ")";
+	pg_call([error] { FreeErrorData(error); });
+	return message;
 }
 
 } // namespace tb::pg

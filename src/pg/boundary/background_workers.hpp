@@ -52,9 +52,13 @@ BackgroundWorkerHandle *start_worker(const char *function, const char *name, con
 // CHECK_FOR_INTERRUPTS aborts its transaction: the catalog keeps only what was committed). What
 // must not be cut short holds interrupts (HOLD_INTERRUPTS). Then signals are unblocked.
 void worker_signals();
-// worker_connect: connects to `database` (by name when database_name is given), pins search_path,
-// names the worker in pg_stat_activity, and runs its transactions at READ COMMITTED (telling
-// finished work from work in progress needs a new snapshot per statement).
-void worker_connect(Oid database, const char *database_name, const char *application_name);
+// worker_connect: connects to `database` (by name when database_name is given) as `role` (the
+// bootstrap superuser when InvalidOid), pins search_path, names the worker in pg_stat_activity,
+// and runs its transactions at READ COMMITTED (telling finished work from work in progress needs a
+// new snapshot per statement).
+void worker_connect(Oid database, const char *database_name, const char *application_name, Oid role = InvalidOid);
+
+// The message of an error run_in_transaction returned, with its detail in parentheses; frees it.
+std::string take_error_message(ErrorData *error);
 
 } // namespace tb::pg

@@ -1,6 +1,13 @@
 #include "pg/boundary/settings.hpp"
 
+#include "pg/boundary/guard.hpp"
 #include "pg/boundary/pg_headers.hpp"
+
+extern "C" {
+#include "utils/varlena.h"
+}
+
+#include <cstring>
 
 namespace tb::pg {
 
@@ -24,6 +31,7 @@ int max_backups_per_tenant = 1000;
 int clock_offset = 0;
 int audit_retention = 400;
 bool log_scheduled_backups = false;
+bool drop_confirmed = false;
 int unencrypted_backups = static_cast<int>(UnencryptedBackups::Warn);
 
 const struct config_enum_entry unencrypted_backups_options[] = {
@@ -103,9 +111,10 @@ void define_settings() {
 	                           "Takes precedence over tenant_backup.encryption_key_file.", &key_command, "", PGC_SUSET,
 	                           GUC_SUPERUSER_ONLY, nullptr, nullptr, nullptr);
 	DefineCustomStringVariable("tenant_backup.databases", "Databases whose scheduled backups the scheduler runs.",
-	                           "Comma-separated database names; one scheduler background worker each. Needs "
+	                           "* (the default): every database where tenant_backup is created; or "
+	                           "comma-separated database names. One scheduler background worker each. Needs "
 	                           "tenant_backup in shared_preload_libraries.",
-	                           &databases, "postgres", PGC_SIGHUP, GUC_LIST_INPUT, nullptr, nullptr, nullptr);
+	                           &databases, "*", PGC_SIGHUP, GUC_LIST_INPUT, nullptr, nullptr, nullptr);
 	DefineCustomIntVariable("tenant_backup.max_parallel", "Scheduled backups that may run at once in a database.",
 	                        nullptr, &max_parallel, 2, 1, 64, PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
 	DefineCustomIntVariable("tenant_backup.scheduler_naptime", "Longest time the scheduler sleeps between checks.",
@@ -154,6 +163,11 @@ void define_settings() {
 	                         "Off: each job worker logs one summary line per run (failures are always logged); "
 	                         "the audit rows are written either way.",
 	                         &log_scheduled_backups, false, PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
+	DefineCustomBoolVariable("tenant_backup.drop_confirmed",
+	                         "Lets DROP EXTENSION tenant_backup destroy a catalog that holds backups or tenant keys.",
+	                         "Off: DROP EXTENSION tenant_backup is refused while the catalog holds backups or tenant "
+	                         "keys (the archives stay in the repositories either way; backup_attach brings them back).",
+	                         &drop_confirmed, false, PGC_USERSET, 0, nullptr, nullptr, nullptr);
 	DefineCustomEnumVariable("tenant_backup.unencrypted_backups",
 	                         "What a backup does when no encryption key is configured.",
 	                         "warn: a WARNING once per session; allow: backups are unencrypted on purpose, no "
@@ -184,6 +198,33 @@ const char *setting_key_command() {
 
 const char *setting_databases() {
 	return databases;
+}
+
+bool setting_all_databases() {
+	const char *s = databases ? databases : "";
+	while (*s == ' ')
+		s++;
+	size_t n = strlen(s);
+	while (n > 0 && s[n - 1] == ' ')
+		n--;
+	return n == 1 && s[0] == '*';
+}
+
+std::vector<std::string> setting_database_names(bool &valid) {
+	std::vector<std::string> names;
+	valid = true;
+	if (setting_all_databases())
+		return names;
+	List *list = nullptr;
+	const char *setting = databases;
+	valid = pg_eval([&] { return SplitIdentifierString(pstrdup(setting ? setting : ""), ',', &list); });
+	if (!valid)
+		return names;
+	int count = pg_eval([&] { return list_length(list); });
+	for (int i = 0; i < count; i++)
+		names.emplace_back(pg_eval([&] { return static_cast<const char *>(list_nth(list, i)); }));
+	pg_call([&] { list_free(list); });
+	return names;
 }
 int setting_max_parallel() {
 	return max_parallel;
@@ -220,6 +261,9 @@ int setting_audit_retention() {
 }
 bool setting_log_scheduled_backups() {
 	return log_scheduled_backups;
+}
+bool setting_drop_confirmed() {
+	return drop_confirmed;
 }
 UnencryptedBackups setting_unencrypted_backups() {
 	return static_cast<UnencryptedBackups>(unencrypted_backups);

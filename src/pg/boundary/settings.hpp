@@ -1,5 +1,7 @@
 // The extension's configuration parameters (GUCs), defined when the library loads.
 #pragma once
+#include <string>
+#include <vector>
 
 namespace tb::pg {
 
@@ -26,8 +28,14 @@ enum class UnencryptedBackups { Warn, Allow, Refuse };
 UnencryptedBackups setting_unencrypted_backups();
 
 // The scheduler (see src/pg/scheduler/). All reloadable with SIGHUP.
-// tenant_backup.databases: comma-separated databases that get a scheduler (default postgres).
+// tenant_backup.databases: comma-separated databases that get a scheduler, or '*' (the default):
+// every database where the extension is created (the launcher finds them, see launcher.cpp).
 const char *setting_databases();
+// Whether tenant_backup.databases is '*'.
+bool setting_all_databases();
+// The names tenant_backup.databases lists (as in search_path: quote a name with capitals or
+// commas); `valid` is false when it is not a list of names. Empty for '*'.
+std::vector<std::string> setting_database_names(bool &valid);
 // tenant_backup.max_parallel: scheduled backups running at once per database (default 2).
 int setting_max_parallel();
 // tenant_backup.scheduler_naptime: seconds between the scheduler's checks at most (default 60).
@@ -63,5 +71,7 @@ int setting_audit_retention();
 // tenant_backup.log_scheduled_backups: whether every scheduled backup and retention deletion logs
 // its audit line (default off: a job worker logs one summary line per run instead).
 bool setting_log_scheduled_backups();
+// tenant_backup.drop_confirmed: DROP EXTENSION tenant_backup may destroy backups and keys.
+bool setting_drop_confirmed();
 
 } // namespace tb::pg

@@ -2,7 +2,7 @@
 // downloads, CSV exports, backup_verify (its outcome returned, not recorded) and the other
 // functions that change nothing. Every function that writes calls refuse_on_standby() first, so
 // that it fails at once with one clear error instead of at its first write, or later.
-// README "Standbys and failover".
+// docs/STANDBYS.md.
 #pragma once
 
 namespace tb::pg {

@@ -6,6 +6,7 @@
 #include "pg/repository/pending_objects.hpp"
 #include "pg/catalog/permissions.hpp"
 #include "pg/repository/registry.hpp"
+#include "pg/repository/self_description.hpp"
 #include "pg/repository/archive_names.hpp"
 #include "pg/boundary/spi.hpp"
 #include "pg/boundary/warnings.hpp"
@@ -55,14 +56,25 @@ void mark_copy_missing(int64 backup_id, const std::string &repository, const std
 
 void remove_copies_at_commit(const StoredBackup &b) {
 	for (const auto &c : all_copies(b)) {
+		if (repository_read_only(c.repository)) {
+			warn("tenant_backup: the copy of backup " + std::to_string(b.id) + " in repository \"" + c.repository +
+			     "\" is left in place: the repository is registered read-only");
+			continue;
+		}
+		// The archive and its record (self_description.hpp) go together; an attached backup's
+		// record is its source's as much as ours, and goes with the archive all the same.
+		const std::string names[] = {c.object_name, record_name(c.object_name)};
 		{
 			AsExtensionOwner owner;
-			spi_query("INSERT INTO tenant_backup.removed_objects (repository, object_name, backup_id) "
-			          "VALUES ($1, $2, $3::bigint) ON CONFLICT DO NOTHING",
-			          {c.repository, c.object_name, std::to_string(b.id)});
+			for (const std::string &name : names)
+				spi_query("INSERT INTO tenant_backup.removed_objects (repository, object_name, backup_id) "
+				          "VALUES ($1, $2, $3::bigint) ON CONFLICT DO NOTHING",
+				          {c.repository, name, std::to_string(b.id)});
 		}
 		try {
-			remove_at_commit(open_storage(c.repository), c.object_name);
+			std::shared_ptr<Storage> storage = open_storage(c.repository);
+			for (const std::string &name : names)
+				remove_at_commit(storage, name);
 		} catch (...) {
 			std::optional<CopyFailure> failure = copy_failure(std::current_exception());
 			if (!failure)

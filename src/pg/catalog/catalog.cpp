@@ -126,14 +126,16 @@ std::optional<StoredBackup> find_backup(int64 id, bool lock) {
 	AsExtensionOwner owner; // the catalog is the extension's own
 	struct {
 		uint64 rows;
-		char *tenant, *status, *sha256, *object_name, *error, *size, *repository;
+		char *tenant, *status, *sha256, *object_name, *error, *size, *repository, *original_id, *key_generation;
 	} raw{};
 	SqlParams params = SqlParams().int8(id);
 	pg_call([&] {
 		raw.rows = spi_run(lock ? "SELECT tenant, status, sha256, object_name, error, size_bytes::text, "
-		                          "repository FROM tenant_backup.backups WHERE id = $1 FOR UPDATE"
+		                          "repository, original_id::text, key_generation::text FROM tenant_backup.backups "
+		                          "WHERE id = $1 FOR UPDATE"
 		                        : "SELECT tenant, status, sha256, object_name, error, size_bytes::text, "
-		                          "repository FROM tenant_backup.backups WHERE id = $1",
+		                          "repository, original_id::text, key_generation::text FROM tenant_backup.backups "
+		                          "WHERE id = $1",
 		                   params, false, SPI_OK_SELECT);
 		if (raw.rows == 1) {
 			raw.tenant = spi_text(0, 1);
@@ -143,6 +145,8 @@ std::optional<StoredBackup> find_backup(int64 id, bool lock) {
 			raw.error = spi_text(0, 5);
 			raw.size = spi_text(0, 6);
 			raw.repository = spi_text(0, 7);
+			raw.original_id = spi_text(0, 8);
+			raw.key_generation = spi_text(0, 9);
 		}
 	});
 	if (raw.rows != 1)
@@ -154,6 +158,10 @@ std::optional<StoredBackup> find_backup(int64 id, bool lock) {
 	b.error = raw.error ? raw.error : "";
 	b.repository = raw.repository;
 	b.has_archive = raw.sha256 && raw.object_name && raw.size;
+	if (raw.original_id)
+		b.original_id = std::stoll(raw.original_id);
+	if (raw.key_generation)
+		b.key_generation = static_cast<uint32_t>(std::stoul(raw.key_generation));
 	if (b.has_archive) {
 		b.sha256 = raw.sha256;
 		b.object_name = raw.object_name;

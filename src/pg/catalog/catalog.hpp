@@ -43,6 +43,10 @@ struct StoredBackup {
 	std::string repository; // of the primary copy
 	int64 size_bytes = 0;
 	bool has_archive = false; // sha256, size and object name are set
+	// An attached backup (backup_attach): the id its archive was written under, and the local
+	// generation of its data key (its archive names the generation of the database that took it).
+	std::optional<int64> original_id;
+	uint32_t key_generation = 0;
 };
 
 // SPI_connect / SPI_finish around a SQL function's work. On error the transaction abort cleans up.

@@ -147,7 +147,7 @@ std::optional<DataKey> current_data_key(const std::string &tenant) {
 	SqlParams of_tenant = {tenant};
 	uint64 found = pg_eval([&] {
 		return spi_run("SELECT generation, wrapped_key, master_key_id FROM tenant_backup.tenant_keys "
-		               "WHERE tenant = $1 ORDER BY generation DESC LIMIT 1",
+		               "WHERE tenant = $1 AND origin IS NULL ORDER BY generation DESC LIMIT 1",
 		               of_tenant, false, SPI_OK_SELECT);
 	});
 	if (found) {
@@ -204,6 +204,40 @@ crypto::Key data_key(const std::string &tenant, uint32_t generation, int64_t bac
 		               backup + " cannot be decrypted: its tenant key is wrapped by master key " + k.master_id +
 		                   ", which is not configured");
 	return crypto::unwrap_key(*master, k.wrapped, wrap_context(tenant, generation));
+}
+
+crypto::Key unwrap_found_key(const std::string &tenant, uint32_t generation, const std::vector<uint8_t> &wrapped,
+                             const std::string &master_key_id) {
+	std::vector<crypto::Key> masters = load_master_keys();
+	const crypto::Key *master = find_master(masters, master_key_id);
+	if (!master)
+		throw SqlError(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE, "the key of tenant \"" + tenant +
+		                                                             "\" is wrapped by master key " + master_key_id +
+		                                                             ", which is not configured");
+	return crypto::unwrap_key(*master, wrapped, wrap_context(tenant, generation));
+}
+
+uint32_t adopt_data_key(const std::string &tenant, const std::string &origin, const crypto::Key &key) {
+	AsExtensionOwner owner; // the catalog is the extension's own
+	auto found = spi_query("SELECT generation FROM tenant_backup.tenant_keys WHERE origin = $1 AND tenant = $2",
+	                       {origin, tenant});
+	if (!found.empty())
+		return static_cast<uint32_t>(std::stoul(*found[0][0]));
+	std::vector<crypto::Key> masters = load_master_keys();
+	if (masters.empty())
+		throw SqlError(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE, "no encryption key is configured");
+	uint32_t generation = static_cast<uint32_t>(
+	    std::stoul(*spi_query("SELECT nextval('tenant_backup.tenant_keys_generation_seq')::int")[0][0]));
+	Datum wrapped = bytea_datum(crypto::wrap_key(masters[0], key, wrap_context(tenant, generation)));
+	SqlParams row;
+	row.text(tenant).int4(static_cast<int32>(generation)).datum(BYTEAOID, wrapped).text(crypto::key_id(masters[0]));
+	row.text(origin);
+	pg_call([&] {
+		spi_run("INSERT INTO tenant_backup.tenant_keys (tenant, generation, wrapped_key, master_key_id, origin) "
+		        "VALUES ($1, $2, $3, $4, $5)",
+		        row, false, SPI_OK_INSERT);
+	});
+	return generation;
 }
 
 int64_t rewrap_data_keys() {

@@ -30,6 +30,18 @@ std::optional<DataKey> current_data_key(const std::string &tenant);
 // was forgotten, no key is configured, or no configured master key can unwrap it.
 crypto::Key data_key(const std::string &tenant, uint32_t generation, int64_t backup_id);
 
+// A data key found in a repository's key record (self_description.hpp): unwrapped with the
+// configured master key of that id, bound to the tenant and generation it was wrapped for.
+// Throws a clear error when that master key is not configured or does not unwrap it.
+crypto::Key unwrap_found_key(const std::string &tenant, uint32_t generation, const std::vector<uint8_t> &wrapped,
+                             const std::string &master_key_id);
+
+// Keeps an attached backup's data key in tenant_backup.tenant_keys under a generation of this
+// database, wrapped under the current master key, with its origin ("<catalog id>:<generation>")
+// so that the backups of one key share one row; never the tenant's current key (new backups get a
+// key of their own). Returns the local generation.
+uint32_t adopt_data_key(const std::string &tenant, const std::string &origin, const crypto::Key &key);
+
 // Re-wraps every data key not wrapped under the current master key; returns how many.
 int64_t rewrap_data_keys();
 

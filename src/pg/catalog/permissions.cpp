@@ -9,7 +9,9 @@ extern "C" {
 #include "access/genam.h"
 #include "access/htup_details.h"
 #include "utils/fmgroids.h"
+#include "catalog/pg_authid.h"
 #include "catalog/pg_extension.h"
+#include "utils/acl.h"
 #include "commands/extension.h"
 #include "utils/syscache.h"
 }
@@ -102,6 +104,38 @@ void require_backup_admin(const char *action, const char *what) {
 	    "permission denied: only superusers and the owner of extension tenant_backup may " + std::string(what);
 	audit_autonomously({action, "", 0, "denied", message});
 	throw SqlError(ERRCODE_INSUFFICIENT_PRIVILEGE, message);
+}
+
+StatusReader require_status_reader(const char *action) {
+	Oid role = pg_eval([] { return GetUserId(); });
+	if (is_backup_admin(role))
+		return StatusReader::All;
+	if (pg_eval([role] { return has_privs_of_role(role, ROLE_PG_MONITOR); }))
+		return StatusReader::Health;
+	bool viewer;
+	{
+		AsExtensionOwner owner;
+		SqlParams params = SqlParams().oid(role);
+		viewer = pg_eval([&] {
+			return spi_run("SELECT 1 FROM tenant_backup.permissions p WHERE p.permission = 'backup.view' "
+			               "AND pg_catalog.pg_has_role($1, p.role_id, 'MEMBER') LIMIT 1",
+			               params, true, SPI_OK_SELECT, 1) > 0;
+		});
+	}
+	if (viewer)
+		return StatusReader::Viewer;
+	std::string message = "permission denied: role \"" + role_name(role) +
+	                      "\" may not read backup status or schedules: it holds backup.view on no tenant";
+	audit_autonomously({action, "", 0, "denied", message});
+	throw SqlError(ERRCODE_INSUFFICIENT_PRIVILEGE, message,
+	               "Backup admins (superusers, the extension's owner) read every tenant's; members of pg_monitor "
+	               "every tenant's health; a role holding backup.view on a tenant that tenant's.",
+	               "A backup admin can grant it: SELECT tenant_backup.backup_grant('" + role_name(role) +
+	                   "', 'backup.view', <tenant>), or GRANT pg_monitor TO " + role_name(role) + ".");
+}
+
+bool status_visible(StatusReader reader, Oid role, const std::string &tenant) {
+	return reader != StatusReader::Viewer || holds_permission(role, "backup.view", tenant);
 }
 
 bool is_permission_name(const std::string &name) {

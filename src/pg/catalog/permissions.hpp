@@ -51,4 +51,13 @@ bool is_permission_name(const std::string &name);
 // audited action, `what` completes "only superusers and the owner ... may".
 void require_backup_admin(const char *action, const char *what);
 
+// Who reads backup_status and backup_schedules() (issue 19.6): backup admins every tenant
+// (All); members of pg_monitor every tenant's health (Health: no last_error, which may quote a
+// tenant's rows, unless they hold backup.view on the tenant too); a role holding backup.view on
+// some tenants those tenants (Viewer). Anyone else is refused, and the denial audited as `action`.
+enum class StatusReader { All, Health, Viewer };
+StatusReader require_status_reader(const char *action);
+// Whether that reader sees the tenant's row (for Viewer: holds backup.view on it).
+bool status_visible(StatusReader reader, Oid role, const std::string &tenant);
+
 } // namespace tb::pg

@@ -6,6 +6,7 @@
 #include "pg/catalog/catalog.hpp"
 #include "pg/catalog/permissions.hpp"
 #include "pg/boundary/arguments.hpp"
+#include "pg/repository/self_description.hpp"
 #include "pg/boundary/guard.hpp"
 #include "pg/boundary/standby.hpp"
 #include "pg/catalog/keys.hpp"
@@ -99,11 +100,14 @@ TB_SQL_FUNCTION(backup_forget_tenant) {
 	Forgotten total;
 	int64 keys = 0;
 	std::string others;
+	std::vector<std::string> unreachable;
 	for (const auto &s : spellings) {
 		Forgotten f = forget_backups(s);
 		total.backups += f.backups;
 		total.unencrypted += f.unencrypted;
 		keys += destroy_data_keys(s);
+		for (const std::string &u : forget_key_records(s)) // its wrapped keys in every repository
+			unreachable.push_back(u);
 		if (s != stored)
 			others += std::string(others.empty() ? "" : ", ") + "\"" + s + "\"";
 	}
@@ -120,6 +124,10 @@ TB_SQL_FUNCTION(backup_forget_tenant) {
 		message += "copies of its archives, wherever they are, can no longer be decrypted";
 	else
 		message += "it had no backups";
+	// Key records (self_description.hpp) are removed from every repository at commit; where a
+	// repository could not be listed, its copies of the tenant's wrapped keys remain.
+	for (const std::string &u : unreachable)
+		message += "; NOT REACHED, its wrapped keys may remain in repository " + u;
 	const char *m = message.c_str();
 	return pg_eval([m] { return PointerGetDatum(cstring_to_text(m)); });
 }

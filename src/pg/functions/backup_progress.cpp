@@ -1,5 +1,5 @@
-// tenant_backup._backup_progress(): the running backups of progress.hpp's shared-memory slots,
-// as rows of the backup_progress view.
+// tenant_backup._backup_progress(): the running backups and restores of progress.hpp's
+// shared-memory slots, as rows of the backup_progress view.
 #include "pg/shared_memory/progress.hpp"
 
 #include "pg/boundary/guard.hpp"
@@ -25,8 +25,8 @@ std::optional<std::string> full_tenant(const RunningBackup &backup) {
 
 } // namespace
 
-// The backups running in this database whose tenant the current user may view (backup.view),
-// checked on the full tenant.
+// The backups and restores running in this database whose tenant the current user may view
+// (backup.view, checked on the full tenant), and the asynchronous jobs it submitted.
 TB_SQL_FUNCTION(tenant_backup_progress) {
 	// An empty result would say "nothing runs" where nothing can be known.
 	if (!progress_available())
@@ -41,14 +41,18 @@ TB_SQL_FUNCTION(tenant_backup_progress) {
 	for (const RunningBackup &backup : running_backups(database)) {
 		std::optional<std::string> tenant = full_tenant(backup);
 		// A clipped tenant without a catalog row is no tenant a grant names: admins only.
-		if (tenant ? !holds_permission(role, "backup.view", *tenant) : !is_backup_admin(role))
+		// The submitter of an asynchronous job sees it, as backup_jobs shows it its job.
+		bool own_job = backup.job_id != 0 && backup.requested_by == role;
+		if (!own_job && (tenant ? !holds_permission(role, "backup.view", *tenant) : !is_backup_admin(role)))
 			continue;
 		TimestampTz started = backup.started_at;
 		const char *started_text = pg_eval([started] { return timestamptz_to_str(started); });
 		out.add({std::to_string(backup.pid), std::to_string(backup.backup_id), tenant.value_or(backup.tenant),
 		         backup.kind, std::string(started_text), std::to_string(backup.tables_done),
 		         std::to_string(backup.tables_total), backup.table.empty() ? std::nullopt : SqlValue(backup.table),
-		         std::to_string(backup.rows_done), std::to_string(backup.bytes_done)});
+		         std::to_string(backup.rows_done), std::to_string(backup.bytes_done),
+		         backup.phase.empty() ? std::nullopt : SqlValue(backup.phase),
+		         backup.job_id ? SqlValue(std::to_string(backup.job_id)) : std::nullopt});
 	}
 	spi_end();
 	return 0;

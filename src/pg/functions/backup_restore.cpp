@@ -1,44 +1,21 @@
 // tenant_backup.backup_restore(backup_id bigint)
 //   RETURNS TABLE (table_name text, rows_removed bigint, rows_restored bigint)
 //
-// Replaces the tenant's rows in every table of the backup with the archived rows, inside the
-// caller's transaction: the archive's SHA-256 is checked first, then per table DELETE + COPY FROM
-// (every loaded row must carry the backup's tenant), then foreign keys, and last the sequences,
-// which move only when the transaction commits. Any error aborts the transaction, leaving the
-// tenant as it was. User triggers do not fire during our own DELETE and COPY (LoadingScope:
-// session_replication_role = replica for those statements only), as with pg_restore
-// --disable-triggers: a restore brings back data, it does not replay business logic. A superuser's
-// restore writes each table as the table's owner (AsTableOwner). On a Citus coordinator, tables
-// hash-distributed by the tenant column are deleted and loaded through Citus (citus_tables.hpp);
-// every other Citus table kind is refused before anything changes.
-#include "core/archive/archive_reader.hpp"
-#include "core/archive/copy_binary.hpp"
-#include "pg/archive/archive_access.hpp"
-#include "core/archive/tenant_field_check.hpp"
-#include "pg/catalog/catalog.hpp"
-#include "pg/archive/citus_tables.hpp"
-#include "pg/archive/copy_loader.hpp"
+// Replaces the tenant's rows in every table of the backup with the archived rows, atomically,
+// inside the caller's transaction (archive/restore.hpp: the code path that asynchronous restore
+// jobs run too).
+#include "pg/archive/restore.hpp"
 #include "pg/boundary/arguments.hpp"
 #include "pg/boundary/guard.hpp"
 #include "pg/boundary/standby.hpp"
-#include "pg/archive/loading_scope.hpp"
-#include "pg/archive/sequences.hpp"
 #include "pg/boundary/spi.hpp"
-#include "pg/catalog/tenant_tables.hpp"
+#include "pg/scheduler/async_jobs.hpp"
 
-#include <algorithm>
-#include <map>
-
-namespace tb::pg {
+using namespace tb::pg;
 
 namespace {
 
-struct TableResult {
-	std::string name;
-	uint64 removed, restored;
-};
-
-void emit_results(FunctionCallInfo fcinfo, const std::vector<TableResult> &results) {
+void emit_results(FunctionCallInfo fcinfo, const std::vector<RestoredTableResult> &results) {
 	for (const auto &r : results) {
 		const char *name = r.name.c_str();
 		uint64 removed = r.removed, restored = r.restored;
@@ -51,39 +28,7 @@ void emit_results(FunctionCallInfo fcinfo, const std::vector<TableResult> &resul
 		});
 	}
 }
-
-// The tenant value's bytes as the tenant column's type sends it in binary COPY (built-in types
-// only, see check_tenant_type): what every archived row must hold in its tenant field.
-std::string tenant_bytes(Oid type, Datum tenant) {
-	struct {
-		const char *data;
-		size_t len;
-	} b{};
-	pg_call([&] {
-		Oid send;
-		bool varlena;
-		getTypeBinaryOutputInfo(type, &send, &varlena);
-		bytea *bytes = OidSendFunctionCall(send, tenant);
-		b.data = VARDATA(bytes);
-		b.len = VARSIZE(bytes) - VARHDRSZ;
-	});
-	return std::string(b.data, b.len);
-}
-
-size_t tenant_field(const tb::archive::TableHeader &table, int64 id, const std::string &display_name) {
-	for (size_t i = 0; i < table.columns.size(); i++)
-		if (table.columns[i].name == table.tenant_column)
-			return i;
-	throw SqlError(ERRCODE_DATA_CORRUPTED, "archive of backup " + std::to_string(id) + " is damaged: table " +
-	                                           display_name + " lacks its tenant column \"" + table.tenant_column +
-	                                           "\"; nothing was restored");
-}
-
 } // namespace
-
-} // namespace tb::pg
-
-using namespace tb::pg;
 
 TB_SQL_FUNCTION(backup_restore) {
 	refuse_on_standby("backup_restore");
@@ -92,121 +37,25 @@ TB_SQL_FUNCTION(backup_restore) {
 	audit.set_backup(id);
 	pg_call([&] { InitMaterializedSRF(fcinfo, 0); });
 	spi_begin();
-	StoredBackup authorized = authorize_backup(id, "restored", "backup.restore", audit);
-	// Every privilege the last step needs, checked before the first: one error naming them all.
-	require_sequence_privileges(catalog_tables(id), id, authorized.tenant);
-	// Before anything is read or changed: Citus table kinds a restore cannot write (issue 15).
-	refuse_citus_tables_of_backup(id);
-	OpenedBackup opened = open_backup(authorized, "nothing was restored", true);
-	const StoredBackup &backup = opened.backup;
-	tb::archive::ArchiveReader &reader = *opened.reader;
-
-	// Every table of the archive is planned before anything changes (its table records, read
-	// through the archive's index): then the tenant's rows of tables found through foreign keys
-	// are deleted deepest first, while the rows their paths go through are still there; the other
-	// tables are deleted as they load. Loading is parent-first, as the backup wrote them.
-	std::vector<TenantTable> now = load_tenant_tables();
-	std::map<std::string, RestoredTable> planned;
-	std::vector<std::string> archive_order;
-	int colocation = 0; // of the distributed tables, which must all share it
-	for (const auto &entry :
-	     tb::archive::read_archive_index(*opened.storage, backup.object_name, reader_options(backup))) {
-		std::unique_ptr<tb::archive::ArchiveReader> one =
-		    tb::archive::open_archive_table(*opened.storage, backup.object_name, reader_options(backup), entry);
-		std::optional<tb::archive::TableHeader> table = one->next_table();
-		if (!table)
-			throw SqlError(ERRCODE_DATA_CORRUPTED,
-			               "archive of backup " + std::to_string(id) + " is damaged: its index names a table it lacks");
-		RestoredTable r{plan_table_restore(*table, id, now), 0};
-		if (std::optional<CitusTable> c = citus_table(r.plan.relid)) {
-			refuse_unless_distributed_by_tenant(*c, r.plan.relid, r.plan.display_name, r.plan.tenant_column_raw,
-			                                    r.plan.table.is_path(), colocation);
-			r.distributed = true;
-		}
-		r.tenant =
-		    tenant_datum(backup.tenant, r.plan.tenant_type, r.plan.table.tenant_value_column(), r.plan.display_name);
-		archive_order.push_back(table->schema + "." + table->name);
-		planned.emplace(table->schema + "." + table->name, std::move(r));
-	}
-	ForeignKeyChecks foreign_keys;
-	std::map<std::string, uint64> removed_through_paths;
-	std::vector<const RestoredTable *> paths;
-	for (const auto &[name, r] : planned)
-		if (r.plan.table.is_path())
-			paths.push_back(&r);
-	std::stable_sort(paths.begin(), paths.end(), [](const RestoredTable *a, const RestoredTable *b) {
-		return a->plan.table.path.size() > b->plan.table.path.size();
-	});
-	for (const RestoredTable *r : paths)
-		removed_through_paths[r->plan.display_name] = foreign_keys.delete_tenant_rows(*r);
-	// Citus enforces foreign keys and triggers on the workers' shards whatever the coordinator's
-	// session_replication_role: the tenant's rows of distributed tables are deleted children first
-	// (the reverse of the archive's parent-first order) before any is loaded.
-	std::map<std::string, uint64> removed_first;
-	for (auto name = archive_order.rbegin(); name != archive_order.rend(); ++name)
-		if (planned.at(*name).distributed)
-			removed_first[*name] = foreign_keys.delete_tenant_rows(planned.at(*name));
-
-	std::vector<RestoredTable> restored;
-	std::vector<TableResult> results;
-	while (std::optional<tb::archive::TableHeader> table = reader.next_table()) {
-		auto found = planned.find(table->schema + "." + table->name);
-		if (found == planned.end())
-			throw SqlError(ERRCODE_DATA_CORRUPTED, "archive of backup " + std::to_string(id) + " is damaged: table " +
-			                                           table->schema + "." + table->name + " is not in its index");
-		RestoredTable r = std::move(found->second);
-		std::string key = found->first;
-		planned.erase(found);
-		bool path = r.plan.table.is_path();
-		uint64 removed = path            ? removed_through_paths[r.plan.display_name]
-		                 : r.distributed ? removed_first[key]
-		                                 : foreign_keys.delete_tenant_rows(r);
-
-		tb::archive::TableRows rows(reader);
-		// Every row must be the backup's tenant's, checked as it loads (before COPY sees it); rows
-		// found through a path are checked after the load (check_path_rows).
-		std::unique_ptr<tb::archive::TenantFieldCheck> tenant_rows;
-		if (!path)
-			tenant_rows = std::make_unique<tb::archive::TenantFieldCheck>(
-			    rows, table->columns.size(), tenant_field(*table, id, r.plan.display_name),
-			    tenant_bytes(r.plan.tenant_type, r.tenant), r.plan.display_name + " of backup " + std::to_string(id));
-		tb::Source &checked = tenant_rows ? static_cast<tb::Source &>(*tenant_rows) : rows;
-		std::unique_ptr<tb::archive::TupleFieldFilter> filter;
-		if (r.plan.drops_fields)
-			filter = std::make_unique<tb::archive::TupleFieldFilter>(checked, r.plan.keep);
-		tb::Source &tuples = filter ? static_cast<tb::Source &>(*filter) : checked;
-		uint64 loaded;
-		if (r.distributed) {
-			loaded = load_into_citus(r.plan.relid, r.plan.qualified, r.plan.load, tuples, r.plan.load.size());
-		} else {
-			tb::archive::CopyBinaryFrame stream(tuples);
-			LoadingScope loading(r.plan.relid);
-			loaded = copy_into(r.plan.relid, r.plan.load, stream);
-		}
-		if (loaded != reader.table_rows())
-			throw SqlError(ERRCODE_DATA_CORRUPTED, "archive of backup " + std::to_string(id) + " is damaged: table " +
-			                                           r.plan.display_name + " loaded " + std::to_string(loaded) +
-			                                           " rows, the archive records " +
-			                                           std::to_string(reader.table_rows()));
-		pg_call([] { CommandCounterIncrement(); });
-		results.push_back({r.plan.display_name, removed, loaded});
-		restored.push_back(std::move(r));
-	}
-	if (!planned.empty())
-		throw SqlError(ERRCODE_DATA_CORRUPTED, "archive of backup " + std::to_string(id) + " is damaged: table " +
-		                                           planned.begin()->first + " of its index has no section");
-	for (size_t i = 0; i < restored.size(); i++)
-		if (restored[i].plan.table.is_path())
-			ForeignKeyChecks::check_path_rows(restored[i], results[i].restored, id);
-	foreign_keys.check(restored, id);
-	// The very last step, after every check: what the sequences must be past, bounded, moved at commit.
-	std::vector<SequenceMove> moves;
-	for (const auto &r : restored)
-		for (const auto &m : plan_sequence_moves(r, id))
-			moves.push_back(m);
-	advance_sequences_at_commit(moves, id, backup.tenant);
-	audit.ok();
+	std::vector<RestoredTableResult> results = restore_backup(id, audit);
 	spi_end();
 	emit_results(fcinfo, results);
 	return 0;
+}
+
+// tenant_backup.backup_restore_async(backup_id bigint) RETURNS bigint: the same restore, run by a
+// background worker as the current user once the calling transaction commits (async_jobs.hpp);
+// checked here first as backup_restore checks before it changes anything. Returns the job's id at
+// once: tenant_backup.backup_job(id) tells how it went, backup_progress shows it running.
+TB_SQL_FUNCTION(backup_restore_async) {
+	refuse_on_standby("backup_restore_async");
+	AuditedAction audit("restore_async"); // first: a refused argument is a failed attempt too
+	int64 id = arg_int64(fcinfo, 0, "backup_id");
+	audit.set_backup(id);
+	spi_begin();
+	StoredBackup backup = check_restore_allowed(id, audit);
+	int64 job = submit_async_job("restore", backup.tenant, id, std::nullopt);
+	audit.ok("job " + std::to_string(job));
+	spi_end();
+	return Int64GetDatum(job);
 }

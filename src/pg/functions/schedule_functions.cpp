@@ -19,7 +19,10 @@
 #include "pg/shared_memory/scheduler_registry.hpp"
 
 extern "C" {
+#include "access/htup_details.h"
+#include "catalog/pg_database.h"
 #include "commands/dbcommands.h"
+#include "utils/syscache.h"
 #include "funcapi.h"
 #include "utils/timestamp.h"
 }
@@ -52,7 +55,7 @@ std::optional<std::string> arg_nonempty_text(FunctionCallInfo fcinfo, int n, con
 	return bounded_text_arg(fcinfo, n, name, 256, false);
 }
 
-// A schedule's columns, as a new schedule has them (the documented defaults, README
+// A schedule's columns, as a new schedule has them (the documented defaults, docs/SCHEDULES.md,
 // "backup_schedule_set") until the stored row or the arguments say otherwise.
 struct ScheduleValues {
 	std::string cron = "0 2 * * *", time_zone = "UTC";
@@ -312,8 +315,13 @@ QuerySchedules &query_schedules(FunctionCallInfo fcinfo) {
 		return *static_cast<QuerySchedules *>(fcinfo->flinfo->fn_extra);
 	auto q = std::make_unique<QuerySchedules>();
 	spi_begin();
-	require_backup_admin("list_schedules", "list backup schedules");
-	load_query_schedules(*q, std::nullopt);
+	// backup_status filters the rows (_status_visible); the schedules are the extension's own
+	if (require_status_reader("list_schedules") == StatusReader::All) {
+		load_query_schedules(*q, std::nullopt);
+	} else {
+		AsExtensionOwner owner;
+		load_query_schedules(*q, std::nullopt);
+	}
 	spi_end();
 	QuerySchedules *raw = q.get();
 	pg_call([&] {
@@ -350,28 +358,73 @@ bool scheduler_serves_this_database() {
 	return false;
 }
 
-// backup_schedule_set's WARNING when the schedule will not run: no scheduler serves the database.
+// Whether the launcher will serve this database: it runs, and tenant_backup.databases is '*' or
+// names the database. (A template database, or one that takes no connections, is never served.)
+bool launcher_will_serve(const std::string &database) {
+	if (!launcher_running())
+		return false;
+	bool connectable = pg_eval([] {
+		HeapTuple tuple = SearchSysCache1(DATABASEOID, ObjectIdGetDatum(MyDatabaseId));
+		bool ok = false;
+		if (HeapTupleIsValid(tuple)) {
+			Form_pg_database db = reinterpret_cast<Form_pg_database>(GETSTRUCT(tuple));
+			ok = db->datallowconn && !db->datistemplate;
+			ReleaseSysCache(tuple);
+		}
+		return ok;
+	});
+	if (!connectable)
+		return false;
+	if (setting_all_databases())
+		return true;
+	bool valid = true;
+	std::vector<std::string> names = setting_database_names(valid);
+	return std::find(names.begin(), names.end(), database) != names.end();
+}
+
+// backup_schedule_set's WARNING when the schedule will not run: no scheduler serves the database,
+// and none is about to (the launcher is asked to look at the database, in case it has not yet).
 void warn_if_unserved() {
 	if (scheduler_serves_this_database())
 		return;
 	std::string database = pg_eval([] { return static_cast<const char *>(get_database_name(MyDatabaseId)); });
+	pg_call([] { wake_launcher_at_commit(); });
+	if (launcher_will_serve(database))
+		return; // a scheduler starts within moments (once this transaction commits)
 	const char *setting = setting_databases();
 	std::string message = "no tenant_backup scheduler serves database \"" + database +
 	                      "\": its schedules are stored, but no scheduled backup runs";
-	std::string hint = "Put tenant_backup in shared_preload_libraries and the database in tenant_backup.databases "
-	                   "(now \"" +
-	                   std::string(setting ? setting : "") + "\"), then restart or reload.";
+	std::string hint =
+	    !launcher_running()
+	        ? "Put tenant_backup in shared_preload_libraries and restart the server: its scheduler then serves every "
+	          "database where the extension is created (tenant_backup.databases, now \"" +
+	              std::string(setting ? setting : "") + "\")."
+	        : "Add the database to tenant_backup.databases (now \"" + std::string(setting ? setting : "") +
+	              "\"), or set it to '*' (every database where the extension is created), then reload.";
 	const char *m = message.c_str(), *h = hint.c_str();
 	pg_call([m, h] { ereport(WARNING, (errmsg("%s", m), errhint("%s", h))); });
 }
 
 } // namespace tb::pg
 
+// _wake_launcher(): CREATE EXTENSION's last statement. The launcher looks for the extension in
+// this database once the transaction commits, and starts its scheduler then (with '*').
+TB_SQL_FUNCTION(tenant_backup_wake_launcher) {
+	pg_call([] { wake_launcher_at_commit(); });
+	PG_RETURN_VOID();
+}
+
 TB_SQL_FUNCTION(backup_schedules) {
 	SrfRows out(fcinfo);
 	spi_begin();
-	// Admins are superusers or the extension's owner: they read the catalog and tenant tables as themselves.
-	require_backup_admin("list_schedules", "list backup schedules");
+	// Admins are superusers or the extension's owner: they read the catalog and tenant tables as
+	// themselves. Members of pg_monitor and holders of backup.view read them as the extension's
+	// owner (tenant values and schedules only, never a row's contents), the latter their tenants'.
+	StatusReader reader = require_status_reader("list_schedules");
+	Oid role = pg_eval([] { return GetUserId(); });
+	std::optional<AsExtensionOwner> as_owner;
+	if (reader != StatusReader::All)
+		as_owner.emplace();
 	QuerySchedules q;
 	load_query_schedules(q, std::nullopt);
 	std::vector<std::string> tenants = scheduled_tenants(q.schedules);
@@ -380,6 +433,11 @@ TB_SQL_FUNCTION(backup_schedules) {
 	                                 "FROM tenant_backup.schedule_state WHERE next_run IS NOT NULL",
 	                                 {}, true))
 		state[*row[0]] = {row[1].value_or(""), std::stoll(*row[2])};
+	as_owner.reset();
+	if (reader == StatusReader::Viewer)
+		tenants.erase(std::remove_if(tenants.begin(), tenants.end(),
+		                             [&](const std::string &t) { return !status_visible(reader, role, t); }),
+		              tenants.end());
 	for (const auto &tenant : tenants) {
 		auto known = state.find(tenant);
 		out.add(schedule_row(q.schedules, tenant, known == state.end() ? StoredRun() : StoredRun(known->second), q.now,
@@ -399,8 +457,16 @@ TB_SQL_FUNCTION(backup_schedules_of_tenant) {
 		return 0;
 	check_text_arg(*arg, "tenant", kMaxTenantBytes, false);
 	spi_begin();
-	require_backup_admin("list_schedules", "list backup schedules");
+	StatusReader reader = require_status_reader("list_schedules");
+	Oid role = pg_eval([] { return GetUserId(); });
 	std::string tenant = lookup_tenant(*arg);
+	if (!status_visible(reader, role, tenant)) {
+		spi_end();
+		return 0;
+	}
+	std::optional<AsExtensionOwner> as_owner;
+	if (reader != StatusReader::All)
+		as_owner.emplace();
 	QuerySchedules q;
 	load_query_schedules(q, tenant);
 	auto state = spi_query("SELECT coalesce(schedule_key, ''), extract(epoch FROM next_run)::bigint "
@@ -473,6 +539,34 @@ TB_SQL_FUNCTION(tenant_backup_schedule_times) {
 		values[3] = last ? TimestampTzGetDatum(time_t_to_timestamptz(static_cast<pg_time_t>(*last))) : 0;
 		return HeapTupleGetDatum(heap_form_tuple(desc, values, nulls));
 	});
+}
+
+// _status_reader(): backup_status's one-time check that the caller may read it at all (an error
+// naming what it lacks, even when no tenant has a row).
+TB_SQL_FUNCTION(tenant_backup_status_reader) {
+	spi_begin();
+	require_status_reader("list_schedules");
+	spi_end();
+	PG_RETURN_BOOL(true);
+}
+
+// _status_visible(tenant): whether the caller sees the tenant's row of backup_status (see
+// require_status_reader); who the caller is is found once per query.
+TB_SQL_FUNCTION(tenant_backup_status_visible) {
+	std::string tenant = *arg_text(fcinfo, 0);
+	auto *reader = static_cast<StatusReader *>(fcinfo->flinfo->fn_extra);
+	spi_begin();
+	if (!reader) {
+		StatusReader found = require_status_reader("list_schedules");
+		reader = static_cast<StatusReader *>(
+		    pg_eval([&] { return MemoryContextAlloc(fcinfo->flinfo->fn_mcxt, sizeof(StatusReader)); }));
+		*reader = found;
+		fcinfo->flinfo->fn_extra = reader;
+	}
+	Oid role = pg_eval([] { return GetUserId(); });
+	bool visible = status_visible(*reader, role, tenant);
+	spi_end();
+	PG_RETURN_BOOL(visible);
 }
 
 // _scheduler_serves(): whether a scheduler serves this database now.

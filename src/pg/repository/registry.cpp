@@ -23,8 +23,15 @@ namespace {
 
 struct RepositoryRow {
 	std::string url;
-	RepositoryOptions options;
+	RepositoryOptions options; // the driver's (read_only is ours, not among them)
+	bool read_only = false;
 };
+
+constexpr const char *kReadOnlyOption = "read_only";
+
+bool true_text(const std::string &v) {
+	return v == "true" || v == "on" || v == "1" || v == "yes";
+}
 
 // for_writing: the row stays key-share locked until the transaction ends, so that
 // backup_repository_remove waits for the copies being stored and then counts them.
@@ -39,7 +46,10 @@ std::optional<RepositoryRow> load_repository(const std::string &name, bool for_w
 	for (const auto &o : spi_query("SELECT o.key, o.value #>> '{}' FROM tenant_backup.repositories r, "
 	                               "jsonb_each(r.options) o WHERE r.name = $1 ORDER BY o.key",
 	                               {name}, true))
-		r.options.emplace_back(*o[0], o[1].value_or(""));
+		if (*o[0] == kReadOnlyOption)
+			r.read_only = true_text(o[1].value_or(""));
+		else
+			r.options.emplace_back(*o[0], o[1].value_or(""));
 	return r;
 }
 
@@ -78,7 +88,13 @@ bool valid_repository_name(const std::string &name) {
 }
 
 // Throws a clear error unless url and options make a usable repository. Sends nothing.
-void check_repository(const std::string &url, const RepositoryOptions &options) {
+void check_repository(const std::string &url, const RepositoryOptions &given) {
+	RepositoryOptions options; // the driver's: read_only is ours
+	for (const auto &[key, value] : given)
+		if (key != kReadOnlyOption)
+			options.emplace_back(key, value);
+		else if (!true_text(value) && value != "false" && value != "off" && value != "0" && value != "no")
+			throw SqlError(ERRCODE_INVALID_PARAMETER_VALUE, "option read_only must be true or false");
 	if (url.find('@') != std::string::npos || url.find('?') != std::string::npos)
 		throw SqlError(ERRCODE_INVALID_PARAMETER_VALUE,
 		               "repository URL must not contain \"@\" or \"?\": credentials are never part of a URL", "",
@@ -101,7 +117,7 @@ void check_repository(const std::string &url, const RepositoryOptions &options) 
 		if (!options.empty())
 			throw SqlError(ERRCODE_INVALID_PARAMETER_VALUE,
 			               "unknown option \"" + options[0].first + "\" for a file:// repository", "",
-			               "A file:// repository takes no options.");
+			               "A file:// repository takes no options but read_only.");
 		return;
 	}
 	if (url.compare(0, 5, "s3://") != 0)
@@ -204,12 +220,24 @@ void use_schedule_repositories(const std::string &tenant) {
 	});
 }
 
+bool repository_read_only(const std::string &name) {
+	if (name == kLocalRepository)
+		return false;
+	std::optional<RepositoryRow> row = load_repository(name);
+	return row && row->read_only;
+}
+
 std::shared_ptr<Storage> open_storage(const std::string &name, bool for_writing) {
 	if (name == kLocalRepository)
 		return open_repository();
 	std::optional<RepositoryRow> row = load_repository(name, for_writing);
 	if (!row)
 		no_such_repository(name);
+	if (for_writing && row->read_only)
+		throw SqlError(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+		               "repository \"" + name + "\" is registered read-only: this database never writes to it", "",
+		               "It holds another database's backups (backup_attach reads them); store this database's "
+		               "backups elsewhere (tenant_backup.repositories).");
 	try {
 		return open_url(row->url, row->options);
 	} catch (const tb::Error &e) {

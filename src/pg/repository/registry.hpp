@@ -24,6 +24,10 @@ std::vector<std::string> configured_repositories();
 // Opens a repository by name; throws a clear error if there is no such repository. for_writing:
 // to store copies in it, which keeps it from being removed until the transaction ends.
 std::shared_ptr<Storage> open_storage(const std::string &name, bool for_writing = false);
+// Whether the repository is registered read-only (the option read_only): this database never
+// writes or removes anything there (new copies, sync repairs, retention, deletes, forgetting);
+// open_storage(name, true) refuses it. For another database's repository, attached in staging.
+bool repository_read_only(const std::string &name);
 // A list of repository names as tenant_backup.repositories takes it, checked (names exist, no
 // repeats); returned as "a,b". For a schedule's own list.
 std::string checked_repository_list(const std::string &list);

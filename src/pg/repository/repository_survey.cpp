@@ -3,6 +3,7 @@
 #include "pg/catalog/catalog.hpp"
 #include "pg/boundary/guard.hpp"
 #include "pg/repository/pending_objects.hpp"
+#include "pg/repository/self_description.hpp"
 #include "pg/catalog/permissions.hpp"
 #include "pg/repository/archive_names.hpp"
 #include "pg/boundary/spi.hpp"
@@ -24,15 +25,22 @@ constexpr const char *kNamedByCatalog = "SELECT 1 FROM tenant_backup.backup_copi
 constexpr const char *kKnownGarbage =
     "SELECT 1 FROM tenant_backup.removed_objects WHERE repository = $1 AND object_name = $2 "
     "UNION ALL SELECT 1 FROM tenant_backup.backups WHERE id = $3::bigint AND status = 'failed'";
+constexpr const char *kRemovedObject =
+    "SELECT 1 FROM tenant_backup.removed_objects WHERE repository = $1 AND object_name = $2";
 
 bool named_by_catalog(const std::string &name) {
 	AsExtensionOwner owner; // the catalog is the extension's own
 	return !spi_query(kNamedByCatalog, {name}).empty();
 }
 
-bool known_garbage(const std::string &repository, const std::string &name, int64_t backup_id) {
+// described: a record of a completed backup lies beside the object. Then only the catalog's
+// list of removed objects makes it garbage, never the failed backup of the same id: ids start
+// again at 1 in a catalog created anew (DROP EXTENSION, then CREATE EXTENSION), and the old
+// catalog's archives, in the same place, are backups still (self_description.hpp).
+bool known_garbage(const std::string &repository, const std::string &name, int64_t backup_id, bool described) {
 	AsExtensionOwner owner;
-	return !spi_query(kKnownGarbage, {repository, name, std::to_string(backup_id)}).empty();
+	return !spi_query(described ? kRemovedObject : kKnownGarbage, {repository, name, std::to_string(backup_id)})
+	            .empty();
 }
 
 } // namespace
@@ -84,6 +92,9 @@ std::vector<SurveyFinding> survey_repository(const std::string &repository, Stor
 	breaks.run_outside([&] { objects = storage.list(prefix); });
 	std::set<std::string> seen;
 	int checked = 0;
+	std::set<std::string> listed;
+	for (const auto &object : objects)
+		listed.insert(object.name);
 	for (const auto &object : objects) {
 		seen.insert(object.name);
 		auto size = static_cast<int64_t>(object.size);
@@ -102,7 +113,7 @@ std::vector<SurveyFinding> survey_repository(const std::string &repository, Stor
 			breaks.commit_now();
 		if (named_by_catalog(object.name))
 			continue; // a copy recorded under another repository name for the same place
-		bool garbage = known_garbage(repository, object.name, *id);
+		bool garbage = known_garbage(repository, object.name, *id, listed.count(record_name(object.name)) > 0);
 		findings.push_back(
 		    {garbage ? SurveyFinding::LeftoverObject : SurveyFinding::OrphanObject, object.name, id, size});
 	}
@@ -117,18 +128,18 @@ std::vector<SurveyFinding> survey_repository(const std::string &repository, Stor
 		if (u.name.compare(0, prefix.size(), prefix) != 0)
 			continue;
 		std::optional<int64_t> id = backup_id_of_archive(u.name);
-		bool known = id && (named_by_catalog(u.name) || known_garbage(repository, u.name, *id));
+		bool known = id && (named_by_catalog(u.name) || known_garbage(repository, u.name, *id, false));
 		findings.push_back({SurveyFinding::IncompleteUpload, u.name, id, std::nullopt, known, u});
 	}
 	return findings;
 }
 
-bool still_garbage(const std::string &repository, const std::string &name, int64_t backup_id) {
+bool still_garbage(const std::string &repository, const std::string &name, int64_t backup_id, bool described) {
 	if (awaiting_publication(name) || awaiting_removal(name) || backup_being_written(backup_id))
 		return false;
 	// Asked after the probe, under a new snapshot (READ COMMITTED): a writer that committed just
 	// before the probe has its rows visible now.
-	return !named_by_catalog(name) && known_garbage(repository, name, backup_id);
+	return !named_by_catalog(name) && known_garbage(repository, name, backup_id, described);
 }
 
 } // namespace tb::pg

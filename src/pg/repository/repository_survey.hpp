@@ -57,6 +57,7 @@ std::vector<SurveyFinding> survey_repository(const std::string &repository, Stor
 
 // Asked again right before a removal: whether `name` is still garbage now (under a new snapshot,
 // after probing that no transaction is writing objects of backup_id).
-bool still_garbage(const std::string &repository, const std::string &name, int64_t backup_id);
+// described: a backup record lies beside the object (see known_garbage in the .cpp).
+bool still_garbage(const std::string &repository, const std::string &name, int64_t backup_id, bool described);
 
 } // namespace tb::pg

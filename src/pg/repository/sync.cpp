@@ -21,6 +21,7 @@
 #include "pg/repository/registry.hpp"
 #include "pg/repository/archive_names.hpp"
 #include "pg/repository/repository_survey.hpp"
+#include "pg/repository/self_description.hpp"
 #include "pg/boundary/spi.hpp"
 
 #include <functional>
@@ -87,7 +88,7 @@ void remove_deleted_objects(const std::string &repository, tb::Storage &storage,
 		int64 id = std::stoll(*r[1]);
 		if (++done % kActionsPerTransaction == 0)
 			breaks.commit_now();
-		if (!still_garbage(repository, name, id))
+		if (!still_garbage(repository, name, id, true))
 			continue;
 		bool existed = false;
 		std::string error = error_of([&] { existed = storage.remove(name); });
@@ -128,7 +129,7 @@ void tidy_repository(const std::string &repository, SyncResult &result, const Tr
 			result.add(f.backup_id, repository, "mark_missing", f.object_name, "");
 			break;
 		case SurveyFinding::LeftoverObject: // of a failed backup (a deleted one's: below)
-			if (!still_garbage(repository, f.object_name, *f.backup_id))
+			if (!still_garbage(repository, f.object_name, *f.backup_id, storage->exists(record_name(f.object_name))))
 				break;
 			result.add(f.backup_id, repository, "remove_leftover", f.object_name,
 			           error_of([&] { storage->remove(f.object_name); }));
@@ -144,6 +145,15 @@ void tidy_repository(const std::string &repository, SyncResult &result, const Tr
 		}
 	}
 	remove_deleted_objects(repository, *storage, result, breaks);
+	// The repository describes itself (self_description.hpp): records of copies without one (a
+	// backup of 0.1.0, or one whose record could not be written then) and every tenant key.
+	std::string described = error_of([&] {
+		describe_repository(repository, *storage,
+		                    [&](std::optional<int64> id, const char *action, const std::string &name,
+		                        const std::string &error) { result.add(id, repository, action, name, error); });
+	});
+	if (!described.empty())
+		result.add(std::nullopt, repository, "write_record", "", described);
 }
 
 // Whether the object of a missing copy is in the target already, intact: an outage or an unmounted
@@ -199,6 +209,8 @@ std::pair<const char *, std::string> store_copy(const MissingCopy &m) {
 		}
 		remove_at_abort(target, m.object_name);
 		record_stored(m, backup, *target);
+		// Its record too; a failure is the next sync's to repair, not this copy's.
+		error_of([&] { describe_stored_copy(m.backup_id, m.object_name, target); });
 		return {"store_copy", ""};
 	}
 	return {"store_copy", problems.empty() ? "no stored copy to copy from" : problems};
@@ -249,8 +261,27 @@ SyncSummary synchronize_repositories(const std::function<void(const SyncRow &)> 
 		throw SqlError(ERRCODE_ACTIVE_SQL_TRANSACTION, "backup_sync() must run at isolation level READ COMMITTED");
 	SyncResult result{sink, {}};
 	for (const std::string &repository : all_repositories())
-		tidy_repository(repository, result, breaks);
+		if (!repository_read_only(repository)) // another database's: never marked, removed or written
+			tidy_repository(repository, result, breaks);
 	store_missing_copies(result, breaks);
+	// The stored locations, for display only, brought up to where the objects are now (a moved
+	// directory, a changed URL); nothing reads them to find an object. One statement per
+	// repository: where its objects are is its description of a name, the name appended.
+	for (const std::string &repository : all_repositories()) {
+		std::string base;
+		if (!error_of([&] {
+			     base = open_storage(repository)->describe("x");
+			     base.pop_back();
+		     }).empty())
+			continue;
+		AsExtensionOwner owner;
+		spi_query("UPDATE tenant_backup.backup_copies SET location = $2 || object_name "
+		          "WHERE repository = $1 AND location IS DISTINCT FROM $2 || object_name",
+		          {repository, base});
+		spi_query("UPDATE tenant_backup.backups SET location = $2 || object_name "
+		          "WHERE repository = $1 AND object_name IS NOT NULL AND location IS DISTINCT FROM $2 || object_name",
+		          {repository, base});
+	}
 	return result.summary;
 }
 

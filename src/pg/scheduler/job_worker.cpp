@@ -34,14 +34,6 @@ void log_error(ErrorData *error) {
 	});
 }
 
-std::string message_of(ErrorData *error) {
-	std::string message = error->message ? error->message : "unknown error";
-	if (error->detail)
-		message += " (" + std::string(error->detail) + ")";
-	pg_call([error] { FreeErrorData(error); });
-	return message;
-}
-
 struct RunCounts {
 	int backed_up = 0, failed = 0, pruned = 0;
 };
@@ -67,7 +59,7 @@ void run_job(const Claim &claim, RunCounts &counts) {
 	});
 	if (error) {
 		counts.failed++;
-		std::string reason = message_of(error);
+		std::string reason = take_error_message(error);
 		error = run_in_transaction("tenant_backup job: recording failure",
 		                           [&] { record_job_failure(tenant, backup_id, reason); });
 		if (error)
@@ -82,7 +74,7 @@ void run_job(const Claim &claim, RunCounts &counts) {
 	});
 	if (error) {
 		warn("tenant_backup: retention of tenant \"" + backed_up + "\" failed after its backup " +
-		         std::to_string(backup_id) + ": " + message_of(error),
+		         std::to_string(backup_id) + ": " + take_error_message(error),
 		     "It is applied again after the next backup.");
 	}
 }

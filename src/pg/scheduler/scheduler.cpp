@@ -2,6 +2,7 @@
 #include "pg/scheduler/scheduler.hpp"
 
 #include "pg/boundary/guard.hpp"
+#include "pg/scheduler/async_jobs.hpp"
 #include "pg/scheduler/jobs.hpp"
 #include "pg/scheduler/periodic_sync.hpp"
 #include "pg/shared_memory/scheduler_registry.hpp"
@@ -52,7 +53,8 @@ std::string last_schedules_fingerprint;
 // Jobs that were running when the schedules last changed: each may still record a next run made
 // under the old schedule, so next runs are recomputed at every pass until they are all done.
 std::set<int64_t> jobs_under_old_schedules;
-bool extension_ready = false; // seen installed by the last pass
+bool extension_ready = false;  // seen installed by the last pass
+bool extension_absent = false; // not installed, at the last pass
 int64_t last_audit_pruning = 0;
 bool clock_offset_seen = false; // the clock offset of the last pass, once there was one
 int last_clock_offset = 0;
@@ -89,6 +91,9 @@ std::vector<int> reap_lost_jobs() {
 	}
 	for (int64_t id : unclaimed_running_backups())
 		fail_job("", id, kInterrupted);
+	// Asynchronous restores and backups (backup_jobs) whose worker is gone, or ran too long.
+	if (auto error = try_in_subtransaction([] { reap_lost_async_jobs(true); }))
+		warn_throttled("tenant_backup scheduler: could not check the asynchronous jobs: " + *error);
 	std::set<int64_t> still_running;
 	for (const auto &job : running.jobs)
 		if (jobs_under_old_schedules.count(job.backup_id))
@@ -142,6 +147,7 @@ struct Upkeep {
 // whether the running jobs are known (reaped); `workers` are the live job workers.
 bool tick_begin(Upkeep &upkeep, std::vector<int> &workers, int64_t &sleep_seconds) {
 	extension_ready = extension_installed();
+	extension_absent = !extension_ready;
 	if (!extension_ready)
 		return false;
 	if (!lock_extension_tables()) { // being dropped or created right now
@@ -406,6 +412,16 @@ long run_once() {
 	return static_cast<long>(sleep_seconds) * 1000L;
 }
 
+// With tenant_backup.databases = '*', a database without the extension is not served: its
+// scheduler exits (the launcher looks again when asked, or after a while).
+bool extension_here() {
+	bool found = false;
+	ErrorData *error = run_in_transaction("tenant_backup scheduler: start", [&] { found = extension_installed(); });
+	if (error)
+		pg_call([error] { ReThrowError(error); });
+	return found;
+}
+
 bool take_scheduler_lock() {
 	bool locked = false;
 	ErrorData *error = run_in_transaction("tenant_backup scheduler: start", [&] {
@@ -428,6 +444,13 @@ void tenant_backup_scheduler_main(Datum) {
 	char database[BGW_EXTRALEN];
 	strlcpy(database, MyBgworkerEntry->bgw_extra, sizeof(database));
 	tb::pg::worker_connect(InvalidOid, database, "tenant_backup scheduler");
+	bool here = true;
+	if (tb::pg::setting_all_databases())
+		tb::pg::cpp_call([&] { here = tb::pg::extension_here(); });
+	if (!here) {
+		ereport(DEBUG1, (errmsg("tenant_backup: no extension in database \"%s\": no scheduler", database)));
+		proc_exit(0);
+	}
 	bool locked = false;
 	tb::pg::cpp_call([&] { locked = tb::pg::take_scheduler_lock(); });
 	if (!locked) {
@@ -456,6 +479,12 @@ void tenant_backup_scheduler_main(Datum) {
 		tb::pg::cpp_call([&] { sleep_ms = tb::pg::run_once(); });
 		if (ShutdownRequestPending)
 			break;
+		if (tb::pg::extension_absent && tb::pg::setting_all_databases()) {
+			// DROP EXTENSION: with '*', the database is no longer served (the launcher starts a
+			// scheduler again when the extension is created)
+			ereport(LOG, (errmsg("tenant_backup scheduler of database \"%s\": the extension was dropped", database)));
+			break;
+		}
 		(void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, sleep_ms, PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);
 		if (!ShutdownRequestPending)

@@ -1,4 +1,4 @@
-// The background workers of scheduled backups (see README, "Nightly schedules"):
+// The background workers of scheduled backups (see docs/SCHEDULES.md):
 //
 //   launcher   one per server, started at server start when tenant_backup is in
 //              shared_preload_libraries; starts a scheduler per database named in

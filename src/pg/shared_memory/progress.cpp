@@ -32,10 +32,15 @@ struct ProgressSlot {
 	bool tenant_clipped;
 	char kind[16];
 	char table[2 * NAMEDATALEN + 2];
+	char phase[32];
+	int64 job_id;
+	Oid requested_by;
 };
 
 ProgressSlot *slots = nullptr; // in shared memory, or nullptr when not preloaded
 ProgressSlot *mine = nullptr;  // this backend's slot while a backup runs
+int64 current_job_id = 0;      // ProgressJob's
+Oid current_job_requester = InvalidOid;
 
 void init_slots(void *memory) {
 	auto *fresh = static_cast<ProgressSlot *>(memory);
@@ -97,6 +102,9 @@ BackupProgress::BackupProgress(int64 backup_id, const std::string &tenant, const
 			slot->tenant_clipped = filled.tenant_clipped;
 			memcpy(slot->kind, filled.kind, sizeof(slot->kind));
 			slot->table[0] = '\0';
+			slot->phase[0] = '\0';
+			slot->job_id = current_job_id;
+			slot->requested_by = current_job_requester;
 			mine = slot;
 		}
 		SpinLockRelease(&slot->mutex);
@@ -117,6 +125,43 @@ void BackupProgress::table(const std::string &name) {
 		mine->tables_done++;
 	memcpy(mine->table, text, sizeof(text));
 	SpinLockRelease(&mine->mutex);
+}
+
+void BackupProgress::phase(const char *name) {
+	if (!mine)
+		return;
+	char text[sizeof(mine->phase)];
+	strlcpy(text, name, sizeof(text)); // ASCII names of ours
+	SpinLockAcquire(&mine->mutex);
+	memcpy(mine->phase, text, sizeof(text));
+	SpinLockRelease(&mine->mutex);
+}
+
+void BackupProgress::set_tables_total(int total) {
+	if (!mine)
+		return;
+	SpinLockAcquire(&mine->mutex);
+	mine->tables_total = total;
+	SpinLockRelease(&mine->mutex);
+}
+
+void BackupProgress::tables_finished() {
+	if (!mine)
+		return;
+	SpinLockAcquire(&mine->mutex);
+	if (mine->table[0] && mine->tables_done < mine->tables_total)
+		mine->tables_done++;
+	SpinLockRelease(&mine->mutex);
+}
+
+ProgressJob::ProgressJob(int64 job_id, Oid requested_by) {
+	current_job_id = job_id;
+	current_job_requester = requested_by;
+}
+
+ProgressJob::~ProgressJob() {
+	current_job_id = 0;
+	current_job_requester = InvalidOid;
 }
 
 void progress_add(uint64 rows, uint64 bytes) {
@@ -143,7 +188,7 @@ std::vector<RunningBackup> running_backups(Oid database) {
 			continue;
 		out.push_back({copy.pid, copy.backup_id, copy.started_at, copy.tables_done, copy.tables_total, copy.rows_done,
 		               copy.bytes_done, std::string(copy.tenant), copy.tenant_clipped, std::string(copy.kind),
-		               std::string(copy.table)});
+		               std::string(copy.table), std::string(copy.phase), copy.job_id, copy.requested_by});
 	}
 	return out;
 }

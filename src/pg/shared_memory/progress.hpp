@@ -1,5 +1,5 @@
-// Progress of running backups, for the tenant_backup.backup_progress view: one slot per running
-// backup in shared memory, updated as rows are streamed. Only when tenant_backup is in
+// Progress of running backups and restores, for the tenant_backup.backup_progress view: one slot
+// per running backup or restore in shared memory, updated as rows are streamed. Only when tenant_backup is in
 // shared_preload_libraries (shared memory is sized at server start); otherwise the view is an error.
 // The view shows the backups of the current database whose tenant the caller may view.
 #pragma once
@@ -23,6 +23,21 @@ public:
 	BackupProgress &operator=(const BackupProgress &) = delete;
 	// Starts the next table.
 	void table(const std::string &name);
+	// What it is doing now (a restore: "checking archive", "planning", "loading", ...).
+	void phase(const char *name);
+	void set_tables_total(int total);
+	// The last table is done (table() counts the others as the next one starts).
+	void tables_finished();
+};
+
+// While alive, what this backend starts under a BackupProgress belongs to asynchronous job
+// `job_id` (backup_jobs), submitted by `requested_by`: its slot names them.
+class ProgressJob {
+public:
+	ProgressJob(int64 job_id, Oid requested_by);
+	~ProgressJob();
+	ProgressJob(const ProgressJob &) = delete;
+	ProgressJob &operator=(const ProgressJob &) = delete;
 };
 
 // Whether the slots exist (tenant_backup was preloaded).
@@ -43,9 +58,12 @@ struct RunningBackup {
 	bool tenant_clipped;
 	std::string kind;
 	std::string table; // empty before the first table
+	std::string phase; // empty when not set
+	int64 job_id;      // 0: not an asynchronous job
+	Oid requested_by;  // the job's submitter; InvalidOid when not a job
 };
 
-// The backups running in the database, as their slots show them now (none without preloading).
+// The backups and restores running in the database, as their slots show them now (none without preloading).
 std::vector<RunningBackup> running_backups(Oid database);
 
 } // namespace tb::pg

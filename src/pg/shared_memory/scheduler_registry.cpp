@@ -19,7 +19,8 @@ namespace tb::pg {
 
 namespace {
 
-constexpr int kEntries = 64; // databases served at once that the launcher can see; more still run
+constexpr int kEntries = 64;  // databases served at once that the launcher can see; more still run
+constexpr int kRequests = 16; // databases to look at again, asked by backends; more: all of them
 
 struct Entry {
 	int pid; // 0: free
@@ -29,6 +30,9 @@ struct Entry {
 struct Registry {
 	slock_t mutex;
 	Entry entries[kEntries];
+	int launcher_pid;  // 0: none
+	int request_count; // > kRequests: more were asked than kept
+	char requests[kRequests][NAMEDATALEN];
 };
 
 Registry *registry = nullptr; // in shared memory, or nullptr when not preloaded
@@ -88,6 +92,7 @@ std::vector<ServedDatabase> served_databases() {
 namespace {
 
 bool wake_pending = false;
+bool wake_launcher_pending = false;
 char wake_database[NAMEDATALEN];
 
 // Plain C: the scheduler serving the database, 0 if none.
@@ -108,27 +113,105 @@ void wake_at_commit(XactEvent event, void *) {
 	if (event != XACT_EVENT_COMMIT && event != XACT_EVENT_ABORT && event != XACT_EVENT_PARALLEL_COMMIT &&
 	    event != XACT_EVENT_PARALLEL_ABORT)
 		return;
-	if (wake_pending && (event == XACT_EVENT_COMMIT || event == XACT_EVENT_PARALLEL_COMMIT)) {
+	bool committed = event == XACT_EVENT_COMMIT || event == XACT_EVENT_PARALLEL_COMMIT;
+	if (wake_pending && committed) {
 		int pid = scheduler_pid_of(wake_database);
 		if (pid != 0)
 			kill(pid, SIGUSR1);
 	}
+	if (wake_launcher_pending && committed) {
+		int pid = 0;
+		SpinLockAcquire(&registry->mutex);
+		bool known = false;
+		for (int i = 0; i < registry->request_count && i < kRequests && !known; i++)
+			known = strcmp(registry->requests[i], wake_database) == 0;
+		if (!known) {
+			if (registry->request_count < kRequests)
+				strlcpy(registry->requests[registry->request_count], wake_database, NAMEDATALEN);
+			if (registry->request_count <= kRequests)
+				registry->request_count++;
+		}
+		pid = registry->launcher_pid;
+		SpinLockRelease(&registry->mutex);
+		if (pid != 0)
+			kill(pid, SIGUSR1); // sets its latch
+	}
 	wake_pending = false;
+	wake_launcher_pending = false;
+}
+
+void register_callback() {
+	static bool registered = false;
+	if (!registered) {
+		RegisterXactCallback(wake_at_commit, nullptr);
+		registered = true;
+	}
+}
+
+void remember_database() {
+	char *name = get_database_name(MyDatabaseId);
+	strlcpy(wake_database, name ? name : "", sizeof(wake_database));
+}
+
+void unregister_launcher_at_exit(int, Datum) {
+	SpinLockAcquire(&registry->mutex);
+	if (registry->launcher_pid == MyProcPid)
+		registry->launcher_pid = 0;
+	SpinLockRelease(&registry->mutex);
 }
 
 } // namespace
 
 void wake_scheduler_at_commit() {
-	static bool registered = false;
 	if (!registry)
 		return;
-	if (!registered) {
-		RegisterXactCallback(wake_at_commit, nullptr);
-		registered = true;
-	}
-	char *name = get_database_name(MyDatabaseId);
-	strlcpy(wake_database, name ? name : "", sizeof(wake_database));
+	register_callback();
+	remember_database();
 	wake_pending = true;
+}
+
+void wake_launcher_at_commit() {
+	if (!registry)
+		return;
+	register_callback();
+	remember_database();
+	wake_launcher_pending = true;
+}
+
+// Plain C calls: runs in the launcher's main function.
+void register_launcher_process() {
+	if (!registry)
+		return;
+	before_shmem_exit(unregister_launcher_at_exit, 0);
+	SpinLockAcquire(&registry->mutex);
+	registry->launcher_pid = MyProcPid;
+	SpinLockRelease(&registry->mutex);
+}
+
+bool launcher_running() {
+	if (!registry)
+		return false;
+	SpinLockAcquire(&registry->mutex);
+	int pid = registry->launcher_pid;
+	SpinLockRelease(&registry->mutex);
+	return pid != 0;
+}
+
+std::vector<std::string> take_launcher_requests(bool &all) {
+	std::vector<std::string> out;
+	all = false;
+	if (!registry)
+		return out;
+	static char copy[kRequests][NAMEDATALEN]; // copied under the spinlock, turned into strings after it
+	SpinLockAcquire(&registry->mutex);
+	int count = registry->request_count;
+	memcpy(copy, registry->requests, sizeof(copy));
+	registry->request_count = 0;
+	SpinLockRelease(&registry->mutex);
+	all = count > kRequests;
+	for (int i = 0; i < count && i < kRequests; i++)
+		out.emplace_back(copy[i]);
+	return out;
 }
 
 } // namespace tb::pg

@@ -27,4 +27,19 @@ std::vector<ServedDatabase> served_databases();
 // PostgreSQL calls: inside pg_call.
 void wake_scheduler_at_commit();
 
+// The launcher, at its start: recorded until it exits, so that backends can wake it.
+void register_launcher_process();
+// Whether a launcher runs (tenant_backup preloaded, the launcher started).
+bool launcher_running();
+
+// Asks the launcher, once the current transaction commits, to look for the extension in this
+// database again (CREATE EXTENSION ran; a schedule was set where no scheduler serves): with
+// tenant_backup.databases = '*' it starts a scheduler there at once rather than at its next
+// rescan. Nothing without the preload. PostgreSQL calls: inside pg_call.
+void wake_launcher_at_commit();
+
+// The launcher: the databases backends asked it to look at since the last call; `all` when more
+// were asked than it keeps (then every database is looked at again).
+std::vector<std::string> take_launcher_requests(bool &all);
+
 } // namespace tb::pg

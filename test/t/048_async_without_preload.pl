@@ -1,0 +1,90 @@
+# Asynchronous restores and backups (issue 19.8) without tenant_backup in
+# shared_preload_libraries, so with no scheduler: a job still runs (its worker is a dynamic
+# background worker of the library), completes and restores the tenant exactly; backup_progress
+# is an error saying what it needs; a job whose worker was killed is marked failed by the next
+# submission, since no scheduler pass will.
+use strict;
+use warnings FATAL => 'all';
+
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use Time::HiRes qw(usleep);
+
+my $node = PostgreSQL::Test::Cluster->new('async_plain');
+$node->init;
+$node->append_conf('postgresql.conf', "restart_after_crash = on\n");
+$node->start;
+
+sub sql { return $node->safe_psql('postgres', $_[0]); }
+
+sub wait_for
+{
+	my ($query, $expected) = @_;
+	for (1 .. 600)
+	{
+		return 1 if sql($query) eq $expected;
+		usleep(100_000);
+	}
+	diag("still " . sql($query) . " instead of $expected for: $query");
+	return 0;
+}
+
+sql(q{
+SET tenant_backup.unencrypted_backups = 'allow';
+CREATE EXTENSION tenant_backup;
+CREATE TABLE items (tenant_id int NOT NULL, id int NOT NULL, note text, PRIMARY KEY (tenant_id, id));
+INSERT INTO items SELECT t, g, 'row ' || g FROM generate_series(1, 2) t, generate_series(1, 20000) g;
+});
+my $state = "SELECT md5(string_agg(id || note, ',' ORDER BY id)) FROM items WHERE tenant_id = 1";
+my $backed_up = sql($state);
+my $backup = sql("SELECT tenant_backup.backup_create('1')");
+sql("DELETE FROM items WHERE tenant_id = 1 AND id % 2 = 0");
+
+my $job = sql("SELECT tenant_backup.backup_restore_async($backup)");
+ok(wait_for("SELECT state FROM tenant_backup.backup_jobs WHERE id = $job", 'completed'),
+	'without the preload, an asynchronous restore runs and completes');
+is(sql($state), $backed_up, 'the tenant is exactly as backed up');
+is(sql("SELECT rows_done FROM tenant_backup.backup_jobs WHERE id = $job"), '20000', 'its row count is recorded');
+
+my ($rc, $out, $err) = $node->psql('postgres', 'SELECT * FROM tenant_backup.backup_progress');
+like($err, qr/backup_progress needs tenant_backup in shared_preload_libraries/,
+	'backup_progress says it needs the preload, instead of showing nothing');
+
+$job = sql("SELECT tenant_backup.backup_create_async('2', 'async')");
+ok(wait_for("SELECT state FROM tenant_backup.backup_jobs WHERE id = $job", 'completed'),
+	'an asynchronous backup completes too');
+is( sql("SELECT b.row_count || ' ' || b.label FROM tenant_backup.backups b JOIN tenant_backup.backup_jobs j "
+		  . "ON j.backup_id = b.id WHERE j.id = $job"),
+	'20000 async', 'its backup is the job\'s');
+
+# A worker killed mid-restore (it waits for a row lock): the server reinitializes; with no
+# scheduler, the next submission marks the job failed.
+sql("DELETE FROM items WHERE tenant_id = 1 AND id % 2 = 0");
+my $before = sql($state);
+my $holder = $node->background_psql('postgres');
+$holder->query_safe("BEGIN; SELECT 1 FROM items WHERE tenant_id = 1 AND id = 1 FOR UPDATE");
+$job = sql("SELECT tenant_backup.backup_restore_async($backup)");
+ok( wait_for(
+		"SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'tenant_backup async job' "
+		  . "AND wait_event_type = 'Lock'",
+		'1'),
+	'a restore waits for a row lock');
+kill 'KILL', sql("SELECT pid FROM pg_stat_activity WHERE backend_type = 'tenant_backup async job'");
+eval { $holder->quit; };
+my $back = 0;
+for (1 .. 300)
+{
+	# (psql may find the server going down while it writes: a broken pipe, tried again)
+	last if ($back = eval { $node->psql('postgres', 'SELECT 1') == 0 });
+	usleep(100_000);
+}
+ok($back, 'the server accepts connections again after the crash');
+is(sql("SELECT state FROM tenant_backup.backup_jobs WHERE id = $job"), 'running', 'no scheduler has reaped it');
+my $next = sql("SELECT tenant_backup.backup_create_async('2')");
+like( sql("SELECT state || ' ' || error FROM tenant_backup.backup_jobs WHERE id = $job"),
+	qr/^failed interrupted: the job's worker exited/, 'the next submission marks it failed');
+is(sql($state), $before, 'the tenant is as before the killed restore');
+ok(wait_for("SELECT state FROM tenant_backup.backup_jobs WHERE id = $next", 'completed'), 'the next job runs');
+
+done_testing();
