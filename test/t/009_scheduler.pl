@@ -144,13 +144,15 @@ for my $id (@ids)
 my ($files, $catalog);
 for (1 .. 100)
 {
+	# (each archive with the record issue 18 writes beside it)
 	$files = join(' ', repo_files());
-	$catalog = sql("SELECT string_agg(object_name, ' ' ORDER BY object_name COLLATE \"C\") "
-		  . "FROM tenant_backup.backups WHERE status = 'completed'");
+	$catalog = sql("SELECT string_agg(n, ' ' ORDER BY n COLLATE \"C\") FROM (SELECT object_name AS n "
+		  . "FROM tenant_backup.backups WHERE status = 'completed' UNION ALL SELECT object_name || '.record' "
+		  . "FROM tenant_backup.backups WHERE status = 'completed') r");
 	last if $files eq $catalog;
 	usleep(100_000);
 }
-is($files, $catalog, 'the repository holds exactly the completed backups');
+is($files, $catalog, 'the repository holds exactly the completed backups (and their records)');
 
 # A job worker terminated mid-backup (not a crash): recorded as failed, then retried.
 $blocker = $node->background_psql('postgres');

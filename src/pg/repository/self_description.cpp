@@ -478,40 +478,66 @@ void describe_stored_copy(int64 id, const std::string &object_name, const std::s
 
 void describe_repository(
     const std::string &repository, Storage &storage_ref,
-    const std::function<void(std::optional<int64>, const char *, const std::string &, const std::string &)> &done) {
+    const std::function<void(std::optional<int64>, const char *, const std::string &, const std::string &)> &done,
+    const TransactionBreaks &breaks) {
 	std::shared_ptr<Storage> storage(&storage_ref, [](Storage *) {}); // the caller keeps it
 	std::set<std::string> names;
-	for (const auto &o : storage->list(database_prefix()))
-		names.insert(o.name);
+	std::string prefix = database_prefix();
+	breaks.run_outside([&] {
+		for (const auto &o : storage->list(prefix))
+			names.insert(o.name);
+	});
 	auto exists = [&](const std::string &n) { return names.count(n) > 0; };
-	std::vector<SqlRow> copies, keys;
+	std::vector<SqlRow> keys;
 	{
 		AsExtensionOwner owner;
-		copies = spi_query("SELECT b.id, b.object_name FROM tenant_backup.backups b "
-		                   "JOIN tenant_backup.backup_copies c ON c.backup_id = b.id "
-		                   "WHERE c.repository = $1 AND c.state = 'stored' AND b.status = 'completed' "
-		                   "AND b.original_id IS NULL ORDER BY b.id",
-		                   {repository});
 		keys = spi_query("SELECT generation FROM tenant_backup.tenant_keys WHERE origin IS NULL ORDER BY generation");
 	}
-	for (const auto &c : copies) {
-		int64 id = std::stoll(*c[0]);
-		const std::string &object = *c[1];
-		if (exists(record_name(object)) || !exists(object))
-			continue; // described already; or missing (step 1 records that)
-		std::string error = error_of([&] {
-			std::optional<std::string> body = backup_record_body(id, archive_format_of(*storage, object));
-			if (body)
-				write_small(storage, record_name(object), seal(*body, kBackupRecordInfo));
-		});
-		done(id, "write_record", record_name(object), error);
+	// The stored copies in parts of 5,000 (by backup id), each part's records written, a commit
+	// after every hundred with breaks.
+	constexpr int kPart = 5000, kWrites = 100;
+	int written = 0, written_keys = 0;
+	SqlValue after = std::string("0");
+	while (after) {
+		std::vector<SqlRow> copies;
+		{
+			AsExtensionOwner owner;
+			copies = spi_query("SELECT b.id, b.object_name FROM tenant_backup.backups b "
+			                   "JOIN tenant_backup.backup_copies c ON c.backup_id = b.id "
+			                   "WHERE c.repository = $1 AND c.state = 'stored' AND b.status = 'completed' "
+			                   "AND b.original_id IS NULL AND b.id > $2::bigint ORDER BY b.id LIMIT $3::int",
+			                   {repository, after, std::to_string(kPart)});
+		}
+		after = copies.size() < static_cast<size_t>(kPart) ? std::nullopt : copies.back()[0];
+		for (const auto &c : copies) {
+			int64 id = std::stoll(*c[0]);
+			const std::string &object = *c[1];
+			if (exists(record_name(object)) || !exists(object))
+				continue; // described already; or missing (step 1 records that)
+			std::string error = error_of([&] {
+				std::optional<std::string> body = backup_record_body(id, archive_format_of(*storage, object));
+				if (body)
+					write_small(storage, record_name(object), seal(*body, kBackupRecordInfo));
+			});
+			done(id, "write_record", record_name(object), error);
+			if (++written % kWrites == 0)
+				breaks.commit_now();
+		}
+		breaks.commit_now();
 	}
+	int looked = 0;
 	for (const auto &k : keys) {
+		// Each key is read from the catalog: 500 per transaction with breaks (one per tenant).
+		if (++looked % 500 == 0)
+			breaks.commit_now();
 		std::string written;
 		std::string error =
 		    error_of([&] { ensure_key_record(storage, static_cast<uint32_t>(std::stoul(*k[0])), exists, &written); });
-		if (!written.empty() || !error.empty())
+		if (!written.empty() || !error.empty()) {
 			done(std::nullopt, "write_key", written, error);
+			if (++written_keys % kWrites == 0)
+				breaks.commit_now();
+		}
 	}
 }
 

@@ -7,6 +7,7 @@
 #pragma once
 #include "core/storage/storage.hpp"
 #include "pg/boundary/pg_headers.hpp"
+#include "pg/repository/repository_survey.hpp"
 
 #include <functional>
 #include <memory>
@@ -31,9 +32,12 @@ void describe_stored_copy(int64 id, const std::string &object_name, const std::s
 
 // backup_sync's step: in one repository, writes the records of stored copies that have none and the
 // key records of every tenant key that has none; one call of `done` per object written or failed.
+// With breaks (the sync worker), in short transactions: the copies read 5,000 at a time, the
+// repository listed outside any transaction, a commit after every hundred records written.
 void describe_repository(const std::string &repository, Storage &storage,
                          const std::function<void(std::optional<int64>, const char *action, const std::string &name,
-                                                  const std::string &error)> &done);
+                                                  const std::string &error)> &done,
+                         const TransactionBreaks &breaks = {});
 
 // Removes every key record of the tenant from every repository; returns one line per repository
 // that could not be reached (or listed), empty when all were.
