@@ -447,7 +447,16 @@ CREATE FUNCTION tenant_backup._status_visible(tenant text) RETURNS boolean
 -- with a completed backup or a schedule of their own, and, when no scheduler serves the database,
 -- those discovery finds. served_by_scheduler says whether a scheduler serves the database now:
 -- without one, no scheduled backup runs (overdue says so once a scheduled time has passed).
-CREATE OR REPLACE VIEW tenant_backup.backup_status AS
+-- (issue 20: the drill outcome of each backup, added here because the view below reads it; the
+-- rest of issue 20 is in its own block at the end)
+ALTER TABLE tenant_backup.backups
+    ADD COLUMN drilled_at   timestamptz,
+    ADD COLUMN drill_status text CHECK (drill_status IN ('ok', 'failed')),
+    ADD COLUMN drill_error  text;
+-- security_barrier: the rows a caller may not read (_status_visible below) are filtered before any
+-- condition of the caller's own runs, so a cheap function of theirs in WHERE never sees another
+-- tenant's row; a leakproof WHERE tenant = ... is still pushed down to the indexes.
+CREATE OR REPLACE VIEW tenant_backup.backup_status WITH (security_barrier) AS
 SELECT t.tenant,
        s.schedule,
        coalesce(s.enabled, false) AS scheduled,
@@ -467,14 +476,24 @@ SELECT t.tenant,
        t.retained_count,
        t.retained_bytes,
        -- issue 24: nothing to restore the newest completed backup from
-       (l.id IS NULL OR cs.stored IS NULL) AS unprotected,
+       -- issue 20: or it failed its last verification or restore drill
+       (l.id IS NULL OR cs.stored IS NULL OR l.verify_status IS NOT DISTINCT FROM 'failed'
+        OR l.drill_status IS NOT DISTINCT FROM 'failed') AS unprotected,
        -- issue 17: whether the newest completed backup left out tables that hold tenant rows
        CASE WHEN l.id IS NULL THEN NULL
             WHEN l.left_out IS NULL THEN 'unknown'
             WHEN pg_catalog.jsonb_array_length(l.left_out) OPERATOR(pg_catalog.=) 0 THEN 'complete'
             ELSE 'incomplete' END AS coverage,
        -- (the two functions without arguments once per query, not once per row)
-       (SELECT tenant_backup._scheduler_serves()) AS served_by_scheduler
+       (SELECT tenant_backup._scheduler_serves()) AS served_by_scheduler,
+       -- issue 20: the newest completed backup's last verification and restore drill; a newest
+       -- backup that failed either counts as unprotected (above)
+       l.verified_at AS last_verified_at,
+       (l.verify_status OPERATOR(pg_catalog.=) 'ok') AS last_verify_ok,
+       l.drilled_at AS last_drill_at,
+       (l.drill_status OPERATOR(pg_catalog.=) 'ok') AS last_drill_ok,
+       -- (as last_error: it may quote a row's key)
+       CASE WHEN tenant_backup._may('backup.view', t.tenant) THEN l.drill_error END AS last_drill_error
 -- The tenants: those with completed backups (with their count and size, one pass over
 -- backups_completed_idx), and those the scheduler keeps state for, with a schedule of their own,
 -- or (no scheduler) found by discovery that have none.
@@ -490,7 +509,8 @@ FROM (SELECT b.tenant, count(*) AS retained_count, sum(b.size_bytes)::bigint AS 
 LEFT JOIN tenant_backup.schedule_state st ON st.tenant = t.tenant
 CROSS JOIN LATERAL tenant_backup._schedule_times(t.tenant, st.schedule_key, st.next_run) s
 -- (the newest completed backup by one probe of backups_completed_idx per tenant)
-LEFT JOIN LATERAL (SELECT b.id, b.kind, b.created_at, b.finished_at, b.size_bytes, b.left_out
+LEFT JOIN LATERAL (SELECT b.id, b.kind, b.created_at, b.finished_at, b.size_bytes, b.left_out,
+                          b.verified_at, b.verify_status, b.drilled_at, b.drill_status, b.drill_error
                    FROM tenant_backup.backups b
                    WHERE b.tenant OPERATOR(pg_catalog.=) t.tenant AND b.status OPERATOR(pg_catalog.=) 'completed'
                    ORDER BY b.created_at DESC, b.id DESC LIMIT 1) l ON true
@@ -552,7 +572,9 @@ CREATE TABLE tenant_backup.backup_jobs (
     tables_done      integer,     -- once completed: tables restored, or backed up
     rows_done        bigint,      -- once completed: rows restored, or backed up
     result           jsonb,       -- a completed restore: [{table, rows_removed, rows_restored}]
-    error            text
+    error            text,
+    settings         jsonb,       -- the caller's session values of tenant_backup.* settings, applied to the job
+    strict           boolean NOT NULL DEFAULT false -- a restore: backup_restore's strict
 );
 CREATE INDEX backup_jobs_active_idx ON tenant_backup.backup_jobs (id) WHERE state IN ('queued', 'running');
 CREATE INDEX backup_jobs_tenant_idx ON tenant_backup.backup_jobs (tenant, submitted_at);
@@ -570,6 +592,11 @@ CREATE FUNCTION tenant_backup.backup_restore_async(backup_id bigint) RETURNS big
     AS 'MODULE_PATHNAME', 'backup_restore_async' LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION tenant_backup.backup_restore_async(bigint) IS
     'backup_restore run by a background worker as the caller once this transaction commits; returns the job id at once (backup_job(id)).';
+-- With backup_restore(backup_id, strict)'s option (issue 20's block).
+CREATE FUNCTION tenant_backup.backup_restore_async(backup_id bigint, strict boolean) RETURNS bigint
+    AS 'MODULE_PATHNAME', 'backup_restore_async' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION tenant_backup.backup_restore_async(bigint, boolean) IS
+    'backup_restore(backup_id, strict) run by a background worker as the caller once this transaction commits; returns the job id at once.';
 
 CREATE FUNCTION tenant_backup.backup_create_async(tenant text, label text DEFAULT NULL) RETURNS bigint
     AS 'MODULE_PATHNAME', 'backup_create_async' LANGUAGE C VOLATILE;
@@ -607,8 +634,8 @@ RETURNS TABLE (pid integer, backup_id bigint, tenant text, kind text, started_at
 CREATE VIEW tenant_backup.backup_progress AS
 SELECT p.* FROM tenant_backup._backup_progress() p;
 
-REVOKE ALL ON FUNCTION tenant_backup._backup_progress() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION tenant_backup._backup_progress(), tenant_backup.backup_restore_async(bigint),
+    tenant_backup.backup_restore_async(bigint, boolean),
     tenant_backup.backup_create_async(text, text), tenant_backup.backup_cancel(bigint),
     tenant_backup.backup_job(bigint) TO PUBLIC;
 GRANT SELECT ON tenant_backup.backup_progress TO PUBLIC;
@@ -651,24 +678,24 @@ COMMENT ON FUNCTION tenant_backup.backup_repository_scan(text) IS
     'The backups a repository describes by its own records: known (in this catalog), unknown (attach can add it), damaged (record or archive not as written), keys_missing (its data key is not there or not unwrapped by the configured master key). Changes nothing. Superusers only.';
 
 CREATE FUNCTION tenant_backup.backup_attach(name text, tenant text DEFAULT NULL, object_name text DEFAULT NULL,
-                                            trust_unauthenticated boolean DEFAULT false)
+                                            trust_unauthenticated boolean DEFAULT false,
+                                            source_database text DEFAULT NULL)
 RETURNS TABLE (backup_id bigint, original_backup_id bigint, tenant text, object_name text, outcome text, detail text)
     AS 'MODULE_PATHNAME', 'backup_attach' LANGUAGE C VOLATILE;
-COMMENT ON FUNCTION tenant_backup.backup_attach(text, text, text, boolean) IS
-    'Adds the backups a repository describes (all, one tenant''s, or one archive) to this catalog under new ids, after checking the record''s authentication and the archive''s SHA-256 and unwrapping its key with the configured master key. Superusers only.';
+COMMENT ON FUNCTION tenant_backup.backup_attach(text, text, text, boolean, text) IS
+    'Adds the backups a repository describes (all, one tenant''s, one source database''s, or one archive) to this catalog under new ids, after checking the record''s authentication and the archive''s SHA-256 and unwrapping its key with the configured master key. Superusers only.';
 
 GRANT EXECUTE ON FUNCTION tenant_backup.backup_repository_scan(text),
-    tenant_backup.backup_attach(text, text, text, boolean) TO PUBLIC; -- they check superuser themselves
+    tenant_backup.backup_attach(text, text, text, boolean, text) TO PUBLIC; -- they check superuser themselves
 
--- Copies are recorded by repository name and object name (relative to the repository); location
--- is derived for display: _location gives where the object is now, backup_list() shows that, and
+-- Copies are recorded by repository name and object name (relative to the repository; so 0.1.0
+-- recorded them too, so no row needs converting); location is derived for display: _location gives where the object is now, backup_list() shows that, and
 -- backup_sync() (sync.cpp) brings the stored location columns up to date. Moving the local
 -- directory and changing tenant_backup.repository, or a repository's URL, loses nothing: no
 -- reader ever uses the stored location. (backup_list is replaced here once more, as issue 23's
 -- block defined it, with the location derived.)
 CREATE FUNCTION tenant_backup._location(repository text, object_name text, tenant text) RETURNS text
     AS 'MODULE_PATHNAME', 'tenant_backup_location' LANGUAGE C STABLE;
-UPDATE tenant_backup.backups SET location = NULL WHERE object_name IS NULL;
 
 CREATE OR REPLACE FUNCTION tenant_backup.backup_list(tenant text DEFAULT NULL)
 RETURNS SETOF tenant_backup.backups
@@ -708,5 +735,28 @@ GRANT EXECUTE ON FUNCTION tenant_backup._location(text, text, text) TO PUBLIC; -
 -- knows which extensions are dropped, and runs in every session (docs/SECURITY.md lists the limits).
 CREATE FUNCTION tenant_backup._refuse_drop() RETURNS event_trigger
     AS 'MODULE_PATHNAME', 'tenant_backup_refuse_drop' LANGUAGE C;
-CREATE EVENT TRIGGER tenant_backup_refuse_drop ON ddl_command_start WHEN TAG IN ('DROP EXTENSION')
+CREATE EVENT TRIGGER tenant_backup_refuse_drop ON ddl_command_start WHEN TAG IN ('DROP EXTENSION', 'DROP SCHEMA')
     EXECUTE FUNCTION tenant_backup._refuse_drop();
+
+--------------------------------------------------------------------------------------------------
+-- <issue 20: backups that keep restoring: schema migrations, restore drills>
+-- A restore maps the archived columns onto the tables as they are now (src/pg/archive/
+-- column_mapping.hpp; docs/RESTORE.md "Schema drift" states the rules): changed types are
+-- converted, a table dropped since the backup is skipped with a WARNING and listed with NULL
+-- counts, unless strict => true. A second signature (rather than a DEFAULT on the first), so that
+-- the 0.1.0 function and its grants stay as they are.
+CREATE FUNCTION tenant_backup.backup_restore(backup_id bigint, strict boolean)
+RETURNS TABLE (table_name text, rows_removed bigint, rows_restored bigint)
+    AS 'MODULE_PATHNAME', 'backup_restore' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION tenant_backup.backup_restore(bigint, boolean) IS
+    'backup_restore; strict => true refuses a backup of a table dropped since, rather than skipping it.';
+
+-- A restore drill: plans the restore of a backup into the tables as they are now and loads its rows
+-- into temporary copies of them, in a subtransaction that is always rolled back. Records the
+-- outcome in backups.drilled_at / drill_status / drill_error (backup_status shows the newest's).
+CREATE FUNCTION tenant_backup.backup_drill(backup_id bigint)
+RETURNS TABLE (ok boolean, tables integer, rows bigint, error text)
+    AS 'MODULE_PATHNAME', 'backup_drill' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION tenant_backup.backup_drill(bigint) IS
+    'Checks that a backup would restore into the tables as they are now, without changing them; records the outcome.';
+GRANT EXECUTE ON FUNCTION tenant_backup.backup_restore(bigint, boolean), tenant_backup.backup_drill(bigint) TO PUBLIC;

@@ -77,6 +77,14 @@ SELECT kind, tenant, backup_id = :b1 AS the_backup, requested_by, state, started
 FROM tenant_backup.backup_job(:j1);
 SELECT tenant_backup.backup_create_async('1981', 'async label') AS j2 \gset
 SELECT kind, tenant, backup_id, label, state FROM tenant_backup.backup_job(:j2);
+-- The session's SET tenant_backup.* values go with the job (the worker applies them).
+SELECT settings->>'tenant_backup.tenant_column' AS tenant_column,
+       settings->>'tenant_backup.unencrypted_backups' AS unencrypted
+FROM tenant_backup.backup_job(:j2);
+-- backup_restore's strict goes with the job.
+SELECT tenant_backup.backup_restore_async(:b1, true) AS j3 \gset
+SELECT kind, strict, state FROM tenant_backup.backup_job(:j1) UNION ALL
+SELECT kind, strict, state FROM tenant_backup.backup_job(:j3);
 SAVEPOINT s;
 SET LOCAL ROLE aj_view;
 SELECT count(*) AS aj_view_sees FROM tenant_backup.backup_jobs WHERE id IN (:j1, :j2);
@@ -86,11 +94,12 @@ SET LOCAL ROLE aj_none;
 SELECT count(*) AS aj_none_sees FROM tenant_backup.backup_jobs WHERE id IN (:j1, :j2);
 SELECT tenant_backup.backup_cancel(:j1);
 ROLLBACK TO s;
-SELECT tenant_backup.backup_cancel(:j1) AS cancelled, tenant_backup.backup_cancel(:j2) AS cancelled;
+SELECT tenant_backup.backup_cancel(:j1) AS cancelled, tenant_backup.backup_cancel(:j2) AS cancelled,
+       tenant_backup.backup_cancel(:j3) AS cancelled;
 SELECT tenant_backup.backup_cancel(:j1) AS cancelled_again;
 COMMIT;
 SELECT kind, state, error, finished_at IS NOT NULL AS finished FROM tenant_backup.backup_jobs
-WHERE id IN (:j1, :j2) ORDER BY id;
+WHERE id IN (:j1, :j2, :j3) ORDER BY id;
 SELECT action, outcome, tenant, current_user_name, error ~ '^job \d+( cancelled| had ended)?$' AS names_the_job
 FROM tenant_backup.backup_audit
 WHERE id > :audit_base AND action IN ('restore_async', 'create_async', 'cancel') AND outcome = 'ok' ORDER BY id;

@@ -88,6 +88,18 @@ SET ROLE sr_nobody;
 SELECT count(*) FROM tenant_backup.backup_status;
 RESET ROLE;
 
+-- A function of the reader's own in WHERE, cheaper than the view's filter, sees only the rows
+-- the reader may read (backup_status is a security_barrier view): no WARNING names sr_globex.
+CREATE FUNCTION pg_temp.sr_peek(tenant text) RETURNS boolean LANGUAGE plpgsql COST 0.0000001
+    AS $$BEGIN RAISE WARNING 'saw %', tenant; RETURN true; END$$;
+GRANT EXECUTE ON FUNCTION pg_temp.sr_peek(text) TO sr_app;
+SET client_min_messages = warning;
+SET ROLE sr_app;
+SELECT tenant FROM tenant_backup.backup_status WHERE pg_temp.sr_peek(tenant) ORDER BY tenant;
+RESET ROLE;
+SET client_min_messages = error;
+DROP FUNCTION pg_temp.sr_peek(text);
+
 DELETE FROM tenant_backup.schedules WHERE tenant IN ('sr_acme', 'sr_globex');
 DELETE FROM tenant_backup.schedule_state WHERE tenant IN ('sr_acme', 'sr_globex');
 DELETE FROM tenant_backup.permissions WHERE role_id IN ('sr_app'::regrole, 'sr_creator'::regrole, 'sr_nobody'::regrole);

@@ -116,6 +116,11 @@ my %calls = (
 	'_foreign_key_graph()' => [ 'read', 'SELECT count(*) FROM tenant_backup._foreign_key_graph()' ],
 	'_foreign_key_tables()' => [ 'read', 'SELECT count(*) FROM tenant_backup._foreign_key_tables()' ],
 	'_ownership()' => [ 'read', 'SELECT count(*) FROM tenant_backup._ownership()' ],
+	'_location(text,text,text)' => [ 'read', q{SELECT tenant_backup._location('local', 'x', '1')} ],
+	'_refuse_drop()' => [ 'event_trigger', 'SELECT tenant_backup._refuse_drop()' ],
+	'backup_attach(text,text,text,boolean,text)' => [ 'write', q{SELECT count(*) FROM tenant_backup.backup_attach('local')} ],
+	'backup_repository_scan(text)' =>
+	  [ 'read', q{SELECT count(*) FROM tenant_backup.backup_repository_scan('local')} ],
 	'_refuse_on_standby(text)' => [ 'write', q{SELECT tenant_backup._refuse_on_standby('backup_create')} ],
 	'_scheduler_clock_offset()' => [ 'read', 'SELECT tenant_backup._scheduler_clock_offset()' ],
 	'_scheduler_serves()' => [ 'read', 'SELECT tenant_backup._scheduler_serves()' ],
@@ -154,6 +159,8 @@ my %calls = (
 	'backup_repository_remove(text)' => [ 'write', q{SELECT tenant_backup.backup_repository_remove('x')} ],
 	'backup_restore(bigint)' => [ 'write', "SELECT count(*) FROM tenant_backup.backup_restore($before)" ],
 	'backup_restore_async(bigint)' => [ 'write', "SELECT tenant_backup.backup_restore_async($before)" ],
+	'backup_restore_async(bigint,boolean)' =>
+	  [ 'write', "SELECT tenant_backup.backup_restore_async($before, true)" ],
 	'backup_revoke(regrole,text,text)' => [ 'write', q{SELECT tenant_backup.backup_revoke('reader', 'backup.view', '1')} ],
 	'backup_rotate_master_key()' => [ 'write', 'SELECT tenant_backup.backup_rotate_master_key()' ],
 	'backup_schedule_remove(text)' => [ 'write', q{SELECT tenant_backup.backup_schedule_remove('1')} ],
@@ -198,6 +205,10 @@ for my $f (@functions)
 	elsif ($kind eq 'write_pg')
 	{
 		like($err, qr/cannot execute INSERT in a read-only transaction/, "$f fails as a write on the standby");
+	}
+	elsif ($kind eq 'event_trigger')
+	{
+		like($err, qr/event trigger/, "$f is an event trigger function");
 	}
 	else
 	{

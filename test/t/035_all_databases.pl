@@ -7,7 +7,9 @@
 #   - CREATE EXTENSION there later starts its scheduler within seconds, not at the next rescan;
 #   - DROP EXTENSION stops the scheduler of that database; served_by_scheduler says so;
 #   - a setting that narrows the list (tenant_backup.databases = 'app') stops the other, and
-#     backup_schedule_set there WARNs with a hint that names the setting.
+#     backup_schedule_set there WARNs with a hint that names the setting;
+#   - with no free worker slot no scheduler starts, and backup_schedule_set WARNs after giving
+#     the launcher a few seconds (it does not stay silent because one should come).
 use strict;
 use warnings FATAL => 'all';
 
@@ -142,6 +144,22 @@ unlike($stderr, qr/WARNING:  no tenant_backup scheduler/, 'and not in app');
 $node->append_conf('postgresql.conf', "tenant_backup.databases = '*'");
 $node->reload;
 ok(wait_for('postgres', $schedulers, 'app,other', 30), "back to '*': other is served again");
+
+# No free worker slot (max_worker_processes = 2: the launcher and logical replication's): no
+# scheduler can start.
+# backup_schedule_set gives the launcher a few seconds, then says so; backup_status agrees.
+$node->append_conf('postgresql.conf', "max_worker_processes = 2");
+$node->restart;
+$node->psql('app', "SELECT tenant_backup.backup_schedule_set(cron => '0 4 * * *')",
+	stdout => \$stdout, stderr => \$stderr, on_error_die => 1);
+like($stderr, qr/WARNING:  no tenant_backup scheduler serves database "app" yet: the launcher did not start one/,
+	'without a free worker slot, backup_schedule_set WARNs that no scheduler came');
+like($stderr, qr/HINT:  .*max_worker_processes/, 'naming max_worker_processes');
+is(sql('app', 'SELECT DISTINCT served_by_scheduler FROM tenant_backup.backup_status'),
+	'f', 'and backup_status says app is not served');
+$node->append_conf('postgresql.conf', "max_worker_processes = 16");
+$node->restart;
+ok(wait_for('postgres', $schedulers, 'app,other', 30), 'with slots again, both are served after the restart');
 
 $node->stop;
 done_testing();

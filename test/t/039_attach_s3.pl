@@ -104,7 +104,11 @@ sq('staging',
 	qq{SELECT tenant_backup.backup_repository_add('prod', 's3://$bucket/prod', '{$opts, "read_only": true}')});
 is(sq('staging', "SELECT string_agg(state, ',') FROM tenant_backup.backup_repository_scan('prod')"),
 	'unknown,unknown,unknown,unknown', 'staging finds production\'s four backups');
-is(sq('staging', "SELECT string_agg(outcome, ',') FROM tenant_backup.backup_attach('prod', tenant => '2')"),
+is(sq('staging', "SELECT count(*) FROM tenant_backup.backup_attach('prod', source_database => 'elsewhere')"),
+	'0', 'attach takes only the backups of the source database it is given');
+like(sq('staging', "SELECT DISTINCT source FROM tenant_backup.backup_repository_scan('prod')"),
+	qr{^database prod \(\d+/\d+/, catalog [0-9a-f-]{36}\)$}, 'the scan says which database took them');
+is(sq('staging', "SELECT string_agg(outcome, ',') FROM tenant_backup.backup_attach('prod', tenant => '2', source_database => 'prod')"),
 	'attached', 'and attaches one tenant\'s');
 my $staged = sq('staging', "SELECT id FROM tenant_backup.backups WHERE tenant = '2'");
 sq('staging', "SELECT count(*) FROM tenant_backup.backup_restore($staged)");

@@ -8,7 +8,8 @@
 #   - a stranger cannot cancel another role's job (refused, audited), one that may not view the
 #     tenant is told it does not exist;
 #   - a job cancelled mid-way by its submitter rolls back: the tenant is exactly as before;
-#   - a job whose worker is terminated is recorded failed, the tenant as before;
+#   - a job whose worker is terminated, or that runs longer than tenant_backup.job_timeout, is
+#     recorded failed, the tenant as before;
 #   - a job whose worker is killed (SIGKILL: the server reinitializes) is marked failed by the
 #     scheduler, the tenant as before;
 #   - backup_create_async takes a backup as the submitter, recorded with the job.
@@ -194,6 +195,22 @@ like(job($job), qr/terminated: its worker was stopped before it finished.*nothin
 $holder->query_safe("COMMIT");
 $holder->quit;
 is(sql($state), $before, 'the tenant is as before');
+
+# --- tenant_backup.job_timeout: the scheduler ends a job running longer ---------------------------
+$node->append_conf('postgresql.conf', "tenant_backup.job_timeout = 2\n");
+$node->reload;
+$holder = hold_notes();
+$job = as_role_ok('app_admin', "SELECT tenant_backup.backup_restore_async($backup)");
+ok(wait_for("SELECT state FROM tenant_backup.backup_jobs WHERE id = $job", 'failed'),
+	'a job running longer than tenant_backup.job_timeout is ended by the scheduler');
+like(job($job), qr/terminated: .*tenant_backup\.job_timeout/, 'recorded as terminated');
+cmp_ok(sql("SELECT extract(epoch FROM finished_at - started_at) FROM tenant_backup.backup_jobs WHERE id = $job"),
+	'>=', 2, 'after the timeout, not before');
+$holder->query_safe("COMMIT");
+$holder->quit;
+is(sql($state), $before, 'the tenant is as before');
+$node->append_conf('postgresql.conf', "tenant_backup.job_timeout = 0\n");
+$node->reload;
 
 # --- Killed (SIGKILL): the server reinitializes, the scheduler marks the job failed ----------------
 $holder = hold_notes();

@@ -58,6 +58,39 @@ is( sql("SELECT b.row_count || ' ' || b.label FROM tenant_backup.backups b JOIN 
 		  . "ON j.backup_id = b.id WHERE j.id = $job"),
 	'20000 async', 'its backup is the job\'s');
 
+# The session's SET tenant_backup.* values apply to its job, as to the synchronous call: a tenant
+# column set for the session only.
+sql(q{CREATE TABLE accounts (acct int NOT NULL, id int NOT NULL, PRIMARY KEY (acct, id));
+INSERT INTO accounts SELECT 7, g FROM generate_series(1, 500) g;});
+my $set = "SET tenant_backup.tenant_column = 'acct'; SET tenant_backup.unencrypted_backups = 'allow'; ";
+my $accounts = sql($set . "SELECT tenant_backup.backup_create('7')");
+sql("DELETE FROM accounts WHERE id > 100");
+$job = sql($set . "SELECT tenant_backup.backup_restore_async($accounts)");
+ok(wait_for("SELECT state FROM tenant_backup.backup_jobs WHERE id = $job", 'completed'),
+	'a restore submitted with a session tenant column completes');
+is(sql("SELECT count(*) FROM accounts WHERE acct = 7"), '500', 'restoring the tables of that column');
+
+# A superuser's session that SET ROLE to an unprivileged role submits: the job acts as that role,
+# and code running during it (a column default added since the backup) cannot RESET ROLE back to
+# the superuser it logged in as, as it could have in the session.
+sql(q{CREATE ROLE app_r;
+GRANT SELECT, INSERT, DELETE ON accounts TO app_r;
+SELECT tenant_backup.backup_grant('app_r', 'backup.restore', '7');
+CREATE FUNCTION who() RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+    EXECUTE 'RESET ROLE';
+    RETURN current_user;
+END $$;
+ALTER TABLE accounts ADD COLUMN added_by text DEFAULT who();});
+sql("DELETE FROM accounts WHERE id > 100");
+$job = sql($set . "SET ROLE app_r; SELECT tenant_backup.backup_restore_async($accounts)");
+ok(wait_for("SELECT state FROM tenant_backup.backup_jobs WHERE id = $job", 'failed'),
+	'a job whose table code tries to RESET ROLE fails');
+like(sql("SELECT requested_by || ' ' || error FROM tenant_backup.backup_jobs WHERE id = $job"),
+	qr/^app_r cannot set parameter "role" within security-definer function/, 'it ran as app_r and was refused');
+is(sql("SELECT count(*) FROM accounts WHERE acct = 7"), '100', 'nothing was restored');
+sql("ALTER TABLE accounts DROP COLUMN added_by");
+
 # A worker killed mid-restore (it waits for a row lock): the server reinitializes; with no
 # scheduler, the next submission marks the job failed.
 sql("DELETE FROM items WHERE tenant_id = 1 AND id % 2 = 0");

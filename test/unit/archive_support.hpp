@@ -351,7 +351,9 @@ inline std::string header_record(const std::string &tenant, const std::string &m
 	ar::put_string(p, metadata);
 	return record('H', p);
 }
-inline std::string table_payload(const ar::TableHeader &t) {
+// with_identity: the optional end of a format 2 record (database, OID, attnums), which writers
+// always write; records without it (written before it existed) must read too.
+inline std::string table_payload(const ar::TableHeader &t, bool with_identity = true) {
 	std::string p;
 	ar::put_string(p, t.schema);
 	ar::put_string(p, t.name);
@@ -371,6 +373,13 @@ inline std::string table_payload(const ar::TableHeader &t) {
 			ar::put_string(p, step.columns[i]);
 			ar::put_string(p, step.referenced[i]);
 		}
+	}
+	if (with_identity) {
+		ar::put_string(p, t.database);
+		ar::put_u32(p, t.relid);
+		ar::put_u32(p, static_cast<uint32_t>(t.attnums.size()));
+		for (int32_t a : t.attnums)
+			ar::put_u32(p, static_cast<uint32_t>(a));
 	}
 	return p;
 }

@@ -403,7 +403,7 @@ TEST(ArchiveCorrupt, FlippedBytesInLargeArchiveSample) {
 TEST(ArchiveFormat, VersionOneArchivesOfReleaseZeroOneStillRead) {
 	// 0.1.0 wrote format 1: its table records end after the columns, with no path.
 	auto t = table_header("s", "t", "c", {{"c", "integer"}});
-	std::string payload = table_payload(t);
+	std::string payload = table_payload(t, false);
 	payload.resize(payload.size() - 4); // without format 2's path count
 	std::string table = record('T', payload) + record('D', tuple({be32(1)})) + record('E', u64_payload({1}));
 	ar::FileHeader h = file_header();
@@ -423,4 +423,36 @@ TEST(ArchiveFormat, VersionOneArchivesOfReleaseZeroOneStillRead) {
 	// The same payload under a format 2 header lacks its path count: damaged, not misread.
 	ar::FileHeader h2 = file_header();
 	EXPECT_TRUE(read_is_corrupt(seal_archive(h2, {header_record(kHandTenant, "{}"), table, trailer(0, 0)})));
+}
+
+TEST(ArchiveFormat, TableIdentityIsOptionalInVersionTwo) {
+	// Format 2 table records written before the table's identity (database, OID, attnums) ended
+	// them read without it; written with it, it reads back; an attnum count that is neither 0 nor
+	// the column count is damage.
+	auto read_table = [](const std::string &payload) {
+		std::string table =
+		    record('T', payload) + record('D', tuple({be32(1), be32(2)})) + record('E', u64_payload({1}));
+		ar::FileHeader h = file_header();
+		auto trailer = [&](uint64_t chunk, uint64_t offset) {
+			return record('Z', trailer_payload(1, 1, {{"s", "t", chunk, offset, 1}}));
+		};
+		std::vector<std::pair<uint64_t, uint64_t>> starts;
+		seal_archive(h, {header_record(kHandTenant, "{}"), table, trailer(0, 0)}, kHandTenant, std::nullopt, &starts);
+		return seal_archive(h, {header_record(kHandTenant, "{}"), table, trailer(starts[1].second, starts[1].first)});
+	};
+	auto t = table_header("s", "t", "c", {{"c", "integer"}, {"d", "integer"}});
+	ReadArchive old = read_archive(read_table(table_payload(t, false)), reader_options(kHandTenant));
+	ASSERT_EQ(old.tables.size(), 1u);
+	EXPECT_TRUE(old.tables[0].header.database.empty());
+	EXPECT_EQ(old.tables[0].header.relid, 0u);
+	EXPECT_TRUE(old.tables[0].header.attnums.empty());
+	t.database = "7312345678901234567/16384";
+	t.relid = 16500;
+	t.attnums = {1, 3};
+	ReadArchive got = read_archive(read_table(table_payload(t)), reader_options(kHandTenant));
+	ASSERT_EQ(got.tables.size(), 1u);
+	EXPECT_TRUE(got.tables[0].header == t);
+	EXPECT_EQ(got.tables[0].row_count, 1u);
+	t.attnums = {1};
+	EXPECT_TRUE(read_is_corrupt(read_table(table_payload(t))));
 }

@@ -233,6 +233,16 @@ std::optional<TableHeader> ArchiveReader::next_table() {
 			}
 			table.path.push_back(std::move(step));
 		}
+		if (!r.at_end()) { // the table's identity (optional in version 2)
+			table.database = r.string();
+			table.relid = r.u32();
+			uint32_t attnums = r.u32();
+			if (attnums != 0 && attnums != ncols)
+				corrupt("archive is damaged: table record has " + std::to_string(attnums) + " attnums for " +
+				        std::to_string(ncols) + " columns");
+			for (uint32_t i = 0; i < attnums; i++)
+				table.attnums.push_back(static_cast<int32_t>(r.u32()));
+		}
 	}
 	r.expect_end();
 	if (only_ && (table.schema != only_->schema || table.name != only_->name))

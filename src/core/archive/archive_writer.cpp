@@ -134,6 +134,11 @@ void ArchiveWriter::begin_table(const TableHeader &table) {
 			put_string(payload, i < step.referenced.size() ? step.referenced[i] : std::string());
 		}
 	}
+	put_string(payload, table.database);
+	put_u32(payload, table.relid);
+	put_u32(payload, static_cast<uint32_t>(table.attnums.size()));
+	for (int32_t attnum : table.attnums)
+		put_u32(payload, static_cast<uint32_t>(attnum));
 	if (payload.size() > kMaxMetaRecord)
 		throw Error(ErrorKind::InvalidInput, "table description is too large");
 	start_section();

@@ -36,6 +36,7 @@ public:
 	uint64_t u64();
 	std::string string();
 	void expect_end();
+	bool at_end() const { return pos_ == p_.size(); }
 
 private:
 	const uint8_t *take(size_t n);

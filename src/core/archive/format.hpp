@@ -24,8 +24,10 @@ namespace tb::archive {
 
 constexpr char kMagic[8] = {'T', 'N', 'T', 'B', 'K', 'U', 'P', '\n'};
 constexpr char kFooterMagic[8] = {'T', 'B', 'K', 'T', 'R', 'A', 'I', 'L'};
-// Version 2 (tenant_backup 0.2.0) adds each table's ownership path to its 'T' record; version 1
-// archives (0.1.0) are read as before.
+// Version 2 (tenant_backup 0.2.0) adds each table's ownership path to its 'T' record, and after it
+// (optional, so that version 2 records without it still read) the table's identity: the
+// database, the table's OID and each column's attnum, by which a restore into the same database
+// finds a table or column renamed since. Version 1 archives (0.1.0) are read as before.
 constexpr uint16_t kFormatVersion = 2;
 constexpr uint16_t kOldestFormatVersion = 1;
 constexpr uint16_t kFlagZstd = 1;
@@ -86,9 +88,14 @@ struct TableHeader {
 	std::string tenant_column;   // empty for a table whose rows are found through `path`
 	std::vector<Column> columns; // in the order of the fields of each tuple
 	std::vector<PathStep> path;  // foreign keys to a table with the tenant column (format 2)
+	// Where the table was (format 2, optional): the database ("<system identifier>/<database
+	// OID>"), the table's OID and each column's attnum; empty/0 when not recorded.
+	std::string database;
+	uint32_t relid = 0;
+	std::vector<int32_t> attnums; // per column, or empty
 	bool operator==(const TableHeader &o) const {
 		return schema == o.schema && name == o.name && tenant_column == o.tenant_column && columns == o.columns &&
-		       path == o.path;
+		       path == o.path && database == o.database && relid == o.relid && attnums == o.attnums;
 	}
 };
 

@@ -17,18 +17,7 @@ ArchiveRowDecoder::ArchiveRowDecoder(archive::ArchiveReader &reader, const archi
 	for (size_t i = 0; i < table.columns.size(); i++) {
 		const char *type = table.columns[i].type.c_str();
 		Column *c = &columns_[i];
-		pg_call([type, c] {
-			parseTypeString(type, &c->typid, &c->typmod, false);
-			// A domain is read as its base type: domain_recv would run its CHECK constraints,
-			// functions of the domain's owner, with the caller's (a superuser's) privileges.
-			c->decode_typmod = c->typmod;
-			c->decode_typid = decoding_type(c->typid, &c->decode_typmod);
-			// An array, composite or range of a domain still runs them: as the type's owner.
-			c->run_as = code_owner(c->decode_typid);
-			Oid receive;
-			getTypeBinaryInputInfo(c->decode_typid, &receive, &c->ioparam);
-			fmgr_info(receive, &c->receive);
-		});
+		pg_call([type, c] { c->init(type, false); });
 	}
 	row_context_ = pg_eval([] {
 		return AllocSetContextCreate(CurrentMemoryContext, "tenant_backup archived row", ALLOCSET_DEFAULT_SIZES);
@@ -44,11 +33,29 @@ ArchiveRowDecoder::~ArchiveRowDecoder() {
 	}
 }
 
+bool ArchivedType::init(const char *type, bool missing_ok) {
+	parseTypeString(type, &typid, &typmod, missing_ok);
+	if (!OidIsValid(typid))
+		return false;
+	// A domain is read as its base type: domain_recv would run its CHECK constraints,
+	// functions of the domain's owner, with the caller's (a superuser's) privileges.
+	decode_typmod = typmod;
+	decode_typid = decoding_type(typid, &decode_typmod);
+	// An array, composite or range of a domain still runs them: as the type's owner.
+	run_as = code_owner(decode_typid);
+	Oid receive_fn;
+	getTypeBinaryInputInfo(decode_typid, &receive_fn, &ioparam);
+	fmgr_info(receive_fn, &receive);
+	return true;
+}
+
+namespace {
+
 // As PostgreSQL runs maintenance on another role's table (VACUUM, REFRESH MATERIALIZED VIEW):
 // as that role, in a security-restricted operation, with its setting changes undone. On an error
 // the user is restored at once, before any C++ unwinds (the abort undoes the settings). Plain
 // PostgreSQL calls; no object with a destructor lives across the PG_TRY.
-Datum ArchiveRowDecoder::receive_as_owner(Column &c, StringInfo buf) {
+Datum receive_as_owner(ArchivedType &c, StringInfo buf) {
 	Oid saved_user;
 	int saved_context;
 	GetUserIdAndSecContext(&saved_user, &saved_context);
@@ -68,6 +75,20 @@ Datum ArchiveRowDecoder::receive_as_owner(Column &c, StringInfo buf) {
 	return value;
 }
 
+} // namespace
+
+Datum ArchivedType::decode(const uint8_t *data, int32 length, const char *column) {
+	StringInfoData buf;
+	initStringInfo(&buf);
+	appendBinaryStringInfo(&buf, reinterpret_cast<const char *>(data), length);
+	Datum value = OidIsValid(run_as) ? receive_as_owner(*this, &buf)
+	                                 : ReceiveFunctionCall(&receive, &buf, ioparam, decode_typmod);
+	if (buf.cursor != buf.len)
+		ereport(ERROR, (errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
+		                errmsg("incorrect binary data format in column \"%s\"", column)));
+	return value;
+}
+
 bool ArchiveRowDecoder::next() {
 	if (!tuples_.next(fields_))
 		return false;
@@ -81,16 +102,7 @@ bool ArchiveRowDecoder::next() {
 				values_[i] = 0;
 				continue;
 			}
-			StringInfoData buf;
-			initStringInfo(&buf);
-			appendBinaryStringInfo(&buf, reinterpret_cast<const char *>(fields_[i].data), fields_[i].length);
-			Column &c = columns_[i];
-			values_[i] = OidIsValid(c.run_as) ? receive_as_owner(c, &buf)
-			                                  : ReceiveFunctionCall(&c.receive, &buf, c.ioparam, c.decode_typmod);
-			if (buf.cursor != buf.len)
-				ereport(ERROR,
-				        (errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
-				         errmsg("incorrect binary data format in column \"%s\"", table_.columns[i].name.c_str())));
+			values_[i] = columns_[i].decode(fields_[i].data, fields_[i].length, table_.columns[i].name.c_str());
 		}
 		MemoryContextSwitchTo(old);
 	});

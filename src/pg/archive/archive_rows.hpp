@@ -13,6 +13,23 @@
 
 namespace tb::pg {
 
+// How a field of an archived column is decoded: with the receive function of the column's type as
+// recorded in the archive (a domain as its base type; code of a type's owner runs as that owner).
+// Shared by ArchiveRowDecoder and the restore's type conversions (column_mapping.hpp).
+struct ArchivedType {
+	FmgrInfo receive;
+	Oid typid, ioparam; // typid: the archived type (a domain's values are its base type's)
+	int32 typmod;
+	Oid decode_typid; // the type whose receive function decodes (a domain's base type)
+	int32 decode_typmod;
+	Oid run_as; // InvalidOid, or the role whose code decoding runs (see type_code.hpp)
+	// Looks the type up by its format_type() spelling; false (nothing set) when `missing_ok` and it
+	// no longer exists. Plain PostgreSQL calls (inside pg_call).
+	bool init(const char *type, bool missing_ok);
+	// Decodes one field's bytes, as COPY FROM (FORMAT binary) would. Plain PostgreSQL calls.
+	Datum decode(const uint8_t *data, int32 length, const char *column);
+};
+
 class ArchiveRowDecoder {
 public:
 	// Reads the reader's current table. Looks up every column's type and receive function; fails
@@ -33,15 +50,7 @@ public:
 	MemoryContext row_context() const { return row_context_; }
 
 private:
-	struct Column {
-		FmgrInfo receive;
-		Oid typid, ioparam; // typid: the archived type (a domain's values are its base type's)
-		int32 typmod;
-		Oid decode_typid; // the type whose receive function decodes (a domain's base type)
-		int32 decode_typmod;
-		Oid run_as; // InvalidOid, or the role whose code decoding runs (see type_code.hpp)
-	};
-	static Datum receive_as_owner(Column &c, StringInfo buf);
+	using Column = ArchivedType;
 	const archive::TableHeader &table_;
 	archive::TableRows source_;
 	archive::CopyTupleReader tuples_;

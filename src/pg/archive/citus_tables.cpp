@@ -29,10 +29,10 @@ std::optional<CitusTable> citus_table(Oid relid) {
 		// partmethod: 'h' hash, 'a'/'r' append/range, 'n' none: a reference table (repmodel 't'),
 		// a single-shard table (a colocation group) or a Citus local table.
 		if (spi_run("SELECT partmethod::pg_catalog.text, repmodel::pg_catalog.text, colocationid, "
-		                "  CASE WHEN partmethod OPERATOR(pg_catalog.=) 'h' "
-		                "    THEN pg_catalog.column_to_column_name(logicalrelid, partkey) END "
-		                "FROM pg_catalog.pg_dist_partition "
-		                "WHERE logicalrelid OPERATOR(pg_catalog.=) $1::pg_catalog.regclass",
+		            "  CASE WHEN partmethod OPERATOR(pg_catalog.=) 'h' "
+		            "    THEN pg_catalog.column_to_column_name(logicalrelid, partkey) END "
+		            "FROM pg_catalog.pg_dist_partition "
+		            "WHERE logicalrelid OPERATOR(pg_catalog.=) $1::pg_catalog.regclass",
 		            of_table, true, SPI_OK_SELECT) == 0)
 			return;
 		char method = spi_text(0, 1)[0], model = spi_text(0, 2)[0];
@@ -48,6 +48,42 @@ std::optional<CitusTable> citus_table(Oid relid) {
 		found = t;
 	});
 	return found;
+}
+
+WorkerSnapshotScope::WorkerSnapshotScope() {
+	if (!citus_installed())
+		return;
+	// Citus sends a read outside an explicit transaction block (a function called in autocommit) to
+	// the worker as a transaction of its own; in a coordinated transaction, it opens a transaction
+	// block on each worker it reads and keeps it to the end. Citus's own entry point (citus.so is
+	// loaded: shared_preload_libraries), looked up so that tenant_backup does not link against it.
+	pg_call([] {
+		void (*use_coordinated)(void) = reinterpret_cast<void (*)(void)>(
+		    load_external_function("$libdir/citus", "UseCoordinatedTransaction", false, nullptr));
+		if (use_coordinated)
+			use_coordinated();
+	});
+	if (XactIsoLevel >= XACT_REPEATABLE_READ)
+		return;
+	saved_ = XactIsoLevel;
+	XactIsoLevel = XACT_REPEATABLE_READ; // read by Citus when it begins a worker's transaction
+}
+
+WorkerSnapshotScope::~WorkerSnapshotScope() {
+	if (saved_ >= 0)
+		XactIsoLevel = saved_;
+}
+
+void WorkerSnapshotScope::push_coordinator_snapshot() {
+	int saved = saved_;
+	pg_call([saved] {
+		int level = XactIsoLevel;
+		if (saved >= 0)
+			XactIsoLevel = saved;
+		Snapshot snapshot = GetTransactionSnapshot();
+		XactIsoLevel = level;
+		PushActiveSnapshot(snapshot);
+	});
 }
 
 namespace {

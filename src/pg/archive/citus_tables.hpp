@@ -49,6 +49,33 @@ void refuse_citus_tables_of_backup(int64 backup_id);
 void refuse_unless_distributed_by_tenant(const CitusTable &citus, Oid relid, const std::string &display_name,
                                          const std::string &tenant_column, bool path, int &colocation);
 
+// One snapshot per worker for a backup's reads. Outside an explicit transaction block Citus sends
+// each read to a worker as a transaction of its own, and inside one it begins each worker's
+// transaction at the coordinator's isolation level: either way, at READ COMMITTED every read of a
+// worker would take a new snapshot, so a co-located tenant's tables, all read on one worker, could
+// show a transaction that wrote two of them in one and not the other. Opening this scope makes the
+// transaction a Citus coordinated transaction (Citus then opens a transaction block on each worker
+// it reads, kept to the end), and while it is open a transaction at READ COMMITTED (or below) runs
+// at REPEATABLE READ, so the workers Citus first reaches inside it read every table of the backup
+// under the snapshot their transaction began with; closing it (or the transaction's end) restores
+// the level. A worker reached before
+// the scope opened, in the same transaction, keeps its READ COMMITTED transaction. Does nothing
+// without Citus or at REPEATABLE READ and above (the coordinator's snapshot is then the whole
+// transaction's, and Citus begins the workers at that level already).
+class WorkerSnapshotScope {
+public:
+	WorkerSnapshotScope();
+	~WorkerSnapshotScope();
+	WorkerSnapshotScope(const WorkerSnapshotScope &) = delete;
+	WorkerSnapshotScope &operator=(const WorkerSnapshotScope &) = delete;
+	// Pushes a fresh snapshot of the coordinator as the active one (GetTransactionSnapshot at the
+	// caller's own isolation level: at READ COMMITTED, a new one, as without Citus).
+	void push_coordinator_snapshot();
+
+private:
+	int saved_ = -1; // the level to restore, or -1 when the scope changed nothing
+};
+
 // Loads a stream of binary COPY tuples (`fields` per tuple) into the columns `columns` of a Citus
 // distributed table through Citus: each batch of rows is staged in a temporary table of this
 // session and moved with INSERT INTO table SELECT ... FROM the staging table, which Citus executes

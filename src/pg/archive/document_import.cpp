@@ -240,7 +240,13 @@ void DocumentImporter::table(const std::string &object) {
 	for (size_t i = 0; i < archived.size(); i++)
 		if (fields.keep[i]) {
 			has_tenant_column |= archived[i].name == tenant_column;
-			header.columns.push_back(archived[i]);
+			// json_populate_record parses a changed column's values as its type now (its input
+			// function converts them, or fails naming the line): the new archive records that type.
+			archive::Column kept = archived[i];
+			for (const auto &conversion : fields.conversions)
+				if (conversion.field == i)
+					kept.type = conversion.to;
+			header.columns.push_back(kept);
 		}
 	const std::vector<std::string> &names = fields.load;
 	if (!has_tenant_column && path.empty())

@@ -38,9 +38,12 @@ std::string tenant_bytes(Oid type, Datum tenant) {
 	return std::string(b.data, b.len);
 }
 
-size_t tenant_field(const tb::archive::TableHeader &table, int64 id, const std::string &display_name) {
-	for (size_t i = 0; i < table.columns.size(); i++)
-		if (table.columns[i].name == table.tenant_column)
+// The tenant column's place among the loaded fields (the tenant check runs on the mapped tuples,
+// so that it compares values of the column's type now).
+size_t tenant_field(const tb::archive::TableHeader &table, const std::vector<std::string> &load, int64 id,
+                    const std::string &display_name) {
+	for (size_t i = 0; i < load.size(); i++)
+		if (load[i] == table.tenant_column)
 			return i;
 	throw SqlError(ERRCODE_DATA_CORRUPTED, "archive of backup " + std::to_string(id) + " is damaged: table " +
 	                                           display_name + " lacks its tenant column \"" + table.tenant_column +
@@ -78,7 +81,7 @@ StoredBackup check_restore_allowed(int64 id, AuditedAction &audit) {
 	return authorized;
 }
 
-std::vector<RestoredTableResult> restore_backup(int64 id, AuditedAction &audit) {
+std::vector<RestoredTableResult> restore_backup(int64 id, AuditedAction &audit, const RestoreOptions &options) {
 	StoredBackup authorized = check_restore_allowed(id, audit);
 	BackupProgress progress(id, authorized.tenant, "restore", 0);
 	progress.phase("checking archive");
@@ -103,7 +106,12 @@ std::vector<RestoredTableResult> restore_backup(int64 id, AuditedAction &audit) 
 		if (!table)
 			throw SqlError(ERRCODE_DATA_CORRUPTED,
 			               "archive of backup " + std::to_string(id) + " is damaged: its index names a table it lacks");
-		RestoredTable r{plan_table_restore(*table, id, now), 0};
+		RestoredTable r{plan_table_restore(*table, id, now, options), 0};
+		if (r.plan.dropped) {
+			archive_order.push_back(table->schema + "." + table->name);
+			planned.emplace(table->schema + "." + table->name, std::move(r));
+			continue;
+		}
 		if (std::optional<CitusTable> c = citus_table(r.plan.relid)) {
 			refuse_unless_distributed_by_tenant(*c, r.plan.relid, r.plan.display_name, r.plan.tenant_column_raw,
 			                                    r.plan.table.is_path(), colocation);
@@ -118,7 +126,7 @@ std::vector<RestoredTableResult> restore_backup(int64 id, AuditedAction &audit) 
 	std::map<std::string, uint64> removed_through_paths;
 	std::vector<const RestoredTable *> paths;
 	for (const auto &[name, r] : planned)
-		if (r.plan.table.is_path())
+		if (!r.plan.dropped && r.plan.table.is_path())
 			paths.push_back(&r);
 	std::stable_sort(paths.begin(), paths.end(), [](const RestoredTable *a, const RestoredTable *b) {
 		return a->plan.table.path.size() > b->plan.table.path.size();
@@ -137,6 +145,7 @@ std::vector<RestoredTableResult> restore_backup(int64 id, AuditedAction &audit) 
 
 	progress.phase("loading");
 	std::vector<RestoredTable> restored;
+	std::vector<uint64> restored_rows; // per restored table
 	std::vector<RestoredTableResult> results;
 	while (std::optional<tb::archive::TableHeader> table = reader.next_table()) {
 		auto found = planned.find(table->schema + "." + table->name);
@@ -146,6 +155,10 @@ std::vector<RestoredTableResult> restore_backup(int64 id, AuditedAction &audit) 
 		RestoredTable r = std::move(found->second);
 		std::string key = found->first;
 		planned.erase(found);
+		if (r.plan.dropped) { // its rows are drained unread by the next next_table()
+			results.push_back({r.plan.display_name, 0, 0, true});
+			continue;
+		}
 		progress.table(r.plan.display_name);
 		bool path = r.plan.table.is_path();
 		uint64 removed = path            ? removed_through_paths[r.plan.display_name]
@@ -153,18 +166,18 @@ std::vector<RestoredTableResult> restore_backup(int64 id, AuditedAction &audit) 
 		                                 : foreign_keys.delete_tenant_rows(r);
 
 		tb::archive::TableRows rows(reader);
-		// Every row must be the backup's tenant's, checked as it loads (before COPY sees it); rows
-		// found through a path are checked after the load (check_path_rows).
+		// The archived fields as the table takes them now (column_mapping.hpp); every row must be
+		// the backup's tenant's, checked on the mapped fields before COPY sees them; rows found
+		// through a path are checked after the load (check_path_rows).
+		MappedTuples mapped(rows, table->columns, r.plan.mapping, r.plan.display_name,
+		                    "backup " + std::to_string(id), "nothing was restored");
 		std::unique_ptr<tb::archive::TenantFieldCheck> tenant_rows;
 		if (!path)
 			tenant_rows = std::make_unique<tb::archive::TenantFieldCheck>(
-			    rows, table->columns.size(), tenant_field(*table, id, r.plan.display_name),
+			    mapped, r.plan.load.size(), tenant_field(*table, r.plan.load, id, r.plan.display_name),
 			    tenant_bytes(r.plan.tenant_type, r.tenant), r.plan.display_name + " of backup " + std::to_string(id));
-		tb::Source &checked = tenant_rows ? static_cast<tb::Source &>(*tenant_rows) : rows;
-		std::unique_ptr<tb::archive::TupleFieldFilter> filter;
-		if (r.plan.drops_fields)
-			filter = std::make_unique<tb::archive::TupleFieldFilter>(checked, r.plan.keep);
-		ProgressCount counted(filter ? static_cast<tb::Source &>(*filter) : checked, tenant_rows.get());
+		tb::Source &checked = tenant_rows ? static_cast<tb::Source &>(*tenant_rows) : mapped;
+		ProgressCount counted(checked, tenant_rows.get());
 		tb::Source &tuples = counted;
 		uint64 loaded;
 		if (r.distributed) {
@@ -183,6 +196,7 @@ std::vector<RestoredTableResult> restore_backup(int64 id, AuditedAction &audit) 
 		progress_add(loaded - counted.counted(), 0); // rows found through a path, and the last ones
 		results.push_back({r.plan.display_name, removed, loaded});
 		restored.push_back(std::move(r));
+		restored_rows.push_back(loaded);
 	}
 	if (!planned.empty())
 		throw SqlError(ERRCODE_DATA_CORRUPTED, "archive of backup " + std::to_string(id) + " is damaged: table " +
@@ -191,7 +205,7 @@ std::vector<RestoredTableResult> restore_backup(int64 id, AuditedAction &audit) 
 	progress.phase("checking foreign keys");
 	for (size_t i = 0; i < restored.size(); i++)
 		if (restored[i].plan.table.is_path())
-			ForeignKeyChecks::check_path_rows(restored[i], results[i].restored, id);
+			ForeignKeyChecks::check_path_rows(restored[i], restored_rows[i], id);
 	foreign_keys.check(restored, id);
 	// The very last step, after every check: what the sequences must be past, bounded, moved at commit.
 	std::vector<SequenceMove> moves;

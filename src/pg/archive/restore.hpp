@@ -10,6 +10,7 @@
 // coordinator, tables hash-distributed by the tenant column are deleted and loaded through Citus
 // (citus_tables.hpp); every other Citus table kind is refused before anything changes.
 #pragma once
+#include "pg/archive/restore_plan.hpp"
 #include "pg/catalog/audit.hpp"
 #include "pg/catalog/catalog.hpp"
 
@@ -21,6 +22,7 @@ namespace tb::pg {
 struct RestoredTableResult {
 	std::string name;
 	uint64 removed = 0, restored = 0;
+	bool skipped = false; // dropped since the backup: listed with NULL counts
 };
 
 // What is checked before anything is read or changed, as the current user: the backup exists and
@@ -30,8 +32,10 @@ struct RestoredTableResult {
 StoredBackup check_restore_allowed(int64 backup_id, AuditedAction &audit);
 
 // check_restore_allowed, then the restore itself; the action is recorded on `audit` (ok) in the
-// transaction. One result per table, in the archive's order. backup_progress shows it (kind
+// transaction. One result per table, in the archive's order (a table dropped since the backup is
+// skipped, unless options.strict). backup_progress shows it (kind
 // restore, with its phase) while it runs. Needs SPI connected.
-std::vector<RestoredTableResult> restore_backup(int64 backup_id, AuditedAction &audit);
+std::vector<RestoredTableResult> restore_backup(int64 backup_id, AuditedAction &audit,
+                                               const RestoreOptions &options = {});
 
 } // namespace tb::pg

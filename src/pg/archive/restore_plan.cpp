@@ -8,6 +8,7 @@
 #include "pg/catalog/tenant_tables.hpp"
 
 #include <map>
+#include <optional>
 
 extern "C" {
 #include "utils/rls.h"
@@ -16,37 +17,6 @@ extern "C" {
 namespace tb::pg {
 
 namespace {
-
-struct CurrentColumn {
-	std::string type;
-	bool generated;
-	Oid type_oid;
-};
-
-std::map<std::string, CurrentColumn> current_columns(Oid relid) {
-	SqlParams of_relid = SqlParams().oid(relid);
-	uint64 rows = pg_eval([&] {
-		return spi_run("SELECT attname::text, format_type(atttypid, atttypmod), attgenerated <> '', atttypid "
-		               "FROM pg_catalog.pg_attribute WHERE attrelid = $1 AND attnum > 0 AND NOT attisdropped",
-		               of_relid, true, SPI_OK_SELECT);
-	});
-	std::map<std::string, CurrentColumn> columns;
-	for (uint64 r = 0; r < rows; r++) {
-		struct {
-			char *name, *type, *generated;
-			Oid type_oid;
-		} raw;
-		pg_call([&] {
-			bool isnull;
-			raw.name = spi_text(r, 1);
-			raw.type = spi_text(r, 2);
-			raw.generated = spi_text(r, 3);
-			raw.type_oid = DatumGetObjectId(spi_datum(r, 4, &isnull));
-		});
-		columns[raw.name] = {raw.type, raw.generated[0] == 't', raw.type_oid};
-	}
-	return columns;
-}
 
 std::string describe_path(const std::vector<archive::PathStep> &path) {
 	std::string out;
@@ -148,7 +118,7 @@ void refuse_triggers_firing_in_replica_mode(Oid relid, const std::string &displa
 } // namespace
 
 TableRestorePlan plan_table_restore(const archive::TableHeader &table, int64 backup_id,
-                                    const std::vector<TenantTable> &now) {
+                                    const std::vector<TenantTable> &now, const RestoreOptions &options) {
 	TableRestorePlan plan;
 	plan.display_name = table.schema + "." + table.name;
 	plan.qualified = quoted_name(table.schema, table.name);
@@ -159,10 +129,28 @@ TableRestorePlan plan_table_restore(const archive::TableHeader &table, int64 bac
 		return RangeVarGetRelid(makeRangeVar(pstrdup(schema), pstrdup(name), -1), RowExclusiveLock, true);
 	});
 	std::string backup = "backup " + std::to_string(backup_id);
+	if (plan.relid == InvalidOid) // renamed since? (column_mapping.hpp)
+		if (std::optional<RenamedTable> renamed = find_renamed_table(table, backup)) {
+			plan.relid = renamed->relid;
+			plan.display_name = renamed->schema + "." + renamed->name;
+			plan.qualified = quoted_name(renamed->schema, renamed->name);
+			notice("table " + table.schema + "." + table.name + " of " + backup + " is restored into table " +
+			       plan.display_name + " (renamed since; " + renamed->found_by + ")");
+		}
+	if (plan.relid == InvalidOid && !options.strict) {
+		warn("table " + plan.display_name + " of " + backup + " no longer exists; its rows are skipped",
+		     "If it was renamed, SET tenant_backup.restore_renames = '" + plan.display_name +
+		         "=schema.new_name' and restore again.");
+		plan.dropped = true;
+		return plan;
+	}
 	if (plan.relid == InvalidOid)
 		throw SqlError(ERRCODE_UNDEFINED_TABLE,
 		               "table " + plan.display_name + " of " + backup + " no longer exists; nothing was restored", "",
-		               "Recreate the table, then restore again.");
+		               "Recreate the table (or, if it was renamed, SET tenant_backup.restore_renames = '" +
+		                   plan.display_name +
+		                   "=schema.new_name'), then restore again; a restore without strict "
+		                   "skips it.");
 	Oid relid = plan.relid;
 	plan.relkind = pg_eval([relid] { return get_rel_relkind(relid); });
 	if (plan.relkind != RELKIND_RELATION && plan.relkind != RELKIND_PARTITIONED_TABLE)
@@ -195,34 +183,15 @@ TableRestorePlan plan_table_restore(const archive::TableHeader &table, int64 bac
 	refuse_unreadable_path(plan, backup);
 	refuse_triggers_firing_in_replica_mode(relid, plan.display_name, backup);
 
-	ColumnPlan fields = plan_columns(table.columns, relid, plan.display_name, backup, "nothing was restored");
-	plan.keep = std::move(fields.keep);
-	plan.load = std::move(fields.load);
+	// The archive's attnums name this table's columns only if it is the very table archived.
+	bool same_table = same_database(table) && table.relid == relid;
+	ColumnPlan fields =
+	    plan_columns(table.columns, relid, plan.display_name, backup, "nothing was restored",
+	                 table.schema + "." + table.name, same_table ? table.attnums : std::vector<int32_t>{});
+	plan.keep = fields.keep;
+	plan.load = fields.load;
 	plan.drops_fields = fields.drops_fields;
-	return plan;
-}
-
-ColumnPlan plan_columns(const std::vector<archive::Column> &archived, Oid relid, const std::string &display,
-                        const std::string &source, const std::string &consequence) {
-	std::map<std::string, CurrentColumn> columns = current_columns(relid);
-	ColumnPlan plan;
-	for (const auto &col : archived) {
-		auto it = columns.find(col.name);
-		if (it == columns.end() || it->second.generated) {
-			plan.keep.push_back(false);
-			plan.drops_fields = true;
-			warn("column \"" + col.name + "\" of table " + display + " " +
-			     (it == columns.end() ? "no longer exists" : "is now a generated column") + "; its values in " +
-			     source + " are skipped");
-			continue;
-		}
-		if (it->second.type != col.type)
-			throw SqlError(ERRCODE_DATATYPE_MISMATCH, "column \"" + col.name + "\" of table " + display +
-			                                              " changed type from " + col.type + " to " + it->second.type +
-			                                              " since " + source + "; " + consequence);
-		plan.keep.push_back(true);
-		plan.load.push_back(col.name);
-	}
+	plan.mapping = std::move(fields);
 	return plan;
 }
 

@@ -2,6 +2,7 @@
 // keep, which columns to load, and clear errors for what cannot be restored.
 #pragma once
 #include "core/archive/format.hpp"
+#include "pg/archive/column_mapping.hpp"
 #include "pg/boundary/pg_headers.hpp"
 #include "pg/catalog/tenant_tables.hpp"
 
@@ -22,24 +23,22 @@ struct TableRestorePlan {
 	std::vector<bool> keep;        // per archived field
 	std::vector<std::string> load; // columns that receive the kept fields, in order
 	bool drops_fields = false;     // some archived columns no longer exist
+	ColumnPlan mapping;            // the whole column mapping (keep, load, drops_fields above are its own)
+	bool dropped = false;          // the table no longer exists: skipped (RestoreOptions::strict refuses)
 };
 
-// Schema drift, the one rule for every restore path (restore, import): an archived column that no
-// longer exists, or is now generated, is skipped with a WARNING; one whose type changed is refused
-// (`consequence` ends that error, e.g. "nothing was restored"). `source` names the archive in
-// messages ("backup 7", "the document"). Needs SPI connected.
-struct ColumnPlan {
-	std::vector<bool> keep;        // per archived field
-	std::vector<std::string> load; // columns that receive the kept fields, in order
-	bool drops_fields = false;
+struct RestoreOptions {
+	bool strict = false; // a table dropped since the backup is an error rather than skipped
 };
-ColumnPlan plan_columns(const std::vector<archive::Column> &archived, Oid relid, const std::string &display,
-                        const std::string &source, const std::string &consequence);
+
+// Schema drift, the one rule for every restore path (restore, import, drill): column_mapping.hpp.
 
 // Resolves the table (locking it ROW EXCLUSIVE), checks privileges and column types, and that its
 // rows are found the same way as at the backup (`now` is load_tenant_tables()): by the same tenant
-// column, or through the same foreign keys; warns about dropped columns. Needs SPI connected.
+// column, or through the same foreign keys; maps the columns (column_mapping.hpp). A table
+// dropped since the backup is planned as `dropped`, with a WARNING, unless options.strict. Needs
+// SPI connected.
 TableRestorePlan plan_table_restore(const archive::TableHeader &table, int64 backup_id,
-                                    const std::vector<TenantTable> &now);
+                                    const std::vector<TenantTable> &now, const RestoreOptions &options = {});
 
 } // namespace tb::pg

@@ -17,6 +17,7 @@
 #include "pg/archive/tuple_receiver.hpp"
 #include "pg/boundary/spi.hpp"
 #include "pg/archive/foreign_keys.hpp"
+#include "pg/archive/citus_tables.hpp"
 
 #include <optional>
 
@@ -165,6 +166,8 @@ std::string check_backup_allowed(const std::string &tenant, AuditedAction &audit
 }
 
 void take_backup(NewBackup &backup, AuditedAction &audit) {
+	// On Citus, before the first read of a worker: each worker reads the tenant under one snapshot.
+	std::optional<WorkerSnapshotScope> worker_snapshots(std::in_place);
 	AllowedBackup allowed = allow_backup(backup.tenant, audit);
 	const std::vector<TenantTable> &tables = allowed.tables;
 	const std::vector<Datum> &values = allowed.values;
@@ -177,7 +180,7 @@ void take_backup(NewBackup &backup, AuditedAction &audit) {
 		backup.id = next_backup_id();
 	backup.created_at = pg_eval([] { return GetCurrentTimestamp(); });
 	// One snapshot for every table: a transaction that touched two tables is wholly in or out.
-	pg_call([] { PushActiveSnapshot(GetTransactionSnapshot()); });
+	worker_snapshots->push_coordinator_snapshot();
 	backup.snapshot_at = pg_eval([] { return GetCurrentTimestamp(); });
 
 	BackupProgress progress(backup.id, backup.tenant, backup.kind, static_cast<int>(tables.size()));
@@ -200,6 +203,7 @@ void take_backup(NewBackup &backup, AuditedAction &audit) {
 	progress.phase("storing");
 	archive.finish(backup);
 	pg_call([] { PopActiveSnapshot(); });
+	worker_snapshots.reset(); // the catalog is written at the caller's own level
 
 	insert_completed_backup(backup);
 	record_left_out(backup.id, left_out);

@@ -15,6 +15,7 @@ namespace {
 char *tenant_column = nullptr;
 char *repository = nullptr;
 char *repositories = nullptr;
+char *restore_renames = nullptr;
 int compression_level = 3;
 char *key_file = nullptr;
 char *key_command = nullptr;
@@ -98,6 +99,11 @@ void define_settings() {
 	    "Comma-separated names: local, or repositories added with backup_repository_add. "
 	    "The first that stores it holds the primary copy; a backup fails only if no copy is stored.",
 	    &repositories, "local", PGC_SUSET, GUC_LIST_INPUT, check_repositories, nullptr, nullptr);
+	DefineCustomStringVariable("tenant_backup.restore_renames",
+	                           "Tables and columns renamed since a backup, for restores, drills and imports.",
+	                           "Comma-separated schema.table=schema.new_table and schema.table.column=new_column. "
+	                           "Needed only when the archive's OIDs and attnums do not find them (another database).",
+	                           &restore_renames, "", PGC_USERSET, GUC_LIST_INPUT, nullptr, nullptr, nullptr);
 	DefineCustomIntVariable("tenant_backup.compression_level", "zstd compression level of new archives.",
 	                        "0 stores archives uncompressed.", &compression_level, 3, 0, 19, PGC_USERSET, 0, nullptr,
 	                        nullptr, nullptr);
@@ -185,6 +191,9 @@ const char *setting_repository() {
 }
 const char *setting_repositories() {
 	return repositories;
+}
+const char *setting_restore_renames() {
+	return restore_renames ? restore_renames : "";
 }
 int setting_compression_level() {
 	return compression_level;

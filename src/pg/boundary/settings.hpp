@@ -15,6 +15,11 @@ const char *setting_repository();
 // tenant_backup.repositories: comma-separated repositories every backup is stored in, the first
 // being the primary copy (default local; see src/pg/repository/registry.hpp).
 const char *setting_repositories();
+// tenant_backup.restore_renames: tables and columns renamed since a backup, for restores that
+// cannot find them by the OID and attnum the archive recorded (another database): comma-separated
+// "schema.table=schema.new_table" and "schema.table.column=new_column" (default empty; see
+// column_mapping.hpp). Any user may set it, for the restores of its session.
+const char *setting_restore_renames();
 // tenant_backup.compression_level: zstd level, 0 turns compression off (default 3).
 int setting_compression_level();
 // tenant_backup.encryption_key_file / encryption_key_command: where the master keys come from

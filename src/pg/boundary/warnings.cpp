@@ -9,4 +9,9 @@ void warn(const std::string &message, const std::string &hint) {
 	pg_call([m, h] { ereport(WARNING, (errmsg("%s", m), h[0] ? errhint("%s", h) : 0)); });
 }
 
+void notice(const std::string &message) {
+	const char *m = message.c_str();
+	pg_call([m] { ereport(NOTICE, (errmsg("%s", m))); });
+}
+
 } // namespace tb::pg

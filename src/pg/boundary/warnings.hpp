@@ -9,5 +9,7 @@ namespace tb::pg {
 // Reports a WARNING with this message and, unless empty, this hint. Calls PostgreSQL through
 // pg_call (a failure to report, e.g. out of memory, becomes a PgError).
 void warn(const std::string &message, const std::string &hint = "");
+// The same as a NOTICE: something the caller should know that is not a problem.
+void notice(const std::string &message);
 
 } // namespace tb::pg

@@ -7,12 +7,28 @@
 
 #include <map>
 
+extern "C" {
+#include "access/xlog.h"
+}
+
 namespace tb::pg {
+
+std::string database_identity() {
+	uint64 system = pg_eval([] { return GetSystemIdentifier(); });
+	Oid database = pg_eval([] { return MyDatabaseId; });
+	return std::to_string(system) + "/" + std::to_string(database);
+}
 
 archive::TableHeader TenantTable::header() const {
 	archive::TableHeader h{schema, name, tenant_column, {}, steps};
-	for (const auto &c : columns)
+	for (const auto &c : columns) {
 		h.columns.push_back({c.name, c.type});
+		h.attnums.push_back(c.attnum);
+	}
+	// Where the table is: a restore into this database finds it (and its columns) again by OID
+	// and attnum when renamed since (column_mapping.hpp).
+	h.database = database_identity();
+	h.relid = relid;
 	return h;
 }
 
@@ -57,14 +73,15 @@ std::vector<TenantTable> load_tenant_tables() {
 	for (size_t i = 0; i < tables.size(); i++)
 		at[tables[i].relid] = i;
 	std::string sql = "SELECT a.attrelid::pg_catalog.text, a.attname::pg_catalog.text, "
-	                  "  pg_catalog.format_type(a.atttypid, a.atttypmod), a.atttypid::pg_catalog.text "
+	                  "  pg_catalog.format_type(a.atttypid, a.atttypmod), a.atttypid::pg_catalog.text, "
+	                  "  a.attnum::pg_catalog.text "
 	                  "FROM pg_catalog.pg_attribute a WHERE a.attrelid OPERATOR(pg_catalog.=) ANY ('{" +
 	                  oids +
 	                  "}'::pg_catalog.oid[]) AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped "
 	                  "AND a.attgenerated OPERATOR(pg_catalog.=) '' ORDER BY a.attrelid, a.attnum";
 	for (const auto &r : spi_query(sql.c_str(), {}, true))
 		tables[at[static_cast<Oid>(std::stoul(*r[0]))]].columns.push_back(
-		    {*r[1], *r[2], static_cast<Oid>(std::stoul(*r[3]))});
+		    {*r[1], *r[2], static_cast<Oid>(std::stoul(*r[3])), static_cast<int16>(std::stoi(*r[4]))});
 	return tables;
 }
 

@@ -13,6 +13,7 @@ struct ColumnInfo {
 	std::string name;
 	std::string type; // format_type()
 	Oid type_oid;
+	int16 attnum = 0;
 };
 
 struct TenantTable {
@@ -47,6 +48,11 @@ struct TenantTable {
 	// DELETE of the tenant's rows (alias ch), "RETURNING " + returning if given.
 	std::string delete_sql(const std::string &returning = "") const;
 };
+
+// This database as archives record it ("<system identifier>/<database OID>"): a table's OID and
+// its columns' attnums recorded in an archive name the same objects only here. Plain PostgreSQL
+// calls.
+std::string database_identity();
 
 // The tables of a tenant's backup, parent-first (catalog/ownership.hpp), with their columns and
 // paths. Needs SPI connected.

@@ -19,11 +19,12 @@ void emit_results(FunctionCallInfo fcinfo, const std::vector<RestoredTableResult
 	for (const auto &r : results) {
 		const char *name = r.name.c_str();
 		uint64 removed = r.removed, restored = r.restored;
+		bool skipped = r.skipped;
 		pg_call([=] {
 			auto *rsinfo = reinterpret_cast<ReturnSetInfo *>(fcinfo->resultinfo);
 			Datum values[3] = {CStringGetTextDatum(name), Int64GetDatum(static_cast<int64>(removed)),
 			                   Int64GetDatum(static_cast<int64>(restored))};
-			bool nulls[3] = {false, false, false};
+			bool nulls[3] = {false, skipped, skipped};
 			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 		});
 	}
@@ -35,9 +36,11 @@ TB_SQL_FUNCTION(backup_restore) {
 	AuditedAction audit("restore"); // first: a refused argument is a failed attempt too
 	int64 id = arg_int64(fcinfo, 0, "backup_id");
 	audit.set_backup(id);
+	RestoreOptions options;
+	options.strict = PG_NARGS() > 1 && !PG_ARGISNULL(1) && PG_GETARG_BOOL(1);
 	pg_call([&] { InitMaterializedSRF(fcinfo, 0); });
 	spi_begin();
-	std::vector<RestoredTableResult> results = restore_backup(id, audit);
+	std::vector<RestoredTableResult> results = restore_backup(id, audit, options);
 	spi_end();
 	emit_results(fcinfo, results);
 	return 0;
@@ -54,7 +57,8 @@ TB_SQL_FUNCTION(backup_restore_async) {
 	audit.set_backup(id);
 	spi_begin();
 	StoredBackup backup = check_restore_allowed(id, audit);
-	int64 job = submit_async_job("restore", backup.tenant, id, std::nullopt);
+	bool strict = PG_NARGS() > 1 && !PG_ARGISNULL(1) && PG_GETARG_BOOL(1);
+	int64 job = submit_async_job("restore", backup.tenant, id, std::nullopt, strict);
 	audit.ok("job " + std::to_string(job));
 	spi_end();
 	return Int64GetDatum(job);

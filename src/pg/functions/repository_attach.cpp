@@ -56,7 +56,7 @@ TB_SQL_FUNCTION(backup_repository_scan) {
 }
 
 // backup_attach(name text, tenant text DEFAULT NULL, object_name text DEFAULT NULL,
-// trust_unauthenticated boolean DEFAULT false) RETURNS TABLE (backup_id bigint,
+// trust_unauthenticated boolean DEFAULT false, source_database text DEFAULT NULL) RETURNS TABLE (backup_id bigint,
 // original_backup_id bigint, tenant text, object_name text, outcome text, detail text)
 TB_SQL_FUNCTION(backup_attach) {
 	refuse_on_standby("backup_attach");
@@ -67,9 +67,10 @@ TB_SQL_FUNCTION(backup_attach) {
 	std::string tenant = bounded_text_arg(fcinfo, 1, "tenant", kMaxTenantBytes, false).value_or("");
 	std::string object = bounded_text_arg(fcinfo, 2, "object_name", 1024, false).value_or("");
 	bool trust = !PG_ARGISNULL(3) && PG_GETARG_BOOL(3);
+	std::string source = bounded_text_arg(fcinfo, 4, "source_database", NAMEDATALEN, false).value_or("");
 	SrfRows out(fcinfo);
 	size_t attached = 0, refused = 0;
-	for (const AttachedBackup &a : attach_backups(name, tenant, object, trust)) {
+	for (const AttachedBackup &a : attach_backups(name, tenant, object, trust, source)) {
 		out.add({opt(a.backup_id), opt(a.found.original_id), text_or_null(a.found.tenant), a.found.object_name,
 		         a.outcome, text_or_null(a.detail)});
 		attached += a.outcome == "attached";
@@ -111,7 +112,8 @@ TB_SQL_FUNCTION(tenant_backup_location) {
 	return pg_eval([w] { return PointerGetDatum(cstring_to_text(w)); });
 }
 
-// _refuse_drop() RETURNS event_trigger, on ddl_command_start for DROP EXTENSION: refuses to drop
+// _refuse_drop() RETURNS event_trigger, on ddl_command_start for DROP EXTENSION and DROP SCHEMA
+// (of the extension's schema, which CASCADE would take the extension with): refuses to drop
 // tenant_backup while its catalog holds backups or tenant keys, unless tenant_backup.drop_confirmed
 // is on. The statement's parse tree names the extensions dropped (a C event trigger sees it), and
 // the trigger fires in every session, the library loaded or not.
@@ -120,7 +122,11 @@ TB_SQL_FUNCTION(tenant_backup_refuse_drop) {
 		if (!CALLED_AS_EVENT_TRIGGER(fcinfo))
 			elog(ERROR, "tenant_backup._refuse_drop() must be called as an event trigger");
 		Node *tree = reinterpret_cast<EventTriggerData *>(fcinfo->context)->parsetree;
-		if (!tree || !IsA(tree, DropStmt) || reinterpret_cast<DropStmt *>(tree)->removeType != OBJECT_EXTENSION)
+		// DROP EXTENSION tenant_backup, or DROP SCHEMA tenant_backup (CASCADE takes the extension)
+		if (!tree || !IsA(tree, DropStmt))
+			return false;
+		ObjectType type = reinterpret_cast<DropStmt *>(tree)->removeType;
+		if (type != OBJECT_EXTENSION && type != OBJECT_SCHEMA)
 			return false;
 		ListCell *cell;
 		foreach (cell, reinterpret_cast<DropStmt *>(tree)->objects)

@@ -19,8 +19,14 @@
 #include "pg/shared_memory/scheduler_registry.hpp"
 
 extern "C" {
+#include "access/genam.h"
 #include "access/htup_details.h"
+#include "access/table.h"
+#include "access/xact.h"
 #include "catalog/pg_database.h"
+#include "catalog/pg_extension.h"
+#include "commands/extension.h"
+#include "utils/fmgroids.h"
 #include "commands/dbcommands.h"
 #include "utils/syscache.h"
 #include "funcapi.h"
@@ -382,25 +388,64 @@ bool launcher_will_serve(const std::string &database) {
 	return std::find(names.begin(), names.end(), database) != names.end();
 }
 
+// Whether the extension was created by the current transaction (its scheduler can start only
+// once it commits).
+bool extension_created_now() {
+	return pg_eval([] {
+		Oid ext = get_extension_oid("tenant_backup", false);
+		bool now = false;
+		Relation rel = table_open(ExtensionRelationId, AccessShareLock);
+		ScanKeyData key;
+		ScanKeyInit(&key, Anum_pg_extension_oid, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(ext));
+		SysScanDesc scan = systable_beginscan(rel, ExtensionOidIndexId, true, nullptr, 1, &key);
+		HeapTuple tuple = systable_getnext(scan);
+		if (HeapTupleIsValid(tuple))
+			now = TransactionIdIsCurrentTransactionId(HeapTupleHeaderGetXmin(tuple->t_data));
+		systable_endscan(scan);
+		table_close(rel, AccessShareLock);
+		return now;
+	});
+}
+
 // backup_schedule_set's WARNING when the schedule will not run: no scheduler serves the database,
-// and none is about to (the launcher is asked to look at the database, in case it has not yet).
+// and none is about to. Where the launcher should serve it and the extension is committed, the
+// launcher is asked at once and given a few seconds (right after CREATE EXTENSION it is still
+// starting the scheduler); a scheduler that does not come (no free worker slot) is warned about.
 void warn_if_unserved() {
 	if (scheduler_serves_this_database())
 		return;
 	std::string database = pg_eval([] { return static_cast<const char *>(get_database_name(MyDatabaseId)); });
 	pg_call([] { wake_launcher_at_commit(); });
-	if (launcher_will_serve(database))
-		return; // a scheduler starts within moments (once this transaction commits)
 	const char *setting = setting_databases();
 	std::string message = "no tenant_backup scheduler serves database \"" + database +
 	                      "\": its schedules are stored, but no scheduled backup runs";
-	std::string hint =
-	    !launcher_running()
-	        ? "Put tenant_backup in shared_preload_libraries and restart the server: its scheduler then serves every "
-	          "database where the extension is created (tenant_backup.databases, now \"" +
-	              std::string(setting ? setting : "") + "\")."
-	        : "Add the database to tenant_backup.databases (now \"" + std::string(setting ? setting : "") +
-	              "\"), or set it to '*' (every database where the extension is created), then reload.";
+	std::string hint;
+	if (launcher_will_serve(database)) {
+		if (extension_created_now())
+			return; // its scheduler starts once this transaction commits
+		pg_call([] { wake_launcher_now(); });
+		constexpr int kWaits = 50; // 5 s
+		for (int i = 0; i < kWaits; i++) {
+			pg_call([] {
+				CHECK_FOR_INTERRUPTS();
+				pg_usleep(100000L);
+			});
+			if (scheduler_serves_this_database())
+				return;
+		}
+		message = "no tenant_backup scheduler serves database \"" + database +
+		          "\" yet: the launcher did not start one within 5 seconds; its schedules are stored, but no "
+		          "scheduled backup runs until one does";
+		hint = "See the server log: every max_worker_processes slot may be in use (raise it), or more than 64 "
+		       "databases are served.";
+	} else if (!launcher_running()) {
+		hint = "Put tenant_backup in shared_preload_libraries and restart the server: its scheduler then serves every "
+		       "database where the extension is created (tenant_backup.databases, now \"" +
+		       std::string(setting ? setting : "") + "\").";
+	} else {
+		hint = "Add the database to tenant_backup.databases (now \"" + std::string(setting ? setting : "") +
+		       "\"), or set it to '*' (every database where the extension is created), then reload.";
+	}
 	const char *m = message.c_str(), *h = hint.c_str();
 	pg_call([m, h] { ereport(WARNING, (errmsg("%s", m), errhint("%s", h))); });
 }

@@ -35,6 +35,12 @@ bool ends_with(const std::string &s, const std::string &suffix) {
 	return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
+// A key record's name: "<database prefix>keys/<catalog id>/<generation>-<master key id>.key". The
+// writers compute it in SQL (kKeyRecordName, $prefix the database prefix, over tenant_keys k and
+// catalog_identity i); readers look for a generation's records under key_record_prefix.
+#define TB_KEY_RECORD_NAME(prefix)                                                                                     \
+	prefix " || 'keys/' || i.id || '/' || k.generation || '-' || k.master_key_id || '.key'"
+
 std::string key_record_prefix(const std::string &database_prefix, const std::string &catalog, uint32_t generation) {
 	return database_prefix + "keys/" + catalog + "/" + std::to_string(generation) + "-";
 }
@@ -136,18 +142,18 @@ struct OwnKey {
 // The key record of one own generation (nullopt for an attached key or none).
 std::optional<OwnKey> key_record(uint32_t generation) {
 	AsExtensionOwner owner;
-	auto rows = spi_query("SELECT jsonb_build_object('format', 1, 'type', 'tenant_key', 'tenant', k.tenant, "
-	                      "  'generation', k.generation, 'wrapped_key', encode(k.wrapped_key, 'hex'), "
-	                      "  'master_key_id', k.master_key_id, 'created_at', k.created_at, "
-	                      "  'source', jsonb_build_object('database_prefix', $2, 'catalog_id', i.id))::text, "
-	                      "  k.master_key_id, i.id "
-	                      "FROM tenant_backup.tenant_keys k, tenant_backup.catalog_identity i "
-	                      "WHERE k.generation = $1::int AND k.origin IS NULL",
-	                      {std::to_string(generation), database_prefix()});
+	auto rows =
+	    spi_query("SELECT jsonb_build_object('format', 1, 'type', 'tenant_key', 'tenant', k.tenant, "
+	              "  'generation', k.generation, 'wrapped_key', encode(k.wrapped_key, 'hex'), "
+	              "  'master_key_id', k.master_key_id, 'created_at', k.created_at, "
+	              "  'source', jsonb_build_object('database_prefix', $2, 'catalog_id', i.id))::text, "
+	              "  " TB_KEY_RECORD_NAME("$2") " "
+	                                            "FROM tenant_backup.tenant_keys k, tenant_backup.catalog_identity i "
+	                                            "WHERE k.generation = $1::int AND k.origin IS NULL",
+	              {std::to_string(generation), database_prefix()});
 	if (rows.empty())
 		return std::nullopt;
-	return OwnKey{key_record_prefix(database_prefix(), *rows[0][2], generation) + *rows[0][1] + kKeySuffix,
-	              *rows[0][0]};
+	return OwnKey{*rows[0][1], *rows[0][0]};
 }
 
 // Writes the key record of `generation` unless `exists` says it is there.
@@ -219,7 +225,7 @@ std::vector<std::string> every_repository() {
 struct BackupFields {
 	std::optional<int64> backup_id, size_bytes;
 	std::optional<uint32_t> key_generation;
-	std::string type, tenant, kind, label, snapshot_at, sha256, object_name, database_prefix, catalog;
+	std::string type, tenant, kind, label, snapshot_at, sha256, object_name, database_prefix, catalog, database;
 	bool encrypted = false;
 	int archive_format = 0;
 };
@@ -235,7 +241,7 @@ constexpr const char *kBackupFieldsSql =
     "SELECT r->>'type', (r->>'backup_id')::bigint, r->>'tenant', r->>'kind', coalesce(r->>'label', ''), "
     "  (r->>'snapshot_at')::timestamptz::text, (r->>'size_bytes')::bigint, r->>'sha256', r->>'object_name', "
     "  (r->>'encrypted')::boolean::text, (r->>'key_generation')::int, r->'source'->>'database_prefix', "
-    "  r->'source'->>'catalog_id', coalesce((r->>'archive_format')::int, 0) "
+    "  r->'source'->>'catalog_id', coalesce((r->>'archive_format')::int, 0), r->'source'->>'database' "
     "FROM (SELECT $1::jsonb r) s";
 
 struct KeyFields {
@@ -268,6 +274,7 @@ std::optional<std::string> read_backup_fields(const std::string &body, BackupFie
 	f.database_prefix = r[11].value_or("");
 	f.catalog = r[12].value_or("");
 	f.archive_format = std::stoi(r[13].value_or("0"));
+	f.database = r[14].value_or("");
 	if (f.type != "backup" || !f.backup_id || f.tenant.empty() || !f.size_bytes || f.sha256.size() != 64 ||
 	    f.object_name.empty() || f.catalog.empty() || (f.encrypted != f.key_generation.has_value()))
 		return std::string("the record lacks fields a backup record has");
@@ -405,7 +412,8 @@ std::vector<Candidate> survey(const std::string &repository, std::shared_ptr<Sto
 			fb.snapshot_at = f.snapshot_at;
 			fb.size_bytes = f.size_bytes;
 			fb.encrypted = f.encrypted;
-			fb.source = f.database_prefix + " (catalog " + f.catalog + ")";
+			fb.source = "database " + f.database + " (" + f.database_prefix + ", catalog " + f.catalog + ")";
+			fb.source_database = f.database;
 		}
 		{
 			AsExtensionOwner owner;
@@ -487,16 +495,25 @@ void describe_repository(
 		for (const auto &o : storage->list(prefix))
 			names.insert(o.name);
 	});
+	int written = 0;
+	auto wrote = [&] {
+		if (++written % 100 == 0)
+			breaks.commit_now();
+	};
 	auto exists = [&](const std::string &n) { return names.count(n) > 0; };
 	std::vector<SqlRow> keys;
 	{
 		AsExtensionOwner owner;
-		keys = spi_query("SELECT generation FROM tenant_backup.tenant_keys WHERE origin IS NULL ORDER BY generation");
+		// Each key record's name, so that only the missing ones cost a query (100,000 tenants: one
+		// statement per sync, not one per key).
+		keys = spi_query("SELECT k.generation, " TB_KEY_RECORD_NAME(
+		                     "$1") " "
+		                           "FROM tenant_backup.tenant_keys k, tenant_backup.catalog_identity i "
+		                           "WHERE k.origin IS NULL ORDER BY k.generation",
+		                 {database_prefix()});
 	}
-	// The stored copies in parts of 5,000 (by backup id), each part's records written, a commit
-	// after every hundred with breaks.
-	constexpr int kPart = 5000, kWrites = 100;
-	int written = 0, written_keys = 0;
+	// The stored copies in parts of 5,000 (by backup id), a transaction each with breaks.
+	constexpr int kPart = 5000;
 	SqlValue after = std::string("0");
 	while (after) {
 		std::vector<SqlRow> copies;
@@ -520,23 +537,19 @@ void describe_repository(
 					write_small(storage, record_name(object), seal(*body, kBackupRecordInfo));
 			});
 			done(id, "write_record", record_name(object), error);
-			if (++written % kWrites == 0)
-				breaks.commit_now();
+			wrote();
 		}
 		breaks.commit_now();
 	}
-	int looked = 0;
 	for (const auto &k : keys) {
-		// Each key is read from the catalog: 500 per transaction with breaks (one per tenant).
-		if (++looked % 500 == 0)
-			breaks.commit_now();
-		std::string written;
+		if (exists(*k[1]))
+			continue;
+		std::string name;
 		std::string error =
-		    error_of([&] { ensure_key_record(storage, static_cast<uint32_t>(std::stoul(*k[0])), exists, &written); });
-		if (!written.empty() || !error.empty()) {
-			done(std::nullopt, "write_key", written, error);
-			if (++written_keys % kWrites == 0)
-				breaks.commit_now();
+		    error_of([&] { ensure_key_record(storage, static_cast<uint32_t>(std::stoul(*k[0])), exists, &name); });
+		if (!name.empty() || !error.empty()) {
+			done(std::nullopt, "write_key", name, error);
+			wrote();
 		}
 	}
 }
@@ -578,7 +591,8 @@ std::vector<FoundBackup> scan_repository(const std::string &repository) {
 }
 
 std::vector<AttachedBackup> attach_backups(const std::string &repository, const std::string &tenant,
-                                           const std::string &object_name, bool trust_unauthenticated) {
+                                           const std::string &object_name, bool trust_unauthenticated,
+                                           const std::string &source_database) {
 	std::shared_ptr<Storage> storage;
 	std::vector<Candidate> candidates = survey(repository, storage);
 	std::vector<AttachedBackup> out;
@@ -586,6 +600,8 @@ std::vector<AttachedBackup> attach_backups(const std::string &repository, const 
 		if (!object_name.empty() && c.found.object_name != object_name)
 			continue;
 		if (!tenant.empty() && c.found.tenant != tenant)
+			continue;
+		if (!source_database.empty() && c.found.source_database != source_database)
 			continue;
 		AttachedBackup a{c.found, std::nullopt, "refused", c.found.detail};
 		if (c.found.state == "known") {

@@ -33,7 +33,7 @@ void describe_stored_copy(int64 id, const std::string &object_name, const std::s
 // backup_sync's step: in one repository, writes the records of stored copies that have none and the
 // key records of every tenant key that has none; one call of `done` per object written or failed.
 // With breaks (the sync worker), in short transactions: the copies read 5,000 at a time, the
-// repository listed outside any transaction, a commit after every hundred records written.
+// repository listed outside any transaction, a commit after every hundred records or key records written.
 void describe_repository(const std::string &repository, Storage &storage,
                          const std::function<void(std::optional<int64>, const char *action, const std::string &name,
                                                   const std::string &error)> &done,
@@ -50,7 +50,7 @@ struct FoundBackup {
 	std::string detail;      // why damaged or keys missing
 	bool authenticated = false;
 	std::optional<int64> original_id, local_id, size_bytes;
-	std::string tenant, kind, label, snapshot_at, source;
+	std::string tenant, kind, label, snapshot_at, source, source_database;
 	bool encrypted = false;
 };
 
@@ -64,12 +64,14 @@ struct AttachedBackup {
 	std::string detail;
 };
 
-// Adds the backups found in the repository to this catalog: those of `tenant` (all when empty) or
-// the one whose archive is `object_name`. Each one's record is authenticated (unless
+// Adds the backups found in the repository to this catalog: those of `tenant` (all when empty),
+// of the database named `source_database` (any when empty), or the one whose archive is
+// `object_name`. Each one's record is authenticated (unless
 // trust_unauthenticated, for records written without a master key), its archive checksummed in
 // full, its key unwrapped and re-wrapped locally; then it gets a new id of this database, its
 // original id and source recorded. One result per candidate.
 std::vector<AttachedBackup> attach_backups(const std::string &repository, const std::string &tenant,
-                                           const std::string &object_name, bool trust_unauthenticated);
+                                           const std::string &object_name, bool trust_unauthenticated,
+                                           const std::string &source_database);
 
 } // namespace tb::pg

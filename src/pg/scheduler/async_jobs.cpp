@@ -8,11 +8,6 @@
 #include "pg/catalog/audit.hpp"
 #include "pg/catalog/permissions.hpp"
 
-extern "C" {
-#include "storage/proc.h"
-#include "storage/procarray.h"
-}
-
 #include <csignal>
 
 namespace tb::pg {
@@ -24,17 +19,16 @@ const char *const kLost =
 const char *const kNeverStarted = "its worker exited before starting the job: it could not log in as the submitting "
                                   "role (see the server log: NOLOGIN, a connection limit) or the server restarted";
 
-// Whether `pid` is an asynchronous job worker of this database now. (A pid reused after a server
-// restart is told apart by the caller: a job started before the restart is lost whatever runs.)
+// Whether `pid` is an asynchronous job worker now: the postmaster's slot of the worker names it
+// from its start (the worker has no PGPROC, nor a database, until moments later) until it exits.
+// (A pid reused after a server restart is told apart by the caller: a job started before the
+// restart is lost whatever runs.)
 bool async_worker_alive(int pid) {
 	if (pid <= 0)
 		return false;
 	return pg_eval([pid] {
 		const char *type = GetBackgroundWorkerTypeByPid(pid);
-		if (!type || strcmp(type, kAsyncWorkerType) != 0)
-			return false;
-		PGPROC *proc = BackendPidGetProc(pid);
-		return proc != nullptr && proc->databaseId == MyDatabaseId;
+		return type != nullptr && strcmp(type, kAsyncWorkerType) == 0;
 	});
 }
 
@@ -57,7 +51,7 @@ void reap_quietly() {
 } // namespace
 
 int64 submit_async_job(const std::string &kind, const std::string &tenant, int64 backup_id,
-                       const std::optional<std::string> &label) {
+                       const std::optional<std::string> &label, bool strict) {
 	// The worker takes on the current user's identity; from inside an index expression or a
 	// maintenance command's code that identity is borrowed.
 	if (pg_eval([] { return InSecurityRestrictedOperation(); }))
@@ -66,14 +60,19 @@ int64 submit_async_job(const std::string &kind, const std::string &tenant, int64
 	reap_quietly();
 	Oid user = pg_eval([] { return GetUserId(); });
 	Oid session = pg_eval([] { return GetSessionUserId(); });
+	// As the caller: the settings it can see.
+	SqlValue settings = spi_query("SELECT pg_catalog.jsonb_object_agg(s.name, pg_catalog.current_setting(s.name)) "
+	                              "FROM pg_catalog.pg_settings s WHERE s.name LIKE 'tenant\\_backup.%' "
+	                              "AND s.source = 'session'")
+	                        .at(0)[0];
 	int64 id;
 	{
 		AsExtensionOwner owner;
 		auto rows = spi_query("INSERT INTO tenant_backup.backup_jobs (kind, tenant, backup_id, label, requested_by, "
-		                      "session_role) VALUES ($1, $2, $3::bigint, $4, $5::pg_catalog.oid, $6::pg_catalog.oid) "
-		                      "RETURNING id",
+		                      "session_role, settings, strict) VALUES ($1, $2, $3::bigint, $4, $5::pg_catalog.oid, "
+		                      "$6::pg_catalog.oid, $7::jsonb, $8::boolean) RETURNING id",
 		                      {kind, tenant, backup_id ? SqlValue(std::to_string(backup_id)) : std::nullopt, label,
-		                       std::to_string(user), std::to_string(session)});
+		                       std::to_string(user), std::to_string(session), settings, strict ? "true" : "false"});
 		id = std::stoll(*rows.at(0)[0]);
 	}
 	TransactionId xid = pg_eval([] { return GetTopTransactionId(); });
@@ -97,12 +96,16 @@ int64 submit_async_job(const std::string &kind, const std::string &tenant, int64
 		pfree(handle); // it notifies no one after that: the job's row tells how it went
 		return started;
 	});
-	if (status != BGWH_STARTED)
-		throw SqlError(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED,
-		               "the background worker of the tenant_backup job did not start; nothing was submitted");
+	if (status == BGWH_POSTMASTER_DIED)
+		throw SqlError(ERRCODE_ADMIN_SHUTDOWN, "the server is shutting down; nothing was submitted");
 	AsExtensionOwner owner;
-	spi_query("UPDATE tenant_backup.backup_jobs SET worker_pid = $2::int WHERE id = $1::bigint",
-	          {std::to_string(id), std::to_string(pid)});
+	if (status == BGWH_STOPPED) // exited already: it could not even log in
+		spi_query("UPDATE tenant_backup.backup_jobs SET state = 'failed', error = $2, finished_at = clock_timestamp() "
+		          "WHERE id = $1::bigint",
+		          {std::to_string(id), kNeverStarted});
+	else
+		spi_query("UPDATE tenant_backup.backup_jobs SET worker_pid = $2::int WHERE id = $1::bigint",
+		          {std::to_string(id), std::to_string(pid)});
 	return id;
 }
 
@@ -111,7 +114,7 @@ std::optional<AsyncJob> claim_async_job(int64 id, int pid) {
 	auto rows = spi_query("UPDATE tenant_backup.backup_jobs SET state = 'running', worker_pid = $2::int, "
 	                      "started_at = clock_timestamp() WHERE id = $1::bigint AND state = 'queued' "
 	                      "RETURNING kind, tenant, coalesce(backup_id, 0), label, requested_by::pg_catalog.oid, "
-	                      "session_role::pg_catalog.oid",
+	                      "session_role::pg_catalog.oid, settings, strict",
 	                      {std::to_string(id), std::to_string(pid)});
 	if (rows.empty())
 		return std::nullopt;
@@ -124,6 +127,8 @@ std::optional<AsyncJob> claim_async_job(int64 id, int pid) {
 	job.label = row[3];
 	job.requested_by = static_cast<Oid>(std::stoul(*row[4]));
 	job.session_role = static_cast<Oid>(std::stoul(*row[5]));
+	job.settings = row[6];
+	job.strict = *row[7] == "t";
 	return job;
 }
 

@@ -29,15 +29,18 @@ struct AsyncJob {
 	std::string tenant;
 	int64 backup_id = 0; // restore: the backup restored
 	std::optional<std::string> label;
-	Oid requested_by = InvalidOid; // the current user at submit: the job runs as this role
-	Oid session_role = InvalidOid; // the session user at submit: its worker logs in as this role
+	Oid requested_by = InvalidOid;       // the current user at submit: the job runs as this role
+	Oid session_role = InvalidOid;       // the session user at submit: its worker logs in as this role
+	std::optional<std::string> settings; // JSON object: the caller's session values of our settings
+	bool strict = false;                 // a restore: backup_restore's strict
 };
 
-// Inserts a queued job of the current user and starts its worker, which waits for the current
-// transaction to end (a job whose submission rolls back never runs). Refused with a clear error
-// when no background worker slot is free, or in a security-restricted operation. Returns its id.
+// Inserts a queued job of the current user, with the values of tenant_backup.* settings the
+// calling session SET (the synchronous call would use them: the job does), and starts its worker, which waits for the
+// current transaction to end (a job whose submission rolls back never runs). Refused with a clear error when no
+// background worker slot is free, or in a security-restricted operation. Returns its id.
 int64 submit_async_job(const std::string &kind, const std::string &tenant, int64 backup_id,
-                       const std::optional<std::string> &label);
+                       const std::optional<std::string> &label, bool strict = false);
 
 // The worker: marks job `id` running with its pid, if it is still queued (a job cancelled before
 // it started is not); committed before the work starts.

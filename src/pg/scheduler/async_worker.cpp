@@ -23,6 +23,7 @@ extern "C" {
 #include "storage/ipc.h"
 #include "storage/latch.h"
 #include "storage/lmgr.h"
+#include "utils/guc.h"
 #include "utils/syscache.h"
 }
 
@@ -37,27 +38,45 @@ void log_warning(const std::string &message) {
 	pg_call([m] { ereport(WARNING, (errmsg("%s", m))); });
 }
 
-// The restore's results as backup_jobs.result: [{table, rows_removed, rows_restored}].
+// The restore's results as backup_jobs.result: [{table, rows_removed, rows_restored}], the counts
+// null for a table skipped (dropped since the backup), as backup_restore returns them.
 std::string results_json(const std::vector<RestoredTableResult> &results, int64 &rows) {
 	std::string json = "[";
 	rows = 0;
 	for (const auto &r : results) {
 		json += (json.size() > 1 ? ", " : "") + std::string("{\"table\": ") + quote_json(r.name) +
-		        ", \"rows_removed\": " + std::to_string(r.removed) +
-		        ", \"rows_restored\": " + std::to_string(r.restored) + "}";
+		        ", \"rows_removed\": " + (r.skipped ? "null" : std::to_string(r.removed)) +
+		        ", \"rows_restored\": " + (r.skipped ? "null" : std::to_string(r.restored)) + "}";
 		rows += static_cast<int64>(r.restored);
 	}
 	return json + "]";
+}
+
+// The submitting session's values of our settings, as that session had them (it could set each
+// one, as the session it is); for this transaction.
+void apply_settings(const AsyncJob &job) {
+	if (!job.settings)
+		return;
+	for (const auto &row : spi_query(
+	         "SELECT s.key, s.value FROM pg_catalog.jsonb_each_text($1::jsonb) s ORDER BY s.key", {job.settings})) {
+		const char *name = row[0]->c_str(), *value = row[1]->c_str();
+		pg_call([name, value] {
+			(void)set_config_option(name, value, PGC_SUSET, PGC_S_SESSION, GUC_ACTION_LOCAL, true, 0, false);
+		});
+	}
 }
 
 // The job's work, as the submitter, in the current transaction; its outcome recorded in it.
 void do_job(const AsyncJob &job) {
 	if (!lock_extension_tables())
 		throw SqlError(ERRCODE_LOCK_NOT_AVAILABLE, "the extension tenant_backup is being dropped or changed");
+	apply_settings(job);
 	ProgressJob progress(job.id, job.requested_by);
 	if (job.kind == "restore") {
 		AuditedAction audit("restore", job.tenant, job.backup_id);
-		std::vector<RestoredTableResult> results = restore_backup(job.backup_id, audit);
+		RestoreOptions options;
+		options.strict = job.strict;
+		std::vector<RestoredTableResult> results = restore_backup(job.backup_id, audit, options);
 		int64 rows = 0;
 		std::string json = results_json(results, rows);
 		complete_async_job(job.id, job.backup_id, static_cast<int>(results.size()), rows, json);
@@ -107,9 +126,11 @@ void run_async_job(int64 id, TransactionId submitter) {
 	if (refusal.empty()) {
 		// From here on the current user is the submitter's (the session user unless SET ROLE or a
 		// SECURITY DEFINER function made it another), never more; each transaction starts and
-		// aborts back to it.
+		// aborts back to it. As in a SECURITY DEFINER function, SET ROLE and SET SESSION
+		// AUTHORIZATION are refused meanwhile: code that runs during the work (a table owner's
+		// defaults, CHECKs, index expressions) cannot become the session user it logged in as.
 		Oid role = job->requested_by;
-		pg_call([role] { SetUserIdAndSecContext(role, 0); });
+		pg_call([role] { SetUserIdAndSecContext(role, SECURITY_LOCAL_USERID_CHANGE); });
 		const char *what =
 		    job->kind == "restore" ? "tenant_backup async job: restoring" : "tenant_backup async job: backing up";
 		error = run_in_transaction(what, [&] { do_job(*job); });

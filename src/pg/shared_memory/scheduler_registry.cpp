@@ -108,6 +108,24 @@ int scheduler_pid_of(const char *database) {
 	return pid;
 }
 
+// Plain C: queues the database for the launcher to look at, and sets its latch (SIGUSR1).
+void ask_launcher(const char *database) {
+	SpinLockAcquire(&registry->mutex);
+	bool known = false;
+	for (int i = 0; i < registry->request_count && i < kRequests && !known; i++)
+		known = strcmp(registry->requests[i], database) == 0;
+	if (!known) {
+		if (registry->request_count < kRequests)
+			strlcpy(registry->requests[registry->request_count], database, NAMEDATALEN);
+		if (registry->request_count <= kRequests)
+			registry->request_count++;
+	}
+	int pid = registry->launcher_pid;
+	SpinLockRelease(&registry->mutex);
+	if (pid != 0)
+		kill(pid, SIGUSR1);
+}
+
 // Plain C, no catalog access (the transaction is over): SIGUSR1 sets a worker's latch.
 void wake_at_commit(XactEvent event, void *) {
 	if (event != XACT_EVENT_COMMIT && event != XACT_EVENT_ABORT && event != XACT_EVENT_PARALLEL_COMMIT &&
@@ -119,23 +137,8 @@ void wake_at_commit(XactEvent event, void *) {
 		if (pid != 0)
 			kill(pid, SIGUSR1);
 	}
-	if (wake_launcher_pending && committed) {
-		int pid = 0;
-		SpinLockAcquire(&registry->mutex);
-		bool known = false;
-		for (int i = 0; i < registry->request_count && i < kRequests && !known; i++)
-			known = strcmp(registry->requests[i], wake_database) == 0;
-		if (!known) {
-			if (registry->request_count < kRequests)
-				strlcpy(registry->requests[registry->request_count], wake_database, NAMEDATALEN);
-			if (registry->request_count <= kRequests)
-				registry->request_count++;
-		}
-		pid = registry->launcher_pid;
-		SpinLockRelease(&registry->mutex);
-		if (pid != 0)
-			kill(pid, SIGUSR1); // sets its latch
-	}
+	if (wake_launcher_pending && committed)
+		ask_launcher(wake_database);
 	wake_pending = false;
 	wake_launcher_pending = false;
 }
@@ -176,6 +179,13 @@ void wake_launcher_at_commit() {
 	register_callback();
 	remember_database();
 	wake_launcher_pending = true;
+}
+
+void wake_launcher_now() {
+	if (!registry)
+		return;
+	char *name = get_database_name(MyDatabaseId);
+	ask_launcher(name ? name : "");
 }
 
 // Plain C calls: runs in the launcher's main function.

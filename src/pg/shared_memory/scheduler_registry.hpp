@@ -37,6 +37,8 @@ bool launcher_running();
 // tenant_backup.databases = '*' it starts a scheduler there at once rather than at its next
 // rescan. Nothing without the preload. PostgreSQL calls: inside pg_call.
 void wake_launcher_at_commit();
+// The same, at once (the extension is committed already). PostgreSQL calls: inside pg_call.
+void wake_launcher_now();
 
 // The launcher: the databases backends asked it to look at since the last call; `all` when more
 // were asked than it keeps (then every database is looked at again).
