@@ -741,7 +741,7 @@ CREATE EVENT TRIGGER tenant_backup_refuse_drop ON ddl_command_start WHEN TAG IN 
 --------------------------------------------------------------------------------------------------
 -- <issue 20: backups that keep restoring: schema migrations, restore drills>
 -- A restore maps the archived columns onto the tables as they are now (src/pg/archive/
--- column_mapping.hpp; docs/RESTORE.md "Schema drift" states the rules): changed types are
+-- column_mapping.hpp; docs/REFERENCE.md "Schema drift" states the rules): changed types are
 -- converted, a table dropped since the backup is skipped with a WARNING and listed with NULL
 -- counts, unless strict => true. A second signature (rather than a DEFAULT on the first), so that
 -- the 0.1.0 function and its grants stay as they are.
@@ -760,3 +760,49 @@ RETURNS TABLE (ok boolean, tables integer, rows bigint, error text)
 COMMENT ON FUNCTION tenant_backup.backup_drill(bigint) IS
     'Checks that a backup would restore into the tables as they are now, without changing them; records the outcome.';
 GRANT EXECUTE ON FUNCTION tenant_backup.backup_restore(bigint, boolean), tenant_backup.backup_drill(bigint) TO PUBLIC;
+
+-- Issue 21: restores that can be previewed, undone and aimed. The diff engine compares a backup
+-- with its tenant's rows now (or with another backup of the tenant), matched by primary key, else
+-- a unique key, else whole rows as a multiset (src/pg/archive/diff_engine.hpp).
+CREATE FUNCTION tenant_backup.backup_diff(backup_id bigint, other_backup_id bigint DEFAULT NULL)
+RETURNS TABLE (table_name text, matched_by text, only_in_backup bigint, only_live bigint, changed bigint,
+               unchanged bigint)
+    AS 'MODULE_PATHNAME', 'backup_diff' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION tenant_backup.backup_diff(bigint, bigint) IS
+    'Per table of the backup: rows only in it (a restore adds them back), only live (a restore removes them; with other_backup_id, only in that backup), changed and unchanged. Needs backup.view.';
+CREATE FUNCTION tenant_backup.backup_diff_rows(backup_id bigint, other_backup_id bigint DEFAULT NULL,
+                                               max_rows integer DEFAULT 1000)
+RETURNS TABLE (table_name text, kind text, key jsonb, before jsonb, after jsonb)
+    AS 'MODULE_PATHNAME', 'backup_diff_rows' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION tenant_backup.backup_diff_rows(bigint, bigint, integer) IS
+    'Each difference between the backup (after) and the tenant''s rows now or other_backup_id (before): kind only_in_backup, only_live or changed, the key, both rows as jsonb; at most max_rows. Needs backup.download.';
+GRANT EXECUTE ON FUNCTION tenant_backup.backup_diff(bigint, bigint),
+    tenant_backup.backup_diff_rows(bigint, bigint, integer) TO PUBLIC;
+
+-- Undo: every restore first backs up the tenant as it is, kind pre_restore (unless
+-- tenant_backup.pre_restore_backup is off); the scheduler deletes them after
+-- tenant_backup.pre_restore_retention days. They count against no quota.
+ALTER TABLE tenant_backup.backups DROP CONSTRAINT backups_kind_check;
+ALTER TABLE tenant_backup.backups ADD CONSTRAINT backups_kind_check
+    CHECK (kind IN ('manual', 'auto', 'imported', 'pre_restore'));
+
+-- Preview and undo: another signature (the one-argument form keeps its result; dry_run has no
+-- default, so that backup_restore(id) still means the one-argument form; with issue 20's
+-- backup_restore(id, strict), two positional arguments are ambiguous: name them). strict as there.
+CREATE FUNCTION tenant_backup.backup_restore(backup_id bigint, dry_run boolean, pre_restore_backup boolean DEFAULT NULL,
+                                             mode text DEFAULT 'exact', tables regclass[] DEFAULT NULL,
+                                             strict boolean DEFAULT false)
+RETURNS TABLE (table_name text, rows_removed bigint, rows_restored bigint, only_in_backup bigint, only_live bigint,
+               changed bigint, unchanged bigint, pre_restore_backup_id bigint)
+    AS 'MODULE_PATHNAME', 'backup_restore_with_options' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION tenant_backup.backup_restore(bigint, boolean, boolean, text, regclass[], boolean) IS
+    'dry_run => true: what the restore would do per table (rows it removes and loads; rows only in the backup, only live, changed, unchanged), changing nothing (backup.view). Otherwise the restore, after backing up the tenant as it is (kind pre_restore, its id in pre_restore_backup_id; pre_restore_backup => false or tenant_backup.pre_restore_backup = off skips it). mode => ''missing'' only re-inserts rows whose key is gone; tables => restores only those tables; strict => true refuses a table dropped since the backup.';
+GRANT EXECUTE ON FUNCTION tenant_backup.backup_restore(bigint, boolean, boolean, text, regclass[], boolean) TO PUBLIC;
+
+-- Writers during a restore: an application that writes a tenant's rows while restores may run
+-- calls this first in each writing transaction (README, "Restoring a live tenant").
+CREATE FUNCTION tenant_backup.tenant_writing(tenant text) RETURNS void
+    AS 'MODULE_PATHNAME', 'tenant_writing' LANGUAGE C VOLATILE STRICT;
+COMMENT ON FUNCTION tenant_backup.tenant_writing(text) IS
+    'Call first in a transaction that writes the tenant''s rows: it waits while a restore of the tenant runs (and a restore waits for it) until the transaction ends. Other tenants never wait.';
+GRANT EXECUTE ON FUNCTION tenant_backup.tenant_writing(text) TO PUBLIC;

@@ -122,8 +122,8 @@ release_0_1_0() {
 }
 
 citus_build() {
-	# Citus (not in Debian) from its source beside the checkout, for t/016_citus_refusal.pl and
-	# t/021_citus_restore.pl, which skip with a clear line when Citus is not installed.
+	# Citus (not in Debian) from its source beside the checkout, for t/016_citus_refusal.pl,
+	# t/021_citus_restore.pl and t/032-034 (atomicity, scheduler, features), which skip with a clear line when Citus is not installed.
 	local src=${TB_CITUS_SOURCE:-$ROOT/../shared/citus}
 	if [ ! -f "$src/build.sh" ]; then
 		echo "no Citus source at $src (set TB_CITUS_SOURCE): the Citus TAP test will skip"

@@ -13,6 +13,10 @@ SET tenant_backup.no_such_setting = 1;
 SELECT format('ALTER DATABASE %I SET tenant_backup.encryption_key_command = %L', current_database(),
               'echo 5ca1ab1e5ca1ab1e5ca1ab1e5ca1ab1e5ca1ab1e5ca1ab1e5ca1ab1e5ca1ab1e') \gexec
 SET tenant_backup.encryption_key_command = 'echo 5ca1ab1e5ca1ab1e5ca1ab1e5ca1ab1e5ca1ab1e5ca1ab1e5ca1ab1e5ca1ab1e';
+-- Restores here keep no pre_restore backup (issue 21: on by default), so that the files' backup
+-- ids and lists stay what they test; 27_restore_undo tests it on.
+SELECT format('ALTER DATABASE %I SET tenant_backup.pre_restore_backup = off', current_database()) \gexec
+SET tenant_backup.pre_restore_backup = off;
 
 -- A small multi-tenant shop. Tenant key: "tenant_id" (integer, text or bigint), which a backup
 -- of tenant '1' casts to every column type. Foreign keys form a chain

@@ -1,6 +1,6 @@
 -- tenant_backup regression tests, part 26 (issue 20): backups that keep restoring across the
 -- schema migrations a SaaS team makes every week. One case per row of the rule table in
--- docs/RESTORE.md ("Schema drift"): converted, refused with the row's key named, refused when
+-- docs/REFERENCE.md (backup_restore, "Schema drift"): converted, refused with the row's key named, refused when
 -- planned, dropped table skipped (or refused with strict), new NOT NULL column named; then restore
 -- drills (backup_drill) and what backup_status says of them.
 CREATE EXTENSION IF NOT EXISTS tenant_backup;
@@ -8,33 +8,33 @@ CREATE EXTENSION IF NOT EXISTS citext;
 -- Backup ids printed in this file start at 26001, whatever ran before.
 SELECT setval('tenant_backup.backups_id_seq', 26000) AS id_base \gset
 
-SET tenant_backup.tenant_column = 'org_id';
+SET tenant_backup.tenant_column = 'mig_org';
 CREATE SCHEMA mig;
 CREATE TYPE mig.status AS ENUM ('new', 'paid', 'void');
 CREATE TABLE mig.orders (
     id      integer PRIMARY KEY,
-    org_id  integer NOT NULL,
+    mig_org  integer NOT NULL,
     amount  numeric(12,2) NOT NULL,
     code    varchar(8),
     email   text,
     status  mig.status NOT NULL
 );
-CREATE INDEX ON mig.orders (org_id);
-CREATE TABLE mig.notes (org_id integer NOT NULL, body text);
-CREATE INDEX ON mig.notes (org_id);
+CREATE INDEX ON mig.orders (mig_org);
+CREATE TABLE mig.notes (mig_org integer NOT NULL, body text);
+CREATE INDEX ON mig.notes (mig_org);
 INSERT INTO mig.orders VALUES
-    (1, 1, 10.50, 'A-1', 'Ann@Example.com', 'new'),
-    (2, 1, 99999.99, 'B-22', NULL, 'paid'),
-    (3, 1, 0.01, NULL, 'x@y.z', 'void'),
-    (4, 2, 5.00, 'C-3', 'other@tenant', 'new');
-INSERT INTO mig.notes VALUES (1, 'first'), (2, 'other tenant');
-SELECT tenant_backup.backup_create('1', 'before the migrations') AS b1 \gset
+    (1, 2601, 10.50, 'A-1', 'Ann@Example.com', 'new'),
+    (2, 2601, 99999.99, 'B-22', NULL, 'paid'),
+    (3, 2601, 0.01, NULL, 'x@y.z', 'void'),
+    (4, 2602, 5.00, 'C-3', 'other@tenant', 'new');
+INSERT INTO mig.notes VALUES (2601, 'first'), (2602, 'other tenant');
+SELECT tenant_backup.backup_create('2601', 'before the migrations') AS b1 \gset
 
 -- The tenant's orders as jsonb text (independent of column order and of the types' spelling).
 CREATE FUNCTION mig.orders_of(org integer) RETURNS SETOF text LANGUAGE sql AS $$
-    SELECT to_jsonb(o)::text FROM mig.orders o WHERE org_id = org ORDER BY id
+    SELECT to_jsonb(o)::text FROM mig.orders o WHERE mig_org = org ORDER BY id
 $$;
-CREATE TABLE org1_at_b1 AS SELECT * FROM mig.orders_of(1) r;
+CREATE TABLE org1_at_b1 AS SELECT * FROM mig.orders_of(2601) r;
 
 ------------------------------------------------------------------------------------------------
 -- Row "converted": int -> bigint (the key and the tenant column), a wider numeric,
@@ -42,17 +42,17 @@ CREATE TABLE org1_at_b1 AS SELECT * FROM mig.orders_of(1) r;
 ------------------------------------------------------------------------------------------------
 CREATE TYPE mig.status2 AS ENUM ('new', 'paid', 'void', 'refunded');
 ALTER TABLE mig.orders ALTER COLUMN id TYPE bigint,
-                       ALTER COLUMN org_id TYPE bigint,
+                       ALTER COLUMN mig_org TYPE bigint,
                        ALTER COLUMN amount TYPE numeric(14,2),
                        ALTER COLUMN code TYPE text,
                        ALTER COLUMN email TYPE citext,
                        ALTER COLUMN status TYPE mig.status2 USING status::text::mig.status2;
-DELETE FROM mig.orders WHERE org_id = 1 AND id = 2;
-UPDATE mig.orders SET amount = 1 WHERE org_id = 1;
+DELETE FROM mig.orders WHERE mig_org = 2601 AND id = 2;
+UPDATE mig.orders SET amount = 1 WHERE mig_org = 2601;
 SELECT * FROM tenant_backup.backup_restore(:b1);
 -- Exactly the archived rows, in the types of now; the other tenant untouched.
-SELECT (SELECT count(*) FROM (SELECT r FROM org1_at_b1 EXCEPT SELECT * FROM mig.orders_of(1)) m) AS missing,
-       (SELECT count(*) FROM (SELECT * FROM mig.orders_of(1) EXCEPT SELECT r FROM org1_at_b1) u) AS unexpected;
+SELECT (SELECT count(*) FROM (SELECT r FROM org1_at_b1 EXCEPT SELECT * FROM mig.orders_of(2601)) m) AS missing,
+       (SELECT count(*) FROM (SELECT * FROM mig.orders_of(2601) EXCEPT SELECT r FROM org1_at_b1) u) AS unexpected;
 SELECT id, pg_typeof(id) AS id_type, amount, pg_typeof(email) AS email_type, email = 'ann@example.com' AS citext_matches,
        status, pg_typeof(status) AS status_type
 FROM mig.orders ORDER BY id;
@@ -60,8 +60,8 @@ FROM mig.orders ORDER BY id;
 ------------------------------------------------------------------------------------------------
 -- Row "refused, the row's key named": a value that does not convert; nothing is restored.
 ------------------------------------------------------------------------------------------------
-UPDATE mig.orders SET amount = 7 WHERE org_id = 1;
-CREATE TABLE org1_damaged AS SELECT * FROM mig.orders_of(1) r;
+UPDATE mig.orders SET amount = 7 WHERE mig_org = 2601;
+CREATE TABLE org1_damaged AS SELECT * FROM mig.orders_of(2601) r;
 -- 99999.99 does not fit numeric(6,2): the row with key (id)=(2).
 ALTER TABLE mig.orders ALTER COLUMN amount TYPE numeric(6,2);
 SELECT * FROM tenant_backup.backup_restore(:b1);
@@ -76,12 +76,12 @@ SELECT ok, tables, rows, error FROM tenant_backup.backup_drill(:b1);
 -- backup_status: the newest backup would not restore, so the tenant is unprotected.
 SELECT last_backup_id = :b1 AS newest, last_drill_ok, last_drill_error IS NOT NULL AS has_reason,
        last_drill_at IS NOT NULL AS drilled, unprotected
-FROM tenant_backup.backup_status WHERE tenant = '1';
+FROM tenant_backup.backup_status WHERE tenant = '2601';
 ALTER TABLE mig.orders ALTER COLUMN status TYPE mig.status2
     USING (CASE WHEN status::text = 'cancelled' THEN 'void' ELSE status::text END)::mig.status2;
 -- Neither the restores nor the drill changed a row.
-SELECT (SELECT count(*) FROM (SELECT r FROM org1_damaged EXCEPT SELECT * FROM mig.orders_of(1)) m) AS missing,
-       (SELECT count(*) FROM (SELECT * FROM mig.orders_of(1) EXCEPT SELECT r FROM org1_damaged) u) AS unexpected;
+SELECT (SELECT count(*) FROM (SELECT r FROM org1_damaged EXCEPT SELECT * FROM mig.orders_of(2601)) m) AS missing,
+       (SELECT count(*) FROM (SELECT * FROM mig.orders_of(2601) EXCEPT SELECT r FROM org1_damaged) u) AS unexpected;
 
 ------------------------------------------------------------------------------------------------
 -- Row "refused when planned": no assignment cast, and neither type a string or an enum type.
@@ -101,7 +101,7 @@ SELECT ok, error FROM tenant_backup.backup_drill(:b1);
 -- With a default, the archived rows take it.
 ALTER TABLE mig.orders ALTER COLUMN region SET DEFAULT 'eu';
 SELECT ok, tables, rows, error FROM tenant_backup.backup_drill(:b1);
-SELECT last_drill_ok, last_drill_error, unprotected FROM tenant_backup.backup_status WHERE tenant = '1';
+SELECT last_drill_ok, last_drill_error, unprotected FROM tenant_backup.backup_status WHERE tenant = '2601';
 ALTER TABLE mig.orders DROP COLUMN region;
 
 ------------------------------------------------------------------------------------------------
@@ -116,23 +116,27 @@ SELECT tenant_backup.backup_import(:'doc') AS imported \gset
 ALTER TABLE mig.notes RENAME TO memos;
 ALTER TABLE mig.orders RENAME COLUMN code TO sku;
 UPDATE mig.memos SET body = 'changed';
-UPDATE mig.orders SET sku = NULL WHERE org_id = 1;
+UPDATE mig.orders SET sku = NULL WHERE mig_org = 2601;
 SELECT * FROM tenant_backup.backup_restore(:b1);
-SELECT org_id, body FROM mig.memos ORDER BY org_id;
+SELECT mig_org, body FROM mig.memos ORDER BY mig_org;
 SELECT id, sku FROM mig.orders ORDER BY id;
 SELECT ok, tables, rows, error FROM tenant_backup.backup_drill(:b1);
 UPDATE mig.memos SET body = 'changed';
-UPDATE mig.orders SET sku = NULL WHERE org_id = 1;
+UPDATE mig.orders SET sku = NULL WHERE mig_org = 2601;
 SELECT * FROM tenant_backup.backup_restore(:imported);
 SELECT * FROM tenant_backup.backup_restore(:imported, strict => true);
 SET tenant_backup.restore_renames = 'mig.notes=mig.memos, mig.orders.code=sku';
 SELECT * FROM tenant_backup.backup_restore(:imported);
-SELECT org_id, body FROM mig.memos ORDER BY org_id;
+SELECT mig_org, body FROM mig.memos ORDER BY mig_org;
 SELECT id, sku FROM mig.orders ORDER BY id;
 -- A mapping to a table that does not exist, and one that is no mapping.
 SET tenant_backup.restore_renames = 'mig.notes=mig.nowhere';
 SELECT * FROM tenant_backup.backup_restore(:imported);
 SET tenant_backup.restore_renames = 'notes=memos';
+SELECT * FROM tenant_backup.backup_restore(:imported);
+-- A mapping of a column that still exists is refused: it would load its archived values into
+-- another column, past that column's triggers (the swap of two columns' values).
+SET tenant_backup.restore_renames = 'mig.notes=mig.memos, mig.orders.code=sku, mig.orders.amount=sku';
 SELECT * FROM tenant_backup.backup_restore(:imported);
 RESET tenant_backup.restore_renames;
 ALTER TABLE mig.memos RENAME TO notes;
@@ -142,13 +146,13 @@ ALTER TABLE mig.orders RENAME COLUMN sku TO code;
 -- Row "dropped table": skipped with a WARNING and listed with NULL counts; strict => true
 -- refuses instead, and nothing is restored.
 ------------------------------------------------------------------------------------------------
-UPDATE mig.orders SET amount = 7 WHERE org_id = 1;
+UPDATE mig.orders SET amount = 7 WHERE mig_org = 2601;
 DROP TABLE mig.notes;
 SELECT * FROM tenant_backup.backup_restore(:b1, strict => true);
-SELECT (SELECT count(*) FROM (SELECT * FROM mig.orders_of(1) EXCEPT SELECT r FROM org1_damaged) u) AS changed;
+SELECT (SELECT count(*) FROM (SELECT * FROM mig.orders_of(2601) EXCEPT SELECT r FROM org1_damaged) u) AS changed;
 SELECT * FROM tenant_backup.backup_restore(:b1);
-SELECT (SELECT count(*) FROM (SELECT r FROM org1_at_b1 EXCEPT SELECT * FROM mig.orders_of(1)) m) AS missing,
-       (SELECT count(*) FROM (SELECT * FROM mig.orders_of(1) EXCEPT SELECT r FROM org1_at_b1) u) AS unexpected;
+SELECT (SELECT count(*) FROM (SELECT r FROM org1_at_b1 EXCEPT SELECT * FROM mig.orders_of(2601)) m) AS missing,
+       (SELECT count(*) FROM (SELECT * FROM mig.orders_of(2601) EXCEPT SELECT r FROM org1_at_b1) u) AS unexpected;
 SELECT ok, tables, rows, error FROM tenant_backup.backup_drill(:b1);
 
 ------------------------------------------------------------------------------------------------
@@ -163,6 +167,23 @@ RESET ROLE;
 DROP ROLE mig_nobody;
 SELECT tenant_backup.backup_drill(NULL);
 SELECT tenant_backup.backup_drill(-1);
+
+------------------------------------------------------------------------------------------------
+-- A conversion through text does not depend on the session's settings: a text column that
+-- became a date converts with DateStyle ISO, MDY whatever the session says (as in an
+-- asynchronous job's worker or a scheduled drill), and the session's DateStyle is as before after.
+------------------------------------------------------------------------------------------------
+CREATE TABLE mig.events (mig_org integer NOT NULL, id integer PRIMARY KEY, happened text);
+CREATE INDEX ON mig.events (mig_org);
+INSERT INTO mig.events VALUES (2603, 1, '03/04/2024'), (2603, 2, '2024-12-31');
+SELECT tenant_backup.backup_create('2603') AS b3 \gset
+ALTER TABLE mig.events ALTER COLUMN happened TYPE date USING happened::date;
+SET datestyle = 'ISO, DMY';
+SELECT table_name, rows_restored FROM tenant_backup.backup_restore(:b3);
+SHOW datestyle;
+RESET datestyle;
+SELECT id, happened FROM mig.events ORDER BY id; -- 2024-03-04: March 4th, as MDY reads it
+DROP TABLE mig.events;
 
 RESET tenant_backup.tenant_column;
 DROP TABLE org1_at_b1, org1_damaged;

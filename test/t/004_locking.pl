@@ -119,7 +119,9 @@ is($s[1]->query_safe("BEGIN; SELECT sum(rows_restored) FROM tenant_backup.backup
 	'100', 'once the backup committed, the restore goes through');
 is( $node->safe_psql(
 		'postgres',
-		"SELECT string_agg(label || ':' || status, ',' ORDER BY id) FROM tenant_backup.backups WHERE label IS NOT NULL"),
+		# (the first restore's own pre_restore backup, issue 21, is not one of the backups tried here)
+		"SELECT string_agg(label || ':' || status, ',' ORDER BY id) FROM tenant_backup.backups "
+		  . "WHERE label IS NOT NULL AND kind <> 'pre_restore'"),
 	'waited:completed,retry:completed,open:completed,parallel:completed',
 	'the catalog has exactly the backups that succeeded');
 

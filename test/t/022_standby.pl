@@ -140,6 +140,10 @@ my %calls = (
 	'backup_cancel(bigint)' => [ 'write', 'SELECT tenant_backup.backup_cancel(1)' ],
 	'backup_job(bigint)' => [ 'read', 'SELECT count(*) FROM tenant_backup.backup_job(1)' ],
 	'backup_delete(bigint)' => [ 'write', "SELECT tenant_backup.backup_delete($before)" ],
+	# issue 21: the diff loads the archive into temporary tables, which a standby cannot create
+	'backup_diff(bigint,bigint)' => [ 'write', "SELECT count(*) FROM tenant_backup.backup_diff($after)" ],
+	'backup_diff_rows(bigint,bigint,integer)' =>
+	  [ 'write', "SELECT count(*) FROM tenant_backup.backup_diff_rows($after)" ],
 	'backup_download(bigint)' => [ 'read', "SELECT count(*) FROM tenant_backup.backup_download($after)" ],
 	'backup_exclude_table(regclass)' => [ 'write', q{SELECT tenant_backup.backup_exclude_table('extra')} ],
 	'backup_export_csv(bigint,regclass)' =>
@@ -158,6 +162,9 @@ my %calls = (
 	'backup_repository_check(text)' => [ 'read', q{SELECT count(*) FROM tenant_backup.backup_repository_check('local')} ],
 	'backup_repository_remove(text)' => [ 'write', q{SELECT tenant_backup.backup_repository_remove('x')} ],
 	'backup_restore(bigint)' => [ 'write', "SELECT count(*) FROM tenant_backup.backup_restore($before)" ],
+	# issue 21: a preview too (temporary tables)
+	'backup_restore(bigint,boolean,boolean,text,regclass[],boolean)' =>
+	  [ 'write', "SELECT count(*) FROM tenant_backup.backup_restore($before, dry_run => true)" ],
 	'backup_restore_async(bigint)' => [ 'write', "SELECT tenant_backup.backup_restore_async($before)" ],
 	'backup_restore_async(bigint,boolean)' =>
 	  [ 'write', "SELECT tenant_backup.backup_restore_async($before, true)" ],
@@ -172,6 +179,7 @@ my %calls = (
 	'backup_tables()' => [ 'read', 'SELECT count(*) FROM tenant_backup.backup_tables()' ],
 	'backup_unowned_rows()' => [ 'read', 'SELECT count(*) FROM tenant_backup.backup_unowned_rows()' ],
 	'backup_verify(bigint)' => [ 'read', "SELECT ok FROM tenant_backup.backup_verify($after)" ],
+	'tenant_writing(text)' => [ 'write', q{SELECT tenant_backup.tenant_writing('1')} ],
 	'tenant_export_csv(text,regclass)' => [ 'read', q{SELECT count(*) FROM tenant_backup.tenant_export_csv('1', 'items')} ],
 );
 my @functions = split /\n/, $standby->safe_psql(

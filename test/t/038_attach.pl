@@ -178,26 +178,48 @@ sq('rebuilt', "SET tenant_backup.drop_confirmed = on; DROP EXTENSION tenant_back
 sq('rebuilt', 'CREATE EXTENSION tenant_backup');
 my $fresh = sq('rebuilt', "SELECT tenant_backup.backup_create('3')");
 is($fresh, '1', 'a catalog created again starts at backup id 1');
-is(sq('rebuilt', "SELECT string_agg(outcome, ',') FROM tenant_backup.backup_attach('local') WHERE outcome <> 'already_known'"),
+# The dropped catalog held backups attached from prod and backups of its own: two sources, which
+# attach never mixes unasked (another database's tenant of the same name may be another customer).
+my $mixed = err('rebuilt', "SELECT * FROM tenant_backup.backup_attach('local')");
+like($mixed, qr/repository "local" holds backups of 2 databases: .*"prod".*"rebuilt".*nothing was attached/,
+	'attach from a repository of two databases names both and attaches nothing');
+like($mixed, qr/source_database => '\*'/, 'and says how to attach from both');
+is(sq('rebuilt', "SELECT string_agg(outcome, ',') FROM tenant_backup.backup_attach('local', source_database => '*') WHERE outcome <> 'already_known'"),
 	'attached,attached,attached,attached', 'attach brings back every backup the dropped catalog had');
 my @keys_now = files_under($repo, qr{/keys/.*\.key$});
 is(scalar(@keys_now), 5, 'the new catalog wrote its key beside the old ones, overwriting none');
 
 # --- Forgetting a tenant ----------------------------------------------------------------------
+# Another database of the cluster writes to the same repository, and has a tenant '1' of its own
+# (another customer): forgetting tenant 1 here never touches its key records.
+$node->safe_psql('postgres', 'CREATE DATABASE neighbour');
+sq('neighbour', $schema . $data);
+sq('neighbour', "SELECT tenant_backup.backup_create('1')");
+my $neighbour_oid = sq('postgres', "SELECT oid FROM pg_database WHERE datname = 'neighbour'");
+my $neighbours = qr{/$neighbour_oid/keys/.*\.key$};
+my @neighbour_keys = files_under($repo, $neighbours);
+is(scalar(@neighbour_keys), 1, "the neighbour's key record is in the repository");
 # A copy of the whole repository made by hand, registered but holding no copy this catalog knows:
 # forgetting reaches its key records all the same.
 system_or_bail('cp', '-a', $repo, "$tmp/cold");
 sq('rebuilt', "SELECT tenant_backup.backup_repository_add('cold', 'file://$tmp/cold')");
 like(sq('rebuilt', "SELECT tenant_backup.backup_forget_tenant('1')"), qr/forgotten/, 'tenant 1 is forgotten');
-is(scalar(grep { slurp_file($_) =~ /"tenant": "1"/ } files_under($repo, qr{/keys/.*\.key$})), 0,
+is(scalar(grep { slurp_file($_) =~ /"tenant": "1"/ && $_ !~ $neighbours } files_under($repo, qr{/keys/.*\.key$})), 0,
 	'every key record of tenant 1, of either catalog, is gone');
-is(scalar(grep { slurp_file($_) =~ /"tenant": "1"/ } files_under("$tmp/cold", qr{/keys/.*\.key$})), 0,
+@neighbour_keys = files_under($repo, $neighbours);
+is(scalar(@neighbour_keys), 1, "the neighbour's key record of its own tenant 1 stays");
+is(sq('neighbour', "SELECT string_agg(state, ',') FROM tenant_backup.backup_repository_scan('local') WHERE source ~ '^database neighbour '"),
+	'known', 'and its backup stays readable from the repository');
+is(scalar(grep { slurp_file($_) =~ /"tenant": "1"/ && $_ !~ $neighbours } files_under("$tmp/cold", qr{/keys/.*\.key$})), 0,
 	'also from the copy');
-is(sq('rebuilt', "SELECT count(*) || ' ' || string_agg(DISTINCT state, ',') FROM tenant_backup.backup_repository_scan('cold') WHERE tenant = '1'"),
+is(sq('rebuilt', "SELECT count(*) || ' ' || string_agg(DISTINCT state, ',') FROM tenant_backup.backup_repository_scan('cold') WHERE tenant = '1' AND source !~ '^database neighbour '"),
 	'2 keys_missing', 'the archives of tenant 1 left in the copy are reported unreadable');
-like(sq('rebuilt', "SELECT min(detail) FROM tenant_backup.backup_repository_scan('cold') WHERE tenant = '1'"),
+like(sq('rebuilt', "SELECT min(detail) FROM tenant_backup.backup_repository_scan('cold') WHERE tenant = '1' AND source !~ '^database neighbour '"),
 	qr/^no key record of tenant "1" \(generation \d+\) is in the repository$/, 'saying why');
-is(sq('rebuilt', "SELECT count(*) FROM tenant_backup.backup_attach('cold', tenant => '1') WHERE outcome = 'attached'"),
-	'0', 'and attach refuses them');
+like(err('rebuilt', "SELECT * FROM tenant_backup.backup_attach('cold', tenant => '1')"),
+	qr/holds backups of \d databases: .*"neighbour"/,
+	"attach of tenant 1 never takes the neighbour's tenant 1 unasked");
+is(sq('rebuilt', "SELECT count(*) FROM tenant_backup.backup_attach('cold', tenant => '1', source_database => 'prod') WHERE outcome = 'attached'"),
+	'0', 'and attach refuses the forgotten ones');
 
 done_testing();

@@ -86,6 +86,44 @@ void WorkerSnapshotScope::push_coordinator_snapshot() {
 	});
 }
 
+std::vector<size_t> citus_load_order(const std::vector<Oid> &relids) {
+	std::string list;
+	for (Oid relid : relids)
+		list += (list.empty() ? "" : ",") + std::to_string(relid);
+	std::vector<ForeignKey> keys = load_foreign_keys("c.conrelid OPERATOR(pg_catalog.=) ANY ('{" + list +
+	                                                 "}'::pg_catalog.oid[]) AND c.confrelid OPERATOR(pg_catalog.=) "
+	                                                 "ANY ('{" +
+	                                                 list + "}'::pg_catalog.oid[])");
+	std::vector<size_t> order;
+	std::vector<bool> placed(relids.size(), false);
+	while (order.size() < relids.size()) {
+		bool progressed = false;
+		for (size_t i = 0; i < relids.size(); i++) {
+			if (placed[i])
+				continue;
+			bool waits = false; // for a referenced table not placed yet
+			for (const auto &k : keys)
+				if (k.child == relids[i] && k.parent != k.child)
+					for (size_t j = 0; j < relids.size(); j++)
+						if (!placed[j] && relids[j] == k.parent)
+							waits = true;
+			if (waits)
+				continue;
+			placed[i] = true;
+			order.push_back(i);
+			progressed = true;
+			break; // the first table that may go, in archive order
+		}
+		if (!progressed) // a cycle of foreign keys: the rest in archive order, as before
+			for (size_t i = 0; i < relids.size(); i++)
+				if (!placed[i]) {
+					placed[i] = true;
+					order.push_back(i);
+				}
+	}
+	return order;
+}
+
 namespace {
 
 [[noreturn]] void refuse(const std::string &display_name, const std::string &why, const std::string &detail,
@@ -194,7 +232,9 @@ uint64 load_into_citus(Oid relid, const std::string &qualified, const std::vecto
 	// so that COPY decodes every field exactly as it would into the table itself.
 	std::string create =
 	    "CREATE TEMP TABLE " + staging + " ON COMMIT DROP AS SELECT " + cols + " FROM " + qualified + " WITH NO DATA";
-	std::string move = "INSERT INTO " + qualified + " (" + cols + ") SELECT " + cols + " FROM " + staging;
+	// Identity columns GENERATED ALWAYS take the archived values, as COPY gives them on a single server.
+	std::string move =
+	    "INSERT INTO " + qualified + " (" + cols + ") OVERRIDING SYSTEM VALUE SELECT " + cols + " FROM " + staging;
 	std::string empty = "TRUNCATE " + staging;
 	Oid staging_relid = InvalidOid;
 	{

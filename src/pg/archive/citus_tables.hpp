@@ -76,6 +76,14 @@ private:
 	int saved_ = -1; // the level to restore, or -1 when the scope changed nothing
 };
 
+// The order in which a restore loads the tables `relids` (given in archive order) when some are
+// Citus distributed tables, whose foreign keys Citus checks on the workers as each statement
+// loads, whatever session_replication_role says: every table after the tables it references
+// through a foreign key among `relids` (self-references aside), otherwise in archive order; the
+// restore deletes the distributed tables' rows in the reverse order. Returns indexes into
+// `relids`. Needs SPI connected.
+std::vector<size_t> citus_load_order(const std::vector<Oid> &relids);
+
 // Loads a stream of binary COPY tuples (`fields` per tuple) into the columns `columns` of a Citus
 // distributed table through Citus: each batch of rows is staged in a temporary table of this
 // session and moved with INSERT INTO table SELECT ... FROM the staging table, which Citus executes

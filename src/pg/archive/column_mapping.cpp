@@ -192,6 +192,14 @@ ColumnPlan plan_columns(const std::vector<archive::Column> &archived, Oid relid,
 		auto mapped = renames.find(archived_table + "." + col.name);
 		if (!archived_table.empty() && mapped != renames.end()) {
 			name = mapped->second;
+			// Only a column that is gone may be mapped: a mapping of one that still exists would let a
+			// restore load any archived values into any column, past its triggers (bio into is_admin).
+			if (name != col.name && columns.count(col.name))
+				throw SqlError(ERRCODE_INVALID_PARAMETER_VALUE,
+				               "tenant_backup.restore_renames maps column \"" + col.name + "\" of table " + display +
+				                   " to \"" + name + "\", but column \"" + col.name +
+				                   "\" still exists; only a column renamed or dropped since " + source +
+				                   " can be mapped; " + consequence);
 			if (!columns.count(name))
 				throw SqlError(ERRCODE_UNDEFINED_COLUMN, "column \"" + name + "\" of table " + display +
 				                                             ", which tenant_backup.restore_renames "
@@ -216,9 +224,10 @@ ColumnPlan plan_columns(const std::vector<archive::Column> &archived, Oid relid,
 			warn("column \"" + col.name + "\" of table " + display + " " +
 			         (it == columns.end() ? "no longer exists" : "is now a generated column") + "; its values in " +
 			         source + " are skipped",
-			     it == columns.end() && !archived_table.empty() ? "If it was renamed, SET tenant_backup.restore_renames = '" + archived_table +
-			                               "." + col.name + "=new_name' and try again."
-			                         : "");
+			     it == columns.end() && !archived_table.empty()
+			         ? "If it was renamed, SET tenant_backup.restore_renames = '" + archived_table + "." + col.name +
+			               "=new_name' and try again."
+			         : "");
 			continue;
 		}
 		if (it->second.type != col.type) {
@@ -296,6 +305,7 @@ MappedTuples::MappedTuples(Source &archived, const std::vector<archive::Column> 
 			filter_ = std::make_unique<archive::TupleFieldFilter>(archived, plan.keep);
 		return;
 	}
+	styles_.emplace();
 	for (bool k : plan.keep)
 		kept_ += k;
 	reader_ = std::make_unique<archive::CopyTupleReader>(archived, columns.size());

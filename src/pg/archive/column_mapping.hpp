@@ -1,5 +1,5 @@
 // How the archived columns of one table map onto the table as it is now (schema drift): the one
-// rule for every restore path (restore, import, drill). docs/RESTORE.md, "Schema drift", states it
+// rule for every restore path (restore, import, drill). docs/REFERENCE.md (backup_restore, "Schema drift") states it
 // as one table:
 //   - a column found by name keeps its values; one that no longer exists, or is now generated, is
 //     skipped with a WARNING;
@@ -19,6 +19,7 @@
 #include "core/archive/format.hpp"
 #include "core/stream/stream.hpp"
 #include "pg/boundary/pg_headers.hpp"
+#include "pg/boundary/value_styles.hpp"
 
 #include <map>
 #include <memory>
@@ -103,6 +104,7 @@ private:
 	const std::vector<archive::Column> &columns_;
 	const ColumnPlan &plan_;
 	std::string display_, source_, consequence_;
+	std::optional<PinnedValueStyles> styles_;           // while converting (value_styles.hpp)
 	std::unique_ptr<archive::TupleFieldFilter> filter_; // no conversions: only dropped fields
 	std::unique_ptr<archive::CopyTupleReader> reader_;
 	std::vector<archive::CopyTupleReader::Field> fields_;

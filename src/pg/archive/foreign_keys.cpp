@@ -238,7 +238,7 @@ int tenant_family(Oid type) {
 
 } // namespace
 
-void ForeignKeyChecks::check(const std::vector<RestoredTable> &tables, int64 backup_id) {
+void ForeignKeyChecks::check(const std::vector<RestoredTable> &tables, int64 backup_id, bool aimed) {
 	if (tables.empty())
 		return;
 	std::string oids = join_each(std::vector<std::string>(tables.size()), ",",
@@ -307,8 +307,10 @@ void ForeignKeyChecks::check(const std::vector<RestoredTable> &tables, int64 bac
 			               "Rows of " + fk.child_name + " would reference rows of " + fk.parent_name +
 			                   " that do not exist after the restore (for example key " + *key +
 			                   "). Nothing was restored.",
-			               "Tables that reference tenant tables should be tenant tables themselves, so that they "
-			               "are backed up and restored together.");
+			               aimed ? "Restore " + (restored(fk.child) ? fk.parent_name : fk.child_name) +
+			                           " with it (add it to tables =>), or restore the whole backup."
+			                     : "Tables that reference tenant tables should be tenant tables themselves, so that "
+			                       "they are backed up and restored together.");
 		}
 	}
 	end_index_probes(nest_level); // the settings above end here

@@ -33,7 +33,9 @@ public:
 	// needed) and returns how many rows it deleted.
 	uint64 delete_tenant_rows(const RestoredTable &table);
 	// Fails with foreign_key_violation, naming the constraint, if a foreign key is broken.
-	void check(const std::vector<RestoredTable> &tables, int64 backup_id);
+	// `aimed`: only some tables of the backup are restored, and the hint names the table that
+	// must be restored with them.
+	void check(const std::vector<RestoredTable> &tables, int64 backup_id, bool aimed = false);
 	// A table found through a path has no tenant column to check its rows by as they load: after
 	// the load, every loaded row must reach the tenant through the path (its parents restored, or
 	// kept), so the tenant's rows found through it must number exactly `loaded`.

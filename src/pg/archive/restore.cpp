@@ -4,7 +4,14 @@
 #include "core/archive/copy_binary.hpp"
 #include "core/archive/tenant_field_check.hpp"
 #include "pg/archive/archive_access.hpp"
+#include "pg/catalog/foreign_key_catalog.hpp"
+#include "pg/boundary/warnings.hpp"
+#include "pg/boundary/settings.hpp"
+#include "pg/archive/take_backup.hpp"
+#include "pg/archive/diff_engine.hpp"
+#include "pg/archive/archived_tuples.hpp"
 #include "pg/archive/citus_tables.hpp"
+#include "pg/archive/column_mapping.hpp"
 #include "pg/archive/copy_loader.hpp"
 #include "pg/archive/loading_scope.hpp"
 #include "pg/archive/sequences.hpp"
@@ -15,40 +22,11 @@
 
 #include <algorithm>
 #include <map>
+#include <set>
 
 namespace tb::pg {
 
 namespace {
-
-// The tenant value's bytes as the tenant column's type sends it in binary COPY (built-in types
-// only, see check_tenant_type): what every archived row must hold in its tenant field.
-std::string tenant_bytes(Oid type, Datum tenant) {
-	struct {
-		const char *data;
-		size_t len;
-	} b{};
-	pg_call([&] {
-		Oid send;
-		bool varlena;
-		getTypeBinaryOutputInfo(type, &send, &varlena);
-		bytea *bytes = OidSendFunctionCall(send, tenant);
-		b.data = VARDATA(bytes);
-		b.len = VARSIZE(bytes) - VARHDRSZ;
-	});
-	return std::string(b.data, b.len);
-}
-
-// The tenant column's place among the loaded fields (the tenant check runs on the mapped tuples,
-// so that it compares values of the column's type now).
-size_t tenant_field(const tb::archive::TableHeader &table, const std::vector<std::string> &load, int64 id,
-                    const std::string &display_name) {
-	for (size_t i = 0; i < load.size(); i++)
-		if (load[i] == table.tenant_column)
-			return i;
-	throw SqlError(ERRCODE_DATA_CORRUPTED, "archive of backup " + std::to_string(id) + " is damaged: table " +
-	                                           display_name + " lacks its tenant column \"" + table.tenant_column +
-	                                           "\"; nothing was restored");
-}
 
 // Counts what a table's rows pass on to COPY, for backup_progress: bytes as they go, rows as the
 // tenant check counts them (rows found through a path are counted when their table is done).
@@ -70,6 +48,59 @@ private:
 	uint64 counted_ = 0;
 };
 
+bool aimed_at(const RestoreOptions &o, const std::string &name) {
+	return !o.tables || o.tables->count(name);
+}
+
+// The named tables must be tables of the backup.
+void refuse_tables_not_in_backup(const RestoreOptions &o, const std::vector<std::string> &archived, int64 id) {
+	if (!o.tables)
+		return;
+	for (const auto &name : *o.tables)
+		if (std::find(archived.begin(), archived.end(), name) == archived.end())
+			throw SqlError(ERRCODE_INVALID_PARAMETER_VALUE,
+			               "table " + name + " is not in backup " + std::to_string(id) + "; nothing was restored", "",
+			               "tenant_backup.backup_list() and backup_diff() show the backup's tables.");
+}
+
+// Mode 'missing': the backup's rows whose key the tenant has no row for now are inserted, with
+// the restore's own checks (tenant, drift, triggers off, as the table's owner); no row is
+// deleted or changed. A table without a key to match rows by is skipped with a WARNING; rows
+// whose unique key holds a NULL are never missing. Returns the rows inserted.
+uint64 insert_missing(const RestoredTable &r, const ArchivedCopy &archived) {
+	if (r.distributed)
+		throw SqlError(ERRCODE_FEATURE_NOT_SUPPORTED,
+		               "mode 'missing' cannot restore Citus table " + r.plan.display_name + "; nothing was restored",
+		               "", "Restore the whole backup (mode 'exact').");
+	RowKey key = choose_row_key(r.plan.relid, archived.columns());
+	if (key.columns.empty()) {
+		warn("table " + r.plan.display_name +
+		         " has no primary or unique key to tell missing rows by; none of its rows was re-inserted",
+		     "Give it a primary key, or restore the whole backup (mode 'exact').");
+		return 0;
+	}
+	auto cols = [&](const std::string &alias) {
+		return join_each(archived.columns(), ", ",
+		                 [&](size_t i) { return alias + quoted_ident(archived.columns()[i]); });
+	};
+	std::string present =
+	    join_each(key.columns, " AND ", [&](size_t i) { return "x." + quoted_ident(key.columns[i]) + " IS NOT NULL"; });
+	std::string same_key = join_each(key.columns, " AND ", [&](size_t i) {
+		return "ch." + quoted_ident(key.columns[i]) + key.equals[i] + "x." + quoted_ident(key.columns[i]);
+	});
+	std::string sql = "INSERT INTO " + r.plan.qualified + " (" + cols("") + ") SELECT " + cols("x.") + " FROM " +
+	                  archived.rows(archived.columns()) + " WHERE " + present + " AND NOT EXISTS (SELECT 1" +
+	                  r.plan.table.tenant_rows_sql() + " AND " + same_key + ")";
+	const char *q = sql.c_str();
+	SqlParams params = SqlParams().datum(r.plan.tenant_type, r.tenant);
+	LoadingScope loading(r.plan.relid);
+	return pg_eval([&] { return spi_run(q, params, false, SPI_OK_INSERT); });
+}
+
+void finish_restore(BackupProgress &progress, ForeignKeyChecks &foreign_keys,
+                    const std::vector<RestoredTable> &restored, const StoredBackup &backup, int64 id,
+                    const RestoreOptions &options, AuditedAction &audit);
+
 } // namespace
 
 StoredBackup check_restore_allowed(int64 id, AuditedAction &audit) {
@@ -81,7 +112,38 @@ StoredBackup check_restore_allowed(int64 id, AuditedAction &audit) {
 	return authorized;
 }
 
+std::vector<RestoredTableResult> preview_restore(int64 id, AuditedAction &audit, const RestoreOptions &options) {
+	StoredBackup authorized = authorize_backup(id, "restored", "backup.view", audit);
+	require_sequence_privileges(catalog_tables(id), id, authorized.tenant, audit.action());
+	refuse_citus_tables_of_backup(id);
+	OpenedBackup opened = open_backup(authorized, "nothing was restored", false);
+	std::vector<std::string> archived;
+	for (const auto &entry :
+	     tb::archive::read_archive_index(*opened.storage, opened.backup.object_name, reader_options(opened.backup)))
+		archived.push_back(entry.schema + "." + entry.name);
+	refuse_tables_not_in_backup(options, archived, id);
+	std::vector<RestoredTableResult> results;
+	compare_backup(
+	    opened, nullptr, PlanPurpose::Restore,
+	    [&](const RestoredTable &t, const Comparison &c) {
+		    DiffCounts n = count_differences(c);
+		    std::array<uint64, 4> diff{n.only_in_backup, n.only_live, n.changed, n.unchanged};
+		    if (options.missing) // only what is missing comes back, if rows have a key to tell it by
+			    results.push_back({t.plan.display_name, 0, n.missing_by_key, false, diff});
+		    else
+			    results.push_back({t.plan.display_name, n.only_live + n.changed + n.unchanged,
+			                       n.only_in_backup + n.changed + n.unchanged, false, diff});
+	    },
+	    options.tables ? &*options.tables : nullptr);
+	audit.ok();
+	return results;
+}
+
 std::vector<RestoredTableResult> restore_backup(int64 id, AuditedAction &audit, const RestoreOptions &options) {
+	return restore_with_undo(id, audit, options).tables;
+}
+
+RestoreOutcome restore_with_undo(int64 id, AuditedAction &audit, const RestoreOptions &options) {
 	StoredBackup authorized = check_restore_allowed(id, audit);
 	BackupProgress progress(id, authorized.tenant, "restore", 0);
 	progress.phase("checking archive");
@@ -96,7 +158,10 @@ std::vector<RestoredTableResult> restore_backup(int64 id, AuditedAction &audit, 
 	// tables are deleted as they load. Loading is parent-first, as the backup wrote them.
 	std::vector<TenantTable> now = load_tenant_tables();
 	std::map<std::string, RestoredTable> planned;
-	std::vector<std::string> archive_order;
+	std::vector<std::string> archive_order, archived;
+	std::vector<tb::archive::TableIndexEntry> entries; // in archive order
+	std::vector<Oid> relids;                           // in archive order
+	bool any_distributed = false;
 	int colocation = 0; // of the distributed tables, which must all share it
 	for (const auto &entry :
 	     tb::archive::read_archive_index(*opened.storage, backup.object_name, reader_options(backup))) {
@@ -106,9 +171,14 @@ std::vector<RestoredTableResult> restore_backup(int64 id, AuditedAction &audit, 
 		if (!table)
 			throw SqlError(ERRCODE_DATA_CORRUPTED,
 			               "archive of backup " + std::to_string(id) + " is damaged: its index names a table it lacks");
+		archived.push_back(table->schema + "." + table->name);
+		if (!aimed_at(options, archived.back()))
+			continue; // an aimed restore leaves the other tables alone
 		RestoredTable r{plan_table_restore(*table, id, now, options), 0};
-		if (r.plan.dropped) {
+		if (r.plan.dropped) { // kept in step with entries and relids (none: it is gone)
 			archive_order.push_back(table->schema + "." + table->name);
+			entries.push_back(entry);
+			relids.push_back(InvalidOid);
 			planned.emplace(table->schema + "." + table->name, std::move(r));
 			continue;
 		}
@@ -116,13 +186,58 @@ std::vector<RestoredTableResult> restore_backup(int64 id, AuditedAction &audit, 
 			refuse_unless_distributed_by_tenant(*c, r.plan.relid, r.plan.display_name, r.plan.tenant_column_raw,
 			                                    r.plan.table.is_path(), colocation);
 			r.distributed = true;
+			any_distributed = true;
 		}
 		r.tenant =
 		    tenant_datum(backup.tenant, r.plan.tenant_type, r.plan.table.tenant_value_column(), r.plan.display_name);
 		archive_order.push_back(table->schema + "." + table->name);
+		entries.push_back(entry);
+		relids.push_back(r.plan.relid);
 		planned.emplace(table->schema + "." + table->name, std::move(r));
 	}
+	refuse_tables_not_in_backup(options, archived, id);
+	// Undo: the tenant as it is, backed up before anything changes, in this transaction.
+	RestoreOutcome outcome;
+	if (options.pre_restore.value_or(setting_pre_restore_backup())) {
+		progress.phase("backing up the tenant first");
+		outcome.pre_restore_backup = take_pre_restore_backup(backup.tenant, id);
+		progress.reset_counts(); // rows_done counts the restored rows
+	}
 	ForeignKeyChecks foreign_keys;
+	std::vector<RestoredTable> restored;
+	std::vector<RestoredTableResult> &results = outcome.tables;
+	if (options.missing) {
+		progress.set_tables_total(static_cast<int>(planned.size()));
+		progress.phase("loading");
+		// Parent-first, as the archive holds the tables: a deleted project comes back before its tasks.
+		for (const auto &entry :
+		     tb::archive::read_archive_index(*opened.storage, backup.object_name, reader_options(backup))) {
+			auto found = planned.find(entry.schema + "." + entry.name);
+			if (found == planned.end())
+				continue;
+			if (found->second.plan.dropped) {
+				results.push_back({found->second.plan.display_name, 0, 0, true});
+				continue;
+			}
+			progress.table(found->second.plan.display_name);
+			std::unique_ptr<tb::archive::ArchiveReader> one =
+			    tb::archive::open_archive_table(*opened.storage, backup.object_name, reader_options(backup), entry);
+			std::optional<tb::archive::TableHeader> table = one->next_table();
+			if (!table)
+				throw SqlError(ERRCODE_DATA_CORRUPTED, "archive of backup " + std::to_string(id) +
+				                                           " is damaged: its index names a table it lacks");
+			ArchivedCopy archived_rows(*one, *table, found->second, id);
+			uint64 inserted = insert_missing(found->second, archived_rows);
+			archived_rows.drop();
+			pg_call([] { CommandCounterIncrement(); });
+			progress_add(inserted, 0);
+			results.push_back({found->second.plan.display_name, 0, inserted});
+			restored.push_back(std::move(found->second));
+		}
+		progress.tables_finished();
+		finish_restore(progress, foreign_keys, restored, backup, id, options, audit);
+		return outcome;
+	}
 	std::map<std::string, uint64> removed_through_paths;
 	std::vector<const RestoredTable *> paths;
 	for (const auto &[name, r] : planned)
@@ -136,19 +251,42 @@ std::vector<RestoredTableResult> restore_backup(int64 id, AuditedAction &audit, 
 	for (const RestoredTable *r : paths)
 		removed_through_paths[r->plan.display_name] = foreign_keys.delete_tenant_rows(*r);
 	// Citus enforces foreign keys and triggers on the workers' shards whatever the coordinator's
-	// session_replication_role: the tenant's rows of distributed tables are deleted children first
-	// (the reverse of the archive's parent-first order) before any is loaded.
+	// session_replication_role: with distributed tables, the tables load parents first (each table
+	// then read through the archive's index when that is not the archive's order), and the tenant's
+	// rows of distributed tables are deleted children first, before any is loaded.
+	std::vector<size_t> load_order(archive_order.size());
+	for (size_t i = 0; i < load_order.size(); i++)
+		load_order[i] = i;
+	if (any_distributed)
+		load_order = citus_load_order(relids);
+	bool in_archive_order = std::is_sorted(load_order.begin(), load_order.end());
 	std::map<std::string, uint64> removed_first;
-	for (auto name = archive_order.rbegin(); name != archive_order.rend(); ++name)
-		if (planned.at(*name).distributed)
-			removed_first[*name] = foreign_keys.delete_tenant_rows(planned.at(*name));
+	for (auto i = load_order.rbegin(); i != load_order.rend(); ++i)
+		if (planned.at(archive_order[*i]).distributed)
+			removed_first[archive_order[*i]] = foreign_keys.delete_tenant_rows(planned.at(archive_order[*i]));
 
 	progress.phase("loading");
-	std::vector<RestoredTable> restored;
 	std::vector<uint64> restored_rows; // per restored table
-	std::vector<RestoredTableResult> results;
-	while (std::optional<tb::archive::TableHeader> table = reader.next_table()) {
+	std::unique_ptr<tb::archive::ArchiveReader> one_table; // out of archive order: one table at a time
+	for (size_t step = 0;; step++) {
+		tb::archive::ArchiveReader *source = &reader;
+		std::optional<tb::archive::TableHeader> table;
+		if (in_archive_order) {
+			table = reader.next_table();
+		} else if (step < load_order.size()) {
+			one_table = tb::archive::open_archive_table(*opened.storage, backup.object_name, reader_options(backup),
+			                                            entries[load_order[step]]);
+			source = one_table.get();
+			table = one_table->next_table();
+			if (!table)
+				throw SqlError(ERRCODE_DATA_CORRUPTED, "archive of backup " + std::to_string(id) +
+				                                           " is damaged: its index names a table it lacks");
+		}
+		if (!table)
+			break;
 		auto found = planned.find(table->schema + "." + table->name);
+		if (found == planned.end() && !aimed_at(options, table->schema + "." + table->name))
+			continue; // not aimed at: left as it is
 		if (found == planned.end())
 			throw SqlError(ERRCODE_DATA_CORRUPTED, "archive of backup " + std::to_string(id) + " is damaged: table " +
 			                                           table->schema + "." + table->name + " is not in its index");
@@ -165,19 +303,10 @@ std::vector<RestoredTableResult> restore_backup(int64 id, AuditedAction &audit, 
 		                 : r.distributed ? removed_first[key]
 		                                 : foreign_keys.delete_tenant_rows(r);
 
-		tb::archive::TableRows rows(reader);
-		// The archived fields as the table takes them now (column_mapping.hpp); every row must be
-		// the backup's tenant's, checked on the mapped fields before COPY sees them; rows found
-		// through a path are checked after the load (check_path_rows).
-		MappedTuples mapped(rows, table->columns, r.plan.mapping, r.plan.display_name,
-		                    "backup " + std::to_string(id), "nothing was restored");
-		std::unique_ptr<tb::archive::TenantFieldCheck> tenant_rows;
-		if (!path)
-			tenant_rows = std::make_unique<tb::archive::TenantFieldCheck>(
-			    mapped, r.plan.load.size(), tenant_field(*table, r.plan.load, id, r.plan.display_name),
-			    tenant_bytes(r.plan.tenant_type, r.tenant), r.plan.display_name + " of backup " + std::to_string(id));
-		tb::Source &checked = tenant_rows ? static_cast<tb::Source &>(*tenant_rows) : mapped;
-		ProgressCount counted(checked, tenant_rows.get());
+		// The archived fields as the table takes them now, each row checked to be the tenant's
+		// (archived_tuples.hpp, column_mapping.hpp).
+		ArchivedTuples archived_tuples(*source, *table, r, id);
+		ProgressCount counted(archived_tuples.tuples(), archived_tuples.tenant_check());
 		tb::Source &tuples = counted;
 		uint64 loaded;
 		if (r.distributed) {
@@ -187,11 +316,11 @@ std::vector<RestoredTableResult> restore_backup(int64 id, AuditedAction &audit, 
 			LoadingScope loading(r.plan.relid);
 			loaded = copy_into(r.plan.relid, r.plan.load, stream);
 		}
-		if (loaded != reader.table_rows())
+		if (loaded != source->table_rows())
 			throw SqlError(ERRCODE_DATA_CORRUPTED, "archive of backup " + std::to_string(id) + " is damaged: table " +
 			                                           r.plan.display_name + " loaded " + std::to_string(loaded) +
 			                                           " rows, the archive records " +
-			                                           std::to_string(reader.table_rows()));
+			                                           std::to_string(source->table_rows()));
 		pg_call([] { CommandCounterIncrement(); });
 		progress_add(loaded - counted.counted(), 0); // rows found through a path, and the last ones
 		results.push_back({r.plan.display_name, removed, loaded});
@@ -202,11 +331,21 @@ std::vector<RestoredTableResult> restore_backup(int64 id, AuditedAction &audit, 
 		throw SqlError(ERRCODE_DATA_CORRUPTED, "archive of backup " + std::to_string(id) + " is damaged: table " +
 		                                           planned.begin()->first + " of its index has no section");
 	progress.tables_finished();
-	progress.phase("checking foreign keys");
 	for (size_t i = 0; i < restored.size(); i++)
 		if (restored[i].plan.table.is_path())
 			ForeignKeyChecks::check_path_rows(restored[i], restored_rows[i], id);
-	foreign_keys.check(restored, id);
+	finish_restore(progress, foreign_keys, restored, backup, id, options, audit);
+	return outcome;
+}
+
+namespace {
+
+// The last steps of every mode: foreign keys, then the sequences, and the audit.
+void finish_restore(BackupProgress &progress, ForeignKeyChecks &foreign_keys,
+                    const std::vector<RestoredTable> &restored, const StoredBackup &backup, int64 id,
+                    const RestoreOptions &options, AuditedAction &audit) {
+	progress.phase("checking foreign keys");
+	foreign_keys.check(restored, id, options.tables.has_value());
 	// The very last step, after every check: what the sequences must be past, bounded, moved at commit.
 	std::vector<SequenceMove> moves;
 	for (const auto &r : restored)
@@ -214,7 +353,8 @@ std::vector<RestoredTableResult> restore_backup(int64 id, AuditedAction &audit, 
 			moves.push_back(m);
 	advance_sequences_at_commit(moves, id, backup.tenant);
 	audit.ok();
-	return results;
 }
+
+} // namespace
 
 } // namespace tb::pg

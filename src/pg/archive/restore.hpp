@@ -14,6 +14,8 @@
 #include "pg/catalog/audit.hpp"
 #include "pg/catalog/catalog.hpp"
 
+#include <array>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -23,6 +25,13 @@ struct RestoredTableResult {
 	std::string name;
 	uint64 removed = 0, restored = 0;
 	bool skipped = false; // dropped since the backup: listed with NULL counts
+	// A preview's diff (issue 21): rows only in the backup, only live, changed, unchanged.
+	std::optional<std::array<uint64, 4>> diff;
+};
+
+struct RestoreOutcome {
+	std::vector<RestoredTableResult> tables;
+	std::optional<int64> pre_restore_backup; // the backup that undoes the restore (issue 21)
 };
 
 // What is checked before anything is read or changed, as the current user: the backup exists and
@@ -35,7 +44,18 @@ StoredBackup check_restore_allowed(int64 backup_id, AuditedAction &audit);
 // transaction. One result per table, in the archive's order (a table dropped since the backup is
 // skipped, unless options.strict). backup_progress shows it (kind
 // restore, with its phase) while it runs. Needs SPI connected.
+// Issue 21: first, unless options.pre_restore (or the setting) says not, a backup of the tenant
+// as it is, in this transaction (kind pre_restore, take_pre_restore_backup), after every table was
+// planned and before any row changes; restoring it undoes the restore (restore_with_undo returns
+// its id). options.missing and options.tables: see RestoreOptions (restore_plan.hpp).
 std::vector<RestoredTableResult> restore_backup(int64 backup_id, AuditedAction &audit,
-                                               const RestoreOptions &options = {});
+                                                const RestoreOptions &options = {});
+RestoreOutcome restore_with_undo(int64 backup_id, AuditedAction &audit, const RestoreOptions &options);
+
+// What restore_backup(backup_id, options) would do, per table, changing nothing: its checks and
+// plans (backup.view instead of backup.restore), then the diff engine's counts
+// (archive/diff_engine.hpp): removed and restored are the rows it would delete and load.
+// Foreign keys and sequences are not checked (only the load shows them). Needs SPI connected.
+std::vector<RestoredTableResult> preview_restore(int64 backup_id, AuditedAction &audit, const RestoreOptions &options);
 
 } // namespace tb::pg

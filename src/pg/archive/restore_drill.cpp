@@ -76,7 +76,8 @@ void run_drill(const StoredBackup &authorized, DrillOutcome &out) {
 		    *opened.storage, opened.backup.object_name, reader_options(opened.backup), entry);
 		std::optional<archive::TableHeader> table = one->next_table();
 		if (!table)
-			throw SqlError(ERRCODE_DATA_CORRUPTED, "archive of " + source + " is damaged: its index names a table it lacks");
+			throw SqlError(ERRCODE_DATA_CORRUPTED,
+			               "archive of " + source + " is damaged: its index names a table it lacks");
 		RestoredTable r{plan_table_restore(*table, id, now), 0};
 		if (!r.plan.dropped)
 			r.tenant = tenant_datum(opened.backup.tenant, r.plan.tenant_type, r.plan.table.tenant_value_column(),
@@ -103,9 +104,9 @@ void run_drill(const StoredBackup &authorized, DrillOutcome &out) {
 			if (field == r.plan.load.size())
 				throw SqlError(ERRCODE_DATA_CORRUPTED, "archive of " + source + " is damaged: table " +
 				                                           r.plan.display_name + " lacks its tenant column");
-			tenant_rows = std::make_unique<archive::TenantFieldCheck>(
-			    mapped, r.plan.load.size(), field, tenant_bytes(r.plan.tenant_type, r.tenant),
-			    r.plan.display_name + " of " + source);
+			tenant_rows = std::make_unique<archive::TenantFieldCheck>(mapped, r.plan.load.size(), field,
+			                                                          tenant_bytes(r.plan.tenant_type, r.tenant),
+			                                                          r.plan.display_name + " of " + source);
 		}
 		Source &tuples = tenant_rows ? static_cast<Source &>(*tenant_rows) : mapped;
 		archive::CopyBinaryFrame stream(tuples);

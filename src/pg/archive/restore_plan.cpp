@@ -118,15 +118,18 @@ void refuse_triggers_firing_in_replica_mode(Oid relid, const std::string &displa
 } // namespace
 
 TableRestorePlan plan_table_restore(const archive::TableHeader &table, int64 backup_id,
-                                    const std::vector<TenantTable> &now, const RestoreOptions &options) {
+                                    const std::vector<TenantTable> &now, const RestoreOptions &options,
+                                    PlanPurpose purpose) {
+	bool writes = purpose == PlanPurpose::Restore;
 	TableRestorePlan plan;
 	plan.display_name = table.schema + "." + table.name;
 	plan.qualified = quoted_name(table.schema, table.name);
 	plan.tenant_column = table.tenant_column.empty() ? "" : quoted_ident(table.tenant_column);
 	plan.tenant_column_raw = table.tenant_column;
 	const char *schema = table.schema.c_str(), *name = table.name.c_str();
-	plan.relid = pg_eval([schema, name] {
-		return RangeVarGetRelid(makeRangeVar(pstrdup(schema), pstrdup(name), -1), RowExclusiveLock, true);
+	plan.relid = pg_eval([schema, name, writes] {
+		return RangeVarGetRelid(makeRangeVar(pstrdup(schema), pstrdup(name), -1),
+		                        writes ? RowExclusiveLock : AccessShareLock, true);
 	});
 	std::string backup = "backup " + std::to_string(backup_id);
 	if (plan.relid == InvalidOid) // renamed since? (column_mapping.hpp)
@@ -157,8 +160,9 @@ TableRestorePlan plan_table_restore(const archive::TableHeader &table, int64 bac
 		throw SqlError(ERRCODE_WRONG_OBJECT_TYPE, plan.display_name + " of " + backup + " is no longer a table");
 
 	// COPY FROM does not check privileges or row-level security itself; we do, as COPY would.
-	pg_call([relid] {
-		AclResult acl = pg_class_aclcheck(relid, GetUserId(), ACL_INSERT | ACL_DELETE | ACL_SELECT);
+	pg_call([relid, writes] {
+		AclResult acl =
+		    pg_class_aclcheck(relid, GetUserId(), writes ? ACL_INSERT | ACL_DELETE | ACL_SELECT : ACL_SELECT);
 		if (acl != ACLCHECK_OK)
 			aclcheck_error(acl, OBJECT_TABLE, get_rel_name(relid));
 		// Checked for the role that runs the DELETE and COPY: the table's owner when a superuser
@@ -181,7 +185,8 @@ TableRestorePlan plan_table_restore(const archive::TableHeader &table, int64 bac
 	plan.table = refuse_unless_found_alike(relid, table, plan.display_name, backup, now);
 	plan.tenant_type = plan.table.tenant_type;
 	refuse_unreadable_path(plan, backup);
-	refuse_triggers_firing_in_replica_mode(relid, plan.display_name, backup);
+	if (writes)
+		refuse_triggers_firing_in_replica_mode(relid, plan.display_name, backup);
 
 	// The archive's attnums name this table's columns only if it is the very table archived.
 	bool same_table = same_database(table) && table.relid == relid;

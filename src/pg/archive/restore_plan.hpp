@@ -6,6 +6,8 @@
 #include "pg/boundary/pg_headers.hpp"
 #include "pg/catalog/tenant_tables.hpp"
 
+#include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -29,7 +31,21 @@ struct TableRestorePlan {
 
 struct RestoreOptions {
 	bool strict = false; // a table dropped since the backup is an error rather than skipped
+	// Issue 21 (archive/restore.hpp): nullopt: tenant_backup.pre_restore_backup decides.
+	std::optional<bool> pre_restore;
+	// mode 'missing': only the backup's rows whose key the tenant has no row for now are inserted,
+	// parent tables first; nothing is deleted or changed. A table without a primary or unique key
+	// is skipped with a WARNING; a row whose unique key holds a NULL is never missing.
+	bool missing = false;
+	// Aimed: only these tables of the backup ("schema.name"); a foreign key that this breaks fails
+	// the restore naming the table to add.
+	std::optional<std::set<std::string>> tables;
 };
+
+// What a plan is for: a restore (or its preview) writes the table; a comparison (backup_diff)
+// only reads it, as a backup does: ACCESS SHARE and SELECT instead of ROW EXCLUSIVE and INSERT,
+// DELETE and SELECT, and no refusal of triggers (nothing is loaded into the table).
+enum class PlanPurpose { Restore, Compare };
 
 // Schema drift, the one rule for every restore path (restore, import, drill): column_mapping.hpp.
 
@@ -39,6 +55,7 @@ struct RestoreOptions {
 // dropped since the backup is planned as `dropped`, with a WARNING, unless options.strict. Needs
 // SPI connected.
 TableRestorePlan plan_table_restore(const archive::TableHeader &table, int64 backup_id,
-                                    const std::vector<TenantTable> &now, const RestoreOptions &options = {});
+                                    const std::vector<TenantTable> &now, const RestoreOptions &options = {},
+                                    PlanPurpose purpose = PlanPurpose::Restore);
 
 } // namespace tb::pg

@@ -84,8 +84,9 @@ std::string quoted_literal(const std::string &text) {
 }
 
 // Tables that would hold tenant rows but that backups leave out, and tables they read badly
-// (backup_table_gaps()), are named in every backup, never silently missing.
-std::vector<TableGap> warn_table_gaps(const std::string &tenant) {
+// (backup_table_gaps()), are named in every backup, never silently missing (`quiet`: a restore's own
+// pre_restore backup, whose restore the tenant's backups warned about already).
+std::vector<TableGap> warn_table_gaps(const std::string &tenant, bool quiet) {
 	std::vector<TableGap> gaps = load_table_gaps();
 	for (const auto &gap : gaps)
 		if (gap.refuses_backups) // never a guess at whose rows they are
@@ -97,6 +98,8 @@ std::vector<TableGap> warn_table_gaps(const std::string &tenant) {
 			               "tenant_backup.backup_register_table(" +
 			                   quoted_literal(gap.table) + ", via_foreign_key => '...'); or exclude the table.");
 	for (const auto &gap : gaps) {
+		if (quiet)
+			break;
 		if (!gap.left_out) {
 			warn("tenant table " + gap.table + ": " + gap.reason,
 			     "CREATE INDEX ON the table (the tenant column, or the foreign key's columns, ...).");
@@ -144,14 +147,18 @@ struct AllowedBackup {
 	std::vector<Datum> values;
 };
 
-AllowedBackup allow_backup(std::string &tenant, AuditedAction &audit) {
+// A restore's own backup of what it overwrites (issue 21, `pre_restore`) is part of the restore,
+// which the caller may do (backup.restore); it is taken of whatever the tenant holds, even nothing.
+AllowedBackup allow_backup(std::string &tenant, AuditedAction &audit, bool pre_restore = false) {
 	AllowedBackup allowed;
 	allowed.tables = load_tenant_tables();
 	allowed.values = tenant_values(tenant, allowed.tables);
 	tenant = canonical_tenant(tenant, allowed.tables, allowed.values);
 	audit.set_tenant(tenant);
-	require_permission("backup.create", tenant, 0, audit.action());
-	require_tenant_in_root_tables(tenant, allowed.tables, "nothing was backed up"); // issue 19.5
+	if (!pre_restore) {
+		require_permission("backup.create", tenant, 0, audit.action());
+		require_tenant_in_root_tables(tenant, allowed.tables, "nothing was backed up"); // issue 19.5
+	}
 	for (const auto &t : allowed.tables)
 		refuse_row_level_security(t);
 	return allowed;
@@ -168,13 +175,17 @@ std::string check_backup_allowed(const std::string &tenant, AuditedAction &audit
 void take_backup(NewBackup &backup, AuditedAction &audit) {
 	// On Citus, before the first read of a worker: each worker reads the tenant under one snapshot.
 	std::optional<WorkerSnapshotScope> worker_snapshots(std::in_place);
-	AllowedBackup allowed = allow_backup(backup.tenant, audit);
+	// Retention, not the quota, bounds a restore's pre_restore backups.
+	bool pre_restore = backup.kind == "pre_restore";
+	AllowedBackup allowed = allow_backup(backup.tenant, audit, pre_restore);
 	const std::vector<TenantTable> &tables = allowed.tables;
 	const std::vector<Datum> &values = allowed.values;
-	lock_tenant(backup.tenant, false);
-	if (backup.kind != "auto")
+	if (!pre_restore) // a restore's holds the tenant's lock exclusively already
+		lock_tenant(backup.tenant, false);
+	if (backup.kind != "auto" && !pre_restore)
 		check_backup_quota(backup.tenant);
-	std::vector<TableGap> left_out = warn_table_gaps(backup.tenant);
+	// A restore's own backup does not repeat the gaps every backup of the tenant warns about.
+	std::vector<TableGap> left_out = warn_table_gaps(backup.tenant, pre_restore);
 
 	if (!backup.id)
 		backup.id = next_backup_id();
@@ -211,6 +222,15 @@ void take_backup(NewBackup &backup, AuditedAction &audit) {
 	audit.set_backup(backup.id);
 	audit.ok();
 	archive.publish_at_commit();
+}
+
+int64 take_pre_restore_backup(const std::string &tenant, int64 restored_id) {
+	NewBackup backup;
+	backup.tenant = tenant;
+	backup.kind = "pre_restore";
+	backup.label = "before restore of backup " + std::to_string(restored_id);
+	take_backup(backup);
+	return backup.id;
 }
 
 } // namespace tb::pg

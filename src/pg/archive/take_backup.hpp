@@ -13,6 +13,10 @@ void take_backup(NewBackup &backup);
 // The same, recorded by the caller's `audit` (which it made before checking its arguments, so
 // that their refusal is audited too); its tenant is set to the canonical spelling here.
 void take_backup(NewBackup &backup, AuditedAction &audit);
+// The backup a restore of backup `restored_id` takes first (issue 21), in its transaction: kind
+// pre_restore, labelled "before restore of backup N", of the tenant as it is. The restore's
+// backup.restore suffices (no backup.create), and the quota does not apply. Returns its id.
+int64 take_pre_restore_backup(const std::string &tenant, int64 restored_id);
 
 // What take_backup checks before it reads anything, as the current user: the tenant value casts to
 // every tenant column, backup.create on it (a denial audited on `audit`), the root tables hold it,

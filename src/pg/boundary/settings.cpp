@@ -32,6 +32,9 @@ int max_backups_per_tenant = 1000;
 int clock_offset = 0;
 int audit_retention = 400;
 bool log_scheduled_backups = false;
+bool verify_new_backups = true;
+bool pre_restore_backup = true;
+int pre_restore_retention = 7;
 bool drop_confirmed = false;
 int unencrypted_backups = static_cast<int>(UnencryptedBackups::Warn);
 
@@ -164,6 +167,11 @@ void define_settings() {
 	DefineCustomIntVariable("tenant_backup.audit_retention", "Days tenant_backup.backup_audit keeps a row.",
 	                        "The scheduler deletes older rows in batches of 1000. 0 keeps them forever.",
 	                        &audit_retention, 400, 0, 36500, PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
+	DefineCustomBoolVariable("tenant_backup.verify_new_backups",
+	                         "Whether the scheduler verifies each automatic backup right after taking it.",
+	                         "As backup_verify does: every chunk and row of the stored copy is read and decoded; "
+	                         "the outcome is recorded and shown by backup_status.",
+	                         &verify_new_backups, true, PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
 	DefineCustomBoolVariable("tenant_backup.log_scheduled_backups",
 	                         "Log the audit line of every scheduled backup and retention deletion.",
 	                         "Off: each job worker logs one summary line per run (failures are always logged); "
@@ -180,6 +188,15 @@ void define_settings() {
 	                         "warning; refuse: backups and imports fail until a key is configured.",
 	                         &unencrypted_backups, static_cast<int>(UnencryptedBackups::Warn),
 	                         unencrypted_backups_options, PGC_SUSET, 0, nullptr, nullptr, nullptr);
+	DefineCustomBoolVariable("tenant_backup.pre_restore_backup",
+	                         "Back up the tenant as it is before every restore (kind pre_restore).",
+	                         "In the restore's transaction, before any row changes: restoring that backup undoes "
+	                         "the restore. Off: restores keep no copy of what they overwrite.",
+	                         &pre_restore_backup, true, PGC_USERSET, 0, nullptr, nullptr, nullptr);
+	DefineCustomIntVariable("tenant_backup.pre_restore_retention", "Days a pre_restore backup is kept.",
+	                        "The scheduler's periodic sync deletes older ones (unless pinned or kept). 0 keeps "
+	                        "them until deleted by hand.",
+	                        &pre_restore_retention, 7, 0, 36500, PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
 	MarkGUCPrefixReserved("tenant_backup");
 }
 
@@ -268,6 +285,9 @@ int setting_clock_offset() {
 int setting_audit_retention() {
 	return audit_retention;
 }
+bool setting_verify_new_backups() {
+	return verify_new_backups;
+}
 bool setting_log_scheduled_backups() {
 	return log_scheduled_backups;
 }
@@ -276,6 +296,13 @@ bool setting_drop_confirmed() {
 }
 UnencryptedBackups setting_unencrypted_backups() {
 	return static_cast<UnencryptedBackups>(unencrypted_backups);
+}
+
+bool setting_pre_restore_backup() {
+	return pre_restore_backup;
+}
+int setting_pre_restore_retention() {
+	return pre_restore_retention;
 }
 
 } // namespace tb::pg

@@ -73,9 +73,17 @@ int setting_clock_offset();
 // tenant_backup.audit_retention: days tenant_backup.backup_audit keeps a row (default 400; 0:
 // forever). The scheduler prunes older rows in small batches.
 int setting_audit_retention();
+// tenant_backup.verify_new_backups: whether the scheduler verifies each automatic backup right
+// after it is taken (default on; issue 20).
+bool setting_verify_new_backups();
 // tenant_backup.log_scheduled_backups: whether every scheduled backup and retention deletion logs
 // its audit line (default off: a job worker logs one summary line per run instead).
 bool setting_log_scheduled_backups();
+// tenant_backup.pre_restore_backup: whether a restore first backs up the tenant as it is (kind
+// pre_restore, default on); tenant_backup.pre_restore_retention: days such a backup is kept
+// (default 7; 0: until deleted), applied by the scheduler's periodic sync.
+bool setting_pre_restore_backup();
+int setting_pre_restore_retention();
 // tenant_backup.drop_confirmed: DROP EXTENSION tenant_backup may destroy backups and keys.
 bool setting_drop_confirmed();
 

@@ -24,7 +24,7 @@ struct NewCopy {
 struct NewBackup {
 	int64 id = 0;
 	std::string tenant;
-	std::string kind = "manual";       // or "imported", or "auto" (scheduled)
+	std::string kind = "manual";       // or "imported", "auto" (scheduled), "pre_restore" (issue 21)
 	bool replaces_running_row = false; // a scheduled job's: its 'running' row of this id becomes this
 	std::optional<std::string> label;
 	TimestampTz created_at = 0, snapshot_at = 0;

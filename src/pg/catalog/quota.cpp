@@ -14,6 +14,7 @@ void check_backup_quota(const std::string &tenant) {
 	AsExtensionOwner owner; // every backup of the tenant counts, whatever the caller may see
 	auto rows = spi_query("SELECT count(*)::text FROM tenant_backup.backups "
 	                      "WHERE tenant OPERATOR(pg_catalog.=) $1 AND kind OPERATOR(pg_catalog.<>) 'auto' "
+	                      "AND kind OPERATOR(pg_catalog.<>) 'pre_restore' "
 	                      "AND status OPERATOR(pg_catalog.<>) 'failed'",
 	                      {tenant}, true);
 	long long count = std::stoll(*rows.at(0)[0]);

@@ -102,11 +102,12 @@ TB_SQL_FUNCTION(backup_forget_tenant) {
 	std::string others;
 	std::vector<std::string> unreachable;
 	for (const auto &s : spellings) {
+		std::set<std::string> key_prefixes = key_record_prefixes(s); // before its backups go
 		Forgotten f = forget_backups(s);
 		total.backups += f.backups;
 		total.unencrypted += f.unencrypted;
 		keys += destroy_data_keys(s);
-		for (const std::string &u : forget_key_records(s)) // its wrapped keys in every repository
+		for (const std::string &u : forget_key_records(s, key_prefixes)) // its wrapped keys in every repository
 			unreachable.push_back(u);
 		if (s != stored)
 			others += std::string(others.empty() ? "" : ", ") + "\"" + s + "\"";

@@ -1,15 +1,26 @@
-// tenant_backup.backup_restore(backup_id bigint)
+// tenant_backup.backup_restore(backup_id bigint [, strict boolean])
 //   RETURNS TABLE (table_name text, rows_removed bigint, rows_restored bigint)
+// tenant_backup.backup_restore(backup_id bigint, dry_run boolean, pre_restore_backup boolean DEFAULT NULL,
+//                              mode text DEFAULT 'exact', tables regclass[] DEFAULT NULL,
+//                              strict boolean DEFAULT false)
+//   RETURNS TABLE (table_name text, rows_removed bigint, rows_restored bigint, only_in_backup bigint,
+//                  only_live bigint, changed bigint, unchanged bigint, pre_restore_backup_id bigint)
 //
 // Replaces the tenant's rows in every table of the backup with the archived rows, atomically,
 // inside the caller's transaction (archive/restore.hpp: the code path that asynchronous restore
-// jobs run too).
+// jobs run too). Issue 21: the restore first backs up the tenant as it is (pre_restore; its id is
+// in the second form's result, backup_list shows it); dry_run => true previews it with the diff
+// engine and changes nothing; mode => 'missing' only re-inserts rows whose key is gone; tables =>
+// aims it at some tables (RestoreOptions, archive/restore.hpp).
 #include "pg/archive/restore.hpp"
 #include "pg/boundary/arguments.hpp"
 #include "pg/boundary/guard.hpp"
 #include "pg/boundary/standby.hpp"
 #include "pg/boundary/spi.hpp"
 #include "pg/scheduler/async_jobs.hpp"
+
+#include <optional>
+#include <set>
 
 using namespace tb::pg;
 
@@ -19,7 +30,7 @@ void emit_results(FunctionCallInfo fcinfo, const std::vector<RestoredTableResult
 	for (const auto &r : results) {
 		const char *name = r.name.c_str();
 		uint64 removed = r.removed, restored = r.restored;
-		bool skipped = r.skipped;
+		bool skipped = r.skipped; // a table dropped since: listed with NULL counts
 		pg_call([=] {
 			auto *rsinfo = reinterpret_cast<ReturnSetInfo *>(fcinfo->resultinfo);
 			Datum values[3] = {CStringGetTextDatum(name), Int64GetDatum(static_cast<int64>(removed)),
@@ -29,14 +40,102 @@ void emit_results(FunctionCallInfo fcinfo, const std::vector<RestoredTableResult
 		});
 	}
 }
+// The second form's rows: the diff of a preview, the pre_restore backup of a restore.
+void emit_wide_results(FunctionCallInfo fcinfo, const std::vector<RestoredTableResult> &results,
+                       std::optional<int64> pre_restore_id) {
+	for (const auto &r : results) {
+		const char *name = r.name.c_str();
+		pg_call([&] {
+			auto *rsinfo = reinterpret_cast<ReturnSetInfo *>(fcinfo->resultinfo);
+			Datum values[8] = {CStringGetTextDatum(name), Int64GetDatum(static_cast<int64>(r.removed)),
+			                   Int64GetDatum(static_cast<int64>(r.restored))};
+			bool nulls[8] = {false, r.skipped, r.skipped, true, true, true, true, true}; // skipped: dropped since
+			if (r.diff)
+				for (int i = 0; i < 4; i++) {
+					values[3 + i] = Int64GetDatum(static_cast<int64>((*r.diff)[i]));
+					nulls[3 + i] = false;
+				}
+			if (pre_restore_id) {
+				values[7] = Int64GetDatum(*pre_restore_id);
+				nulls[7] = false;
+			}
+			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+		});
+	}
+}
+
+// The tables => argument (regclass[]): each table's "schema.name", as the archive names it. A
+// regclass names existing tables only, resolved by PostgreSQL: no text becomes SQL.
+std::optional<std::set<std::string>> table_names_arg(FunctionCallInfo fcinfo, int n) {
+	bool isnull = pg_eval([fcinfo, n] { return PG_ARGISNULL(n); });
+	if (isnull)
+		return std::nullopt;
+	std::vector<Oid> oids;
+	pg_call([&] {
+		ArrayType *array = PG_GETARG_ARRAYTYPE_P(n);
+		Datum *values;
+		bool *nulls;
+		int count;
+		deconstruct_array(array, REGCLASSOID, sizeof(Oid), true, TYPALIGN_INT, &values, &nulls, &count);
+		for (int i = 0; i < count; i++)
+			if (!nulls[i])
+				oids.push_back(DatumGetObjectId(values[i]));
+	});
+	std::set<std::string> names;
+	for (Oid oid : oids) {
+		const char *schema = nullptr, *name = nullptr;
+		pg_call([&] {
+			name = get_rel_name(oid);
+			schema = name ? get_namespace_name(get_rel_namespace(oid)) : nullptr;
+		});
+		if (name && schema)
+			names.insert(std::string(schema) + "." + name);
+	}
+	if (names.empty())
+		throw SqlError(ERRCODE_INVALID_PARAMETER_VALUE, "tables must name at least one table", "",
+		               "Leave it out (NULL) to restore every table of the backup.");
+	return names;
+}
+
 } // namespace
+
+TB_SQL_FUNCTION(backup_restore_with_options) {
+	refuse_on_standby("backup_restore");
+	bool dry_run = pg_eval([fcinfo] { return !PG_ARGISNULL(1) && PG_GETARG_BOOL(1); });
+	AuditedAction audit(dry_run ? "restore_preview" : "restore"); // first: a refused argument is audited too
+	int64 id = arg_int64(fcinfo, 0, "backup_id");
+	audit.set_backup(id);
+	if (pg_eval([fcinfo] { return PG_ARGISNULL(1); }))
+		throw SqlError(ERRCODE_NULL_VALUE_NOT_ALLOWED, "dry_run must not be NULL");
+	RestoreOptions options;
+	pg_call([&] {
+		if (!PG_ARGISNULL(2))
+			options.pre_restore = PG_GETARG_BOOL(2);
+	});
+	std::optional<std::string> mode = bounded_text_arg(fcinfo, 3, "mode", 16, false);
+	if (!mode || (*mode != "exact" && *mode != "missing"))
+		throw SqlError(ERRCODE_INVALID_PARAMETER_VALUE, "mode must be 'exact' or 'missing'");
+	options.missing = *mode == "missing";
+	options.tables = table_names_arg(fcinfo, 4);
+	options.strict = pg_eval([fcinfo] { return !PG_ARGISNULL(5) && PG_GETARG_BOOL(5); });
+	pg_call([&] { InitMaterializedSRF(fcinfo, 0); });
+	spi_begin();
+	RestoreOutcome outcome;
+	if (dry_run)
+		outcome.tables = preview_restore(id, audit, options);
+	else
+		outcome = restore_with_undo(id, audit, options);
+	spi_end();
+	emit_wide_results(fcinfo, outcome.tables, outcome.pre_restore_backup);
+	return 0;
+}
 
 TB_SQL_FUNCTION(backup_restore) {
 	refuse_on_standby("backup_restore");
 	AuditedAction audit("restore"); // first: a refused argument is a failed attempt too
 	int64 id = arg_int64(fcinfo, 0, "backup_id");
 	audit.set_backup(id);
-	RestoreOptions options;
+	RestoreOptions options; // backup_restore(backup_id, strict) (issue 20)
 	options.strict = PG_NARGS() > 1 && !PG_ARGISNULL(1) && PG_GETARG_BOOL(1);
 	pg_call([&] { InitMaterializedSRF(fcinfo, 0); });
 	spi_begin();

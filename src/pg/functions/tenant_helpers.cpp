@@ -36,3 +36,18 @@ TB_SQL_FUNCTION(tenant_backup_refuse_on_standby) {
 	refuse_on_standby(function.c_str());
 	PG_RETURN_VOID();
 }
+
+// tenant_backup.tenant_writing(tenant text) RETURNS void (issue 21): a writer of a tenant's rows,
+// first in its transaction, takes the shared side of the tenant's lock (the one a restore holds
+// exclusively, catalog.hpp lock_tenant) until the transaction ends. It waits while a restore of
+// that tenant runs, and a restore waits for it; writers of one tenant, backups and other tenants
+// never wait for each other. The tenant is taken in the spelling the catalog records.
+TB_SQL_FUNCTION(tenant_writing) {
+	refuse_on_standby("tenant_writing");
+	std::string tenant = required_text_arg(fcinfo, 0, "tenant", kMaxTenantBytes);
+	spi_begin();
+	std::string stored = lookup_tenant(tenant);
+	spi_end();
+	lock_tenant(stored, false);
+	PG_RETURN_VOID();
+}

@@ -554,7 +554,27 @@ void describe_repository(
 	}
 }
 
-std::vector<std::string> forget_key_records(const std::string &tenant) {
+// The objects under "<prefix>keys/" of each prefix.
+static std::vector<ObjectInfo> list_key_records(Storage &storage, const std::set<std::string> &prefixes) {
+	std::vector<ObjectInfo> out;
+	for (const std::string &prefix : prefixes)
+		for (auto &o : storage.list(prefix + "keys/"))
+			out.push_back(std::move(o));
+	return out;
+}
+
+std::set<std::string> key_record_prefixes(const std::string &tenant) {
+	// (the own prefix covers every catalog of this database, one dropped and created again included)
+	std::set<std::string> prefixes{database_prefix()};
+	AsExtensionOwner owner;
+	for (const auto &row : spi_query("SELECT DISTINCT source->>'database_prefix' FROM tenant_backup.backups "
+	                                 "WHERE tenant = $1 AND source->>'database_prefix' IS NOT NULL",
+	                                 {tenant}))
+		prefixes.insert(*row[0]);
+	return prefixes;
+}
+
+std::vector<std::string> forget_key_records(const std::string &tenant, const std::set<std::string> &prefixes) {
 	std::vector<std::string> unreachable;
 	for (const std::string &repository : every_repository()) {
 		if (repository_read_only(repository)) {
@@ -563,8 +583,8 @@ std::vector<std::string> forget_key_records(const std::string &tenant) {
 		}
 		std::string error = error_of([&] {
 			std::shared_ptr<Storage> storage = open_storage(repository);
-			for (const auto &o : storage->list("")) {
-				if (!ends_with(o.name, kKeySuffix) || o.name.find("/keys/") == std::string::npos)
+			for (const auto &o : list_key_records(*storage, prefixes)) {
+				if (!ends_with(o.name, kKeySuffix))
 					continue;
 				// Read the tenant off the record itself: key records of other catalogs of this
 				// database (a catalog dropped and created again) are the tenant's too.
@@ -595,13 +615,35 @@ std::vector<AttachedBackup> attach_backups(const std::string &repository, const 
                                            const std::string &source_database) {
 	std::shared_ptr<Storage> storage;
 	std::vector<Candidate> candidates = survey(repository, storage);
+	// A repository several databases (or clusters) write holds backups of each: attaching from
+	// more than one at once would mix other customers' tenants of the same name into this
+	// catalog, so that takes naming the source.
+	if (source_database.empty()) {
+		std::map<std::string, std::string> sources; // source -> its database's name
+		for (const Candidate &c : candidates)
+			if (c.found.state != "known" && !c.found.source.empty() &&
+			    (object_name.empty() || c.found.object_name == object_name) &&
+			    (tenant.empty() || c.found.tenant == tenant))
+				sources.emplace(c.found.source, c.found.source_database);
+		if (sources.size() > 1) {
+			std::string list;
+			for (const auto &[source, database] : sources)
+				list += (list.empty() ? "" : ", ") + ("\"" + database + "\" (" + source + ")");
+			throw SqlError(ERRCODE_AMBIGUOUS_PARAMETER,
+			               "repository \"" + repository + "\" holds backups of " + std::to_string(sources.size()) +
+			                   " databases: " + list + "; nothing was attached",
+			               "",
+			               "Name the one to attach with source_database => '...', or attach from all of them "
+			               "with source_database => '*' (backup_repository_scan shows each backup's source).");
+		}
+	}
 	std::vector<AttachedBackup> out;
 	for (Candidate &c : candidates) {
 		if (!object_name.empty() && c.found.object_name != object_name)
 			continue;
 		if (!tenant.empty() && c.found.tenant != tenant)
 			continue;
-		if (!source_database.empty() && c.found.source_database != source_database)
+		if (!source_database.empty() && source_database != "*" && c.found.source_database != source_database)
 			continue;
 		AttachedBackup a{c.found, std::nullopt, "refused", c.found.detail};
 		if (c.found.state == "known") {

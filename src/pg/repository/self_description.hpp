@@ -12,6 +12,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -39,9 +40,14 @@ void describe_repository(const std::string &repository, Storage &storage,
                                                   const std::string &error)> &done,
                          const TransactionBreaks &breaks = {});
 
-// Removes every key record of the tenant from every repository; returns one line per repository
-// that could not be reached (or listed), empty when all were.
-std::vector<std::string> forget_key_records(const std::string &tenant);
+// Where the tenant's key records that this catalog answers for are: its database's own prefix,
+// and those of the databases it attached the tenant's backups from (read before the backups are
+// forgotten). Never another database's keys of a tenant that merely has the same name.
+std::set<std::string> key_record_prefixes(const std::string &tenant);
+
+// Removes every key record of the tenant under `prefixes` from every repository; returns one
+// line per repository that could not be reached (or listed), empty when all were.
+std::vector<std::string> forget_key_records(const std::string &tenant, const std::set<std::string> &prefixes);
 
 // One backup found in a repository.
 struct FoundBackup {

@@ -3,6 +3,7 @@
 // costs the backup just taken (it is logged, and applied again after the tenant's next backup). A
 // failed backup is recorded in a transaction of its own (the backup's has been rolled back).
 #include "core/error.hpp"
+#include "pg/archive/backup_check.hpp"
 #include "pg/archive/take_backup.hpp"
 #include "pg/boundary/guard.hpp"
 #include "pg/repository/registry.hpp"
@@ -67,6 +68,26 @@ void run_job(const Claim &claim, RunCounts &counts) {
 		return;
 	}
 	counts.backed_up++;
+	if (setting_verify_new_backups()) {
+		// Read back right away, as backup_verify reads it (issue 20): a copy that does not decode
+		// is recorded failed (backup_status counts the tenant unprotected), logged and audited.
+		error = run_in_transaction("tenant_backup job: verifying", [&] {
+			std::optional<StoredBackup> stored = find_backup(backup_id, false);
+			if (!stored)
+				return;
+			AuditedAction audit("verify", stored->tenant);
+			audit.set_backup(backup_id);
+			VerifyOutcome out = verify_backup(*stored);
+			record_verify_outcome(backup_id, out);
+			if (!out.ok)
+				warn("tenant_backup: automatic backup " + std::to_string(backup_id) + " of tenant \"" + backed_up +
+				     "\" failed its verification: " + out.error);
+			audit.ok(out.ok ? "" : "verification failed: " + out.error);
+		});
+		if (error)
+			warn("tenant_backup: verifying automatic backup " + std::to_string(backup_id) + " of tenant \"" +
+			     backed_up + "\" failed: " + take_error_message(error));
+	}
 	error = run_in_transaction("tenant_backup job: retention", [&] {
 		ScheduleSet schedules = load_schedules(tenant);
 		if (const Schedule *schedule = schedules.for_tenant(tenant))

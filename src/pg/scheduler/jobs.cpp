@@ -352,4 +352,21 @@ int apply_retention(const std::string &tenant, const Schedule &schedule, int64_t
 	return static_cast<int>(doomed.size());
 }
 
+int expire_pre_restore_backups(int days, int limit) {
+	auto rows = spi_query("SELECT id, tenant FROM tenant_backup.backups WHERE kind = 'pre_restore' "
+	                      "AND created_at < now() - make_interval(days => $1::int) AND NOT pinned "
+	                      "AND NOT coalesce(keep_until > now(), false) ORDER BY created_at LIMIT $2::int",
+	                      {std::to_string(days), std::to_string(limit)});
+	for (const auto &row : rows) {
+		int64_t id = std::stoll(*row[0]);
+		lock_tenant(*row[1], true); // not while a restore of the tenant reads an archive
+		StoredBackup backup = load_backup(id);
+		remove_copies_at_commit(backup); // every copy, in every repository
+		delete_backup_row(id);
+		audit_in_transaction(
+		    {"delete", *row[1], id, "ok", "retention (pre_restore, " + std::to_string(days) + " days)"});
+	}
+	return static_cast<int>(rows.size());
+}
+
 } // namespace tb::pg

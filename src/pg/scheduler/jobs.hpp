@@ -80,4 +80,8 @@ void record_job_failure(const std::string &tenant, int64_t backup_id, const std:
 // kept one. Returns how many backups were deleted.
 int apply_retention(const std::string &tenant, const Schedule &schedule, int64_t now);
 
+// Deletes the pre_restore backups (issue 21) older than `days` (unless pinned or kept), every copy,
+// audited as retention; at most `limit` in this transaction. Returns how many it deleted.
+int expire_pre_restore_backups(int days, int limit);
+
 } // namespace tb::pg

@@ -56,6 +56,7 @@ std::set<int64_t> jobs_under_old_schedules;
 bool extension_ready = false;  // seen installed by the last pass
 bool extension_absent = false; // not installed, at the last pass
 int64_t last_audit_pruning = 0;
+int64_t last_pre_restore_expiry = 0;
 bool clock_offset_seen = false; // the clock offset of the last pass, once there was one
 int last_clock_offset = 0;
 
@@ -361,6 +362,27 @@ void prune_audit() {
 	}
 }
 
+// Deletes pre_restore backups older than tenant_backup.pre_restore_retention days (issue 21), a
+// batch per transaction, once a minute.
+void expire_pre_restore() {
+	int days = setting_pre_restore_retention();
+	int64_t now = pg_eval([] { return static_cast<int64_t>(timestamptz_to_time_t(GetCurrentTimestamp())); });
+	if (days <= 0 || now - last_pre_restore_expiry < 60)
+		return;
+	last_pre_restore_expiry = now;
+	ErrorData *error = run_in_transaction("tenant_backup scheduler: expiring pre_restore backups", [&] {
+		if (!lock_extension_tables())
+			return;
+		expire_pre_restore_backups(days, 100);
+	});
+	if (error) {
+		std::string message = std::string("tenant_backup scheduler: could not expire pre_restore backups: ") +
+		                      (error->message ? error->message : "error");
+		pg_call([error] { FreeErrorData(error); });
+		warn_throttled(message);
+	}
+}
+
 // A pass and the launches; returns how long to sleep, in milliseconds.
 long run_once() {
 	int64_t sleep_seconds = setting_scheduler_naptime();
@@ -416,6 +438,7 @@ long run_once() {
 		sleep_seconds = setting_scheduler_naptime();
 	if (extension_ready && pass_ok) {
 		prune_audit();
+		expire_pre_restore();
 		sleep_seconds = std::min(sleep_seconds, std::max<int64_t>(start_sync_if_due(), 1));
 	}
 	return static_cast<long>(sleep_seconds) * 1000L;

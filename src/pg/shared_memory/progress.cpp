@@ -106,17 +106,27 @@ BackupProgress::BackupProgress(int64 backup_id, const std::string &tenant, const
 			slot->job_id = current_job_id;
 			slot->requested_by = current_job_requester;
 			mine = slot;
+			owns_ = true;
 		}
 		SpinLockRelease(&slot->mutex);
 	}
 }
 
 BackupProgress::~BackupProgress() {
-	release_slot();
+	if (owns_)
+		release_slot();
+}
+
+void BackupProgress::reset_counts() {
+	if (!owns_)
+		return;
+	SpinLockAcquire(&mine->mutex);
+	mine->rows_done = mine->bytes_done = 0;
+	SpinLockRelease(&mine->mutex);
 }
 
 void BackupProgress::table(const std::string &name) {
-	if (!mine)
+	if (!owns_)
 		return;
 	char text[sizeof(mine->table)];
 	pg_call([&] { copy_text(text, sizeof(text), name); });
@@ -128,7 +138,7 @@ void BackupProgress::table(const std::string &name) {
 }
 
 void BackupProgress::phase(const char *name) {
-	if (!mine)
+	if (!owns_)
 		return;
 	char text[sizeof(mine->phase)];
 	strlcpy(text, name, sizeof(text)); // ASCII names of ours
@@ -138,7 +148,7 @@ void BackupProgress::phase(const char *name) {
 }
 
 void BackupProgress::set_tables_total(int total) {
-	if (!mine)
+	if (!owns_)
 		return;
 	SpinLockAcquire(&mine->mutex);
 	mine->tables_total = total;
@@ -146,7 +156,7 @@ void BackupProgress::set_tables_total(int total) {
 }
 
 void BackupProgress::tables_finished() {
-	if (!mine)
+	if (!owns_)
 		return;
 	SpinLockAcquire(&mine->mutex);
 	if (mine->table[0] && mine->tables_done < mine->tables_total)

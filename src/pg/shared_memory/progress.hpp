@@ -28,6 +28,13 @@ public:
 	void set_tables_total(int total);
 	// The last table is done (table() counts the others as the next one starts).
 	void tables_finished();
+	// Rows and bytes from zero again (a restore, after its pre_restore backup counted its own).
+	void reset_counts();
+
+private:
+	// Whether this one holds the backend's slot: a backup taken inside a restore (its
+	// pre_restore backup) reports through the restore's, and leaves it in place when it ends.
+	bool owns_ = false;
 };
 
 // While alive, what this backend starts under a BackupProgress belongs to asynchronous job

@@ -1,0 +1,36 @@
+// The archived rows of one table as every restore path reads them (restore, preview, diff): each
+// row checked, before anything loads it, to hold the backup's tenant (tables with a tenant column;
+// rows found through a path are checked after loading), mapped onto the table as it is now (the
+// plan's column mapping, column_mapping.hpp: dropped columns left out, changed types converted).
+#pragma once
+#include "core/archive/archive_reader.hpp"
+#include "core/archive/copy_binary.hpp"
+#include "core/archive/tenant_field_check.hpp"
+#include "pg/archive/column_mapping.hpp"
+#include "pg/archive/foreign_keys.hpp"
+
+#include <memory>
+
+namespace tb::pg {
+
+class ArchivedTuples {
+public:
+	// Reads the reader's current table (`table`), planned as `restored`.
+	ArchivedTuples(archive::ArchiveReader &reader, const archive::TableHeader &table, const RestoredTable &restored,
+	               int64 backup_id);
+	// The checked tuples of the plan's load columns, without COPY's header (load_into_citus).
+	Source &tuples() { return *tuples_; }
+	// The tenant check of the rows, nullptr for rows found through a path (for progress counts).
+	const archive::TenantFieldCheck *tenant_check() const { return tenant_rows_.get(); }
+	// The same as a binary COPY stream (copy_into).
+	Source &copy_stream() { return *frame_; }
+
+private:
+	archive::TableRows rows_;
+	std::unique_ptr<MappedTuples> mapped_;
+	std::unique_ptr<archive::TenantFieldCheck> tenant_rows_;
+	Source *tuples_ = nullptr;
+	std::unique_ptr<archive::CopyBinaryFrame> frame_;
+};
+
+} // namespace tb::pg

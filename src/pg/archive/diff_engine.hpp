@@ -1,0 +1,118 @@
+// The diff engine: compares an archive's rows of a table with the tenant's rows now (or with
+// another archive's), for backup_diff and for a restore's preview. The archive's rows are loaded
+// with COPY FROM into a temporary table (through the restore's own plan and checks,
+// archived_tuples.hpp); the two sides are then joined by SQL on the rows' key, so memory is
+// PostgreSQL's own bounded work_mem (joins and sorts spill to disk) whatever the tenant's size.
+// Every read of the tenant's rows of one comparison runs under one snapshot, taken by
+// DiffSnapshot, and takes no lock stronger than a backup's (ACCESS SHARE, PlanPurpose::Compare).
+#pragma once
+#include "core/archive/archive_reader.hpp"
+#include "pg/archive/foreign_keys.hpp"
+
+#include <functional>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace tb::pg {
+
+// How the rows of a table are matched: by its primary key; else by a unique key (a valid,
+// non-partial one on plain columns, the one with the fewest columns); else as whole rows, compared
+// as a multiset. Only keys whose every column is compared qualify. A row whose unique key holds a
+// NULL matches no other by key: such rows are compared as whole rows too.
+struct RowKey {
+	std::string matched_by;           // "primary key", "unique key", "whole row"
+	std::vector<std::string> columns; // raw names
+	std::vector<std::string> equals;  // " OPERATOR(schema.=) " of each column's operator class
+	bool nullable = false;            // a unique key: a row may hold a NULL in it
+};
+RowKey choose_row_key(Oid relid, const std::vector<std::string> &columns);
+
+// The rows of one side of a comparison: "(SELECT <columns> FROM ...) x"; $1 is the tenant value.
+using RowSet = std::string;
+
+// The tenant's rows of the table now, of the given columns.
+RowSet live_rows(const RestoredTable &table, const std::vector<std::string> &columns);
+
+// An archive's rows of one table in a temporary table of the plan's load columns (dropped at
+// commit, or by drop()). Reads the reader's current table. Needs SPI connected.
+class ArchivedCopy {
+public:
+	ArchivedCopy(archive::ArchiveReader &reader, const archive::TableHeader &table, const RestoredTable &restored,
+	             int64 backup_id);
+	// Its rows of `columns`; none: the same columns without any row.
+	RowSet rows(const std::vector<std::string> &columns, bool none = false) const;
+	const std::vector<std::string> &columns() const { return columns_; }
+	uint64 rows_loaded() const { return loaded_; }
+	void drop();
+
+private:
+	std::string name_;
+	std::vector<std::string> columns_;
+	uint64 loaded_ = 0;
+	Oid owner_table_ = InvalidOid;
+};
+
+// One snapshot for the reads of the tenant's rows in a comparison, taken when it is made: the
+// rows an archive's temporary table received since are seen (its command id is moved), the
+// writes of other transactions since are not.
+class DiffSnapshot {
+public:
+	DiffSnapshot();
+	~DiffSnapshot();
+	DiffSnapshot(const DiffSnapshot &) = delete;
+	DiffSnapshot &operator=(const DiffSnapshot &) = delete;
+	Snapshot snapshot() const { return snapshot_; }
+
+private:
+	Snapshot snapshot_ = nullptr;
+};
+
+struct DiffCounts {
+	uint64 only_in_backup = 0, only_live = 0, changed = 0, unchanged = 0;
+	uint64 missing_by_key = 0; // of only_in_backup, the rows matched by key (not as whole rows)
+};
+
+// One difference, as jsonb text: the key (NULL for rows matched as whole rows), the row now
+// (before; NULL if only in the backup) and the row in the backup (after; NULL if only live).
+struct DiffRow {
+	std::string kind; // "only_in_backup", "only_live", "changed"
+	std::optional<std::string> key, before, after;
+};
+
+struct Comparison {
+	Oid relid = InvalidOid; // the table now: reads run as its owner when a superuser compares
+	RowKey key;
+	std::vector<std::string> columns; // compared, raw names; both row sets have them
+	RowSet backup, now;               // "after" (what a restore makes) and "before"
+	Oid tenant_type = InvalidOid;     // of $1
+	Datum tenant = 0;
+	const DiffSnapshot *snapshot = nullptr;
+};
+
+// The columns two row sets share, in the order of the first.
+std::vector<std::string> common_columns(const std::vector<std::string> &a, const std::vector<std::string> &b);
+
+DiffCounts count_differences(const Comparison &c);
+// Calls `emit` for at most `limit` differences (keyed ones first, ordered by kind and key);
+// returns how many it emitted.
+uint64 list_differences(const Comparison &c, int64 limit, const std::function<void(const DiffRow &)> &emit);
+
+} // namespace tb::pg
+
+#include "pg/archive/archive_access.hpp"
+
+namespace tb::pg {
+
+// Compares every table of `backup` (in the archive's order) with the tenant's rows now, or with
+// the same table in `other` (a backup of the same tenant; a table in only one of them compares
+// with no rows), each table planned by the restore's planner for `purpose` under one snapshot;
+// calls `each` with the table's plan and comparison, then drops its temporary tables. Tables only
+// in `other` follow, compared with no rows of `backup`. Needs SPI connected.
+// `only`, if given, names the tables ("schema.name") compared; the others are not read.
+void compare_backup(const OpenedBackup &backup, const OpenedBackup *other, PlanPurpose purpose,
+                    const std::function<void(const RestoredTable &, const Comparison &)> &each,
+                    const std::set<std::string> *only = nullptr);
+
+} // namespace tb::pg
