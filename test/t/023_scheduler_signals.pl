@@ -58,7 +58,7 @@ set_clock(1, 1, 59, 59);
 my $failures = 0;
 for my $round (1 .. 8)
 {
-	my ($rc, $out, $err) = $node->psql('postgres', "DROP EXTENSION tenant_backup CASCADE; $setup");
+	my ($rc, $out, $err) = $node->psql('postgres', "SET tenant_backup.drop_confirmed = on; DROP EXTENSION tenant_backup CASCADE; $setup");
 	if ($rc != 0) { $failures++; diag("round $round: $err"); }
 	usleep(150_000 * ($round % 3));
 }

@@ -2,6 +2,8 @@
 
 #include "pg/boundary/guard.hpp"
 
+#include <unordered_map>
+
 namespace tb::pg {
 
 SqlParams::SqlParams(std::initializer_list<SqlValue> texts) {
@@ -99,6 +101,43 @@ Datum spi_datum(uint64 row, int col, bool *isnull) {
 	return SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, col, isnull);
 }
 
+namespace {
+
+// The plans spi_query keeps in this process once keep_query_plans() was called: by statement and
+// parameter types, at most kMaxKeptPlans (statements built with values in their text are not
+// worth keeping, and must not grow the process without bound).
+constexpr size_t kMaxKeptPlans = 500;
+bool keep_plans = false;
+std::unordered_map<std::string, SPIPlanPtr> kept_plans;
+
+// (PostgreSQL calls: inside pg_call.) The kept plan of the statement, prepared and kept at its
+// first execution; nullptr when plans are not kept.
+SPIPlanPtr kept_plan(const char *sql, const SpiArgs &args) {
+	if (!keep_plans)
+		return nullptr;
+	std::string key(reinterpret_cast<const char *>(args.types), sizeof(Oid) * args.n);
+	key += sql;
+	auto it = kept_plans.find(key);
+	if (it != kept_plans.end())
+		return it->second;
+	if (kept_plans.size() >= kMaxKeptPlans)
+		return nullptr;
+	SPIPlanPtr plan = SPI_prepare(sql, args.n, args.types);
+	if (!plan)
+		elog(ERROR, "tenant_backup: could not prepare internal query (%s): %s", SPI_result_code_string(SPI_result),
+		     sql);
+	if (SPI_keepplan(plan) != 0)
+		elog(ERROR, "tenant_backup: could not keep the plan of an internal query: %s", sql);
+	kept_plans.emplace(std::move(key), plan);
+	return plan;
+}
+
+} // namespace
+
+void keep_query_plans() {
+	keep_plans = true;
+}
+
 std::vector<SqlRow> spi_query(const char *sql, const SqlParams &params, bool read_only) {
 	// Results are copied out as palloc'd strings first: no C++ allocation while PostgreSQL runs.
 	struct {
@@ -108,7 +147,9 @@ std::vector<SqlRow> spi_query(const char *sql, const SqlParams &params, bool rea
 	} raw{};
 	pg_call([&] {
 		SpiArgs args(params);
-		int rc = SPI_execute_with_args(sql, args.n, args.types, args.values, args.nulls, read_only, 0);
+		SPIPlanPtr plan = kept_plan(sql, args);
+		int rc = plan ? SPI_execute_plan(plan, args.values, args.nulls, read_only, 0)
+		              : SPI_execute_with_args(sql, args.n, args.types, args.values, args.nulls, read_only, 0);
 		if (rc < 0)
 			elog(ERROR, "tenant_backup: internal query failed (%s): %s", SPI_result_code_string(rc), sql);
 		raw.rows = SPI_tuptable ? SPI_processed : 0;

@@ -59,4 +59,10 @@ Datum spi_datum(uint64 row, int col, bool *isnull);
 // raises PgError like pg_call does.
 std::vector<SqlRow> spi_query(const char *sql, const SqlParams &params = {}, bool read_only = false);
 
+// From now on spi_query keeps each statement's plan for the process's later executions (a job
+// worker runs the same few dozen statements for every tenant): parsed once, planned as
+// PostgreSQL's plan cache decides (custom plans with the values, or a generic plan once it costs
+// no more), and planned again after DDL on what they read. Plain C++; no PostgreSQL call.
+void keep_query_plans();
+
 } // namespace tb::pg

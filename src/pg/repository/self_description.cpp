@@ -491,24 +491,19 @@ void describe_repository(
 	std::shared_ptr<Storage> storage(&storage_ref, [](Storage *) {}); // the caller keeps it
 	std::set<std::string> names;
 	std::string prefix = database_prefix();
-	std::vector<ObjectInfo> listed;
-	breaks.run_outside([&] { listed = storage->list(prefix); });
-	for (const auto &o : listed)
-		names.insert(o.name);
+	breaks.run_outside([&] {
+		for (const auto &o : storage->list(prefix))
+			names.insert(o.name);
+	});
 	int written = 0;
 	auto wrote = [&] {
 		if (++written % 100 == 0)
 			breaks.commit_now();
 	};
 	auto exists = [&](const std::string &n) { return names.count(n) > 0; };
-	std::vector<SqlRow> copies, keys;
+	std::vector<SqlRow> keys;
 	{
 		AsExtensionOwner owner;
-		copies = spi_query("SELECT b.id, b.object_name FROM tenant_backup.backups b "
-		                   "JOIN tenant_backup.backup_copies c ON c.backup_id = b.id "
-		                   "WHERE c.repository = $1 AND c.state = 'stored' AND b.status = 'completed' "
-		                   "AND b.original_id IS NULL ORDER BY b.id",
-		                   {repository});
 		// Each key record's name, so that only the missing ones cost a query (100,000 tenants: one
 		// statement per sync, not one per key).
 		keys = spi_query("SELECT k.generation, " TB_KEY_RECORD_NAME(
@@ -517,18 +512,34 @@ void describe_repository(
 		                           "WHERE k.origin IS NULL ORDER BY k.generation",
 		                 {database_prefix()});
 	}
-	for (const auto &c : copies) {
-		int64 id = std::stoll(*c[0]);
-		const std::string &object = *c[1];
-		if (exists(record_name(object)) || !exists(object))
-			continue; // described already; or missing (step 1 records that)
-		std::string error = error_of([&] {
-			std::optional<std::string> body = backup_record_body(id, archive_format_of(*storage, object));
-			if (body)
-				write_small(storage, record_name(object), seal(*body, kBackupRecordInfo));
-		});
-		done(id, "write_record", record_name(object), error);
-		wrote();
+	// The stored copies in parts of 5,000 (by backup id), a transaction each with breaks.
+	constexpr int kPart = 5000;
+	SqlValue after = std::string("0");
+	while (after) {
+		std::vector<SqlRow> copies;
+		{
+			AsExtensionOwner owner;
+			copies = spi_query("SELECT b.id, b.object_name FROM tenant_backup.backups b "
+			                   "JOIN tenant_backup.backup_copies c ON c.backup_id = b.id "
+			                   "WHERE c.repository = $1 AND c.state = 'stored' AND b.status = 'completed' "
+			                   "AND b.original_id IS NULL AND b.id > $2::bigint ORDER BY b.id LIMIT $3::int",
+			                   {repository, after, std::to_string(kPart)});
+		}
+		after = copies.size() < static_cast<size_t>(kPart) ? std::nullopt : copies.back()[0];
+		for (const auto &c : copies) {
+			int64 id = std::stoll(*c[0]);
+			const std::string &object = *c[1];
+			if (exists(record_name(object)) || !exists(object))
+				continue; // described already; or missing (step 1 records that)
+			std::string error = error_of([&] {
+				std::optional<std::string> body = backup_record_body(id, archive_format_of(*storage, object));
+				if (body)
+					write_small(storage, record_name(object), seal(*body, kBackupRecordInfo));
+			});
+			done(id, "write_record", record_name(object), error);
+			wrote();
+		}
+		breaks.commit_now();
 	}
 	for (const auto &k : keys) {
 		if (exists(*k[1]))

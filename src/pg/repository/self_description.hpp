@@ -33,12 +33,12 @@ void describe_stored_copy(int64 id, const std::string &object_name, const std::s
 
 // backup_sync's step: in one repository, writes the records of stored copies that have none and the
 // key records of every tenant key that has none; one call of `done` per object written or failed.
-// In the sync worker, breaks lists the repository outside any transaction and commits every
-// hundred objects written (repository_survey.hpp).
+// With breaks (the sync worker), in short transactions: the copies read 5,000 at a time, the
+// repository listed outside any transaction, a commit after every hundred records or key records written.
 void describe_repository(const std::string &repository, Storage &storage,
                          const std::function<void(std::optional<int64>, const char *action, const std::string &name,
                                                   const std::string &error)> &done,
-                         const TransactionBreaks &breaks);
+                         const TransactionBreaks &breaks = {});
 
 // Where the tenant's key records that this catalog answers for are: its database's own prefix,
 // and those of the databases it attached the tenant's backups from (read before the backups are

@@ -277,13 +277,32 @@ SyncSummary synchronize_repositories(const std::function<void(const SyncRow &)> 
 			     base.pop_back();
 		     }).empty())
 			continue;
-		AsExtensionOwner owner;
-		spi_query("UPDATE tenant_backup.backup_copies SET location = $2 || object_name "
-		          "WHERE repository = $1 AND location IS DISTINCT FROM $2 || object_name",
-		          {repository, base});
-		spi_query("UPDATE tenant_backup.backups SET location = $2 || object_name "
-		          "WHERE repository = $1 AND object_name IS NOT NULL AND location IS DISTINCT FROM $2 || object_name",
-		          {repository, base});
+		// By ranges of 5,000 of the repository's copies (backup ids), a transaction each with breaks.
+		SqlValue after = std::string("0");
+		while (after) {
+			SqlValue upper;
+			{
+				AsExtensionOwner owner;
+				auto upto =
+				    spi_query("SELECT max(backup_id), count(*) FROM (SELECT backup_id FROM tenant_backup.backup_copies "
+				              "WHERE repository = $1 AND backup_id > $2::bigint ORDER BY backup_id LIMIT 5000) r",
+				              {repository, after});
+				// The last range is open: a backup row of this repository without a copy row is
+				// brought up to date too.
+				upper = std::stoll(*upto.at(0)[1]) < 5000 ? std::nullopt : upto[0][0];
+				spi_query("UPDATE tenant_backup.backup_copies SET location = $2 || object_name "
+				          "WHERE repository = $1 AND backup_id > $3::bigint AND ($4::bigint IS NULL OR backup_id <= "
+				          "$4::bigint) "
+				          "AND location IS DISTINCT FROM $2 || object_name",
+				          {repository, base, after, upper});
+				spi_query("UPDATE tenant_backup.backups SET location = $2 || object_name "
+				          "WHERE repository = $1 AND id > $3::bigint AND ($4::bigint IS NULL OR id <= $4::bigint) "
+				          "AND object_name IS NOT NULL AND location IS DISTINCT FROM $2 || object_name",
+				          {repository, base, after, upper});
+			}
+			after = upper;
+			breaks.commit_now(); // outside the owner's scope: no role switch spans a commit
+		}
 	}
 	return result.summary;
 }

@@ -160,6 +160,7 @@ void tenant_backup_job_main(Datum) {
 	tb::pg::worker_connect(database, nullptr, "tenant_backup job");
 	tb::pg::cpp_call([] {
 		tb::pg::cache_ownership_in_this_process();
+		tb::pg::keep_query_plans();
 		tb::pg::run_jobs();
 	});
 	proc_exit(0);

@@ -397,23 +397,32 @@ long run_once() {
 	Upkeep upkeep;
 	std::vector<int> live;
 	bool reaped = false;
-	ErrorData *error =
-	    run_in_transaction("tenant_backup scheduler", [&] { reaped = tick_begin(upkeep, live, sleep_seconds); });
+	// Most passes have no upkeep: then the whole pass is this one transaction.
+	bool ended = false;
+	ErrorData *error = run_in_transaction("tenant_backup scheduler", [&] {
+		reaped = tick_begin(upkeep, live, sleep_seconds);
+		if (extension_ready && !upkeep.discover && upkeep.recompute == Recompute::None) {
+			workers = tick_end(reaped, live, upkeep.now, sleep_seconds);
+			ended = true;
+		}
+	});
 	bool pass_ok = !error && extension_ready;
 	if (error) {
 		forget();
+		ended = false;
+		workers = 0;
 		std::string message = std::string("tenant_backup scheduler: ") + (error->message ? error->message : "error");
 		if (error->detail)
 			message += " (" + std::string(error->detail) + ")";
 		pg_call([error] { FreeErrorData(error); });
 		warn_throttled(message);
 	}
-	if (pass_ok && !keep_up(upkeep)) {
+	if (pass_ok && !ended && !keep_up(upkeep)) {
 		forget();
 		discovery_due = upkeep.discover || discovery_due;
 		pass_ok = false;
 	}
-	if (pass_ok) {
+	if (pass_ok && !ended) {
 		error = run_in_transaction("tenant_backup scheduler",
 		                           [&] { workers = tick_end(reaped, live, upkeep.now, sleep_seconds); });
 		if (error) {
