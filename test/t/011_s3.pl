@@ -106,6 +106,8 @@ $ENV{AWS_ACCESS_KEY_ID} = $key;
 $ENV{AWS_SECRET_ACCESS_KEY} = $secret;
 my $node = PostgreSQL::Test::Cluster->new('s3');
 $node->init;
+# (No pre_restore backups, issue 21: a restore here must read, not also store a copy in S3.)
+$node->append_conf('postgresql.conf', "tenant_backup.pre_restore_backup = off\n");
 $node->start;
 delete $ENV{AWS_ACCESS_KEY_ID};
 delete $ENV{AWS_SECRET_ACCESS_KEY};

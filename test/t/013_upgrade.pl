@@ -130,7 +130,9 @@ is( $node->safe_psql('postgres',
 # database with the same schema and master key attaches them all and restores them exactly.
 my $sync = $node->safe_psql('postgres',
 	"SELECT string_agg(action, ',' ORDER BY action) FROM tenant_backup.backup_sync() WHERE action IN ('write_record', 'write_key') AND ok");
-like($sync, qr/^(write_key,)+(write_record,){2}write_record$/, 'backup_sync describes the backups of 0.1.0 and writes their keys');
+# (The restores above took pre_restore backups of 0.2.0, encrypted, which wrote their tenants' keys
+# already: the keys may be written then or now; the attach below needs them all.)
+like($sync, qr/^(write_key,)*(write_record,){2}write_record$/, 'backup_sync describes the backups of 0.1.0');
 is( $node->safe_psql('postgres',
 		"SELECT string_agg(state || ' ' || authenticated, ',') FROM tenant_backup.backup_repository_scan('local') "
 		  . "WHERE original_backup_id IN ($id1, $id2, $id3)"),

@@ -165,6 +165,8 @@ my %calls = (
 	# issue 21: a preview too (temporary tables)
 	'backup_restore(bigint,boolean,boolean,text,regclass[],boolean)' =>
 	  [ 'write', "SELECT count(*) FROM tenant_backup.backup_restore($before, dry_run => true)" ],
+	'backup_restore(bigint,boolean)' => [ 'write', "SELECT count(*) FROM tenant_backup.backup_restore($before, strict => true)" ],
+	'backup_drill(bigint)' => [ 'write', "SELECT count(*) FROM tenant_backup.backup_drill($before)" ],
 	'backup_restore_async(bigint)' => [ 'write', "SELECT tenant_backup.backup_restore_async($before)" ],
 	'backup_restore_async(bigint,boolean)' =>
 	  [ 'write', "SELECT tenant_backup.backup_restore_async($before, true)" ],

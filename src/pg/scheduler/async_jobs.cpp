@@ -9,6 +9,7 @@
 #include "pg/catalog/permissions.hpp"
 
 #include <csignal>
+#include <map>
 
 namespace tb::pg {
 
@@ -179,6 +180,13 @@ int reap_lost_async_jobs(bool apply_timeout) {
 			                                     {id, state, state == "queued" ? kNeverStarted : kLost})
 			                               .size());
 		} else if (timeout > 0 && state == "running" && std::stoll(*row[4]) > timeout) {
+			// Once per job: a second SIGTERM while the worker records the first one's outcome would
+			// end it before it could, and leave the job to be reaped as lost instead of terminated.
+			static std::map<std::string, int> signalled; // job id -> worker pid (this scheduler's)
+			auto it = signalled.find(id);
+			if (it != signalled.end() && it->second == pid)
+				continue;
+			signalled[id] = pid;
 			signal_worker(pid, SIGTERM); // it rolls back and records itself failed (terminated)
 		}
 	}
