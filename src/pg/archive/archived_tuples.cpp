@@ -27,29 +27,29 @@ std::string tenant_bytes(Oid type, Datum tenant) {
 // The tenant column's place among the loaded fields (the tenant check runs on the mapped tuples,
 // so that it compares values of the column's type now).
 size_t tenant_field(const archive::TableHeader &table, const std::vector<std::string> &load, int64 id,
-                    const std::string &display_name) {
+                    const std::string &display_name, const std::string &consequence) {
 	for (size_t i = 0; i < load.size(); i++)
 		if (load[i] == table.tenant_column)
 			return i;
 	throw SqlError(ERRCODE_DATA_CORRUPTED, "archive of backup " + std::to_string(id) + " is damaged: table " +
 	                                           display_name + " lacks its tenant column \"" + table.tenant_column +
-	                                           "\"; nothing was restored");
+	                                           "\"; " + consequence);
 }
 
 } // namespace
 
 ArchivedTuples::ArchivedTuples(archive::ArchiveReader &reader, const archive::TableHeader &table,
-                               const RestoredTable &r, int64 backup_id)
+                               const RestoredTable &r, int64 backup_id, const std::string &consequence)
     : rows_(reader) {
 	const TableRestorePlan &plan = r.plan;
 	mapped_ = std::make_unique<MappedTuples>(rows_, table.columns, plan.mapping, plan.display_name,
-	                                         "backup " + std::to_string(backup_id), "nothing was restored");
+	                                         "backup " + std::to_string(backup_id), consequence);
 	Source *source = mapped_.get();
 	// Every row must be the backup's tenant's, checked on the mapped fields before COPY sees them;
 	// rows found through a path are checked after the load (ForeignKeyChecks::check_path_rows).
 	if (!plan.table.is_path()) {
 		tenant_rows_ = std::make_unique<archive::TenantFieldCheck>(
-		    *mapped_, plan.load.size(), tenant_field(table, plan.load, backup_id, plan.display_name),
+		    *mapped_, plan.load.size(), tenant_field(table, plan.load, backup_id, plan.display_name, consequence),
 		    tenant_bytes(plan.tenant_type, r.tenant), plan.display_name + " of backup " + std::to_string(backup_id));
 		source = tenant_rows_.get();
 	}

@@ -15,9 +15,10 @@ namespace tb::pg {
 
 class ArchivedTuples {
 public:
-	// Reads the reader's current table (`table`), planned as `restored`.
+	// Reads the reader's current table (`table`), planned as `restored`; `consequence` ends its
+	// errors (a drill's: "the restore would fail").
 	ArchivedTuples(archive::ArchiveReader &reader, const archive::TableHeader &table, const RestoredTable &restored,
-	               int64 backup_id);
+	               int64 backup_id, const std::string &consequence = "nothing was restored");
 	// The checked tuples of the plan's load columns, without COPY's header (load_into_citus).
 	Source &tuples() { return *tuples_; }
 	// The tenant check of the rows, nullptr for rows found through a path (for progress counts).

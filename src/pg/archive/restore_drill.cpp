@@ -4,6 +4,7 @@
 #include "core/archive/copy_binary.hpp"
 #include "core/archive/tenant_field_check.hpp"
 #include "pg/archive/archive_access.hpp"
+#include "pg/archive/archived_tuples.hpp"
 #include "pg/archive/citus_tables.hpp"
 #include "pg/archive/column_mapping.hpp"
 #include "pg/archive/copy_loader.hpp"
@@ -29,23 +30,6 @@ namespace {
 struct DrillDone {};
 
 int drill_counter = 0;
-
-// The tenant value's bytes as `type` sends it in binary COPY (as the restore checks every row).
-std::string tenant_bytes(Oid type, Datum tenant) {
-	struct {
-		const char *data;
-		size_t len;
-	} b{};
-	pg_call([&] {
-		Oid send;
-		bool varlena;
-		getTypeBinaryOutputInfo(type, &send, &varlena);
-		bytea *bytes = OidSendFunctionCall(send, tenant);
-		b.data = VARDATA(bytes);
-		b.len = VARSIZE(bytes) - VARHDRSZ;
-	});
-	return std::string(b.data, b.len);
-}
 
 // A temporary table with the columns, defaults, NOT NULL and CHECK constraints of the table, owned
 // by the role that loads it (the table's owner when a superuser drills).
@@ -93,27 +77,12 @@ void run_drill(const StoredBackup &authorized, DrillOutcome &out) {
 		if (r.plan.dropped)
 			continue; // a restore skips it too (with the WARNING the plan gave)
 		Oid copy = temporary_copy(r.plan);
-		archive::TableRows rows(reader);
-		MappedTuples mapped(rows, table->columns, r.plan.mapping, r.plan.display_name, source,
-		                    "the restore would fail");
-		std::unique_ptr<archive::TenantFieldCheck> tenant_rows;
-		if (!r.plan.table.is_path()) {
-			size_t field = 0;
-			while (field < r.plan.load.size() && r.plan.load[field] != table->tenant_column)
-				field++;
-			if (field == r.plan.load.size())
-				throw SqlError(ERRCODE_DATA_CORRUPTED, "archive of " + source + " is damaged: table " +
-				                                           r.plan.display_name + " lacks its tenant column");
-			tenant_rows = std::make_unique<archive::TenantFieldCheck>(mapped, r.plan.load.size(), field,
-			                                                          tenant_bytes(r.plan.tenant_type, r.tenant),
-			                                                          r.plan.display_name + " of " + source);
-		}
-		Source &tuples = tenant_rows ? static_cast<Source &>(*tenant_rows) : mapped;
-		archive::CopyBinaryFrame stream(tuples);
+		// As a restore reads them (archived_tuples.hpp): the tenant checked, the columns mapped.
+		ArchivedTuples archived(reader, *table, r, id, "the restore would fail");
 		uint64 loaded;
 		{
 			LoadingScope loading(r.plan.relid);
-			loaded = copy_into(copy, r.plan.load, stream);
+			loaded = copy_into(copy, r.plan.load, archived.copy_stream());
 		}
 		if (loaded != reader.table_rows())
 			throw SqlError(ERRCODE_DATA_CORRUPTED, "archive of " + source + " is damaged: table " +
