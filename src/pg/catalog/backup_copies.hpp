@@ -55,4 +55,18 @@ struct CopyFailure {
 // Cancelled), a PostgreSQL error and anything else fail the call (nullopt: rethrow it).
 std::optional<CopyFailure> copy_failure(const std::exception_ptr &error);
 
+// Runs fn; returns "" when it succeeds, the message of a failure of one copy (copy_failure) when
+// it fails so, and rethrows anything else.
+template <typename F> std::string error_of(F &&fn) {
+	try {
+		fn();
+		return "";
+	} catch (...) {
+		std::optional<CopyFailure> failure = copy_failure(std::current_exception());
+		if (!failure)
+			throw;
+		return failure->message;
+	}
+}
+
 } // namespace tb::pg

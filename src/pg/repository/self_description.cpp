@@ -200,18 +200,6 @@ int archive_format_of(Storage &storage, const std::string &name) {
 	return archive::FileHeader::parse(header).version;
 }
 
-template <typename F> std::string error_of(F &&fn) {
-	try {
-		fn();
-		return "";
-	} catch (...) {
-		std::optional<CopyFailure> failure = copy_failure(std::current_exception());
-		if (!failure)
-			throw;
-		return failure->message;
-	}
-}
-
 std::vector<std::string> every_repository() {
 	std::vector<std::string> names{kLocalRepository};
 	AsExtensionOwner owner;

@@ -59,18 +59,6 @@ std::vector<std::string> all_repositories() {
 	return names;
 }
 
-template <typename F> std::string error_of(F &&fn) {
-	try {
-		fn();
-		return "";
-	} catch (...) {
-		std::optional<CopyFailure> failure = copy_failure(std::current_exception());
-		if (!failure)
-			throw;
-		return failure->message;
-	}
-}
-
 // Objects of deleted backups that could not be removed when the deleting transaction committed:
 // removed now (a no-op for those that were), and forgotten.
 void remove_deleted_objects(const std::string &repository, tb::Storage &storage, SyncResult &result,
