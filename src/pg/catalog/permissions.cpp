@@ -28,21 +28,27 @@ std::string role_name(Oid role) {
 
 } // namespace
 
-Oid extension_owner() {
+ExtensionRow extension_row() {
 	return pg_eval([] {
 		Oid ext = get_extension_oid("tenant_backup", false);
-		Oid owner = InvalidOid;
+		ExtensionRow row;
 		Relation rel = table_open(ExtensionRelationId, AccessShareLock);
 		ScanKeyData key;
 		ScanKeyInit(&key, Anum_pg_extension_oid, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(ext));
 		SysScanDesc scan = systable_beginscan(rel, ExtensionOidIndexId, true, nullptr, 1, &key);
 		HeapTuple tuple = systable_getnext(scan);
-		if (HeapTupleIsValid(tuple))
-			owner = reinterpret_cast<Form_pg_extension>(GETSTRUCT(tuple))->extowner;
+		if (HeapTupleIsValid(tuple)) {
+			row.owner = reinterpret_cast<Form_pg_extension>(GETSTRUCT(tuple))->extowner;
+			row.created_now = TransactionIdIsCurrentTransactionId(HeapTupleHeaderGetXmin(tuple->t_data));
+		}
 		systable_endscan(scan);
 		table_close(rel, AccessShareLock);
-		return owner;
+		return row;
 	});
+}
+
+Oid extension_owner() {
+	return extension_row().owner;
 }
 
 AsExtensionOwner::AsExtensionOwner() : AsExtensionOwner(extension_owner()) {}

@@ -32,6 +32,14 @@ private:
 
 Oid extension_owner();
 
+// The extension's pg_extension row: its owner, and whether this transaction created it (its
+// scheduler can start only once it commits).
+struct ExtensionRow {
+	Oid owner = InvalidOid;
+	bool created_now = false;
+};
+ExtensionRow extension_row();
+
 // Superusers and the extension's owner: all four permissions, and grant/revoke.
 bool is_backup_admin(Oid role);
 

@@ -391,20 +391,7 @@ bool launcher_will_serve(const std::string &database) {
 // Whether the extension was created by the current transaction (its scheduler can start only
 // once it commits).
 bool extension_created_now() {
-	return pg_eval([] {
-		Oid ext = get_extension_oid("tenant_backup", false);
-		bool now = false;
-		Relation rel = table_open(ExtensionRelationId, AccessShareLock);
-		ScanKeyData key;
-		ScanKeyInit(&key, Anum_pg_extension_oid, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(ext));
-		SysScanDesc scan = systable_beginscan(rel, ExtensionOidIndexId, true, nullptr, 1, &key);
-		HeapTuple tuple = systable_getnext(scan);
-		if (HeapTupleIsValid(tuple))
-			now = TransactionIdIsCurrentTransactionId(HeapTupleHeaderGetXmin(tuple->t_data));
-		systable_endscan(scan);
-		table_close(rel, AccessShareLock);
-		return now;
-	});
+	return extension_row().created_now;
 }
 
 // backup_schedule_set's WARNING when the schedule will not run: no scheduler serves the database,
