@@ -132,4 +132,15 @@ VerifyOutcome verify_backup(const StoredBackup &backup) {
 	return out;
 }
 
+void put_outcome_row(FunctionCallInfo fcinfo, const VerifyOutcome &out) {
+	const char *error = out.error.c_str();
+	pg_call([&] {
+		auto *rsinfo = reinterpret_cast<ReturnSetInfo *>(fcinfo->resultinfo);
+		Datum values[4] = {BoolGetDatum(out.ok), Int32GetDatum(out.tables), Int64GetDatum(out.rows),
+		                   out.ok ? 0 : CStringGetTextDatum(error)};
+		bool nulls[4] = {false, false, false, out.ok};
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	});
+}
+
 } // namespace tb::pg

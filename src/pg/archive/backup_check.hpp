@@ -7,12 +7,16 @@
 
 namespace tb::pg {
 
+// The outcome of a verification or a drill: what backup_verify and backup_drill return.
 struct VerifyOutcome {
 	bool ok = false;
 	int32 tables = 0;
 	int64 rows = 0;
-	std::string error;
+	std::string error; // NULL in the result when ok
 };
+
+// Adds the outcome as the one row (ok, tables, rows, error) of a materialized result.
+void put_outcome_row(FunctionCallInfo fcinfo, const VerifyOutcome &out);
 
 // Checks the first healthy copy of the backup (the checksum, every chunk, every row decoded, the
 // row counts). Damage is the outcome; any other error (a missing key, a cancel) is thrown. Needs

@@ -9,18 +9,15 @@
 // Not checked: foreign keys to rows outside the backup, unique keys against other tenants' rows,
 // partition routing (the copies are plain tables).
 #pragma once
+#include "pg/archive/backup_check.hpp"
 #include "pg/catalog/catalog.hpp"
 
 #include <string>
 
 namespace tb::pg {
 
-struct DrillOutcome {
-	bool ok = false;
-	int32 tables = 0;
-	int64 rows = 0;
-	std::string error; // the exact reason the restore would fail (table, column, rule)
-};
+// error: the exact reason the restore would fail (table, column, rule).
+using DrillOutcome = VerifyOutcome;
 
 // Drills `backup` (authorized by the caller), records the outcome in tenant_backup.backups
 // (drilled_at, drill_status, drill_error) and logs a failure with the tenant, the backup and the

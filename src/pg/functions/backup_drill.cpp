@@ -27,13 +27,6 @@ TB_SQL_FUNCTION(backup_drill) {
 	DrillOutcome out = drill_backup(backup);
 	audit.ok_independently(out.ok ? "" : "drill failed: " + out.error);
 	spi_end();
-	const char *error = out.error.c_str();
-	pg_call([&] {
-		auto *rsinfo = reinterpret_cast<ReturnSetInfo *>(fcinfo->resultinfo);
-		Datum values[4] = {BoolGetDatum(out.ok), Int32GetDatum(out.tables), Int64GetDatum(out.rows),
-		                   out.ok ? 0 : CStringGetTextDatum(error)};
-		bool nulls[4] = {false, false, false, out.ok};
-		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
-	});
+	put_outcome_row(fcinfo, out);
 	return 0;
 }

@@ -40,13 +40,6 @@ TB_SQL_FUNCTION(backup_verify) {
 	// What the archive holds was read: recorded even if the caller's transaction rolls back.
 	audit.ok_independently(out.ok ? "" : "verification failed: " + out.error);
 	spi_end();
-	const char *error = out.error.c_str();
-	pg_call([&] {
-		auto *rsinfo = reinterpret_cast<ReturnSetInfo *>(fcinfo->resultinfo);
-		Datum values[4] = {BoolGetDatum(out.ok), Int32GetDatum(out.tables), Int64GetDatum(out.rows),
-		                   out.ok ? 0 : CStringGetTextDatum(error)};
-		bool nulls[4] = {false, false, false, out.ok};
-		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
-	});
+	put_outcome_row(fcinfo, out);
 	return 0;
 }
