@@ -157,6 +157,7 @@ suite "S3 (Swift)" s3_tests
 suite "fuzz (archive reader)" fuzz_archive_reader
 suite "build and install" build_extension
 suite "pg_regress" regress_tests
+suite "demo (scripts/demo.sh, as the README runs it)" bash scripts/demo.sh
 suite "release 0.1.0 (for the upgrade test)" release_0_1_0
 suite "Citus (for the Citus test)" citus_build
 suite "TAP" tap_tests
