@@ -144,15 +144,42 @@ SELECT nspowner::regrole AS owner FROM pg_namespace WHERE nspname = 'reader_copy
 SELECT action, outcome, count(*) FROM tenant_backup.backup_audit
 WHERE action = 'restore_into' AND outcome = 'ok' GROUP BY 1, 2 ORDER BY 1, 2;
 
+-- A superuser's copy runs no other role's code as a superuser: a domain's CHECK of a table owned
+-- by another role runs as that owner (as a restore loads it); a table dropped since whose column
+-- type would run another role's code is refused.
+CREATE ROLE i29_owner;
+GRANT USAGE, CREATE ON SCHEMA i29 TO i29_owner;
+CREATE TABLE i29.checks_run (by_role name);
+GRANT INSERT ON i29.checks_run TO i29_owner;
+SET ROLE i29_owner;
+CREATE FUNCTION i29.note_check(v text) RETURNS boolean LANGUAGE sql
+    AS $$ INSERT INTO i29.checks_run VALUES (current_user) RETURNING true $$;
+CREATE DOMAIN i29.checked_text AS text CHECK (i29.note_check(VALUE));
+CREATE TABLE i29.owned (acct29i integer NOT NULL, v i29.checked_text);
+CREATE INDEX ON i29.owned (acct29i);
+INSERT INTO i29.owned VALUES (2931, 'mine');
+CREATE TABLE i29.owned_gone (acct29i integer NOT NULL, v i29.checked_text);
+CREATE INDEX ON i29.owned_gone (acct29i);
+RESET ROLE;
+SET tenant_backup.table_owners = 'i29_owner';
+SELECT tenant_backup.backup_create('2931', 'with a domain') AS b4 \gset
+DELETE FROM i29.checks_run;
+SELECT table_name, rows_restored FROM tenant_backup.backup_restore_into(:b4, 'as_superuser')
+WHERE table_name LIKE 'i29.owned%' ORDER BY 1;
+SELECT DISTINCT by_role FROM i29.checks_run;
+DROP TABLE i29.owned_gone;
+SELECT i29.refused('as_superuser_2', :b4);
+RESET tenant_backup.table_owners;
+
 RESET tenant_backup.pre_restore_backup;
 RESET tenant_backup.tenant_column;
 SELECT tenant_backup.backup_revoke('i29_viewer', 'backup.view', '2931');
 SELECT tenant_backup.backup_revoke('i29_reader', 'backup.download', '2931');
 DELETE FROM tenant_backup.registered_tables r USING pg_class c, pg_namespace n
 WHERE c.oid = r.tbl AND n.oid = c.relnamespace
-  AND n.nspname IN ('yesterday', 'empty_one', 'reader_copy', 'x"; DROP SCHEMA i29 CASCADE; --');
+  AND n.nspname IN ('yesterday', 'empty_one', 'reader_copy', 'as_superuser', 'x"; DROP SCHEMA i29 CASCADE; --');
 SET client_min_messages = warning;
-DROP SCHEMA i29, i29b, yesterday, empty_one, theirs, reader_copy, "x""; DROP SCHEMA i29 CASCADE; --" CASCADE;
+DROP SCHEMA i29, i29b, yesterday, empty_one, theirs, reader_copy, as_superuser, "x""; DROP SCHEMA i29 CASCADE; --" CASCADE;
 DO $$ BEGIN EXECUTE format('REVOKE CREATE ON DATABASE %I FROM i29_viewer, i29_reader', current_database()); END $$;
-DROP ROLE i29_viewer, i29_reader, i29_other;
+DROP ROLE i29_viewer, i29_reader, i29_other, i29_owner;
 RESET client_min_messages;
