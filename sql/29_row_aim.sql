@@ -151,6 +151,7 @@ SELECT t, id, row FROM r29.everything ORDER BY t, id;
 -- reminder of it refuses, naming the table.
 SET client_min_messages = warning;
 CREATE TABLE r29.reminders (invoice_id integer NOT NULL REFERENCES r29.invoices, due date);
+CREATE INDEX ON r29.reminders (invoice_id);
 RESET client_min_messages;
 INSERT INTO r29.invoices VALUES (20, 2901, 1, 200.00);
 INSERT INTO r29.reminders VALUES (17, '2026-12-24'), (20, '2026-12-31');
@@ -212,6 +213,29 @@ SELECT item FROM r29.invoice_lines WHERE id = 171;
 SELECT kind FROM tenant_backup.backups WHERE id = :undo;
 SELECT count(*) > 0 AS undone FROM tenant_backup.backup_restore(:undo, dry_run => false, tables => '{r29.invoice_lines}');
 SELECT item FROM r29.invoice_lines WHERE id = 171;
+
+-- Composite keys: every column of the key is given, the tenant column too when it is part of
+-- it; naming another tenant there reaches nothing of that tenant.
+CREATE TABLE r29.tags (acct29r integer NOT NULL, code text NOT NULL, label text, PRIMARY KEY (acct29r, code));
+CREATE TABLE r29.invoice_tags (acct29r integer NOT NULL, invoice_id integer NOT NULL REFERENCES r29.invoices, code text NOT NULL,
+                               PRIMARY KEY (acct29r, invoice_id, code), FOREIGN KEY (acct29r, code) REFERENCES r29.tags);
+CREATE INDEX ON r29.invoice_tags (acct29r, code);
+INSERT INTO r29.tags VALUES (2901, 'vip', 'VIP'), (2901, 'late', 'Late'), (2902, 'vip', 'theirs');
+INSERT INTO r29.invoice_tags VALUES (2901, 17, 'vip'), (2901, 18, 'vip'), (2901, 18, 'late'), (2902, 99, 'vip');
+SELECT tenant_backup.backup_create('2901', 'with tags') AS b2 \gset
+DELETE FROM r29.invoice_tags WHERE acct29r = 2901 AND code = 'vip';
+DELETE FROM r29.tags WHERE acct29r = 2901 AND code = 'vip';
+SELECT table_name, rows_removed, rows_restored
+FROM tenant_backup.backup_restore(:b2, dry_run => false, rows => '{"r29.tags": [{"acct29r": 2901, "code": "vip"}]}')
+ORDER BY 1;
+SELECT acct29r, invoice_id, code FROM r29.invoice_tags ORDER BY 1, 2, 3;
+SELECT table_name, rows_removed, rows_restored
+FROM tenant_backup.backup_restore(:b2, dry_run => false, rows => '{"r29.tags": [{"acct29r": 2902, "code": "vip"}]}')
+ORDER BY 1;
+SELECT acct29r, code, label FROM r29.tags ORDER BY 1, 2;
+SELECT acct29r, invoice_id, code FROM r29.invoice_tags ORDER BY 1, 2, 3;
+SELECT set_config('r29.b1', :'b2', false) IS NOT NULL AS set;
+SELECT r29.refused('{"r29.tags": [{"code": "vip"}]}');
 
 RESET tenant_backup.pre_restore_backup;
 RESET tenant_backup.tenant_column;
