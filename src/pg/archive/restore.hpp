@@ -48,7 +48,8 @@ StoredBackup check_restore_allowed(int64 backup_id, AuditedAction &audit);
 // Issue 21: first, unless options.pre_restore (or the setting) says not, a backup of the tenant
 // as it is, in this transaction (kind pre_restore, take_pre_restore_backup), after every table was
 // planned and before any row changes; restoring it undoes the restore (restore_with_undo returns
-// its id). options.missing and options.tables: see RestoreOptions (restore_plan.hpp).
+// its id). options.missing and options.tables: see RestoreOptions (restore_plan.hpp);
+// options.rows: a restore aimed at rows, archive/row_aim.hpp (restore_rows; preview_rows).
 std::vector<RestoredTableResult> restore_backup(int64 backup_id, AuditedAction &audit,
                                                 const RestoreOptions &options = {});
 RestoreOutcome restore_with_undo(int64 backup_id, AuditedAction &audit, const RestoreOptions &options);
