@@ -806,3 +806,27 @@ CREATE FUNCTION tenant_backup.tenant_writing(tenant text) RETURNS void
 COMMENT ON FUNCTION tenant_backup.tenant_writing(text) IS
     'Call first in a transaction that writes the tenant''s rows: it waits while a restore of the tenant runs (and a restore waits for it) until the transaction ends. Other tenants never wait.';
 GRANT EXECUTE ON FUNCTION tenant_backup.tenant_writing(text) TO PUBLIC;
+
+-- Issue 21 (aimed at rows; side by side): backup_restore's options form gains rows => (a jsonb
+-- of primary-key values per table; src/pg/archive/row_aim.hpp). Replaces the form this issue's
+-- block above created (0.2.0 is unreleased): the same arguments, rows last.
+DROP FUNCTION tenant_backup.backup_restore(bigint, boolean, boolean, text, regclass[], boolean);
+CREATE FUNCTION tenant_backup.backup_restore(backup_id bigint, dry_run boolean, pre_restore_backup boolean DEFAULT NULL,
+                                             mode text DEFAULT 'exact', tables regclass[] DEFAULT NULL,
+                                             strict boolean DEFAULT false, rows jsonb DEFAULT NULL)
+RETURNS TABLE (table_name text, rows_removed bigint, rows_restored bigint, only_in_backup bigint, only_live bigint,
+               changed bigint, unchanged bigint, pre_restore_backup_id bigint)
+    AS 'MODULE_PATHNAME', 'backup_restore_with_options' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION tenant_backup.backup_restore(bigint, boolean, boolean, text, regclass[], boolean, jsonb) IS
+    'dry_run => true: what the restore would do per table (rows it removes and loads; rows only in the backup, only live, changed, unchanged), changing nothing (backup.view). Otherwise the restore, after backing up the tenant as it is (kind pre_restore, its id in pre_restore_backup_id; pre_restore_backup => false or tenant_backup.pre_restore_backup = off skips it). mode => ''missing'' only re-inserts rows whose key is gone; tables => restores only those tables; rows => ''{"schema.table": [{"id": 17}]}'' only those rows and the rows that reference them; strict => true refuses a table dropped since the backup.';
+GRANT EXECUTE ON FUNCTION tenant_backup.backup_restore(bigint, boolean, boolean, text, regclass[], boolean, jsonb)
+    TO PUBLIC;
+
+-- Side by side: the backup's tables with the tenant's rows in a new schema owned by the caller
+-- (src/pg/archive/restore_into.hpp). Needs backup.download.
+CREATE FUNCTION tenant_backup.backup_restore_into(backup_id bigint, target_schema name)
+RETURNS TABLE (table_name text, restored_as text, rows_restored bigint)
+    AS 'MODULE_PATHNAME', 'backup_restore_into' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION tenant_backup.backup_restore_into(bigint, name) IS
+    'Materializes the backup''s tables with the tenant''s rows in target_schema (created, owned by the caller; an existing schema must be empty and the caller''s), for inspection; production rows are not touched. Columns as a restore would load them, NOT NULL and the primary key; no other constraint, index, default or trigger. Needs backup.download.';
+GRANT EXECUTE ON FUNCTION tenant_backup.backup_restore_into(bigint, name) TO PUBLIC;
