@@ -123,7 +123,7 @@ release_0_1_0() {
 
 citus_build() {
 	# Citus (not in Debian) from its source beside the checkout, for t/016_citus_refusal.pl,
-	# t/021_citus_restore.pl and t/032-034 (atomicity, scheduler, features), which skip with a clear line when Citus is not installed.
+	# t/021_citus_restore.pl, t/032-034 (atomicity, scheduler, features) and t/050-051 (2PC, undo), which skip with a clear line when Citus is not installed.
 	local src=${TB_CITUS_SOURCE:-$ROOT/../shared/citus}
 	if [ ! -f "$src/build.sh" ]; then
 		echo "no Citus source at $src (set TB_CITUS_SOURCE): the Citus TAP test will skip"

@@ -29,15 +29,8 @@ sub sql { return $coordinator->safe_psql('postgres', $_[0]); }
 $coordinator->append_conf('postgresql.conf', "restart_after_crash = on\n");
 $coordinator->reload;
 
+citus_test_schema($coordinator);
 sql(q{
-CREATE EXTENSION tenant_backup;
-CREATE TABLE ads (tenant_id int NOT NULL, id int NOT NULL, title text, PRIMARY KEY (tenant_id, id));
-SELECT create_distributed_table('ads', 'tenant_id', shard_count => 4);
-CREATE TABLE clicks (tenant_id int NOT NULL, id int NOT NULL, ad_id int NOT NULL, PRIMARY KEY (tenant_id, id),
-  FOREIGN KEY (tenant_id, ad_id) REFERENCES ads (tenant_id, id));
-SELECT create_distributed_table('clicks', 'tenant_id', colocate_with => 'ads');
-INSERT INTO ads SELECT t, g, 'ad ' || g FROM generate_series(1, 10) t, generate_series(1, 50) g;
-INSERT INTO clicks SELECT t, g, 1 + g % 50 FROM generate_series(1, 10) t, generate_series(1, 2000) g;
 CREATE TABLE ctl (stop boolean);
 INSERT INTO ctl VALUES (false);
 });
@@ -88,6 +81,8 @@ $coordinator->poll_query_until('postgres', sprintf("SELECT ($written) >= 20", $_
 my $inflight = $coordinator->background_psql('postgres');
 $inflight->query_safe("BEGIN; INSERT INTO ads VALUES (7, 100001, 'in flight'); INSERT INTO clicks VALUES (7, 100001, 100001)");
 is(sql(restored($bid)), 'public.ads 50, public.clicks 2000', "a restore while two other tenants are written and one of the tenant's own transactions is open");
+is(sql("SELECT count(*) FROM tenant_backup.backups WHERE kind = 'pre_restore' AND label = 'before restore of backup $bid'"),
+	'1', 'it took its pre_restore backup first, in its transaction');
 $inflight->query_safe('COMMIT');
 sql('UPDATE ctl SET stop = true');
 for my $w (@writers)
@@ -113,7 +108,9 @@ is(digests('tenant_id <> 7'), $others, 'the other tenants are otherwise as they 
 # then ads, which waits on the worker): its new ad is deleted with the tenant's ads while its click
 # refers to it, and the foreign key, which Citus enforces on the worker, fails the restore. As on a
 # single server: writes of the tenant being restored are the application's to pause; the restore
-# is all or nothing, and a retry restores the backup.
+# is all or nothing, and a retry restores the backup. (The restore's pre_restore backup read both
+# tables before the writer committed: its reads must not leave the worker's transaction at
+# REPEATABLE READ, under which the DELETE would miss the new ad and the restore keep it.)
 damage();
 my $damaged = digests('tenant_id = 7');
 my $ads7 = shard_of('ads', 7);

@@ -26,15 +26,8 @@ tenant_backup.max_parallel = 2
 my ($coordinator, @workers) = @nodes;
 use_node($coordinator);
 
+citus_test_schema($coordinator, ads => '20 + t', clicks => 100, referenced => 20);
 sql(q{
-CREATE EXTENSION tenant_backup;
-CREATE TABLE ads (tenant_id int NOT NULL, id int NOT NULL, title text, PRIMARY KEY (tenant_id, id));
-SELECT create_distributed_table('ads', 'tenant_id', shard_count => 4);
-CREATE TABLE clicks (tenant_id int NOT NULL, id int NOT NULL, ad_id int NOT NULL, PRIMARY KEY (tenant_id, id),
-  FOREIGN KEY (tenant_id, ad_id) REFERENCES ads (tenant_id, id));
-SELECT create_distributed_table('clicks', 'tenant_id', colocate_with => 'ads');
-INSERT INTO ads SELECT t, g, 'ad ' || g FROM generate_series(1, 10) t, generate_series(1, 20 + t) g;
-INSERT INTO clicks SELECT t, g, 1 + g % 20 FROM generate_series(1, 10) t, generate_series(1, 100) g;
 CREATE TABLE registry (tenant_id text PRIMARY KEY); -- a plain table of the coordinator, in every backup too
 });
 

@@ -44,15 +44,8 @@ sub psql_as
 delete $ENV{AWS_ACCESS_KEY_ID};
 delete $ENV{AWS_SECRET_ACCESS_KEY};
 
+citus_test_schema($coordinator, clicks => 3000);
 sql(q{
-CREATE EXTENSION tenant_backup;
-CREATE TABLE ads (tenant_id int NOT NULL, id int NOT NULL, title text, PRIMARY KEY (tenant_id, id));
-SELECT create_distributed_table('ads', 'tenant_id', shard_count => 4);
-CREATE TABLE clicks (tenant_id int NOT NULL, id int NOT NULL, ad_id int NOT NULL, PRIMARY KEY (tenant_id, id),
-  FOREIGN KEY (tenant_id, ad_id) REFERENCES ads (tenant_id, id));
-SELECT create_distributed_table('clicks', 'tenant_id', colocate_with => 'ads');
-INSERT INTO ads SELECT t, g, 'ad ' || g FROM generate_series(1, 10) t, generate_series(1, 50) g;
-INSERT INTO clicks SELECT t, g, 1 + g % 50 FROM generate_series(1, 10) t, generate_series(1, 3000) g;
 CREATE ROLE reader LOGIN;
 GRANT SELECT ON ads, clicks TO reader;
 SELECT tenant_backup.backup_grant('reader', 'backup.download', '7');
@@ -107,7 +100,8 @@ is(sql(q{SELECT string_agg(action || ':' || outcome, ' ' ORDER BY id) FROM tenan
 	'download:ok restore:denied create:denied', "the reader's download and refusals are audited");
 is(sql(q{SELECT string_agg(action || ':' || outcome, ' ' ORDER BY id) FROM tenant_backup.backup_audit
   WHERE current_user_name = 'postgres' AND action IN ('create', 'restore', 'import')}),
-	'create:ok restore:ok import:ok restore:ok', 'and the superuser\'s backups, import and restores');
+	'create:ok create:ok restore:ok import:ok create:ok restore:ok',
+	'and the superuser\'s backups, import and restores, each restore with the create of its pre_restore backup');
 
 $_->stop for reverse @nodes;
 done_testing();

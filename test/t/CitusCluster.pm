@@ -9,7 +9,7 @@ use Exporter 'import';
 use PostgreSQL::Test::Cluster;
 use Test::More;
 
-our @EXPORT = qw(citus_cluster citus_worker_port citus_shard_digests);
+our @EXPORT = qw(citus_cluster citus_test_schema citus_worker_port citus_shard_digests);
 
 # Skips the whole test unless citus.so is installed; otherwise returns the started coordinator and
 # its two workers, each with CREATE EXTENSION citus, the workers added to the coordinator.
@@ -43,6 +43,30 @@ sub citus_cluster
 	is($coordinator->safe_psql('postgres', 'SELECT count(*) FROM citus_get_active_worker_nodes()'),
 		'2', 'a coordinator with two workers');
 	return @nodes;
+}
+
+# The Citus tests' schema, on the coordinator: CREATE EXTENSION tenant_backup, then ads and clicks
+# distributed by tenant_id over 4 shards and co-located, clicks referencing ads by a foreign key,
+# for tenants 1 to 10. Each tenant t has `ads` ads (an SQL expression of t; 50 unless given) and
+# `clicks` clicks (2000 unless given), click g referring to ad 1 + g % `referenced` (50 unless
+# given, at most the fewest ads of a tenant).
+sub citus_test_schema
+{
+	my ($coordinator, %opts) = @_;
+	my $ads = $opts{ads} // '50';
+	my $clicks = $opts{clicks} // 2000;
+	my $referenced = $opts{referenced} // 50;
+	$coordinator->safe_psql('postgres', qq{
+CREATE EXTENSION tenant_backup;
+CREATE TABLE ads (tenant_id int NOT NULL, id int NOT NULL, title text, PRIMARY KEY (tenant_id, id));
+SELECT create_distributed_table('ads', 'tenant_id', shard_count => 4);
+CREATE TABLE clicks (tenant_id int NOT NULL, id int NOT NULL, ad_id int NOT NULL, PRIMARY KEY (tenant_id, id),
+  FOREIGN KEY (tenant_id, ad_id) REFERENCES ads (tenant_id, id));
+SELECT create_distributed_table('clicks', 'tenant_id', colocate_with => 'ads');
+INSERT INTO ads SELECT t, g, 'ad ' || g FROM generate_series(1, 10) t, generate_series(1, $ads) g;
+INSERT INTO clicks SELECT t, g, 1 + g % $referenced FROM generate_series(1, 10) t, generate_series(1, $clicks) g;
+});
+	return;
 }
 
 # The port of the worker holding the shard of `table` for the distribution value `value`.

@@ -196,20 +196,12 @@ RestoreOutcome restore_with_undo(int64 id, AuditedAction &audit, const RestoreOp
 	refuse_tables_not_in_backup(options, archived, id);
 	// Undo: the tenant as it is, backed up before anything changes, in this transaction.
 	RestoreOutcome outcome;
-	bool undo = options.pre_restore.value_or(setting_pre_restore_backup());
-	if (undo && any_distributed) {
-		// On Citus the backup's one snapshot per worker (WorkerSnapshotScope) would hold the workers'
-		// transactions at REPEATABLE READ for the restore's own DELETEs and loads too, so that a
-		// row a writer committed meanwhile could survive the restore unseen. Not taken there.
-		undo = false;
-		warn("restore of backup " + std::to_string(id) +
-		         " takes no pre_restore backup: it restores Citus distributed "
-		         "tables, and a backup in the same transaction would hide concurrent writes from the restore",
-		     "To be able to undo it, take a backup first: SELECT tenant_backup.backup_create(tenant).");
-	}
-	if (undo) {
+	if (options.pre_restore.value_or(setting_pre_restore_backup())) {
 		progress.phase("backing up the tenant first");
-		outcome.pre_restore_backup = take_pre_restore_backup(backup.tenant, id);
+		// With Citus distributed tables, its reads leave the workers' transactions at the caller's
+		// level for the DELETEs and loads that follow in them (take_backup.hpp WorkerReads).
+		outcome.pre_restore_backup = take_pre_restore_backup(
+		    backup.tenant, id, any_distributed ? WorkerReads::Statement : WorkerReads::OneSnapshot);
 		progress.reset_counts(); // rows_done counts the restored rows
 	}
 	ForeignKeyChecks foreign_keys;

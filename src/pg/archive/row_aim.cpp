@@ -374,7 +374,8 @@ RestoreOutcome restore_rows(int64 id, AuditedAction &audit, const RestoreOptions
 	RestoreOutcome outcome;
 	if (options.pre_restore.value_or(setting_pre_restore_backup())) {
 		progress.phase("backing up the tenant first");
-		outcome.pre_restore_backup = take_pre_restore_backup(backup.tenant, id);
+		// Rows => refuses Citus tables (select_rows): no worker is written after it reads.
+		outcome.pre_restore_backup = take_pre_restore_backup(backup.tenant, id, WorkerReads::OneSnapshot);
 		progress.reset_counts();
 	}
 	progress.set_tables_total(static_cast<int>(s.tables.size()));

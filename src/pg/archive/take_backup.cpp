@@ -172,9 +172,12 @@ std::string check_backup_allowed(const std::string &tenant, AuditedAction &audit
 	return canonical;
 }
 
-void take_backup(NewBackup &backup, AuditedAction &audit) {
-	// On Citus, before the first read of a worker: each worker reads the tenant under one snapshot.
-	std::optional<WorkerSnapshotScope> worker_snapshots(std::in_place);
+void take_backup(NewBackup &backup, AuditedAction &audit, WorkerReads reads) {
+	// On Citus, before the first read of a worker: each worker reads the tenant under one snapshot
+	// (unless the restore this backup precedes writes the workers next, take_backup.hpp).
+	std::optional<WorkerSnapshotScope> worker_snapshots;
+	if (reads == WorkerReads::OneSnapshot)
+		worker_snapshots.emplace();
 	// Retention, not the quota, bounds a restore's pre_restore backups.
 	bool pre_restore = backup.kind == "pre_restore";
 	AllowedBackup allowed = allow_backup(backup.tenant, audit, pre_restore);
@@ -191,7 +194,10 @@ void take_backup(NewBackup &backup, AuditedAction &audit) {
 		backup.id = next_backup_id();
 	backup.created_at = pg_eval([] { return GetCurrentTimestamp(); });
 	// One snapshot for every table: a transaction that touched two tables is wholly in or out.
-	worker_snapshots->push_coordinator_snapshot();
+	if (worker_snapshots)
+		worker_snapshots->push_coordinator_snapshot();
+	else
+		pg_call([] { PushActiveSnapshot(GetTransactionSnapshot()); });
 	backup.snapshot_at = pg_eval([] { return GetCurrentTimestamp(); });
 
 	BackupProgress progress(backup.id, backup.tenant, backup.kind, static_cast<int>(tables.size()));
@@ -224,12 +230,13 @@ void take_backup(NewBackup &backup, AuditedAction &audit) {
 	archive.publish_at_commit();
 }
 
-int64 take_pre_restore_backup(const std::string &tenant, int64 restored_id) {
+int64 take_pre_restore_backup(const std::string &tenant, int64 restored_id, WorkerReads reads) {
 	NewBackup backup;
 	backup.tenant = tenant;
 	backup.kind = "pre_restore";
 	backup.label = "before restore of backup " + std::to_string(restored_id);
-	take_backup(backup);
+	AuditedAction audit("create", backup.tenant);
+	take_backup(backup, audit, reads);
 	return backup.id;
 }
 
