@@ -806,3 +806,11 @@ CREATE FUNCTION tenant_backup.tenant_writing(tenant text) RETURNS void
 COMMENT ON FUNCTION tenant_backup.tenant_writing(text) IS
     'Call first in a transaction that writes the tenant''s rows: it waits while a restore of the tenant runs (and a restore waits for it) until the transaction ends. Other tenants never wait.';
 GRANT EXECUTE ON FUNCTION tenant_backup.tenant_writing(text) TO PUBLIC;
+
+-- Issue 21: restores that apply only the differences (src/pg/archive/diff_apply.hpp). No new
+-- function: the options form's only_in_backup, only_live, changed and unchanged columns, which a
+-- preview fills, now say what a restore wrote (rows added, removed, changed, left alone) for each
+-- table restored by its differences; rows_removed and rows_restored count as in 0.1.0. Only its
+-- comment, defined in issue 21's first block, is replaced here.
+COMMENT ON FUNCTION tenant_backup.backup_restore(bigint, boolean, boolean, text, regclass[], boolean) IS
+    'dry_run => true: what the restore would do per table (rows it replaces and restores; rows only in the backup, only live, changed, unchanged), changing nothing (backup.view). Otherwise the restore, after backing up the tenant as it is (kind pre_restore, its id in pre_restore_backup_id; pre_restore_backup => false or tenant_backup.pre_restore_backup = off skips it); tables with a key get only the differences (only_in_backup added, only_live removed, changed updated). mode => ''missing'' only re-inserts rows whose key is gone; tables => restores only those tables; strict => true refuses a table dropped since the backup.';
