@@ -807,10 +807,61 @@ COMMENT ON FUNCTION tenant_backup.tenant_writing(text) IS
     'Call first in a transaction that writes the tenant''s rows: it waits while a restore of the tenant runs (and a restore waits for it) until the transaction ends. Other tenants never wait.';
 GRANT EXECUTE ON FUNCTION tenant_backup.tenant_writing(text) TO PUBLIC;
 
+-- Issue 21 (aimed at rows; side by side): backup_restore's options form gains rows => (a jsonb
+-- of primary-key values per table; src/pg/archive/row_aim.hpp). Replaces the form this issue's
+-- block above created (0.2.0 is unreleased): the same arguments, rows last.
+DROP FUNCTION tenant_backup.backup_restore(bigint, boolean, boolean, text, regclass[], boolean);
+CREATE FUNCTION tenant_backup.backup_restore(backup_id bigint, dry_run boolean, pre_restore_backup boolean DEFAULT NULL,
+                                             mode text DEFAULT 'exact', tables regclass[] DEFAULT NULL,
+                                             strict boolean DEFAULT false, rows jsonb DEFAULT NULL)
+RETURNS TABLE (table_name text, rows_removed bigint, rows_restored bigint, only_in_backup bigint, only_live bigint,
+               changed bigint, unchanged bigint, pre_restore_backup_id bigint)
+    AS 'MODULE_PATHNAME', 'backup_restore_with_options' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION tenant_backup.backup_restore(bigint, boolean, boolean, text, regclass[], boolean, jsonb) IS
+    'dry_run => true: what the restore would do per table (rows it removes and loads; rows only in the backup, only live, changed, unchanged), changing nothing (backup.view). Otherwise the restore, after backing up the tenant as it is (kind pre_restore, its id in pre_restore_backup_id; pre_restore_backup => false or tenant_backup.pre_restore_backup = off skips it). mode => ''missing'' only re-inserts rows whose key is gone; tables => restores only those tables; rows => ''{"schema.table": [{"id": 17}]}'' only those rows and the rows that reference them; strict => true refuses a table dropped since the backup.';
+GRANT EXECUTE ON FUNCTION tenant_backup.backup_restore(bigint, boolean, boolean, text, regclass[], boolean, jsonb)
+    TO PUBLIC;
+
+-- Side by side: the backup's tables with the tenant's rows in a new schema owned by the caller
+-- (src/pg/archive/restore_into.hpp). Needs backup.download.
+CREATE FUNCTION tenant_backup.backup_restore_into(backup_id bigint, target_schema name)
+RETURNS TABLE (table_name text, restored_as text, rows_restored bigint)
+    AS 'MODULE_PATHNAME', 'backup_restore_into' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION tenant_backup.backup_restore_into(bigint, name) IS
+    'Materializes the backup''s tables with the tenant''s rows in target_schema (created, owned by the caller; an existing schema must be empty and the caller''s), for inspection; production rows are not touched. Columns as a restore would load them, NOT NULL and the primary key; no other constraint, index, default or trigger. Needs backup.download.';
+GRANT EXECUTE ON FUNCTION tenant_backup.backup_restore_into(bigint, name) TO PUBLIC;
+
+--------------------------------------------------------------------------------------------------
+-- Issue 21 (review, hO): backup_restore(id, true) written positionally. Both issue 20's
+-- backup_restore(backup_id, strict) and issue 21's options form matched it (the options form with
+-- its other arguments' defaults), and PostgreSQL refused the call as not unique. The options form's
+-- dry_run is now of the domain tenant_backup.named_boolean, which a boolean argument matches less
+-- exactly than the boolean parameter of the two-argument form: backup_restore(id, true) means
+-- backup_restore(id, strict => true), as that form's signature says, and dry_run => ... (or three
+-- positional arguments or more) reaches the options form as before. The options form, made in issue
+-- 21's blocks above (last with rows =>), is dropped and made again with the same C function,
+-- comment and grant. 0.1.0's own calls (backup_restore(id), backup_restore(backup_id => id)) keep their one function (TAP 057
+-- checks every 0.1.0 function's calls across the update).
+CREATE DOMAIN tenant_backup.named_boolean AS boolean;
+COMMENT ON DOMAIN tenant_backup.named_boolean IS
+    'A boolean parameter meant to be passed by name (backup_restore''s dry_run): a positional boolean argument prefers a boolean parameter of another signature.';
+DROP FUNCTION tenant_backup.backup_restore(bigint, boolean, boolean, text, regclass[], boolean, jsonb);
+CREATE FUNCTION tenant_backup.backup_restore(backup_id bigint, dry_run tenant_backup.named_boolean,
+                                             pre_restore_backup boolean DEFAULT NULL, mode text DEFAULT 'exact',
+                                             tables regclass[] DEFAULT NULL, strict boolean DEFAULT false,
+                                             rows jsonb DEFAULT NULL)
+RETURNS TABLE (table_name text, rows_removed bigint, rows_restored bigint, only_in_backup bigint, only_live bigint,
+               changed bigint, unchanged bigint, pre_restore_backup_id bigint)
+    AS 'MODULE_PATHNAME', 'backup_restore_with_options' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION tenant_backup.backup_restore(bigint, tenant_backup.named_boolean, boolean, text, regclass[], boolean, jsonb) IS
+    'dry_run => true: what the restore would do per table (rows it removes and loads; rows only in the backup, only live, changed, unchanged), changing nothing (backup.view). Otherwise the restore, after backing up the tenant as it is (kind pre_restore, its id in pre_restore_backup_id; pre_restore_backup => false or tenant_backup.pre_restore_backup = off skips it). mode => ''missing'' only re-inserts rows whose key is gone; tables => restores only those tables; rows => ''{"schema.table": [{"id": 17}]}'' only those rows and the rows that reference them; strict => true refuses a table dropped since the backup. Pass dry_run by name: backup_restore(id, true) is backup_restore(id, strict).';
+GRANT EXECUTE ON FUNCTION tenant_backup.backup_restore(bigint, tenant_backup.named_boolean, boolean, text, regclass[], boolean, jsonb)
+    TO PUBLIC;
+
 -- Issue 21: restores that apply only the differences (src/pg/archive/diff_apply.hpp). No new
 -- function: the options form's only_in_backup, only_live, changed and unchanged columns, which a
 -- preview fills, now say what a restore wrote (rows added, removed, changed, left alone) for each
 -- table restored by its differences; rows_removed and rows_restored count as in 0.1.0. Only its
--- comment, defined in issue 21's first block, is replaced here.
-COMMENT ON FUNCTION tenant_backup.backup_restore(bigint, boolean, boolean, text, regclass[], boolean) IS
-    'dry_run => true: what the restore would do per table (rows it replaces and restores; rows only in the backup, only live, changed, unchanged), changing nothing (backup.view). Otherwise the restore, after backing up the tenant as it is (kind pre_restore, its id in pre_restore_backup_id; pre_restore_backup => false or tenant_backup.pre_restore_backup = off skips it); tables with a key get only the differences (only_in_backup added, only_live removed, changed updated). mode => ''missing'' only re-inserts rows whose key is gone; tables => restores only those tables; strict => true refuses a table dropped since the backup.';
+-- comment, defined in issue 21's blocks above (last in hO's review block), is replaced here.
+COMMENT ON FUNCTION tenant_backup.backup_restore(bigint, tenant_backup.named_boolean, boolean, text, regclass[], boolean, jsonb) IS
+    'dry_run => true: what the restore would do per table (rows it replaces and restores; rows only in the backup, only live, changed, unchanged), changing nothing (backup.view). Otherwise the restore, after backing up the tenant as it is (kind pre_restore, its id in pre_restore_backup_id; pre_restore_backup => false or tenant_backup.pre_restore_backup = off skips it); tables with a key get only the differences (only_in_backup added, only_live removed, changed updated). mode => ''missing'' only re-inserts rows whose key is gone; tables => restores only those tables; rows => ''{"schema.table": [{"id": 17}]}'' only those rows and the rows that reference them; strict => true refuses a table dropped since the backup.';

@@ -60,6 +60,7 @@ regress)
 tap)
 	run=$(mktemp -d "$DIR/tap.XXXXXX")
 	cp -r test/t test/s3 monitoring README.md "$run/"
+	mkdir -p "$run/sql" && cp -r sql/include "$run/sql/"
 	chown -R postgres "$run" 2>/dev/null || true
 	(cd "$run" && as_postgres env PATH="$BIN:$PATH" PERL5LIB="$PGXS_DIR/src/test/perl" \
 		PG_REGRESS="$PGXS_DIR/src/test/regress/pg_regress" TESTDIR="$run" TB_S3_HARNESS="$run/s3" \

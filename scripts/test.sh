@@ -140,6 +140,7 @@ tap_tests() {
 	cp -r test/s3 "$dir/" # the Swift harness, which t/011_s3.pl starts itself (TB_S3_HARNESS)
 	cp -r monitoring "$dir/" # the Prometheus query file and alert rules, which t/036_prometheus.pl serves
 	cp README.md "$dir/"  # t/049_readme_tour.pl runs its SQL
+	mkdir -p "$dir/sql" && cp -r sql/include "$dir/sql/" # helpers the regression tests share with t/057
 	local run=()
 	if [ "$(id -u)" -eq 0 ]; then
 		chown -R postgres "$dir"

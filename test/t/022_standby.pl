@@ -163,8 +163,10 @@ my %calls = (
 	'backup_repository_remove(text)' => [ 'write', q{SELECT tenant_backup.backup_repository_remove('x')} ],
 	'backup_restore(bigint)' => [ 'write', "SELECT count(*) FROM tenant_backup.backup_restore($before)" ],
 	# issue 21: a preview too (temporary tables)
-	'backup_restore(bigint,boolean,boolean,text,regclass[],boolean)' =>
+	'backup_restore(bigint,tenant_backup.named_boolean,boolean,text,regclass[],boolean,jsonb)' =>
 	  [ 'write', "SELECT count(*) FROM tenant_backup.backup_restore($before, dry_run => true)" ],
+	'backup_restore_into(bigint,name)' =>
+	  [ 'write', "SELECT count(*) FROM tenant_backup.backup_restore_into($before, 'inspect')" ],
 	'backup_restore(bigint,boolean)' => [ 'write', "SELECT count(*) FROM tenant_backup.backup_restore($before, strict => true)" ],
 	'backup_drill(bigint)' => [ 'write', "SELECT count(*) FROM tenant_backup.backup_drill($before)" ],
 	'backup_restore_async(bigint)' => [ 'write', "SELECT tenant_backup.backup_restore_async($before)" ],

@@ -219,6 +219,12 @@ ok(wait_for($waiting, '1'), 'a fourth restore waits mid-way');
 my $victim = sql("SELECT pid FROM pg_stat_activity WHERE backend_type = 'tenant_backup async job'");
 kill 'KILL', $victim;
 eval { $holder->quit; };
+# The postmaster's crash handling first: a psql that got in just before it proves nothing.
+for (1 .. 300)
+{
+	last if slurp_file($node->logfile) =~ /all server processes terminated; reinitializing/;
+	usleep(100_000);
+}
 my $back = 0;
 for (1 .. 300)
 {

@@ -47,7 +47,7 @@ ArchivedTuples::ArchivedTuples(archive::ArchiveReader &reader, const archive::Ta
 	Source *source = mapped_.get();
 	// Every row must be the backup's tenant's, checked on the mapped fields before COPY sees them;
 	// rows found through a path are checked after the load (ForeignKeyChecks::check_path_rows).
-	if (!plan.table.is_path()) {
+	if (!table.tenant_column.empty()) { // the archive's tenant column (planned alike: restore_plan.hpp)
 		tenant_rows_ = std::make_unique<archive::TenantFieldCheck>(
 		    *mapped_, plan.load.size(), tenant_field(table, plan.load, backup_id, plan.display_name, consequence),
 		    tenant_bytes(plan.tenant_type, r.tenant), plan.display_name + " of backup " + std::to_string(backup_id));

@@ -80,7 +80,7 @@ void end_index_probes(int level) {
 	pg_call([level] { AtEOXact_GUC(false, level); });
 }
 
-uint64 ForeignKeyChecks::delete_tenant_rows(const RestoredTable &table) {
+uint64 ForeignKeyChecks::delete_tenant_rows(const RestoredTable &table, const std::string &only) {
 	const TableRestorePlan &plan = table.plan;
 	std::vector<std::string> ctes;
 	std::vector<std::string> returning;            // each column once
@@ -108,10 +108,11 @@ uint64 ForeignKeyChecks::delete_tenant_rows(const RestoredTable &table) {
 	}
 	std::string sql;
 	if (ctes.empty()) {
-		sql = plan.table.delete_sql();
+		sql = plan.table.delete_sql("", only);
 	} else {
 		sql = "WITH d AS (" +
-		      plan.table.delete_sql(join_each(returning, ", ", [&](size_t i) { return "ch." + returning[i]; })) + ")";
+		      plan.table.delete_sql(join_each(returning, ", ", [&](size_t i) { return "ch." + returning[i]; }), only) +
+		      ")";
 		for (const auto &cte : ctes)
 			sql += ", " + cte;
 		sql += " SELECT pg_catalog.count(*) FROM d";
@@ -264,7 +265,7 @@ int tenant_family(Oid type) {
 
 } // namespace
 
-void ForeignKeyChecks::check(const std::vector<RestoredTable> &tables, int64 backup_id, bool aimed) {
+void ForeignKeyChecks::check(const std::vector<RestoredTable> &tables, int64 backup_id, Aim aim) {
 	if (tables.empty())
 		return;
 	std::string oids = join_each(std::vector<std::string>(tables.size()), ",",
@@ -340,14 +341,22 @@ void ForeignKeyChecks::check(const std::vector<RestoredTable> &tables, int64 bac
 				    "Restored rows of " + fk.child_name + " would reference rows of " + fk.parent_name +
 				        " that belong to another tenant (for example key " + *key + "). Nothing was restored.",
 				    "A backup may only reference its own tenant's rows of tenant tables.");
-			throw SqlError(ERRCODE_FOREIGN_KEY_VIOLATION, prefix,
-			               "Rows of " + fk.child_name + " would reference rows of " + fk.parent_name +
-			                   " that do not exist after the restore (for example key " + *key +
-			                   "). Nothing was restored.",
-			               aimed ? "Restore " + (restored(fk.child) ? fk.parent_name : fk.child_name) +
-			                           " with it (add it to tables =>), or restore the whole backup."
-			                     : "Tables that reference tenant tables should be tenant tables themselves, so that "
-			                       "they are backed up and restored together.");
+			throw SqlError(
+			    ERRCODE_FOREIGN_KEY_VIOLATION, prefix,
+			    "Rows of " + fk.child_name + " would reference rows of " + fk.parent_name +
+			        " that do not exist after the restore (for example key " + *key + "). Nothing was restored.",
+			    aim == Aim::Tables ? "Restore " + (restored(fk.child) ? fk.parent_name : fk.child_name) +
+			                             " with it (add it to tables =>), or restore the whole backup."
+			    : aim == Aim::Rows && restored(fk.child)
+			        ? "Add the rows of " + fk.parent_name +
+			              " they reference to rows => (the rows that reference a selected row come with "
+			              "it)."
+			    : aim == Aim::Rows ? "Rows of " + fk.child_name +
+			                             " reference rows the restore removes (the selection's rows that the backup "
+			                             "lacks): change them first, or restore with mode => 'missing', which removes "
+			                             "nothing."
+			                       : "Tables that reference tenant tables should be tenant tables themselves, so that "
+			                         "they are backed up and restored together.");
 		}
 	}
 	end_index_probes(nest_level); // the settings above end here

@@ -30,8 +30,13 @@ struct RestoredTable {
 class ForeignKeyChecks {
 public:
 	// Deletes the tenant's rows of a table about to be restored (remembering removed keys where
-	// needed) and returns how many rows it deleted.
-	uint64 delete_tenant_rows(const RestoredTable &table);
+	// needed) and returns how many rows it deleted. `only`, if given, a condition on its rows
+	// (alias ch): a row-aimed restore deletes the rows of its selection only.
+	uint64 delete_tenant_rows(const RestoredTable &table, const std::string &only = "");
+	// What a restore is aimed at, for the hint of a refusal: the whole backup, some tables (the
+	// hint names the table that must be restored with them), some rows (rows => of
+	// archive/row_aim.hpp: the hint names the table whose rows must come with them).
+	enum class Aim { Whole, Tables, Rows };
 	// A table restored by applying differences (diff_apply.hpp), before it changes: `removed`
 	// (" FROM ... ch WHERE ...") are its live rows about to be deleted or changed, whose keys are
 	// remembered for every foreign key into the table; `written` (the same form) are the rows it
@@ -40,9 +45,7 @@ public:
 	void remember_differences(const RestoredTable &table, const std::string &removed, const std::string &written,
 	                          const std::vector<std::string> &columns);
 	// Fails with foreign_key_violation, naming the constraint, if a foreign key is broken.
-	// `aimed`: only some tables of the backup are restored, and the hint names the table that
-	// must be restored with them.
-	void check(const std::vector<RestoredTable> &tables, int64 backup_id, bool aimed = false);
+	void check(const std::vector<RestoredTable> &tables, int64 backup_id, Aim aim = Aim::Whole);
 	// A table found through a path has no tenant column to check its rows by as they load: after
 	// the load, every loaded row must reach the tenant through the path (its parents restored, or
 	// kept), so the tenant's rows found through it must number exactly `loaded`.

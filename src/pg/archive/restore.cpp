@@ -1,4 +1,5 @@
 #include "pg/archive/restore.hpp"
+#include "pg/archive/row_aim.hpp"
 
 #include "core/archive/archive_reader.hpp"
 #include "core/archive/copy_binary.hpp"
@@ -64,11 +65,9 @@ void refuse_tables_not_in_backup(const RestoreOptions &o, const std::vector<std:
 			               "tenant_backup.backup_list() and backup_diff() show the backup's tables.");
 }
 
-// Mode 'missing': the backup's rows whose key the tenant has no row for now are inserted, with
-// the restore's own checks (tenant, drift, triggers off, as the table's owner); no row is
-// deleted or changed. A table without a key to match rows by is skipped with a WARNING; rows
-// whose unique key holds a NULL are never missing. Returns the rows inserted.
-uint64 insert_missing(const RestoredTable &r, const ArchivedCopy &archived) {
+} // namespace
+
+uint64 insert_missing(const RestoredTable &r, const ArchivedCopy &archived, const std::string &only) {
 	if (r.distributed)
 		throw SqlError(ERRCODE_FEATURE_NOT_SUPPORTED,
 		               "mode 'missing' cannot restore Citus table " + r.plan.display_name + "; nothing was restored",
@@ -92,18 +91,13 @@ uint64 insert_missing(const RestoredTable &r, const ArchivedCopy &archived) {
 	std::string sql = "INSERT INTO " + r.plan.qualified + " (" + cols("") + ")" +
 	                  (identity_always_columns(r.plan.relid).empty() ? "" : " OVERRIDING SYSTEM VALUE") + " SELECT " +
 	                  cols("x.") + " FROM " + archived.rows(archived.columns()) + " WHERE " + present +
-	                  " AND NOT EXISTS (SELECT 1" + r.plan.table.tenant_rows_sql() + " AND " + same_key + ")";
+	                  (only.empty() ? "" : " AND (" + only + ")") + " AND NOT EXISTS (SELECT 1" +
+	                  r.plan.table.tenant_rows_sql() + " AND " + same_key + ")";
 	const char *q = sql.c_str();
 	SqlParams params = SqlParams().datum(r.plan.tenant_type, r.tenant);
 	LoadingScope loading(r.plan.relid);
 	return pg_eval([&] { return spi_run(q, params, false, SPI_OK_INSERT); });
 }
-
-void finish_restore(BackupProgress &progress, ForeignKeyChecks &foreign_keys,
-                    const std::vector<RestoredTable> &restored, const StoredBackup &backup, int64 id,
-                    const RestoreOptions &options, AuditedAction &audit);
-
-} // namespace
 
 StoredBackup check_restore_allowed(int64 id, AuditedAction &audit) {
 	StoredBackup authorized = authorize_backup(id, "restored", "backup.restore", audit);
@@ -115,6 +109,8 @@ StoredBackup check_restore_allowed(int64 id, AuditedAction &audit) {
 }
 
 std::vector<RestoredTableResult> preview_restore(int64 id, AuditedAction &audit, const RestoreOptions &options) {
+	if (options.rows)
+		return preview_rows(id, audit, options);
 	StoredBackup authorized = authorize_backup(id, "restored", "backup.view", audit);
 	require_sequence_privileges(catalog_tables(id), id, authorized.tenant, audit.action());
 	refuse_citus_tables_of_backup(id);
@@ -146,6 +142,8 @@ std::vector<RestoredTableResult> restore_backup(int64 id, AuditedAction &audit, 
 }
 
 RestoreOutcome restore_with_undo(int64 id, AuditedAction &audit, const RestoreOptions &options) {
+	if (options.rows)
+		return restore_rows(id, audit, options);
 	StoredBackup authorized = check_restore_allowed(id, audit);
 	BackupProgress progress(id, authorized.tenant, "restore", 0);
 	progress.phase("checking archive");
@@ -381,14 +379,15 @@ RestoreOutcome restore_with_undo(int64 id, AuditedAction &audit, const RestoreOp
 	return outcome;
 }
 
-namespace {
-
 // The last steps of every mode: foreign keys, then the sequences, and the audit.
 void finish_restore(BackupProgress &progress, ForeignKeyChecks &foreign_keys,
                     const std::vector<RestoredTable> &restored, const StoredBackup &backup, int64 id,
                     const RestoreOptions &options, AuditedAction &audit) {
 	progress.phase("checking foreign keys");
-	foreign_keys.check(restored, id, options.tables.has_value());
+	foreign_keys.check(restored, id,
+	                   options.rows     ? ForeignKeyChecks::Aim::Rows
+	                   : options.tables ? ForeignKeyChecks::Aim::Tables
+	                                    : ForeignKeyChecks::Aim::Whole);
 	// The very last step, after every check: what the sequences must be past, bounded, moved at commit.
 	std::vector<SequenceMove> moves;
 	for (const auto &r : restored)
@@ -397,7 +396,5 @@ void finish_restore(BackupProgress &progress, ForeignKeyChecks &foreign_keys,
 	advance_sequences_at_commit(moves, id, backup.tenant);
 	audit.ok();
 }
-
-} // namespace
 
 } // namespace tb::pg

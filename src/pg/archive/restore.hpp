@@ -11,6 +11,7 @@
 // coordinator, tables hash-distributed by the tenant column are deleted and loaded through Citus
 // (citus_tables.hpp); every other Citus table kind is refused before anything changes.
 #pragma once
+#include "pg/archive/foreign_keys.hpp"
 #include "pg/archive/restore_plan.hpp"
 #include "pg/catalog/audit.hpp"
 #include "pg/catalog/catalog.hpp"
@@ -48,7 +49,8 @@ StoredBackup check_restore_allowed(int64 backup_id, AuditedAction &audit);
 // Issue 21: first, unless options.pre_restore (or the setting) says not, a backup of the tenant
 // as it is, in this transaction (kind pre_restore, take_pre_restore_backup), after every table was
 // planned and before any row changes; restoring it undoes the restore (restore_with_undo returns
-// its id). options.missing and options.tables: see RestoreOptions (restore_plan.hpp).
+// its id). options.missing and options.tables: see RestoreOptions (restore_plan.hpp);
+// options.rows: a restore aimed at rows, archive/row_aim.hpp (restore_rows; preview_rows).
 std::vector<RestoredTableResult> restore_backup(int64 backup_id, AuditedAction &audit,
                                                 const RestoreOptions &options = {});
 RestoreOutcome restore_with_undo(int64 backup_id, AuditedAction &audit, const RestoreOptions &options);
@@ -58,5 +60,19 @@ RestoreOutcome restore_with_undo(int64 backup_id, AuditedAction &audit, const Re
 // (archive/diff_engine.hpp): removed and restored are the rows it would delete and load.
 // Foreign keys and sequences are not checked (only the load shows them). Needs SPI connected.
 std::vector<RestoredTableResult> preview_restore(int64 backup_id, AuditedAction &audit, const RestoreOptions &options);
+
+// The steps a row-aimed restore (archive/row_aim.hpp) shares with the others.
+class ArchivedCopy;
+class BackupProgress;
+// Mode 'missing': the backup's rows (of `archived`, alias x) whose key the tenant has no row for
+// now are inserted, with the restore's own checks (tenant, drift, triggers off, as the table's
+// owner); no row is deleted or changed. `only`, if given, a further condition on x. A table
+// without a key to match rows by is skipped with a WARNING; rows whose unique key holds a NULL are
+// never missing. Returns the rows inserted.
+uint64 insert_missing(const RestoredTable &r, const ArchivedCopy &archived, const std::string &only = "");
+// The last steps of every mode: foreign keys, then the sequences, and the audit (ok).
+void finish_restore(BackupProgress &progress, ForeignKeyChecks &foreign_keys,
+                    const std::vector<RestoredTable> &restored, const StoredBackup &backup, int64 id,
+                    const RestoreOptions &options, AuditedAction &audit);
 
 } // namespace tb::pg

@@ -141,9 +141,10 @@ TableRestorePlan plan_table_restore(const archive::TableHeader &table, int64 bac
 			       plan.display_name + " (renamed since; " + renamed->found_by + ")");
 		}
 	if (plan.relid == InvalidOid && !options.strict) {
-		warn("table " + plan.display_name + " of " + backup + " no longer exists; its rows are skipped",
-		     "If it was renamed, SET tenant_backup.restore_renames = '" + plan.display_name +
-		         "=schema.new_name' and restore again.");
+		if (!options.recreates_dropped)
+			warn("table " + plan.display_name + " of " + backup + " no longer exists; its rows are skipped",
+			     "If it was renamed, SET tenant_backup.restore_renames = '" + plan.display_name +
+			         "=schema.new_name' and restore again.");
 		plan.dropped = true;
 		return plan;
 	}

@@ -31,6 +31,9 @@ struct TableRestorePlan {
 
 struct RestoreOptions {
 	bool strict = false; // a table dropped since the backup is an error rather than skipped
+	// backup_restore_into (archive/restore_into.hpp): a table dropped since is planned as dropped
+	// without the WARNING that it is skipped (it is created from the archive's columns instead).
+	bool recreates_dropped = false;
 	// Issue 21 (archive/restore.hpp): nullopt: tenant_backup.pre_restore_backup decides.
 	std::optional<bool> pre_restore;
 	// mode 'missing': only the backup's rows whose key the tenant has no row for now are inserted,
@@ -40,6 +43,10 @@ struct RestoreOptions {
 	// Aimed: only these tables of the backup ("schema.name"); a foreign key that this breaks fails
 	// the restore naming the table to add.
 	std::optional<std::set<std::string>> tables;
+	// Aimed at rows (archive/row_aim.hpp): a jsonb object naming, per table ("schema.name"), the
+	// primary-key values of its rows; the rows that reference them through foreign keys come with
+	// them. Its text, as jsonb prints it.
+	std::optional<std::string> rows;
 };
 
 // What a plan is for: a restore (or its preview) writes the table; a comparison (backup_diff)

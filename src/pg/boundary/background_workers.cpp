@@ -122,6 +122,22 @@ void worker_connect(Oid database, const char *database_name, const char *applica
 	SetConfigOption("default_transaction_isolation", "read committed", PGC_SUSET, PGC_S_OVERRIDE);
 }
 
+std::optional<TimestampTz> worker_started_at(int pid, const char *type) {
+	if (pid <= 0)
+		return std::nullopt;
+	const char *its_type = GetBackgroundWorkerTypeByPid(pid); // the postmaster's slot: alive
+	if (!its_type || strcmp(its_type, type) != 0)
+		return std::nullopt;
+	pgstat_clear_backend_activity_snapshot();
+	int backends = pgstat_fetch_stat_numbackends();
+	for (int i = 1; i <= backends; i++) {
+		LocalPgBackendStatus *entry = pgstat_fetch_stat_local_beentry(i);
+		if (entry && entry->backendStatus.st_procpid == pid)
+			return entry->backendStatus.st_proc_start_timestamp;
+	}
+	return std::nullopt; // not connected (yet, or any more)
+}
+
 std::string take_error_message(ErrorData *error) {
 	std::string message = error->message ? error->message : "unknown error";
 	if (error->detail)

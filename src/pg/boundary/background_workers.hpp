@@ -5,6 +5,7 @@
 #include "pg/boundary/pg_headers.hpp"
 
 #include <functional>
+#include <optional>
 #include <string>
 #include <type_traits>
 
@@ -57,6 +58,13 @@ void worker_signals();
 // and runs its transactions at READ COMMITTED (telling finished work from work in progress needs a
 // new snapshot per statement).
 void worker_connect(Oid database, const char *database_name, const char *application_name, Oid role = InvalidOid);
+
+// When the process `pid` started, if it is a live background worker of type `type` (its bgw_type)
+// connected to a database now; nullopt otherwise. A worker that claimed a job at time T started
+// before T: a pid the kernel has handed to a process started since (another worker of ours among
+// them) tells itself apart by its start. Plain PostgreSQL calls (inside pg_eval); reads the
+// backends' status afresh.
+std::optional<TimestampTz> worker_started_at(int pid, const char *type);
 
 // The message of an error run_in_transaction returned, with its detail in parentheses; frees it.
 std::string take_error_message(ErrorData *error);

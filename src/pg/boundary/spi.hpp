@@ -58,6 +58,11 @@ Datum spi_datum(uint64 row, int col, bool *isnull);
 // Runs one statement and returns every row as text. C++ callers use it outside pg_call; it
 // raises PgError like pg_call does.
 std::vector<SqlRow> spi_query(const char *sql, const SqlParams &params = {}, bool read_only = false);
+// The same for a statement put together from constant parts (never from user input: that goes in
+// params).
+inline std::vector<SqlRow> spi_query(const std::string &sql, const SqlParams &params = {}, bool read_only = false) {
+	return spi_query(sql.c_str(), params, read_only);
+}
 
 // From now on spi_query keeps each statement's plan for the process's later executions (a job
 // worker runs the same few dozen statements for every tenant): parsed once, planned as

@@ -135,9 +135,10 @@ std::string TenantTable::select_sql() const {
 	       tenant_rows_sql();
 }
 
-std::string TenantTable::delete_sql(const std::string &returning) const {
+std::string TenantTable::delete_sql(const std::string &returning, const std::string &only) const {
 	std::string target = "DELETE FROM " + scan_of(relkind, quoted_name(schema, name)) + " ch";
-	std::string tail = returning.empty() ? "" : " RETURNING " + returning;
+	std::string tail =
+	    (only.empty() ? "" : " AND (" + only + ")") + (returning.empty() ? "" : " RETURNING " + returning);
 	if (!is_path())
 		return target + " WHERE ch." + quoted_ident(tenant_column) + kEq + "$1" + tail;
 	std::string using_list, where, child = "ch";

@@ -45,8 +45,9 @@ struct TenantTable {
 	std::string reaches_tenant_sql(const std::string &alias) const;
 	// "SELECT <stored columns of ch>" + tenant_rows_sql()
 	std::string select_sql() const;
-	// DELETE of the tenant's rows (alias ch), "RETURNING " + returning if given.
-	std::string delete_sql(const std::string &returning = "") const;
+	// DELETE of the tenant's rows (alias ch), "RETURNING " + returning if given; `only`, if given,
+	// a further condition on ch (a row-aimed restore's selection).
+	std::string delete_sql(const std::string &returning = "", const std::string &only = "") const;
 };
 
 // This database as archives record it ("<system identifier>/<database OID>"): a table's OID and

@@ -2,7 +2,7 @@
 //   RETURNS TABLE (table_name text, rows_removed bigint, rows_restored bigint)
 // tenant_backup.backup_restore(backup_id bigint, dry_run boolean, pre_restore_backup boolean DEFAULT NULL,
 //                              mode text DEFAULT 'exact', tables regclass[] DEFAULT NULL,
-//                              strict boolean DEFAULT false)
+//                              strict boolean DEFAULT false, rows jsonb DEFAULT NULL)
 //   RETURNS TABLE (table_name text, rows_removed bigint, rows_restored bigint, only_in_backup bigint,
 //                  only_live bigint, changed bigint, unchanged bigint, pre_restore_backup_id bigint)
 //
@@ -11,7 +11,8 @@
 // jobs run too). Issue 21: the restore first backs up the tenant as it is (pre_restore; its id is
 // in the second form's result, backup_list shows it); dry_run => true previews it with the diff
 // engine and changes nothing; mode => 'missing' only re-inserts rows whose key is gone; tables =>
-// aims it at some tables (RestoreOptions, archive/restore.hpp).
+// aims it at some tables, rows => at some rows and the rows that reference them (RestoreOptions,
+// archive/restore.hpp, archive/row_aim.hpp).
 #include "pg/archive/restore.hpp"
 #include "pg/boundary/arguments.hpp"
 #include "pg/boundary/guard.hpp"
@@ -118,6 +119,14 @@ TB_SQL_FUNCTION(backup_restore_with_options) {
 	options.missing = *mode == "missing";
 	options.tables = table_names_arg(fcinfo, 4);
 	options.strict = pg_eval([fcinfo] { return !PG_ARGISNULL(5) && PG_GETARG_BOOL(5); });
+	// rows => (jsonb): its text, never SQL (archive/row_aim.hpp parses it with jsonb functions).
+	const char *rows = pg_eval([fcinfo] {
+		if (PG_NARGS() <= 6 || PG_ARGISNULL(6))
+			return static_cast<const char *>(nullptr);
+		return static_cast<const char *>(DatumGetCString(DirectFunctionCall1(jsonb_out, PG_GETARG_DATUM(6))));
+	});
+	if (rows)
+		options.rows = std::string(rows);
 	pg_call([&] { InitMaterializedSRF(fcinfo, 0); });
 	spi_begin();
 	RestoreOutcome outcome;

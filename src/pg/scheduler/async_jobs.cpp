@@ -22,8 +22,8 @@ const char *const kNeverStarted = "its worker exited before starting the job: it
 
 // Whether `pid` is an asynchronous job worker now: the postmaster's slot of the worker names it
 // from its start (the worker has no PGPROC, nor a database, until moments later) until it exits.
-// (A pid reused after a server restart is told apart by the caller: a job started before the
-// restart is lost whatever runs.)
+// For a queued job. (A pid reused after a server restart is told apart by the caller: a job
+// started before the restart is lost whatever runs.)
 bool async_worker_alive(int pid) {
 	if (pid <= 0)
 		return false;
@@ -32,6 +32,32 @@ bool async_worker_alive(int pid) {
 		return type != nullptr && strcmp(type, kAsyncWorkerType) == 0;
 	});
 }
+
+// The time a running job was claimed, as backup_jobs.started_at holds it (a TimestampTz: its
+// microseconds since 2000-01-01 UTC).
+const char *const kClaimedAt = "coalesce((extract(epoch FROM started_at - '2000-01-01 "
+                               "00:00:00+00'::pg_catalog.timestamptz) * 1000000)::bigint, 0)";
+
+// Whether the worker that claimed a running job (at `claimed_at`) still runs it: `pid` is an
+// asynchronous job worker that started before the claim. A pid the kernel handed to another
+// process since its worker died (a crash, a FATAL error), even to the worker of another job, is
+// not. A worker ends its job only by recording the outcome in the job's row: under that row's
+// lock (FOR UPDATE) a worker that passes this check is still on the job, and a signal sent then
+// reaches that job (only a worker dying abnormally in the very instant, its pid handed on at once,
+// could be missed, as by pg_cancel_backend itself).
+bool runs_job(int pid, int64 claimed_at) {
+	std::optional<TimestampTz> started = pg_eval([pid] { return worker_started_at(pid, kAsyncWorkerType); });
+	return started && *started <= claimed_at;
+}
+
+// The settings besides ours whose value in the calling session an asynchronous job takes on, as
+// the synchronous call would run with them (docs/REFERENCE.md, "What the job takes from the
+// calling session"): TimeZone, lc_monetary and xmloption change how a value converts under
+// schema drift (timestamp to timestamptz, money, text to xml; PinnedValueStyles pins the other
+// styles), lock_timeout whether a lock wait fails. search_path is pinned in both, the roles are
+// the job's own columns, and statement_timeout is left behind on purpose (tenant_backup.job_timeout
+// bounds a job).
+const char *const kCarriedSettings = "'TimeZone', 'lc_monetary', 'xmloption', 'lock_timeout'";
 
 // Signals the worker's process group, as pg_cancel_backend and pg_terminate_backend do.
 void signal_worker(int pid, int signal) {
@@ -61,11 +87,14 @@ int64 submit_async_job(const std::string &kind, const std::string &tenant, int64
 	reap_quietly();
 	Oid user = pg_eval([] { return GetUserId(); });
 	Oid session = pg_eval([] { return GetSessionUserId(); });
-	// As the caller: the settings it can see.
-	SqlValue settings = spi_query("SELECT pg_catalog.jsonb_object_agg(s.name, pg_catalog.current_setting(s.name)) "
-	                              "FROM pg_catalog.pg_settings s WHERE s.name LIKE 'tenant\\_backup.%' "
-	                              "AND s.source = 'session'")
-	                        .at(0)[0];
+	// As the caller: the settings it can see. Ours that the session SET, and those whose session
+	// value changes the result of the restore or backup (kCarriedSettings), whatever set them.
+	SqlValue settings =
+	    spi_query(std::string("SELECT pg_catalog.jsonb_object_agg(s.name, pg_catalog.current_setting(s.name)) "
+	                          "FROM pg_catalog.pg_settings s WHERE (s.name LIKE 'tenant\\_backup.%' "
+	                          "AND s.source = 'session') OR s.name IN (") +
+	              kCarriedSettings + ")")
+	        .at(0)[0];
 	int64 id;
 	{
 		AsExtensionOwner owner;
@@ -162,17 +191,22 @@ int reap_lost_async_jobs(bool apply_timeout) {
 		return 0;
 	int timeout = apply_timeout ? setting_job_timeout() : 0;
 	int reaped = 0;
-	// Not locked: a job is marked lost only when its worker has exited, so every transaction of
-	// that worker has ended, and the UPDATE, which reads the row as it is now, leaves a job it
-	// ended alone.
+	// Not locked: a job is marked lost only when the worker that claimed it has exited, so every
+	// transaction of that worker has ended, and the UPDATE, which reads the row as it is now,
+	// leaves a job it ended alone.
 	for (const auto &row :
-	     spi_query("SELECT id, state, coalesce(worker_pid, 0), "
-	               "  coalesce(started_at, submitted_at) >= pg_catalog.pg_postmaster_start_time(), "
-	               "  coalesce(extract(epoch FROM clock_timestamp() - started_at)::bigint, 0) "
-	               "FROM tenant_backup.backup_jobs WHERE state IN ('queued', 'running') ORDER BY id")) {
+	     spi_query(std::string("SELECT id, state, coalesce(worker_pid, 0), "
+	                           "  coalesce(started_at, submitted_at) >= "
+	                           "pg_catalog.pg_postmaster_start_time(), "
+	                           "  coalesce(extract(epoch FROM clock_timestamp() - started_at)::bigint, "
+	                           "0), ") +
+	               kClaimedAt +
+	               " FROM tenant_backup.backup_jobs WHERE state IN ('queued', 'running') "
+	               "ORDER BY id")) {
 		const std::string &id = *row[0], &state = *row[1];
 		int pid = std::stoi(*row[2]);
-		bool lost = *row[3] != "t" || !async_worker_alive(pid);
+		int64 claimed_at = std::stoll(*row[5]);
+		bool lost = *row[3] != "t" || (state == "queued" ? !async_worker_alive(pid) : !runs_job(pid, claimed_at));
 		if (lost) {
 			reaped += static_cast<int>(spi_query("UPDATE tenant_backup.backup_jobs SET state = 'failed', error = $3, "
 			                                     "finished_at = clock_timestamp() WHERE id = $1::bigint AND state = $2 "
@@ -185,6 +219,14 @@ int reap_lost_async_jobs(bool apply_timeout) {
 			static std::map<std::string, int> signalled; // job id -> worker pid (this scheduler's)
 			auto it = signalled.find(id);
 			if (it != signalled.end() && it->second == pid)
+				continue;
+			// Under the job's row lock, its worker still on it (runs_job); a row locked now is
+			// left to the next pass (its worker records its outcome, or backup_cancel acts).
+			if (spi_query("SELECT 1 FROM tenant_backup.backup_jobs WHERE id = $1::bigint AND state = 'running' "
+			              "AND worker_pid = $2::int FOR UPDATE SKIP LOCKED",
+			              {id, std::to_string(pid)})
+			        .empty() ||
+			    !runs_job(pid, claimed_at))
 				continue;
 			signalled[id] = pid;
 			signal_worker(pid, SIGTERM); // it rolls back and records itself failed (terminated)
@@ -199,9 +241,9 @@ bool cancel_async_job(int64 id, AuditedAction &audit) {
 	std::vector<SqlRow> rows;
 	{
 		AsExtensionOwner owner;
-		rows = spi_query("SELECT requested_by::pg_catalog.oid, state, coalesce(worker_pid, 0), tenant, "
-		                 "coalesce(backup_id, 0), requested_by::text FROM tenant_backup.backup_jobs "
-		                 "WHERE id = $1::bigint FOR UPDATE",
+		rows = spi_query(std::string("SELECT requested_by::pg_catalog.oid, state, coalesce(worker_pid, 0), tenant, "
+		                             "coalesce(backup_id, 0), requested_by::text, ") +
+		                     kClaimedAt + " FROM tenant_backup.backup_jobs WHERE id = $1::bigint FOR UPDATE",
 		                 {std::to_string(id)});
 	}
 	std::string missing = "tenant_backup job " + std::to_string(id) + " does not exist";
@@ -234,12 +276,20 @@ bool cancel_async_job(int64 id, AuditedAction &audit) {
 	}
 	if (state != "running")
 		return false;
+	if (!runs_job(pid, std::stoll(*job[6]))) {
+		// Its worker is gone (it crashed, or died of a FATAL error): the job ended, unfinished, and
+		// its pid may now be another process's, which is not signalled.
+		spi_query("UPDATE tenant_backup.backup_jobs SET state = 'failed', error = $2, finished_at = clock_timestamp() "
+		          "WHERE id = $1::bigint AND state = 'running'",
+		          {std::to_string(id), kLost});
+		return false;
+	}
 	// The worker's transaction is cancelled now (as pg_cancel_backend would): it rolls back, and
-	// records the job cancelled once this transaction has committed (it waits for our row lock).
+	// records the job cancelled once this transaction has committed (it waits for our row lock,
+	// which also keeps it on this job until then: runs_job).
 	spi_query("UPDATE tenant_backup.backup_jobs SET cancel_requested = true WHERE id = $1::bigint",
 	          {std::to_string(id)});
-	if (async_worker_alive(pid))
-		signal_worker(pid, SIGINT);
+	signal_worker(pid, SIGINT);
 	return true;
 }
 

@@ -39,8 +39,11 @@ struct RunCounts {
 	int backed_up = 0, failed = 0, pruned = 0;
 };
 
-// One claimed tenant: its backup, committed with its outcome; then its retention.
-void run_job(const Claim &claim, RunCounts &counts) {
+// One claimed tenant: its backup, committed with its outcome; then its retention. False when its
+// failure could not be recorded: its claim stays, and the worker must not take another tenant
+// (the scheduler finds the claim lost once the worker has exited, and records it; while the
+// worker lives, the claim names the tenant it runs, which job_timeout ends).
+bool run_job(const Claim &claim, RunCounts &counts) {
 	const std::string &tenant = claim.tenant;
 	int64_t backup_id = claim.backup_id;
 	std::string backed_up; // the tenant as the backup recorded it (canonical form)
@@ -63,9 +66,11 @@ void run_job(const Claim &claim, RunCounts &counts) {
 		std::string reason = take_error_message(error);
 		error = run_in_transaction("tenant_backup job: recording failure",
 		                           [&] { record_job_failure(tenant, backup_id, reason); });
-		if (error)
+		if (error) {
 			log_error(error);
-		return;
+			return false;
+		}
+		return true;
 	}
 	counts.backed_up++;
 	if (setting_verify_new_backups()) {
@@ -98,6 +103,7 @@ void run_job(const Claim &claim, RunCounts &counts) {
 		         std::to_string(backup_id) + ": " + take_error_message(error),
 		     "It is applied again after the next backup.");
 	}
+	return true;
 }
 
 // Takes due tenants one after another until none is left, each claimed in a transaction of its
@@ -127,7 +133,8 @@ void run_jobs() {
 			return log_error(error);
 		if (!claim)
 			break;
-		run_job(*claim, counts);
+		if (!run_job(*claim, counts))
+			break; // its claim stays: the scheduler records it once this worker has exited
 		// Plans cached at the first tenants (the catalog's foreign-key checks among them) were made
 		// for tables that were small then; nothing invalidates them until an ANALYZE, so a worker
 		// taking tenants for an hour would keep scanning a catalog grown by every backup. Planned

@@ -54,6 +54,11 @@ std::string array_literal(const std::vector<SqlValue> &values) {
 	return out + "}";
 }
 
+// A condition on schedule_state s: its worker holds no newer claim (by the index of running jobs).
+const char *const kNoNewerClaim =
+    "NOT EXISTS (SELECT FROM tenant_backup.schedule_state n WHERE n.running_backup_id IS NOT NULL "
+    "AND n.running_pid = s.running_pid AND n.last_attempt_at > s.last_attempt_at)";
+
 SqlValue epoch_text(std::optional<int64_t> t) {
 	return t ? SqlValue(std::to_string(*t)) : std::nullopt;
 }
@@ -234,16 +239,33 @@ RunningJobs running_jobs() {
 		pids.push_back(row[0]);
 		started.push_back(row[1]);
 	}
-	for (const auto &row : spi_query(
-	         "SELECT s.tenant, s.running_backup_id, coalesce(s.running_pid, 0), "
-	         "  s.last_attempt_at > $3::timestamptz OR (coalesce(s.last_attempt_at >= pg_postmaster_start_time(), "
-	         "  false) AND EXISTS (SELECT FROM unnest($1::int[], $2::timestamptz[]) AS a(pid, started) "
-	         "    WHERE a.pid = s.running_pid AND a.started <= s.last_attempt_at)), "
-	         "  coalesce(extract(epoch FROM clock_timestamp() - s.last_attempt_at)::bigint, 0) "
-	         "FROM tenant_backup.schedule_state s WHERE s.running_backup_id IS NOT NULL",
-	         {array_literal(pids), array_literal(started), looked_at}))
+	// A worker claims its next tenant only once its claim is cleared (its outcome recorded, or it
+	// stops): a claim of a worker that holds a newer one is not that worker's job any more.
+	for (const auto &row :
+	     spi_query(std::string("SELECT s.tenant, s.running_backup_id, coalesce(s.running_pid, 0), "
+	                           "  s.last_attempt_at > $3::timestamptz OR (coalesce(s.last_attempt_at >= "
+	                           "pg_postmaster_start_time(), false) AND EXISTS (SELECT FROM unnest($1::int[], "
+	                           "$2::timestamptz[]) AS a(pid, started) WHERE a.pid = s.running_pid AND a.started <= "
+	                           "s.last_attempt_at) AND ") +
+	                   kNoNewerClaim +
+	                   "), coalesce(extract(epoch FROM clock_timestamp() - s.last_attempt_at)::bigint, 0) "
+	                   "FROM tenant_backup.schedule_state s WHERE s.running_backup_id IS NOT NULL",
+	               {array_literal(pids), array_literal(started), looked_at}))
 		out.jobs.push_back({*row[0], std::stoll(*row[1]), std::stoi(*row[2]), *row[3] == "t", std::stoll(*row[4])});
 	return out;
+}
+
+bool lock_running_job(const RunningJob &job) {
+	pg_call([] { pgstat_clear_backend_activity_snapshot(); });
+	return !spi_query(std::string("SELECT 1 FROM tenant_backup.schedule_state s WHERE s.tenant = $1 "
+	                              "AND s.running_backup_id = $2::bigint AND s.running_pid = $3::int "
+	                              "AND EXISTS (SELECT FROM pg_catalog.pg_stat_activity a WHERE a.pid = s.running_pid "
+	                              "AND a.backend_type = 'tenant_backup job' AND a.datid = (SELECT d.oid FROM "
+	                              "pg_catalog.pg_database d WHERE d.datname = current_database()) "
+	                              "AND a.backend_start <= s.last_attempt_at) AND ") +
+	                      kNoNewerClaim + " FOR UPDATE OF s SKIP LOCKED",
+	                  {job.tenant, std::to_string(job.backup_id), std::to_string(job.pid)})
+	            .empty();
 }
 
 std::vector<int64_t> unclaimed_running_backups() {

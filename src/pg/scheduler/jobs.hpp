@@ -56,8 +56,9 @@ struct RunningJob {
 	int64_t backup_id = 0;
 	int pid = 0; // the job worker that claimed it
 	// Whether that pid is a tenant_backup job worker of this database that started before the
-	// claim, and the claim was made since the server started (a pid may be reused after a
-	// restart); or the claim is too recent to judge.
+	// claim, holds no newer claim (it has not moved on to another tenant), and the claim was made
+	// since the server started (a pid may be reused after a restart); or the claim is too recent
+	// to judge.
 	bool worker_alive = false;
 	int64_t running_seconds = 0; // since it was claimed
 };
@@ -66,6 +67,13 @@ struct RunningJobs {
 	std::vector<int> worker_pids; // the job workers of this database
 };
 RunningJobs running_jobs();
+
+// Locks the state row of `job` (FOR UPDATE, to the end of the transaction) if it still claims
+// the job for the same worker and that worker still runs it (as worker_alive, read afresh); false
+// otherwise, or if the row is locked (its worker records the outcome right now). While the lock
+// is held the worker can neither end the job (recording its outcome updates that row) nor take
+// another tenant: a signal sent then reaches this job. Needs a superuser (pg_stat_activity).
+bool lock_running_job(const RunningJob &job);
 
 // 'running' auto backup rows that no state row claims (left by a crash between steps).
 std::vector<int64_t> unclaimed_running_backups();

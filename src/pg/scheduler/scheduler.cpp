@@ -83,7 +83,10 @@ std::vector<int> reap_lost_jobs() {
 		} else if (timeout > 0 && job.running_seconds > timeout) {
 			// Its worker gets SIGTERM (and, like any terminated backup, rolls back; its temporary
 			// files go with the next sweep); the tenants it would have taken next are taken by
-			// another worker.
+			// another worker. Only while it still runs this job, its claim locked: a job that
+			// ended meanwhile is left to the next pass, and its worker's next tenant is not ended.
+			if (!lock_running_job(job))
+				continue;
 			spi_query("SELECT pg_terminate_backend($1::int)", {std::to_string(job.pid)});
 			fail_job(job.tenant, job.backup_id,
 			         "timed out: running for longer than tenant_backup.job_timeout (" + std::to_string(timeout) +
