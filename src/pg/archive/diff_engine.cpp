@@ -22,15 +22,16 @@ std::string quoted_list(const std::vector<std::string> &columns, const std::stri
 }
 
 // One side of a comparison (alias x inside): its key columns as k0, k1, ...; p, true for every
-// row (NULL on the missing side of an outer join); r, the row as text (how rows compare: exactly
-// the values a restore writes, whatever equality a type has or lacks); j, the row as jsonb.
-// `where`: which rows (" WHERE ..." or "").
-std::string side(const Comparison &c, const RowSet &rows, bool json, const std::string &where) {
+// row (NULL on the missing side of an outer join); r, the row: a row value compared by
+// rows_differ when rows match by key, else as text (grouped and joined as a multiset: exactly
+// the values a restore writes); j, the row as jsonb. `where`: which rows (" WHERE ..." or "").
+std::string side(const Comparison &c, const RowSet &rows, bool json, const std::string &where, bool as_text) {
 	std::string keys;
 	for (size_t i = 0; i < c.key.columns.size(); i++)
 		keys += "x." + quoted_ident(c.key.columns[i]) + " AS k" + std::to_string(i) + ", ";
-	return "SELECT " + keys + "true AS p, ROW(" + quoted_list(c.columns, "x.") + ")::pg_catalog.text AS r" +
-	       (json ? ", pg_catalog.to_jsonb(x) AS j" : "") + " FROM " + rows + where;
+	return "SELECT " + keys + "true AS p, ROW(" + quoted_list(c.columns, "x.") + ")" +
+	       (as_text ? "::pg_catalog.text" : "") + " AS r" + (json ? ", pg_catalog.to_jsonb(x) AS j" : "") + " FROM " +
+	       rows + where;
 }
 
 std::string keys_present(const Comparison &c) {
@@ -53,8 +54,8 @@ std::string whole_rows(const Comparison &c) {
 }
 
 std::string keyed_join(const Comparison &c, bool json) {
-	return " FROM (" + side(c, c.backup, json, keys_present(c)) + ") a FULL JOIN (" +
-	       side(c, c.now, json, keys_present(c)) + ") l ON " + join_each(c.key.columns, " AND ", [&](size_t i) {
+	return " FROM (" + side(c, c.backup, json, keys_present(c), false) + ") a FULL JOIN (" +
+	       side(c, c.now, json, keys_present(c), false) + ") l ON " + join_each(c.key.columns, " AND ", [&](size_t i) {
 		       std::string k = "k" + std::to_string(i);
 		       return "a." + k + c.key.equals[i] + "l." + k;
 	       });
@@ -63,9 +64,10 @@ std::string keyed_join(const Comparison &c, bool json) {
 // Whole rows, counted per distinct row on each side (a multiset).
 std::string multiset_join(const Comparison &c, bool json) {
 	std::string group = json ? "r, j" : "r";
-	return " FROM (SELECT " + group + ", pg_catalog.count(*) AS n FROM (" + side(c, c.backup, json, whole_rows(c)) +
-	       ") s GROUP BY " + group + ") a FULL JOIN (SELECT " + group + ", pg_catalog.count(*) AS n FROM (" +
-	       side(c, c.now, json, whole_rows(c)) + ") s GROUP BY " + group + ") l ON a.r" + kEq + "l.r";
+	return " FROM (SELECT " + group + ", pg_catalog.count(*) AS n FROM (" +
+	       side(c, c.backup, json, whole_rows(c), true) + ") s GROUP BY " + group + ") a FULL JOIN (SELECT " + group +
+	       ", pg_catalog.count(*) AS n FROM (" + side(c, c.now, json, whole_rows(c), true) + ") s GROUP BY " + group +
+	       ") l ON a.r" + kEq + "l.r";
 }
 
 // Runs a query of the comparison under its snapshot (read_only: no new snapshot is taken), with
@@ -207,6 +209,10 @@ DiffSnapshot::~DiffSnapshot() {
 	}
 }
 
+std::string rows_differ(const std::string &a, const std::string &b) {
+	return "(NOT " + a + " OPERATOR(pg_catalog.*=) " + b + ")";
+}
+
 std::vector<std::string> common_columns(const std::vector<std::string> &a, const std::vector<std::string> &b) {
 	std::vector<std::string> both;
 	for (const auto &c : a)
@@ -220,9 +226,9 @@ DiffCounts count_differences(const Comparison &c) {
 	if (!c.key.columns.empty()) {
 		run_compare(c,
 		            "SELECT pg_catalog.count(*) FILTER (WHERE l.p IS NULL), pg_catalog.count(*) FILTER (WHERE a.p "
-		            "IS NULL), pg_catalog.count(*) FILTER (WHERE a.p AND l.p AND a.r IS DISTINCT FROM l.r), "
-		            "pg_catalog.count(*) FILTER (WHERE a.p AND l.p AND a.r IS NOT DISTINCT FROM l.r)" +
-		                keyed_join(c, false),
+		            "IS NULL), pg_catalog.count(*) FILTER (WHERE a.p AND l.p AND " +
+		                rows_differ("a.r", "l.r") + "), pg_catalog.count(*) FILTER (WHERE a.p AND l.p AND NOT " +
+		                rows_differ("a.r", "l.r") + ")" + keyed_join(c, false),
 		            0);
 		counts.only_in_backup += int8_at(0, 1);
 		counts.missing_by_key = counts.only_in_backup;
@@ -265,7 +271,8 @@ uint64 list_differences(const Comparison &c, int64 limit, const std::function<vo
 		                "ELSE 'changed' END AS kind, CASE WHEN a.p THEN pg_catalog.jsonb_build_object(" +
 		                    keys_a + ") ELSE pg_catalog.jsonb_build_object(" + keys_l +
 		                    ") END AS key, l.j AS before, a.j AS after" + keyed_join(c, true) +
-		                    " WHERE a.p IS NULL OR l.p IS NULL OR a.r IS DISTINCT FROM l.r) d ORDER BY d.kind, d.key "
+		                    " WHERE a.p IS NULL OR l.p IS NULL OR " + rows_differ("a.r", "l.r") +
+		                    ") d ORDER BY d.kind, d.key "
 		                    "LIMIT " +
 		                    std::to_string(limit),
 		                limit));

@@ -91,6 +91,12 @@ struct Comparison {
 	const DiffSnapshot *snapshot = nullptr;
 };
 
+// How two rows of a table are told apart, in every comparison (backup_diff, a preview, a restore
+// that applies differences): "NOT (a *= b)" on row values ROW(...) of the same columns, their
+// binary images, so exactly the values a restore writes, whatever equality a type has or lacks
+// (numeric 1.0 and 1.00 differ), without converting either row to text.
+std::string rows_differ(const std::string &a, const std::string &b);
+
 // The columns two row sets share, in the order of the first.
 std::vector<std::string> common_columns(const std::vector<std::string> &a, const std::vector<std::string> &b);
 

@@ -82,7 +82,6 @@ void end_index_probes(int level) {
 
 uint64 ForeignKeyChecks::delete_tenant_rows(const RestoredTable &table, const std::string &only) {
 	const TableRestorePlan &plan = table.plan;
-	std::string target = scan_of(plan.relkind, plan.qualified);
 	std::vector<std::string> ctes;
 	std::vector<std::string> returning;            // each column once
 	std::map<std::string, std::string> key_tables; // referenced columns -> temporary table
@@ -97,27 +96,15 @@ uint64 ForeignKeyChecks::delete_tenant_rows(const RestoredTable &table, const st
 			    "cannot restore into table " + plan.display_name + ": foreign key \"" + fk.name +
 			        "\" references it without its tenant column; nothing was restored",
 			    "On a Citus distributed table the restore checks foreign keys within the tenant's shard only.");
+		size_t known = key_tables.size();
+		std::string temp = removed_keys_table(table, fk, key_tables);
+		if (key_tables.size() == known)
+			continue; // another key into the same columns
 		std::string cols = join_each(fk.parent_cols, ", ", [&](size_t i) { return fk.parent_cols[i]; });
-		auto known = key_tables.find(cols);
-		if (known != key_tables.end()) {
-			removed_keys_[fk.oid] = known->second; // another key into the same columns
-			continue;
-		}
-		std::string temp = "pg_temp.tenant_backup_fk_" + std::to_string(++temp_table_counter);
-		std::string create =
-		    "CREATE TEMP TABLE " + temp + " ON COMMIT DROP AS SELECT " + cols + " FROM " + target + " WITH NO DATA";
-		const char *q = create.c_str();
-		{
-			// Owned by whoever runs the DELETE below (which fills it); runs no user code.
-			AsTableOwner owner(plan.relid, AsTableOwner::Mode::Plain);
-			pg_call([q] { spi_run(q, SqlParams::none(), false, SPI_OK_UTILITY); });
-		}
 		ctes.push_back("i" + std::to_string(ctes.size()) + " AS (INSERT INTO " + temp + " SELECT " + cols + " FROM d)");
 		for (const auto &c : fk.parent_cols)
 			if (std::find(returning.begin(), returning.end(), c) == returning.end())
 				returning.push_back(c);
-		key_tables[cols] = temp;
-		removed_keys_[fk.oid] = temp;
 	}
 	std::string sql;
 	if (ctes.empty()) {
@@ -154,6 +141,45 @@ uint64 ForeignKeyChecks::delete_tenant_rows(const RestoredTable &table, const st
 	if (probes)
 		end_index_probes(*probes);
 	return deleted;
+}
+
+std::string ForeignKeyChecks::removed_keys_table(const RestoredTable &table, const ForeignKey &fk,
+                                                 std::map<std::string, std::string> &key_tables) {
+	std::string cols = join_each(fk.parent_cols, ", ", [&](size_t i) { return fk.parent_cols[i]; });
+	auto known = key_tables.find(cols);
+	if (known != key_tables.end())
+		return removed_keys_[fk.oid] = known->second;
+	std::string temp = "pg_temp.tenant_backup_fk_" + std::to_string(++temp_table_counter);
+	std::string create = "CREATE TEMP TABLE " + temp + " ON COMMIT DROP AS SELECT " + cols + " FROM " +
+	                     scan_of(table.plan.relkind, table.plan.qualified) + " WITH NO DATA";
+	const char *q = create.c_str();
+	{
+		// Owned by whoever fills it (the restore's DELETE, as the table's owner); runs no user code.
+		AsTableOwner owner(table.plan.relid, AsTableOwner::Mode::Plain);
+		pg_call([q] { spi_run(q, SqlParams::none(), false, SPI_OK_UTILITY); });
+	}
+	key_tables[cols] = temp;
+	return removed_keys_[fk.oid] = temp;
+}
+
+void ForeignKeyChecks::remember_differences(const RestoredTable &table, const std::string &removed,
+                                            const std::string &written, const std::vector<std::string> &columns) {
+	const TableRestorePlan &plan = table.plan;
+	std::map<std::string, std::string> key_tables;
+	for (const auto &fk : load_foreign_keys("c.confrelid OPERATOR(pg_catalog.=) " + std::to_string(plan.relid))) {
+		size_t known = key_tables.size();
+		std::string temp = removed_keys_table(table, fk, key_tables);
+		if (key_tables.size() == known)
+			continue;
+		std::string sql = "INSERT INTO " + temp + " SELECT " +
+		                  join_each(fk.parent_cols, ", ", [&](size_t i) { return "ch." + fk.parent_cols[i]; }) +
+		                  removed;
+		const char *q = sql.c_str();
+		SqlParams params = SqlParams().datum(plan.tenant_type, table.tenant);
+		AsTableOwner owner(plan.relid);
+		pg_call([&] { spi_run(q, params, false, SPI_OK_INSERT); });
+	}
+	written_[plan.relid] = {written, columns};
 }
 
 namespace {
@@ -266,13 +292,24 @@ void ForeignKeyChecks::check(const std::vector<RestoredTable> &tables, int64 bac
 		if (const RestoredTable *c = restored(fk.child)) {
 			const RestoredTable *p = restored(fk.parent);
 			std::string condition = p ? same_tenant_condition(*p, *c) : "";
-			checks.push_back({dangling_rows(fk, child, tenant_rows(*c, child), c->plan.tenant_column, condition), c,
-			                  !condition.empty()});
+			// Of a table restored by applying differences, the rows it wrote (the others found
+			// theirs before, and what they reference was kept or is checked as removed below).
+			std::string rows = tenant_rows(*c, child);
+			auto w = written_.find(c->plan.relid);
+			if (w != written_.end() &&
+			    std::all_of(fk.child_raw.begin(), fk.child_raw.end(), [&](const std::string &col) {
+				    return std::find(w->second.columns.begin(), w->second.columns.end(), col) !=
+				           w->second.columns.end();
+			    }))
+				rows = w->second.rows;
+			checks.push_back({dangling_rows(fk, child, rows, c->plan.tenant_column, condition), c, !condition.empty()});
 		}
 		// Rows of any tenant that referenced the restored table must still find their rows.
 		if (const RestoredTable *p = restored(fk.parent)) {
 			int pos = tenant_position(fk, p->plan.tenant_column_raw);
-			if (pos >= 0)
+			if (written_.count(p->plan.relid)) // applied differences: only the keys it removed
+				checks.push_back({dangling_removed_keys(fk, child, removed_keys_.at(fk.oid)), nullptr, false});
+			else if (pos >= 0)
 				checks.push_back(
 				    {dangling_rows(fk, child, rows_holding(child, fk.child_cols[pos]), fk.child_cols[pos], ""), p,
 				     false});

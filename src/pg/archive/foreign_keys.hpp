@@ -37,6 +37,13 @@ public:
 	// hint names the table that must be restored with them), some rows (rows => of
 	// archive/row_aim.hpp: the hint names the table whose rows must come with them).
 	enum class Aim { Whole, Tables, Rows };
+	// A table restored by applying differences (diff_apply.hpp), before it changes: `removed`
+	// (" FROM ... ch WHERE ...") are its live rows about to be deleted or changed, whose keys are
+	// remembered for every foreign key into the table; `written` (the same form) are the rows it
+	// writes, of columns `columns`. Its checks then probe only those: rows it leaves alone found
+	// what they reference before, and no other row lost what it referenced.
+	void remember_differences(const RestoredTable &table, const std::string &removed, const std::string &written,
+	                          const std::vector<std::string> &columns);
 	// Fails with foreign_key_violation, naming the constraint, if a foreign key is broken.
 	void check(const std::vector<RestoredTable> &tables, int64 backup_id, Aim aim = Aim::Whole);
 	// A table found through a path has no tenant column to check its rows by as they load: after
@@ -45,7 +52,15 @@ public:
 	static void check_path_rows(const RestoredTable &table, uint64 loaded, int64 backup_id);
 
 private:
+	// The temporary table of the keys `rows` (" FROM ... ch ...") hold in the columns `fk` references.
+	std::string removed_keys_table(const RestoredTable &table, const ForeignKey &fk,
+	                               std::map<std::string, std::string> &key_tables);
 	std::map<Oid, std::string> removed_keys_; // constraint -> temporary table of removed keys
+	struct Written {
+		std::string rows;
+		std::vector<std::string> columns; // raw names
+	};
+	std::map<Oid, Written> written_; // tables restored by applying differences -> the rows written
 };
 
 } // namespace tb::pg

@@ -1,7 +1,8 @@
 // Restoring a backup, for backup_restore and for the asynchronous restore jobs (backup_jobs): one
 // code path, so that both give the same guarantees. Everything happens in the caller's
 // transaction: the archive's SHA-256 is checked first, then per table DELETE + COPY FROM (every
-// loaded row must carry the backup's tenant), then foreign keys, and last the sequences, which
+// loaded row must carry the backup's tenant), or for a table whose rows have a key only the
+// differences (diff_apply.hpp), then foreign keys, and last the sequences, which
 // move only when the transaction commits. Any error aborts the transaction, leaving the tenant as
 // it was. User triggers do not fire during our own DELETE and COPY (LoadingScope:
 // session_replication_role = replica for those statements only), as with pg_restore

@@ -1,0 +1,187 @@
+#include "pg/archive/diff_apply.hpp"
+
+#include "pg/archive/loading_scope.hpp"
+#include "pg/boundary/as_table_owner.hpp"
+#include "pg/boundary/guard.hpp"
+#include "pg/boundary/spi.hpp"
+#include "pg/catalog/foreign_key_catalog.hpp"
+
+#include <algorithm>
+
+namespace tb::pg {
+
+namespace {
+
+int apply_table_counter = 0;
+
+// The kinds of difference, as the differences' table holds them.
+constexpr const char *kAdded = "'a'", *kRemoved = "'r'", *kChanged = "'c'";
+
+std::string quoted_list(const std::vector<std::string> &columns, const std::string &alias) {
+	return join_each(columns, ", ", [&](size_t i) { return alias + quoted_ident(columns[i]); });
+}
+
+size_t position_of(const std::vector<std::string> &columns, const std::string &name) {
+	return static_cast<size_t>(std::find(columns.begin(), columns.end(), name) - columns.begin());
+}
+
+uint64 run(const std::string &sql, const RestoredTable &t, int expected) {
+	const char *q = sql.c_str();
+	SqlParams params = SqlParams().datum(t.plan.tenant_type, t.tenant);
+	return pg_eval([&] { return spi_run(q, params, false, expected); });
+}
+
+void run_utility(const std::string &sql) {
+	const char *q = sql.c_str();
+	pg_call([q] { spi_run(q, SqlParams::none(), false, SPI_OK_UTILITY); });
+}
+
+} // namespace
+
+std::vector<std::string> identity_always_columns(Oid relid) {
+	std::vector<std::string> names;
+	for (const auto &row :
+	     spi_query("SELECT a.attname::pg_catalog.text FROM pg_catalog.pg_attribute a WHERE a.attrelid "
+	               "OPERATOR(pg_catalog.=) $1::pg_catalog.oid AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT "
+	               "a.attisdropped AND a.attidentity OPERATOR(pg_catalog.=) 'a'",
+	               {std::to_string(relid)}))
+		names.push_back(*row[0]);
+	return names;
+}
+
+std::optional<DiffApplyPlan> plan_diff_apply(const RestoredTable &t) {
+	const TableRestorePlan &plan = t.plan;
+	if (plan.dropped || t.distributed || plan.table.is_path())
+		return std::nullopt;
+	for (const auto &c : plan.table.columns) // a column the backup does not fill keeps DELETE + COPY
+		if (std::find(plan.load.begin(), plan.load.end(), c.name) == plan.load.end())
+			return std::nullopt;
+	DiffApplyPlan p;
+	p.key = choose_row_key(plan.relid, plan.load);
+	if (p.key.columns.empty() || p.key.nullable)
+		return std::nullopt;
+	std::string relid = std::to_string(plan.relid);
+	auto rows = spi_query("SELECT pg_catalog.count(*)::pg_catalog.text FROM pg_catalog.pg_index i WHERE i.indrelid "
+	                      "OPERATOR(pg_catalog.=) $1::pg_catalog.oid AND (i.indisunique OR i.indisexclusion)",
+	                      {relid});
+	p.update_in_place = rows.size() == 1 && *rows[0][0] == "1";
+	p.identity_always = identity_always_columns(plan.relid);
+	// An identity column GENERATED ALWAYS cannot be updated: only as the key (of integers, whose
+	// equal values are the same values) is it left as it is.
+	for (const auto &c : p.identity_always)
+		if (std::find(p.key.columns.begin(), p.key.columns.end(), c) == p.key.columns.end())
+			p.update_in_place = false;
+	return p;
+}
+
+uint64 differences_worth_applying(uint64 rows) {
+	return std::max<uint64>(1000, rows / 4);
+}
+
+std::optional<AppliedDiff> apply_differences(const RestoredTable &t, const DiffApplyPlan &p,
+                                             const ArchivedCopy &archived, ForeignKeyChecks &foreign_keys,
+                                             uint64 max_differences) {
+	const TableRestorePlan &plan = t.plan;
+	const std::vector<std::string> &cols = archived.columns();
+	// The differences' table: a kind, then the columns; the backup's row for rows added and
+	// changed, only the key (the live row's) for rows removed.
+	std::string kind = "tenant_backup_kind";
+	while (std::find(cols.begin(), cols.end(), kind) != cols.end())
+		kind += "_";
+	std::string diffs = "pg_temp.tenant_backup_apply_" + std::to_string(++apply_table_counter);
+	{
+		AsTableOwner owner(plan.relid, AsTableOwner::Mode::Plain); // as the restore's other temporary tables
+		run_utility("CREATE TEMP TABLE " + diffs + " ON COMMIT DROP AS SELECT ''::pg_catalog.text AS " +
+		            quoted_ident(kind) + ", " + quoted_list(cols, "x.") + " FROM " + archived.rows(cols, true) +
+		            " WITH NO DATA");
+	}
+	// One join of the backup's rows (a) with the tenant's (l) on the key, as the diff engine
+	// compares them: a's columns as c0, c1, ..., l's key as k0, k1, ...
+	std::string a_cols, select, on;
+	for (size_t i = 0; i < cols.size(); i++)
+		a_cols += "x." + quoted_ident(cols[i]) + " AS c" + std::to_string(i) + ", ";
+	for (size_t i = 0; i < cols.size(); i++) {
+		size_t k = position_of(p.key.columns, cols[i]);
+		std::string c = "a.c" + std::to_string(i);
+		select += ", " +
+		          (k < p.key.columns.size() ? "CASE WHEN a.p THEN " + c + " ELSE l.k" + std::to_string(k) + " END" : c);
+	}
+	std::string l_keys;
+	for (size_t k = 0; k < p.key.columns.size(); k++) {
+		l_keys += "x." + quoted_ident(p.key.columns[k]) + " AS k" + std::to_string(k) + ", ";
+		on += std::string(k ? " AND " : "") + "a.c" + std::to_string(position_of(cols, p.key.columns[k])) +
+		      p.key.equals[k] + "l.k" + std::to_string(k);
+	}
+	// The backup's row value is made after the join, of a's columns: the join carries each value once.
+	std::string a_row = "ROW(" + join_each(cols, ", ", [](size_t i) { return "a.c" + std::to_string(i); }) + ")";
+	std::string fill = "INSERT INTO " + diffs + " SELECT CASE WHEN l.p IS NULL THEN " + kAdded +
+	                   " WHEN a.p IS NULL THEN " + kRemoved + " ELSE " + kChanged + " END" + select + " FROM (SELECT " +
+	                   a_cols + "true AS p FROM " + archived.rows(cols) + ") a FULL JOIN (SELECT " + l_keys +
+	                   "true AS p, ROW(" + quoted_list(cols, "x.") + ") AS r FROM " + live_rows(t, cols) + ") l ON " +
+	                   on + " WHERE a.p IS NULL OR l.p IS NULL OR " + rows_differ(a_row, "l.r") + " LIMIT " +
+	                   std::to_string(max_differences + 1);
+	uint64 found;
+	{
+		AsTableOwner owner(plan.relid); // reads the table as a restore's DELETE does
+		found = run(fill, t, SPI_OK_INSERT);
+	}
+	if (found > max_differences) {
+		AsTableOwner owner(plan.relid, AsTableOwner::Mode::Plain);
+		run_utility("DROP TABLE " + diffs);
+		return std::nullopt;
+	}
+	pg_call([] { CommandCounterIncrement(); });
+	AppliedDiff n;
+	{
+		AsTableOwner owner(plan.relid, AsTableOwner::Mode::Plain);
+		run_utility("ANALYZE " + diffs); // its size, for the plans below (index probes when it is small)
+		auto counts = spi_query(("SELECT pg_catalog.count(*) FILTER (WHERE d." + quoted_ident(kind) + kEq + kAdded +
+		                         ")::pg_catalog.text, pg_catalog.count(*) FILTER (WHERE d." + quoted_ident(kind) + kEq +
+		                         kRemoved + ")::pg_catalog.text, pg_catalog.count(*) FILTER (WHERE d." +
+		                         quoted_ident(kind) + kEq + kChanged + ")::pg_catalog.text FROM " + diffs + " d")
+		                            .c_str());
+		n.added = std::stoull(*counts[0][0]);
+		n.removed = std::stoull(*counts[0][1]);
+		n.changed = std::stoull(*counts[0][2]);
+	}
+	n.unchanged = archived.rows_loaded() - n.added - n.changed;
+
+	std::string target = scan_of(plan.relkind, plan.qualified);
+	std::string same_key = join_each(p.key.columns, " AND ", [&](size_t i) {
+		return "ch." + quoted_ident(p.key.columns[i]) + p.key.equals[i] + "d." + quoted_ident(p.key.columns[i]);
+	});
+	std::string tenant = "ch." + plan.tenant_column + kEq + "$1";
+	auto of_kind = [&](const std::string &kinds) { return "d." + quoted_ident(kind) + " IN (" + kinds + ")"; };
+	std::string deleted = p.update_in_place ? kRemoved : std::string(kRemoved) + ", " + kChanged;
+	std::string inserted = p.update_in_place ? kAdded : std::string(kAdded) + ", " + kChanged;
+	// The foreign keys' checks: what the rows of other tables may have referenced (the live rows
+	// removed or changed, before they change), and the rows written.
+	foreign_keys.remember_differences(
+	    t,
+	    " FROM " + target + " ch JOIN " + diffs + " d ON " + same_key + " WHERE " +
+	        of_kind(std::string(kRemoved) + ", " + kChanged) + " AND " + tenant,
+	    " FROM " + diffs + " ch WHERE ch." + quoted_ident(kind) + " IN (" + kAdded + ", " + kChanged + ")", cols);
+	LoadingScope loading(plan.relid);
+	if (n.removed || (!p.update_in_place && n.changed))
+		run("DELETE FROM " + target + " ch USING " + diffs + " d WHERE " + of_kind(deleted) + " AND " + same_key +
+		        " AND " + tenant,
+		    t, SPI_OK_DELETE);
+	if (p.update_in_place && n.changed) {
+		std::vector<std::string> set; // every column but an identity key (equal, so the same)
+		for (const auto &c : cols)
+			if (std::find(p.identity_always.begin(), p.identity_always.end(), c) == p.identity_always.end())
+				set.push_back(c);
+		run("UPDATE " + target + " ch SET " +
+		        join_each(set, ", ", [&](size_t i) { return quoted_ident(set[i]) + " = d." + quoted_ident(set[i]); }) +
+		        " FROM " + diffs + " d WHERE " + of_kind(kChanged) + " AND " + same_key + " AND " + tenant,
+		    t, SPI_OK_UPDATE);
+	}
+	if (n.added || (!p.update_in_place && n.changed))
+		run("INSERT INTO " + plan.qualified + " (" + quoted_list(cols, "") + ")" +
+		        (p.identity_always.empty() ? "" : " OVERRIDING SYSTEM VALUE") + " SELECT " + quoted_list(cols, "d.") +
+		        " FROM " + diffs + " d WHERE " + of_kind(inserted),
+		    t, SPI_OK_INSERT);
+	return n;
+}
+
+} // namespace tb::pg

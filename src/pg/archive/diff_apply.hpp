@@ -1,0 +1,58 @@
+// A restore that applies only the differences (issue 21): for a table whose rows have a key, the
+// rows only live are deleted, the rows only in the backup inserted and the changed ones updated,
+// instead of deleting and reloading every row of the tenant. The backup's rows are loaded into a
+// temporary table first (ArchivedCopy, with the restore's own checks: tenant, schema drift); one
+// join with the tenant's rows on the key (diff_engine.hpp's comparison: the same rule as
+// backup_diff and a preview) writes the differences into a second temporary table, which the
+// DELETE, UPDATE and INSERT then read by index probes. The result is the rows a DELETE + COPY
+// leaves: the same checks (foreign keys, here restricted to the rows written and the keys
+// removed), triggers off, sequences advanced.
+#pragma once
+#include "pg/archive/diff_engine.hpp"
+#include "pg/archive/foreign_keys.hpp"
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace tb::pg {
+
+struct DiffApplyPlan {
+	RowKey key; // a primary key, or a unique key on NOT NULL columns
+	// false: the table has another unique or exclusion constraint, which an UPDATE of one row at
+	// a time could violate in passing (two rows swapping values): changed rows are deleted and
+	// inserted again, as a DELETE + COPY would.
+	bool update_in_place = true;
+	std::vector<std::string> identity_always; // columns GENERATED ALWAYS AS IDENTITY (raw names)
+};
+
+// Whether the restore of this table can apply differences. nullopt keeps DELETE + COPY: a table
+// found through a path (its rows are deleted before their parents change), a Citus table, a
+// table without a usable key (none, or one with a column that may be NULL), and a table with
+// columns the backup does not fill (added since the backup: a reload gives them their defaults,
+// an UPDATE would keep today's values). Needs SPI connected.
+std::optional<DiffApplyPlan> plan_diff_apply(const RestoredTable &table);
+
+// The table's columns GENERATED ALWAYS AS IDENTITY (raw names), which an INSERT of restored rows
+// must override (OVERRIDING SYSTEM VALUE, as COPY does). Needs SPI connected.
+std::vector<std::string> identity_always_columns(Oid relid);
+
+struct AppliedDiff {
+	uint64 added = 0, removed = 0, changed = 0, unchanged = 0;
+};
+
+// Applies the differences between `archived` (the backup's rows of the table) and the tenant's
+// rows now; the keys it removes and the rows it writes are given to `foreign_keys` for their
+// checks. Triggers off and as the table's owner, as a restore's DELETE and COPY (LoadingScope).
+// Past `max_differences` it stops looking and changes nothing (nullopt): so many rows are
+// cheaper deleted and reloaded (restore.cpp does). Needs SPI connected.
+std::optional<AppliedDiff> apply_differences(const RestoredTable &table, const DiffApplyPlan &plan,
+                                             const ArchivedCopy &archived, ForeignKeyChecks &foreign_keys,
+                                             uint64 max_differences);
+
+// Differences past which a table of `rows` archived rows is deleted and reloaded instead: a
+// quarter of its rows (an UPDATE, DELETE or INSERT of one row found by index costs more than
+// the row's share of a DELETE + COPY), and never fewer than 1,000.
+uint64 differences_worth_applying(uint64 rows);
+
+} // namespace tb::pg
