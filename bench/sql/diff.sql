@@ -22,8 +22,8 @@ BEGIN
   GET DIAGNOSTICS n = ROW_COUNT; total := total + n;
   UPDATE orders SET status = status || '*' WHERE tenant_id = tid AND (hashint8(id) & 1023) < upd;
   GET DIAGNOSTICS n = ROW_COUNT; total := total + n;
-  EXECUTE format('UPDATE order_lines r SET quantity = r.quantity + 1 %s AND (hashint8(r.id) & 1023) < %s',
-                 bench.rows_from('order_lines', tid), upd);
+  EXECUTE format('UPDATE order_lines u SET quantity = u.quantity + 1 FROM (SELECT r.id %s
+                  AND (hashint8(r.id) & 1023) < %s) s WHERE u.id = s.id', bench.rows_from('order_lines', tid), upd);
   GET DIAGNOSTICS n = ROW_COUNT; total := total + n;
   UPDATE events SET kind = kind || '*' WHERE tenant_id = tid AND (hashint8(id) & 1023) < upd;
   GET DIAGNOSTICS n = ROW_COUNT; total := total + n;
