@@ -830,3 +830,20 @@ RETURNS TABLE (table_name text, restored_as text, rows_restored bigint)
 COMMENT ON FUNCTION tenant_backup.backup_restore_into(bigint, name) IS
     'Materializes the backup''s tables with the tenant''s rows in target_schema (created, owned by the caller; an existing schema must be empty and the caller''s), for inspection; production rows are not touched. Columns as a restore would load them, NOT NULL and the primary key; no other constraint, index, default or trigger. Needs backup.download.';
 GRANT EXECUTE ON FUNCTION tenant_backup.backup_restore_into(bigint, name) TO PUBLIC;
+
+-- A dropped table's row of tenant_backup.registered_tables goes with it (backup_restore_into
+-- excludes each copy it makes; backup_register_table and backup_exclude_table rows too): a row
+-- left behind would name the OID of the next table that reuses it.
+CREATE FUNCTION tenant_backup._forget_dropped_tables() RETURNS event_trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    DELETE FROM tenant_backup.registered_tables r USING pg_catalog.pg_event_trigger_dropped_objects() d
+    WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass
+      AND d.objsubid OPERATOR(pg_catalog.=) 0 AND r.tbl::pg_catalog.oid OPERATOR(pg_catalog.=) d.objid;
+END
+$$;
+REVOKE EXECUTE ON FUNCTION tenant_backup._forget_dropped_tables() FROM PUBLIC;
+CREATE EVENT TRIGGER tenant_backup_forget_dropped_tables ON sql_drop
+    EXECUTE FUNCTION tenant_backup._forget_dropped_tables();
