@@ -864,4 +864,21 @@ GRANT EXECUTE ON FUNCTION tenant_backup.backup_restore(bigint, tenant_backup.nam
 -- table restored by its differences; rows_removed and rows_restored count as in 0.1.0. Only its
 -- comment, defined in issue 21's blocks above (last in hO's review block), is replaced here.
 COMMENT ON FUNCTION tenant_backup.backup_restore(bigint, tenant_backup.named_boolean, boolean, text, regclass[], boolean, jsonb) IS
-    'dry_run => true: what the restore would do per table (rows it replaces and restores; rows only in the backup, only live, changed, unchanged), changing nothing (backup.view). Otherwise the restore, after backing up the tenant as it is (kind pre_restore, its id in pre_restore_backup_id; pre_restore_backup => false or tenant_backup.pre_restore_backup = off skips it); tables with a key get only the differences (only_in_backup added, only_live removed, changed updated). mode => ''missing'' only re-inserts rows whose key is gone; tables => restores only those tables; rows => ''{"schema.table": [{"id": 17}]}'' only those rows and the rows that reference them; strict => true refuses a table dropped since the backup.';
+    'dry_run => true: what the restore would do per table (rows it replaces and restores; rows only in the backup, only live, changed, unchanged), changing nothing (backup.view). Otherwise the restore, after backing up the tenant as it is (kind pre_restore, its id in pre_restore_backup_id; pre_restore_backup => false or tenant_backup.pre_restore_backup = off skips it); tables with a key get only the differences (only_in_backup added, only_live removed, changed updated). mode => ''missing'' only re-inserts rows whose key is gone; tables => restores only those tables; rows => ''{"schema.table": [{"id": 17}]}'' only those rows and the rows that reference them; strict => true refuses a table dropped since the backup. Pass dry_run by name: backup_restore(id, true) is backup_restore(id, strict).';
+
+-- A dropped table's row of tenant_backup.registered_tables goes with it (backup_restore_into
+-- excludes each copy it makes; backup_register_table and backup_exclude_table rows too): a row
+-- left behind would name the OID of the next table that reuses it.
+CREATE FUNCTION tenant_backup._forget_dropped_tables() RETURNS event_trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    DELETE FROM tenant_backup.registered_tables r USING pg_catalog.pg_event_trigger_dropped_objects() d
+    WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass
+      AND d.objsubid OPERATOR(pg_catalog.=) 0 AND r.tbl::pg_catalog.oid OPERATOR(pg_catalog.=) d.objid;
+END
+$$;
+REVOKE EXECUTE ON FUNCTION tenant_backup._forget_dropped_tables() FROM PUBLIC;
+CREATE EVENT TRIGGER tenant_backup_forget_dropped_tables ON sql_drop
+    EXECUTE FUNCTION tenant_backup._forget_dropped_tables();

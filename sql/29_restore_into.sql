@@ -175,11 +175,11 @@ RESET tenant_backup.pre_restore_backup;
 RESET tenant_backup.tenant_column;
 SELECT tenant_backup.backup_revoke('i29_viewer', 'backup.view', '2931');
 SELECT tenant_backup.backup_revoke('i29_reader', 'backup.download', '2931');
-DELETE FROM tenant_backup.registered_tables r USING pg_class c, pg_namespace n
-WHERE c.oid = r.tbl AND n.oid = c.relnamespace
-  AND n.nspname IN ('yesterday', 'empty_one', 'reader_copy', 'as_superuser', 'x"; DROP SCHEMA i29 CASCADE; --');
+SELECT count(*) AS exclusions_before FROM tenant_backup.registered_tables \gset
 SET client_min_messages = warning;
 DROP SCHEMA i29, i29b, yesterday, empty_one, theirs, reader_copy, as_superuser, "x""; DROP SCHEMA i29 CASCADE; --" CASCADE;
 DO $$ BEGIN EXECUTE format('REVOKE CREATE ON DATABASE %I FROM i29_viewer, i29_reader', current_database()); END $$;
 DROP ROLE i29_viewer, i29_reader, i29_other, i29_owner;
 RESET client_min_messages;
+-- The copies' exclusions went with their tables (an event trigger on sql_drop).
+SELECT :exclusions_before - count(*) AS exclusions_gone FROM tenant_backup.registered_tables;
