@@ -5,6 +5,7 @@
 -- exactly as the backup. Tenant column "acct28" (this file's own tables only).
 SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS tenant_backup;
+SELECT setval('tenant_backup.backups_id_seq', 28000) AS id_base \gset
 SET tenant_backup.encryption_key_command = 'echo 5ca1ab1e5ca1ab1e5ca1ab1e5ca1ab1e5ca1ab1e5ca1ab1e5ca1ab1e5ca1ab1e';
 SET tenant_backup.tenant_column = 'acct28';
 CREATE SCHEMA d28;

@@ -173,7 +173,9 @@ ok( wait_for(
 	'its backup completes once the lock is released');
 
 # --- What an asynchronous job takes from the calling session ----------------------------------------
-# lock_timeout: the job fails where the synchronous call would, instead of waiting.
+# lock_timeout: the job fails where the synchronous call would, instead of waiting. The held row
+# differs from the backup, so that the restore (which writes only the differences) must write it.
+sql("UPDATE items SET note = 'changed since the backup' WHERE tenant_id = 1 AND id = 1");
 $holder->query_safe("BEGIN; SELECT 1 FROM items WHERE tenant_id = 1 AND id = 1 FOR UPDATE");
 my $j = sql("SET lock_timeout = '300ms'; SELECT tenant_backup.backup_restore_async($backup)");
 is(sql("SELECT settings->>'lock_timeout' FROM tenant_backup.backup_jobs WHERE id = $j"), '300ms',

@@ -65,6 +65,11 @@ std::optional<DiffApplyPlan> plan_diff_apply(const RestoredTable &t) {
 	                      "OPERATOR(pg_catalog.=) $1::pg_catalog.oid AND (i.indisunique OR i.indisexclusion)",
 	                      {relid});
 	p.update_in_place = rows.size() == 1 && *rows[0][0] == "1";
+	// A restore asks for INSERT and DELETE (restore_plan.cpp), as its DELETE + COPY needs: a
+	// caller without UPDATE has changed rows deleted and inserted again, with the same result.
+	Oid relid_oid = plan.relid;
+	if (!pg_eval([relid_oid] { return pg_class_aclcheck(relid_oid, GetUserId(), ACL_UPDATE) == ACLCHECK_OK; }))
+		p.update_in_place = false;
 	p.identity_always = identity_always_columns(plan.relid);
 	// An identity column GENERATED ALWAYS cannot be updated: only as the key (of integers, whose
 	// equal values are the same values) is it left as it is.

@@ -21,7 +21,7 @@ struct DiffApplyPlan {
 	RowKey key; // a primary key, or a unique key on NOT NULL columns
 	// false: the table has another unique or exclusion constraint, which an UPDATE of one row at
 	// a time could violate in passing (two rows swapping values): changed rows are deleted and
-	// inserted again, as a DELETE + COPY would.
+	// inserted again, as a DELETE + COPY would. So also when the caller may not UPDATE the table.
 	bool update_in_place = true;
 	std::vector<std::string> identity_always; // columns GENERATED ALWAYS AS IDENTITY (raw names)
 };
