@@ -118,6 +118,7 @@ my %calls = (
 	'_ownership()' => [ 'read', 'SELECT count(*) FROM tenant_backup._ownership()' ],
 	'_location(text,text,text)' => [ 'read', q{SELECT tenant_backup._location('local', 'x', '1')} ],
 	'_refuse_drop()' => [ 'event_trigger', 'SELECT tenant_backup._refuse_drop()' ],
+	'_schema_changed()' => [ 'trigger', 'SELECT tenant_backup._schema_changed()' ],
 	'backup_attach(text,text,text,boolean,text)' => [ 'write', q{SELECT count(*) FROM tenant_backup.backup_attach('local')} ],
 	'backup_repository_scan(text)' =>
 	  [ 'read', q{SELECT count(*) FROM tenant_backup.backup_repository_scan('local')} ],
