@@ -882,3 +882,68 @@ $$;
 REVOKE EXECUTE ON FUNCTION tenant_backup._forget_dropped_tables() FROM PUBLIC;
 CREATE EVENT TRIGGER tenant_backup_forget_dropped_tables ON sql_drop
     EXECUTE FUNCTION tenant_backup._forget_dropped_tables();
+
+--------------------------------------------------------------------------------------------------
+-- Issue 20: verification and restore drills on a cadence, and drills after DDL (docs/SCHEDULES.md
+-- "Verification and restore drills"; src/pg/scheduler/checks.hpp). Each tenant's newest completed
+-- backup is verified, every stored copy of it, every tenant_backup.verify_interval, and drilled
+-- every tenant_backup.drill_interval, at times spread by a hash of the tenant; a schema change to a
+-- table drills the newest backups that hold it. The scheduler's check workers take the due
+-- tenants one per transaction (FOR UPDATE SKIP LOCKED), by these indexes.
+CREATE TABLE tenant_backup.check_state (
+    tenant         text PRIMARY KEY,
+    cadence_key    text NOT NULL,        -- the intervals next_verify_at and next_drill_at were computed under
+    next_verify_at timestamptz,          -- NULL: not verified on a cadence (verify_interval = 0)
+    next_drill_at  timestamptz,          -- NULL: not drilled on a cadence (drill_interval = 0)
+    schema_seen    bigint NOT NULL DEFAULT 0  -- the schema_changes generation its newest backup was checked against
+);
+CREATE INDEX check_state_verify_idx ON tenant_backup.check_state (next_verify_at) WHERE next_verify_at IS NOT NULL;
+CREATE INDEX check_state_drill_idx ON tenant_backup.check_state (next_drill_at) WHERE next_drill_at IS NOT NULL;
+CREATE INDEX check_state_schema_idx ON tenant_backup.check_state (schema_seen);
+COMMENT ON TABLE tenant_backup.check_state IS
+    'The scheduler''s memory per tenant with a completed backup: when its newest backup is verified and drilled next.';
+
+-- When a copy was last verified whole (the scheduler's cadence reads every copy).
+ALTER TABLE tenant_backup.backup_copies ADD COLUMN verified_at timestamptz;
+
+-- Schema changes, one row per table (not per tenant): ALTER TABLE and DROP TABLE of a table
+-- outside the extension (temporary tables aside) record its OID with a new generation. A tenant
+-- whose schema_seen is older, and whose newest backup holds a changed table (or one whose name no
+-- longer resolves), gets a restore drill at the scheduler's next pass.
+CREATE SEQUENCE tenant_backup.schema_changes_generation_seq;
+CREATE TABLE tenant_backup.schema_changes (
+    relid      oid PRIMARY KEY,
+    generation bigint NOT NULL,
+    changed_at timestamptz NOT NULL
+);
+CREATE INDEX schema_changes_generation_idx ON tenant_backup.schema_changes (generation);
+-- (SECURITY DEFINER: the role running the DDL need not write the extension's tables; it records
+-- only OIDs PostgreSQL hands it.)
+CREATE FUNCTION tenant_backup._schema_changed() RETURNS event_trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF TG_EVENT = 'sql_drop' THEN
+        INSERT INTO tenant_backup.schema_changes AS s (relid, generation, changed_at)
+        SELECT d.relid, nextval('tenant_backup.schema_changes_generation_seq'), now()
+        FROM (SELECT DISTINCT o.objid AS relid FROM pg_event_trigger_dropped_objects() o
+              WHERE o.classid = 'pg_catalog.pg_class'::regclass AND o.objsubid = 0 AND o.object_type = 'table'
+                AND o.original AND NOT o.is_temporary AND o.schema_name <> 'tenant_backup') d
+        ON CONFLICT (relid) DO UPDATE SET generation = excluded.generation, changed_at = excluded.changed_at;
+    ELSE
+        INSERT INTO tenant_backup.schema_changes AS s (relid, generation, changed_at)
+        SELECT d.relid, nextval('tenant_backup.schema_changes_generation_seq'), now()
+        FROM (SELECT DISTINCT c.objid AS relid FROM pg_event_trigger_ddl_commands() c
+              JOIN pg_class r ON r.oid = c.objid
+              WHERE c.classid = 'pg_catalog.pg_class'::regclass AND NOT c.in_extension
+                AND r.relkind IN ('r', 'p') AND r.relpersistence <> 't'
+                AND r.relnamespace <> 'tenant_backup'::regnamespace) d
+        ON CONFLICT (relid) DO UPDATE SET generation = excluded.generation, changed_at = excluded.changed_at;
+    END IF;
+END
+$$;
+CREATE EVENT TRIGGER tenant_backup_schema_changed ON ddl_command_end WHEN TAG IN ('ALTER TABLE')
+    EXECUTE FUNCTION tenant_backup._schema_changed();
+CREATE EVENT TRIGGER tenant_backup_table_dropped ON sql_drop WHEN TAG IN ('DROP TABLE')
+    EXECUTE FUNCTION tenant_backup._schema_changed();

@@ -118,7 +118,8 @@ my %calls = (
 	'_ownership()' => [ 'read', 'SELECT count(*) FROM tenant_backup._ownership()' ],
 	'_location(text,text,text)' => [ 'read', q{SELECT tenant_backup._location('local', 'x', '1')} ],
 	'_refuse_drop()' => [ 'event_trigger', 'SELECT tenant_backup._refuse_drop()' ],
-	'_forget_dropped_tables()' => [ 'event_trigger', 'SELECT tenant_backup._forget_dropped_tables()' ],
+	'_forget_dropped_tables()' => [ 'trigger', 'SELECT tenant_backup._forget_dropped_tables()' ],
+	'_schema_changed()' => [ 'trigger', 'SELECT tenant_backup._schema_changed()' ],
 	'backup_attach(text,text,text,boolean,text)' => [ 'write', q{SELECT count(*) FROM tenant_backup.backup_attach('local')} ],
 	'backup_repository_scan(text)' =>
 	  [ 'read', q{SELECT count(*) FROM tenant_backup.backup_repository_scan('local')} ],

@@ -1,4 +1,5 @@
 // Cron parsing, next-run computation across daylight-saving changes, and window spreading.
+#include "core/error.hpp"
 #include "core/schedule/cron.hpp"
 #include "schedule_support.hpp"
 #include "test_support.hpp"
@@ -255,4 +256,40 @@ TEST(Cron, WindowSpreadsTenantsDeterministically) {
 	for (const auto &[minute, count] : per_minute)
 		EXPECT_LT(count, 250) << "minute " << minute << " is crowded (mean 167)";
 	EXPECT_LE(max_per_second, 12) << "10,000 tenants do not start at the same second";
+}
+
+TEST(Cron, CadenceRunsEveryIntervalAtTheTenantsWindowOffset) {
+	const int64_t week = 7 * 86400;
+	// The offset is the backup window's rule for a window as long as the interval.
+	int64_t offset = tb::schedule::window_offset_seconds("a", static_cast<int>(week / 60));
+	EXPECT_EQ(offset, int64_t(0xaf63dc4c8601ec8cull % uint64_t(week)));
+	int64_t first = tb::schedule::next_cadence_run("a", week, 0);
+	EXPECT_EQ(first, offset) << "the first run after the epoch is at the offset";
+	EXPECT_EQ(tb::schedule::next_cadence_run("a", week, first - 1), first);
+	EXPECT_EQ(tb::schedule::next_cadence_run("a", week, first), first + week) << "strictly after";
+	EXPECT_EQ(tb::schedule::next_cadence_run("a", week, first + week - 1), first + week);
+	int64_t now = 1'790'000'000;
+	int64_t next = tb::schedule::next_cadence_run("a", week, now);
+	EXPECT_GT(next, now);
+	EXPECT_LE(next, now + week);
+	EXPECT_EQ((next - offset) % week, 0);
+	// Before the epoch too (floor division).
+	EXPECT_EQ(tb::schedule::next_cadence_run("a", week, -1), offset);
+	EXPECT_EQ(tb::schedule::next_cadence_run("a", week, offset - week - 1), offset - week);
+	EXPECT_THROW(tb::schedule::next_cadence_run("a", 0, now), tb::Error);
+}
+
+TEST(Cron, CadenceSpreadsTenantsOverTheInterval) {
+	const int64_t week = 7 * 86400;
+	int64_t now = 1'790'000'000;
+	std::map<int64_t, int> per_day;
+	for (int i = 0; i < 7000; i++) {
+		int64_t next = tb::schedule::next_cadence_run("tenant-" + std::to_string(i), week, now);
+		ASSERT_GT(next, now);
+		ASSERT_LE(next, now + week);
+		per_day[(next - now - 1) / 86400]++;
+	}
+	EXPECT_EQ(per_day.size(), 7u) << "every day of the week has tenants";
+	for (const auto &[day, count] : per_day)
+		EXPECT_LT(count, 1200) << "day " << day << " is crowded (mean 1000)";
 }

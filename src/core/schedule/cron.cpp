@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdint>
 #include <sstream>
 #include <vector>
 
@@ -215,6 +216,19 @@ int64_t window_offset_seconds(const std::string &tenant, int window_minutes) {
 		hash *= 1099511628211ull;
 	}
 	return static_cast<int64_t>(hash % (static_cast<uint64_t>(window_minutes) * 60));
+}
+
+int64_t next_cadence_run(const std::string &tenant, int64_t interval_seconds, int64_t after) {
+	if (interval_seconds <= 0)
+		throw Error(ErrorKind::InvalidInput, "a cadence needs a positive interval");
+	int64_t minutes = interval_seconds / 60;
+	int64_t offset =
+	    minutes > 0 ? window_offset_seconds(tenant, static_cast<int>(std::min<int64_t>(minutes, INT32_MAX))) : 0;
+	offset %= interval_seconds;
+	// The first k with k * interval + offset > after (floor division, also before the epoch).
+	int64_t from = after - offset;
+	int64_t k = from >= 0 ? from / interval_seconds : -((-from + interval_seconds - 1) / interval_seconds);
+	return (k + 1) * interval_seconds + offset;
 }
 
 } // namespace tb::schedule

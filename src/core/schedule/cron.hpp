@@ -48,4 +48,10 @@ private:
 // a hash of the tenant, the same on every server and in every release.
 int64_t window_offset_seconds(const std::string &tenant, int window_minutes);
 
+// A cadence of `interval_seconds` per tenant (the scheduler's verifications and restore drills),
+// spread over the interval by the same hash as a backup window (window_offset_seconds, a window as
+// long as the interval, in whole minutes): the tenant's runs are at k * interval + offset seconds
+// since the epoch. Returns the first run strictly after `after`; interval_seconds must be > 0.
+int64_t next_cadence_run(const std::string &tenant, int64_t interval_seconds, int64_t after);
+
 } // namespace tb::schedule

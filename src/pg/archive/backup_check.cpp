@@ -9,6 +9,8 @@
 #include "core/error.hpp"
 #include "pg/archive/archive_access.hpp"
 #include "pg/archive/archive_rows.hpp"
+#include "pg/catalog/backup_copies.hpp"
+#include "pg/repository/registry.hpp"
 #include "pg/boundary/guard.hpp"
 #include "pg/boundary/spi.hpp"
 #include "pg/boundary/subtransaction.hpp"
@@ -74,11 +76,12 @@ bool archive_damage(std::exception_ptr error, std::string &reason) {
 	}
 }
 
-// The checks proper. Throws on the first problem; `where` names the table being read.
-void check_archive(const StoredBackup &backup, VerifyOutcome &out, std::string &where) {
-	CheckedCopy copy = open_checked_copy(backup, "the backup cannot be restored");
+// The checks proper, of one copy whose checksum passed. Throws on the first problem; `where`
+// names the table being read.
+void check_rows(const StoredBackup &backup, Storage &storage, const std::string &object_name, VerifyOutcome &out,
+                std::string &where) {
 	std::map<std::string, int64> expected = catalog_row_counts(backup.id);
-	tb::archive::ArchiveReader reader(copy.storage->open_read(copy.object_name), reader_options(backup));
+	tb::archive::ArchiveReader reader(storage.open_read(object_name), reader_options(backup));
 	while (std::optional<tb::archive::TableHeader> table = reader.next_table()) {
 		std::string name = table->schema + "." + table->name;
 		where = "table " + name;
@@ -99,6 +102,19 @@ void check_archive(const StoredBackup &backup, VerifyOutcome &out, std::string &
 	if (static_cast<size_t>(out.tables) != expected.size())
 		throw tb::Error(tb::ErrorKind::Corrupt, "the archive holds " + std::to_string(out.tables) +
 		                                            " tables, the catalog records " + std::to_string(expected.size()));
+}
+
+// The first healthy copy (open_checked_copy: its checksum), then its rows.
+void check_archive(const StoredBackup &backup, VerifyOutcome &out, std::string &where) {
+	CheckedCopy copy = open_checked_copy(backup, "the backup cannot be restored");
+	check_rows(backup, *copy.storage, copy.object_name, out, where);
+}
+
+void record_copy_verified(int64 id, const std::string &repository) {
+	AsExtensionOwner owner; // the catalog is the extension's own
+	spi_query("UPDATE tenant_backup.backup_copies SET verified_at = clock_timestamp() "
+	          "WHERE backup_id = $1::bigint AND repository = $2",
+	          {std::to_string(id), repository});
 }
 
 } // namespace
@@ -130,6 +146,65 @@ VerifyOutcome verify_backup(const StoredBackup &backup) {
 		out.error = (where.empty() ? "" : where + ": ") + reason;
 	}
 	return out;
+}
+
+CopiesOutcome verify_every_copy(const StoredBackup &backup) {
+	CopiesOutcome result;
+	std::vector<BackupCopy> copies = readable_copies(backup);
+	if (copies.empty()) {
+		result.outcome.error = "backup " + std::to_string(backup.id) + " has no stored copy";
+		result.verdict = true;
+		record_verify_outcome(backup.id, result.outcome);
+		return result;
+	}
+	bool any_ok = false, any_unreachable = false;
+	std::string problems;
+	for (const BackupCopy &c : copies) {
+		StoredBackup copy = backup;
+		copy.object_name = c.object_name;
+		VerifyOutcome one;
+		std::string where;
+		// Each copy on its own, in a subtransaction: a receive function that rejects a value
+		// raises a PostgreSQL error, rolled back here and judged below (a cancel is rethrown).
+		std::exception_ptr failure = in_subtransaction([&] {
+			std::shared_ptr<Storage> storage = open_storage(c.repository);
+			check_stored_archive(*storage, copy, "the copy is damaged");
+			check_rows(copy, *storage, copy.object_name, one, where);
+		});
+		CopyCheck check{c.repository, CopyCheck::Verdict::Ok, ""};
+		if (!failure) {
+			record_copy_verified(backup.id, c.repository);
+			if (!any_ok)
+				result.outcome = one;
+			any_ok = true;
+		} else {
+			std::string reason;
+			if (archive_damage(failure, reason)) {
+				check.verdict = CopyCheck::Verdict::Damaged;
+				check.error = (where.empty() ? "" : where + ": ") + reason;
+				// Absent or altered for good: readers skip it from now on, and backup_sync()
+				// stores it again from a healthy copy.
+				mark_copy_missing(backup.id, c.repository, "verification: " + check.error);
+			} else if (std::optional<CopyFailure> out_of_reach = copy_failure(failure)) {
+				check.verdict = CopyCheck::Verdict::Unreachable; // an endpoint down: no verdict on it
+				check.error = out_of_reach->message;
+				any_unreachable = true;
+			} else {
+				std::rethrow_exception(failure); // a missing key, a PostgreSQL error: not the copy's
+			}
+			problems += (problems.empty() ? "" : "; ") + c.repository + ": " + check.error;
+		}
+		result.copies.push_back(std::move(check));
+	}
+	result.outcome.ok = any_ok;
+	if (!any_ok)
+		result.outcome = VerifyOutcome{false, 0, 0, problems};
+	// A verdict when a copy was read whole, or every copy was found damaged; not when the only
+	// copies left could not be reached.
+	result.verdict = any_ok || !any_unreachable;
+	if (result.verdict)
+		record_verify_outcome(backup.id, result.outcome);
+	return result;
 }
 
 void put_outcome_row(FunctionCallInfo fcinfo, const VerifyOutcome &out) {

@@ -33,6 +33,11 @@ int clock_offset = 0;
 int audit_retention = 400;
 bool log_scheduled_backups = false;
 bool verify_new_backups = true;
+int verify_interval = 7 * 86400;
+int drill_interval = 7 * 86400;
+bool drill_after_ddl = true;
+int max_parallel_checks = 1;
+int check_max_read_rate = 64 * 1024; // kB per second
 bool pre_restore_backup = true;
 int pre_restore_retention = 7;
 bool drop_confirmed = false;
@@ -172,6 +177,29 @@ void define_settings() {
 	                         "As backup_verify does: every chunk and row of the stored copy is read and decoded; "
 	                         "the outcome is recorded and shown by backup_status.",
 	                         &verify_new_backups, true, PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
+	DefineCustomIntVariable("tenant_backup.verify_interval",
+	                        "How often the scheduler verifies each tenant's newest backup, every copy of it.",
+	                        "Each tenant's verifications are spread over the interval by a hash of the tenant, as "
+	                        "a backup window spreads backups. 0: no verification on a cadence.",
+	                        &verify_interval, 7 * 86400, 0, INT_MAX, PGC_SIGHUP, GUC_UNIT_S, nullptr, nullptr, nullptr);
+	DefineCustomIntVariable("tenant_backup.drill_interval",
+	                        "How often the scheduler runs a restore drill of each tenant's newest backup.",
+	                        "Spread over the interval by a hash of the tenant. 0: no drill on a cadence.",
+	                        &drill_interval, 7 * 86400, 0, INT_MAX, PGC_SIGHUP, GUC_UNIT_S, nullptr, nullptr, nullptr);
+	DefineCustomBoolVariable("tenant_backup.drill_after_ddl",
+	                         "Whether a schema change to a table drills the newest backups that hold it.",
+	                         "ALTER TABLE and DROP TABLE are recorded (one row per table); at its next pass the "
+	                         "scheduler drills each tenant whose newest backup holds a changed table.",
+	                         &drill_after_ddl, true, PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
+	DefineCustomIntVariable("tenant_backup.max_parallel_checks",
+	                        "Verifications and restore drills the scheduler runs at once per database.",
+	                        "0: none (the cadence waits).", &max_parallel_checks, 1, 0, 64, PGC_SIGHUP, 0, nullptr,
+	                        nullptr, nullptr);
+	DefineCustomIntVariable("tenant_backup.check_max_read_rate",
+	                        "Bytes per second the scheduler's verifications and drills read, all together.",
+	                        "Shared equally by tenant_backup.max_parallel_checks workers. 0: no limit.",
+	                        &check_max_read_rate, 64 * 1024, 0, INT_MAX, PGC_SIGHUP, GUC_UNIT_KB, nullptr, nullptr,
+	                        nullptr);
 	DefineCustomBoolVariable("tenant_backup.log_scheduled_backups",
 	                         "Log the audit line of every scheduled backup and retention deletion.",
 	                         "Off: each job worker logs one summary line per run (failures are always logged); "
@@ -287,6 +315,21 @@ int setting_audit_retention() {
 }
 bool setting_verify_new_backups() {
 	return verify_new_backups;
+}
+int setting_verify_interval() {
+	return verify_interval;
+}
+int setting_drill_interval() {
+	return drill_interval;
+}
+bool setting_drill_after_ddl() {
+	return drill_after_ddl;
+}
+int setting_max_parallel_checks() {
+	return max_parallel_checks;
+}
+uint64_t setting_check_max_read_rate() {
+	return static_cast<uint64_t>(check_max_read_rate) * 1024;
 }
 bool setting_log_scheduled_backups() {
 	return log_scheduled_backups;

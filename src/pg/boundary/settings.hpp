@@ -1,5 +1,6 @@
 // The extension's configuration parameters (GUCs), defined when the library loads.
 #pragma once
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -76,6 +77,17 @@ int setting_audit_retention();
 // tenant_backup.verify_new_backups: whether the scheduler verifies each automatic backup right
 // after it is taken (default on; issue 20).
 bool setting_verify_new_backups();
+// tenant_backup.verify_interval / drill_interval: seconds between the scheduler's verifications
+// (every copy) and restore drills of each tenant's newest backup (default a week; 0: none), spread
+// by a hash of the tenant; tenant_backup.drill_after_ddl: whether a schema change to a table
+// drills the newest backups that hold it (default on); tenant_backup.max_parallel_checks: check
+// workers at once per database (default 1); tenant_backup.check_max_read_rate: bytes per second
+// they read, all together (default 64 MB; 0: no limit). Issue 20, scheduler/checks.hpp.
+int setting_verify_interval();
+int setting_drill_interval();
+bool setting_drill_after_ddl();
+int setting_max_parallel_checks();
+uint64_t setting_check_max_read_rate();
 // tenant_backup.log_scheduled_backups: whether every scheduled backup and retention deletion logs
 // its audit line (default off: a job worker logs one summary line per run instead).
 bool setting_log_scheduled_backups();

@@ -167,4 +167,24 @@ std::vector<SqlRow> spi_query(const char *sql, const SqlParams &params, bool rea
 	return out;
 }
 
+std::string text_array_literal(const std::vector<SqlValue> &values) {
+	std::string out = "{";
+	for (size_t i = 0; i < values.size(); i++) {
+		if (i)
+			out += ",";
+		if (!values[i]) {
+			out += "NULL";
+			continue;
+		}
+		out += "\"";
+		for (char c : *values[i]) {
+			if (c == '"' || c == '\\')
+				out += '\\';
+			out += c;
+		}
+		out += "\"";
+	}
+	return out + "}";
+}
+
 } // namespace tb::pg

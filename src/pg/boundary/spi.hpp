@@ -70,4 +70,8 @@ inline std::vector<SqlRow> spi_query(const std::string &sql, const SqlParams &pa
 // no more), and planned again after DDL on what they read. Plain C++; no PostgreSQL call.
 void keep_query_plans();
 
+// An array literal of the values (NULL for nullopt), for passing a list as one parameter
+// ($1::text[], $1::bigint[]): read once by unnest in FROM, not per row.
+std::string text_array_literal(const std::vector<SqlValue> &values);
+
 } // namespace tb::pg

@@ -6,6 +6,7 @@
 #include "core/storage/local/local_storage.hpp"
 #include "core/storage/s3/s3_config.hpp"
 #include "core/storage/s3/s3_storage.hpp"
+#include "core/storage/throttled_storage.hpp"
 #include "pg/catalog/audit.hpp"
 #include "pg/catalog/catalog.hpp"
 #include "pg/boundary/guard.hpp"
@@ -227,7 +228,33 @@ bool repository_read_only(const std::string &name) {
 	return row && row->read_only;
 }
 
+namespace {
+
+std::shared_ptr<ReadRate> read_rate; // set in a check worker (limit_read_rate)
+
+std::shared_ptr<Storage> throttled(std::shared_ptr<Storage> storage) {
+	if (!read_rate)
+		return storage;
+	return std::make_shared<ThrottledStorage>(std::move(storage), read_rate);
+}
+
+std::shared_ptr<Storage> open_unthrottled(const std::string &name, bool for_writing);
+
+} // namespace
+
+void limit_read_rate(uint64_t bytes_per_second) {
+	if (!read_rate)
+		read_rate = std::make_shared<ReadRate>();
+	read_rate->set_limit(bytes_per_second);
+}
+
 std::shared_ptr<Storage> open_storage(const std::string &name, bool for_writing) {
+	return throttled(open_unthrottled(name, for_writing));
+}
+
+namespace {
+
+std::shared_ptr<Storage> open_unthrottled(const std::string &name, bool for_writing) {
 	if (name == kLocalRepository)
 		return open_repository();
 	std::optional<RepositoryRow> row = load_repository(name, for_writing);
@@ -246,6 +273,8 @@ std::shared_ptr<Storage> open_storage(const std::string &name, bool for_writing)
 		throw SqlError(ERRCODE_CONFIG_FILE_ERROR, "cannot open repository \"" + name + "\": " + e.what());
 	}
 }
+
+} // namespace
 
 void require_superuser(const char *action, const char *what) {
 	if (pg_eval([] { return superuser(); }))

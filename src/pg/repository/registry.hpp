@@ -24,6 +24,10 @@ std::vector<std::string> configured_repositories();
 // Opens a repository by name; throws a clear error if there is no such repository. for_writing:
 // to store copies in it, which keeps it from being removed until the transaction ends.
 std::shared_ptr<Storage> open_storage(const std::string &name, bool for_writing = false);
+// In a check worker of the scheduler (issue 20): from now on, every object this process reads
+// through a storage open_storage returns counts against one limit of `bytes_per_second`, all of
+// its reads together (core/storage/throttled_storage.hpp); 0 lifts it. Called again on reload.
+void limit_read_rate(uint64_t bytes_per_second);
 // Whether the repository is registered read-only (the option read_only): this database never
 // writes or removes anything there (new copies, sync repairs, retention, deletes, forgetting);
 // open_storage(name, true) refuses it. For another database's repository, attached in staging.

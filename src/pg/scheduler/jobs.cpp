@@ -33,27 +33,6 @@ namespace {
 constexpr int64_t kMaxRetryDelay = 6 * 3600;
 constexpr int kFailedAttemptsKept = 10;
 
-// A text[] literal of the values (NULL for nullopt), for passing a list as one parameter.
-std::string array_literal(const std::vector<SqlValue> &values) {
-	std::string out = "{";
-	for (size_t i = 0; i < values.size(); i++) {
-		if (i)
-			out += ",";
-		if (!values[i]) {
-			out += "NULL";
-			continue;
-		}
-		out += "\"";
-		for (char c : *values[i]) {
-			if (c == '"' || c == '\\')
-				out += '\\';
-			out += c;
-		}
-		out += "\"";
-	}
-	return out + "}";
-}
-
 // A condition on schedule_state s: its worker holds no newer claim (by the index of running jobs).
 const char *const kNoNewerClaim =
     "NOT EXISTS (SELECT FROM tenant_backup.schedule_state n WHERE n.running_backup_id IS NOT NULL "
@@ -131,7 +110,7 @@ void add_schedule_states(const std::vector<std::string> &tenants, StateChanges &
 	changes.added += static_cast<int>(
 	    spi_query("INSERT INTO tenant_backup.schedule_state (tenant) SELECT u.t FROM unnest($1::text[]) AS u(t) "
 	              "ON CONFLICT DO NOTHING RETURNING 1",
-	              {array_literal(std::vector<SqlValue>(tenants.begin(), tenants.end()))})
+	              {text_array_literal(std::vector<SqlValue>(tenants.begin(), tenants.end()))})
 	        .size());
 }
 
@@ -177,12 +156,12 @@ std::optional<std::string> refresh_schedule_states(const ScheduleSet &schedules,
 	if (!gone.empty())
 		spi_query("DELETE FROM tenant_backup.schedule_state s USING unnest($1::text[]) AS u(t) "
 		          "WHERE s.tenant = u.t AND s.running_backup_id IS NULL",
-		          {array_literal(gone)});
+		          {text_array_literal(gone)});
 	if (!changed_tenants.empty())
 		spi_query("UPDATE tenant_backup.schedule_state s SET schedule_key = nullif(u.k, ''), "
 		          "next_run = to_timestamp(u.n) FROM unnest($1::text[], $2::text[], $3::bigint[]) AS u(t, k, n) "
 		          "WHERE s.tenant = u.t AND s.running_backup_id IS NULL",
-		          {array_literal(changed_tenants), array_literal(keys), array_literal(next_runs)});
+		          {text_array_literal(changed_tenants), text_array_literal(keys), text_array_literal(next_runs)});
 	if (rows.size() < static_cast<size_t>(limit))
 		return std::nullopt;
 	return rows.back()[0];
@@ -250,7 +229,7 @@ RunningJobs running_jobs() {
 	                   kNoNewerClaim +
 	                   "), coalesce(extract(epoch FROM clock_timestamp() - s.last_attempt_at)::bigint, 0) "
 	                   "FROM tenant_backup.schedule_state s WHERE s.running_backup_id IS NOT NULL",
-	               {array_literal(pids), array_literal(started), looked_at}))
+	               {text_array_literal(pids), text_array_literal(started), looked_at}))
 		out.jobs.push_back({*row[0], std::stoll(*row[1]), std::stoi(*row[2]), *row[3] == "t", std::stoll(*row[4])});
 	return out;
 }

@@ -4,6 +4,7 @@
 #include "pg/boundary/guard.hpp"
 #include "pg/scheduler/async_jobs.hpp"
 #include "pg/scheduler/jobs.hpp"
+#include "pg/scheduler/periodic_checks.hpp"
 #include "pg/scheduler/periodic_sync.hpp"
 #include "pg/shared_memory/scheduler_registry.hpp"
 #include "pg/scheduler/throttled_warning.hpp"
@@ -443,6 +444,7 @@ long run_once() {
 		prune_audit();
 		expire_pre_restore();
 		sleep_seconds = std::min(sleep_seconds, std::max<int64_t>(start_sync_if_due(), 1));
+		sleep_seconds = std::min(sleep_seconds, std::max<int64_t>(start_checks_if_due(), 1));
 	}
 	return static_cast<long>(sleep_seconds) * 1000L;
 }
@@ -503,6 +505,7 @@ void tenant_backup_scheduler_main(Datum) {
 			ConfigReloadPending = false;
 			ProcessConfigFile(PGC_SIGHUP);
 			tb::pg::discovery_due = true;
+			tb::pg::check_states_due();
 		}
 		// Queued audit events set our latch: they are written first, then the pass runs as ever.
 		HOLD_INTERRUPTS();

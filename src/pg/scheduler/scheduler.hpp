@@ -9,6 +9,9 @@
 //   job        takes due tenants one after another: claims one, backs it up, records the
 //              outcome, applies retention (each in a transaction of its own); exits when none
 //              is due.
+//   check      verifies every copy of tenants' newest backups and drills their restores, on
+//              cadences and after schema changes, one tenant per transaction (periodic_checks.hpp);
+//              up to tenant_backup.max_parallel_checks at once.
 //
 // Their entry points are plain C functions PostgreSQL calls; every C++ part runs under cpp_call.
 #pragma once
