@@ -947,3 +947,55 @@ CREATE EVENT TRIGGER tenant_backup_schema_changed ON ddl_command_end WHEN TAG IN
     EXECUTE FUNCTION tenant_backup._schema_changed();
 CREATE EVENT TRIGGER tenant_backup_table_dropped ON sql_drop WHEN TAG IN ('DROP TABLE')
     EXECUTE FUNCTION tenant_backup._schema_changed();
+
+--------------------------------------------------------------------------------------------------
+-- Issue 18 (continued): master key rotation re-seals the repositories; tombstones of deleted
+-- backups and forgotten tenants; DROP OWNED guarded (docs/FORMAT.md "Tombstones", "Master key
+-- rotation"; docs/ENCRYPTION.md "Rotation").
+-- Tombstones that could not be written when their backup was deleted or their tenant forgotten (a
+-- repository out of reach): backup_sync() writes them, sealed under the master key of then.
+CREATE TABLE tenant_backup.pending_tombstones (
+    repository  text NOT NULL,
+    object_name text NOT NULL,
+    body        text NOT NULL,
+    created_at  timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (repository, object_name)
+);
+
+-- backup_rotate_master_key() re-seals every writable repository (records and tombstones
+-- authenticated, key records wrapped, under the new master key); a pass not finished (a
+-- repository out of reach, a cancel of the sync) goes on in backup_sync() after resealed_through,
+-- the last object name done. finished_at: every object handled; then the old key may go.
+CREATE TABLE tenant_backup.repository_reseal (
+    repository       text PRIMARY KEY,
+    master_key_id    text NOT NULL,
+    resealed_through text NOT NULL DEFAULT '',
+    started_at       timestamptz NOT NULL DEFAULT now(),
+    finished_at      timestamptz,
+    error            text
+);
+COMMENT ON TABLE tenant_backup.repository_reseal IS
+    'Master key rotation in the repositories: per repository, the pass re-sealing its records under master_key_id; finished_at set when done.';
+
+-- backup_attach gets allow_deleted (replaces the issue 18 definition above; a new argument takes
+-- a new function).
+DROP FUNCTION tenant_backup.backup_attach(text, text, text, boolean, text);
+CREATE FUNCTION tenant_backup.backup_attach(name text, tenant text DEFAULT NULL, object_name text DEFAULT NULL,
+                                            trust_unauthenticated boolean DEFAULT false,
+                                            source_database text DEFAULT NULL,
+                                            allow_deleted boolean DEFAULT false)
+RETURNS TABLE (backup_id bigint, original_backup_id bigint, tenant text, object_name text, outcome text, detail text)
+    AS 'MODULE_PATHNAME', 'backup_attach' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION tenant_backup.backup_attach(text, text, text, boolean, text, boolean) IS
+    'Adds the backups a repository describes (all, one tenant''s, one source database''s, or one archive) to this catalog under new ids, after checking the record''s authentication and the archive''s SHA-256 and unwrapping its key with the configured master key. A backup with a tombstone (deleted, or its tenant forgotten) is refused unless allow_deleted => true. Superusers only.';
+GRANT EXECUTE ON FUNCTION tenant_backup.backup_attach(text, text, text, boolean, text, boolean) TO PUBLIC; -- checks superuser itself
+
+COMMENT ON FUNCTION tenant_backup.backup_repository_scan(text) IS
+    'The backups a repository describes by its own records: known (in this catalog), unknown (attach can add it), damaged (record or archive not as written), keys_missing (its data key is not there or not unwrapped by the configured master key), deleted (a tombstone says it was deleted), forgotten (a tombstone says its tenant was forgotten after it was taken). Changes nothing. Superusers only.';
+
+-- DROP OWNED BY a role owning the extension (or its schema) drops it with its catalog: refused
+-- as DROP EXTENSION is (the trigger is created again with the new tag; its function is as above).
+DROP EVENT TRIGGER tenant_backup_refuse_drop;
+CREATE EVENT TRIGGER tenant_backup_refuse_drop ON ddl_command_start
+    WHEN TAG IN ('DROP EXTENSION', 'DROP SCHEMA', 'DROP OWNED')
+    EXECUTE FUNCTION tenant_backup._refuse_drop();

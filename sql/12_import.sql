@@ -106,7 +106,7 @@ FROM tenant_backup.backups WHERE id = :reimported;
 -- Refused: what is not ours, truncated, altered or no longer fits. Nothing is left behind.
 SELECT count(*) AS backups_before FROM tenant_backup.backups \gset
 SELECT regexp_replace(location, '/[^/]*$', '') AS repo_dir FROM tenant_backup.backups WHERE id = :bid \gset
-SELECT count(*) AS files_before FROM pg_ls_dir(:'repo_dir') \gset
+SELECT count(*) AS files_before FROM pg_ls_dir(:'repo_dir') f WHERE f NOT LIKE '%.tombstone' \gset
 SELECT tenant_backup.backup_import(NULL);
 SELECT tenant_backup.backup_import('');
 SELECT tenant_backup.backup_import('{"format": "something else", "tables": []}');
@@ -142,7 +142,8 @@ SELECT c ->> 'type' AS code_type FROM tenant_backup.backups, jsonb_array_element
 SELECT tenant_backup.backup_delete(:converted);
 ALTER TABLE im.typed ALTER COLUMN code TYPE varchar(8);
 SELECT count(*) = :backups_before AS no_backup_left_behind FROM tenant_backup.backups;
-SELECT count(*) - :files_before AS new_files FROM pg_ls_dir(:'repo_dir');
+-- (The deleted backup leaves its tombstone, issue 18: not counted.)
+SELECT count(*) - :files_before AS new_files FROM pg_ls_dir(:'repo_dir') f WHERE f NOT LIKE '%.tombstone';
 -- ... a dropped column is skipped with a warning, as a restore skips it.
 ALTER TABLE im.typed DROP COLUMN flag;
 SET client_min_messages = warning;

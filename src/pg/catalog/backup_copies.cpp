@@ -54,13 +54,16 @@ void mark_copy_missing(int64 backup_id, const std::string &repository, const std
 	          {std::to_string(backup_id), repository, reason});
 }
 
-void remove_copies_at_commit(const StoredBackup &b) {
+void remove_copies_at_commit(const StoredBackup &b, const char *reason) {
 	for (const auto &c : all_copies(b)) {
 		if (repository_read_only(c.repository)) {
 			warn("tenant_backup: the copy of backup " + std::to_string(b.id) + " in repository \"" + c.repository +
 			     "\" is left in place: the repository is registered read-only");
 			continue;
 		}
+		// What outlives the archive: its tombstone (self_description.hpp), so that the archive and
+		// its record, put back into the repository, are not attached as a backup (docs/FORMAT.md).
+		std::optional<std::string> tombstone = backup_tombstone_body(b.id, c.object_name, reason);
 		// The archive and its record (self_description.hpp) go together; an attached backup's
 		// record is its source's as much as ours, and goes with the archive all the same.
 		const std::string names[] = {c.object_name, record_name(c.object_name)};
@@ -71,8 +74,9 @@ void remove_copies_at_commit(const StoredBackup &b) {
 				          "VALUES ($1, $2, $3::bigint) ON CONFLICT DO NOTHING",
 				          {c.repository, name, std::to_string(b.id)});
 		}
+		std::shared_ptr<Storage> storage;
 		try {
-			std::shared_ptr<Storage> storage = open_storage(c.repository);
+			storage = open_storage(c.repository);
 			for (const std::string &name : names)
 				remove_at_commit(storage, name);
 		} catch (...) {
@@ -82,6 +86,8 @@ void remove_copies_at_commit(const StoredBackup &b) {
 			warn("tenant_backup: the copy of backup " + std::to_string(b.id) + " in repository \"" + c.repository +
 			     "\" is not removed: " + failure->message);
 		}
+		if (tombstone)
+			write_tombstone(c.repository, storage, tombstone_name(c.object_name), *tombstone); // or backup_sync()
 	}
 }
 

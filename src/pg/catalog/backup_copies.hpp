@@ -30,8 +30,9 @@ void mark_copy_missing(int64 backup_id, const std::string &repository, const std
 // Registers the removal of every copy of the backup when the transaction commits, and records
 // each in tenant_backup.removed_objects, so that backup_sync() removes what could not be removed
 // then. Call it before deleting the backups row (which deletes the copy rows with it). A
-// repository that cannot be opened is reported in a WARNING.
-void remove_copies_at_commit(const StoredBackup &backup);
+// repository that cannot be opened is reported in a WARNING. A completed backup leaves a tombstone
+// beside each copy (self_description.hpp), naming the reason (backup_delete, retention, ...).
+void remove_copies_at_commit(const StoredBackup &backup, const char *reason);
 
 // Streams object `name` from one storage into another, hashing on the way; publishes it only if
 // the bytes read have the expected size and SHA-256, then confirms the stored size. Throws

@@ -217,6 +217,15 @@ crypto::Key unwrap_found_key(const std::string &tenant, uint32_t generation, con
 	return crypto::unwrap_key(*master, wrapped, wrap_context(tenant, generation));
 }
 
+std::vector<uint8_t> rewrap_found_key(const std::string &tenant, uint32_t generation,
+                                      const std::vector<uint8_t> &wrapped, const std::string &master_key_id) {
+	crypto::Key key = unwrap_found_key(tenant, generation, wrapped, master_key_id);
+	std::vector<crypto::Key> masters = load_master_keys(); // not empty: one of them unwrapped it
+	std::vector<uint8_t> out = crypto::wrap_key(masters[0], key, wrap_context(tenant, generation));
+	std::fill(key.begin(), key.end(), 0);
+	return out;
+}
+
 uint32_t adopt_data_key(const std::string &tenant, const std::string &origin, const crypto::Key &key) {
 	AsExtensionOwner owner; // the catalog is the extension's own
 	auto found = spi_query("SELECT generation FROM tenant_backup.tenant_keys WHERE origin = $1 AND tenant = $2",

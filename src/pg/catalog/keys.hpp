@@ -36,6 +36,12 @@ crypto::Key data_key(const std::string &tenant, uint32_t generation, int64_t bac
 crypto::Key unwrap_found_key(const std::string &tenant, uint32_t generation, const std::vector<uint8_t> &wrapped,
                              const std::string &master_key_id);
 
+// A data key found in a repository's key record, unwrapped as unwrap_found_key does and wrapped
+// again under the current master key (for the same tenant and generation): the re-wrap of master
+// key rotation (self_description.hpp, reseal_repository).
+std::vector<uint8_t> rewrap_found_key(const std::string &tenant, uint32_t generation,
+                                      const std::vector<uint8_t> &wrapped, const std::string &master_key_id);
+
 // Keeps an attached backup's data key in tenant_backup.tenant_keys under a generation of this
 // database, wrapped under the current master key, with its origin ("<catalog id>:<generation>")
 // so that the backups of one key share one row; never the tenant's current key (new backups get a

@@ -22,8 +22,8 @@ TB_SQL_FUNCTION(backup_delete) {
 	if (backup.status == "running")
 		throw SqlError(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
 		               "backup " + std::to_string(id) + " is still running and cannot be deleted");
-	lock_tenant(backup.tenant, true); // not while a restore of the tenant reads the archive
-	remove_copies_at_commit(backup);  // every copy, in every repository
+	lock_tenant(backup.tenant, true);                 // not while a restore of the tenant reads the archive
+	remove_copies_at_commit(backup, "backup_delete"); // every copy, in every repository
 	delete_backup_row(id);
 	audit.ok();
 	spi_end();

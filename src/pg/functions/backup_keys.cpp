@@ -9,6 +9,7 @@
 #include "pg/repository/self_description.hpp"
 #include "pg/boundary/guard.hpp"
 #include "pg/boundary/standby.hpp"
+#include "pg/boundary/warnings.hpp"
 #include "pg/catalog/keys.hpp"
 #include "pg/boundary/spi.hpp"
 #include "pg/catalog/tenant_tables.hpp"
@@ -18,14 +19,32 @@
 using namespace tb::pg;
 
 // Re-wraps every tenant data key under the current (first) master key. Archives are not touched:
-// they are encrypted with the data keys, which do not change.
+// they are encrypted with the data keys, which do not change. Then every repository this
+// database may write is re-sealed (self_description.hpp, reseal_repository): its records and
+// tombstones authenticated, and its key records wrapped, under the current master key, so that
+// the old key can be removed from the key source once no repository is left unfinished.
 TB_SQL_FUNCTION(backup_rotate_master_key) {
 	refuse_on_standby("backup_rotate_master_key");
 	AuditedAction audit("rotate_master_key");
 	spi_begin();
 	require_backup_admin("rotate_master_key", "rotate the master key");
 	int64 count = rewrap_data_keys();
-	audit.ok(std::to_string(count) + " data key(s) re-wrapped");
+	ResealSummary r = reseal_every_repository();
+	std::string repositories = std::to_string(r.resealed) + " record(s) re-sealed and " + std::to_string(r.rewrapped) +
+	                           " key record(s) re-wrapped in " + std::to_string(r.repositories) + " repository(ies)";
+	audit.ok(std::to_string(count) + " data key(s) re-wrapped; " + repositories);
+	std::string message = "tenant_backup: " + std::to_string(count) + " data key(s) re-wrapped; " + repositories;
+	if (r.left > 0)
+		message += "; " + std::to_string(r.left) +
+		           " record(s) left as they are: they do not pass their check under a configured master key "
+		           "(tenant_backup.backup_sync() lists them)";
+	for (const std::string &ro : r.read_only)
+		message += "; repository " + ro + " is registered read-only here: not re-sealed";
+	notice(message);
+	for (const std::string &u : r.unfinished)
+		warn("tenant_backup: the repository " + u + " is not re-sealed under the new master key yet",
+		     "Keep the old master key listed after the new one: tenant_backup.backup_sync() (and the periodic "
+		     "sync) goes on with it, or run tenant_backup.backup_rotate_master_key() again.");
 	spi_end();
 	return Int64GetDatum(count);
 }
@@ -56,7 +75,7 @@ Forgotten forget_backups(const std::string &spelling) {
 	for (const auto &row : spi_query("SELECT id FROM tenant_backup.backups "
 	                                 "WHERE tenant OPERATOR(pg_catalog.=) $1 AND object_name IS NOT NULL",
 	                                 {spelling}))
-		remove_copies_at_commit(load_backup(std::stoll(*row[0])));
+		remove_copies_at_commit(load_backup(std::stoll(*row[0])), "forget_tenant");
 	SqlParams of_spelling = {spelling};
 	Forgotten f;
 	f.backups = pg_eval([&] {
@@ -100,7 +119,7 @@ TB_SQL_FUNCTION(backup_forget_tenant) {
 	Forgotten total;
 	int64 keys = 0;
 	std::string others;
-	std::vector<std::string> unreachable;
+	std::vector<std::string> unreachable, waiting;
 	for (const auto &s : spellings) {
 		std::set<std::string> key_prefixes = key_record_prefixes(s); // before its backups go
 		Forgotten f = forget_backups(s);
@@ -109,6 +128,9 @@ TB_SQL_FUNCTION(backup_forget_tenant) {
 		keys += destroy_data_keys(s);
 		for (const std::string &u : forget_key_records(s, key_prefixes)) // its wrapped keys in every repository
 			unreachable.push_back(u);
+		// Its tombstones: an archive and record of its put back are reported forgotten, not attached.
+		for (const std::string &u : tombstone_tenant(s, key_prefixes))
+			waiting.push_back(u);
 		if (s != stored)
 			others += std::string(others.empty() ? "" : ", ") + "\"" + s + "\"";
 	}
@@ -129,6 +151,8 @@ TB_SQL_FUNCTION(backup_forget_tenant) {
 	// repository could not be listed, its copies of the tenant's wrapped keys remain.
 	for (const std::string &u : unreachable)
 		message += "; NOT REACHED, its wrapped keys may remain in repository " + u;
+	for (const std::string &u : waiting)
+		message += "; its tombstone waits for tenant_backup.backup_sync() in repository " + u;
 	const char *m = message.c_str();
 	return pg_eval([m] { return PointerGetDatum(cstring_to_text(m)); });
 }

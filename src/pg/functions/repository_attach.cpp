@@ -56,7 +56,8 @@ TB_SQL_FUNCTION(backup_repository_scan) {
 }
 
 // backup_attach(name text, tenant text DEFAULT NULL, object_name text DEFAULT NULL,
-// trust_unauthenticated boolean DEFAULT false, source_database text DEFAULT NULL) RETURNS TABLE (backup_id bigint,
+// trust_unauthenticated boolean DEFAULT false, source_database text DEFAULT NULL, allow_deleted boolean
+// DEFAULT false) RETURNS TABLE (backup_id bigint,
 // original_backup_id bigint, tenant text, object_name text, outcome text, detail text)
 TB_SQL_FUNCTION(backup_attach) {
 	refuse_on_standby("backup_attach");
@@ -68,9 +69,10 @@ TB_SQL_FUNCTION(backup_attach) {
 	std::string object = bounded_text_arg(fcinfo, 2, "object_name", 1024, false).value_or("");
 	bool trust = !PG_ARGISNULL(3) && PG_GETARG_BOOL(3);
 	std::string source = bounded_text_arg(fcinfo, 4, "source_database", NAMEDATALEN, false).value_or("");
+	bool allow_deleted = PG_NARGS() > 5 && !PG_ARGISNULL(5) && PG_GETARG_BOOL(5);
 	SrfRows out(fcinfo);
 	size_t attached = 0, refused = 0;
-	for (const AttachedBackup &a : attach_backups(name, tenant, object, trust, source)) {
+	for (const AttachedBackup &a : attach_backups(name, tenant, object, trust, source, allow_deleted)) {
 		out.add({opt(a.backup_id), opt(a.found.original_id), text_or_null(a.found.tenant), a.found.object_name,
 		         a.outcome, text_or_null(a.detail)});
 		attached += a.outcome == "attached";
@@ -113,15 +115,31 @@ TB_SQL_FUNCTION(tenant_backup_location) {
 }
 
 // _refuse_drop() RETURNS event_trigger, on ddl_command_start for DROP EXTENSION and DROP SCHEMA
-// (of the extension's schema, which CASCADE would take the extension with): refuses to drop
+// (of the extension's schema, which CASCADE would take the extension with), and DROP OWNED (of a
+// role owning the extension or its schema, which it drops with them): refuses to drop
 // tenant_backup while its catalog holds backups or tenant keys, unless tenant_backup.drop_confirmed
-// is on. The statement's parse tree names the extensions dropped (a C event trigger sees it), and
-// the trigger fires in every session, the library loaded or not.
+// is on. The statement's parse tree names the extensions dropped or the roles (a C event trigger
+// sees it), and the trigger fires in every session, the library loaded or not.
 TB_SQL_FUNCTION(tenant_backup_refuse_drop) {
+	const char *owned_by = nullptr; // DROP OWNED BY: the roles' OIDs, as an oid[] literal
 	bool ours = pg_eval([&] {
 		if (!CALLED_AS_EVENT_TRIGGER(fcinfo))
 			elog(ERROR, "tenant_backup._refuse_drop() must be called as an event trigger");
 		Node *tree = reinterpret_cast<EventTriggerData *>(fcinfo->context)->parsetree;
+		if (tree && IsA(tree, DropOwnedStmt)) {
+			StringInfoData roles;
+			initStringInfo(&roles);
+			appendStringInfoChar(&roles, '{');
+			ListCell *cell;
+			foreach (cell, reinterpret_cast<DropOwnedStmt *>(tree)->roles) {
+				Oid role = get_rolespec_oid(lfirst_node(RoleSpec, cell), true);
+				if (OidIsValid(role))
+					appendStringInfo(&roles, "%s%u", roles.len > 1 ? "," : "", role);
+			}
+			appendStringInfoChar(&roles, '}');
+			owned_by = roles.data;
+			return true;
+		}
 		// DROP EXTENSION tenant_backup, or DROP SCHEMA tenant_backup (CASCADE takes the extension)
 		if (!tree || !IsA(tree, DropStmt))
 			return false;
@@ -137,6 +155,22 @@ TB_SQL_FUNCTION(tenant_backup_refuse_drop) {
 	if (!ours || setting_drop_confirmed())
 		return 0;
 	spi_begin();
+	std::string statement = "DROP EXTENSION tenant_backup would destroy";
+	if (owned_by) {
+		// The roles of the statement that own the extension or its schema (DROP OWNED drops both,
+		// the extension with its catalog); other roles' objects are none of ours.
+		auto owners = spi_query("SELECT string_agg(quote_ident(r.rolname), ', ' ORDER BY r.rolname) FROM pg_roles r "
+		                        "WHERE r.oid = ANY ($1::oid[]) AND (r.oid IN (SELECT e.extowner FROM pg_extension e "
+		                        "WHERE e.extname = 'tenant_backup') OR r.oid IN (SELECT n.nspowner FROM pg_namespace n "
+		                        "WHERE n.nspname = 'tenant_backup'))",
+		                        {std::string(owned_by)}, true);
+		if (!owners.at(0)[0]) {
+			spi_end();
+			return 0;
+		}
+		statement = "DROP OWNED BY " + *owners[0][0] +
+		            " would drop extension tenant_backup (the role owns it or its schema) and destroy";
+	}
 	std::vector<SqlRow> counts;
 	{
 		AsExtensionOwner owner;
@@ -150,8 +184,8 @@ TB_SQL_FUNCTION(tenant_backup_refuse_drop) {
 	if (backups == "0" && keys == "0")
 		return 0;
 	throw SqlError(ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST,
-	               "DROP EXTENSION tenant_backup would destroy the catalog of " + backups + " backup(s), " + keys +
-	                   " tenant key(s) and " + repositories + " registered repository(ies)",
+	               statement + " the catalog of " + backups + " backup(s), " + keys + " tenant key(s) and " +
+	                   repositories + " registered repository(ies)",
 	               "The archives stay in the repositories, each with its record and its tenant's wrapped key: after "
 	               "CREATE EXTENSION tenant_backup, with the same master key configured, "
 	               "tenant_backup.backup_attach('local') (and, after backup_repository_add, each other "

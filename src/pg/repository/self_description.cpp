@@ -26,9 +26,12 @@ namespace {
 
 constexpr const char *kRecordSuffix = ".record";
 constexpr const char *kKeySuffix = ".key";
-// HKDF info strings: a MAC of one kind of record never passes for the other.
+constexpr const char *kTombstoneSuffix = ".tombstone";
+// HKDF info strings: a MAC of one kind of record never passes for another.
 constexpr const char *kBackupRecordInfo = "tenant_backup repository record v1: backup";
 constexpr const char *kKeyRecordInfo = "tenant_backup repository record v1: tenant key";
+constexpr const char *kTombstoneInfo = "tenant_backup repository record v1: tombstone";
+constexpr int kResealPerTransaction = 100;    // objects re-sealed between commits (with breaks)
 constexpr size_t kMaxRecordBytes = 16u << 20; // a record lists tables; bounded all the same
 
 bool ends_with(const std::string &s, const std::string &suffix) {
@@ -113,6 +116,26 @@ void write_small(const std::shared_ptr<Storage> &storage, const std::string &nam
 		out->publish();
 		remove_at_abort(storage, name);
 	}
+}
+
+// Replaces (or creates) a small object at once, whole: a rename, or one PUT. For re-sealing, where
+// the old and the new object are both good and no transaction decides between them.
+void write_now(Storage &storage, const std::string &name, const std::string &content) {
+	// (a tag of its own: this transaction may have a write of the same name waiting for its commit)
+	std::unique_ptr<WriteObject> out = storage.open_write(name, temporary_tag() + "r");
+	out->write(reinterpret_cast<const uint8_t *>(content.data()), content.size());
+	out->finish();
+	out->publish();
+}
+
+std::string to_hex(const uint8_t *data, size_t len) {
+	static const char digits[] = "0123456789abcdef";
+	std::string out;
+	for (size_t i = 0; i < len; i++) {
+		out += digits[data[i] >> 4];
+		out += digits[data[i] & 15];
+	}
+	return out;
 }
 
 // The JSON body of an own backup's record (nullopt for a backup that is not ours to describe:
@@ -212,6 +235,7 @@ std::vector<std::string> every_repository() {
 // subtransaction (a body that is not JSON is a damaged record, not a failed call).
 struct BackupFields {
 	std::optional<int64> backup_id, size_bytes;
+	std::optional<int64> finished_us; // finished_at, in microseconds since 1970 (tenant tombstones)
 	std::optional<uint32_t> key_generation;
 	std::string type, tenant, kind, label, snapshot_at, sha256, object_name, database_prefix, catalog, database;
 	bool encrypted = false;
@@ -229,7 +253,8 @@ constexpr const char *kBackupFieldsSql =
     "SELECT r->>'type', (r->>'backup_id')::bigint, r->>'tenant', r->>'kind', coalesce(r->>'label', ''), "
     "  (r->>'snapshot_at')::timestamptz::text, (r->>'size_bytes')::bigint, r->>'sha256', r->>'object_name', "
     "  (r->>'encrypted')::boolean::text, (r->>'key_generation')::int, r->'source'->>'database_prefix', "
-    "  r->'source'->>'catalog_id', coalesce((r->>'archive_format')::int, 0), r->'source'->>'database' "
+    "  r->'source'->>'catalog_id', coalesce((r->>'archive_format')::int, 0), r->'source'->>'database', "
+    "  (extract(epoch FROM (r->>'finished_at')::timestamptz) * 1000000)::bigint "
     "FROM (SELECT $1::jsonb r) s";
 
 struct KeyFields {
@@ -263,6 +288,8 @@ std::optional<std::string> read_backup_fields(const std::string &body, BackupFie
 	f.catalog = r[12].value_or("");
 	f.archive_format = std::stoi(r[13].value_or("0"));
 	f.database = r[14].value_or("");
+	if (r[15])
+		f.finished_us = std::stoll(*r[15]);
 	if (f.type != "backup" || !f.backup_id || f.tenant.empty() || !f.size_bytes || f.sha256.size() != 64 ||
 	    f.object_name.empty() || f.catalog.empty() || (f.encrypted != f.key_generation.has_value()))
 		return std::string("the record lacks fields a backup record has");
@@ -282,6 +309,50 @@ std::optional<std::string> read_key_fields(const std::string &body, KeyFields &f
 	f.catalog = r[5].value_or("");
 	if (f.type != "tenant_key" || f.tenant.empty() || !f.generation || f.wrapped_hex.empty() || f.catalog.empty())
 		return std::string("the key record lacks fields a key record has");
+	return std::nullopt;
+}
+
+// A tombstone's fields (docs/FORMAT.md "Tombstones"): of "backup" (object_name, sha256) or of
+// "tenant" (tenant, database_prefix, forgotten_at).
+struct TombstoneFields {
+	std::string of, tenant, object_name, sha256, database_prefix, reason, at, source;
+	std::optional<int64> forgotten_us;
+	bool authenticated = false;
+};
+
+constexpr const char *kTombstoneFieldsSql =
+    "SELECT r->>'type', r->>'of', r->>'tenant', r->>'object_name', r->>'sha256', r->>'database_prefix', "
+    "  (extract(epoch FROM (r->>'forgotten_at')::timestamptz) * 1000000)::bigint, coalesce(r->>'reason', ''), "
+    "  coalesce(r->>'deleted_at', r->>'forgotten_at', ''), coalesce(r->'source'->>'database', '') "
+    "FROM (SELECT $1::jsonb r) s";
+
+// Reads and checks the tombstone `name`: nullopt and its fields, or why it is not to be believed.
+std::optional<std::string> read_tombstone(Storage &storage, const std::string &name, TombstoneFields &f) {
+	std::string text;
+	std::string error = error_of([&] { text = read_small(storage, name); });
+	if (!error.empty())
+		return error;
+	Unsealed u = unseal(text, kTombstoneInfo);
+	if (!u.problem.empty())
+		return u.problem;
+	f.authenticated = u.authenticated;
+	SqlRow r;
+	if (std::optional<std::string> bad = parse_fields(u.body, kTombstoneFieldsSql, r))
+		return "the tombstone is not valid: " + *bad;
+	f.of = r[1].value_or("");
+	f.tenant = r[2].value_or("");
+	f.object_name = r[3].value_or("");
+	f.sha256 = r[4].value_or("");
+	f.database_prefix = r[5].value_or("");
+	if (r[6])
+		f.forgotten_us = std::stoll(*r[6]);
+	f.reason = r[7].value_or("");
+	f.at = r[8].value_or("");
+	f.source = r[9].value_or("");
+	bool of_backup = f.of == "backup" && !f.object_name.empty() && f.sha256.size() == 64;
+	bool of_tenant = f.of == "tenant" && !f.tenant.empty() && !f.database_prefix.empty() && f.forgotten_us;
+	if (r[0].value_or("") != "tombstone" || !(of_backup || of_tenant))
+		return std::string("the tombstone lacks fields a tombstone has");
 	return std::nullopt;
 }
 
@@ -308,6 +379,7 @@ std::vector<uint8_t> from_hex(const std::string &hex) {
 // What scan and attach know of one backup found.
 struct Candidate {
 	FoundBackup found;
+	std::string base_state, base_detail; // deleted or forgotten: what it would be without its tombstone
 	BackupFields fields;
 	std::string body;                    // the record's body, as authenticated
 	std::optional<crypto::Key> data_key; // unwrapped, for an encrypted backup whose key was found
@@ -360,6 +432,56 @@ std::string find_data_key(Storage &storage, const std::set<std::string> &names, 
 	return problem;
 }
 
+// The tenant tombstones of a repository ("<prefix>tombstones/...tombstone"), by database prefix
+// and tenant: the latest time each tenant was forgotten. One that fails its check is not believed.
+struct Forgotten {
+	int64 us = 0;
+	std::string at, source;
+};
+
+std::map<std::pair<std::string, std::string>, Forgotten> tenant_tombstones(Storage &storage,
+                                                                           const std::set<std::string> &names) {
+	std::map<std::pair<std::string, std::string>, Forgotten> out;
+	for (const std::string &name : names) {
+		if (!ends_with(name, kTombstoneSuffix) || name.find("/tombstones/") == std::string::npos)
+			continue;
+		pg_call([] { CHECK_FOR_INTERRUPTS(); });
+		TombstoneFields t;
+		if (read_tombstone(storage, name, t) || t.of != "tenant")
+			continue;
+		Forgotten &f = out[{t.database_prefix, t.tenant}];
+		if (*t.forgotten_us >= f.us)
+			f = {*t.forgotten_us, t.at, t.source};
+	}
+	return out;
+}
+
+// Why a backup found is not to be attached although its record is good: a tombstone of it
+// (deleted) or of its tenant forgotten after it was taken. "" when there is none.
+std::string tombstone_of(Storage &storage, const std::set<std::string> &names,
+                         const std::map<std::pair<std::string, std::string>, Forgotten> &forgotten,
+                         const BackupFields &f, std::string &state) {
+	// Its tenant forgotten first: that says more than the tombstone its deletion left with it.
+	auto it = forgotten.find({f.database_prefix, f.tenant});
+	if (it != forgotten.end() && (!f.finished_us || *f.finished_us <= it->second.us)) {
+		state = "forgotten";
+		return "tenant \"" + f.tenant + "\" was forgotten at " + it->second.at + " in database " + it->second.source +
+		       ", after this backup was taken; attach refuses it unless allow_deleted => true";
+	}
+	std::string name = tombstone_name(f.object_name);
+	if (names.count(name)) {
+		TombstoneFields t;
+		if (!read_tombstone(storage, name, t) && t.of == "backup" && t.object_name == f.object_name &&
+		    t.sha256 == f.sha256) {
+			state = "deleted";
+			return "the backup was deleted (" + t.reason + ") at " + t.at + " in database " + t.source +
+			       (t.authenticated ? "" : " (an unauthenticated tombstone)") +
+			       "; attach refuses it unless allow_deleted => true";
+		}
+	}
+	return "";
+}
+
 std::vector<Candidate> survey(const std::string &repository, std::shared_ptr<Storage> &storage) {
 	storage = open_storage(repository);
 	std::map<std::string, uint64_t> sizes;
@@ -368,6 +490,7 @@ std::vector<Candidate> survey(const std::string &repository, std::shared_ptr<Sto
 		sizes[o.name] = o.size;
 		names.insert(o.name);
 	}
+	std::map<std::pair<std::string, std::string>, Forgotten> forgotten = tenant_tombstones(*storage, names);
 	std::vector<Candidate> out;
 	for (const auto &[name, size] : sizes) {
 		if (!ends_with(name, kRecordSuffix))
@@ -430,6 +553,16 @@ std::vector<Candidate> survey(const std::string &repository, std::shared_ptr<Sto
 			fb.state = "unknown";
 		if (fb.state != "damaged" && !fb.authenticated && fb.detail.empty())
 			fb.detail = "the record is not authenticated: it was written without a master key";
+		if (fb.state != "damaged" && fb.state != "known") {
+			std::string state;
+			std::string why = tombstone_of(*storage, names, forgotten, f, state);
+			if (!why.empty()) {
+				c.base_state = fb.state;
+				c.base_detail = fb.detail;
+				fb.state = state;
+				fb.detail = why;
+			}
+		}
 		out.push_back(std::move(c));
 	}
 	return out;
@@ -442,7 +575,11 @@ std::string record_name(const std::string &archive_name) {
 }
 
 bool is_description_object(const std::string &name) {
-	return ends_with(name, kRecordSuffix) || ends_with(name, kKeySuffix);
+	return ends_with(name, kRecordSuffix) || ends_with(name, kKeySuffix) || ends_with(name, kTombstoneSuffix);
+}
+
+std::string tombstone_name(const std::string &archive_name) {
+	return archive_name + kTombstoneSuffix;
 }
 
 void describe_backup(int64 id) {
@@ -477,6 +614,9 @@ void describe_repository(
     const std::function<void(std::optional<int64>, const char *, const std::string &, const std::string &)> &done,
     const TransactionBreaks &breaks) {
 	std::shared_ptr<Storage> storage(&storage_ref, [](Storage *) {}); // the caller keeps it
+	// First, a master key rotation's re-sealing not finished yet (a repository out of reach then, a
+	// cancel): its key records renamed for the new key are then there for the listing below.
+	reseal_repository(repository, *storage, false, done, breaks);
 	std::set<std::string> names;
 	std::string prefix = database_prefix();
 	breaks.run_outside([&] {
@@ -540,6 +680,9 @@ void describe_repository(
 			wrote();
 		}
 	}
+	breaks.commit_now();
+	// Tombstones that could not be written when their backup was deleted or their tenant forgotten.
+	write_pending_tombstones(repository, storage, done, breaks);
 }
 
 // The objects under "<prefix>keys/" of each prefix.
@@ -590,6 +733,297 @@ std::vector<std::string> forget_key_records(const std::string &tenant, const std
 	return unreachable;
 }
 
+std::optional<std::string> backup_tombstone_body(int64 id, const std::string &object_name, const char *reason) {
+	AsExtensionOwner owner;
+	auto rows = spi_query(
+	    "SELECT jsonb_build_object('format', 1, 'type', 'tombstone', 'of', 'backup', 'object_name', $2::text, "
+	    "  'backup_id', coalesce(b.original_id, b.id), 'tenant', b.tenant, 'sha256', b.sha256, "
+	    "  'deleted_at', clock_timestamp(), 'reason', $3::text, "
+	    "  'source', jsonb_build_object('database_prefix', $4::text, 'catalog_id', "
+	    "     (SELECT i.id FROM tenant_backup.catalog_identity i), 'database', current_database()))::text "
+	    "FROM tenant_backup.backups b WHERE b.id = $1::bigint AND b.status = 'completed' AND b.sha256 IS NOT NULL",
+	    {std::to_string(id), object_name, std::string(reason), database_prefix()});
+	if (rows.empty())
+		return std::nullopt;
+	return rows[0][0];
+}
+
+std::string write_tombstone(const std::string &repository, const std::shared_ptr<Storage> &storage,
+                            const std::string &name, const std::string &body) {
+	std::string error = "the repository could not be opened";
+	if (storage)
+		error = error_of([&] { write_small(storage, name, seal(body, kTombstoneInfo)); });
+	if (!error.empty()) {
+		AsExtensionOwner owner;
+		spi_query("INSERT INTO tenant_backup.pending_tombstones (repository, object_name, body) "
+		          "VALUES ($1, $2, $3) ON CONFLICT (repository, object_name) DO NOTHING",
+		          {repository, name, body});
+	}
+	return error;
+}
+
+std::vector<std::string> tombstone_tenant(const std::string &tenant, const std::set<std::string> &prefixes) {
+	std::vector<std::string> waiting;
+	Sha256 hash;
+	hash.update(reinterpret_cast<const uint8_t *>(tenant.data()), tenant.size());
+	std::string hashed = hash.hex_digest();
+	for (const std::string &repository : every_repository()) {
+		if (repository_read_only(repository))
+			continue; // forget_key_records says so
+		std::shared_ptr<Storage> storage;
+		std::string error = error_of([&] { storage = open_storage(repository, true); });
+		for (const std::string &prefix : prefixes) {
+			std::string body;
+			{
+				AsExtensionOwner owner;
+				body =
+				    *spi_query("SELECT jsonb_build_object('format', 1, 'type', 'tombstone', 'of', 'tenant', "
+				               "  'tenant', $1::text, 'database_prefix', $2::text, 'forgotten_at', clock_timestamp(), "
+				               "  'source', jsonb_build_object('database_prefix', $3::text, 'catalog_id', "
+				               "     (SELECT i.id FROM tenant_backup.catalog_identity i), "
+				               "     'database', current_database()))::text",
+				               {tenant, prefix, database_prefix()})
+				         .at(0)[0];
+			}
+			uint8_t random[8];
+			crypto::random_bytes(random, sizeof(random));
+			std::string name =
+			    prefix + "tombstones/" + hashed + "-" + to_hex(random, sizeof(random)) + kTombstoneSuffix;
+			std::string failed = write_tombstone(repository, storage, name, body);
+			if (error.empty())
+				error = failed;
+		}
+		if (!error.empty())
+			waiting.push_back(repository + ": " + error);
+	}
+	return waiting;
+}
+
+void write_pending_tombstones(
+    const std::string &repository, const std::shared_ptr<Storage> &storage,
+    const std::function<void(std::optional<int64>, const char *, const std::string &, const std::string &)> &done,
+    const TransactionBreaks &breaks) {
+	std::vector<SqlRow> rows;
+	{
+		AsExtensionOwner owner;
+		rows = spi_query("SELECT object_name, body FROM tenant_backup.pending_tombstones WHERE repository = $1 "
+		                 "ORDER BY object_name",
+		                 {repository});
+	}
+	int written = 0;
+	for (const auto &r : rows) {
+		std::string error = error_of([&] { write_small(storage, *r[0], seal(*r[1], kTombstoneInfo)); });
+		if (error.empty()) {
+			AsExtensionOwner owner;
+			spi_query("DELETE FROM tenant_backup.pending_tombstones WHERE repository = $1 AND object_name = $2",
+			          {repository, *r[0]});
+		}
+		done(std::nullopt, "write_tombstone", *r[0], error);
+		if (++written % kResealPerTransaction == 0)
+			breaks.commit_now();
+	}
+}
+
+namespace {
+
+// Re-seals one object under the current master key (masters[0]) when it is sealed under another
+// configured one, re-wrapping a key record's data key too (a new object name, the old object
+// removed once the new one is there). Returns the action taken (nullptr: none needed) and, when it
+// could not be re-sealed because it does not pass its check, why (then it is left as it is).
+std::pair<const char *, std::string> reseal_object(Storage &storage, const std::string &name,
+                                                   const std::string &current) {
+	const bool is_key = ends_with(name, kKeySuffix);
+	const char *info = is_key ? kKeyRecordInfo : ends_with(name, kTombstoneSuffix) ? kTombstoneInfo : kBackupRecordInfo;
+	std::string text = read_small(storage, name);
+	size_t nl = text.find('\n');
+	if (nl == std::string::npos)
+		return {nullptr, "the record is truncated"};
+	if (text.compare(nl + 1, std::string::npos, "unauthenticated\n") == 0)
+		return {nullptr, ""}; // written without a master key: not ours to vouch for now
+	bool sealed_current = text.compare(nl + 1, 12 + current.size(), "hmac-sha256 " + current) == 0;
+	if (sealed_current && !is_key)
+		return {nullptr, ""};
+	Unsealed u = unseal(text, info);
+	if (!u.problem.empty())
+		return {nullptr, u.problem};
+	if (!is_key) {
+		write_now(storage, name, seal(u.body, info));
+		return {"reseal_record", ""};
+	}
+	KeyFields k;
+	if (std::optional<std::string> bad = read_key_fields(u.body, k))
+		return {nullptr, *bad};
+	if (sealed_current && k.master_key_id == current)
+		return {nullptr, ""};
+	std::vector<uint8_t> wrapped;
+	try {
+		wrapped = rewrap_found_key(k.tenant, *k.generation, from_hex(k.wrapped_hex), k.master_key_id);
+	} catch (const SqlError &e) {
+		return {nullptr, e.what()};
+	} catch (const Error &e) {
+		if (e.kind() == ErrorKind::Cancelled)
+			throw;
+		return {nullptr, e.what()};
+	}
+	std::string body;
+	{
+		AsExtensionOwner owner;
+		body = *spi_query("SELECT jsonb_set(jsonb_set($1::jsonb, '{wrapped_key}', to_jsonb($2::text)), "
+		                  "'{master_key_id}', to_jsonb($3::text))::text",
+		                  {u.body, to_hex(wrapped.data(), wrapped.size()), current})
+		            .at(0)[0];
+	}
+	// "<prefix>keys/<catalog id>/<generation>-<master key id>.key"
+	std::string renamed =
+	    name.substr(0, name.rfind('/') + 1) + std::to_string(*k.generation) + "-" + current + kKeySuffix;
+	write_now(storage, renamed, seal(body, kKeyRecordInfo));
+	if (renamed != name)
+		storage.remove(name); // after the new one is there: one of them opens at every moment
+	return {"rewrap_key", ""};
+}
+
+// Where a pass of a repository stands (tenant_backup.repository_reseal): begun by a rotation,
+// gone on with by the sync until finished. Returns the name to go on after, or nullopt: no pass.
+std::optional<std::string> reseal_pass(const std::string &repository, const std::string &current, bool begin) {
+	AsExtensionOwner owner;
+	auto rows = spi_query("SELECT resealed_through, master_key_id FROM tenant_backup.repository_reseal "
+	                      "WHERE repository = $1 AND finished_at IS NULL",
+	                      {repository});
+	if (!begin && rows.empty())
+		return std::nullopt;
+	// The same rotation interrupted goes on where it stopped; another starts from the beginning.
+	std::string after = !rows.empty() && *rows[0][1] == current ? *rows[0][0] : "";
+	spi_query("INSERT INTO tenant_backup.repository_reseal (repository, master_key_id, resealed_through) "
+	          "VALUES ($1, $2, $3) ON CONFLICT (repository) DO UPDATE SET master_key_id = excluded.master_key_id, "
+	          "resealed_through = excluded.resealed_through, finished_at = NULL, "
+	          "started_at = CASE WHEN repository_reseal.finished_at IS NULL THEN repository_reseal.started_at "
+	          "ELSE now() END",
+	          {repository, current, after});
+	return after;
+}
+
+void reseal_progress(const std::string &repository, const std::string &through, bool finished,
+                     const std::string &error) {
+	AsExtensionOwner owner;
+	spi_query("UPDATE tenant_backup.repository_reseal SET resealed_through = $2, "
+	          "finished_at = CASE WHEN $3::boolean THEN now() END, error = nullif($4, '') WHERE repository = $1",
+	          {repository, through, finished ? "t" : "f", error});
+}
+
+// The database prefixes whose records this database re-seals: its own (every catalog it had), and
+// those of the databases it attached backups from.
+std::set<std::string> resealed_prefixes() {
+	std::set<std::string> prefixes{database_prefix()};
+	AsExtensionOwner owner;
+	for (const auto &row : spi_query("SELECT DISTINCT source->>'database_prefix' FROM tenant_backup.backups "
+	                                 "WHERE source->>'database_prefix' IS NOT NULL"))
+		prefixes.insert(*row[0]);
+	return prefixes;
+}
+
+} // namespace
+
+ResealCounts reseal_repository(
+    const std::string &repository, Storage &storage, bool begin,
+    const std::function<void(std::optional<int64>, const char *, const std::string &, const std::string &)> &done,
+    const TransactionBreaks &breaks) {
+	ResealCounts counts;
+	std::vector<crypto::Key> masters = load_master_keys();
+	if (masters.empty())
+		return counts;
+	std::string current = crypto::key_id(masters[0]);
+	std::fill(masters.begin(), masters.end(), crypto::Key{});
+	std::optional<std::string> after = reseal_pass(repository, current, begin);
+	if (!after)
+		return counts;
+	counts.pass = true;
+	std::set<std::string> prefixes = resealed_prefixes();
+	std::set<std::string> names;
+	std::string listing = error_of([&] {
+		breaks.run_outside([&] {
+			for (const std::string &prefix : prefixes)
+				for (const auto &o : storage.list(prefix))
+					if (is_description_object(o.name) && o.name > *after)
+						names.insert(o.name);
+		});
+	});
+	if (!listing.empty()) {
+		counts.failed++;
+		counts.first_error = listing;
+		reseal_progress(repository, *after, false, listing);
+		return counts;
+	}
+	std::string through = *after;
+	int seen = 0;
+	for (const std::string &name : names) {
+		pg_call([] { CHECK_FOR_INTERRUPTS(); });
+		std::pair<const char *, std::string> outcome{nullptr, ""};
+		std::string error = error_of([&] { outcome = reseal_object(storage, name, current); });
+		if (!error.empty()) {
+			counts.failed++;
+			if (counts.first_error.empty())
+				counts.first_error = name + ": " + error;
+			done(std::nullopt, "reseal_record", name, error);
+		} else if (!outcome.second.empty()) {
+			counts.left++; // does not pass its check: never re-sealed, and no reason to stop the pass
+			done(std::nullopt, "reseal_record", name, "left as it is: " + outcome.second);
+		} else if (outcome.first) {
+			(std::string(outcome.first) == "rewrap_key" ? counts.rewrapped : counts.resealed)++;
+			done(std::nullopt, outcome.first, name, "");
+		}
+		through = name;
+		if (++seen % kResealPerTransaction == 0) {
+			if (counts.failed == 0) // where the next pass goes on, should this one be interrupted
+				reseal_progress(repository, through, false, "");
+			breaks.commit_now();
+		}
+	}
+	// A pass with failures starts again from the beginning next time (what is done is skipped
+	// then, being sealed under the current key); one without is finished.
+	counts.finished = counts.failed == 0;
+	reseal_progress(repository, counts.finished ? through : "", counts.finished, counts.first_error);
+	return counts;
+}
+
+ResealSummary reseal_every_repository() {
+	ResealSummary summary;
+	std::vector<crypto::Key> masters = load_master_keys();
+	if (masters.empty())
+		return summary;
+	std::string current = crypto::key_id(masters[0]);
+	{
+		AsExtensionOwner owner; // passes of repositories removed since are nobody's to finish
+		spi_query("DELETE FROM tenant_backup.repository_reseal r WHERE r.repository <> $1 AND NOT EXISTS "
+		          "(SELECT 1 FROM tenant_backup.repositories p WHERE p.name = r.repository)",
+		          {std::string(kLocalRepository)});
+	}
+	for (const std::string &repository : every_repository()) {
+		if (repository_read_only(repository)) {
+			summary.read_only.push_back(repository); // another database's, never written here
+			continue;
+		}
+		std::shared_ptr<Storage> storage;
+		std::string error = error_of([&] { storage = open_storage(repository, true); });
+		ResealCounts c;
+		if (error.empty())
+			c = reseal_repository(repository, *storage, true,
+			                      [](std::optional<int64>, const char *, const std::string &, const std::string &) {});
+		else {
+			reseal_pass(repository, current, true); // begun: backup_sync() goes on with it
+			reseal_progress(repository, "", false, error);
+			c.failed = 1;
+			c.first_error = error;
+		}
+		summary.repositories++;
+		summary.resealed += c.resealed;
+		summary.rewrapped += c.rewrapped;
+		summary.left += c.left;
+		if (c.failed)
+			summary.unfinished.push_back(repository + ": " + c.first_error);
+	}
+	return summary;
+}
+
 std::vector<FoundBackup> scan_repository(const std::string &repository) {
 	std::shared_ptr<Storage> storage;
 	std::vector<FoundBackup> out;
@@ -600,7 +1034,7 @@ std::vector<FoundBackup> scan_repository(const std::string &repository) {
 
 std::vector<AttachedBackup> attach_backups(const std::string &repository, const std::string &tenant,
                                            const std::string &object_name, bool trust_unauthenticated,
-                                           const std::string &source_database) {
+                                           const std::string &source_database, bool allow_deleted) {
 	std::shared_ptr<Storage> storage;
 	std::vector<Candidate> candidates = survey(repository, storage);
 	// A repository several databases (or clusters) write holds backups of each: attaching from
@@ -633,6 +1067,14 @@ std::vector<AttachedBackup> attach_backups(const std::string &repository, const 
 			continue;
 		if (!source_database.empty() && source_database != "*" && c.found.source_database != source_database)
 			continue;
+		if (c.found.state == "deleted" || c.found.state == "forgotten") {
+			if (!allow_deleted) {
+				out.push_back({c.found, std::nullopt, "refused", c.found.detail});
+				continue;
+			}
+			c.found.state = c.base_state; // on the caller's word: as if there were no tombstone
+			c.found.detail = c.base_detail;
+		}
 		AttachedBackup a{c.found, std::nullopt, "refused", c.found.detail};
 		if (c.found.state == "known") {
 			a.outcome = "already_known";

@@ -20,7 +20,9 @@ namespace tb::pg {
 
 // The record object beside an archive.
 std::string record_name(const std::string &archive_name);
-// Whether an object name is one of our records or key records (never an archive).
+// The tombstone beside a deleted backup's archive (docs/FORMAT.md "Tombstones").
+std::string tombstone_name(const std::string &archive_name);
+// Whether an object name is one of our records, key records or tombstones (never an archive).
 bool is_description_object(const std::string &name);
 
 // Writes the record of completed backup `id` beside each of its stored copies, and its tenant's key
@@ -49,10 +51,60 @@ std::set<std::string> key_record_prefixes(const std::string &tenant);
 // line per repository that could not be reached (or listed), empty when all were.
 std::vector<std::string> forget_key_records(const std::string &tenant, const std::set<std::string> &prefixes);
 
+// The callback of the repository steps below: one call per object written or failed.
+using DescribeDone =
+    std::function<void(std::optional<int64>, const char *action, const std::string &name, const std::string &error)>;
+
+// Tombstones: what a deleted backup or a forgotten tenant leaves in the repositories, so that
+// scan reports an archive and record put back as deleted or forgotten, and attach refuses it.
+// The body of the tombstone of completed backup `id` (its row not deleted yet), whose archive is
+// `object_name`; nullopt for a backup that has no record to outlive.
+std::optional<std::string> backup_tombstone_body(int64 id, const std::string &object_name, const char *reason);
+// Writes a tombstone in the caller's transaction (published at commit, removed if it aborts).
+// Where storage is null or the write fails, it waits in tenant_backup.pending_tombstones for
+// backup_sync(). Returns "" or why it waits.
+std::string write_tombstone(const std::string &repository, const std::shared_ptr<Storage> &storage,
+                            const std::string &name, const std::string &body);
+// A forgotten tenant's tombstone under each of `prefixes` (key_record_prefixes), in every
+// writable repository, covering the backups of the tenant that database took before now. Returns
+// one line per repository where it waits for backup_sync().
+std::vector<std::string> tombstone_tenant(const std::string &tenant, const std::set<std::string> &prefixes);
+// backup_sync's step: the tombstones waiting for this repository.
+void write_pending_tombstones(const std::string &repository, const std::shared_ptr<Storage> &storage,
+                              const DescribeDone &done, const TransactionBreaks &breaks = {});
+
+// Master key rotation in a repository (docs/ENCRYPTION.md "Rotation"): re-seals, under the
+// current master key, every record and tombstone of this database (its own prefix and those of the
+// databases it attached backups from) that is sealed under an older master key still configured,
+// and re-wraps every such key record's data key (a new object name; the old object is removed once
+// the new one is there). Each object is replaced whole (a rename, one PUT) at once, not at commit:
+// at every moment each record is sealed under the old key or the new one, both configured during a
+// rotation. Records that fail their check, or sealed under a key not configured, are left as they
+// are (and reported). A pass is kept in tenant_backup.repository_reseal: begun (begin, by
+// backup_rotate_master_key) or gone on with (backup_sync, the periodic sync) where it stopped,
+// committing every hundred objects with breaks; finished when every object was handled.
+struct ResealCounts {
+	bool pass = false;     // a pass ran (begun, or one not finished yet)
+	bool finished = false; // and it handled every object
+	int64 resealed = 0, rewrapped = 0, left = 0, failed = 0;
+	std::string first_error;
+};
+ResealCounts reseal_repository(const std::string &repository, Storage &storage, bool begin, const DescribeDone &done,
+                               const TransactionBreaks &breaks = {});
+
+// backup_rotate_master_key's step: a pass begun in every repository this database may write.
+struct ResealSummary {
+	int repositories = 0;
+	int64 resealed = 0, rewrapped = 0, left = 0;
+	std::vector<std::string> unfinished; // "repository: why", for backup_sync() to go on with
+	std::vector<std::string> read_only;  // registered read-only: not touched
+};
+ResealSummary reseal_every_repository();
+
 // One backup found in a repository.
 struct FoundBackup {
 	std::string object_name; // the archive's
-	std::string state;       // known, unknown, damaged, keys_missing
+	std::string state;       // known, unknown, damaged, keys_missing, deleted, forgotten
 	std::string detail;      // why damaged or keys missing
 	bool authenticated = false;
 	std::optional<int64> original_id, local_id, size_bytes;
@@ -75,9 +127,10 @@ struct AttachedBackup {
 // `object_name`. Each one's record is authenticated (unless
 // trust_unauthenticated, for records written without a master key), its archive checksummed in
 // full, its key unwrapped and re-wrapped locally; then it gets a new id of this database, its
-// original id and source recorded. One result per candidate.
+// original id and source recorded. A backup with a tombstone (deleted, forgotten) is refused
+// unless allow_deleted. One result per candidate.
 std::vector<AttachedBackup> attach_backups(const std::string &repository, const std::string &tenant,
                                            const std::string &object_name, bool trust_unauthenticated,
-                                           const std::string &source_database);
+                                           const std::string &source_database, bool allow_deleted);
 
 } // namespace tb::pg

@@ -337,7 +337,7 @@ int apply_retention(const std::string &tenant, const Schedule &schedule, int64_t
 	lock_tenant(tenant, true); // not while a restore of the tenant reads an archive
 	for (int64_t id : doomed) {
 		StoredBackup backup = load_backup(id);
-		remove_copies_at_commit(backup); // every copy, in every repository
+		remove_copies_at_commit(backup, "retention"); // every copy, in every repository
 		delete_backup_row(id);
 		audit_in_transaction({"delete", tenant, id, "ok", "retention (" + schedule.cron_text + ")"});
 	}
@@ -362,7 +362,7 @@ int expire_pre_restore_backups(int days, int limit) {
 		int64_t id = std::stoll(*row[0]);
 		lock_tenant(*row[1], true); // not while a restore of the tenant reads an archive
 		StoredBackup backup = load_backup(id);
-		remove_copies_at_commit(backup); // every copy, in every repository
+		remove_copies_at_commit(backup, "pre_restore retention"); // every copy, in every repository
 		delete_backup_row(id);
 		audit_in_transaction(
 		    {"delete", *row[1], id, "ok", "retention (pre_restore, " + std::to_string(days) + " days)"});
