@@ -120,7 +120,7 @@ my %calls = (
 	'_refuse_drop()' => [ 'event_trigger', 'SELECT tenant_backup._refuse_drop()' ],
 	'_forget_dropped_tables()' => [ 'trigger', 'SELECT tenant_backup._forget_dropped_tables()' ],
 	'_schema_changed()' => [ 'trigger', 'SELECT tenant_backup._schema_changed()' ],
-	'backup_attach(text,text,text,boolean,text)' => [ 'write', q{SELECT count(*) FROM tenant_backup.backup_attach('local')} ],
+	'backup_attach(text,text,text,boolean,text,boolean)' => [ 'write', q{SELECT count(*) FROM tenant_backup.backup_attach('local')} ],
 	'backup_repository_scan(text)' =>
 	  [ 'read', q{SELECT count(*) FROM tenant_backup.backup_repository_scan('local')} ],
 	'_refuse_on_standby(text)' => [ 'write', q{SELECT tenant_backup._refuse_on_standby('backup_create')} ],
