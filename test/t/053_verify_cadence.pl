@@ -163,8 +163,8 @@ like($log,
 	'so is the damaged S3 copy');
 like($log, qr/WARNING:  tenant_backup: backup $b4 of tenant "4" failed its verification: no copy is intact/,
 	'and the backup with no intact copy');
-is( sql("SELECT bool_and(next_verify_at > now() + make_interval(secs => "
-		  . "current_setting('tenant_backup.scheduler_clock_offset')::int)) FROM tenant_backup.check_state"),
+is( sql("SELECT bool_and(next_verify_at > now() + "
+		  . "current_setting('tenant_backup.scheduler_clock_offset')::interval) FROM tenant_backup.check_state"),
 	't', 'each tenant\'s next verification is after the scheduler\'s clock');
 
 # The repair stores both copies again from the healthy ones; tenant 4's has none to come from.
