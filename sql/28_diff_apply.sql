@@ -177,3 +177,57 @@ WHERE table_name IN ('d28.invoices', 'd28.notes') ORDER BY table_name;
 SELECT id, amount FROM d28.invoices WHERE acct28 = 2801 ORDER BY id;
 SELECT id, body, pinned FROM d28.notes WHERE acct28 = 2801 ORDER BY id;
 ROLLBACK;
+
+-- A large table (more than 2,000 archived rows) is sampled first: when most of its first 2,000
+-- archived rows differ, it is deleted and reloaded at once (its difference counts are NULL);
+-- otherwise every row is compared, and past a quarter of its rows (at least 1,000) differing it
+-- is reloaded all the same. Either way the rows end as the backup's.
+INSERT INTO d28.accounts VALUES (2803, 'large');
+CREATE TABLE d28.readings (id integer PRIMARY KEY, acct28 integer NOT NULL REFERENCES d28.accounts, value integer NOT NULL);
+INSERT INTO d28.readings SELECT g, 2803, g FROM generate_series(1, 3000) g;
+CREATE INDEX ON d28.readings (acct28);
+INSERT INTO d28.readings SELECT g, 2801, g FROM generate_series(3001, 3010) g;
+CREATE TABLE d28.readings_then AS SELECT id, value FROM d28.readings WHERE acct28 = 2803;
+SELECT tenant_backup.backup_create('2803') AS b3 \gset
+CREATE FUNCTION d28.readings_differ() RETURNS bigint LANGUAGE sql AS $$
+    SELECT count(*) FROM ((SELECT id, value FROM d28.readings WHERE acct28 = 2803 EXCEPT SELECT * FROM d28.readings_then)
+                          UNION ALL (SELECT * FROM d28.readings_then EXCEPT SELECT id, value FROM d28.readings WHERE acct28 = 2803)) d $$;
+-- 10 rows changed: compared, 10 changed.
+BEGIN;
+UPDATE d28.readings SET value = -value WHERE id <= 10;
+SELECT table_name, rows_removed, rows_restored, only_in_backup, only_live, changed, unchanged
+FROM tenant_backup.backup_restore(:b3, dry_run => false, pre_restore_backup => false) WHERE table_name = 'd28.readings';
+SELECT d28.readings_differ() AS differing_after;
+ROLLBACK;
+-- Every row changed: the sample says so; reloaded.
+BEGIN;
+UPDATE d28.readings SET value = -value WHERE acct28 = 2803;
+SELECT table_name, rows_removed, rows_restored, only_in_backup, only_live, changed, unchanged
+FROM tenant_backup.backup_restore(:b3, dry_run => false, pre_restore_backup => false) WHERE table_name = 'd28.readings';
+SELECT d28.readings_differ() AS differing_after;
+ROLLBACK;
+-- 1,200 rows changed, 200 of them among the first 2,000: the sample says few; compared whole,
+-- more than 1,000 differ: reloaded.
+BEGIN;
+UPDATE d28.readings SET value = -value WHERE id BETWEEN 1801 AND 3000;
+SELECT table_name, rows_removed, rows_restored, only_in_backup, only_live, changed, unchanged
+FROM tenant_backup.backup_restore(:b3, dry_run => false, pre_restore_backup => false) WHERE table_name = 'd28.readings';
+SELECT d28.readings_differ() AS differing_after;
+ROLLBACK;
+-- 600 rows changed, all among the first 2,000 (30% of the sample): reloaded on the sample's
+-- word, although comparing every row would have applied 600 differences. The same rows either way.
+BEGIN;
+UPDATE d28.readings SET value = -value WHERE id <= 600;
+SELECT table_name, rows_removed, rows_restored, only_in_backup, only_live, changed, unchanged
+FROM tenant_backup.backup_restore(:b3, dry_run => false, pre_restore_backup => false) WHERE table_name = 'd28.readings';
+SELECT d28.readings_differ() AS differing_after;
+ROLLBACK;
+-- 400 of the first 2,000 changed (20%): compared, 400 changed.
+BEGIN;
+UPDATE d28.readings SET value = -value WHERE id <= 400;
+DELETE FROM d28.readings WHERE id = 2999;
+SELECT table_name, rows_removed, rows_restored, only_in_backup, only_live, changed, unchanged
+FROM tenant_backup.backup_restore(:b3, dry_run => false, pre_restore_backup => false) WHERE table_name = 'd28.readings';
+SELECT d28.readings_differ() AS differing_after;
+SELECT count(*) AS others_kept FROM d28.readings WHERE acct28 = 2801;
+ROLLBACK;

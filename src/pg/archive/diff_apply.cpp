@@ -36,7 +36,50 @@ void run_utility(const std::string &sql) {
 	pg_call([q] { spi_run(q, SqlParams::none(), false, SPI_OK_UTILITY); });
 }
 
+// " FROM a <join> JOIN l ON <key> WHERE <the rows differ>": the backup's rows (a) joined with the
+// tenant's (l) on the key, as the diff engine compares them: a's columns as c0, c1, ..., l's key
+// as k0, k1, ...; p is true on each side's rows (NULL on the side a row is missing from).
+std::string backup_join_live(const RestoredTable &t, const DiffApplyPlan &p, const ArchivedCopy &archived,
+                             const std::string &join) {
+	const std::vector<std::string> &cols = archived.columns();
+	std::string a_cols, l_keys, on;
+	for (size_t i = 0; i < cols.size(); i++)
+		a_cols += "x." + quoted_ident(cols[i]) + " AS c" + std::to_string(i) + ", ";
+	for (size_t k = 0; k < p.key.columns.size(); k++) {
+		l_keys += "x." + quoted_ident(p.key.columns[k]) + " AS k" + std::to_string(k) + ", ";
+		on += std::string(k ? " AND " : "") + "a.c" + std::to_string(position_of(cols, p.key.columns[k])) +
+		      p.key.equals[k] + "l.k" + std::to_string(k);
+	}
+	// The backup's row value is made after the join, of a's columns: the join carries each value once.
+	std::string a_row = "ROW(" + join_each(cols, ", ", [](size_t i) { return "a.c" + std::to_string(i); }) + ")";
+	return " FROM (SELECT " + a_cols + "true AS p FROM " + archived.rows(cols) + ") a " + join + " JOIN (SELECT " +
+	       l_keys + "true AS p, ROW(" + quoted_list(cols, "x.") + ") AS r FROM " + live_rows(t, cols) + ") l ON " + on +
+	       " WHERE a.p IS NULL OR l.p IS NULL OR " + rows_differ(a_row, "l.r");
+}
+
+// The share of a table's rows whose differences are worth applying one by one (see below).
+constexpr uint64 kDifferencesShare = 4;
+
 } // namespace
+
+bool sample_mostly_differs(const RestoredTable &t, const DiffApplyPlan &p, const ArchivedCopy &sample) {
+	if (sample.rows_loaded() == 0)
+		return false;
+	uint64 differing;
+	{
+		AsTableOwner owner(t.plan.relid); // reads the table as a restore's DELETE does
+		NoMergeJoins by_tenant_rows;
+		std::string count = "SELECT pg_catalog.count(*)::pg_catalog.int8" + backup_join_live(t, p, sample, "LEFT");
+		const char *q = count.c_str();
+		SqlParams params = SqlParams().datum(t.plan.tenant_type, t.tenant);
+		differing = pg_eval([&] {
+			spi_run(q, params, false, SPI_OK_SELECT);
+			bool isnull;
+			return static_cast<uint64>(DatumGetInt64(spi_datum(0, 1, &isnull)));
+		});
+	}
+	return differing > sample.rows_loaded() / kDifferencesShare;
+}
 
 std::vector<std::string> identity_always_columns(Oid relid) {
 	std::vector<std::string> names;
@@ -80,7 +123,7 @@ std::optional<DiffApplyPlan> plan_diff_apply(const RestoredTable &t) {
 }
 
 uint64 differences_worth_applying(uint64 rows) {
-	return std::max<uint64>(1000, rows / 4);
+	return std::max<uint64>(1000, rows / kDifferencesShare);
 }
 
 std::optional<AppliedDiff> apply_differences(const RestoredTable &t, const DiffApplyPlan &p,
@@ -100,34 +143,20 @@ std::optional<AppliedDiff> apply_differences(const RestoredTable &t, const DiffA
 		            quoted_ident(kind) + ", " + quoted_list(cols, "x.") + " FROM " + archived.rows(cols, true) +
 		            " WITH NO DATA");
 	}
-	// One join of the backup's rows (a) with the tenant's (l) on the key, as the diff engine
-	// compares them: a's columns as c0, c1, ..., l's key as k0, k1, ...
-	std::string a_cols, select, on;
-	for (size_t i = 0; i < cols.size(); i++)
-		a_cols += "x." + quoted_ident(cols[i]) + " AS c" + std::to_string(i) + ", ";
+	std::string select;
 	for (size_t i = 0; i < cols.size(); i++) {
 		size_t k = position_of(p.key.columns, cols[i]);
 		std::string c = "a.c" + std::to_string(i);
 		select += ", " +
 		          (k < p.key.columns.size() ? "CASE WHEN a.p THEN " + c + " ELSE l.k" + std::to_string(k) + " END" : c);
 	}
-	std::string l_keys;
-	for (size_t k = 0; k < p.key.columns.size(); k++) {
-		l_keys += "x." + quoted_ident(p.key.columns[k]) + " AS k" + std::to_string(k) + ", ";
-		on += std::string(k ? " AND " : "") + "a.c" + std::to_string(position_of(cols, p.key.columns[k])) +
-		      p.key.equals[k] + "l.k" + std::to_string(k);
-	}
-	// The backup's row value is made after the join, of a's columns: the join carries each value once.
-	std::string a_row = "ROW(" + join_each(cols, ", ", [](size_t i) { return "a.c" + std::to_string(i); }) + ")";
 	std::string fill = "INSERT INTO " + diffs + " SELECT CASE WHEN l.p IS NULL THEN " + kAdded +
-	                   " WHEN a.p IS NULL THEN " + kRemoved + " ELSE " + kChanged + " END" + select + " FROM (SELECT " +
-	                   a_cols + "true AS p FROM " + archived.rows(cols) + ") a FULL JOIN (SELECT " + l_keys +
-	                   "true AS p, ROW(" + quoted_list(cols, "x.") + ") AS r FROM " + live_rows(t, cols) + ") l ON " +
-	                   on + " WHERE a.p IS NULL OR l.p IS NULL OR " + rows_differ(a_row, "l.r") + " LIMIT " +
-	                   std::to_string(max_differences + 1);
+	                   " WHEN a.p IS NULL THEN " + kRemoved + " ELSE " + kChanged + " END" + select +
+	                   backup_join_live(t, p, archived, "FULL") + " LIMIT " + std::to_string(max_differences + 1);
 	uint64 found;
 	{
 		AsTableOwner owner(plan.relid); // reads the table as a restore's DELETE does
+		NoMergeJoins by_tenant_rows;
 		found = run(fill, t, SPI_OK_INSERT);
 	}
 	if (found > max_differences) {

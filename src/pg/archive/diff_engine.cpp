@@ -4,10 +4,12 @@
 #include "pg/archive/copy_loader.hpp"
 #include "pg/boundary/as_table_owner.hpp"
 #include "pg/boundary/guard.hpp"
+#include "pg/boundary/search_path.hpp"
 #include "pg/boundary/spi.hpp"
 #include "pg/catalog/foreign_key_catalog.hpp"
 
 #include <algorithm>
+#include <exception>
 #include <map>
 #include <memory>
 
@@ -76,6 +78,7 @@ uint64 run_compare(const Comparison &c, const std::string &sql, long max_rows) {
 	const char *q = sql.c_str();
 	SqlParams params = SqlParams().datum(c.tenant_type, c.tenant);
 	Snapshot snapshot = c.snapshot->snapshot();
+	NoMergeJoins by_tenant_rows;
 	return pg_eval([&] {
 		PushCopiedSnapshot(snapshot);
 		UpdateActiveSnapshotCommandId(); // the temporary tables' rows, loaded by this transaction
@@ -151,7 +154,7 @@ RowSet live_rows(const RestoredTable &table, const std::vector<std::string> &col
 }
 
 ArchivedCopy::ArchivedCopy(archive::ArchiveReader &reader, const archive::TableHeader &table,
-                           const RestoredTable &restored, int64 backup_id)
+                           const RestoredTable &restored, int64 backup_id, uint64 first_rows)
     : columns_(restored.plan.load), owner_table_(restored.plan.relid) {
 	const TableRestorePlan &plan = restored.plan;
 	name_ = "tenant_backup_diff_" + std::to_string(++diff_table_counter);
@@ -174,9 +177,16 @@ ArchivedCopy::ArchivedCopy(archive::ArchiveReader &reader, const archive::TableH
 	{
 		// Decoding a domain's values runs its CHECK constraints: as the table's owner, as a restore.
 		AsTableOwner owner(plan.relid);
-		loaded_ = copy_into(temp, columns_, tuples.copy_stream());
+		if (first_rows) {
+			archive::TupleBatches first(tuples.tuples(), columns_.size(), first_rows);
+			first.next_batch();
+			archive::CopyBinaryFrame frame(first);
+			loaded_ = copy_into(temp, columns_, frame);
+		} else {
+			loaded_ = copy_into(temp, columns_, tuples.copy_stream());
+		}
 	}
-	if (loaded_ != reader.table_rows())
+	if (!first_rows && loaded_ != reader.table_rows())
 		throw SqlError(ERRCODE_DATA_CORRUPTED, "archive of backup " + std::to_string(backup_id) +
 		                                           " is damaged: table " + plan.display_name + " loaded " +
 		                                           std::to_string(loaded_) + " rows, the archive records " +
@@ -194,6 +204,18 @@ void ArchivedCopy::drop() {
 	const char *q = sql.c_str();
 	AsTableOwner owner(owner_table_, AsTableOwner::Mode::Plain);
 	pg_call([q] { spi_run(q, SqlParams::none(), false, SPI_OK_UTILITY); });
+}
+
+NoMergeJoins::NoMergeJoins() : exceptions_at_entry_(std::uncaught_exceptions()) {
+	guc_level_ = pg_eval([] {
+		int level = NewGUCNestLevel();
+		set_config_option("enable_mergejoin", "off", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+		return level;
+	});
+}
+
+NoMergeJoins::~NoMergeJoins() {
+	end_guc_level(guc_level_, exceptions_at_entry_);
 }
 
 DiffSnapshot::DiffSnapshot() {

@@ -36,11 +36,13 @@ using RowSet = std::string;
 RowSet live_rows(const RestoredTable &table, const std::vector<std::string> &columns);
 
 // An archive's rows of one table in a temporary table of the plan's load columns (dropped at
-// commit, or by drop()). Reads the reader's current table. Needs SPI connected.
+// commit, or by drop()). Reads the reader's current table: all of its rows, or only the first
+// `first_rows` (a sample; 0: all, checked against the count the archive records). Needs SPI
+// connected.
 class ArchivedCopy {
 public:
 	ArchivedCopy(archive::ArchiveReader &reader, const archive::TableHeader &table, const RestoredTable &restored,
-	             int64 backup_id);
+	             int64 backup_id, uint64 first_rows = 0);
 	// Its rows of `columns`; none: the same columns without any row.
 	RowSet rows(const std::vector<std::string> &columns, bool none = false) const;
 	const std::vector<std::string> &columns() const { return columns_; }
@@ -52,6 +54,22 @@ private:
 	std::vector<std::string> columns_;
 	uint64 loaded_ = 0;
 	Oid owner_table_ = InvalidOid;
+};
+
+// While alive: no merge joins. A comparison joins the backup's rows with the tenant's on the key;
+// a merge join would read the live side in key order, along the whole table's key index (every
+// tenant's rows), where a hash join or index probes read only the tenant's rows, by the tenant
+// column. In a GUC nest level of its own (ended as end_guc_level ends ours).
+class NoMergeJoins {
+public:
+	NoMergeJoins();
+	~NoMergeJoins();
+	NoMergeJoins(const NoMergeJoins &) = delete;
+	NoMergeJoins &operator=(const NoMergeJoins &) = delete;
+
+private:
+	int exceptions_at_entry_ = 0;
+	int guc_level_ = 0;
 };
 
 // One snapshot for the reads of the tenant's rows in a comparison, taken when it is made: the

@@ -65,6 +65,11 @@ void refuse_tables_not_in_backup(const RestoreOptions &o, const std::vector<std:
 			               "tenant_backup.backup_list() and backup_diff() show the backup's tables.");
 }
 
+// Where a table (key: "schema.table") is in the archive's order, the order of its index.
+size_t archive_position(const std::vector<std::string> &archive_order, const std::string &key) {
+	return static_cast<size_t>(std::find(archive_order.begin(), archive_order.end(), key) - archive_order.begin());
+}
+
 } // namespace
 
 uint64 insert_missing(const RestoredTable &r, const ArchivedCopy &archived, const std::string &only) {
@@ -306,6 +311,30 @@ RestoreOutcome restore_with_undo(int64 id, AuditedAction &audit, const RestoreOp
 		// DELETE + COPY would count them, and the differences themselves too. Not in a restore of
 		// Citus tables, whose load order and deletes follow Citus's rules (see above).
 		std::optional<DiffApplyPlan> diff = any_distributed ? std::nullopt : plan_diff_apply(r);
+		// The table's section of the archive, read again from its start.
+		auto open_section = [&] {
+			auto section = tb::archive::open_archive_table(*opened.storage, backup.object_name, reader_options(backup),
+			                                               entries.at(archive_position(archive_order, key)));
+			std::optional<tb::archive::TableHeader> header = section->next_table();
+			if (!header)
+				throw SqlError(ERRCODE_DATA_CORRUPTED, "archive of backup " + std::to_string(id) +
+				                                           " is damaged: its index names a table it lacks");
+			return std::make_pair(std::move(section), *header);
+		};
+		auto read_again = [&] {
+			auto [section, header] = open_section();
+			one_table = std::move(section);
+			source = one_table.get();
+			table = header;
+		};
+		if (diff && entries.at(archive_position(archive_order, key)).rows > kDifferenceSampleRows) {
+			// A sample of its first rows, from a reader of its own: `source` still starts the table.
+			auto [section, header] = open_section();
+			ArchivedCopy sample(*section, header, r, id, kDifferenceSampleRows);
+			if (sample_mostly_differs(r, *diff, sample))
+				diff.reset(); // deleted and reloaded
+			sample.drop();
+		}
 		if (diff) {
 			ArchivedCopy archived_rows(*source, *table, r, id);
 			std::optional<AppliedDiff> d = apply_differences(r, *diff, archived_rows, foreign_keys,
@@ -321,16 +350,7 @@ RestoreOutcome restore_with_undo(int64 id, AuditedAction &audit, const RestoreOp
 				restored_rows.push_back(archived_rows.rows_loaded());
 				continue;
 			}
-			// Most rows differ: deleted and reloaded from the archive, the table's section read again.
-			size_t at =
-			    static_cast<size_t>(std::find(archive_order.begin(), archive_order.end(), key) - archive_order.begin());
-			one_table = tb::archive::open_archive_table(*opened.storage, backup.object_name, reader_options(backup),
-			                                            entries.at(at));
-			source = one_table.get();
-			table = one_table->next_table();
-			if (!table)
-				throw SqlError(ERRCODE_DATA_CORRUPTED, "archive of backup " + std::to_string(id) +
-				                                           " is damaged: its index names a table it lacks");
+			read_again(); // most rows differ: deleted and reloaded from the archive
 		}
 		uint64 removed = path            ? removed_through_paths[r.plan.display_name]
 		                 : r.distributed ? removed_first[key]
