@@ -146,4 +146,21 @@ std::string take_error_message(ErrorData *error) {
 	return message;
 }
 
+std::vector<StartedWorker> forget_stopped_workers(std::vector<BackgroundWorkerHandle *> &workers) {
+	std::vector<StartedWorker> live;
+	std::vector<BackgroundWorkerHandle *> kept;
+	for (BackgroundWorkerHandle *handle : workers) {
+		pid_t pid = 0;
+		BgwHandleStatus status = pg_eval([&, handle] { return GetBackgroundWorkerPid(handle, &pid); });
+		if (status == BGWH_STOPPED || status == BGWH_POSTMASTER_DIED) {
+			pg_call([handle] { pfree(handle); });
+			continue;
+		}
+		kept.push_back(handle);
+		live.push_back({status, pid});
+	}
+	workers = std::move(kept);
+	return live;
+}
+
 } // namespace tb::pg

@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 #include <type_traits>
+#include <vector>
 
 extern "C" {
 #include "postmaster/bgworker.h"
@@ -68,5 +69,13 @@ std::optional<TimestampTz> worker_started_at(int pid, const char *type);
 
 // The message of an error run_in_transaction returned, with its detail in parentheses; frees it.
 std::string take_error_message(ErrorData *error);
+
+// A dynamic worker this process started, as the postmaster sees it now.
+struct StartedWorker {
+	BgwHandleStatus status; // BGWH_STARTED or BGWH_NOT_YET_STARTED
+	pid_t pid;
+};
+// Forgets (and frees) the handles of `workers` that have stopped; the others' states, in order.
+std::vector<StartedWorker> forget_stopped_workers(std::vector<BackgroundWorkerHandle *> &workers);
 
 } // namespace tb::pg

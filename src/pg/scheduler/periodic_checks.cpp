@@ -34,18 +34,7 @@ int64_t real_now() {
 }
 
 int running_check_workers() {
-	std::vector<BackgroundWorkerHandle *> kept;
-	for (BackgroundWorkerHandle *handle : check_workers) {
-		pid_t pid = 0;
-		BgwHandleStatus status = pg_eval([&, handle] { return GetBackgroundWorkerPid(handle, &pid); });
-		if (status == BGWH_STOPPED || status == BGWH_POSTMASTER_DIED) {
-			pg_call([handle] { pfree(handle); });
-			continue;
-		}
-		kept.push_back(handle);
-	}
-	check_workers = std::move(kept);
-	return static_cast<int>(check_workers.size());
+	return static_cast<int>(forget_stopped_workers(check_workers).size());
 }
 
 // One transaction of the upkeep; false ends it (logged; redone at the next pass).

@@ -111,19 +111,9 @@ std::vector<int> reap_lost_jobs() {
 // the ones that have exited.
 int starting_job_workers(const std::vector<int> &live) {
 	int starting = 0;
-	std::vector<BackgroundWorkerHandle *> kept;
-	for (BackgroundWorkerHandle *handle : job_workers) {
-		pid_t pid = 0;
-		BgwHandleStatus status = pg_eval([&, handle] { return GetBackgroundWorkerPid(handle, &pid); });
-		if (status == BGWH_STOPPED || status == BGWH_POSTMASTER_DIED) {
-			pg_call([handle] { pfree(handle); });
-			continue;
-		}
-		kept.push_back(handle);
-		if (status == BGWH_NOT_YET_STARTED || std::find(live.begin(), live.end(), pid) == live.end())
+	for (const StartedWorker &worker : forget_stopped_workers(job_workers))
+		if (worker.status == BGWH_NOT_YET_STARTED || std::find(live.begin(), live.end(), worker.pid) == live.end())
 			starting++;
-	}
-	job_workers = std::move(kept);
 	return starting;
 }
 
