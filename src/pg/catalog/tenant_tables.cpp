@@ -21,7 +21,11 @@ std::string database_identity() {
 }
 
 archive::TableHeader TenantTable::header() const {
-	archive::TableHeader h{schema, name, tenant_column, {}, steps};
+	archive::TableHeader h;
+	h.schema = schema;
+	h.name = name;
+	h.tenant_column = tenant_column;
+	h.path = steps;
 	for (const auto &c : columns) {
 		h.columns.push_back({c.name, c.type});
 		h.attnums.push_back(c.attnum);
