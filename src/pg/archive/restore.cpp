@@ -163,10 +163,6 @@ std::vector<RestoredTableResult> preview_restore(int64 id, AuditedAction &audit,
 	return results;
 }
 
-std::vector<RestoredTableResult> restore_backup(int64 id, AuditedAction &audit, const RestoreOptions &options) {
-	return restore_with_undo(id, audit, options).tables;
-}
-
 RestoreOutcome restore_with_undo(int64 id, AuditedAction &audit, const RestoreOptions &options) {
 	if (options.rows)
 		return restore_rows(id, audit, options);

@@ -1,18 +1,20 @@
 // tenant_backup.backup_restore(backup_id bigint [, strict boolean])
 //   RETURNS TABLE (table_name text, rows_removed bigint, rows_restored bigint)
-// tenant_backup.backup_restore(backup_id bigint, dry_run boolean, pre_restore_backup boolean DEFAULT NULL,
-//                              mode text DEFAULT 'exact', tables regclass[] DEFAULT NULL,
-//                              strict boolean DEFAULT false, rows jsonb DEFAULT NULL)
+// tenant_backup.backup_restore(backup_id bigint, dry_run tenant_backup.named_boolean,
+//                              pre_restore_backup boolean DEFAULT NULL, mode text DEFAULT 'exact',
+//                              tables regclass[] DEFAULT NULL, strict boolean DEFAULT false,
+//                              rows jsonb DEFAULT NULL)
 //   RETURNS TABLE (table_name text, rows_removed bigint, rows_restored bigint, only_in_backup bigint,
 //                  only_live bigint, changed bigint, unchanged bigint, pre_restore_backup_id bigint)
 //
 // Replaces the tenant's rows in every table of the backup with the archived rows, atomically,
 // inside the caller's transaction (archive/restore.hpp, run_restore: the one entry, which the
-// asynchronous jobs of backup_restore_async, in every form and with the same options, run too). Issue 21: the restore
-// first backs up the tenant as it is (pre_restore; its id is in the second form's result, backup_list shows it);
-// dry_run => true previews it with the diff engine and changes nothing; mode => 'missing' only re-inserts rows whose
-// key is gone; tables => aims it at some tables, rows => at some rows and the rows that reference them (RestoreOptions,
-// archive/restore.hpp, archive/row_aim.hpp).
+// jobs of backup_restore_async, in every form and with the same options, run too). Issue 21: the
+// restore first backs up the tenant as it is (pre_restore; its id is in the second form's result,
+// backup_list shows it); dry_run => true previews it with the diff engine and changes nothing;
+// mode => 'missing' only re-inserts rows whose key is gone; tables => aims it at some tables,
+// rows => at some rows and the rows that reference them (RestoreOptions, archive/restore.hpp,
+// archive/row_aim.hpp).
 #include "pg/archive/restore.hpp"
 #include "pg/archive/restore_request.hpp"
 #include "pg/boundary/arguments.hpp"
