@@ -999,3 +999,30 @@ DROP EVENT TRIGGER tenant_backup_refuse_drop;
 CREATE EVENT TRIGGER tenant_backup_refuse_drop ON ddl_command_start
     WHEN TAG IN ('DROP EXTENSION', 'DROP SCHEMA', 'DROP OWNED')
     EXECUTE FUNCTION tenant_backup._refuse_drop();
+
+--------------------------------------------------------------------------------------------------
+-- Issue 21 (hB): backup_restore_async takes backup_restore's options. The job runs its restore
+-- through the one entry of every restore (src/pg/archive/restore.hpp, run_restore) with the
+-- options it was submitted with (src/pg/archive/restore_request.hpp): dry_run, pre_restore_backup,
+-- mode, tables, strict, rows; by default, as every restore, it first backs up the tenant as it is
+-- (kind pre_restore), and the job records that backup's id. issue 19's backup_restore_async(bigint)
+-- and (bigint, boolean) stay as they are (they are not in 0.1.0, but they keep their calls); the
+-- options form is another signature, dry_run of the domain named_boolean as in backup_restore's
+-- options form, so that backup_restore_async(id, true) still means (id, strict => true).
+-- options: the options besides strict, as a jsonb object (NULL for jobs submitted before this
+-- block: every default); result: one object per row of backup_restore's options form, under its
+-- column names; pre_restore_backup_id: the backup that undoes the restore (NULL: none taken).
+ALTER TABLE tenant_backup.backup_jobs ADD COLUMN options jsonb;
+ALTER TABLE tenant_backup.backup_jobs ADD COLUMN pre_restore_backup_id bigint;
+CREATE FUNCTION tenant_backup.backup_restore_async(backup_id bigint, dry_run tenant_backup.named_boolean,
+                                                   pre_restore_backup boolean DEFAULT NULL, mode text DEFAULT 'exact',
+                                                   tables regclass[] DEFAULT NULL, strict boolean DEFAULT false,
+                                                   rows jsonb DEFAULT NULL) RETURNS bigint
+    AS 'MODULE_PATHNAME', 'backup_restore_async_with_options' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION tenant_backup.backup_restore_async(bigint, tenant_backup.named_boolean, boolean, text, regclass[], boolean, jsonb) IS
+    'backup_restore(backup_id, dry_run => ..., ...) with the same options, run by a background worker as the caller once this transaction commits; returns the job id at once. The job records the rows that call returns in result, and the pre_restore backup that undoes it in pre_restore_backup_id.';
+COMMENT ON FUNCTION tenant_backup.backup_restore_async(bigint) IS
+    'backup_restore run by a background worker as the caller once this transaction commits; returns the job id at once (backup_job(id): its result, and the pre_restore backup that undoes it).';
+GRANT EXECUTE ON FUNCTION
+    tenant_backup.backup_restore_async(bigint, tenant_backup.named_boolean, boolean, text, regclass[], boolean, jsonb)
+    TO PUBLIC;

@@ -174,6 +174,9 @@ my %calls = (
 	'backup_restore_async(bigint)' => [ 'write', "SELECT tenant_backup.backup_restore_async($before)" ],
 	'backup_restore_async(bigint,boolean)' =>
 	  [ 'write', "SELECT tenant_backup.backup_restore_async($before, true)" ],
+	# issue 21: backup_restore's options, a preview too
+	'backup_restore_async(bigint,tenant_backup.named_boolean,boolean,text,regclass[],boolean,jsonb)' =>
+	  [ 'write', "SELECT tenant_backup.backup_restore_async($before, dry_run => true)" ],
 	'backup_revoke(regrole,text,text)' => [ 'write', q{SELECT tenant_backup.backup_revoke('reader', 'backup.view', '1')} ],
 	'backup_rotate_master_key()' => [ 'write', 'SELECT tenant_backup.backup_rotate_master_key()' ],
 	'backup_schedule_remove(text)' => [ 'write', q{SELECT tenant_backup.backup_schedule_remove('1')} ],

@@ -380,6 +380,22 @@ inline std::string table_payload(const ar::TableHeader &t, bool with_identity = 
 		ar::put_u32(p, static_cast<uint32_t>(t.attnums.size()));
 		for (int32_t a : t.attnums)
 			ar::put_u32(p, static_cast<uint32_t>(a));
+		if (t.constraints) {
+			auto names = [&](const std::vector<std::string> &n) {
+				ar::put_u32(p, static_cast<uint32_t>(n.size()));
+				for (const auto &s : n)
+					ar::put_string(p, s);
+			};
+			auto key = [&](const ar::TableKey &k) {
+				names(k.columns);
+				ar::put_u32(p, k.nulls_not_distinct ? 1 : 0);
+			};
+			names(t.constraints->not_null);
+			key(t.constraints->primary_key);
+			ar::put_u32(p, static_cast<uint32_t>(t.constraints->unique_keys.size()));
+			for (const auto &k : t.constraints->unique_keys)
+				key(k);
+		}
 	}
 	return p;
 }

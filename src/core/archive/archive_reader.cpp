@@ -55,6 +55,47 @@ Trailer parse_trailer(const std::string &payload) {
 	return t;
 }
 
+// A table record's constraints: each name one of the record's columns, each key of at most
+// INDEX_MAX_KEYS columns, its flags known.
+TableConstraints read_constraints(PayloadReader &r, const TableHeader &table) {
+	auto names = [&](uint32_t most, const char *what) {
+		uint32_t n = r.u32();
+		if (n > most)
+			corrupt("archive is damaged: table record claims " + std::to_string(n) + " " + what);
+		std::vector<std::string> out;
+		for (uint32_t i = 0; i < n; i++) {
+			out.push_back(r.string());
+			bool column = false;
+			for (const auto &c : table.columns)
+				column = column || c.name == out.back();
+			if (!column)
+				corrupt("archive is damaged: table record names " + std::string(what) + " of no column of it");
+		}
+		return out;
+	};
+	auto key = [&](const char *what) {
+		TableKey k;
+		k.columns = names(32, what); // PostgreSQL's INDEX_MAX_KEYS
+		uint32_t flags = r.u32();
+		if (flags > 1)
+			corrupt("archive is damaged: table record has unknown key flags");
+		k.nulls_not_distinct = flags == 1;
+		return k;
+	};
+	TableConstraints c;
+	c.not_null = names(static_cast<uint32_t>(table.columns.size()), "NOT NULL columns");
+	c.primary_key = key("primary key columns");
+	uint32_t unique = r.u32();
+	if (unique > 10000)
+		corrupt("archive is damaged: table record claims " + std::to_string(unique) + " unique keys");
+	for (uint32_t i = 0; i < unique; i++) {
+		c.unique_keys.push_back(key("unique key columns"));
+		if (c.unique_keys.back().columns.empty())
+			corrupt("archive is damaged: table record has a unique key of no column");
+	}
+	return c;
+}
+
 Footer parse_footer(const uint8_t *b) {
 	if (std::memcmp(b + 16, kFooterMagic, sizeof(kFooterMagic)) != 0)
 		corrupt("archive is damaged or truncated: its footer is missing");
@@ -243,6 +284,8 @@ std::optional<TableHeader> ArchiveReader::next_table() {
 			for (uint32_t i = 0; i < attnums; i++)
 				table.attnums.push_back(static_cast<int32_t>(r.u32()));
 		}
+		if (!r.at_end()) // its constraints (optional in version 2, after the identity)
+			table.constraints = read_constraints(r, table);
 	}
 	r.expect_end();
 	if (only_ && (table.schema != only_->schema || table.name != only_->name))

@@ -139,6 +139,22 @@ void ArchiveWriter::begin_table(const TableHeader &table) {
 	put_u32(payload, static_cast<uint32_t>(table.attnums.size()));
 	for (int32_t attnum : table.attnums)
 		put_u32(payload, static_cast<uint32_t>(attnum));
+	if (table.constraints) { // after the identity, which is always written
+		auto put_names = [&](const std::vector<std::string> &names) {
+			put_u32(payload, static_cast<uint32_t>(names.size()));
+			for (const auto &n : names)
+				put_string(payload, n);
+		};
+		auto put_key = [&](const TableKey &key) {
+			put_names(key.columns);
+			put_u32(payload, key.nulls_not_distinct ? 1u : 0u);
+		};
+		put_names(table.constraints->not_null);
+		put_key(table.constraints->primary_key);
+		put_u32(payload, static_cast<uint32_t>(table.constraints->unique_keys.size()));
+		for (const auto &key : table.constraints->unique_keys)
+			put_key(key);
+	}
 	if (payload.size() > kMaxMetaRecord)
 		throw Error(ErrorKind::InvalidInput, "table description is too large");
 	start_section();

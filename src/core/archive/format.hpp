@@ -17,6 +17,7 @@
 #pragma once
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -82,6 +83,29 @@ struct PathStep {
 	}
 };
 
+// A key of a table (its primary key or a unique key), as a backup records it: its columns in key
+// order; a unique key's NULLS NOT DISTINCT.
+struct TableKey {
+	std::vector<std::string> columns;
+	bool nulls_not_distinct = false;
+	bool operator==(const TableKey &o) const {
+		return columns == o.columns && nulls_not_distinct == o.nulls_not_distinct;
+	}
+};
+
+// What a table's rows were constrained by at the backup (format 2, optional, after the table's
+// identity; written since issue 21): its NOT NULL columns, its primary key (no columns: none) and
+// its unique keys (valid, not partial, on plain columns), each naming columns of the table record.
+// backup_restore_into creates a table dropped since with them.
+struct TableConstraints {
+	std::vector<std::string> not_null;
+	TableKey primary_key;
+	std::vector<TableKey> unique_keys;
+	bool operator==(const TableConstraints &o) const {
+		return not_null == o.not_null && primary_key == o.primary_key && unique_keys == o.unique_keys;
+	}
+};
+
 struct TableHeader {
 	std::string schema;
 	std::string name;
@@ -93,9 +117,12 @@ struct TableHeader {
 	std::string database;
 	uint32_t relid = 0;
 	std::vector<int32_t> attnums; // per column, or empty
+	// Recorded only by archives written since issue 21 (nullopt: not recorded, which is not "none").
+	std::optional<TableConstraints> constraints;
 	bool operator==(const TableHeader &o) const {
 		return schema == o.schema && name == o.name && tenant_column == o.tenant_column && columns == o.columns &&
-		       path == o.path && database == o.database && relid == o.relid && attnums == o.attnums;
+		       path == o.path && database == o.database && relid == o.relid && attnums == o.attnums &&
+		       constraints == o.constraints;
 	}
 };
 

@@ -231,7 +231,11 @@ void DocumentImporter::table(const std::string &object) {
 		                                     "\", the document's has \"" + tenant_column + "\"");
 
 	// Schema drift as a restore sees it (the one rule, restore_plan.hpp).
-	archive::TableHeader header{schema, name, tenant_column, {}, path};
+	archive::TableHeader header; // no identity or constraints: a document records neither
+	header.schema = schema;
+	header.name = name;
+	header.tenant_column = tenant_column;
+	header.path = path;
 	std::vector<archive::Column> archived;
 	for (const auto &[col, type] : doc_columns)
 		archived.push_back({col, type});

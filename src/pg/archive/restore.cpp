@@ -113,12 +113,33 @@ StoredBackup check_restore_allowed(int64 id, AuditedAction &audit) {
 	return authorized;
 }
 
-std::vector<RestoredTableResult> preview_restore(int64 id, AuditedAction &audit, const RestoreOptions &options) {
-	if (options.rows)
-		return preview_rows(id, audit, options);
+StoredBackup check_preview_allowed(int64 id, AuditedAction &audit) {
 	StoredBackup authorized = authorize_backup(id, "restored", "backup.view", audit);
 	require_sequence_privileges(catalog_tables(id), id, authorized.tenant, audit.action());
 	refuse_citus_tables_of_backup(id);
+	return authorized;
+}
+
+const char *restore_action(const RestoreRequest &request) {
+	return request.dry_run ? "restore_preview" : "restore";
+}
+
+StoredBackup check_restore_request(int64 id, AuditedAction &audit, const RestoreRequest &request) {
+	return request.dry_run ? check_preview_allowed(id, audit) : check_restore_allowed(id, audit);
+}
+
+RestoreOutcome run_restore(int64 id, AuditedAction &audit, const RestoreRequest &request) {
+	if (!request.dry_run)
+		return restore_with_undo(id, audit, request.options);
+	RestoreOutcome preview;
+	preview.tables = preview_restore(id, audit, request.options);
+	return preview;
+}
+
+std::vector<RestoredTableResult> preview_restore(int64 id, AuditedAction &audit, const RestoreOptions &options) {
+	if (options.rows)
+		return preview_rows(id, audit, options);
+	StoredBackup authorized = check_preview_allowed(id, audit);
 	OpenedBackup opened = open_backup(authorized, "nothing was restored", false);
 	std::vector<std::string> archived;
 	for (const auto &entry :
@@ -140,10 +161,6 @@ std::vector<RestoredTableResult> preview_restore(int64 id, AuditedAction &audit,
 	    options.tables ? &*options.tables : nullptr);
 	audit.ok();
 	return results;
-}
-
-std::vector<RestoredTableResult> restore_backup(int64 id, AuditedAction &audit, const RestoreOptions &options) {
-	return restore_with_undo(id, audit, options).tables;
 }
 
 RestoreOutcome restore_with_undo(int64 id, AuditedAction &audit, const RestoreOptions &options) {

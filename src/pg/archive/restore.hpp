@@ -41,6 +41,9 @@ struct RestoreOutcome {
 // privileges the last step needs on the tables' sequences, and no Citus table kind a restore
 // cannot write. Returns the backup (its catalog row locked FOR UPDATE). Needs SPI connected.
 StoredBackup check_restore_allowed(int64 backup_id, AuditedAction &audit);
+// What a preview checks first, as the current user: backup.view instead of backup.restore, and
+// the rest as check_restore_allowed. Returns the backup. Needs SPI connected.
+StoredBackup check_preview_allowed(int64 backup_id, AuditedAction &audit);
 
 // check_restore_allowed, then the restore itself; the action is recorded on `audit` (ok) in the
 // transaction. One result per table, in the archive's order (a table dropped since the backup is
@@ -48,18 +51,34 @@ StoredBackup check_restore_allowed(int64 backup_id, AuditedAction &audit);
 // restore, with its phase) while it runs. Needs SPI connected.
 // Issue 21: first, unless options.pre_restore (or the setting) says not, a backup of the tenant
 // as it is, in this transaction (kind pre_restore, take_pre_restore_backup), after every table was
-// planned and before any row changes; restoring it undoes the restore (restore_with_undo returns
-// its id). options.missing and options.tables: see RestoreOptions (restore_plan.hpp);
-// options.rows: a restore aimed at rows, archive/row_aim.hpp (restore_rows; preview_rows).
-std::vector<RestoredTableResult> restore_backup(int64 backup_id, AuditedAction &audit,
-                                                const RestoreOptions &options = {});
+// planned and before any row changes; restoring it undoes the restore (its id is returned).
+// options.missing and options.tables: see RestoreOptions (restore_plan.hpp); options.rows: a
+// restore aimed at rows, archive/row_aim.hpp (restore_rows; preview_rows). Callers go through
+// run_restore (below).
 RestoreOutcome restore_with_undo(int64 backup_id, AuditedAction &audit, const RestoreOptions &options);
 
-// What restore_backup(backup_id, options) would do, per table, changing nothing: its checks and
+// What restore_with_undo(backup_id, audit, options) would do, per table, changing nothing: its checks and
 // plans (backup.view instead of backup.restore), then the diff engine's counts
 // (archive/diff_engine.hpp): removed and restored are the rows it would delete and load.
 // Foreign keys and sequences are not checked (only the load shows them). Needs SPI connected.
 std::vector<RestoredTableResult> preview_restore(int64 backup_id, AuditedAction &audit, const RestoreOptions &options);
+
+// A restore as its caller asks for it: backup_restore's options (its options form, and the 0.1.0
+// and strict forms with their defaults), the same for a synchronous call and for an asynchronous
+// job, which carries them (backup_jobs.options and .strict, archive/restore_request.hpp).
+struct RestoreRequest {
+	bool dry_run = false;
+	RestoreOptions options;
+};
+// The audit action of a request: restore_preview or restore.
+const char *restore_action(const RestoreRequest &request);
+// Its checks before anything is read (check_preview_allowed or check_restore_allowed): what an
+// asynchronous submission checks. Returns the backup. Needs SPI connected.
+StoredBackup check_restore_request(int64 backup_id, AuditedAction &audit, const RestoreRequest &request);
+// The one entry of every restore, synchronous or asynchronous: a preview (dry_run:
+// preview_restore, which changes nothing and takes no backup) or restore_with_undo. Needs SPI
+// connected.
+RestoreOutcome run_restore(int64 backup_id, AuditedAction &audit, const RestoreRequest &request);
 
 // The steps a row-aimed restore (archive/row_aim.hpp) shares with the others.
 class ArchivedCopy;

@@ -117,7 +117,11 @@ TableRestorePlan create_from_archive(const archive::TableHeader &table, const st
 			               "", "Call it as a role that is not a superuser and holds backup.download.");
 		if (c.name == table.tenant_column)
 			tenant_type = t.typid;
-		columns += (columns.empty() ? "" : ", ") + quoted_ident(c.name) + " " + t.spelled;
+		bool not_null = table.constraints &&
+		                std::find(table.constraints->not_null.begin(), table.constraints->not_null.end(), c.name) !=
+		                    table.constraints->not_null.end();
+		columns +=
+		    (columns.empty() ? "" : ", ") + quoted_ident(c.name) + " " + t.spelled + (not_null ? " NOT NULL" : "");
 	}
 	std::string target = quoted_name(target_schema, target_name);
 	run_utility("CREATE TABLE " + target + " (" + columns + ")");
@@ -139,6 +143,20 @@ TableRestorePlan create_from_archive(const archive::TableHeader &table, const st
 	plan.load = plan.mapping.load;
 	plan.drops_fields = plan.mapping.drops_fields;
 	return plan;
+}
+
+// A key of the copy, built once the rows are in: "PRIMARY KEY (...)" or "UNIQUE [NULLS NOT
+// DISTINCT] (...)". A key the rows do not satisfy (values converted since the backup) is left out
+// with a WARNING; the rows stay.
+void add_key(const std::string &target, const std::string &display_name, const std::string &kind,
+             const archive::TableKey &key) {
+	std::string add = "ALTER TABLE " + target + " ADD " + kind + (key.nulls_not_distinct ? " NULLS NOT DISTINCT" : "") +
+	                  " (" + join_each(key.columns, ", ", [&](size_t i) { return quoted_ident(key.columns[i]); }) + ")";
+	std::optional<std::string> failed = try_in_subtransaction([&] { run_utility(add); });
+	if (failed)
+		warn("table " + target + " has no " + (kind == "PRIMARY KEY" ? "primary key" : "unique key") + " (" +
+		         join_each(key.columns, ", ", [&](size_t i) { return key.columns[i]; }) + "): " + *failed,
+		     "The rows are there; the key of " + display_name + " does not hold for them.");
 }
 
 // A copy holds the tenant column and would be a tenant table itself, joining the tenant's next
@@ -214,15 +232,19 @@ std::vector<MaterializedTable> restore_into_schema(int64 id, const std::string &
 			// Its primary key, built once the rows are in; a key the archived rows no longer satisfy
 			// (values converted since) is left out with a WARNING.
 			RowKey key = choose_row_key(r.plan.relid, r.plan.load);
-			if (key.matched_by == "primary key") {
-				std::string add = "ALTER TABLE " + target + " ADD PRIMARY KEY (" +
-				                  join_each(key.columns, ", ", [&](size_t i) { return quoted_ident(key.columns[i]); }) +
-				                  ")";
-				std::optional<std::string> failed = try_in_subtransaction([&] { run_utility(add); });
-				if (failed)
-					warn("table " + target + " has no primary key: " + *failed,
-					     "The rows are there; the key of " + r.plan.display_name + " does not hold for them.");
-			}
+			if (key.matched_by == "primary key")
+				add_key(target, r.plan.display_name, "PRIMARY KEY", archive::TableKey{key.columns, false});
+		} else if (table->constraints) {
+			// Dropped since: the keys the backup recorded (NOT NULL is in its columns already).
+			if (!table->constraints->primary_key.columns.empty())
+				add_key(target, r.plan.display_name, "PRIMARY KEY", table->constraints->primary_key);
+			for (const auto &unique : table->constraints->unique_keys)
+				add_key(target, r.plan.display_name, "UNIQUE", unique);
+		} else {
+			notice("backup " + std::to_string(id) + " does not record the keys of table " + r.plan.display_name +
+			           " (dropped since): its copy " + target + " has no primary key, unique key or NOT NULL",
+			       "Archives record them since tenant_backup 0.2.0; a backup taken before, or imported from a "
+			       "document, does not.");
 		}
 		out.push_back({r.plan.display_name, target, loaded});
 	}

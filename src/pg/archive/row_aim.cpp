@@ -416,9 +416,7 @@ RestoreOutcome restore_rows(int64 id, AuditedAction &audit, const RestoreOptions
 }
 
 std::vector<RestoredTableResult> preview_rows(int64 id, AuditedAction &audit, const RestoreOptions &options) {
-	StoredBackup authorized = authorize_backup(id, "restored", "backup.view", audit);
-	require_sequence_privileges(catalog_tables(id), id, authorized.tenant, audit.action());
-	refuse_citus_tables_of_backup(id);
+	StoredBackup authorized = check_preview_allowed(id, audit);
 	Selection s = select_rows(authorized, options, false, true);
 	std::vector<RestoredTableResult> results;
 	for (const auto &t : s.tables) {

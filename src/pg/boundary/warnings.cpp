@@ -9,9 +9,9 @@ void warn(const std::string &message, const std::string &hint) {
 	pg_call([m, h] { ereport(WARNING, (errmsg("%s", m), h[0] ? errhint("%s", h) : 0)); });
 }
 
-void notice(const std::string &message) {
-	const char *m = message.c_str();
-	pg_call([m] { ereport(NOTICE, (errmsg("%s", m))); });
+void notice(const std::string &message, const std::string &hint) {
+	const char *m = message.c_str(), *h = hint.c_str();
+	pg_call([m, h] { ereport(NOTICE, (errmsg("%s", m), h[0] ? errhint("%s", h) : 0)); });
 }
 
 } // namespace tb::pg

@@ -10,6 +10,7 @@ namespace tb::pg {
 // pg_call (a failure to report, e.g. out of memory, becomes a PgError).
 void warn(const std::string &message, const std::string &hint = "");
 // The same as a NOTICE: something the caller should know that is not a problem.
-void notice(const std::string &message);
+// (and, unless empty, a hint).
+void notice(const std::string &message, const std::string &hint = "");
 
 } // namespace tb::pg

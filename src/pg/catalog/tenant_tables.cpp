@@ -5,6 +5,7 @@
 #include "pg/boundary/spi.hpp"
 #include "pg/catalog/ownership.hpp"
 
+#include <algorithm>
 #include <map>
 
 extern "C" {
@@ -20,7 +21,11 @@ std::string database_identity() {
 }
 
 archive::TableHeader TenantTable::header() const {
-	archive::TableHeader h{schema, name, tenant_column, {}, steps};
+	archive::TableHeader h;
+	h.schema = schema;
+	h.name = name;
+	h.tenant_column = tenant_column;
+	h.path = steps;
 	for (const auto &c : columns) {
 		h.columns.push_back({c.name, c.type});
 		h.attnums.push_back(c.attnum);
@@ -29,6 +34,14 @@ archive::TableHeader TenantTable::header() const {
 	// and attnum when renamed since (column_mapping.hpp).
 	h.database = database_identity();
 	h.relid = relid;
+	// What its rows are held to: backup_restore_into makes a table dropped since with it.
+	archive::TableConstraints constraints;
+	for (const auto &c : columns)
+		if (c.not_null)
+			constraints.not_null.push_back(c.name);
+	constraints.primary_key = primary_key;
+	constraints.unique_keys = unique_keys;
+	h.constraints = std::move(constraints);
 	return h;
 }
 
@@ -74,14 +87,45 @@ std::vector<TenantTable> load_tenant_tables() {
 		at[tables[i].relid] = i;
 	std::string sql = "SELECT a.attrelid::pg_catalog.text, a.attname::pg_catalog.text, "
 	                  "  pg_catalog.format_type(a.atttypid, a.atttypmod), a.atttypid::pg_catalog.text, "
-	                  "  a.attnum::pg_catalog.text "
+	                  "  a.attnum::pg_catalog.text, a.attnotnull::pg_catalog.text "
 	                  "FROM pg_catalog.pg_attribute a WHERE a.attrelid OPERATOR(pg_catalog.=) ANY ('{" +
 	                  oids +
 	                  "}'::pg_catalog.oid[]) AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped "
 	                  "AND a.attgenerated OPERATOR(pg_catalog.=) '' ORDER BY a.attrelid, a.attnum";
 	for (const auto &r : spi_query(sql.c_str(), {}, true))
 		tables[at[static_cast<Oid>(std::stoul(*r[0]))]].columns.push_back(
-		    {*r[1], *r[2], static_cast<Oid>(std::stoul(*r[3])), static_cast<int16>(std::stoi(*r[4]))});
+		    {*r[1], *r[2], static_cast<Oid>(std::stoul(*r[3])), static_cast<int16>(std::stoi(*r[4])), *r[5] == "true"});
+	// Their keys: unique indexes, valid, not partial, on plain columns (as backup_diff's choice of
+	// a key takes them), key columns in order; the primary key first.
+	std::string keys = "SELECT i.indrelid::pg_catalog.text, i.indexrelid::pg_catalog.text, "
+	                   "i.indisprimary::pg_catalog.text, i.indnullsnotdistinct::pg_catalog.text, "
+	                   "a.attname::pg_catalog.text FROM pg_catalog.pg_index i CROSS JOIN LATERAL "
+	                   "pg_catalog.unnest(i.indkey::pg_catalog.int2[]) WITH ORDINALITY AS k(attnum, ord) "
+	                   "JOIN pg_catalog.pg_attribute a ON a.attrelid OPERATOR(pg_catalog.=) i.indrelid "
+	                   "AND a.attnum OPERATOR(pg_catalog.=) k.attnum "
+	                   "WHERE i.indrelid OPERATOR(pg_catalog.=) ANY ('{" +
+	                   oids +
+	                   "}'::pg_catalog.oid[]) AND i.indisunique AND i.indisvalid AND i.indexprs IS NULL "
+	                   "AND i.indpred IS NULL AND k.ord OPERATOR(pg_catalog.<=) i.indnkeyatts "
+	                   "ORDER BY i.indrelid, i.indisprimary DESC, i.indexrelid, k.ord";
+	auto key_rows = spi_query(keys.c_str(), {}, true);
+	for (size_t start = 0; start < key_rows.size();) {
+		size_t end = start;
+		archive::TableKey key;
+		while (end < key_rows.size() && *key_rows[end][1] == *key_rows[start][1])
+			key.columns.push_back(*key_rows[end++][4]);
+		key.nulls_not_distinct = *key_rows[start][3] == "true";
+		TenantTable &t = tables[at[static_cast<Oid>(std::stoul(*key_rows[start][0]))]];
+		bool stored = true; // a key on a generated column: its values are not in the archive
+		for (const auto &name : key.columns)
+			stored = stored && std::any_of(t.columns.begin(), t.columns.end(),
+			                               [&](const ColumnInfo &c) { return c.name == name; });
+		if (stored && *key_rows[start][2] == "true")
+			t.primary_key = std::move(key);
+		else if (stored)
+			t.unique_keys.push_back(std::move(key));
+		start = end;
+	}
 	return tables;
 }
 

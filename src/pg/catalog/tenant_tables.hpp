@@ -14,6 +14,7 @@ struct ColumnInfo {
 	std::string type; // format_type()
 	Oid type_oid;
 	int16 attnum = 0;
+	bool not_null = false;
 };
 
 struct TenantTable {
@@ -25,6 +26,11 @@ struct TenantTable {
 	Oid tenant_type = InvalidOid; // of the tenant value: the tenant column's, or the path's last table's
 	bool has_index = false;
 	std::vector<ColumnInfo> columns; // stored columns (generated columns are recomputed, not stored)
+	// Its primary key and unique keys (valid, not partial, on stored columns: the unique indexes
+	// whose rows a copy of the table can be held to), recorded in archives with the NOT NULL
+	// columns (archive::TableConstraints).
+	archive::TableKey primary_key;
+	std::vector<archive::TableKey> unique_keys;
 	// A path table: the foreign keys from it to a table with the tenant column, and that column.
 	std::vector<ForeignKey> path;
 	std::vector<archive::PathStep> steps;

@@ -1,19 +1,22 @@
 // tenant_backup.backup_restore(backup_id bigint [, strict boolean])
 //   RETURNS TABLE (table_name text, rows_removed bigint, rows_restored bigint)
-// tenant_backup.backup_restore(backup_id bigint, dry_run boolean, pre_restore_backup boolean DEFAULT NULL,
-//                              mode text DEFAULT 'exact', tables regclass[] DEFAULT NULL,
-//                              strict boolean DEFAULT false, rows jsonb DEFAULT NULL)
+// tenant_backup.backup_restore(backup_id bigint, dry_run tenant_backup.named_boolean,
+//                              pre_restore_backup boolean DEFAULT NULL, mode text DEFAULT 'exact',
+//                              tables regclass[] DEFAULT NULL, strict boolean DEFAULT false,
+//                              rows jsonb DEFAULT NULL)
 //   RETURNS TABLE (table_name text, rows_removed bigint, rows_restored bigint, only_in_backup bigint,
 //                  only_live bigint, changed bigint, unchanged bigint, pre_restore_backup_id bigint)
 //
 // Replaces the tenant's rows in every table of the backup with the archived rows, atomically,
-// inside the caller's transaction (archive/restore.hpp: the code path that asynchronous restore
-// jobs run too). Issue 21: the restore first backs up the tenant as it is (pre_restore; its id is
-// in the second form's result, backup_list shows it); dry_run => true previews it with the diff
-// engine and changes nothing; mode => 'missing' only re-inserts rows whose key is gone; tables =>
-// aims it at some tables, rows => at some rows and the rows that reference them (RestoreOptions,
-// archive/restore.hpp, archive/row_aim.hpp).
+// inside the caller's transaction (archive/restore.hpp, run_restore: the one entry, which the
+// jobs of backup_restore_async, in every form and with the same options, run too). Issue 21: the
+// restore first backs up the tenant as it is (pre_restore; its id is in the second form's result,
+// backup_list shows it); dry_run => true previews it with the diff engine and changes nothing;
+// mode => 'missing' only re-inserts rows whose key is gone; tables => aims it at some tables,
+// rows => at some rows and the rows that reference them (RestoreOptions, archive/restore.hpp,
+// archive/row_aim.hpp).
 #include "pg/archive/restore.hpp"
+#include "pg/archive/restore_request.hpp"
 #include "pg/boundary/arguments.hpp"
 #include "pg/boundary/guard.hpp"
 #include "pg/boundary/standby.hpp"
@@ -98,17 +101,14 @@ std::optional<std::set<std::string>> table_names_arg(FunctionCallInfo fcinfo, in
 	return names;
 }
 
-} // namespace
-
-TB_SQL_FUNCTION(backup_restore_with_options) {
-	refuse_on_standby("backup_restore");
-	bool dry_run = pg_eval([fcinfo] { return !PG_ARGISNULL(1) && PG_GETARG_BOOL(1); });
-	AuditedAction audit(dry_run ? "restore_preview" : "restore"); // first: a refused argument is audited too
-	int64 id = arg_int64(fcinfo, 0, "backup_id");
-	audit.set_backup(id);
+// The options form's arguments after backup_id (dry_run, pre_restore_backup, mode, tables,
+// strict, rows), for backup_restore and backup_restore_async alike: one reading of them.
+RestoreRequest restore_request_args(FunctionCallInfo fcinfo) {
 	if (pg_eval([fcinfo] { return PG_ARGISNULL(1); }))
 		throw SqlError(ERRCODE_NULL_VALUE_NOT_ALLOWED, "dry_run must not be NULL");
-	RestoreOptions options;
+	RestoreRequest request;
+	request.dry_run = pg_eval([fcinfo] { return PG_GETARG_BOOL(1); });
+	RestoreOptions &options = request.options;
 	pg_call([&] {
 		if (!PG_ARGISNULL(2))
 			options.pre_restore = PG_GETARG_BOOL(2);
@@ -127,13 +127,40 @@ TB_SQL_FUNCTION(backup_restore_with_options) {
 	});
 	if (rows)
 		options.rows = std::string(rows);
+	return request;
+}
+
+// backup_restore(backup_id, strict) (issue 20) and backup_restore(backup_id): every option's default.
+RestoreRequest strict_form_request(FunctionCallInfo fcinfo) {
+	RestoreRequest request;
+	request.options.strict = pg_eval([fcinfo] { return PG_NARGS() > 1 && !PG_ARGISNULL(1) && PG_GETARG_BOOL(1); });
+	return request;
+}
+
+// Checked as the synchronous call checks before it changes anything, then queued
+// (scheduler/async_jobs.hpp) with the request, which the job's worker runs through run_restore.
+Datum submit_restore(AuditedAction &audit, int64 id, const RestoreRequest &request) {
+	spi_begin();
+	StoredBackup backup = check_restore_request(id, audit, request);
+	int64 job = submit_async_job("restore", backup.tenant, id, std::nullopt, request.options.strict,
+	                             restore_request_json(request));
+	audit.ok("job " + std::to_string(job));
+	spi_end();
+	return Int64GetDatum(job);
+}
+
+} // namespace
+
+TB_SQL_FUNCTION(backup_restore_with_options) {
+	refuse_on_standby("backup_restore");
+	bool dry_run = pg_eval([fcinfo] { return !PG_ARGISNULL(1) && PG_GETARG_BOOL(1); });
+	AuditedAction audit(dry_run ? "restore_preview" : "restore"); // first: a refused argument is audited too
+	int64 id = arg_int64(fcinfo, 0, "backup_id");
+	audit.set_backup(id);
+	RestoreRequest request = restore_request_args(fcinfo);
 	pg_call([&] { InitMaterializedSRF(fcinfo, 0); });
 	spi_begin();
-	RestoreOutcome outcome;
-	if (dry_run)
-		outcome.tables = preview_restore(id, audit, options);
-	else
-		outcome = restore_with_undo(id, audit, options);
+	RestoreOutcome outcome = run_restore(id, audit, request);
 	spi_end();
 	emit_wide_results(fcinfo, outcome.tables, outcome.pre_restore_backup);
 	return 0;
@@ -144,30 +171,35 @@ TB_SQL_FUNCTION(backup_restore) {
 	AuditedAction audit("restore"); // first: a refused argument is a failed attempt too
 	int64 id = arg_int64(fcinfo, 0, "backup_id");
 	audit.set_backup(id);
-	RestoreOptions options; // backup_restore(backup_id, strict) (issue 20)
-	options.strict = PG_NARGS() > 1 && !PG_ARGISNULL(1) && PG_GETARG_BOOL(1);
+	RestoreRequest request = strict_form_request(fcinfo);
 	pg_call([&] { InitMaterializedSRF(fcinfo, 0); });
 	spi_begin();
-	std::vector<RestoredTableResult> results = restore_backup(id, audit, options);
+	RestoreOutcome outcome = run_restore(id, audit, request);
 	spi_end();
-	emit_results(fcinfo, results);
+	emit_results(fcinfo, outcome.tables);
 	return 0;
 }
 
-// tenant_backup.backup_restore_async(backup_id bigint) RETURNS bigint: the same restore, run by a
-// background worker as the current user once the calling transaction commits (async_jobs.hpp);
-// checked here first as backup_restore checks before it changes anything. Returns the job's id at
-// once: tenant_backup.backup_job(id) tells how it went, backup_progress shows it running.
+// tenant_backup.backup_restore_async(backup_id bigint [, strict boolean]) RETURNS bigint: the same
+// restore, run by a background worker as the current user once the calling transaction commits
+// (async_jobs.hpp); checked here first as backup_restore checks before it changes anything.
+// Returns the job's id at once: tenant_backup.backup_job(id) tells how it went (its result, and
+// the pre_restore backup that undoes it), backup_progress shows it running.
 TB_SQL_FUNCTION(backup_restore_async) {
 	refuse_on_standby("backup_restore_async");
 	AuditedAction audit("restore_async"); // first: a refused argument is a failed attempt too
 	int64 id = arg_int64(fcinfo, 0, "backup_id");
 	audit.set_backup(id);
-	spi_begin();
-	StoredBackup backup = check_restore_allowed(id, audit);
-	bool strict = PG_NARGS() > 1 && !PG_ARGISNULL(1) && PG_GETARG_BOOL(1);
-	int64 job = submit_async_job("restore", backup.tenant, id, std::nullopt, strict);
-	audit.ok("job " + std::to_string(job));
-	spi_end();
-	return Int64GetDatum(job);
+	return submit_restore(audit, id, strict_form_request(fcinfo));
+}
+
+// tenant_backup.backup_restore_async(backup_id bigint, dry_run tenant_backup.named_boolean,
+// pre_restore_backup, mode, tables, strict, rows) RETURNS bigint: backup_restore's options form,
+// asynchronously; the job runs exactly what that call would (a preview with dry_run => true).
+TB_SQL_FUNCTION(backup_restore_async_with_options) {
+	refuse_on_standby("backup_restore_async");
+	AuditedAction audit("restore_async"); // first: a refused argument is a failed attempt too
+	int64 id = arg_int64(fcinfo, 0, "backup_id");
+	audit.set_backup(id);
+	return submit_restore(audit, id, restore_request_args(fcinfo));
 }

@@ -78,7 +78,8 @@ void reap_quietly() {
 } // namespace
 
 int64 submit_async_job(const std::string &kind, const std::string &tenant, int64 backup_id,
-                       const std::optional<std::string> &label, bool strict) {
+                       const std::optional<std::string> &label, bool strict,
+                       const std::optional<std::string> &options) {
 	// The worker takes on the current user's identity; from inside an index expression or a
 	// maintenance command's code that identity is borrowed.
 	if (pg_eval([] { return InSecurityRestrictedOperation(); }))
@@ -98,11 +99,12 @@ int64 submit_async_job(const std::string &kind, const std::string &tenant, int64
 	int64 id;
 	{
 		AsExtensionOwner owner;
-		auto rows = spi_query("INSERT INTO tenant_backup.backup_jobs (kind, tenant, backup_id, label, requested_by, "
-		                      "session_role, settings, strict) VALUES ($1, $2, $3::bigint, $4, $5::pg_catalog.oid, "
-		                      "$6::pg_catalog.oid, $7::jsonb, $8::boolean) RETURNING id",
-		                      {kind, tenant, backup_id ? SqlValue(std::to_string(backup_id)) : std::nullopt, label,
-		                       std::to_string(user), std::to_string(session), settings, strict ? "true" : "false"});
+		auto rows =
+		    spi_query("INSERT INTO tenant_backup.backup_jobs (kind, tenant, backup_id, label, requested_by, "
+		              "session_role, settings, strict, options) VALUES ($1, $2, $3::bigint, $4, "
+		              "$5::pg_catalog.oid, $6::pg_catalog.oid, $7::jsonb, $8::boolean, $9::jsonb) RETURNING id",
+		              {kind, tenant, backup_id ? SqlValue(std::to_string(backup_id)) : std::nullopt, label,
+		               std::to_string(user), std::to_string(session), settings, strict ? "true" : "false", options});
 		id = std::stoll(*rows.at(0)[0]);
 	}
 	TransactionId xid = pg_eval([] { return GetTopTransactionId(); });
@@ -144,7 +146,7 @@ std::optional<AsyncJob> claim_async_job(int64 id, int pid) {
 	auto rows = spi_query("UPDATE tenant_backup.backup_jobs SET state = 'running', worker_pid = $2::int, "
 	                      "started_at = clock_timestamp() WHERE id = $1::bigint AND state = 'queued' "
 	                      "RETURNING kind, tenant, coalesce(backup_id, 0), label, requested_by::pg_catalog.oid, "
-	                      "session_role::pg_catalog.oid, settings, strict",
+	                      "session_role::pg_catalog.oid, settings, strict, options",
 	                      {std::to_string(id), std::to_string(pid)});
 	if (rows.empty())
 		return std::nullopt;
@@ -159,16 +161,20 @@ std::optional<AsyncJob> claim_async_job(int64 id, int pid) {
 	job.session_role = static_cast<Oid>(std::stoul(*row[5]));
 	job.settings = row[6];
 	job.strict = *row[7] == "t";
+	job.options = row[8];
 	return job;
 }
 
-void complete_async_job(int64 id, int64 backup_id, int tables, int64 rows, const std::optional<std::string> &result) {
+void complete_async_job(int64 id, int64 backup_id, int tables, int64 rows, const std::optional<std::string> &result,
+                        std::optional<int64> pre_restore_backup) {
 	AsExtensionOwner owner;
-	auto updated = spi_query(
-	    "UPDATE tenant_backup.backup_jobs SET state = 'completed', finished_at = clock_timestamp(), "
-	    "backup_id = $2::bigint, tables_done = $3::int, rows_done = $4::bigint, "
-	    "result = $5::jsonb WHERE id = $1::bigint AND state = 'running' RETURNING 1",
-	    {std::to_string(id), std::to_string(backup_id), std::to_string(tables), std::to_string(rows), result});
+	auto updated =
+	    spi_query("UPDATE tenant_backup.backup_jobs SET state = 'completed', finished_at = clock_timestamp(), "
+	              "backup_id = $2::bigint, tables_done = $3::int, rows_done = $4::bigint, "
+	              "result = $5::jsonb, pre_restore_backup_id = $6::bigint WHERE id = $1::bigint AND state = 'running' "
+	              "RETURNING 1",
+	              {std::to_string(id), std::to_string(backup_id), std::to_string(tables), std::to_string(rows), result,
+	               pre_restore_backup ? SqlValue(std::to_string(*pre_restore_backup)) : std::nullopt});
 	if (updated.empty()) // marked failed meanwhile: the work must not commit without its outcome
 		throw SqlError(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
 		               "tenant_backup job " + std::to_string(id) + " is no longer running; its work is rolled back");

@@ -1,7 +1,8 @@
 // Asynchronous restores and backups (tenant_backup.backup_jobs): a job is submitted in the
 // caller's transaction (backup_restore_async, backup_create_async) and run by a background worker
 // of its own (async_worker.cpp) once that transaction has committed, as the role that submitted
-// it, through the very code of the synchronous call (restore_backup, take_backup): one
+// it, through the very code of the synchronous call (run_restore with the call's options,
+// archive/restore_request.hpp; take_backup): one
 // transaction, atomic, every permission checked again by that code in the worker.
 //
 //   queued    --claim-->  running  --its transaction commits-->         completed
@@ -33,20 +34,25 @@ struct AsyncJob {
 	Oid session_role = InvalidOid;       // the session user at submit: its worker logs in as this role
 	std::optional<std::string> settings; // JSON object: the caller's session values of our settings
 	bool strict = false;                 // a restore: backup_restore's strict
+	std::optional<std::string> options;  // a restore: its other options (archive/restore_request.hpp)
 };
 
 // Inserts a queued job of the current user, with the values of tenant_backup.* settings the
 // calling session SET (the synchronous call would use them: the job does), and starts its worker, which waits for the
 // current transaction to end (a job whose submission rolls back never runs). Refused with a clear error when no
 // background worker slot is free, or in a security-restricted operation. Returns its id.
+// A restore's `options`: restore_request_json of its request.
 int64 submit_async_job(const std::string &kind, const std::string &tenant, int64 backup_id,
-                       const std::optional<std::string> &label, bool strict = false);
+                       const std::optional<std::string> &label, bool strict = false,
+                       const std::optional<std::string> &options = std::nullopt);
 
 // The worker: marks job `id` running with its pid, if it is still queued (a job cancelled before
 // it started is not); committed before the work starts.
 std::optional<AsyncJob> claim_async_job(int64 id, int pid);
-// In the work's own transaction, so that the outcome commits exactly with the work.
-void complete_async_job(int64 id, int64 backup_id, int tables, int64 rows, const std::optional<std::string> &result);
+// In the work's own transaction, so that the outcome commits exactly with the work. A restore's
+// pre_restore backup (the one that undoes it) is recorded in pre_restore_backup_id.
+void complete_async_job(int64 id, int64 backup_id, int tables, int64 rows, const std::optional<std::string> &result,
+                        std::optional<int64> pre_restore_backup = std::nullopt);
 // After the work's transaction aborted: cancelled when backup_cancel asked for it, failed with
 // `reason` otherwise.
 void fail_async_job(int64 id, const std::string &reason);

@@ -1,12 +1,14 @@
 // The worker of one asynchronous job (async_jobs.hpp): started by the submitting backend, it logs
 // in as the submitter's session user, waits for the submitting transaction to end, claims the job
 // (committed), takes on the submitter's current user, and runs the restore or backup in one
-// transaction of its own through the same code as backup_restore / backup_create (permissions
+// transaction of its own through the same code as backup_restore (run_restore, with the
+// submitted options) / backup_create (permissions
 // checked there again, as that role), recording the outcome in that transaction. A failure, a
 // cancel (backup_cancel sends SIGINT) or a termination (SIGTERM: pg_terminate_backend,
 // tenant_backup.job_timeout, shutdown) rolls the work back and is recorded in a transaction of its
 // own; a crash leaves the job running until reap_lost_async_jobs finds its worker gone.
 #include "pg/archive/restore.hpp"
+#include "pg/archive/restore_request.hpp"
 #include "pg/archive/take_backup.hpp"
 #include "pg/boundary/background_workers.hpp"
 #include "pg/boundary/guard.hpp"
@@ -38,15 +40,23 @@ void log_warning(const std::string &message) {
 	pg_call([m] { ereport(WARNING, (errmsg("%s", m))); });
 }
 
-// The restore's results as backup_jobs.result: [{table, rows_removed, rows_restored}], the counts
-// null for a table skipped (dropped since the backup), as backup_restore returns them.
-std::string results_json(const std::vector<RestoredTableResult> &results, int64 &rows) {
+// The restore's results as backup_jobs.result: one object per row that backup_restore's options
+// form returns, under its column names ({table, rows_removed, rows_restored, only_in_backup,
+// only_live, changed, unchanged, pre_restore_backup_id}), null where that form returns NULL (the
+// counts of a table skipped, dropped since the backup; the diff of a table reloaded whole).
+std::string results_json(const RestoreOutcome &outcome, int64 &rows) {
+	auto count = [](bool known, uint64 n) { return known ? std::to_string(n) : std::string("null"); };
+	std::string undo = outcome.pre_restore_backup ? std::to_string(*outcome.pre_restore_backup) : "null";
+	const char *const diff_names[4] = {"only_in_backup", "only_live", "changed", "unchanged"};
 	std::string json = "[";
 	rows = 0;
-	for (const auto &r : results) {
+	for (const auto &r : outcome.tables) {
 		json += (json.size() > 1 ? ", " : "") + std::string("{\"table\": ") + quote_json(r.name) +
-		        ", \"rows_removed\": " + (r.skipped ? "null" : std::to_string(r.removed)) +
-		        ", \"rows_restored\": " + (r.skipped ? "null" : std::to_string(r.restored)) + "}";
+		        ", \"rows_removed\": " + count(!r.skipped, r.removed) +
+		        ", \"rows_restored\": " + count(!r.skipped, r.restored);
+		for (int i = 0; i < 4; i++)
+			json += std::string(", \"") + diff_names[i] + "\": " + count(r.diff.has_value(), r.diff ? (*r.diff)[i] : 0);
+		json += ", \"pre_restore_backup_id\": " + undo + "}";
 		rows += static_cast<int64>(r.restored);
 	}
 	return json + "]";
@@ -73,13 +83,14 @@ void do_job(const AsyncJob &job) {
 	apply_settings(job);
 	ProgressJob progress(job.id, job.requested_by);
 	if (job.kind == "restore") {
-		AuditedAction audit("restore", job.tenant, job.backup_id);
-		RestoreOptions options;
-		options.strict = job.strict;
-		std::vector<RestoredTableResult> results = restore_backup(job.backup_id, audit, options);
+		// The request the call was submitted with, through the one entry of every restore.
+		RestoreRequest request = restore_request_from_json(job.options, job.strict);
+		AuditedAction audit(restore_action(request), job.tenant, job.backup_id);
+		RestoreOutcome outcome = run_restore(job.backup_id, audit, request);
 		int64 rows = 0;
-		std::string json = results_json(results, rows);
-		complete_async_job(job.id, job.backup_id, static_cast<int>(results.size()), rows, json);
+		std::string json = results_json(outcome, rows);
+		complete_async_job(job.id, job.backup_id, static_cast<int>(outcome.tables.size()), rows, json,
+		                   outcome.pre_restore_backup);
 		return;
 	}
 	NewBackup backup;
