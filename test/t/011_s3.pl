@@ -15,59 +15,20 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 use Time::HiRes qw(usleep);
 
-my $harness = $ENV{TB_S3_HARNESS};
-plan skip_all => 'TB_S3_HARNESS (a copy of test/s3) is not set'
-  unless $harness && -f "$harness/swift-server.sh";
+use FindBin;
+use lib $FindBin::RealBin;
+use SwiftHarness;
 
 my $tmp = PostgreSQL::Test::Utils::tempdir;
-my $swift = "$tmp/swift";
 my $port = $ENV{TB_S3_TAP_PORT} // 18180;
-my $swift_running = 0;
-
-sub swift_start
-{
-	system_or_bail('bash', "$harness/swift-server.sh", 'start', $swift, $port);
-	$swift_running = 1;
-}
-
-sub swift_stop
-{
-	system('bash', "$harness/swift-server.sh", 'stop', $swift);
-	$swift_running = 0;
-}
-
-sub swift_pause_resume    # the endpoint down (or up again), the stored objects kept
-{
-	my ($what) = @_;
-	system_or_bail('bash', "$harness/swift-server.sh", $what, $swift);
-}
-END { swift_stop() if $swift_running; }
-
-swift_start();
-my %s3;
-open(my $envfh, '<', "$swift/env.sh") or die "env.sh: $!";
-while (<$envfh>) { $s3{$1} = $2 if /^export (\w+)=(.*)$/; }
-close $envfh;
+my %s3 = %{ swift_start($port) };
 my ($endpoint, $proxy, $bucket, $key, $secret) =
   @s3{qw(TB_S3_ENDPOINT TB_S3_PROXY TB_S3_BUCKET TB_S3_ACCESS_KEY TB_S3_SECRET)};
-
-# The bucket seen through curl's own SigV4 signing, independently of our driver (a netrc file
-# carries the access key, which holds a colon).
-my $netrc = "$tmp/netrc";
-PostgreSQL::Test::Utils::append_to_file($netrc, "machine 127.0.0.1 login $key password $secret\n");
-chmod 0600, $netrc;
-
-sub s3_curl
-{
-	my ($args, $object) = @_;
-	return `curl -s --aws-sigv4 aws:amz:us-east-1:s3 --netrc-file $netrc -H x-amz-content-sha256:UNSIGNED-PAYLOAD $args $endpoint/$bucket/$object`;
-}
 
 sub swift_uploads    # how many multipart uploads under a prefix are incomplete
 {
 	my ($prefix) = @_;
-	# curl 7.88 signs the query as given: it must already be canonical (sorted, "uploads=").
-	my $out = `curl -s --aws-sigv4 aws:amz:us-east-1:s3 --netrc-file $netrc -H x-amz-content-sha256:UNSIGNED-PAYLOAD '$endpoint/$bucket?prefix=$prefix&uploads='`;
+	my $out = s3_request('', "?prefix=$prefix&uploads=");
 	return scalar(() = $out =~ /<UploadId>/g);
 }
 
@@ -561,7 +522,7 @@ is($node->safe_psql('postgres', qq{SELECT string_agg(action || ':' || ok, ' ' OR
 	'check:false store_copy:false', 'backup_sync() can neither check nor store while S3 is down');
 is($node->safe_psql('postgres', q{SELECT count(*) FROM sync1 WHERE repository = 'offsite' AND action = 'mark_missing'}),
 	'0', '... and marks nothing missing for want of an answer');
-swift_start();    # a fresh, empty bucket: every object the old one held is lost
+swift_start($port);    # a fresh, empty bucket: every object the old one held is lost
 $node->safe_psql('postgres', 'CREATE TABLE sync2 AS SELECT * FROM tenant_backup.backup_sync()');
 is($node->safe_psql('postgres', qq{SELECT action || ':' || ok FROM sync2 WHERE repository = 'offsite' AND backup_id = $b6}),
 	'store_copy:true', 'backup_sync() stores the missing copy once S3 is back');

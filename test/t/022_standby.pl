@@ -25,26 +25,20 @@ use Time::HiRes qw(time);
 use FindBin;
 use lib $FindBin::RealBin;
 use SchedulerTestClock;
+use SwiftHarness;
 
 my $shared = PostgreSQL::Test::Utils::tempdir;    # the shared filesystem: both nodes' local repository
 my $nodeonly = PostgreSQL::Test::Utils::tempdir . '/nodeonly';    # "on the old primary's disk only"
 
 # S3 (optional): Swift started first, so that both nodes inherit the credentials.
-my $harness = $ENV{TB_S3_HARNESS};
-my $s3 = $harness && -f "$harness/swift-server.sh";
-my $swift = PostgreSQL::Test::Utils::tempdir . '/swift';
+my $s3 = swift_available();
 my %s3;
 if ($s3)
 {
-	system_or_bail('bash', "$harness/swift-server.sh", 'start', $swift, $ENV{TB_S3_TAP_PORT_STANDBY} // 18280);
-	open(my $envfh, '<', "$swift/env.sh") or die "env.sh: $!";
-	while (<$envfh>) { $s3{$1} = $2 if /^export (\w+)=(.*)$/; }
-	close $envfh;
+	%s3 = %{ swift_start($ENV{TB_S3_TAP_PORT_STANDBY} // 18280) };
 	$ENV{AWS_ACCESS_KEY_ID} = $s3{TB_S3_ACCESS_KEY};
 	$ENV{AWS_SECRET_ACCESS_KEY} = $s3{TB_S3_SECRET};
 }
-sub swift_stop { return unless $s3; system('bash', "$harness/swift-server.sh", 'stop', $swift); $s3 = 0; }
-END { swift_stop(); }
 my $node = scheduler_node('standby_primary', "tenant_backup.repository = '$shared'\n", allows_streaming => 1);
 
 sql(q{

@@ -13,20 +13,10 @@ use FindBin;
 use lib $FindBin::RealBin;
 use CitusCluster;
 
-my $harness = $ENV{TB_S3_HARNESS};
-plan skip_all => 'TB_S3_HARNESS (a copy of test/s3) is not set'
-  unless $harness && -f "$harness/swift-server.sh";
+use SwiftHarness;
 
 my $tmp = PostgreSQL::Test::Utils::tempdir;
-my $swift = "$tmp/swift";
-my $swift_running = 0;
-END { system('bash', "$harness/swift-server.sh", 'stop', $swift) if $swift_running; }
-system_or_bail('bash', "$harness/swift-server.sh", 'start', $swift, $ENV{TB_S3_TAP_PORT} // 18180);
-$swift_running = 1;
-my %s3;
-open(my $envfh, '<', "$swift/env.sh") or die "env.sh: $!";
-while (<$envfh>) { $s3{$1} = $2 if /^export (\w+)=(.*)$/; }
-close $envfh;
+my %s3 = %{ swift_start($ENV{TB_S3_TAP_PORT} // 18180) };
 # The driver's credentials come from the coordinator's environment, as in 011_s3.pl.
 $ENV{AWS_ACCESS_KEY_ID} = $s3{TB_S3_ACCESS_KEY};
 $ENV{AWS_SECRET_ACCESS_KEY} = $s3{TB_S3_SECRET};
