@@ -25,24 +25,18 @@ VARIANT=direct
 PG_BINDIR=""
 OUT=""
 usage() { sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; }
+BENCH=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=bench/lib/cluster.sh
+. "$BENCH/lib/cluster.sh"
 while [ $# -gt 0 ]; do
+	if bench_option "$@"; then shift 2; continue; fi
 	case $1 in
-	--scale) SCALE=$2; shift 2 ;;
-	--runs) RUNS=$2; shift 2 ;;
-	--port) PORT=$2; shift 2 ;;
 	--no-install) INSTALL=0; shift ;;
-	--time-limit) TIME_LIMIT=$2; shift 2 ;;
-	--variant) VARIANT=$2; shift 2 ;;
-	--pg-bindir) PG_BINDIR=$2; shift 2 ;;
-	--out) OUT=$2; shift 2 ;;
 	-h | --help) usage; exit 0 ;;
 	*) echo "unknown argument: $1" >&2; usage >&2; exit 2 ;;
 	esac
 done
 
-BENCH=$(cd "$(dirname "$0")" && pwd)
-# shellcheck source=bench/lib/cluster.sh
-. "$BENCH/lib/cluster.sh"
 bench_check_options
 ROOT=$(dirname "$BENCH")
 [ -n "$OUT" ] || OUT=$BENCH/results$([ "$VARIANT" = path ] && echo /path)

@@ -1,7 +1,21 @@
 # Sourced by bench/run.sh and bench/diff.sh: their checked options, logging, and the throwaway
 # cluster both measure in, so that their numbers come from the same settings.
-# Expects SCALE RUNS VARIANT PG_BINDIR TIME_LIMIT PORT; sets SUDO T_START LOAD_START COMMIT_INFO,
+# bench_option sets SCALE RUNS PORT TIME_LIMIT VARIANT PG_BINDIR OUT; bench_check_options checks them and sets SUDO T_START LOAD_START COMMIT_INFO,
 # and after bench_cluster WORK PGDATA PGBIN PSQL RESULTS INFO.
+
+# One of the options both benchmarks take (OPTION VALUE); false when OPTION is another.
+bench_option() {
+	case $1 in
+	--scale) SCALE=${2:?--scale needs a value} ;;
+	--runs) RUNS=${2:?--runs needs a value} ;;
+	--port) PORT=${2:?--port needs a value} ;;
+	--time-limit) TIME_LIMIT=${2:?--time-limit needs a value} ;;
+	--variant) VARIANT=${2:?--variant needs a value} ;;
+	--pg-bindir) PG_BINDIR=${2:?--pg-bindir needs a value} ;;
+	--out) OUT=${2:?--out needs a value} ;;
+	*) return 1 ;;
+	esac
+}
 
 bench_check_options() {
 	[[ $SCALE =~ ^[0-9]*\.?[0-9]+$ ]] || { echo "--scale must be a positive number" >&2; exit 2; }
