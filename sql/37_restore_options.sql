@@ -77,7 +77,8 @@ SELECT pg_temp.audited(format('SELECT count(*) = 4 FROM tenant_backup.backup_aud
 
 -- Submitted in a transaction that rolls back (the jobs never run): the job's row carries the
 -- options as the call gave them, tables by the names they resolved to; the older forms carry
--- every default. A preview job needs backup.view only; a restore job backup.restore.
+-- every default. A job needs backup.restore, a preview job too (it takes a worker slot): a role
+-- holding backup.view only is refused both.
 CREATE ROLE k37_view;
 GRANT USAGE ON SCHEMA k37 TO k37_view;
 GRANT SELECT ON ALL TABLES IN SCHEMA k37 TO k37_view;
@@ -88,10 +89,12 @@ SELECT tenant_backup.backup_restore_async(:b1, true) AS j2 \gset
 SELECT tenant_backup.backup_restore_async(:b1, dry_run => false, pre_restore_backup => false, mode => 'missing',
                                           tables => '{k37.items, k37.orders}', rows => NULL) AS j3 \gset
 SELECT tenant_backup.backup_restore_async(:b1, dry_run => false, rows => '{"k37.items": [{"id": 2}]}') AS j4 \gset
-SET LOCAL ROLE k37_view;
 SELECT tenant_backup.backup_restore_async(:b1, dry_run => true) AS j5 \gset
+SET LOCAL ROLE k37_view;
 SAVEPOINT s;
 \set VERBOSITY terse
+SELECT tenant_backup.backup_restore_async(:b1, dry_run => true);
+ROLLBACK TO s;
 SELECT tenant_backup.backup_restore_async(:b1, dry_run => false);
 \set VERBOSITY default
 ROLLBACK TO s;

@@ -187,15 +187,23 @@ ok( wait_for(
 		'restore_async ok,restore_preview ok'),
 	'audited as the submission and a preview');
 
-# A preview job needs backup.view only (a restore job backup.restore).
+# A job holds a worker slot: a role holding backup.view only is refused a preview job (which it
+# may run in its own session) as well as a restore job; backup.restore allows both.
 sql(q{CREATE ROLE viewer LOGIN;
 GRANT SELECT, INSERT, DELETE ON projects, tasks TO viewer;
 SELECT tenant_backup.backup_grant('viewer', 'backup.view', '1');});
-$job = run_job("SET ROLE viewer; SELECT tenant_backup.backup_restore_async($backup, dry_run => true)");
-is(job_state($job), 'completed', 'a role holding backup.view runs a preview job');
 my ($rc, $out, $err) =
+  $node->psql('postgres', "SET ROLE viewer; SELECT count(*) FROM tenant_backup.backup_restore($backup, dry_run => true)");
+is($rc, 0, 'a role holding backup.view previews in its own session');
+($rc, $out, $err) =
+  $node->psql('postgres', "SET ROLE viewer; SELECT tenant_backup.backup_restore_async($backup, dry_run => true)");
+like($err, qr/permission denied.*backup\.restore/, 'but is refused a preview job');
+($rc, $out, $err) =
   $node->psql('postgres', "SET ROLE viewer; SELECT tenant_backup.backup_restore_async($backup, dry_run => false)");
-like($err, qr/permission denied.*backup\.restore/, 'but not a restore job');
+like($err, qr/permission denied.*backup\.restore/, 'and a restore job');
+sql("SELECT tenant_backup.backup_grant('viewer', 'backup.restore', '1')");
+$job = run_job("SET ROLE viewer; SELECT tenant_backup.backup_restore_async($backup, dry_run => true)");
+is(job_state($job), 'completed', 'with backup.restore it runs a preview job');
 is(sql($state), $now, 'the tenant unchanged');
 
 done_testing();

@@ -139,9 +139,15 @@ RestoreRequest strict_form_request(FunctionCallInfo fcinfo) {
 
 // Checked as the synchronous call checks before it changes anything, then queued
 // (scheduler/async_jobs.hpp) with the request, which the job's worker runs through run_restore.
+// A job holds a background worker slot while it runs, so even a preview job is checked as a
+// restore (backup.restore, the restore's privileges): a role that may only look at a tenant's
+// backups (backup.view, enough for a preview in its own session) cannot take the slots that
+// scheduled backups, parallel queries and the audit writer need.
 Datum submit_restore(AuditedAction &audit, int64 id, const RestoreRequest &request) {
 	spi_begin();
-	StoredBackup backup = check_restore_request(id, audit, request);
+	RestoreRequest checked_as = request;
+	checked_as.dry_run = false;
+	StoredBackup backup = check_restore_request(id, audit, checked_as);
 	int64 job = submit_async_job("restore", backup.tenant, id, std::nullopt, request.options.strict,
 	                             restore_request_json(request));
 	audit.ok("job " + std::to_string(job));
