@@ -1026,3 +1026,7 @@ COMMENT ON FUNCTION tenant_backup.backup_restore_async(bigint) IS
 GRANT EXECUTE ON FUNCTION
     tenant_backup.backup_restore_async(bigint, tenant_backup.named_boolean, boolean, text, regclass[], boolean, jsonb)
     TO PUBLIC;
+-- backup_restore_into makes a table dropped since the backup with the NOT NULL columns, primary
+-- key and unique keys its archive recorded, each added once the rows are in.
+COMMENT ON FUNCTION tenant_backup.backup_restore_into(bigint, name) IS
+    'Materializes the backup''s tables with the tenant''s rows in target_schema (created, owned by the caller; an existing schema must be empty and the caller''s), for inspection; production rows are not touched. Columns as a restore would load them and the primary key; a table dropped since the backup also gets the NOT NULL columns and unique keys its archive recorded (one the rows do not satisfy is left out with a WARNING). No other constraint, index, default or trigger. Needs backup.download.';

@@ -69,10 +69,13 @@ SELECT tenant_backup.backup_restore_async(:b1, dry_run => NULL);
 SELECT tenant_backup.backup_restore_async(:b1, dry_run => false, mode => 'everything');
 SELECT tenant_backup.backup_restore_async(:b1, dry_run => false, mode => NULL);
 SELECT tenant_backup.backup_restore_async(:b1, dry_run => false, tables => '{}');
+SELECT tenant_backup.backup_restore_async(:b1, dry_run => false, rows => '[]');
+SELECT tenant_backup.backup_restore_async(:b1, dry_run => false, rows => '{}');
+SELECT tenant_backup.backup_restore_async(:b1, dry_run => false, rows => '{"k37.items": {"id": 2}}');
 SELECT * FROM tenant_backup.backup_restore(:b1, dry_run => false, mode => 'everything');
 \set VERBOSITY default
 SELECT count(*) AS jobs_queued FROM tenant_backup.backup_jobs WHERE id > :job_base;
-SELECT pg_temp.audited(format('SELECT count(*) = 4 FROM tenant_backup.backup_audit WHERE id > %s '
+SELECT pg_temp.audited(format('SELECT count(*) = 7 FROM tenant_backup.backup_audit WHERE id > %s '
                               'AND action = ''restore_async'' AND outcome <> ''ok''', :audit_base)) AS refusals_audited;
 
 -- Submitted in a transaction that rolls back (the jobs never run): the job's row carries the

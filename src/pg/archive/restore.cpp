@@ -125,7 +125,10 @@ const char *restore_action(const RestoreRequest &request) {
 }
 
 StoredBackup check_restore_request(int64 id, AuditedAction &audit, const RestoreRequest &request) {
-	return request.dry_run ? check_preview_allowed(id, audit) : check_restore_allowed(id, audit);
+	StoredBackup backup = request.dry_run ? check_preview_allowed(id, audit) : check_restore_allowed(id, audit);
+	if (request.options.rows)
+		check_rows_argument(*request.options.rows);
+	return backup;
 }
 
 RestoreOutcome run_restore(int64 id, AuditedAction &audit, const RestoreRequest &request) {

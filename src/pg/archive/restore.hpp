@@ -72,8 +72,8 @@ struct RestoreRequest {
 };
 // The audit action of a request: restore_preview or restore.
 const char *restore_action(const RestoreRequest &request);
-// Its checks before anything is read (check_preview_allowed or check_restore_allowed): what an
-// asynchronous submission checks. Returns the backup. Needs SPI connected.
+// Its checks before the archive is read (check_preview_allowed or check_restore_allowed, and the
+// shape of rows =>): what an asynchronous submission checks. Returns the backup. Needs SPI connected.
 StoredBackup check_restore_request(int64 backup_id, AuditedAction &audit, const RestoreRequest &request);
 // The one entry of every restore, synchronous or asynchronous: a preview (dry_run:
 // preview_restore, which changes nothing and takes no backup) or restore_with_undo. Needs SPI

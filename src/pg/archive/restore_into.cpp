@@ -117,11 +117,7 @@ TableRestorePlan create_from_archive(const archive::TableHeader &table, const st
 			               "", "Call it as a role that is not a superuser and holds backup.download.");
 		if (c.name == table.tenant_column)
 			tenant_type = t.typid;
-		bool not_null = table.constraints &&
-		                std::find(table.constraints->not_null.begin(), table.constraints->not_null.end(), c.name) !=
-		                    table.constraints->not_null.end();
-		columns +=
-		    (columns.empty() ? "" : ", ") + quoted_ident(c.name) + " " + t.spelled + (not_null ? " NOT NULL" : "");
+		columns += (columns.empty() ? "" : ", ") + quoted_ident(c.name) + " " + t.spelled;
 	}
 	std::string target = quoted_name(target_schema, target_name);
 	run_utility("CREATE TABLE " + target + " (" + columns + ")");
@@ -145,18 +141,26 @@ TableRestorePlan create_from_archive(const archive::TableHeader &table, const st
 	return plan;
 }
 
-// A key of the copy, built once the rows are in: "PRIMARY KEY (...)" or "UNIQUE [NULLS NOT
-// DISTINCT] (...)". A key the rows do not satisfy (values converted since the backup) is left out
-// with a WARNING; the rows stay.
+// A constraint of the copy, added once the rows are in (`clause` of ALTER TABLE: "ADD PRIMARY KEY
+// (...)", "ALTER COLUMN c SET NOT NULL"; `what` names it). One the rows do not satisfy (values
+// converted since the backup, a column made NOT NULL while the backup ran) is left out with a
+// WARNING; the rows stay.
+void add_constraint(const std::string &target, const std::string &display_name, const std::string &what,
+                    const std::string &clause) {
+	std::optional<std::string> failed =
+	    try_in_subtransaction([&] { run_utility("ALTER TABLE " + target + " " + clause); });
+	if (failed)
+		warn("table " + target + " has no " + what + ": " + *failed,
+		     "The rows are there; the " + what + " of " + display_name + " does not hold for them.");
+}
+
+// "PRIMARY KEY" or "UNIQUE [NULLS NOT DISTINCT]" (...).
 void add_key(const std::string &target, const std::string &display_name, const std::string &kind,
              const archive::TableKey &key) {
-	std::string add = "ALTER TABLE " + target + " ADD " + kind + (key.nulls_not_distinct ? " NULLS NOT DISTINCT" : "") +
-	                  " (" + join_each(key.columns, ", ", [&](size_t i) { return quoted_ident(key.columns[i]); }) + ")";
-	std::optional<std::string> failed = try_in_subtransaction([&] { run_utility(add); });
-	if (failed)
-		warn("table " + target + " has no " + (kind == "PRIMARY KEY" ? "primary key" : "unique key") + " (" +
-		         join_each(key.columns, ", ", [&](size_t i) { return key.columns[i]; }) + "): " + *failed,
-		     "The rows are there; the key of " + display_name + " does not hold for them.");
+	std::string columns = join_each(key.columns, ", ", [&](size_t i) { return quoted_ident(key.columns[i]); });
+	std::string shown = join_each(key.columns, ", ", [&](size_t i) { return key.columns[i]; });
+	add_constraint(target, display_name, (kind == "PRIMARY KEY" ? "primary key (" : "unique key (") + shown + ")",
+	               "ADD " + kind + (key.nulls_not_distinct ? " NULLS NOT DISTINCT" : "") + " (" + columns + ")");
 }
 
 // A copy holds the tenant column and would be a tenant table itself, joining the tenant's next
@@ -235,7 +239,10 @@ std::vector<MaterializedTable> restore_into_schema(int64 id, const std::string &
 			if (key.matched_by == "primary key")
 				add_key(target, r.plan.display_name, "PRIMARY KEY", archive::TableKey{key.columns, false});
 		} else if (table->constraints) {
-			// Dropped since: the keys the backup recorded (NOT NULL is in its columns already).
+			// Dropped since: the NOT NULL columns and keys the backup recorded.
+			for (const auto &column : table->constraints->not_null)
+				add_constraint(target, r.plan.display_name, "NOT NULL on column " + column,
+				               "ALTER COLUMN " + quoted_ident(column) + " SET NOT NULL");
 			if (!table->constraints->primary_key.columns.empty())
 				add_key(target, r.plan.display_name, "PRIMARY KEY", table->constraints->primary_key);
 			for (const auto &unique : table->constraints->unique_keys)

@@ -365,6 +365,10 @@ void refuse_rows_outside_tenant(const SelectedTable &t, const std::string &inser
 
 } // namespace
 
+void check_rows_argument(const std::string &rows) {
+	requested_tables(rows);
+}
+
 RestoreOutcome restore_rows(int64 id, AuditedAction &audit, const RestoreOptions &options) {
 	StoredBackup authorized = check_restore_allowed(id, audit);
 	BackupProgress progress(id, authorized.tenant, "restore", 0);

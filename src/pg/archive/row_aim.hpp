@@ -48,4 +48,8 @@ RestoreOutcome restore_rows(int64 backup_id, AuditedAction &audit, const Restore
 // diff engine's counts of the selected rows on both sides.
 std::vector<RestoredTableResult> preview_rows(int64 backup_id, AuditedAction &audit, const RestoreOptions &options);
 
+// Refuses a rows => argument that is not an object of arrays naming at least one table (what a
+// restore checks first), without reading the backup. Needs SPI connected.
+void check_rows_argument(const std::string &rows);
+
 } // namespace tb::pg
