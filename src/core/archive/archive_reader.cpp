@@ -6,6 +6,7 @@
 #include "core/stream/zstd_stream.hpp"
 
 #include <cstring>
+#include <unordered_set>
 
 #include "core/cpp_only.hpp" // last: fails if anything above brought in PostgreSQL
 
@@ -58,6 +59,10 @@ Trailer parse_trailer(const std::string &payload) {
 // A table record's constraints: each name one of the record's columns, each key of at most
 // INDEX_MAX_KEYS columns, its flags known.
 TableConstraints read_constraints(PayloadReader &r, const TableHeader &table) {
+	// (a set: a damaged record may name thousands of columns thousands of times)
+	std::unordered_set<std::string> columns;
+	for (const auto &c : table.columns)
+		columns.insert(c.name);
 	auto names = [&](uint32_t most, const char *what) {
 		uint32_t n = r.u32();
 		if (n > most)
@@ -65,10 +70,7 @@ TableConstraints read_constraints(PayloadReader &r, const TableHeader &table) {
 		std::vector<std::string> out;
 		for (uint32_t i = 0; i < n; i++) {
 			out.push_back(r.string());
-			bool column = false;
-			for (const auto &c : table.columns)
-				column = column || c.name == out.back();
-			if (!column)
+			if (!columns.count(out.back()))
 				corrupt("archive is damaged: table record names " + std::string(what) + " of no column of it");
 		}
 		return out;
