@@ -87,6 +87,10 @@ like($refusal, qr/Run SELECT \* FROM tenant_backup.backup_sync\(\) first/, 'sayi
 like($refusal, qr/drop_confirmed = on to drop it anyway: those backups could then never be restored/,
 	'and what dropping it anyway would cost');
 unlike($refusal, qr/backup_attach\('local'\)/, 'never that attach brings them back');
+is( $node->safe_psql('postgres',
+		"SELECT string_agg(state || ' ' || (backup_id = original_backup_id), ',') FROM tenant_backup.backup_repository_scan('local') "
+		  . "WHERE original_backup_id IN ($id1, $id2, $id3)"),
+	'no_record true,no_record true,no_record true', 'and the scan lists their archives, known, as without a record');
 
 for my $id ($id1, $id2, $id3)
 {
