@@ -1,7 +1,9 @@
 -- Issue 18 (the remaining gaps): backup_repository_alter moves a repository (its URL, options or
 -- read_only) in place; refusals like its siblings', audited; a new URL without the copies warns;
 -- DROP SCHEMA tenant_backup's refusal names the statement run.
+SET client_min_messages = warning; -- (the suite created it already; alone, this creates it)
 CREATE EXTENSION IF NOT EXISTS tenant_backup;
+RESET client_min_messages;
 SET tenant_backup.tenant_column = 'ra_tenant';
 CREATE SCHEMA ra;
 CREATE TABLE ra.items (ra_tenant int NOT NULL, id serial PRIMARY KEY, name text);
