@@ -729,23 +729,30 @@ void describe_repository(
 					described.push_back(*c[0]); // described already (its key record: below)
 				continue;
 			}
-			std::string key_name;
+			bool written = false;
 			std::string error = error_of([&] {
 				std::optional<std::string> body = backup_record_body(id, archive_format_of(*storage, object));
 				if (!body)
 					return;
 				write_small(storage, record_name(object), seal(*body, kBackupRecordInfo));
 				names.insert(record_name(object));
-				// Its tenant's key record with it: a record without its key cannot be attached.
+				written = true;
+			});
+			done(id, "write_record", record_name(object), error);
+			wrote();
+			if (!written)
+				continue;
+			// Its tenant's key record with it: a record without its key cannot be attached.
+			std::string key_name;
+			std::string key_error = error_of([&] {
 				if (std::optional<uint32_t> generation = own_key_generation(id))
 					if (ensure_key_record(storage, *generation, exists, &key_name))
 						names.insert(key_name);
-				described.push_back(*c[0]);
 			});
-			done(id, "write_record", record_name(object), error);
-			if (!key_name.empty())
-				done(std::nullopt, "write_key", key_name, "");
-			wrote();
+			if (!key_name.empty() || !key_error.empty())
+				done(std::nullopt, "write_key", key_name, key_error);
+			if (key_error.empty())
+				described.push_back(*c[0]);
 		}
 		mark_described(described);
 		breaks.commit_now();
