@@ -863,18 +863,24 @@ void remove_forgotten_key_records(const std::string &repository, Storage &storag
 		const std::string &prefix = *r[0], &hashed = *r[1], &forgotten_at = *r[2];
 		std::vector<ObjectInfo> listed;
 		std::string error = error_of([&] { breaks.run_outside([&] { listed = storage.list(prefix + "keys/"); }); });
+		if (!error.empty()) // not listed: nothing known of its key records
+			done(std::nullopt, "remove_key", prefix + "keys/", error);
 		for (const auto &o : listed) {
 			if (!error.empty())
-				break;
+				break; // one failure costs one attempt, as at commit
 			if (!ends_with(o.name, kKeySuffix))
 				continue;
 			pg_call([] { CHECK_FOR_INTERRUPTS(); });
 			std::string text;
 			std::string failed = error_of([&] { text = read_small(storage, o.name); });
+			if (!failed.empty()) { // unread, it may be the tenant's: the row stays for the next sync
+				done(std::nullopt, "remove_key", o.name, failed);
+				error = failed;
+				continue;
+			}
 			size_t nl = text.find('\n');
 			KeyFields k;
-			if (!failed.empty() || nl == std::string::npos || read_key_fields(text.substr(0, nl), k) ||
-			    sha256_hex(k.tenant) != hashed)
+			if (nl == std::string::npos || read_key_fields(text.substr(0, nl), k) || sha256_hex(k.tenant) != hashed)
 				continue;
 			// Only the keys that existed when the tenant was forgotten: a tenant of the same name
 			// backed up again since has keys of its own.
@@ -902,8 +908,6 @@ void remove_forgotten_key_records(const std::string &repository, Storage &storag
 				          "AND prefix = $2 AND tenant_sha256 = $3",
 				          {repository, prefix, hashed, error});
 		}
-		if (!error.empty())
-			done(std::nullopt, "remove_key", prefix + "keys/", error);
 		if (++handled % kResealPerTransaction == 0)
 			breaks.commit_now();
 	}
