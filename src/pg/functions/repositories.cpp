@@ -215,7 +215,7 @@ TB_SQL_FUNCTION(backup_repository_alter) {
 	if (!error.empty())
 		missing = "it cannot be reached: " + error;
 	if (!missing.empty())
-		warn("repository \"" + name + "\" does not hold its copies at the new URL",
+		warn("repository \"" + name + "\" does not hold its copies at " + (new_url ? "the new URL" : "its URL"),
 		     "At " + url + ", " + missing +
 		         ". The copies stay recorded as stored; tenant_backup.backup_sync() would record those it does not "
 		         "find there as missing. Finish moving the objects, or alter the URL back.");
