@@ -313,4 +313,28 @@ SKIP:
 		'and the sync finds every copy there');
 }
 
+# --- The scheduler's periodic sync finishes a forget too --------------------------------------
+$node->stop;
+$node->append_conf('postgresql.conf',
+	"shared_preload_libraries = 'tenant_backup'\ntenant_backup.scheduler_naptime = 1\ntenant_backup.sync_interval = 0\n");
+$node->start;
+my $moved = "$tmp/side_moved";
+is(scalar(tenant_keys($moved, 5)), 1, "tenant 5's key record is in the side repository");
+chmod 0000, $moved or die;
+like(sq('prod', "SELECT tenant_backup.backup_forget_tenant('5')"), qr/NOT REACHED, its wrapped keys may remain in repository side: /,
+	'tenant 5 is forgotten with the side repository out of reach');
+chmod 0755, $moved or die;
+is(scalar(tenant_keys($moved, 5)), 1, 'its key record is still there');
+$node->append_conf('postgresql.conf', "tenant_backup.sync_interval = 1\n");
+$node->reload;
+# (The side repository's row: this restart gave the server no S3 credentials, so the offsite row waits.)
+ok($node->poll_query_until('prod', "SELECT count(*) = 0 FROM tenant_backup.pending_key_removals WHERE repository = 'side'"),
+	"the scheduler's sync worker finishes the removal, with nobody calling backup_sync()");
+is(scalar(tenant_keys($moved, 5)), 0, 'the key record is gone');
+# Staging's attached copy lies under prod's prefix: the sync lists that prefix too, and so never
+# takes the copy for missing (and confirms it again) at every pass.
+is(sq('staging', "SELECT count(*) FROM tenant_backup.backup_sync()"), '0',
+	"staging's sync finds its attached copy where it is, and does nothing");
+
+$node->stop;
 done_testing();
