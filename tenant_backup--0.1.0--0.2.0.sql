@@ -1030,3 +1030,41 @@ GRANT EXECUTE ON FUNCTION
 -- key and unique keys its archive recorded, each added once the rows are in.
 COMMENT ON FUNCTION tenant_backup.backup_restore_into(bigint, name) IS
     'Materializes the backup''s tables with the tenant''s rows in target_schema (created, owned by the caller; an existing schema must be empty and the caller''s), for inspection; production rows are not touched. Columns as a restore would load them and the primary key; a table dropped since the backup also gets the NOT NULL columns and unique keys its archive recorded (one the rows do not satisfy is left out with a WARNING). No other constraint, index, default or trigger. Needs backup.download.';
+
+-- Issue 18 (the remaining gaps, hA): forgetting retried, repositories moved by SQL, DROP
+-- EXTENSION refused while backups have no record (docs/REFERENCE.md, docs/STORAGE.md).
+-- When each own backup's record (and its tenant's key record) was first written to a repository:
+-- NULL for the backups of 0.1.0 until backup_sync() describes them, and for one whose record could
+-- not be written. DROP EXTENSION is refused while a completed backup has none (attach could not
+-- bring it back), saying to run backup_sync() first.
+ALTER TABLE tenant_backup.backups ADD COLUMN described_at timestamptz;
+COMMENT ON COLUMN tenant_backup.backups.described_at IS
+    'When the backup''s record (and its tenant''s key record) was first written beside one of its copies; NULL: no repository describes it yet (backup_sync() writes it).';
+
+-- backup_forget_tenant's removal of a tenant's key records, repeated by backup_sync() (and the
+-- periodic sync) in each writable repository until it succeeded there: a repository out of reach
+-- when the tenant was forgotten, or an object that could not be removed when that committed. The
+-- tenant is kept as its SHA-256 only; key records of the tenant written after forgotten_at (a
+-- tenant of the same name backed up again) are never removed.
+CREATE TABLE tenant_backup.pending_key_removals (
+    repository    text NOT NULL,
+    prefix        text NOT NULL,          -- the database prefix whose keys/ hold the records
+    tenant_sha256 text NOT NULL CHECK (tenant_sha256 ~ '^[0-9a-f]{64}$'),
+    forgotten_at  timestamptz NOT NULL,
+    error         text,                   -- why the last attempt failed
+    PRIMARY KEY (repository, prefix, tenant_sha256)
+);
+COMMENT ON TABLE tenant_backup.pending_key_removals IS
+    'Key records of forgotten tenants still to be removed from a repository; backup_sync() removes them and the row.';
+
+-- A repository's URL, options or read-only flag changed in place (a bucket or directory moved):
+-- its copies are recorded by name, so they are found at the new URL.
+CREATE FUNCTION tenant_backup.backup_repository_alter(name text, url text DEFAULT NULL, options jsonb DEFAULT NULL,
+                                                      read_only boolean DEFAULT NULL) RETURNS void
+    AS 'MODULE_PATHNAME', 'backup_repository_alter' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION tenant_backup.backup_repository_alter(text, text, jsonb, boolean) IS
+    'Changes a repository''s URL, its driver options (replaced whole) or read_only; NULL leaves each as it is. Copies are recorded by repository and object name, so they are found at the new URL. Superusers only.';
+GRANT EXECUTE ON FUNCTION tenant_backup.backup_repository_alter(text, text, jsonb, boolean) TO PUBLIC; -- checks superuser itself
+
+COMMENT ON FUNCTION tenant_backup.backup_repository_scan(text) IS
+    'Every backup a repository holds: known (in this catalog), unknown (attach can add it), damaged (record or archive not as written), keys_missing (its data key is not there or not unwrapped by the configured master key), deleted (a tombstone says it was deleted), forgotten (a tombstone says its tenant was forgotten after it was taken), no_record (an archive without its record: attach cannot add it; backup_sync() writes the records of this catalog''s own). Changes nothing. Superusers only.';

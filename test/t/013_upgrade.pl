@@ -77,6 +77,20 @@ $node->start;
 $node->safe_psql('postgres', 'ALTER EXTENSION tenant_backup UPDATE');
 is($node->safe_psql('postgres', "SELECT extversion FROM pg_extension WHERE extname = 'tenant_backup'"),
 	'0.2.0', 'updated to 0.2.0');
+# issue 18: right after the update no repository describes the backups of 0.1.0 yet, so attach
+# could not bring them back: DROP EXTENSION is refused saying so, and to run backup_sync() first.
+my (undef, undef, $refusal) = $node->psql('postgres', 'DROP EXTENSION tenant_backup');
+like($refusal,
+	qr/DROP EXTENSION tenant_backup would destroy the catalog of 3 backup\(s\), \d+ tenant key\(s\) and 0 registered repository\(ies\); 3 of the backups have no record in any repository yet, so attach could not bring them back/,
+	'after the update, DROP EXTENSION is refused: the backups of 0.1.0 have no record yet');
+like($refusal, qr/Run SELECT \* FROM tenant_backup.backup_sync\(\) first/, 'saying to run backup_sync() first');
+like($refusal, qr/drop_confirmed = on to drop it anyway: those backups could then never be restored/,
+	'and what dropping it anyway would cost');
+unlike($refusal, qr/backup_attach\('local'\)/, 'never that attach brings them back');
+is( $node->safe_psql('postgres',
+		"SELECT string_agg(state || ' ' || (backup_id = original_backup_id), ',') FROM tenant_backup.backup_repository_scan('local') "
+		  . "WHERE original_backup_id IN ($id1, $id2, $id3)"),
+	'no_record true,no_record true,no_record true', 'and the scan lists their archives, known, as without a record');
 
 for my $id ($id1, $id2, $id3)
 {
@@ -137,6 +151,13 @@ is( $node->safe_psql('postgres',
 		"SELECT string_agg(state || ' ' || authenticated, ',') FROM tenant_backup.backup_repository_scan('local') "
 		  . "WHERE original_backup_id IN ($id1, $id2, $id3)"),
 	'known true,known true,known true', 'and the repository lists them, authenticated');
+is($node->safe_psql('postgres', "SELECT count(*) FROM tenant_backup.backups WHERE described_at IS NULL AND id IN ($id1, $id2, $id3)"),
+	'0', 'described (described_at)');
+(undef, undef, $refusal) = $node->psql('postgres', 'DROP EXTENSION tenant_backup');
+like($refusal, qr/DROP EXTENSION tenant_backup would destroy the catalog of \d+ backup\(s\)/,
+	'DROP EXTENSION is still refused after the sync');
+unlike($refusal, qr/no record/, 'no longer for want of records');
+like($refusal, qr/backup_attach\('local'\)/, 'but saying that attach brings the backups back');
 $node->safe_psql('postgres', 'CREATE DATABASE rebuilt');
 $node->safe_psql('rebuilt', q{
 CREATE EXTENSION tenant_backup;

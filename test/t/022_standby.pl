@@ -157,6 +157,8 @@ my %calls = (
 	  [ 'write', q{SELECT tenant_backup.backup_repository_add('x', 'file:///nonexistent/x')} ],
 	'backup_repository_check(text)' => [ 'read', q{SELECT count(*) FROM tenant_backup.backup_repository_check('local')} ],
 	'backup_repository_remove(text)' => [ 'write', q{SELECT tenant_backup.backup_repository_remove('x')} ],
+	'backup_repository_alter(text,text,jsonb,boolean)' =>
+	  [ 'write', q{SELECT tenant_backup.backup_repository_alter('nodeonly', read_only => true)} ],
 	'backup_restore(bigint)' => [ 'write', "SELECT count(*) FROM tenant_backup.backup_restore($before)" ],
 	# issue 21: a preview too (temporary tables)
 	'backup_restore(bigint,tenant_backup.named_boolean,boolean,text,regclass[],boolean,jsonb)' =>

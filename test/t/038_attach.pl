@@ -176,7 +176,9 @@ is(sq('rebuilt', "SELECT count(*) FROM pg_extension WHERE extname = 'tenant_back
 # A new session, the library not loaded yet: refused all the same.
 like(err('rebuilt', 'DROP EXTENSION IF EXISTS plpgsql_nonexistent, tenant_backup CASCADE'), qr/would destroy/,
 	'also in a list, with CASCADE, in a session that never used the extension');
-like(err('rebuilt', 'DROP SCHEMA tenant_backup CASCADE'), qr/would destroy/, 'so is dropping its schema');
+like(err('rebuilt', 'DROP SCHEMA tenant_backup CASCADE'),
+	qr/DROP SCHEMA tenant_backup would drop extension tenant_backup and destroy the catalog of 4 backup\(s\)/,
+	'so is dropping its schema, naming the statement run');
 sq('rebuilt', "SET tenant_backup.drop_confirmed = on; DROP EXTENSION tenant_backup");
 sq('rebuilt', 'CREATE EXTENSION tenant_backup');
 my $fresh = sq('rebuilt', "SELECT tenant_backup.backup_create('3')");

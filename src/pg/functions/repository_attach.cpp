@@ -46,7 +46,7 @@ TB_SQL_FUNCTION(backup_repository_scan) {
 	for (const FoundBackup &f : scan_repository(name)) {
 		out.add({f.object_name, f.state, opt(f.local_id), opt(f.original_id), text_or_null(f.tenant),
 		         text_or_null(f.kind), text_or_null(f.label), text_or_null(f.snapshot_at), opt(f.size_bytes),
-		         f.state == "damaged" ? std::nullopt : SqlValue(f.encrypted ? "t" : "f"),
+		         f.state == "damaged" || f.state == "no_record" ? std::nullopt : SqlValue(f.encrypted ? "t" : "f"),
 		         std::string(f.authenticated ? "t" : "f"), text_or_null(f.source), text_or_null(f.detail)});
 		count++;
 	}
@@ -122,6 +122,7 @@ TB_SQL_FUNCTION(tenant_backup_location) {
 // sees it), and the trigger fires in every session, the library loaded or not.
 TB_SQL_FUNCTION(tenant_backup_refuse_drop) {
 	const char *owned_by = nullptr; // DROP OWNED BY: the roles' OIDs, as an oid[] literal
+	bool schema_dropped = false;
 	bool ours = pg_eval([&] {
 		if (!CALLED_AS_EVENT_TRIGGER(fcinfo))
 			elog(ERROR, "tenant_backup._refuse_drop() must be called as an event trigger");
@@ -148,14 +149,18 @@ TB_SQL_FUNCTION(tenant_backup_refuse_drop) {
 			return false;
 		ListCell *cell;
 		foreach (cell, reinterpret_cast<DropStmt *>(tree)->objects)
-			if (IsA(lfirst(cell), String) && strcmp(strVal(lfirst(cell)), "tenant_backup") == 0)
+			if (IsA(lfirst(cell), String) && strcmp(strVal(lfirst(cell)), "tenant_backup") == 0) {
+				schema_dropped = type == OBJECT_SCHEMA;
 				return true;
+			}
 		return false;
 	});
 	if (!ours || setting_drop_confirmed())
 		return 0;
 	spi_begin();
-	std::string statement = "DROP EXTENSION tenant_backup would destroy";
+	// The statement run, named as it was: DROP SCHEMA takes the extension with its schema.
+	std::string statement = schema_dropped ? "DROP SCHEMA tenant_backup would drop extension tenant_backup and destroy"
+	                                       : "DROP EXTENSION tenant_backup would destroy";
 	if (owned_by) {
 		// The roles of the statement that own the extension or its schema (DROP OWNED drops both,
 		// the extension with its catalog); other roles' objects are none of ours.
@@ -174,18 +179,36 @@ TB_SQL_FUNCTION(tenant_backup_refuse_drop) {
 	std::vector<SqlRow> counts;
 	{
 		AsExtensionOwner owner;
+		// Own completed backups with an archive that no repository describes yet (described_at:
+		// the backups of 0.1.0 before backup_sync(), or a record that could not be written):
+		// attach could not bring those back, so the error must not say it would.
 		counts = spi_query("SELECT (SELECT count(*) FROM tenant_backup.backups WHERE status = 'completed'), "
 		                   "(SELECT count(*) FROM tenant_backup.tenant_keys), "
-		                   "(SELECT count(*) FROM tenant_backup.repositories)",
+		                   "(SELECT count(*) FROM tenant_backup.repositories), "
+		                   "(SELECT count(*) FROM tenant_backup.backups WHERE status = 'completed' "
+		                   "   AND original_id IS NULL AND object_name IS NOT NULL AND described_at IS NULL)",
 		                   {}, true);
 	}
 	spi_end();
-	std::string backups = *counts[0][0], keys = *counts[0][1], repositories = *counts[0][2];
+	std::string backups = *counts[0][0], keys = *counts[0][1], repositories = *counts[0][2],
+	            undescribed = *counts[0][3];
 	if (backups == "0" && keys == "0")
 		return 0;
-	throw SqlError(ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST,
-	               statement + " the catalog of " + backups + " backup(s), " + keys + " tenant key(s) and " +
-	                   repositories + " registered repository(ies)",
+	std::string message = statement + " the catalog of " + backups + " backup(s), " + keys + " tenant key(s) and " +
+	                      repositories + " registered repository(ies)";
+	if (undescribed != "0")
+		throw SqlError(ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST,
+		               message + "; " + undescribed +
+		                   " of the backups have no record in any repository yet, so attach could not bring "
+		                   "them back",
+		               "They were taken before the update to 0.2.0, or their record could not be written then. Run "
+		               "SELECT * FROM tenant_backup.backup_sync() first: it writes every backup's record and its "
+		               "tenant's wrapped key beside the archives (a failed row says which repository it could "
+		               "not reach); then the archives stay in the repositories and backup_attach brings them back "
+		               "after CREATE EXTENSION.",
+		               "SET tenant_backup.drop_confirmed = on to drop it anyway: those backups could then never be "
+		               "restored.");
+	throw SqlError(ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST, message,
 	               "The archives stay in the repositories, each with its record and its tenant's wrapped key: after "
 	               "CREATE EXTENSION tenant_backup, with the same master key configured, "
 	               "tenant_backup.backup_attach('local') (and, after backup_repository_add, each other "

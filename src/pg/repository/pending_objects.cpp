@@ -149,7 +149,8 @@ void on_xact(XactEvent event, void *) {
 	case XACT_EVENT_COMMIT:
 	case XACT_EVENT_PARALLEL_COMMIT: {
 		// The commit is durable: an error now would be a PANIC, so failures are only reported.
-		never_throwing("deleted archives", [] { remove_all(all_of(pending_removals), "a deleted archive"); });
+		never_throwing("deleted archives",
+		               [] { remove_all(all_of(pending_removals), "a deleted archive or key record"); });
 		pending_removals.clear();
 		published_writes.clear();
 		removals_on_abort.clear();

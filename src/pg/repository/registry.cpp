@@ -150,6 +150,27 @@ std::shared_ptr<Storage> open_url(const std::string &url, const RepositoryOption
 
 } // namespace
 
+bool read_only_option(const RepositoryOptions &options) {
+	for (const auto &[key, value] : options)
+		if (key == kReadOnlyOption)
+			return true_text(value);
+	return false;
+}
+
+std::shared_ptr<Storage> open_storage_at(const std::string &url, const RepositoryOptions &options) {
+	RepositoryOptions driver; // read_only is ours
+	for (const auto &option : options)
+		if (option.first != kReadOnlyOption)
+			driver.push_back(option);
+	try {
+		return open_url(url, driver);
+	} catch (const tb::Error &e) {
+		if (e.kind() == tb::ErrorKind::Cancelled)
+			throw;
+		throw SqlError(ERRCODE_CONFIG_FILE_ERROR, "cannot open repository at " + url + ": " + e.what());
+	}
+}
+
 std::string local_repository_url() {
 	std::shared_ptr<Storage> local = open_repository();
 	std::string probe = local->describe("x");

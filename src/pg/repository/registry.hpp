@@ -46,6 +46,11 @@ bool valid_repository_name(const std::string &name);
 bool option_looks_secret(const std::string &key);
 // Throws a clear error unless url and options make a usable repository. Sends nothing.
 void check_repository(const std::string &url, const RepositoryOptions &options);
+// Whether options (as given to backup_repository_add or _alter) make the repository read-only.
+bool read_only_option(const RepositoryOptions &options);
+// Opens a repository at a URL with options (checked by check_repository first), not by name: for
+// backup_repository_alter, which looks at the new URL before its transaction commits.
+std::shared_ptr<Storage> open_storage_at(const std::string &url, const RepositoryOptions &options);
 // The built-in repository "local" as a file:// URL.
 std::string local_repository_url();
 // Refuses unless the current user is a superuser (audited like require_backup_admin).

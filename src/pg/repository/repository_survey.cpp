@@ -88,8 +88,25 @@ std::vector<SurveyFinding> survey_repository(const std::string &repository, Stor
 	}
 	std::vector<SurveyFinding> findings;
 	std::string prefix = database_prefix();
+	// Under this database's prefix, and under those of the databases whose backups it attached
+	// with copies here (issue 18): listed too, or every sync would take those copies for missing
+	// (and confirm them again). Objects there that the catalog does not name are not ours:
+	// backup_id_of_archive does not read them, so they are never reported or removed.
+	std::set<std::string> prefixes{prefix};
+	{
+		AsExtensionOwner owner;
+		for (const auto &r : spi_query("SELECT DISTINCT b.source->>'database_prefix' FROM tenant_backup.backups b "
+		                               "JOIN tenant_backup.backup_copies c ON c.backup_id = b.id "
+		                               "WHERE c.repository = $1 AND b.source->>'database_prefix' IS NOT NULL",
+		                               {repository}, true))
+			prefixes.insert(*r[0]);
+	}
 	std::vector<ObjectInfo> objects;
-	breaks.run_outside([&] { objects = storage.list(prefix); });
+	breaks.run_outside([&] {
+		for (const std::string &p : prefixes)
+			for (auto &o : storage.list(p))
+				objects.push_back(std::move(o));
+	});
 	std::set<std::string> seen;
 	int checked = 0;
 	std::set<std::string> listed;

@@ -201,6 +201,21 @@ std::optional<uint32_t> own_key_generation(int64 id) {
 	return static_cast<uint32_t>(std::stoul(*rows[0][0]));
 }
 
+// Records that a repository describes these backups now (backups.described_at; the guard of DROP
+// EXTENSION counts those without), in the transaction that wrote their records.
+void mark_described(const std::vector<std::string> &ids) {
+	if (ids.empty())
+		return;
+	std::string array = "{";
+	for (const std::string &id : ids)
+		array += (array.size() > 1 ? "," : "") + id;
+	array += "}";
+	AsExtensionOwner owner;
+	spi_query("UPDATE tenant_backup.backups SET described_at = clock_timestamp() "
+	          "WHERE id = ANY ($1::bigint[]) AND described_at IS NULL",
+	          {array});
+}
+
 void describe_copy(int64 id, const std::string &object_name, const std::shared_ptr<Storage> &storage,
                    int archive_format) {
 	std::optional<std::string> body = backup_record_body(id, archive_format);
@@ -209,6 +224,7 @@ void describe_copy(int64 id, const std::string &object_name, const std::shared_p
 	write_small(storage, record_name(object_name), seal(*body, kBackupRecordInfo));
 	if (std::optional<uint32_t> generation = own_key_generation(id))
 		ensure_key_record(storage, *generation, [&](const std::string &n) { return storage->exists(n); });
+	mark_described({std::to_string(id)});
 }
 
 int archive_format_of(Storage &storage, const std::string &name) {
@@ -482,6 +498,22 @@ std::string tombstone_of(Storage &storage, const std::set<std::string> &names,
 	return "";
 }
 
+// The backup id in an archive's name, of any database: "<system identifier>/<database oid>/<id>-<16
+// hex digits>.tbk" (archive_names.hpp); nullopt for any other object.
+std::optional<int64> archive_backup_id(const std::string &name) {
+	size_t slash = name.rfind('/');
+	std::string base = slash == std::string::npos ? name : name.substr(slash + 1);
+	size_t dash = base.find('-');
+	if (dash == std::string::npos || dash == 0 || dash > 18 || base.size() != dash + 1 + 16 + 4 ||
+	    base.compare(base.size() - 4, 4, ".tbk") != 0)
+		return std::nullopt;
+	std::string id = base.substr(0, dash), hex = base.substr(dash + 1, 16);
+	if (id.find_first_not_of("0123456789") != std::string::npos ||
+	    hex.find_first_not_of("0123456789abcdef") != std::string::npos)
+		return std::nullopt;
+	return std::stoll(id);
+}
+
 std::vector<Candidate> survey(const std::string &repository, std::shared_ptr<Storage> &storage) {
 	storage = open_storage(repository);
 	std::map<std::string, uint64_t> sizes;
@@ -563,6 +595,38 @@ std::vector<Candidate> survey(const std::string &repository, std::shared_ptr<Sto
 				fb.detail = why;
 			}
 		}
+		out.push_back(std::move(c));
+	}
+	// Archives without a record beside them: listed too, so that nothing a repository holds is
+	// hidden (a backup of 0.1.0 not described yet, a record lost or never written).
+	for (const auto &[name, size] : sizes) {
+		std::optional<int64> id = archive_backup_id(name);
+		if (!id || names.count(record_name(name)))
+			continue;
+		pg_call([] { CHECK_FOR_INTERRUPTS(); });
+		Candidate c;
+		FoundBackup &fb = c.found;
+		fb.object_name = name;
+		fb.state = "no_record";
+		fb.original_id = id;
+		fb.size_bytes = static_cast<int64>(size);
+		{
+			AsExtensionOwner owner;
+			auto known = spi_query("SELECT c.backup_id FROM tenant_backup.backup_copies c "
+			                       "WHERE c.repository = $1 AND c.object_name = $2 "
+			                       "UNION ALL SELECT b.id FROM tenant_backup.backups b WHERE b.object_name = $2 "
+			                       "LIMIT 1",
+			                       {repository, name});
+			if (!known.empty())
+				fb.local_id = std::stoll(*known[0][0]);
+		}
+		fb.detail = fb.local_id ? "no record beside the archive: this catalog knows it (backup " +
+		                              std::to_string(*fb.local_id) +
+		                              "), and tenant_backup.backup_sync() writes its record; until then no other "
+		                              "database can attach it"
+		                        : std::string("no record beside the archive: attach cannot add it (an archive of "
+		                                      "0.1.0 its database never described with backup_sync(), or a record "
+		                                      "lost)");
 		out.push_back(std::move(c));
 	}
 	return out;
@@ -647,26 +711,50 @@ void describe_repository(
 		std::vector<SqlRow> copies;
 		{
 			AsExtensionOwner owner;
-			copies = spi_query("SELECT b.id, b.object_name FROM tenant_backup.backups b "
+			copies = spi_query("SELECT b.id, b.object_name, b.described_at IS NOT NULL FROM tenant_backup.backups b "
 			                   "JOIN tenant_backup.backup_copies c ON c.backup_id = b.id "
 			                   "WHERE c.repository = $1 AND c.state = 'stored' AND b.status = 'completed' "
 			                   "AND b.original_id IS NULL AND b.id > $2::bigint ORDER BY b.id LIMIT $3::int",
 			                   {repository, after, std::to_string(kPart)});
 		}
 		after = copies.size() < static_cast<size_t>(kPart) ? std::nullopt : copies.back()[0];
+		std::vector<std::string> described; // backups this repository describes now
 		for (const auto &c : copies) {
 			int64 id = std::stoll(*c[0]);
 			const std::string &object = *c[1];
-			if (exists(record_name(object)) || !exists(object))
-				continue; // described already; or missing (step 1 records that)
+			if (!exists(object))
+				continue; // missing (step 1 records that)
+			if (exists(record_name(object))) {
+				if (c[2].value_or("f") != "t")
+					described.push_back(*c[0]); // described already (its key record: below)
+				continue;
+			}
+			bool written = false;
 			std::string error = error_of([&] {
 				std::optional<std::string> body = backup_record_body(id, archive_format_of(*storage, object));
-				if (body)
-					write_small(storage, record_name(object), seal(*body, kBackupRecordInfo));
+				if (!body)
+					return;
+				write_small(storage, record_name(object), seal(*body, kBackupRecordInfo));
+				names.insert(record_name(object));
+				written = true;
 			});
 			done(id, "write_record", record_name(object), error);
 			wrote();
+			if (!written)
+				continue;
+			// Its tenant's key record with it: a record without its key cannot be attached.
+			std::string key_name;
+			std::string key_error = error_of([&] {
+				if (std::optional<uint32_t> generation = own_key_generation(id))
+					if (ensure_key_record(storage, *generation, exists, &key_name))
+						names.insert(key_name);
+			});
+			if (!key_name.empty() || !key_error.empty())
+				done(std::nullopt, "write_key", key_name, key_error);
+			if (key_error.empty())
+				described.push_back(*c[0]);
 		}
+		mark_described(described);
 		breaks.commit_now();
 	}
 	for (const auto &k : keys) {
@@ -705,12 +793,34 @@ std::set<std::string> key_record_prefixes(const std::string &tenant) {
 	return prefixes;
 }
 
+namespace {
+
+std::string sha256_hex(const std::string &text) {
+	Sha256 hash;
+	hash.update(reinterpret_cast<const uint8_t *>(text.data()), text.size());
+	return hash.hex_digest();
+}
+
+} // namespace
+
 std::vector<std::string> forget_key_records(const std::string &tenant, const std::set<std::string> &prefixes) {
 	std::vector<std::string> unreachable;
+	std::string hashed = sha256_hex(tenant);
 	for (const std::string &repository : every_repository()) {
 		if (repository_read_only(repository)) {
 			unreachable.push_back(repository + ": registered read-only in this database, not changed");
 			continue;
+		}
+		// Kept until a sync has removed them there (remove_forgotten_key_records): the removal at
+		// commit below may fail, or the repository be out of reach now.
+		{
+			AsExtensionOwner owner;
+			for (const std::string &prefix : prefixes)
+				spi_query("INSERT INTO tenant_backup.pending_key_removals (repository, prefix, tenant_sha256, "
+				          "forgotten_at) VALUES ($1, $2, $3, clock_timestamp()) "
+				          "ON CONFLICT (repository, prefix, tenant_sha256) DO UPDATE SET forgotten_at = "
+				          "excluded.forgotten_at, error = NULL",
+				          {repository, prefix, hashed});
 		}
 		std::string error = error_of([&] {
 			std::shared_ptr<Storage> storage = open_storage(repository);
@@ -727,10 +837,80 @@ std::vector<std::string> forget_key_records(const std::string &tenant, const std
 				remove_at_commit(storage, o.name);
 			}
 		});
-		if (!error.empty())
-			unreachable.push_back(repository + ": " + error);
+		if (!error.empty()) {
+			AsExtensionOwner owner;
+			spi_query("UPDATE tenant_backup.pending_key_removals SET error = $3 WHERE repository = $1 "
+			          "AND tenant_sha256 = $2",
+			          {repository, hashed, error});
+			unreachable.push_back(repository + ": " + error +
+			                      " (tenant_backup.backup_sync() removes them once it reaches the repository)");
+		}
 	}
 	return unreachable;
+}
+
+void remove_forgotten_key_records(const std::string &repository, Storage &storage, const DescribeDone &done,
+                                  const TransactionBreaks &breaks) {
+	std::vector<SqlRow> rows;
+	{
+		AsExtensionOwner owner;
+		rows = spi_query("SELECT prefix, tenant_sha256, forgotten_at::text FROM tenant_backup.pending_key_removals "
+		                 "WHERE repository = $1 ORDER BY prefix, tenant_sha256",
+		                 {repository});
+	}
+	int handled = 0;
+	for (const auto &r : rows) {
+		const std::string &prefix = *r[0], &hashed = *r[1], &forgotten_at = *r[2];
+		std::vector<ObjectInfo> listed;
+		std::string error = error_of([&] { breaks.run_outside([&] { listed = storage.list(prefix + "keys/"); }); });
+		if (!error.empty()) // not listed: nothing known of its key records
+			done(std::nullopt, "remove_key", prefix + "keys/", error);
+		for (const auto &o : listed) {
+			if (!error.empty())
+				break; // one failure costs one attempt, as at commit
+			if (!ends_with(o.name, kKeySuffix))
+				continue;
+			pg_call([] { CHECK_FOR_INTERRUPTS(); });
+			std::string text;
+			std::string failed = error_of([&] { text = read_small(storage, o.name); });
+			if (!failed.empty()) { // unread, it may be the tenant's: the row stays for the next sync
+				done(std::nullopt, "remove_key", o.name, failed);
+				error = failed;
+				continue;
+			}
+			size_t nl = text.find('\n');
+			KeyFields k;
+			if (nl == std::string::npos || read_key_fields(text.substr(0, nl), k) || sha256_hex(k.tenant) != hashed)
+				continue;
+			// Only the keys that existed when the tenant was forgotten: a tenant of the same name
+			// backed up again since has keys of its own.
+			{
+				AsExtensionOwner owner;
+				auto older = spi_query("SELECT coalesce(($1::jsonb->>'created_at')::timestamptz <= $2::timestamptz, "
+				                       "true)",
+				                       {text.substr(0, nl), forgotten_at}, true);
+				if (older.at(0)[0].value_or("t") != "t")
+					continue;
+			}
+			failed = error_of([&] { storage.remove(o.name); });
+			done(std::nullopt, "remove_key", o.name, failed);
+			if (!failed.empty())
+				error = failed;
+		}
+		{
+			AsExtensionOwner owner;
+			if (error.empty())
+				spi_query("DELETE FROM tenant_backup.pending_key_removals WHERE repository = $1 AND prefix = $2 "
+				          "AND tenant_sha256 = $3",
+				          {repository, prefix, hashed});
+			else
+				spi_query("UPDATE tenant_backup.pending_key_removals SET error = $4 WHERE repository = $1 "
+				          "AND prefix = $2 AND tenant_sha256 = $3",
+				          {repository, prefix, hashed, error});
+		}
+		if (++handled % kResealPerTransaction == 0)
+			breaks.commit_now();
+	}
 }
 
 std::optional<std::string> backup_tombstone_body(int64 id, const std::string &object_name, const char *reason) {

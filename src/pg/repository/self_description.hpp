@@ -47,13 +47,21 @@ void describe_repository(const std::string &repository, Storage &storage,
 // forgotten). Never another database's keys of a tenant that merely has the same name.
 std::set<std::string> key_record_prefixes(const std::string &tenant);
 
-// Removes every key record of the tenant under `prefixes` from every repository; returns one
-// line per repository that could not be reached (or listed), empty when all were.
+// Removes every key record of the tenant under `prefixes` from every repository (at commit), and
+// records each writable repository in tenant_backup.pending_key_removals, for backup_sync() to
+// finish; returns one line per repository that could not be reached (or listed), empty when all were.
 std::vector<std::string> forget_key_records(const std::string &tenant, const std::set<std::string> &prefixes);
 
 // The callback of the repository steps below: one call per object written or failed.
 using DescribeDone =
     std::function<void(std::optional<int64>, const char *action, const std::string &name, const std::string &error)>;
+
+// backup_sync's step: the key records of forgotten tenants that forget_key_records could not
+// remove here (tenant_backup.pending_key_removals: the repository out of reach, or a removal at
+// commit that failed), removed now, each row deleted once it is done. Only key records of the
+// tenant created before it was forgotten. One call of `done` per key record removed or failed.
+void remove_forgotten_key_records(const std::string &repository, Storage &storage, const DescribeDone &done,
+                                  const TransactionBreaks &breaks = {});
 
 // Tombstones: what a deleted backup or a forgotten tenant leaves in the repositories, so that
 // scan reports an archive and record put back as deleted or forgotten, and attach refuses it.
@@ -104,8 +112,8 @@ ResealSummary reseal_every_repository();
 // One backup found in a repository.
 struct FoundBackup {
 	std::string object_name; // the archive's
-	std::string state;       // known, unknown, damaged, keys_missing, deleted, forgotten
-	std::string detail;      // why damaged or keys missing
+	std::string state;       // known, unknown, damaged, keys_missing, deleted, forgotten, no_record
+	std::string detail;      // why damaged, keys missing or without a record
 	bool authenticated = false;
 	std::optional<int64> original_id, local_id, size_bytes;
 	std::string tenant, kind, label, snapshot_at, source, source_database;

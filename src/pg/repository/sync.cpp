@@ -5,6 +5,8 @@
 //      failed at commit (tenant_backup.removed_objects) and those of failed backups; S3 multipart
 //      uploads of its backups that nobody is writing any more are aborted. An object the catalog
 //      does not know is never removed (see repository_survey.hpp);
+//      Key records of forgotten tenants that could not be removed then
+//      (tenant_backup.pending_key_removals) are removed too;
 //   3. every missing copy of a completed backup is confirmed where its object turns out to be
 //      intact after all, or else stored again from a healthy copy, published only if what was
 //      read has the backup's size and SHA-256.
@@ -133,16 +135,16 @@ void tidy_repository(const std::string &repository, SyncResult &result, const Tr
 		}
 	}
 	remove_deleted_objects(repository, *storage, result, breaks);
+	// Key records of forgotten tenants that backup_forget_tenant could not remove here.
+	auto add = [&](std::optional<int64> id, const char *action, const std::string &name, const std::string &error) {
+		result.add(id, repository, action, name, error);
+	};
+	std::string forgotten = error_of([&] { remove_forgotten_key_records(repository, *storage, add, breaks); });
+	if (!forgotten.empty())
+		result.add(std::nullopt, repository, "remove_key", "", forgotten);
 	// The repository describes itself (self_description.hpp): records of copies without one (a
 	// backup of 0.1.0, or one whose record could not be written then) and every tenant key.
-	std::string described = error_of([&] {
-		describe_repository(
-		    repository, *storage,
-		    [&](std::optional<int64> id, const char *action, const std::string &name, const std::string &error) {
-			    result.add(id, repository, action, name, error);
-		    },
-		    breaks);
-	});
+	std::string described = error_of([&] { describe_repository(repository, *storage, add, breaks); });
 	if (!described.empty())
 		result.add(std::nullopt, repository, "write_record", "", described);
 }
