@@ -8,57 +8,20 @@ use strict;
 use warnings FATAL => 'all';
 
 use File::Copy qw(copy move);
-use File::Find;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use FindBin;
+use lib $FindBin::RealBin;
+use RepositoryTest;
 
 my $tmp = PostgreSQL::Test::Utils::tempdir;
 my $repo = "$tmp/repo";
 my $key_file = "$tmp/master.key";
-open my $kf, '>', $key_file or die;
-print $kf "3333333333333333333333333333333333333333333333333333333333333333\n";
-close $kf;
-chmod 0600, $key_file;
-
-my $node = PostgreSQL::Test::Cluster->new('attach');
-$node->init;
-$node->append_conf('postgresql.conf', "tenant_backup.repository = '$repo'\n");
-$node->append_conf('postgresql.conf', "tenant_backup.encryption_key_file = '$key_file'\n");
-# (No pre_restore backups, issue 21: the counts below are of the backups this test takes.)
-$node->append_conf('postgresql.conf', "tenant_backup.pre_restore_backup = off\n");
-$node->start;
-
-my $schema = q{
-CREATE EXTENSION tenant_backup;
-CREATE TABLE accounts (tenant_id int PRIMARY KEY, name text NOT NULL);
-CREATE TABLE notes (tenant_id int NOT NULL REFERENCES accounts, id int PRIMARY KEY, body text NOT NULL);
-CREATE INDEX ON notes (tenant_id);
-};
-my $data = q{
-INSERT INTO accounts SELECT t, 'tenant ' || t FROM generate_series(1, 3) t;
-INSERT INTO notes SELECT 1 + g % 3, g, 'note ' || g || repeat('x', g % 17) FROM generate_series(1, 3000) g;
-};
-
-sub sq { my ($db, $sql) = @_; return $node->safe_psql($db, $sql); }
-sub err { my ($db, $sql) = @_; my ($rc, $out, $e) = $node->psql($db, $sql); return $e; }
-
-# What a tenant's rows are, to compare exactly after a restore.
-sub fingerprint
-{
-	my ($db, $t) = @_;
-	return sq($db, "SELECT (SELECT name FROM accounts WHERE tenant_id = $t) || ' ' || "
-		  . "(SELECT count(*) || ':' || md5(string_agg(id || '/' || body, ',' ORDER BY id)) FROM notes WHERE tenant_id = $t)");
-}
-
-sub files_under
-{
-	my ($dir, $re) = @_;
-	my @out;
-	find(sub { push @out, $File::Find::name if -f $_ && $File::Find::name =~ $re }, $dir);
-	return sort @out;
-}
-sub count_files { my @f = files_under(@_); return scalar(@f); }
+write_key_file($key_file, '3333333333333333333333333333333333333333333333333333333333333333');
+my $node = repository_node('attach', $repo, $key_file);
+my $schema = accounts_schema();
+my $data = accounts_data(3, 3000, 'x', 17);
 
 $node->safe_psql('postgres', 'CREATE DATABASE prod');
 sq('prod', $schema . $data);
@@ -87,7 +50,6 @@ is(sq('rebuilt', "SELECT string_agg(state || ' ' || tenant || ' ' || original_ba
 # Tampering: each altered record is damaged for scan and refused by attach.
 my ($rec3) = grep { my $t = slurp_file($_); $t =~ /"tenant": "3"/ } @records;
 my $orig3 = slurp_file($rec3);
-sub rewrite { my ($f, $text) = @_; open my $fh, '>', $f or die; print $fh $text; close $fh; }
 
 (my $other = $orig3) =~ s/"tenant": "3"/"tenant": "1"/;
 rewrite($rec3, $other);

@@ -11,31 +11,18 @@ use File::Path qw(rmtree);
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
-
-my $harness = $ENV{TB_S3_HARNESS};
-plan skip_all => 'TB_S3_HARNESS (a copy of test/s3) is not set'
-  unless $harness && -f "$harness/swift-server.sh";
+use FindBin;
+use lib $FindBin::RealBin;
+use SwiftHarness;
 
 my $tmp = PostgreSQL::Test::Utils::tempdir;
-my $swift = "$tmp/swift";
-my $port = $ENV{TB_S3_TAP_PORT} // 18180;
-my $swift_running = 0;
-system_or_bail('bash', "$harness/swift-server.sh", 'start', $swift, $port);
-$swift_running = 1;
-END { system('bash', "$harness/swift-server.sh", 'stop', $swift) if $swift_running; }
-my %s3;
-open(my $envfh, '<', "$swift/env.sh") or die "env.sh: $!";
-while (<$envfh>) { $s3{$1} = $2 if /^export (\w+)=(.*)$/; }
-close $envfh;
+my %s3 = %{ swift_start($ENV{TB_S3_TAP_PORT} // 18180) };
 my ($endpoint, $bucket, $key, $secret) = @s3{qw(TB_S3_ENDPOINT TB_S3_BUCKET TB_S3_ACCESS_KEY TB_S3_SECRET)};
-my $netrc = "$tmp/netrc";
-PostgreSQL::Test::Utils::append_to_file($netrc, "machine 127.0.0.1 login $key password $secret\n");
-chmod 0600, $netrc;
 
 # Every object under prod/ with its size and ETag, seen through curl, independently of our driver.
 sub bucket_listing
 {
-	my $out = `curl -s --aws-sigv4 aws:amz:us-east-1:s3 --netrc-file $netrc -H x-amz-content-sha256:UNSIGNED-PAYLOAD '$endpoint/$bucket?prefix=prod'`;
+	my $out = s3_request('', '?prefix=prod');
 	my @objects;
 	while ($out =~ m{<Contents>(.*?)</Contents>}gs)
 	{

@@ -11,10 +11,12 @@ use strict;
 use warnings FATAL => 'all';
 
 use File::Copy qw(copy);
-use File::Find;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use FindBin;
+use lib $FindBin::RealBin;
+use RepositoryTest;
 
 my $tmp = PostgreSQL::Test::Utils::tempdir;
 my $repo = "$tmp/repo";
@@ -23,52 +25,14 @@ mkdir $offsite or die;
 my $key_file = "$tmp/master.key";
 my $old_key = '5555555555555555555555555555555555555555555555555555555555555555';
 my $new_key = '6666666666666666666666666666666666666666666666666666666666666666';
-sub keys_are
-{
-	open my $kf, '>', $key_file or die;
-	print $kf map { "$_\n" } @_;
-	close $kf;
-	chmod 0600, $key_file;
-}
+sub keys_are { write_key_file($key_file, @_); }
 keys_are($old_key);
 
-my $node = PostgreSQL::Test::Cluster->new('rotation');
-$node->init;
-$node->append_conf('postgresql.conf', "tenant_backup.repository = '$repo'\n");
-$node->append_conf('postgresql.conf', "tenant_backup.encryption_key_file = '$key_file'\n");
-$node->append_conf('postgresql.conf', "tenant_backup.pre_restore_backup = off\n");
-$node->start;
+my $node = repository_node('rotation', $repo, $key_file);
+my $schema = accounts_schema();
+my $data = accounts_data(3, 2000, 'y', 13);
 
-my $schema = q{
-CREATE EXTENSION tenant_backup;
-CREATE TABLE accounts (tenant_id int PRIMARY KEY, name text NOT NULL);
-CREATE TABLE notes (tenant_id int NOT NULL REFERENCES accounts, id int PRIMARY KEY, body text NOT NULL);
-CREATE INDEX ON notes (tenant_id);
-};
-my $data = q{
-INSERT INTO accounts SELECT t, 'tenant ' || t FROM generate_series(1, 3) t;
-INSERT INTO notes SELECT 1 + g % 3, g, 'note ' || g || repeat('y', g % 13) FROM generate_series(1, 2000) g;
-};
-
-sub sq { my ($db, $sql) = @_; return $node->safe_psql($db, $sql); }
-sub err { my ($db, $sql) = @_; my ($rc, $out, $e) = $node->psql($db, $sql); return $e; }
 sub psql_stderr { my ($db, $sql) = @_; my ($out, $e) = ('', ''); $node->psql($db, $sql, stdout => \$out, stderr => \$e); return $e; }
-
-sub fingerprint
-{
-	my ($db, $t) = @_;
-	return sq($db, "SELECT (SELECT name FROM accounts WHERE tenant_id = $t) || ' ' || "
-		  . "(SELECT count(*) || ':' || md5(string_agg(id || '/' || body, ',' ORDER BY id)) FROM notes WHERE tenant_id = $t)");
-}
-
-sub files_under
-{
-	my ($dir, $re) = @_;
-	my @out;
-	find(sub { push @out, $File::Find::name if -f $_ && $File::Find::name =~ $re }, $dir);
-	return sort @out;
-}
-sub count_files { my @f = files_under(@_); return scalar(@f); }
 
 # The master key id named by each record's authentication line, counted: "id:count,...".
 sub sealed_by
@@ -82,8 +46,6 @@ sub sealed_by
 	}
 	return join(',', map { "$_:$n{$_}" } sort keys %n);
 }
-
-sub rewrite { my ($f, $text) = @_; open my $fh, '>', $f or die; print $fh $text; close $fh; }
 
 $node->safe_psql('postgres', 'CREATE DATABASE prod');
 sq('prod', $schema . $data);

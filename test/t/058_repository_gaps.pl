@@ -14,47 +14,32 @@ use strict;
 use warnings FATAL => 'all';
 
 use File::Copy qw(copy move);
-use File::Find;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use FindBin;
+use lib $FindBin::RealBin;
+use SwiftHarness;
+use RepositoryTest;
 
 my $tmp = PostgreSQL::Test::Utils::tempdir;
 my $repo = "$tmp/repo";
 my $side = "$tmp/side";
 my $key_file = "$tmp/master.key";
-open my $kf, '>', $key_file or die;
-print $kf "5858585858585858585858585858585858585858585858585858585858585858\n";
-close $kf;
-chmod 0600, $key_file;
+write_key_file($key_file, '5858585858585858585858585858585858585858585858585858585858585858');
 
 # S3 (optional): the Swift harness of 011.
-my $harness = $ENV{TB_S3_HARNESS};
-my $with_s3 = $harness && -f "$harness/swift-server.sh";
-my ($endpoint, $bucket, $netrc, $opts);
-my $swift_running = 0;
-my $swift = "$tmp/swift";
-END { system('bash', "$harness/swift-server.sh", 'stop', $swift) if $swift_running; }
+my $with_s3 = swift_available();
+my ($endpoint, $bucket, $opts, $curl);
 if ($with_s3)
 {
-	my $port = $ENV{TB_S3_TAP_PORT} // 18580;
-	system_or_bail('bash', "$harness/swift-server.sh", 'start', $swift, $port);
-	$swift_running = 1;
-	my %s3;
-	open(my $envfh, '<', "$swift/env.sh") or die "env.sh: $!";
-	while (<$envfh>) { $s3{$1} = $2 if /^export (\w+)=(.*)$/; }
-	close $envfh;
+	my %s3 = %{ swift_start($ENV{TB_S3_TAP_PORT} // 18580) };
 	($endpoint, $bucket) = @s3{qw(TB_S3_ENDPOINT TB_S3_BUCKET)};
-	$netrc = "$tmp/netrc";
-	PostgreSQL::Test::Utils::append_to_file($netrc,
-		"machine 127.0.0.1 login $s3{TB_S3_ACCESS_KEY} password $s3{TB_S3_SECRET}\n");
-	chmod 0600, $netrc;
 	$ENV{AWS_ACCESS_KEY_ID} = $s3{TB_S3_ACCESS_KEY};
 	$ENV{AWS_SECRET_ACCESS_KEY} = $s3{TB_S3_SECRET};
 	$opts = qq{"endpoint": "$endpoint", "region": "us-east-1", "path_style": true};
+	$curl = s3_curl_command() . ' -f';
 }
-my $curl = "curl -sf --aws-sigv4 aws:amz:us-east-1:s3 --netrc-file $netrc -H x-amz-content-sha256:UNSIGNED-PAYLOAD"
-  if $with_s3;
 # The keys of the bucket's objects under a prefix, seen through curl, independently of our driver.
 sub bucket_keys
 {
@@ -65,44 +50,13 @@ sub bucket_keys
 	return @keys;
 }
 
-my $node = PostgreSQL::Test::Cluster->new('repository_gaps');
-$node->init;
-$node->append_conf('postgresql.conf', "tenant_backup.repository = '$repo'\n");
-$node->append_conf('postgresql.conf', "tenant_backup.encryption_key_file = '$key_file'\n");
-$node->append_conf('postgresql.conf', "tenant_backup.pre_restore_backup = off\n");
-$node->start;
+my $node = repository_node('repository_gaps', $repo, $key_file);
 delete $ENV{AWS_ACCESS_KEY_ID};
 delete $ENV{AWS_SECRET_ACCESS_KEY};
 
-my $schema = q{
-CREATE EXTENSION tenant_backup;
-CREATE TABLE accounts (tenant_id int PRIMARY KEY, name text NOT NULL);
-CREATE TABLE notes (tenant_id int NOT NULL REFERENCES accounts, id int PRIMARY KEY, body text NOT NULL);
-CREATE INDEX ON notes (tenant_id);
-};
-my $data = q{
-INSERT INTO accounts SELECT t, 'tenant ' || t FROM generate_series(1, 5) t;
-INSERT INTO notes SELECT 1 + g % 5, g, 'note ' || g || repeat('y', g % 13) FROM generate_series(1, 2500) g;
-};
+my $schema = accounts_schema();
+my $data = accounts_data(5, 2500, 'y', 13);
 
-sub sq { my ($db, $sql) = @_; return $node->safe_psql($db, $sql); }
-sub err { my ($db, $sql) = @_; my ($rc, $out, $e) = $node->psql($db, $sql); return $e; }
-sub rewrite { my ($f, $text) = @_; open my $fh, '>', $f or die "$f: $!"; print $fh $text; close $fh; }
-
-sub fingerprint
-{
-	my ($db, $t) = @_;
-	return sq($db, "SELECT coalesce((SELECT name FROM accounts WHERE tenant_id = $t), '-') || ' ' || "
-		  . "(SELECT count(*) || ':' || coalesce(md5(string_agg(id || '/' || body, ',' ORDER BY id)), '') FROM notes WHERE tenant_id = $t)");
-}
-
-sub files_under
-{
-	my ($dir, $re) = @_;
-	my @out;
-	find(sub { push @out, $File::Find::name if -f $_ && $File::Find::name =~ $re }, $dir);
-	return sort @out;
-}
 # The key records of a tenant under a directory.
 sub tenant_keys
 {

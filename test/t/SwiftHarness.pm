@@ -10,7 +10,7 @@ use Exporter 'import';
 use PostgreSQL::Test::Utils;
 use Test::More;
 
-our @EXPORT = qw(swift_available swift_start swift_stop swift_pause_resume s3_curl s3_request);
+our @EXPORT = qw(swift_available swift_start swift_stop swift_pause_resume s3_curl s3_request s3_curl_command);
 
 my $harness = $ENV{TB_S3_HARNESS};
 my ($swift, $netrc, $running, %s3);
@@ -57,12 +57,19 @@ sub swift_pause_resume
 	system_or_bail('bash', "$harness/swift-server.sh", $what, $swift);
 }
 
+# The curl command line that signs its requests with the harness's credentials (SigV4).
+sub s3_curl_command
+{
+	return "curl -s --aws-sigv4 aws:amz:us-east-1:s3 --netrc-file $netrc -H x-amz-content-sha256:UNSIGNED-PAYLOAD";
+}
+
 # curl `args` on the bucket's URL followed by `suffix` ("?prefix=..." or "/object"); its output.
 # curl 7.88 signs a query as given: it must already be canonical (sorted, "uploads=").
 sub s3_request
 {
 	my ($args, $suffix) = @_;
-	return `curl -s --aws-sigv4 aws:amz:us-east-1:s3 --netrc-file $netrc -H x-amz-content-sha256:UNSIGNED-PAYLOAD $args '$s3{TB_S3_ENDPOINT}/$s3{TB_S3_BUCKET}$suffix'`;
+	my $curl = s3_curl_command();
+	return `$curl $args '$s3{TB_S3_ENDPOINT}/$s3{TB_S3_BUCKET}$suffix'`;
 }
 
 # curl `args` on one object of the bucket.
