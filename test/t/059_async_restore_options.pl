@@ -18,25 +18,16 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use Time::HiRes qw(usleep);
+use FindBin;
+use lib $FindBin::RealBin;
+use SchedulerTestClock;
 
 my $node = PostgreSQL::Test::Cluster->new('async_options');
 $node->init;
 $node->append_conf('postgresql.conf', "tenant_backup.unencrypted_backups = 'allow'\n");
 $node->start;
 
-sub sql { return $node->safe_psql('postgres', $_[0]); }
-
-sub wait_for
-{
-	my ($query, $expected) = @_;
-	for (1 .. 600)
-	{
-		return 1 if sql($query) eq $expected;
-		usleep(100_000);
-	}
-	diag("still " . sql($query) . " instead of $expected for: $query");
-	return 0;
-}
+use_node($node); # sql() and wait_for() of SchedulerTestClock ask it
 
 # A job, run to its end: its id, once its state is final.
 sub run_job

@@ -1,6 +1,7 @@
 # What the scheduler's TAP tests share: a cluster with the library preloaded and a quick
-# scheduler, polling a query until it returns what is expected, and the scheduler's test clock
-# (tenant_backup.scheduler_clock_offset) set to a day and time.
+# scheduler, polling a query until it returns what is expected (also on a node of another test,
+# given to use_node), and the scheduler's test clock (tenant_backup.scheduler_clock_offset) set to
+# a day and time.
 package SchedulerTestClock;
 use strict;
 use warnings FATAL => 'all';
