@@ -425,23 +425,26 @@ TEST(ArchiveFormat, VersionOneArchivesOfReleaseZeroOneStillRead) {
 	EXPECT_TRUE(read_is_corrupt(seal_archive(h2, {header_record(kHandTenant, "{}"), table, trailer(0, 0)})));
 }
 
+namespace {
+// A sealed archive of one table record with `payload`, one row and its index (table s.t).
+std::string one_table_archive(const std::string &payload) {
+	std::string table = record('T', payload) + record('D', tuple({be32(1), be32(2)})) + record('E', u64_payload({1}));
+	ar::FileHeader h = file_header();
+	auto trailer = [&](uint64_t chunk, uint64_t offset) {
+		return record('Z', trailer_payload(1, 1, {{"s", "t", chunk, offset, 1}}));
+	};
+	std::vector<std::pair<uint64_t, uint64_t>> starts;
+	seal_archive(h, {header_record(kHandTenant, "{}"), table, trailer(0, 0)}, kHandTenant, std::nullopt, &starts);
+	return seal_archive(h, {header_record(kHandTenant, "{}"), table, trailer(starts[1].second, starts[1].first)});
+}
+} // namespace
+
 TEST(ArchiveFormat, TableIdentityIsOptionalInVersionTwo) {
 	// Format 2 table records written before the table's identity (database, OID, attnums) ended
 	// them read without it; written with it, it reads back; an attnum count that is neither 0 nor
 	// the column count is damage.
-	auto read_table = [](const std::string &payload) {
-		std::string table =
-		    record('T', payload) + record('D', tuple({be32(1), be32(2)})) + record('E', u64_payload({1}));
-		ar::FileHeader h = file_header();
-		auto trailer = [&](uint64_t chunk, uint64_t offset) {
-			return record('Z', trailer_payload(1, 1, {{"s", "t", chunk, offset, 1}}));
-		};
-		std::vector<std::pair<uint64_t, uint64_t>> starts;
-		seal_archive(h, {header_record(kHandTenant, "{}"), table, trailer(0, 0)}, kHandTenant, std::nullopt, &starts);
-		return seal_archive(h, {header_record(kHandTenant, "{}"), table, trailer(starts[1].second, starts[1].first)});
-	};
 	auto t = table_header("s", "t", "c", {{"c", "integer"}, {"d", "integer"}});
-	ReadArchive old = read_archive(read_table(table_payload(t, false)), reader_options(kHandTenant));
+	ReadArchive old = read_archive(one_table_archive(table_payload(t, false)), reader_options(kHandTenant));
 	ASSERT_EQ(old.tables.size(), 1u);
 	EXPECT_TRUE(old.tables[0].header.database.empty());
 	EXPECT_EQ(old.tables[0].header.relid, 0u);
@@ -449,38 +452,27 @@ TEST(ArchiveFormat, TableIdentityIsOptionalInVersionTwo) {
 	t.database = "7312345678901234567/16384";
 	t.relid = 16500;
 	t.attnums = {1, 3};
-	ReadArchive got = read_archive(read_table(table_payload(t)), reader_options(kHandTenant));
+	ReadArchive got = read_archive(one_table_archive(table_payload(t)), reader_options(kHandTenant));
 	ASSERT_EQ(got.tables.size(), 1u);
 	EXPECT_TRUE(got.tables[0].header == t);
 	EXPECT_EQ(got.tables[0].row_count, 1u);
 	t.attnums = {1};
-	EXPECT_TRUE(read_is_corrupt(read_table(table_payload(t))));
+	EXPECT_TRUE(read_is_corrupt(one_table_archive(table_payload(t))));
 }
 
 TEST(ArchiveFormat, TableConstraintsAreOptionalAfterTheIdentity) {
 	// Records written before issue 21 end after the identity: their constraints are not recorded
 	// (nullopt, not "none"). Written, they read back; a name that is no column of the record, or
 	// unknown key flags, is damage.
-	auto read_table = [](const std::string &payload) {
-		std::string table =
-		    record('T', payload) + record('D', tuple({be32(1), be32(2)})) + record('E', u64_payload({1}));
-		ar::FileHeader h = file_header();
-		auto trailer = [&](uint64_t chunk, uint64_t offset) {
-			return record('Z', trailer_payload(1, 1, {{"s", "t", chunk, offset, 1}}));
-		};
-		std::vector<std::pair<uint64_t, uint64_t>> starts;
-		seal_archive(h, {header_record(kHandTenant, "{}"), table, trailer(0, 0)}, kHandTenant, std::nullopt, &starts);
-		return seal_archive(h, {header_record(kHandTenant, "{}"), table, trailer(starts[1].second, starts[1].first)});
-	};
 	auto t = table_header("s", "t", "c", {{"c", "integer"}, {"d", "integer"}});
 	t.database = "7312345678901234567/16384";
 	t.relid = 16500;
 	t.attnums = {1, 2};
-	ReadArchive old = read_archive(read_table(table_payload(t)), reader_options(kHandTenant));
+	ReadArchive old = read_archive(one_table_archive(table_payload(t)), reader_options(kHandTenant));
 	ASSERT_EQ(old.tables.size(), 1u);
 	EXPECT_FALSE(old.tables[0].header.constraints.has_value());
 	t.constraints = ar::TableConstraints{{"c", "d"}, {{"c", "d"}, false}, {{{"d"}, true}}};
-	ReadArchive got = read_archive(read_table(table_payload(t)), reader_options(kHandTenant));
+	ReadArchive got = read_archive(one_table_archive(table_payload(t)), reader_options(kHandTenant));
 	ASSERT_EQ(got.tables.size(), 1u);
 	ASSERT_TRUE(got.tables[0].header.constraints.has_value());
 	EXPECT_TRUE(got.tables[0].header == t);
@@ -488,12 +480,12 @@ TEST(ArchiveFormat, TableConstraintsAreOptionalAfterTheIdentity) {
 	EXPECT_TRUE(got.tables[0].header.constraints->unique_keys.at(0).nulls_not_distinct);
 	// None at all is recorded as none.
 	t.constraints = ar::TableConstraints{};
-	got = read_archive(read_table(table_payload(t)), reader_options(kHandTenant));
+	got = read_archive(one_table_archive(table_payload(t)), reader_options(kHandTenant));
 	ASSERT_TRUE(got.tables[0].header.constraints.has_value());
 	EXPECT_TRUE(got.tables[0].header.constraints->primary_key.columns.empty());
 	// Damage: a column the record does not have, unknown flags.
 	t.constraints = ar::TableConstraints{{"c"}, {{"e"}, false}, {}};
-	EXPECT_TRUE(read_is_corrupt(read_table(table_payload(t))));
+	EXPECT_TRUE(read_is_corrupt(one_table_archive(table_payload(t))));
 	std::string flags = table_payload(ar::TableHeader{t.schema,
 	                                                  t.name,
 	                                                  t.tenant_column,
@@ -504,5 +496,5 @@ TEST(ArchiveFormat, TableConstraintsAreOptionalAfterTheIdentity) {
 	                                                  t.attnums,
 	                                                  ar::TableConstraints{{}, {{"c"}, false}, {}}});
 	flags[flags.size() - 8] = 2; // the primary key's flags (then the unique key count)
-	EXPECT_TRUE(read_is_corrupt(read_table(flags)));
+	EXPECT_TRUE(read_is_corrupt(one_table_archive(flags)));
 }
