@@ -1068,3 +1068,12 @@ GRANT EXECUTE ON FUNCTION tenant_backup.backup_repository_alter(text, text, json
 
 COMMENT ON FUNCTION tenant_backup.backup_repository_scan(text) IS
     'Every backup a repository holds: known (in this catalog), unknown (attach can add it), damaged (record or archive not as written), keys_missing (its data key is not there or not unwrapped by the configured master key), deleted (a tombstone says it was deleted), forgotten (a tombstone says its tenant was forgotten after it was taken), no_record (an archive without its record: attach cannot add it; backup_sync() writes the records of this catalog''s own). Changes nothing. Superusers only.';
+
+--------------------------------------------------------------------------------------------------
+-- Issue 21 (review of hB): an asynchronous preview (backup_restore_async(id, dry_run => true)) is
+-- a job of its own kind, 'preview', so that a list of jobs does not show it as a restore.
+ALTER TABLE tenant_backup.backup_jobs DROP CONSTRAINT backup_jobs_kind_check;
+ALTER TABLE tenant_backup.backup_jobs ADD CONSTRAINT backup_jobs_kind_check
+    CHECK (kind IN ('restore', 'preview', 'backup'));
+UPDATE tenant_backup.backup_jobs SET kind = 'preview'
+WHERE kind = 'restore' AND coalesce((options ->> 'dry_run')::boolean, false);

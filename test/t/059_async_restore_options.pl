@@ -172,6 +172,7 @@ is(job_rows($job), $preview, 'its result is the preview');
 like($preview, qr/"only_in_backup": 1/, '(which shows the project to bring back)');
 is(sql("SELECT pre_restore_backup_id IS NULL FROM tenant_backup.backup_jobs WHERE id = $job"), 't',
 	'it records no pre_restore backup');
+is(sql("SELECT kind FROM tenant_backup.backup_jobs WHERE id = $job"), 'preview', 'and is listed as a preview');
 ok( wait_for(
 		"SELECT string_agg(action || ' ' || outcome, ',' ORDER BY id) FROM tenant_backup.backup_audit "
 		  . "WHERE id > $mark AND action LIKE 'restore%'",

@@ -148,8 +148,8 @@ Datum submit_restore(AuditedAction &audit, int64 id, const RestoreRequest &reque
 	RestoreRequest checked_as = request;
 	checked_as.dry_run = false;
 	StoredBackup backup = check_restore_request(id, audit, checked_as);
-	int64 job = submit_async_job("restore", backup.tenant, id, std::nullopt, request.options.strict,
-	                             restore_request_json(request));
+	int64 job = submit_async_job(request.dry_run ? "preview" : "restore", backup.tenant, id, std::nullopt,
+	                             request.options.strict, restore_request_json(request));
 	audit.ok("job " + std::to_string(job));
 	spi_end();
 	return Int64GetDatum(job);

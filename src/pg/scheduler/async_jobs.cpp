@@ -185,7 +185,7 @@ void fail_async_job(int64 id, const std::string &reason) {
 	spi_query("UPDATE tenant_backup.backup_jobs SET "
 	          "state = CASE WHEN cancel_requested THEN 'cancelled' ELSE 'failed' END, "
 	          "error = CASE WHEN cancel_requested THEN 'cancelled by backup_cancel: ' || "
-	          "  CASE kind WHEN 'restore' THEN 'nothing was restored' ELSE 'nothing was backed up' END ELSE $2 END, "
+	          "  CASE kind WHEN 'backup' THEN 'nothing was backed up' ELSE 'nothing was restored' END ELSE $2 END, "
 	          "finished_at = clock_timestamp() WHERE id = $1::bigint AND state IN ('queued', 'running')",
 	          {std::to_string(id), reason});
 }

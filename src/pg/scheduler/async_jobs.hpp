@@ -26,7 +26,7 @@ constexpr const char *kAsyncWorkerType = "tenant_backup async job";
 
 struct AsyncJob {
 	int64 id = 0;
-	std::string kind; // restore, backup
+	std::string kind; // restore, preview (a restore with dry_run), backup
 	std::string tenant;
 	int64 backup_id = 0; // restore: the backup restored
 	std::optional<std::string> label;

@@ -82,7 +82,7 @@ void do_job(const AsyncJob &job) {
 		throw SqlError(ERRCODE_LOCK_NOT_AVAILABLE, "the extension tenant_backup is being dropped or changed");
 	apply_settings(job);
 	ProgressJob progress(job.id, job.requested_by);
-	if (job.kind == "restore") {
+	if (job.kind == "restore" || job.kind == "preview") {
 		// The request the call was submitted with, through the one entry of every restore.
 		RestoreRequest request = restore_request_from_json(job.options, job.strict);
 		AuditedAction audit(restore_action(request), job.tenant, job.backup_id);
@@ -142,15 +142,16 @@ void run_async_job(int64 id, TransactionId submitter) {
 		// defaults, CHECKs, index expressions) cannot become the session user it logged in as.
 		Oid role = job->requested_by;
 		pg_call([role] { SetUserIdAndSecContext(role, SECURITY_LOCAL_USERID_CHANGE); });
-		const char *what =
-		    job->kind == "restore" ? "tenant_backup async job: restoring" : "tenant_backup async job: backing up";
+		const char *what = job->kind == "restore"   ? "tenant_backup async job: restoring"
+		                   : job->kind == "preview" ? "tenant_backup async job: previewing a restore"
+		                                            : "tenant_backup async job: backing up";
 		error = run_in_transaction(what, [&] { do_job(*job); });
 		if (!error)
 			return;
 		refusal = ShutdownRequestPending
 		              ? std::string("terminated: its worker was stopped before it finished (pg_terminate_backend, "
 		                            "tenant_backup.job_timeout or a server shutdown); nothing was ") +
-		                    (job->kind == "restore" ? "restored" : "backed up")
+		                    (job->kind == "backup" ? "backed up" : "restored")
 		              : take_error_message(error);
 		if (ShutdownRequestPending)
 			pg_call([error] { FreeErrorData(error); });
