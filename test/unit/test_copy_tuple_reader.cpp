@@ -57,3 +57,30 @@ TEST(CopyTupleReader, RefusesWrongFieldCountsCutsAndNegativeLengths) {
 	std::string huge = std::string("\0\1", 2) + be32(0x7fffffff) + "abc";
 	EXPECT_TRUE(throws_kind(ErrorKind::Corrupt, [&] { read_fields(huge, 1, SIZE_MAX); }));
 }
+
+TEST(CopyTupleReader, TuplesAcrossItsReadAheadComeWholeWithTheirRawBytes) {
+	// Tuples of varying sizes, so that the 64 kB read-ahead ends inside every part of one
+	// (its field count, a length, a value) somewhere in the stream.
+	std::vector<std::vector<Field>> rows;
+	std::vector<std::string> raw;
+	std::string data;
+	for (size_t i = 0; i < 20000; i++) {
+		rows.push_back({std::string(i % 37, char('a' + i % 26)), i % 5 ? Field{std::to_string(i)} : Field{}});
+		raw.push_back(tuple(rows.back()));
+		data += raw.back();
+	}
+	for (size_t chunk : {size_t(7), size_t(65535), SIZE_MAX}) {
+		auto src = memory_source(data, chunk);
+		CopyTupleReader reader(*src, 2);
+		std::vector<CopyTupleReader::Field> got;
+		size_t n = 0;
+		while (reader.next(got)) {
+			ASSERT_LT(n, rows.size());
+			EXPECT_EQ(reader.raw(), raw[n]) << "tuple " << n << ", pieces of " << chunk;
+			ASSERT_EQ(got.size(), 2u);
+			EXPECT_EQ(std::string(reinterpret_cast<const char *>(got[0].data), got[0].length), *rows[n][0]);
+			n++;
+		}
+		EXPECT_EQ(n, rows.size()) << "pieces of " << chunk;
+	}
+}

@@ -50,3 +50,18 @@ TEST(TenantFieldCheck, StillChecksFieldCounts) {
 	TenantFieldCheck check(*src, 2, 1, kAcme, "app.t");
 	EXPECT_TRUE(throws_kind(ErrorKind::Corrupt, [&] { drain(check, 4096); }));
 }
+
+TEST(TenantFieldCheck, HandsCheckedTuplesOutOneByOne) {
+	// next(): a comparison's way, the same check without framing the tuples into a stream again.
+	std::string first = tuple({std::string("a"), kAcme}), second = tuple({std::string(), kAcme});
+	auto src = memory_source(first + second + tuple({std::string("c"), std::string("\0\0\0\10", 4)}), 3);
+	TenantFieldCheck check(*src, 2, 1, kAcme, "app.t");
+	std::vector<tb::archive::CopyTupleReader::Field> fields;
+	ASSERT_TRUE(check.next(fields));
+	EXPECT_EQ(check.raw(), first);
+	ASSERT_TRUE(check.next(fields));
+	EXPECT_EQ(check.raw(), second);
+	EXPECT_EQ(fields[0].length, 0);
+	EXPECT_TRUE(throws_kind(ErrorKind::Corrupt, [&] { check.next(fields); }));
+	EXPECT_EQ(check.rows(), 3u);
+}

@@ -14,6 +14,7 @@ namespace {
 const std::string kCopyHeader("PGCOPY\n\377\r\n\0\0\0\0\0\0\0\0\0", 19);
 const std::string kCopyTrailer("\xff\xff", 2);
 constexpr size_t kFieldStep = 1 << 20;
+constexpr size_t kReadAhead = 64 * 1024;
 
 uint32_t get_be32(const uint8_t *p) {
 	return (uint32_t(p[0]) << 24) | (uint32_t(p[1]) << 16) | (uint32_t(p[2]) << 8) | uint32_t(p[3]);
@@ -58,6 +59,26 @@ size_t CopyBinaryFrame::read(uint8_t *buf, size_t cap) {
 	return 0;
 }
 
+size_t CopyTupleReader::take(uint8_t *out, size_t len) {
+	size_t done = 0;
+	while (done < len) {
+		if (pos_ == end_) {
+			// Read ahead in large pieces: a small read travels the whole chain of sources.
+			if (!ahead_)
+				ahead_ = std::make_unique<uint8_t[]>(kReadAhead);
+			end_ = in_.read(ahead_.get(), kReadAhead);
+			pos_ = 0;
+			if (end_ == 0)
+				break;
+		}
+		size_t n = std::min(len - done, end_ - pos_);
+		std::memcpy(out + done, ahead_.get() + pos_, n);
+		pos_ += n;
+		done += n;
+	}
+	return done;
+}
+
 void CopyTupleReader::need(size_t len) {
 	// Grow in bounded steps: a damaged length may claim up to 2 GiB, and the buffer must only
 	// grow with bytes that really arrive.
@@ -65,16 +86,50 @@ void CopyTupleReader::need(size_t len) {
 		size_t step = std::min(len, kFieldStep);
 		size_t at = tuple_.size();
 		tuple_.resize(at + step);
-		if (!read_exact(in_, reinterpret_cast<uint8_t *>(tuple_.data()) + at, step))
+		if (take(reinterpret_cast<uint8_t *>(tuple_.data()) + at, step) != step)
 			throw Error(ErrorKind::Corrupt, "archive is damaged: a row ends in the middle");
 		len -= step;
 	}
 }
 
+bool CopyTupleReader::next_in_place(std::vector<Field> &fields) {
+	if (!ahead_)
+		return false;
+	const uint8_t *b = ahead_.get() + pos_;
+	size_t avail = end_ - pos_;
+	if (avail < 2)
+		return false;
+	size_t count = (size_t(b[0]) << 8) | b[1];
+	if (count != expected_)
+		return false; // the slow path says what is wrong
+	size_t at = 2;
+	spans_.clear();
+	for (size_t i = 0; i < count; i++) {
+		if (at + 4 > avail)
+			return false;
+		auto len = static_cast<int32_t>(get_be32(b + at));
+		if (len < -1)
+			return false;
+		spans_.emplace_back(at + 4, len);
+		at += 4 + (len > 0 ? static_cast<size_t>(len) : 0);
+		if (at > avail)
+			return false;
+	}
+	tuple_.assign(reinterpret_cast<const char *>(b), at);
+	pos_ += at;
+	fields.clear();
+	for (const auto &[offset, len] : spans_)
+		fields.push_back({reinterpret_cast<const uint8_t *>(tuple_.data()) + offset, len});
+	return true;
+}
+
 bool CopyTupleReader::next(std::vector<Field> &fields) {
+	// Most tuples lie whole in the read-ahead: split them there, in one pass.
+	if (next_in_place(fields))
+		return true;
 	tuple_.clear();
 	uint8_t first;
-	if (in_.read(&first, 1) == 0)
+	if (take(&first, 1) == 0)
 		return false;
 	tuple_.push_back(static_cast<char>(first));
 	need(1);
@@ -83,7 +138,8 @@ bool CopyTupleReader::next(std::vector<Field> &fields) {
 	if (count != expected_)
 		throw Error(ErrorKind::Corrupt, "archive is damaged: a row has " + std::to_string(count) +
 		                                    " fields where its table has " + std::to_string(expected_));
-	std::vector<std::pair<size_t, int32_t>> spans; // offsets, since tuple_ may move as it grows
+	std::vector<std::pair<size_t, int32_t>> &spans = spans_; // offsets, since tuple_ may move as it grows
+	spans.clear();
 	for (size_t i = 0; i < count; i++) {
 		size_t at = tuple_.size();
 		need(4);

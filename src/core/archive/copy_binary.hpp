@@ -4,6 +4,7 @@
 #pragma once
 #include "core/stream/stream.hpp"
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -23,7 +24,8 @@ private:
 	size_t pos_ = 0;
 };
 
-// Splits a stream of binary COPY tuples into fields, checking every tuple's field count.
+// Splits a stream of binary COPY tuples into fields, checking every tuple's field count. Reads
+// ahead: nothing else may read the stream it is given.
 class CopyTupleReader {
 public:
 	struct Field {
@@ -37,10 +39,15 @@ public:
 	const std::string &raw() const { return tuple_; }
 
 private:
+	size_t take(uint8_t *out, size_t len);          // from the read-ahead; less only at the end of the stream
+	bool next_in_place(std::vector<Field> &fields); // false: not whole in the read-ahead
 	void need(size_t len);
 	Source &in_;
 	size_t expected_;
-	std::string tuple_; // the raw bytes of the current tuple
+	std::string tuple_;                // the raw bytes of the current tuple
+	std::unique_ptr<uint8_t[]> ahead_; // read from in_, [pos_, end_) not yet taken: the reader
+	size_t pos_ = 0, end_ = 0;         // owns the rest of its stream
+	std::vector<std::pair<size_t, int32_t>> spans_;
 };
 
 // Rewrites tuples to keep only the fields whose keep[i] is true (columns dropped since the backup

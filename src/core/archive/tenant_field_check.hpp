@@ -18,8 +18,12 @@ public:
 	// Throws Error(Corrupt) naming the table and the row (1-based) that holds another value.
 	size_t read(uint8_t *buf, size_t cap) override;
 	uint64_t rows() const { return rows_; }
+	// The checked tuples one by one instead, split into fields (read() is then not called).
+	bool next(std::vector<CopyTupleReader::Field> &fields);
+	const std::string &raw() const { return reader_.raw(); }
 
 private:
+	bool next_tuple(); // checked, into out_; false at the end
 	CopyTupleReader reader_;
 	size_t index_;
 	std::string expected_, table_;
