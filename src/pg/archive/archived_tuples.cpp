@@ -55,6 +55,15 @@ ArchivedTuples::ArchivedTuples(archive::ArchiveReader &reader, const archive::Ta
 	}
 	tuples_ = source;
 	frame_ = std::make_unique<archive::CopyBinaryFrame>(*tuples_);
+	fields_ = plan.load.size();
+}
+
+bool ArchivedTuples::next(std::vector<archive::CopyTupleReader::Field> &fields) {
+	if (tenant_rows_)
+		return tenant_rows_->next(fields);
+	if (!reader_)
+		reader_ = std::make_unique<archive::CopyTupleReader>(*tuples_, fields_);
+	return reader_->next(fields);
 }
 
 } // namespace tb::pg

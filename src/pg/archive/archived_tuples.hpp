@@ -25,6 +25,10 @@ public:
 	const archive::TenantFieldCheck *tenant_check() const { return tenant_rows_.get(); }
 	// The same as a binary COPY stream (copy_into).
 	Source &copy_stream() { return *frame_; }
+	// Or the checked tuples one by one, split into fields (a comparison's), without copying them
+	// into a stream; raw() is the tuple's bytes. Use one of the three ways only.
+	bool next(std::vector<archive::CopyTupleReader::Field> &fields);
+	const std::string &raw() const { return tenant_rows_ ? tenant_rows_->raw() : reader_->raw(); }
 
 private:
 	archive::TableRows rows_;
@@ -32,6 +36,8 @@ private:
 	std::unique_ptr<archive::TenantFieldCheck> tenant_rows_;
 	Source *tuples_ = nullptr;
 	std::unique_ptr<archive::CopyBinaryFrame> frame_;
+	std::unique_ptr<archive::CopyTupleReader> reader_; // next() of rows without a tenant column
+	size_t fields_ = 0;
 };
 
 } // namespace tb::pg

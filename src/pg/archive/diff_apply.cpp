@@ -1,6 +1,9 @@
 #include "pg/archive/diff_apply.hpp"
 
+#include "core/archive/copy_binary.hpp"
+#include "pg/archive/copy_loader.hpp"
 #include "pg/archive/loading_scope.hpp"
+#include "pg/archive/streamed_diff.hpp"
 #include "pg/boundary/as_table_owner.hpp"
 #include "pg/boundary/guard.hpp"
 #include "pg/boundary/spi.hpp"
@@ -114,6 +117,7 @@ std::optional<DiffApplyPlan> plan_diff_apply(const RestoredTable &t) {
 	if (!pg_eval([relid_oid] { return pg_class_aclcheck(relid_oid, GetUserId(), ACL_UPDATE) == ACLCHECK_OK; }))
 		p.update_in_place = false;
 	p.identity_always = identity_always_columns(plan.relid);
+	p.streams = key_streams(plan.relid, p.key);
 	// An identity column GENERATED ALWAYS cannot be updated: only as the key (of integers, whose
 	// equal values are the same values) is it left as it is.
 	for (const auto &c : p.identity_always)
@@ -126,60 +130,48 @@ uint64 differences_worth_applying(uint64 rows) {
 	return std::max<uint64>(1000, rows / kDifferencesShare);
 }
 
-std::optional<AppliedDiff> apply_differences(const RestoredTable &t, const DiffApplyPlan &p,
-                                             const ArchivedCopy &archived, ForeignKeyChecks &foreign_keys,
-                                             uint64 max_differences) {
-	const TableRestorePlan &plan = t.plan;
-	const std::vector<std::string> &cols = archived.columns();
-	// The differences' table: a kind, then the columns; the backup's row for rows added and
-	// changed, only the key (the live row's) for rows removed.
-	std::string kind = "tenant_backup_kind";
-	while (std::find(cols.begin(), cols.end(), kind) != cols.end())
-		kind += "_";
-	std::string diffs = "pg_temp.tenant_backup_apply_" + std::to_string(++apply_table_counter);
-	{
-		AsTableOwner owner(plan.relid, AsTableOwner::Mode::Plain); // as the restore's other temporary tables
-		run_utility("CREATE TEMP TABLE " + diffs + " ON COMMIT DROP AS SELECT ''::pg_catalog.text AS " +
-		            quoted_ident(kind) + ", " + quoted_list(cols, "x.") + " FROM " + archived.rows(cols, true) +
-		            " WITH NO DATA");
-	}
-	std::string select;
-	for (size_t i = 0; i < cols.size(); i++) {
-		size_t k = position_of(p.key.columns, cols[i]);
-		std::string c = "a.c" + std::to_string(i);
-		select += ", " +
-		          (k < p.key.columns.size() ? "CASE WHEN a.p THEN " + c + " ELSE l.k" + std::to_string(k) + " END" : c);
-	}
-	std::string fill = "INSERT INTO " + diffs + " SELECT CASE WHEN l.p IS NULL THEN " + kAdded +
-	                   " WHEN a.p IS NULL THEN " + kRemoved + " ELSE " + kChanged + " END" + select +
-	                   backup_join_live(t, p, archived, "FULL") + " LIMIT " + std::to_string(max_differences + 1);
-	uint64 found;
-	{
-		AsTableOwner owner(plan.relid); // reads the table as a restore's DELETE does
-		NoMergeJoins by_tenant_rows;
-		found = run(fill, t, SPI_OK_INSERT);
-	}
-	if (found > max_differences) {
-		AsTableOwner owner(plan.relid, AsTableOwner::Mode::Plain);
-		run_utility("DROP TABLE " + diffs);
-		return std::nullopt;
-	}
-	pg_call([] { CommandCounterIncrement(); });
-	AppliedDiff n;
-	{
-		AsTableOwner owner(plan.relid, AsTableOwner::Mode::Plain);
-		run_utility("ANALYZE " + diffs); // its size, for the plans below (index probes when it is small)
-		auto counts = spi_query(("SELECT pg_catalog.count(*) FILTER (WHERE d." + quoted_ident(kind) + kEq + kAdded +
-		                         ")::pg_catalog.text, pg_catalog.count(*) FILTER (WHERE d." + quoted_ident(kind) + kEq +
-		                         kRemoved + ")::pg_catalog.text, pg_catalog.count(*) FILTER (WHERE d." +
-		                         quoted_ident(kind) + kEq + kChanged + ")::pg_catalog.text FROM " + diffs + " d")
-		                            .c_str());
-		n.added = std::stoull(*counts[0][0]);
-		n.removed = std::stoull(*counts[0][1]);
-		n.changed = std::stoull(*counts[0][2]);
-	}
-	n.unchanged = archived.rows_loaded() - n.added - n.changed;
+namespace {
 
+// The differences' table: a kind, then the columns; the backup's row for rows added and changed,
+// only the key (the live row's) for rows removed. Shaped as the table now, without its
+// constraints; owned by whoever restores, as the restore's other temporary tables.
+struct DifferencesTable {
+	std::string name, kind;
+	Oid relid = InvalidOid;
+};
+
+DifferencesTable create_differences_table(const RestoredTable &t, const std::vector<std::string> &cols) {
+	DifferencesTable d{"tenant_backup_apply_" + std::to_string(++apply_table_counter), "tenant_backup_kind"};
+	while (std::find(cols.begin(), cols.end(), d.kind) != cols.end())
+		d.kind += "_";
+	std::string create = "CREATE TEMP TABLE pg_temp." + d.name + " ON COMMIT DROP AS SELECT ''::pg_catalog.text AS " +
+	                     quoted_ident(d.kind) + ", " + quoted_list(cols, "ch.") + " FROM " +
+	                     scan_of(t.plan.relkind, t.plan.qualified) + " ch WITH NO DATA";
+	const char *q = create.c_str();
+	const char *name = d.name.c_str();
+	AsTableOwner owner(t.plan.relid, AsTableOwner::Mode::Plain);
+	d.relid = pg_eval([q, name] {
+		spi_run(q, SqlParams::none(), false, SPI_OK_UTILITY);
+		return RangeVarGetRelid(makeRangeVar(pstrdup("pg_temp"), pstrdup(name), -1), NoLock, false);
+	});
+	d.name = "pg_temp." + d.name;
+	return d;
+}
+
+void drop_differences_table(const RestoredTable &t, const DifferencesTable &d) {
+	AsTableOwner owner(t.plan.relid, AsTableOwner::Mode::Plain);
+	run_utility("DROP TABLE " + d.name);
+}
+
+// Deletes, updates and inserts what the differences' table holds (n: its counts).
+void apply_table(const RestoredTable &t, const DiffApplyPlan &p, const std::vector<std::string> &cols,
+                 const DifferencesTable &d, const AppliedDiff &n, ForeignKeyChecks &foreign_keys) {
+	const TableRestorePlan &plan = t.plan;
+	{
+		AsTableOwner owner(plan.relid, AsTableOwner::Mode::Plain);
+		run_utility("ANALYZE " + d.name); // its size, for the plans below (index probes when it is small)
+	}
+	const std::string &diffs = d.name, &kind = d.kind;
 	std::string target = scan_of(plan.relkind, plan.qualified);
 	std::string same_key = join_each(p.key.columns, " AND ", [&](size_t i) {
 		return "ch." + quoted_ident(p.key.columns[i]) + p.key.equals[i] + "d." + quoted_ident(p.key.columns[i]);
@@ -215,6 +207,93 @@ std::optional<AppliedDiff> apply_differences(const RestoredTable &t, const DiffA
 		        (p.identity_always.empty() ? "" : " OVERRIDING SYSTEM VALUE") + " SELECT " + quoted_list(cols, "d.") +
 		        " FROM " + diffs + " d WHERE " + of_kind(inserted),
 		    t, SPI_OK_INSERT);
+}
+
+} // namespace
+
+std::optional<AppliedDiff> apply_differences(const RestoredTable &t, const DiffApplyPlan &p,
+                                             const ArchivedCopy &archived, ForeignKeyChecks &foreign_keys,
+                                             uint64 max_differences) {
+	const TableRestorePlan &plan = t.plan;
+	const std::vector<std::string> &cols = archived.columns();
+	DifferencesTable d = create_differences_table(t, cols);
+	std::string select;
+	for (size_t i = 0; i < cols.size(); i++) {
+		size_t k = position_of(p.key.columns, cols[i]);
+		std::string c = "a.c" + std::to_string(i);
+		select += ", " +
+		          (k < p.key.columns.size() ? "CASE WHEN a.p THEN " + c + " ELSE l.k" + std::to_string(k) + " END" : c);
+	}
+	std::string fill = "INSERT INTO " + d.name + " SELECT CASE WHEN l.p IS NULL THEN " + kAdded +
+	                   " WHEN a.p IS NULL THEN " + kRemoved + " ELSE " + kChanged + " END" + select +
+	                   backup_join_live(t, p, archived, "FULL") + " LIMIT " + std::to_string(max_differences + 1);
+	uint64 found;
+	{
+		AsTableOwner owner(plan.relid); // reads the table as a restore's DELETE does
+		NoMergeJoins by_tenant_rows;
+		found = run(fill, t, SPI_OK_INSERT);
+	}
+	if (found > max_differences) {
+		drop_differences_table(t, d);
+		return std::nullopt;
+	}
+	pg_call([] { CommandCounterIncrement(); });
+	AppliedDiff n;
+	{
+		AsTableOwner owner(plan.relid, AsTableOwner::Mode::Plain);
+		const std::string &kind = d.kind;
+		auto counts = spi_query(("SELECT pg_catalog.count(*) FILTER (WHERE d." + quoted_ident(kind) + kEq + kAdded +
+		                         ")::pg_catalog.text, pg_catalog.count(*) FILTER (WHERE d." + quoted_ident(kind) + kEq +
+		                         kRemoved + ")::pg_catalog.text, pg_catalog.count(*) FILTER (WHERE d." +
+		                         quoted_ident(kind) + kEq + kChanged + ")::pg_catalog.text FROM " + d.name + " d")
+		                            .c_str());
+		n.added = std::stoull(*counts[0][0]);
+		n.removed = std::stoull(*counts[0][1]);
+		n.changed = std::stoull(*counts[0][2]);
+	}
+	n.archived = archived.rows_loaded();
+	n.unchanged = n.archived - n.added - n.changed;
+	apply_table(t, p, cols, d, n, foreign_keys);
+	return n;
+}
+
+std::optional<AppliedDiff> apply_streamed_differences(const RestoredTable &t, const DiffApplyPlan &p,
+                                                      archive::ArchiveReader &reader,
+                                                      const archive::TableHeader &header, int64 backup_id,
+                                                      uint64 expected_rows, ForeignKeyChecks &foreign_keys,
+                                                      uint64 max_differences) {
+	SpillFile differences;
+	StreamedCounts counts;
+	StreamedTable table;
+	table.table = &t;
+	table.key = &p.key;
+	table.as_owner = true; // reads the table as a restore's DELETE does
+	if (stream_differences(reader, header, table, backup_id, expected_rows, max_differences, &differences, counts) !=
+	    Streamed::Compared)
+		return std::nullopt;
+	const std::vector<std::string> &cols = t.plan.load;
+	DifferencesTable d = create_differences_table(t, cols);
+	std::vector<std::string> fields{d.kind};
+	fields.insert(fields.end(), cols.begin(), cols.end());
+	differences.rewind();
+	archive::CopyBinaryFrame frame(differences);
+	uint64 loaded;
+	{
+		// Decoding a domain's values runs its CHECK constraints: as the table's owner, as a restore.
+		AsTableOwner owner(t.plan.relid);
+		loaded = copy_into(d.relid, fields, frame);
+	}
+	if (loaded != counts.only_in_backup + counts.only_live + counts.changed)
+		throw SqlError(ERRCODE_INTERNAL_ERROR,
+		               "tenant_backup: the differences of table " + t.plan.display_name + " did not all load");
+	pg_call([] { CommandCounterIncrement(); });
+	AppliedDiff n;
+	n.added = counts.only_in_backup;
+	n.removed = counts.only_live;
+	n.changed = counts.changed;
+	n.unchanged = counts.unchanged;
+	n.archived = counts.archived;
+	apply_table(t, p, cols, d, n, foreign_keys);
 	return n;
 }
 

@@ -24,6 +24,7 @@ struct DiffApplyPlan {
 	// inserted again, as a DELETE + COPY would. So also when the caller may not UPDATE the table.
 	bool update_in_place = true;
 	std::vector<std::string> identity_always; // columns GENERATED ALWAYS AS IDENTITY (raw names)
+	bool streams = false;                     // compared as bytes (key_streams)
 };
 
 // Whether the restore of this table can apply differences. nullopt keeps DELETE + COPY: a table
@@ -39,6 +40,7 @@ std::vector<std::string> identity_always_columns(Oid relid);
 
 struct AppliedDiff {
 	uint64 added = 0, removed = 0, changed = 0, unchanged = 0;
+	uint64 archived = 0; // the backup's rows of the table
 };
 
 // Applies the differences between `archived` (the backup's rows of the table) and the tenant's
@@ -49,6 +51,16 @@ struct AppliedDiff {
 std::optional<AppliedDiff> apply_differences(const RestoredTable &table, const DiffApplyPlan &plan,
                                              const ArchivedCopy &archived, ForeignKeyChecks &foreign_keys,
                                              uint64 max_differences);
+
+// The same, comparing the reader's current table (`header`) with the tenant's rows as bytes
+// (streamed_diff.hpp: for a key that key_streams accepts), without loading the backup's rows into
+// a temporary table; only the differences are. nullopt also when the backup holds two rows of one
+// key (a key added since the backup): a reload then fails as it must. Needs SPI connected.
+std::optional<AppliedDiff> apply_streamed_differences(const RestoredTable &table, const DiffApplyPlan &plan,
+                                                      archive::ArchiveReader &reader,
+                                                      const archive::TableHeader &header, int64 backup_id,
+                                                      uint64 expected_rows, ForeignKeyChecks &foreign_keys,
+                                                      uint64 max_differences);
 
 // Whether most of a first sample of the backup's rows of a table (an ArchivedCopy of its first
 // kDifferenceSampleRows rows) differ from the tenant's rows now (gone, or changed): more than the

@@ -2,6 +2,7 @@
 
 #include "pg/archive/archived_tuples.hpp"
 #include "pg/archive/copy_loader.hpp"
+#include "pg/archive/streamed_diff.hpp"
 #include "pg/boundary/as_table_owner.hpp"
 #include "pg/boundary/guard.hpp"
 #include "pg/boundary/search_path.hpp"
@@ -244,6 +245,8 @@ std::vector<std::string> common_columns(const std::vector<std::string> &a, const
 }
 
 DiffCounts count_differences(const Comparison &c) {
+	if (c.streamed_counts)
+		return c.streamed_counts();
 	DiffCounts counts;
 	if (!c.key.columns.empty()) {
 		run_compare(c,
@@ -326,32 +329,41 @@ namespace {
 
 struct Archived {
 	RestoredTable table;
+	std::unique_ptr<archive::ArchiveReader> reader; // at the table's rows
+	std::optional<archive::TableHeader> header;
+	uint64 rows = 0; // as the archive's index records them
 	std::unique_ptr<ArchivedCopy> copy;
+	const std::vector<std::string> &columns() const { return table.plan.load; }
 };
 
-// One table of an archive, planned and loaded into its temporary table.
-Archived load_table(const OpenedBackup &b, const archive::TableIndexEntry &entry, PlanPurpose purpose,
+// One table of an archive, planned; its rows are read by the comparison (streamed, or loaded into
+// a temporary table by load_copy).
+Archived plan_table(const OpenedBackup &b, const archive::TableIndexEntry &entry, PlanPurpose purpose,
                     const std::vector<TenantTable> &now) {
-	std::unique_ptr<archive::ArchiveReader> one =
-	    archive::open_archive_table(*b.storage, b.backup.object_name, reader_options(b.backup), entry);
-	std::optional<archive::TableHeader> table = one->next_table();
-	if (!table)
+	Archived a;
+	a.reader = archive::open_archive_table(*b.storage, b.backup.object_name, reader_options(b.backup), entry);
+	a.header = a.reader->next_table();
+	if (!a.header)
 		throw SqlError(ERRCODE_DATA_CORRUPTED, "archive of backup " + std::to_string(b.backup.id) +
 		                                           " is damaged: its index names a table it lacks");
-	Archived a{{plan_table_restore(*table, b.backup.id, now, RestoreOptions{}, purpose), 0}, nullptr};
+	a.rows = entry.rows;
+	a.table = {plan_table_restore(*a.header, b.backup.id, now, RestoreOptions{}, purpose), 0};
 	if (a.table.plan.dropped) // skipped with a WARNING, as a restore skips it
 		return a;
 	a.table.tenant = tenant_datum(b.backup.tenant, a.table.plan.tenant_type, a.table.plan.table.tenant_value_column(),
 	                              a.table.plan.display_name);
-	a.copy = std::make_unique<ArchivedCopy>(*one, *table, a.table, b.backup.id);
 	return a;
+}
+
+void load_copy(Archived &a, int64 backup_id) {
+	a.copy = std::make_unique<ArchivedCopy>(*a.reader, *a.header, a.table, backup_id);
 }
 
 } // namespace
 
 void compare_backup(const OpenedBackup &backup, const OpenedBackup *other, PlanPurpose purpose,
                     const std::function<void(const RestoredTable &, const Comparison &)> &each,
-                    const std::set<std::string> *only) {
+                    const std::set<std::string> *only, bool counts_only) {
 	std::vector<TenantTable> now = load_tenant_tables();
 	DiffSnapshot snapshot; // before any archive is loaded: the tenant's rows as of the call
 	auto index_of = [](const OpenedBackup &b) {
@@ -370,49 +382,72 @@ void compare_backup(const OpenedBackup &backup, const OpenedBackup *other, PlanP
 		                    [&](const archive::TableIndexEntry &e) { return e.schema == schema && e.name == name; });
 	};
 	// One table at a time: temporary space for one table (of each backup), never the tenant's.
-	auto compare = [&](const Archived *after, const Archived *before) {
+	auto compare = [&](Archived *after, Archived *before) {
 		const RestoredTable &t = after ? after->table : before->table;
 		Comparison c;
 		c.relid = t.plan.relid;
-		c.columns = after && before ? common_columns(after->copy->columns(), before->copy->columns())
-		                            : (after ? after->copy->columns() : before->copy->columns());
+		c.columns = after && before ? common_columns(after->columns(), before->columns())
+		                            : (after ? after->columns() : before->columns());
+		c.key = choose_row_key(t.plan.relid, c.columns);
+		c.tenant_type = t.plan.tenant_type;
+		c.tenant = t.tenant;
+		c.snapshot = &snapshot;
+		// Counts of a backup against the rows now, by a key compared as bytes: streamed.
+		if (counts_only && after && !other && key_streams(t.plan.relid, c.key)) {
+			c.streamed_counts = [&]() {
+				StreamedTable st;
+				st.table = &t;
+				st.key = &c.key;
+				st.snapshot = snapshot.snapshot();
+				StreamedCounts n;
+				stream_differences(*after->reader, *after->header, st, backup.backup.id, after->rows, 0, nullptr, n);
+				DiffCounts counts;
+				counts.only_in_backup = counts.missing_by_key = n.only_in_backup;
+				counts.only_live = n.only_live;
+				counts.changed = n.changed;
+				counts.unchanged = n.unchanged;
+				return counts;
+			};
+			each(t, c);
+			return;
+		}
+		if (after)
+			load_copy(*after, backup.backup.id);
+		if (before)
+			load_copy(*before, other->backup.id);
 		const ArchivedCopy &any = after ? *after->copy : *before->copy;
 		c.backup = after ? after->copy->rows(c.columns) : any.rows(c.columns, true);
 		if (!other)
 			c.now = live_rows(t, c.columns);
 		else
 			c.now = before ? before->copy->rows(c.columns) : any.rows(c.columns, true);
-		c.key = choose_row_key(t.plan.relid, c.columns);
-		c.tenant_type = t.plan.tenant_type;
-		c.tenant = t.tenant;
-		c.snapshot = &snapshot;
 		each(t, c);
+		if (after)
+			after->copy->drop();
+		if (before)
+			before->copy->drop();
 	};
 	for (const auto &entry : entries) {
-		Archived a = load_table(backup, entry, purpose, now);
-		if (!a.copy)
+		Archived a = plan_table(backup, entry, purpose, now);
+		if (a.table.plan.dropped)
 			continue; // a table dropped since the backup
 		std::optional<Archived> b;
 		if (other) {
 			auto o = find_other(entry.schema, entry.name);
 			if (o != other_entries.end()) {
-				b = load_table(*other, *o, purpose, now);
+				b = plan_table(*other, *o, purpose, now);
 				other_entries.erase(o);
-				if (!b->copy)
+				if (b->table.plan.dropped)
 					b.reset();
 			}
 		}
 		compare(&a, b ? &*b : nullptr);
-		a.copy->drop();
-		if (b)
-			b->copy->drop();
 	}
 	for (const auto &entry : other_entries) {
-		Archived b = load_table(*other, entry, purpose, now);
-		if (!b.copy)
+		Archived b = plan_table(*other, entry, purpose, now);
+		if (b.table.plan.dropped)
 			continue;
 		compare(nullptr, &b);
-		b.copy->drop();
 	}
 }
 

@@ -107,6 +107,9 @@ struct Comparison {
 	Oid tenant_type = InvalidOid;     // of $1
 	Datum tenant = 0;
 	const DiffSnapshot *snapshot = nullptr;
+	// Set instead of the row sets when the counts are streamed (streamed_diff.hpp): compare_backup
+	// with counts_only, for a key compared as bytes. count_differences calls it.
+	std::function<DiffCounts()> streamed_counts;
 };
 
 // How two rows of a table are told apart, in every comparison (backup_diff, a preview, a restore
@@ -135,8 +138,10 @@ namespace tb::pg {
 // calls `each` with the table's plan and comparison, then drops its temporary tables. Tables only
 // in `other` follow, compared with no rows of `backup`. Needs SPI connected.
 // `only`, if given, names the tables ("schema.name") compared; the others are not read.
+// `counts_only`: `each` only counts the differences (count_differences), which then stream
+// (streamed_diff.hpp) where the key allows it, without a temporary table.
 void compare_backup(const OpenedBackup &backup, const OpenedBackup *other, PlanPurpose purpose,
                     const std::function<void(const RestoredTable &, const Comparison &)> &each,
-                    const std::set<std::string> *only = nullptr);
+                    const std::set<std::string> *only = nullptr, bool counts_only = false);
 
 } // namespace tb::pg

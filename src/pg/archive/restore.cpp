@@ -161,7 +161,7 @@ std::vector<RestoredTableResult> preview_restore(int64 id, AuditedAction &audit,
 			    results.push_back({t.plan.display_name, n.only_live + n.changed + n.unchanged,
 			                       n.only_in_backup + n.changed + n.unchanged, false, diff});
 	    },
-	    options.tables ? &*options.tables : nullptr);
+	    options.tables ? &*options.tables : nullptr, true);
 	audit.ok();
 	return results;
 }
@@ -356,18 +356,25 @@ RestoreOutcome restore_with_undo(int64 id, AuditedAction &audit, const RestoreOp
 			sample.drop();
 		}
 		if (diff) {
-			ArchivedCopy archived_rows(*source, *table, r, id);
-			std::optional<AppliedDiff> d = apply_differences(r, *diff, archived_rows, foreign_keys,
-			                                                 differences_worth_applying(archived_rows.rows_loaded()));
-			archived_rows.drop();
+			uint64 expected = entries.at(archive_position(archive_order, key)).rows;
+			std::optional<AppliedDiff> d;
+			if (diff->streams) {
+				d = apply_streamed_differences(r, *diff, *source, *table, id, expected, foreign_keys,
+				                               differences_worth_applying(expected));
+			} else {
+				ArchivedCopy archived_rows(*source, *table, r, id);
+				d = apply_differences(r, *diff, archived_rows, foreign_keys,
+				                      differences_worth_applying(archived_rows.rows_loaded()));
+				archived_rows.drop();
+			}
 			pg_call([] { CommandCounterIncrement(); });
 			if (d) {
-				progress_add(archived_rows.rows_loaded(), 0);
+				progress_add(d->archived, 0);
 				results.push_back({r.plan.display_name, d->removed + d->changed + d->unchanged,
 				                   d->added + d->changed + d->unchanged, false,
 				                   std::array<uint64, 4>{d->added, d->removed, d->changed, d->unchanged}});
 				restored.push_back(std::move(r));
-				restored_rows.push_back(archived_rows.rows_loaded());
+				restored_rows.push_back(d->archived);
 				continue;
 			}
 			read_again(); // most rows differ: deleted and reloaded from the archive

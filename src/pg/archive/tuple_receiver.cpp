@@ -2,11 +2,8 @@
 
 #include "pg/shared_memory/progress.hpp"
 
+#include "pg/archive/tuple_encoding.hpp"
 #include "pg/boundary/guard.hpp"
-
-extern "C" {
-#include "libpq/pqformat.h"
-}
 
 namespace tb::pg {
 
@@ -45,34 +42,14 @@ void flush(TupleStreamReceiver *self) {
 void receiver_startup(DestReceiver *dest, int, TupleDesc typeinfo) {
 	auto *self = reinterpret_cast<TupleStreamReceiver *>(dest);
 	self->natts = typeinfo->natts;
-	self->send_functions = static_cast<FmgrInfo *>(palloc0(sizeof(FmgrInfo) * typeinfo->natts));
-	for (int i = 0; i < typeinfo->natts; i++) {
-		Oid send;
-		bool varlena;
-		getTypeBinaryOutputInfo(TupleDescAttr(typeinfo, i)->atttypid, &send, &varlena);
-		fmgr_info(send, &self->send_functions[i]);
-	}
+	self->send_functions = send_functions_for(typeinfo);
 }
 
-// Same bytes as COPY ... TO (FORMAT binary) writes for a tuple.
 bool receiver_receive(TupleTableSlot *slot, DestReceiver *dest) {
 	auto *self = reinterpret_cast<TupleStreamReceiver *>(dest);
 	CHECK_FOR_INTERRUPTS();
-	slot_getallattrs(slot);
 	MemoryContext old = MemoryContextSwitchTo(self->row_context);
-	uint16 count = pg_hton16(static_cast<uint16>(self->natts));
-	appendBinaryStringInfo(&self->buffer, reinterpret_cast<const char *>(&count), 2);
-	for (int i = 0; i < self->natts; i++) {
-		if (slot->tts_isnull[i]) {
-			uint32 minus_one = pg_hton32(static_cast<uint32>(-1));
-			appendBinaryStringInfo(&self->buffer, reinterpret_cast<const char *>(&minus_one), 4);
-			continue;
-		}
-		bytea *bytes = SendFunctionCall(&self->send_functions[i], slot->tts_values[i]);
-		uint32 len = pg_hton32(static_cast<uint32>(VARSIZE(bytes) - VARHDRSZ));
-		appendBinaryStringInfo(&self->buffer, reinterpret_cast<const char *>(&len), 4);
-		appendBinaryStringInfo(&self->buffer, VARDATA(bytes), VARSIZE(bytes) - VARHDRSZ);
-	}
+	append_copy_tuple(&self->buffer, slot, self->send_functions, self->natts);
 	MemoryContextSwitchTo(old);
 	MemoryContextReset(self->row_context);
 	self->buffered_rows++;

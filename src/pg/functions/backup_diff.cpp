@@ -69,22 +69,24 @@ TB_SQL_FUNCTION(backup_diff) {
 	pg_call([&] { InitMaterializedSRF(fcinfo, 0); });
 	spi_begin();
 	DiffArguments d = open_compared(fcinfo, "backup.view", audit);
-	compare_backup(d.backup, d.other ? &*d.other : nullptr, PlanPurpose::Compare,
-	               [&](const RestoredTable &t, const Comparison &c) {
-		               DiffCounts n = count_differences(c);
-		               std::string name = t.plan.display_name;
-		               pg_call([&] {
-			               auto *rsinfo = reinterpret_cast<ReturnSetInfo *>(fcinfo->resultinfo);
-			               Datum values[6] = {CStringGetTextDatum(name.c_str()),
-			                                  CStringGetTextDatum(c.key.matched_by.c_str()),
-			                                  Int64GetDatum(static_cast<int64>(n.only_in_backup)),
-			                                  Int64GetDatum(static_cast<int64>(n.only_live)),
-			                                  Int64GetDatum(static_cast<int64>(n.changed)),
-			                                  Int64GetDatum(static_cast<int64>(n.unchanged))};
-			               bool nulls[6] = {false, false, false, false, false, false};
-			               tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
-		               });
-	               });
+	compare_backup(
+	    d.backup, d.other ? &*d.other : nullptr, PlanPurpose::Compare,
+	    [&](const RestoredTable &t, const Comparison &c) {
+		    DiffCounts n = count_differences(c);
+		    std::string name = t.plan.display_name;
+		    pg_call([&] {
+			    auto *rsinfo = reinterpret_cast<ReturnSetInfo *>(fcinfo->resultinfo);
+			    Datum values[6] = {CStringGetTextDatum(name.c_str()),
+			                       CStringGetTextDatum(c.key.matched_by.c_str()),
+			                       Int64GetDatum(static_cast<int64>(n.only_in_backup)),
+			                       Int64GetDatum(static_cast<int64>(n.only_live)),
+			                       Int64GetDatum(static_cast<int64>(n.changed)),
+			                       Int64GetDatum(static_cast<int64>(n.unchanged))};
+			    bool nulls[6] = {false, false, false, false, false, false};
+			    tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+		    });
+	    },
+	    nullptr, true);
 	audit.ok();
 	spi_end();
 	return 0;

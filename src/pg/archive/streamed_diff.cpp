@@ -1,0 +1,459 @@
+#include "pg/archive/streamed_diff.hpp"
+
+#include "core/archive/copy_binary.hpp"
+#include "pg/archive/archived_tuples.hpp"
+#include "pg/archive/tuple_encoding.hpp"
+#include "pg/boundary/as_table_owner.hpp"
+#include "pg/boundary/guard.hpp"
+#include "pg/boundary/spi.hpp"
+#include "pg/catalog/foreign_key_catalog.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <string_view>
+#include <unordered_map>
+
+extern "C" {
+#include "mb/pg_wchar.h"
+#include "port/pg_bswap.h"
+}
+
+namespace tb::pg {
+
+namespace {
+
+using Field = archive::CopyTupleReader::Field;
+
+// The key's bytes: each key field as binary COPY holds it (its length, then its bytes).
+void key_of(const std::vector<Field> &fields, const std::vector<size_t> &key_fields, std::string &key) {
+	key.clear();
+	for (size_t f : key_fields) {
+		int32_t len = fields[f].length;
+		key.append(reinterpret_cast<const char *>(&len), sizeof len);
+		if (len > 0)
+			key.append(reinterpret_cast<const char *>(fields[f].data), static_cast<size_t>(len));
+	}
+}
+
+uint32_t big_endian(const uint8_t *p) {
+	return (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | uint32_t{p[3]};
+}
+
+// Splits a tuple we encoded ourselves (append_copy_tuple) into its fields.
+void fields_of(const uint8_t *tuple, size_t length, size_t count, std::vector<Field> &fields) {
+	fields.resize(count);
+	size_t pos = 2;
+	for (size_t i = 0; i < count; i++) {
+		if (pos + 4 > length)
+			throw SqlError(ERRCODE_INTERNAL_ERROR, "tenant_backup: a row encoded for a comparison is truncated");
+		auto len = static_cast<int32_t>(big_endian(tuple + pos));
+		pos += 4;
+		fields[i] = {tuple + pos, len};
+		if (len > 0)
+			pos += static_cast<size_t>(len);
+	}
+}
+
+// The backup's rows of one table (or of one partition of it) by their key's bytes; a key and its
+// row are kept in blocks of their own, so that a row costs one allocation of the map's.
+class ArchivedRowTable {
+public:
+	enum State : uint8_t { Unseen, Same, Changed };
+	struct Row {
+		const uint8_t *tuple;
+		uint32_t length;
+		State state;
+		Row *same_key; // another row of the same key (a backup taken before the key existed)
+	};
+	// Returns false when a row of the key is there already (the row is added anyway).
+	bool add(std::string_view key, const uint8_t *tuple, size_t length) {
+		char *stored = store(key.size() + length);
+		std::memcpy(stored, key.data(), key.size());
+		std::memcpy(stored + key.size(), tuple, length);
+		Row row{reinterpret_cast<const uint8_t *>(stored + key.size()), static_cast<uint32_t>(length), Unseen, nullptr};
+		auto [at, inserted] = rows_.try_emplace(std::string_view(stored, key.size()), row);
+		if (inserted)
+			return true;
+		duplicates_.push_back(row);
+		duplicates_.back().same_key = at->second.same_key;
+		at->second.same_key = &duplicates_.back();
+		return false;
+	}
+	void reserve(size_t rows) { rows_.reserve(rows); }
+	Row *find(std::string_view key) {
+		auto at = rows_.find(key);
+		return at == rows_.end() ? nullptr : &at->second;
+	}
+	// What it holds, counted as a hash join counts its table: the rows' bytes and a map entry each.
+	size_t bytes() const { return stored_ + (rows_.size() + duplicates_.size()) * kRowOverhead; }
+	size_t rows() const { return rows_.size() + duplicates_.size(); }
+	template <typename F> void for_each(F &&f) {
+		for (auto &[key, row] : rows_)
+			for (Row *r = &row; r; r = r->same_key)
+				f(key, *r);
+	}
+	void clear() {
+		rows_.clear();
+		duplicates_.clear();
+		blocks_.clear();
+		left_ = 0;
+		stored_ = 0;
+	}
+
+private:
+	static constexpr size_t kRowOverhead = 64;
+	static constexpr size_t kBlockBytes = 1024 * 1024;
+	char *store(size_t n) {
+		if (n > left_) {
+			size_t size = std::max(n, kBlockBytes);
+			blocks_.push_back(std::make_unique<char[]>(size));
+			next_ = blocks_.back().get();
+			left_ = size;
+		}
+		char *at = next_;
+		next_ += n;
+		left_ -= n;
+		stored_ += n;
+		return at;
+	}
+	std::unordered_map<std::string_view, Row> rows_;
+	std::deque<Row> duplicates_;
+	std::vector<std::unique_ptr<char[]>> blocks_;
+	char *next_ = nullptr;
+	size_t left_ = 0, stored_ = 0;
+};
+
+// A DestReceiver handing each row of the tenant's, encoded as a backup encodes it, to C++.
+struct LiveRowReceiver {
+	DestReceiver pub; // must be first: PostgreSQL sees a DestReceiver *
+	FmgrInfo *send_functions;
+	int natts;
+	StringInfoData buffer;
+	MemoryContext row_context; // reset after every row: send functions palloc their output
+	const std::function<bool(const uint8_t *, size_t)> *consume; // false: no more rows
+};
+
+void live_startup(DestReceiver *dest, int, TupleDesc desc) {
+	auto *self = reinterpret_cast<LiveRowReceiver *>(dest);
+	self->natts = desc->natts;
+	self->send_functions = send_functions_for(desc);
+}
+
+bool live_receive(TupleTableSlot *slot, DestReceiver *dest) {
+	auto *self = reinterpret_cast<LiveRowReceiver *>(dest);
+	CHECK_FOR_INTERRUPTS();
+	resetStringInfo(&self->buffer);
+	MemoryContext old = MemoryContextSwitchTo(self->row_context);
+	append_copy_tuple(&self->buffer, slot, self->send_functions, self->natts);
+	MemoryContextSwitchTo(old);
+	MemoryContextReset(self->row_context);
+	const uint8_t *data = reinterpret_cast<const uint8_t *>(self->buffer.data);
+	size_t len = static_cast<size_t>(self->buffer.len);
+	bool more = true;
+	cpp_call([self, data, len, &more] { more = (*self->consume)(data, len); });
+	return more; // false stops the executor
+}
+
+void live_shutdown(DestReceiver *) {}
+void live_destroy(DestReceiver *) {}
+
+// Runs `sql` ($1 the tenant) with each row going to `consume` (until it returns false): under
+// `snapshot`, or a new one.
+void read_live_rows(const std::string &sql, Oid tenant_type, Datum tenant, Snapshot snapshot,
+                    const std::function<bool(const uint8_t *, size_t)> &consume) {
+	const char *query = sql.c_str();
+	const auto *consumer = &consume;
+	pg_call([=] {
+		MemoryContext context =
+		    AllocSetContextCreate(CurrentMemoryContext, "tenant_backup comparison", ALLOCSET_DEFAULT_SIZES);
+		MemoryContext old = MemoryContextSwitchTo(context);
+		auto *self = static_cast<LiveRowReceiver *>(palloc0(sizeof(LiveRowReceiver)));
+		self->pub.receiveSlot = live_receive;
+		self->pub.rStartup = live_startup;
+		self->pub.rShutdown = live_shutdown;
+		self->pub.rDestroy = live_destroy;
+		self->pub.mydest = DestNone;
+		self->consume = consumer;
+		initStringInfo(&self->buffer);
+		self->row_context = AllocSetContextCreate(context, "tenant_backup row", 0, 64 * 1024, 64 * 1024);
+		MemoryContextSwitchTo(old);
+
+		Oid argtype = tenant_type;
+		SPIPlanPtr plan = SPI_prepare(query, 1, &argtype);
+		if (!plan)
+			elog(ERROR, "tenant_backup: could not prepare \"%s\": %s", query, SPI_result_code_string(SPI_result));
+		ParamListInfo params = makeParamList(1);
+		params->numParams = 1;
+		params->params[0].value = tenant;
+		params->params[0].isnull = false;
+		params->params[0].pflags = PARAM_FLAG_CONST;
+		params->params[0].ptype = argtype;
+		SPIExecuteOptions options;
+		memset(&options, 0, sizeof(options));
+		options.params = params;
+		options.dest = &self->pub;
+		if (snapshot) {
+			PushCopiedSnapshot(snapshot);
+			UpdateActiveSnapshotCommandId(); // rows this transaction wrote, as the SQL join sees them
+			options.read_only = true;
+		}
+		int rc = SPI_execute_plan_extended(plan, &options);
+		if (snapshot)
+			PopActiveSnapshot();
+		// SPI reports SPI_OK_UTILITY for a SELECT whose receiver is not SPI's own (DestNone).
+		if (rc != SPI_OK_SELECT && rc != SPI_OK_UTILITY)
+			elog(ERROR, "tenant_backup: reading \"%s\" failed: %s", query, SPI_result_code_string(rc));
+		SPI_freeplan(plan);
+		MemoryContextDelete(context);
+	});
+}
+
+bool streamable_type(Oid type) {
+	switch (type) {
+	case INT2OID:
+	case INT4OID:
+	case INT8OID:
+	case OIDOID:
+	case UUIDOID:
+	case BOOLOID:
+	case DATEOID:
+	case TIMESTAMPOID:
+	case TIMESTAMPTZOID:
+		return true;
+	default:
+		return false;
+	}
+}
+
+// Partitions of temporary files: records of a key and a tuple, each prefixed by its length.
+void write_record(SpillFile &file, std::string_view key, const uint8_t *tuple, size_t length) {
+	file.write_length(static_cast<uint32_t>(key.size()));
+	file.write(key.data(), key.size());
+	file.write_length(static_cast<uint32_t>(length));
+	file.write(tuple, length);
+}
+
+bool read_record(SpillFile &file, std::string &key, std::string &tuple) {
+	uint32_t len;
+	if (!file.read_length(len))
+		return false;
+	key.resize(len);
+	if (!file.read_exactly(key.data(), len) || !file.read_length(len))
+		throw SqlError(ERRCODE_DATA_CORRUPTED, "a temporary file of tenant_backup's comparison ended inside a record");
+	tuple.resize(len);
+	if (len && !file.read_exactly(tuple.data(), len))
+		throw SqlError(ERRCODE_DATA_CORRUPTED, "a temporary file of tenant_backup's comparison ended inside a record");
+	return true;
+}
+
+} // namespace
+
+bool key_streams(Oid relid, const RowKey &key) {
+	if (key.columns.empty() || key.nullable)
+		return false;
+	for (const auto &column : key.columns) {
+		auto rows = spi_query("SELECT a.atttypid::pg_catalog.text, a.attcollation::pg_catalog.text FROM "
+		                      "pg_catalog.pg_attribute a WHERE a.attrelid OPERATOR(pg_catalog.=) $1::pg_catalog.oid "
+		                      "AND a.attname OPERATOR(pg_catalog.=) $2::pg_catalog.name AND NOT a.attisdropped",
+		                      {std::to_string(relid), column});
+		if (rows.size() != 1)
+			return false;
+		auto type = static_cast<Oid>(std::stoul(*rows[0][0]));
+		auto collation = static_cast<Oid>(std::stoul(*rows[0][1]));
+		if (streamable_type(type))
+			continue;
+		if (type != TEXTOID && type != VARCHAROID)
+			return false;
+		// Deterministic collations compare text by its bytes; the send function converts it to the
+		// client encoding, which must then be the database's for equal bytes to be equal text.
+		if (!pg_eval([collation] {
+			    return OidIsValid(collation) && get_collation_isdeterministic(collation) &&
+			           pg_get_client_encoding() == GetDatabaseEncoding();
+		    }))
+			return false;
+	}
+	return true;
+}
+
+Streamed stream_differences(archive::ArchiveReader &reader, const archive::TableHeader &header, const StreamedTable &t,
+                            int64 backup_id, uint64 expected_rows, uint64 max_differences, SpillFile *differences,
+                            StreamedCounts &counts) {
+	const TableRestorePlan &plan = t.table->plan;
+	const std::vector<std::string> &columns = plan.load;
+	std::vector<size_t> key_fields;
+	for (const auto &c : t.key->columns)
+		key_fields.push_back(static_cast<size_t>(std::find(columns.begin(), columns.end(), c) - columns.begin()));
+	const size_t budget = pg_eval([] { return get_hash_memory_limit(); });
+
+	bool too_many = false, duplicates = false;
+	auto difference = [&] { // whether to write the difference just counted
+		if (!differences)
+			return false;
+		if (counts.only_in_backup + counts.only_live + counts.changed > max_differences)
+			too_many = true;
+		return !too_many;
+	};
+	// A difference's tuple: its kind as a one-byte text field, then the row's fields.
+	const uint16_t field_count = pg_hton16(static_cast<uint16_t>(columns.size() + 1));
+	const uint32_t one = pg_hton32(1), null_field = pg_hton32(static_cast<uint32_t>(-1));
+	auto emit_archived = [&](char kind, const ArchivedRowTable::Row &row) {
+		differences->write(&field_count, 2);
+		differences->write(&one, 4);
+		differences->write(&kind, 1);
+		differences->write(row.tuple + 2, row.length - 2);
+	};
+	auto emit_removed = [&](const std::vector<Field> &fields) {
+		const char kind = 'r';
+		differences->write(&field_count, 2);
+		differences->write(&one, 4);
+		differences->write(&kind, 1);
+		for (size_t i = 0; i < columns.size(); i++) {
+			if (std::find(key_fields.begin(), key_fields.end(), i) == key_fields.end()) {
+				differences->write(&null_field, 4);
+				continue;
+			}
+			uint32_t len = pg_hton32(static_cast<uint32_t>(fields[i].length));
+			differences->write(&len, 4);
+			if (fields[i].length > 0)
+				differences->write(fields[i].data, static_cast<size_t>(fields[i].length));
+		}
+	};
+
+	ArchivedRowTable table;
+	table.reserve(std::min<uint64>(expected_rows, budget / 128));
+	auto add_archived = [&](std::string_view key, const uint8_t *tuple, size_t length) {
+		if (!table.add(key, tuple, length))
+			duplicates = true;
+	};
+	// A live row against the backup's rows in memory.
+	std::vector<Field> live_fields;
+	std::string live_key;
+	auto probe = [&](const uint8_t *tuple, size_t length) {
+		fields_of(tuple, length, columns.size(), live_fields);
+		key_of(live_fields, key_fields, live_key);
+		ArchivedRowTable::Row *row = table.find(live_key);
+		if (!row) {
+			counts.only_live++;
+			if (difference())
+				emit_removed(live_fields);
+			return;
+		}
+		for (; row; row = row->same_key) {
+			if (row->length == length && std::memcmp(row->tuple, tuple, length) == 0) {
+				row->state = ArchivedRowTable::Same;
+				counts.unchanged++;
+				continue;
+			}
+			row->state = ArchivedRowTable::Changed;
+			counts.changed++;
+			if (difference())
+				emit_archived('c', *row);
+		}
+	};
+	// The backup's rows no live row matched.
+	auto finish = [&] {
+		table.for_each([&](std::string_view, const ArchivedRowTable::Row &row) {
+			if (row.state != ArchivedRowTable::Unseen)
+				return;
+			counts.only_in_backup++;
+			if (difference())
+				emit_archived('a', row);
+		});
+		table.clear();
+	};
+
+	// Past the memory budget, both sides go to partitions by a hash of the key.
+	std::vector<std::unique_ptr<SpillFile>> archived_parts, live_parts;
+	auto part_of = [&](std::string_view key) { return std::hash<std::string_view>{}(key) % archived_parts.size(); };
+	auto spill = [&] {
+		// Enough partitions for the rows expected at this size, each within the budget.
+		double per_row = static_cast<double>(table.bytes()) / static_cast<double>(std::max<size_t>(1, table.rows()));
+		double expected = per_row * static_cast<double>(std::max<uint64>(expected_rows, counts.archived)) * 1.25;
+		size_t parts = std::clamp<size_t>(static_cast<size_t>(expected / static_cast<double>(budget)) + 1, 2, 1024);
+		for (size_t p = 0; p < parts; p++) {
+			archived_parts.push_back(std::make_unique<SpillFile>());
+			live_parts.push_back(std::make_unique<SpillFile>());
+		}
+		table.for_each([&](std::string_view key, const ArchivedRowTable::Row &row) {
+			write_record(*archived_parts[part_of(key)], key, row.tuple, row.length);
+		});
+		table.clear();
+	};
+
+	{
+		// Decoding a converted column's values runs its type's code: as the table's owner, as a restore.
+		AsTableOwner owner(plan.relid);
+		ArchivedTuples tuples(reader, header, *t.table, backup_id);
+		std::vector<Field> fields;
+		std::string key;
+		while (tuples.next(fields)) {
+			counts.archived++;
+			key_of(fields, key_fields, key);
+			const std::string &tuple = tuples.raw();
+			const auto *raw = reinterpret_cast<const uint8_t *>(tuple.data());
+			if (!archived_parts.empty()) {
+				write_record(*archived_parts[part_of(key)], key, raw, tuple.size());
+				continue;
+			}
+			add_archived(key, raw, tuple.size());
+			if (duplicates && differences)
+				return Streamed::DuplicateKeys;
+			if (table.bytes() > budget)
+				spill();
+		}
+	}
+	if (counts.archived != reader.table_rows())
+		throw SqlError(ERRCODE_DATA_CORRUPTED, "archive of backup " + std::to_string(backup_id) +
+		                                           " is damaged: table " + plan.display_name + " holds " +
+		                                           std::to_string(counts.archived) + " rows, the archive records " +
+		                                           std::to_string(reader.table_rows()));
+
+	std::string sql = "SELECT " + join_each(columns, ", ", [&](size_t i) { return "ch." + quoted_ident(columns[i]); }) +
+	                  plan.table.tenant_rows_sql();
+	std::function<bool(const uint8_t *, size_t)> consume = [&](const uint8_t *tuple, size_t length) {
+		if (archived_parts.empty()) {
+			probe(tuple, length);
+			return !too_many; // so many differences that the rest is not worth reading
+		}
+		fields_of(tuple, length, columns.size(), live_fields);
+		key_of(live_fields, key_fields, live_key);
+		write_record(*live_parts[part_of(live_key)], live_key, tuple, length);
+		return true;
+	};
+	{
+		std::optional<AsTableOwner> owner;
+		if (t.as_owner)
+			owner.emplace(plan.relid);
+		// Rows found through a path: joined by index probes along it, as a backup reads them.
+		std::optional<int> probes;
+		if (plan.table.is_path())
+			probes = plan_with_index_probes();
+		read_live_rows(sql, plan.tenant_type, t.table->tenant, t.snapshot, consume);
+		if (probes)
+			end_index_probes(*probes);
+	}
+	if (archived_parts.empty()) {
+		finish();
+	} else {
+		std::string key, tuple;
+		for (size_t p = 0; p < archived_parts.size() && !too_many; p++) {
+			archived_parts[p]->rewind();
+			while (read_record(*archived_parts[p], key, tuple))
+				add_archived(key, reinterpret_cast<const uint8_t *>(tuple.data()), tuple.size());
+			if (duplicates && differences)
+				return Streamed::DuplicateKeys;
+			archived_parts[p].reset(); // its space back before the next partition's
+			live_parts[p]->rewind();
+			while (read_record(*live_parts[p], key, tuple))
+				probe(reinterpret_cast<const uint8_t *>(tuple.data()), tuple.size());
+			live_parts[p].reset();
+			finish();
+		}
+	}
+	return too_many ? Streamed::TooManyDifferences : Streamed::Compared;
+}
+
+} // namespace tb::pg

@@ -1,0 +1,56 @@
+// The diff engine's streamed comparison: the backup's rows of a table as the archive holds them
+// (binary COPY tuples, checked and mapped as every restore path reads them: archived_tuples.hpp)
+// against the tenant's rows now, encoded by the send functions a backup encodes them with
+// (tuple_encoding.hpp). Rows match when their key fields are the same bytes, and are the same
+// when all their fields are: exactly the values a restore writes. No temporary table: the backup's
+// rows go into a hash table on their key's bytes, within work_mem × hash_mem_multiplier as a hash
+// join's; past that, both sides are split by a hash of the key into temporary files (BufFile) and
+// compared one partition at a time. One pass over the archive, one over the tenant's rows.
+//
+// Only for keys whose equal values are equal bytes (key_streams): a comparison by any other key
+// keeps the SQL join of diff_engine.hpp, whose rule (the key's operator class, rows_differ) this
+// one gives the same answer as.
+#pragma once
+#include "core/archive/archive_reader.hpp"
+#include "pg/archive/diff_engine.hpp"
+#include "pg/archive/spill_file.hpp"
+
+namespace tb::pg {
+
+// Whether rows of the table matched by `key` can be compared as bytes: a key (primary, or unique on
+// NOT NULL columns) of integers, oid, uuid, bool, date, timestamp(tz), or text and varchar under a
+// deterministic collation while the client encoding is the database's (send functions convert
+// text to the client encoding). Needs SPI connected.
+bool key_streams(Oid relid, const RowKey &key);
+
+struct StreamedCounts {
+	uint64 only_in_backup = 0, only_live = 0, changed = 0, unchanged = 0;
+	uint64 archived = 0; // the backup's rows of the table
+};
+
+enum class Streamed {
+	Compared,
+	DuplicateKeys,      // the backup holds two rows of one key (a key added since): nothing written
+	TooManyDifferences, // past max_differences: the differences written are incomplete
+};
+
+struct StreamedTable {
+	const RestoredTable *table = nullptr; // planned: its load columns are both sides' columns
+	const RowKey *key = nullptr;
+	// The tenant's rows are read under this snapshot (a comparison's), or under a new one when
+	// null (a restore's statements), as the table's owner when `as_owner` (a restore's reads).
+	Snapshot snapshot = nullptr;
+	bool as_owner = false;
+};
+
+// Compares the reader's current table (`header`, the backup's) with the tenant's rows now; every
+// archived row is checked and counted against the archive's own count. `differences`, if given,
+// receives one binary COPY tuple (no header) per difference, up to `max_differences` of them: a
+// kind ('a' only in the backup, 'r' only live, 'c' changed), then the table's load columns: the
+// backup's row for 'a' and 'c', the live row's key and NULLs for 'r'. Without it, rows of one key
+// in the backup twice are each compared, as the SQL join does. Needs SPI connected.
+Streamed stream_differences(archive::ArchiveReader &reader, const archive::TableHeader &header,
+                            const StreamedTable &table, int64 backup_id, uint64 expected_rows, uint64 max_differences,
+                            SpillFile *differences, StreamedCounts &counts);
+
+} // namespace tb::pg
