@@ -7,11 +7,21 @@
 
 namespace tb::pg {
 
-// Each column's send function, palloc'd in the current memory context.
-FmgrInfo *send_functions_for(TupleDesc desc);
+// How one column's values are sent. The send functions of integers, floats, bool, dates and
+// timestamps write the value's bytes in network order, and those of text, varchar, char(n) (when
+// the client encoding is the database's: nothing to convert) and bytea its bytes as stored: those
+// are written here as they would, without a call and a buffer per value.
+struct ColumnSender {
+	FmgrInfo send;
+	int8 width; // the by-value integer's bytes (1, 2, 4, 8), or 0
+	bool bytes; // the varlena's bytes
+};
 
-// Appends the slot's tuple; the send functions palloc in the current memory context (a per-row
-// context the caller resets).
-void append_copy_tuple(StringInfo out, TupleTableSlot *slot, FmgrInfo *send_functions, int natts);
+// Each column's sender, palloc'd in the current memory context.
+ColumnSender *column_senders_for(TupleDesc desc);
+
+// Appends the slot's tuple; send functions palloc in the current memory context (a per-row context
+// the caller resets).
+void append_copy_tuple(StringInfo out, TupleTableSlot *slot, const ColumnSender *senders, int natts);
 
 } // namespace tb::pg

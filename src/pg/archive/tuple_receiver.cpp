@@ -16,7 +16,7 @@ constexpr Size kRowBlockBytes = 64 * 1024;
 struct TupleStreamReceiver {
 	DestReceiver pub; // must be first: PostgreSQL sees a DestReceiver *
 	archive::ArchiveWriter *writer;
-	FmgrInfo *send_functions;
+	ColumnSender *senders;
 	int natts;
 	StringInfoData buffer;
 	MemoryContext context;     // holds the receiver itself, its buffer and row_context
@@ -42,14 +42,14 @@ void flush(TupleStreamReceiver *self) {
 void receiver_startup(DestReceiver *dest, int, TupleDesc typeinfo) {
 	auto *self = reinterpret_cast<TupleStreamReceiver *>(dest);
 	self->natts = typeinfo->natts;
-	self->send_functions = send_functions_for(typeinfo);
+	self->senders = column_senders_for(typeinfo);
 }
 
 bool receiver_receive(TupleTableSlot *slot, DestReceiver *dest) {
 	auto *self = reinterpret_cast<TupleStreamReceiver *>(dest);
 	CHECK_FOR_INTERRUPTS();
 	MemoryContext old = MemoryContextSwitchTo(self->row_context);
-	append_copy_tuple(&self->buffer, slot, self->send_functions, self->natts);
+	append_copy_tuple(&self->buffer, slot, self->senders, self->natts);
 	MemoryContextSwitchTo(old);
 	MemoryContextReset(self->row_context);
 	self->buffered_rows++;
