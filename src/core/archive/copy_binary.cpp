@@ -124,9 +124,24 @@ bool CopyTupleReader::next_in_place(std::vector<Field> &fields) {
 }
 
 bool CopyTupleReader::next(std::vector<Field> &fields) {
-	// Most tuples lie whole in the read-ahead: split them there, in one pass.
+	// Most tuples lie whole in the read-ahead: split them there, in one pass. One cut at its end
+	// moves to the front and the read-ahead fills up behind it (sources return what they have:
+	// an archive a record at a time), so that it too comes whole.
 	if (next_in_place(fields))
 		return true;
+	if (ahead_ && pos_ < end_ && pos_ > 0) {
+		std::memmove(ahead_.get(), ahead_.get() + pos_, end_ - pos_);
+		end_ -= pos_;
+		pos_ = 0;
+		while (end_ < kReadAhead) {
+			size_t n = in_.read(ahead_.get() + end_, kReadAhead - end_);
+			if (n == 0)
+				break;
+			end_ += n;
+		}
+		if (next_in_place(fields))
+			return true;
+	}
 	tuple_.clear();
 	uint8_t first;
 	if (take(&first, 1) == 0)
