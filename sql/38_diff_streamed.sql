@@ -88,9 +88,9 @@ SELECT length(body) AS toasted_length FROM d38.items WHERE id = 7;
 SELECT count(*) AS other_tenant_changed FROM (SELECT * FROM d38.items WHERE acct38 = 3802
                                                EXCEPT SELECT * FROM before_restore) d;
 
--- Most rows changed: the table is deleted and reloaded instead, with the same result; found by a
--- sample of the backup's first rows (items), or by the comparison, which then stops early (notes:
--- past 1,000 differences).
+-- Most rows changed: the table is deleted and reloaded instead, with the same result. No sample
+-- first: the comparison stops once 2,000 rows were compared and more than a quarter of them differ
+-- (items), or past a quarter of all rows, at least 1,000, differing (notes).
 UPDATE d38.items SET body = body || '?' WHERE acct38 = 3801;
 UPDATE d38.notes SET body = body || '?';
 SELECT table_name, rows_removed, rows_restored, only_in_backup IS NULL AS reloaded

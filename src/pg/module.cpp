@@ -1,5 +1,6 @@
 // Library entry: module magic, settings and transaction callbacks.
 #include "core/net/interrupt.hpp"
+#include "core/stream/helper_thread.hpp"
 #include "core/stream/threaded_sink.hpp"
 #include "pg/shared_memory/audit_queue.hpp"
 #include "pg/catalog/keys.hpp"
@@ -29,6 +30,7 @@ static bool interrupt_pending() {
 // backup pipeline's helper thread before exit() tears down the libraries it is using.
 static void stop_helper_threads(int, Datum) {
 	tb::ThreadedSink::stop_all();
+	tb::HelperThread::stop_all();
 }
 
 void _PG_init(void) {

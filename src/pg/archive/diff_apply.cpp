@@ -60,9 +60,6 @@ std::string backup_join_live(const RestoredTable &t, const DiffApplyPlan &p, con
 	       " WHERE a.p IS NULL OR l.p IS NULL OR " + rows_differ(a_row, "l.r");
 }
 
-// The share of a table's rows whose differences are worth applying one by one (see below).
-constexpr uint64 kDifferencesShare = 4;
-
 } // namespace
 
 bool sample_mostly_differs(const RestoredTable &t, const DiffApplyPlan &p, const ArchivedCopy &sample) {
@@ -81,7 +78,7 @@ bool sample_mostly_differs(const RestoredTable &t, const DiffApplyPlan &p, const
 			return static_cast<uint64>(DatumGetInt64(spi_datum(0, 1, &isnull)));
 		});
 	}
-	return differing > sample.rows_loaded() / kDifferencesShare;
+	return mostly_differ(differing, sample.rows_loaded());
 }
 
 std::vector<std::string> identity_always_columns(Oid relid) {
@@ -268,6 +265,7 @@ std::optional<AppliedDiff> apply_streamed_differences(const RestoredTable &t, co
 	table.table = &t;
 	table.key = &p.key;
 	table.as_owner = true; // reads the table as a restore's DELETE does
+	table.stop_when_most_differ = true;
 	if (stream_differences(reader, header, table, backup_id, expected_rows, max_differences, &differences, counts) !=
 	    Streamed::Compared)
 		return std::nullopt;

@@ -69,8 +69,18 @@ std::optional<AppliedDiff> apply_streamed_differences(const RestoredTable &table
 // wrong guess costs time, never a different result. Needs SPI connected.
 bool sample_mostly_differs(const RestoredTable &table, const DiffApplyPlan &plan, const ArchivedCopy &sample);
 
-// Tables of more archived rows than this are sampled first (sample_mostly_differs), of this many.
+// Tables of more archived rows than this are sampled first (sample_mostly_differs), of this many;
+// a streamed comparison instead stops once this many live rows were compared and most of those
+// compared so far differ (StreamedTable::stop_when_most_differ).
 inline constexpr uint64 kDifferenceSampleRows = 2000;
+
+// The share of a table's rows whose differences are worth applying one by one (see below).
+inline constexpr uint64 kDifferencesShare = 4;
+
+// "Most" of the rows compared differ: more than the share differences_worth_applying allows.
+inline bool mostly_differ(uint64 differing, uint64 compared) {
+	return differing > compared / kDifferencesShare;
+}
 
 // Differences past which a table of `rows` archived rows is deleted and reloaded instead: a
 // quarter of its rows (an UPDATE, DELETE or INSERT of one row found by index costs more than

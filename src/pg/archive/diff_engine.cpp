@@ -333,14 +333,20 @@ struct Archived {
 	std::optional<archive::TableHeader> header;
 	uint64 rows = 0; // as the archive's index records them
 	std::unique_ptr<ArchivedCopy> copy;
+	// A streamed comparison's (counts only): its key, and its rows read ahead.
+	RowKey key;
+	bool streams = false;
+	StreamedTable streamed;
+	std::unique_ptr<ArchivedReadAhead> ahead; // after reader: stopped before it closes
 	const std::vector<std::string> &columns() const { return table.plan.load; }
 };
 
 // One table of an archive, planned; its rows are read by the comparison (streamed, or loaded into
-// a temporary table by load_copy).
-Archived plan_table(const OpenedBackup &b, const archive::TableIndexEntry &entry, PlanPurpose purpose,
-                    const std::vector<TenantTable> &now) {
-	Archived a;
+// a temporary table by load_copy). On the heap: a read ahead holds references into it.
+std::unique_ptr<Archived> plan_table(const OpenedBackup &b, const archive::TableIndexEntry &entry, PlanPurpose purpose,
+                                     const std::vector<TenantTable> &now) {
+	auto owned = std::make_unique<Archived>();
+	Archived &a = *owned;
 	a.reader = archive::open_archive_table(*b.storage, b.backup.object_name, reader_options(b.backup), entry);
 	a.header = a.reader->next_table();
 	if (!a.header)
@@ -349,10 +355,29 @@ Archived plan_table(const OpenedBackup &b, const archive::TableIndexEntry &entry
 	a.rows = entry.rows;
 	a.table = {plan_table_restore(*a.header, b.backup.id, now, RestoreOptions{}, purpose), 0};
 	if (a.table.plan.dropped) // skipped with a WARNING, as a restore skips it
-		return a;
+		return owned;
 	a.table.tenant = tenant_datum(b.backup.tenant, a.table.plan.tenant_type, a.table.plan.table.tenant_value_column(),
 	                              a.table.plan.display_name);
-	return a;
+	return owned;
+}
+
+// Counts of a backup against the rows now, by a key compared as bytes, stream: decided here, and
+// the backup's rows read ahead on a helper thread while the table before is compared.
+void prepare_stream(Archived &a, const OpenedBackup &b, const DiffSnapshot &snapshot) {
+	if (a.table.plan.dropped)
+		return;
+	a.key = choose_row_key(a.table.plan.relid, a.columns());
+	a.streams = key_streams(a.table.plan.relid, a.key);
+	if (!a.streams)
+		return;
+	a.streamed.table = &a.table;
+	a.streamed.key = &a.key;
+	a.streamed.snapshot = snapshot.snapshot();
+	// Converted columns are read when the table is compared (on the backend's thread), so that
+	// their pinned value styles' GUC nest level does not outlive the table before it.
+	if (!a.table.plan.mapping.conversions.empty())
+		return;
+	a.ahead = std::make_unique<ArchivedReadAhead>(*a.reader, *a.header, a.streamed, b.backup.id, a.rows, true);
 }
 
 void load_copy(Archived &a, int64 backup_id) {
@@ -393,14 +418,12 @@ void compare_backup(const OpenedBackup &backup, const OpenedBackup *other, PlanP
 		c.tenant = t.tenant;
 		c.snapshot = &snapshot;
 		// Counts of a backup against the rows now, by a key compared as bytes: streamed.
-		if (counts_only && after && !other && key_streams(t.plan.relid, c.key)) {
+		if (after && after->streams) {
 			c.streamed_counts = [&]() {
-				StreamedTable st;
-				st.table = &t;
-				st.key = &c.key;
-				st.snapshot = snapshot.snapshot();
 				StreamedCounts n;
-				stream_differences(*after->reader, *after->header, st, backup.backup.id, after->rows, 0, nullptr, n);
+				stream_differences(*after->reader, *after->header, after->streamed, backup.backup.id, after->rows, 0,
+				                   nullptr, n, after->ahead.get());
+				after->ahead.reset();
 				DiffCounts counts;
 				counts.only_in_backup = counts.missing_by_key = n.only_in_backup;
 				counts.only_live = n.only_live;
@@ -427,11 +450,24 @@ void compare_backup(const OpenedBackup &backup, const OpenedBackup *other, PlanP
 		if (before)
 			before->copy->drop();
 	};
-	for (const auto &entry : entries) {
-		Archived a = plan_table(backup, entry, purpose, now);
-		if (a.table.plan.dropped)
+	// Streamed counts plan each table one ahead, so that its rows are read while the one before
+	// is compared (two tables' rows in memory at most).
+	bool stream = counts_only && !other;
+	std::unique_ptr<Archived> next;
+	auto plan_next = [&](size_t i) {
+		next = i < entries.size() ? plan_table(backup, entries[i], purpose, now) : nullptr;
+		if (next && stream)
+			prepare_stream(*next, backup, snapshot);
+	};
+	plan_next(0);
+	for (size_t i = 0; i < entries.size(); i++) {
+		std::unique_ptr<Archived> a = std::move(next);
+		const archive::TableIndexEntry &entry = entries[i];
+		if (stream)
+			plan_next(i + 1);
+		if (a->table.plan.dropped)
 			continue; // a table dropped since the backup
-		std::optional<Archived> b;
+		std::unique_ptr<Archived> b;
 		if (other) {
 			auto o = find_other(entry.schema, entry.name);
 			if (o != other_entries.end()) {
@@ -441,13 +477,15 @@ void compare_backup(const OpenedBackup &backup, const OpenedBackup *other, PlanP
 					b.reset();
 			}
 		}
-		compare(&a, b ? &*b : nullptr);
+		compare(a.get(), b.get());
+		if (!stream)
+			plan_next(i + 1);
 	}
 	for (const auto &entry : other_entries) {
-		Archived b = plan_table(*other, entry, purpose, now);
-		if (b.table.plan.dropped)
+		std::unique_ptr<Archived> b = plan_table(*other, entry, purpose, now);
+		if (b->table.plan.dropped)
 			continue;
-		compare(nullptr, &b);
+		compare(nullptr, b.get());
 	}
 }
 

@@ -347,7 +347,8 @@ RestoreOutcome restore_with_undo(int64 id, AuditedAction &audit, const RestoreOp
 			source = one_table.get();
 			table = header;
 		};
-		if (diff && entries.at(archive_position(archive_order, key)).rows > kDifferenceSampleRows) {
+		// (A streamed comparison needs no sample: it stops early by the same rule.)
+		if (diff && !diff->streams && entries.at(archive_position(archive_order, key)).rows > kDifferenceSampleRows) {
 			// A sample of its first rows, from a reader of its own: `source` still starts the table.
 			auto [section, header] = open_section();
 			ArchivedCopy sample(*section, header, r, id, kDifferenceSampleRows);

@@ -2,6 +2,8 @@
 
 #include "core/archive/copy_binary.hpp"
 #include "pg/archive/archived_tuples.hpp"
+#include "pg/archive/diff_apply.hpp"
+#include "core/stream/helper_thread.hpp"
 #include "pg/archive/tuple_encoding.hpp"
 #include "pg/boundary/as_table_owner.hpp"
 #include "pg/boundary/guard.hpp"
@@ -14,7 +16,6 @@
 #include <functional>
 #include <memory>
 #include <string_view>
-#include <unordered_map>
 
 extern "C" {
 #include "mb/pg_wchar.h"
@@ -57,55 +58,94 @@ void fields_of(const uint8_t *tuple, size_t length, size_t count, std::vector<Fi
 	}
 }
 
-// The backup's rows of one table (or of one partition of it) by their key's bytes; a key and its
-// row are kept in blocks of their own, so that a row costs one allocation of the map's.
+// The backup's rows of one table (or of one partition of it) by their key's bytes: open
+// addressing over slots holding each row's hash, so that a probe reads one slot and, only for
+// its own key, the row; keys and rows are kept in blocks, rows in a deque (their addresses stay).
 class ArchivedRowTable {
 public:
 	enum State : uint8_t { Unseen, Same, Changed };
 	struct Row {
+		const char *key;
 		const uint8_t *tuple;
-		uint32_t length;
+		uint32_t key_length, length;
 		State state;
 		Row *same_key; // another row of the same key (a backup taken before the key existed)
+		std::string_view key_view() const { return {key, key_length}; }
 	};
 	// Returns false when a row of the key is there already (the row is added anyway).
 	bool add(std::string_view key, const uint8_t *tuple, size_t length) {
 		char *stored = store(key.size() + length);
 		std::memcpy(stored, key.data(), key.size());
 		std::memcpy(stored + key.size(), tuple, length);
-		Row row{reinterpret_cast<const uint8_t *>(stored + key.size()), static_cast<uint32_t>(length), Unseen, nullptr};
-		auto [at, inserted] = rows_.try_emplace(std::string_view(stored, key.size()), row);
-		if (inserted)
-			return true;
-		duplicates_.push_back(row);
-		duplicates_.back().same_key = at->second.same_key;
-		at->second.same_key = &duplicates_.back();
-		return false;
+		rows_.push_back({stored, reinterpret_cast<const uint8_t *>(stored + key.size()),
+		                 static_cast<uint32_t>(key.size()), static_cast<uint32_t>(length), Unseen, nullptr});
+		Row *row = &rows_.back();
+		if ((rows_.size() - duplicates_) * 2 > slots_.size())
+			grow();
+		uint64_t hash = hash_of(key);
+		Slot *slot = slot_of(key, hash);
+		if (slot->row) {
+			row->same_key = slot->row->same_key;
+			slot->row->same_key = row;
+			duplicates_++;
+			return false;
+		}
+		*slot = {row, hash};
+		return true;
 	}
-	void reserve(size_t rows) { rows_.reserve(rows); }
+	void reserve(size_t rows) {
+		while (slots_.size() < rows * 2)
+			grow();
+	}
 	Row *find(std::string_view key) {
-		auto at = rows_.find(key);
-		return at == rows_.end() ? nullptr : &at->second;
+		if (slots_.empty())
+			return nullptr;
+		return slot_of(key, hash_of(key))->row;
 	}
-	// What it holds, counted as a hash join counts its table: the rows' bytes and a map entry each.
-	size_t bytes() const { return stored_ + (rows_.size() + duplicates_.size()) * kRowOverhead; }
-	size_t rows() const { return rows_.size() + duplicates_.size(); }
+	// What it holds, counted as a hash join counts its table: the rows' bytes, a row and its slots.
+	size_t bytes() const { return stored_ + rows_.size() * sizeof(Row) + slots_.size() * sizeof(Slot); }
+	size_t rows() const { return rows_.size(); }
 	template <typename F> void for_each(F &&f) {
-		for (auto &[key, row] : rows_)
-			for (Row *r = &row; r; r = r->same_key)
-				f(key, *r);
+		for (auto &row : rows_)
+			f(row.key_view(), row);
 	}
 	void clear() {
 		rows_.clear();
-		duplicates_.clear();
+		slots_.clear();
 		blocks_.clear();
+		duplicates_ = 0;
 		left_ = 0;
 		stored_ = 0;
 	}
 
 private:
-	static constexpr size_t kRowOverhead = 64;
+	struct Slot {
+		Row *row; // null: free
+		uint64_t hash;
+	};
 	static constexpr size_t kBlockBytes = 1024 * 1024;
+	static uint64_t hash_of(std::string_view key) { return std::hash<std::string_view>{}(key); }
+	// The key's slot, or the free one where it goes.
+	Slot *slot_of(std::string_view key, uint64_t hash) {
+		size_t mask = slots_.size() - 1;
+		for (size_t i = hash & mask;; i = (i + 1) & mask) {
+			Slot &s = slots_[i];
+			if (!s.row || (s.hash == hash && s.row->key_view() == key))
+				return &s;
+		}
+	}
+	void grow() {
+		std::vector<Slot> old(std::max<size_t>(1024, slots_.size() * 2));
+		old.swap(slots_);
+		size_t mask = slots_.size() - 1;
+		for (const Slot &s : old)
+			if (s.row) {
+				size_t i = s.hash & mask;
+				while (slots_[i].row)
+					i = (i + 1) & mask;
+				slots_[i] = s;
+			}
+	}
 	char *store(size_t n) {
 		if (n > left_) {
 			size_t size = std::max(n, kBlockBytes);
@@ -119,8 +159,9 @@ private:
 		stored_ += n;
 		return at;
 	}
-	std::unordered_map<std::string_view, Row> rows_;
-	std::deque<Row> duplicates_;
+	std::deque<Row> rows_;
+	std::vector<Slot> slots_; // a power of two, at most half full
+	size_t duplicates_ = 0;   // rows chained behind another of their key
 	std::vector<std::unique_ptr<char[]>> blocks_;
 	char *next_ = nullptr;
 	size_t left_ = 0, stored_ = 0;
@@ -129,7 +170,7 @@ private:
 // A DestReceiver handing each row of the tenant's, encoded as a backup encodes it, to C++.
 struct LiveRowReceiver {
 	DestReceiver pub; // must be first: PostgreSQL sees a DestReceiver *
-	FmgrInfo *send_functions;
+	ColumnSender *senders;
 	int natts;
 	StringInfoData buffer;
 	MemoryContext row_context; // reset after every row: send functions palloc their output
@@ -139,7 +180,7 @@ struct LiveRowReceiver {
 void live_startup(DestReceiver *dest, int, TupleDesc desc) {
 	auto *self = reinterpret_cast<LiveRowReceiver *>(dest);
 	self->natts = desc->natts;
-	self->send_functions = send_functions_for(desc);
+	self->senders = column_senders_for(desc);
 }
 
 bool live_receive(TupleTableSlot *slot, DestReceiver *dest) {
@@ -147,7 +188,7 @@ bool live_receive(TupleTableSlot *slot, DestReceiver *dest) {
 	CHECK_FOR_INTERRUPTS();
 	resetStringInfo(&self->buffer);
 	MemoryContext old = MemoryContextSwitchTo(self->row_context);
-	append_copy_tuple(&self->buffer, slot, self->send_functions, self->natts);
+	append_copy_tuple(&self->buffer, slot, self->senders, self->natts);
 	MemoryContextSwitchTo(old);
 	MemoryContextReset(self->row_context);
 	const uint8_t *data = reinterpret_cast<const uint8_t *>(self->buffer.data);
@@ -278,9 +319,74 @@ bool key_streams(Oid relid, const RowKey &key) {
 	return true;
 }
 
+struct ArchivedReadAhead::State {
+	std::unique_ptr<ArchivedTuples> tuples;
+	ArchivedRowTable table;
+	uint64 archived = 0;
+	bool duplicates = false;
+	bool complete = false; // every row read (else: stopped at the memory budget, or not started)
+	std::vector<size_t> key_fields;
+	size_t budget = 0;
+};
+
+namespace {
+
+std::vector<size_t> key_fields_of(const StreamedTable &t) {
+	const std::vector<std::string> &columns = t.table->plan.load;
+	std::vector<size_t> key_fields;
+	for (const auto &c : t.key->columns)
+		key_fields.push_back(static_cast<size_t>(std::find(columns.begin(), columns.end(), c) - columns.begin()));
+	return key_fields;
+}
+
+} // namespace
+
+ArchivedReadAhead::ArchivedReadAhead(archive::ArchiveReader &reader, const archive::TableHeader &header,
+                                     const StreamedTable &t, int64 backup_id, uint64 expected_rows,
+                                     bool on_helper_thread)
+    : state_(std::make_unique<State>()) {
+	State &st = *state_;
+	// (Its conversions pin the value styles in a GUC nest level of their own, from here until it
+	// is destroyed: made outside any scope that ends a nest level before it.)
+	st.tuples = std::make_unique<ArchivedTuples>(reader, header, *t.table, backup_id);
+	st.key_fields = key_fields_of(t);
+	st.budget = pg_eval([] { return get_hash_memory_limit(); });
+	st.table.reserve(std::min<uint64>(expected_rows, st.budget / 128));
+	// Converted columns run PostgreSQL code (casts, input functions): read on the backend's thread.
+	if (!on_helper_thread || !t.table->plan.mapping.conversions.empty())
+		return;
+	helper_ = std::make_unique<HelperThread>([&st](const StopToken &stop) {
+		std::vector<Field> fields;
+		std::string key;
+		while (!stop.requested()) {
+			if (!st.tuples->next(fields)) {
+				st.complete = true;
+				return;
+			}
+			st.archived++;
+			key_of(fields, st.key_fields, key);
+			const std::string &tuple = st.tuples->raw();
+			if (!st.table.add(key, reinterpret_cast<const uint8_t *>(tuple.data()), tuple.size()))
+				st.duplicates = true;
+			if (st.table.bytes() > st.budget)
+				return; // the backend's thread goes on, into temporary files
+		}
+	});
+}
+
+ArchivedReadAhead::~ArchivedReadAhead() = default; // the helper thread first: stopped and joined
+
+ArchivedReadAhead::State &ArchivedReadAhead::join() {
+	if (helper_) {
+		helper_->join();
+		helper_.reset();
+	}
+	return *state_;
+}
+
 Streamed stream_differences(archive::ArchiveReader &reader, const archive::TableHeader &header, const StreamedTable &t,
                             int64 backup_id, uint64 expected_rows, uint64 max_differences, SpillFile *differences,
-                            StreamedCounts &counts) {
+                            StreamedCounts &counts, ArchivedReadAhead *ahead) {
 	const TableRestorePlan &plan = t.table->plan;
 	const std::vector<std::string> &columns = plan.load;
 	std::vector<size_t> key_fields;
@@ -288,7 +394,7 @@ Streamed stream_differences(archive::ArchiveReader &reader, const archive::Table
 		key_fields.push_back(static_cast<size_t>(std::find(columns.begin(), columns.end(), c) - columns.begin()));
 	const size_t budget = pg_eval([] { return get_hash_memory_limit(); });
 
-	bool too_many = false, duplicates = false;
+	bool too_many = false;
 	auto difference = [&] { // whether to write the difference just counted
 		if (!differences)
 			return false;
@@ -322,8 +428,15 @@ Streamed stream_differences(archive::ArchiveReader &reader, const archive::Table
 		}
 	};
 
-	ArchivedRowTable table;
-	table.reserve(std::min<uint64>(expected_rows, budget / 128));
+	std::unique_ptr<ArchivedReadAhead> own;
+	if (!ahead) { // read here, on the backend's thread
+		own = std::make_unique<ArchivedReadAhead>(reader, header, t, backup_id, expected_rows, false);
+		ahead = own.get();
+	}
+	ArchivedReadAhead::State &read = ahead->join();
+	ArchivedRowTable &table = read.table;
+	bool duplicates = read.duplicates;
+	counts.archived = read.archived;
 	auto add_archived = [&](std::string_view key, const uint8_t *tuple, size_t length) {
 		if (!table.add(key, tuple, length))
 			duplicates = true;
@@ -331,7 +444,11 @@ Streamed stream_differences(archive::ArchiveReader &reader, const archive::Table
 	// A live row against the backup's rows in memory.
 	std::vector<Field> live_fields;
 	std::string live_key;
+	uint64 compared = 0;
 	auto probe = [&](const uint8_t *tuple, size_t length) {
+		if (t.stop_when_most_differ && ++compared >= kDifferenceSampleRows &&
+		    mostly_differ(counts.only_live + counts.changed, compared))
+			too_many = true;
 		fields_of(tuple, length, columns.size(), live_fields);
 		key_of(live_fields, key_fields, live_key);
 		ArchivedRowTable::Row *row = table.find(live_key);
@@ -383,10 +500,14 @@ Streamed stream_differences(archive::ArchiveReader &reader, const archive::Table
 		table.clear();
 	};
 
-	{
+	if (duplicates && differences)
+		return Streamed::DuplicateKeys;
+	if (!read.complete) {
+		if (table.bytes() > budget)
+			spill();
 		// Decoding a converted column's values runs its type's code: as the table's owner, as a restore.
 		AsTableOwner owner(plan.relid);
-		ArchivedTuples tuples(reader, header, *t.table, backup_id);
+		ArchivedTuples &tuples = *read.tuples;
 		std::vector<Field> fields;
 		std::string key;
 		while (tuples.next(fields)) {

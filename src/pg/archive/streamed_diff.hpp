@@ -15,6 +15,12 @@
 #include "pg/archive/diff_engine.hpp"
 #include "pg/archive/spill_file.hpp"
 
+#include <memory>
+
+namespace tb {
+class HelperThread;
+}
+
 namespace tb::pg {
 
 // Whether rows of the table matched by `key` can be compared as bytes: a key (primary, or unique on
@@ -41,6 +47,33 @@ struct StreamedTable {
 	// null (a restore's statements), as the table's owner when `as_owner` (a restore's reads).
 	Snapshot snapshot = nullptr;
 	bool as_owner = false;
+	// A restore's: stop reading the tenant's rows (TooManyDifferences) once kDifferenceSampleRows
+	// of them were compared and most of those differ (mostly_differ, diff_apply.hpp): such a
+	// table is cheaper deleted and reloaded, and a restore does so. Instead of a sample first.
+	bool stop_when_most_differ = false;
+};
+
+// The first part of a streamed comparison, the backup's rows of a table read into their hash
+// table, started ahead on a helper thread (HelperThread: pure C++, the archive's decryption,
+// decompression and checks) while the backend's thread compares the table before; tables whose
+// columns convert (PostgreSQL code) are read later, on the backend's thread, as are rows past the
+// memory budget (so make none for them ahead: their conversions pin settings in a GUC nest level
+// that lives as long as this does). `on_helper_thread` false: nothing starts (stream_differences reads it all). The
+// reader, header and table must outlive it. Needs SPI connected.
+class ArchivedReadAhead {
+public:
+	ArchivedReadAhead(archive::ArchiveReader &reader, const archive::TableHeader &header, const StreamedTable &table,
+	                  int64 backup_id, uint64 expected_rows, bool on_helper_thread);
+	~ArchivedReadAhead();
+	ArchivedReadAhead(const ArchivedReadAhead &) = delete;
+	ArchivedReadAhead &operator=(const ArchivedReadAhead &) = delete;
+	struct State;
+	// Waits for the helper thread; rethrows what it threw.
+	State &join();
+
+private:
+	std::unique_ptr<State> state_;
+	std::unique_ptr<HelperThread> helper_; // declared last: stopped and joined first
 };
 
 // Compares the reader's current table (`header`, the backup's) with the tenant's rows now; every
@@ -48,9 +81,10 @@ struct StreamedTable {
 // receives one binary COPY tuple (no header) per difference, up to `max_differences` of them: a
 // kind ('a' only in the backup, 'r' only live, 'c' changed), then the table's load columns: the
 // backup's row for 'a' and 'c', the live row's key and NULLs for 'r'. Without it, rows of one key
-// in the backup twice are each compared, as the SQL join does. Needs SPI connected.
+// in the backup twice are each compared, as the SQL join does. `ahead`: this table's rows read
+// ahead (else they are read here). Needs SPI connected.
 Streamed stream_differences(archive::ArchiveReader &reader, const archive::TableHeader &header,
                             const StreamedTable &table, int64 backup_id, uint64 expected_rows, uint64 max_differences,
-                            SpillFile *differences, StreamedCounts &counts);
+                            SpillFile *differences, StreamedCounts &counts, ArchivedReadAhead *ahead = nullptr);
 
 } // namespace tb::pg
