@@ -254,20 +254,25 @@ std::optional<AppliedDiff> apply_differences(const RestoredTable &t, const DiffA
 	return n;
 }
 
-std::optional<AppliedDiff> apply_streamed_differences(const RestoredTable &t, const DiffApplyPlan &p,
-                                                      archive::ArchiveReader &reader,
-                                                      const archive::TableHeader &header, int64 backup_id,
-                                                      uint64 expected_rows, ForeignKeyChecks &foreign_keys,
-                                                      uint64 max_differences) {
-	SpillFile differences;
-	StreamedCounts counts;
+StreamedTable streamed_restore(const RestoredTable &t, const DiffApplyPlan &p) {
 	StreamedTable table;
 	table.table = &t;
 	table.key = &p.key;
 	table.as_owner = true; // reads the table as a restore's DELETE does
 	table.stop_when_most_differ = true;
-	if (stream_differences(reader, header, table, backup_id, expected_rows, max_differences, &differences, counts) !=
-	    Streamed::Compared)
+	return table;
+}
+
+std::optional<AppliedDiff> apply_streamed_differences(const RestoredTable &t, const DiffApplyPlan &p,
+                                                      archive::ArchiveReader &reader,
+                                                      const archive::TableHeader &header, int64 backup_id,
+                                                      uint64 expected_rows, ForeignKeyChecks &foreign_keys,
+                                                      uint64 max_differences, ArchivedReadAhead *ahead) {
+	SpillFile differences;
+	StreamedCounts counts;
+	StreamedTable table = streamed_restore(t, p);
+	if (stream_differences(reader, header, table, backup_id, expected_rows, max_differences, &differences, counts,
+	                       ahead) != Streamed::Compared)
 		return std::nullopt;
 	const std::vector<std::string> &cols = t.plan.load;
 	DifferencesTable d = create_differences_table(t, cols);

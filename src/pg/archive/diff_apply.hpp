@@ -10,6 +10,7 @@
 #pragma once
 #include "pg/archive/diff_engine.hpp"
 #include "pg/archive/foreign_keys.hpp"
+#include "pg/archive/streamed_diff.hpp"
 
 #include <optional>
 #include <string>
@@ -60,7 +61,11 @@ std::optional<AppliedDiff> apply_streamed_differences(const RestoredTable &table
                                                       archive::ArchiveReader &reader,
                                                       const archive::TableHeader &header, int64 backup_id,
                                                       uint64 expected_rows, ForeignKeyChecks &foreign_keys,
-                                                      uint64 max_differences);
+                                                      uint64 max_differences, ArchivedReadAhead *ahead = nullptr);
+
+// How a restore's streamed comparison reads the table (as its owner, stopping once most rows
+// differ): for apply_streamed_differences and a restore's read ahead alike.
+StreamedTable streamed_restore(const RestoredTable &table, const DiffApplyPlan &plan);
 
 // Whether most of a first sample of the backup's rows of a table (an ArchivedCopy of its first
 // kDifferenceSampleRows rows) differ from the tenant's rows now (gone, or changed): more than the

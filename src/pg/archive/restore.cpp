@@ -287,7 +287,49 @@ RestoreOutcome restore_with_undo(int64 id, AuditedAction &audit, const RestoreOp
 		load_order[i] = i;
 	if (any_distributed)
 		load_order = citus_load_order(relids);
-	bool in_archive_order = std::is_sorted(load_order.begin(), load_order.end());
+	// Which tables apply differences (diff_apply.hpp); not in a restore of Citus tables, whose load
+	// order and deletes follow Citus's rules (see above).
+	std::map<std::string, std::optional<DiffApplyPlan>> diff_plans;
+	bool any_streams = false;
+	if (!any_distributed)
+		for (const auto &[name, r] : planned)
+			if (!r.plan.dropped) {
+				diff_plans[name] = plan_diff_apply(r);
+				any_streams = any_streams || (diff_plans[name] && diff_plans[name]->streams);
+			}
+	// Streamed tables read their archived rows ahead, each from a reader of its own, while the
+	// table before loads (ArchivedReadAhead): then every table is read through the index.
+	bool in_archive_order = std::is_sorted(load_order.begin(), load_order.end()) && !any_streams;
+	struct ReadAhead {
+		std::string key;
+		std::unique_ptr<tb::archive::ArchiveReader> reader;
+		tb::archive::TableHeader header;
+		StreamedTable streamed;
+		std::unique_ptr<ArchivedReadAhead> rows; // last: stopped before the reader closes
+	};
+	auto read_ahead = [&](size_t step) -> std::unique_ptr<ReadAhead> {
+		if (in_archive_order || step >= load_order.size())
+			return nullptr;
+		const std::string &key = archive_order[load_order[step]];
+		auto r = planned.find(key);
+		auto d = diff_plans.find(key);
+		if (r == planned.end() || d == diff_plans.end() || !d->second || !d->second->streams ||
+		    !r->second.plan.mapping.conversions.empty())
+			return nullptr;
+		auto a = std::make_unique<ReadAhead>();
+		a->key = key;
+		a->reader = tb::archive::open_archive_table(*opened.storage, backup.object_name, reader_options(backup),
+		                                            entries[load_order[step]]);
+		std::optional<tb::archive::TableHeader> header = a->reader->next_table();
+		if (!header)
+			throw SqlError(ERRCODE_DATA_CORRUPTED,
+			               "archive of backup " + std::to_string(id) + " is damaged: its index names a table it lacks");
+		a->header = *header;
+		a->streamed = streamed_restore(r->second, *d->second); // the map's element: extracted, it stays
+		a->rows = std::make_unique<ArchivedReadAhead>(*a->reader, a->header, a->streamed, id,
+		                                              entries[load_order[step]].rows, true);
+		return a;
+	};
 	std::map<std::string, uint64> removed_first;
 	for (auto i = load_order.rbegin(); i != load_order.rend(); ++i)
 		if (planned.at(archive_order[*i]).distributed)
@@ -296,11 +338,19 @@ RestoreOutcome restore_with_undo(int64 id, AuditedAction &audit, const RestoreOp
 	progress.phase("loading");
 	std::vector<uint64> restored_rows;                     // per restored table
 	std::unique_ptr<tb::archive::ArchiveReader> one_table; // out of archive order: one table at a time
+	// The tables taken out of `planned`, kept whole to the end (a node keeps its element's address),
+	// destroyed after any read ahead that refers to them.
+	std::vector<decltype(planned)::node_type> extracted;
+	std::unique_ptr<ReadAhead> next_ahead = read_ahead(0);
 	for (size_t step = 0;; step++) {
 		tb::archive::ArchiveReader *source = &reader;
 		std::optional<tb::archive::TableHeader> table;
+		std::unique_ptr<ReadAhead> ahead = std::move(next_ahead);
 		if (in_archive_order) {
 			table = reader.next_table();
+		} else if (ahead) {
+			source = ahead->reader.get();
+			table = ahead->header;
 		} else if (step < load_order.size()) {
 			one_table = tb::archive::open_archive_table(*opened.storage, backup.object_name, reader_options(backup),
 			                                            entries[load_order[step]]);
@@ -318,9 +368,11 @@ RestoreOutcome restore_with_undo(int64 id, AuditedAction &audit, const RestoreOp
 		if (found == planned.end())
 			throw SqlError(ERRCODE_DATA_CORRUPTED, "archive of backup " + std::to_string(id) + " is damaged: table " +
 			                                           table->schema + "." + table->name + " is not in its index");
-		RestoredTable r = std::move(found->second);
 		std::string key = found->first;
-		planned.erase(found);
+		// Extracted, not moved: a table read ahead holds references to it.
+		extracted.push_back(planned.extract(found));
+		RestoredTable &r = extracted.back().mapped();
+		next_ahead = read_ahead(step + 1); // while this table loads
 		if (r.plan.dropped) { // its rows are drained unread by the next next_table()
 			results.push_back({r.plan.display_name, 0, 0, true});
 			continue;
@@ -328,9 +380,8 @@ RestoreOutcome restore_with_undo(int64 id, AuditedAction &audit, const RestoreOp
 		progress.table(r.plan.display_name);
 		bool path = r.plan.table.is_path();
 		// Only the differences (diff_apply.hpp): the rows removed and restored are counted as a
-		// DELETE + COPY would count them, and the differences themselves too. Not in a restore of
-		// Citus tables, whose load order and deletes follow Citus's rules (see above).
-		std::optional<DiffApplyPlan> diff = any_distributed ? std::nullopt : plan_diff_apply(r);
+		// DELETE + COPY would count them, and the differences themselves too.
+		std::optional<DiffApplyPlan> diff = diff_plans.count(key) ? diff_plans.at(key) : std::nullopt;
 		// The table's section of the archive, read again from its start.
 		auto open_section = [&] {
 			auto section = tb::archive::open_archive_table(*opened.storage, backup.object_name, reader_options(backup),
@@ -360,8 +411,12 @@ RestoreOutcome restore_with_undo(int64 id, AuditedAction &audit, const RestoreOp
 			uint64 expected = entries.at(archive_position(archive_order, key)).rows;
 			std::optional<AppliedDiff> d;
 			if (diff->streams) {
-				d = apply_streamed_differences(r, *diff, *source, *table, id, expected, foreign_keys,
-				                               differences_worth_applying(expected));
+				d = apply_streamed_differences(r, *diff, *source, ahead ? ahead->header : *table, id, expected,
+				                               foreign_keys, differences_worth_applying(expected),
+				                               ahead ? ahead->rows.get() : nullptr);
+				if (ahead && !d)
+					one_table = std::move(ahead->reader); // read again below, from a reader of its own
+				ahead.reset();
 			} else {
 				ArchivedCopy archived_rows(*source, *table, r, id);
 				d = apply_differences(r, *diff, archived_rows, foreign_keys,
