@@ -15,25 +15,30 @@ std::mutex live_mutex;
 std::vector<HelperThread *> live; // every HelperThread not joined yet
 } // namespace
 
-HelperThread::HelperThread(std::function<void(const StopToken &)> work) : work_(std::move(work)) {
-	// The new thread inherits the signal mask of its creator: block everything around its creation.
+std::thread start_without_signals(std::function<void()> body) {
 	sigset_t all, old;
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, &old);
+	std::thread thread;
 	try {
-		thread_ = std::thread([this] {
-			WatchStop watch(stop_token_);
-			try {
-				work_(stop_token_);
-			} catch (...) {
-				error_ = std::current_exception();
-			}
-		});
+		thread = std::thread(std::move(body));
 	} catch (...) {
 		pthread_sigmask(SIG_SETMASK, &old, nullptr);
 		throw;
 	}
 	pthread_sigmask(SIG_SETMASK, &old, nullptr);
+	return thread;
+}
+
+HelperThread::HelperThread(std::function<void(const StopToken &)> work) : work_(std::move(work)) {
+	thread_ = start_without_signals([this] {
+		WatchStop watch(stop_token_);
+		try {
+			work_(stop_token_);
+		} catch (...) {
+			error_ = std::current_exception();
+		}
+	});
 	std::lock_guard<std::mutex> lock(live_mutex);
 	live.push_back(this);
 }

@@ -11,6 +11,10 @@
 
 namespace tb {
 
+// Starts a thread with every signal blocked: the new thread inherits its creator's mask, so it is
+// blocked around the creation (PostgreSQL's handlers must keep running on the backend's thread).
+std::thread start_without_signals(std::function<void()> body);
+
 class HelperThread {
 public:
 	// `work` may poll stop_requested() to end early.

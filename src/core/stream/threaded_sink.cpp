@@ -1,11 +1,10 @@
 #include "core/stream/threaded_sink.hpp"
 
 #include "core/error.hpp"
+#include "core/stream/helper_thread.hpp"
 
 #include <algorithm>
-#include <csignal>
 #include <cstring>
-#include <pthread.h>
 
 #include "core/cpp_only.hpp" // last: fails if anything above brought in PostgreSQL
 
@@ -19,17 +18,7 @@ std::vector<ThreadedSink *> live; // every ThreadedSink whose helper thread may 
 ThreadedSink::ThreadedSink(Sink &next, size_t buffer_size, size_t depth)
     : next_(next), buffer_size_(buffer_size), depth_(depth) {
 	current_.reserve(buffer_size_);
-	// The new thread inherits the signal mask of its creator: block everything around its creation.
-	sigset_t all, old;
-	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, &old);
-	try {
-		worker_ = std::thread([this] { run(); });
-	} catch (...) {
-		pthread_sigmask(SIG_SETMASK, &old, nullptr);
-		throw;
-	}
-	pthread_sigmask(SIG_SETMASK, &old, nullptr);
+	worker_ = start_without_signals([this] { run(); });
 	std::lock_guard<std::mutex> lock(live_mutex);
 	live.push_back(this);
 }

@@ -222,32 +222,13 @@ void read_live_rows(const std::string &sql, Oid tenant_type, Datum tenant, Snaps
 		self->row_context = AllocSetContextCreate(context, "tenant_backup row", 0, 64 * 1024, 64 * 1024);
 		MemoryContextSwitchTo(old);
 
-		Oid argtype = tenant_type;
-		SPIPlanPtr plan = SPI_prepare(query, 1, &argtype);
-		if (!plan)
-			elog(ERROR, "tenant_backup: could not prepare \"%s\": %s", query, SPI_result_code_string(SPI_result));
-		ParamListInfo params = makeParamList(1);
-		params->numParams = 1;
-		params->params[0].value = tenant;
-		params->params[0].isnull = false;
-		params->params[0].pflags = PARAM_FLAG_CONST;
-		params->params[0].ptype = argtype;
-		SPIExecuteOptions options;
-		memset(&options, 0, sizeof(options));
-		options.params = params;
-		options.dest = &self->pub;
 		if (snapshot) {
 			PushCopiedSnapshot(snapshot);
 			UpdateActiveSnapshotCommandId(); // rows this transaction wrote, as the SQL join sees them
-			options.read_only = true;
 		}
-		int rc = SPI_execute_plan_extended(plan, &options);
+		spi_select_into(query, tenant_type, tenant, &self->pub, snapshot != nullptr);
 		if (snapshot)
 			PopActiveSnapshot();
-		// SPI reports SPI_OK_UTILITY for a SELECT whose receiver is not SPI's own (DestNone).
-		if (rc != SPI_OK_SELECT && rc != SPI_OK_UTILITY)
-			elog(ERROR, "tenant_backup: reading \"%s\" failed: %s", query, SPI_result_code_string(rc));
-		SPI_freeplan(plan);
 		MemoryContextDelete(context);
 	});
 }

@@ -39,28 +39,9 @@ uint64 stream_table(const TenantTable &t, Datum tenant, archive::ArchiveWriter &
 		probes = plan_with_index_probes();
 	const char *query = sql.c_str();
 	Oid type = t.tenant_type;
-	pg_call([=] {
-		Oid argtype = type;
-		SPIPlanPtr plan = SPI_prepare(query, 1, &argtype);
-		if (!plan)
-			elog(ERROR, "tenant_backup: could not prepare \"%s\": %s", query, SPI_result_code_string(SPI_result));
-		ParamListInfo params = makeParamList(1);
-		params->numParams = 1;
-		params->params[0].value = tenant;
-		params->params[0].isnull = false;
-		params->params[0].pflags = PARAM_FLAG_CONST;
-		params->params[0].ptype = argtype;
-		SPIExecuteOptions options;
-		memset(&options, 0, sizeof(options));
-		options.params = params;
-		options.read_only = true; // use the snapshot we pushed, for every table alike
-		options.dest = as_dest(receiver);
-		int rc = SPI_execute_plan_extended(plan, &options);
-		// SPI reports SPI_OK_UTILITY for a SELECT whose receiver is not SPI's own (DestNone).
-		if (rc != SPI_OK_SELECT && rc != SPI_OK_UTILITY)
-			elog(ERROR, "tenant_backup: reading \"%s\" failed: %s", query, SPI_result_code_string(rc));
-		SPI_freeplan(plan);
-	});
+	DestReceiver *dest = as_dest(receiver);
+	// read_only: the snapshot we pushed, for every table alike
+	pg_call([=] { spi_select_into(query, type, tenant, dest, true); });
 	if (probes)
 		end_index_probes(*probes);
 	uint64 rows = flush_tuple_receiver(receiver);

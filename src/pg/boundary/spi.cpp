@@ -187,4 +187,27 @@ std::string text_array_literal(const std::vector<SqlValue> &values) {
 	return out + "}";
 }
 
+void spi_select_into(const char *sql, Oid type, Datum value, DestReceiver *dest, bool read_only) {
+	Oid argtype = type;
+	SPIPlanPtr plan = SPI_prepare(sql, 1, &argtype);
+	if (!plan)
+		elog(ERROR, "tenant_backup: could not prepare \"%s\": %s", sql, SPI_result_code_string(SPI_result));
+	ParamListInfo params = makeParamList(1);
+	params->numParams = 1;
+	params->params[0].value = value;
+	params->params[0].isnull = false;
+	params->params[0].pflags = PARAM_FLAG_CONST;
+	params->params[0].ptype = argtype;
+	SPIExecuteOptions options;
+	memset(&options, 0, sizeof(options));
+	options.params = params;
+	options.read_only = read_only;
+	options.dest = dest;
+	int rc = SPI_execute_plan_extended(plan, &options);
+	// SPI reports SPI_OK_UTILITY for a SELECT whose receiver is not SPI's own (DestNone).
+	if (rc != SPI_OK_SELECT && rc != SPI_OK_UTILITY)
+		elog(ERROR, "tenant_backup: reading \"%s\" failed: %s", sql, SPI_result_code_string(rc));
+	SPI_freeplan(plan);
+}
+
 } // namespace tb::pg

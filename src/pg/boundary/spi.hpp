@@ -50,6 +50,9 @@ private:
 // SPI_tuptable (spi_text, spi_datum). max_rows > 0 stops after that many rows; the plan is still
 // made for reading every row. Raises PostgreSQL errors: call it inside pg_call.
 uint64 spi_run(const char *sql, const SqlParams &params, bool read_only, int expected_rc, long max_rows = 0);
+// Runs a SELECT of one parameter ($1, of `type`) with its rows going to `dest` (a DestReceiver of
+// ours, not SPI's); read_only: under the active snapshot. Plain PostgreSQL calls (inside pg_call).
+void spi_select_into(const char *sql, Oid type, Datum value, DestReceiver *dest, bool read_only);
 // Column `col` (1-based) of row `row` of the last result, as a C string in the current context, or NULL.
 char *spi_text(uint64 row, int col);
 // Same as a Datum of the column's own type; *isnull tells NULLs.
