@@ -426,11 +426,13 @@ Streamed stream_differences(archive::ArchiveReader &reader, const archive::Table
 	std::vector<Field> live_fields;
 	std::string live_key;
 	uint64 compared = 0;
+	// Only the fields up to the key's last are split: all that the key and a removed row need.
+	const size_t key_span = *std::max_element(key_fields.begin(), key_fields.end()) + 1;
 	auto probe = [&](const uint8_t *tuple, size_t length) {
 		if (t.stop_when_most_differ && ++compared >= kDifferenceSampleRows &&
 		    mostly_differ(counts.only_live + counts.changed, compared))
 			too_many = true;
-		fields_of(tuple, length, columns.size(), live_fields);
+		fields_of(tuple, length, key_span, live_fields);
 		key_of(live_fields, key_fields, live_key);
 		ArchivedRowTable::Row *row = table.find(live_key);
 		if (!row) {
@@ -520,7 +522,7 @@ Streamed stream_differences(archive::ArchiveReader &reader, const archive::Table
 			probe(tuple, length);
 			return !too_many; // so many differences that the rest is not worth reading
 		}
-		fields_of(tuple, length, columns.size(), live_fields);
+		fields_of(tuple, length, key_span, live_fields);
 		key_of(live_fields, key_fields, live_key);
 		write_record(*live_parts[part_of(live_key)], live_key, tuple, length);
 		return true;
