@@ -1,12 +1,13 @@
 // A restore that applies only the differences (issue 21): for a table whose rows have a key, the
 // rows only live are deleted, the rows only in the backup inserted and the changed ones updated,
-// instead of deleting and reloading every row of the tenant. The backup's rows are loaded into a
-// temporary table first (ArchivedCopy, with the restore's own checks: tenant, schema drift); one
-// join with the tenant's rows on the key (diff_engine.hpp's comparison: the same rule as
-// backup_diff and a preview) writes the differences into a second temporary table, which the
-// DELETE, UPDATE and INSERT then read by index probes. The result is the rows a DELETE + COPY
-// leaves: the same checks (foreign keys, here restricted to the rows written and the keys
-// removed), triggers off, sequences advanced.
+// instead of deleting and reloading every row of the tenant. The differences are found by the
+// diff engine's rule (the same as backup_diff and a preview): streamed for a key compared as bytes
+// (streamed_diff.hpp), else by one join of the backup's rows, loaded into a temporary table
+// (ArchivedCopy, with the restore's own checks: tenant, schema drift), with the tenant's rows on
+// the key. Only the differences go into a second temporary table, which the DELETE, UPDATE and
+// INSERT then read by index probes. The result is the rows a DELETE + COPY leaves: the same checks
+// (foreign keys, here restricted to the rows written and the keys removed), triggers off,
+// sequences advanced.
 #pragma once
 #include "pg/archive/diff_engine.hpp"
 #include "pg/archive/foreign_keys.hpp"

@@ -1,8 +1,9 @@
 // The diff engine: compares an archive's rows of a table with the tenant's rows now (or with
-// another archive's), for backup_diff and for a restore's preview. The archive's rows are loaded
-// with COPY FROM into a temporary table (through the restore's own plan and checks,
-// archived_tuples.hpp); the two sides are then joined by SQL on the rows' key, so memory is
-// PostgreSQL's own bounded work_mem (joins and sorts spill to disk) whatever the tenant's size.
+// another archive's), for backup_diff and for a restore's preview. Counts by a key compared as
+// bytes stream (streamed_diff.hpp); otherwise the archive's rows are loaded with COPY FROM into a
+// temporary table (through the restore's own plan and checks, archived_tuples.hpp) and the two
+// sides are joined by SQL on the rows' key, so memory is PostgreSQL's own bounded work_mem (joins
+// and sorts spill to disk) whatever the tenant's size. Both give the same answer (regression 38).
 // Every read of the tenant's rows of one comparison runs under one snapshot, taken by
 // DiffSnapshot, and takes no lock stronger than a backup's (ACCESS SHARE, PlanPurpose::Compare).
 #pragma once
