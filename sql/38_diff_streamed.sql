@@ -99,6 +99,19 @@ ORDER BY table_name;
 SELECT table_name, only_in_backup, only_live, changed, unchanged FROM tenant_backup.backup_diff(:b1)
 WHERE table_name IN ('d38.items', 'd38.notes') ORDER BY table_name;
 
+-- A column of a NOT NULL domain: a row added since the backup is removed (the differences'
+-- table holds it whole, never a NULL the domain refuses).
+CREATE DOMAIN d38.label AS text NOT NULL CHECK (VALUE <> '');
+CREATE TABLE d38.tagged (id integer PRIMARY KEY, acct38 integer NOT NULL, label d38.label);
+CREATE INDEX ON d38.tagged (acct38);
+INSERT INTO d38.tagged SELECT g, 3801, 'tag ' || g FROM generate_series(1, 20) g;
+SELECT tenant_backup.backup_create('3801') AS b3 \gset
+INSERT INTO d38.tagged VALUES (21, 3801, 'added since');
+UPDATE d38.tagged SET label = 'changed' WHERE id = 1;
+SELECT table_name, rows_removed, rows_restored, only_in_backup, only_live, changed, unchanged
+FROM tenant_backup.backup_restore(:b3, dry_run => false) WHERE table_name = 'd38.tagged';
+SELECT count(*) AS tagged, min(label) FILTER (WHERE id = 1) AS first FROM d38.tagged;
+
 -- A key added since the backup, over rows the backup holds twice: the comparison counts each
 -- pair as PostgreSQL's join does (its numeric twin), and a restore fails as reloading them must.
 CREATE TABLE d38.dups (id integer NOT NULL, acct38 integer NOT NULL, v text);

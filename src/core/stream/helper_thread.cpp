@@ -31,6 +31,21 @@ std::thread start_without_signals(std::function<void()> body) {
 }
 
 HelperThread::HelperThread(std::function<void(const StopToken &)> work) : work_(std::move(work)) {
+	{
+		// Registered first: a failure after the thread started would leave it unjoinable.
+		std::lock_guard<std::mutex> lock(live_mutex);
+		live.push_back(this);
+	}
+	try {
+		start();
+	} catch (...) {
+		std::lock_guard<std::mutex> lock(live_mutex);
+		live.erase(std::remove(live.begin(), live.end(), this), live.end());
+		throw;
+	}
+}
+
+void HelperThread::start() {
 	thread_ = start_without_signals([this] {
 		WatchStop watch(stop_token_);
 		try {
@@ -39,8 +54,6 @@ HelperThread::HelperThread(std::function<void(const StopToken &)> work) : work_(
 			error_ = std::current_exception();
 		}
 	});
-	std::lock_guard<std::mutex> lock(live_mutex);
-	live.push_back(this);
 }
 
 HelperThread::~HelperThread() {

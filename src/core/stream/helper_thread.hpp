@@ -31,6 +31,7 @@ public:
 	static void stop_all() noexcept;
 
 private:
+	void start();
 	std::function<void(const StopToken &)> work_;
 	StopToken stop_token_;
 	std::exception_ptr error_;

@@ -373,7 +373,7 @@ RestoreOutcome restore_with_undo(int64 id, AuditedAction &audit, const RestoreOp
 		extracted.push_back(planned.extract(found));
 		RestoredTable &r = extracted.back().mapped();
 		next_ahead = read_ahead(step + 1); // while this table loads
-		if (r.plan.dropped) { // its rows are drained unread by the next next_table()
+		if (r.plan.dropped) {              // its rows are drained unread by the next next_table()
 			results.push_back({r.plan.display_name, 0, 0, true});
 			continue;
 		}
@@ -414,9 +414,7 @@ RestoreOutcome restore_with_undo(int64 id, AuditedAction &audit, const RestoreOp
 				d = apply_streamed_differences(r, *diff, *source, ahead ? ahead->header : *table, id, expected,
 				                               foreign_keys, differences_worth_applying(expected),
 				                               ahead ? ahead->rows.get() : nullptr);
-				if (ahead && !d)
-					one_table = std::move(ahead->reader); // read again below, from a reader of its own
-				ahead.reset();
+				ahead.reset(); // (read again below, from a reader of its own, if most rows differ)
 			} else {
 				ArchivedCopy archived_rows(*source, *table, r, id);
 				d = apply_differences(r, *diff, archived_rows, foreign_keys,

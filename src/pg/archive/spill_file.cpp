@@ -2,16 +2,23 @@
 
 #include "pg/boundary/guard.hpp"
 
+extern "C" {
+#include "commands/tablespace.h"
+}
+
 #include <cstring>
 
 namespace tb::pg {
 
 namespace {
-constexpr size_t kBufferBytes = 64 * 1024;
+constexpr size_t kBufferBytes = 8 * 1024; // a BufFile buffers a block too; many may be open at once
 }
 
 SpillFile::SpillFile() {
-	file_ = pg_eval([] { return BufFileCreateTemp(false); });
+	file_ = pg_eval([] {
+		PrepareTempTablespaces(); // under temp_tablespaces, as a hash join's or a sort's files
+		return BufFileCreateTemp(false);
+	});
 	buffer_.reserve(kBufferBytes);
 }
 
@@ -33,7 +40,6 @@ void SpillFile::write(const void *data, size_t len) {
 	} else {
 		buffer_.append(static_cast<const char *>(data), len);
 	}
-	written_ += len;
 }
 
 void SpillFile::flush() {
@@ -51,7 +57,6 @@ void SpillFile::rewind() {
 	BufFile *f = file_;
 	if (pg_eval([f] { return BufFileSeek(f, 0, 0, SEEK_SET); }) != 0)
 		throw SqlError(ERRCODE_IO_ERROR, "could not rewind a temporary file of tenant_backup's comparison");
-	reading_ = true;
 	pos_ = 0;
 	buffer_.clear();
 }

@@ -23,7 +23,6 @@ public:
 	void write(const void *data, size_t len);
 	// A record's length, as written by write_length.
 	void write_length(uint32_t len) { write(&len, sizeof len); }
-	uint64_t bytes_written() const { return written_; }
 	// Ends writing; reads start at the first byte.
 	void rewind();
 	// Reads up to cap bytes; 0 at the end of the file.
@@ -37,8 +36,6 @@ private:
 	BufFile *file_ = nullptr;
 	std::string buffer_;
 	size_t pos_ = 0; // of the buffer's bytes already read
-	uint64_t written_ = 0;
-	bool reading_ = false;
 };
 
 } // namespace tb::pg

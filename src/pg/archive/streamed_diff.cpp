@@ -385,28 +385,21 @@ Streamed stream_differences(archive::ArchiveReader &reader, const archive::Table
 	};
 	// A difference's tuple: its kind as a one-byte text field, then the row's fields.
 	const uint16_t field_count = pg_hton16(static_cast<uint16_t>(columns.size() + 1));
-	const uint32_t one = pg_hton32(1), null_field = pg_hton32(static_cast<uint32_t>(-1));
+	const uint32_t one = pg_hton32(1);
 	auto emit_archived = [&](char kind, const ArchivedRowTable::Row &row) {
 		differences->write(&field_count, 2);
 		differences->write(&one, 4);
 		differences->write(&kind, 1);
 		differences->write(row.tuple + 2, row.length - 2);
 	};
-	auto emit_removed = [&](const std::vector<Field> &fields) {
+	// A removed row: the live row whole (its key is what the DELETE reads). Not its key and NULLs:
+	// COPY runs a domain's receive function on a NULL too, and a NOT NULL domain refuses it.
+	auto emit_removed = [&](const uint8_t *tuple, size_t length) {
 		const char kind = 'r';
 		differences->write(&field_count, 2);
 		differences->write(&one, 4);
 		differences->write(&kind, 1);
-		for (size_t i = 0; i < columns.size(); i++) {
-			if (std::find(key_fields.begin(), key_fields.end(), i) == key_fields.end()) {
-				differences->write(&null_field, 4);
-				continue;
-			}
-			uint32_t len = pg_hton32(static_cast<uint32_t>(fields[i].length));
-			differences->write(&len, 4);
-			if (fields[i].length > 0)
-				differences->write(fields[i].data, static_cast<size_t>(fields[i].length));
-		}
+		differences->write(tuple + 2, length - 2);
 	};
 
 	std::unique_ptr<ArchivedReadAhead> own;
@@ -426,7 +419,7 @@ Streamed stream_differences(archive::ArchiveReader &reader, const archive::Table
 	std::vector<Field> live_fields;
 	std::string live_key;
 	uint64 compared = 0;
-	// Only the fields up to the key's last are split: all that the key and a removed row need.
+	// Only the fields up to the key's last are split: all that the key needs.
 	const size_t key_span = *std::max_element(key_fields.begin(), key_fields.end()) + 1;
 	auto probe = [&](const uint8_t *tuple, size_t length) {
 		if (t.stop_when_most_differ && ++compared >= kDifferenceSampleRows &&
@@ -438,7 +431,7 @@ Streamed stream_differences(archive::ArchiveReader &reader, const archive::Table
 		if (!row) {
 			counts.only_live++;
 			if (difference())
-				emit_removed(live_fields);
+				emit_removed(tuple, length);
 			return;
 		}
 		for (; row; row = row->same_key) {
@@ -467,7 +460,10 @@ Streamed stream_differences(archive::ArchiveReader &reader, const archive::Table
 
 	// Past the memory budget, both sides go to partitions by a hash of the key.
 	std::vector<std::unique_ptr<SpillFile>> archived_parts, live_parts;
-	auto part_of = [&](std::string_view key) { return std::hash<std::string_view>{}(key) % archived_parts.size(); };
+	// (by the hash's high bits: the hash table's slots go by its low ones)
+	auto part_of = [&](std::string_view key) {
+		return (std::hash<std::string_view>{}(key) >> 32) % archived_parts.size();
+	};
 	auto spill = [&] {
 		// Enough partitions for the rows expected at this size, each within the budget.
 		double per_row = static_cast<double>(table.bytes()) / static_cast<double>(std::max<size_t>(1, table.rows()));

@@ -80,7 +80,7 @@ private:
 // archived row is checked and counted against the archive's own count. `differences`, if given,
 // receives one binary COPY tuple (no header) per difference, up to `max_differences` of them: a
 // kind ('a' only in the backup, 'r' only live, 'c' changed), then the table's load columns: the
-// backup's row for 'a' and 'c', the live row's key and NULLs for 'r'. Without it, rows of one key
+// backup's row for 'a' and 'c', the live row for 'r'. Without it, rows of one key
 // in the backup twice are each compared, as the SQL join does. `ahead`: this table's rows read
 // ahead (else they are read here). Needs SPI connected.
 Streamed stream_differences(archive::ArchiveReader &reader, const archive::TableHeader &header,
