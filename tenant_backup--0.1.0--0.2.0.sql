@@ -1077,3 +1077,15 @@ ALTER TABLE tenant_backup.backup_jobs ADD CONSTRAINT backup_jobs_kind_check
     CHECK (kind IN ('restore', 'preview', 'backup'));
 UPDATE tenant_backup.backup_jobs SET kind = 'preview'
 WHERE kind = 'restore' AND coalesce((options ->> 'dry_run')::boolean, false);
+
+--------------------------------------------------------------------------------------------------
+-- Issue 21 (speed): what a backup's snapshot had seen, so that a comparison with the rows now can
+-- tell a row unchanged since the backup by its xmin without encoding it (unchanged_rows.hpp in
+-- the source). NULL for backups taken before, attached or imported: their rows are compared whole.
+ALTER TABLE tenant_backup.backups
+    ADD COLUMN snapshot_xmin xid8,
+    ADD COLUMN system_identifier text;
+COMMENT ON COLUMN tenant_backup.backups.snapshot_xmin IS
+    'Every transaction older than this had ended when the backup read the tenant''s rows (the xmin of its snapshot, or its own transaction''s id if older). A comparison with the rows now (backup_diff, a restore''s differences) takes a row inserted before it and never updated since as unchanged, when the table, its columns and the cluster are as they were. NULL: unknown (taken by 0.1.0, attached, imported, or under a client encoding other than the database''s).';
+COMMENT ON COLUMN tenant_backup.backups.system_identifier IS
+    'The cluster''s system identifier when the backup was taken (pg_control_system()), with snapshot_xmin: transaction ids of another cluster mean nothing here.';

@@ -5,6 +5,8 @@
 #include "pg/archive/diff_apply.hpp"
 #include "core/stream/helper_thread.hpp"
 #include "pg/archive/tuple_encoding.hpp"
+#include "pg/archive/unchanged_rows.hpp"
+#include "pg/boundary/warnings.hpp"
 #include "pg/boundary/as_table_owner.hpp"
 #include "pg/boundary/guard.hpp"
 #include "pg/boundary/spi.hpp"
@@ -18,6 +20,7 @@
 #include <string_view>
 
 extern "C" {
+#include "access/transam.h"
 #include "mb/pg_wchar.h"
 #include "port/pg_bswap.h"
 }
@@ -167,44 +170,67 @@ private:
 	size_t left_ = 0, stored_ = 0;
 };
 
+// Rows a live read may offer by their key alone (unchanged_rows.hpp): those whose xmin precedes
+// `before`, its last column, encoded up to the key's last field.
+struct UnchangedShortcut {
+	TransactionId before;
+	int key_natts;
+	// The key's prefix of a row; false: not known unchanged (it is then encoded whole for consume).
+	std::function<bool(const uint8_t *, size_t)> unchanged;
+};
+
 // A DestReceiver handing each row of the tenant's, encoded as a backup encodes it, to C++.
 struct LiveRowReceiver {
 	DestReceiver pub; // must be first: PostgreSQL sees a DestReceiver *
 	ColumnSender *senders;
-	int natts;
+	int natts; // encoded: the shortcut's xmin column is not
 	StringInfoData buffer;
 	MemoryContext row_context; // reset after every row: send functions palloc their output
 	const std::function<bool(const uint8_t *, size_t)> *consume; // false: no more rows
+	const UnchangedShortcut *shortcut;                           // or null
 };
 
 void live_startup(DestReceiver *dest, int, TupleDesc desc) {
 	auto *self = reinterpret_cast<LiveRowReceiver *>(dest);
-	self->natts = desc->natts;
+	self->natts = desc->natts - (self->shortcut ? 1 : 0);
 	self->senders = column_senders_for(desc);
+}
+
+// Encodes the first `natts` columns into the buffer and hands them to `f`.
+bool encoded_to(LiveRowReceiver *self, TupleTableSlot *slot, int natts,
+                const std::function<bool(const uint8_t *, size_t)> &f) {
+	resetStringInfo(&self->buffer);
+	MemoryContext old = MemoryContextSwitchTo(self->row_context);
+	append_copy_tuple(&self->buffer, slot, self->senders, natts);
+	MemoryContextSwitchTo(old);
+	MemoryContextReset(self->row_context);
+	const uint8_t *data = reinterpret_cast<const uint8_t *>(self->buffer.data);
+	size_t len = static_cast<size_t>(self->buffer.len);
+	bool result = true;
+	cpp_call([&f, data, len, &result] { result = f(data, len); });
+	return result;
 }
 
 bool live_receive(TupleTableSlot *slot, DestReceiver *dest) {
 	auto *self = reinterpret_cast<LiveRowReceiver *>(dest);
 	CHECK_FOR_INTERRUPTS();
-	resetStringInfo(&self->buffer);
-	MemoryContext old = MemoryContextSwitchTo(self->row_context);
-	append_copy_tuple(&self->buffer, slot, self->senders, self->natts);
-	MemoryContextSwitchTo(old);
-	MemoryContextReset(self->row_context);
-	const uint8_t *data = reinterpret_cast<const uint8_t *>(self->buffer.data);
-	size_t len = static_cast<size_t>(self->buffer.len);
-	bool more = true;
-	cpp_call([self, data, len, &more] { more = (*self->consume)(data, len); });
-	return more; // false stops the executor
+	if (const UnchangedShortcut *s = self->shortcut) {
+		bool isnull;
+		TransactionId xmin = DatumGetTransactionId(slot_getattr(slot, self->natts + 1, &isnull));
+		if (!isnull && TransactionIdIsNormal(xmin) && TransactionIdPrecedes(xmin, s->before) &&
+		    encoded_to(self, slot, s->key_natts, s->unchanged))
+			return true;
+	}
+	return encoded_to(self, slot, self->natts, *self->consume); // false stops the executor
 }
 
 void live_shutdown(DestReceiver *) {}
 void live_destroy(DestReceiver *) {}
 
 // Runs `sql` ($1 the tenant) with each row going to `consume` (until it returns false): under
-// `snapshot`, or a new one.
+// `snapshot`, or a new one. With a shortcut, the query's last column is the row's xmin.
 void read_live_rows(const std::string &sql, Oid tenant_type, Datum tenant, Snapshot snapshot,
-                    const std::function<bool(const uint8_t *, size_t)> &consume) {
+                    const std::function<bool(const uint8_t *, size_t)> &consume, const UnchangedShortcut *shortcut) {
 	const char *query = sql.c_str();
 	const auto *consumer = &consume;
 	pg_call([=] {
@@ -218,6 +244,7 @@ void read_live_rows(const std::string &sql, Oid tenant_type, Datum tenant, Snaps
 		self->pub.rDestroy = live_destroy;
 		self->pub.mydest = DestNone;
 		self->consume = consumer;
+		self->shortcut = shortcut;
 		initStringInfo(&self->buffer);
 		self->row_context = AllocSetContextCreate(context, "tenant_backup row", 0, 64 * 1024, 64 * 1024);
 		MemoryContextSwitchTo(old);
@@ -511,8 +538,27 @@ Streamed stream_differences(archive::ArchiveReader &reader, const archive::Table
 		                                           std::to_string(counts.archived) + " rows, the archive records " +
 		                                           std::to_string(reader.table_rows()));
 
+	// Rows unchanged since the backup, told by their xmin, need only their key encoded; in memory
+	// only (a partition's record holds the whole row).
+	std::optional<UnchangedShortcut> shortcut;
+	uint64 unchanged_by_xmin = 0;
+	if (archived_parts.empty())
+		if (std::optional<TransactionId> before = unchanged_before(backup_id, *t.table))
+			shortcut =
+			    UnchangedShortcut{*before, static_cast<int>(key_span), [&](const uint8_t *prefix, size_t length) {
+				                      fields_of(prefix, length, key_span, live_fields);
+				                      key_of(live_fields, key_fields, live_key);
+				                      ArchivedRowTable::Row *row = table.find(live_key);
+				                      if (!row || row->same_key)
+					                      return false; // compared whole
+				                      row->state = ArchivedRowTable::Same;
+				                      counts.unchanged++;
+				                      compared++;
+				                      unchanged_by_xmin++;
+				                      return true;
+			                      }};
 	std::string sql = "SELECT " + join_each(columns, ", ", [&](size_t i) { return "ch." + quoted_ident(columns[i]); }) +
-	                  plan.table.tenant_rows_sql();
+	                  (shortcut ? ", ch.xmin" : "") + plan.table.tenant_rows_sql();
 	std::function<bool(const uint8_t *, size_t)> consume = [&](const uint8_t *tuple, size_t length) {
 		if (archived_parts.empty()) {
 			probe(tuple, length);
@@ -531,10 +577,13 @@ Streamed stream_differences(archive::ArchiveReader &reader, const archive::Table
 		std::optional<int> probes;
 		if (plan.table.is_path())
 			probes = plan_with_index_probes();
-		read_live_rows(sql, plan.tenant_type, t.table->tenant, t.snapshot, consume);
+		read_live_rows(sql, plan.tenant_type, t.table->tenant, t.snapshot, consume, shortcut ? &*shortcut : nullptr);
 		if (probes)
 			end_index_probes(*probes);
 	}
+	if (shortcut)
+		log_message(DEBUG1, "tenant_backup: " + plan.display_name + ": " + std::to_string(unchanged_by_xmin) +
+		                        " live rows unchanged since backup " + std::to_string(backup_id) + " by their xmin");
 	if (archived_parts.empty()) {
 		finish();
 	} else {

@@ -2,6 +2,7 @@
 // streams them (binary COPY tuples -> archive framing -> zstd -> SHA-256 -> temporary file) into
 // the repository. The archive is renamed into place when the transaction commits.
 #include "pg/archive/take_backup.hpp"
+#include "pg/archive/unchanged_rows.hpp"
 #include "pg/repository/self_description.hpp"
 
 #include "pg/catalog/audit.hpp"
@@ -180,6 +181,10 @@ void take_backup(NewBackup &backup, AuditedAction &audit, WorkerReads reads) {
 	else
 		pg_call([] { PushActiveSnapshot(GetTransactionSnapshot()); });
 	backup.snapshot_at = pg_eval([] { return GetCurrentTimestamp(); });
+	if (std::optional<BackupReadHorizon> horizon = read_horizon_of_active_snapshot()) {
+		backup.snapshot_xmin = horizon->xmin;
+		backup.system_identifier = horizon->system_identifier;
+	}
 
 	BackupProgress progress(backup.id, backup.tenant, backup.kind, static_cast<int>(tables.size()));
 	progress.phase("reading");

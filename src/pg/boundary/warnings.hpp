@@ -12,5 +12,7 @@ void warn(const std::string &message, const std::string &hint = "");
 // The same as a NOTICE: something the caller should know that is not a problem.
 // (and, unless empty, a hint).
 void notice(const std::string &message, const std::string &hint = "");
+// A message at any elevel below ERROR (LOG, DEBUG1, ...): for the server log, or a client that asks.
+void log_message(int level, const std::string &message);
 
 } // namespace tb::pg

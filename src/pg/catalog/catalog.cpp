@@ -97,13 +97,15 @@ void insert_completed_backup(const NewBackup &b) {
 	else
 		row.int4(static_cast<int32>(b.key_generation));
 	row.text(b.claimed);
+	row.text(b.snapshot_xmin ? SqlValue(std::to_string(*b.snapshot_xmin)) : std::nullopt);
+	row.text(b.snapshot_xmin ? SqlValue(b.system_identifier) : std::nullopt);
 	pg_call([&] {
 		spi_run("INSERT INTO tenant_backup.backups (id, tenant, kind, label, status, created_at, finished_at, "
 		        "  snapshot_at, server_version, tables, row_count, size_bytes, sha256, compression, repository, "
-		        "  object_name, location, encrypted, key_generation, claimed) "
+		        "  object_name, location, encrypted, key_generation, claimed, snapshot_xmin, system_identifier) "
 		        "VALUES ($1, $2, $3, $4, 'completed', $5, clock_timestamp(), $6, "
 		        "  current_setting('server_version'), $7::jsonb, $8, $9, $10, $11, $12, $13, $14, $15 IS NOT NULL, "
-		        "  $15, $16::jsonb)",
+		        "  $15, $16::jsonb, $17::xid8, $18)",
 		        row, false, SPI_OK_INSERT);
 	});
 	for (const auto &c : b.copies)

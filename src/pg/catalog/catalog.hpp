@@ -35,6 +35,9 @@ struct NewBackup {
 	uint32_t key_generation = 0;      // 0: not encrypted
 	std::string repository = "local"; // where the primary copy is
 	std::vector<NewCopy> copies;      // every copy, the primary first (object_name in each)
+	// The xmin of the snapshot it read under, and the cluster's system identifier (unchanged_rows.hpp).
+	std::optional<uint64> snapshot_xmin;
+	std::string system_identifier;
 };
 
 struct StoredBackup {

@@ -4,6 +4,7 @@
 #include "pg/boundary/background_workers.hpp"
 #include "pg/repository/sync.hpp"
 #include "pg/boundary/guard.hpp"
+#include "pg/boundary/warnings.hpp"
 #include "pg/boundary/settings.hpp"
 
 extern "C" {
@@ -35,11 +36,6 @@ bool sync_worker_running() {
 	pg_call([] { pfree(sync_worker); });
 	sync_worker = nullptr;
 	return false;
-}
-
-void log_message(int level, const std::string &message) {
-	const char *m = message.c_str();
-	pg_call([level, m] { ereport(level, (errmsg("%s", m))); });
 }
 
 // In the sync worker: one synchronize_repositories, its outcome logged (with how many
