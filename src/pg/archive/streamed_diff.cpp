@@ -347,6 +347,24 @@ std::vector<size_t> key_fields_of(const StreamedTable &t) {
 	return key_fields;
 }
 
+// The backup's rows into the hash table, until they are all read (complete), their table is past
+// the memory budget, or `stop` says so: on the helper thread, and on the backend's for the rest.
+void fill_table(ArchivedReadAhead::State &st, const StopToken *stop) {
+	std::vector<Field> fields;
+	std::string key;
+	while (st.table.bytes() <= st.budget && !(stop && stop->requested())) {
+		if (!st.tuples->next(fields)) {
+			st.complete = true;
+			return;
+		}
+		st.archived++;
+		key_of(fields, st.key_fields, key);
+		const std::string &tuple = st.tuples->raw();
+		if (!st.table.add(key, reinterpret_cast<const uint8_t *>(tuple.data()), tuple.size()))
+			st.duplicates = true;
+	}
+}
+
 } // namespace
 
 ArchivedReadAhead::ArchivedReadAhead(archive::ArchiveReader &reader, const archive::TableHeader &header,
@@ -363,23 +381,8 @@ ArchivedReadAhead::ArchivedReadAhead(archive::ArchiveReader &reader, const archi
 	// Converted columns run PostgreSQL code (casts, input functions): read on the backend's thread.
 	if (!on_helper_thread || !t.table->plan.mapping.conversions.empty())
 		return;
-	helper_ = std::make_unique<HelperThread>([&st](const StopToken &stop) {
-		std::vector<Field> fields;
-		std::string key;
-		while (!stop.requested()) {
-			if (!st.tuples->next(fields)) {
-				st.complete = true;
-				return;
-			}
-			st.archived++;
-			key_of(fields, st.key_fields, key);
-			const std::string &tuple = st.tuples->raw();
-			if (!st.table.add(key, reinterpret_cast<const uint8_t *>(tuple.data()), tuple.size()))
-				st.duplicates = true;
-			if (st.table.bytes() > st.budget)
-				return; // the backend's thread goes on, into temporary files
-		}
-	});
+	// (past the budget, the backend's thread goes on, into temporary files)
+	helper_ = std::make_unique<HelperThread>([&st](const StopToken &stop) { fill_table(st, &stop); });
 }
 
 ArchivedReadAhead::~ArchivedReadAhead() = default; // the helper thread first: stopped and joined
@@ -397,10 +400,14 @@ Streamed stream_differences(archive::ArchiveReader &reader, const archive::Table
                             StreamedCounts &counts, ArchivedReadAhead *ahead) {
 	const TableRestorePlan &plan = t.table->plan;
 	const std::vector<std::string> &columns = plan.load;
-	std::vector<size_t> key_fields;
-	for (const auto &c : t.key->columns)
-		key_fields.push_back(static_cast<size_t>(std::find(columns.begin(), columns.end(), c) - columns.begin()));
-	const size_t budget = pg_eval([] { return get_hash_memory_limit(); });
+	std::unique_ptr<ArchivedReadAhead> own;
+	if (!ahead) { // read here, on the backend's thread
+		own = std::make_unique<ArchivedReadAhead>(reader, header, t, backup_id, expected_rows, false);
+		ahead = own.get();
+	}
+	ArchivedReadAhead::State &read = ahead->join();
+	const std::vector<size_t> &key_fields = read.key_fields;
+	const size_t budget = read.budget;
 
 	bool too_many = false;
 	auto difference = [&] { // whether to write the difference just counted
@@ -429,15 +436,8 @@ Streamed stream_differences(archive::ArchiveReader &reader, const archive::Table
 		differences->write(tuple + 2, length - 2);
 	};
 
-	std::unique_ptr<ArchivedReadAhead> own;
-	if (!ahead) { // read here, on the backend's thread
-		own = std::make_unique<ArchivedReadAhead>(reader, header, t, backup_id, expected_rows, false);
-		ahead = own.get();
-	}
-	ArchivedReadAhead::State &read = ahead->join();
 	ArchivedRowTable &table = read.table;
-	bool duplicates = read.duplicates;
-	counts.archived = read.archived;
+	bool duplicates = false; // set once the backup's rows are read (and as partitions are)
 	auto add_archived = [&](std::string_view key, const uint8_t *tuple, size_t length) {
 		if (!table.add(key, tuple, length))
 			duplicates = true;
@@ -494,7 +494,7 @@ Streamed stream_differences(archive::ArchiveReader &reader, const archive::Table
 	auto spill = [&] {
 		// Enough partitions for the rows expected at this size, each within the budget.
 		double per_row = static_cast<double>(table.bytes()) / static_cast<double>(std::max<size_t>(1, table.rows()));
-		double expected = per_row * static_cast<double>(std::max<uint64>(expected_rows, counts.archived)) * 1.25;
+		double expected = per_row * static_cast<double>(std::max<uint64>(expected_rows, read.archived)) * 1.25;
 		size_t parts = std::clamp<size_t>(static_cast<size_t>(expected / static_cast<double>(budget)) + 1, 2, 1024);
 		for (size_t p = 0; p < parts; p++) {
 			archived_parts.push_back(std::make_unique<SpillFile>());
@@ -506,32 +506,28 @@ Streamed stream_differences(archive::ArchiveReader &reader, const archive::Table
 		table.clear();
 	};
 
-	if (duplicates && differences)
-		return Streamed::DuplicateKeys;
 	if (!read.complete) {
-		if (table.bytes() > budget)
-			spill();
 		// Decoding a converted column's values runs its type's code: as the table's owner, as a restore.
 		AsTableOwner owner(plan.relid);
-		ArchivedTuples &tuples = *read.tuples;
-		std::vector<Field> fields;
-		std::string key;
-		while (tuples.next(fields)) {
-			counts.archived++;
-			key_of(fields, key_fields, key);
-			const std::string &tuple = tuples.raw();
-			const auto *raw = reinterpret_cast<const uint8_t *>(tuple.data());
-			if (!archived_parts.empty()) {
-				write_record(*archived_parts[part_of(key)], key, raw, tuple.size());
-				continue;
+		fill_table(read, nullptr);
+		if (!read.complete && !(read.duplicates && differences)) {
+			spill();
+			ArchivedTuples &tuples = *read.tuples;
+			std::vector<Field> fields;
+			std::string key;
+			while (tuples.next(fields)) {
+				read.archived++;
+				key_of(fields, key_fields, key);
+				const std::string &tuple = tuples.raw();
+				write_record(*archived_parts[part_of(key)], key, reinterpret_cast<const uint8_t *>(tuple.data()),
+				             tuple.size());
 			}
-			add_archived(key, raw, tuple.size());
-			if (duplicates && differences)
-				return Streamed::DuplicateKeys;
-			if (table.bytes() > budget)
-				spill();
 		}
 	}
+	duplicates = read.duplicates;
+	counts.archived = read.archived;
+	if (duplicates && differences)
+		return Streamed::DuplicateKeys;
 	if (counts.archived != reader.table_rows())
 		throw SqlError(ERRCODE_DATA_CORRUPTED, "archive of backup " + std::to_string(backup_id) +
 		                                           " is damaged: table " + plan.display_name + " holds " +
