@@ -1,6 +1,7 @@
 #include "pg/scheduler/periodic_sync.hpp"
 
 #include "pg/catalog/audit.hpp"
+#include "pg/scheduler/jobs.hpp"
 #include "pg/boundary/background_workers.hpp"
 #include "pg/repository/sync.hpp"
 #include "pg/boundary/guard.hpp"
@@ -25,6 +26,16 @@ namespace {
 BackgroundWorkerHandle *sync_worker = nullptr;
 std::chrono::steady_clock::time_point last_started;
 bool started_once = false;
+
+// Each of the sync's transactions first locks the extension's tables without waiting
+// (lock_extension_tables). A sync worker started just as the extension is dropped would otherwise
+// hold one of its tables while waiting for another DROP EXTENSION holds: a deadlock, in which the
+// DROP could be the one aborted. It stops instead, and runs again at the next interval.
+struct ExtensionBusy {};
+void lock_or_stop() {
+	if (!lock_extension_tables())
+		throw ExtensionBusy{};
+}
 
 bool sync_worker_running() {
 	if (!sync_worker)
@@ -52,12 +63,14 @@ void run_sync() {
 		started = now;
 		transactions++;
 	};
+	bool busy = false;
 	ErrorData *error = run_in_transaction("tenant_backup sync", [&] {
 		// In short transactions: the catalog's copies read in parts, the repositories listed
 		// outside any transaction, a hundred actions or one copy stored per transaction.
 		TransactionBreaks breaks{[&] {
 			                         lap();
 			                         commit_and_continue("tenant_backup sync");
+			                         lock_or_stop();
 		                         },
 		                         [&](const std::function<void()> &fn) {
 			                         lap();
@@ -65,12 +78,22 @@ void run_sync() {
 				                         fn();
 				                         started = std::chrono::steady_clock::now(); // not in a transaction
 			                         });
+			                         lock_or_stop();
 		                         }};
-		summary = synchronize_repositories([](const SyncRow &) {}, breaks);
+		try {
+			lock_or_stop();
+			summary = synchronize_repositories([](const SyncRow &) {}, breaks);
+		} catch (const ExtensionBusy &) {
+			busy = true; // what the earlier transactions did is committed, and stays
+			return;
+		}
 		if (summary.done + summary.failed > 0)
 			audit_in_transaction({"sync", "", 0, "ok", "periodic: " + summary.text()});
 	});
 	lap();
+	if (busy && !error)
+		return log_message(DEBUG1, "tenant_backup sync: the extension is being dropped or created; stopped, "
+		                           "to run again at the next interval");
 	if (error) {
 		std::string message = std::string("tenant_backup sync: ") + (error->message ? error->message : "error");
 		pg_call([error] { FreeErrorData(error); });
