@@ -146,9 +146,24 @@ tap_tests() {
 		chown -R postgres "$dir"
 		run=(runuser -u postgres --)
 	fi
+	local rc=0
 	(cd "$dir" && "${run[@]}" env PATH="$PG_BIN:$PATH" PERL5LIB="$PGXS_DIR/src/test/perl" \
 		PG_REGRESS="$PGXS_DIR/src/test/regress/pg_regress" TESTDIR="$dir" TB_S3_HARNESS="$dir/s3" TB_OLD_INSTALL="${TB_OLD_INSTALL:-}" \
-		prove -v --timer t/*.pl)
+		prove -v --timer t/*.pl) 2>&1 | tee "$dir/prove.out" || rc=$?
+	[ "$rc" -eq 0 ] || tap_failure_logs "$dir"
+	return "$rc"
+}
+
+# After a failed TAP run, what its servers logged, at the end of the output (where a CI's
+# shortened log still shows it): each failed test's errors and the last lines of its own log.
+tap_failure_logs() {
+	local dir=$1 name
+	for name in $(sed -n 's#^t/\([0-9A-Za-z_]*\)\.pl  *(Wstat.*#\1#p' "$dir/prove.out"); do
+		echo "=== $name: server errors (last 40)"
+		grep -hE "ERROR|FATAL|PANIC|TRAP|DETAIL|terminated by signal" "$dir"/tmp_check/log/"${name}"_*.log 2>/dev/null | tail -40
+		echo "=== $name: its log (last 30 lines)"
+		tail -30 "$dir/tmp_check/log/regress_log_$name" 2>/dev/null
+	done
 }
 
 suite "boundaries (scripts/check-boundaries.sh)" bash scripts/check-boundaries.sh
