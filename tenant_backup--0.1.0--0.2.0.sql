@@ -1084,8 +1084,14 @@ WHERE kind = 'restore' AND coalesce((options ->> 'dry_run')::boolean, false);
 -- the source). NULL for backups taken before, attached or imported: their rows are compared whole.
 ALTER TABLE tenant_backup.backups
     ADD COLUMN snapshot_xmin xid8,
-    ADD COLUMN system_identifier text;
+    ADD COLUMN system_identifier text,
+    ADD COLUMN snapshot_timeline integer,
+    ADD COLUMN snapshot_lsn pg_lsn;
 COMMENT ON COLUMN tenant_backup.backups.snapshot_xmin IS
     'Every transaction older than this had ended when the backup read the tenant''s rows (the xmin of its snapshot, or its own transaction''s id if older). A comparison with the rows now (backup_diff, a restore''s differences) takes a row inserted before it and never updated since as unchanged, when the table, its columns and the cluster are as they were. NULL: unknown (taken by 0.1.0, attached, imported, or under a client encoding other than the database''s).';
 COMMENT ON COLUMN tenant_backup.backups.system_identifier IS
     'The cluster''s system identifier when the backup was taken (pg_control_system()), with snapshot_xmin: transaction ids of another cluster mean nothing here.';
+COMMENT ON COLUMN tenant_backup.backups.snapshot_timeline IS
+    'The WAL timeline and position (with snapshot_lsn) when the backup read the tenant''s rows, with snapshot_xmin: a server restored to a point before them (a point-in-time recovery) gives out those transaction ids again, and its timeline history says so.';
+COMMENT ON COLUMN tenant_backup.backups.snapshot_lsn IS
+    'See snapshot_timeline.';

@@ -7,7 +7,11 @@
 #  - a column renamed and another added under its name; tables swapped by renames;
 #  - an enum column (a label renamed since changes what its send function writes);
 #  - a backup taken under a client encoding other than the database's;
-#  - a backup from before the upgrade that records it (snapshot_xmin NULL).
+#  - a backup from before the upgrade that records it (snapshot_xmin NULL);
+#  - a backup whose WAL position is not on this server's timeline history, or ahead of its WAL (a
+#    server restored to a point before the backup gives out its transaction ids again);
+#  - tenant_backup.restore_renames mapping an archived table or column onto another that existed
+#    before the backup and was not altered since (its old rows are not the archived ones).
 # The DEBUG1 line each comparison writes says how many rows it took as unchanged by their xmin.
 use strict;
 use warnings FATAL => 'all';
@@ -25,15 +29,16 @@ my $node = scheduler_node('unchanged_by_xmin',
 	  . "tenant_backup.pre_restore_backup = off\n");
 
 # The diff's counts (added removed changed unchanged, per table) and the DEBUG1 lines of the
-# rows taken as unchanged by their xmin ("table=count").
+# rows taken as unchanged by their xmin (table => count, and the lines, "table: count").
 sub diff {
-	my ($id) = @_;
+	my ($id, $settings) = @_;
 	my ($rc, $out, $err) = $node->psql('postgres',
-		"SET client_min_messages = debug1; SELECT table_name || ' ' || only_in_backup || ' ' || only_live || ' ' "
+		($settings // '') . "SET client_min_messages = debug1; SELECT table_name || ' ' || only_in_backup || ' ' || only_live || ' ' "
 		  . "|| changed || ' ' || unchanged FROM tenant_backup.backup_diff($id) ORDER BY 1");
 	die "backup_diff failed: $err" if $rc;
-	my %by_xmin = $err =~ /tenant_backup: (\S+): (\d+) live rows unchanged since backup \d+ by their xmin/g;
-	return ($out, \%by_xmin);
+	my @lines = $err =~ /tenant_backup: (\S+: \d+) live rows unchanged since backup \d+ by their xmin/g;
+	my %by_xmin = map { split /: / } @lines;
+	return ($out, \%by_xmin, \@lines);
 }
 
 sql(q{
@@ -135,5 +140,49 @@ sql("UPDATE tenant_backup.backups SET snapshot_xmin = NULL WHERE id = $b6");
 ($counts, $by_xmin) = diff($b6);
 like($counts, qr/^public.items 0 0 0 500$/m, 'without it the counts are the same');
 ok(!exists $by_xmin->{'public.items'}, 'and no row is taken by its xmin');
+
+# tenant_backup.restore_renames maps a table dropped since onto another, older than the backup
+# and not altered since, and a column dropped since onto an older column: their rows, old as they
+# are, are not the rows archived.
+sql(q{
+CREATE TABLE old_notes (id int PRIMARY KEY, tenant_id text NOT NULL, v text NOT NULL);
+CREATE TABLE notes (id int PRIMARY KEY, tenant_id text NOT NULL, v text NOT NULL);
+CREATE TABLE cards (id int PRIMARY KEY, tenant_id text NOT NULL, title text, heading text);
+INSERT INTO old_notes SELECT g, '1', 'note ' || g FROM generate_series(1, 30) g;
+INSERT INTO notes SELECT g, '1', CASE WHEN g <= 10 THEN 'note ' || g ELSE 'other ' || g END
+  FROM generate_series(1, 30) g;
+INSERT INTO cards SELECT g, '1', 'title ' || g, CASE WHEN g <= 5 THEN 'title ' || g ELSE 'heading ' || g END
+  FROM generate_series(1, 20) g;
+});
+my $b7 = sql("SELECT tenant_backup.backup_create('1')");
+sql("DROP TABLE old_notes; ALTER TABLE cards DROP COLUMN title");
+my $lines;
+($counts, $by_xmin, $lines) = diff($b7,
+	"SET tenant_backup.restore_renames = 'public.old_notes=public.notes, public.cards.title=heading'; ");
+# (notes is compared twice: as itself, and as old_notes mapped onto it)
+like($counts, qr/^public.notes 0 0 0 30\npublic.notes 0 0 20 10$/m,
+	'a table mapped onto an older one: its other rows are changed');
+like($counts, qr/^public.cards 0 0 15 5$/m, 'a column mapped onto an older one: its other values are changed');
+is(join(',', grep { /^public\.(notes|cards):/ } @$lines), 'public.notes: 30',
+	'and neither took the shortcut (notes as itself did)');
+
+# The backup's WAL position on a timeline this server never had (as after a point-in-time recovery
+# to a point before it, which starts a timeline of its own), or ahead of this server's WAL: its
+# transaction ids may have been given out again since.
+my $b8 = sql("SELECT tenant_backup.backup_create('1')");
+is(sql("SELECT snapshot_timeline = (SELECT timeline_id FROM pg_control_checkpoint()) AND snapshot_lsn <= pg_current_wal_lsn() "
+	  . "FROM tenant_backup.backups WHERE id = $b8"),
+	't', 'a backup records its timeline and WAL position');
+sql("UPDATE tenant_backup.backups SET snapshot_timeline = snapshot_timeline + 1 WHERE id = $b8");
+($counts, $by_xmin) = diff($b8);
+like($counts, qr/^public.items 0 0 0 500$/m, 'on a timeline this server never had: the counts are the same');
+ok(!exists $by_xmin->{'public.items'}, 'and no row is taken by its xmin');
+sql("UPDATE tenant_backup.backups SET snapshot_timeline = snapshot_timeline - 1, "
+	  . "snapshot_lsn = pg_current_wal_lsn() + 1000000000 WHERE id = $b8");
+($counts, $by_xmin) = diff($b8);
+ok(!exists $by_xmin->{'public.items'}, 'nor ahead of this server\'s WAL');
+sql("UPDATE tenant_backup.backups SET snapshot_lsn = pg_current_wal_lsn() WHERE id = $b8");
+($counts, $by_xmin) = diff($b8);
+is($by_xmin->{'public.items'}, 500, 'on its timeline, behind its WAL: taken');
 
 done_testing();

@@ -265,13 +265,13 @@ StreamedTable streamed_restore(const RestoredTable &t, const DiffApplyPlan &p) {
 
 std::optional<AppliedDiff> apply_streamed_differences(const RestoredTable &t, const DiffApplyPlan &p,
                                                       archive::ArchiveReader &reader,
-                                                      const archive::TableHeader &header, int64 backup_id,
+                                                      const archive::TableHeader &header, const StoredBackup &backup,
                                                       uint64 expected_rows, ForeignKeyChecks &foreign_keys,
                                                       uint64 max_differences, ArchivedReadAhead *ahead) {
 	SpillFile differences;
 	StreamedCounts counts;
 	StreamedTable table = streamed_restore(t, p);
-	if (stream_differences(reader, header, table, backup_id, expected_rows, max_differences, &differences, counts,
+	if (stream_differences(reader, header, table, backup, expected_rows, max_differences, &differences, counts,
 	                       ahead) != Streamed::Compared)
 		return std::nullopt;
 	const std::vector<std::string> &cols = t.plan.load;

@@ -60,7 +60,7 @@ std::optional<AppliedDiff> apply_differences(const RestoredTable &table, const D
 // key (a key added since the backup): a reload then fails as it must. Needs SPI connected.
 std::optional<AppliedDiff> apply_streamed_differences(const RestoredTable &table, const DiffApplyPlan &plan,
                                                       archive::ArchiveReader &reader,
-                                                      const archive::TableHeader &header, int64 backup_id,
+                                                      const archive::TableHeader &header, const StoredBackup &backup,
                                                       uint64 expected_rows, ForeignKeyChecks &foreign_keys,
                                                       uint64 max_differences, ArchivedReadAhead *ahead = nullptr);
 

@@ -421,7 +421,7 @@ void compare_backup(const OpenedBackup &backup, const OpenedBackup *other, PlanP
 		if (after && after->streams) {
 			c.streamed_counts = [&]() {
 				StreamedCounts n;
-				stream_differences(*after->reader, *after->header, after->streamed, backup.backup.id, after->rows, 0,
+				stream_differences(*after->reader, *after->header, after->streamed, backup.backup, after->rows, 0,
 				                   nullptr, n, after->ahead.get());
 				after->ahead.reset();
 				DiffCounts counts;

@@ -411,7 +411,7 @@ RestoreOutcome restore_with_undo(int64 id, AuditedAction &audit, const RestoreOp
 			uint64 expected = entries.at(archive_position(archive_order, key)).rows;
 			std::optional<AppliedDiff> d;
 			if (diff->streams) {
-				d = apply_streamed_differences(r, *diff, *source, ahead ? ahead->header : *table, id, expected,
+				d = apply_streamed_differences(r, *diff, *source, ahead ? ahead->header : *table, backup, expected,
 				                               foreign_keys, differences_worth_applying(expected),
 				                               ahead ? ahead->rows.get() : nullptr);
 				ahead.reset(); // (read again below, from a reader of its own, if most rows differ)

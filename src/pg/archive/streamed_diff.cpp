@@ -175,8 +175,9 @@ private:
 struct UnchangedShortcut {
 	TransactionId before;
 	int key_natts;
-	// The key's prefix of a row; false: not known unchanged (it is then encoded whole for consume).
-	std::function<bool(const uint8_t *, size_t)> unchanged;
+	// The key's prefix of a row: nullopt when not known unchanged (it is then encoded whole for
+	// consume), else whether to go on, as consume returns.
+	std::function<std::optional<bool>(const uint8_t *, size_t)> unchanged;
 };
 
 // A DestReceiver handing each row of the tenant's, encoded as a backup encodes it, to C++.
@@ -197,8 +198,9 @@ void live_startup(DestReceiver *dest, int, TupleDesc desc) {
 }
 
 // Encodes the first `natts` columns into the buffer and hands them to `f`.
-bool encoded_to(LiveRowReceiver *self, TupleTableSlot *slot, int natts,
-                const std::function<bool(const uint8_t *, size_t)> &f) {
+template <typename Result>
+Result encoded_to(LiveRowReceiver *self, TupleTableSlot *slot, int natts,
+                  const std::function<Result(const uint8_t *, size_t)> &f) {
 	resetStringInfo(&self->buffer);
 	MemoryContext old = MemoryContextSwitchTo(self->row_context);
 	append_copy_tuple(&self->buffer, slot, self->senders, natts);
@@ -206,7 +208,7 @@ bool encoded_to(LiveRowReceiver *self, TupleTableSlot *slot, int natts,
 	MemoryContextReset(self->row_context);
 	const uint8_t *data = reinterpret_cast<const uint8_t *>(self->buffer.data);
 	size_t len = static_cast<size_t>(self->buffer.len);
-	bool result = true;
+	Result result{};
 	cpp_call([&f, data, len, &result] { result = f(data, len); });
 	return result;
 }
@@ -217,9 +219,9 @@ bool live_receive(TupleTableSlot *slot, DestReceiver *dest) {
 	if (const UnchangedShortcut *s = self->shortcut) {
 		bool isnull;
 		TransactionId xmin = DatumGetTransactionId(slot_getattr(slot, self->natts + 1, &isnull));
-		if (!isnull && TransactionIdIsNormal(xmin) && TransactionIdPrecedes(xmin, s->before) &&
-		    encoded_to(self, slot, s->key_natts, s->unchanged))
-			return true;
+		if (!isnull && TransactionIdIsNormal(xmin) && TransactionIdPrecedes(xmin, s->before))
+			if (std::optional<bool> more = encoded_to(self, slot, s->key_natts, s->unchanged))
+				return *more; // false stops the executor
 	}
 	return encoded_to(self, slot, self->natts, *self->consume); // false stops the executor
 }
@@ -365,6 +367,17 @@ void fill_table(ArchivedReadAhead::State &st, const StopToken *stop) {
 	}
 }
 
+// The read above found the table by its name. ALTER SCHEMA ... RENAME takes no lock on the tables
+// in it, so schemas swapped since the table was planned (and locked, by its OID) would have it
+// read another table's rows: checked after the read, by the name again.
+void refuse_if_renamed_meanwhile(const TableRestorePlan &plan) {
+	auto now = spi_query("SELECT pg_catalog.to_regclass($1)::pg_catalog.oid::pg_catalog.text", {plan.qualified});
+	if (now.at(0)[0] != std::to_string(plan.relid))
+		throw SqlError(ERRCODE_T_R_SERIALIZATION_FAILURE,
+		               "table " + plan.display_name + " was renamed or its schema was while it was compared",
+		               "Its name now finds another table, or none.", "Run it again.");
+}
+
 } // namespace
 
 ArchivedReadAhead::ArchivedReadAhead(archive::ArchiveReader &reader, const archive::TableHeader &header,
@@ -396,8 +409,9 @@ ArchivedReadAhead::State &ArchivedReadAhead::join() {
 }
 
 Streamed stream_differences(archive::ArchiveReader &reader, const archive::TableHeader &header, const StreamedTable &t,
-                            int64 backup_id, uint64 expected_rows, uint64 max_differences, SpillFile *differences,
-                            StreamedCounts &counts, ArchivedReadAhead *ahead) {
+                            const StoredBackup &backup, uint64 expected_rows, uint64 max_differences,
+                            SpillFile *differences, StreamedCounts &counts, ArchivedReadAhead *ahead) {
+	const int64 backup_id = backup.id;
 	const TableRestorePlan &plan = t.table->plan;
 	const std::vector<std::string> &columns = plan.load;
 	std::unique_ptr<ArchivedReadAhead> own;
@@ -448,13 +462,19 @@ Streamed stream_differences(archive::ArchiveReader &reader, const archive::Table
 	uint64 compared = 0;
 	// Only the fields up to the key's last are split: all that the key needs.
 	const size_t key_span = *std::max_element(key_fields.begin(), key_fields.end()) + 1;
-	auto probe = [&](const uint8_t *tuple, size_t length) {
+	auto live_key_of = [&](const uint8_t *tuple, size_t length) -> const std::string & {
+		fields_of(tuple, length, key_span, live_fields);
+		key_of(live_fields, key_fields, live_key);
+		return live_key;
+	};
+	auto count_compared = [&] {
 		if (t.stop_when_most_differ && ++compared >= kDifferenceSampleRows &&
 		    mostly_differ(counts.only_live + counts.changed, compared))
 			too_many = true;
-		fields_of(tuple, length, key_span, live_fields);
-		key_of(live_fields, key_fields, live_key);
-		ArchivedRowTable::Row *row = table.find(live_key);
+	};
+	auto probe = [&](const uint8_t *tuple, size_t length) {
+		count_compared();
+		ArchivedRowTable::Row *row = table.find(live_key_of(tuple, length));
 		if (!row) {
 			counts.only_live++;
 			if (difference())
@@ -539,20 +559,18 @@ Streamed stream_differences(archive::ArchiveReader &reader, const archive::Table
 	std::optional<UnchangedShortcut> shortcut;
 	uint64 unchanged_by_xmin = 0;
 	if (archived_parts.empty())
-		if (std::optional<TransactionId> before = unchanged_before(backup_id, *t.table))
-			shortcut =
-			    UnchangedShortcut{*before, static_cast<int>(key_span), [&](const uint8_t *prefix, size_t length) {
-				                      fields_of(prefix, length, key_span, live_fields);
-				                      key_of(live_fields, key_fields, live_key);
-				                      ArchivedRowTable::Row *row = table.find(live_key);
-				                      if (!row || row->same_key)
-					                      return false; // compared whole
-				                      row->state = ArchivedRowTable::Same;
-				                      counts.unchanged++;
-				                      compared++;
-				                      unchanged_by_xmin++;
-				                      return true;
-			                      }};
+		if (std::optional<TransactionId> before = unchanged_before(backup, header, *t.table))
+			shortcut = UnchangedShortcut{*before, static_cast<int>(key_span),
+			                             [&](const uint8_t *prefix, size_t length) -> std::optional<bool> {
+				                             ArchivedRowTable::Row *row = table.find(live_key_of(prefix, length));
+				                             if (!row || row->same_key)
+					                             return std::nullopt; // compared whole
+				                             count_compared();
+				                             row->state = ArchivedRowTable::Same;
+				                             counts.unchanged++;
+				                             unchanged_by_xmin++;
+				                             return !too_many;
+			                             }};
 	std::string sql = "SELECT " + join_each(columns, ", ", [&](size_t i) { return "ch." + quoted_ident(columns[i]); }) +
 	                  (shortcut ? ", ch.xmin" : "") + plan.table.tenant_rows_sql();
 	std::function<bool(const uint8_t *, size_t)> consume = [&](const uint8_t *tuple, size_t length) {
@@ -560,9 +578,8 @@ Streamed stream_differences(archive::ArchiveReader &reader, const archive::Table
 			probe(tuple, length);
 			return !too_many; // so many differences that the rest is not worth reading
 		}
-		fields_of(tuple, length, key_span, live_fields);
-		key_of(live_fields, key_fields, live_key);
-		write_record(*live_parts[part_of(live_key)], live_key, tuple, length);
+		const std::string &key = live_key_of(tuple, length);
+		write_record(*live_parts[part_of(key)], key, tuple, length);
 		return true;
 	};
 	{
@@ -577,6 +594,7 @@ Streamed stream_differences(archive::ArchiveReader &reader, const archive::Table
 		if (probes)
 			end_index_probes(*probes);
 	}
+	refuse_if_renamed_meanwhile(plan);
 	if (shortcut)
 		log_message(DEBUG1, "tenant_backup: " + plan.display_name + ": " + std::to_string(unchanged_by_xmin) +
 		                        " live rows unchanged since backup " + std::to_string(backup_id) + " by their xmin");

@@ -84,7 +84,8 @@ private:
 // in the backup twice are each compared, as the SQL join does. `ahead`: this table's rows read
 // ahead (else they are read here). Needs SPI connected.
 Streamed stream_differences(archive::ArchiveReader &reader, const archive::TableHeader &header,
-                            const StreamedTable &table, int64 backup_id, uint64 expected_rows, uint64 max_differences,
-                            SpillFile *differences, StreamedCounts &counts, ArchivedReadAhead *ahead = nullptr);
+                            const StreamedTable &table, const StoredBackup &backup, uint64 expected_rows,
+                            uint64 max_differences, SpillFile *differences, StreamedCounts &counts,
+                            ArchivedReadAhead *ahead = nullptr);
 
 } // namespace tb::pg

@@ -181,10 +181,7 @@ void take_backup(NewBackup &backup, AuditedAction &audit, WorkerReads reads) {
 	else
 		pg_call([] { PushActiveSnapshot(GetTransactionSnapshot()); });
 	backup.snapshot_at = pg_eval([] { return GetCurrentTimestamp(); });
-	if (std::optional<BackupReadHorizon> horizon = read_horizon_of_active_snapshot()) {
-		backup.snapshot_xmin = horizon->xmin;
-		backup.system_identifier = horizon->system_identifier;
-	}
+	backup.read_horizon = read_horizon_of_active_snapshot();
 
 	BackupProgress progress(backup.id, backup.tenant, backup.kind, static_cast<int>(tables.size()));
 	progress.phase("reading");

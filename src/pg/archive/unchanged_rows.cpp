@@ -1,14 +1,17 @@
 #include "pg/archive/unchanged_rows.hpp"
 
 #include "pg/archive/citus_tables.hpp"
+#include "pg/archive/column_mapping.hpp"
 #include "pg/boundary/guard.hpp"
 #include "pg/boundary/spi.hpp"
 
 #include <algorithm>
 
 extern "C" {
+#include "access/timeline.h"
 #include "access/transam.h"
 #include "access/xlog.h"
+#include "access/xlogrecovery.h"
 #include "catalog/pg_am_d.h"
 #include "mb/pg_wchar.h"
 }
@@ -27,6 +30,39 @@ bool same_encoding() {
 
 std::string system_identifier() {
 	return std::to_string(pg_eval([] { return GetSystemIdentifier(); }));
+}
+
+TimeLineID current_timeline() {
+	return pg_eval([] {
+		TimeLineID timeline = 0;
+		if (RecoveryInProgress())
+			(void)GetXLogReplayRecPtr(&timeline);
+		else
+			timeline = GetWALInsertionTimeLine();
+		return timeline;
+	});
+}
+
+// Whether WAL position `lsn` of `timeline` is in this server's past: on its timeline's history. A
+// server restored to a point before it (a point-in-time recovery, which then starts a timeline of
+// its own) gives out the transaction ids after that point again.
+bool in_timeline_history(TimeLineID timeline, uint64 lsn) {
+	TimeLineID now = current_timeline();
+	if (timeline == now) // (WAL written on a timeline is past its start; and not ahead of us)
+		return pg_eval(
+		    [lsn] { return lsn <= (RecoveryInProgress() ? GetXLogReplayRecPtr(nullptr) : GetXLogInsertRecPtr()); });
+	return pg_eval([now, timeline, lsn] {
+		List *history = readTimeLineHistory(now);
+		bool found = false;
+		ListCell *cell;
+		foreach (cell, history) {
+			auto *entry = static_cast<TimeLineHistoryEntry *>(lfirst(cell));
+			if (entry->tli == timeline)
+				found = lsn >= entry->begin && (XLogRecPtrIsInvalid(entry->end) || lsn < entry->end);
+		}
+		list_free_deep(history);
+		return found;
+	});
 }
 
 // A catalog row's (or a table row's) xmin, as text, committed before `before`.
@@ -62,20 +98,27 @@ std::optional<BackupReadHorizon> read_horizon_of_active_snapshot() {
 	});
 	if (xmin == 0)
 		return std::nullopt;
-	return BackupReadHorizon{xmin, system_identifier()};
+	uint64 lsn = pg_eval([] { return static_cast<uint64>(GetXLogInsertRecPtr()); });
+	return BackupReadHorizon{xmin, system_identifier(), current_timeline(), lsn};
 }
 
-std::optional<TransactionId> unchanged_before(int64 backup_id, const RestoredTable &t) {
+std::optional<TransactionId> unchanged_before(const StoredBackup &backup, const archive::TableHeader &header,
+                                              const RestoredTable &t) {
 	const TableRestorePlan &plan = t.plan;
 	if (plan.dropped || plan.table.is_path() || plan.table.relkind != 'r' || !plan.mapping.conversions.empty() ||
 	    t.distributed || !same_encoding())
 		return std::nullopt;
-	auto recorded = spi_query("SELECT snapshot_xmin::pg_catalog.text, system_identifier FROM tenant_backup.backups "
-	                          "WHERE id OPERATOR(pg_catalog.=) $1::pg_catalog.int8 AND original_id IS NULL",
-	                          {std::to_string(backup_id)});
-	if (recorded.size() != 1 || !recorded[0][0] || recorded[0][1] != system_identifier())
+	const std::optional<BackupReadHorizon> &recorded = backup.read_horizon;
+	if (!recorded || backup.original_id || recorded->system_identifier != system_identifier() ||
+	    !in_timeline_history(recorded->timeline, recorded->lsn))
 		return std::nullopt;
-	uint64 horizon = std::stoull(*recorded[0][0]);
+	// The very relation and columns the backup read: not another table or column that
+	// tenant_backup.restore_renames (or a rename) maps the archived one onto.
+	const std::vector<bool> &keep = plan.mapping.keep;
+	if (!same_database(header) || header.relid != plan.relid || header.attnums.size() != header.columns.size() ||
+	    keep.size() != header.columns.size())
+		return std::nullopt;
+	uint64 horizon = recorded->xmin;
 	uint64 next = pg_eval([] { return U64FromFullTransactionId(ReadNextFullTransactionId()); });
 	if (horizon > next || next - horizon > kMaxXidsSince)
 		return std::nullopt;
@@ -90,18 +133,29 @@ std::optional<TransactionId> unchanged_before(int64 backup_id, const RestoredTab
 	                          {std::to_string(plan.relid), std::to_string(HEAP_TABLE_AM_OID)});
 	if (relation.size() != 1 || !older(relation[0][0], before) || !older(relation[0][1], before))
 		return std::nullopt;
-	auto columns = spi_query("SELECT a.attname::pg_catalog.text, a.xmin::pg_catalog.text, a.atttypid::pg_catalog.text "
-	                         "FROM pg_catalog.pg_attribute a WHERE a.attrelid OPERATOR(pg_catalog.=) "
-	                         "$1::pg_catalog.oid AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped",
+	auto columns = spi_query("SELECT a.attname::pg_catalog.text, a.attnum::pg_catalog.text, a.xmin::pg_catalog.text, "
+	                         "a.atttypid::pg_catalog.text FROM pg_catalog.pg_attribute a WHERE a.attrelid "
+	                         "OPERATOR(pg_catalog.=) $1::pg_catalog.oid AND a.attnum OPERATOR(pg_catalog.>) 0 AND "
+	                         "NOT a.attisdropped",
 	                         {std::to_string(plan.relid)});
-	for (const auto &name : plan.load) {
-		auto column = std::find_if(columns.begin(), columns.end(), [&](const SqlRow &c) { return c[0] == name; });
-		if (column == columns.end() || !older((*column)[1], before))
+	// Each kept archived field, and the live column it is compared with (plan.load, in order).
+	size_t loaded = 0;
+	for (size_t field = 0; field < keep.size(); field++) {
+		if (!keep[field])
+			continue;
+		if (loaded >= plan.load.size())
 			return std::nullopt;
-		auto type = static_cast<Oid>(std::stoul(*(*column)[2]));
+		const std::string &name = plan.load[loaded++];
+		auto column = std::find_if(columns.begin(), columns.end(), [&](const SqlRow &c) { return c[0] == name; });
+		if (column == columns.end() || (*column)[1] != std::to_string(header.attnums[field]) ||
+		    !older((*column)[2], before))
+			return std::nullopt;
+		auto type = static_cast<Oid>(std::stoul(*(*column)[3]));
 		if (pg_eval([type] { return getBaseType(type); }) >= FirstNormalObjectId)
 			return std::nullopt; // an enum's labels, an extension type's output: not the row's bytes alone
 	}
+	if (loaded != plan.load.size())
+		return std::nullopt;
 	return before;
 }
 

@@ -10,8 +10,12 @@
 //
 // That holds only while "this very row version" means what it meant to the backup, which the
 // rule below checks table by table (unchanged_before), never trusting what it cannot see:
-//   - the same cluster's transaction ids: the system identifier, and at most 2^30 transactions
-//     since (32-bit xids compared modulo, as PostgreSQL compares them, are exact within 2^31);
+//   - the same cluster's transaction ids: the system identifier, the backup's WAL position on this
+//     server's timeline history (not a server restored to a point before it), and at most 2^30
+//     transactions since (32-bit xids compared modulo, as PostgreSQL compares them, are exact
+//     within 2^31);
+//   - the relation and columns the backup read (the OID and attnums its archive records, in this
+//     database), not others a rename or tenant_backup.restore_renames maps them onto;
 //   - the same relation, unaltered: its pg_class and pg_namespace rows and the pg_attribute rows
 //     of the compared columns older than the backup (a rename, a swap, a column dropped and added
 //     again under its name, VACUUM FULL, ALTER TABLE: all write those rows anew);
@@ -24,25 +28,23 @@
 //   - columns the archive holds as the table now has them (no conversion).
 #pragma once
 
+#include "core/archive/format.hpp"
 #include "pg/archive/foreign_keys.hpp"
 #include "pg/boundary/pg_headers.hpp"
+#include "pg/catalog/catalog.hpp"
 
 #include <optional>
 #include <string>
 
 namespace tb::pg {
 
-// What a backup taking its snapshot now records: the snapshot's xmin (or its own transaction's
-// id, if older) as a 64-bit transaction id, and this cluster's system identifier; nullopt under
-// a client encoding other than the database's (its text would not be the bytes compared later).
-struct BackupReadHorizon {
-	uint64 xmin = 0;
-	std::string system_identifier;
-};
+// What a backup taking its snapshot now records (BackupReadHorizon); nullopt under a client
+// encoding other than the database's (its text would not be the bytes compared later).
 std::optional<BackupReadHorizon> read_horizon_of_active_snapshot();
 
 // The xid before which a live row of `table` (read with its xmin, in the current session) is as
-// backup `backup_id` holds it; nullopt when the rule above does not hold for it.
-std::optional<TransactionId> unchanged_before(int64 backup_id, const RestoredTable &table);
+// `backup` holds it in the table `header` describes; nullopt when the rule above does not hold.
+std::optional<TransactionId> unchanged_before(const StoredBackup &backup, const archive::TableHeader &header,
+                                              const RestoredTable &table);
 
 } // namespace tb::pg

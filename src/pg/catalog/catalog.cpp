@@ -16,6 +16,20 @@ namespace {
 constexpr int32 kTenantLockClass = 0x54425550;
 constexpr int32 kBackupWriteLockClass = 0x54425557;
 
+// pg_lsn's text form, "%X/%X".
+std::string lsn_text(uint64 lsn) {
+	char text[32];
+	snprintf(text, sizeof(text), "%X/%X", static_cast<uint32>(lsn >> 32), static_cast<uint32>(lsn));
+	return text;
+}
+
+uint64 lsn_of(const char *text) {
+	unsigned hi = 0, lo = 0;
+	if (sscanf(text, "%X/%X", &hi, &lo) != 2)
+		throw SqlError(ERRCODE_DATA_CORRUPTED, std::string("not a WAL position: ") + text);
+	return (static_cast<uint64>(hi) << 32) | lo;
+}
+
 } // namespace
 
 std::string quote_json(const std::string &s) {
@@ -97,15 +111,19 @@ void insert_completed_backup(const NewBackup &b) {
 	else
 		row.int4(static_cast<int32>(b.key_generation));
 	row.text(b.claimed);
-	row.text(b.snapshot_xmin ? SqlValue(std::to_string(*b.snapshot_xmin)) : std::nullopt);
-	row.text(b.snapshot_xmin ? SqlValue(b.system_identifier) : std::nullopt);
+	const std::optional<BackupReadHorizon> &h = b.read_horizon;
+	row.text(h ? SqlValue(std::to_string(h->xmin)) : std::nullopt);
+	row.text(h ? SqlValue(h->system_identifier) : std::nullopt);
+	row.text(h ? SqlValue(std::to_string(h->timeline)) : std::nullopt);
+	row.text(h ? SqlValue(lsn_text(h->lsn)) : std::nullopt);
 	pg_call([&] {
 		spi_run("INSERT INTO tenant_backup.backups (id, tenant, kind, label, status, created_at, finished_at, "
 		        "  snapshot_at, server_version, tables, row_count, size_bytes, sha256, compression, repository, "
-		        "  object_name, location, encrypted, key_generation, claimed, snapshot_xmin, system_identifier) "
+		        "  object_name, location, encrypted, key_generation, claimed, snapshot_xmin, system_identifier, "
+		        "  snapshot_timeline, snapshot_lsn) "
 		        "VALUES ($1, $2, $3, $4, 'completed', $5, clock_timestamp(), $6, "
 		        "  current_setting('server_version'), $7::jsonb, $8, $9, $10, $11, $12, $13, $14, $15 IS NOT NULL, "
-		        "  $15, $16::jsonb, $17::xid8, $18)",
+		        "  $15, $16::jsonb, $17::xid8, $18, $19::int, $20::pg_lsn)",
 		        row, false, SPI_OK_INSERT);
 	});
 	for (const auto &c : b.copies)
@@ -129,15 +147,18 @@ std::optional<StoredBackup> find_backup(int64 id, bool lock) {
 	struct {
 		uint64 rows;
 		char *tenant, *status, *sha256, *object_name, *error, *size, *repository, *original_id, *key_generation;
+		char *snapshot_xmin, *system_identifier, *timeline, *lsn;
 	} raw{};
 	SqlParams params = SqlParams().int8(id);
 	pg_call([&] {
 		raw.rows = spi_run(lock ? "SELECT tenant, status, sha256, object_name, error, size_bytes::text, "
-		                          "repository, original_id::text, key_generation::text FROM tenant_backup.backups "
-		                          "WHERE id = $1 FOR UPDATE"
+		                          "repository, original_id::text, key_generation::text, snapshot_xmin::text, "
+		                          "system_identifier, snapshot_timeline::text, snapshot_lsn::text "
+		                          "FROM tenant_backup.backups WHERE id = $1 FOR UPDATE"
 		                        : "SELECT tenant, status, sha256, object_name, error, size_bytes::text, "
-		                          "repository, original_id::text, key_generation::text FROM tenant_backup.backups "
-		                          "WHERE id = $1",
+		                          "repository, original_id::text, key_generation::text, snapshot_xmin::text, "
+		                          "system_identifier, snapshot_timeline::text, snapshot_lsn::text "
+		                          "FROM tenant_backup.backups WHERE id = $1",
 		                   params, false, SPI_OK_SELECT);
 		if (raw.rows == 1) {
 			raw.tenant = spi_text(0, 1);
@@ -149,6 +170,10 @@ std::optional<StoredBackup> find_backup(int64 id, bool lock) {
 			raw.repository = spi_text(0, 7);
 			raw.original_id = spi_text(0, 8);
 			raw.key_generation = spi_text(0, 9);
+			raw.snapshot_xmin = spi_text(0, 10);
+			raw.system_identifier = spi_text(0, 11);
+			raw.timeline = spi_text(0, 12);
+			raw.lsn = spi_text(0, 13);
 		}
 	});
 	if (raw.rows != 1)
@@ -164,6 +189,9 @@ std::optional<StoredBackup> find_backup(int64 id, bool lock) {
 		b.original_id = std::stoll(raw.original_id);
 	if (raw.key_generation)
 		b.key_generation = static_cast<uint32_t>(std::stoul(raw.key_generation));
+	if (raw.snapshot_xmin && raw.system_identifier && raw.timeline && raw.lsn)
+		b.read_horizon = BackupReadHorizon{std::stoull(raw.snapshot_xmin), raw.system_identifier,
+		                                   static_cast<uint32>(std::stoul(raw.timeline)), lsn_of(raw.lsn)};
 	if (b.has_archive) {
 		b.sha256 = raw.sha256;
 		b.object_name = raw.object_name;

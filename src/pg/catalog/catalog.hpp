@@ -21,6 +21,15 @@ struct NewCopy {
 	std::string error; // why it is missing
 };
 
+// Where a backup read its tenant's rows (unchanged_rows.hpp): the xmin of its snapshot as a
+// 64-bit transaction id, the cluster, and the WAL timeline and position then.
+struct BackupReadHorizon {
+	uint64 xmin = 0;
+	std::string system_identifier;
+	uint32 timeline = 0;
+	uint64 lsn = 0;
+};
+
 struct NewBackup {
 	int64 id = 0;
 	std::string tenant;
@@ -32,12 +41,10 @@ struct NewBackup {
 	std::vector<TableSummary> tables;
 	uint64 rows = 0, size_bytes = 0;
 	std::string sha256, compression, object_name, location;
-	uint32_t key_generation = 0;      // 0: not encrypted
-	std::string repository = "local"; // where the primary copy is
-	std::vector<NewCopy> copies;      // every copy, the primary first (object_name in each)
-	// The xmin of the snapshot it read under, and the cluster's system identifier (unchanged_rows.hpp).
-	std::optional<uint64> snapshot_xmin;
-	std::string system_identifier;
+	uint32_t key_generation = 0;                   // 0: not encrypted
+	std::string repository = "local";              // where the primary copy is
+	std::vector<NewCopy> copies;                   // every copy, the primary first (object_name in each)
+	std::optional<BackupReadHorizon> read_horizon; // (unchanged_rows.hpp)
 };
 
 struct StoredBackup {
@@ -50,6 +57,7 @@ struct StoredBackup {
 	// generation of its data key (its archive names the generation of the database that took it).
 	std::optional<int64> original_id;
 	uint32_t key_generation = 0;
+	std::optional<BackupReadHorizon> read_horizon; // where recorded
 };
 
 // SPI_connect / SPI_finish around a SQL function's work. On error the transaction abort cleans up.
