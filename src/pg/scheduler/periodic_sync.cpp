@@ -9,7 +9,10 @@
 #include "pg/boundary/settings.hpp"
 
 extern "C" {
+#include "commands/extension.h"
 #include "pgstat.h"
+#include "postmaster/interrupt.h"
+#include "storage/latch.h"
 #include "storage/ipc.h"
 #include "tcop/tcopprot.h"
 }
@@ -30,7 +33,8 @@ bool started_once = false;
 // Each of the sync's transactions first locks the extension's tables without waiting
 // (lock_extension_tables). A sync worker started just as the extension is dropped would otherwise
 // hold one of its tables while waiting for another DROP EXTENSION holds: a deadlock, in which the
-// DROP could be the one aborted. It stops instead, and runs again at the next interval.
+// DROP could be the one aborted. It stops instead and tries again a second later, for a minute at
+// most (a table may be locked for a while, by VACUUM FULL say; a dropped extension ends it at once).
 struct ExtensionBusy {};
 void lock_or_stop() {
 	if (!lock_extension_tables())
@@ -51,8 +55,8 @@ bool sync_worker_running() {
 
 // In the sync worker: one synchronize_repositories, its outcome logged (with how many
 // transactions it took, and the longest), and audited when it did something (an idle repair every
-// hour would only bury the audit trail).
-void run_sync() {
+// hour would only bury the audit trail). False: the extension's tables were locked (lock_or_stop).
+bool run_sync() {
 	SyncSummary summary;
 	int transactions = 1;
 	double longest = 0;
@@ -84,7 +88,9 @@ void run_sync() {
 			lock_or_stop();
 			summary = synchronize_repositories([](const SyncRow &) {}, breaks);
 		} catch (const ExtensionBusy &) {
-			busy = true; // what the earlier transactions did is committed, and stays
+			// (what the earlier transactions did is committed, and stays; a dropped extension
+			// leaves nothing to try again)
+			busy = OidIsValid(pg_eval([] { return get_extension_oid("tenant_backup", true); }));
 			return;
 		}
 		if (summary.done + summary.failed > 0)
@@ -92,12 +98,12 @@ void run_sync() {
 	});
 	lap();
 	if (busy && !error)
-		return log_message(DEBUG1, "tenant_backup sync: the extension is being dropped or created; stopped, "
-		                           "to run again at the next interval");
+		return false;
 	if (error) {
 		std::string message = std::string("tenant_backup sync: ") + (error->message ? error->message : "error");
 		pg_call([error] { FreeErrorData(error); });
-		return log_message(WARNING, message);
+		log_message(WARNING, message);
+		return true;
 	}
 	char took[100];
 	snprintf(took, sizeof(took), ", in %d transactions (the longest %.2f s)", transactions - 1, longest);
@@ -106,6 +112,7 @@ void run_sync() {
 		            "tenant_backup sync: " + summary.text() + took + "; first failure: " + summary.first_error);
 	else
 		log_message(summary.done > 0 ? LOG : DEBUG1, "tenant_backup sync: " + summary.text() + took);
+	return true;
 }
 
 } // namespace
@@ -136,6 +143,18 @@ void tenant_backup_sync_main(Datum) {
 	tb::pg::worker_signals();
 	Oid database = static_cast<Oid>(strtoul(MyBgworkerEntry->bgw_extra, nullptr, 10));
 	tb::pg::worker_connect(database, nullptr, "tenant_backup sync");
-	tb::pg::cpp_call([] { tb::pg::run_sync(); });
+	constexpr int kTries = 60; // a second apart
+	bool done = false;
+	for (int tried = 1; !ShutdownRequestPending; tried++) {
+		tb::pg::cpp_call([&] { done = tb::pg::run_sync(); });
+		if (done || tried == kTries)
+			break;
+		(void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, 1000L, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+	}
+	if (!done && !ShutdownRequestPending)
+		ereport(LOG, (errmsg("tenant_backup sync: a table of the extension stayed locked for a minute: not "
+		                     "synchronized until the next interval (tenant_backup.sync_interval)")));
 	proc_exit(0);
 }
