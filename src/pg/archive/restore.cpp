@@ -17,6 +17,7 @@
 #include "pg/archive/copy_loader.hpp"
 #include "pg/archive/loading_scope.hpp"
 #include "pg/archive/sequences.hpp"
+#include "pg/archive/unchanged_rows.hpp"
 #include "pg/boundary/guard.hpp"
 #include "pg/boundary/spi.hpp"
 #include "pg/catalog/tenant_tables.hpp"
@@ -307,6 +308,7 @@ RestoreOutcome restore_with_undo(int64 id, AuditedAction &audit, const RestoreOp
 		StreamedTable streamed;
 		std::unique_ptr<ArchivedReadAhead> rows; // last: stopped before the reader closes
 	};
+	std::set<std::string> written_since; // (mostly_written_since)
 	auto read_ahead = [&](size_t step) -> std::unique_ptr<ReadAhead> {
 		if (in_archive_order || step >= load_order.size())
 			return nullptr;
@@ -324,6 +326,27 @@ RestoreOutcome restore_with_undo(int64 id, AuditedAction &audit, const RestoreOp
 		if (!header)
 			throw SqlError(ERRCODE_DATA_CORRUPTED,
 			               "archive of backup " + std::to_string(id) + " is damaged: its index names a table it lacks");
+		// Most of a first sample of its live rows written since the backup (their xmin says so), and
+		// most of a first sample of the backup's rows differing from them (rows a restore wrote
+		// back are the backup's, under new xmins): deleted and reloaded, its rows not read ahead.
+		if (mostly_written_since(backup, *header, r->second)) {
+			auto section = tb::archive::open_archive_table(*opened.storage, backup.object_name, reader_options(backup),
+			                                               entries[load_order[step]]);
+			std::optional<tb::archive::TableHeader> first = section->next_table();
+			if (!first)
+				throw SqlError(ERRCODE_DATA_CORRUPTED, "archive of backup " + std::to_string(id) +
+				                                           " is damaged: its index names a table it lacks");
+			ArchivedCopy sample(*section, *first, r->second, id, kDifferenceSampleRows);
+			bool differs = sample_mostly_differs(r->second, *d->second, sample);
+			sample.drop();
+			if (differs) {
+				written_since.insert(key);
+				log_message(DEBUG1, "tenant_backup: " + r->second.plan.display_name +
+				                        ": most of first samples of its rows were written since backup " +
+				                        std::to_string(id) + " and differ: deleted and reloaded");
+				return nullptr;
+			}
+		}
 		a->header = *header;
 		a->streamed = streamed_restore(r->second, *d->second); // the map's element: extracted, it stays
 		a->rows = std::make_unique<ArchivedReadAhead>(*a->reader, a->header, a->streamed, id,
@@ -398,6 +421,8 @@ RestoreOutcome restore_with_undo(int64 id, AuditedAction &audit, const RestoreOp
 			source = one_table.get();
 			table = header;
 		};
+		if (written_since.count(key))
+			diff.reset(); // deleted and reloaded
 		// (A streamed comparison needs no sample: it stops early by the same rule.)
 		if (diff && !diff->streams && entries.at(archive_position(archive_order, key)).rows > kDifferenceSampleRows) {
 			// A sample of its first rows, from a reader of its own: `source` still starts the table.

@@ -1,6 +1,8 @@
 #include "pg/archive/unchanged_rows.hpp"
 
 #include "pg/archive/citus_tables.hpp"
+#include "pg/archive/diff_apply.hpp"
+#include "pg/boundary/as_table_owner.hpp"
 #include "pg/archive/column_mapping.hpp"
 #include "pg/boundary/guard.hpp"
 #include "pg/boundary/spi.hpp"
@@ -157,6 +159,21 @@ std::optional<TransactionId> unchanged_before(const StoredBackup &backup, const 
 	if (loaded != plan.load.size())
 		return std::nullopt;
 	return before;
+}
+
+bool mostly_written_since(const StoredBackup &backup, const archive::TableHeader &header, const RestoredTable &t) {
+	std::optional<TransactionId> before = unchanged_before(backup, header, t);
+	if (!before)
+		return false;
+	AsTableOwner owner(t.plan.relid); // read as the restore reads it
+	auto xmins = spi_query("SELECT ch.xmin::pg_catalog.text" + t.plan.table.tenant_rows_sql() + " LIMIT " +
+	                           std::to_string(kDifferenceSampleRows),
+	                       SqlParams().datum(t.plan.tenant_type, t.tenant));
+	if (xmins.size() < kDifferenceSampleRows)
+		return false;
+	uint64 written = static_cast<uint64>(
+	    std::count_if(xmins.begin(), xmins.end(), [&](const SqlRow &row) { return !older(row[0], *before); }));
+	return mostly_differ(written, xmins.size());
 }
 
 } // namespace tb::pg
