@@ -226,12 +226,54 @@ std::string dangling_removed_keys(const ForeignKey &fk, const std::string &child
 	       ")";
 }
 
+// Where both sides are a tenant's rows found by their tenant columns (a restored table's rows and
+// those of the restored table it references), a check compares the two sets by a hash join: each
+// side costs the tenant's rows, read by the tenant index, where probing the parent's index once per
+// key (plan_with_index_probes) costs a random read each. The forms below are planned with hash
+// joins allowed (with_hash_joins); scans of whole tables stay disallowed.
+
+// The rows of the child's tenant rows `rows` whose key finds no row of the parent's tenant:
+// dangling_rows' result, unsorted and not made distinct first.
+std::string dangling_rows_hashed(const ForeignKey &fk, const std::string &rows, const std::string &parent_condition) {
+	std::string keys = join_each(fk.child_cols, ", ", [&](size_t i) { return "ch." + fk.child_cols[i]; });
+	return "SELECT " + keys + rows +
+	       join_each(fk.child_cols, "", [&](size_t i) { return " AND ch." + fk.child_cols[i] + " IS NOT NULL"; }) +
+	       " AND NOT EXISTS (SELECT 1 FROM " + scan_of(fk.parent_kind, fk.parent_name) + " pa WHERE " +
+	       key_match(fk, "pa", "ch", fk.child_cols) + parent_condition + ")";
+}
+
+// A removed key the restored parent's tenant rows do not hold again; where none is left, no
+// removed key can dangle and dangling_removed_keys need not probe each of them.
+std::string removed_keys_not_restored(const ForeignKey &fk, const std::string &removed,
+                                      const std::string &parent_condition) {
+	return "SELECT 1 FROM " + removed + " r WHERE NOT EXISTS (SELECT 1 FROM " +
+	       scan_of(fk.parent_kind, fk.parent_name) + " pa WHERE " + key_match(fk, "pa", "r", fk.parent_cols) +
+	       parent_condition + ")";
+}
+
+template <typename F> auto with_hash_joins(F &&fn) {
+	int level = pg_eval([] {
+		int nest = NewGUCNestLevel();
+		set_config_option("enable_hashjoin", "on", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+		return nest;
+	});
+	auto result = fn();
+	pg_call([level] { AtEOXact_GUC(false, level); });
+	return result;
+}
+
 // A restored table's tenant rows (alias ch): by its tenant column, or through its path.
 std::string tenant_rows(const RestoredTable &t, const std::string &child) {
 	return t.plan.table.is_path() ? t.plan.table.tenant_rows_sql() : rows_holding(child, t.plan.tenant_column);
 }
 
 int tenant_family(Oid type);
+
+// A restored table whose tenant rows are found by its own tenant column, not through a path, and
+// not a Citus table (whose checks run on the workers, planned by Citus).
+bool by_tenant_column(const RestoredTable &t) {
+	return !t.plan.table.is_path() && !t.plan.tenant_column.empty() && !t.distributed;
+}
 
 // The condition (" AND ...") that a row pa of the restored table `parent` is the tenant's, for
 // rows of `child` that reference it: by its tenant column, or through its path. None ("") for a
@@ -284,6 +326,9 @@ void ForeignKeyChecks::check(const std::vector<RestoredTable> &tables, int64 bac
 			std::string sql;
 			const RestoredTable *tenant_of; // whose tenant is $1; nullptr: no parameter
 			bool same_tenant;               // the probe also asks the referenced row to be the tenant's
+			bool hashed = false;            // planned with hash joins (with_hash_joins)
+			std::string unless_none;        // hashed, $1 the tenant_of's: no row, and the check is not needed
+			const RestoredTable *unless_tenant_of = nullptr;
 		};
 		std::vector<Check> checks;
 		// This tenant's restored rows must find what they reference; in a referenced table that is
@@ -302,7 +347,13 @@ void ForeignKeyChecks::check(const std::vector<RestoredTable> &tables, int64 bac
 				           w->second.columns.end();
 			    }))
 				rows = w->second.rows;
-			checks.push_back({dangling_rows(fk, child, rows, c->plan.tenant_column, condition), c, !condition.empty()});
+			bool single_by_tenant = fk.child_cols.size() == 1 && fk.child_cols[0] == c->plan.tenant_column;
+			if (by_tenant_column(*c) && p && by_tenant_column(*p) && !condition.empty() && w == written_.end() &&
+			    !single_by_tenant)
+				checks.push_back({dangling_rows_hashed(fk, rows, condition), c, true, true});
+			else
+				checks.push_back(
+				    {dangling_rows(fk, child, rows, c->plan.tenant_column, condition), c, !condition.empty()});
 		}
 		// Rows of any tenant that referenced the restored table must still find their rows.
 		if (const RestoredTable *p = restored(fk.parent)) {
@@ -313,8 +364,16 @@ void ForeignKeyChecks::check(const std::vector<RestoredTable> &tables, int64 bac
 				checks.push_back(
 				    {dangling_rows(fk, child, rows_holding(child, fk.child_cols[pos]), fk.child_cols[pos], ""), p,
 				     false});
-			else if (removed_keys_.count(fk.oid))
-				checks.push_back({dangling_removed_keys(fk, child, removed_keys_.at(fk.oid)), nullptr, false});
+			else if (removed_keys_.count(fk.oid)) {
+				Check removed{dangling_removed_keys(fk, child, removed_keys_.at(fk.oid)), nullptr, false};
+				// Deleted and reloaded: usually every removed key is back among the tenant's rows.
+				if (by_tenant_column(*p)) {
+					removed.unless_none = removed_keys_not_restored(fk, removed_keys_.at(fk.oid),
+					                                                " AND pa." + p->plan.tenant_column + kEq + "$1");
+					removed.unless_tenant_of = p;
+				}
+				checks.push_back(removed);
+			}
 		}
 		for (const auto &c : checks) {
 			if (!done.insert({c.sql, c.tenant_of ? c.tenant_of->plan.tenant_type : InvalidOid}).second)
@@ -325,8 +384,13 @@ void ForeignKeyChecks::check(const std::vector<RestoredTable> &tables, int64 bac
 			std::optional<AsTableOwner> owner;
 			if (t && t->distributed)
 				owner.emplace(t->plan.relid);
-			std::optional<std::string> key =
-			    t ? first_row(c.sql, t->plan.tenant_type, t->tenant, 1) : first_row(c.sql, InvalidOid, 0, 0);
+			if (const RestoredTable *u = c.unless_tenant_of)
+				if (!with_hash_joins([&] { return first_row(c.unless_none, u->plan.tenant_type, u->tenant, 1); }))
+					continue;
+			auto run = [&] {
+				return t ? first_row(c.sql, t->plan.tenant_type, t->tenant, 1) : first_row(c.sql, InvalidOid, 0, 0);
+			};
+			std::optional<std::string> key = c.hashed ? with_hash_joins(run) : run();
 			if (!key)
 				continue;
 			// Only on failure: whether the key exists in another tenant, for the message.

@@ -26,6 +26,10 @@ namespace {
 // where 32-bit xids compare exactly modulo 2^32 (a row inserted since has an xid in between).
 constexpr uint64 kMaxXidsSince = uint64{1} << 30;
 
+// Rows whose xmin mostly_written_since reads: enough to tell most written from a few, and a read
+// of few pages (it is on the path of every restore that compares).
+constexpr uint64 kWrittenSampleRows = 200;
+
 bool same_encoding() {
 	return pg_eval([] { return pg_get_client_encoding() == GetDatabaseEncoding(); });
 }
@@ -167,9 +171,9 @@ bool mostly_written_since(const StoredBackup &backup, const archive::TableHeader
 		return false;
 	AsTableOwner owner(t.plan.relid); // read as the restore reads it
 	auto xmins = spi_query("SELECT ch.xmin::pg_catalog.text" + t.plan.table.tenant_rows_sql() + " LIMIT " +
-	                           std::to_string(kDifferenceSampleRows),
+	                           std::to_string(kWrittenSampleRows),
 	                       SqlParams().datum(t.plan.tenant_type, t.tenant));
-	if (xmins.size() < kDifferenceSampleRows)
+	if (xmins.size() < kWrittenSampleRows)
 		return false;
 	uint64 written = static_cast<uint64>(
 	    std::count_if(xmins.begin(), xmins.end(), [&](const SqlRow &row) { return !older(row[0], *before); }));
