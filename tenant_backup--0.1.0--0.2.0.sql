@@ -1092,6 +1092,6 @@ COMMENT ON COLUMN tenant_backup.backups.snapshot_xmin IS
 COMMENT ON COLUMN tenant_backup.backups.system_identifier IS
     'The cluster''s system identifier when the backup was taken (pg_control_system()), with snapshot_xmin: transaction ids of another cluster mean nothing here.';
 COMMENT ON COLUMN tenant_backup.backups.snapshot_timeline IS
-    'The WAL timeline and position (with snapshot_lsn) when the backup read the tenant''s rows, with snapshot_xmin: a server restored to a point before them (a point-in-time recovery) gives out those transaction ids again, and its timeline history says so.';
+    'The WAL timeline and position (with snapshot_lsn) when the backup read the tenant''s rows, with snapshot_xmin: a server restored to a point before them (a point-in-time recovery, which starts a new timeline) gives out those transaction ids again. Only backups of the current timeline, behind its WAL, are trusted.';
 COMMENT ON COLUMN tenant_backup.backups.snapshot_lsn IS
     'See snapshot_timeline.';

@@ -218,6 +218,11 @@ ColumnPlan plan_columns(const std::vector<archive::Column> &archived, Oid relid,
 				}
 		}
 		auto it = columns.find(name);
+		if (it != columns.end() && loaded.count(name))
+			throw SqlError(ERRCODE_DUPLICATE_COLUMN,
+			               "column \"" + name + "\" of table " + display + " would receive two columns of " + source +
+			                   " (tenant_backup.restore_renames maps one onto the other); " + consequence,
+			               "", "Map only a column that no longer exists.");
 		if (it == columns.end() || it->second.generated) {
 			plan.keep.push_back(false);
 			plan.drops_fields = true;

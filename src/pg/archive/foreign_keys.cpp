@@ -269,10 +269,11 @@ std::string tenant_rows(const RestoredTable &t, const std::string &child) {
 
 int tenant_family(Oid type);
 
-// A restored table whose tenant rows are found by its own tenant column, not through a path, and
+// A restored table whose tenant rows are found by its own tenant column through an index leading
+// with it (without one, a hash join's side could be a whole index read), not through a path, and
 // not a Citus table (whose checks run on the workers, planned by Citus).
 bool by_tenant_column(const RestoredTable &t) {
-	return !t.plan.table.is_path() && !t.plan.tenant_column.empty() && !t.distributed;
+	return !t.plan.table.is_path() && !t.plan.tenant_column.empty() && t.plan.table.has_index && !t.distributed;
 }
 
 // The condition (" AND ...") that a row pa of the restored table `parent` is the tenant's, for

@@ -216,6 +216,15 @@ RestoreOutcome restore_with_undo(int64 id, AuditedAction &audit, const RestoreOp
 		}
 		r.tenant =
 		    tenant_datum(backup.tenant, r.plan.tenant_type, r.plan.table.tenant_value_column(), r.plan.display_name);
+		// Two archived tables into one (tenant_backup.restore_renames maps one onto the other): the
+		// second would delete what the first loaded.
+		auto same = std::find(relids.begin(), relids.end(), r.plan.relid);
+		if (same != relids.end())
+			throw SqlError(ERRCODE_DUPLICATE_TABLE,
+			               "tables " + archive_order[static_cast<size_t>(same - relids.begin())] + " and " +
+			                   table->schema + "." + table->name + " of backup " + std::to_string(id) +
+			                   " would both be restored into table " + r.plan.display_name + "; nothing was restored",
+			               "", "Map only a table that no longer exists in tenant_backup.restore_renames.");
 		archive_order.push_back(table->schema + "." + table->name);
 		entries.push_back(entry);
 		relids.push_back(r.plan.relid);

@@ -10,7 +10,6 @@
 #include <algorithm>
 
 extern "C" {
-#include "access/timeline.h"
 #include "access/transam.h"
 #include "access/xlog.h"
 #include "access/xlogrecovery.h"
@@ -49,26 +48,16 @@ TimeLineID current_timeline() {
 	});
 }
 
-// Whether WAL position `lsn` of `timeline` is in this server's past: on its timeline's history. A
-// server restored to a point before it (a point-in-time recovery, which then starts a timeline of
-// its own) gives out the transaction ids after that point again.
-bool in_timeline_history(TimeLineID timeline, uint64 lsn) {
-	TimeLineID now = current_timeline();
-	if (timeline == now) // (WAL written on a timeline is past its start; and not ahead of us)
-		return pg_eval(
-		    [lsn] { return lsn <= (RecoveryInProgress() ? GetXLogReplayRecPtr(nullptr) : GetXLogInsertRecPtr()); });
-	return pg_eval([now, timeline, lsn] {
-		List *history = readTimeLineHistory(now);
-		bool found = false;
-		ListCell *cell;
-		foreach (cell, history) {
-			auto *entry = static_cast<TimeLineHistoryEntry *>(lfirst(cell));
-			if (entry->tli == timeline)
-				found = lsn >= entry->begin && (XLogRecPtrIsInvalid(entry->end) || lsn < entry->end);
-		}
-		list_free_deep(history);
-		return found;
-	});
+// Whether WAL position `lsn` of `timeline` is in this server's past on its own timeline. A server
+// restored to a point before it (a point-in-time recovery, which then starts a timeline of its
+// own) gives out the transaction ids after that point again. Backups of an earlier timeline (before
+// a promotion) are not trusted either: telling whether they are on this one's history means reading
+// its history file, which ends the session (FATAL) when the file cannot be read.
+bool on_this_timeline(TimeLineID timeline, uint64 lsn) {
+	if (timeline != current_timeline())
+		return false;
+	return pg_eval(
+	    [lsn] { return lsn <= (RecoveryInProgress() ? GetXLogReplayRecPtr(nullptr) : GetXLogInsertRecPtr()); });
 }
 
 // A catalog row's (or a table row's) xmin, as text, committed before `before`.
@@ -116,7 +105,7 @@ std::optional<TransactionId> unchanged_before(const StoredBackup &backup, const 
 		return std::nullopt;
 	const std::optional<BackupReadHorizon> &recorded = backup.read_horizon;
 	if (!recorded || backup.original_id || recorded->system_identifier != system_identifier() ||
-	    !in_timeline_history(recorded->timeline, recorded->lsn))
+	    !on_this_timeline(recorded->timeline, recorded->lsn))
 		return std::nullopt;
 	// The very relation and columns the backup read: not another table or column that
 	// tenant_backup.restore_renames (or a rename) maps the archived one onto.

@@ -11,7 +11,8 @@
 // That holds only while "this very row version" means what it meant to the backup, which the
 // rule below checks table by table (unchanged_before), never trusting what it cannot see:
 //   - the same cluster's transaction ids: the system identifier, the backup's WAL position on this
-//     server's timeline history (not a server restored to a point before it), and at most 2^30
+//     server's current timeline and behind its WAL (not a server restored to a point before it;
+//     after a promotion, backups of the timeline before are compared row by row), and at most 2^30
 //     transactions since (32-bit xids compared modulo, as PostgreSQL compares them, are exact
 //     within 2^31);
 //   - the relation and columns the backup read (the OID and attnums its archive records, in this

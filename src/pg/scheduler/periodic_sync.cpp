@@ -36,9 +36,13 @@ bool started_once = false;
 // DROP could be the one aborted. It stops instead and tries again a second later, for a minute at
 // most (a table may be locked for a while, by VACUUM FULL say; a dropped extension ends it at once).
 struct ExtensionBusy {};
-void lock_or_stop() {
-	if (!lock_extension_tables())
-		throw ExtensionBusy{};
+
+// Adds what `more` did to `total` (the first failure stays the first).
+void add_summary(SyncSummary &total, const SyncSummary &more) {
+	total.done += more.done;
+	total.failed += more.failed;
+	if (total.first_error.empty())
+		total.first_error = more.first_error;
 }
 
 bool sync_worker_running() {
@@ -55,9 +59,11 @@ bool sync_worker_running() {
 
 // In the sync worker: one synchronize_repositories, its outcome logged (with how many
 // transactions it took, and the longest), and audited when it did something (an idle repair every
-// hour would only bury the audit trail). False: the extension's tables were locked (lock_or_stop).
+// hour would only bury the audit trail). False: a table of the extension was locked (ExtensionBusy);
+// what it did before (committed) is kept in `earlier`, logged and audited with the try that ends.
+SyncSummary earlier;
 bool run_sync() {
-	SyncSummary summary;
+	SyncSummary summary, taken; // taken: counted from the actions as they are taken
 	int transactions = 1;
 	double longest = 0;
 	auto started = std::chrono::steady_clock::now();
@@ -66,6 +72,16 @@ bool run_sync() {
 		longest = std::max(longest, std::chrono::duration<double>(now - started).count());
 		started = now;
 		transactions++;
+	};
+	// The extension the first lock found: dropped and created again between two transactions, the
+	// rest of this run's findings are another catalog's.
+	Oid extension = InvalidOid;
+	auto lock_or_stop = [&] {
+		Oid now =
+		    lock_extension_tables() ? pg_eval([] { return get_extension_oid("tenant_backup", true); }) : InvalidOid;
+		if (!OidIsValid(now) || (OidIsValid(extension) && now != extension))
+			throw ExtensionBusy{};
+		extension = now;
 	};
 	bool busy = false;
 	ErrorData *error = run_in_transaction("tenant_backup sync", [&] {
@@ -78,27 +94,43 @@ bool run_sync() {
 		                         },
 		                         [&](const std::function<void()> &fn) {
 			                         lap();
+			                         // (a failed listing is rethrown after the lock: its caller goes on)
+			                         std::exception_ptr failed;
 			                         commit_and_continue("tenant_backup sync", [&] {
-				                         fn();
+				                         try {
+					                         fn();
+				                         } catch (...) {
+					                         failed = std::current_exception();
+				                         }
 				                         started = std::chrono::steady_clock::now(); // not in a transaction
 			                         });
 			                         lock_or_stop();
+			                         if (failed)
+				                         std::rethrow_exception(failed);
 		                         }};
+		auto count = [&](const SyncRow &row) {
+			if (row.error.empty())
+				taken.done++;
+			else if (taken.failed++ == 0)
+				taken.first_error = row.repository + ": " + row.error;
+		};
 		try {
 			lock_or_stop();
-			summary = synchronize_repositories([](const SyncRow &) {}, breaks);
+			summary = synchronize_repositories(count, breaks);
 		} catch (const ExtensionBusy &) {
-			// (what the earlier transactions did is committed, and stays; a dropped extension
-			// leaves nothing to try again)
+			// (a dropped extension leaves nothing to try again)
 			busy = OidIsValid(pg_eval([] { return get_extension_oid("tenant_backup", true); }));
 			return;
 		}
+		add_summary(summary, earlier);
 		if (summary.done + summary.failed > 0)
 			audit_in_transaction({"sync", "", 0, "ok", "periodic: " + summary.text()});
 	});
 	lap();
-	if (busy && !error)
+	if (busy && !error) {
+		add_summary(earlier, taken);
 		return false;
+	}
 	if (error) {
 		std::string message = std::string("tenant_backup sync: ") + (error->message ? error->message : "error");
 		pg_call([error] { FreeErrorData(error); });
@@ -113,6 +145,13 @@ bool run_sync() {
 	else
 		log_message(summary.done > 0 ? LOG : DEBUG1, "tenant_backup sync: " + summary.text() + took);
 	return true;
+}
+
+void log_gave_up() {
+	log_message(LOG, "tenant_backup sync: a table of the extension stayed locked for a minute: not synchronized "
+	                 "until the next interval (tenant_backup.sync_interval); " +
+	                     earlier.text() + " before it stopped" +
+	                     (earlier.first_error.empty() ? "" : "; first failure: " + earlier.first_error));
 }
 
 } // namespace
@@ -154,7 +193,6 @@ void tenant_backup_sync_main(Datum) {
 		CHECK_FOR_INTERRUPTS();
 	}
 	if (!done && !ShutdownRequestPending)
-		ereport(LOG, (errmsg("tenant_backup sync: a table of the extension stayed locked for a minute: not "
-		                     "synchronized until the next interval (tenant_backup.sync_interval)")));
+		tb::pg::cpp_call([] { tb::pg::log_gave_up(); });
 	proc_exit(0);
 }
