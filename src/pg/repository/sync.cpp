@@ -46,10 +46,9 @@ struct SyncResult {
 	SyncSummary summary;
 	void add(std::optional<int64> backup_id, const std::string &repository, const char *action,
 	         const std::string &object_name, const std::string &error) {
-		(error.empty() ? summary.done : summary.failed)++;
-		if (summary.first_error.empty() && !error.empty())
-			summary.first_error = repository + ": " + error;
-		sink({backup_id, repository, action, object_name, error});
+		SyncRow row{backup_id, repository, action, object_name, error};
+		summary.add(row);
+		sink(row);
 	}
 };
 

@@ -23,6 +23,11 @@ struct SyncSummary {
 	int done = 0, failed = 0;
 	std::string first_error; // "repository: error" of the first failed action
 	std::string text() const { return std::to_string(done) + " done, " + std::to_string(failed) + " failed"; }
+	void add(const SyncRow &row) {
+		(row.error.empty() ? done : failed)++;
+		if (first_error.empty() && !row.error.empty())
+			first_error = row.repository + ": " + row.error;
+	}
 };
 
 // Every action is handed to sink as it is taken. With breaks (the periodic sync worker), the work

@@ -37,14 +37,6 @@ bool started_once = false;
 // most (a table may be locked for a while, by VACUUM FULL say; a dropped extension ends it at once).
 struct ExtensionBusy {};
 
-// Adds what `more` did to `total` (the first failure stays the first).
-void add_summary(SyncSummary &total, const SyncSummary &more) {
-	total.done += more.done;
-	total.failed += more.failed;
-	if (total.first_error.empty())
-		total.first_error = more.first_error;
-}
-
 bool sync_worker_running() {
 	if (!sync_worker)
 		return false;
@@ -60,10 +52,9 @@ bool sync_worker_running() {
 // In the sync worker: one synchronize_repositories, its outcome logged (with how many
 // transactions it took, and the longest), and audited when it did something (an idle repair every
 // hour would only bury the audit trail). False: a table of the extension was locked (ExtensionBusy);
-// what it did before (committed) is kept in `earlier`, logged and audited with the try that ends.
-SyncSummary earlier;
+// what it did (committed) stays in `work`, logged and audited with the try that ends.
+SyncSummary work; // of every try of this worker
 bool run_sync() {
-	SyncSummary summary, taken; // taken: counted from the actions as they are taken
 	int transactions = 1;
 	double longest = 0;
 	auto started = std::chrono::steady_clock::now();
@@ -108,29 +99,20 @@ bool run_sync() {
 			                         if (failed)
 				                         std::rethrow_exception(failed);
 		                         }};
-		auto count = [&](const SyncRow &row) {
-			if (row.error.empty())
-				taken.done++;
-			else if (taken.failed++ == 0)
-				taken.first_error = row.repository + ": " + row.error;
-		};
 		try {
 			lock_or_stop();
-			summary = synchronize_repositories(count, breaks);
+			(void)synchronize_repositories([](const SyncRow &row) { work.add(row); }, breaks);
 		} catch (const ExtensionBusy &) {
 			// (a dropped extension leaves nothing to try again)
 			busy = OidIsValid(pg_eval([] { return get_extension_oid("tenant_backup", true); }));
 			return;
 		}
-		add_summary(summary, earlier);
-		if (summary.done + summary.failed > 0)
-			audit_in_transaction({"sync", "", 0, "ok", "periodic: " + summary.text()});
+		if (work.done + work.failed > 0)
+			audit_in_transaction({"sync", "", 0, "ok", "periodic: " + work.text()});
 	});
 	lap();
-	if (busy && !error) {
-		add_summary(earlier, taken);
+	if (busy && !error)
 		return false;
-	}
 	if (error) {
 		std::string message = std::string("tenant_backup sync: ") + (error->message ? error->message : "error");
 		pg_call([error] { FreeErrorData(error); });
@@ -139,19 +121,18 @@ bool run_sync() {
 	}
 	char took[100];
 	snprintf(took, sizeof(took), ", in %d transactions (the longest %.2f s)", transactions - 1, longest);
-	if (summary.failed > 0)
-		log_message(WARNING,
-		            "tenant_backup sync: " + summary.text() + took + "; first failure: " + summary.first_error);
+	if (work.failed > 0)
+		log_message(WARNING, "tenant_backup sync: " + work.text() + took + "; first failure: " + work.first_error);
 	else
-		log_message(summary.done > 0 ? LOG : DEBUG1, "tenant_backup sync: " + summary.text() + took);
+		log_message(work.done > 0 ? LOG : DEBUG1, "tenant_backup sync: " + work.text() + took);
 	return true;
 }
 
 void log_gave_up() {
 	log_message(LOG, "tenant_backup sync: a table of the extension stayed locked for a minute: not synchronized "
 	                 "until the next interval (tenant_backup.sync_interval); " +
-	                     earlier.text() + " before it stopped" +
-	                     (earlier.first_error.empty() ? "" : "; first failure: " + earlier.first_error));
+	                     work.text() + " before it stopped" +
+	                     (work.first_error.empty() ? "" : "; first failure: " + work.first_error));
 }
 
 } // namespace
