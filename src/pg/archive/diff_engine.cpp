@@ -3,6 +3,7 @@
 #include "pg/archive/archived_tuples.hpp"
 #include "pg/archive/copy_loader.hpp"
 #include "pg/archive/streamed_diff.hpp"
+#include "pg/archive/unchanged_rows.hpp"
 #include "pg/boundary/as_table_owner.hpp"
 #include "pg/boundary/guard.hpp"
 #include "pg/boundary/search_path.hpp"
@@ -377,7 +378,8 @@ void prepare_stream(Archived &a, const OpenedBackup &b, const DiffSnapshot &snap
 	// their pinned value styles' GUC nest level does not outlive the table before it.
 	if (!a.table.plan.mapping.conversions.empty())
 		return;
-	a.ahead = std::make_unique<ArchivedReadAhead>(*a.reader, *a.header, a.streamed, b.backup.id, a.rows, true);
+	a.ahead = std::make_unique<ArchivedReadAhead>(*a.reader, *a.header, a.streamed, b.backup.id, a.rows, true,
+	                                              unchanged_before(b.backup, *a.header, *a.streamed.table));
 }
 
 void load_copy(Archived &a, int64 backup_id) {

@@ -338,7 +338,8 @@ RestoreOutcome restore_with_undo(int64 id, AuditedAction &audit, const RestoreOp
 		// Most of a first sample of its live rows written since the backup (their xmin says so), and
 		// most of a first sample of the backup's rows differing from them (rows a restore wrote
 		// back are the backup's, under new xmins): deleted and reloaded, its rows not read ahead.
-		if (mostly_written_since(backup, *header, r->second)) {
+		std::optional<TransactionId> before = unchanged_before(backup, *header, r->second);
+		if (before && mostly_written_since(*before, r->second)) {
 			auto section = tb::archive::open_archive_table(*opened.storage, backup.object_name, reader_options(backup),
 			                                               entries[load_order[step]]);
 			std::optional<tb::archive::TableHeader> first = section->next_table();
@@ -359,7 +360,7 @@ RestoreOutcome restore_with_undo(int64 id, AuditedAction &audit, const RestoreOp
 		a->header = *header;
 		a->streamed = streamed_restore(r->second, *d->second); // the map's element: extracted, it stays
 		a->rows = std::make_unique<ArchivedReadAhead>(*a->reader, a->header, a->streamed, id,
-		                                              entries[load_order[step]].rows, true);
+		                                              entries[load_order[step]].rows, true, before);
 		return a;
 	};
 	std::map<std::string, uint64> removed_first;

@@ -337,6 +337,7 @@ struct ArchivedReadAhead::State {
 	bool complete = false; // every row read (else: stopped at the memory budget, or not started)
 	std::vector<size_t> key_fields;
 	size_t budget = 0;
+	std::optional<TransactionId> unchanged_before; // (unchanged_rows.hpp)
 };
 
 namespace {
@@ -382,9 +383,10 @@ void refuse_if_renamed_meanwhile(const TableRestorePlan &plan) {
 
 ArchivedReadAhead::ArchivedReadAhead(archive::ArchiveReader &reader, const archive::TableHeader &header,
                                      const StreamedTable &t, int64 backup_id, uint64 expected_rows,
-                                     bool on_helper_thread)
+                                     bool on_helper_thread, std::optional<TransactionId> unchanged_before)
     : state_(std::make_unique<State>()) {
 	State &st = *state_;
+	st.unchanged_before = unchanged_before;
 	// (Its conversions pin the value styles in a GUC nest level of their own, from here until it
 	// is destroyed: made outside any scope that ends a nest level before it.)
 	st.tuples = std::make_unique<ArchivedTuples>(reader, header, *t.table, backup_id);
@@ -416,7 +418,8 @@ Streamed stream_differences(archive::ArchiveReader &reader, const archive::Table
 	const std::vector<std::string> &columns = plan.load;
 	std::unique_ptr<ArchivedReadAhead> own;
 	if (!ahead) { // read here, on the backend's thread
-		own = std::make_unique<ArchivedReadAhead>(reader, header, t, backup_id, expected_rows, false);
+		own = std::make_unique<ArchivedReadAhead>(reader, header, t, backup_id, expected_rows, false,
+		                                          unchanged_before(backup, header, *t.table));
 		ahead = own.get();
 	}
 	ArchivedReadAhead::State &read = ahead->join();
@@ -559,7 +562,7 @@ Streamed stream_differences(archive::ArchiveReader &reader, const archive::Table
 	std::optional<UnchangedShortcut> shortcut;
 	uint64 unchanged_by_xmin = 0;
 	if (archived_parts.empty())
-		if (std::optional<TransactionId> before = unchanged_before(backup, header, *t.table))
+		if (std::optional<TransactionId> before = read.unchanged_before)
 			shortcut = UnchangedShortcut{*before, static_cast<int>(key_span),
 			                             [&](const uint8_t *prefix, size_t length) -> std::optional<bool> {
 				                             ArchivedRowTable::Row *row = table.find(live_key_of(prefix, length));

@@ -59,11 +59,13 @@ struct StreamedTable {
 // columns convert (PostgreSQL code) are read later, on the backend's thread, as are rows past the
 // memory budget (so make none for them ahead: their conversions pin settings in a GUC nest level
 // that lives as long as this does). `on_helper_thread` false: nothing starts (stream_differences reads it all). The
-// reader, header and table must outlive it. Needs SPI connected.
+// reader, header and table must outlive it. `unchanged_before`: the table's, as its maker found it
+// (unchanged_rows.hpp), for the comparison. Needs SPI connected.
 class ArchivedReadAhead {
 public:
 	ArchivedReadAhead(archive::ArchiveReader &reader, const archive::TableHeader &header, const StreamedTable &table,
-	                  int64 backup_id, uint64 expected_rows, bool on_helper_thread);
+	                  int64 backup_id, uint64 expected_rows, bool on_helper_thread,
+	                  std::optional<TransactionId> unchanged_before);
 	~ArchivedReadAhead();
 	ArchivedReadAhead(const ArchivedReadAhead &) = delete;
 	ArchivedReadAhead &operator=(const ArchivedReadAhead &) = delete;

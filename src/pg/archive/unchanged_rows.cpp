@@ -154,10 +154,7 @@ std::optional<TransactionId> unchanged_before(const StoredBackup &backup, const 
 	return before;
 }
 
-bool mostly_written_since(const StoredBackup &backup, const archive::TableHeader &header, const RestoredTable &t) {
-	std::optional<TransactionId> before = unchanged_before(backup, header, t);
-	if (!before)
-		return false;
+bool mostly_written_since(TransactionId before, const RestoredTable &t) {
 	AsTableOwner owner(t.plan.relid); // read as the restore reads it
 	auto xmins = spi_query("SELECT ch.xmin::pg_catalog.text" + t.plan.table.tenant_rows_sql() + " LIMIT " +
 	                           std::to_string(kWrittenSampleRows),
@@ -165,7 +162,7 @@ bool mostly_written_since(const StoredBackup &backup, const archive::TableHeader
 	if (xmins.size() < kWrittenSampleRows)
 		return false;
 	uint64 written = static_cast<uint64>(
-	    std::count_if(xmins.begin(), xmins.end(), [&](const SqlRow &row) { return !older(row[0], *before); }));
+	    std::count_if(xmins.begin(), xmins.end(), [&](const SqlRow &row) { return !older(row[0], before); }));
 	return mostly_differ(written, xmins.size());
 }
 

@@ -49,10 +49,10 @@ std::optional<TransactionId> unchanged_before(const StoredBackup &backup, const 
                                               const RestoredTable &table);
 
 // Whether most (mostly_differ, diff_apply.hpp) of a first sample of the tenant's live rows of
-// `table` (200 of them) were written since `backup` read them, told by their xmin where the rule
-// above holds (false where it does not, or for fewer rows). A restore deletes
+// `table` (200 of them) were written since a backup read them, told by their xmin against the
+// table's unchanged_before `before` (false for fewer rows). A restore deletes
 // and reloads such a table at once, without first reading the backup's rows into memory to compare
 // them. A heuristic on the first rows: a wrong guess costs time, never a different result.
-bool mostly_written_since(const StoredBackup &backup, const archive::TableHeader &header, const RestoredTable &table);
+bool mostly_written_since(TransactionId before, const RestoredTable &table);
 
 } // namespace tb::pg
