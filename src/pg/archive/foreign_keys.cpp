@@ -201,6 +201,21 @@ std::string rows_holding(const std::string &child, const std::string &col) {
 	return " FROM " + child + " WHERE ch." + col + kEq + "$1";
 }
 
+// " NOT EXISTS (...)": no row of the referenced table (pa) holds the key that `alias`'s columns
+// `cols` hold, and meets `parent_condition` (" AND ...", or "").
+std::string no_parent_row(const ForeignKey &fk, const std::string &alias, const std::vector<std::string> &cols,
+                          const std::string &parent_condition) {
+	return " NOT EXISTS (SELECT 1 FROM " + scan_of(fk.parent_kind, fk.parent_name) + " pa WHERE " +
+	       key_match(fk, "pa", alias, cols) + parent_condition + ")";
+}
+
+// "SELECT [DISTINCT] <the key's columns of ch>" + rows + " AND <each of them> IS NOT NULL".
+std::string child_keys(const ForeignKey &fk, const std::string &rows, bool distinct) {
+	return std::string("SELECT ") + (distinct ? "DISTINCT " : "") +
+	       join_each(fk.child_cols, ", ", [&](size_t i) { return "ch." + fk.child_cols[i]; }) + rows +
+	       join_each(fk.child_cols, "", [&](size_t i) { return " AND ch." + fk.child_cols[i] + " IS NOT NULL"; });
+}
+
 // Keys of the rows `rows` (" FROM ... ch ... WHERE ...", e.g. rows_holding or a tenant's rows
 // found through a path) that reference no parent row (no row of the tenant $1, when
 // parent_tenant_column is given). Each distinct key is probed once, in key order (sorted, so the
@@ -210,19 +225,15 @@ std::string dangling_rows(const ForeignKey &fk, const std::string &child, const 
                           const std::string &filter_col, const std::string &parent_condition) {
 	if (fk.child_cols.size() == 1 && fk.child_cols[0] == filter_col)
 		return dangling_value(fk, child, parent_condition);
-	std::string keys = join_each(fk.child_cols, ", ", [&](size_t i) { return "ch." + fk.child_cols[i]; });
-	return "SELECT * FROM (SELECT DISTINCT " + keys + rows +
-	       join_each(fk.child_cols, "", [&](size_t i) { return " AND ch." + fk.child_cols[i] + " IS NOT NULL"; }) +
-	       ") ch WHERE NOT EXISTS (SELECT 1 FROM " + scan_of(fk.parent_kind, fk.parent_name) + " pa WHERE " +
-	       key_match(fk, "pa", "ch", fk.child_cols) + parent_condition + ")";
+	return "SELECT * FROM (" + child_keys(fk, rows, true) + ") ch WHERE" +
+	       no_parent_row(fk, "ch", fk.child_cols, parent_condition);
 }
 
 // Removed keys that no restored row brought back but that rows of the child still reference. The
 // fence (OFFSET 0) probes the parent first: a restore usually brings back nearly every key it removed.
 std::string dangling_removed_keys(const ForeignKey &fk, const std::string &child, const std::string &removed) {
-	return "SELECT * FROM (SELECT * FROM " + removed + " r WHERE NOT EXISTS (SELECT 1 FROM " +
-	       scan_of(fk.parent_kind, fk.parent_name) + " pa WHERE " + key_match(fk, "pa", "r", fk.parent_cols) +
-	       ") OFFSET 0) r WHERE EXISTS (SELECT 1 FROM " + child + " WHERE " + key_match(fk, "r", "ch", fk.child_cols) +
+	return "SELECT * FROM (SELECT * FROM " + removed + " r WHERE" + no_parent_row(fk, "r", fk.parent_cols, "") +
+	       " OFFSET 0) r WHERE EXISTS (SELECT 1 FROM " + child + " WHERE " + key_match(fk, "r", "ch", fk.child_cols) +
 	       ")";
 }
 
@@ -235,20 +246,14 @@ std::string dangling_removed_keys(const ForeignKey &fk, const std::string &child
 // The rows of the child's tenant rows `rows` whose key finds no row of the parent's tenant:
 // dangling_rows' result, unsorted and not made distinct first.
 std::string dangling_rows_hashed(const ForeignKey &fk, const std::string &rows, const std::string &parent_condition) {
-	std::string keys = join_each(fk.child_cols, ", ", [&](size_t i) { return "ch." + fk.child_cols[i]; });
-	return "SELECT " + keys + rows +
-	       join_each(fk.child_cols, "", [&](size_t i) { return " AND ch." + fk.child_cols[i] + " IS NOT NULL"; }) +
-	       " AND NOT EXISTS (SELECT 1 FROM " + scan_of(fk.parent_kind, fk.parent_name) + " pa WHERE " +
-	       key_match(fk, "pa", "ch", fk.child_cols) + parent_condition + ")";
+	return child_keys(fk, rows, false) + " AND" + no_parent_row(fk, "ch", fk.child_cols, parent_condition);
 }
 
 // A removed key the restored parent's tenant rows do not hold again; where none is left, no
 // removed key can dangle and dangling_removed_keys need not probe each of them.
 std::string removed_keys_not_restored(const ForeignKey &fk, const std::string &removed,
                                       const std::string &parent_condition) {
-	return "SELECT 1 FROM " + removed + " r WHERE NOT EXISTS (SELECT 1 FROM " +
-	       scan_of(fk.parent_kind, fk.parent_name) + " pa WHERE " + key_match(fk, "pa", "r", fk.parent_cols) +
-	       parent_condition + ")";
+	return "SELECT 1 FROM " + removed + " r WHERE" + no_parent_row(fk, "r", fk.parent_cols, parent_condition);
 }
 
 template <typename F> auto with_hash_joins(F &&fn) {
